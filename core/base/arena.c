@@ -1,0 +1,163 @@
+#include "arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Small allocations share chunks; big ones get a block of their own. */
+#define CHUNK_BYTES ((size_t)1 << 20)
+#define ALIGN 64
+
+struct pt2_arena_block {
+    pt2_arena_block *next;
+    size_t size; /* usable bytes after the header */
+    size_t used;
+    /* data follows, ALIGN-aligned */
+};
+
+static size_t header_size(void) { return (sizeof(pt2_arena_block) + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
+
+void pt2_arena_init(pt2_arena *arena, size_t limit_bytes) {
+    memset(arena, 0, sizeof *arena);
+    arena->limit_bytes = limit_bytes ? limit_bytes : PT2_ARENA_DEFAULT_LIMIT;
+}
+
+void pt2_arena_free(pt2_arena *arena) {
+    pt2_arena_block *b = arena->head;
+    while (b) {
+        pt2_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    arena->head = NULL;
+    arena->used_bytes = 0;
+}
+
+int pt2_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int pt2_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+int pt2_mul_i64(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return 0;
+    if (a && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err) {
+    size_t total;
+    if (!pt2_add_size(size, header_size(), &total) || total > arena->limit_bytes - arena->used_bytes ||
+        arena->used_bytes > arena->limit_bytes) {
+        pt2_fail(err, PT2_ERR_MEMORY, "allocation of %zu bytes exceeds the memory limit of %zu bytes", size,
+                 arena->limit_bytes);
+        return NULL;
+    }
+    void *raw = NULL;
+    if (posix_memalign(&raw, ALIGN, total) != 0 || !raw) {
+        pt2_fail(err, PT2_ERR_MEMORY, "out of memory allocating %zu bytes", size);
+        return NULL;
+    }
+    pt2_arena_block *b = raw;
+    b->size = size;
+    b->used = 0;
+    arena->used_bytes += total;
+    if (arena->used_bytes > arena->peak_bytes) arena->peak_bytes = arena->used_bytes;
+    return b;
+}
+
+void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
+    size_t rounded;
+    if (!pt2_add_size(size, ALIGN - 1, &rounded)) {
+        pt2_fail(err, PT2_ERR_MEMORY, "allocation size overflows");
+        return NULL;
+    }
+    rounded &= ~(size_t)(ALIGN - 1);
+    if (rounded == 0) rounded = ALIGN;
+    pt2_arena_block *b = arena->head;
+    if (!b || b->size - b->used < rounded) {
+        if (rounded >= CHUNK_BYTES / 4) {
+            /* A big allocation gets its own block, linked behind the current chunk so the
+             * chunk's free space stays usable. */
+            pt2_arena_block *big = new_block(arena, rounded, err);
+            if (!big) return NULL;
+            big->used = rounded;
+            if (arena->head) {
+                big->next = arena->head->next;
+                arena->head->next = big;
+            } else {
+                big->next = NULL;
+                arena->head = big;
+            }
+            char *p = (char *)big + header_size();
+            memset(p, 0, rounded);
+            return p;
+        }
+        pt2_arena_block *chunk = new_block(arena, CHUNK_BYTES, err);
+        if (!chunk) return NULL;
+        chunk->next = arena->head;
+        arena->head = chunk;
+        b = chunk;
+    }
+    char *p = (char *)b + header_size() + b->used;
+    b->used += rounded;
+    memset(p, 0, rounded);
+    return p;
+}
+
+void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err) {
+    size_t total;
+    if (!pt2_mul_size(n, size, &total)) {
+        pt2_fail(err, PT2_ERR_MEMORY, "array of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    return pt2_arena_alloc(arena, total, err);
+}
+
+char *pt2_arena_strndup(pt2_arena *arena, const char *s, size_t n, pt2_error *err) {
+    char *p = pt2_arena_alloc(arena, n + 1, err);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *pt2_arena_strdup(pt2_arena *arena, const char *s, pt2_error *err) {
+    return pt2_arena_strndup(arena, s, strlen(s), err);
+}
+
+char *pt2_arena_printf(pt2_arena *arena, pt2_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        pt2_fail(err, PT2_ERR_INTERNAL, "bad format string");
+        return NULL;
+    }
+    char *p = pt2_arena_alloc(arena, (size_t)n + 1, err);
+    if (!p) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void *pt2_arena_grow(pt2_arena *arena, void *items, size_t count, size_t *capacity, size_t item_size,
+                     pt2_error *err) {
+    if (count < *capacity) return items;
+    size_t new_capacity = *capacity ? *capacity * 2 : 8;
+    void *grown = pt2_arena_alloc_array(arena, new_capacity, item_size, err);
+    if (!grown) return NULL;
+    if (count) memcpy(grown, items, count * item_size);
+    *capacity = new_capacity;
+    return grown;
+}

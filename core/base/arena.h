@@ -1,0 +1,44 @@
+/* Arena: one conversion's memory. Everything a reader, the graph or a run allocates
+ * lives here and is released by one pt2_arena_free. Allocations are zeroed. */
+#ifndef PT2_BASE_ARENA_H
+#define PT2_BASE_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct pt2_arena_block pt2_arena_block;
+
+typedef struct pt2_arena {
+    pt2_arena_block *head;
+    size_t used_bytes;  /* sum of the blocks' sizes */
+    size_t limit_bytes; /* hard cap; 0 means the default */
+    size_t peak_bytes;
+} pt2_arena;
+
+#define PT2_ARENA_DEFAULT_LIMIT ((size_t)1 << 31) /* 2 GiB: the WASM heap's practical ceiling */
+
+void pt2_arena_init(pt2_arena *arena, size_t limit_bytes);
+void pt2_arena_free(pt2_arena *arena);
+
+/* Returns zeroed memory aligned to 64 bytes (SIMD and XNNPACK friendly), or NULL after
+ * filling `err` when the size overflows or the arena's limit would be exceeded. */
+void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err);
+/* n * size with an overflow check. */
+void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err);
+char *pt2_arena_strdup(pt2_arena *arena, const char *s, pt2_error *err);
+char *pt2_arena_strndup(pt2_arena *arena, const char *s, size_t n, pt2_error *err);
+char *pt2_arena_printf(pt2_arena *arena, pt2_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checked arithmetic for sizes read from files. Return 0 on overflow. */
+int pt2_mul_size(size_t a, size_t b, size_t *out);
+int pt2_add_size(size_t a, size_t b, size_t *out);
+int pt2_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* A growable array inside the arena: pointer + count + capacity; grows by doubling. */
+void *pt2_arena_grow(pt2_arena *arena, void *items, size_t count, size_t *capacity, size_t item_size,
+                     pt2_error *err);
+
+#endif

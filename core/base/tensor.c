@@ -1,0 +1,158 @@
+#include "tensor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    size_t size;
+    int floating;
+} dtype_info[PT2_DTYPE_COUNT] = {
+    [PT2_DTYPE_INVALID] = {"invalid", 0, 0},   [PT2_DTYPE_FLOAT32] = {"float32", 4, 1},
+    [PT2_DTYPE_FLOAT64] = {"float64", 8, 1},   [PT2_DTYPE_FLOAT16] = {"float16", 2, 1},
+    [PT2_DTYPE_BFLOAT16] = {"bfloat16", 2, 1}, [PT2_DTYPE_INT64] = {"int64", 8, 0},
+    [PT2_DTYPE_INT32] = {"int32", 4, 0},       [PT2_DTYPE_INT16] = {"int16", 2, 0},
+    [PT2_DTYPE_INT8] = {"int8", 1, 0},         [PT2_DTYPE_UINT8] = {"uint8", 1, 0},
+    [PT2_DTYPE_BOOL] = {"bool", 1, 0},
+};
+
+size_t pt2_dtype_size(pt2_dtype dtype) {
+    return (dtype > 0 && dtype < PT2_DTYPE_COUNT) ? dtype_info[dtype].size : 0;
+}
+
+const char *pt2_dtype_name(pt2_dtype dtype) {
+    return (dtype >= 0 && dtype < PT2_DTYPE_COUNT) ? dtype_info[dtype].name : "invalid";
+}
+
+pt2_dtype pt2_dtype_from_name(const char *name) {
+    for (int d = 1; d < PT2_DTYPE_COUNT; d++)
+        if (strcmp(dtype_info[d].name, name) == 0) return (pt2_dtype)d;
+    return PT2_DTYPE_INVALID;
+}
+
+int pt2_dtype_is_floating(pt2_dtype dtype) {
+    return (dtype > 0 && dtype < PT2_DTYPE_COUNT) ? dtype_info[dtype].floating : 0;
+}
+
+int pt2_shape_numel(const int64_t *shape, int rank, int64_t *numel, pt2_error *err) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0) {
+            pt2_fail(err, PT2_ERR_INPUT, "negative size %lld in dimension %d", (long long)shape[i], i);
+            return 0;
+        }
+        if (!pt2_mul_i64(n, shape[i], &n)) {
+            pt2_fail(err, PT2_ERR_INPUT, "element count of the shape overflows 64 bits");
+            return 0;
+        }
+    }
+    *numel = n;
+    return 1;
+}
+
+int64_t pt2_tensor_numel(const pt2_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++) n *= t->shape[i];
+    return n;
+}
+
+void *pt2_tensor_data(const pt2_tensor *t) {
+    return (char *)t->storage + (size_t)t->storage_offset * pt2_dtype_size(t->dtype);
+}
+
+void pt2_contiguous_strides(const int64_t *shape, int rank, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+int pt2_tensor_is_contiguous(const pt2_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->rank - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->strides[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err) {
+    size_t elsize = pt2_dtype_size(t->dtype);
+    if (!elsize) return pt2_fail(err, PT2_ERR_INPUT, "tensor has an unknown dtype");
+    if (t->rank < 0 || t->rank > PT2_MAX_RANK)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "tensor rank %d is outside 0..%d", t->rank, PT2_MAX_RANK);
+    int64_t numel;
+    if (!pt2_shape_numel(t->shape, t->rank, &numel, err)) return err->status;
+    if (t->storage_offset < 0) return pt2_fail(err, PT2_ERR_INPUT, "negative storage offset");
+    if (numel == 0) return PT2_OK;
+    /* The last element addressed is offset + sum((size-1)*stride) for non-negative strides. */
+    int64_t last = t->storage_offset, step;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->strides[i] < 0) return pt2_fail(err, PT2_ERR_INPUT, "negative stride in dimension %d", i);
+        if (!pt2_mul_i64(t->shape[i] - 1, t->strides[i], &step) || step > INT64_MAX - last)
+            return pt2_fail(err, PT2_ERR_INPUT, "strides address beyond 64 bits");
+        last += step;
+    }
+    int64_t end_bytes;
+    if (!pt2_mul_i64(last + 1, (int64_t)elsize, &end_bytes) || (uint64_t)end_bytes > (uint64_t)t->storage_bytes)
+        return pt2_fail(err, PT2_ERR_INPUT,
+                        "tensor view needs %lld elements of storage but the storage holds %zu bytes",
+                        (long long)(last + 1), t->storage_bytes);
+    return PT2_OK;
+}
+
+pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                            pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    if (rank < 0 || rank > PT2_MAX_RANK)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "tensor rank %d is outside 0..%d", rank, PT2_MAX_RANK);
+    int64_t numel;
+    if (!pt2_shape_numel(shape, rank, &numel, err)) return err->status;
+    size_t bytes;
+    if (!pt2_mul_size((size_t)numel, pt2_dtype_size(dtype), &bytes))
+        return pt2_fail(err, PT2_ERR_MEMORY, "tensor byte size overflows");
+    out->dtype = dtype;
+    out->rank = rank;
+    memcpy(out->shape, shape, sizeof(int64_t) * (size_t)rank);
+    pt2_contiguous_strides(shape, rank, out->strides);
+    out->storage = pt2_arena_alloc(arena, bytes ? bytes : 1, err);
+    if (!out->storage) return err->status;
+    out->storage_bytes = bytes;
+    return PT2_OK;
+}
+
+pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
+                                 pt2_error *err) {
+    if (!always_copy && pt2_tensor_is_contiguous(in)) {
+        *out = *in;
+        return PT2_OK;
+    }
+    pt2_tensor t;
+    pt2_status st = pt2_tensor_alloc(arena, in->dtype, in->rank, in->shape, &t, err);
+    if (st) return st;
+    size_t elsize = pt2_dtype_size(in->dtype);
+    int64_t numel = pt2_tensor_numel(in);
+    int64_t index[PT2_MAX_RANK] = {0};
+    const char *src = in->storage;
+    char *dst = t.storage;
+    for (int64_t n = 0; n < numel; n++) {
+        int64_t off = in->storage_offset;
+        for (int i = 0; i < in->rank; i++) off += index[i] * in->strides[i];
+        memcpy(dst + (size_t)n * elsize, src + (size_t)off * elsize, elsize);
+        for (int i = in->rank - 1; i >= 0; i--) {
+            if (++index[i] < in->shape[i]) break;
+            index[i] = 0;
+        }
+    }
+    *out = t;
+    return PT2_OK;
+}
+
+void pt2_shape_format(const int64_t *shape, int rank, char *buf, size_t size) {
+    size_t used = 0;
+    used += (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}

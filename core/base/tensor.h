@@ -1,0 +1,65 @@
+/* Tensors: a dtype, a shape, element strides and a pointer into storage bytes.
+ * Loaders produce views onto the file's storages (tied weights share storage);
+ * kernels mostly work on contiguous tensors made with pt2_tensor_contiguous. */
+#ifndef PT2_BASE_TENSOR_H
+#define PT2_BASE_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "error.h"
+
+#define PT2_MAX_RANK 8
+
+typedef enum pt2_dtype {
+    PT2_DTYPE_INVALID = 0,
+    PT2_DTYPE_FLOAT32,
+    PT2_DTYPE_FLOAT64,
+    PT2_DTYPE_FLOAT16,
+    PT2_DTYPE_BFLOAT16,
+    PT2_DTYPE_INT64,
+    PT2_DTYPE_INT32,
+    PT2_DTYPE_INT16,
+    PT2_DTYPE_INT8,
+    PT2_DTYPE_UINT8,
+    PT2_DTYPE_BOOL,
+    PT2_DTYPE_COUNT
+} pt2_dtype;
+
+typedef struct pt2_tensor {
+    pt2_dtype dtype;
+    int rank;
+    int64_t shape[PT2_MAX_RANK];
+    int64_t strides[PT2_MAX_RANK]; /* in elements */
+    int64_t storage_offset;        /* in elements */
+    void *storage;                 /* start of the storage bytes; data = storage + offset*elsize */
+    size_t storage_bytes;          /* bytes available from `storage` (for bounds checks) */
+} pt2_tensor;
+
+size_t pt2_dtype_size(pt2_dtype dtype);
+const char *pt2_dtype_name(pt2_dtype dtype);          /* "float32", "int64", ... (PyTorch's names) */
+pt2_dtype pt2_dtype_from_name(const char *name);      /* inverse of pt2_dtype_name */
+int pt2_dtype_is_floating(pt2_dtype dtype);
+
+/* Product of the shape; 0 with err filled on overflow or negative size. */
+int pt2_shape_numel(const int64_t *shape, int rank, int64_t *numel, pt2_error *err);
+int64_t pt2_tensor_numel(const pt2_tensor *t);
+void *pt2_tensor_data(const pt2_tensor *t); /* storage + storage_offset * element size */
+void pt2_contiguous_strides(const int64_t *shape, int rank, int64_t *strides);
+int pt2_tensor_is_contiguous(const pt2_tensor *t);
+
+/* Checks that every element the view addresses lies inside storage_bytes. */
+pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err);
+
+/* A new zeroed contiguous tensor in the arena. */
+pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                            pt2_error *err);
+/* A contiguous copy (or `in` itself when it already is contiguous and `always_copy` is 0). */
+pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
+                                 pt2_error *err);
+
+/* "[1, 80, 100]" into buf. */
+void pt2_shape_format(const int64_t *shape, int rank, char *buf, size_t size);
+
+#endif

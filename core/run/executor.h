@@ -1,0 +1,91 @@
+/* Step 2 of the pipeline: run the graph with PyTorch semantics.
+ * The executor walks the nodes in order, looks each target up in the op registry
+ * (core/ops/registry.c) and lets the op family compute its outputs into the value store.
+ * Every value stays available after the run: later steps compare against them. */
+#ifndef PT2_RUN_EXECUTOR_H
+#define PT2_RUN_EXECUTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/arena.h"
+#include "../base/error.h"
+#include "../base/tensor.h"
+#include "../graph/graph.h"
+
+/* The runtime value of one graph value. */
+typedef struct pt2_run_value {
+    int is_set;
+    pt2_tensor tensor;  /* TENSOR values */
+    int64_t int_value;  /* SYM_INT / SYM_BOOL */
+    double float_value; /* SYM_FLOAT */
+} pt2_run_value;
+
+typedef struct pt2_run_options {
+    int num_threads; /* native XNNPACK threads; 0 or 1 = single-threaded */
+} pt2_run_options;
+
+typedef struct pt2_run_context {
+    pt2_arena *arena;
+    const pt2_graph *graph;
+    pt2_run_value *values; /* graph->num_values */
+    pt2_sym_binding *bindings; /* symbol values derived from the user inputs' shapes */
+    size_t num_bindings;
+    pt2_run_options options;
+    void *backend; /* XNNPACK state in the native build, NULL otherwise */
+    const pt2_node *current_node; /* for error context */
+} pt2_run_context;
+
+/* Runs the whole graph. `inputs` are the user inputs in signature order (e.g. the archive's
+ * sample inputs or .npy files); their shapes bind the graph's symbols, which are checked
+ * against the range constraints. Outputs: context->values of the graph's user outputs. */
+pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                         const pt2_run_options *options, pt2_run_context *out, pt2_error *err);
+
+/* The tensor of a user output after a run. */
+pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err);
+
+/* ---- helpers for op implementations (core/ops/) ---- */
+
+/* Tensor argument by schema name; fails naming the node and argument when absent or None. */
+pt2_status pt2_op_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
+                         pt2_error *err);
+/* Optional tensor: *present = 0 for None. */
+pt2_status pt2_op_optional_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name,
+                                  pt2_tensor *out, int *present, pt2_error *err);
+/* List of tensors (e.g. cat's "tensors"); arena-allocated array. Entries of an optional
+ * list that are None come back with rank -1. */
+pt2_status pt2_op_tensor_list(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor **out,
+                              size_t *count, pt2_error *err);
+/* Integer (int, SymInt resolved with the current bindings, or bool). */
+pt2_status pt2_op_int(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out,
+                      pt2_error *err);
+/* Optional integer: *present = 0 for None. */
+pt2_status pt2_op_optional_int(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out,
+                               int *present, pt2_error *err);
+/* Integer list (ints, SymInts, or a single int broadcast by the schema). Up to `max` items. */
+pt2_status pt2_op_ints(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out, size_t max,
+                       size_t *count, pt2_error *err);
+/* A Scalar / float argument (accepts int, float, bool, SymInt, SymFloat). */
+pt2_status pt2_op_scalar(pt2_run_context *ctx, const pt2_node *node, const char *name, double *out,
+                         pt2_error *err);
+/* Optional scalar / float: *present = 0 for None. */
+pt2_status pt2_op_optional_scalar(pt2_run_context *ctx, const pt2_node *node, const char *name, double *out,
+                                  int *present, pt2_error *err);
+/* Is a Scalar argument integral (an int/bool literal, or a SymInt)? For type promotion. */
+int pt2_op_scalar_is_integral(const pt2_node *node, const char *name);
+pt2_status pt2_op_bool(pt2_run_context *ctx, const pt2_node *node, const char *name, int *out, pt2_error *err);
+/* String argument (e.g. gelu's "approximate"); *out = NULL when None. */
+pt2_status pt2_op_string(pt2_run_context *ctx, const pt2_node *node, const char *name, const char **out,
+                         pt2_error *err);
+/* ScalarType argument; *present = 0 when None. */
+pt2_status pt2_op_dtype(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_dtype *out,
+                        int *present, pt2_error *err);
+
+/* Stores output `index` of the node (tensor outputs; integer outputs for sym ops). */
+pt2_status pt2_op_set_output(pt2_run_context *ctx, const pt2_node *node, size_t index, const pt2_tensor *value,
+                             pt2_error *err);
+pt2_status pt2_op_set_int_output(pt2_run_context *ctx, const pt2_node *node, size_t index, int64_t value,
+                                 pt2_error *err);
+
+#endif

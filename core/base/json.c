@@ -229,7 +229,7 @@ static pt2_status parse_container(parser *p, pt2_json *v, int depth, int object)
                 if (p->pos >= p->length || p->text[p->pos] != ':') return parse_error(p, "':'");
                 p->pos++;
             }
-            pt2_json *slot;
+            pt2_json *slot = NULL;
             pt2_status st = push_item(p, &list, &slot);
             if (st) return st;
             if ((st = parse_value(p, slot, depth + 1))) return st;

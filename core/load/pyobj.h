@@ -38,6 +38,8 @@ struct pt2_pyobj {
     const char *string;  /* STRING, BYTES (not NUL-safe for BYTES: use length), GLOBAL ("module.name"), DEVICE */
     size_t length;       /* STRING/BYTES byte length */
     size_t count;        /* LIST, TUPLE, SET, DICT (pairs), SIZE */
+    size_t capacity;     /* allocated slots of items/keys (growing containers) */
+    int depth;           /* nesting depth of containers below and including this one */
     pt2_pyobj **items;   /* LIST/TUPLE/SET/SIZE items; DICT values */
     pt2_pyobj **keys;    /* DICT keys */
     pt2_tensor tensor;   /* TENSOR; STORAGE uses dtype, storage, storage_bytes */

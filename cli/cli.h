@@ -1,0 +1,28 @@
+/* The native command-line front end: file I/O and the subcommands. The core never touches
+ * files itself (the WASM build has none); the CLI reads bytes and writes results. */
+#ifndef PT2_CLI_CLI_H
+#define PT2_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/base/arena.h"
+#include "../core/base/error.h"
+
+/* Exit codes shared with the Node CLI: 0 success, 1 a verification step failed,
+ * 2 bad input / unsupported / usage, 3 internal error or out of memory. */
+int pt2_cli_exit_code(pt2_status status);
+/* Prints "pt2returnn: <one-line error>" to stderr and returns the exit code. */
+int pt2_cli_report_error(const pt2_error *err);
+int pt2_cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads a whole file into the arena. Errors name the path. */
+pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t **bytes, size_t *length,
+                             pt2_error *err);
+/* Writes to "<path>.tmp-<pid>" then renames, so a failure never leaves a half-written file. */
+pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err);
+
+int pt2_cmd_inspect(int argc, char **argv);
+
+
+#endif

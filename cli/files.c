@@ -1,0 +1,96 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int pt2_cli_exit_code(pt2_status status) {
+    switch (status) {
+    case PT2_OK: return 0;
+    case PT2_ERR_VERIFY: return 1;
+    case PT2_ERR_INPUT:
+    case PT2_ERR_UNSUPPORTED:
+    case PT2_ERR_IO: return 2;
+    case PT2_ERR_MEMORY:
+    case PT2_ERR_INTERNAL: return 3;
+    }
+    return 3;
+}
+
+int pt2_cli_report_error(const pt2_error *err) {
+    char line[4096];
+    pt2_error_format(err, line, sizeof line);
+    fprintf(stderr, "pt2returnn: %s\n", line);
+    return pt2_cli_exit_code(err->status);
+}
+
+int pt2_cli_usage_error(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pt2returnn %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'pt2returnn %s --help')\n", command);
+    va_end(ap);
+    return 2;
+}
+
+pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t **bytes, size_t *length,
+                             pt2_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "cannot open: %s", strerror(errno));
+    }
+    struct stat info;
+    if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
+        fclose(f);
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "not a regular file");
+    }
+    size_t size = (size_t)info.st_size;
+    uint8_t *data = pt2_arena_alloc(arena, size ? size : 1, err);
+    if (!data) {
+        fclose(f);
+        pt2_error_set_file(err, path);
+        return err->status;
+    }
+    size_t got = size ? fread(data, 1, size, f) : 0;
+    fclose(f);
+    if (got != size) {
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "read %zu of %zu bytes", got, size);
+    }
+    *bytes = data;
+    *length = size;
+    return PT2_OK;
+}
+
+pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err) {
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= sizeof tmp) {
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "path too long");
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    }
+    size_t put = length ? fwrite(data, 1, length, f) : 0;
+    int closed = fclose(f);
+    if (put != length || closed != 0) {
+        remove(tmp);
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "write failed: %s", strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_IO, "cannot rename '%s' into place: %s", tmp, strerror(errno));
+    }
+    return PT2_OK;
+}

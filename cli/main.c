@@ -1,0 +1,31 @@
+/* pt2returnn: convert PyTorch models exported with torch.export into RETURNN configs and
+ * TensorFlow checkpoints, verifying every step against PyTorch's own values. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_help[] =
+    "usage: pt2returnn COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  inspect FILE      show what a .pt2, torch.save or .safetensors file holds\n"
+
+    "\n"
+    "'pt2returnn COMMAND --help' describes each command.\n"
+    "exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(main_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        puts("pt2returnn 0.1.0");
+        return 0;
+    }
+    if (!strcmp(argv[1], "inspect")) return pt2_cmd_inspect(argc - 2, argv + 2);
+
+    fprintf(stderr, "pt2returnn: unknown command '%s' (see 'pt2returnn --help')\n", argv[1]);
+    return 2;
+}

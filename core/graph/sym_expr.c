@@ -1,0 +1,377 @@
+#include "sym_expr.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sym_parser {
+    const char *text;
+    size_t pos;
+    const char *what;
+    pt2_arena *arena;
+    pt2_error *err;
+} sym_parser;
+
+static pt2_status sym_error(sym_parser *p, const char *expected) {
+    return pt2_fail(p->err, PT2_ERR_INPUT, "symbolic size of %s: cannot parse \"%.120s\" at character %zu: expected %s",
+                    p->what, p->text, p->pos, expected);
+}
+
+static void skip_space(sym_parser *p) {
+    while (p->text[p->pos] == ' ') p->pos++;
+}
+
+static const struct {
+    const char *name;
+    pt2_sym_kind kind;
+    int min_args, max_args; /* max -1: any */
+} functions[] = {
+    {"Add", PT2_SYM_ADD, 1, -1},          {"Mul", PT2_SYM_MUL, 1, -1},
+    {"Pow", PT2_SYM_POW, 2, 2},           {"FloorDiv", PT2_SYM_FLOOR_DIV, 2, 2},
+    {"CleanDiv", PT2_SYM_FLOOR_DIV, 2, 2}, {"IntTrueDiv", PT2_SYM_FLOOR_DIV, 2, 2},
+    {"Mod", PT2_SYM_MOD, 2, 2},           {"PythonMod", PT2_SYM_MOD, 2, 2},
+    {"CeilDiv", PT2_SYM_CEIL_DIV, 2, 2},  {"Max", PT2_SYM_MAX, 1, -1},
+    {"Min", PT2_SYM_MIN, 1, -1},          {"Eq", PT2_SYM_EQ, 2, 2},
+    {"Equality", PT2_SYM_EQ, 2, 2},       {"Ne", PT2_SYM_NE, 2, 2},
+    {"Unequality", PT2_SYM_NE, 2, 2},     {"StrictLessThan", PT2_SYM_LT, 2, 2},
+    {"LessThan", PT2_SYM_LE, 2, 2},       {"StrictGreaterThan", PT2_SYM_GT, 2, 2},
+    {"GreaterThan", PT2_SYM_GE, 2, 2},    {"Lt", PT2_SYM_LT, 2, 2},
+    {"Le", PT2_SYM_LE, 2, 2},             {"Gt", PT2_SYM_GT, 2, 2},
+    {"Ge", PT2_SYM_GE, 2, 2},             {"And", PT2_SYM_AND, 1, -1},
+    {"Or", PT2_SYM_OR, 1, -1},            {"Not", PT2_SYM_NOT, 1, 1},
+};
+
+static pt2_sym_expr *new_node(sym_parser *p, pt2_sym_kind kind) {
+    pt2_sym_expr *e = pt2_arena_alloc(p->arena, sizeof *e, p->err);
+    if (e) e->kind = kind;
+    return e;
+}
+
+static pt2_status parse_integer(sym_parser *p, int64_t *out) {
+    skip_space(p);
+    const char *start = p->text + p->pos;
+    char *end;
+    long long v = strtoll(start, &end, 10);
+    if (end == start) return sym_error(p, "an integer");
+    p->pos += (size_t)(end - start);
+    *out = v;
+    return PT2_OK;
+}
+
+static pt2_status parse_expr(sym_parser *p, int depth, pt2_sym_expr **out);
+
+/* Skips keyword assumptions such as ", integer=True, positive=True" up to the closing ')'. */
+static pt2_status skip_to_close(sym_parser *p) {
+    int level = 0;
+    while (p->text[p->pos]) {
+        char c = p->text[p->pos];
+        if (c == '(') level++;
+        if (c == ')') {
+            if (level == 0) {
+                p->pos++;
+                return PT2_OK;
+            }
+            level--;
+        }
+        p->pos++;
+    }
+    return sym_error(p, "')'");
+}
+
+static pt2_status parse_expr(sym_parser *p, int depth, pt2_sym_expr **out) {
+    if (depth > PT2_SYM_MAX_DEPTH)
+        return pt2_fail(p->err, PT2_ERR_INPUT, "symbolic size of %s is nested deeper than %d levels", p->what,
+                        PT2_SYM_MAX_DEPTH);
+    skip_space(p);
+    char c = p->text[p->pos];
+    if (c == '-' || isdigit((unsigned char)c)) {
+        pt2_sym_expr *e = new_node(p, PT2_SYM_INTEGER);
+        if (!e) return p->err->status;
+        *out = e;
+        return parse_integer(p, &e->value);
+    }
+    size_t start = p->pos;
+    while (isalnum((unsigned char)p->text[p->pos]) || p->text[p->pos] == '_') p->pos++;
+    size_t name_length = p->pos - start;
+    if (!name_length) return sym_error(p, "a name or an integer");
+    const char *name = p->text + start;
+#define NAME_IS(s) (name_length == strlen(s) && !strncmp(name, s, name_length))
+    if (p->text[p->pos] != '(') {
+        if (NAME_IS("true") || NAME_IS("True") || NAME_IS("false") || NAME_IS("False")) {
+            *out = new_node(p, (name[0] == 't' || name[0] == 'T') ? PT2_SYM_TRUE : PT2_SYM_FALSE);
+            return *out ? PT2_OK : p->err->status;
+        }
+        /* Writers before srepr (torch 2.2/2.3) gave bare symbol names. */
+        pt2_sym_expr *e = new_node(p, PT2_SYM_SYMBOL);
+        if (!e || !(e->symbol = pt2_arena_strndup(p->arena, name, name_length, p->err))) return p->err->status;
+        *out = e;
+        return PT2_OK;
+    }
+    p->pos++; /* '(' */
+    skip_space(p);
+    if (NAME_IS("Symbol")) {
+        char quote = p->text[p->pos];
+        if (quote != '\'' && quote != '"') return sym_error(p, "a quoted symbol name");
+        const char *begin = p->text + p->pos + 1;
+        const char *end = strchr(begin, quote);
+        if (!end) return sym_error(p, "a closing quote");
+        pt2_sym_expr *e = new_node(p, PT2_SYM_SYMBOL);
+        if (!e || !(e->symbol = pt2_arena_strndup(p->arena, begin, (size_t)(end - begin), p->err)))
+            return p->err->status;
+        p->pos = (size_t)(end - p->text) + 1;
+        *out = e;
+        return skip_to_close(p);
+    }
+    if (NAME_IS("Integer")) {
+        pt2_sym_expr *e = new_node(p, PT2_SYM_INTEGER);
+        if (!e) return p->err->status;
+        pt2_status st = parse_integer(p, &e->value);
+        if (st) return st;
+        *out = e;
+        skip_space(p);
+        if (p->text[p->pos] != ')') return sym_error(p, "')'");
+        p->pos++;
+        return PT2_OK;
+    }
+    if (NAME_IS("Rational")) {
+        int64_t numerator = 0, denominator = 1;
+        pt2_status st = parse_integer(p, &numerator);
+        if (st) return st;
+        skip_space(p);
+        if (p->text[p->pos++] != ',') return sym_error(p, "','");
+        if ((st = parse_integer(p, &denominator))) return st;
+        if (denominator != 1)
+            return pt2_fail(p->err, PT2_ERR_UNSUPPORTED, "symbolic size of %s uses the fraction %lld/%lld", p->what,
+                            (long long)numerator, (long long)denominator);
+        pt2_sym_expr *e = new_node(p, PT2_SYM_INTEGER);
+        if (!e) return p->err->status;
+        e->value = numerator;
+        *out = e;
+        return skip_to_close(p);
+    }
+    for (size_t f = 0; f < sizeof functions / sizeof functions[0]; f++) {
+        if (!NAME_IS(functions[f].name)) continue;
+        pt2_sym_expr *args[64];
+        size_t count = 0;
+        for (;;) {
+            skip_space(p);
+            if (p->text[p->pos] == ')') {
+                p->pos++;
+                break;
+            }
+            if (count == 64) return sym_error(p, "at most 64 operands");
+            pt2_status st = parse_expr(p, depth + 1, &args[count++]);
+            if (st) return st;
+            skip_space(p);
+            if (p->text[p->pos] == ',') p->pos++;
+            else if (p->text[p->pos] != ')') return sym_error(p, "',' or ')'");
+        }
+        if ((int)count < functions[f].min_args || (functions[f].max_args >= 0 && (int)count > functions[f].max_args))
+            return sym_error(p, "the right number of operands");
+        pt2_sym_expr *e = new_node(p, functions[f].kind);
+        if (!e) return p->err->status;
+        e->count = count;
+        e->args = pt2_arena_alloc_array(p->arena, count, sizeof *e->args, p->err);
+        if (!e->args) return p->err->status;
+        memcpy(e->args, args, count * sizeof *args);
+        *out = e;
+        return PT2_OK;
+    }
+    return pt2_fail(p->err, PT2_ERR_UNSUPPORTED, "symbolic size of %s uses the function '%.*s', which pt2returnn does not know",
+                    p->what, (int)name_length, name);
+#undef NAME_IS
+}
+
+pt2_status pt2_sym_parse(pt2_arena *arena, const char *srepr, const char *what, pt2_sym_expr **out, pt2_error *err) {
+    sym_parser p = {srepr, 0, what ? what : "a value", arena, err};
+    pt2_status st = parse_expr(&p, 0, out);
+    if (st) return st;
+    skip_space(&p);
+    if (p.text[p.pos]) return sym_error(&p, "the end of the expression");
+    return PT2_OK;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+static pt2_status eval(const pt2_sym_expr *e, const pt2_sym_binding *bindings, size_t count, int64_t *out,
+                       pt2_error *err) {
+    int64_t a = 0, b = 0;
+    pt2_status st;
+    switch (e->kind) {
+    case PT2_SYM_INTEGER: *out = e->value; return PT2_OK;
+    case PT2_SYM_TRUE: *out = 1; return PT2_OK;
+    case PT2_SYM_FALSE: *out = 0; return PT2_OK;
+    case PT2_SYM_SYMBOL:
+        for (size_t i = 0; i < count; i++)
+            if (!strcmp(bindings[i].symbol, e->symbol)) {
+                *out = bindings[i].value;
+                return PT2_OK;
+            }
+        return pt2_fail(err, PT2_ERR_INPUT, "the size symbol '%s' has no value (no input dimension defines it)",
+                        e->symbol);
+    default: break;
+    }
+    if ((st = eval(e->args[0], bindings, count, &a, err))) return st;
+    if (e->kind == PT2_SYM_NOT) {
+        *out = !a;
+        return PT2_OK;
+    }
+    for (size_t i = 1; i < e->count; i++) {
+        if ((st = eval(e->args[i], bindings, count, &b, err))) return st;
+        switch (e->kind) {
+        case PT2_SYM_ADD:
+            if (__builtin_add_overflow(a, b, &a)) goto overflow;
+            break;
+        case PT2_SYM_MUL:
+            if (__builtin_mul_overflow(a, b, &a)) goto overflow;
+            break;
+        case PT2_SYM_POW: {
+            if (b < 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "negative power in a symbolic size");
+            int64_t r = 1;
+            for (int64_t k = 0; k < b; k++)
+                if (__builtin_mul_overflow(r, a, &r)) goto overflow;
+            a = r;
+            break;
+        }
+        case PT2_SYM_FLOOR_DIV:
+        case PT2_SYM_MOD:
+        case PT2_SYM_CEIL_DIV:
+            if (b == 0) return pt2_fail(err, PT2_ERR_INPUT, "division by zero in a symbolic size");
+            if (e->kind == PT2_SYM_FLOOR_DIV) a = floor_div(a, b);
+            else if (e->kind == PT2_SYM_MOD) a = a - floor_div(a, b) * b;
+            else a = -floor_div(-a, b);
+            break;
+        case PT2_SYM_MAX: a = a > b ? a : b; break;
+        case PT2_SYM_MIN: a = a < b ? a : b; break;
+        case PT2_SYM_EQ: a = a == b; break;
+        case PT2_SYM_NE: a = a != b; break;
+        case PT2_SYM_LT: a = a < b; break;
+        case PT2_SYM_LE: a = a <= b; break;
+        case PT2_SYM_GT: a = a > b; break;
+        case PT2_SYM_GE: a = a >= b; break;
+        case PT2_SYM_AND: a = a && b; break;
+        case PT2_SYM_OR: a = a || b; break;
+        default: return pt2_fail(err, PT2_ERR_INTERNAL, "unknown symbolic operation");
+        }
+    }
+    *out = a;
+    return PT2_OK;
+overflow:
+    return pt2_fail(err, PT2_ERR_INPUT, "a symbolic size overflows 64 bits");
+}
+
+pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *bindings, size_t count, int64_t *out,
+                        pt2_error *err) {
+    return eval(expr, bindings, count, out, err);
+}
+
+/* Precedence for minimal parentheses: 1 comparisons/logic, 2 sums, 3 products, 4 powers, 5 atoms. */
+static int precedence(const pt2_sym_expr *e) {
+    switch (e->kind) {
+    case PT2_SYM_INTEGER: return e->value < 0 ? 2 : 5;
+    case PT2_SYM_SYMBOL:
+    case PT2_SYM_TRUE:
+    case PT2_SYM_FALSE:
+    case PT2_SYM_MAX:
+    case PT2_SYM_MIN:
+    case PT2_SYM_CEIL_DIV: return 5;
+    case PT2_SYM_POW: return 4;
+    case PT2_SYM_MUL:
+    case PT2_SYM_FLOOR_DIV:
+    case PT2_SYM_MOD: return 3;
+    case PT2_SYM_ADD: return 2;
+    default: return 1;
+    }
+}
+
+static void format_operand(const pt2_sym_expr *e, int min_precedence, pt2_strbuf *out) {
+    int wrap = precedence(e) < min_precedence;
+    if (wrap) pt2_strbuf_putc(out, '(');
+    pt2_sym_format(e, out);
+    if (wrap) pt2_strbuf_putc(out, ')');
+}
+
+void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
+    static const char *infix[] = {[PT2_SYM_FLOOR_DIV] = "//", [PT2_SYM_MOD] = " % ", [PT2_SYM_POW] = "**",
+                                  [PT2_SYM_EQ] = " == ",       [PT2_SYM_NE] = " != ", [PT2_SYM_LT] = " < ",
+                                  [PT2_SYM_LE] = " <= ",       [PT2_SYM_GT] = " > ",  [PT2_SYM_GE] = " >= ",
+                                  [PT2_SYM_AND] = " and ",     [PT2_SYM_OR] = " or "};
+    switch (e->kind) {
+    case PT2_SYM_INTEGER: pt2_strbuf_printf(out, "%lld", (long long)e->value); return;
+    case PT2_SYM_SYMBOL: pt2_strbuf_puts(out, e->symbol); return;
+    case PT2_SYM_TRUE: pt2_strbuf_puts(out, "True"); return;
+    case PT2_SYM_FALSE: pt2_strbuf_puts(out, "False"); return;
+    case PT2_SYM_NOT:
+        pt2_strbuf_puts(out, "not ");
+        format_operand(e->args[0], 2, out);
+        return;
+    case PT2_SYM_ADD: {
+        /* Constants last, as sympy prints them: "2*s0 + 1". */
+        int first = 1;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < e->count; i++) {
+                const pt2_sym_expr *a = e->args[i];
+                if ((a->kind == PT2_SYM_INTEGER) != pass) continue;
+                if (a->kind == PT2_SYM_INTEGER && !first) {
+                    pt2_strbuf_printf(out, a->value < 0 ? " - %lld" : " + %lld",
+                                      (long long)(a->value < 0 ? -a->value : a->value));
+                } else {
+                    if (!first) pt2_strbuf_puts(out, " + ");
+                    format_operand(a, 2, out);
+                }
+                first = 0;
+            }
+        return;
+    }
+    case PT2_SYM_MUL:
+        for (size_t i = 0; i < e->count; i++) {
+            if (i) pt2_strbuf_putc(out, '*');
+            format_operand(e->args[i], i ? 4 : 3, out); /* a*b//c parses as (a*b)//c */
+        }
+        return;
+    case PT2_SYM_MAX:
+    case PT2_SYM_MIN:
+    case PT2_SYM_CEIL_DIV:
+        pt2_strbuf_puts(out, e->kind == PT2_SYM_MAX ? "max(" : e->kind == PT2_SYM_MIN ? "min(" : "ceil_div(");
+        for (size_t i = 0; i < e->count; i++) {
+            if (i) pt2_strbuf_puts(out, ", ");
+            pt2_sym_format(e->args[i], out);
+        }
+        pt2_strbuf_putc(out, ')');
+        return;
+    default: {
+        int p = precedence(e);
+        for (size_t i = 0; i < e->count; i++) {
+            if (i) pt2_strbuf_puts(out, infix[e->kind] ? infix[e->kind] : " ? ");
+            /* Left-associative: the right operand of // or % needs parentheses at equal precedence. */
+            format_operand(e->args[i], i ? p + 1 : p, out);
+        }
+    }
+    }
+}
+
+const char *pt2_sym_as_symbol(const pt2_sym_expr *expr) {
+    return (expr && expr->kind == PT2_SYM_SYMBOL) ? expr->symbol : NULL;
+}
+
+static void collect(const pt2_sym_expr *e, const char **symbols, size_t max, size_t *count) {
+    if (e->kind == PT2_SYM_SYMBOL) {
+        for (size_t i = 0; i < *count && i < max; i++)
+            if (!strcmp(symbols[i], e->symbol)) return;
+        if (*count < max) symbols[*count] = e->symbol;
+        (*count)++;
+        return;
+    }
+    for (size_t i = 0; i < e->count; i++) collect(e->args[i], symbols, max, count);
+}
+
+size_t pt2_sym_symbols(const pt2_sym_expr *expr, const char **symbols, size_t max) {
+    size_t count = 0;
+    collect(expr, symbols, max, &count);
+    return count;
+}

@@ -1,0 +1,39 @@
+/* Step 1 of the pipeline: the model archive, optionally with a trained checkpoint applied
+ * (a torch.save file reached by a key path, or a .safetensors file). */
+#ifndef PT2_LOAD_LOAD_MODEL_H
+#define PT2_LOAD_LOAD_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/arena.h"
+#include "../base/error.h"
+#include "../base/strbuf.h"
+#include "../graph/graph.h"
+
+typedef struct pt2_model_source {
+    const uint8_t *model_bytes;
+    size_t model_length;
+    const char *model_name;
+    const uint8_t *checkpoint_bytes; /* NULL: use the archive's own weights */
+    size_t checkpoint_length;
+    const char *checkpoint_name;
+    const char *checkpoint_key; /* torch.save: dotted key path of the state dict, e.g. "model.generator" */
+} pt2_model_source;
+
+typedef struct pt2_load_report {
+    int checkpoint_applied;
+    size_t num_loaded;      /* parameters and buffers taken from the checkpoint */
+    size_t num_missing;     /* graph tensors the checkpoint lacks (kept from the archive) */
+    const char **missing;
+    size_t num_unexpected;  /* checkpoint entries the graph does not have */
+    const char **unexpected;
+} pt2_load_report;
+
+pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_graph *graph,
+                          pt2_load_report *report, pt2_error *err);
+
+/* "checkpoint X: loaded N tensors; missing: ...; unexpected: ..." lines. */
+void pt2_load_report_format(const pt2_load_report *report, pt2_strbuf *out);
+
+#endif

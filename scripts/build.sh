@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the native CLI (build/), the AddressSanitizer+UBSan build (build-asan/) and the
+# WebAssembly module (build-wasm/). Incremental. Flags: --native-only, --no-wasm, --no-asan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+native=1 asan=1 wasm=1
+for arg in "$@"; do
+  case "$arg" in
+    --native-only) asan=0; wasm=0 ;;
+    --no-wasm) wasm=0 ;;
+    --no-asan) asan=0 ;;
+    *) echo "build.sh: unknown flag $arg" >&2; exit 2 ;;
+  esac
+done
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if [ $native = 1 ]; then
+  echo "build: native (build/)"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPT2_WERROR=ON >/dev/null
+  cmake --build build -j "$jobs"
+fi
+if [ $asan = 1 ]; then
+  echo "build: AddressSanitizer + UBSan (build-asan/)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPT2_WERROR=ON -DPT2_SANITIZE=ON \
+    -DPT2_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
+  cmake --build build-asan -j "$jobs"
+fi
+if [ $wasm = 1 ]; then
+  echo "build: WebAssembly (build-wasm/)"
+  # Debian's emscripten needs Debian's node modules (acorn) for its optimiser.
+  export NODE_PATH=/usr/share/nodejs
+  emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release -DPT2_WERROR=ON >/dev/null
+  cmake --build build-wasm -j "$jobs"
+fi

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything pt2returnn needs on a fresh Debian 12 machine; safe to run again
+# (it only installs what is missing). Used by scripts/example.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+debian_packages=(gcc g++ make cmake libxnnpack-dev libpthreadpool-dev emscripten chromium)
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "setup: Debian packages present"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+# Reinstall only when the requirements changed since the last successful install.
+wanted=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: installing Python packages (torch 2.13.0 CPU, TensorFlow, RETURNN, numpy)"
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$wanted" > .venv/.requirements.sha256
+else
+  echo "setup: Python packages present"
+fi
+
+for dir in node web; do
+  if [ -f "$dir/package.json" ]; then
+    echo "setup: npm packages in $dir/"
+    (cd "$dir" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi)
+  fi
+done
+echo "setup: done"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: set up, build (native, sanitizers, WASM), make the
+# fixtures with real PyTorch, then run the C tests (native and under ASan/UBSan), the Python
+# tests against real PyTorch / TensorFlow / RETURNN, and the WASM and Node checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup.sh
+bash scripts/build.sh
+
+echo "test: making fixtures with PyTorch"
+.venv/bin/python tests/fixtures/make_fixtures.py build/fixtures
+.venv/bin/python tests/fixtures/make_bad_inputs.py build/fixtures/bad
+
+failed=()
+run() { local name=$1; shift; echo "test: $name"; if ! "$@"; then failed+=("$name"); fi; }
+
+run "C unit tests (native)" ctest --test-dir build --output-on-failure
+run "C unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
+run "Python tests (native build)" env PT2_BUILD_DIR="$PWD/build" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
+  .venv/bin/python -m pytest -q tests/python
+run "bad inputs (ASan+UBSan build)" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
+  .venv/bin/python -m pytest -q tests/python/test_bad_inputs.py tests/python/test_readers_vs_pytorch.py
+run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
+if [ -f node/package.json ]; then run "node --test" bash -c "cd node && node --test"; fi
+
+elapsed=$(( $(date +%s) - start ))
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test: FAILED: ${failed[*]} (${elapsed}s)"
+  exit 1
+fi
+echo "test: all passed (${elapsed}s)"

@@ -38,6 +38,9 @@ def test_tensors_match_pytorch(pt2returnn, fixtures_dir, name):
     if ours["format"] != "pt2":
         for t in ours["tensors"]:
             t["kind"] = "tensor"
+    if ours["format"] == "safetensors":  # the writer orders the header its own way
+        ours["tensors"].sort(key=lambda t: t["name"])
+        theirs["tensors"].sort(key=lambda t: t["name"])
     assert ours["tensors"] == theirs["tensors"]
 
 

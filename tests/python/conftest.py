@@ -5,6 +5,10 @@ import sys
 
 import pytest
 
+# oneDNN reorders float sums; keep TensorFlow bit-stable for comparisons.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.environ.get("PT2_BUILD_DIR", os.path.join(ROOT, "build"))
 FIXTURES_DIR = os.environ.get("PT2_FIXTURES_DIR", os.path.join(ROOT, "build", "fixtures"))

@@ -101,8 +101,12 @@ static pt2_status parse_default(pt2_arena *arena, const pt2_schema_arg *arg, con
         return out->string ? PT2_OK : err->status;
     }
     if (!strcmp(arg->type, "MemoryFormat")) {
+        /* Schema defaults use c10's numbering (0 contiguous, 1 preserve, 2 channels_last,
+         * 3 channels_last_3d); files use the export schema's (1, 4, 2, 3). Store the latter. */
+        static const int64_t c10_to_schema[] = {1, 4, 2, 3};
+        long long c10 = strtoll(buf, NULL, 10);
         out->kind = PT2_ARG_MEMORY_FORMAT;
-        out->int_value = !strcmp(buf, "contiguous_format") ? 1 : !strcmp(buf, "channels_last") ? 2 : 0;
+        out->int_value = !strcmp(buf, "contiguous_format") ? 1 : (c10 >= 0 && c10 < 4) ? c10_to_schema[c10] : 0;
         return PT2_OK;
     }
     if (!strcmp(arg->type, "ScalarType") || !strcmp(arg->type, "Layout") || !strcmp(arg->type, "Device")) {

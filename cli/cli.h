@@ -23,6 +23,7 @@ pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t *
 pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err);
 
 int pt2_cmd_inspect(int argc, char **argv);
+int pt2_cmd_run(int argc, char **argv);
 
 
 #endif

@@ -55,7 +55,8 @@ static pt2_status apply_state_dict(pt2_arena *arena, pt2_graph *graph, const pt2
     if (!report->missing || !report->unexpected) return err->status;
     for (size_t i = 0; i < graph->num_inputs; i++) {
         pt2_graph_input *in = &graph->inputs[i];
-        if (in->kind != PT2_INPUT_PARAMETER && in->kind != PT2_INPUT_BUFFER) continue;
+        /* Non-persistent buffers are not part of a state dict: they keep the archive's value. */
+        if (in->kind != PT2_INPUT_PARAMETER && !(in->kind == PT2_INPUT_BUFFER && in->persistent)) continue;
         const pt2_named_tensor *found = pt2_named_tensors_find(state, in->target);
         if (!found) {
             report->missing[report->num_missing++] = in->target;

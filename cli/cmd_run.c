@@ -1,0 +1,191 @@
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/base/npy.h"
+#include "../core/base/strbuf.h"
+#include "../core/load/load_model.h"
+#include "../core/run/executor.h"
+#include "cli.h"
+
+static const char run_help[] =
+    "usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
+    "                      [--input FILE.npy]... [--output OUT.npy] [--threads N] [--repeat K]\n"
+    "\n"
+    "Runs the exported program with PyTorch semantics in C (step 2 of the pipeline).\n"
+    "Without --input it runs on the archive's own example inputs (data/sample_inputs);\n"
+    "with --input, one .npy per user input in order; a dynamic axis may take any size\n"
+    "within the range the export allows.\n"
+    "\n"
+    "options:\n"
+    "  --checkpoint FILE       load weights from a torch.save file or .safetensors first\n"
+    "  --checkpoint-key PATH   where the state dict sits in a torch.save file (e.g. model.generator)\n"
+    "  --input FILE.npy        a user input (repeat for several inputs)\n"
+    "  --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...\n"
+    "  --threads N             threads for the native kernels (default 1)\n"
+    "  --repeat K              run K times and print 'forward_seconds: X' (the mean; for benchmarks)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "exit codes: 0 ok, 2 bad or unsupported input (all unsupported ops are listed), 3 internal error\n";
+
+#define MAX_INPUTS 64
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void output_path(const char *base, size_t index, char *buf, size_t size) {
+    if (index == 0) {
+        snprintf(buf, size, "%s", base);
+        return;
+    }
+    size_t len = strlen(base);
+    if (len > 4 && !strcmp(base + len - 4, ".npy"))
+        snprintf(buf, size, "%.*s.%zu.npy", (int)(len - 4), base, index);
+    else
+        snprintf(buf, size, "%s.%zu.npy", base, index);
+}
+
+int pt2_cmd_run(int argc, char **argv) {
+    const char *model_path = NULL, *checkpoint_path = NULL, *checkpoint_key = NULL, *output = NULL;
+    const char *input_paths[MAX_INPUTS];
+    size_t num_inputs = 0;
+    long threads = 1, repeat = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = (i + 1 < argc) ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(run_help, stdout);
+            return 0;
+        }
+#define NEED_VALUE()                                                                   \
+    do {                                                                               \
+        if (!value) return pt2_cli_usage_error("run", "%s needs a value", a);          \
+        i++;                                                                           \
+    } while (0)
+        if (!strcmp(a, "--checkpoint")) {
+            NEED_VALUE();
+            checkpoint_path = value;
+        } else if (!strcmp(a, "--checkpoint-key")) {
+            NEED_VALUE();
+            checkpoint_key = value;
+        } else if (!strcmp(a, "--input")) {
+            NEED_VALUE();
+            if (num_inputs == MAX_INPUTS) return pt2_cli_usage_error("run", "at most %d inputs", MAX_INPUTS);
+            input_paths[num_inputs++] = value;
+        } else if (!strcmp(a, "--output")) {
+            NEED_VALUE();
+            output = value;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE();
+            threads = strtol(value, NULL, 10);
+            if (threads < 1 || threads > 256) return pt2_cli_usage_error("run", "--threads takes 1..256");
+        } else if (!strcmp(a, "--repeat")) {
+            NEED_VALUE();
+            repeat = strtol(value, NULL, 10);
+            if (repeat < 1 || repeat > 100000) return pt2_cli_usage_error("run", "--repeat takes 1..100000");
+        } else if (a[0] == '-' && a[1]) {
+            return pt2_cli_usage_error("run", "unknown option '%s'", a);
+        } else if (!model_path) {
+            model_path = a;
+        } else {
+            return pt2_cli_usage_error("run", "one MODEL.pt2 expected, got '%s' as well", a);
+        }
+#undef NEED_VALUE
+    }
+    if (!model_path) return pt2_cli_usage_error("run", "missing MODEL.pt2");
+    if (checkpoint_key && !checkpoint_path) return pt2_cli_usage_error("run", "--checkpoint-key needs --checkpoint");
+
+    pt2_arena arena;
+    pt2_arena_init(&arena, (size_t)16 << 30);
+    pt2_error err;
+    pt2_error_clear(&err);
+    pt2_status st;
+    int code = 0;
+    pt2_graph graph;
+    pt2_model_source source = {0};
+    pt2_load_report load_report = {0};
+    pt2_tensor inputs[MAX_INPUTS];
+    const pt2_tensor *run_inputs;
+    size_t run_count;
+    pt2_run_context run;
+    pt2_run_options options = {(int)threads};
+
+    if ((st = pt2_cli_read_file(&arena, model_path, &source.model_bytes, &source.model_length, &err))) goto fail;
+    source.model_name = model_path;
+    if (checkpoint_path) {
+        if ((st = pt2_cli_read_file(&arena, checkpoint_path, &source.checkpoint_bytes, &source.checkpoint_length,
+                                    &err)))
+            goto fail;
+        source.checkpoint_name = checkpoint_path;
+        source.checkpoint_key = checkpoint_key;
+    }
+    if ((st = pt2_load_model(&arena, &source, &graph, &load_report, &err))) goto fail;
+    if (checkpoint_path) {
+        pt2_strbuf text;
+        pt2_strbuf_init(&text);
+        pt2_load_report_format(&load_report, &text);
+        if (text.data) fputs(text.data, stderr);
+        pt2_strbuf_free(&text);
+    }
+
+    for (size_t i = 0; i < num_inputs; i++) {
+        const uint8_t *bytes;
+        size_t length;
+        if ((st = pt2_cli_read_file(&arena, input_paths[i], &bytes, &length, &err))) goto fail;
+        if ((st = pt2_npy_read(&arena, bytes, length, input_paths[i], &inputs[i], &err))) goto fail;
+    }
+    run_inputs = num_inputs ? inputs : graph.sample_inputs;
+    run_count = num_inputs ? num_inputs : graph.num_sample_inputs;
+
+    {
+        double start = now_seconds();
+        if ((st = pt2_run_graph(&arena, &graph, run_inputs, run_count, &options, &run, &err))) goto fail;
+        double elapsed = now_seconds() - start;
+        if (repeat > 0) {
+            /* The first run above warms caches and creates backend operators; time the rest. */
+            double total = 0;
+            for (long r = 0; r < repeat; r++) {
+                pt2_arena scratch;
+                pt2_arena_init(&scratch, (size_t)16 << 30);
+                pt2_run_context again;
+                start = now_seconds();
+                st = pt2_run_graph(&scratch, &graph, run_inputs, run_count, &options, &again, &err);
+                total += now_seconds() - start;
+                pt2_arena_free(&scratch);
+                if (st) goto fail;
+            }
+            printf("forward_seconds: %.6f\n", total / (double)repeat);
+            printf("first_run_seconds: %.6f\n", elapsed);
+        }
+    }
+
+    if (output) {
+        size_t index = 0;
+        for (size_t i = 0; i < graph.num_outputs; i++) {
+            if (graph.outputs[i].kind != PT2_OUTPUT_USER || graph.outputs[i].arg.kind != PT2_ARG_TENSOR) continue;
+            pt2_tensor t;
+            if ((st = pt2_run_output(&run, index, &t, &err))) goto fail;
+            pt2_strbuf npy;
+            pt2_strbuf_init(&npy);
+            st = pt2_npy_write(&arena, &t, &npy, &err);
+            char path[4096];
+            output_path(output, index, path, sizeof path);
+            if (!st) st = pt2_cli_write_file_atomic(path, npy.data, npy.length, &err);
+            pt2_strbuf_free(&npy);
+            if (st) goto fail;
+            index++;
+        }
+    }
+    pt2_arena_free(&arena);
+    return 0;
+
+fail:
+    code = pt2_cli_report_error(&err);
+    pt2_arena_free(&arena);
+    return code;
+}

@@ -1,0 +1,87 @@
+/* F.pad on the trailing dims: constant, reflect and replicate modes. */
+#include <string.h>
+
+#include "op_util.h"
+#include "registry.h"
+
+static int64_t source_index(const char *mode, int64_t i, int64_t size) {
+    if (i >= 0 && i < size) return i;
+    if (!strcmp(mode, "reflect")) return i < 0 ? -i : 2 * (size - 1) - i;
+    if (!strcmp(mode, "replicate")) return i < 0 ? 0 : size - 1;
+    return -1; /* constant */
+}
+
+static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const char *mode, double value,
+                             pt2_error *err) {
+    pt2_tensor x, out;
+    int64_t pads[2 * PT2_MAX_RANK];
+    size_t count;
+    pt2_status st = pt2_op_float_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_ints(ctx, node, "pad", pads, 2 * PT2_MAX_RANK, &count, err);
+    if (st) return st;
+    if (count % 2 || (int)(count / 2) > x.rank) return pt2_fail(err, PT2_ERR_INPUT, "pad needs pairs for up to %d dims", x.rank);
+    int64_t before[PT2_MAX_RANK] = {0}, shape[PT2_MAX_RANK];
+    memcpy(shape, x.shape, sizeof shape);
+    /* pads list the last dim first: (left, right, top, bottom, ...). */
+    for (size_t i = 0; i < count / 2; i++) {
+        int d = x.rank - 1 - (int)i;
+        before[d] = pads[2 * i];
+        shape[d] += pads[2 * i] + pads[2 * i + 1];
+        if (strcmp(mode, "constant") && (pads[2 * i] >= x.shape[d] || pads[2 * i + 1] >= x.shape[d] || pads[2 * i] < 0))
+            return pt2_fail(err, PT2_ERR_INPUT, "%s padding of %lld/%lld needs a dimension larger than %lld", mode,
+                            (long long)pads[2 * i], (long long)pads[2 * i + 1], (long long)x.shape[d]);
+    }
+    if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
+    int64_t total = pt2_tensor_numel(&out), index[PT2_MAX_RANK] = {0};
+    const float *px = pt2_f32(&x);
+    float *po = pt2_f32(&out);
+    for (int64_t n = 0; n < total; n++) {
+        int64_t offset = 0;
+        int outside = 0;
+        for (int d = 0; d < x.rank; d++) {
+            int64_t s = source_index(mode, index[d] - before[d], x.shape[d]);
+            if (s < 0) outside = 1;
+            offset += s * x.strides[d];
+        }
+        po[n] = outside ? (float)value : px[offset];
+        for (int d = x.rank - 1; d >= 0; d--) {
+            if (++index[d] < shape[d]) break;
+            index[d] = 0;
+        }
+    }
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
+static pt2_status run_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *mode;
+    double value = 0;
+    int present = 0;
+    pt2_status st = pt2_op_string(ctx, node, "mode", &mode, err);
+    if (!st) st = pt2_op_optional_scalar(ctx, node, "value", &value, &present, err);
+    if (st) return st;
+    if (!mode) mode = "constant";
+    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "replicate"))
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "pad mode '%s' is not supported", mode);
+    return pad_tensor(ctx, node, mode, present ? value : 0, err);
+}
+
+static pt2_status run_constant_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    double value;
+    pt2_status st = pt2_op_scalar(ctx, node, "value", &value, err);
+    return st ? st : pad_tensor(ctx, node, "constant", value, err);
+}
+
+static pt2_status run_reflection_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return pad_tensor(ctx, node, "reflect", 0, err);
+}
+
+static pt2_status run_replication_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return pad_tensor(ctx, node, "replicate", 0, err);
+}
+
+const pt2_op_def pt2_ops_pad[] = {
+    {"aten.pad.default", run_pad},
+    {"aten.constant_pad_nd.default", run_constant_pad},
+    {"aten.reflection_pad1d.default", run_reflection_pad},
+    {"aten.replication_pad1d.default", run_replication_pad},
+    {NULL, NULL}};

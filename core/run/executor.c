@@ -1,0 +1,385 @@
+#include "executor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../ops/registry.h"
+
+/* ---------------------------------------------------------------- errors with node context */
+
+static pt2_status node_fail(pt2_run_context *ctx, const pt2_node *node, pt2_error *err, pt2_status status,
+                            const char *fmt, const char *a, const char *b) {
+    (void)ctx;
+    if (!err->op[0]) snprintf(err->op, sizeof err->op, "%s", node->target);
+    if (!err->module_path[0] && node->module_depth)
+        snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
+    if (!err->source_line[0] && node->source_line)
+        snprintf(err->source_line, sizeof err->source_line, "%s", node->source_line);
+    char message[600];
+    snprintf(message, sizeof message, fmt, a, b);
+    return pt2_fail(err, status, "node '%s': %s", node->name, message);
+}
+
+static const pt2_arg *need_arg(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_error *err) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    if (!a) node_fail(ctx, node, err, PT2_ERR_INPUT, "has no argument '%s'%s", name, "");
+    return a;
+}
+
+/* ---------------------------------------------------------------- argument helpers */
+
+static pt2_status tensor_value(pt2_run_context *ctx, const pt2_node *node, int id, pt2_tensor *out, pt2_error *err) {
+    const pt2_run_value *v = &ctx->values[id];
+    if (!v->is_set)
+        return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "reads '%s' before it is computed%s",
+                         ctx->graph->values[id].name, "");
+    *out = v->tensor;
+    return PT2_OK;
+}
+
+pt2_status pt2_op_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
+                         pt2_error *err) {
+    int present = 0;
+    pt2_status st = pt2_op_optional_tensor(ctx, node, name, out, &present, err);
+    if (st) return st;
+    if (!present) return node_fail(ctx, node, err, PT2_ERR_INPUT, "argument '%s' is None, expected a tensor%s", name, "");
+    return PT2_OK;
+}
+
+pt2_status pt2_op_optional_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
+                                  int *present, pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    *present = a->kind == PT2_ARG_TENSOR;
+    if (a->kind == PT2_ARG_NONE) return PT2_OK;
+    if (a->kind != PT2_ARG_TENSOR)
+        return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not a tensor%s", name, "");
+    return tensor_value(ctx, node, a->value_id, out, err);
+}
+
+pt2_status pt2_op_tensor_list(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor **out,
+                              size_t *count, pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    if (a->kind != PT2_ARG_TENSORS && a->kind != PT2_ARG_OPTIONAL_TENSORS)
+        return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not a tensor list%s", name, "");
+    *out = pt2_arena_alloc_array(ctx->arena, a->count + 1, sizeof **out, err);
+    if (!*out) return err->status;
+    for (size_t i = 0; i < a->count; i++) {
+        if (a->value_ids[i] < 0) {
+            (*out)[i].rank = -1;
+            continue;
+        }
+        pt2_status st = tensor_value(ctx, node, a->value_ids[i], &(*out)[i], err);
+        if (st) return st;
+    }
+    *count = a->count;
+    return PT2_OK;
+}
+
+static pt2_status sym_value(pt2_run_context *ctx, const pt2_node *node, int id, int64_t *out, pt2_error *err) {
+    const pt2_run_value *v = &ctx->values[id];
+    if (v->is_set) {
+        *out = v->int_value;
+        return PT2_OK;
+    }
+    /* A symbolic value no node computed (e.g. an input's size): evaluate its expression. */
+    const pt2_value *meta = &ctx->graph->values[id];
+    if (!meta->sym_expr)
+        return node_fail(ctx, node, err, PT2_ERR_INPUT, "symbolic value '%s' has no value%s", meta->name, "");
+    return pt2_sym_eval(meta->sym_expr, ctx->bindings, ctx->num_bindings, out, err);
+}
+
+pt2_status pt2_op_optional_int(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out,
+                               int *present, pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    *present = 1;
+    switch (a->kind) {
+    case PT2_ARG_NONE: *present = 0; return PT2_OK;
+    case PT2_ARG_INT:
+    case PT2_ARG_BOOL: *out = a->int_value; return PT2_OK;
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL: return sym_value(ctx, node, a->value_id, out, err);
+    case PT2_ARG_INTS:
+        if (a->count == 1) {
+            *out = a->ints[0];
+            return PT2_OK;
+        }
+        break;
+    default: break;
+    }
+    return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not an integer%s", name, "");
+}
+
+pt2_status pt2_op_int(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out, pt2_error *err) {
+    int present = 0;
+    pt2_status st = pt2_op_optional_int(ctx, node, name, out, &present, err);
+    if (!st && !present) return node_fail(ctx, node, err, PT2_ERR_INPUT, "argument '%s' is None, expected an integer%s", name, "");
+    return st;
+}
+
+pt2_status pt2_op_ints(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out, size_t max,
+                       size_t *count, pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    if (a->kind == PT2_ARG_INT || a->kind == PT2_ARG_SYM_INT) {
+        *count = 1;
+        return pt2_op_int(ctx, node, name, out, err);
+    }
+    if (a->kind == PT2_ARG_NONE) {
+        *count = 0;
+        return PT2_OK;
+    }
+    if (a->kind != PT2_ARG_INTS && a->kind != PT2_ARG_SYM_INTS && a->kind != PT2_ARG_BOOLS)
+        return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not an integer list%s", name, "");
+    if (a->count > max) return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' has too many entries%s", name, "");
+    for (size_t i = 0; i < a->count; i++) {
+        if (a->kind != PT2_ARG_SYM_INTS) {
+            out[i] = a->ints[i];
+        } else if (!a->syms[i].is_value) {
+            out[i] = a->syms[i].constant;
+        } else {
+            pt2_status st = sym_value(ctx, node, a->syms[i].value_id, &out[i], err);
+            if (st) return st;
+        }
+    }
+    *count = a->count;
+    return PT2_OK;
+}
+
+pt2_status pt2_op_optional_scalar(pt2_run_context *ctx, const pt2_node *node, const char *name, double *out,
+                                  int *present, pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    *present = 1;
+    int64_t i;
+    switch (a->kind) {
+    case PT2_ARG_NONE: *present = 0; return PT2_OK;
+    case PT2_ARG_FLOAT: *out = a->float_value; return PT2_OK;
+    case PT2_ARG_INT:
+    case PT2_ARG_BOOL: *out = (double)a->int_value; return PT2_OK;
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL: {
+        pt2_status st = sym_value(ctx, node, a->value_id, &i, err);
+        *out = (double)i;
+        return st;
+    }
+    case PT2_ARG_SYM_FLOAT:
+        if (ctx->values[a->value_id].is_set) {
+            *out = ctx->values[a->value_id].float_value;
+            return PT2_OK;
+        }
+        break;
+    default: break;
+    }
+    return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not a number%s", name, "");
+}
+
+pt2_status pt2_op_scalar(pt2_run_context *ctx, const pt2_node *node, const char *name, double *out, pt2_error *err) {
+    int present = 0;
+    pt2_status st = pt2_op_optional_scalar(ctx, node, name, out, &present, err);
+    if (!st && !present) return node_fail(ctx, node, err, PT2_ERR_INPUT, "argument '%s' is None, expected a number%s", name, "");
+    return st;
+}
+
+int pt2_op_scalar_is_integral(const pt2_node *node, const char *name) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    return a && (a->kind == PT2_ARG_INT || a->kind == PT2_ARG_BOOL || a->kind == PT2_ARG_SYM_INT);
+}
+
+pt2_status pt2_op_bool(pt2_run_context *ctx, const pt2_node *node, const char *name, int *out, pt2_error *err) {
+    int64_t v;
+    pt2_status st = pt2_op_int(ctx, node, name, &v, err);
+    *out = v != 0;
+    return st;
+}
+
+pt2_status pt2_op_string(pt2_run_context *ctx, const pt2_node *node, const char *name, const char **out,
+                         pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    if (a->kind == PT2_ARG_NONE) {
+        *out = NULL;
+        return PT2_OK;
+    }
+    if (a->kind != PT2_ARG_STRING)
+        return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not a string%s", name, "");
+    *out = a->string;
+    return PT2_OK;
+}
+
+pt2_status pt2_op_dtype(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_dtype *out, int *present,
+                        pt2_error *err) {
+    const pt2_arg *a = need_arg(ctx, node, name, err);
+    if (!a) return err->status;
+    *present = a->kind == PT2_ARG_SCALAR_TYPE;
+    if (a->kind == PT2_ARG_NONE || a->kind == PT2_ARG_OTHER) {
+        *present = 0;
+        return PT2_OK;
+    }
+    if (!*present || !a->dtype)
+        return node_fail(ctx, node, err, PT2_ERR_UNSUPPORTED, "argument '%s' is not a supported dtype%s", name, "");
+    *out = a->dtype;
+    return PT2_OK;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static pt2_status check_shape(pt2_run_context *ctx, const pt2_node *node, int id, const pt2_tensor *t, pt2_error *err) {
+    const pt2_value *meta = &ctx->graph->values[id];
+    char got[160], want[200] = "[";
+    pt2_shape_format(t->shape, t->rank, got, sizeof got);
+    int ok = meta->rank == t->rank && meta->dtype == t->dtype;
+    for (int i = 0; i < meta->rank; i++) {
+        int64_t size = meta->sizes[i].value;
+        if (meta->sizes[i].is_symbolic && pt2_sym_eval(meta->sizes[i].expr, ctx->bindings, ctx->num_bindings, &size, err))
+            return err->status;
+        if (i < t->rank && size != t->shape[i]) ok = 0;
+        size_t used = strlen(want);
+        snprintf(want + used, sizeof want - used, "%s%lld", i ? ", " : "", (long long)size);
+    }
+    strncat(want, "]", sizeof want - strlen(want) - 1);
+    if (ok) return PT2_OK;
+    char a[220], b[220];
+    snprintf(a, sizeof a, "%s %s", pt2_dtype_name(t->dtype), got);
+    snprintf(b, sizeof b, "%s %s", pt2_dtype_name(meta->dtype), want);
+    return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "computed %s but the export says %s", a, b);
+}
+
+pt2_status pt2_op_set_output(pt2_run_context *ctx, const pt2_node *node, size_t index, const pt2_tensor *value,
+                             pt2_error *err) {
+    if (index >= node->num_outputs) return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "has no output %s%s", "", "");
+    const pt2_arg *out = &node->outputs[index];
+    if (out->kind == PT2_ARG_NONE) return PT2_OK; /* an unused output */
+    if (out->kind != PT2_ARG_TENSOR) return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "output is not a tensor%s%s", "", "");
+    pt2_status st = check_shape(ctx, node, out->value_id, value, err);
+    if (st) return st;
+    ctx->values[out->value_id].tensor = *value;
+    ctx->values[out->value_id].is_set = 1;
+    return PT2_OK;
+}
+
+pt2_status pt2_op_set_int_output(pt2_run_context *ctx, const pt2_node *node, size_t index, int64_t value,
+                                 pt2_error *err) {
+    if (index >= node->num_outputs) return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "has no output %s%s", "", "");
+    const pt2_arg *out = &node->outputs[index];
+    if (out->kind == PT2_ARG_INT) return PT2_OK; /* folded to a constant by the exporter */
+    if (out->kind != PT2_ARG_SYM_INT && out->kind != PT2_ARG_SYM_BOOL)
+        return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "output is not symbolic%s%s", "", "");
+    ctx->values[out->value_id].int_value = value;
+    ctx->values[out->value_id].is_set = 1;
+    return PT2_OK;
+}
+
+/* ---------------------------------------------------------------- the run */
+
+static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, size_t num_inputs, pt2_error *err) {
+    const pt2_graph *g = ctx->graph;
+    size_t user = 0, max_bindings = 0;
+    for (size_t i = 0; i < g->num_inputs; i++)
+        if (g->inputs[i].kind == PT2_INPUT_USER) {
+            user++;
+            max_bindings += PT2_MAX_RANK;
+        }
+    if (num_inputs != user)
+        return pt2_fail(err, PT2_ERR_INPUT, "the program takes %zu input%s, %zu given", user, user == 1 ? "" : "s",
+                        num_inputs);
+    ctx->bindings = pt2_arena_alloc_array(ctx->arena, max_bindings + 1, sizeof *ctx->bindings, err);
+    if (!ctx->bindings) return err->status;
+    size_t k = 0;
+    for (size_t i = 0; i < g->num_inputs; i++) {
+        const pt2_graph_input *in = &g->inputs[i];
+        if (in->has_data) {
+            ctx->values[in->value_id].tensor = in->data;
+            ctx->values[in->value_id].is_set = 1;
+            continue;
+        }
+        if (in->kind != PT2_INPUT_USER) continue;
+        const pt2_value *meta = &g->values[in->value_id];
+        const pt2_tensor *t = &inputs[k++];
+        if (t->dtype != meta->dtype || t->rank != meta->rank)
+            return pt2_fail(err, PT2_ERR_INPUT, "input '%s' must be %s with %d dimensions, got %s with %d", meta->name,
+                            pt2_dtype_name(meta->dtype), meta->rank, pt2_dtype_name(t->dtype), t->rank);
+        for (int a = 0; a < t->rank; a++) {
+            const pt2_dim *d = &meta->sizes[a];
+            const char *symbol = d->is_symbolic ? pt2_sym_as_symbol(d->expr) : NULL;
+            if (!d->is_symbolic && d->value != t->shape[a])
+                return pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld but the export fixed it to %lld",
+                                meta->name, a, (long long)t->shape[a], (long long)d->value);
+            if (!symbol) continue;
+            const pt2_range_constraint *r = pt2_graph_find_range(g, symbol);
+            if (r && ((r->has_min && t->shape[a] < r->min) || (r->has_max && t->shape[a] > r->max)))
+                return pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld but the export allows %lld..%lld",
+                                meta->name, a, (long long)t->shape[a], (long long)r->min, (long long)r->max);
+            size_t b = 0;
+            while (b < ctx->num_bindings && strcmp(ctx->bindings[b].symbol, symbol)) b++;
+            if (b < ctx->num_bindings && ctx->bindings[b].value != t->shape[a])
+                return pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld but '%s' is already %lld",
+                                meta->name, a, (long long)t->shape[a], symbol, (long long)ctx->bindings[b].value);
+            if (b == ctx->num_bindings) {
+                ctx->bindings[b].symbol = symbol;
+                ctx->bindings[b].value = t->shape[a];
+                ctx->num_bindings++;
+            }
+        }
+        ctx->values[in->value_id].tensor = *t;
+        ctx->values[in->value_id].is_set = 1;
+    }
+    return PT2_OK;
+}
+
+/* Every op the registry lacks, listed at once with where it comes from. */
+static pt2_status check_supported(const pt2_graph *g, pt2_error *err) {
+    char list[900] = "";
+    size_t missing = 0;
+    for (size_t i = 0; i < g->num_nodes; i++) {
+        const pt2_node *node = &g->nodes[i];
+        if (pt2_op_find(node->target)) continue;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(g->nodes[j].target, node->target) && !pt2_op_find(g->nodes[j].target);
+        missing++;
+        if (seen) continue;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s (node '%s' in '%s'%s%s)", used ? "; " : "", node->target, node->name,
+                 node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
+                 node->source_line ? " at " : "", node->source_line ? node->source_line : "");
+    }
+    if (!missing) return PT2_OK;
+    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops the reference run does not support: %s", missing,
+                    missing == 1 ? "" : "s", list);
+}
+
+pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                         const pt2_run_options *options, pt2_run_context *out, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    out->arena = arena;
+    out->graph = graph;
+    if (options) out->options = *options;
+    pt2_error_set_file(err, graph->file_name);
+    pt2_status st = check_supported(graph, err);
+    if (st) return st;
+    out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
+    if (!out->values) return err->status;
+    if ((st = bind_inputs(out, inputs, num_inputs, err))) return st;
+    for (size_t i = 0; i < graph->num_nodes; i++) {
+        const pt2_node *node = &graph->nodes[i];
+        out->current_node = node;
+        st = pt2_op_find(node->target)->run(out, node, err);
+        if (st) return node_fail(out, node, err, st, "%s%s", "", "");
+    }
+    return PT2_OK;
+}
+
+pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err) {
+    size_t user = 0;
+    for (size_t i = 0; i < context->graph->num_outputs; i++) {
+        const pt2_graph_output *o = &context->graph->outputs[i];
+        if (o->kind != PT2_OUTPUT_USER || o->arg.kind != PT2_ARG_TENSOR) continue;
+        if (user++ == index) {
+            *out = context->values[o->arg.value_id].tensor;
+            return PT2_OK;
+        }
+    }
+    return pt2_fail(err, PT2_ERR_INTERNAL, "the program has no tensor output %zu", index);
+}

@@ -1,0 +1,31 @@
+/* TensorFlow checkpoints (V2 tensor bundle): `P.index`, a LevelDB-style table of entry protos,
+ * and `P.data-00000-of-00001`, the tensors' bytes. The writer's output is byte-identical for
+ * the same variables and matches what TensorFlow's BundleWriter writes. */
+#ifndef PT2_EMIT_TF_CHECKPOINT_H
+#define PT2_EMIT_TF_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/arena.h"
+#include "../base/error.h"
+#include "../base/strbuf.h"
+#include "../base/tensor.h"
+
+typedef struct pt2_tf_variable {
+    const char *name; /* e.g. "conv1/W", "global_step" */
+    pt2_tensor tensor;
+} pt2_tf_variable;
+
+/* Keys are sorted bytewise; tensors are written C-contiguous whatever their strides.
+ * `scratch` holds temporary copies. Duplicate or empty names are errors. */
+pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *variables, size_t count,
+                                   pt2_strbuf *index_out, pt2_strbuf *data_out, pt2_error *err);
+
+/* Reads a bundle held in memory, checking the footer magic, every block CRC, every entry's
+ * offset, size and CRC. Tensors point into `data`. */
+pt2_status pt2_tf_checkpoint_read(pt2_arena *arena, const uint8_t *index, size_t index_length, const uint8_t *data,
+                                  size_t data_length, const char *file_name, pt2_tf_variable **variables,
+                                  size_t *count, pt2_error *err);
+
+#endif

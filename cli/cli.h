@@ -8,6 +8,8 @@
 
 #include "../core/base/arena.h"
 #include "../core/base/error.h"
+#include "../core/graph/graph.h"
+#include "../core/load/load_model.h"
 
 /* Exit codes shared with the Node CLI: 0 success, 1 a verification step failed,
  * 2 bad input / unsupported / usage, 3 internal error or out of memory. */
@@ -22,7 +24,13 @@ pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t *
 /* Writes to "<path>.tmp-<pid>" then renames, so a failure never leaves a half-written file. */
 pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err);
 
+/* Reads the model (and a checkpoint, applied by key path), reporting on stderr what the
+ * checkpoint supplied. */
+pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const char *checkpoint_path,
+                              const char *checkpoint_key, pt2_graph *graph, pt2_error *err);
+
 int pt2_cmd_inspect(int argc, char **argv);
+int pt2_cmd_convert(int argc, char **argv);
 int pt2_cmd_run(int argc, char **argv);
 
 

@@ -6,7 +6,6 @@
 
 #include "../core/base/npy.h"
 #include "../core/base/strbuf.h"
-#include "../core/load/load_model.h"
 #include "../core/run/executor.h"
 #include "cli.h"
 
@@ -107,31 +106,13 @@ int pt2_cmd_run(int argc, char **argv) {
     pt2_status st;
     int code = 0;
     pt2_graph graph;
-    pt2_model_source source = {0};
-    pt2_load_report load_report = {0};
     pt2_tensor inputs[MAX_INPUTS];
     const pt2_tensor *run_inputs;
     size_t run_count;
     pt2_run_context run;
     pt2_run_options options = {(int)threads};
 
-    if ((st = pt2_cli_read_file(&arena, model_path, &source.model_bytes, &source.model_length, &err))) goto fail;
-    source.model_name = model_path;
-    if (checkpoint_path) {
-        if ((st = pt2_cli_read_file(&arena, checkpoint_path, &source.checkpoint_bytes, &source.checkpoint_length,
-                                    &err)))
-            goto fail;
-        source.checkpoint_name = checkpoint_path;
-        source.checkpoint_key = checkpoint_key;
-    }
-    if ((st = pt2_load_model(&arena, &source, &graph, &load_report, &err))) goto fail;
-    if (checkpoint_path) {
-        pt2_strbuf text;
-        pt2_strbuf_init(&text);
-        pt2_load_report_format(&load_report, &text);
-        if (text.data) fputs(text.data, stderr);
-        pt2_strbuf_free(&text);
-    }
+    if ((st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, &graph, &err))) goto fail;
 
     for (size_t i = 0; i < num_inputs; i++) {
         const uint8_t *bytes;

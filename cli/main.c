@@ -11,6 +11,8 @@ static const char main_help[] =
     "commands:\n"
     "  inspect FILE      show what a .pt2, torch.save or .safetensors file holds\n"
     "  run MODEL.pt2     run the exported program with PyTorch semantics (reference run)\n"
+    "  convert MODEL.pt2 -o DIR   write a RETURNN config and TF checkpoint (first slice:\n"
+    "                    conv1d and activations; see the README's status)\n"
 
     "\n"
     "'pt2returnn COMMAND --help' describes each command.\n"
@@ -27,6 +29,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "inspect")) return pt2_cmd_inspect(argc - 2, argv + 2);
     if (!strcmp(argv[1], "run")) return pt2_cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "convert")) return pt2_cmd_convert(argc - 2, argv + 2);
 
     fprintf(stderr, "pt2returnn: unknown command '%s' (see 'pt2returnn --help')\n", argv[1]);
     return 2;

@@ -3,6 +3,7 @@
  * Portable loops whose inner loop runs along time, so the compiler vectorises them. */
 #include <string.h>
 
+#include "../lower/lower.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -147,3 +148,59 @@ const pt2_op_def pt2_ops_conv[] = {
     {"aten.conv1d.padding", run_conv1d},
     {"aten.conv_transpose1d.default", run_conv_transpose1d},
     {NULL, NULL}};
+
+/* conv1d -> RETURNN "conv" on the input's feature (channel) dim over its time dim.
+ * RETURNN's integer padding pads both sides then runs VALID, as PyTorch's padding=p does;
+ * the weight goes from PyTorch's [out, in/groups, k] to TF's [k, in/groups, out]. */
+static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    pt2_status st = pt2_lower_input(ctx, node, "input", &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 3 || in->rank != 3 || ctx->net->dims[in->dims[1]].kind != PT2_RT_DIM_FEATURE ||
+        ctx->net->dims[in->dims[2]].kind != PT2_RT_DIM_TIME)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s': conv1d is lowered for [batch, feature, time] inputs only",
+                        node->name);
+    conv_params p;
+    if ((st = read_params((pt2_run_context *)ctx->run, node, weight.shape[2], 0, &p, err))) return st;
+    if (p.pad_left != p.pad_right)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s': asymmetric padding is not lowered yet", node->name);
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "conv", in, &layer, err))) return st;
+    int64_t kernel = weight.shape[2], stride = p.stride, dilation = p.dilation;
+    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err))) return st;
+    if (p.pad_left)
+        pt2_rt_set_int(layer, "padding", p.pad_left);
+    else
+        pt2_rt_set_string(layer, "padding", "valid");
+    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &stride, 1, err))) return st;
+    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", &dilation, 1, err))) return st;
+    if (p.groups != 1) pt2_rt_set_int(layer, "groups", p.groups);
+    pt2_rt_set_int(layer, "n_out", weight.shape[0]);
+    pt2_rt_set_bool(layer, "with_bias", has_bias);
+    /* The conv's output time dim is created by RETURNN itself, so later layers name the time
+     * axis by description ("T") rather than by a dim variable of ours. */
+    if ((st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", "T", err))) return st;
+    pt2_rt_set_string(layer, "activation", NULL);
+    /* W: [out, in/groups, k] -> [k, in/groups, out], as a strided view the writer makes contiguous. */
+    pt2_tensor w = weight;
+    w.shape[0] = weight.shape[2];
+    w.shape[2] = weight.shape[0];
+    w.strides[0] = weight.strides[2];
+    w.strides[2] = weight.strides[0];
+    if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
+    if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
+    int dims[3] = {in->dims[0], 0, 0};
+    const char *feature = pt2_arena_printf(ctx->arena, err, "%s_out_dim", layer->name);
+    const char *time = pt2_arena_printf(ctx->arena, err, "%s_time_dim", layer->name);
+    if (!feature || !time) return err->status;
+    if ((st = pt2_rt_add_dim(ctx->arena, ctx->net, feature, feature, PT2_RT_DIM_FEATURE, weight.shape[0], &dims[1], err)))
+        return st;
+    if ((st = pt2_rt_add_dim(ctx->arena, ctx->net, time, time, PT2_RT_DIM_TIME, -1, &dims[2], err))) return st;
+    return pt2_lower_set_output(ctx, node, layer, 3, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_conv[] = {{"aten.conv1d.default", lower_conv1d}, {NULL, NULL}};

@@ -19,3 +19,15 @@ const pt2_op_def *pt2_op_find(const char *target) {
             if (!strcmp(op->target, target)) return op;
     return NULL;
 }
+
+extern const pt2_op_lowering pt2_lowerings_elementwise[];
+extern const pt2_op_lowering pt2_lowerings_conv[];
+
+static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv};
+
+const pt2_op_lowering *pt2_op_find_lowering(const char *target) {
+    for (size_t f = 0; f < sizeof lowering_families / sizeof lowering_families[0]; f++)
+        for (const pt2_op_lowering *op = lowering_families[f]; op->target; op++)
+            if (!strcmp(op->target, target)) return op;
+    return NULL;
+}

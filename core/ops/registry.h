@@ -1,7 +1,7 @@
 /* The op registry: every op target pt2returnn understands, with the code that runs it
  * with PyTorch semantics. Each op family file (core/ops/<family>.c) defines one table
  * `const pt2_op_def pt2_ops_<family>[]`, ended by an entry with target NULL, and the
- * family is listed once in core/ops/registry.c. Later steps add a lowering hook here. */
+ * family is listed once in core/ops/registry.c. */
 #ifndef PT2_OPS_REGISTRY_H
 #define PT2_OPS_REGISTRY_H
 
@@ -16,5 +16,16 @@ typedef struct pt2_op_def {
 
 /* NULL when the target is unknown. */
 const pt2_op_def *pt2_op_find(const char *target);
+
+/* Lowering to RETURNN layers (step 4): each family's `pt2_lowerings_<family>[]` table. */
+typedef struct pt2_lower_context pt2_lower_context;
+typedef pt2_status (*pt2_op_lower_fn)(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err);
+
+typedef struct pt2_op_lowering {
+    const char *target;
+    pt2_op_lower_fn lower;
+} pt2_op_lowering;
+
+const pt2_op_lowering *pt2_op_find_lowering(const char *target);
 
 #endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Runs what pt2returnn wrote in real RETURNN (TensorFlow net-dict backend): loads the config,
+builds the network, restores the checkpoint and runs forward on an input, writing the output in
+the PyTorch tensor's axis order.
+
+    python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
+
+
+def run(out_dir, x):
+    import tensorflow as tf
+    import returnn.tf.compat as tf_compat
+    from returnn.config import Config
+    from returnn.tf.network import TFNetwork
+    from returnn.util.basic import BehaviorVersion
+
+    config = Config()
+    config.load_file(os.path.join(out_dir, "returnn.config.py"))
+    BehaviorVersion.set(config.int("behavior_version", None))
+    with tf.Graph().as_default() as graph, tf_compat.v1.Session(graph=graph) as session:
+        net = TFNetwork(config=config, train_flag=False, eval_flag=False, search_flag=False)
+        net.construct_from_dict(config.typed_dict["network"])
+        net.load_params_from_file(os.path.abspath(os.path.join(out_dir, "model.001")), session=session)
+        data = net.extern_data.get_default_input_data()
+        output = net.get_default_output_layer().output
+        feed = {data.placeholder: x}
+        for axis, dim in enumerate(data.dims):
+            if dim.dyn_size_ext is not None and not dim.is_batch_dim():
+                feed[dim.dyn_size_ext.placeholder] = np.full([x.shape[0]], x.shape[axis], dtype="int32")
+        y = session.run(output.placeholder, feed_dict=feed)
+        # Back to PyTorch's axis order, named in the config.
+        order = [output.get_axis_from_description(axis) for axis in config.typed_dict["pt2returnn_output_axes"]]
+        return np.transpose(y, order)
+
+
+if __name__ == "__main__":
+    np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2])))

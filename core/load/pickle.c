@@ -148,7 +148,9 @@ static uint64_t little_endian(const uint8_t *b, int n) {
 
 static int container_depth(const pt2_pyobj *o) { return o ? o->depth : 0; }
 
-static pt2_status note_child(unpickler *u, pt2_pyobj *parent, const pt2_pyobj *child) {
+static pt2_status note_child(unpickler *u, pt2_pyobj *parent, pt2_pyobj *child) {
+    if (!child) return PT2_OK;
+    child->is_contained = 1;
     int d = container_depth(child) + 1;
     if (d > parent->depth) parent->depth = d;
     if (parent->depth > PT2_PICKLE_MAX_DEPTH) {
@@ -179,6 +181,15 @@ static pt2_status make_sequence(unpickler *u, pt2_pyobj_kind kind, pt2_pyobj **i
 }
 
 static pt2_status append_item(unpickler *u, pt2_pyobj *container, pt2_pyobj *key, pt2_pyobj *value) {
+    /* Python's pickler fills a container before placing it in its parent; only cyclic data
+     * (a list holding itself, ...) changes one afterwards. Refusing that keeps every object a
+     * finite tree-like DAG whose `depth` stays exact. */
+    if (container->is_contained || value == container || key == container)
+        return fail_at(u, "a container is changed after being placed inside another (cyclic data is not supported)");
+    if (key) {
+        pt2_status st = note_child(u, container, key);
+        if (st) return st;
+    }
     if (container->kind == PT2_PY_DICT) {
         /* A repeated key replaces the value, as in Python. Keys compared for strings and ints. */
         for (size_t i = 0; key && i < container->count; i++) {
@@ -215,8 +226,9 @@ static pt2_status memo_put(unpickler *u, uint64_t key) {
     pt2_pyobj *value = NULL;
     pt2_status st = top(u, &value);
     if (st) return st;
-    /* Every memo key costs at least one byte of pickle, so the table never outgrows the file. */
-    if (key > u->length) return fail_at(u, "memo key larger than the pickle could hold");
+    /* Python numbers memo keys by the objects stored so far, and every object costs at least one
+     * byte, so a key never exceeds the bytes read: the table grows only with input consumed. */
+    if (key > u->pos) return fail_at(u, "memo key larger than the number of objects read so far");
     while (key >= u->memo_capacity) {
         size_t capacity = u->memo_capacity;
         pt2_pyobj **memo = pt2_arena_grow(u->arena, u->memo, u->memo_capacity, &capacity, sizeof *memo, u->err);

@@ -47,6 +47,8 @@ struct pt2_pyobj {
     int is_parameter;    /* TENSOR came from nn.Parameter / _rebuild_parameter */
     int requires_grad;
     const char *storage_key; /* STORAGE/TENSOR: the record key ("0", "1", ...) */
+    int is_contained; /* placed inside a container: from then on it may not change, which keeps
+                         `depth` exact and makes cycles impossible */
 };
 
 /* Resolves a persistent id ('storage', StorageClass, key, location, numel) to bytes. */

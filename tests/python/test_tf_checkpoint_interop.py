@@ -39,8 +39,16 @@ def write_tensorflow(tmp_path, variables):
     prefix = str(tmp_path / "tf" / "model.001")
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
     names = list(variables)
-    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(variables[n]) for n in names])
+
+    def save():
+        return tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                                 tensors=[tf.constant(variables[n]) for n in names])
+
+    if tf.executing_eagerly():
+        save()
+    else:  # RETURNN's import switches TensorFlow to graph mode for the whole process
+        with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+            session.run(save())
     return prefix
 
 

@@ -1,5 +1,6 @@
 #include "graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int pt2_graph_find_value(const pt2_graph *graph, const char *name) {
@@ -18,4 +19,21 @@ const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name) {
     for (size_t i = 0; i < node->num_inputs; i++)
         if (node->inputs[i].name && !strcmp(node->inputs[i].name, name)) return &node->inputs[i].arg;
     return NULL;
+}
+
+size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported)(const char *target), char *out,
+                                      size_t out_size) {
+    size_t missing = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < graph->num_nodes; i++) {
+        const pt2_node *node = &graph->nodes[i];
+        if (is_supported(node->target)) continue;
+        missing++;
+        size_t used = strlen(out);
+        if (used + 1 >= out_size) continue;
+        snprintf(out + used, out_size - used, "%s%s (node '%s' in '%s'%s%s)", used ? "; " : "", node->target,
+                 node->name, node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
+                 node->source_line ? " at " : "", node->source_line ? node->source_line : "");
+    }
+    return missing;
 }

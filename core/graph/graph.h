@@ -175,6 +175,11 @@ typedef struct pt2_graph {
 
 int pt2_graph_find_value(const pt2_graph *graph, const char *name); /* id or -1 */
 const pt2_range_constraint *pt2_graph_find_range(const pt2_graph *graph, const char *symbol);
+/* Lists the nodes whose target `is_supported` rejects, one entry per op, as
+ * "aten.x.default (node 'n' in 'module.path' at file.py:12 code)", joined by "; ".
+ * Returns how many nodes were rejected. */
+size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported)(const char *target), char *out,
+                                      size_t out_size);
 /* Argument by schema name, or NULL. */
 const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name);
 

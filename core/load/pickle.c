@@ -73,6 +73,7 @@ typedef struct unpickler {
     pt2_pyobj **memo;
     size_t memo_capacity;
     size_t memo_next; /* MEMOIZE's implicit key */
+    pt2_pyobj *none, *true_value, *false_value;
 } unpickler;
 
 static pt2_status fail(unpickler *u, pt2_status status, const char *fmt, const char *detail) {
@@ -259,13 +260,12 @@ static pt2_status push_string(unpickler *u, size_t n, pt2_pyobj_kind kind) {
 
 static pt2_status push_global(unpickler *u, const char *module, size_t module_length, const char *name,
                               size_t name_length) {
-    char full[300];
-    if (module_length + name_length + 2 > sizeof full) return fail_at(u, "GLOBAL name too long");
-    memcpy(full, module, module_length);
-    full[module_length] = '.';
-    memcpy(full + module_length + 1, name, name_length);
-    full[module_length + 1 + name_length] = 0;
-    for (size_t i = 0; i < sizeof allowed_globals / sizeof allowed_globals[0]; i++) {
+    /* Names longer than any allowed one are cut for the message and can never match. */
+    char full[200];
+    int shown_module = module_length > 90 ? 90 : (int)module_length, shown_name = name_length > 90 ? 90 : (int)name_length;
+    snprintf(full, sizeof full, "%.*s.%.*s", shown_module, module, shown_name, name);
+    int cut = (size_t)shown_module != module_length || (size_t)shown_name != name_length;
+    for (size_t i = 0; !cut && i < sizeof allowed_globals / sizeof allowed_globals[0]; i++) {
         if (strcmp(allowed_globals[i].name, full) != 0) continue;
         pt2_pyobj *o;
         if (allowed_globals[i].kind == GLOBAL_DTYPE) {
@@ -333,6 +333,47 @@ static pt2_status rebuild_tensor(unpickler *u, const pt2_pyobj *args, pt2_pyobj 
     return PT2_OK;
 }
 
+static int is_empty_state(const pt2_pyobj *state) {
+    if (state->kind == PT2_PY_NONE) return 1;
+    return (state->kind == PT2_PY_DICT || state->kind == PT2_PY_TUPLE || state->kind == PT2_PY_LIST) && !state->count;
+}
+
+/* Protocol 2 writes bytes as _codecs.encode(text, "latin1") (each character U+0000..U+00FF is
+ * one byte; the text arrives as UTF-8) and bytearray as bytearray(that bytes) or bytearray(). */
+static pt2_status make_bytes(unpickler *u, const pt2_pyobj *callable, const pt2_pyobj *args, pt2_pyobj **out) {
+    int is_encode = allowed_globals[callable->int_value].kind == GLOBAL_CODECS_ENCODE;
+    const pt2_pyobj *text = args->count ? args->items[0] : NULL;
+    if (is_encode) {
+        const pt2_pyobj *codec = args->count == 2 ? args->items[1] : NULL;
+        if (!text || text->kind != PT2_PY_STRING || !codec || codec->kind != PT2_PY_STRING ||
+            (strcmp(codec->string, "latin1") != 0 && strcmp(codec->string, "latin-1") != 0))
+            return fail_at(u, "_codecs.encode expects (str, 'latin1')");
+    } else if (args->count > 1 || (text && text->kind != PT2_PY_BYTES)) {
+        return fail_at(u, "builtins.bytearray expects no argument or one bytes object");
+    }
+    pt2_pyobj *result = new_obj(u, PT2_PY_BYTES);
+    if (!result) return u->err->status;
+    size_t length = text ? text->length : 0;
+    char *bytes = pt2_arena_alloc(u->arena, length + 1, u->err);
+    if (!bytes) return u->err->status;
+    size_t n = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text->string[i];
+        if (is_encode && c >= 0x80) {
+            unsigned char next = i + 1 < length ? (unsigned char)text->string[i + 1] : 0;
+            if ((c != 0xC2 && c != 0xC3) || (next & 0xC0) != 0x80)
+                return fail_at(u, "_codecs.encode text has a character outside latin1");
+            c = (unsigned char)(((c & 0x03) << 6) | (next & 0x3F));
+            i++;
+        }
+        bytes[n++] = (char)c;
+    }
+    result->string = bytes;
+    result->length = n;
+    *out = result;
+    return PT2_OK;
+}
+
 /* REDUCE / NEWOBJ: apply an allow-listed callable to an argument tuple, in C. */
 static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt2_pyobj *args) {
     if (callable->kind != PT2_PY_GLOBAL || args->kind != PT2_PY_TUPLE)
@@ -353,9 +394,15 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
     case GLOBAL_PARAMETER:
         if (args->count < 1 || args->items[0]->kind != PT2_PY_TENSOR)
             return fail(u, PT2_ERR_INPUT, "invalid pickle: %s expects a tensor first", callable->string);
+        /* _rebuild_parameter_with_state's 4th argument holds extra Python attributes set on the
+         * Parameter; torch writes None or an empty dict/tuple when there are none. */
+        if (args->count >= 4 && !is_empty_state(args->items[3]))
+            return fail(u, PT2_ERR_UNSUPPORTED, "pickle: %s carries Python attribute state, which pt2returnn does not read",
+                        callable->string);
         result = new_obj(u, PT2_PY_TENSOR);
         if (!result) return u->err->status;
         *result = *args->items[0];
+        result->is_contained = 0;
         result->is_parameter = 1;
         if (args->count >= 2 && args->items[1]->kind == PT2_PY_BOOL) result->requires_grad = (int)args->items[1]->int_value;
         break;
@@ -375,29 +422,16 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
         break;
     case GLOBAL_CODECS_ENCODE:
     case GLOBAL_BYTEARRAY:
-        /* bytes in protocol 2 are written as _codecs.encode(text, "latin1"): each char is one byte. */
-        result = new_obj(u, PT2_PY_BYTES);
-        if (!result) return u->err->status;
-        if (args->count >= 1 && (args->items[0]->kind == PT2_PY_STRING || args->items[0]->kind == PT2_PY_BYTES)) {
-            const pt2_pyobj *text = args->items[0];
-            char *bytes = pt2_arena_alloc(u->arena, text->length + 1, u->err);
-            if (!bytes) return u->err->status;
-            size_t n = 0;
-            for (size_t i = 0; i < text->length; i++) {
-                unsigned char c = (unsigned char)text->string[i];
-                if (text->kind == PT2_PY_STRING && c == 0xC2 && i + 1 < text->length) c = (unsigned char)text->string[++i];
-                else if (text->kind == PT2_PY_STRING && c == 0xC3 && i + 1 < text->length) c = (unsigned char)(text->string[++i] + 0x40);
-                bytes[n++] = (char)c;
-            }
-            result->string = bytes;
-            result->length = n;
-        }
+        if ((st = make_bytes(u, callable, args, &result))) return st;
         break;
-    case GLOBAL_SET:
-        if ((st = make_sequence(u, PT2_PY_SET, args->count ? args->items[0]->items : NULL,
-                                args->count ? args->items[0]->count : 0, &result)))
+    case GLOBAL_SET: {
+        const pt2_pyobj *from = args->count ? args->items[0] : NULL;
+        if (args->count > 1 || (from && from->kind != PT2_PY_LIST && from->kind != PT2_PY_TUPLE))
+            return fail_at(u, "builtins.set expects no argument or one list");
+        if ((st = make_sequence(u, PT2_PY_SET, from ? from->items : NULL, from ? from->count : 0, &result)))
             return st;
         break;
+    }
     case GLOBAL_STORAGE_CLASS:
     case GLOBAL_DTYPE:
         return fail(u, PT2_ERR_UNSUPPORTED, "pickle calls %s, which pt2returnn does not interpret",
@@ -439,6 +473,8 @@ static pt2_status build(unpickler *u) {
 static const char *opcode_name(uint8_t op) {
     switch (op) {
     case 'i': return "INST";
+    case 'l': return "LIST";
+    case 'd': return "DICT";
     case 'o': return "OBJ";
     case 0x82: return "EXT1";
     case 0x83: return "EXT2";
@@ -494,16 +530,20 @@ static pt2_status step(unpickler *u, uint8_t op, int *done) {
     case ']': o = new_obj(u, PT2_PY_LIST); if (o) o->depth = 1; return push(u, o);
     case ')': o = new_obj(u, PT2_PY_TUPLE); if (o) o->depth = 1; return push(u, o);
     case 0x8f: o = new_obj(u, PT2_PY_SET); if (o) o->depth = 1; return push(u, o);
-    case 'N': return push(u, new_obj(u, PT2_PY_NONE));
+    case 'N':
     case 0x88:
-    case 0x89:
-        o = new_obj(u, PT2_PY_BOOL);
-        if (o) o->int_value = op == 0x88;
-        return push(u, o);
+    case 0x89: {
+        /* One shared object each: a pickle of a million Nones should not cost a million objects. */
+        pt2_pyobj **shared = op == 'N' ? &u->none : op == 0x88 ? &u->true_value : &u->false_value;
+        if (!*shared) {
+            *shared = new_obj(u, op == 'N' ? PT2_PY_NONE : PT2_PY_BOOL);
+            if (*shared) (*shared)->int_value = op == 0x88;
+        }
+        return push(u, *shared);
+    }
     case 't':
-    case 'l':
         if ((st = pop_mark(u, &items, &count))) return st;
-        if ((st = make_sequence(u, op == 't' ? PT2_PY_TUPLE : PT2_PY_LIST, items, count, &o))) return st;
+        if ((st = make_sequence(u, PT2_PY_TUPLE, items, count, &o))) return st;
         return push(u, o);
     case 0x85:
     case 0x86:
@@ -515,15 +555,6 @@ static pt2_status step(unpickler *u, uint8_t op, int *done) {
         if ((st = make_sequence(u, PT2_PY_TUPLE, u->stack + u->stack_count, n, &o))) return st;
         return push(u, o);
     }
-    case 'd':
-        if ((st = pop_mark(u, &items, &count))) return st;
-        o = new_obj(u, PT2_PY_DICT);
-        if (!o) return u->err->status;
-        o->depth = 1;
-        if (count % 2) return fail_at(u, "DICT with an odd number of items");
-        for (size_t i = 0; i < count; i += 2)
-            if ((st = append_item(u, o, items[i], items[i + 1]))) return st;
-        return push(u, o);
     case 'a':
         if ((st = pop(u, &a)) || (st = top(u, &c))) return st;
         if (c->kind != PT2_PY_LIST) return fail_at(u, "APPEND to something that is not a list");

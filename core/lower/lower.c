@@ -132,18 +132,11 @@ static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
     return PT2_OK;
 }
 
+static int can_lower(const char *target) { return pt2_op_find_lowering(target) != NULL; }
+
 static pt2_status check_lowerings(const pt2_graph *g, pt2_error *err) {
-    char list[900] = "";
-    size_t missing = 0;
-    for (size_t i = 0; i < g->num_nodes; i++) {
-        const pt2_node *node = &g->nodes[i];
-        if (pt2_op_find_lowering(node->target)) continue;
-        missing++;
-        size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s (node '%s' in '%s'%s%s)", used ? "; " : "", node->target,
-                 node->name, node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
-                 node->source_line ? " at " : "", node->source_line ? node->source_line : "");
-    }
+    char list[900];
+    size_t missing = pt2_graph_describe_unsupported(g, can_lower, list, sizeof list);
     if (!missing) return PT2_OK;
     return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s", missing,
                     missing == 1 ? "" : "s", list);

@@ -51,9 +51,7 @@ static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, int64_
 static pt2_status run_conv1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, w, b, out;
     int has_bias;
-    pt2_status st = pt2_op_float_tensor(ctx, node, "input", &x, err);
-    if (!st) st = pt2_op_float_tensor(ctx, node, "weight", &w, err);
-    if (!st) st = pt2_op_optional_float_tensor(ctx, node, "bias", &b, &has_bias, err);
+    pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
     if (st) return st;
     if (x.rank != 3 || w.rank != 3) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "conv1d expects [batch, channels, time] input");
     conv_params p;
@@ -100,9 +98,7 @@ static pt2_status run_conv1d(pt2_run_context *ctx, const pt2_node *node, pt2_err
 static pt2_status run_conv_transpose1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, w, b, out;
     int has_bias;
-    pt2_status st = pt2_op_float_tensor(ctx, node, "input", &x, err);
-    if (!st) st = pt2_op_float_tensor(ctx, node, "weight", &w, err);
-    if (!st) st = pt2_op_optional_float_tensor(ctx, node, "bias", &b, &has_bias, err);
+    pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
     if (st) return st;
     if (x.rank != 3 || w.rank != 3)
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "conv_transpose1d expects [batch, channels, time] input");

@@ -7,9 +7,7 @@
 static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, w, b, out;
     int has_bias;
-    pt2_status st = pt2_op_float_tensor(ctx, node, "input", &x, err);
-    if (!st) st = pt2_op_float_tensor(ctx, node, "weight", &w, err);
-    if (!st) st = pt2_op_optional_float_tensor(ctx, node, "bias", &b, &has_bias, err);
+    pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
     if (st) return st;
     if (x.rank < 1 || w.rank != 2 || x.shape[x.rank - 1] != w.shape[1])
         return pt2_fail(err, PT2_ERR_INPUT, "linear: input features do not match the weight");

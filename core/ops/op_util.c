@@ -30,3 +30,11 @@ pt2_status pt2_op_wrap_dim(int64_t dim, int rank, int *out, pt2_error *err) {
 pt2_status pt2_op_new_float(pt2_run_context *ctx, int rank, const int64_t *shape, pt2_tensor *out, pt2_error *err) {
     return pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, rank, shape, out, err);
 }
+
+pt2_status pt2_op_input_weight_bias(pt2_run_context *ctx, const pt2_node *node, pt2_tensor *input, pt2_tensor *weight,
+                                    pt2_tensor *bias, int *has_bias, pt2_error *err) {
+    pt2_status st = pt2_op_float_tensor(ctx, node, "input", input, err);
+    if (!st) st = pt2_op_float_tensor(ctx, node, "weight", weight, err);
+    if (!st) st = pt2_op_optional_float_tensor(ctx, node, "bias", bias, has_bias, err);
+    return st;
+}

@@ -10,6 +10,9 @@ pt2_status pt2_op_float_tensor(pt2_run_context *ctx, const pt2_node *node, const
 /* Same for an optional argument; *present = 0 for None. */
 pt2_status pt2_op_optional_float_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name,
                                         pt2_tensor *out, int *present, pt2_error *err);
+/* The "input", "weight" and optional "bias" arguments of conv and linear ops, as float32. */
+pt2_status pt2_op_input_weight_bias(pt2_run_context *ctx, const pt2_node *node, pt2_tensor *input, pt2_tensor *weight,
+                                    pt2_tensor *bias, int *has_bias, pt2_error *err);
 /* PyTorch's dim wrapping: -1 is the last axis. Fails outside [-rank, rank). */
 pt2_status pt2_op_wrap_dim(int64_t dim, int rank, int *out, pt2_error *err);
 /* A new contiguous float32 tensor of the given shape in the run's arena. */

@@ -329,22 +329,12 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
     return PT2_OK;
 }
 
+static int can_run(const char *target) { return pt2_op_find(target) != NULL; }
+
 /* Every op the registry lacks, listed at once with where it comes from. */
 static pt2_status check_supported(const pt2_graph *g, pt2_error *err) {
-    char list[900] = "";
-    size_t missing = 0;
-    for (size_t i = 0; i < g->num_nodes; i++) {
-        const pt2_node *node = &g->nodes[i];
-        if (pt2_op_find(node->target)) continue;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(g->nodes[j].target, node->target) && !pt2_op_find(g->nodes[j].target);
-        missing++;
-        if (seen) continue;
-        size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s (node '%s' in '%s'%s%s)", used ? "; " : "", node->target, node->name,
-                 node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
-                 node->source_line ? " at " : "", node->source_line ? node->source_line : "");
-    }
+    char list[900];
+    size_t missing = pt2_graph_describe_unsupported(g, can_run, list, sizeof list);
     if (!missing) return PT2_OK;
     return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops the reference run does not support: %s", missing,
                     missing == 1 ? "" : "s", list);

@@ -75,7 +75,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     pt2_strbuf_init(&config);
     pt2_strbuf_init(&index);
     pt2_strbuf_init(&data);
-    pt2_run_options options = {1};
+    pt2_run_options options = {1, 0};
     pt2_status st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, &graph, &err);
     if (!st) {
         fprintf(stderr, "reference run on the archive's example input\n");

@@ -25,6 +25,7 @@ static const char run_help[] =
     "  --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...\n"
     "  --threads N             threads for the native kernels (default 1)\n"
     "  --repeat K              run K times and print 'forward_seconds: X' (the mean; for benchmarks)\n"
+    "  --portable              do not use XNNPACK: run the portable kernels the WebAssembly build runs\n"
     "  -h, --help              show this help\n"
     "\n"
     "exit codes: 0 ok, 2 bad or unsupported input (all unsupported ops are listed), 3 internal error\n";
@@ -54,6 +55,7 @@ int pt2_cmd_run(int argc, char **argv) {
     const char *input_paths[MAX_INPUTS];
     size_t num_inputs = 0;
     long threads = 1, repeat = 0;
+    int portable = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *value = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -87,6 +89,8 @@ int pt2_cmd_run(int argc, char **argv) {
             NEED_VALUE();
             repeat = strtol(value, NULL, 10);
             if (repeat < 1 || repeat > 100000) return pt2_cli_usage_error("run", "--repeat takes 1..100000");
+        } else if (!strcmp(a, "--portable")) {
+            portable = 1;
         } else if (a[0] == '-' && a[1]) {
             return pt2_cli_usage_error("run", "unknown option '%s'", a);
         } else if (!model_path) {
@@ -110,7 +114,7 @@ int pt2_cmd_run(int argc, char **argv) {
     const pt2_tensor *run_inputs;
     size_t run_count;
     pt2_run_context run;
-    pt2_run_options options = {(int)threads};
+    pt2_run_options options = {(int)threads, portable};
 
     if ((st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, &graph, &err))) goto fail;
 
@@ -129,17 +133,20 @@ int pt2_cmd_run(int argc, char **argv) {
         double elapsed = now_seconds() - start;
         if (repeat > 0) {
             /* The first run above warms caches and creates backend operators; time the rest. */
+            /* One scratch arena, reset between runs: like PyTorch's caching allocator, memory
+             * mapped by the first repeat is reused by the next. */
             double total = 0;
-            for (long r = 0; r < repeat; r++) {
-                pt2_arena scratch;
-                pt2_arena_init(&scratch, (size_t)16 << 30);
+            pt2_arena scratch;
+            pt2_arena_init(&scratch, (size_t)16 << 30);
+            for (long r = 0; r < repeat && !st; r++) {
                 pt2_run_context again;
+                pt2_arena_reset(&scratch);
                 start = now_seconds();
                 st = pt2_run_graph(&scratch, &graph, run_inputs, run_count, &options, &again, &err);
                 total += now_seconds() - start;
-                pt2_arena_free(&scratch);
-                if (st) goto fail;
             }
+            pt2_arena_free(&scratch);
+            if (st) goto fail;
             printf("forward_seconds: %.6f\n", total / (double)repeat);
             printf("first_run_seconds: %.6f\n", elapsed);
         }

@@ -23,15 +23,29 @@ void pt2_arena_init(pt2_arena *arena, size_t limit_bytes) {
     arena->limit_bytes = limit_bytes ? limit_bytes : PT2_ARENA_DEFAULT_LIMIT;
 }
 
-void pt2_arena_free(pt2_arena *arena) {
-    pt2_arena_block *b = arena->head;
+static void free_list(pt2_arena_block *b) {
     while (b) {
         pt2_arena_block *next = b->next;
         free(b);
         b = next;
     }
-    arena->head = NULL;
+}
+
+void pt2_arena_free(pt2_arena *arena) {
+    free_list(arena->head);
+    free_list(arena->spare);
+    arena->head = arena->spare = NULL;
     arena->used_bytes = 0;
+}
+
+void pt2_arena_reset(pt2_arena *arena) {
+    while (arena->head) {
+        pt2_arena_block *b = arena->head;
+        arena->head = b->next;
+        b->used = 0;
+        b->next = arena->spare;
+        arena->spare = b;
+    }
 }
 
 int pt2_mul_size(size_t a, size_t b, size_t *out) {
@@ -54,6 +68,16 @@ int pt2_mul_i64(int64_t a, int64_t b, int64_t *out) {
 }
 
 static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err) {
+    /* A kept block that is large enough (the smallest such) serves before new memory. */
+    pt2_arena_block **best = NULL;
+    for (pt2_arena_block **link = &arena->spare; *link; link = &(*link)->next)
+        if ((*link)->size >= size && (!best || (*link)->size < (*best)->size)) best = link;
+    if (best) {
+        pt2_arena_block *b = *best;
+        *best = b->next;
+        b->next = NULL;
+        return b;
+    }
     size_t total;
     if (!pt2_add_size(size, header_size(), &total) || total > arena->limit_bytes - arena->used_bytes ||
         arena->used_bytes > arena->limit_bytes) {
@@ -89,7 +113,7 @@ void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
              * chunk's free space stays usable. */
             pt2_arena_block *big = new_block(arena, rounded, err);
             if (!big) return NULL;
-            big->used = rounded;
+            big->used = big->size;
             if (arena->head) {
                 big->next = arena->head->next;
                 arena->head->next = big;

@@ -12,6 +12,7 @@ typedef struct pt2_arena_block pt2_arena_block;
 
 typedef struct pt2_arena {
     pt2_arena_block *head;
+    pt2_arena_block *spare; /* blocks kept by pt2_arena_reset for reuse */
     size_t used_bytes;  /* sum of the blocks' sizes */
     size_t limit_bytes; /* hard cap; 0 means the default */
     size_t peak_bytes;
@@ -21,6 +22,9 @@ typedef struct pt2_arena {
 
 void pt2_arena_init(pt2_arena *arena, size_t limit_bytes);
 void pt2_arena_free(pt2_arena *arena);
+/* Forgets every allocation but keeps the memory, so running the same work again (a benchmark's
+ * repeats, a server's next request) reuses pages the system has already mapped. */
+void pt2_arena_reset(pt2_arena *arena);
 
 /* Returns zeroed memory aligned to 64 bytes (SIMD and XNNPACK friendly), or NULL after
  * filling `err` when the size overflows or the arena's limit would be exceeded. */

@@ -262,7 +262,8 @@ static pt2_status push_global(unpickler *u, const char *module, size_t module_le
                               size_t name_length) {
     /* Names longer than any allowed one are cut for the message and can never match. */
     char full[200];
-    int shown_module = module_length > 90 ? 90 : (int)module_length, shown_name = name_length > 90 ? 90 : (int)name_length;
+    int shown_module = module_length > 90 ? 90 : (int)module_length;
+    int shown_name = name_length > 90 ? 90 : (int)name_length;
     snprintf(full, sizeof full, "%.*s.%.*s", shown_module, module, shown_name, name);
     int cut = (size_t)shown_module != module_length || (size_t)shown_name != name_length;
     for (size_t i = 0; !cut && i < sizeof allowed_globals / sizeof allowed_globals[0]; i++) {
@@ -283,6 +284,22 @@ static pt2_status push_global(unpickler *u, const char *module, size_t module_le
     }
     for (char *c = full; *c; c++)
         if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
+    /* Tensor kinds torch.load(weights_only=True) reads but pt2returnn does not: say so plainly
+     * rather than call a genuine checkpoint hostile. Nothing is interpreted either way. */
+    static const char *const known_unsupported[] = {
+        "torch._utils._rebuild_tensor_v3", "torch.UntypedStorage", "torch.ComplexFloatStorage",
+        "torch.ComplexDoubleStorage", "torch.QInt8Storage", "torch.QUInt8Storage", "torch.QInt32Storage",
+        "torch._utils._rebuild_qtensor", "torch._utils._rebuild_sparse_tensor",
+        "torch._utils._rebuild_meta_tensor_no_storage", "torch._utils._rebuild_wrapper_subclass",
+        "torch._utils._rebuild_nested_tensor",
+    };
+    for (size_t i = 0; !cut && i < sizeof known_unsupported / sizeof known_unsupported[0]; i++)
+        if (!strcmp(full, known_unsupported[i]))
+            return fail(u, PT2_ERR_UNSUPPORTED,
+                        "pickle uses '%s': tensors of this kind (complex, quantized, sparse or dtypes without a "
+                        "storage class, such as uint16 and float8) are not supported; supported dtypes are "
+                        "float32/64/16, bfloat16, int64/32/16/8, uint8 and bool",
+                        full);
     return fail(u, PT2_ERR_INPUT,
                 "pickle global '%s' is not allowed: pt2returnn only reads what torch.load(weights_only=True) "
                 "accepts (tensors, dicts, lists, numbers, strings); nothing in the pickle was executed",
@@ -397,8 +414,8 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
         /* _rebuild_parameter_with_state's 4th argument holds extra Python attributes set on the
          * Parameter; torch writes None or an empty dict/tuple when there are none. */
         if (args->count >= 4 && !is_empty_state(args->items[3]))
-            return fail(u, PT2_ERR_UNSUPPORTED, "pickle: %s carries Python attribute state, which pt2returnn does not read",
-                        callable->string);
+            return fail(u, PT2_ERR_UNSUPPORTED,
+                        "pickle: %s carries Python attribute state, which pt2returnn does not read", callable->string);
         result = new_obj(u, PT2_PY_TENSOR);
         if (!result) return u->err->status;
         *result = *args->items[0];

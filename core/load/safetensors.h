@@ -13,6 +13,18 @@
 pt2_status pt2_safetensors_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                                 pt2_named_tensors *out, pt2_error *err);
 
+/* The header's "__metadata__" ({str: str}, in file order). Strings live in the arena. */
+typedef struct pt2_safetensors_metadata {
+    size_t count;
+    const char **keys;
+    const char **values;
+} pt2_safetensors_metadata;
+
+/* pt2_safetensors_load plus the metadata (count 0 when the header has none). */
+pt2_status pt2_safetensors_load_with_metadata(pt2_arena *arena, const uint8_t *bytes, size_t length,
+                                              const char *file_name, pt2_named_tensors *out,
+                                              pt2_safetensors_metadata *metadata, pt2_error *err);
+
 int pt2_is_safetensors(const uint8_t *bytes, size_t length);
 
 #endif

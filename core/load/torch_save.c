@@ -1,10 +1,12 @@
 #include "torch_save.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Resolves storage keys to records "<root><prefix><key>" of the zip. */
 typedef struct storage_context {
+    pt2_arena *arena;
     const pt2_zip *zip;
     const char *prefix;
 } storage_context;
@@ -25,30 +27,60 @@ static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtyp
         return pt2_fail(err, PT2_ERR_INPUT, "storage claims %llu elements of %zu bytes but the record holds %llu bytes",
                         (unsigned long long)numel, elsize, (unsigned long long)e->size);
     }
-    *storage = (void *)e->data; /* read-only use: tensors view the file bytes in place */
     *storage_bytes = (size_t)numel * elsize;
+    *storage = (void *)e->data; /* read-only use: tensors view the file bytes in place */
+    /* PyTorch aligns records to 64 bytes; another zip writer may not, and kernels load elements
+     * with their C type, so misaligned storages are copied. */
+    if ((uintptr_t)e->data % elsize != 0) {
+        void *copy = pt2_arena_alloc(c->arena, *storage_bytes ? *storage_bytes : 1, err);
+        if (!copy) return err->status;
+        memcpy(copy, e->data, *storage_bytes);
+        *storage = copy;
+    }
     return PT2_OK;
 }
 
-pt2_status pt2_torch_load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const char *pickle_entry,
-                                        const char *storage_prefix, pt2_pyobj **out, pt2_error *err) {
+static pt2_status torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                             int nesting, pt2_pyobj **out, pt2_error *err);
+
+static pt2_status load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const char *pickle_entry,
+                                     const char *storage_prefix, int nesting, pt2_pyobj **out, pt2_error *err) {
     const pt2_zip_entry *e;
     pt2_status st = pt2_zip_read(zip, pickle_entry, &e, err);
     if (st) return st;
-    /* torch.export stores sample inputs as a whole torch.save zip inside the archive. */
-    if (pt2_is_zip(e->data, (size_t)e->size)) return pt2_torch_load(arena, e->data, (size_t)e->size, e->name, out, err);
+    /* torch.export stores sample inputs as a whole torch.save zip inside the archive. One level
+     * is all PyTorch writes; deeper nesting would only let a file recurse through the stack. */
+    if (pt2_is_zip(e->data, (size_t)e->size)) {
+        if (nesting > 0) {
+            pt2_error_set_file(err, zip->file_name);
+            pt2_error_set_entry(err, e->name);
+            return pt2_fail(err, PT2_ERR_INPUT,
+                            "a zip nested inside a zip inside a zip; expected a pickle or one torch.save zip");
+        }
+        return torch_load(arena, e->data, (size_t)e->size, e->name, nesting + 1, out, err);
+    }
     const pt2_zip_entry *order = pt2_zip_find(zip, "byteorder");
     if (order && !(order->size == 6 && memcmp(order->data, "little", 6) == 0)) {
         pt2_error_set_file(err, zip->file_name);
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "big-endian checkpoints are not supported (byteorder record)");
     }
-    storage_context context = {zip, storage_prefix};
+    storage_context context = {arena, zip, storage_prefix};
     pt2_pickle_source source = {e->data, (size_t)e->size, zip->file_name, e->name, resolve_storage, &context};
     return pt2_unpickle(arena, &source, out, err);
 }
 
+pt2_status pt2_torch_load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const char *pickle_entry,
+                                        const char *storage_prefix, pt2_pyobj **out, pt2_error *err) {
+    return load_pickle_in_zip(arena, zip, pickle_entry, storage_prefix, 0, out, err);
+}
+
 pt2_status pt2_torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                           pt2_pyobj **out, pt2_error *err) {
+    return torch_load(arena, bytes, length, file_name, 0, out, err);
+}
+
+static pt2_status torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                             int nesting, pt2_pyobj **out, pt2_error *err) {
     if (!pt2_is_zip(bytes, length)) {
         pt2_error_set_file(err, file_name);
         /* The pre-1.6 format starts with a protocol-2 pickle of the magic number. */
@@ -65,7 +97,7 @@ pt2_status pt2_torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length,
         pt2_error_set_file(err, file_name);
         return pt2_fail(err, PT2_ERR_INPUT, "not a torch.save file: the zip has no '%sdata.pkl'", zip.root);
     }
-    return pt2_torch_load_pickle_in_zip(arena, &zip, "data.pkl", "data/", out, err);
+    return load_pickle_in_zip(arena, &zip, "data.pkl", "data/", nesting, out, err);
 }
 
 static void list_keys(const pt2_pyobj *dict, char *buf, size_t size) {
@@ -120,9 +152,17 @@ pt2_status pt2_pyobj_select(const pt2_pyobj *root, const char *key_path, const c
     return PT2_OK;
 }
 
-static pt2_status flatten(pt2_arena *arena, const pt2_pyobj *node, const char *prefix, int depth,
+/* Shared references (the pickle memo) make a DAG whose tree walk can be exponentially larger
+ * than the file, so the walk has a budget far above any real state dict. */
+#define MAX_FLATTEN_VISITS ((size_t)1 << 22)
+
+static pt2_status flatten(pt2_arena *arena, const pt2_pyobj *node, const char *prefix, int depth, size_t *visits,
                           pt2_named_tensors *out, pt2_error *err) {
     if (depth > PT2_PICKLE_MAX_DEPTH) return pt2_fail(err, PT2_ERR_INPUT, "checkpoint nested too deeply");
+    if (++*visits > MAX_FLATTEN_VISITS)
+        return pt2_fail(err, PT2_ERR_INPUT,
+                        "checkpoint expands to more than %zu entries (shared references repeated many times)",
+                        MAX_FLATTEN_VISITS);
     pt2_status st;
     if (node->kind == PT2_PY_TENSOR) {
         const char *name = prefix[0] ? prefix : "(root)";
@@ -147,11 +187,12 @@ static pt2_status flatten(pt2_arena *arena, const pt2_pyobj *node, const char *p
             name = prefix[0] ? pt2_arena_printf(arena, err, "%s.%zu", prefix, i) : pt2_arena_printf(arena, err, "%zu", i);
         }
         if (!name) return err->status;
-        if ((st = flatten(arena, node->items[i], name, depth + 1, out, err))) return st;
+        if ((st = flatten(arena, node->items[i], name, depth + 1, visits, out, err))) return st;
     }
     return PT2_OK;
 }
 
 pt2_status pt2_pyobj_to_state_dict(pt2_arena *arena, const pt2_pyobj *dict, pt2_named_tensors *out, pt2_error *err) {
-    return flatten(arena, dict, "", 0, out, err);
+    size_t visits = 0;
+    return flatten(arena, dict, "", 0, &visits, out, err);
 }

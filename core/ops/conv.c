@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../lower/lower.h"
+#include "backend_xnnpack.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -69,6 +70,11 @@ static pt2_status run_conv1d(pt2_run_context *ctx, const pt2_node *node, pt2_err
     if ((st = pt2_op_new_float(ctx, 3, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
+    pt2_conv1d_shape shape_info = {batch, in_channels, time, out_channels, kernel, out_time,
+                                   p.stride, p.dilation, p.groups, p.pad_left, p.pad_right, 0};
+    int handled;
+    if ((st = pt2_xnn_conv1d(ctx, &shape_info, px, pw, pb, po, &handled, err))) return st;
+    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
     int64_t group_out = out_channels / p.groups;
     for (int64_t n = 0; n < batch; n++)
         for (int64_t o = 0; o < out_channels; o++) {
@@ -115,6 +121,11 @@ static pt2_status run_conv_transpose1d(pt2_run_context *ctx, const pt2_node *nod
     if ((st = pt2_op_new_float(ctx, 3, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
+    pt2_conv1d_shape shape_info = {batch, in_channels, time, out_channels, kernel, out_time,
+                                   p.stride, p.dilation, p.groups, p.pad_left, p.pad_left, p.output_padding};
+    int handled;
+    if ((st = pt2_xnn_conv_transpose1d(ctx, &shape_info, px, pw, pb, po, &handled, err))) return st;
+    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
     for (int64_t n = 0; n < batch; n++)
         for (int64_t g = 0; g < p.groups; g++)
             for (int64_t oc = 0; oc < group_out; oc++) {

@@ -32,6 +32,24 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
                             (long long)pads[2 * i], (long long)pads[2 * i + 1], (long long)x.shape[d]);
     }
     if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
+    if (count == 2 && x.rank >= 1) {
+        /* The common case (1-D audio padding): copy each row, then fill its two margins. */
+        int64_t width = x.shape[x.rank - 1], left = pads[0], out_width = shape[x.rank - 1];
+        int64_t rows = width ? pt2_tensor_numel(&x) / width : 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *in = pt2_f32(&x) + r * width;
+            float *o = pt2_f32(&out) + r * out_width;
+            for (int64_t j = 0; j < out_width; j++) {
+                int64_t i = j - left;
+                if (i >= 0 && i < width) continue;
+                int64_t source = source_index(mode, i, width);
+                o[j] = source < 0 ? (float)value : in[source];
+            }
+            int64_t start = left < 0 ? -left : 0, end = width < out_width - left ? width : out_width - left;
+            if (end > start) memcpy(o + left + start, in + start, sizeof(float) * (size_t)(end - start));
+        }
+        return pt2_op_set_output(ctx, node, 0, &out, err);
+    }
     int64_t total = pt2_tensor_numel(&out), index[PT2_MAX_RANK] = {0};
     const float *px = pt2_f32(&x);
     float *po = pt2_f32(&out);

@@ -26,6 +26,21 @@ int main(void) {
     memset(million, 'a', 1000000);
     failures += check("million a", million, 1000000,
                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* Lengths around the padding boundaries (one or two final blocks). */
+    static const struct {
+        size_t length;
+        const char *digest;
+    } boundaries[] = {
+        {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+        {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+        {63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
+        {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+        {65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"},
+        {119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"},
+        {120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"},
+    };
+    for (size_t i = 0; i < sizeof boundaries / sizeof boundaries[0]; i++)
+        failures += check("padding boundary", million, boundaries[i].length, boundaries[i].digest);
     /* Incremental updates in odd pieces must give the same digest. */
     pt2_sha256_state s;
     uint8_t digest[32], whole[32];

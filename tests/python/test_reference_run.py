@@ -22,13 +22,22 @@ def run(binary, model, out, *extra):
     return np.load(out), result.stderr
 
 
+def run_both(binary, model, out, *extra):
+    """Natively with XNNPACK, and with the portable kernels the WASM build runs: both must match."""
+    portable, _ = run(binary, model, out + ".portable.npy", "--portable", *extra)
+    result = subprocess.run([binary, "run", model, "--output", out, *extra], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(out), portable, atol=ATOL, rtol=RTOL)
+    return np.load(out), result.stderr
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_sample_alternate_length_and_checkpoint(pt2returnn, fixtures_dir, tmp_path, name):
     model = os.path.join(fixtures_dir, f"{name}.pt2")
     fixture = lambda suffix: os.path.join(fixtures_dir, f"{name}.{suffix}.npy")  # noqa: E731
-    ours, _ = run(pt2returnn, model, str(tmp_path / "a.npy"))
+    ours, _ = run_both(pt2returnn, model, str(tmp_path / "a.npy"))
     np.testing.assert_allclose(ours, np.load(fixture("output")), atol=ATOL, rtol=RTOL)
-    ours, _ = run(pt2returnn, model, str(tmp_path / "b.npy"), "--input", fixture("input_alt"))
+    ours, _ = run_both(pt2returnn, model, str(tmp_path / "b.npy"), "--input", fixture("input_alt"))
     assert ours.shape != np.load(fixture("output")).shape, "the alternate input has another time length"
     np.testing.assert_allclose(ours, np.load(fixture("output_alt")), atol=ATOL, rtol=RTOL)
     ours, report = run(pt2returnn, model, str(tmp_path / "c.npy"), "--checkpoint",
@@ -46,7 +55,7 @@ def test_bundled_melgan_example(pt2returnn, tmp_path):
     trained = make_examples.TinyMelGAN().eval()
     mel = torch.randn(1, 20, 37)
     np.save(tmp_path / "mel.npy", mel.numpy())
-    ours, _ = run(pt2returnn, os.path.join(ROOT, "examples", "tiny_melgan.pt2"), str(tmp_path / "wav.npy"),
+    ours, _ = run_both(pt2returnn, os.path.join(ROOT, "examples", "tiny_melgan.pt2"), str(tmp_path / "wav.npy"),
                   "--input", str(tmp_path / "mel.npy"), "--checkpoint",
                   os.path.join(ROOT, "examples", "tiny_melgan.checkpoint.pkl"), "--checkpoint-key", "model.generator")
     with torch.no_grad():

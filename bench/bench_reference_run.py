@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Benchmark of the reference run (not a test): forward time of pt2returnn's native executor
+(XNNPACK, and the portable kernels the WASM build runs) against PyTorch CPU eager on the same
+input and thread count, as ratios measured in the same run.
+
+    .venv/bin/python bench/bench_reference_run.py [--repeat K]
+
+Models: (a) a MelGAN-style generator (384 channels, upsampling 8x8x2x2, residual stacks with
+dilations 1/3/9, reflection padding; 100 mel frames -> 25600 samples); (b) a Transformer
+encoder layer (d=256, 4 heads, T=500).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(os.environ.get("PT2_BUILD_DIR", os.path.join(ROOT, "build")), "pt2returnn")
+
+
+class ResidualStack(nn.Module):
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.stack = nn.Sequential(nn.LeakyReLU(0.2), nn.ReflectionPad1d(dilation),
+                                   nn.Conv1d(channels, channels, 3, dilation=dilation), nn.LeakyReLU(0.2),
+                                   nn.Conv1d(channels, channels, 1))
+        self.skip = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x):
+        return self.stack(x) + self.skip(x)
+
+
+class MelGANGenerator(nn.Module):
+    def __init__(self, mels=80, channels=384, scales=(8, 8, 2, 2)):
+        super().__init__()
+        layers = [nn.ReflectionPad1d(3), nn.Conv1d(mels, channels, 7)]
+        for scale in scales:
+            layers += [nn.LeakyReLU(0.2), nn.ConvTranspose1d(channels, channels // 2, scale * 2, stride=scale,
+                                                             padding=scale // 2 + scale % 2, output_padding=scale % 2)]
+            channels //= 2
+            layers += [ResidualStack(channels, d) for d in (1, 3, 9)]
+        layers += [nn.LeakyReLU(0.2), nn.ReflectionPad1d(3), nn.Conv1d(channels, 1, 7), nn.Tanh()]
+        self.melgan = nn.Sequential(*layers)
+
+    def forward(self, mel):
+        return self.melgan(mel)
+
+
+def torch_seconds(model, x, threads, repeat):
+    torch.set_num_threads(threads)
+    with torch.no_grad():
+        model(x)
+        start = time.perf_counter()
+        for _ in range(repeat):
+            model(x)
+    return (time.perf_counter() - start) / repeat
+
+
+def our_seconds(pt2, x_path, threads, repeat, portable):
+    cmd = [BINARY, "run", pt2, "--input", x_path, "--threads", str(threads), "--repeat", str(repeat)]
+    result = subprocess.run(cmd + (["--portable"] if portable else []), capture_output=True, text=True)
+    if result.returncode != 0:
+        return None, result.stderr.strip().splitlines()[-1][:160]
+    return float(re.search(r"forward_seconds: ([0-9.e-]+)", result.stdout).group(1)), None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    cases = {
+        "(a) MelGAN generator, 100 frames -> 25600 samples": (MelGANGenerator().eval(), torch.randn(1, 80, 100), 2),
+        "(b) Transformer encoder layer d=256 h=4 T=500": (
+            nn.TransformerEncoderLayer(256, 4, 1024, dropout=0.0, batch_first=True).eval(), torch.randn(1, 500, 256), 1),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for title, (model, x, time_axis) in cases.items():
+            ep = torch.export.export(model, (x,), dynamic_shapes=({time_axis: torch.export.Dim("time", min=4, max=4096)},))
+            pt2, x_path = os.path.join(tmp, "model.pt2"), os.path.join(tmp, "x.npy")
+            torch.export.save(ep, pt2)
+            np.save(x_path, x.numpy())
+            print(title)
+            for threads in (1, 2):
+                reference = torch_seconds(model, x, threads, args.repeat)
+                line = f"  threads={threads}: PyTorch {reference * 1e3:8.2f} ms"
+                for label, portable in (("native", False), ("portable", True)):
+                    seconds, error = our_seconds(pt2, x_path, threads, args.repeat, portable)
+                    if seconds is None:
+                        line += f" | {label}: not runnable yet ({error})"
+                        break
+                    line += f" | {label} {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
+                print(line)
+            print("  WASM under Node: not measured yet (the npm package does not expose `run` yet)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@
 #include "../core/emit/tf_checkpoint.h"
 #include "../core/lower/lower.h"
 #include "../core/run/executor.h"
+#include "../core/verify/verify_layers.h"
 #include "cli.h"
 
 static const char convert_help[] =
@@ -21,8 +22,10 @@ static const char convert_help[] =
     "Nothing is written unless every step succeeds.\n"
     "\n"
     "This is the pipeline's first slice: conv1d and activations lower so far; every op that\n"
-    "does not is listed, with its module path and source line (exit code 2). Per-layer checks,\n"
-    "the JSON config, the reload and the real-RETURNN check are the next steps.\n"
+    "does not is listed, with its module path and source line (exit code 2). Every layer is\n"
+    "checked: run with RETURNN's semantics on the input PyTorch's semantics gave its op, and\n"
+    "compared with that op's output (exit code 1 when one fails; the files are kept).\n"
+    "The JSON config, the reload and the real-RETURNN check are the next steps.\n"
     "\n"
     "options:\n"
     "  -o, --output-dir OUTDIR  where to write (created if missing)\n"
@@ -70,6 +73,8 @@ int pt2_cmd_convert(int argc, char **argv) {
     pt2_rt_net net;
     pt2_lower_context lowered;
     pt2_tf_variable *variables;
+    pt2_layer_checks checks = {0};
+    const double atol = 1e-4, rtol = 1e-4;
     size_t num_variables;
     pt2_strbuf config, index, data;
     pt2_strbuf_init(&config);
@@ -82,6 +87,7 @@ int pt2_cmd_convert(int argc, char **argv) {
         st = pt2_run_graph(&arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, &run, &err);
     }
     if (!st) st = pt2_lower_graph(&arena, &graph, &run, &net, &lowered, &err);
+    if (!st) st = pt2_verify_layers(&arena, &lowered, atol, rtol, &checks, &err);
     if (!st) st = pt2_emit_python_config(&net, model_path, &config, &err);
     if (!st) st = pt2_emit_checkpoint_variables(&arena, &net, &variables, &num_variables, &err);
     if (!st) st = pt2_tf_checkpoint_write(&arena, variables, num_variables, &index, &data, &err);
@@ -97,6 +103,17 @@ int pt2_cmd_convert(int argc, char **argv) {
     if (st) {
         code = pt2_cli_report_error(&err);
     } else {
+        pt2_strbuf text;
+        pt2_strbuf_init(&text);
+        pt2_layer_checks_format(&checks, atol, rtol, &text);
+        if (text.data) fputs(text.data, stdout);
+        pt2_strbuf_free(&text);
+        /* A failed check keeps the files (to inspect them) but says so in the exit code. */
+        if (checks.failed) {
+            fprintf(stderr, "pt2returnn: %s: %zu layer%s failed the per-layer check\n", model_path, checks.failed,
+                    checks.failed == 1 ? "" : "s");
+            code = 1;
+        }
         printf("%s: %zu RETURNN layers, %zu checkpoint variables written to %s/\n", model_path, net.num_layers,
                num_variables, out_dir);
         for (size_t i = 0; i < net.num_layers; i++) {

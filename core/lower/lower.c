@@ -68,6 +68,7 @@ pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, con
     if (st) return st;
     (*out)->node = (int)(node - ctx->graph->nodes);
     if (from) {
+        (*out)->input_value = (int)(from - ctx->values);
         (*out)->from = pt2_arena_alloc_array(ctx->arena, 1, sizeof(char *), err);
         if (!(*out)->from) return err->status;
         (*out)->from[0] = from->layer;

@@ -27,6 +27,7 @@ pt2_status pt2_rt_add_layer(pt2_arena *arena, pt2_rt_net *net, const char *name,
     l->name = name;
     l->layer_class = layer_class;
     l->node = -1;
+    l->input_value = -1;
     *out = l;
     return PT2_OK;
 }

@@ -64,7 +64,8 @@ typedef struct pt2_rt_layer {
     pt2_rt_option options[PT2_RT_MAX_OPTIONS];
     size_t num_params;
     pt2_rt_param params[PT2_RT_MAX_PARAMS];
-    int node; /* the graph node it computes, -1 for none */
+    int node;        /* the graph node it computes, -1 for none */
+    int input_value; /* the graph value it reads (for per-layer checks), -1 for none */
     int rank;
     int dims[PT2_MAX_RANK]; /* output dims in the PyTorch tensor's axis order */
 } pt2_rt_layer;

@@ -34,6 +34,8 @@ def test_conv_stack_in_real_returnn(pt2returnn, fixtures_dir, tmp_path, weights)
     out_dir = tmp_path / "out"
     convert(pt2returnn, fixtures_dir, out_dir, *extra)
     assert sorted(os.listdir(out_dir)) == ["model.001.data-00000-of-00001", "model.001.index", "returnn.config.py"]
+    report = convert(pt2returnn, fixtures_dir, tmp_path / "again", *extra).stdout
+    assert "5 of 5 layers pass" in report, report
     suffix = "" if weights == "archive" else "_ckpt"
     ours = returnn_forward(out_dir, os.path.join(fixtures_dir, "conv_stack.input.npy"), tmp_path)
     np.testing.assert_allclose(ours, np.load(os.path.join(fixtures_dir, f"conv_stack.output{suffix}.npy")), atol=1e-4, rtol=0)

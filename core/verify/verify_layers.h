@@ -1,0 +1,30 @@
+/* Step 4's check: every emitted layer, run by the RETURNN interpreter on the exact input
+ * PyTorch's semantics gave its op, against the op's own output. */
+#ifndef PT2_VERIFY_VERIFY_LAYERS_H
+#define PT2_VERIFY_VERIFY_LAYERS_H
+
+#include "../base/strbuf.h"
+#include "../lower/lower.h"
+
+typedef struct pt2_layer_check {
+    const char *layer;
+    const char *module_path;
+    const char *op;
+    double max_abs, max_rel;
+    int passed;
+} pt2_layer_check;
+
+typedef struct pt2_layer_checks {
+    size_t count;
+    pt2_layer_check *items;
+    size_t failed;
+} pt2_layer_checks;
+
+/* Compares |ours - torch| <= atol + rtol * |torch| elementwise. Fails only on errors, not on a
+ * mismatch: mismatches are counted in `out->failed`. */
+pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered, double atol, double rtol,
+                             pt2_layer_checks *out, pt2_error *err);
+
+void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out);
+
+#endif

@@ -62,10 +62,31 @@ static void from_nwc(const float *x, int64_t batch, int64_t channels, int64_t ti
     for (int64_t b = 0; b < batch; b++) transpose(x + b * channels * time, time, channels, out + b * channels * time);
 }
 
-static pt2_status run_op(pt2_run_context *ctx, xnn_operator_t op, pt2_error *err) {
+/* The repacked kernel and the channels-last input and output both convolutions need. */
+typedef struct nwc_buffers {
+    float *kernel, *input, *output;
+} nwc_buffers;
+
+static pt2_status prepare(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, nwc_buffers *b,
+                          pt2_error *err) {
+    int64_t group_in = s->in_channels / s->groups;
+    b->kernel = pt2_arena_alloc_array(ctx->arena, (size_t)(s->out_channels * s->kernel * group_in), sizeof(float), err);
+    b->input = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->in_channels * s->time), sizeof(float), err);
+    b->output = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->out_channels * s->out_time), sizeof(float), err);
+    if (!b->kernel || !b->input || !b->output) return err->status;
+    to_nwc(x, s->batch, s->in_channels, s->time, b->input);
+    return PT2_OK;
+}
+
+/* Runs a set-up operator (deleting it) and brings the output back to channels first. */
+static pt2_status finish(pt2_run_context *ctx, xnn_operator_t op, const pt2_conv1d_shape *s, const nwc_buffers *b,
+                         float *out, int *handled, pt2_error *err) {
     enum xnn_status status = xnn_run_operator(op, pool_for(ctx->options.num_threads));
     xnn_delete_operator(op);
-    return status == xnn_status_success ? PT2_OK : pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
+    if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
+    from_nwc(b->output, s->batch, s->out_channels, s->out_time, out);
+    *handled = 1;
+    return PT2_OK;
 }
 
 pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, const float *weight,
@@ -73,33 +94,27 @@ pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const
     *handled = 0;
     if (ctx->options.portable_only || !xnn_ready() || s->out_time <= 0 || s->time <= 0) return PT2_OK;
     int64_t group_in = s->in_channels / s->groups, group_out = s->out_channels / s->groups;
+    nwc_buffers b;
+    pt2_status st = prepare(ctx, s, x, &b, err);
+    if (st) return st;
     /* XNNPACK's kernel layout is [out][kernel][in/groups]; PyTorch's is [out][in/groups][kernel]. */
-    float *kernel = pt2_arena_alloc_array(ctx->arena, (size_t)(s->out_channels * s->kernel * group_in), sizeof(float), err);
-    float *input = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->in_channels * s->time), sizeof(float), err);
-    float *output = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->out_channels * s->out_time), sizeof(float), err);
-    if (!kernel || !input || !output) return err->status;
     for (int64_t o = 0; o < s->out_channels; o++)
         for (int64_t c = 0; c < group_in; c++)
             for (int64_t k = 0; k < s->kernel; k++)
-                kernel[(o * s->kernel + k) * group_in + c] = weight[(o * group_in + c) * s->kernel + k];
-    to_nwc(x, s->batch, s->in_channels, s->time, input);
+                b.kernel[(o * s->kernel + k) * group_in + c] = weight[(o * group_in + c) * s->kernel + k];
     xnn_operator_t op = NULL;
     if (xnn_create_convolution2d_nhwc_f32(0, (uint32_t)s->pad_right, 0, (uint32_t)s->pad_left, 1, (uint32_t)s->kernel, 1,
                                           (uint32_t)s->stride, 1, (uint32_t)s->dilation, (uint32_t)s->groups,
                                           (size_t)group_in, (size_t)group_out, (size_t)s->in_channels,
-                                          (size_t)s->out_channels, kernel, bias, -INFINITY, INFINITY, 0,
+                                          (size_t)s->out_channels, b.kernel, bias, -INFINITY, INFINITY, 0,
                                           &op) != xnn_status_success)
         return PT2_OK; /* not a case XNNPACK takes: the portable loop runs it */
-    if (xnn_setup_convolution2d_nhwc_f32(op, (size_t)s->batch, 1, (size_t)s->time, input, output,
+    if (xnn_setup_convolution2d_nhwc_f32(op, (size_t)s->batch, 1, (size_t)s->time, b.input, b.output,
                                          pool_for(ctx->options.num_threads)) != xnn_status_success) {
         xnn_delete_operator(op);
         return PT2_OK;
     }
-    pt2_status st = run_op(ctx, op, err);
-    if (st) return st;
-    from_nwc(output, s->batch, s->out_channels, s->out_time, out);
-    *handled = 1;
-    return PT2_OK;
+    return finish(ctx, op, s, &b, out, handled, err);
 }
 
 pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x,
@@ -107,36 +122,30 @@ pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape
     *handled = 0;
     if (ctx->options.portable_only || !xnn_ready() || s->out_time <= 0 || s->time <= 0) return PT2_OK;
     int64_t group_in = s->in_channels / s->groups, group_out = s->out_channels / s->groups;
+    nwc_buffers b;
+    pt2_status st = prepare(ctx, s, x, &b, err);
+    if (st) return st;
     /* XNNPACK: [groups][out/groups][kernel][in/groups]; PyTorch: [in][out/groups][kernel]. */
-    float *kernel = pt2_arena_alloc_array(ctx->arena, (size_t)(s->out_channels * s->kernel * group_in), sizeof(float), err);
-    float *input = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->in_channels * s->time), sizeof(float), err);
-    float *output = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->out_channels * s->out_time), sizeof(float), err);
-    if (!kernel || !input || !output) return err->status;
     for (int64_t g = 0; g < s->groups; g++)
         for (int64_t oc = 0; oc < group_out; oc++)
             for (int64_t k = 0; k < s->kernel; k++)
                 for (int64_t ic = 0; ic < group_in; ic++)
-                    kernel[((g * group_out + oc) * s->kernel + k) * group_in + ic] =
+                    b.kernel[((g * group_out + oc) * s->kernel + k) * group_in + ic] =
                         weight[((g * group_in + ic) * group_out + oc) * s->kernel + k];
-    to_nwc(x, s->batch, s->in_channels, s->time, input);
     xnn_operator_t op = NULL;
     /* PyTorch's `padding` crops the output on both sides; output_padding adds frames on the right. */
     if (xnn_create_deconvolution2d_nhwc_f32(0, (uint32_t)s->pad_right, 0, (uint32_t)s->pad_left, 1, (uint32_t)s->kernel, 1,
                                             (uint32_t)s->stride, 1, (uint32_t)s->dilation, (uint32_t)s->groups,
                                             (size_t)group_in, (size_t)group_out, (size_t)s->in_channels,
-                                            (size_t)s->out_channels, kernel, bias, -INFINITY, INFINITY, 0,
+                                            (size_t)s->out_channels, b.kernel, bias, -INFINITY, INFINITY, 0,
                                             &op) != xnn_status_success)
         return PT2_OK;
     if (xnn_setup_deconvolution2d_nhwc_f32(op, (size_t)s->batch, 1, (size_t)s->time, 0, (uint32_t)s->output_padding,
-                                           input, output, pool_for(ctx->options.num_threads)) != xnn_status_success) {
+                                           b.input, b.output, pool_for(ctx->options.num_threads)) != xnn_status_success) {
         xnn_delete_operator(op);
         return PT2_OK;
     }
-    pt2_status st = run_op(ctx, op, err);
-    if (st) return st;
-    from_nwc(output, s->batch, s->out_channels, s->out_time, out);
-    *handled = 1;
-    return PT2_OK;
+    return finish(ctx, op, s, &b, out, handled, err);
 }
 
 #endif

@@ -5,15 +5,8 @@
 #include <string.h>
 
 #include "core/load/safetensors.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, msg)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, msg); \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 static uint8_t file[4096];
 

@@ -5,15 +5,8 @@
 
 #include "core/base/crc32c.h"
 #include "core/emit/tf_checkpoint.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, msg)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, msg); \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 static const uint8_t expected_index[177] = {
     /* copied from the hex dump in the reference, byte for byte */

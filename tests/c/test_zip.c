@@ -6,15 +6,8 @@
 #include <string.h>
 
 #include "core/load/zip.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, msg)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, msg); \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 /* A minimal zip writer: enough of the format to produce what torch.save produces. */
 typedef struct writer {

@@ -64,6 +64,7 @@ def torch_seconds(model, x, threads, repeat):
 
 
 def our_seconds(pt2, x_path, threads, repeat, portable):
+    time.sleep(1.0)  # let PyTorch's OpenMP workers stop spinning before we measure
     cmd = [BINARY, "run", pt2, "--input", x_path, "--threads", str(threads), "--repeat", str(repeat)]
     result = subprocess.run(cmd + (["--portable"] if portable else []), capture_output=True, text=True)
     if result.returncode != 0:
@@ -89,10 +90,13 @@ def main():
             np.save(x_path, x.numpy())
             print(title)
             for threads in (1, 2):
+                # Ours first: PyTorch's OpenMP workers keep spinning for a while after a forward
+                # and would steal the CPU from a process started right after them.
+                ours = {label: our_seconds(pt2, x_path, threads, args.repeat, portable)
+                        for label, portable in (("native", False), ("portable", True))}
                 reference = torch_seconds(model, x, threads, args.repeat)
                 line = f"  threads={threads}: PyTorch {reference * 1e3:8.2f} ms"
-                for label, portable in (("native", False), ("portable", True)):
-                    seconds, error = our_seconds(pt2, x_path, threads, args.repeat, portable)
+                for label, (seconds, error) in ours.items():
                     if seconds is None:
                         line += f" | {label}: not runnable yet ({error})"
                         break

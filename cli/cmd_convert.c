@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "../core/base/strbuf.h"
-#include "../core/emit/python_config.h"
+#include "../core/emit/returnn_config.h"
 #include "../core/emit/tf_checkpoint.h"
 #include "../core/lower/lower.h"
 #include "../core/run/executor.h"
@@ -17,6 +17,7 @@ static const char convert_help[] =
     "Converts an exported program to RETURNN: runs it with PyTorch semantics on the archive's\n"
     "example input, lowers every op to RETURNN layers and writes\n"
     "  OUTDIR/returnn.config.py                     the network (#!rnn.py, Dim tags)\n"
+    "  OUTDIR/returnn.config.json                   the same network as JSON\n"
     "  OUTDIR/model.001.index, .data-00000-of-00001 a TensorFlow checkpoint with every parameter\n"
     "                                               and global_step (load_epoch 1 of model OUTDIR/model)\n"
     "Nothing is written unless every step succeeds.\n"
@@ -25,7 +26,7 @@ static const char convert_help[] =
     "does not is listed, with its module path and source line (exit code 2). Every layer is\n"
     "checked: run with RETURNN's semantics on the input PyTorch's semantics gave its op, and\n"
     "compared with that op's output (exit code 1 when one fails; the files are kept).\n"
-    "The JSON config, the reload and the real-RETURNN check are the next steps.\n"
+    "The reload and the real-RETURNN check in the CLI are the next steps.\n"
     "\n"
     "options:\n"
     "  -o, --output-dir OUTDIR  where to write (created if missing)\n"
@@ -76,8 +77,9 @@ int pt2_cmd_convert(int argc, char **argv) {
     pt2_layer_checks checks = {0};
     const double atol = 1e-4, rtol = 1e-4;
     size_t num_variables;
-    pt2_strbuf config, index, data;
+    pt2_strbuf config, json_config, index, data;
     pt2_strbuf_init(&config);
+    pt2_strbuf_init(&json_config);
     pt2_strbuf_init(&index);
     pt2_strbuf_init(&data);
     pt2_run_options options = {1, 0};
@@ -89,6 +91,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     if (!st) st = pt2_lower_graph(&arena, &graph, &run, &net, &lowered, &err);
     if (!st) st = pt2_verify_layers(&arena, &lowered, atol, rtol, &checks, &err);
     if (!st) st = pt2_emit_python_config(&net, model_path, &config, &err);
+    if (!st) st = pt2_emit_json_config(&net, &json_config, &err);
     if (!st) st = pt2_emit_checkpoint_variables(&arena, &net, &variables, &num_variables, &err);
     if (!st) st = pt2_tf_checkpoint_write(&arena, variables, num_variables, &index, &data, &err);
     /* Everything is in memory; only now touch the output directory. */
@@ -98,6 +101,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     }
     if (!st) st = write_into(out_dir, "model.001.data-00000-of-00001", &data, &err);
     if (!st) st = write_into(out_dir, "model.001.index", &index, &err);
+    if (!st) st = write_into(out_dir, "returnn.config.json", &json_config, &err);
     if (!st) st = write_into(out_dir, "returnn.config.py", &config, &err);
     int code = 0;
     if (st) {
@@ -122,6 +126,7 @@ int pt2_cmd_convert(int argc, char **argv) {
         }
     }
     pt2_strbuf_free(&config);
+    pt2_strbuf_free(&json_config);
     pt2_strbuf_free(&index);
     pt2_strbuf_free(&data);
     pt2_arena_free(&arena);

@@ -21,9 +21,10 @@ def convert(binary, fixtures_dir, out_dir, *extra):
     return result
 
 
-def returnn_forward(out_dir, input_path, tmp_path):
+def returnn_forward(out_dir, input_path, tmp_path, config_kind="py"):
     out = tmp_path / "returnn_out.npy"
-    subprocess.run([sys.executable, RUNNER, str(out_dir), input_path, str(out)], check=True, capture_output=True)
+    subprocess.run([sys.executable, RUNNER, str(out_dir), input_path, str(out), config_kind], check=True,
+                   capture_output=True)
     return np.load(out)
 
 
@@ -33,15 +34,18 @@ def test_conv_stack_in_real_returnn(pt2returnn, fixtures_dir, tmp_path, weights)
                                              "--checkpoint-key", "model.generator"]
     out_dir = tmp_path / "out"
     convert(pt2returnn, fixtures_dir, out_dir, *extra)
-    assert sorted(os.listdir(out_dir)) == ["model.001.data-00000-of-00001", "model.001.index", "returnn.config.py"]
+    assert sorted(os.listdir(out_dir)) == ["model.001.data-00000-of-00001", "model.001.index", "returnn.config.json",
+                                           "returnn.config.py"]
     report = convert(pt2returnn, fixtures_dir, tmp_path / "again", *extra).stdout
     assert "5 of 5 layers pass" in report, report
     suffix = "" if weights == "archive" else "_ckpt"
     ours = returnn_forward(out_dir, os.path.join(fixtures_dir, "conv_stack.input.npy"), tmp_path)
     np.testing.assert_allclose(ours, np.load(os.path.join(fixtures_dir, f"conv_stack.output{suffix}.npy")), atol=1e-4, rtol=0)
     if weights == "archive":
-        ours = returnn_forward(out_dir, os.path.join(fixtures_dir, "conv_stack.input_alt.npy"), tmp_path)
-        np.testing.assert_allclose(ours, np.load(os.path.join(fixtures_dir, "conv_stack.output_alt.npy")), atol=1e-4, rtol=0)
+        for config_kind in ("py", "json"):
+            ours = returnn_forward(out_dir, os.path.join(fixtures_dir, "conv_stack.input_alt.npy"), tmp_path, config_kind)
+            np.testing.assert_allclose(ours, np.load(os.path.join(fixtures_dir, "conv_stack.output_alt.npy")), atol=1e-4,
+                                       rtol=0)
 
 
 def test_convert_is_deterministic(pt2returnn, fixtures_dir, tmp_path):

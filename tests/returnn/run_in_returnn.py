@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Runs what pt2returnn wrote in real RETURNN (TensorFlow net-dict backend): loads the config,
-builds the network, restores the checkpoint and runs forward on an input, writing the output in
-the PyTorch tensor's axis order.
+"""Runs what pt2returnn wrote in real RETURNN (TensorFlow net-dict backend): loads the config
+(returnn.config.py, or returnn.config.json), builds the network, restores the checkpoint and
+runs forward on an input, writing the output in the PyTorch tensor's axis order.
 
-    python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy
+    python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
 """
 import os
 import sys
@@ -14,7 +14,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 
 
-def run(out_dir, x):
+def run(out_dir, x, config_kind="py"):
     import tensorflow as tf
     import returnn.tf.compat as tf_compat
     from returnn.config import Config
@@ -22,7 +22,7 @@ def run(out_dir, x):
     from returnn.util.basic import BehaviorVersion
 
     config = Config()
-    config.load_file(os.path.join(out_dir, "returnn.config.py"))
+    config.load_file(os.path.join(out_dir, f"returnn.config.{config_kind}"))
     BehaviorVersion.set(config.int("behavior_version", None))
     with tf.Graph().as_default() as graph, tf_compat.v1.Session(graph=graph) as session:
         net = TFNetwork(config=config, train_flag=False, eval_flag=False, search_flag=False)
@@ -41,4 +41,4 @@ def run(out_dir, x):
 
 
 if __name__ == "__main__":
-    np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2])))
+    np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py"))

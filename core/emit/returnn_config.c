@@ -1,0 +1,203 @@
+#include "returnn_config.h"
+
+#include <string.h>
+
+#define BEHAVIOR_VERSION 21
+
+static void python_string(pt2_strbuf *sb, const char *s) {
+    pt2_strbuf_putc(sb, '"');
+    for (const char *c = s; *c; c++) {
+        if (*c == '"' || *c == '\\') pt2_strbuf_putc(sb, '\\');
+        if (*c == '\n') {
+            pt2_strbuf_puts(sb, "\\n");
+            continue;
+        }
+        pt2_strbuf_putc(sb, *c);
+    }
+    pt2_strbuf_putc(sb, '"');
+}
+
+/* The two config forms differ only in their literals and in how a dim tag is written. */
+typedef struct config_style {
+    int json;
+} config_style;
+
+static void write_string(pt2_strbuf *sb, const config_style *style, const char *s) {
+    if (style->json)
+        pt2_json_write_string(sb, s);
+    else
+        python_string(sb, s);
+}
+
+static pt2_status write_value(pt2_strbuf *sb, const config_style *style, const pt2_rt_net *net, const pt2_rt_value *v,
+                              pt2_error *err) {
+    char number[40];
+    switch (v->kind) {
+    case PT2_RT_NONE: pt2_strbuf_puts(sb, style->json ? "null" : "None"); return PT2_OK;
+    case PT2_RT_STRING: write_string(sb, style, v->string); return PT2_OK;
+    case PT2_RT_INT: pt2_strbuf_printf(sb, "%lld", (long long)v->int_value); return PT2_OK;
+    case PT2_RT_FLOAT:
+        pt2_format_double(number, sizeof number, v->float_value);
+        pt2_strbuf_puts(sb, number);
+        return PT2_OK;
+    case PT2_RT_BOOL:
+        pt2_strbuf_puts(sb, v->int_value ? (style->json ? "true" : "True") : (style->json ? "false" : "False"));
+        return PT2_OK;
+    case PT2_RT_DIM:
+        if (style->json)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "dim tag '%s' cannot be written in a JSON config",
+                            net->dims[v->dim].variable);
+        pt2_strbuf_puts(sb, net->dims[v->dim].variable);
+        return PT2_OK;
+    case PT2_RT_LIST:
+        pt2_strbuf_putc(sb, '[');
+        for (size_t i = 0; i < v->count; i++) {
+            if (i) pt2_strbuf_puts(sb, ", ");
+            pt2_status st = write_value(sb, style, net, &v->items[i], err);
+            if (st) return st;
+        }
+        pt2_strbuf_putc(sb, ']');
+        return PT2_OK;
+    }
+    return PT2_OK;
+}
+
+static const char *axis_description(const pt2_rt_dim *d) {
+    switch (d->kind) {
+    case PT2_RT_DIM_BATCH: return "B";
+    case PT2_RT_DIM_TIME: return "T";
+    case PT2_RT_DIM_FEATURE: return "F";
+    case PT2_RT_DIM_STATIC: break;
+    }
+    return NULL;
+}
+
+static pt2_status write_network(const pt2_rt_net *net, const config_style *style, pt2_strbuf *out, pt2_error *err) {
+    pt2_strbuf_puts(out, "{\n");
+    for (size_t i = 0; i < net->num_layers; i++) {
+        const pt2_rt_layer *l = &net->layers[i];
+        pt2_strbuf_puts(out, "    ");
+        write_string(out, style, l->name);
+        pt2_strbuf_puts(out, ": {\"class\": ");
+        write_string(out, style, l->layer_class);
+        pt2_strbuf_puts(out, ", \"from\": ");
+        if (l->num_from == 1) {
+            write_string(out, style, l->from[0]);
+        } else {
+            pt2_strbuf_putc(out, '[');
+            for (size_t f = 0; f < l->num_from; f++) {
+                if (f) pt2_strbuf_puts(out, ", ");
+                write_string(out, style, l->from[f]);
+            }
+            pt2_strbuf_putc(out, ']');
+        }
+        for (size_t o = 0; o < l->num_options; o++) {
+            pt2_strbuf_puts(out, ", ");
+            write_string(out, style, l->options[o].key);
+            pt2_strbuf_puts(out, ": ");
+            pt2_status st = write_value(out, style, net, &l->options[o].value, err);
+            if (st) return st;
+        }
+        pt2_strbuf_puts(out, i + 1 < net->num_layers ? "},\n" : "}\n");
+    }
+    pt2_strbuf_puts(out, "}");
+    return PT2_OK;
+}
+
+/* RETURNN axis descriptions of the output's axes, in the PyTorch tensor's order. */
+static pt2_status write_output_axes(const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
+    const pt2_rt_layer *output = net->num_layers ? &net->layers[net->num_layers - 1] : NULL;
+    if (!output) return pt2_fail(err, PT2_ERR_INTERNAL, "the network has no layers");
+    pt2_strbuf_putc(out, '[');
+    for (int a = 0; a < output->rank; a++) {
+        const char *description = axis_description(&net->dims[output->dims[a]]);
+        if (!description) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "output axis %d has no RETURNN description", a);
+        pt2_strbuf_printf(out, "%s\"%s\"", a ? ", " : "", description);
+    }
+    pt2_strbuf_putc(out, ']');
+    return PT2_OK;
+}
+
+pt2_status pt2_emit_python_config(const pt2_rt_net *net, const char *model_name, pt2_strbuf *out, pt2_error *err) {
+    static const config_style python = {0};
+    pt2_strbuf_puts(out, "#!rnn.py\n");
+    pt2_strbuf_puts(out, "# RETURNN config written by pt2returnn from ");
+    pt2_strbuf_puts(out, model_name);
+    pt2_strbuf_puts(out, ".\n# The TensorFlow checkpoint beside it (model.001) holds every parameter.\n");
+    pt2_strbuf_puts(out, "from returnn.tensor import Dim, batch_dim\n\n");
+    pt2_strbuf_puts(out, "backend = \"tensorflow-net-dict\"\n");
+    pt2_strbuf_printf(out, "behavior_version = %d\n\n", BEHAVIOR_VERSION);
+    pt2_strbuf_puts(out, "# Dims of the input, in the PyTorch tensor's axis order.\n");
+    for (int a = 0; a < net->input_rank; a++) {
+        const pt2_rt_dim *d = &net->dims[net->input_dims[a]];
+        if (d->kind == PT2_RT_DIM_BATCH) continue;
+        pt2_strbuf_printf(out, "%s = Dim(", d->variable);
+        if (d->size < 0) pt2_strbuf_puts(out, "None");
+        else pt2_strbuf_printf(out, "%lld", (long long)d->size);
+        pt2_strbuf_puts(out, ", name=");
+        python_string(out, d->description);
+        pt2_strbuf_puts(out, ")\n");
+    }
+    pt2_strbuf_puts(out, "extern_data = {\"data\": {\"dim_tags\": [");
+    for (int a = 0; a < net->input_rank; a++)
+        pt2_strbuf_printf(out, "%s%s", a ? ", " : "", net->dims[net->input_dims[a]].variable);
+    pt2_strbuf_printf(out, "], \"dtype\": \"%s\", \"available_for_inference\": True}}\n\n", pt2_dtype_name(net->input_dtype));
+    pt2_strbuf_puts(out, "network = ");
+    pt2_status st = write_network(net, &python, out, err);
+    if (st) return st;
+    pt2_strbuf_puts(out, "\n\n");
+    pt2_strbuf_puts(out, "# The output's axes in the PyTorch tensor's order, as RETURNN axis descriptions.\n");
+    pt2_strbuf_puts(out, "pt2returnn_output_axes = ");
+    if ((st = write_output_axes(net, out, err))) return st;
+    pt2_strbuf_putc(out, '\n');
+    return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
+}
+
+pt2_status pt2_emit_json_config(const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
+    static const config_style json = {1};
+    /* JSON has no Dim objects: the input is described the old way, by its shape without the
+     * batch axis (None for the time axis) and its feature size. */
+    pt2_strbuf_printf(out, "{\n\"backend\": \"tensorflow-net-dict\",\n\"behavior_version\": %d,\n", BEHAVIOR_VERSION);
+    pt2_strbuf_puts(out, "\"extern_data\": {\"data\": {\"shape\": [");
+    int64_t feature = -1;
+    for (int a = 1; a < net->input_rank; a++) {
+        const pt2_rt_dim *d = &net->dims[net->input_dims[a]];
+        if (d->kind == PT2_RT_DIM_BATCH) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the batch must be the input's first axis");
+        if (d->size < 0) pt2_strbuf_printf(out, "%snull", a > 1 ? ", " : "");
+        else pt2_strbuf_printf(out, "%s%lld", a > 1 ? ", " : "", (long long)d->size);
+        if (d->kind == PT2_RT_DIM_FEATURE) feature = d->size;
+    }
+    pt2_strbuf_puts(out, "]");
+    if (feature >= 0) pt2_strbuf_printf(out, ", \"dim\": %lld", (long long)feature);
+    pt2_strbuf_printf(out, ", \"dtype\": \"%s\", \"available_for_inference\": true}},\n\"network\": ",
+                      pt2_dtype_name(net->input_dtype));
+    pt2_status st = write_network(net, &json, out, err);
+    if (st) return st;
+    pt2_strbuf_puts(out, ",\n\"pt2returnn_output_axes\": ");
+    if ((st = write_output_axes(net, out, err))) return st;
+    pt2_strbuf_puts(out, "\n}\n");
+    return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
+}
+
+pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net, pt2_tf_variable **out,
+                                         size_t *count, pt2_error *err) {
+    size_t total = 1;
+    for (size_t i = 0; i < net->num_layers; i++) total += net->layers[i].num_params;
+    pt2_tf_variable *vars = pt2_arena_alloc_array(arena, total, sizeof *vars, err);
+    int64_t *step = pt2_arena_alloc(arena, sizeof *step, err);
+    if (!vars || !step) return err->status;
+    size_t n = 0;
+    for (size_t i = 0; i < net->num_layers; i++)
+        for (size_t p = 0; p < net->layers[i].num_params; p++) {
+            vars[n].name = pt2_arena_printf(arena, err, "%s/%s", net->layers[i].name, net->layers[i].params[p].name);
+            if (!vars[n].name) return err->status;
+            vars[n++].tensor = net->layers[i].params[p].value;
+        }
+    vars[n].name = "global_step";
+    vars[n].tensor.dtype = PT2_DTYPE_INT64;
+    vars[n].tensor.storage = step;
+    vars[n++].tensor.storage_bytes = sizeof *step;
+    *out = vars;
+    *count = n;
+    return PT2_OK;
+}

@@ -19,8 +19,9 @@ run "C unit tests (native)" ctest --test-dir build --output-on-failure
 run "C unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
 run "Python tests (native build)" env PT2_BUILD_DIR="$PWD/build" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
   .venv/bin/python -m pytest -q tests/python
-run "bad inputs (ASan+UBSan build)" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
-  .venv/bin/python -m pytest -q tests/python/test_bad_inputs.py tests/python/test_readers_vs_pytorch.py
+run "CLI tests under ASan+UBSan" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
+  .venv/bin/python -m pytest -q tests/python/test_bad_inputs.py tests/python/test_readers_vs_pytorch.py \
+  tests/python/test_reference_run.py tests/python/test_convert_in_returnn.py
 run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
 if [ -f node/package.json ]; then run "node --test" bash -c "cd node && node --test"; fi
 

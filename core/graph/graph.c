@@ -37,3 +37,11 @@ size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported
     }
     return missing;
 }
+
+pt2_status pt2_graph_require_supported(const pt2_graph *graph, int (*is_supported)(const char *target),
+                                       const char *what, pt2_error *err) {
+    char list[900];
+    size_t missing = pt2_graph_describe_unsupported(graph, is_supported, list, sizeof list);
+    if (!missing) return PT2_OK;
+    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops %s: %s", missing, missing == 1 ? "" : "s", what, list);
+}

@@ -180,6 +180,10 @@ const pt2_range_constraint *pt2_graph_find_range(const pt2_graph *graph, const c
  * Returns how many nodes were rejected. */
 size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported)(const char *target), char *out,
                                       size_t out_size);
+/* Fails with PT2_ERR_UNSUPPORTED listing every rejected node at once:
+ * "N nodes use ops <what>: <list>". */
+pt2_status pt2_graph_require_supported(const pt2_graph *graph, int (*is_supported)(const char *target),
+                                       const char *what, pt2_error *err);
 /* Argument by schema name, or NULL. */
 const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name);
 

@@ -135,14 +135,6 @@ static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
 
 static int can_lower(const char *target) { return pt2_op_find_lowering(target) != NULL; }
 
-static pt2_status check_lowerings(const pt2_graph *g, pt2_error *err) {
-    char list[900];
-    size_t missing = pt2_graph_describe_unsupported(g, can_lower, list, sizeof list);
-    if (!missing) return PT2_OK;
-    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s", missing,
-                    missing == 1 ? "" : "s", list);
-}
-
 pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
@@ -152,7 +144,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_r
     out->run = run;
     out->net = net;
     pt2_error_set_file(err, graph->file_name);
-    pt2_status st = check_lowerings(graph, err);
+    pt2_status st = pt2_graph_require_supported(graph, can_lower, "that cannot be lowered to RETURNN yet", err);
     if (st) return st;
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     if (!out->values) return err->status;

@@ -331,15 +331,6 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
 
 static int can_run(const char *target) { return pt2_op_find(target) != NULL; }
 
-/* Every op the registry lacks, listed at once with where it comes from. */
-static pt2_status check_supported(const pt2_graph *g, pt2_error *err) {
-    char list[900];
-    size_t missing = pt2_graph_describe_unsupported(g, can_run, list, sizeof list);
-    if (!missing) return PT2_OK;
-    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops the reference run does not support: %s", missing,
-                    missing == 1 ? "" : "s", list);
-}
-
 pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
                          const pt2_run_options *options, pt2_run_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
@@ -347,7 +338,8 @@ pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_ten
     out->graph = graph;
     if (options) out->options = *options;
     pt2_error_set_file(err, graph->file_name);
-    pt2_status st = check_supported(graph, err);
+    /* Every op the registry lacks, listed at once with where it comes from. */
+    pt2_status st = pt2_graph_require_supported(graph, can_run, "the reference run does not support", err);
     if (st) return st;
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     if (!out->values) return err->status;

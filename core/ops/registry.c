@@ -8,10 +8,11 @@ extern const pt2_op_def pt2_ops_conv[];
 extern const pt2_op_def pt2_ops_linear[];
 extern const pt2_op_def pt2_ops_norm[];
 extern const pt2_op_def pt2_ops_pad[];
+extern const pt2_op_def pt2_ops_attention[];
 
 /* Each op family lists its ops once; a new family is added here. */
-static const pt2_op_def *const families[] = {pt2_ops_elementwise, pt2_ops_shape, pt2_ops_conv,
-                                              pt2_ops_linear,      pt2_ops_norm,  pt2_ops_pad};
+static const pt2_op_def *const families[] = {pt2_ops_elementwise, pt2_ops_shape, pt2_ops_conv,     pt2_ops_linear,
+                                              pt2_ops_norm,        pt2_ops_pad,   pt2_ops_attention};
 
 const pt2_op_def *pt2_op_find(const char *target) {
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)

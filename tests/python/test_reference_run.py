@@ -86,3 +86,18 @@ def test_unsupported_ops_are_listed_together(pt2returnn, tmp_path):
     for op in ("aten.sin.default", "aten.cumsum.default", "aten.sort"):
         assert op in line, line
     assert "test_reference_run.py" in line, "the source line of each op is named"
+
+
+def test_transformer_encoder_layer_at_another_length(pt2returnn, tmp_path):
+    """Multi-head attention as torch.export writes it: unflatten, select, squeeze, symbolic
+    sizes (_operator.mul), scaled_dot_product_attention, layer norms."""
+    torch.manual_seed(3)
+    model = torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True, dropout=0.0).eval()
+    ep = torch.export.export(model, (torch.randn(2, 30, 64),),
+                             dynamic_shapes=({1: torch.export.Dim("time", min=4, max=1024)},))
+    torch.export.save(ep, tmp_path / "layer.pt2")
+    x = torch.randn(2, 41, 64)
+    np.save(tmp_path / "x.npy", x.numpy())
+    ours, _ = run_both(pt2returnn, str(tmp_path / "layer.pt2"), str(tmp_path / "y.npy"), "--input", str(tmp_path / "x.npy"))
+    with torch.no_grad():
+        np.testing.assert_allclose(ours, model(x).numpy(), atol=ATOL, rtol=RTOL)

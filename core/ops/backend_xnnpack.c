@@ -16,6 +16,13 @@ pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape
     return PT2_OK;
 }
 
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
+                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
+    (void)ctx, (void)rows, (void)in_features, (void)out_features, (void)x, (void)weight, (void)bias, (void)out, (void)err;
+    *handled = 0;
+    return PT2_OK;
+}
+
 #else
 
 #include <math.h>
@@ -146,6 +153,27 @@ pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape
         return PT2_OK;
     }
     return finish(ctx, op, s, &b, out, handled, err);
+}
+
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
+                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
+    *handled = 0;
+    if (ctx->options.portable_only || !xnn_ready() || rows <= 0 || in_features <= 0 || out_features <= 0) return PT2_OK;
+    xnn_operator_t op = NULL;
+    if (xnn_create_fully_connected_nc_f32((size_t)in_features, (size_t)out_features, (size_t)in_features,
+                                          (size_t)out_features, weight, bias, -INFINITY, INFINITY, 0,
+                                          &op) != xnn_status_success)
+        return PT2_OK;
+    if (xnn_setup_fully_connected_nc_f32(op, (size_t)rows, x, out, pool_for(ctx->options.num_threads)) !=
+        xnn_status_success) {
+        xnn_delete_operator(op);
+        return PT2_OK;
+    }
+    enum xnn_status status = xnn_run_operator(op, pool_for(ctx->options.num_threads));
+    xnn_delete_operator(op);
+    if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
+    *handled = 1;
+    return PT2_OK;
 }
 
 #endif

@@ -20,4 +20,8 @@ pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const
 pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x,
                                     const float *weight, const float *bias, float *out, int *handled, pt2_error *err);
 
+/* x [rows, in], weight [out, in] (PyTorch's nn.Linear layout) -> out [rows, out]. */
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
+                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err);
+
 #endif

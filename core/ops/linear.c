@@ -1,6 +1,7 @@
 /* linear and embedding. */
 #include <string.h>
 
+#include "backend_xnnpack.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -19,6 +20,9 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
+    int handled;
+    if ((st = pt2_xnn_linear(ctx, rows, in_features, out_features, px, pw, pb, po, &handled, err))) return st;
+    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict in = px + r * in_features;
         for (int64_t o = 0; o < out_features; o++) {

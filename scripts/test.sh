@@ -9,8 +9,8 @@ bash scripts/setup.sh
 bash scripts/build.sh
 
 echo "test: making fixtures with PyTorch"
-if [ -f tests/fixtures/make_fixtures.py ]; then .venv/bin/python tests/fixtures/make_fixtures.py build/fixtures; fi
-if [ -f tests/fixtures/make_bad_inputs.py ]; then .venv/bin/python tests/fixtures/make_bad_inputs.py build/fixtures/bad; fi
+.venv/bin/python tests/fixtures/make_fixtures.py build/fixtures
+.venv/bin/python tests/fixtures/make_bad_inputs.py build/fixtures/bad
 
 failed=()
 run() { local name=$1; shift; echo "test: $name"; if ! "$@"; then failed+=("$name"); fi; }

@@ -1,6 +1,8 @@
 #include "sym_expr.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +29,40 @@ static const struct {
     pt2_sym_kind kind;
     int min_args, max_args; /* max -1: any */
 } functions[] = {
-    {"Add", PT2_SYM_ADD, 1, -1},          {"Mul", PT2_SYM_MUL, 1, -1},
-    {"Pow", PT2_SYM_POW, 2, 2},           {"FloorDiv", PT2_SYM_FLOOR_DIV, 2, 2},
-    {"CleanDiv", PT2_SYM_FLOOR_DIV, 2, 2}, {"IntTrueDiv", PT2_SYM_FLOOR_DIV, 2, 2},
-    {"Mod", PT2_SYM_MOD, 2, 2},           {"PythonMod", PT2_SYM_MOD, 2, 2},
-    {"CeilDiv", PT2_SYM_CEIL_DIV, 2, 2},  {"Max", PT2_SYM_MAX, 1, -1},
-    {"Min", PT2_SYM_MIN, 1, -1},          {"Eq", PT2_SYM_EQ, 2, 2},
-    {"Equality", PT2_SYM_EQ, 2, 2},       {"Ne", PT2_SYM_NE, 2, 2},
-    {"Unequality", PT2_SYM_NE, 2, 2},     {"StrictLessThan", PT2_SYM_LT, 2, 2},
-    {"LessThan", PT2_SYM_LE, 2, 2},       {"StrictGreaterThan", PT2_SYM_GT, 2, 2},
-    {"GreaterThan", PT2_SYM_GE, 2, 2},    {"Lt", PT2_SYM_LT, 2, 2},
-    {"Le", PT2_SYM_LE, 2, 2},             {"Gt", PT2_SYM_GT, 2, 2},
-    {"Ge", PT2_SYM_GE, 2, 2},             {"And", PT2_SYM_AND, 1, -1},
-    {"Or", PT2_SYM_OR, 1, -1},            {"Not", PT2_SYM_NOT, 1, 1},
+    {"Add", PT2_SYM_ADD, 1, -1},
+    {"Mul", PT2_SYM_MUL, 1, -1},
+    {"Pow", PT2_SYM_POW, 2, 2},
+    {"PowByNatural", PT2_SYM_POW, 2, 2},
+    {"FloatPow", PT2_SYM_POW, 2, 2},
+    {"FloorDiv", PT2_SYM_FLOOR_DIV, 2, 2},
+    {"CleanDiv", PT2_SYM_FLOOR_DIV, 2, 2}, /* exact division: floor gives the same */
+    {"IntTrueDiv", PT2_SYM_TRUE_DIV, 2, 2},
+    {"FloatTrueDiv", PT2_SYM_TRUE_DIV, 2, 2},
+    {"Mod", PT2_SYM_MOD, 2, 2},
+    {"PythonMod", PT2_SYM_MOD, 2, 2},
+    {"CeilDiv", PT2_SYM_CEIL_DIV, 2, 2},
+    {"Max", PT2_SYM_MAX, 1, -1},
+    {"Min", PT2_SYM_MIN, 1, -1},
+    {"Eq", PT2_SYM_EQ, 2, 2},
+    {"Equality", PT2_SYM_EQ, 2, 2},
+    {"Ne", PT2_SYM_NE, 2, 2},
+    {"Unequality", PT2_SYM_NE, 2, 2},
+    {"StrictLessThan", PT2_SYM_LT, 2, 2},
+    {"LessThan", PT2_SYM_LE, 2, 2},
+    {"StrictGreaterThan", PT2_SYM_GT, 2, 2},
+    {"GreaterThan", PT2_SYM_GE, 2, 2},
+    {"Lt", PT2_SYM_LT, 2, 2},
+    {"Le", PT2_SYM_LE, 2, 2},
+    {"Gt", PT2_SYM_GT, 2, 2},
+    {"Ge", PT2_SYM_GE, 2, 2},
+    {"And", PT2_SYM_AND, 1, -1},
+    {"Or", PT2_SYM_OR, 1, -1},
+    {"Not", PT2_SYM_NOT, 1, 1},
+    {"ToFloat", PT2_SYM_TO_FLOAT, 1, 1},
+    {"TruncToInt", PT2_SYM_TRUNC_TO_INT, 1, 1},
+    {"FloorToInt", PT2_SYM_FLOOR_TO_INT, 1, 1},
+    {"CeilToInt", PT2_SYM_CEIL_TO_INT, 1, 1},
+    {"RoundToInt", PT2_SYM_ROUND_TO_INT, 1, 1},
 };
 
 static pt2_sym_expr *new_node(sym_parser *p, pt2_sym_kind kind) {
@@ -52,8 +75,10 @@ static pt2_status parse_integer(sym_parser *p, int64_t *out) {
     skip_space(p);
     const char *start = p->text + p->pos;
     char *end;
+    errno = 0;
     long long v = strtoll(start, &end, 10);
     if (end == start) return sym_error(p, "an integer");
+    if (errno == ERANGE) return sym_error(p, "an integer within 64 bits");
     p->pos += (size_t)(end - start);
     *out = v;
     return PT2_OK;
@@ -134,6 +159,29 @@ static pt2_status parse_expr(sym_parser *p, int depth, pt2_sym_expr **out) {
         p->pos++;
         return PT2_OK;
     }
+    if (NAME_IS("Float")) {
+        /* Float('0.5', precision=53) */
+        char quote = p->text[p->pos];
+        int quoted = quote == '\'' || quote == '"';
+        const char *start = p->text + p->pos + quoted;
+        char *end;
+        double d = strtod(start, &end);
+        if (end == start || (quoted && *end != quote)) return sym_error(p, "a float literal");
+        pt2_sym_expr *e = new_node(p, PT2_SYM_FLOAT);
+        if (!e) return p->err->status;
+        e->float_value = d;
+        p->pos = (size_t)(end - p->text) + (size_t)quoted;
+        *out = e;
+        return skip_to_close(p);
+    }
+    if (NAME_IS("Identity")) {
+        pt2_status st = parse_expr(p, depth + 1, out);
+        if (st) return st;
+        skip_space(p);
+        if (p->text[p->pos] != ')') return sym_error(p, "')'");
+        p->pos++;
+        return PT2_OK;
+    }
     if (NAME_IS("Rational")) {
         int64_t numerator = 0, denominator = 1;
         pt2_status st = parse_integer(p, &numerator);
@@ -198,82 +246,182 @@ static int64_t floor_div(int64_t a, int64_t b) {
     return q;
 }
 
-static pt2_status eval(const pt2_sym_expr *e, const pt2_sym_binding *bindings, size_t count, int64_t *out,
-                       pt2_error *err) {
-    int64_t a = 0, b = 0;
-    pt2_status st;
+/* A value during evaluation: sizes are integers, but a float scale can enter and leave
+ * through ToFloat / TruncToInt. Mixed operands give a float, as in sympy. */
+typedef struct sym_number {
+    int is_float;
+    int64_t i;
+    double f;
+} sym_number;
+
+static double as_double(sym_number n) { return n.is_float ? n.f : (double)n.i; }
+
+static sym_number make_int(int64_t i) {
+    sym_number n = {0, i, 0};
+    return n;
+}
+
+static sym_number make_float(double f) {
+    sym_number n = {1, 0, f};
+    return n;
+}
+
+/* Float to integer, refusing what an int64 cannot hold (NaN, infinities, huge values). */
+static pt2_status float_to_int(double f, int64_t *out, pt2_error *err) {
+    if (!(f >= -9.2e18 && f <= 9.2e18))
+        return pt2_fail(err, PT2_ERR_INPUT, "a symbolic size converts %g to an integer", f);
+    *out = (int64_t)f;
+    return PT2_OK;
+}
+
+static pt2_status binary(pt2_sym_kind kind, sym_number a, sym_number b, sym_number *out, pt2_error *err) {
+    int is_float = a.is_float || b.is_float;
+    double x = as_double(a), y = as_double(b);
+    int64_t r = 0;
+    switch (kind) {
+    case PT2_SYM_ADD:
+        if (is_float) break;
+        if (__builtin_add_overflow(a.i, b.i, &r)) goto overflow;
+        *out = make_int(r);
+        return PT2_OK;
+    case PT2_SYM_MUL:
+        if (is_float) break;
+        if (__builtin_mul_overflow(a.i, b.i, &r)) goto overflow;
+        *out = make_int(r);
+        return PT2_OK;
+    case PT2_SYM_POW:
+        if (is_float) break;
+        if (b.i < 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "negative integer power in a symbolic size");
+        if (a.i == 0 || a.i == 1) {
+            r = b.i == 0 ? 1 : a.i;
+        } else if (a.i == -1) {
+            r = (b.i % 2) ? -1 : 1;
+        } else {
+            r = 1; /* |a| >= 2 overflows within 63 steps, so the loop is short */
+            for (int64_t k = 0; k < b.i; k++)
+                if (__builtin_mul_overflow(r, a.i, &r)) goto overflow;
+        }
+        *out = make_int(r);
+        return PT2_OK;
+    case PT2_SYM_FLOOR_DIV:
+    case PT2_SYM_MOD:
+    case PT2_SYM_CEIL_DIV:
+        if (is_float ? y == 0 : b.i == 0) return pt2_fail(err, PT2_ERR_INPUT, "division by zero in a symbolic size");
+        if (is_float) break;
+        if (a.i == INT64_MIN && b.i == -1) goto overflow;
+        if (kind == PT2_SYM_FLOOR_DIV) r = floor_div(a.i, b.i);
+        else if (kind == PT2_SYM_MOD) r = a.i - floor_div(a.i, b.i) * b.i;
+        else r = -floor_div(-a.i, b.i);
+        *out = make_int(r);
+        return PT2_OK;
+    case PT2_SYM_TRUE_DIV:
+        if (y == 0) return pt2_fail(err, PT2_ERR_INPUT, "division by zero in a symbolic size");
+        *out = make_float(x / y);
+        return PT2_OK;
+    case PT2_SYM_MAX:
+    case PT2_SYM_MIN: {
+        int take_a = kind == PT2_SYM_MAX ? (is_float ? x >= y : a.i >= b.i) : (is_float ? x <= y : a.i <= b.i);
+        *out = take_a ? a : b;
+        return PT2_OK;
+    }
+    case PT2_SYM_EQ: *out = make_int(is_float ? x == y : a.i == b.i); return PT2_OK;
+    case PT2_SYM_NE: *out = make_int(is_float ? x != y : a.i != b.i); return PT2_OK;
+    case PT2_SYM_LT: *out = make_int(is_float ? x < y : a.i < b.i); return PT2_OK;
+    case PT2_SYM_LE: *out = make_int(is_float ? x <= y : a.i <= b.i); return PT2_OK;
+    case PT2_SYM_GT: *out = make_int(is_float ? x > y : a.i > b.i); return PT2_OK;
+    case PT2_SYM_GE: *out = make_int(is_float ? x >= y : a.i >= b.i); return PT2_OK;
+    case PT2_SYM_AND: *out = make_int((a.is_float ? x != 0 : a.i != 0) && (b.is_float ? y != 0 : b.i != 0)); return PT2_OK;
+    case PT2_SYM_OR: *out = make_int((a.is_float ? x != 0 : a.i != 0) || (b.is_float ? y != 0 : b.i != 0)); return PT2_OK;
+    default: return pt2_fail(err, PT2_ERR_INTERNAL, "symbolic operation %d is not binary", (int)kind);
+    }
+    /* Float forms of the arithmetic operations. */
+    switch (kind) {
+    case PT2_SYM_ADD: *out = make_float(x + y); break;
+    case PT2_SYM_MUL: *out = make_float(x * y); break;
+    case PT2_SYM_POW: *out = make_float(pow(x, y)); break;
+    case PT2_SYM_FLOOR_DIV: *out = make_float(floor(x / y)); break;
+    case PT2_SYM_MOD: *out = make_float(x - floor(x / y) * y); break;
+    case PT2_SYM_CEIL_DIV: *out = make_float(ceil(x / y)); break;
+    default: return pt2_fail(err, PT2_ERR_INTERNAL, "symbolic operation %d has no float form", (int)kind);
+    }
+    return PT2_OK;
+overflow:
+    return pt2_fail(err, PT2_ERR_INPUT, "a symbolic size overflows 64 bits");
+}
+
+static pt2_status eval_number(const pt2_sym_expr *e, const pt2_sym_binding *bindings, size_t count, sym_number *out,
+                              pt2_error *err) {
     switch (e->kind) {
-    case PT2_SYM_INTEGER: *out = e->value; return PT2_OK;
-    case PT2_SYM_TRUE: *out = 1; return PT2_OK;
-    case PT2_SYM_FALSE: *out = 0; return PT2_OK;
+    case PT2_SYM_INTEGER: *out = make_int(e->value); return PT2_OK;
+    case PT2_SYM_FLOAT: *out = make_float(e->float_value); return PT2_OK;
+    case PT2_SYM_TRUE: *out = make_int(1); return PT2_OK;
+    case PT2_SYM_FALSE: *out = make_int(0); return PT2_OK;
     case PT2_SYM_SYMBOL:
         for (size_t i = 0; i < count; i++)
             if (!strcmp(bindings[i].symbol, e->symbol)) {
-                *out = bindings[i].value;
+                *out = make_int(bindings[i].value);
                 return PT2_OK;
             }
         return pt2_fail(err, PT2_ERR_INPUT, "the size symbol '%s' has no value (no input dimension defines it)",
                         e->symbol);
     default: break;
     }
-    if ((st = eval(e->args[0], bindings, count, &a, err))) return st;
-    if (e->kind == PT2_SYM_NOT) {
-        *out = !a;
-        return PT2_OK;
+    if (e->count == 0) return pt2_fail(err, PT2_ERR_INTERNAL, "symbolic operation without operands");
+    sym_number a, b;
+    pt2_status st = eval_number(e->args[0], bindings, count, &a, err);
+    if (st) return st;
+    switch (e->kind) {
+    case PT2_SYM_NOT: *out = make_int(a.is_float ? a.f == 0 : a.i == 0); return PT2_OK;
+    case PT2_SYM_TO_FLOAT: *out = make_float(as_double(a)); return PT2_OK;
+    case PT2_SYM_TRUNC_TO_INT:
+    case PT2_SYM_FLOOR_TO_INT:
+    case PT2_SYM_CEIL_TO_INT:
+    case PT2_SYM_ROUND_TO_INT: {
+        if (!a.is_float) {
+            *out = a;
+            return PT2_OK;
+        }
+        double f = e->kind == PT2_SYM_TRUNC_TO_INT   ? trunc(a.f)
+                   : e->kind == PT2_SYM_FLOOR_TO_INT ? floor(a.f)
+                   : e->kind == PT2_SYM_CEIL_TO_INT  ? ceil(a.f)
+                                                     : nearbyint(a.f); /* ties to even in the default mode */
+        out->is_float = 0;
+        return float_to_int(f, &out->i, err);
+    }
+    default: break;
     }
     for (size_t i = 1; i < e->count; i++) {
-        if ((st = eval(e->args[i], bindings, count, &b, err))) return st;
-        switch (e->kind) {
-        case PT2_SYM_ADD:
-            if (__builtin_add_overflow(a, b, &a)) goto overflow;
-            break;
-        case PT2_SYM_MUL:
-            if (__builtin_mul_overflow(a, b, &a)) goto overflow;
-            break;
-        case PT2_SYM_POW: {
-            if (b < 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "negative power in a symbolic size");
-            int64_t r = 1;
-            for (int64_t k = 0; k < b; k++)
-                if (__builtin_mul_overflow(r, a, &r)) goto overflow;
-            a = r;
-            break;
-        }
-        case PT2_SYM_FLOOR_DIV:
-        case PT2_SYM_MOD:
-        case PT2_SYM_CEIL_DIV:
-            if (b == 0) return pt2_fail(err, PT2_ERR_INPUT, "division by zero in a symbolic size");
-            if (e->kind == PT2_SYM_FLOOR_DIV) a = floor_div(a, b);
-            else if (e->kind == PT2_SYM_MOD) a = a - floor_div(a, b) * b;
-            else a = -floor_div(-a, b);
-            break;
-        case PT2_SYM_MAX: a = a > b ? a : b; break;
-        case PT2_SYM_MIN: a = a < b ? a : b; break;
-        case PT2_SYM_EQ: a = a == b; break;
-        case PT2_SYM_NE: a = a != b; break;
-        case PT2_SYM_LT: a = a < b; break;
-        case PT2_SYM_LE: a = a <= b; break;
-        case PT2_SYM_GT: a = a > b; break;
-        case PT2_SYM_GE: a = a >= b; break;
-        case PT2_SYM_AND: a = a && b; break;
-        case PT2_SYM_OR: a = a || b; break;
-        default: return pt2_fail(err, PT2_ERR_INTERNAL, "unknown symbolic operation");
-        }
+        if ((st = eval_number(e->args[i], bindings, count, &b, err))) return st;
+        if ((st = binary(e->kind, a, b, &a, err))) return st;
     }
     *out = a;
     return PT2_OK;
-overflow:
-    return pt2_fail(err, PT2_ERR_INPUT, "a symbolic size overflows 64 bits");
 }
 
 pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *bindings, size_t count, int64_t *out,
                         pt2_error *err) {
-    return eval(expr, bindings, count, out, err);
+    sym_number n;
+    pt2_status st = eval_number(expr, bindings, count, &n, err);
+    if (st) return st;
+    if (!n.is_float) {
+        *out = n.i;
+        return PT2_OK;
+    }
+    if (n.f != floor(n.f))
+        return pt2_fail(err, PT2_ERR_INPUT, "a symbolic size evaluates to %g, which is not a whole number", n.f);
+    return float_to_int(n.f, out, err);
 }
 
 /* Precedence for minimal parentheses: 1 comparisons/logic, 2 sums, 3 products, 4 powers, 5 atoms. */
 static int precedence(const pt2_sym_expr *e) {
     switch (e->kind) {
     case PT2_SYM_INTEGER: return e->value < 0 ? 2 : 5;
+    case PT2_SYM_FLOAT: return e->float_value < 0 ? 2 : 5;
+    case PT2_SYM_TO_FLOAT:
+    case PT2_SYM_TRUNC_TO_INT:
+    case PT2_SYM_FLOOR_TO_INT:
+    case PT2_SYM_CEIL_TO_INT:
+    case PT2_SYM_ROUND_TO_INT:
     case PT2_SYM_SYMBOL:
     case PT2_SYM_TRUE:
     case PT2_SYM_FALSE:
@@ -283,10 +431,23 @@ static int precedence(const pt2_sym_expr *e) {
     case PT2_SYM_POW: return 4;
     case PT2_SYM_MUL:
     case PT2_SYM_FLOOR_DIV:
+    case PT2_SYM_TRUE_DIV:
     case PT2_SYM_MOD: return 3;
     case PT2_SYM_ADD: return 2;
     default: return 1;
     }
+}
+
+/* Shortest text that reads back as the same double, always with a '.' or exponent so it
+ * reads as a float, as Python's repr does. */
+static void format_float(double value, pt2_strbuf *out) {
+    char text[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, value);
+        if (strtod(text, NULL) == value) break;
+    }
+    pt2_strbuf_puts(out, text);
+    if (!strpbrk(text, ".eEn")) pt2_strbuf_puts(out, ".0"); /* 'n': nan and inf stay as they are */
 }
 
 static void format_operand(const pt2_sym_expr *e, int min_precedence, pt2_strbuf *out) {
@@ -297,13 +458,28 @@ static void format_operand(const pt2_sym_expr *e, int min_precedence, pt2_strbuf
 }
 
 void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
-    static const char *infix[] = {[PT2_SYM_FLOOR_DIV] = "//", [PT2_SYM_MOD] = " % ", [PT2_SYM_POW] = "**",
-                                  [PT2_SYM_EQ] = " == ",       [PT2_SYM_NE] = " != ", [PT2_SYM_LT] = " < ",
-                                  [PT2_SYM_LE] = " <= ",       [PT2_SYM_GT] = " > ",  [PT2_SYM_GE] = " >= ",
-                                  [PT2_SYM_AND] = " and ",     [PT2_SYM_OR] = " or "};
+    static const char *infix[] = {[PT2_SYM_FLOOR_DIV] = "//", [PT2_SYM_TRUE_DIV] = "/",  [PT2_SYM_MOD] = " % ",
+                                  [PT2_SYM_POW] = "**",        [PT2_SYM_EQ] = " == ",      [PT2_SYM_NE] = " != ",
+                                  [PT2_SYM_LT] = " < ",        [PT2_SYM_LE] = " <= ",      [PT2_SYM_GT] = " > ",
+                                  [PT2_SYM_GE] = " >= ",       [PT2_SYM_AND] = " and ",    [PT2_SYM_OR] = " or "};
+    const size_t num_infix = sizeof infix / sizeof infix[0];
     switch (e->kind) {
     case PT2_SYM_INTEGER: pt2_strbuf_printf(out, "%lld", (long long)e->value); return;
     case PT2_SYM_SYMBOL: pt2_strbuf_puts(out, e->symbol); return;
+    case PT2_SYM_FLOAT: format_float(e->float_value, out); return;
+    case PT2_SYM_TO_FLOAT:
+    case PT2_SYM_TRUNC_TO_INT:
+    case PT2_SYM_FLOOR_TO_INT:
+    case PT2_SYM_CEIL_TO_INT:
+    case PT2_SYM_ROUND_TO_INT:
+        pt2_strbuf_puts(out, e->kind == PT2_SYM_TO_FLOAT       ? "float("
+                             : e->kind == PT2_SYM_TRUNC_TO_INT ? "int("
+                             : e->kind == PT2_SYM_FLOOR_TO_INT ? "floor("
+                             : e->kind == PT2_SYM_CEIL_TO_INT  ? "ceil("
+                                                               : "round(");
+        pt2_sym_format(e->args[0], out);
+        pt2_strbuf_putc(out, ')');
+        return;
     case PT2_SYM_TRUE: pt2_strbuf_puts(out, "True"); return;
     case PT2_SYM_FALSE: pt2_strbuf_puts(out, "False"); return;
     case PT2_SYM_NOT:
@@ -347,7 +523,7 @@ void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
     default: {
         int p = precedence(e);
         for (size_t i = 0; i < e->count; i++) {
-            if (i) pt2_strbuf_puts(out, infix[e->kind] ? infix[e->kind] : " ? ");
+            if (i) pt2_strbuf_puts(out, (size_t)e->kind < num_infix && infix[e->kind] ? infix[e->kind] : " ? ");
             /* Left-associative: the right operand of // or % needs parentheses at equal precedence. */
             format_operand(e->args[i], i ? p + 1 : p, out);
         }

@@ -25,13 +25,23 @@ typedef enum pt2_sym_kind {
     PT2_SYM_MIN,
     PT2_SYM_EQ, PT2_SYM_NE, PT2_SYM_LT, PT2_SYM_LE, PT2_SYM_GT, PT2_SYM_GE, /* SymBool */
     PT2_SYM_AND, PT2_SYM_OR, PT2_SYM_NOT,
-    PT2_SYM_TRUE, PT2_SYM_FALSE
+    PT2_SYM_TRUE, PT2_SYM_FALSE,
+    /* Float arithmetic appears where a size comes from a float scale (F.interpolate with
+     * scale_factor): TruncToInt(Mul(Float('0.5'), ToFloat(s9))). */
+    PT2_SYM_FLOAT,         /* float_value */
+    PT2_SYM_TO_FLOAT,      /* ToFloat(a) */
+    PT2_SYM_TRUE_DIV,      /* IntTrueDiv / FloatTrueDiv: a float quotient */
+    PT2_SYM_TRUNC_TO_INT,  /* TruncToInt(a): toward zero */
+    PT2_SYM_FLOOR_TO_INT,  /* FloorToInt(a) */
+    PT2_SYM_CEIL_TO_INT,   /* CeilToInt(a) */
+    PT2_SYM_ROUND_TO_INT   /* RoundToInt(a): half to even, as Python's round() */
 } pt2_sym_kind;
 
 typedef struct pt2_sym_expr pt2_sym_expr;
 struct pt2_sym_expr {
     pt2_sym_kind kind;
     int64_t value;      /* INTEGER */
+    double float_value; /* FLOAT */
     const char *symbol; /* SYMBOL: "s35" */
     size_t count;       /* operands */
     pt2_sym_expr **args;
@@ -49,7 +59,8 @@ typedef struct pt2_sym_binding {
     int64_t value;
 } pt2_sym_binding;
 
-/* Fails (naming the symbol) when a symbol is unbound, on division by zero or overflow. */
+/* Fails (naming the symbol) when a symbol is unbound, on division by zero or overflow, and
+ * when the result is a float that is not a whole number. */
 pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *bindings, size_t count, int64_t *out,
                         pt2_error *err);
 

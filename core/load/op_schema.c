@@ -136,15 +136,22 @@ static pt2_status parse_arg(pt2_arena *arena, const char *text, size_t length, i
                             pt2_error *err) {
     memset(out, 0, sizeof *out);
     out->keyword_only = keyword_only;
-    const char *space = memchr(text, ' ', length);
-    if (!space) return schema_error(err, text, "argument without a name");
+    /* "TYPE NAME" or "TYPE NAME=DEFAULT". The type may contain spaces in its alias annotation
+     * ("Tensor(a -> *) self"), the name never does: it follows the last space before '='. */
+    const char *end = text + length;
+    const char *equals = memchr(text, '=', length);
+    const char *name_end = equals ? equals : end;
+    const char *space = NULL;
+    for (const char *c = text; c < name_end; c++)
+        if (*c == ' ') space = c;
+    if (!space || space + 1 == name_end) return schema_error(err, text, "argument without a name");
     /* Type: strip the alias annotation "(a!)", then "?" and "[N]". */
     char type[64];
     size_t n = 0;
     int in_alias = 0;
     for (const char *c = text; c < space; c++) {
         if (*c == '(') in_alias = 1;
-        if (!in_alias && n + 1 < sizeof type) type[n++] = *c;
+        if (!in_alias && *c != ' ' && n + 1 < sizeof type) type[n++] = *c;
         if (*c == ')') in_alias = 0;
     }
     type[n] = 0;
@@ -162,14 +169,24 @@ static pt2_status parse_arg(pt2_arena *arena, const char *text, size_t length, i
     }
     if (!(out->type = pt2_arena_strdup(arena, type, err))) return err->status;
     const char *name = space + 1;
-    const char *end = text + length;
-    const char *equals = memchr(name, '=', (size_t)(end - name));
-    if (!(out->name = pt2_arena_strndup(arena, name, (size_t)((equals ? equals : end) - name), err))) return err->status;
+    if (!(out->name = pt2_arena_strndup(arena, name, (size_t)(name_end - name), err))) return err->status;
     if (equals) {
         out->has_default = 1;
         return parse_default(arena, out, equals + 1, (size_t)(end - equals - 1), &out->default_value, err);
     }
     return PT2_OK;
+}
+
+/* The ')' closing the argument list that opens at `open`, or NULL. */
+static const char *matching_paren(const char *open) {
+    int level = 0, quoted = 0;
+    for (const char *c = open; *c; c++) {
+        if (*c == '"') quoted = !quoted;
+        if (quoted) continue;
+        if (*c == '(') level++;
+        if (*c == ')' && --level == 0) return c;
+    }
+    return NULL;
 }
 
 pt2_status pt2_op_schema_parse(pt2_arena *arena, const char *target, const char *text, pt2_op_schema *out,
@@ -178,8 +195,8 @@ pt2_status pt2_op_schema_parse(pt2_arena *arena, const char *target, const char 
     out->target = target;
     out->text = text;
     const char *open = strchr(text, '(');
-    const char *arrow = strstr(text, ") -> ");
-    if (!open || !arrow) return schema_error(err, text, "expected NAME(ARGS) -> RETURNS");
+    const char *arrow = open ? matching_paren(open) : NULL;
+    if (!arrow || strncmp(arrow, ") -> ", 5) != 0) return schema_error(err, text, "expected NAME(ARGS) -> RETURNS");
     const char *parts[64];
     size_t lengths[64];
     size_t count = split_top_level(open + 1, (size_t)(arrow - open - 1), parts, lengths, 64);
@@ -206,16 +223,57 @@ pt2_status pt2_op_schema_parse(pt2_arena *arena, const char *target, const char 
     return PT2_OK;
 }
 
+#define NUM_KNOWN_SCHEMAS (sizeof known_schemas / sizeof known_schemas[0])
+
+/* The generator writes the table sorted by target, so lookups bisect it. */
+static long find_index(const char *target) {
+    size_t low = 0, high = NUM_KNOWN_SCHEMAS;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        int c = strcmp(known_schemas[mid].target, target);
+        if (c == 0) return (long)mid;
+        if (c < 0) low = mid + 1;
+        else high = mid;
+    }
+    return -1;
+}
+
+static pt2_status parse_known(pt2_arena *arena, size_t index, const pt2_op_schema **out, pt2_error *err) {
+    pt2_op_schema *schema = pt2_arena_alloc(arena, sizeof *schema, err);
+    if (!schema) return err->status;
+    pt2_status st = pt2_op_schema_parse(arena, known_schemas[index].target, known_schemas[index].schema, schema, err);
+    if (st) return st;
+    *out = schema;
+    return PT2_OK;
+}
+
 pt2_status pt2_op_schema_find(pt2_arena *arena, const char *target, const pt2_op_schema **out, pt2_error *err) {
     *out = NULL;
-    for (size_t i = 0; i < sizeof known_schemas / sizeof known_schemas[0]; i++) {
-        if (strcmp(known_schemas[i].target, target) != 0) continue;
-        pt2_op_schema *schema = pt2_arena_alloc(arena, sizeof *schema, err);
-        if (!schema) return err->status;
-        pt2_status st = pt2_op_schema_parse(arena, known_schemas[i].target, known_schemas[i].schema, schema, err);
-        if (st) return st;
-        *out = schema;
-        return PT2_OK;
+    long index = find_index(target);
+    return index < 0 ? PT2_OK : parse_known(arena, (size_t)index, out, err);
+}
+
+pt2_status pt2_op_schema_lookup(pt2_arena *arena, pt2_op_schema_cache *cache, const char *target,
+                                const pt2_op_schema **out, pt2_error *err) {
+    *out = NULL;
+    long index = find_index(target);
+    if (index < 0) return PT2_OK;
+    if (!cache->parsed) {
+        cache->parsed = pt2_arena_alloc_array(arena, NUM_KNOWN_SCHEMAS, sizeof *cache->parsed, err);
+        if (!cache->parsed) return err->status;
     }
+    if (!cache->parsed[index]) {
+        pt2_status st = parse_known(arena, (size_t)index, &cache->parsed[index], err);
+        if (st) return st;
+    }
+    *out = cache->parsed[index];
     return PT2_OK;
+}
+
+size_t pt2_op_schema_count(void) { return NUM_KNOWN_SCHEMAS; }
+
+const char *pt2_op_schema_entry(size_t index, const char **text) {
+    if (index >= NUM_KNOWN_SCHEMAS) return NULL;
+    if (text) *text = known_schemas[index].schema;
+    return known_schemas[index].target;
 }

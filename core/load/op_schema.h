@@ -31,6 +31,19 @@ typedef struct pt2_op_schema {
 
 /* *out = NULL (and PT2_OK) when pt2returnn has no schema for the target. */
 pt2_status pt2_op_schema_find(pt2_arena *arena, const char *target, const pt2_op_schema **out, pt2_error *err);
+/* The same, parsing each schema once per cache: the .pt2 reader keeps one cache per archive
+ * (the parsed schemas live in `arena`, so the cache must not outlive it). Zero-initialise. */
+typedef struct pt2_op_schema_cache {
+    const pt2_op_schema **parsed; /* one slot per known schema */
+} pt2_op_schema_cache;
+pt2_status pt2_op_schema_lookup(pt2_arena *arena, pt2_op_schema_cache *cache, const char *target,
+                                const pt2_op_schema **out, pt2_error *err);
+
+/* The generated table (sorted by target), for tests: the target of entry `index` and its
+ * schema text, or NULL past the end. */
+size_t pt2_op_schema_count(void);
+const char *pt2_op_schema_entry(size_t index, const char **text);
+
 /* Parses one schema string (exposed for tests). */
 pt2_status pt2_op_schema_parse(pt2_arena *arena, const char *target, const char *text, pt2_op_schema *out,
                                pt2_error *err);

@@ -27,6 +27,7 @@ typedef struct loader {
     pt2_graph *graph;
     name_index_entry *index; /* values sorted by name, for lookups while reading nodes */
     size_t index_count;
+    pt2_op_schema_cache schemas;
     const char *where; /* JSON path of what is being read, for errors */
     char where_buf[200];
 } loader;
@@ -395,7 +396,7 @@ static const char *normalise_target(const char *target) {
 /* Puts the file's arguments in schema order and fills the omitted ones with defaults. */
 static pt2_status order_arguments(loader *l, pt2_node *node, const pt2_json *inputs) {
     const pt2_op_schema *schema = NULL;
-    pt2_status st = pt2_op_schema_find(l->arena, node->target, &schema, l->err);
+    pt2_status st = pt2_op_schema_lookup(l->arena, &l->schemas, node->target, &schema, l->err);
     if (st) return st;
     size_t given = pt2_json_is(inputs, PT2_JSON_ARRAY) ? inputs->count : 0;
     size_t total = given + (schema ? schema->num_args : 0);

@@ -33,7 +33,8 @@ any all native_dropout _native_batch_norm_legit _unsafe_index upsample_nearest1d
 _adaptive_avg_pool2d rsub bitwise_and bitwise_or isnan isinf nan_to_num std_mean topk sort einsum roll
 repeat_interleave masked_fill_ new_empty empty_strided as_strided select_scatter slice_scatter index_put
 index_put_ scatter scatter_add addcmul lerp silu_ clamp_ hardtanh_ leaky_relu_ pixel_shuffle
-instance_norm _scaled_dot_product_flash_attention_for_cpu sym_storage_offset
+instance_norm _scaled_dot_product_flash_attention_for_cpu sym_storage_offset detach_ alias_copy
+view_copy permute_copy unsqueeze_copy squeeze_copy expand_copy transpose_copy t_copy slice_copy select_copy
 """
 
 

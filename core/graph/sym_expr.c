@@ -412,29 +412,39 @@ pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *binding
     return float_to_int(n.f, out, err);
 }
 
-/* Precedence for minimal parentheses: 1 comparisons/logic, 2 sums, 3 products, 4 powers, 5 atoms. */
+/* Python's precedence levels, for minimal parentheses. */
+enum {
+    LEVEL_OR = 1,
+    LEVEL_AND,
+    LEVEL_NOT,
+    LEVEL_COMPARE,
+    LEVEL_SUM,
+    LEVEL_PRODUCT,
+    LEVEL_UNARY, /* a negative literal */
+    LEVEL_POWER,
+    LEVEL_ATOM
+};
+
 static int precedence(const pt2_sym_expr *e) {
     switch (e->kind) {
-    case PT2_SYM_INTEGER: return e->value < 0 ? 2 : 5;
-    case PT2_SYM_FLOAT: return e->float_value < 0 ? 2 : 5;
-    case PT2_SYM_TO_FLOAT:
-    case PT2_SYM_TRUNC_TO_INT:
-    case PT2_SYM_FLOOR_TO_INT:
-    case PT2_SYM_CEIL_TO_INT:
-    case PT2_SYM_ROUND_TO_INT:
-    case PT2_SYM_SYMBOL:
-    case PT2_SYM_TRUE:
-    case PT2_SYM_FALSE:
-    case PT2_SYM_MAX:
-    case PT2_SYM_MIN:
-    case PT2_SYM_CEIL_DIV: return 5;
-    case PT2_SYM_POW: return 4;
+    case PT2_SYM_INTEGER: return e->value < 0 ? LEVEL_UNARY : LEVEL_ATOM;
+    case PT2_SYM_FLOAT: return e->float_value < 0 ? LEVEL_UNARY : LEVEL_ATOM;
+    case PT2_SYM_POW: return LEVEL_POWER;
     case PT2_SYM_MUL:
     case PT2_SYM_FLOOR_DIV:
     case PT2_SYM_TRUE_DIV:
-    case PT2_SYM_MOD: return 3;
-    case PT2_SYM_ADD: return 2;
-    default: return 1;
+    case PT2_SYM_MOD: return LEVEL_PRODUCT;
+    case PT2_SYM_ADD: return LEVEL_SUM;
+    case PT2_SYM_EQ:
+    case PT2_SYM_NE:
+    case PT2_SYM_LT:
+    case PT2_SYM_LE:
+    case PT2_SYM_GT:
+    case PT2_SYM_GE: return LEVEL_COMPARE;
+    case PT2_SYM_NOT: return LEVEL_NOT;
+    case PT2_SYM_AND: return LEVEL_AND;
+    case PT2_SYM_OR: return LEVEL_OR;
+    default: return LEVEL_ATOM; /* symbols, True/False, function calls */
     }
 }
 
@@ -450,11 +460,35 @@ static void format_float(double value, pt2_strbuf *out) {
     if (!strpbrk(text, ".eEn")) pt2_strbuf_puts(out, ".0"); /* 'n': nan and inf stay as they are */
 }
 
-static void format_operand(const pt2_sym_expr *e, int min_precedence, pt2_strbuf *out) {
-    int wrap = precedence(e) < min_precedence;
+static void format_operand(const pt2_sym_expr *e, int min_level, pt2_strbuf *out) {
+    int wrap = precedence(e) < min_level;
     if (wrap) pt2_strbuf_putc(out, '(');
     pt2_sym_format(e, out);
     if (wrap) pt2_strbuf_putc(out, ')');
+}
+
+/* A product; with `negate`, of the negated leading coefficient (for "a - 2*b"). */
+static void format_product(const pt2_sym_expr *e, int negate, pt2_strbuf *out) {
+    size_t first = 0;
+    int prefixed = 0; /* something printed before the first operand: it is a right operand */
+    if (e->count > 1 && e->args[0]->kind == PT2_SYM_INTEGER) {
+        int64_t c = e->args[0]->value;
+        if (negate) c = -c;
+        if (c == -1) pt2_strbuf_putc(out, '-');
+        else if (c != 1) pt2_strbuf_printf(out, "%lld*", (long long)c);
+        prefixed = c != 1;
+        first = 1;
+    }
+    for (size_t i = first; i < e->count; i++) {
+        if (i > first) pt2_strbuf_putc(out, '*');
+        /* Left-associative: 2*((s - 1)//2) and -(s//2) keep their parentheses. */
+        format_operand(e->args[i], i > first || prefixed ? LEVEL_PRODUCT + 1 : LEVEL_PRODUCT, out);
+    }
+}
+
+static int is_negative_product(const pt2_sym_expr *e) {
+    return e->kind == PT2_SYM_MUL && e->count > 1 && e->args[0]->kind == PT2_SYM_INTEGER && e->args[0]->value < 0 &&
+           e->args[0]->value != INT64_MIN;
 }
 
 void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
@@ -466,66 +500,68 @@ void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
     switch (e->kind) {
     case PT2_SYM_INTEGER: pt2_strbuf_printf(out, "%lld", (long long)e->value); return;
     case PT2_SYM_SYMBOL: pt2_strbuf_puts(out, e->symbol); return;
-    case PT2_SYM_FLOAT: format_float(e->float_value, out); return;
-    case PT2_SYM_TO_FLOAT:
-    case PT2_SYM_TRUNC_TO_INT:
-    case PT2_SYM_FLOOR_TO_INT:
-    case PT2_SYM_CEIL_TO_INT:
-    case PT2_SYM_ROUND_TO_INT:
-        pt2_strbuf_puts(out, e->kind == PT2_SYM_TO_FLOAT       ? "float("
-                             : e->kind == PT2_SYM_TRUNC_TO_INT ? "int("
-                             : e->kind == PT2_SYM_FLOOR_TO_INT ? "floor("
-                             : e->kind == PT2_SYM_CEIL_TO_INT  ? "ceil("
-                                                               : "round(");
-        pt2_sym_format(e->args[0], out);
-        pt2_strbuf_putc(out, ')');
-        return;
     case PT2_SYM_TRUE: pt2_strbuf_puts(out, "True"); return;
     case PT2_SYM_FALSE: pt2_strbuf_puts(out, "False"); return;
+    case PT2_SYM_FLOAT: format_float(e->float_value, out); return;
     case PT2_SYM_NOT:
         pt2_strbuf_puts(out, "not ");
-        format_operand(e->args[0], 2, out);
+        format_operand(e->args[0], LEVEL_NOT, out);
         return;
     case PT2_SYM_ADD: {
-        /* Constants last, as sympy prints them: "2*s0 + 1". */
+        /* Constants last, as sympy prints them: "2*s0 + 1"; negative terms subtract. */
         int first = 1;
         for (int pass = 0; pass < 2; pass++)
             for (size_t i = 0; i < e->count; i++) {
                 const pt2_sym_expr *a = e->args[i];
                 if ((a->kind == PT2_SYM_INTEGER) != pass) continue;
-                if (a->kind == PT2_SYM_INTEGER && !first) {
+                if (a->kind == PT2_SYM_INTEGER && !first && a->value != INT64_MIN) {
                     pt2_strbuf_printf(out, a->value < 0 ? " - %lld" : " + %lld",
                                       (long long)(a->value < 0 ? -a->value : a->value));
+                } else if (!first && is_negative_product(a)) {
+                    pt2_strbuf_puts(out, " - ");
+                    format_product(a, 1, out);
                 } else {
                     if (!first) pt2_strbuf_puts(out, " + ");
-                    format_operand(a, 2, out);
+                    format_operand(a, LEVEL_SUM, out);
                 }
                 first = 0;
             }
         return;
     }
-    case PT2_SYM_MUL:
-        for (size_t i = 0; i < e->count; i++) {
-            if (i) pt2_strbuf_putc(out, '*');
-            format_operand(e->args[i], i ? 4 : 3, out); /* a*b//c parses as (a*b)//c */
-        }
-        return;
+    case PT2_SYM_MUL: format_product(e, 0, out); return;
     case PT2_SYM_MAX:
     case PT2_SYM_MIN:
     case PT2_SYM_CEIL_DIV:
-        pt2_strbuf_puts(out, e->kind == PT2_SYM_MAX ? "max(" : e->kind == PT2_SYM_MIN ? "min(" : "ceil_div(");
+    case PT2_SYM_TO_FLOAT:
+    case PT2_SYM_TRUNC_TO_INT:
+    case PT2_SYM_FLOOR_TO_INT:
+    case PT2_SYM_CEIL_TO_INT:
+    case PT2_SYM_ROUND_TO_INT: {
+        const char *name = e->kind == PT2_SYM_MAX            ? "max("
+                           : e->kind == PT2_SYM_MIN          ? "min("
+                           : e->kind == PT2_SYM_CEIL_DIV     ? "ceil_div("
+                           : e->kind == PT2_SYM_TO_FLOAT     ? "float("
+                           : e->kind == PT2_SYM_TRUNC_TO_INT ? "int("
+                           : e->kind == PT2_SYM_FLOOR_TO_INT ? "floor("
+                           : e->kind == PT2_SYM_CEIL_TO_INT  ? "ceil("
+                                                             : "round(";
+        pt2_strbuf_puts(out, name);
         for (size_t i = 0; i < e->count; i++) {
             if (i) pt2_strbuf_puts(out, ", ");
             pt2_sym_format(e->args[i], out);
         }
         pt2_strbuf_putc(out, ')');
         return;
+    }
     default: {
-        int p = precedence(e);
+        int level = precedence(e);
+        /* Left-associative products (a//(b//c)), right-associative powers ((a**b)**c),
+         * non-chaining comparisons, associative and/or. */
+        int left = e->kind == PT2_SYM_POW || e->kind == PT2_SYM_NOT || level == LEVEL_COMPARE ? level + 1 : level;
+        int right = level == LEVEL_AND || level == LEVEL_OR || e->kind == PT2_SYM_POW ? level : level + 1;
         for (size_t i = 0; i < e->count; i++) {
             if (i) pt2_strbuf_puts(out, (size_t)e->kind < num_infix && infix[e->kind] ? infix[e->kind] : " ? ");
-            /* Left-associative: the right operand of // or % needs parentheses at equal precedence. */
-            format_operand(e->args[i], i ? p + 1 : p, out);
+            format_operand(e->args[i], i ? right : left, out);
         }
     }
     }

@@ -10,6 +10,7 @@
 #include "../base/error.h"
 #include "../base/strbuf.h"
 #include "../graph/graph.h"
+#include "apply_checkpoint.h"
 
 typedef struct pt2_model_source {
     const uint8_t *model_bytes;
@@ -23,17 +24,14 @@ typedef struct pt2_model_source {
 
 typedef struct pt2_load_report {
     int checkpoint_applied;
-    size_t num_loaded;      /* parameters and buffers taken from the checkpoint */
-    size_t num_missing;     /* graph tensors the checkpoint lacks (kept from the archive) */
-    const char **missing;
-    size_t num_unexpected;  /* checkpoint entries the graph does not have */
-    const char **unexpected;
+    const char *checkpoint_name;
+    pt2_apply_report apply; /* what the checkpoint supplied, lacked and had in excess */
 } pt2_load_report;
 
 pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_graph *graph,
                           pt2_load_report *report, pt2_error *err);
 
-/* "checkpoint X: loaded N tensors; missing: ...; unexpected: ..." lines. */
+/* "checkpoint X: loaded N tensors; missing ...; unused ..." as one line (nothing without a checkpoint). */
 void pt2_load_report_format(const pt2_load_report *report, pt2_strbuf *out);
 
 #endif

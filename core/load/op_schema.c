@@ -208,6 +208,7 @@ pt2_status pt2_op_schema_parse(pt2_arena *arena, const char *target, const char 
             keyword_only = 1;
             continue;
         }
+        if (lengths[i] == 3 && !strncmp(parts[i], "...", 3)) continue; /* varargs (einsum.sublist): file order */
         pt2_status st = parse_arg(arena, parts[i], lengths[i], keyword_only, &out->args[out->num_args], err);
         if (st) return st;
         out->num_args++;

@@ -38,8 +38,24 @@ static pt2_status load_error(loader *l, pt2_status status, const char *fmt, cons
     return pt2_fail(l->err, status, fmt, detail);
 }
 
-static pt2_status expected(loader *l, const char *what) {
-    return load_error(l, PT2_ERR_INPUT, "expected %s", what);
+/* "a list", "the string \"x\"", "an object with the key 'as_foo'": what the file had instead. */
+static void describe_json(const pt2_json *j, char *out, size_t size) {
+    if (!j) snprintf(out, size, "nothing (the field is missing)");
+    else if (j->type == PT2_JSON_NULL) snprintf(out, size, "null");
+    else if (j->type == PT2_JSON_BOOL) snprintf(out, size, "the boolean %s", j->boolean ? "true" : "false");
+    else if (j->type == PT2_JSON_NUMBER) snprintf(out, size, "the number %g", j->number);
+    else if (j->type == PT2_JSON_STRING) snprintf(out, size, "the string \"%.60s\"", j->string);
+    else if (j->type == PT2_JSON_ARRAY) snprintf(out, size, "a list of %zu items", j->count);
+    else if (j->count) snprintf(out, size, "an object with the key '%.60s'", j->keys[0]);
+    else snprintf(out, size, "an empty object");
+}
+
+static pt2_status expected(loader *l, const char *what, const pt2_json *found) {
+    char description[120];
+    describe_json(found, description, sizeof description);
+    pt2_error_set_file(l->err, l->file_name);
+    if (l->where) pt2_error_set_entry(l->err, l->where);
+    return pt2_fail(l->err, PT2_ERR_INPUT, "expected %s, found %s", what, description);
 }
 
 static void set_where(loader *l, const char *fmt, const char *name, size_t index) {
@@ -71,18 +87,19 @@ static pt2_status read_dim(loader *l, const pt2_json *j, const char *what, pt2_d
     memset(out, 0, sizeof *out);
     const pt2_json *as_int = pt2_json_get(j, "as_int");
     if (as_int) {
-        if (!as_int->is_integer) return expected(l, "an integer size");
+        if (!as_int->is_integer) return expected(l, "an integer size", as_int);
         out->value = as_int->integer;
         return PT2_OK;
     }
     const pt2_json *as_expr = pt2_json_get(j, "as_expr");
     const char *text = pt2_json_get_string(as_expr, "expr_str", NULL);
-    if (!text) return expected(l, "a size {\"as_int\": n} or {\"as_expr\": {\"expr_str\": ...}}");
+    if (!text) return expected(l, "a size {\"as_int\": n} or {\"as_expr\": {\"expr_str\": ...}}", j);
     out->is_symbolic = 1;
     out->value = pt2_json_get_int(pt2_json_get(as_expr, "hint"), "as_int", -1);
     pt2_status st = pt2_sym_parse(l->arena, text, what, &out->expr, l->err);
     if (st) {
         pt2_error_set_file(l->err, l->file_name);
+        if (l->where) pt2_error_set_entry(l->err, l->where);
         return st;
     }
     /* sympy folds constants, but keep Integer(n) expressions as plain sizes anyway. */
@@ -99,7 +116,7 @@ static pt2_status read_tensor_meta(loader *l, const pt2_json *meta, const char *
     v->dtype = dtype_from_schema(pt2_json_get_int(meta, "dtype", 0));
     const pt2_json *sizes = pt2_json_get(meta, "sizes");
     const pt2_json *strides = pt2_json_get(meta, "strides");
-    if (!pt2_json_is(sizes, PT2_JSON_ARRAY)) return expected(l, "TensorMeta with a \"sizes\" list");
+    if (!pt2_json_is(sizes, PT2_JSON_ARRAY)) return expected(l, "TensorMeta with a \"sizes\" list", sizes);
     if (sizes->count > PT2_MAX_RANK)
         return load_error(l, PT2_ERR_UNSUPPORTED, "tensor '%s' has more than 8 dimensions", name);
     v->rank = (int)sizes->count;
@@ -148,7 +165,8 @@ static pt2_status read_values(loader *l, const pt2_json *graph_json) {
         const pt2_json *table = pt2_json_get(graph_json, tables[t].field);
         if (!pt2_json_is(table, PT2_JSON_OBJECT)) continue;
         for (size_t i = 0; i < table->count; i++) {
-            set_where(l, "graph.%s[%zu]", tables[t].field, i);
+            snprintf(l->where_buf, sizeof l->where_buf, "graph.%s['%.100s']", tables[t].field, table->keys[i]);
+            l->where = l->where_buf;
             pt2_value *v = &g->values[g->num_values];
             v->name = table->keys[i];
             v->producer = -1;
@@ -160,7 +178,11 @@ static pt2_status read_values(loader *l, const pt2_json *graph_json) {
                 /* {"as_expr": {...}} | {"as_int": n} | {"as_bool": b} | {"as_float": f} */
                 const pt2_json *expr = pt2_json_get(&table->items[i], "as_expr");
                 const char *text = pt2_json_get_string(expr, "expr_str", NULL);
-                if (text && (st = pt2_sym_parse(l->arena, text, v->name, &v->sym_expr, l->err))) return st;
+                if (text && (st = pt2_sym_parse(l->arena, text, v->name, &v->sym_expr, l->err))) {
+                    pt2_error_set_file(l->err, l->file_name);
+                    pt2_error_set_entry(l->err, l->where);
+                    return st;
+                }
                 const pt2_json *hint = pt2_json_get(expr, "hint");
                 v->sym_hint = pt2_json_get_int(hint, "as_int", pt2_json_get_int(&table->items[i], "as_int", -1));
             }
@@ -178,7 +200,7 @@ static pt2_status read_values(loader *l, const pt2_json *graph_json) {
 
 static pt2_status value_ref(loader *l, const pt2_json *j, int *out) {
     const char *name = pt2_json_get_string(j, "name", NULL);
-    if (!name) return expected(l, "a tensor reference {\"name\": ...}");
+    if (!name) return expected(l, "a tensor reference {\"name\": ...}", j);
     *out = find_value(l, name);
     if (*out < 0) return load_error(l, PT2_ERR_INPUT, "reference to the unknown value '%s'", name);
     return PT2_OK;
@@ -192,7 +214,7 @@ static pt2_status sym_ref(loader *l, const pt2_json *j, pt2_sym_ref *out) {
         return PT2_OK;
     }
     const char *name = pt2_json_get_string(j, "as_name", NULL);
-    if (!name) return expected(l, "a SymInt {\"as_int\": n} or {\"as_name\": ...}");
+    if (!name) return expected(l, "a SymInt {\"as_int\": n} or {\"as_name\": ...}", j);
     out->is_value = 1;
     out->value_id = find_value(l, name);
     if (out->value_id < 0) return load_error(l, PT2_ERR_INPUT, "reference to the unknown symbolic value '%s'", name);
@@ -212,7 +234,7 @@ static pt2_status alloc_list(loader *l, pt2_arg *out, size_t count, size_t item_
 
 static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
     memset(out, 0, sizeof *out);
-    if (!pt2_json_is(j, PT2_JSON_OBJECT) || j->count < 1) return expected(l, "an Argument union object");
+    if (!pt2_json_is(j, PT2_JSON_OBJECT) || j->count < 1) return expected(l, "an Argument union object", j);
     /* Writers emit exactly one key; be lenient and take the first non-null one. */
     const char *kind = j->keys[0];
     const pt2_json *v = &j->items[0];
@@ -234,7 +256,7 @@ static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
         out->kind = PT2_ARG_TENSOR;
         return value_ref(l, pt2_json_get(v, "as_tensor"), &out->value_id);
     } else if (!strcmp(kind, "as_tensors") || !strcmp(kind, "as_optional_tensors")) {
-        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of tensors");
+        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of tensors", v);
         int optional = !strcmp(kind, "as_optional_tensors");
         out->kind = optional ? PT2_ARG_OPTIONAL_TENSORS : PT2_ARG_TENSORS;
         if ((st = alloc_list(l, out, v->count, sizeof(int), (void **)&out->value_ids))) return st;
@@ -248,11 +270,11 @@ static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
             if ((st = value_ref(l, item, &out->value_ids[i]))) return st;
         }
     } else if (!strcmp(kind, "as_int")) {
-        if (!v->is_integer) return expected(l, "an integer");
+        if (!v->is_integer) return expected(l, "an integer", v);
         out->kind = PT2_ARG_INT;
         out->int_value = v->integer;
     } else if (!strcmp(kind, "as_ints") || !strcmp(kind, "as_bools")) {
-        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list");
+        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list", v);
         out->kind = kind[3] == 'i' ? PT2_ARG_INTS : PT2_ARG_BOOLS;
         if ((st = alloc_list(l, out, v->count, sizeof(int64_t), (void **)&out->ints))) return st;
         for (size_t i = 0; i < v->count; i++)
@@ -261,7 +283,7 @@ static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
         out->kind = PT2_ARG_FLOAT;
         out->float_value = json_float(v);
     } else if (!strcmp(kind, "as_floats")) {
-        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of floats");
+        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of floats", v);
         out->kind = PT2_ARG_FLOATS;
         if ((st = alloc_list(l, out, v->count, sizeof(double), (void **)&out->floats))) return st;
         for (size_t i = 0; i < v->count; i++) out->floats[i] = json_float(&v->items[i]);
@@ -272,7 +294,7 @@ static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
         out->kind = PT2_ARG_STRING;
         out->string = v->string ? v->string : "";
     } else if (!strcmp(kind, "as_strings")) {
-        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of strings");
+        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of strings", v);
         out->kind = PT2_ARG_STRINGS;
         if ((st = alloc_list(l, out, v->count, sizeof(char *), (void **)&out->strings))) return st;
         for (size_t i = 0; i < v->count; i++) out->strings[i] = v->items[i].string ? v->items[i].string : "";
@@ -296,7 +318,7 @@ static pt2_status read_arg(loader *l, const pt2_json *j, pt2_arg *out) {
             out->value_id = ref.value_id;
         }
     } else if (!strcmp(kind, "as_sym_ints")) {
-        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of SymInts");
+        if (v->type != PT2_JSON_ARRAY) return expected(l, "a list of SymInts", v);
         out->kind = PT2_ARG_SYM_INTS;
         if ((st = alloc_list(l, out, v->count, sizeof(pt2_sym_ref), (void **)&out->syms))) return st;
         for (size_t i = 0; i < v->count; i++)
@@ -445,7 +467,7 @@ static pt2_status order_arguments(loader *l, pt2_node *node, const pt2_json *inp
 }
 
 static pt2_status read_outputs(loader *l, pt2_node *node, int node_index, const pt2_json *outputs) {
-    if (!pt2_json_is(outputs, PT2_JSON_ARRAY)) return expected(l, "a node \"outputs\" list");
+    if (!pt2_json_is(outputs, PT2_JSON_ARRAY)) return expected(l, "a node \"outputs\" list", outputs);
     size_t total = 0;
     for (size_t i = 0; i < outputs->count; i++) {
         const pt2_json *list = pt2_json_get(&outputs->items[i], "as_tensors");
@@ -487,7 +509,7 @@ static pt2_status read_outputs(loader *l, pt2_node *node, int node_index, const 
 }
 
 static pt2_status read_nodes(loader *l, const pt2_json *nodes) {
-    if (!pt2_json_is(nodes, PT2_JSON_ARRAY)) return expected(l, "graph.nodes to be a list");
+    if (!pt2_json_is(nodes, PT2_JSON_ARRAY)) return expected(l, "graph.nodes to be a list", nodes);
     pt2_graph *g = l->graph;
     g->nodes = pt2_arena_alloc_array(l->arena, nodes->count + 1, sizeof *g->nodes, l->err);
     if (!g->nodes) return l->err->status;
@@ -496,12 +518,14 @@ static pt2_status read_nodes(loader *l, const pt2_json *nodes) {
         set_where(l, "graph.nodes[%2$zu]%1$s", "", i);
         pt2_node *node = &g->nodes[g->num_nodes++];
         const char *target = pt2_json_get_string(n, "target", NULL);
-        if (!target) return expected(l, "a node \"target\" string");
+        if (!target) return expected(l, "a node \"target\" string", pt2_json_get(n, "target"));
         node->target = normalise_target(target);
         char fallback[32];
         snprintf(fallback, sizeof fallback, "node%zu", i);
         const char *name = pt2_json_get_string(n, "name", NULL);
         node->name = name ? name : pt2_arena_strdup(l->arena, fallback, l->err);
+        if (!node->name) return l->err->status;
+        snprintf(l->where_buf, sizeof l->where_buf, "graph.nodes[%zu] '%.100s'", i, node->name);
         const pt2_json *metadata = pt2_json_get(n, "metadata");
         node->stack_trace = pt2_json_get_string(metadata, "stack_trace", NULL);
         const char *module_stack = pt2_json_get_string(metadata, "nn_module_stack", NULL);
@@ -530,7 +554,8 @@ static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2
     const pt2_json *inputs = pt2_json_get(signature, "input_specs");
     const pt2_json *outputs = pt2_json_get(signature, "output_specs");
     if (!pt2_json_is(inputs, PT2_JSON_ARRAY) || !pt2_json_is(outputs, PT2_JSON_ARRAY))
-        return expected(l, "graph_module.signature with input_specs and output_specs lists");
+        return expected(l, "graph_module.signature with input_specs and output_specs lists",
+                        !pt2_json_is(inputs, PT2_JSON_ARRAY) ? inputs : outputs);
     g->inputs = pt2_arena_alloc_array(l->arena, inputs->count + 1, sizeof *g->inputs, l->err);
     g->outputs = pt2_arena_alloc_array(l->arena, outputs->count + 1, sizeof *g->outputs, l->err);
     if (!g->inputs || !g->outputs) return l->err->status;
@@ -538,7 +563,7 @@ static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2
     for (size_t i = 0; i < inputs->count; i++) {
         set_where(l, "graph_module.signature.input_specs[%2$zu]%1$s", "", i);
         const pt2_json *spec = &inputs->items[i];
-        if (!pt2_json_is(spec, PT2_JSON_OBJECT) || !spec->count) return expected(l, "an InputSpec union");
+        if (!pt2_json_is(spec, PT2_JSON_OBJECT) || !spec->count) return expected(l, "an InputSpec union", spec);
         const char *kind = spec->keys[0];
         const pt2_json *body = &spec->items[0];
         pt2_graph_input *in = &g->inputs[g->num_inputs++];
@@ -573,7 +598,7 @@ static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2
         } else {
             return load_error(l, PT2_ERR_UNSUPPORTED, "unknown input kind '%s'", kind);
         }
-        if (!in->target) return expected(l, "the FQN of the parameter/buffer/constant");
+        if (!in->target) return expected(l, "the FQN of the parameter/buffer/constant", body);
         if ((in->kind == PT2_INPUT_USER || in->kind == PT2_INPUT_PARAMETER || in->kind == PT2_INPUT_BUFFER) &&
             in->value_id < 0)
             return load_error(l, PT2_ERR_INPUT, "input '%s' has no tensor value in the graph", in->target);
@@ -581,7 +606,7 @@ static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2
     for (size_t i = 0; i < outputs->count; i++) {
         set_where(l, "graph_module.signature.output_specs[%2$zu]%1$s", "", i);
         const pt2_json *spec = &outputs->items[i];
-        if (!pt2_json_is(spec, PT2_JSON_OBJECT) || !spec->count) return expected(l, "an OutputSpec union");
+        if (!pt2_json_is(spec, PT2_JSON_OBJECT) || !spec->count) return expected(l, "an OutputSpec union", spec);
         const char *kind = spec->keys[0];
         const pt2_json *body = &spec->items[0];
         pt2_graph_output *out = &g->outputs[g->num_outputs++];
@@ -603,10 +628,43 @@ static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2
     return PT2_OK;
 }
 
+/* A range key that is a linear expression in str() form ("2*s9", "s9 + 1", "3*s9 - 2"):
+ * the symbol, coefficient and offset. torch.export keys derived dims (Dim("T") * 2) this way,
+ * and may give no key for the bare symbol. */
+static int parse_linear_key(const char *key, char *symbol, size_t symbol_size, int64_t *scale, int64_t *offset) {
+    const char *c = key;
+    *scale = 1;
+    *offset = 0;
+    if (*c >= '0' && *c <= '9') {
+        char *end;
+        long long v = strtoll(c, &end, 10);
+        if (*end != '*' || v <= 0 || v > INT32_MAX) return 0;
+        *scale = v;
+        c = end + 1;
+    }
+    size_t n = 0;
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_')) return 0;
+    while ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_') {
+        if (n + 1 >= symbol_size) return 0;
+        symbol[n++] = *c++;
+    }
+    symbol[n] = 0;
+    if (*c == 0) return *scale != 1;
+    if ((c[0] != ' ' || (c[1] != '+' && c[1] != '-') || c[2] != ' ')) return 0;
+    char *end;
+    long long v = strtoll(c + 3, &end, 10);
+    if (*end != 0 || end == c + 3 || v < 0 || v > INT32_MAX) return 0;
+    *offset = c[1] == '-' ? -v : v;
+    return 1;
+}
+
+static int64_t floor_div64(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
 static pt2_status read_ranges(loader *l, const pt2_json *ranges) {
     if (!pt2_json_is(ranges, PT2_JSON_OBJECT)) return PT2_OK;
     pt2_graph *g = l->graph;
-    g->ranges = pt2_arena_alloc_array(l->arena, ranges->count + 1, sizeof *g->ranges, l->err);
+    /* Room for one derived range per key. */
+    g->ranges = pt2_arena_alloc_array(l->arena, 2 * ranges->count + 1, sizeof *g->ranges, l->err);
     if (!g->ranges) return l->err->status;
     for (size_t i = 0; i < ranges->count; i++) {
         pt2_range_constraint *r = &g->ranges[g->num_ranges++];
@@ -618,6 +676,26 @@ static pt2_status read_ranges(loader *l, const pt2_json *ranges) {
         r->has_max = hi && hi->is_integer;
         r->max = r->has_max ? hi->integer : 0;
     }
+    size_t given = g->num_ranges;
+    for (size_t i = 0; i < given; i++) {
+        char symbol[64];
+        int64_t scale, offset;
+        const pt2_range_constraint *r = &g->ranges[i];
+        if (!parse_linear_key(r->symbol, symbol, sizeof symbol, &scale, &offset)) continue;
+        if (pt2_graph_find_range(g, symbol)) continue;
+        /* The bounds are small (sizes), so the arithmetic cannot overflow once checked. */
+        if ((r->has_min && (r->min < -((int64_t)1 << 60) || r->min > ((int64_t)1 << 60))) ||
+            (r->has_max && (r->max < -((int64_t)1 << 60) || r->max > ((int64_t)1 << 60))))
+            continue;
+        pt2_range_constraint *derived = &g->ranges[g->num_ranges];
+        derived->symbol = pt2_arena_strdup(l->arena, symbol, l->err);
+        if (!derived->symbol) return l->err->status;
+        derived->has_min = r->has_min;
+        derived->min = r->has_min ? -floor_div64(-(r->min - offset), scale) : 0; /* ceil((min - b) / a) */
+        derived->has_max = r->has_max;
+        derived->max = r->has_max ? floor_div64(r->max - offset, scale) : 0;
+        g->num_ranges++;
+    }
     return PT2_OK;
 }
 
@@ -626,12 +704,16 @@ static pt2_status read_ranges(loader *l, const pt2_json *ranges) {
 static pt2_status read_payload_tensor(loader *l, const char *folder, const char *fqn, const pt2_json *meta,
                                       pt2_tensor *out) {
     const char *path = pt2_json_get_string(meta, "path_name", NULL);
-    if (!path) return expected(l, "a payload entry with \"path_name\"");
+    if (!path) return expected(l, "a payload entry with \"path_name\"", meta);
     char entry_name[600];
     snprintf(entry_name, sizeof entry_name, "%s%s", folder, path);
     const pt2_zip_entry *e;
     pt2_status st = pt2_zip_read(&l->zip, entry_name, &e, l->err);
-    if (st) return st;
+    if (st) {
+        pt2_error_set_file(l->err, l->file_name);
+        pt2_error_set_entry(l->err, l->where);
+        return st;
+    }
     const pt2_json *use_pickle = pt2_json_get(meta, "use_pickle");
     if (use_pickle && use_pickle->type == PT2_JSON_BOOL && use_pickle->boolean) {
         pt2_pyobj *obj;
@@ -680,12 +762,13 @@ static pt2_status read_payloads(loader *l, const char *config_name, const char *
     const pt2_json *entries = pt2_json_get(config, "config");
     if (!pt2_json_is(entries, PT2_JSON_OBJECT)) {
         l->where = e->name;
-        return expected(l, "a PayloadConfig {\"config\": {...}}");
+        return expected(l, "a PayloadConfig {\"config\": {...}}", entries);
     }
     pt2_graph *g = l->graph;
     for (size_t i = 0; i < entries->count; i++) {
         const char *fqn = entries->keys[i];
-        set_where(l, "%s[%zu]", config_name, i);
+        snprintf(l->where_buf, sizeof l->where_buf, "%s: %s", config_name, fqn);
+        l->where = l->where_buf;
         for (size_t k = 0; k < g->num_inputs; k++) {
             pt2_graph_input *in = &g->inputs[k];
             if (in->kind == PT2_INPUT_USER || strcmp(in->target, fqn) != 0) continue;
@@ -712,6 +795,9 @@ static pt2_status collect_sample_tensors(loader *l, const pt2_pyobj *o, int dept
     return PT2_OK;
 }
 
+/* data/sample_inputs/model.pt holds (args, kwargs). Positional tensors come first, in order;
+ * keyword tensors then go to the user inputs of the same name (torch.export names those
+ * placeholders after the keyword), else in the dict's order. */
 static pt2_status read_sample_inputs(loader *l) {
     if (!pt2_zip_find(&l->zip, "data/sample_inputs/model.pt")) return PT2_OK;
     pt2_pyobj *root;
@@ -722,8 +808,29 @@ static pt2_status read_sample_inputs(loader *l) {
     for (size_t i = 0; i < g->num_inputs; i++) user_inputs += g->inputs[i].kind == PT2_INPUT_USER;
     g->sample_inputs = pt2_arena_alloc_array(l->arena, user_inputs + 1, sizeof *g->sample_inputs, l->err);
     if (!g->sample_inputs) return l->err->status;
+    int args_and_kwargs = root->kind == PT2_PY_TUPLE && root->count == 2 && root->items[1]->kind == PT2_PY_DICT;
     size_t count = 0;
-    if ((st = collect_sample_tensors(l, root, 0, g->sample_inputs, user_inputs, &count))) return st;
+    if ((st = collect_sample_tensors(l, args_and_kwargs ? root->items[0] : root, 0, g->sample_inputs, user_inputs,
+                                     &count)))
+        return st;
+    if (args_and_kwargs && count < user_inputs) {
+        const pt2_pyobj *kwargs = root->items[1];
+        size_t positional = count, user_index = 0;
+        int all_by_name = 1;
+        for (size_t i = 0; i < g->num_inputs && all_by_name; i++) {
+            if (g->inputs[i].kind != PT2_INPUT_USER || user_index++ < positional) continue;
+            const pt2_pyobj *value = pt2_pyobj_dict_get(kwargs, g->inputs[i].target);
+            all_by_name = value && value->kind == PT2_PY_TENSOR;
+            if (all_by_name) g->sample_inputs[count++] = value->tensor;
+        }
+        if (!all_by_name) {
+            size_t keyword_count = 0;
+            if ((st = collect_sample_tensors(l, kwargs, 0, g->sample_inputs + positional, user_inputs - positional,
+                                             &keyword_count)))
+                return st;
+            count = positional + keyword_count;
+        }
+    }
     g->num_sample_inputs = count < user_inputs ? count : user_inputs;
     return PT2_OK;
 }
@@ -784,7 +891,7 @@ pt2_status pt2_archive_load(pt2_arena *arena, const uint8_t *bytes, size_t lengt
     l.where = model_entry;
     const pt2_json *module = pt2_json_get(model, "graph_module");
     const pt2_json *graph_json = pt2_json_get(module, "graph");
-    if (!pt2_json_is(graph_json, PT2_JSON_OBJECT)) return expected(&l, "an ExportedProgram with graph_module.graph");
+    if (!pt2_json_is(graph_json, PT2_JSON_OBJECT)) return expected(&l, "an ExportedProgram with graph_module.graph", graph_json);
     const pt2_json *schema_version = pt2_json_get(model, "schema_version");
     out->schema_major = (int)pt2_json_get_int(schema_version, "major", 0);
     out->schema_minor = (int)pt2_json_get_int(schema_version, "minor", 0);
@@ -794,6 +901,7 @@ pt2_status pt2_archive_load(pt2_arena *arena, const uint8_t *bytes, size_t lengt
     out->torch_version = pt2_json_get_string(model, "torch_version", NULL);
 
     if ((st = read_values(&l, graph_json))) return st;
+    l.where = "graph_module.signature";
     if ((st = read_signature(&l, pt2_json_get(module, "signature"), graph_json))) return st;
     if ((st = read_nodes(&l, pt2_json_get(graph_json, "nodes")))) return st;
     l.where = model_entry;

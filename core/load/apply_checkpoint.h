@@ -1,0 +1,39 @@
+/* Replaces the archive's parameters and buffers with those of a trained checkpoint (a state
+ * dict from torch.save or safetensors), matched by their FQN as PyTorch's load_state_dict does. */
+#ifndef PT2_LOAD_APPLY_CHECKPOINT_H
+#define PT2_LOAD_APPLY_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "../base/arena.h"
+#include "../base/error.h"
+#include "../base/strbuf.h"
+#include "../graph/graph.h"
+#include "named_tensors.h"
+
+typedef struct pt2_apply_report {
+    /* Input: 1 lets graph tensors the checkpoint lacks keep the archive's value; 0 makes the
+     * first one an error. */
+    int allow_missing;
+    /* Output. */
+    size_t num_loaded; /* parameters and persistent buffers taken from the checkpoint */
+    size_t num_tied;   /* of those, taken through a tied twin (the checkpoint names only one of them) */
+    size_t num_missing;
+    const char **missing; /* graph FQNs the checkpoint lacks */
+    size_t num_unexpected;
+    const char **unexpected; /* checkpoint names the graph lacks, e.g. BatchNorm's num_batches_tracked
+                                (which torch.export often leaves out): reported, never an error */
+} pt2_apply_report;
+
+/* Parameters and persistent buffers are matched by FQN; non-persistent buffers and lifted
+ * constants keep the archive's value (a state dict does not hold them). A dtype or shape
+ * that differs from the archive's is an error naming the tensor and both. Tied weights
+ * (two FQNs sharing one tensor in the archive): a checkpoint entry for each name, or for one
+ * of them, which then serves both. A checkpoint that matches nothing at all is an error. */
+pt2_status pt2_graph_apply_state_dict(pt2_arena *arena, pt2_graph *graph, const pt2_named_tensors *state_dict,
+                                      const char *checkpoint_name, pt2_apply_report *report, pt2_error *err);
+
+/* "checkpoint NAME: loaded N tensors; missing ...; unused ..." as one line. */
+void pt2_apply_report_format(const pt2_apply_report *report, const char *checkpoint_name, pt2_strbuf *out);
+
+#endif

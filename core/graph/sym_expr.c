@@ -367,7 +367,7 @@ static pt2_status eval_number(const pt2_sym_expr *e, const pt2_sym_binding *bind
     default: break;
     }
     if (e->count == 0) return pt2_fail(err, PT2_ERR_INTERNAL, "symbolic operation without operands");
-    sym_number a, b;
+    sym_number a = {0, 0, 0}, b = {0, 0, 0};
     pt2_status st = eval_number(e->args[0], bindings, count, &a, err);
     if (st) return st;
     switch (e->kind) {
@@ -400,7 +400,7 @@ static pt2_status eval_number(const pt2_sym_expr *e, const pt2_sym_binding *bind
 
 pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *bindings, size_t count, int64_t *out,
                         pt2_error *err) {
-    sym_number n;
+    sym_number n = {0, 0, 0};
     pt2_status st = eval_number(expr, bindings, count, &n, err);
     if (st) return st;
     if (!n.is_float) {

@@ -11,10 +11,7 @@ static const struct {
                  {"<i4", PT2_DTYPE_INT32},   {"<i2", PT2_DTYPE_INT16},   {"|i1", PT2_DTYPE_INT8},
                  {"|u1", PT2_DTYPE_UINT8},   {"|b1", PT2_DTYPE_BOOL},    {"<f2", PT2_DTYPE_FLOAT16}};
 
-pt2_status pt2_npy_read(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *name, pt2_tensor *out,
-                        pt2_error *err) {
-    (void)arena;
-    pt2_error_set_file(err, name);
+static pt2_status read_npy(const uint8_t *bytes, size_t length, pt2_tensor *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     if (length < 10 || memcmp(bytes, "\x93NUMPY", 6) != 0)
         return pt2_fail(err, PT2_ERR_INPUT, "not a .npy file (expected the magic '\\x93NUMPY')");
@@ -68,6 +65,16 @@ pt2_status pt2_npy_read(pt2_arena *arena, const uint8_t *bytes, size_t length, c
     out->storage = (void *)(bytes + data);
     out->storage_bytes = (size_t)numel * elsize;
     return PT2_OK;
+}
+
+/* The file context is set only on failure: set first-wins, so setting it on success would
+ * mislabel a later, unrelated error that uses the same pt2_error. */
+pt2_status pt2_npy_read(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *name, pt2_tensor *out,
+                        pt2_error *err) {
+    (void)arena; /* the tensor points into bytes, which the caller keeps alive */
+    pt2_status status = read_npy(bytes, length, out, err);
+    if (status) pt2_error_set_file(err, name);
+    return status;
 }
 
 pt2_status pt2_npy_write(pt2_arena *scratch, const pt2_tensor *tensor, pt2_strbuf *out, pt2_error *err) {

@@ -10,7 +10,7 @@
 #include "strbuf.h"
 #include "tensor.h"
 
-/* Little-endian arrays of f4, f8, i8, i4, i2, i1, u1, b1; C order, or Fortran order (as a
+/* Little-endian arrays of f4, f8, f2, i8, i4, i2, i1, u1, b1; C order, or Fortran order (as a
  * transposed view). The tensor points into `bytes`. */
 pt2_status pt2_npy_read(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *name, pt2_tensor *out,
                         pt2_error *err);

@@ -75,7 +75,8 @@ def test_input_outside_the_exported_range(pt2returnn, fixtures_dir, tmp_path):
 def test_unsupported_ops_are_listed_together(pt2returnn, tmp_path):
     class Odd(torch.nn.Module):
         def forward(self, x):
-            return torch.cumsum(torch.sin(x), dim=1).sort(dim=1).values
+            # ops far outside what a speech or vocoder model uses, so this stays unsupported
+            return torch.fft.rfft(x).abs().sort(dim=1).values
 
     ep = torch.export.export(Odd(), (torch.randn(2, 5),))
     torch.export.save(ep, tmp_path / "odd.pt2")
@@ -83,7 +84,7 @@ def test_unsupported_ops_are_listed_together(pt2returnn, tmp_path):
     assert result.returncode == 2
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1
-    for op in ("aten.sin.default", "aten.cumsum.default", "aten.sort"):
+    for op in ("aten.fft_rfft.default", "aten.sort"):
         assert op in line, line
     assert "test_reference_run.py" in line, "the source line of each op is named"
 

@@ -114,7 +114,7 @@ pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const i
         return pt2_fail(err, PT2_ERR_MEMORY, "tensor byte size overflows");
     out->dtype = dtype;
     out->rank = rank;
-    memcpy(out->shape, shape, sizeof(int64_t) * (size_t)rank);
+    if (rank) memcpy(out->shape, shape, sizeof(int64_t) * (size_t)rank); /* a scalar may pass no shape */
     pt2_contiguous_strides(shape, rank, out->strides);
     out->storage = pt2_arena_alloc(arena, bytes ? bytes : 1, err);
     if (!out->storage) return err->status;

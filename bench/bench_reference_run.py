@@ -7,7 +7,7 @@ input and thread count, as ratios measured in the same run.
 
 Models: (a) a MelGAN-style generator (384 channels, upsampling 8x8x2x2, residual stacks with
 dilations 1/3/9, reflection padding; 100 mel frames -> 25600 samples); (b) a Transformer
-encoder layer (d=256, 4 heads, T=500).
+encoder layer (d=256, 4 heads, feed-forward 2048 as PyTorch's default, T=500).
 """
 import argparse
 import os
@@ -72,6 +72,14 @@ def our_seconds(pt2, x_path, threads, repeat, portable):
     return float(re.search(r"forward_seconds: ([0-9.e-]+)", result.stdout).group(1)), None
 
 
+def wasm_seconds(pt2, x_path, repeat):
+    """WASM HOOK: the WebAssembly build's forward time under Node (single-threaded, portable
+    kernels with SIMD128). Returns (seconds, None), or (None, reason) until the npm package
+    exposes `run`; then call its CLI here like our_seconds does and parse forward_seconds."""
+    del pt2, x_path, repeat
+    return None, "the npm package does not expose `run` yet"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -79,8 +87,8 @@ def main():
     torch.manual_seed(0)
     cases = {
         "(a) MelGAN generator, 100 frames -> 25600 samples": (MelGANGenerator().eval(), torch.randn(1, 80, 100), 2),
-        "(b) Transformer encoder layer d=256 h=4 T=500": (
-            nn.TransformerEncoderLayer(256, 4, 1024, dropout=0.0, batch_first=True).eval(), torch.randn(1, 500, 256), 1),
+        "(b) Transformer encoder layer d=256 h=4 ff=2048 T=500": (
+            nn.TransformerEncoderLayer(d_model=256, nhead=4, batch_first=True).eval(), torch.randn(1, 500, 256), 1),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for title, (model, x, time_axis) in cases.items():
@@ -102,7 +110,9 @@ def main():
                         break
                     line += f" | {label} {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
                 print(line)
-            print("  WASM under Node: not measured yet (the npm package does not expose `run` yet)")
+            seconds, error = wasm_seconds(pt2, x_path, args.repeat)
+            print(f"  WASM under Node: {seconds * 1e3:8.2f} ms" if seconds is not None else
+                  f"  WASM under Node: not measured yet ({error})")
     sys.stdout.flush()
 
 

@@ -1,14 +1,17 @@
 /* scaled_dot_product_attention: softmax(q k^T * scale + mask) v over the last two axes, with
- * PyTorch's defaults (scale 1/sqrt(head size)); boolean masks keep where true. */
+ * PyTorch's defaults (scale 1/sqrt(head size)); a boolean mask keeps where true, a float mask
+ * is added; is_causal keeps key j <= query i (top-left aligned, as PyTorch). Both products
+ * run on the portable GEMM, reading k transposed in place. */
 #include <math.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "op_util.h"
 #include "registry.h"
 
 static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor q, k, v, mask, out;
-    int has_mask = 0, causal, has_scale;
+    int has_mask = 0, causal, has_scale, gqa = 0;
     double dropout, scale;
     pt2_status st = pt2_op_float_tensor(ctx, node, "query", &q, err);
     if (!st) st = pt2_op_float_tensor(ctx, node, "key", &k, err);
@@ -17,47 +20,83 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
     if (!st) st = pt2_op_scalar(ctx, node, "dropout_p", &dropout, err);
     if (!st) st = pt2_op_bool(ctx, node, "is_causal", &causal, err);
     if (!st) st = pt2_op_optional_scalar(ctx, node, "scale", &scale, &has_scale, err);
+    if (!st && pt2_node_arg(node, "enable_gqa")) st = pt2_op_bool(ctx, node, "enable_gqa", &gqa, err);
     if (st) return st;
-    if (has_mask) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "scaled_dot_product_attention with attn_mask is not supported yet");
-    if (dropout != 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "attention dropout; export the model after .eval()");
+    if (dropout != 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "attention dropout %g; export the model after .eval()", dropout);
+    if (gqa) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "scaled_dot_product_attention with enable_gqa=True");
+    if (has_mask && causal)
+        return pt2_fail(err, PT2_ERR_INPUT, "scaled_dot_product_attention takes attn_mask or is_causal, not both");
+    if (has_mask && mask.dtype != PT2_DTYPE_BOOL && mask.dtype != PT2_DTYPE_FLOAT32)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "attn_mask is %s; expected bool or float32", pt2_dtype_name(mask.dtype));
     if (q.rank < 2 || k.rank != q.rank || v.rank != q.rank)
-        return pt2_fail(err, PT2_ERR_INPUT, "query, key and value need the same rank >= 2");
+        return pt2_fail(err, PT2_ERR_INPUT, "query, key and value need the same rank >= 2, got %d, %d, %d", q.rank, k.rank,
+                        v.rank);
     int r = q.rank;
     int64_t lq = q.shape[r - 2], lk = k.shape[r - 2], d = q.shape[r - 1], dv = v.shape[r - 1];
-    int64_t per_head = lq * d, heads = per_head > 0 ? pt2_tensor_numel(&q) / per_head : 0;
-    if (k.shape[r - 1] != d || v.shape[r - 2] != lk || pt2_tensor_numel(&k) != heads * lk * d)
-        return pt2_fail(err, PT2_ERR_INPUT, "query, key and value shapes do not match");
+    for (int i = 0; i < r - 2; i++)
+        if (k.shape[i] != q.shape[i] || v.shape[i] != q.shape[i])
+            return pt2_fail(err, PT2_ERR_INPUT, "query, key and value batch dims differ at axis %d", i);
+    if (k.shape[r - 1] != d || v.shape[r - 2] != lk)
+        return pt2_fail(err, PT2_ERR_INPUT, "key must be [..., %lld, %lld] and value [..., %lld, *]", (long long)lk,
+                        (long long)d, (long long)lk);
+    int64_t heads = 1;
+    for (int i = 0; i < r - 2; i++) heads *= q.shape[i];
+    /* the mask's strides at the broadcast shape [batch..., lq, lk] (0 where broadcast) */
+    int64_t mask_strides[PT2_MAX_RANK] = {0};
+    if (has_mask) {
+        if (mask.rank > r) return pt2_fail(err, PT2_ERR_INPUT, "attn_mask has rank %d, more than the query's %d", mask.rank, r);
+        for (int i = 0; i < r; i++) {
+            int im = i - (r - mask.rank);
+            int64_t want = i == r - 2 ? lq : i == r - 1 ? lk : q.shape[i], size = im >= 0 ? mask.shape[im] : 1;
+            if (size != 1 && size != want)
+                return pt2_fail(err, PT2_ERR_INPUT, "attn_mask size %lld does not broadcast to %lld at axis %d",
+                                (long long)size, (long long)want, i);
+            mask_strides[i] = im >= 0 && size != 1 ? mask.strides[im] : 0;
+        }
+    }
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, q.shape, sizeof shape);
     shape[r - 1] = dv;
     if ((st = pt2_op_new_float(ctx, r, shape, &out, err))) return st;
-    float *scores = pt2_arena_alloc_array(ctx->arena, (size_t)(lk ? lk : 1), sizeof(float), err);
-    if (!scores) return err->status;
+    if (heads == 0 || lq == 0 || dv == 0) return pt2_op_set_output(ctx, node, 0, &out, err);
+    float *scores = pt2_arena_alloc_array(ctx->arena, (size_t)(lq * (lk ? lk : 1)), sizeof(float), err);
+    float *scratch = pt2_arena_alloc_array(ctx->arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scores || !scratch) return err->status;
     float factor = (float)(has_scale ? scale : 1.0 / sqrt((double)d));
+    const uint8_t *mask_bool = has_mask && mask.dtype == PT2_DTYPE_BOOL ? pt2_tensor_data(&mask) : NULL;
+    const float *mask_float = has_mask && mask.dtype == PT2_DTYPE_FLOAT32 ? pt2_tensor_data(&mask) : NULL;
     for (int64_t h = 0; h < heads; h++) {
         const float *qh = pt2_f32(&q) + h * lq * d, *kh = pt2_f32(&k) + h * lk * d, *vh = pt2_f32(&v) + h * lk * dv;
         float *oh = pt2_f32(&out) + h * lq * dv;
-        for (int64_t i = 0; i < lq; i++) {
-            int64_t visible = causal ? (i + 1 < lk ? i + 1 : lk) : lk;
-            float max = -INFINITY;
-            for (int64_t j = 0; j < visible; j++) {
-                float dot = 0;
-                for (int64_t c = 0; c < d; c++) dot += qh[i * d + c] * kh[j * d + c];
-                scores[j] = dot * factor;
-                if (scores[j] > max) max = scores[j];
-            }
-            double total = 0;
-            for (int64_t j = 0; j < visible; j++) {
-                scores[j] = expf(scores[j] - max);
-                total += scores[j];
-            }
-            float *o = oh + i * dv;
-            for (int64_t c = 0; c < dv; c++) o[c] = 0;
-            for (int64_t j = 0; j < visible; j++) {
-                float w = (float)(scores[j] / total);
-                for (int64_t c = 0; c < dv; c++) o[c] += w * vh[j * dv + c];
-            }
+        pt2_matrix_view qv = {qh, d, 1}, kt = {kh, 1, d};
+        pt2_gemm_matrix(lq, lk, d, qv, kt, scores, lk, 0, scratch);
+        int64_t mask_offset = 0, rest = h;
+        for (int i = r - 3; i >= 0; i--) {
+            mask_offset += rest % q.shape[i] * mask_strides[i];
+            rest /= q.shape[i];
         }
+        for (int64_t i = 0; i < lq; i++) {
+            float *row = scores + i * lk;
+            float max = -INFINITY;
+            for (int64_t j = 0; j < lk; j++) {
+                float s = row[j] * factor;
+                int64_t m = mask_offset + i * mask_strides[r - 2] + j * mask_strides[r - 1];
+                if ((causal && j > i) || (mask_bool && !mask_bool[m])) s = -INFINITY;
+                else if (mask_float) s += mask_float[m];
+                row[j] = s;
+                if (s > max) max = s;
+            }
+            /* a row with every key masked gives NaN, as PyTorch's math does */
+            float total = 0.0f;
+            for (int64_t j = 0; j < lk; j++) {
+                row[j] = max == -INFINITY ? NAN : expf(row[j] - max);
+                total += row[j];
+            }
+            float inverse = 1.0f / total;
+            for (int64_t j = 0; j < lk; j++) row[j] *= inverse;
+        }
+        pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};
+        pt2_gemm_matrix(lq, dv, lk, p, vv, oh, dv, 0, scratch);
     }
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }

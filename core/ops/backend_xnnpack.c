@@ -2,175 +2,298 @@
 
 #ifndef PT2_HAVE_XNNPACK
 
-pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, const float *weight,
-                          const float *bias, float *out, int *handled, pt2_error *err) {
-    (void)ctx, (void)s, (void)x, (void)weight, (void)bias, (void)out, (void)err;
+pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const pt2_conv_geometry *g,
+                               int64_t pad_bottom, int64_t pad_right, int transposed, int64_t adjust_h,
+                               int64_t adjust_w, const float *x, const float *weight, const float *bias, float *out,
+                               int *handled, pt2_error *err) {
+    (void)ctx, (void)node, (void)g, (void)pad_bottom, (void)pad_right, (void)transposed, (void)adjust_h;
+    (void)adjust_w, (void)x, (void)weight, (void)bias, (void)out, (void)err;
     *handled = 0;
     return PT2_OK;
 }
 
-pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x,
-                                    const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
-    (void)ctx, (void)s, (void)x, (void)weight, (void)bias, (void)out, (void)err;
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
+                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
+                          int *handled, pt2_error *err) {
+    (void)ctx, (void)node, (void)rows, (void)in_features, (void)out_features, (void)x, (void)weight, (void)bias;
+    (void)out, (void)err;
     *handled = 0;
     return PT2_OK;
 }
 
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
-                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
-    (void)ctx, (void)rows, (void)in_features, (void)out_features, (void)x, (void)weight, (void)bias, (void)out, (void)err;
-    *handled = 0;
-    return PT2_OK;
-}
+void pt2_xnn_release(void) {}
 
 #else
 
 #include <math.h>
 #include <pthreadpool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <xnnpack.h>
 
 /* One XNNPACK initialisation and one thread pool per thread count, for the process's life:
  * creating a pool per op would cost more than many small convolutions. */
+static int initialised;
+static pthreadpool_t pools[65];
+
+static int xnn_ready(void) {
+    if (!initialised && xnn_initialize(NULL) == xnn_status_success) initialised = 1;
+    return initialised;
+}
+
 static pthreadpool_t pool_for(int threads) {
-    static int initialised;
-    static pthreadpool_t pools[65];
-    if (!initialised) {
-        if (xnn_initialize(NULL) != xnn_status_success) return NULL;
-        initialised = 1;
-    }
     if (threads <= 1) return NULL; /* XNNPACK runs on the caller's thread */
     if (threads > 64) threads = 64;
     if (!pools[threads]) pools[threads] = pthreadpool_create((size_t)threads);
     return pools[threads];
 }
 
-static int xnn_ready(void) {
-    (void)pool_for(1);
-    return xnn_initialize(NULL) == xnn_status_success;
+/* ---------------------------------------------------------------- kept operators */
+
+enum op_kind { KIND_CONV, KIND_DECONV, KIND_LINEAR };
+
+typedef struct kept_operator {
+    const pt2_node *node;
+    enum op_kind kind;
+    int64_t params[16]; /* everything the operator was created with except the weights */
+    const float *weight, *bias;
+    float *weight_copy, *bias_copy; /* the bytes it was created from, to detect changed weights */
+    size_t weight_count, bias_count;
+    xnn_operator_t op;
+    float *input, *output; /* channels-last buffers, grown as needed */
+    size_t input_capacity, output_capacity;
+} kept_operator;
+
+static kept_operator *kept;
+static size_t kept_count, kept_capacity;
+
+static void forget(kept_operator *k) {
+    if (k->op) xnn_delete_operator(k->op);
+    free(k->weight_copy);
+    free(k->bias_copy);
+    k->op = NULL;
+    k->weight_copy = k->bias_copy = NULL;
 }
 
-/* A rows x cols matrix into cols x rows, in tiles that stay in cache on both sides. */
-static void transpose(const float *restrict in, int64_t rows, int64_t cols, float *restrict out) {
-    enum { TILE = 32 };
-    for (int64_t r0 = 0; r0 < rows; r0 += TILE)
-        for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
-            int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
-            for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = c0; c < c1; c++) out[c * rows + r] = in[r * cols + c];
+void pt2_xnn_release(void) {
+    for (size_t i = 0; i < kept_count; i++) {
+        forget(&kept[i]);
+        free(kept[i].input);
+        free(kept[i].output);
+    }
+    free(kept);
+    kept = NULL;
+    kept_count = kept_capacity = 0;
+}
+
+static int same_floats(const float *a, const float *copy, size_t count) {
+    if (!a || !copy) return a == NULL && copy == NULL;
+    return !memcmp(a, copy, sizeof(float) * count);
+}
+
+static float *copy_floats(const float *a, size_t count) {
+    if (!a) return NULL;
+    float *p = malloc(sizeof(float) * (count ? count : 1));
+    if (p) memcpy(p, a, sizeof(float) * count);
+    return p;
+}
+
+/* The kept entry for this node: its operator when still valid (op != NULL), else a cleared
+ * entry to create one into. NULL when out of memory. */
+static kept_operator *find_kept(const pt2_node *node, enum op_kind kind, const int64_t *params, const float *weight,
+                                size_t weight_count, const float *bias, size_t bias_count) {
+    kept_operator *k = NULL;
+    for (size_t i = 0; i < kept_count; i++)
+        if (kept[i].node == node && kept[i].kind == kind) k = &kept[i];
+    if (!k) {
+        if (kept_count == kept_capacity) {
+            size_t capacity = kept_capacity ? 2 * kept_capacity : 64;
+            kept_operator *grown = realloc(kept, capacity * sizeof *grown);
+            if (!grown) return NULL;
+            kept = grown;
+            kept_capacity = capacity;
         }
+        k = &kept[kept_count++];
+        memset(k, 0, sizeof *k);
+        k->node = node;
+        k->kind = kind;
+    }
+    if (k->op && !memcmp(k->params, params, sizeof k->params) && k->weight == weight && k->bias == bias &&
+        k->weight_count == weight_count && k->bias_count == bias_count && same_floats(weight, k->weight_copy, weight_count) &&
+        same_floats(bias, k->bias_copy, bias_count))
+        return k;
+    forget(k);
+    memcpy(k->params, params, sizeof k->params);
+    k->weight = weight;
+    k->bias = bias;
+    k->weight_count = weight_count;
+    k->bias_count = bias_count;
+    return k;
 }
 
-/* [batch, channels, time] <-> [batch, time, channels] */
-static void to_nwc(const float *x, int64_t batch, int64_t channels, int64_t time, float *out) {
-    for (int64_t b = 0; b < batch; b++) transpose(x + b * channels * time, channels, time, out + b * channels * time);
+/* Records the bytes an operator was just created from; 0 when out of memory. */
+static int remember_weights(kept_operator *k) {
+    k->weight_copy = copy_floats(k->weight, k->weight_count);
+    k->bias_copy = copy_floats(k->bias, k->bias_count);
+    return k->weight_copy && (!k->bias || k->bias_copy);
 }
 
-static void from_nwc(const float *x, int64_t batch, int64_t channels, int64_t time, float *out) {
-    for (int64_t b = 0; b < batch; b++) transpose(x + b * channels * time, time, channels, out + b * channels * time);
+static int reserve(float **buffer, size_t *capacity, size_t count) {
+    if (count <= *capacity) return 1;
+    free(*buffer);
+    /* XNNPACK may read a few bytes past the end of its input */
+    *buffer = malloc(sizeof(float) * count + 64);
+    *capacity = *buffer ? count : 0;
+    return *buffer != NULL;
 }
 
-/* The repacked kernel and the channels-last input and output both convolutions need. */
-typedef struct nwc_buffers {
-    float *kernel, *input, *output;
-} nwc_buffers;
+/* ---------------------------------------------------------------- layout changes */
 
-static pt2_status prepare(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, nwc_buffers *b,
-                          pt2_error *err) {
-    int64_t group_in = s->in_channels / s->groups;
-    b->kernel = pt2_arena_alloc_array(ctx->arena, (size_t)(s->out_channels * s->kernel * group_in), sizeof(float), err);
-    b->input = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->in_channels * s->time), sizeof(float), err);
-    b->output = pt2_arena_alloc_array(ctx->arena, (size_t)(s->batch * s->out_channels * s->out_time), sizeof(float), err);
-    if (!b->kernel || !b->input || !b->output) return err->status;
-    to_nwc(x, s->batch, s->in_channels, s->time, b->input);
-    return PT2_OK;
+/* in [rows, cols] -> out [cols, rows]: strips of 64 columns so the written block stays in
+ * cache, 8 x 8 tiles inside. */
+static void transpose(const float *restrict in, int64_t rows, int64_t cols, float *restrict out) {
+    enum { STRIP = 64, TILE = 8 };
+    for (int64_t c0 = 0; c0 < cols; c0 += STRIP) {
+        int64_t c1 = c0 + STRIP < cols ? c0 + STRIP : cols;
+        int64_t r0 = 0;
+        for (; r0 + TILE <= rows; r0 += TILE) {
+            int64_t c = c0;
+            for (; c + TILE <= c1; c += TILE)
+                for (int j = 0; j < TILE; j++)
+                    for (int i = 0; i < TILE; i++) out[(c + j) * rows + r0 + i] = in[(r0 + i) * cols + c + j];
+            for (; c < c1; c++)
+                for (int i = 0; i < TILE; i++) out[c * rows + r0 + i] = in[(r0 + i) * cols + c];
+        }
+        for (; r0 < rows; r0++)
+            for (int64_t c = c0; c < c1; c++) out[c * rows + r0] = in[r0 * cols + c];
+    }
 }
 
-/* Runs a set-up operator (deleting it) and brings the output back to channels first. */
-static pt2_status finish(pt2_run_context *ctx, xnn_operator_t op, const pt2_conv1d_shape *s, const nwc_buffers *b,
-                         float *out, int *handled, pt2_error *err) {
-    enum xnn_status status = xnn_run_operator(op, pool_for(ctx->options.num_threads));
-    xnn_delete_operator(op);
+/* [batch, channels, pixels] <-> [batch, pixels, channels]; one channel needs no move. */
+static void to_channels_last(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out) {
+    for (int64_t b = 0; b < batch; b++)
+        if (channels == 1)
+            memcpy(out + b * pixels, x + b * pixels, sizeof(float) * (size_t)pixels);
+        else
+            transpose(x + b * channels * pixels, channels, pixels, out + b * channels * pixels);
+}
+
+static void to_channels_first(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out) {
+    for (int64_t b = 0; b < batch; b++)
+        if (channels == 1)
+            memcpy(out + b * pixels, x + b * pixels, sizeof(float) * (size_t)pixels);
+        else
+            transpose(x + b * channels * pixels, pixels, channels, out + b * channels * pixels);
+}
+
+/* ---------------------------------------------------------------- convolution */
+
+/* XNNPACK kernel layout from PyTorch's. Convolution: [out][kh][kw][in/groups] from
+ * [out][in/groups][kh][kw]; deconvolution: [groups][out/groups][kh][kw][in/groups] from
+ * [in][out/groups][kh][kw]. */
+static float *repack_kernel(const pt2_conv_geometry *g, int transposed, const float *weight) {
+    int64_t gi = g->in_channels / g->groups, go = g->out_channels / g->groups, taps = g->kernel_height * g->kernel_width;
+    float *k = malloc(sizeof(float) * (size_t)(g->out_channels * gi * taps) + 64);
+    if (!k) return NULL;
+    for (int64_t grp = 0; grp < g->groups; grp++)
+        for (int64_t oc = 0; oc < go; oc++)
+            for (int64_t t = 0; t < taps; t++)
+                for (int64_t ic = 0; ic < gi; ic++) {
+                    int64_t o = grp * go + oc;
+                    k[(o * taps + t) * gi + ic] = transposed ? weight[((grp * gi + ic) * go + oc) * taps + t]
+                                                             : weight[(o * gi + ic) * taps + t];
+                }
+    return k;
+}
+
+pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const pt2_conv_geometry *g,
+                               int64_t pad_bottom, int64_t pad_right, int transposed, int64_t adjust_h,
+                               int64_t adjust_w, const float *x, const float *weight, const float *bias, float *out,
+                               int *handled, pt2_error *err) {
+    *handled = 0;
+    if (ctx->options.portable_only || !xnn_ready()) return PT2_OK;
+    int64_t in_pixels = g->in_height * g->in_width, out_pixels = g->out_height * g->out_width;
+    if (g->batch <= 0 || in_pixels <= 0 || out_pixels <= 0 || g->groups <= 0) return PT2_OK;
+    int64_t gi = g->in_channels / g->groups, go = g->out_channels / g->groups;
+    int64_t params[16] = {g->in_channels, g->out_channels, g->kernel_height, g->kernel_width, g->stride_h,
+                          g->stride_w,    g->dilation_h,   g->dilation_w,    g->pad_top,      g->pad_left,
+                          pad_bottom,     pad_right,       g->groups,        ctx->options.num_threads};
+    size_t weight_count = (size_t)(g->out_channels * gi * g->kernel_height * g->kernel_width);
+    kept_operator *k = find_kept(node, transposed ? KIND_DECONV : KIND_CONV, params, weight, weight_count, bias,
+                                 bias ? (size_t)g->out_channels : 0);
+    if (!k) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping an XNNPACK operator");
+    if (!k->op) {
+        float *packed = repack_kernel(g, transposed, weight);
+        if (!packed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory repacking a convolution kernel");
+        enum xnn_status status;
+        if (transposed)
+            status = xnn_create_deconvolution2d_nhwc_f32(
+                (uint32_t)g->pad_top, (uint32_t)pad_right, (uint32_t)pad_bottom, (uint32_t)g->pad_left,
+                (uint32_t)g->kernel_height, (uint32_t)g->kernel_width, (uint32_t)g->stride_h, (uint32_t)g->stride_w,
+                (uint32_t)g->dilation_h, (uint32_t)g->dilation_w, (uint32_t)g->groups, (size_t)gi, (size_t)go,
+                (size_t)g->in_channels, (size_t)g->out_channels, packed, bias, -INFINITY, INFINITY, 0, &k->op);
+        else
+            status = xnn_create_convolution2d_nhwc_f32(
+                (uint32_t)g->pad_top, (uint32_t)pad_right, (uint32_t)pad_bottom, (uint32_t)g->pad_left,
+                (uint32_t)g->kernel_height, (uint32_t)g->kernel_width, (uint32_t)g->stride_h, (uint32_t)g->stride_w,
+                (uint32_t)g->dilation_h, (uint32_t)g->dilation_w, (uint32_t)g->groups, (size_t)gi, (size_t)go,
+                (size_t)g->in_channels, (size_t)g->out_channels, packed, bias, -INFINITY, INFINITY, 0, &k->op);
+        free(packed);
+        if (status != xnn_status_success) {
+            k->op = NULL;
+            return PT2_OK; /* not a case XNNPACK takes: the portable kernel runs it */
+        }
+        if (!remember_weights(k)) {
+            forget(k);
+            return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping convolution weights");
+        }
+    }
+    if (!reserve(&k->input, &k->input_capacity, (size_t)(g->batch * g->in_channels * in_pixels)) ||
+        !reserve(&k->output, &k->output_capacity, (size_t)(g->batch * g->out_channels * out_pixels)))
+        return pt2_fail(err, PT2_ERR_MEMORY, "out of memory for channels-last convolution buffers");
+    pthreadpool_t pool = pool_for(ctx->options.num_threads);
+    enum xnn_status status;
+    if (transposed)
+        status = xnn_setup_deconvolution2d_nhwc_f32(k->op, (size_t)g->batch, (size_t)g->in_height, (size_t)g->in_width,
+                                                    (uint32_t)adjust_h, (uint32_t)adjust_w, k->input, k->output, pool);
+    else
+        status = xnn_setup_convolution2d_nhwc_f32(k->op, (size_t)g->batch, (size_t)g->in_height, (size_t)g->in_width,
+                                                  k->input, k->output, pool);
+    if (status != xnn_status_success) return PT2_OK;
+    to_channels_last(x, g->batch, g->in_channels, in_pixels, k->input);
+    status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
-    from_nwc(b->output, s->batch, s->out_channels, s->out_time, out);
+    to_channels_first(k->output, g->batch, g->out_channels, out_pixels, out);
     *handled = 1;
     return PT2_OK;
 }
 
-pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, const float *weight,
-                          const float *bias, float *out, int *handled, pt2_error *err) {
-    *handled = 0;
-    if (ctx->options.portable_only || !xnn_ready() || s->out_time <= 0 || s->time <= 0) return PT2_OK;
-    int64_t group_in = s->in_channels / s->groups, group_out = s->out_channels / s->groups;
-    nwc_buffers b;
-    pt2_status st = prepare(ctx, s, x, &b, err);
-    if (st) return st;
-    /* XNNPACK's kernel layout is [out][kernel][in/groups]; PyTorch's is [out][in/groups][kernel]. */
-    for (int64_t o = 0; o < s->out_channels; o++)
-        for (int64_t c = 0; c < group_in; c++)
-            for (int64_t k = 0; k < s->kernel; k++)
-                b.kernel[(o * s->kernel + k) * group_in + c] = weight[(o * group_in + c) * s->kernel + k];
-    xnn_operator_t op = NULL;
-    if (xnn_create_convolution2d_nhwc_f32(0, (uint32_t)s->pad_right, 0, (uint32_t)s->pad_left, 1, (uint32_t)s->kernel, 1,
-                                          (uint32_t)s->stride, 1, (uint32_t)s->dilation, (uint32_t)s->groups,
-                                          (size_t)group_in, (size_t)group_out, (size_t)s->in_channels,
-                                          (size_t)s->out_channels, b.kernel, bias, -INFINITY, INFINITY, 0,
-                                          &op) != xnn_status_success)
-        return PT2_OK; /* not a case XNNPACK takes: the portable loop runs it */
-    if (xnn_setup_convolution2d_nhwc_f32(op, (size_t)s->batch, 1, (size_t)s->time, b.input, b.output,
-                                         pool_for(ctx->options.num_threads)) != xnn_status_success) {
-        xnn_delete_operator(op);
-        return PT2_OK;
-    }
-    return finish(ctx, op, s, &b, out, handled, err);
-}
+/* ---------------------------------------------------------------- fully connected */
 
-pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x,
-                                    const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
-    *handled = 0;
-    if (ctx->options.portable_only || !xnn_ready() || s->out_time <= 0 || s->time <= 0) return PT2_OK;
-    int64_t group_in = s->in_channels / s->groups, group_out = s->out_channels / s->groups;
-    nwc_buffers b;
-    pt2_status st = prepare(ctx, s, x, &b, err);
-    if (st) return st;
-    /* XNNPACK: [groups][out/groups][kernel][in/groups]; PyTorch: [in][out/groups][kernel]. */
-    for (int64_t g = 0; g < s->groups; g++)
-        for (int64_t oc = 0; oc < group_out; oc++)
-            for (int64_t k = 0; k < s->kernel; k++)
-                for (int64_t ic = 0; ic < group_in; ic++)
-                    b.kernel[((g * group_out + oc) * s->kernel + k) * group_in + ic] =
-                        weight[((g * group_in + ic) * group_out + oc) * s->kernel + k];
-    xnn_operator_t op = NULL;
-    /* PyTorch's `padding` crops the output on both sides; output_padding adds frames on the right. */
-    if (xnn_create_deconvolution2d_nhwc_f32(0, (uint32_t)s->pad_right, 0, (uint32_t)s->pad_left, 1, (uint32_t)s->kernel, 1,
-                                            (uint32_t)s->stride, 1, (uint32_t)s->dilation, (uint32_t)s->groups,
-                                            (size_t)group_in, (size_t)group_out, (size_t)s->in_channels,
-                                            (size_t)s->out_channels, b.kernel, bias, -INFINITY, INFINITY, 0,
-                                            &op) != xnn_status_success)
-        return PT2_OK;
-    if (xnn_setup_deconvolution2d_nhwc_f32(op, (size_t)s->batch, 1, (size_t)s->time, 0, (uint32_t)s->output_padding,
-                                           b.input, b.output, pool_for(ctx->options.num_threads)) != xnn_status_success) {
-        xnn_delete_operator(op);
-        return PT2_OK;
-    }
-    return finish(ctx, op, s, &b, out, handled, err);
-}
-
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
-                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err) {
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
+                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
+                          int *handled, pt2_error *err) {
     *handled = 0;
     if (ctx->options.portable_only || !xnn_ready() || rows <= 0 || in_features <= 0 || out_features <= 0) return PT2_OK;
-    xnn_operator_t op = NULL;
-    if (xnn_create_fully_connected_nc_f32((size_t)in_features, (size_t)out_features, (size_t)in_features,
-                                          (size_t)out_features, weight, bias, -INFINITY, INFINITY, 0,
-                                          &op) != xnn_status_success)
-        return PT2_OK;
-    if (xnn_setup_fully_connected_nc_f32(op, (size_t)rows, x, out, pool_for(ctx->options.num_threads)) !=
-        xnn_status_success) {
-        xnn_delete_operator(op);
-        return PT2_OK;
+    int64_t params[16] = {in_features, out_features, ctx->options.num_threads};
+    kept_operator *k = find_kept(node, KIND_LINEAR, params, weight, (size_t)(in_features * out_features), bias,
+                                 bias ? (size_t)out_features : 0);
+    if (!k) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping an XNNPACK operator");
+    if (!k->op) {
+        if (xnn_create_fully_connected_nc_f32((size_t)in_features, (size_t)out_features, (size_t)in_features,
+                                              (size_t)out_features, weight, bias, -INFINITY, INFINITY, 0,
+                                              &k->op) != xnn_status_success) {
+            k->op = NULL;
+            return PT2_OK;
+        }
+        if (!remember_weights(k)) {
+            forget(k);
+            return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping linear weights");
+        }
     }
-    enum xnn_status status = xnn_run_operator(op, pool_for(ctx->options.num_threads));
-    xnn_delete_operator(op);
+    pthreadpool_t pool = pool_for(ctx->options.num_threads);
+    if (xnn_setup_fully_connected_nc_f32(k->op, (size_t)rows, x, out, pool) != xnn_status_success) return PT2_OK;
+    enum xnn_status status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
     *handled = 1;
     return PT2_OK;

@@ -1,27 +1,33 @@
 /* XNNPACK for the reference run's heavy ops in the native build. Each call returns
- * *handled = 0 when XNNPACK is not compiled in (the WASM build) or cannot take the case,
- * and the caller then runs its portable loop. Layouts are PyTorch's (channels first). */
+ * *handled = 0 when XNNPACK is not compiled in (the WASM build), is switched off
+ * (options.portable_only) or cannot take the case; the caller then runs the portable kernel.
+ * Layouts are PyTorch's (channels first); the backend converts to XNNPACK's channels last.
+ * Operators (with their packed weights) are kept per graph node across runs, so a benchmark's
+ * or a server's repeated forward does not repack the weights; a kept operator is reused only
+ * when its node, geometry and weight bytes are unchanged. */
 #ifndef PT2_OPS_BACKEND_XNNPACK_H
 #define PT2_OPS_BACKEND_XNNPACK_H
 
 #include <stdint.h>
 
 #include "../run/executor.h"
+#include "kernels.h"
 
-typedef struct pt2_conv1d_shape {
-    int64_t batch, in_channels, time, out_channels, kernel, out_time;
-    int64_t stride, dilation, groups, pad_left, pad_right, output_padding;
-} pt2_conv1d_shape;
-
-/* x [batch, in, time], weight [out, in/groups, kernel] -> out [batch, out, out_time]. */
-pt2_status pt2_xnn_conv1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x, const float *weight,
-                          const float *bias, float *out, int *handled, pt2_error *err);
-/* x [batch, in, time], weight [in, out/groups, kernel] -> out [batch, out, out_time]. */
-pt2_status pt2_xnn_conv_transpose1d(pt2_run_context *ctx, const pt2_conv1d_shape *s, const float *x,
-                                    const float *weight, const float *bias, float *out, int *handled, pt2_error *err);
+/* Convolution (transposed = 0: weight [out, in/groups, kh, kw]) or transposed convolution
+ * (transposed = 1: weight [in, out/groups, kh, kw]; pad_* crop the full output and
+ * adjust_h/adjust_w are PyTorch's output_padding). pad_bottom/pad_right: the far-side padding
+ * of a convolution (differs from pad_top/pad_left for padding="same" with an even kernel). */
+pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const pt2_conv_geometry *g,
+                               int64_t pad_bottom, int64_t pad_right, int transposed, int64_t adjust_h,
+                               int64_t adjust_w, const float *x, const float *weight, const float *bias, float *out,
+                               int *handled, pt2_error *err);
 
 /* x [rows, in], weight [out, in] (PyTorch's nn.Linear layout) -> out [rows, out]. */
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, int64_t rows, int64_t in_features, int64_t out_features, const float *x,
-                          const float *weight, const float *bias, float *out, int *handled, pt2_error *err);
+pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
+                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
+                          int *handled, pt2_error *err);
+
+/* Deletes every kept operator and buffer (e.g. before the graph they belong to is freed). */
+void pt2_xnn_release(void);
 
 #endif

@@ -1,160 +1,231 @@
-/* 1-D convolutions with PyTorch semantics: conv1d (stride, padding incl. "same"/"valid",
- * dilation, groups) and conv_transpose1d (stride, padding, output_padding, groups, dilation).
- * Portable loops whose inner loop runs along time, so the compiler vectorises them. */
+/* Convolutions with PyTorch semantics, channels first: conv1d/conv2d (stride, padding incl.
+ * "same"/"valid", dilation, groups), conv_transpose1d/2d (stride, padding, output_padding,
+ * groups, dilation) and aten.convolution, which covers both. 1-D runs as 2-D with height 1.
+ * Natively XNNPACK runs them where it takes the case; otherwise (and in the WASM build) the
+ * portable GEMM kernels of kernels_conv.c. */
 #include <string.h>
 
 #include "../lower/lower.h"
 #include "backend_xnnpack.h"
+#include "kernels.h"
 #include "op_util.h"
 #include "registry.h"
 
-typedef struct conv_params {
-    int64_t stride, dilation, groups, pad_left, pad_right, output_padding;
-} conv_params;
+/* Per spatial axis (index 0 = height, 1 = width; 1-D uses the width only). */
+typedef struct conv_spec {
+    int spatial; /* 1 or 2 */
+    int transposed;
+    int64_t stride[2], dilation[2], pad_before[2], pad_after[2], output_padding[2], groups;
+} conv_spec;
 
-static pt2_status single_int(pt2_run_context *ctx, const pt2_node *node, const char *name, int64_t *out,
-                             pt2_error *err) {
+/* An int list of `spatial` entries; one entry is broadcast, as PyTorch's int-or-tuple args. */
+static pt2_status spatial_ints(pt2_run_context *ctx, const pt2_node *node, const char *name, int spatial,
+                               int64_t *out, pt2_error *err) {
     int64_t values[4];
     size_t count;
     pt2_status st = pt2_op_ints(ctx, node, name, values, 4, &count, err);
     if (st) return st;
-    if (count != 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "'%s' must have one entry for a 1-D convolution", name);
-    *out = values[0];
+    if (count == 1) values[1] = values[0];
+    else if ((int)count != spatial)
+        return pt2_fail(err, PT2_ERR_INPUT, "'%s' has %zu entries, expected %d for a %d-D convolution", name, count,
+                        spatial, spatial);
+    out[0] = values[0];
+    out[1] = spatial == 2 ? values[1] : values[0];
     return PT2_OK;
 }
 
-static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, int64_t kernel, int transposed,
-                              conv_params *p, pt2_error *err) {
+/* kernel[]: the kernel size per spatial axis (for padding="same"). */
+static pt2_status read_spec(pt2_run_context *ctx, const pt2_node *node, int spatial, int transposed,
+                            const int64_t *kernel, conv_spec *p, pt2_error *err) {
     memset(p, 0, sizeof *p);
-    pt2_status st = single_int(ctx, node, "stride", &p->stride, err);
-    if (!st) st = single_int(ctx, node, "dilation", &p->dilation, err);
+    p->spatial = spatial;
+    p->transposed = transposed;
+    pt2_status st = spatial_ints(ctx, node, "stride", spatial, p->stride, err);
+    if (!st) st = spatial_ints(ctx, node, "dilation", spatial, p->dilation, err);
     if (!st) st = pt2_op_int(ctx, node, "groups", &p->groups, err);
     if (st) return st;
     const pt2_arg *padding = pt2_node_arg(node, "padding");
     if (padding && padding->kind == PT2_ARG_STRING) {
-        if (!strcmp(padding->string, "valid")) return PT2_OK;
-        if (strcmp(padding->string, "same") != 0)
+        if (!strcmp(padding->string, "same")) {
+            for (int a = 0; a < spatial; a++) {
+                /* PyTorch puts the odd extra frame on the far side. */
+                int64_t total = p->dilation[a] * (kernel[a] - 1);
+                p->pad_before[a] = total / 2;
+                p->pad_after[a] = total - p->pad_before[a];
+            }
+            if (spatial == 1) {
+                p->pad_before[1] = p->pad_before[0];
+                p->pad_after[1] = p->pad_after[0];
+            }
+        } else if (strcmp(padding->string, "valid") != 0)
             return pt2_fail(err, PT2_ERR_INPUT, "padding '%s' is neither 'same' nor 'valid'", padding->string);
-        /* PyTorch puts the odd extra frame on the right. */
-        int64_t total = p->dilation * (kernel - 1);
-        p->pad_left = total / 2;
-        p->pad_right = total - p->pad_left;
-        return PT2_OK;
+    } else {
+        if ((st = spatial_ints(ctx, node, "padding", spatial, p->pad_before, err))) return st;
+        p->pad_after[0] = p->pad_before[0];
+        p->pad_after[1] = p->pad_before[1];
+        if (transposed && (st = spatial_ints(ctx, node, "output_padding", spatial, p->output_padding, err))) return st;
     }
-    if ((st = single_int(ctx, node, "padding", &p->pad_left, err))) return st;
-    p->pad_right = p->pad_left;
-    if (transposed && (st = single_int(ctx, node, "output_padding", &p->output_padding, err))) return st;
-    if (p->stride < 1 || p->dilation < 1 || p->groups < 1 || p->pad_left < 0)
-        return pt2_fail(err, PT2_ERR_INPUT, "invalid convolution parameters");
+    for (int a = 0; a < 2; a++)
+        if (p->stride[a] < 1 || p->dilation[a] < 1 || p->pad_before[a] < 0 || p->output_padding[a] < 0)
+            return pt2_fail(err, PT2_ERR_INPUT, "stride and dilation must be >= 1 and padding >= 0, got stride %lld, "
+                            "dilation %lld, padding %lld", (long long)p->stride[a], (long long)p->dilation[a],
+                            (long long)p->pad_before[a]);
+    if (p->groups < 1) return pt2_fail(err, PT2_ERR_INPUT, "groups must be >= 1, got %lld", (long long)p->groups);
+    if (transposed)
+        for (int a = 0; a < 2; a++)
+            if (p->output_padding[a] >= p->stride[a] && p->output_padding[a] >= p->dilation[a])
+                return pt2_fail(err, PT2_ERR_INPUT, "output_padding %lld must be smaller than stride or dilation",
+                                (long long)p->output_padding[a]);
     return PT2_OK;
 }
 
-static pt2_status run_conv1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
-    pt2_tensor x, w, b, out;
-    int has_bias;
-    pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
+/* Runs one convolution given its spec; input rank spatial+2, or spatial+1 (unbatched). */
+static pt2_status run_with_spec(pt2_run_context *ctx, const pt2_node *node, const char *op, const pt2_tensor *x,
+                                const pt2_tensor *w, const pt2_tensor *b, int has_bias, const conv_spec *p,
+                                pt2_error *err) {
+    int spatial = p->spatial, unbatched = x->rank == spatial + 1;
+    if ((x->rank != spatial + 2 && !unbatched) || w->rank != spatial + 2)
+        return pt2_fail(err, PT2_ERR_INPUT, "%s expects input of rank %d or %d and weight of rank %d, got %d and %d", op,
+                        spatial + 1, spatial + 2, spatial + 2, x->rank, w->rank);
+    const int64_t *xs = x->shape + (unbatched ? 0 : 1);
+    pt2_conv_geometry g;
+    memset(&g, 0, sizeof g);
+    g.batch = unbatched ? 1 : x->shape[0];
+    g.in_channels = xs[0];
+    g.in_height = spatial == 2 ? xs[1] : 1;
+    g.in_width = xs[spatial];
+    g.kernel_height = spatial == 2 ? w->shape[2] : 1;
+    g.kernel_width = w->shape[spatial + 1];
+    g.groups = p->groups;
+    g.stride_h = spatial == 2 ? p->stride[0] : 1;
+    g.stride_w = p->stride[spatial - 1];
+    g.dilation_h = spatial == 2 ? p->dilation[0] : 1;
+    g.dilation_w = p->dilation[spatial - 1];
+    g.pad_top = spatial == 2 ? p->pad_before[0] : 0;
+    g.pad_left = p->pad_before[spatial - 1];
+    int64_t pad_bottom = spatial == 2 ? p->pad_after[0] : 0, pad_right = p->pad_after[spatial - 1];
+    int64_t adjust_h = spatial == 2 ? p->output_padding[0] : 0, adjust_w = p->output_padding[spatial - 1];
+    if (g.in_channels % g.groups)
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: %lld input channels do not split into %lld groups", op,
+                        (long long)g.in_channels, (long long)g.groups);
+    if (p->transposed) {
+        if (w->shape[0] != g.in_channels)
+            return pt2_fail(err, PT2_ERR_INPUT, "%s: weight has %lld input channels, the input %lld", op,
+                            (long long)w->shape[0], (long long)g.in_channels);
+        g.out_channels = w->shape[1] * g.groups;
+        g.out_height = (g.in_height - 1) * g.stride_h - g.pad_top - pad_bottom + g.dilation_h * (g.kernel_height - 1) +
+                       adjust_h + 1;
+        g.out_width = (g.in_width - 1) * g.stride_w - g.pad_left - pad_right + g.dilation_w * (g.kernel_width - 1) +
+                      adjust_w + 1;
+    } else {
+        g.out_channels = w->shape[0];
+        if (w->shape[1] * g.groups != g.in_channels || g.out_channels % g.groups)
+            return pt2_fail(err, PT2_ERR_INPUT, "%s: weight [%lld, %lld, ...] does not fit %lld input channels in %lld groups",
+                            op, (long long)w->shape[0], (long long)w->shape[1], (long long)g.in_channels,
+                            (long long)g.groups);
+        g.out_height = pt2_conv_out_size(g.in_height, g.kernel_height, g.stride_h, g.dilation_h, g.pad_top, pad_bottom);
+        g.out_width = pt2_conv_out_size(g.in_width, g.kernel_width, g.stride_w, g.dilation_w, g.pad_left, pad_right);
+    }
+    if (g.out_height < 0 || g.out_width < 0)
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: the input (size %lld) is shorter than the kernel's reach", op,
+                        (long long)g.in_width);
+    if (has_bias && (b->rank != 1 || b->shape[0] != g.out_channels))
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: bias must have %lld entries", op, (long long)g.out_channels);
+    int64_t shape[4];
+    int rank = 0;
+    if (!unbatched) shape[rank++] = g.batch;
+    shape[rank++] = g.out_channels;
+    if (spatial == 2) shape[rank++] = g.out_height;
+    shape[rank++] = g.out_width;
+    pt2_tensor out;
+    pt2_status st = pt2_op_new_float(ctx, rank, shape, &out, err);
     if (st) return st;
-    if (x.rank != 3 || w.rank != 3) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "conv1d expects [batch, channels, time] input");
-    conv_params p;
-    if ((st = read_params(ctx, node, w.shape[2], 0, &p, err))) return st;
-    int64_t batch = x.shape[0], in_channels = x.shape[1], time = x.shape[2];
-    int64_t out_channels = w.shape[0], group_in = w.shape[1], kernel = w.shape[2];
-    if (group_in * p.groups != in_channels || out_channels % p.groups)
-        return pt2_fail(err, PT2_ERR_INPUT, "conv1d weight [%lld, %lld, %lld] does not fit %lld input channels in %lld groups",
-                        (long long)out_channels, (long long)group_in, (long long)kernel, (long long)in_channels,
-                        (long long)p.groups);
-    int64_t span = p.dilation * (kernel - 1) + 1;
-    int64_t padded = time + p.pad_left + p.pad_right;
-    int64_t out_time = padded >= span ? (padded - span) / p.stride + 1 : 0;
-    int64_t shape[3] = {batch, out_channels, out_time};
-    if ((st = pt2_op_new_float(ctx, 3, shape, &out, err))) return st;
-    const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
-    float *po = pt2_f32(&out);
-    pt2_conv1d_shape shape_info = {batch, in_channels, time, out_channels, kernel, out_time,
-                                   p.stride, p.dilation, p.groups, p.pad_left, p.pad_right, 0};
+    if (pt2_tensor_numel(&out) == 0) return pt2_op_set_output(ctx, node, 0, &out, err);
+    const float *px = pt2_f32(x), *pw = pt2_f32(w), *pb = has_bias ? pt2_f32(b) : NULL;
     int handled;
-    if ((st = pt2_xnn_conv1d(ctx, &shape_info, px, pw, pb, po, &handled, err))) return st;
-    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
-    int64_t group_out = out_channels / p.groups;
-    for (int64_t n = 0; n < batch; n++)
-        for (int64_t o = 0; o < out_channels; o++) {
-            float *restrict row = po + (n * out_channels + o) * out_time;
-            float bias = pb ? pb[o] : 0.0f;
-            for (int64_t t = 0; t < out_time; t++) row[t] = bias;
-            int64_t g = o / group_out;
-            for (int64_t c = 0; c < group_in; c++) {
-                const float *restrict in = px + (n * in_channels + g * group_in + c) * time;
-                for (int64_t k = 0; k < kernel; k++) {
-                    float weight = pw[(o * group_in + c) * kernel + k];
-                    /* Output t reads input t*stride + k*dilation - pad_left; keep it inside [0, time). */
-                    int64_t shift = k * p.dilation - p.pad_left;
-                    int64_t t0 = shift >= 0 ? 0 : (-shift + p.stride - 1) / p.stride;
-                    int64_t t1 = time - shift <= 0 ? 0 : (time - shift - 1) / p.stride + 1;
-                    if (t1 > out_time) t1 = out_time;
-                    if (p.stride == 1)
-                        for (int64_t t = t0; t < t1; t++) row[t] += weight * in[t + shift];
-                    else
-                        for (int64_t t = t0; t < t1; t++) row[t] += weight * in[t * p.stride + shift];
-                }
-            }
-        }
+    if ((st = pt2_xnn_convolution(ctx, node, &g, pad_bottom, pad_right, p->transposed, adjust_h, adjust_w, px, pw, pb,
+                                  pt2_f32(&out), &handled, err)))
+        return st;
+    if (!handled) {
+        size_t floats = p->transposed ? pt2_conv_transpose_scratch_floats(&g) : pt2_conv_scratch_floats(&g);
+        float *scratch = pt2_arena_alloc_array(ctx->arena, floats, sizeof(float), err);
+        if (!scratch) return err->status;
+        if (p->transposed)
+            pt2_conv_transpose2d(&g, px, pw, pb, pt2_f32(&out), scratch);
+        else
+            pt2_conv2d(&g, px, pw, pb, pt2_f32(&out), scratch);
+    }
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
-static pt2_status run_conv_transpose1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
-    pt2_tensor x, w, b, out;
+static pt2_status run_conv(pt2_run_context *ctx, const pt2_node *node, int spatial, int transposed, const char *op,
+                           pt2_error *err) {
+    pt2_tensor x, w, b;
     int has_bias;
     pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
     if (st) return st;
-    if (x.rank != 3 || w.rank != 3)
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "conv_transpose1d expects [batch, channels, time] input");
-    conv_params p;
-    if ((st = read_params(ctx, node, w.shape[2], 1, &p, err))) return st;
-    int64_t batch = x.shape[0], in_channels = x.shape[1], time = x.shape[2];
-    int64_t group_out = w.shape[1], kernel = w.shape[2], out_channels = group_out * p.groups;
-    int64_t group_in = in_channels / p.groups;
-    if (w.shape[0] != in_channels || in_channels % p.groups)
-        return pt2_fail(err, PT2_ERR_INPUT, "conv_transpose1d weight does not fit %lld input channels", (long long)in_channels);
-    int64_t out_time = (time - 1) * p.stride - 2 * p.pad_left + p.dilation * (kernel - 1) + p.output_padding + 1;
-    if (out_time < 0) out_time = 0;
-    int64_t shape[3] = {batch, out_channels, out_time};
-    if ((st = pt2_op_new_float(ctx, 3, shape, &out, err))) return st;
-    const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
-    float *po = pt2_f32(&out);
-    pt2_conv1d_shape shape_info = {batch, in_channels, time, out_channels, kernel, out_time,
-                                   p.stride, p.dilation, p.groups, p.pad_left, p.pad_left, p.output_padding};
-    int handled;
-    if ((st = pt2_xnn_conv_transpose1d(ctx, &shape_info, px, pw, pb, po, &handled, err))) return st;
-    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
-    for (int64_t n = 0; n < batch; n++)
-        for (int64_t g = 0; g < p.groups; g++)
-            for (int64_t oc = 0; oc < group_out; oc++) {
-                int64_t o = g * group_out + oc;
-                float *restrict row = po + (n * out_channels + o) * out_time;
-                float bias = pb ? pb[o] : 0.0f;
-                for (int64_t j = 0; j < out_time; j++) row[j] = bias;
-                for (int64_t ic = 0; ic < group_in; ic++) {
-                    int64_t c = g * group_in + ic;
-                    const float *restrict in = px + (n * in_channels + c) * time;
-                    for (int64_t k = 0; k < kernel; k++) {
-                        float weight = pw[(c * group_out + oc) * kernel + k];
-                        /* Input t lands on output t*stride + k*dilation - pad. */
-                        int64_t shift = k * p.dilation - p.pad_left;
-                        for (int64_t t = 0; t < time; t++) {
-                            int64_t j = t * p.stride + shift;
-                            if (j >= 0 && j < out_time) row[j] += weight * in[t];
-                        }
-                    }
-                }
-            }
-    return pt2_op_set_output(ctx, node, 0, &out, err);
+    if (w.rank != spatial + 2)
+        return pt2_fail(err, PT2_ERR_INPUT, "%s expects a weight of rank %d, got %d", op, spatial + 2, w.rank);
+    int64_t kernel[2] = {w.shape[2], w.shape[w.rank - 1]};
+    conv_spec p;
+    if ((st = read_spec(ctx, node, spatial, transposed, kernel, &p, err))) return st;
+    return run_with_spec(ctx, node, op, &x, &w, &b, has_bias, &p, err);
+}
+
+static pt2_status run_conv1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_conv(ctx, node, 1, 0, "conv1d", err);
+}
+static pt2_status run_conv2d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_conv(ctx, node, 2, 0, "conv2d", err);
+}
+static pt2_status run_conv_transpose1d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_conv(ctx, node, 1, 1, "conv_transpose1d", err);
+}
+static pt2_status run_conv_transpose2d(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_conv(ctx, node, 2, 1, "conv_transpose2d", err);
+}
+
+/* aten.convolution: the weight's rank says 1-D or 2-D; `transposed` says which kind. */
+static pt2_status run_convolution(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor w;
+    int transposed;
+    pt2_status st = pt2_op_float_tensor(ctx, node, "weight", &w, err);
+    if (!st) st = pt2_op_bool(ctx, node, "transposed", &transposed, err);
+    if (st) return st;
+    if (w.rank != 3 && w.rank != 4)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "convolution with a weight of rank %d (only 1-D and 2-D)", w.rank);
+    return run_conv(ctx, node, w.rank - 2, transposed, "convolution", err);
 }
 
 const pt2_op_def pt2_ops_conv[] = {
     {"aten.conv1d.default", run_conv1d},
     {"aten.conv1d.padding", run_conv1d},
+    {"aten.conv2d.default", run_conv2d},
+    {"aten.conv2d.padding", run_conv2d},
+    {"aten.convolution.default", run_convolution},
     {"aten.conv_transpose1d.default", run_conv_transpose1d},
+    {"aten.conv_transpose2d.input", run_conv_transpose2d},
     {NULL, NULL}};
+
+/* The 1-D view of a conv spec the lowering uses. */
+typedef struct conv_params {
+    int64_t stride, dilation, groups, pad_left, pad_right, output_padding;
+} conv_params;
+
+static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, int64_t kernel, int transposed,
+                              conv_params *out, pt2_error *err) {
+    int64_t kernels[2] = {kernel, kernel};
+    conv_spec p;
+    pt2_status st = read_spec(ctx, node, 1, transposed, kernels, &p, err);
+    if (st) return st;
+    out->stride = p.stride[0];
+    out->dilation = p.dilation[0];
+    out->groups = p.groups;
+    out->pad_left = p.pad_before[0];
+    out->pad_right = p.pad_after[0];
+    out->output_padding = p.output_padding[0];
+    return PT2_OK;
+}
 
 /* conv1d -> RETURNN "conv" on the input's feature (channel) dim over its time dim.
  * RETURNN's integer padding pads both sides then runs VALID, as PyTorch's padding=p does;

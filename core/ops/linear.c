@@ -1,9 +1,154 @@
-/* linear and embedding. */
+/* linear, matmul (every rank combination, batch dims broadcast), mm, bmm, addmm, baddbmm and
+ * embedding. Matrix products run on the portable GEMM (kernels_gemm.c) reading strided views
+ * directly, so a transposed operand (k.transpose(-2, -1)) is not copied; linear runs on
+ * XNNPACK's fully-connected operator natively. */
 #include <string.h>
 
 #include "backend_xnnpack.h"
+#include "kernels.h"
 #include "op_util.h"
 #include "registry.h"
+
+/* A float32 tensor argument as it is (any strides). */
+static pt2_status float_view(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
+                             pt2_error *err) {
+    pt2_status st = pt2_op_tensor(ctx, node, name, out, err);
+    if (st) return st;
+    if (out->dtype != PT2_DTYPE_FLOAT32)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "argument '%s' is %s; this op runs on float32 only", name,
+                        pt2_dtype_name(out->dtype));
+    return PT2_OK;
+}
+
+static float *gemm_scratch(pt2_run_context *ctx, pt2_error *err) {
+    return pt2_arena_alloc_array(ctx->arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+}
+
+/* out = a @ b with torch.matmul's rules. `expect_rank` 0 accepts any ranks; 2 (mm) or 3 (bmm)
+ * require exactly that rank on both sides, as those ops do. */
+static pt2_status matmul(pt2_run_context *ctx, const pt2_tensor *a, const pt2_tensor *b, int expect_rank,
+                         pt2_tensor *out, pt2_error *err) {
+    if (a->rank < 1 || b->rank < 1)
+        return pt2_fail(err, PT2_ERR_INPUT, "matmul needs tensors of rank >= 1, got ranks %d and %d", a->rank, b->rank);
+    if (expect_rank && (a->rank != expect_rank || b->rank != expect_rank))
+        return pt2_fail(err, PT2_ERR_INPUT, "expected two tensors of rank %d, got ranks %d and %d", expect_rank, a->rank,
+                        b->rank);
+    int64_t m = a->rank >= 2 ? a->shape[a->rank - 2] : 1, k = a->shape[a->rank - 1];
+    int64_t kb = b->rank >= 2 ? b->shape[b->rank - 2] : b->shape[0], n = b->rank >= 2 ? b->shape[b->rank - 1] : 1;
+    if (k != kb)
+        return pt2_fail(err, PT2_ERR_INPUT, "matmul: the first operand has %lld columns, the second %lld rows",
+                        (long long)k, (long long)kb);
+    int64_t a_rs = a->rank >= 2 ? a->strides[a->rank - 2] : 0, a_cs = a->strides[a->rank - 1];
+    int64_t b_rs = b->rank >= 2 ? b->strides[b->rank - 2] : b->strides[0], b_cs = b->rank >= 2 ? b->strides[b->rank - 1] : 0;
+    /* batch dims, right-aligned and broadcast */
+    int a_batch = a->rank > 2 ? a->rank - 2 : 0, b_batch = b->rank > 2 ? b->rank - 2 : 0;
+    int batch_rank = a_batch > b_batch ? a_batch : b_batch;
+    int64_t batch_shape[PT2_MAX_RANK], a_strides[PT2_MAX_RANK], b_strides[PT2_MAX_RANK];
+    for (int i = 0; i < batch_rank; i++) {
+        int ia = i - (batch_rank - a_batch), ib = i - (batch_rank - b_batch);
+        int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1)
+            return pt2_fail(err, PT2_ERR_INPUT, "matmul: batch sizes %lld and %lld do not broadcast", (long long)sa,
+                            (long long)sb);
+        batch_shape[i] = sa == 1 ? sb : sa;
+        a_strides[i] = ia >= 0 && sa != 1 ? a->strides[ia] : 0;
+        b_strides[i] = ib >= 0 && sb != 1 ? b->strides[ib] : 0;
+    }
+    int64_t shape[PT2_MAX_RANK];
+    int rank = 0;
+    for (int i = 0; i < batch_rank; i++) shape[rank++] = batch_shape[i];
+    if (a->rank >= 2) shape[rank++] = m;
+    if (b->rank >= 2) shape[rank++] = n;
+    pt2_status st = pt2_op_new_float(ctx, rank, shape, out, err);
+    if (st) return st;
+    int64_t batches = 1;
+    for (int i = 0; i < batch_rank; i++) batches *= batch_shape[i];
+    if (batches == 0 || m == 0 || n == 0) return PT2_OK;
+    float *scratch = gemm_scratch(ctx, err);
+    if (!scratch) return err->status;
+    const float *pa = pt2_f32(a), *pb = pt2_f32(b);
+    float *po = pt2_f32(out);
+    for (int64_t index = 0; index < batches; index++) {
+        int64_t rest = index, offset_a = 0, offset_b = 0;
+        for (int i = batch_rank - 1; i >= 0; i--) {
+            int64_t coordinate = rest % batch_shape[i];
+            rest /= batch_shape[i];
+            offset_a += coordinate * a_strides[i];
+            offset_b += coordinate * b_strides[i];
+        }
+        pt2_matrix_view va = {pa + offset_a, a_rs, a_cs}, vb = {pb + offset_b, b_rs, b_cs};
+        pt2_gemm_matrix(m, n, k, va, vb, po + index * m * n, n, 0, scratch);
+    }
+    return PT2_OK;
+}
+
+static pt2_status run_matmul_named(pt2_run_context *ctx, const pt2_node *node, const char *second, int expect_rank,
+                                   pt2_error *err) {
+    pt2_tensor a, b, out;
+    pt2_status st = float_view(ctx, node, "self", &a, err);
+    if (!st) st = float_view(ctx, node, second, &b, err);
+    if (!st) st = matmul(ctx, &a, &b, expect_rank, &out, err);
+    if (st) return st;
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
+static pt2_status run_matmul(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_matmul_named(ctx, node, "other", 0, err);
+}
+static pt2_status run_mm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_matmul_named(ctx, node, "mat2", 2, err);
+}
+static pt2_status run_bmm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_matmul_named(ctx, node, "mat2", 3, err);
+}
+
+/* out = beta * self + alpha * (first @ second), self broadcast to the product's shape.
+ * beta = 0 ignores self entirely (NaN in it does not propagate), as PyTorch documents. */
+static pt2_status run_add_product(pt2_run_context *ctx, const pt2_node *node, const char *first, const char *second,
+                                  int rank, pt2_error *err) {
+    pt2_tensor self, a, b, product;
+    double beta, alpha;
+    pt2_status st = float_view(ctx, node, "self", &self, err);
+    if (!st) st = float_view(ctx, node, first, &a, err);
+    if (!st) st = float_view(ctx, node, second, &b, err);
+    if (!st) st = pt2_op_scalar(ctx, node, "beta", &beta, err);
+    if (!st) st = pt2_op_scalar(ctx, node, "alpha", &alpha, err);
+    if (!st) st = matmul(ctx, &a, &b, rank, &product, err);
+    if (st) return st;
+    if (self.rank > product.rank)
+        return pt2_fail(err, PT2_ERR_INPUT, "'self' of rank %d does not broadcast to the product's rank %d", self.rank,
+                        product.rank);
+    int64_t strides[PT2_MAX_RANK];
+    for (int i = 0; i < product.rank; i++) {
+        int is = i - (product.rank - self.rank);
+        int64_t size = is >= 0 ? self.shape[is] : 1;
+        if (size != 1 && size != product.shape[i])
+            return pt2_fail(err, PT2_ERR_INPUT, "'self' size %lld does not broadcast to %lld at axis %d", (long long)size,
+                            (long long)product.shape[i], i);
+        strides[i] = is >= 0 && size != 1 ? self.strides[is] : 0;
+    }
+    float *po = pt2_f32(&product);
+    const float *ps = pt2_f32(&self);
+    int64_t total = pt2_tensor_numel(&product);
+    float fa = (float)alpha, fb = (float)beta;
+    for (int64_t index = 0; index < total; index++) {
+        int64_t rest = index, offset = 0;
+        for (int i = product.rank - 1; i >= 0; i--) {
+            offset += rest % product.shape[i] * strides[i];
+            rest /= product.shape[i];
+        }
+        float scaled = alpha == 1.0 ? po[index] : fa * po[index];
+        po[index] = beta == 0.0 ? scaled : (beta == 1.0 ? ps[offset] : fb * ps[offset]) + scaled;
+    }
+    return pt2_op_set_output(ctx, node, 0, &product, err);
+}
+
+static pt2_status run_addmm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_add_product(ctx, node, "mat1", "mat2", 2, err);
+}
+static pt2_status run_baddbmm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_add_product(ctx, node, "batch1", "batch2", 3, err);
+}
 
 static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, w, b, out;
@@ -11,9 +156,16 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     pt2_status st = pt2_op_input_weight_bias(ctx, node, &x, &w, &b, &has_bias, err);
     if (st) return st;
     if (x.rank < 1 || w.rank != 2 || x.shape[x.rank - 1] != w.shape[1])
-        return pt2_fail(err, PT2_ERR_INPUT, "linear: input features do not match the weight");
+        return pt2_fail(err, PT2_ERR_INPUT, "linear: input has %lld features, the weight expects %lld",
+                        (long long)(x.rank ? x.shape[x.rank - 1] : 0), (long long)(w.rank == 2 ? w.shape[1] : 0));
     int64_t in_features = w.shape[1], out_features = w.shape[0];
-    int64_t rows = pt2_tensor_numel(&x) / (in_features ? in_features : 1);
+    if (has_bias && (b.rank != 1 || b.shape[0] != out_features))
+        return pt2_fail(err, PT2_ERR_INPUT, "linear: bias must have %lld entries", (long long)out_features);
+    int64_t rows = in_features ? pt2_tensor_numel(&x) / in_features : 0;
+    if (!in_features) {
+        rows = 1;
+        for (int i = 0; i + 1 < x.rank; i++) rows *= x.shape[i];
+    }
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, x.shape, sizeof shape);
     shape[x.rank - 1] = out_features;
@@ -21,16 +173,15 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
     int handled;
-    if ((st = pt2_xnn_linear(ctx, rows, in_features, out_features, px, pw, pb, po, &handled, err))) return st;
+    if ((st = pt2_xnn_linear(ctx, node, rows, in_features, out_features, px, pw, pb, po, &handled, err))) return st;
     if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *restrict in = px + r * in_features;
-        for (int64_t o = 0; o < out_features; o++) {
-            const float *restrict weights = pw + o * in_features;
-            float sum = 0;
-            for (int64_t i = 0; i < in_features; i++) sum += in[i] * weights[i];
-            po[r * out_features + o] = sum + (pb ? pb[o] : 0.0f);
-        }
+    if (rows > 0 && out_features > 0) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < out_features; o++) po[r * out_features + o] = pb ? pb[o] : 0.0f;
+        float *scratch = gemm_scratch(ctx, err);
+        if (!scratch) return err->status;
+        pt2_matrix_view a = {px, in_features, 1}, weight_t = {pw, 1, in_features};
+        pt2_gemm_matrix(rows, out_features, in_features, a, weight_t, po, out_features, 1, scratch);
     }
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
@@ -43,7 +194,8 @@ static pt2_status run_embedding(pt2_run_context *ctx, const pt2_node *node, pt2_
     if (indices.dtype != PT2_DTYPE_INT64 && indices.dtype != PT2_DTYPE_INT32)
         return pt2_fail(err, PT2_ERR_INPUT, "embedding indices must be integers, got %s", pt2_dtype_name(indices.dtype));
     if ((st = pt2_tensor_contiguous(ctx->arena, &indices, 0, &c, err))) return st;
-    if (w.rank != 2 || c.rank >= PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_INPUT, "embedding weight must be 2-D");
+    if (w.rank != 2 || c.rank >= PT2_MAX_RANK)
+        return pt2_fail(err, PT2_ERR_INPUT, "embedding weight must be 2-D and indices of rank < %d", PT2_MAX_RANK);
     int64_t shape[PT2_MAX_RANK], dim = w.shape[1], n = pt2_tensor_numel(&c);
     memcpy(shape, c.shape, sizeof(int64_t) * (size_t)c.rank);
     shape[c.rank] = dim;
@@ -59,4 +211,6 @@ static pt2_status run_embedding(pt2_run_context *ctx, const pt2_node *node, pt2_
 }
 
 const pt2_op_def pt2_ops_linear[] = {
-    {"aten.linear.default", run_linear}, {"aten.embedding.default", run_embedding}, {NULL, NULL}};
+    {"aten.linear.default", run_linear},   {"aten.matmul.default", run_matmul},   {"aten.mm.default", run_mm},
+    {"aten.bmm.default", run_bmm},         {"aten.addmm.default", run_addmm},     {"aten.baddbmm.default", run_baddbmm},
+    {"aten.embedding.default", run_embedding}, {NULL, NULL}};

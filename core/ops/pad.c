@@ -1,6 +1,8 @@
-/* F.pad on the trailing dims: constant, reflect and replicate modes. */
+/* F.pad on the trailing dims: constant, reflect, replicate and circular modes, any dtype. */
+#include <stdint.h>
 #include <string.h>
 
+#include "elementwise.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -8,6 +10,7 @@ static int64_t source_index(const char *mode, int64_t i, int64_t size) {
     if (i >= 0 && i < size) return i;
     if (!strcmp(mode, "reflect")) return i < 0 ? -i : 2 * (size - 1) - i;
     if (!strcmp(mode, "replicate")) return i < 0 ? 0 : size - 1;
+    if (!strcmp(mode, "circular")) return ((i % size) + size) % size;
     return -1; /* constant */
 }
 
@@ -16,7 +19,7 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
     pt2_tensor x, out;
     int64_t pads[2 * PT2_MAX_RANK];
     size_t count;
-    pt2_status st = pt2_op_float_tensor(ctx, node, "self", &x, err);
+    pt2_status st = pt2_op_tensor(ctx, node, pt2_node_arg(node, "self") ? "self" : "input", &x, err);
     if (!st) st = pt2_op_ints(ctx, node, "pad", pads, 2 * PT2_MAX_RANK, &count, err);
     if (st) return st;
     if (count % 2 || (int)(count / 2) > x.rank) return pt2_fail(err, PT2_ERR_INPUT, "pad needs pairs for up to %d dims", x.rank);
@@ -27,10 +30,39 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
         int d = x.rank - 1 - (int)i;
         before[d] = pads[2 * i];
         shape[d] += pads[2 * i] + pads[2 * i + 1];
-        if (strcmp(mode, "constant") && (pads[2 * i] >= x.shape[d] || pads[2 * i + 1] >= x.shape[d] || pads[2 * i] < 0))
-            return pt2_fail(err, PT2_ERR_INPUT, "%s padding of %lld/%lld needs a dimension larger than %lld", mode,
+        /* reflect needs pad < size; replicate and circular need a non-empty axis (circular: pad <= size). */
+        int64_t limit = !strcmp(mode, "reflect") ? x.shape[d] - 1 : !strcmp(mode, "circular") ? x.shape[d] : INT64_MAX;
+        if (strcmp(mode, "constant") &&
+            (pads[2 * i] > limit || pads[2 * i + 1] > limit || x.shape[d] == 0 ||
+             (!strcmp(mode, "replicate") ? 0 : (pads[2 * i] < 0 || pads[2 * i + 1] < 0))))
+            return pt2_fail(err, PT2_ERR_INPUT, "%s padding of %lld/%lld is too large for a dimension of size %lld", mode,
                             (long long)pads[2 * i], (long long)pads[2 * i + 1], (long long)x.shape[d]);
+        if (shape[d] < 0) return pt2_fail(err, PT2_ERR_INPUT, "padding makes dimension %d negative", d);
     }
+    if (x.dtype != PT2_DTYPE_FLOAT32) {
+        if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, shape, &out, err))) return st;
+        if (value != 0 && !strcmp(mode, "constant")) pt2_tensor_fill(&out, value);
+        int64_t total = pt2_tensor_numel(&out), index[PT2_MAX_RANK] = {0};
+        size_t es = pt2_dtype_size(x.dtype);
+        const char *px = pt2_tensor_data(&x);
+        char *po = pt2_tensor_data(&out);
+        for (int64_t n = 0; n < total; n++) {
+            int64_t offset = 0;
+            int outside = 0;
+            for (int d = 0; d < x.rank; d++) {
+                int64_t s = source_index(mode, index[d] - before[d], x.shape[d]);
+                if (s < 0) outside = 1;
+                offset += s * x.strides[d];
+            }
+            if (!outside) memcpy(po + (size_t)n * es, px + (size_t)offset * es, es);
+            for (int d = x.rank - 1; d >= 0; d--) {
+                if (++index[d] < shape[d]) break;
+                index[d] = 0;
+            }
+        }
+        return pt2_op_set_output(ctx, node, 0, &out, err);
+    }
+    if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
     if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
     if (count == 2 && x.rank >= 1) {
         /* The common case (1-D audio padding): copy each row, then fill its two margins. */
@@ -78,7 +110,7 @@ static pt2_status run_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error 
     if (!st) st = pt2_op_optional_scalar(ctx, node, "value", &value, &present, err);
     if (st) return st;
     if (!mode) mode = "constant";
-    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "replicate"))
+    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "replicate") && strcmp(mode, "circular"))
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "pad mode '%s' is not supported", mode);
     return pad_tensor(ctx, node, mode, present ? value : 0, err);
 }
@@ -97,9 +129,18 @@ static pt2_status run_replication_pad(pt2_run_context *ctx, const pt2_node *node
     return pad_tensor(ctx, node, "replicate", 0, err);
 }
 
+static pt2_status run_circular_pad(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return pad_tensor(ctx, node, "circular", 0, err);
+}
+
 const pt2_op_def pt2_ops_pad[] = {
     {"aten.pad.default", run_pad},
     {"aten.constant_pad_nd.default", run_constant_pad},
     {"aten.reflection_pad1d.default", run_reflection_pad},
+    {"aten.reflection_pad2d.default", run_reflection_pad},
+    {"aten.reflection_pad3d.default", run_reflection_pad},
     {"aten.replication_pad1d.default", run_replication_pad},
+    {"aten.replication_pad2d.default", run_replication_pad},
+    {"aten.replication_pad3d.default", run_replication_pad},
+    {"aten._pad_circular.default", run_circular_pad},
     {NULL, NULL}};

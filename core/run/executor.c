@@ -226,22 +226,51 @@ pt2_status pt2_op_dtype(pt2_run_context *ctx, const pt2_node *node, const char *
 
 /* ---------------------------------------------------------------- outputs */
 
+static int find_binding(const pt2_run_context *ctx, const char *symbol) {
+    for (size_t b = 0; b < ctx->num_bindings; b++)
+        if (!strcmp(ctx->bindings[b].symbol, symbol)) return (int)b;
+    return -1;
+}
+
+/* A size PyTorch only knows after computing it (an unbacked symbol such as u0, from nonzero or
+ * item) takes the value the op produced, checked against its range like an input's size. */
+static pt2_status bind_output_symbol(pt2_run_context *ctx, const pt2_node *node, const pt2_dim *dim, int64_t size,
+                                     pt2_error *err) {
+    const char *symbol = pt2_sym_as_symbol(dim->expr);
+    if (!symbol || find_binding(ctx, symbol) >= 0 || ctx->num_bindings >= ctx->bindings_capacity) return PT2_OK;
+    const pt2_range_constraint *r = pt2_graph_find_range(ctx->graph, symbol);
+    if (r && ((r->has_min && size < r->min) || (r->has_max && size > r->max))) {
+        char message[200];
+        snprintf(message, sizeof message, "computed size %lld for '%s' outside the export's range %lld..%lld",
+                 (long long)size, symbol, (long long)r->min, (long long)r->max);
+        return node_fail(ctx, node, err, PT2_ERR_INPUT, "%s%s", message, "");
+    }
+    ctx->bindings[ctx->num_bindings].symbol = symbol;
+    ctx->bindings[ctx->num_bindings].value = size;
+    ctx->num_bindings++;
+    return PT2_OK;
+}
+
+/* Every op output is checked against the export's shape, so a semantic mistake fails at the
+ * op that made it. The message is only formatted on failure: this runs for every node. */
 static pt2_status check_shape(pt2_run_context *ctx, const pt2_node *node, int id, const pt2_tensor *t, pt2_error *err) {
     const pt2_value *meta = &ctx->graph->values[id];
-    char got[160], want[200] = "[";
-    pt2_shape_format(t->shape, t->rank, got, sizeof got);
+    int64_t expected[PT2_MAX_RANK];
     int ok = meta->rank == t->rank && meta->dtype == t->dtype;
-    for (int i = 0; i < meta->rank; i++) {
+    for (int i = 0; i < meta->rank && i < PT2_MAX_RANK; i++) {
         int64_t size = meta->sizes[i].value;
+        if (meta->sizes[i].is_symbolic && i < t->rank &&
+            bind_output_symbol(ctx, node, &meta->sizes[i], t->shape[i], err))
+            return err->status;
         if (meta->sizes[i].is_symbolic && pt2_sym_eval(meta->sizes[i].expr, ctx->bindings, ctx->num_bindings, &size, err))
             return err->status;
         if (i < t->rank && size != t->shape[i]) ok = 0;
-        size_t used = strlen(want);
-        snprintf(want + used, sizeof want - used, "%s%lld", i ? ", " : "", (long long)size);
+        expected[i] = size;
     }
-    strncat(want, "]", sizeof want - strlen(want) - 1);
     if (ok) return PT2_OK;
-    char a[220], b[220];
+    char got[160], want[160], a[220], b[220];
+    pt2_shape_format(t->shape, t->rank, got, sizeof got);
+    pt2_shape_format(expected, meta->rank, want, sizeof want);
     snprintf(a, sizeof a, "%s %s", pt2_dtype_name(t->dtype), got);
     snprintf(b, sizeof b, "%s %s", pt2_dtype_name(meta->dtype), want);
     return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "computed %s but the export says %s", a, b);
@@ -272,7 +301,21 @@ pt2_status pt2_op_set_int_output(pt2_run_context *ctx, const pt2_node *node, siz
     return PT2_OK;
 }
 
+pt2_status pt2_op_set_float_output(pt2_run_context *ctx, const pt2_node *node, size_t index, double value,
+                                   pt2_error *err) {
+    if (index >= node->num_outputs) return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "has no output %s%s", "", "");
+    const pt2_arg *out = &node->outputs[index];
+    if (out->kind == PT2_ARG_FLOAT) return PT2_OK; /* folded to a constant by the exporter */
+    if (out->kind != PT2_ARG_SYM_FLOAT)
+        return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "output is not a symbolic float%s%s", "", "");
+    ctx->values[out->value_id].float_value = value;
+    ctx->values[out->value_id].is_set = 1;
+    return PT2_OK;
+}
+
 /* ---------------------------------------------------------------- the run */
+
+#define PT2_EXTRA_BINDINGS 64 /* room for data-dependent symbols */
 
 static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, size_t num_inputs, pt2_error *err) {
     const pt2_graph *g = ctx->graph;
@@ -285,8 +328,9 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
     if (num_inputs != user)
         return pt2_fail(err, PT2_ERR_INPUT, "the program takes %zu input%s, %zu given", user, user == 1 ? "" : "s",
                         num_inputs);
-    ctx->bindings = pt2_arena_alloc_array(ctx->arena, max_bindings + 1, sizeof *ctx->bindings, err);
+    ctx->bindings = pt2_arena_alloc_array(ctx->arena, max_bindings + PT2_EXTRA_BINDINGS, sizeof *ctx->bindings, err);
     if (!ctx->bindings) return err->status;
+    ctx->bindings_capacity = max_bindings + PT2_EXTRA_BINDINGS;
     size_t k = 0;
     for (size_t i = 0; i < g->num_inputs; i++) {
         const pt2_graph_input *in = &g->inputs[i];
@@ -325,6 +369,28 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
         }
         ctx->values[in->value_id].tensor = *t;
         ctx->values[in->value_id].is_set = 1;
+    }
+    /* Sizes given by an expression of symbols bound above (e.g. 2*s0 beside s0) must agree. */
+    k = 0;
+    for (size_t i = 0; i < g->num_inputs; i++) {
+        const pt2_graph_input *in = &g->inputs[i];
+        if (in->has_data || in->kind != PT2_INPUT_USER) continue;
+        const pt2_value *meta = &g->values[in->value_id];
+        const pt2_tensor *t = &inputs[k++];
+        for (int a = 0; a < t->rank; a++) {
+            const pt2_dim *d = &meta->sizes[a];
+            if (!d->is_symbolic || pt2_sym_as_symbol(d->expr)) continue;
+            const char *symbols[8];
+            size_t n = pt2_sym_symbols(d->expr, symbols, 8), unbound = 0;
+            for (size_t s = 0; s < n && s < 8; s++) unbound += find_binding(ctx, symbols[s]) < 0;
+            if (unbound || n > 8) continue; /* nothing to check against; later shape checks still run */
+            int64_t want;
+            pt2_status st = pt2_sym_eval(d->expr, ctx->bindings, ctx->num_bindings, &want, err);
+            if (st) return st;
+            if (want != t->shape[a])
+                return pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld but the export's other inputs make it %lld",
+                                meta->name, a, (long long)t->shape[a], (long long)want);
+        }
     }
     return PT2_OK;
 }

@@ -32,6 +32,7 @@ typedef struct pt2_run_context {
     pt2_run_value *values; /* graph->num_values */
     pt2_sym_binding *bindings; /* symbol values derived from the user inputs' shapes */
     size_t num_bindings;
+    size_t bindings_capacity; /* data-dependent symbols (u0, ...) are bound from op outputs */
     pt2_run_options options;
     void *backend; /* XNNPACK state in the native build, NULL otherwise */
     const pt2_node *current_node; /* for error context */
@@ -88,5 +89,8 @@ pt2_status pt2_op_set_output(pt2_run_context *ctx, const pt2_node *node, size_t 
                              pt2_error *err);
 pt2_status pt2_op_set_int_output(pt2_run_context *ctx, const pt2_node *node, size_t index, int64_t value,
                                  pt2_error *err);
+/* SymFloat outputs (e.g. _operator.truediv, torch.sym_float). */
+pt2_status pt2_op_set_float_output(pt2_run_context *ctx, const pt2_node *node, size_t index, double value,
+                                   pt2_error *err);
 
 #endif

@@ -1,0 +1,70 @@
+/* Portable float32 kernels of the reference run: a blocked GEMM and the convolutions built on it.
+ * They are what the WebAssembly build runs (compiled with -msimd128) and what the native build
+ * runs where XNNPACK does not apply. Plain C whose inner loops the compiler vectorises; no
+ * allocation inside: callers pass scratch memory of the size the *_scratch_floats helpers give. */
+#ifndef PT2_OPS_KERNELS_H
+#define PT2_OPS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A strided matrix: element (row, col) is data[row * row_stride + col * col_stride]. */
+typedef struct pt2_matrix_view {
+    const float *data;
+    int64_t row_stride, col_stride;
+} pt2_matrix_view;
+
+/* The right-hand operand of a GEMM, read through a packing function so a convolution can feed
+ * its input without materialising im2col: `pack` writes rows [k0, k0+kc) and columns
+ * [j0, j0+nc) into dst (row-major, dst_stride floats per row; zero where the source has nothing,
+ * and zero up to pt2_gemm_padded_columns). */
+typedef struct pt2_gemm_source {
+    void (*pack)(const struct pt2_gemm_source *self, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
+                 int64_t dst_stride);
+    pt2_matrix_view matrix; /* plain matrices */
+    /* convolution input (see kernels_conv.c) */
+    const float *input;
+    int64_t channels, in_height, in_width, kernel_height, kernel_width, out_width;
+    int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} pt2_gemm_source;
+
+/* Columns a pack function must fill (zeros past nc): nc rounded up to the widest micro-kernel. */
+static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
+    int64_t padded = (nc + 15) / 16 * 16;
+    return padded < dst_stride ? padded : dst_stride;
+}
+
+/* Floats of scratch one pt2_gemm call needs. */
+size_t pt2_gemm_scratch_floats(void);
+
+/* c[m, n] = sum_k a[m, k] * b[k, n] (+ c[m, n] when accumulate), c row-major with ldc. */
+void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+              int accumulate, float *scratch);
+/* Same with b a strided matrix. */
+void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                     int accumulate, float *scratch);
+
+/* A 2-D convolution with PyTorch's semantics, channels first: 1-D is height 1. */
+typedef struct pt2_conv_geometry {
+    int64_t batch, in_channels, in_height, in_width;
+    int64_t out_channels, kernel_height, kernel_width, out_height, out_width;
+    int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, groups;
+    /* transposed convolution: the cropping of the full output is pad_top/pad_left; the output
+     * size (incl. output_padding) is out_height/out_width. */
+} pt2_conv_geometry;
+
+/* Output size of a convolution along one axis; -1 when the input is too short. */
+int64_t pt2_conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_before,
+                          int64_t pad_after);
+
+size_t pt2_conv_scratch_floats(const pt2_conv_geometry *g);
+/* x [batch, in, ih, iw], weight [out, in/groups, kh, kw], bias [out] or NULL -> out [batch, out, oh, ow]. */
+void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                float *scratch);
+
+size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g);
+/* x [batch, in, ih, iw], weight [in, out/groups, kh, kw] -> out [batch, out, oh, ow]. */
+void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
+                          float *out, float *scratch);
+
+#endif

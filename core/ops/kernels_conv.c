@@ -1,0 +1,152 @@
+/* Convolution and transposed convolution as GEMMs over the channels-first layout PyTorch uses.
+ * Convolution: out[o, (oh,ow)] = sum over (c,kh,kw) of weight[o, (c,kh,kw)] * im2col[(c,kh,kw), (oh,ow)],
+ * where im2col is never stored: the GEMM packs its tiles straight from the input.
+ * Transposed convolution: cols[(o,kh,kw), (ih,iw)] = weight^T x input, then every column entry
+ * is added to the output position it lands on (col2im). */
+#include <string.h>
+
+#include "kernels.h"
+
+int64_t pt2_conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_before,
+                          int64_t pad_after) {
+    int64_t span = dilation * (kernel - 1) + 1, padded = in + pad_before + pad_after;
+    if (stride < 1 || padded < span) return -1;
+    return (padded - span) / stride + 1;
+}
+
+/* One run of output columns [ow0, ow1) of output row `oh` for im2col row (c, kh, kw). */
+static void pack_im2col_run(const pt2_gemm_source *s, const float *channel, int64_t kh, int64_t kw, int64_t oh,
+                            int64_t ow0, int64_t ow1, float *dst) {
+    int64_t ih = oh * s->stride_h + kh * s->dilation_h - s->pad_top;
+    if (ih < 0 || ih >= s->in_height) {
+        memset(dst, 0, sizeof(float) * (size_t)(ow1 - ow0));
+        return;
+    }
+    const float *row = channel + ih * s->in_width;
+    /* Output column ow reads input column ow*stride + shift; keep that inside [0, in_width). */
+    int64_t shift = kw * s->dilation_w - s->pad_left, stride = s->stride_w;
+    int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    int64_t end = s->in_width - shift <= 0 ? 0 : (s->in_width - shift - 1) / stride + 1;
+    if (first < ow0) first = ow0;
+    if (end > ow1) end = ow1;
+    if (end < first) end = first;
+    for (int64_t ow = ow0; ow < first && ow < ow1; ow++) dst[ow - ow0] = 0.0f;
+    if (stride == 1)
+        memcpy(dst + (first - ow0), row + first + shift, sizeof(float) * (size_t)(end - first));
+    else
+        for (int64_t ow = first; ow < end; ow++) dst[ow - ow0] = row[ow * stride + shift];
+    for (int64_t ow = end > first ? end : first; ow < ow1; ow++) dst[ow - ow0] = 0.0f;
+}
+
+static void pack_im2col(const pt2_gemm_source *s, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
+                        int64_t dst_stride) {
+    int64_t taps = s->kernel_height * s->kernel_width, padded = pt2_gemm_padded_columns(nc, dst_stride);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        int64_t r = k0 + kk, c = r / taps, tap = r % taps;
+        int64_t kh = tap / s->kernel_width, kw = tap % s->kernel_width;
+        const float *channel = s->input + c * s->in_height * s->in_width;
+        float *out = dst + kk * dst_stride;
+        int64_t j = j0;
+        while (j < j0 + nc) {
+            int64_t oh = j / s->out_width, ow0 = j % s->out_width;
+            int64_t ow1 = s->out_width;
+            if (ow1 - ow0 > j0 + nc - j) ow1 = ow0 + (j0 + nc - j);
+            pack_im2col_run(s, channel, kh, kw, oh, ow0, ow1, out + (j - j0));
+            j += ow1 - ow0;
+        }
+        for (int64_t jj = nc; jj < padded; jj++) out[jj] = 0.0f;
+    }
+}
+
+size_t pt2_conv_scratch_floats(const pt2_conv_geometry *g) {
+    (void)g;
+    return pt2_gemm_scratch_floats();
+}
+
+void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                float *scratch) {
+    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
+    int64_t taps = g->kernel_height * g->kernel_width, in_plane = g->in_height * g->in_width;
+    int64_t out_plane = g->out_height * g->out_width;
+    int pointwise = taps == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+                    g->out_height == g->in_height && g->out_width == g->in_width;
+    for (int64_t n = 0; n < g->batch; n++)
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            float *o = out + (n * g->out_channels + grp * group_out) * out_plane;
+            for (int64_t oc = 0; oc < group_out; oc++) {
+                float b = bias ? bias[grp * group_out + oc] : 0.0f;
+                for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
+            }
+            const float *xg = x + (n * g->in_channels + grp * group_in) * in_plane;
+            pt2_matrix_view a = {weight + grp * group_out * group_in * taps, group_in * taps, 1};
+            if (pointwise) {
+                pt2_matrix_view b = {xg, in_plane, 1};
+                pt2_gemm_matrix(group_out, out_plane, group_in, a, b, o, out_plane, 1, scratch);
+                continue;
+            }
+            pt2_gemm_source s;
+            memset(&s, 0, sizeof s);
+            s.pack = pack_im2col;
+            s.input = xg;
+            s.channels = group_in;
+            s.in_height = g->in_height;
+            s.in_width = g->in_width;
+            s.kernel_height = g->kernel_height;
+            s.kernel_width = g->kernel_width;
+            s.out_width = g->out_width;
+            s.stride_h = g->stride_h;
+            s.stride_w = g->stride_w;
+            s.dilation_h = g->dilation_h;
+            s.dilation_w = g->dilation_w;
+            s.pad_top = g->pad_top;
+            s.pad_left = g->pad_left;
+            pt2_gemm(group_out, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
+        }
+}
+
+size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g) {
+    int64_t group_out = g->out_channels / g->groups;
+    return pt2_gemm_scratch_floats() +
+           (size_t)(group_out * g->kernel_height * g->kernel_width * g->in_height * g->in_width);
+}
+
+void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
+                          float *out, float *scratch) {
+    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
+    int64_t taps = g->kernel_height * g->kernel_width, in_plane = g->in_height * g->in_width;
+    int64_t out_plane = g->out_height * g->out_width;
+    float *cols = scratch + pt2_gemm_scratch_floats();
+    for (int64_t n = 0; n < g->batch; n++)
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            float *o = out + (n * g->out_channels + grp * group_out) * out_plane;
+            for (int64_t oc = 0; oc < group_out; oc++) {
+                float b = bias ? bias[grp * group_out + oc] : 0.0f;
+                for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
+            }
+            /* weight[c, (o,kh,kw)] read transposed: rows (o,kh,kw), columns c. */
+            pt2_matrix_view a = {weight + grp * group_in * group_out * taps, 1, group_out * taps};
+            pt2_matrix_view b = {x + (n * g->in_channels + grp * group_in) * in_plane, in_plane, 1};
+            pt2_gemm_matrix(group_out * taps, in_plane, group_in, a, b, cols, in_plane, 0, scratch);
+            for (int64_t oc = 0; oc < group_out; oc++)
+                for (int64_t kh = 0; kh < g->kernel_height; kh++)
+                    for (int64_t kw = 0; kw < g->kernel_width; kw++) {
+                        const float *col = cols + ((oc * g->kernel_height + kh) * g->kernel_width + kw) * in_plane;
+                        float *plane = o + oc * out_plane;
+                        /* Input column iw lands on output column iw*stride + shift. */
+                        int64_t shift = kw * g->dilation_w - g->pad_left, stride = g->stride_w;
+                        int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+                        int64_t end = g->out_width - shift <= 0 ? 0 : (g->out_width - shift - 1) / stride + 1;
+                        if (end > g->in_width) end = g->in_width;
+                        for (int64_t ih = 0; ih < g->in_height; ih++) {
+                            int64_t oh = ih * g->stride_h + kh * g->dilation_h - g->pad_top;
+                            if (oh < 0 || oh >= g->out_height) continue;
+                            float *restrict orow = plane + oh * g->out_width;
+                            const float *restrict crow = col + ih * g->in_width;
+                            if (stride == 1)
+                                for (int64_t iw = first; iw < end; iw++) orow[iw + shift] += crow[iw];
+                            else
+                                for (int64_t iw = first; iw < end; iw++) orow[iw * stride + shift] += crow[iw];
+                        }
+                    }
+        }
+}

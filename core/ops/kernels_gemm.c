@@ -1,0 +1,153 @@
+/* Blocked GEMM: the k axis in slices of KC, the n axis in tiles of NC and the m axis in blocks
+ * of MC, so the packed block of `a` and the tile of `b` stay in cache while a register-sized
+ * MR x NR micro-kernel sweeps them. The micro-kernel is plain C with fixed trip counts, which
+ * gcc and clang turn into SIMD (SSE or WASM SIMD128); on x86-64 with gcc a second copy is
+ * compiled for AVX2+FMA and chosen at run time. */
+#include <string.h>
+
+#include "kernels.h"
+
+enum { MR = 4, NR_MAX = 16, KC = 256, NC = 256, MC = 64 };
+
+size_t pt2_gemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + 64; }
+
+static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
+                        int64_t dst_stride) {
+    const pt2_matrix_view *b = &self->matrix;
+    int64_t padded = pt2_gemm_padded_columns(nc, dst_stride);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const float *row = b->data + (k0 + kk) * b->row_stride + j0 * b->col_stride;
+        float *out = dst + kk * dst_stride;
+        if (b->col_stride == 1)
+            memcpy(out, row, sizeof(float) * (size_t)nc);
+        else
+            for (int64_t j = 0; j < nc; j++) out[j] = row[j * b->col_stride];
+        for (int64_t j = nc; j < padded; j++) out[j] = 0.0f;
+    }
+}
+
+/* a[i0.., k0..] into panels of MR rows, k-major inside a panel; rows past m are zero. */
+static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst) {
+    for (int64_t p = 0; p < mc; p += MR)
+        for (int64_t r = 0; r < MR; r++) {
+            float *out = dst + p * kc + r;
+            if (p + r >= mc) {
+                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = 0.0f;
+                continue;
+            }
+            const float *row = a.data + (i0 + p + r) * a.row_stride + k0 * a.col_stride;
+            if (a.col_stride == 1)
+                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk];
+            else
+                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk * a.col_stride];
+        }
+}
+
+/* acc = panel_a (MR x kc) * tile_b (kc x NR); then c (+)= acc for the valid rows/cols.
+ * Written with vectors of 8 floats (a gcc/clang extension) so every compiler keeps the MR x NR
+ * accumulators in registers: two SSE/SIMD128 registers per vector, or one AVX register. */
+typedef float vec8 __attribute__((vector_size(32)));
+
+/* A macro, not a function: returning a 32-byte vector by value would change the ABI without AVX. */
+#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(vec8))
+
+#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE)                                                                   \
+    ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,        \
+                               float *restrict c, int64_t ldc, int64_t rows, int64_t cols, int accumulate) {     \
+        vec8 acc[MR][NV];                                                                                        \
+        for (int r = 0; r < MR; r++)                                                                             \
+            for (int v = 0; v < NV; v++) acc[r][v] = (vec8){0};                                                  \
+        for (int64_t kk = 0; kk < kc; kk++) {                                                                    \
+            vec8 bv[NV];                                                                                         \
+            for (int v = 0; v < NV; v++) LOAD8(bv[v], b + kk * ldb + 8 * v);                                      \
+            for (int r = 0; r < MR; r++) {                                                                       \
+                vec8 av = (vec8){0} + a[kk * MR + r];                                                            \
+                for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];                                            \
+            }                                                                                                    \
+        }                                                                                                        \
+        if (rows == MR && cols == 8 * NV) {                                                                      \
+            for (int r = 0; r < MR; r++)                                                                         \
+                for (int v = 0; v < NV; v++) {                                                                   \
+                    vec8 out = acc[r][v];                                                                        \
+                    if (accumulate) {                                                                            \
+                        vec8 old;                                                                                \
+                        LOAD8(old, c + r * ldc + 8 * v);                                                         \
+                        out += old;                                                                              \
+                    }                                                                                            \
+                    memcpy(c + r * ldc + 8 * v, &out, sizeof out);                                               \
+                }                                                                                                \
+            return;                                                                                              \
+        }                                                                                                        \
+        float tmp[MR][8 * NV];                                                                                   \
+        memcpy(tmp, acc, sizeof tmp);                                                                            \
+        for (int64_t r = 0; r < rows; r++)                                                                       \
+            for (int64_t j = 0; j < cols; j++) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + tmp[r][j]; \
+    }
+
+#define DEFINE_BLOCK(NAME, KERNEL, NR, ATTRIBUTE)                                                                 \
+    ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *apack, const float *btile,        \
+                               float *c, int64_t ldc, int accumulate) {                                           \
+        for (int64_t j = 0; j < nc; j += NR)                                                                      \
+            for (int64_t i = 0; i < mc; i += MR)                                                                  \
+                KERNEL(kc, apack + i * kc, btile + j, NC, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,        \
+                       nc - j < NR ? nc - j : NR, accumulate);                                                    \
+    }
+
+DEFINE_MICRO_KERNEL(micro_kernel_portable, 1, )
+DEFINE_BLOCK(block_portable, micro_kernel_portable, 8, )
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+#define PT2_GEMM_AVX2 1
+DEFINE_MICRO_KERNEL(micro_kernel_avx2, 2, __attribute__((target("avx2,fma"))))
+DEFINE_BLOCK(block_avx2, micro_kernel_avx2, 16, __attribute__((target("avx2,fma"))))
+#endif
+
+typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, const float *, float *, int64_t, int);
+
+static block_fn choose_block(void) {
+#ifdef PT2_GEMM_AVX2
+    static int have_avx2 = -1;
+    if (have_avx2 < 0) {
+        __builtin_cpu_init();
+        have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    if (have_avx2) return block_avx2;
+#endif
+    return block_portable;
+}
+
+void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+              int accumulate, float *scratch) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        return;
+    }
+    block_fn block = choose_block();
+    /* 64-byte aligned pieces of the caller's scratch */
+    float *apack = scratch, *btile = scratch + MC * KC;
+    (void)NR_MAX;
+    for (int64_t j0 = 0; j0 < n; j0 += NC) {
+        int64_t nc = n - j0 < NC ? n - j0 : NC;
+        for (int64_t k0 = 0; k0 < k; k0 += KC) {
+            int64_t kc = k - k0 < KC ? k - k0 : KC;
+            b->pack(b, k0, kc, j0, nc, btile, NC);
+            int add = accumulate || k0 > 0;
+            for (int64_t i0 = 0; i0 < m; i0 += MC) {
+                int64_t mc = m - i0 < MC ? m - i0 : MC;
+                pack_a(a, i0, mc, k0, kc, apack);
+                block(mc, nc, kc, apack, btile, c + i0 * ldc + j0, ldc, add);
+            }
+        }
+    }
+}
+
+void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                     int accumulate, float *scratch) {
+    pt2_gemm_source source;
+    memset(&source, 0, sizeof source);
+    source.pack = pack_matrix;
+    source.matrix = b;
+    pt2_gemm(m, n, k, a, &source, c, ldc, accumulate, scratch);
+}

@@ -1,59 +1,143 @@
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "../core/base/npy.h"
 #include "../core/base/strbuf.h"
-#include "../core/emit/returnn_config.h"
-#include "../core/emit/tf_checkpoint.h"
-#include "../core/lower/lower.h"
-#include "../core/run/executor.h"
-#include "../core/verify/verify_layers.h"
+#include "../core/pipeline/convert.h"
 #include "cli.h"
 
 static const char convert_help[] =
     "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
+    "                          [--input FILE.npy]... [--reference REF.npy] [--atol X] [--rtol Y]\n"
+    "                          [--json] [--threads N] [--portable]\n"
     "\n"
-    "Converts an exported program to RETURNN: runs it with PyTorch semantics on the archive's\n"
-    "example input, lowers every op to RETURNN layers and writes\n"
-    "  OUTDIR/returnn.config.py                     the network (#!rnn.py, Dim tags)\n"
+    "Converts an exported program to RETURNN, proving each step:\n"
+    "  load       the archive (and the checkpoint, applied by key path)\n"
+    "  reference  the graph run with PyTorch semantics in C (against REF.npy, PyTorch's own\n"
+    "             output, when given)\n"
+    "  layers     every op lowered to RETURNN layers; each layer run with RETURNN's semantics on\n"
+    "             the exact input PyTorch's semantics gave its op, compared with that op's output\n"
+    "  emit       the configs and the TensorFlow checkpoint\n"
+    "  reload     the JSON config and checkpoint read back as a fresh network and run\n"
+    "and writes\n"
+    "  OUTDIR/returnn.config.py                     the network (#!rnn.py, Dim tags for the input)\n"
     "  OUTDIR/returnn.config.json                   the same network as JSON\n"
-    "  OUTDIR/model.001.index, .data-00000-of-00001 a TensorFlow checkpoint with every parameter\n"
-    "                                               and global_step (load_epoch 1 of model OUTDIR/model)\n"
-    "Nothing is written unless every step succeeds.\n"
-    "\n"
-    "This is the pipeline's first slice: conv1d and activations lower so far; every op that\n"
-    "does not is listed, with its module path and source line (exit code 2). Every layer is\n"
-    "checked: run with RETURNN's semantics on the input PyTorch's semantics gave its op, and\n"
-    "compared with that op's output (exit code 1 when one fails; the files are kept).\n"
-    "The reload and the real-RETURNN check in the CLI are the next steps.\n"
+    "  OUTDIR/model.001.index, .data-00000-of-00001 a TensorFlow checkpoint with every parameter and\n"
+    "                                               global_step (load_epoch 1 of model OUTDIR/model)\n"
+    "  OUTDIR/report.json, OUTDIR/report.txt        every step and every layer with its differences\n"
+    "Comparisons pass when |ours - torch| <= atol + rtol * |torch| everywhere.\n"
     "\n"
     "options:\n"
     "  -o, --output-dir OUTDIR  where to write (created if missing)\n"
     "  --checkpoint FILE        load weights from a torch.save file or .safetensors first\n"
     "  --checkpoint-key PATH    where the state dict sits in a torch.save file (e.g. model.generator)\n"
-    "  -h, --help               show this help\n";
+    "  --input FILE.npy         run on this input instead of the archive's example input\n"
+    "  --reference REF.npy      PyTorch's output for that input, to compare the reference run with\n"
+    "  --atol X, --rtol Y       tolerances (default 1e-4 each)\n"
+    "  --json                   print report.json to stdout instead of the readable report\n"
+    "  --threads N              threads for the native kernels (default 1)\n"
+    "  --portable               run the portable kernels the WebAssembly build runs\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "exit codes: 0 every step passed; 1 a check failed (files and report are written, the report\n"
+    "says which step and layer); 2 bad input or unsupported ops (all listed with module path and\n"
+    "source line; nothing is written); 3 internal error\n";
 
-static pt2_status write_into(const char *dir, const char *name, const pt2_strbuf *content, pt2_error *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return pt2_cli_write_file_atomic(path, content->data ? content->data : "", content->length, err);
+#define MAX_INPUTS 16
+
+static const char *const output_names[] = {"model.001.data-00000-of-00001", "model.001.index", "returnn.config.json",
+                                           "returnn.config.py", "report.json", "report.txt"};
+
+/* All files go to temporary names first and are renamed only when every one is written. */
+static pt2_status write_outputs(const char *dir, const pt2_convert_result *r, pt2_error *err) {
+    const pt2_strbuf *contents[] = {&r->checkpoint_data, &r->checkpoint_index, &r->config_json,
+                                    &r->config_py,       &r->report_json,      &r->report_text};
+    enum { COUNT = sizeof output_names / sizeof output_names[0] };
+    char temporary[COUNT][4096], final_path[COUNT][4096];
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        pt2_error_set_file(err, dir);
+        return pt2_fail(err, PT2_ERR_IO, "cannot create the output directory: %s", strerror(errno));
+    }
+    size_t written = 0;
+    pt2_status st = PT2_OK;
+    for (; written < COUNT && !st; written++) {
+        snprintf(final_path[written], sizeof final_path[written], "%s/%s", dir, output_names[written]);
+        snprintf(temporary[written], sizeof temporary[written], "%s/.%s.tmp-%ld", dir, output_names[written], (long)getpid());
+        FILE *f = fopen(temporary[written], "wb");
+        const pt2_strbuf *c = contents[written];
+        int ok = f && (c->length == 0 || fwrite(c->data, 1, c->length, f) == c->length);
+        if (f && fclose(f) != 0) ok = 0;
+        if (!ok) {
+            pt2_error_set_file(err, temporary[written]);
+            st = pt2_fail(err, PT2_ERR_IO, "cannot write: %s", strerror(errno));
+        }
+    }
+    for (size_t i = 0; i < written; i++) {
+        if (st) {
+            remove(temporary[i]);
+        } else if (rename(temporary[i], final_path[i]) != 0) {
+            pt2_error_set_file(err, final_path[i]);
+            st = pt2_fail(err, PT2_ERR_IO, "cannot rename into place: %s", strerror(errno));
+        }
+    }
+    return st;
+}
+
+static void print_progress(void *user, const char *step, const char *message) {
+    (void)user;
+    fprintf(stderr, "[%s] %s\n", step, message);
+}
+
+static int parse_number(const char *flag, const char *value, double *out) {
+    char *end;
+    *out = strtod(value, &end);
+    if (*end || !(*out >= 0)) return pt2_cli_usage_error("convert", "%s expects a non-negative number, got '%s'", flag, value);
+    return 0;
 }
 
 int pt2_cmd_convert(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *checkpoint_path = NULL, *checkpoint_key = NULL;
+    const char *reference_path = NULL, *input_paths[MAX_INPUTS];
+    size_t num_inputs = 0;
+    int json = 0;
+    pt2_convert_options options = {0};
+    options.atol = options.rtol = 1e-4;
+    options.run.num_threads = 1;
+    options.progress = print_progress;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(convert_help, stdout);
             return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--portable")) {
+            options.run.portable_only = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output-dir") || !strcmp(a, "--checkpoint") ||
-                   !strcmp(a, "--checkpoint-key")) {
+                   !strcmp(a, "--checkpoint-key") || !strcmp(a, "--input") || !strcmp(a, "--reference") ||
+                   !strcmp(a, "--atol") || !strcmp(a, "--rtol") || !strcmp(a, "--threads")) {
             if (!value) return pt2_cli_usage_error("convert", "%s needs a value", a);
             i++;
-            if (a[1] == 'o' || a[2] == 'o') out_dir = value;
+            if (!strcmp(a, "-o") || !strcmp(a, "--output-dir")) out_dir = value;
             else if (!strcmp(a, "--checkpoint")) checkpoint_path = value;
-            else checkpoint_key = value;
+            else if (!strcmp(a, "--checkpoint-key")) checkpoint_key = value;
+            else if (!strcmp(a, "--reference")) reference_path = value;
+            else if (!strcmp(a, "--input")) {
+                if (num_inputs == MAX_INPUTS) return pt2_cli_usage_error("convert", "at most %d --input files", MAX_INPUTS);
+                input_paths[num_inputs++] = value;
+            } else if (!strcmp(a, "--threads")) {
+                char *end;
+                long n = strtol(value, &end, 10);
+                if (*end || n < 1 || n > 256) return pt2_cli_usage_error("convert", "--threads expects 1..256, got '%s'", value);
+                options.run.num_threads = (int)n;
+            } else if (parse_number(a, value, !strcmp(a, "--atol") ? &options.atol : &options.rtol)) {
+                return 2;
+            }
         } else if (a[0] == '-' && a[1]) {
             return pt2_cli_usage_error("convert", "unknown option '%s'", a);
         } else if (!model_path) {
@@ -64,71 +148,52 @@ int pt2_cmd_convert(int argc, char **argv) {
     }
     if (!model_path) return pt2_cli_usage_error("convert", "missing MODEL.pt2");
     if (!out_dir) return pt2_cli_usage_error("convert", "missing -o OUTDIR");
+    if (checkpoint_key && !checkpoint_path) return pt2_cli_usage_error("convert", "--checkpoint-key needs --checkpoint");
 
     pt2_arena arena;
     pt2_arena_init(&arena, (size_t)16 << 30);
     pt2_error err;
     pt2_error_clear(&err);
-    pt2_graph graph;
-    pt2_run_context run;
-    pt2_rt_net net;
-    pt2_lower_context lowered;
-    pt2_tf_variable *variables;
-    pt2_layer_checks checks = {0};
-    const double atol = 1e-4, rtol = 1e-4;
-    size_t num_variables;
-    pt2_strbuf config, json_config, index, data;
-    pt2_strbuf_init(&config);
-    pt2_strbuf_init(&json_config);
-    pt2_strbuf_init(&index);
-    pt2_strbuf_init(&data);
-    pt2_run_options options = {1, 0};
-    pt2_status st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, &graph, &err);
-    if (!st) {
-        fprintf(stderr, "reference run on the archive's example input\n");
-        st = pt2_run_graph(&arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, &run, &err);
+    pt2_model_source source = {0};
+    pt2_convert_result result;
+    pt2_convert_result_init(&result);
+    pt2_tensor inputs[MAX_INPUTS], reference;
+    pt2_status st = pt2_cli_read_file(&arena, model_path, &source.model_bytes, &source.model_length, &err);
+    source.model_name = model_path;
+    if (!st && checkpoint_path) {
+        st = pt2_cli_read_file(&arena, checkpoint_path, &source.checkpoint_bytes, &source.checkpoint_length, &err);
+        source.checkpoint_name = checkpoint_path;
+        source.checkpoint_key = checkpoint_key;
     }
-    if (!st) st = pt2_lower_graph(&arena, &graph, &run, &net, &lowered, &err);
-    if (!st) st = pt2_verify_layers(&arena, &lowered, atol, rtol, &checks, &err);
-    if (!st) st = pt2_emit_python_config(&net, model_path, &config, &err);
-    if (!st) st = pt2_emit_json_config(&net, &json_config, &err);
-    if (!st) st = pt2_emit_checkpoint_variables(&arena, &net, &variables, &num_variables, &err);
-    if (!st) st = pt2_tf_checkpoint_write(&arena, variables, num_variables, &index, &data, &err);
-    /* Everything is in memory; only now touch the output directory. */
-    if (!st && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
-        pt2_error_set_file(&err, out_dir);
-        st = pt2_fail(&err, PT2_ERR_IO, "cannot create the output directory: %s", strerror(errno));
+    for (size_t i = 0; !st && i < num_inputs; i++) {
+        const uint8_t *bytes;
+        size_t length;
+        st = pt2_cli_read_file(&arena, input_paths[i], &bytes, &length, &err);
+        if (!st) st = pt2_npy_read(&arena, bytes, length, input_paths[i], &inputs[i], &err);
     }
-    if (!st) st = write_into(out_dir, "model.001.data-00000-of-00001", &data, &err);
-    if (!st) st = write_into(out_dir, "model.001.index", &index, &err);
-    if (!st) st = write_into(out_dir, "returnn.config.json", &json_config, &err);
-    if (!st) st = write_into(out_dir, "returnn.config.py", &config, &err);
-    int code = 0;
+    if (!st && reference_path) {
+        const uint8_t *bytes;
+        size_t length;
+        st = pt2_cli_read_file(&arena, reference_path, &bytes, &length, &err);
+        if (!st) st = pt2_npy_read(&arena, bytes, length, reference_path, &reference, &err);
+        options.reference_outputs = &reference;
+        options.num_reference_outputs = 1;
+    }
+    if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs;
+    if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
+    if (!st) st = write_outputs(out_dir, &result, &err);
+    int code;
     if (st) {
         code = pt2_cli_report_error(&err);
     } else {
-        pt2_strbuf text;
-        pt2_strbuf_init(&text);
-        pt2_layer_checks_format(&checks, atol, rtol, &text);
-        if (text.data) fputs(text.data, stdout);
-        pt2_strbuf_free(&text);
-        /* A failed check keeps the files (to inspect them) but says so in the exit code. */
-        if (checks.failed) {
-            fprintf(stderr, "pt2returnn: %s: %zu layer%s failed the per-layer check\n", model_path, checks.failed,
-                    checks.failed == 1 ? "" : "s");
-            code = 1;
-        }
-        printf("%s: %zu RETURNN layers, %zu checkpoint variables written to %s/\n", model_path, net.num_layers,
-               num_variables, out_dir);
-        for (size_t i = 0; i < net.num_layers; i++) {
-            const pt2_rt_layer *l = &net.layers[i];
-            printf("  %-20s %-12s %s\n", l->name, l->layer_class, l->node >= 0 ? graph.nodes[l->node].target : "");
-        }
+        const pt2_strbuf *report = json ? &result.report_json : &result.report_text;
+        if (report->data) fputs(report->data, stdout);
+        if (!json) printf("written to %s/\n", out_dir);
+        code = result.failed_step ? 1 : 0;
+        if (result.failed_step) fprintf(stderr, "pt2returnn: %s: the '%s' check failed (see %s/report.txt)\n", model_path,
+                                        result.failed_step, out_dir);
     }
-    pt2_strbuf_free(&config);
-    pt2_strbuf_free(&json_config);
-    pt2_strbuf_free(&index);
-    pt2_strbuf_free(&data);
+    pt2_convert_result_free(&result);
     pt2_arena_free(&arena);
     return code;
 }

@@ -43,11 +43,16 @@ static pt2_status write_value(pt2_strbuf *sb, const config_style *style, const p
     case PT2_RT_BOOL:
         pt2_strbuf_puts(sb, v->int_value ? (style->json ? "true" : "True") : (style->json ? "false" : "False"));
         return PT2_OK;
-    case PT2_RT_DIM:
-        if (style->json)
-            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "dim tag '%s' cannot be written in a JSON config",
-                            net->dims[v->dim].variable);
-        pt2_strbuf_puts(sb, net->dims[v->dim].variable);
+    case PT2_RT_DICT:
+        pt2_strbuf_putc(sb, '{');
+        for (size_t i = 0; i < v->count; i++) {
+            if (i) pt2_strbuf_puts(sb, ", ");
+            write_string(sb, style, v->keys[i]);
+            pt2_strbuf_puts(sb, ": ");
+            pt2_status st = write_value(sb, style, net, &v->items[i], err);
+            if (st) return st;
+        }
+        pt2_strbuf_putc(sb, '}');
         return PT2_OK;
     case PT2_RT_LIST:
         pt2_strbuf_putc(sb, '[');
@@ -60,16 +65,6 @@ static pt2_status write_value(pt2_strbuf *sb, const config_style *style, const p
         return PT2_OK;
     }
     return PT2_OK;
-}
-
-static const char *axis_description(const pt2_rt_dim *d) {
-    switch (d->kind) {
-    case PT2_RT_DIM_BATCH: return "B";
-    case PT2_RT_DIM_TIME: return "T";
-    case PT2_RT_DIM_FEATURE: return "F";
-    case PT2_RT_DIM_STATIC: break;
-    }
-    return NULL;
 }
 
 static pt2_status write_network(const pt2_rt_net *net, const config_style *style, pt2_strbuf *out, pt2_error *err) {
@@ -105,21 +100,25 @@ static pt2_status write_network(const pt2_rt_net *net, const config_style *style
 }
 
 /* RETURNN axis descriptions of the output's axes, in the PyTorch tensor's order. */
-static pt2_status write_output_axes(const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
-    const pt2_rt_layer *output = net->num_layers ? &net->layers[net->num_layers - 1] : NULL;
-    if (!output) return pt2_fail(err, PT2_ERR_INTERNAL, "the network has no layers");
+static pt2_status write_output_axes(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
+    const pt2_rt_layer *output = net->output ? pt2_rt_find_layer(net, net->output) : NULL;
+    if (!output) return pt2_fail(err, PT2_ERR_INTERNAL, "the network has no output layer");
     pt2_strbuf_putc(out, '[');
-    for (int a = 0; a < output->rank; a++) {
-        const char *description = axis_description(&net->dims[output->dims[a]]);
-        if (!description) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "output axis %d has no RETURNN description", a);
-        pt2_strbuf_printf(out, "%s\"%s\"", a ? ", " : "", description);
+    for (int a = 0; a < net->output_torch_rank; a++) {
+        const char *description;
+        pt2_status st = pt2_rt_axis_description(arena, net, &output->shape, net->output_torch_dims[a], &description, err);
+        if (st) return st;
+        if (a) pt2_strbuf_puts(out, ", ");
+        pt2_json_write_string(out, description);
     }
     pt2_strbuf_putc(out, ']');
     return PT2_OK;
 }
 
-pt2_status pt2_emit_python_config(const pt2_rt_net *net, const char *model_name, pt2_strbuf *out, pt2_error *err) {
+pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const char *model_name, pt2_strbuf *out,
+                                  pt2_error *err) {
     static const config_style python = {0};
+    const pt2_rt_shape *in = &net->input;
     pt2_strbuf_puts(out, "#!rnn.py\n");
     pt2_strbuf_puts(out, "# RETURNN config written by pt2returnn from ");
     pt2_strbuf_puts(out, model_name);
@@ -128,53 +127,68 @@ pt2_status pt2_emit_python_config(const pt2_rt_net *net, const char *model_name,
     pt2_strbuf_puts(out, "backend = \"tensorflow-net-dict\"\n");
     pt2_strbuf_printf(out, "behavior_version = %d\n\n", BEHAVIOR_VERSION);
     pt2_strbuf_puts(out, "# Dims of the input, in the PyTorch tensor's axis order.\n");
-    for (int a = 0; a < net->input_rank; a++) {
-        const pt2_rt_dim *d = &net->dims[net->input_dims[a]];
+    for (int a = 0; a < in->rank; a++) {
+        const pt2_rt_dim *d = &net->dims[in->dims[a]];
         if (d->kind == PT2_RT_DIM_BATCH) continue;
-        pt2_strbuf_printf(out, "%s = Dim(", d->variable);
+        pt2_strbuf_printf(out, "input_dim%d = Dim(", a);
         if (d->size < 0) pt2_strbuf_puts(out, "None");
         else pt2_strbuf_printf(out, "%lld", (long long)d->size);
         pt2_strbuf_puts(out, ", name=");
         python_string(out, d->description);
         pt2_strbuf_puts(out, ")\n");
     }
+    if (in->sparse_dim >= 0)
+        pt2_strbuf_printf(out, "input_sparse_dim = Dim(%lld, name=\"%s\")\n", (long long)net->dims[in->sparse_dim].size,
+                          net->dims[in->sparse_dim].description);
     pt2_strbuf_puts(out, "extern_data = {\"data\": {\"dim_tags\": [");
-    for (int a = 0; a < net->input_rank; a++)
-        pt2_strbuf_printf(out, "%s%s", a ? ", " : "", net->dims[net->input_dims[a]].variable);
-    pt2_strbuf_printf(out, "], \"dtype\": \"%s\", \"available_for_inference\": True}}\n\n", pt2_dtype_name(net->input_dtype));
+    for (int a = 0; a < in->rank; a++) {
+        if (a) pt2_strbuf_puts(out, ", ");
+        if (net->dims[in->dims[a]].kind == PT2_RT_DIM_BATCH) pt2_strbuf_puts(out, "batch_dim");
+        else pt2_strbuf_printf(out, "input_dim%d", a);
+    }
+    pt2_strbuf_puts(out, "]");
+    if (in->sparse_dim >= 0) pt2_strbuf_puts(out, ", \"sparse_dim\": input_sparse_dim");
+    pt2_strbuf_printf(out, ", \"dtype\": \"%s\", \"available_for_inference\": True}}\n\n", pt2_dtype_name(in->dtype));
     pt2_strbuf_puts(out, "network = ");
     pt2_status st = write_network(net, &python, out, err);
     if (st) return st;
     pt2_strbuf_puts(out, "\n\n");
     pt2_strbuf_puts(out, "# The output's axes in the PyTorch tensor's order, as RETURNN axis descriptions.\n");
     pt2_strbuf_puts(out, "pt2returnn_output_axes = ");
-    if ((st = write_output_axes(net, out, err))) return st;
+    if ((st = write_output_axes(arena, net, out, err))) return st;
     pt2_strbuf_putc(out, '\n');
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }
 
-pt2_status pt2_emit_json_config(const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
+pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
     static const config_style json = {1};
+    const pt2_rt_shape *in = &net->input;
     /* JSON has no Dim objects: the input is described the old way, by its shape without the
-     * batch axis (None for the time axis) and its feature size. */
+     * batch axis (null for the time axis), its feature size (or vocabulary size when sparse)
+     * and its feature axis. */
     pt2_strbuf_printf(out, "{\n\"backend\": \"tensorflow-net-dict\",\n\"behavior_version\": %d,\n", BEHAVIOR_VERSION);
     pt2_strbuf_puts(out, "\"extern_data\": {\"data\": {\"shape\": [");
-    int64_t feature = -1;
-    for (int a = 1; a < net->input_rank; a++) {
-        const pt2_rt_dim *d = &net->dims[net->input_dims[a]];
+    int feature_axis = -1, last_static = -1;
+    for (int a = 1; a < in->rank; a++) {
+        const pt2_rt_dim *d = &net->dims[in->dims[a]];
         if (d->kind == PT2_RT_DIM_BATCH) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the batch must be the input's first axis");
         if (d->size < 0) pt2_strbuf_printf(out, "%snull", a > 1 ? ", " : "");
-        else pt2_strbuf_printf(out, "%s%lld", a > 1 ? ", " : "", (long long)d->size);
-        if (d->kind == PT2_RT_DIM_FEATURE) feature = d->size;
+        else pt2_strbuf_printf(out, "%s%lld", a > 1 ? ", " : "", (long long)d->size), last_static = a;
+        if (in->dims[a] == in->feature_dim) feature_axis = a;
     }
     pt2_strbuf_puts(out, "]");
-    if (feature >= 0) pt2_strbuf_printf(out, ", \"dim\": %lld", (long long)feature);
+    if (in->sparse_dim >= 0)
+        pt2_strbuf_printf(out, ", \"sparse\": true, \"dim\": %lld", (long long)net->dims[in->sparse_dim].size);
+    else if (feature_axis >= 0) {
+        pt2_strbuf_printf(out, ", \"dim\": %lld", (long long)net->dims[in->feature_dim].size);
+        if (feature_axis != last_static) pt2_strbuf_printf(out, ", \"feature_dim_axis\": %d", feature_axis);
+    }
     pt2_strbuf_printf(out, ", \"dtype\": \"%s\", \"available_for_inference\": true}},\n\"network\": ",
-                      pt2_dtype_name(net->input_dtype));
+                      pt2_dtype_name(in->dtype));
     pt2_status st = write_network(net, &json, out, err);
     if (st) return st;
     pt2_strbuf_puts(out, ",\n\"pt2returnn_output_axes\": ");
-    if ((st = write_output_axes(net, out, err))) return st;
+    if ((st = write_output_axes(arena, net, out, err))) return st;
     pt2_strbuf_puts(out, "\n}\n");
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }

@@ -1,16 +1,19 @@
-/* Step 5: the RETURNN config as Python ("#!rnn.py", Dim tags for the input) and as JSON. */
+/* Step 5: the RETURNN config as Python ("#!rnn.py", Dim tags for the input) and as JSON. Both
+ * hold the same network; layers name axes by RETURNN axis descriptions ("T", "F", "stag:..."),
+ * which both forms resolve alike. */
 #ifndef PT2_EMIT_RETURNN_CONFIG_H
 #define PT2_EMIT_RETURNN_CONFIG_H
 
 #include "../base/error.h"
 #include "../base/strbuf.h"
-#include "../lower/returnn_net.h"
+#include "../returnn/net.h"
 #include "tf_checkpoint.h"
 
-pt2_status pt2_emit_python_config(const pt2_rt_net *net, const char *model_name, pt2_strbuf *out, pt2_error *err);
+pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const char *model_name, pt2_strbuf *out,
+                                  pt2_error *err);
 
-/* The same network as a JSON config (string axis descriptions, the input by its shape). */
-pt2_status pt2_emit_json_config(const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err);
+/* The same network as a JSON config (the input by its shape). */
+pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err);
 
 /* Every layer parameter as "<layer>/<name>", plus the int64 "global_step" RETURNN restores. */
 pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net, pt2_tf_variable **out,

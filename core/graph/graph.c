@@ -23,11 +23,16 @@ const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name) {
 
 size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported)(const char *target), char *out,
                                       size_t out_size) {
+    return pt2_graph_describe_unsupported_among(graph, NULL, is_supported, out, out_size);
+}
+
+size_t pt2_graph_describe_unsupported_among(const pt2_graph *graph, const unsigned char *considered,
+                                            int (*is_supported)(const char *target), char *out, size_t out_size) {
     size_t missing = 0;
     out[0] = 0;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         const pt2_node *node = &graph->nodes[i];
-        if (is_supported(node->target)) continue;
+        if ((considered && !considered[i]) || is_supported(node->target)) continue;
         missing++;
         size_t used = strlen(out);
         if (used + 1 >= out_size) continue;
@@ -40,8 +45,13 @@ size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported
 
 pt2_status pt2_graph_require_supported(const pt2_graph *graph, int (*is_supported)(const char *target),
                                        const char *what, pt2_error *err) {
+    return pt2_graph_require_supported_among(graph, NULL, is_supported, what, err);
+}
+
+pt2_status pt2_graph_require_supported_among(const pt2_graph *graph, const unsigned char *considered,
+                                             int (*is_supported)(const char *target), const char *what, pt2_error *err) {
     char list[900];
-    size_t missing = pt2_graph_describe_unsupported(graph, is_supported, list, sizeof list);
+    size_t missing = pt2_graph_describe_unsupported_among(graph, considered, is_supported, list, sizeof list);
     if (!missing) return PT2_OK;
     return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops %s: %s", missing, missing == 1 ? "" : "s", what, list);
 }

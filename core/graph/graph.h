@@ -184,6 +184,11 @@ size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported
  * "N nodes use ops <what>: <list>". */
 pt2_status pt2_graph_require_supported(const pt2_graph *graph, int (*is_supported)(const char *target),
                                        const char *what, pt2_error *err);
+/* The same over the nodes with considered[i] != 0 (NULL: all). */
+size_t pt2_graph_describe_unsupported_among(const pt2_graph *graph, const unsigned char *considered,
+                                            int (*is_supported)(const char *target), char *out, size_t out_size);
+pt2_status pt2_graph_require_supported_among(const pt2_graph *graph, const unsigned char *considered,
+                                             int (*is_supported)(const char *target), const char *what, pt2_error *err);
 /* Argument by schema name, or NULL. */
 const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name);
 

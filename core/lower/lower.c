@@ -1,26 +1,37 @@
 #include "lower.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../ops/registry.h"
 
-static pt2_status lower_fail(const pt2_node *node, pt2_error *err, const char *message) {
+static void node_context(const pt2_node *node, pt2_error *err) {
     if (!err->op[0]) snprintf(err->op, sizeof err->op, "%s", node->target);
     if (!err->module_path[0] && node->module_depth)
         snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
     if (!err->source_line[0] && node->source_line)
         snprintf(err->source_line, sizeof err->source_line, "%s", node->source_line);
-    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s': %s", node->name, message);
+}
+
+pt2_status pt2_lower_fail(const pt2_node *node, pt2_error *err, const char *fmt, ...) {
+    char message[768];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    node_context(node, err);
+    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s' (%s): %s", node->name, node->target, message);
 }
 
 pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                            const pt2_lowered_value **out, pt2_error *err) {
     const pt2_arg *a = pt2_node_arg(node, name);
-    if (!a || a->kind != PT2_ARG_TENSOR) return lower_fail(node, err, "expected a tensor argument");
+    if (!a || a->kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "argument '%s' is not a tensor", name);
     const pt2_lowered_value *v = &ctx->values[a->value_id];
-    if (!v->is_set) return lower_fail(node, err, "an input is a constant, not yet supported by the lowering");
-    *out = v;
+    *out = v->is_set ? v : NULL;
+    if (!v->is_set && ctx->dynamic[a->value_id])
+        return pt2_lower_fail(node, err, "argument '%s' comes from an op that was not lowered", name);
     return PT2_OK;
 }
 
@@ -29,29 +40,18 @@ pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, cons
     const pt2_arg *a = pt2_node_arg(node, name);
     *present = a && a->kind == PT2_ARG_TENSOR;
     if (!*present) return PT2_OK;
-    if (ctx->values[a->value_id].is_set) return lower_fail(node, err, "a weight comes from another layer (not supported yet)");
-    if (!ctx->run->values[a->value_id].is_set) return lower_fail(node, err, "a weight has no value");
+    if (ctx->dynamic[a->value_id])
+        return pt2_lower_fail(node, err, "argument '%s' is computed from the input, where a constant is expected", name);
+    if (!ctx->run->values[a->value_id].is_set) return pt2_lower_fail(node, err, "argument '%s' has no value", name);
     *out = ctx->run->values[a->value_id].tensor;
     return PT2_OK;
 }
 
-/* "layers.0" -> "layers_0"; the root module's ops are named after the op. Unique by suffix. */
-static const char *layer_name(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    char base[200];
-    const char *path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
-    if (path[0]) {
-        size_t n = 0;
-        for (const char *c = path; *c && n + 1 < sizeof base; c++) base[n++] = *c == '.' ? '_' : *c;
-        base[n] = 0;
-    } else {
-        const char *op = node->target;
-        const char *dot = strchr(op, '.');
-        snprintf(base, sizeof base, "%s", dot ? dot + 1 : op);
-        char *second = strchr(base, '.');
-        if (second) *second = 0;
-    }
+/* "blocks.0.conv" -> "blocks_0_conv": the innermost module call; ops of the root module are
+ * named after the op. Unique in the network by a numeric suffix, in graph order. */
+static const char *unique_name(pt2_lower_context *ctx, const char *base, pt2_error *err) {
     for (int suffix = 0;; suffix++) {
-        char candidate[220];
+        char candidate[240];
         if (suffix) snprintf(candidate, sizeof candidate, "%s_%d", base, suffix);
         else snprintf(candidate, sizeof candidate, "%s", base);
         int taken = !strcmp(candidate, "output") || !strcmp(candidate, "data");
@@ -60,38 +60,175 @@ static const char *layer_name(pt2_lower_context *ctx, const pt2_node *node, pt2_
     }
 }
 
-pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, const char *layer_class,
-                               const pt2_lowered_value *from, pt2_rt_layer **out, pt2_error *err) {
-    const char *name = layer_name(ctx, node, err);
+static void node_base_name(const pt2_node *node, char *base, size_t size) {
+    const char *path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
+    if (path[0]) {
+        size_t n = 0;
+        for (const char *c = path; *c && n + 1 < size; c++) base[n++] = *c == '.' ? '_' : *c;
+        base[n] = 0;
+    } else {
+        const char *op = node->target, *dot = strchr(op, '.');
+        snprintf(base, size, "%s", dot ? dot + 1 : op);
+        char *second = strchr(base, '.');
+        if (second) *second = 0;
+    }
+}
+
+static pt2_status new_named_layer(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+                                  const char *layer_class, pt2_rt_layer **out, pt2_error *err) {
+    const char *name = unique_name(ctx, base, err);
     if (!name) return err->status;
     pt2_status st = pt2_rt_add_layer(ctx->arena, ctx->net, name, layer_class, out, err);
     if (st) return st;
-    (*out)->node = (int)(node - ctx->graph->nodes);
-    if (from) {
-        (*out)->input_value = (int)(from - ctx->values);
-        (*out)->from = pt2_arena_alloc_array(ctx->arena, 1, sizeof(char *), err);
-        if (!(*out)->from) return err->status;
-        (*out)->from[0] = from->layer;
-        (*out)->num_from = 1;
-    }
+    (*out)->node = node ? (int)(node - ctx->graph->nodes) : -1;
     return PT2_OK;
+}
+
+pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, const char *layer_class,
+                               pt2_rt_layer **out, pt2_error *err) {
+    char base[200];
+    node_base_name(node, base, sizeof base);
+    return new_named_layer(ctx, node, base, layer_class, out, err);
+}
+
+pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const char *base, const char *layer_class,
+                                     pt2_rt_layer **out, pt2_error *err) {
+    return new_named_layer(ctx, NULL, base, layer_class, out, err);
+}
+
+pt2_status pt2_lower_add_source(pt2_lower_context *ctx, pt2_rt_layer *layer, const pt2_lowered_value *value,
+                                pt2_error *err) {
+    /* A constant's variable layer is no graph value: -1. */
+    int inside = value >= ctx->values && value < ctx->values + ctx->graph->num_values;
+    return pt2_rt_add_from(layer, value->layer, inside ? (int)(value - ctx->values) : -1, err);
+}
+
+static const pt2_rt_shape *source_shape(const pt2_lower_context *ctx, const char *name) {
+    if (!strcmp(name, "data")) return &ctx->net->input;
+    const pt2_rt_layer *l = pt2_rt_find_layer(ctx->net, name);
+    return l ? &l->shape : NULL;
+}
+
+pt2_status pt2_lower_infer(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, pt2_error *err) {
+    pt2_rt_shape inputs[PT2_RT_MAX_FROM];
+    for (size_t i = 0; i < layer->num_from; i++) {
+        const pt2_rt_shape *s = source_shape(ctx, layer->from[i]);
+        if (!s) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': unknown source '%s'", layer->name, layer->from[i]);
+        inputs[i] = *s;
+    }
+    pt2_status st = pt2_rt_infer_layer(ctx->arena, ctx->net, layer, inputs, layer->num_from, err);
+    if (st && node) node_context(node, err);
+    return st;
 }
 
 pt2_status pt2_lower_set_output(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, int rank,
                                 const int *dims, pt2_error *err) {
-    if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR) return lower_fail(node, err, "no tensor output");
+    if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR)
+        return pt2_lower_fail(node, err, "the op has no tensor output");
+    if (rank != layer->shape.rank) return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
+    for (int a = 0; a < rank; a++)
+        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
+            return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
     pt2_lowered_value *v = &ctx->values[node->outputs[0].value_id];
     v->is_set = 1;
     v->layer = layer->name;
+    v->shape = layer->shape;
     v->rank = rank;
     memcpy(v->dims, dims, sizeof(int) * (size_t)rank);
-    layer->rank = rank;
-    memcpy(layer->dims, dims, sizeof(int) * (size_t)rank);
+    layer->torch_rank = rank;
+    memcpy(layer->torch_dims, dims, sizeof(int) * (size_t)rank);
     return PT2_OK;
 }
 
+pt2_status pt2_lower_alias(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *value,
+                           pt2_error *err) {
+    if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR)
+        return pt2_lower_fail(node, err, "the op has no tensor output");
+    ctx->values[node->outputs[0].value_id] = *value;
+    return PT2_OK;
+}
+
+/* A graph input's name when the constant is one (a buffer "gain" gives a layer "gain"). */
+static const char *constant_name(const pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant) {
+    for (size_t i = 0; i < ctx->graph->num_inputs; i++) {
+        const pt2_graph_input *in = &ctx->graph->inputs[i];
+        if (in->value_id >= 0 && ctx->run->values[in->value_id].is_set &&
+            ctx->run->values[in->value_id].tensor.storage == constant->storage && in->target)
+            return in->target;
+    }
+    (void)node;
+    return NULL;
+}
+
+pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
+                                    const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
+    if (constant->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s constant is not lowered yet", pt2_dtype_name(constant->dtype));
+    if (constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
+    pt2_tensor value = *constant;
+    int dims[PT2_MAX_RANK];
+    int64_t shape[PT2_MAX_RANK];
+    value.rank = 0;
+    for (int a = 0; a < constant->rank; a++) {
+        if (constant->shape[a] == 1) continue;
+        int like_axis = like->rank - constant->rank + a;
+        dims[value.rank] = like->dims[like_axis];
+        shape[value.rank] = constant->shape[a];
+        value.shape[value.rank] = constant->shape[a];
+        value.strides[value.rank++] = constant->strides[a];
+        if (ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "a constant spans a batch or time axis");
+    }
+    char base[240];
+    const char *name = constant_name(ctx, node, constant);
+    if (name) {
+        size_t n = 0;
+        for (const char *c = name; *c && n + 1 < sizeof base; c++) base[n++] = *c == '.' ? '_' : *c;
+        base[n] = 0;
+    } else {
+        node_base_name(node, base, sizeof base - 8);
+        strcat(base, "_const");
+    }
+    pt2_rt_layer *layer;
+    pt2_status st = new_named_layer(ctx, NULL, base, "variable", &layer, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", shape, (size_t)value.rank, err);
+    if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
+    if (!st) st = pt2_rt_add_param(layer, layer->name, &value, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    /* Its PyTorch view has the rank of `like`; the dropped size-1 axes have no dim (-1). */
+    memset(out, 0, sizeof *out);
+    out->is_set = 1;
+    out->layer = layer->name;
+    out->shape = layer->shape;
+    out->rank = like->rank;
+    for (int a = 0; a < like->rank; a++) out->dims[a] = -1;
+    for (int a = 0, kept = 0; a < constant->rank; a++)
+        if (constant->shape[a] != 1) out->dims[like->rank - constant->rank + a] = layer->shape.dims[kept++];
+    (void)dims;
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_eval(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                          const char *form, double number, pt2_error *err) {
+    const char *code = pt2_rt_eval_form(form);
+    if (!code) return pt2_fail(err, PT2_ERR_INTERNAL, "unknown eval form '%s'", form);
+    char text[40];
+    pt2_format_double(text, sizeof text, number);
+    const char *filled = pt2_arena_printf(ctx->arena, err, code, text);
+    pt2_rt_layer *layer;
+    if (!filled) return err->status;
+    pt2_status st = pt2_lower_new_layer(ctx, node, "eval", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "eval", filled, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (!st) st = pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+    return st;
+}
+
 /* The user input becomes extern data "data": axis 0 is the batch, a symbolic axis the time,
- * and the last static axis the feature (RETURNN's own default for dim_tags). */
+ * and the last static axis the feature (RETURNN's default for shape-based extern data). Integer
+ * input is sparse (indices, e.g. into an embedding); its vocabulary size is set by the layer
+ * that consumes it. */
 static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
     const pt2_graph *g = ctx->graph;
     const pt2_graph_input *user = NULL;
@@ -103,39 +240,95 @@ static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
     if (!user) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor input");
     const pt2_value *meta = &g->values[user->value_id];
     pt2_lowered_value *v = &ctx->values[user->value_id];
-    int time_axis = -1, feature_axis = -1;
-    for (int a = 1; a < meta->rank; a++) {
+    pt2_rt_shape *shape = &ctx->net->input;
+    int sparse = meta->dtype == PT2_DTYPE_INT64 || meta->dtype == PT2_DTYPE_INT32;
+    if (meta->rank < 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "input '%s' has no batch axis", meta->name);
+    if (!sparse && meta->dtype != PT2_DTYPE_FLOAT32)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "input '%s' is %s; float32 or integer indices are lowered", meta->name,
+                        pt2_dtype_name(meta->dtype));
+    memset(shape, 0, sizeof *shape);
+    shape->rank = meta->rank;
+    shape->feature_dim = shape->sparse_dim = -1;
+    shape->dtype = meta->dtype;
+    int time_axis = -1;
+    for (int a = 1; a < meta->rank; a++)
         if (meta->sizes[a].is_symbolic) {
             if (time_axis >= 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "input '%s' has more than one dynamic axis", meta->name);
             time_axis = a;
-        } else {
-            feature_axis = a;
         }
-    }
-    v->is_set = 1;
-    v->layer = "data";
-    v->rank = meta->rank;
     for (int a = 0; a < meta->rank; a++) {
         pt2_status st;
-        if (a == 0) st = pt2_rt_add_dim(ctx->arena, ctx->net, "batch_dim", "batch", PT2_RT_DIM_BATCH, -1, &v->dims[a], err);
-        else if (a == time_axis) st = pt2_rt_add_dim(ctx->arena, ctx->net, "time_dim", "time", PT2_RT_DIM_TIME, -1, &v->dims[a], err);
+        if (a == 0) st = pt2_rt_add_dim(ctx->arena, ctx->net, "batch", PT2_RT_DIM_BATCH, -1, &shape->dims[a], err);
+        else if (a == time_axis)
+            st = pt2_rt_add_dim(ctx->arena, ctx->net, "time:var:extern_data:data", PT2_RT_DIM_DYNAMIC, -1, &shape->dims[a], err);
         else {
-            const char *variable = pt2_arena_printf(ctx->arena, err, "input_axis%d_dim", a);
-            if (!variable) return err->status;
-            st = pt2_rt_add_dim(ctx->arena, ctx->net, variable, variable, a == feature_axis ? PT2_RT_DIM_FEATURE : PT2_RT_DIM_STATIC,
-                                meta->sizes[a].value, &v->dims[a], err);
+            const char *description = pt2_arena_printf(ctx->arena, err, "spatial%d:static%lld:data", a - 1, (long long)meta->sizes[a].value);
+            if (!description) return err->status;
+            st = pt2_rt_add_dim(ctx->arena, ctx->net, description, PT2_RT_DIM_STATIC, meta->sizes[a].value, &shape->dims[a], err);
+            if (!st && !sparse) shape->feature_dim = shape->dims[a];
         }
         if (st) return st;
     }
-    ctx->net->input_rank = meta->rank;
-    memcpy(ctx->net->input_dims, v->dims, sizeof v->dims);
-    ctx->net->input_dtype = meta->dtype;
+    if (shape->feature_dim >= 0) ctx->net->dims[shape->feature_dim].description = "feature:data";
+    if (sparse) {
+        pt2_status st = pt2_rt_add_dim(ctx->arena, ctx->net, "sparse:data", PT2_RT_DIM_STATIC, -1, &shape->sparse_dim, err);
+        if (st) return st;
+    }
+    v->is_set = 1;
+    v->layer = "data";
+    v->shape = *shape;
+    v->rank = meta->rank;
+    memcpy(v->dims, shape->dims, sizeof v->dims);
     return PT2_OK;
 }
 
 static int can_lower(const char *target) { return pt2_op_find_lowering(target) != NULL; }
 
-pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *run, pt2_rt_net *net,
+static int arg_is_dynamic(const pt2_lower_context *ctx, const pt2_arg *a) {
+    switch (a->kind) {
+    case PT2_ARG_TENSOR:
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL:
+    case PT2_ARG_SYM_FLOAT: return a->value_id >= 0 && ctx->dynamic[a->value_id];
+    case PT2_ARG_TENSORS:
+    case PT2_ARG_OPTIONAL_TENSORS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->value_ids[i] >= 0 && ctx->dynamic[a->value_ids[i]]) return 1;
+        return 0;
+    case PT2_ARG_SYM_INTS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->syms[i].is_value && ctx->dynamic[a->syms[i].value_id]) return 1;
+        return 0;
+    default: return 0;
+    }
+}
+
+static void mark_outputs(pt2_lower_context *ctx, const pt2_node *node) {
+    for (size_t o = 0; o < node->num_outputs; o++) {
+        const pt2_arg *out = &node->outputs[o];
+        if (out->value_id >= 0 && (out->kind == PT2_ARG_TENSOR || out->kind == PT2_ARG_SYM_INT ||
+                                   out->kind == PT2_ARG_SYM_BOOL || out->kind == PT2_ARG_SYM_FLOAT))
+            ctx->dynamic[out->value_id] = 1;
+        if (out->kind == PT2_ARG_TENSORS)
+            for (size_t i = 0; i < out->count; i++)
+                if (out->value_ids[i] >= 0) ctx->dynamic[out->value_ids[i]] = 1;
+    }
+}
+
+/* Nodes that depend on the input, in graph order; the rest fold into constants. */
+static void find_dynamic(pt2_lower_context *ctx, unsigned char *node_dynamic) {
+    for (size_t i = 0; i < ctx->graph->num_inputs; i++)
+        if (ctx->graph->inputs[i].kind == PT2_INPUT_USER && ctx->graph->inputs[i].value_id >= 0)
+            ctx->dynamic[ctx->graph->inputs[i].value_id] = 1;
+    for (size_t n = 0; n < ctx->graph->num_nodes; n++) {
+        const pt2_node *node = &ctx->graph->nodes[n];
+        for (size_t a = 0; a < node->num_inputs && !node_dynamic[n]; a++)
+            node_dynamic[n] = (unsigned char)arg_is_dynamic(ctx, &node->inputs[a].arg);
+        if (node_dynamic[n]) mark_outputs(ctx, node);
+    }
+}
+
+pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     memset(net, 0, sizeof *net);
@@ -144,13 +337,21 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_r
     out->run = run;
     out->net = net;
     pt2_error_set_file(err, graph->file_name);
-    pt2_status st = pt2_graph_require_supported(graph, can_lower, "that cannot be lowered to RETURNN yet", err);
-    if (st) return st;
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
-    if (!out->values) return err->status;
-    if ((st = lower_input(out, err))) return st;
-    for (size_t i = 0; i < graph->num_nodes; i++)
-        if ((st = pt2_op_find_lowering(graph->nodes[i].target)->lower(out, &graph->nodes[i], err))) return st;
+    out->dynamic = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    unsigned char *node_dynamic = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
+    if (!out->values || !out->dynamic || !node_dynamic) return err->status;
+    pt2_status st = lower_input(out, err);
+    if (st) return st;
+    /* Only ops on the input's path are lowered; the rest fold into constants. */
+    find_dynamic(out, node_dynamic);
+    if ((st = pt2_graph_require_supported_among(graph, node_dynamic, can_lower, "that cannot be lowered to RETURNN yet", err)))
+        return st;
+    for (size_t i = 0; i < graph->num_nodes; i++) {
+        if (!node_dynamic[i]) continue;
+        const pt2_node *node = &graph->nodes[i];
+        if ((st = pt2_op_find_lowering(node->target)->lower(out, node, err))) return st;
+    }
     const pt2_graph_output *result = NULL;
     for (size_t i = 0; i < graph->num_outputs; i++)
         if (graph->outputs[i].kind == PT2_OUTPUT_USER) {
@@ -159,14 +360,15 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_r
         }
     if (!result || result->arg.kind != PT2_ARG_TENSOR) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     const pt2_lowered_value *v = &out->values[result->arg.value_id];
+    if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
     pt2_rt_layer *copy;
     if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;
-    copy->from = pt2_arena_alloc_array(arena, 1, sizeof(char *), err);
-    if (!copy->from) return err->status;
-    copy->from[0] = v->layer;
-    copy->num_from = 1;
-    copy->rank = v->rank;
-    memcpy(copy->dims, v->dims, sizeof v->dims);
-    out->output_layer = "output";
+    if ((st = pt2_lower_add_source(out, copy, v, err))) return st;
+    if ((st = pt2_lower_infer(out, NULL, copy, err))) return st;
+    copy->torch_rank = v->rank;
+    memcpy(copy->torch_dims, v->dims, sizeof v->dims);
+    net->output = "output";
+    net->output_torch_rank = v->rank;
+    memcpy(net->output_torch_dims, v->dims, sizeof v->dims);
     return PT2_OK;
 }

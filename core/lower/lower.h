@@ -1,17 +1,23 @@
-/* Step 4: lowering the graph to RETURNN layers. Every node's op family provides a lowering
- * (core/ops/<family>.c, registered in core/ops/registry.c) that adds layers for the node and
- * records which layer holds each of its outputs, with the dims of every axis. */
+/* Step 4: lowering the graph to RETURNN layers. Every op family provides lowerings
+ * (core/ops/lower_<family>.c, registered in core/ops/registry.c) that add layers for a node,
+ * let the layer class infer each layer's output dims (core/returnn/layers.h) and record which
+ * layer holds the node's output and which net dim each PyTorch axis is.
+ *
+ * Values that do not depend on the user input (parameters, buffers, and ops computed only
+ * from them, such as a filter scaled by a constant) are not lowered: they are constants whose
+ * value the reference run has, and a layer that needs one as a tensor gets a `variable`. */
 #ifndef PT2_LOWER_LOWER_H
 #define PT2_LOWER_LOWER_H
 
 #include "../graph/graph.h"
+#include "../returnn/layers.h"
 #include "../run/executor.h"
-#include "returnn_net.h"
 
 /* Where a graph value lives in the RETURNN network. */
 typedef struct pt2_lowered_value {
     int is_set;
-    const char *layer; /* the layer (or "data") whose output it is */
+    const char *layer;    /* the layer (or "data") whose output it is */
+    pt2_rt_shape shape;   /* that layer's output as RETURNN sees it */
     int rank;
     int dims[PT2_MAX_RANK]; /* net dim per PyTorch axis */
 } pt2_lowered_value;
@@ -19,27 +25,50 @@ typedef struct pt2_lowered_value {
 typedef struct pt2_lower_context {
     pt2_arena *arena;
     const pt2_graph *graph;
-    const pt2_run_context *run; /* the reference run: parameter values as applied */
+    pt2_run_context *run; /* the reference run: parameter values as applied, sizes */
     pt2_rt_net *net;
     pt2_lowered_value *values;
-    const char *output_layer;
+    unsigned char *dynamic; /* per value: depends on the user input (a layer output or a size of it) */
 } pt2_lower_context;
 
-pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *run, pt2_rt_net *net,
+/* Lowers every node. Unsupported ops are listed all at once (PT2_ERR_UNSUPPORTED). */
+pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err);
 
 /* ---- helpers for op lowerings ---- */
-/* The lowered value of a tensor argument; fails when it is a constant rather than a layer output. */
+pt2_status pt2_lower_fail(const pt2_node *node, pt2_error *err, const char *fmt, ...);
+/* The lowered value of a tensor argument that depends on the input; NULL in *out when it is a
+ * constant (then use pt2_lower_constant). */
 pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                            const pt2_lowered_value **out, pt2_error *err);
-/* The value of a constant tensor argument (a parameter, buffer or constant), from the run. */
+/* The value of a constant tensor argument (a parameter, buffer or folded op), from the run.
+ * *present = 0 for None. Fails when the argument depends on the input. */
 pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
                               int *present, pt2_error *err);
-/* A new layer named after the node's module call (unique in the network). */
+/* A new layer named after the node's module call (unique in the network), with no sources. */
 pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, const char *layer_class,
-                               const pt2_lowered_value *from, pt2_rt_layer **out, pt2_error *err);
-/* Records the node's output 0 as the layer's output with these dims. */
+                               pt2_rt_layer **out, pt2_error *err);
+/* A layer that computes no node of its own (node -1), named `base` made unique. */
+pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const char *base, const char *layer_class,
+                                     pt2_rt_layer **out, pt2_error *err);
+pt2_status pt2_lower_add_source(pt2_lower_context *ctx, pt2_rt_layer *layer, const pt2_lowered_value *value,
+                                pt2_error *err);
+/* Lets the layer class infer the output dims from the sources (sets layer->shape). */
+pt2_status pt2_lower_infer(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, pt2_error *err);
+/* Records node output 0 as the layer's output, with the net dim of each PyTorch axis (each
+ * must be one of the layer's dims). */
 pt2_status pt2_lower_set_output(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, int rank,
                                 const int *dims, pt2_error *err);
+/* Node output 0 is the same data as `value` (ops that change nothing RETURNN sees). */
+pt2_status pt2_lower_alias(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *value,
+                           pt2_error *err);
+/* A `variable` layer holding a constant that broadcasts against `like` in PyTorch's way
+ * (aligned from the last axis): its size-1 axes are dropped, its other axes take the dims of
+ * `like` at the same place. */
+pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
+                                    const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err);
+/* Writes an eval layer of one of the forms of pt2_rt_eval_form, `number` filling its "%s". */
+pt2_status pt2_lower_eval(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                          const char *form, double number, pt2_error *err);
 
 #endif

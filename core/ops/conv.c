@@ -5,8 +5,8 @@
  * portable GEMM kernels of kernels_conv.c. */
 #include <string.h>
 
-#include "../lower/lower.h"
 #include "backend_xnnpack.h"
+#include "conv_params.h"
 #include "kernels.h"
 #include "op_util.h"
 #include "registry.h"
@@ -207,13 +207,9 @@ const pt2_op_def pt2_ops_conv[] = {
     {"aten.conv_transpose2d.input", run_conv_transpose2d},
     {NULL, NULL}};
 
-/* The 1-D view of a conv spec the lowering uses. */
-typedef struct conv_params {
-    int64_t stride, dilation, groups, pad_left, pad_right, output_padding;
-} conv_params;
-
-static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, int64_t kernel, int transposed,
-                              conv_params *out, pt2_error *err) {
+/* The lowering (lower_conv.c) reads the same spec as the run, so both agree on every default. */
+pt2_status pt2_conv_read_params_1d(pt2_run_context *ctx, const pt2_node *node, int64_t kernel, int transposed,
+                                   pt2_conv_params_1d *out, pt2_error *err) {
     int64_t kernels[2] = {kernel, kernel};
     conv_spec p;
     pt2_status st = read_spec(ctx, node, 1, transposed, kernels, &p, err);
@@ -226,59 +222,3 @@ static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, int64_
     out->output_padding = p.output_padding[0];
     return PT2_OK;
 }
-
-/* conv1d -> RETURNN "conv" on the input's feature (channel) dim over its time dim.
- * RETURNN's integer padding pads both sides then runs VALID, as PyTorch's padding=p does;
- * the weight goes from PyTorch's [out, in/groups, k] to TF's [k, in/groups, out]. */
-static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    pt2_tensor weight, bias;
-    int has_weight, has_bias;
-    pt2_status st = pt2_lower_input(ctx, node, "input", &in, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
-    if (st) return st;
-    if (!has_weight || weight.rank != 3 || in->rank != 3 || ctx->net->dims[in->dims[1]].kind != PT2_RT_DIM_FEATURE ||
-        ctx->net->dims[in->dims[2]].kind != PT2_RT_DIM_TIME)
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s': conv1d is lowered for [batch, feature, time] inputs only",
-                        node->name);
-    conv_params p;
-    if ((st = read_params((pt2_run_context *)ctx->run, node, weight.shape[2], 0, &p, err))) return st;
-    if (p.pad_left != p.pad_right)
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "node '%s': asymmetric padding is not lowered yet", node->name);
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "conv", in, &layer, err))) return st;
-    int64_t kernel = weight.shape[2], stride = p.stride, dilation = p.dilation;
-    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err))) return st;
-    if (p.pad_left)
-        pt2_rt_set_int(layer, "padding", p.pad_left);
-    else
-        pt2_rt_set_string(layer, "padding", "valid");
-    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &stride, 1, err))) return st;
-    if ((st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", &dilation, 1, err))) return st;
-    if (p.groups != 1) pt2_rt_set_int(layer, "groups", p.groups);
-    pt2_rt_set_int(layer, "n_out", weight.shape[0]);
-    pt2_rt_set_bool(layer, "with_bias", has_bias);
-    /* The conv's output time dim is created by RETURNN itself, so later layers name the time
-     * axis by description ("T") rather than by a dim variable of ours. */
-    if ((st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", "T", err))) return st;
-    pt2_rt_set_string(layer, "activation", NULL);
-    /* W: [out, in/groups, k] -> [k, in/groups, out], as a strided view the writer makes contiguous. */
-    pt2_tensor w = weight;
-    w.shape[0] = weight.shape[2];
-    w.shape[2] = weight.shape[0];
-    w.strides[0] = weight.strides[2];
-    w.strides[2] = weight.strides[0];
-    if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
-    if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
-    int dims[3] = {in->dims[0], 0, 0};
-    const char *feature = pt2_arena_printf(ctx->arena, err, "%s_out_dim", layer->name);
-    const char *time = pt2_arena_printf(ctx->arena, err, "%s_time_dim", layer->name);
-    if (!feature || !time) return err->status;
-    if ((st = pt2_rt_add_dim(ctx->arena, ctx->net, feature, feature, PT2_RT_DIM_FEATURE, weight.shape[0], &dims[1], err)))
-        return st;
-    if ((st = pt2_rt_add_dim(ctx->arena, ctx->net, time, time, PT2_RT_DIM_TIME, -1, &dims[2], err))) return st;
-    return pt2_lower_set_output(ctx, node, layer, 3, dims, err);
-}
-
-const pt2_op_lowering pt2_lowerings_conv[] = {{"aten.conv1d.default", lower_conv1d}, {NULL, NULL}};

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "../base/strbuf.h"
-#include "../lower/lower.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -987,35 +986,4 @@ const pt2_op_def pt2_ops_elementwise[] = {
     {"aten.ceil.default", run_ceil},
     {"aten.round.default", run_round},
     {"aten.trunc.default", run_trunc},
-    {NULL, NULL}};
-
-/* Activations keep the dims of their input. tf.nn.leaky_relu's default slope (0.2) differs
- * from PyTorch's (0.01), so the slope is always written out. */
-static pt2_status lower_activation(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
-    if (st) return st;
-    pt2_rt_layer *layer;
-    if (!strcmp(node->target, "aten.leaky_relu.default")) {
-        double slope;
-        if ((st = pt2_op_scalar((pt2_run_context *)ctx->run, node, "negative_slope", &slope, err))) return st;
-        char number[40];
-        pt2_format_double(number, sizeof number, slope);
-        if ((st = pt2_lower_new_layer(ctx, node, "eval", in, &layer, err))) return st;
-        const char *code = pt2_arena_printf(ctx->arena, err, "tf.nn.leaky_relu(source(0), alpha=%s)", number);
-        if (!code) return err->status;
-        pt2_rt_set_string(layer, "eval", code);
-    } else {
-        const char *dot = strchr(node->target, '.');
-        const char *name = pt2_arena_strndup(ctx->arena, dot + 1, strcspn(dot + 1, "."), err);
-        if (!name) return err->status;
-        if ((st = pt2_lower_new_layer(ctx, node, "activation", in, &layer, err))) return st;
-        pt2_rt_set_string(layer, "activation", name);
-    }
-    return pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
-}
-
-const pt2_op_lowering pt2_lowerings_elementwise[] = {
-    {"aten.leaky_relu.default", lower_activation}, {"aten.tanh.default", lower_activation},
-    {"aten.relu.default", lower_activation},       {"aten.sigmoid.default", lower_activation},
     {NULL, NULL}};

@@ -78,8 +78,11 @@ const pt2_op_def *pt2_op_find(const char *target) {
 
 extern const pt2_op_lowering pt2_lowerings_elementwise[];
 extern const pt2_op_lowering pt2_lowerings_conv[];
+extern const pt2_op_lowering pt2_lowerings_norm[];
+extern const pt2_op_lowering pt2_lowerings_pad[];
 
-static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv};
+static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
+                                                           pt2_lowerings_norm, pt2_lowerings_pad};
 
 const pt2_op_lowering *pt2_op_find_lowering(const char *target) {
     for (size_t f = 0; f < sizeof lowering_families / sizeof lowering_families[0]; f++)

@@ -1,9 +1,56 @@
 #include "verify_layers.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "returnn_interpreter.h"
+#include "../returnn/layers.h"
+
+/* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
+ * of its axes; a source that holds no graph value (a constant's variable layer, a
+ * reinterpret_data) is computed from its own sources. */
+static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer, size_t i,
+                              int depth, pt2_rt_tensor *out, pt2_error *err) {
+    int value = layer->input_values[i];
+    if (value < 0) {
+        const pt2_rt_layer *source = pt2_rt_find_layer(lowered->net, layer->from[i]);
+        if (!source || depth > 8)
+            return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': source '%s' has no PyTorch value", layer->name, layer->from[i]);
+        pt2_rt_tensor inputs[PT2_RT_MAX_FROM];
+        for (size_t s = 0; s < source->num_from; s++) {
+            pt2_status st = layer_input(arena, lowered, source, s, depth + 1, &inputs[s], err);
+            if (st) return st;
+        }
+        return pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
+    }
+    const pt2_lowered_value *map = &lowered->values[value];
+    out->tensor = lowered->run->values[value].tensor;
+    out->shape = map->shape;
+    out->shape.rank = map->rank;
+    memcpy(out->shape.dims, map->dims, sizeof out->shape.dims);
+    out->shape.dtype = out->tensor.dtype;
+    return PT2_OK;
+}
+
+pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
+                               pt2_comparison *out) {
+    memset(out, 0, sizeof *out);
+    out->passed = ours->rank == torch->rank;
+    for (int a = 0; a < ours->rank && out->passed; a++) out->passed = ours->shape[a] == torch->shape[a];
+    if (!out->passed) {
+        out->max_abs = out->max_rel = INFINITY;
+        return PT2_OK;
+    }
+    const float *a = pt2_tensor_data(ours), *b = pt2_tensor_data(torch);
+    int64_t n = pt2_tensor_numel(ours);
+    for (int64_t k = 0; k < n; k++) {
+        double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]);
+        if (!(diff <= out->max_abs)) out->max_abs = diff; /* NaN sticks */
+        if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;
+        if (!(diff <= atol + rtol * scale)) out->passed = 0;
+    }
+    return PT2_OK;
+}
 
 pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered, double atol, double rtol,
                              pt2_layer_checks *out, pt2_error *err) {
@@ -14,35 +61,31 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
     if (!out->items) return err->status;
     for (size_t i = 0; i < net->num_layers; i++) {
         const pt2_rt_layer *layer = &net->layers[i];
-        if (layer->node < 0 || layer->input_value < 0) continue;
+        if (layer->node < 0 || layer->torch_rank == 0) continue;
         const pt2_node *node = &g->nodes[layer->node];
-        const pt2_lowered_value *in_map = &lowered->values[layer->input_value];
-        pt2_rt_tensor input = {0}, result;
-        input.tensor = lowered->run->values[layer->input_value].tensor;
-        memcpy(input.dims, in_map->dims, sizeof input.dims);
-        pt2_status st = pt2_rt_interpret_layer(arena, net, layer, &input, &result, err);
+        pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
+        pt2_status st = PT2_OK;
+        for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
+        if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
         pt2_tensor ours, torch;
-        if (!st) st = pt2_rt_transpose_to(arena, &result, layer->rank, layer->dims, &ours, err);
+        if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
         if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
-        if (st) return st;
+        if (st) {
+            if (!err->module_path[0] && node->module_depth)
+                snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
+            return st;
+        }
         pt2_layer_check *c = &out->items[out->count++];
         c->layer = layer->name;
+        c->layer_class = layer->layer_class;
         c->module_path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
         c->op = node->target;
-        c->passed = ours.rank == torch.rank;
-        for (int a = 0; a < ours.rank && c->passed; a++) c->passed = ours.shape[a] == torch.shape[a];
-        if (c->passed) {
-            const float *a = pt2_tensor_data(&ours), *b = pt2_tensor_data(&torch);
-            int64_t n = pt2_tensor_numel(&ours);
-            for (int64_t k = 0; k < n; k++) {
-                double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]);
-                if (diff > c->max_abs) c->max_abs = diff;
-                if (scale > 0 && diff / scale > c->max_rel) c->max_rel = diff / scale;
-                if (!(diff <= atol + rtol * scale)) c->passed = 0;
-            }
-        } else {
-            c->max_abs = c->max_rel = INFINITY;
-        }
+        c->source_line = node->source_line;
+        pt2_comparison cmp;
+        pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);
+        c->max_abs = cmp.max_abs;
+        c->max_rel = cmp.max_rel;
+        c->passed = cmp.passed;
         if (!c->passed) out->failed++;
     }
     return PT2_OK;
@@ -51,12 +94,13 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {
     pt2_strbuf_printf(out, "per-layer check (RETURNN semantics on PyTorch's inputs; |ours - torch| <= %g + %g*|torch|):\n",
                       atol, rtol);
-    pt2_strbuf_printf(out, "  %-16s %-16s %-26s %12s %12s  %s\n", "layer", "module", "torch op", "max abs", "max rel",
-                      "result");
+    pt2_strbuf_printf(out, "  %-24s %-16s %-24s %-30s %10s %10s  %s\n", "layer", "class", "module", "torch op", "max abs",
+                      "max rel", "result");
     for (size_t i = 0; i < checks->count; i++) {
         const pt2_layer_check *c = &checks->items[i];
-        pt2_strbuf_printf(out, "  %-16s %-16s %-26s %12.3g %12.3g  %s\n", c->layer, c->module_path, c->op, c->max_abs,
-                          c->max_rel, c->passed ? "pass" : "FAIL");
+        pt2_strbuf_printf(out, "  %-24s %-16s %-24s %-30s %10.3g %10.3g  %s\n", c->layer, c->layer_class,
+                          c->module_path[0] ? c->module_path : "(root)", c->op, c->max_abs, c->max_rel,
+                          c->passed ? "pass" : "FAIL");
     }
     pt2_strbuf_printf(out, "  %zu of %zu layers pass\n", checks->count - checks->failed, checks->count);
 }

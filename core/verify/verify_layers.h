@@ -1,4 +1,4 @@
-/* Step 4's check: every emitted layer, run by the RETURNN interpreter on the exact input
+/* Step 4's check: every emitted layer, run by the RETURNN-layer interpreter on the exact inputs
  * PyTorch's semantics gave its op, against the op's own output. */
 #ifndef PT2_VERIFY_VERIFY_LAYERS_H
 #define PT2_VERIFY_VERIFY_LAYERS_H
@@ -6,10 +6,21 @@
 #include "../base/strbuf.h"
 #include "../lower/lower.h"
 
+/* |ours - torch| <= atol + rtol * |torch| elementwise, float32 tensors of one layout. */
+typedef struct pt2_comparison {
+    double max_abs, max_rel;
+    int passed;
+} pt2_comparison;
+
+pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
+                               pt2_comparison *out);
+
 typedef struct pt2_layer_check {
     const char *layer;
+    const char *layer_class;
     const char *module_path;
     const char *op;
+    const char *source_line; /* may be NULL */
     double max_abs, max_rel;
     int passed;
 } pt2_layer_check;
@@ -20,8 +31,7 @@ typedef struct pt2_layer_checks {
     size_t failed;
 } pt2_layer_checks;
 
-/* Compares |ours - torch| <= atol + rtol * |torch| elementwise. Fails only on errors, not on a
- * mismatch: mismatches are counted in `out->failed`. */
+/* Fails only on errors, not on a mismatch: mismatches are counted in `out->failed`. */
 pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered, double atol, double rtol,
                              pt2_layer_checks *out, pt2_error *err);
 

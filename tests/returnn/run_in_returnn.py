@@ -4,6 +4,10 @@
 runs forward on an input, writing the output in the PyTorch tensor's axis order.
 
     python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
+    python tests/returnn/run_in_returnn.py --jobs JOBS.json
+
+JOBS.json lists {"out_dir", "input", "output", "config"} entries, run in one process (TensorFlow
+and RETURNN load once); a job that fails writes {"error": ...} to "output" + ".error".
 """
 import os
 import sys
@@ -40,5 +44,21 @@ def run(out_dir, x, config_kind="py"):
         return np.transpose(y, order)
 
 
+def run_jobs(path):
+    import json
+    import traceback
+    with open(path) as f:
+        jobs = json.load(f)
+    for job in jobs:
+        try:
+            np.save(job["output"], run(job["out_dir"], np.load(job["input"]), job.get("config", "py")))
+        except Exception:  # reported per job, so one broken config does not hide the others
+            with open(job["output"] + ".error", "w") as f:
+                f.write(traceback.format_exc())
+
+
 if __name__ == "__main__":
-    np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py"))
+    if sys.argv[1] == "--jobs":
+        run_jobs(sys.argv[2])
+    else:
+        np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py"))

@@ -1,0 +1,114 @@
+/* Lowering of 1-D convolutions: conv1d -> RETURNN "conv", conv_transpose1d -> "transposed_conv",
+ * both on the source's feature (channel) dim over its time dim, without a transpose layer:
+ * a channel-first PyTorch tensor is RETURNN data whose feature dim is axis 1. */
+#include <string.h>
+
+#include "../lower/lower.h"
+#include "conv_params.h"
+#include "registry.h"
+
+/* [batch, feature, time] in PyTorch's order. */
+static pt2_status channel_first_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                                      pt2_error *err) {
+    pt2_status st = pt2_lower_input(ctx, node, "input", in, err);
+    if (st) return st;
+    const pt2_lowered_value *v = *in;
+    if (!v || v->rank != 3 || v->dims[1] != v->shape.feature_dim ||
+        ctx->net->dims[v->dims[2]].kind != PT2_RT_DIM_DYNAMIC || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, time] data from a layer only");
+    return PT2_OK;
+}
+
+static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, pt2_error *err) {
+    static const char *const time_axis[1] = {"T"};
+    pt2_status st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    /* conv outputs [batch, time, channel]; PyTorch's order is [batch, channel, time]. */
+    int dims[3] = {layer->shape.dims[0], layer->shape.dims[2], layer->shape.dims[1]};
+    return pt2_lower_set_output(ctx, node, layer, 3, dims, err);
+}
+
+/* RETURNN's integer padding pads both sides then runs VALID, as PyTorch's padding=p does;
+ * the weight goes from PyTorch's [out, in/groups, k] to TF's [k, in/groups, out]. */
+static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    pt2_status st = channel_first_input(ctx, node, &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 3) return pt2_lower_fail(node, err, "expected a constant weight of rank 3");
+    pt2_conv_params_1d p;
+    if ((st = pt2_conv_read_params_1d(ctx->run, node, weight.shape[2], 0, &p, err))) return st;
+    if (p.pad_left != p.pad_right)
+        return pt2_lower_fail(node, err, "asymmetric padding (%lld, %lld) is not lowered yet", (long long)p.pad_left,
+                              (long long)p.pad_right);
+    pt2_rt_layer *layer;
+    int64_t kernel = weight.shape[2];
+    if ((st = pt2_lower_new_layer(ctx, node, "conv", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err);
+    if (!st) st = p.pad_left ? pt2_rt_set_int(layer, "padding", p.pad_left, err) : pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &p.stride, 1, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", &p.dilation, 1, err);
+    if (!st && p.groups != 1) st = pt2_rt_set_int(layer, "groups", p.groups, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[0], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
+    if (st) return st;
+    pt2_tensor w = weight; /* a strided view; the checkpoint writer makes it contiguous */
+    w.shape[0] = weight.shape[2], w.strides[0] = weight.strides[2];
+    w.shape[2] = weight.shape[0], w.strides[2] = weight.strides[0];
+    if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
+    if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
+    return finish(ctx, node, layer, err);
+}
+
+/* PyTorch: out = (T-1)*s - 2p + (k-1) + output_padding + 1. RETURNN's "valid" transposed_conv
+ * with output_padding gives T*s + k - s + output_padding, and remove_padding=p cuts p frames
+ * off each end. Weight [in, out, k] -> [k, 1, out, in]. No groups or dilation in RETURNN. */
+static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    pt2_status st = channel_first_input(ctx, node, &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 3) return pt2_lower_fail(node, err, "expected a constant weight of rank 3");
+    pt2_conv_params_1d p;
+    if ((st = pt2_conv_read_params_1d(ctx->run, node, weight.shape[2], 1, &p, err))) return st;
+    if (p.groups != 1 || p.dilation != 1)
+        return pt2_lower_fail(node, err, "RETURNN's transposed_conv has no groups or dilation (groups %lld, dilation %lld)",
+                              (long long)p.groups, (long long)p.dilation);
+    if (p.pad_left != p.pad_right) return pt2_lower_fail(node, err, "asymmetric padding is not lowered");
+    pt2_rt_layer *layer;
+    int64_t kernel = weight.shape[2];
+    if ((st = pt2_lower_new_layer(ctx, node, "transposed_conv", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &p.stride, 1, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "output_padding", &p.output_padding, 1, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", &p.pad_left, 1, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[1], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
+    if (st) return st;
+    pt2_tensor w = weight; /* [in, out, k] viewed as [k, 1, out, in] */
+    w.rank = 4;
+    w.shape[0] = weight.shape[2], w.strides[0] = weight.strides[2];
+    w.shape[1] = 1, w.strides[1] = 0;
+    w.shape[2] = weight.shape[1], w.strides[2] = weight.strides[1];
+    w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
+    if ((st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err))) return st;
+    if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
+    return finish(ctx, node, layer, err);
+}
+
+const pt2_op_lowering pt2_lowerings_conv[] = {
+    {"aten.conv1d.default", lower_conv1d},
+    {"aten.conv1d.padding", lower_conv1d},
+    {"aten.conv_transpose1d.default", lower_conv_transpose1d},
+    {NULL, NULL}};

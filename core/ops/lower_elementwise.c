@@ -1,0 +1,228 @@
+/* Lowering of elementwise ops: activations to "activation" (or to one of pt2returnn's eval
+ * forms where RETURNN has no activation of PyTorch's meaning, e.g. leaky_relu's slope, exact
+ * gelu), arithmetic between layers to "combine" (broadcast by dim tags), with a scalar to an
+ * eval form, with a constant tensor to a "variable" layer and a combine; ops that change
+ * nothing RETURNN sees (eval-mode dropout, clone, contiguous) alias their input. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../lower/lower.h"
+#include "registry.h"
+
+static const struct {
+    const char *target, *activation, *eval;
+} unary_ops[] = {
+    {"aten.relu.default", "relu", NULL},       {"aten.tanh.default", "tanh", NULL},
+    {"aten.sigmoid.default", "sigmoid", NULL}, {"aten.exp.default", "exp", NULL},
+    {"aten.log.default", "log", NULL},         {"aten.abs.default", "abs", NULL},
+    {"aten.sqrt.default", "sqrt", NULL},       {"aten.rsqrt.default", "rsqrt", NULL},
+    {"aten.silu.default", NULL, "silu"},       {"aten.neg.default", NULL, "neg"},
+};
+
+static pt2_status lower_unary(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (st) return st;
+    for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++) {
+        if (strcmp(unary_ops[i].target, node->target)) continue;
+        if (unary_ops[i].eval) return pt2_lower_eval(ctx, node, in, unary_ops[i].eval, 0, err);
+        pt2_rt_layer *layer;
+        if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
+        if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+        if (!st) st = pt2_rt_set_string(layer, "activation", unary_ops[i].activation, err);
+        if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+        if (!st) st = pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+        return st;
+    }
+    return pt2_lower_fail(node, err, "no unary lowering");
+}
+
+/* tf.nn.leaky_relu's default slope (0.2) differs from PyTorch's (0.01): always written out. */
+static pt2_status lower_leaky_relu(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    double slope;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "negative_slope", &slope, err);
+    return st ? st : pt2_lower_eval(ctx, node, in, "leaky_relu", slope, err);
+}
+
+static pt2_status lower_gelu(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    const char *approximate = NULL;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st) st = pt2_op_string(ctx->run, node, "approximate", &approximate, err);
+    if (st) return st;
+    int tanh_form = approximate && !strcmp(approximate, "tanh");
+    return pt2_lower_eval(ctx, node, in, tanh_form ? "gelu_tanh" : "gelu", 0, err);
+}
+
+static pt2_status lower_alias(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    const char *name = pt2_node_arg(node, "input") ? "input" : "self";
+    pt2_status st = pt2_lower_input(ctx, node, name, &in, err);
+    if (st) return st;
+    if (!strcmp(node->target, "aten.dropout.default")) {
+        int train = 0;
+        if ((st = pt2_op_bool(ctx->run, node, "train", &train, err))) return st;
+        if (train) return pt2_lower_fail(node, err, "dropout in training mode (export the model after eval())");
+    }
+    return pt2_lower_alias(ctx, node, in, err);
+}
+
+typedef struct binary_op {
+    const char *target, *kind;
+} binary_op;
+
+static const binary_op binary_ops[] = {
+    {"aten.add.Tensor", "add"},     {"aten.sub.Tensor", "sub"},     {"aten.mul.Tensor", "mul"},
+    {"aten.div.Tensor", "truediv"}, {"aten.maximum.default", "maximum"}, {"aten.minimum.default", "minimum"},
+    {"aten.add.Scalar", "add"},     {"aten.sub.Scalar", "sub"},     {"aten.mul.Scalar", "mul"},
+    {"aten.div.Scalar", "truediv"},
+};
+
+/* x op c for a scalar c, as an eval form. */
+static pt2_status scalar_form(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                              const char *kind, double c, int swapped, pt2_error *err) {
+    if (!strcmp(kind, "add")) return pt2_lower_eval(ctx, node, in, "add_scalar", c, err);
+    if (!strcmp(kind, "mul")) return pt2_lower_eval(ctx, node, in, "mul_scalar", c, err);
+    if (!strcmp(kind, "sub"))
+        return swapped ? pt2_lower_eval(ctx, node, in, "rsub_scalar", c, err) : pt2_lower_eval(ctx, node, in, "add_scalar", -c, err);
+    if (!strcmp(kind, "truediv"))
+        return pt2_lower_eval(ctx, node, in, swapped ? "rdiv_scalar" : "div_scalar", c, err);
+    return pt2_lower_fail(node, err, "%s with a scalar is not lowered", kind);
+}
+
+/* The output's net dim for each PyTorch axis: PyTorch broadcasts aligned from the last axis;
+ * an axis takes the dim of an operand that is not of size 1 there and that the combine's
+ * output has (a constant's axes of size 1 have no dim: -1). */
+static pt2_status broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
+                                 const pt2_lowered_value *const *operands, int rank, int *dims, pt2_error *err) {
+    for (int a = 0; a < rank; a++) {
+        int best = -1;
+        for (int i = 0; i < 2; i++) {
+            int axis = operands[i]->rank - rank + a;
+            if (axis < 0) continue;
+            int d = operands[i]->dims[axis];
+            if (d < 0 || pt2_rt_shape_axis(&layer->shape, d) < 0) continue;
+            const pt2_rt_dim *dim = &ctx->net->dims[d];
+            if (best < 0 || !(dim->kind == PT2_RT_DIM_STATIC && dim->size == 1)) best = d;
+        }
+        if (best < 0) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
+        dims[a] = best;
+    }
+    return PT2_OK;
+}
+
+/* Two layers on one time length reached along different paths (a residual branch and its
+ * shortcut) carry different dim tags in RETURNN; a reinterpret_data with size_base makes the
+ * second one's time dim the first one's. out->is_set = 0 when nothing is needed. */
+static pt2_status same_time_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
+                               const pt2_lowered_value *second, pt2_lowered_value *out, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
+    if (time_first < 0 || time_second < 0 || !strcmp(first->layer, second->layer) || !strcmp(first->layer, "data"))
+        return PT2_OK;
+    if (first->shape.dims[time_first] != second->shape.dims[time_second])
+        return pt2_lower_fail(node, err, "the operands have different time axes");
+    pt2_rt_layer *layer;
+    char base[200];
+    snprintf(base, sizeof base, "%s_same_time", second->layer);
+    const char *name = pt2_arena_strdup(ctx->arena, base, err);
+    if (!name) return err->status;
+    pt2_status st = pt2_lower_new_layer_named(ctx, name, "reinterpret_data", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, second, err);
+    if (!st) st = pt2_rt_set_string(layer, "size_base", first->layer, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    *out = *second;
+    out->layer = layer->name;
+    out->shape = layer->shape;
+    return PT2_OK;
+}
+
+static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *kind = NULL;
+    for (size_t i = 0; i < sizeof binary_ops / sizeof binary_ops[0]; i++)
+        if (!strcmp(binary_ops[i].target, node->target)) kind = binary_ops[i].kind;
+    const pt2_arg *alpha = pt2_node_arg(node, "alpha");
+    if (alpha && !((alpha->kind == PT2_ARG_INT && alpha->int_value == 1) || (alpha->kind == PT2_ARG_FLOAT && alpha->float_value == 1.0) ||
+                   alpha->kind == PT2_ARG_NONE))
+        return pt2_lower_fail(node, err, "alpha other than 1 is not lowered");
+    const pt2_arg *rounding = pt2_node_arg(node, "rounding_mode");
+    if (rounding && rounding->kind == PT2_ARG_STRING) return pt2_lower_fail(node, err, "division with rounding is not lowered");
+    const pt2_lowered_value *self, *other = NULL;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &self, err);
+    const pt2_arg *other_arg = pt2_node_arg(node, "other");
+    if (!st && other_arg && other_arg->kind == PT2_ARG_TENSOR) st = pt2_lower_input(ctx, node, "other", &other, err);
+    if (st) return st;
+    if (!self && !other) return pt2_lower_fail(node, err, "both operands are constants");
+    int swapped = !self;
+    const pt2_lowered_value *data = self ? self : other;
+    const char *constant_name = swapped ? "self" : "other";
+    const pt2_arg *constant_arg = pt2_node_arg(node, constant_name);
+    pt2_lowered_value constant_value;
+    if (!other || !self) {
+        if (constant_arg && constant_arg->kind != PT2_ARG_TENSOR) { /* a Scalar */
+            double c;
+            if ((st = pt2_op_scalar(ctx->run, node, constant_name, &c, err))) return st;
+            return scalar_form(ctx, node, data, kind, c, swapped, err);
+        }
+        pt2_tensor c;
+        int present;
+        if ((st = pt2_lower_constant(ctx, node, constant_name, &c, &present, err))) return st;
+        if (c.rank == 0 || pt2_tensor_numel(&c) == 1) {
+            if (c.dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s scalar tensor is not lowered", pt2_dtype_name(c.dtype));
+            pt2_tensor one;
+            if ((st = pt2_tensor_contiguous(ctx->arena, &c, 0, &one, err))) return st;
+            return scalar_form(ctx, node, data, kind, *(const float *)pt2_tensor_data(&one), swapped, err);
+        }
+        if ((st = pt2_lower_constant_layer(ctx, node, &c, data, &constant_value, err))) return st;
+        if (swapped) self = &constant_value;
+        else other = &constant_value;
+    }
+    pt2_lowered_value same_length;
+    if ((st = same_time_as(ctx, node, self, other, &same_length, err))) return st;
+    if (same_length.is_set) other = &same_length;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, self, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, other, err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", kind, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
+    const pt2_lowered_value *operands[2] = {self, other};
+    int dims[PT2_MAX_RANK];
+    if ((st = broadcast_dims(ctx, node, layer, operands, out->rank, dims, err))) return st;
+    return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_elementwise[] = {
+    {"aten.relu.default", lower_unary},
+    {"aten.tanh.default", lower_unary},
+    {"aten.sigmoid.default", lower_unary},
+    {"aten.exp.default", lower_unary},
+    {"aten.log.default", lower_unary},
+    {"aten.abs.default", lower_unary},
+    {"aten.sqrt.default", lower_unary},
+    {"aten.rsqrt.default", lower_unary},
+    {"aten.silu.default", lower_unary},
+    {"aten.neg.default", lower_unary},
+    {"aten.leaky_relu.default", lower_leaky_relu},
+    {"aten.gelu.default", lower_gelu},
+    {"aten.dropout.default", lower_alias},
+    {"aten.clone.default", lower_alias},
+    {"aten.contiguous.default", lower_alias},
+    {"aten.alias.default", lower_alias},
+    {"aten.detach.default", lower_alias},
+    {"aten.add.Tensor", lower_binary},
+    {"aten.sub.Tensor", lower_binary},
+    {"aten.mul.Tensor", lower_binary},
+    {"aten.div.Tensor", lower_binary},
+    {"aten.maximum.default", lower_binary},
+    {"aten.minimum.default", lower_binary},
+    {"aten.add.Scalar", lower_binary},
+    {"aten.sub.Scalar", lower_binary},
+    {"aten.mul.Scalar", lower_binary},
+    {"aten.div.Scalar", lower_binary},
+    {NULL, NULL}};

@@ -1,0 +1,160 @@
+/* Lowering of ops on the feature dim: linear -> "linear" (W transposed to [in, out]),
+ * embedding -> "linear" on sparse indices (W as is), layer_norm -> "layer_norm",
+ * batch_norm in eval -> "batch_norm" with its running statistics (param_version 2). */
+#include <string.h>
+
+#include "../lower/lower.h"
+#include "registry.h"
+
+/* The PyTorch axis an op acts on must be RETURNN's feature dim of the data. */
+static pt2_status feature_last_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, int axis,
+                                     const pt2_lowered_value **in, pt2_error *err) {
+    pt2_status st = pt2_lower_input(ctx, node, name, in, err);
+    if (st) return st;
+    const pt2_lowered_value *v = *in;
+    if (!v) return pt2_lower_fail(node, err, "argument '%s' is a constant", name);
+    int a = axis < 0 ? v->rank + axis : axis;
+    if (a < 0 || a >= v->rank || v->dims[a] != v->shape.feature_dim)
+        return pt2_lower_fail(node, err, "axis %d of '%s' is not the data's feature dim", axis, name);
+    return PT2_OK;
+}
+
+/* The output keeps the input's PyTorch axes, with one axis replaced by the layer's new feature dim. */
+static pt2_status set_output_replacing(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
+                                       const pt2_lowered_value *in, int axis, pt2_error *err) {
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[axis] = layer->shape.feature_dim;
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+static pt2_status lower_linear(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    pt2_status st = feature_last_input(ctx, node, "input", -1, &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 2) return pt2_lower_fail(node, err, "expected a constant weight of rank 2");
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "linear", &layer, err))) return st;
+    pt2_tensor w = weight; /* [out, in] -> [in, out] */
+    w.shape[0] = weight.shape[1], w.strides[0] = weight.strides[1];
+    w.shape[1] = weight.shape[0], w.strides[1] = weight.strides[0];
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[0], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (!st) st = pt2_rt_add_param(layer, "W", &w, err);
+    if (!st && has_bias) st = pt2_rt_add_param(layer, "b", &bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : set_output_replacing(ctx, node, layer, in, in->rank - 1, err);
+}
+
+static pt2_status lower_embedding(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight;
+    int has_weight;
+    pt2_status st = pt2_lower_input(ctx, node, "indices", &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (st) return st;
+    if (!in || in->shape.sparse_dim < 0) return pt2_lower_fail(node, err, "indices must be the integer input data");
+    if (!has_weight || weight.rank != 2) return pt2_lower_fail(node, err, "expected a constant weight of rank 2");
+    pt2_rt_dim *vocabulary = &ctx->net->dims[in->shape.sparse_dim];
+    if (vocabulary->size >= 0 && vocabulary->size != weight.shape[0])
+        return pt2_lower_fail(node, err, "the indices already index %lld entries, this embedding has %lld",
+                              (long long)vocabulary->size, (long long)weight.shape[0]);
+    vocabulary->size = weight.shape[0];
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "linear", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[1], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", 0, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (!st) st = pt2_rt_add_param(layer, "W", &weight, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[in->rank] = layer->shape.feature_dim;
+    return pt2_lower_set_output(ctx, node, layer, in->rank + 1, dims, err);
+}
+
+/* A missing affine weight or bias is ones or zeros, as PyTorch's elementwise_affine=False. */
+static pt2_status filled(pt2_lower_context *ctx, int64_t n, float value, pt2_tensor *out, pt2_error *err) {
+    pt2_status st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 1, &n, out, err);
+    if (st) return st;
+    float *p = pt2_tensor_data(out);
+    for (int64_t i = 0; i < n; i++) p[i] = value;
+    return PT2_OK;
+}
+
+static pt2_status lower_layer_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    int64_t normalized[PT2_MAX_RANK];
+    size_t count;
+    double eps;
+    pt2_status st = feature_last_input(ctx, node, "input", -1, &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "normalized_shape", normalized, PT2_MAX_RANK, &count, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &eps, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (st) return st;
+    if (count != 1) return pt2_lower_fail(node, err, "layer_norm over %zu axes is not lowered (only the last)", count);
+    if (!has_weight && (st = filled(ctx, normalized[0], 1.0f, &weight, err))) return st;
+    if (!has_bias && (st = filled(ctx, normalized[0], 0.0f, &bias, err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "layer_norm", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_float(layer, "epsilon", eps, err);
+    if (!st) st = pt2_rt_add_param(layer, "scale", &weight, err);
+    if (!st) st = pt2_rt_add_param(layer, "bias", &bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+}
+
+/* Eval mode only: (x - running_mean) / sqrt(running_var + eps) * weight + bias per channel.
+ * masked_time forces RETURNN's exact (non-fused) path: TF's fused kernel raises eps to 1.001e-5. */
+static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias, mean, variance;
+    int has_weight, has_bias, has_mean, has_variance, training;
+    double eps;
+    pt2_status st = feature_last_input(ctx, node, "input", 1, &in, err);
+    if (!st) st = pt2_op_bool(ctx->run, node, "training", &training, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &eps, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "running_mean", &mean, &has_mean, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "running_var", &variance, &has_variance, err);
+    if (st) return st;
+    if (training || !has_mean || !has_variance)
+        return pt2_lower_fail(node, err, "batch_norm is lowered in eval mode with running statistics only");
+    int64_t channels = mean.shape[0];
+    if (!has_weight && (st = filled(ctx, channels, 1.0f, &weight, err))) return st;
+    if (!has_bias && (st = filled(ctx, channels, 0.0f, &bias, err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "batch_norm", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int(layer, "param_version", 2, err);
+    if (!st) st = pt2_rt_set_float(layer, "epsilon", eps, err);
+    if (!st) st = pt2_rt_set_bool(layer, "masked_time", 1, err);
+    if (!st) st = pt2_rt_set_bool(layer, "update_sample_only_in_training", 1, err);
+    if (!st) st = pt2_rt_set_bool(layer, "delay_sample_update", 1, err);
+    if (!st) st = pt2_rt_add_param(layer, "batch_norm/v2_mean", &mean, err);
+    if (!st) st = pt2_rt_add_param(layer, "batch_norm/v2_variance", &variance, err);
+    if (!st) st = pt2_rt_add_param(layer, "batch_norm/v2_gamma", &weight, err);
+    if (!st) st = pt2_rt_add_param(layer, "batch_norm/v2_beta", &bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_norm[] = {
+    {"aten.linear.default", lower_linear},
+    {"aten.embedding.default", lower_embedding},
+    {"aten.layer_norm.default", lower_layer_norm},
+    {"aten.batch_norm.default", lower_batch_norm},
+    {NULL, NULL}};

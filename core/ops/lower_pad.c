@@ -1,0 +1,90 @@
+/* Lowering of pads over one axis (PyTorch's 1-D pads: reflect, replicate, constant) to RETURNN's
+ * "pad" layer on that axis, named by its axis description. */
+#include <string.h>
+
+#include "../lower/lower.h"
+#include "registry.h"
+
+static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                 const int64_t *pads, size_t count, const char *mode, double value, pt2_error *err) {
+    /* pads: (left, right) pairs from the last axis backwards; one axis may be padded. */
+    int axis = -1;
+    int64_t left = 0, right = 0;
+    if (count % 2) return pt2_lower_fail(node, err, "expected (left, right) pairs of padding");
+    for (size_t i = 0; i < count; i += 2) {
+        if (!pads[i] && !pads[i + 1]) continue;
+        if (axis >= 0) return pt2_lower_fail(node, err, "padding more than one axis is not lowered yet");
+        axis = in->rank - 1 - (int)(i / 2);
+        left = pads[i], right = pads[i + 1];
+    }
+    if (axis < 0) return pt2_lower_alias(ctx, node, in, err);
+    if (left < 0 || right < 0) return pt2_lower_fail(node, err, "negative padding (cropping) is not lowered yet");
+    const char *description;
+    pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &in->shape, in->dims[axis], &description, err);
+    if (st) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "pad", &layer, err))) return st;
+    pt2_rt_value pair_items[2] = {{.kind = PT2_RT_INT, .int_value = left}, {.kind = PT2_RT_INT, .int_value = right}};
+    pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 3, sizeof *items, err);
+    if (!items) return err->status;
+    items[0].kind = PT2_RT_LIST;
+    items[0].count = 2;
+    items[0].items = pt2_arena_alloc_array(ctx->arena, 2, sizeof *items, err);
+    if (!items[0].items) return err->status;
+    memcpy(items[0].items, pair_items, sizeof pair_items);
+    pt2_rt_value padding = {.kind = PT2_RT_LIST, .count = 1, .items = items};
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", &description, 1, err);
+    if (!st) st = pt2_rt_set_value(layer, "padding", &padding, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
+    if (!st && !strcmp(mode, "constant")) st = pt2_rt_set_float(layer, "value", value, err);
+    /* RETURNN pads after each sequence's own end only in constant mode (it has no reflect of
+     * that kind); the mode decides, written out since the default depends on the behavior version. */
+    if (!st) st = pt2_rt_set_bool(layer, "handle_dynamic_dims", !strcmp(mode, "constant"), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[axis] = layer->shape.dims[a];
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+static pt2_status lower_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t pads[2 * PT2_MAX_RANK];
+    size_t count;
+    const char *mode = "constant";
+    double value = 0;
+    int has_value = 0;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "padding a constant is not lowered");
+    if (!st) st = pt2_op_ints(ctx->run, node, "pad", pads, 2 * PT2_MAX_RANK, &count, err);
+    if (!st && pt2_node_arg(node, "mode")) st = pt2_op_string(ctx->run, node, "mode", &mode, err);
+    if (!st && pt2_node_arg(node, "value")) st = pt2_op_optional_scalar(ctx->run, node, "value", &value, &has_value, err);
+    if (st) return st;
+    if (!strcmp(mode, "replicate")) mode = "replication";
+    else if (strcmp(mode, "reflect") && strcmp(mode, "constant"))
+        return pt2_lower_fail(node, err, "pad mode '%s' is not lowered", mode);
+    return lower_pad_axis(ctx, node, in, pads, count, mode, value, err);
+}
+
+/* reflection_pad1d / replication_pad1d take "padding" (left, right) of the last axis. */
+static pt2_status lower_named_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t pads[2];
+    size_t count;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "padding a constant is not lowered");
+    if (!st) st = pt2_op_ints(ctx->run, node, "padding", pads, 2, &count, err);
+    if (st) return st;
+    const char *mode = strstr(node->target, "reflection") ? "reflect" : "replication";
+    return lower_pad_axis(ctx, node, in, pads, count, mode, 0, err);
+}
+
+const pt2_op_lowering pt2_lowerings_pad[] = {
+    {"aten.pad.default", lower_pad},
+    {"aten.constant_pad_nd.default", lower_pad},
+    {"aten.reflection_pad1d.default", lower_named_pad},
+    {"aten.replication_pad1d.default", lower_named_pad},
+    {NULL, NULL}};

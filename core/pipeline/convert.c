@@ -1,0 +1,221 @@
+#include "convert.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "../emit/returnn_config.h"
+#include "../emit/tf_checkpoint.h"
+#include "../lower/lower.h"
+#include "../reload/read_config.h"
+#include "../verify/verify_layers.h"
+
+void pt2_convert_result_init(pt2_convert_result *r) {
+    memset(r, 0, sizeof *r);
+    pt2_strbuf_init(&r->config_py);
+    pt2_strbuf_init(&r->config_json);
+    pt2_strbuf_init(&r->checkpoint_index);
+    pt2_strbuf_init(&r->checkpoint_data);
+    pt2_strbuf_init(&r->report_json);
+    pt2_strbuf_init(&r->report_text);
+}
+
+void pt2_convert_result_free(pt2_convert_result *r) {
+    pt2_strbuf_free(&r->config_py);
+    pt2_strbuf_free(&r->config_json);
+    pt2_strbuf_free(&r->checkpoint_index);
+    pt2_strbuf_free(&r->checkpoint_data);
+    pt2_strbuf_free(&r->report_json);
+    pt2_strbuf_free(&r->report_text);
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void progress(const pt2_convert_options *o, const char *step, const char *message) {
+    if (o->progress) o->progress(o->progress_user, step, message);
+}
+
+/* One step's line in both reports. */
+typedef struct step_record {
+    const char *name, *what;
+    double seconds;
+    int compared, passed;
+    double max_abs, max_rel;
+} step_record;
+
+static void json_number(pt2_strbuf *sb, double v) {
+    if (isfinite(v)) pt2_json_write_double(sb, v);
+    else pt2_strbuf_puts(sb, "null");
+}
+
+static void write_step_json(pt2_strbuf *sb, const step_record *s, int first) {
+    pt2_strbuf_puts(sb, first ? "\n    {" : ",\n    {");
+    pt2_strbuf_puts(sb, "\"step\": ");
+    pt2_json_write_string(sb, s->name);
+    pt2_strbuf_puts(sb, ", \"what\": ");
+    pt2_json_write_string(sb, s->what);
+    pt2_strbuf_puts(sb, ", \"seconds\": ");
+    json_number(sb, s->seconds);
+    if (s->compared) {
+        pt2_strbuf_puts(sb, ", \"max_abs\": ");
+        json_number(sb, s->max_abs);
+        pt2_strbuf_puts(sb, ", \"max_rel\": ");
+        json_number(sb, s->max_rel);
+    }
+    pt2_strbuf_printf(sb, ", \"passed\": %s}", s->passed ? "true" : "false");
+}
+
+static void write_step_text(pt2_strbuf *sb, const step_record *s) {
+    pt2_strbuf_printf(sb, "%-16s %-6s %8.3fs  %s", s->name, s->passed ? "pass" : "FAIL", s->seconds, s->what);
+    if (s->compared) pt2_strbuf_printf(sb, " (max abs %.3g, max rel %.3g)", s->max_abs, s->max_rel);
+    pt2_strbuf_putc(sb, '\n');
+}
+
+static void write_checks_json(pt2_strbuf *sb, const pt2_layer_checks *checks) {
+    pt2_strbuf_puts(sb, "[");
+    for (size_t i = 0; i < checks->count; i++) {
+        const pt2_layer_check *c = &checks->items[i];
+        pt2_strbuf_puts(sb, i ? ",\n    {" : "\n    {");
+        pt2_strbuf_puts(sb, "\"layer\": ");
+        pt2_json_write_string(sb, c->layer);
+        pt2_strbuf_puts(sb, ", \"class\": ");
+        pt2_json_write_string(sb, c->layer_class);
+        pt2_strbuf_puts(sb, ", \"module_path\": ");
+        pt2_json_write_string(sb, c->module_path);
+        pt2_strbuf_puts(sb, ", \"op\": ");
+        pt2_json_write_string(sb, c->op);
+        pt2_strbuf_puts(sb, ", \"source_line\": ");
+        if (c->source_line) pt2_json_write_string(sb, c->source_line);
+        else pt2_strbuf_puts(sb, "null");
+        pt2_strbuf_puts(sb, ", \"max_abs\": ");
+        json_number(sb, c->max_abs);
+        pt2_strbuf_puts(sb, ", \"max_rel\": ");
+        json_number(sb, c->max_rel);
+        pt2_strbuf_printf(sb, ", \"passed\": %s}", c->passed ? "true" : "false");
+    }
+    pt2_strbuf_puts(sb, checks->count ? "\n  ]" : "]");
+}
+
+/* The graph's one user output after a run, contiguous. */
+static pt2_status run_output(pt2_arena *arena, const pt2_run_context *run, pt2_tensor *out, pt2_error *err) {
+    pt2_tensor t;
+    pt2_status st = pt2_run_output(run, 0, &t, err);
+    return st ? st : pt2_tensor_contiguous(arena, &t, 0, out, err);
+}
+
+pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
+                       pt2_convert_result *result, pt2_error *err) {
+    step_record steps[6];
+    size_t num_steps = 0;
+    pt2_graph graph;
+    pt2_load_report load_report;
+    pt2_run_context run;
+    pt2_rt_net net;
+    pt2_lower_context lowered;
+    pt2_layer_checks checks = {0};
+    pt2_tf_variable *variables;
+    pt2_tensor torch_output, reloaded_output;
+    pt2_comparison cmp;
+    result->failed_step = NULL;
+
+    progress(options, "load", source->model_name);
+    double start = now_seconds();
+    pt2_status st = pt2_load_model(arena, source, &graph, &load_report, err);
+    if (st) return st;
+    steps[num_steps++] = (step_record){"load", source->checkpoint_bytes ? "archive and checkpoint read" : "archive read",
+                                       now_seconds() - start, 0, 1, 0, 0};
+
+    progress(options, "reference", "reference run with PyTorch semantics");
+    start = now_seconds();
+    const pt2_tensor *inputs = options->inputs ? options->inputs : graph.sample_inputs;
+    size_t num_inputs = options->inputs ? options->num_inputs : graph.num_sample_inputs;
+    if ((st = pt2_run_graph(arena, &graph, inputs, num_inputs, &options->run, &run, err))) return st;
+    if ((st = run_output(arena, &run, &torch_output, err))) return st;
+    step_record reference = {"reference", "graph run with PyTorch semantics", now_seconds() - start, 0, 1, 0, 0};
+    if (options->num_reference_outputs) {
+        reference.what = "graph run with PyTorch semantics, against PyTorch's outputs";
+        pt2_tensor expected;
+        if ((st = pt2_tensor_contiguous(arena, &options->reference_outputs[0], 0, &expected, err))) return st;
+        pt2_compare_tensors(&torch_output, &expected, options->atol, options->rtol, &cmp);
+        reference.compared = 1;
+        reference.passed = cmp.passed;
+        reference.max_abs = cmp.max_abs;
+        reference.max_rel = cmp.max_rel;
+        if (!cmp.passed && !result->failed_step) result->failed_step = "reference";
+    }
+    steps[num_steps++] = reference;
+
+    progress(options, "lower", "lowering to RETURNN layers, each checked on PyTorch's inputs");
+    start = now_seconds();
+    if ((st = pt2_lower_graph(arena, &graph, &run, &net, &lowered, err))) return st;
+    if ((st = pt2_verify_layers(arena, &lowered, options->atol, options->rtol, &checks, err))) return st;
+    step_record layers = {"layers", "every layer run with RETURNN semantics on PyTorch's inputs", now_seconds() - start,
+                          1, checks.failed == 0, 0, 0};
+    for (size_t i = 0; i < checks.count; i++) {
+        if (!(checks.items[i].max_abs <= layers.max_abs)) layers.max_abs = checks.items[i].max_abs;
+        if (!(checks.items[i].max_rel <= layers.max_rel)) layers.max_rel = checks.items[i].max_rel;
+    }
+    if (checks.failed && !result->failed_step) result->failed_step = "layers";
+    steps[num_steps++] = layers;
+
+    progress(options, "emit", "writing the configs and the checkpoint");
+    start = now_seconds();
+    if ((st = pt2_emit_python_config(arena, &net, source->model_name, &result->config_py, err))) return st;
+    if ((st = pt2_emit_json_config(arena, &net, &result->config_json, err))) return st;
+    if ((st = pt2_emit_checkpoint_variables(arena, &net, &variables, &result->num_variables, err))) return st;
+    if ((st = pt2_tf_checkpoint_write(arena, variables, result->num_variables, &result->checkpoint_index,
+                                      &result->checkpoint_data, err)))
+        return st;
+    result->num_layers = net.num_layers;
+    steps[num_steps++] = (step_record){"emit", "configs (Python, JSON) and TF checkpoint written", now_seconds() - start, 0, 1, 0, 0};
+
+    progress(options, "reload", "reading the JSON config and checkpoint back, running them");
+    start = now_seconds();
+    pt2_reloaded_net reloaded;
+    st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
+                        (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
+                        (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
+    if (!st) st = pt2_reload_run(arena, &reloaded, &inputs[0], &reloaded_output, err);
+    if (st) return st;
+    pt2_compare_tensors(&reloaded_output, &torch_output, options->atol, options->rtol, &cmp);
+    steps[num_steps++] = (step_record){"reload", "JSON config + checkpoint reloaded and run, against the reference run",
+                                       now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel};
+    if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
+
+    /* The reports. */
+    pt2_strbuf *j = &result->report_json;
+    pt2_strbuf_puts(j, "{\n  \"tool\": \"pt2returnn\",\n  \"model\": ");
+    pt2_json_write_string(j, source->model_name);
+    pt2_strbuf_puts(j, ",\n  \"checkpoint\": ");
+    if (source->checkpoint_name) pt2_json_write_string(j, source->checkpoint_name);
+    else pt2_strbuf_puts(j, "null");
+    pt2_strbuf_puts(j, ",\n  \"atol\": ");
+    pt2_json_write_double(j, options->atol);
+    pt2_strbuf_puts(j, ",\n  \"rtol\": ");
+    pt2_json_write_double(j, options->rtol);
+    pt2_strbuf_printf(j, ",\n  \"passed\": %s,\n  \"failed_step\": ", result->failed_step ? "false" : "true");
+    if (result->failed_step) pt2_json_write_string(j, result->failed_step);
+    else pt2_strbuf_puts(j, "null");
+    pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,\n  \"steps\": [", result->num_layers,
+                      result->num_variables);
+    for (size_t i = 0; i < num_steps; i++) write_step_json(j, &steps[i], i == 0);
+    pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
+    write_checks_json(j, &checks);
+    pt2_strbuf_puts(j, "\n}\n");
+
+    pt2_strbuf *t = &result->report_text;
+    pt2_strbuf_printf(t, "pt2returnn: %s%s%s\n", source->model_name, source->checkpoint_name ? " with " : "",
+                      source->checkpoint_name ? source->checkpoint_name : "");
+    pt2_load_report_format(&load_report, t);
+    for (size_t i = 0; i < num_steps; i++) write_step_text(t, &steps[i]);
+    pt2_strbuf_putc(t, '\n');
+    pt2_layer_checks_format(&checks, options->atol, options->rtol, t);
+    pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", result->num_layers, result->num_variables,
+                      result->failed_step ? "a check FAILED" : "every check passed");
+    if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
+    return PT2_OK;
+}

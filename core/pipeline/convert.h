@@ -1,0 +1,41 @@
+/* The whole conversion (steps 1 to 6 of DESIGN.md) in memory, shared by the native CLI, the
+ * WASM build (node/ and web/) and the tests: load, reference run, lower with per-layer checks,
+ * emit, reload. Files are the caller's business, so a failure never leaves half of them. */
+#ifndef PT2_PIPELINE_CONVERT_H
+#define PT2_PIPELINE_CONVERT_H
+
+#include "../base/strbuf.h"
+#include "../load/load_model.h"
+#include "../run/executor.h"
+
+typedef void (*pt2_progress_fn)(void *user, const char *step, const char *message);
+
+typedef struct pt2_convert_options {
+    const pt2_tensor *inputs; /* user inputs in signature order; NULL: the archive's sample inputs */
+    size_t num_inputs;
+    const pt2_tensor *reference_outputs; /* PyTorch's own outputs (e.g. from --reference); optional */
+    size_t num_reference_outputs;
+    double atol, rtol; /* per-layer, reload and reference comparisons */
+    pt2_run_options run;
+    pt2_progress_fn progress; /* called as each step starts; may be NULL */
+    void *progress_user;
+} pt2_convert_options;
+
+typedef struct pt2_convert_result {
+    pt2_strbuf config_py, config_json, checkpoint_index, checkpoint_data;
+    pt2_strbuf report_json, report_text;
+    /* 0 when every check passed; else the first failed step ("reference", "layers", "reload"). */
+    const char *failed_step;
+    size_t num_layers, num_variables;
+} pt2_convert_result;
+
+void pt2_convert_result_init(pt2_convert_result *result);
+void pt2_convert_result_free(pt2_convert_result *result);
+
+/* PT2_OK also when a check failed (result->failed_step says which; the files and the report
+ * are complete). Any other status: bad input, an unsupported op (every one listed) or an
+ * internal error; then nothing but the error is produced. */
+pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
+                       pt2_convert_result *result, pt2_error *err);
+
+#endif

@@ -1,0 +1,209 @@
+#include "read_config.h"
+
+#include <string.h>
+
+#include "../base/json.h"
+#include "../emit/tf_checkpoint.h"
+#include "../returnn/layers.h"
+
+#define CONFIG_NAME "returnn.config.json"
+
+static pt2_status config_fail(pt2_error *err, const char *entry, const char *message) {
+    pt2_error_set_file(err, CONFIG_NAME);
+    pt2_error_set_entry(err, entry);
+    return pt2_fail(err, PT2_ERR_VERIFY, "%s", message);
+}
+
+static pt2_status to_value(pt2_arena *arena, const pt2_json *j, pt2_rt_value *out, const char *entry, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    switch (j->type) {
+    case PT2_JSON_NULL: out->kind = PT2_RT_NONE; return PT2_OK;
+    case PT2_JSON_BOOL: out->kind = PT2_RT_BOOL, out->int_value = j->boolean; return PT2_OK;
+    case PT2_JSON_STRING: out->kind = PT2_RT_STRING, out->string = j->string; return PT2_OK;
+    case PT2_JSON_NUMBER:
+        if (j->is_integer) out->kind = PT2_RT_INT, out->int_value = j->integer;
+        else out->kind = PT2_RT_FLOAT, out->float_value = j->number;
+        return PT2_OK;
+    case PT2_JSON_ARRAY:
+    case PT2_JSON_OBJECT:
+        out->kind = j->type == PT2_JSON_ARRAY ? PT2_RT_LIST : PT2_RT_DICT;
+        out->count = j->count;
+        out->keys = j->keys;
+        out->items = pt2_arena_alloc_array(arena, j->count + 1, sizeof *out->items, err);
+        if (!out->items) return err->status;
+        for (size_t i = 0; i < j->count; i++) {
+            pt2_status st = to_value(arena, &j->items[i], &out->items[i], entry, err);
+            if (st) return st;
+        }
+        return PT2_OK;
+    }
+    return config_fail(err, entry, "unexpected JSON value");
+}
+
+/* extern_data "data" from its shape, as RETURNN's shape-based extern data: the first dynamic
+ * axis is the time, the feature axis is "feature_dim_axis" or the last static axis. */
+static pt2_status read_extern_data(pt2_arena *arena, const pt2_json *config, pt2_rt_net *net, pt2_error *err) {
+    const pt2_json *data = pt2_json_get(pt2_json_get(config, "extern_data"), "data");
+    const pt2_json *shape = pt2_json_get(data, "shape");
+    if (!pt2_json_is(shape, PT2_JSON_ARRAY) || shape->count + 1 > PT2_MAX_RANK)
+        return config_fail(err, "extern_data.data.shape", "expected a list of sizes");
+    pt2_rt_shape *in = &net->input;
+    memset(in, 0, sizeof *in);
+    in->feature_dim = in->sparse_dim = -1;
+    in->rank = (int)shape->count + 1;
+    const char *dtype = pt2_json_get_string(data, "dtype", "float32");
+    in->dtype = !strcmp(dtype, "int64") ? PT2_DTYPE_INT64 : !strcmp(dtype, "int32") ? PT2_DTYPE_INT32 : PT2_DTYPE_FLOAT32;
+    const pt2_json *sparse = pt2_json_get(data, "sparse");
+    int is_sparse = sparse && sparse->type == PT2_JSON_BOOL && sparse->boolean;
+    int64_t feature_axis = pt2_json_get_int(data, "feature_dim_axis", -1);
+    pt2_status st = pt2_rt_add_dim(arena, net, "batch", PT2_RT_DIM_BATCH, -1, &in->dims[0], err);
+    int last_static = -1;
+    for (size_t i = 0; !st && i < shape->count; i++) {
+        int a = (int)i + 1;
+        const pt2_json *size = &shape->items[i];
+        if (size->type == PT2_JSON_NULL) {
+            st = pt2_rt_add_dim(arena, net, "time:var:extern_data:data", PT2_RT_DIM_DYNAMIC, -1, &in->dims[a], err);
+        } else if (size->type == PT2_JSON_NUMBER && size->is_integer && size->integer > 0) {
+            const char *description = pt2_arena_printf(arena, err, "spatial%d:static%lld:data", a - 1, (long long)size->integer);
+            if (!description) return err->status;
+            st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, size->integer, &in->dims[a], err);
+            last_static = a;
+        } else {
+            return config_fail(err, "extern_data.data.shape", "expected null or a positive size");
+        }
+    }
+    if (st) return st;
+    if (is_sparse) {
+        int64_t vocabulary = pt2_json_get_int(data, "dim", -1);
+        if (vocabulary < 1) return config_fail(err, "extern_data.data.dim", "sparse data needs its vocabulary size");
+        return pt2_rt_add_dim(arena, net, "sparse:data", PT2_RT_DIM_STATIC, vocabulary, &in->sparse_dim, err);
+    }
+    int axis = feature_axis >= 0 ? (int)feature_axis : last_static;
+    if (axis >= 1 && axis < in->rank) {
+        in->feature_dim = in->dims[axis];
+        net->dims[in->feature_dim].description = "feature:data";
+    }
+    return PT2_OK;
+}
+
+static const pt2_rt_shape *source_shape(const pt2_rt_net *net, const char *name) {
+    if (!strcmp(name, "data") || !strcmp(name, "data:data")) return &net->input;
+    const pt2_rt_layer *l = pt2_rt_find_layer(net, name);
+    return l ? &l->shape : NULL;
+}
+
+static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name, const pt2_json *dict,
+                             const pt2_tf_variable *variables, size_t num_variables, pt2_error *err) {
+    const char *layer_class = pt2_json_get_string(dict, "class", NULL);
+    const char *entry = pt2_arena_printf(arena, err, "network.%s", name);
+    if (!entry) return err->status;
+    if (!layer_class || !pt2_json_is(dict, PT2_JSON_OBJECT)) return config_fail(err, entry, "expected a layer dict with a class");
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_rt_add_layer(arena, net, name, layer_class, &layer, err);
+    if (st) return st;
+    const pt2_json *from = pt2_json_get(dict, "from");
+    if (from && from->type == PT2_JSON_STRING) {
+        st = pt2_rt_add_from(layer, from->string, -1, err);
+    } else if (from && from->type == PT2_JSON_ARRAY) {
+        for (size_t i = 0; i < from->count && !st; i++) {
+            if (from->items[i].type != PT2_JSON_STRING) return config_fail(err, entry, "\"from\" must hold layer names");
+            st = pt2_rt_add_from(layer, from->items[i].string, -1, err);
+        }
+    } else {
+        return config_fail(err, entry, "\"from\" must be given");
+    }
+    for (size_t i = 0; i < dict->count && !st; i++) {
+        if (!strcmp(dict->keys[i], "class") || !strcmp(dict->keys[i], "from")) continue;
+        pt2_rt_value v;
+        if (!(st = to_value(arena, &dict->items[i], &v, entry, err))) st = pt2_rt_set_value(layer, dict->keys[i], &v, err);
+    }
+    /* Its parameters: the checkpoint's "<layer>/<name>" variables. */
+    size_t prefix = strlen(name);
+    for (size_t i = 0; i < num_variables && !st; i++)
+        if (!strncmp(variables[i].name, name, prefix) && variables[i].name[prefix] == '/')
+            st = pt2_rt_add_param(layer, variables[i].name + prefix + 1, &variables[i].tensor, err);
+    if (st) return st;
+    pt2_rt_shape inputs[PT2_RT_MAX_FROM];
+    for (size_t i = 0; i < layer->num_from; i++) {
+        const pt2_rt_shape *s = source_shape(net, layer->from[i]);
+        if (!s) {
+            pt2_error_set_file(err, CONFIG_NAME);
+            pt2_error_set_entry(err, entry);
+            return pt2_fail(err, PT2_ERR_VERIFY, "source '%s' is not a layer before it", layer->from[i]);
+        }
+        inputs[i] = *s;
+    }
+    st = pt2_rt_infer_layer(arena, net, layer, inputs, layer->num_from, err);
+    if (st) {
+        pt2_error_set_file(err, CONFIG_NAME);
+        pt2_error_set_entry(err, entry);
+    }
+    return st;
+}
+
+pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
+                          size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
+                          pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    pt2_json *config;
+    pt2_tf_variable *variables;
+    size_t num_variables;
+    pt2_status st = pt2_json_parse(arena, json_config, json_length, CONFIG_NAME, &config, err);
+    if (!st) st = pt2_tf_checkpoint_read(arena, index, index_length, data, data_length, "model.001", &variables,
+                                         &num_variables, err);
+    if (!st) st = read_extern_data(arena, config, &out->net, err);
+    if (st) return st;
+    const pt2_json *network = pt2_json_get(config, "network");
+    if (!pt2_json_is(network, PT2_JSON_OBJECT)) return config_fail(err, "network", "expected a dict of layers");
+    /* pt2returnn writes every layer after its sources, so one pass in file order builds it. */
+    for (size_t i = 0; i < network->count; i++)
+        if ((st = read_layer(arena, &out->net, network->keys[i], &network->items[i], variables, num_variables, err)))
+            return st;
+    if (!pt2_rt_find_layer(&out->net, "output")) return config_fail(err, "network", "there is no \"output\" layer");
+    out->net.output = "output";
+    const pt2_json *axes = pt2_json_get(config, "pt2returnn_output_axes");
+    if (!pt2_json_is(axes, PT2_JSON_ARRAY)) return config_fail(err, "pt2returnn_output_axes", "expected a list");
+    out->output_axes = pt2_arena_alloc_array(arena, axes->count + 1, sizeof(char *), err);
+    if (!out->output_axes) return err->status;
+    for (size_t i = 0; i < axes->count; i++) {
+        if (axes->items[i].type != PT2_JSON_STRING) return config_fail(err, "pt2returnn_output_axes", "expected strings");
+        out->output_axes[i] = axes->items[i].string;
+    }
+    out->num_output_axes = axes->count;
+    return PT2_OK;
+}
+
+pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
+                          pt2_error *err) {
+    const pt2_rt_net *net = &reloaded->net;
+    pt2_rt_tensor *outputs = pt2_arena_alloc_array(arena, net->num_layers + 1, sizeof *outputs, err);
+    if (!outputs) return err->status;
+    pt2_rt_tensor data = {*input, net->input};
+    if (input->rank != net->input.rank) return pt2_fail(err, PT2_ERR_INPUT, "the input has %d axes, the config's extern data %d", input->rank, net->input.rank);
+    for (size_t i = 0; i < net->num_layers; i++) {
+        const pt2_rt_layer *layer = &net->layers[i];
+        pt2_rt_tensor inputs[PT2_RT_MAX_FROM];
+        for (size_t s = 0; s < layer->num_from; s++) {
+            if (!strcmp(layer->from[s], "data")) {
+                inputs[s] = data;
+                continue;
+            }
+            size_t source = 0;
+            while (source < i && strcmp(net->layers[source].name, layer->from[s])) source++;
+            inputs[s] = outputs[source];
+        }
+        pt2_status st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &outputs[i], err);
+        if (st) return st;
+    }
+    const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
+    const pt2_rt_tensor *result = &outputs[output - net->layers];
+    int dims[PT2_MAX_RANK];
+    if (reloaded->num_output_axes != (size_t)output->shape.rank)
+        return pt2_fail(err, PT2_ERR_VERIFY, "pt2returnn_output_axes names %zu axes, the output has %d", reloaded->num_output_axes,
+                        output->shape.rank);
+    for (size_t a = 0; a < reloaded->num_output_axes; a++) {
+        pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dims[a], err);
+        if (st) return st;
+    }
+    return pt2_rt_transpose_to(arena, result, output->shape.rank, dims, out, err);
+}

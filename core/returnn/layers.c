@@ -1,0 +1,90 @@
+#include "layers.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const pt2_rt_layer_class pt2_rt_layers_conv[];
+extern const pt2_rt_layer_class pt2_rt_layers_elementwise[];
+extern const pt2_rt_layer_class pt2_rt_layers_norm[];
+extern const pt2_rt_layer_class pt2_rt_layers_shape[];
+
+static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_conv, pt2_rt_layers_elementwise, pt2_rt_layers_norm,
+                                                     pt2_rt_layers_shape};
+
+const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const pt2_rt_layer_class *c = families[f]; c->name; c++)
+            if (!strcmp(c->name, name)) return c;
+    return NULL;
+}
+
+pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...) {
+    char message[768];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "layer '%s' (class %s): %s", layer->name, layer->layer_class, message);
+}
+
+pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2_error *err) {
+    return num_inputs == 1 ? PT2_OK : pt2_rt_layer_fail(layer, err, "expected one source, got %zu", num_inputs);
+}
+
+pt2_status pt2_rt_infer_layer(pt2_arena *arena, pt2_rt_net *net, pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                              size_t num_inputs, pt2_error *err) {
+    const pt2_rt_layer_class *c = pt2_rt_find_layer_class(layer->layer_class);
+    if (!c) return pt2_rt_layer_fail(layer, err, "this layer class is not known to pt2returnn");
+    pt2_rt_shape out;
+    memset(&out, 0, sizeof out);
+    out.feature_dim = out.sparse_dim = -1;
+    out.dtype = PT2_DTYPE_FLOAT32;
+    pt2_status st = c->infer(arena, net, layer, inputs, num_inputs, &out, err);
+    if (!st) layer->shape = out;
+    return st;
+}
+
+pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_rt_tensor *out, pt2_error *err) {
+    const pt2_rt_layer_class *c = pt2_rt_find_layer_class(layer->layer_class);
+    if (!c) return pt2_rt_layer_fail(layer, err, "this layer class is not known to pt2returnn");
+    out->shape = layer->shape;
+    return c->compute(arena, net, layer, inputs, num_inputs, &out->tensor, err);
+}
+
+pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
+                               pt2_error *err) {
+    pt2_tensor view = in->tensor;
+    view.rank = rank;
+    int used = 0;
+    for (int a = 0; a < rank; a++) {
+        int source = pt2_rt_shape_axis(&in->shape, dims[a]);
+        if (source < 0 || source >= in->tensor.rank) {
+            /* A broadcast axis: size 1. */
+            view.shape[a] = 1;
+            view.strides[a] = 0;
+            continue;
+        }
+        used++;
+        view.shape[a] = in->tensor.shape[source];
+        view.strides[a] = in->tensor.strides[source];
+    }
+    if (used != in->tensor.rank) {
+        /* Axes of the input that the target lacks must be of size 1. */
+        for (int b = 0; b < in->tensor.rank; b++) {
+            int found = 0;
+            for (int a = 0; a < rank; a++) found |= dims[a] == in->shape.dims[b];
+            if (!found && in->tensor.shape[b] != 1)
+                return pt2_fail(err, PT2_ERR_INTERNAL, "an axis of size %lld is missing when mapping RETURNN axes",
+                                (long long)in->tensor.shape[b]);
+        }
+    }
+    return pt2_tensor_contiguous(arena, &view, 1, out, err);
+}
+
+pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
+                               pt2_error *err) {
+    return pt2_tensor_alloc(arena, shape->dtype == PT2_DTYPE_INVALID ? PT2_DTYPE_FLOAT32 : shape->dtype, shape->rank,
+                            sizes, out, err);
+}

@@ -1,0 +1,58 @@
+/* The RETURNN layer classes pt2returnn emits, each with two halves, as RETURNN's own layers:
+ * `infer` gives the output's dims from the sources' dims and the options (RETURNN's
+ * get_out_data_from_opts, including which dims are new and how derived dims are computed), and
+ * `compute` does the arithmetic TensorFlow does (TF's layouts and padding rules), independently
+ * of the PyTorch-semantics kernels. The lowering infers every layer it adds; the per-layer check
+ * and the reload compute them. One file per family: layers_<family>.c. */
+#ifndef PT2_RETURNN_LAYERS_H
+#define PT2_RETURNN_LAYERS_H
+
+#include "net.h"
+
+/* A tensor whose axes are the dims of `shape` (in any order). */
+typedef struct pt2_rt_tensor {
+    pt2_tensor tensor;
+    pt2_rt_shape shape;
+} pt2_rt_tensor;
+
+typedef pt2_status (*pt2_rt_infer_fn)(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                      const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out,
+                                      pt2_error *err);
+/* `out` gets the layer's output in the axis order of layer->shape. */
+typedef pt2_status (*pt2_rt_compute_fn)(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                        const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
+                                        pt2_error *err);
+
+typedef struct pt2_rt_layer_class {
+    const char *name;
+    pt2_rt_infer_fn infer;
+    pt2_rt_compute_fn compute;
+} pt2_rt_layer_class;
+
+const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name);
+
+/* Sets layer->shape from its sources' shapes. */
+pt2_status pt2_rt_infer_layer(pt2_arena *arena, pt2_rt_net *net, pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                              size_t num_inputs, pt2_error *err);
+/* Runs the layer; the result's axes follow layer->shape. */
+pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_rt_tensor *out, pt2_error *err);
+
+/* Puts a tensor's axes into the order of `dims` (each dim must be one of the tensor's, except
+ * that extra dims of size 1 may be added), contiguous. */
+pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
+                               pt2_error *err);
+
+/* ---- helpers for the layer classes ---- */
+pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...);
+/* The one source a layer class expects. */
+pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2_error *err);
+/* A float32 tensor of the given shape. */
+pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
+                               pt2_error *err);
+
+
+/* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
+ * so that the interpreter knows every one it may meet. */
+const char *pt2_rt_eval_form(const char *name);
+#endif

@@ -1,0 +1,225 @@
+/* Layers that act elementwise: copy, activation, eval (with the expressions pt2returnn
+ * writes) and combine, which broadcasts its sources by dim tags, as RETURNN does: dims match
+ * when they are the same dim, or when both are their sources' feature dims of one size. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+static const struct {
+    const char *name, *code;
+} eval_forms[] = {
+    {"leaky_relu", "tf.nn.leaky_relu(source(0), alpha=%s)"},
+    {"gelu", "tf.nn.gelu(source(0), approximate=False)"},
+    {"gelu_tanh", "tf.nn.gelu(source(0), approximate=True)"},
+    {"silu", "tf.nn.silu(source(0))"},
+    {"add_scalar", "source(0) + %s"},
+    {"mul_scalar", "source(0) * %s"},
+    {"rsub_scalar", "%s - source(0)"},
+    {"rdiv_scalar", "%s / source(0)"},
+    {"div_scalar", "source(0) / %s"},
+    {"pow_scalar", "tf.pow(source(0), %s)"},
+    {"neg", "-source(0)"},
+};
+
+const char *pt2_rt_eval_form(const char *name) {
+    for (size_t i = 0; i < sizeof eval_forms / sizeof eval_forms[0]; i++)
+        if (!strcmp(eval_forms[i].name, name)) return eval_forms[i].code;
+    return NULL;
+}
+
+/* Which form `code` is, and its number. */
+static const char *match_eval(const char *code, double *number) {
+    for (size_t i = 0; i < sizeof eval_forms / sizeof eval_forms[0]; i++) {
+        const char *form = eval_forms[i].code, *hole = strstr(form, "%s");
+        if (!hole) {
+            if (!strcmp(form, code)) return eval_forms[i].name;
+            continue;
+        }
+        size_t prefix = (size_t)(hole - form), suffix = strlen(hole + 2), n = strlen(code);
+        if (n <= prefix + suffix || strncmp(code, form, prefix) || strcmp(code + n - suffix, hole + 2)) continue;
+        char *end;
+        *number = strtod(code + prefix, &end);
+        if (end == code + n - suffix) return eval_forms[i].name;
+    }
+    return NULL;
+}
+
+static pt2_status same_shape_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                   const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)arena, (void)net;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (st) return st;
+    *out = inputs[0];
+    out->sparse_dim = -1;
+    if (inputs[0].sparse_dim >= 0 && strcmp(layer->layer_class, "copy"))
+        return pt2_rt_layer_fail(layer, err, "expected dense input");
+    if (inputs[0].sparse_dim >= 0) out->sparse_dim = inputs[0].sparse_dim;
+    return PT2_OK;
+}
+
+static pt2_status copy_input(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, pt2_tensor *out,
+                             pt2_error *err) {
+    return pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, out, err);
+}
+
+static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                               const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)net, (void)num_inputs;
+    return copy_input(arena, layer, &inputs[0], out, err);
+}
+
+static double apply_activation(const char *name, double v) {
+    if (!strcmp(name, "tanh")) return tanh(v);
+    if (!strcmp(name, "relu")) return v > 0 ? v : 0;
+    if (!strcmp(name, "sigmoid")) return 1.0 / (1.0 + exp(-v));
+    if (!strcmp(name, "exp")) return exp(v);
+    if (!strcmp(name, "log")) return log(v);
+    if (!strcmp(name, "abs")) return fabs(v);
+    if (!strcmp(name, "sqrt")) return sqrt(v);
+    if (!strcmp(name, "rsqrt")) return 1.0 / sqrt(v);
+    if (!strcmp(name, "softplus")) return v > 20 ? v : log1p(exp(v));
+    if (!strcmp(name, "elu")) return v > 0 ? v : expm1(v);
+    return NAN;
+}
+
+static const char *const activations[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus", "elu"};
+
+static double apply_eval(const char *form, double number, double v) {
+    if (!strcmp(form, "leaky_relu")) return v < 0 ? number * v : v; /* max(alpha * x, x) for alpha < 1 */
+    if (!strcmp(form, "gelu")) return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    if (!strcmp(form, "gelu_tanh"))
+        return 0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+    if (!strcmp(form, "silu")) return v / (1.0 + exp(-v));
+    if (!strcmp(form, "add_scalar")) return v + number;
+    if (!strcmp(form, "mul_scalar")) return v * number;
+    if (!strcmp(form, "rsub_scalar")) return number - v;
+    if (!strcmp(form, "rdiv_scalar")) return number / v;
+    if (!strcmp(form, "div_scalar")) return v / number;
+    if (!strcmp(form, "pow_scalar")) return pow(v, number);
+    if (!strcmp(form, "neg")) return -v;
+    return NAN;
+}
+
+static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)net, (void)num_inputs;
+    const char *activation = NULL, *form = NULL;
+    double number = 0;
+    if (!strcmp(layer->layer_class, "activation")) {
+        const char *name = pt2_rt_string_option(layer, "activation", "");
+        for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
+            if (!strcmp(activations[i], name)) activation = activations[i];
+        if (!activation) return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
+    } else {
+        const char *code = pt2_rt_string_option(layer, "eval", "");
+        if (!(form = match_eval(code, &number)))
+            return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
+    }
+    pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
+    if (st) return st;
+    if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */
+        if ((st = pt2_tensor_contiguous(arena, out, 1, out, err))) return st;
+    float *p = pt2_tensor_data(out);
+    int64_t n = pt2_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(activation ? apply_activation(activation, p[i]) : apply_eval(form, number, p[i]));
+    return PT2_OK;
+}
+
+/* ---- combine ---- */
+
+/* The output dim a source's dim stands for. */
+static int matching_dim(const pt2_rt_net *net, const pt2_rt_shape *out, const pt2_rt_shape *source, int dim) {
+    if (pt2_rt_shape_axis(out, dim) >= 0) return dim;
+    if (dim == source->feature_dim && out->feature_dim >= 0 &&
+        net->dims[dim].size == net->dims[out->feature_dim].size && net->dims[dim].kind == PT2_RT_DIM_STATIC)
+        return out->feature_dim;
+    return -1;
+}
+
+static pt2_status combine_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)arena;
+    if (num_inputs < 1) return pt2_rt_layer_fail(layer, err, "expected sources");
+    size_t base = 0;
+    for (size_t i = 1; i < num_inputs; i++)
+        if (inputs[i].rank > inputs[base].rank) base = i;
+    *out = inputs[base];
+    for (size_t i = 0; i < num_inputs; i++) {
+        if (inputs[i].sparse_dim >= 0) return pt2_rt_layer_fail(layer, err, "expected dense sources");
+        for (int a = 0; a < inputs[i].rank; a++) {
+            if (matching_dim(net, out, &inputs[i], inputs[i].dims[a]) >= 0) continue;
+            if (out->rank == PT2_MAX_RANK) return pt2_rt_layer_fail(layer, err, "too many dims");
+            out->dims[out->rank++] = inputs[i].dims[a];
+        }
+    }
+    return PT2_OK;
+}
+
+typedef enum combine_kind { KIND_ADD, KIND_SUB, KIND_MUL, KIND_TRUEDIV, KIND_MAXIMUM, KIND_MINIMUM } combine_kind;
+
+static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                  const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    static const char *const kinds[] = {"add", "sub", "mul", "truediv", "maximum", "minimum"};
+    const char *kind_name = pt2_rt_string_option(layer, "kind", "");
+    int kind = -1;
+    for (int k = 0; k < 6; k++)
+        if (!strcmp(kinds[k], kind_name)) kind = k;
+    if (kind < 0) return pt2_rt_layer_fail(layer, err, "kind \"%s\" is not known to the interpreter", kind_name);
+    const pt2_rt_shape *shape = &layer->shape;
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < shape->rank; a++) sizes[a] = 1;
+    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err);
+    if (!expanded) return err->status;
+    /* Each source in the output's axis order (size 1 where it lacks a dim). */
+    for (size_t i = 0; i < num_inputs; i++) {
+        pt2_rt_tensor renamed = inputs[i];
+        for (int a = 0; a < renamed.shape.rank; a++) {
+            int d = matching_dim(net, shape, &inputs[i].shape, renamed.shape.dims[a]);
+            if (d < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
+            renamed.shape.dims[a] = d;
+        }
+        pt2_status st = pt2_rt_transpose_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
+        if (st) return st;
+        for (int a = 0; a < shape->rank; a++) {
+            int64_t n = expanded[i].shape[a];
+            if (n != 1 && sizes[a] != 1 && n != sizes[a]) return pt2_rt_layer_fail(layer, err, "sources differ in size");
+            if (n != 1) sizes[a] = n;
+        }
+    }
+    pt2_status st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
+    if (st) return st;
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(out);
+    int64_t index[PT2_MAX_RANK] = {0};
+    for (int64_t flat = 0; flat < total; flat++) {
+        double acc = 0;
+        for (size_t i = 0; i < num_inputs; i++) {
+            int64_t offset = 0;
+            for (int a = 0; a < shape->rank; a++)
+                offset += (expanded[i].shape[a] == 1 ? 0 : index[a]) * expanded[i].strides[a];
+            double v = ((const float *)pt2_tensor_data(&expanded[i]))[offset];
+            if (i == 0) acc = v;
+            else if (kind == KIND_ADD) acc += v;
+            else if (kind == KIND_SUB) acc -= v;
+            else if (kind == KIND_MUL) acc *= v;
+            else if (kind == KIND_TRUEDIV) acc /= v;
+            else if (kind == KIND_MAXIMUM) acc = v > acc ? v : acc;
+            else acc = v < acc ? v : acc;
+        }
+        po[flat] = (float)acc;
+        for (int a = shape->rank - 1; a >= 0; a--) {
+            if (++index[a] < sizes[a]) break;
+            index[a] = 0;
+        }
+    }
+    return PT2_OK;
+}
+
+const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {
+    {"copy", same_shape_infer, copy_compute},
+    {"activation", same_shape_infer, unary_compute},
+    {"eval", same_shape_infer, unary_compute},
+    {"combine", combine_infer, combine_compute},
+    {NULL, NULL, NULL}};

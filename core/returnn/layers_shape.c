@@ -1,0 +1,180 @@
+/* Layers that make or reshape data: pad (constant, reflect, replication on named axes) and
+ * variable (a constant tensor held in the checkpoint). */
+#include <string.h>
+
+#include "layers.h"
+
+typedef struct pad_spec {
+    int count;
+    int dims[PT2_MAX_RANK];
+    int64_t left[PT2_MAX_RANK], right[PT2_MAX_RANK];
+} pad_spec;
+
+static pt2_status read_pad(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in, pad_spec *p,
+                           pt2_error *err) {
+    const pt2_rt_value *axes = pt2_rt_get_option(layer, "axes"), *padding = pt2_rt_get_option(layer, "padding");
+    if (!axes || axes->kind != PT2_RT_LIST || !padding || padding->kind != PT2_RT_LIST || axes->count != padding->count ||
+        axes->count > PT2_MAX_RANK)
+        return pt2_rt_layer_fail(layer, err, "expected axes and padding lists of one length");
+    p->count = (int)axes->count;
+    for (int i = 0; i < p->count; i++) {
+        const pt2_rt_value *a = &axes->items[i], *pair = &padding->items[i];
+        if (a->kind != PT2_RT_STRING || pair->kind != PT2_RT_LIST || pair->count != 2 ||
+            pair->items[0].kind != PT2_RT_INT || pair->items[1].kind != PT2_RT_INT)
+            return pt2_rt_layer_fail(layer, err, "expected an axis description and [left, right] per padded axis");
+        pt2_status st = pt2_rt_resolve_axis(net, in, a->string, &p->dims[i], err);
+        if (st) return st;
+        p->left[i] = pair->items[0].int_value;
+        p->right[i] = pair->items[1].int_value;
+        if (p->left[i] < 0 || p->right[i] < 0) return pt2_rt_layer_fail(layer, err, "negative padding");
+    }
+    return PT2_OK;
+}
+
+static pt2_status pad_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                            size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    pad_spec p;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st) st = read_pad(net, layer, &inputs[0], &p, err);
+    if (st) return st;
+    *out = inputs[0];
+    for (int i = 0; i < p.count; i++) {
+        int axis = pt2_rt_shape_axis(out, p.dims[i]), dim;
+        const pt2_rt_dim *d = &net->dims[p.dims[i]];
+        if (d->kind == PT2_RT_DIM_DYNAMIC) {
+            const char *description = pt2_arena_printf(arena, err, "%s:pad%d", layer->name, i);
+            if (!description) return err->status;
+            st = pt2_rt_derive_dim(arena, net, p.dims[i], 1, p.left[i] + p.right[i], 1, description, &dim, err);
+        } else {
+            st = pt2_rt_add_dim(arena, net, d->description, d->kind, d->size + p.left[i] + p.right[i], &dim, err);
+        }
+        if (st) return st;
+        if (out->feature_dim == out->dims[axis]) out->feature_dim = dim;
+        out->dims[axis] = dim;
+    }
+    return PT2_OK;
+}
+
+static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                              const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    pad_spec p;
+    pt2_status st = read_pad(net, layer, &inputs[0].shape, &p, err);
+    if (st) return st;
+    const char *mode = pt2_rt_string_option(layer, "mode", "constant");
+    int reflect = !strcmp(mode, "reflect"), replicate = !strcmp(mode, "replication");
+    if (!reflect && !replicate && strcmp(mode, "constant"))
+        return pt2_rt_layer_fail(layer, err, "mode \"%s\" is not known to the interpreter", mode);
+    double value = pt2_rt_float_option(layer, "value", 0.0);
+    /* One padded axis per layer (the lowering writes one per PyTorch pad): the output's axis
+     * whose dim the source lacks. Put the source in the output's order, that axis included. */
+    if (p.count != 1) return pt2_rt_layer_fail(layer, err, "the interpreter pads one axis per layer");
+    pt2_rt_shape source_order = layer->shape;
+    int64_t left[PT2_MAX_RANK] = {0}, right[PT2_MAX_RANK] = {0};
+    int padded_axis = -1;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (pt2_rt_shape_axis(&inputs[0].shape, layer->shape.dims[a]) < 0) padded_axis = a;
+    if (padded_axis < 0) return pt2_rt_layer_fail(layer, err, "the padded axis is not found");
+    source_order.dims[padded_axis] = p.dims[0];
+    left[padded_axis] = p.left[0];
+    right[padded_axis] = p.right[0];
+    pt2_tensor x;
+    if ((st = pt2_rt_transpose_to(arena, &inputs[0], source_order.rank, source_order.dims, &x, err))) return st;
+    int rank = x.rank;
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < rank; a++) {
+        sizes[a] = x.shape[a] + left[a] + right[a];
+        if ((reflect && (left[a] >= x.shape[a] || right[a] >= x.shape[a])) || (replicate && x.shape[a] == 0 && sizes[a]))
+            return pt2_rt_layer_fail(layer, err, "padding %lld/%lld does not fit an axis of size %lld",
+                                     (long long)left[a], (long long)right[a], (long long)x.shape[a]);
+    }
+    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0};
+    for (int64_t flat = 0; flat < total; flat++) {
+        int64_t offset = 0, inside = 1;
+        for (int a = 0; a < rank; a++) {
+            int64_t i = index[a] - left[a], n = x.shape[a];
+            if (i < 0 || i >= n) {
+                if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i; /* mirror without repeating the edge */
+                else if (replicate) i = i < 0 ? 0 : n - 1;
+                else inside = 0;
+            }
+            offset += i * x.strides[a];
+        }
+        po[flat] = inside ? px[offset] : (float)value;
+        for (int a = rank - 1; a >= 0; a--) {
+            if (++index[a] < sizes[a]) break;
+            index[a] = 0;
+        }
+    }
+    return PT2_OK;
+}
+
+/* variable: a tensor of static dims; its parameter is named after the layer. */
+static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)inputs;
+    const pt2_rt_value *shape = pt2_rt_get_option(layer, "shape");
+    if (num_inputs) return pt2_rt_layer_fail(layer, err, "expected no sources");
+    if (!shape || shape->kind != PT2_RT_LIST || shape->count > PT2_MAX_RANK)
+        return pt2_rt_layer_fail(layer, err, "expected a shape list");
+    memset(out, 0, sizeof *out);
+    out->sparse_dim = out->feature_dim = -1;
+    out->dtype = PT2_DTYPE_FLOAT32;
+    for (size_t i = 0; i < shape->count; i++) {
+        if (shape->items[i].kind != PT2_RT_INT || shape->items[i].int_value < 1)
+            return pt2_rt_layer_fail(layer, err, "shape entries must be positive ints");
+        const char *description = pt2_arena_printf(arena, err, "%s:static%zu", layer->name, i);
+        if (!description) return err->status;
+        pt2_status st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, shape->items[i].int_value,
+                                       &out->dims[out->rank++], err);
+        if (st) return st;
+    }
+    /* RETURNN's default feature axis: the last static one. */
+    if (out->rank) out->feature_dim = out->dims[out->rank - 1];
+    return PT2_OK;
+}
+
+static pt2_status variable_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                   const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)net, (void)inputs, (void)num_inputs;
+    const pt2_tensor *value = pt2_rt_get_param(layer, layer->name);
+    if (!value || value->rank != layer->shape.rank) return pt2_rt_layer_fail(layer, err, "its parameter is missing");
+    return pt2_tensor_contiguous(arena, value, 0, out, err);
+}
+
+/* reinterpret_data with size_base: the data unchanged, its time dim declared the same as the
+ * size_base layer's (RETURNN derives dims along each layer's path, so two paths to one length
+ * give two dim tags that only this makes one). */
+static pt2_status reinterpret_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)arena;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (st) return st;
+    const char *base_name = pt2_rt_string_option(layer, "size_base", NULL);
+    const pt2_rt_layer *base = base_name ? pt2_rt_find_layer(net, base_name) : NULL;
+    if (!base || base == layer) return pt2_rt_layer_fail(layer, err, "size_base must name an earlier layer");
+    int time = pt2_rt_shape_time_axis(net, &inputs[0]), base_time = pt2_rt_shape_time_axis(net, &base->shape);
+    if (time < 0 || base_time < 0) return pt2_rt_layer_fail(layer, err, "the source and size_base need a time axis");
+    *out = inputs[0];
+    out->dims[time] = base->shape.dims[base_time];
+    return PT2_OK;
+}
+
+static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                      const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    pt2_rt_tensor renamed = inputs[0];
+    int time = pt2_rt_shape_time_axis(net, &renamed.shape), target = pt2_rt_shape_time_axis(net, &layer->shape);
+    if (time < 0 || target < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
+    renamed.shape.dims[time] = layer->shape.dims[target];
+    return pt2_rt_transpose_to(arena, &renamed, layer->shape.rank, layer->shape.dims, out, err);
+}
+
+const pt2_rt_layer_class pt2_rt_layers_shape[] = {
+    {"reinterpret_data", reinterpret_infer, reinterpret_compute},
+    {"pad", pad_infer, pad_compute},
+    {"variable", variable_infer, variable_compute},
+    {NULL, NULL, NULL}};

@@ -10,6 +10,7 @@
 #include "../core/base/error.h"
 #include "../core/graph/graph.h"
 #include "../core/load/load_model.h"
+#include "../core/pipeline/convert.h"
 
 /* Exit codes shared with the Node CLI: 0 success, 1 a verification step failed,
  * 2 bad input / unsupported / usage, 3 internal error or out of memory. */
@@ -28,6 +29,11 @@ pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t 
  * checkpoint supplied. */
 pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const char *checkpoint_path,
                               const char *checkpoint_key, pt2_graph *graph, pt2_error *err);
+
+/* convert --returnn: runs the written configs in real RETURNN with `python` and adds the steps
+ * "returnn-py" and "returnn-json" to the result's reports. */
+pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir,
+                                    pt2_convert_result *result, pt2_error *err);
 
 int pt2_cmd_inspect(int argc, char **argv);
 int pt2_cmd_convert(int argc, char **argv);

@@ -14,7 +14,8 @@
 static const char convert_help[] =
     "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
     "                          [--input FILE.npy]... [--reference REF.npy] [--atol X] [--rtol Y]\n"
-    "                          [--json] [--threads N] [--portable]\n"
+    "                          [--as-layer NAME] [--returnn --python PATH] [--json] [--threads N]\n"
+    "                          [--portable]\n"
     "\n"
     "Converts an exported program to RETURNN, proving each step:\n"
     "  load       the archive (and the checkpoint, applied by key path)\n"
@@ -39,6 +40,13 @@ static const char convert_help[] =
     "  --input FILE.npy         run on this input instead of the archive's example input\n"
     "  --reference REF.npy      PyTorch's output for that input, to compare the reference run with\n"
     "  --atol X, --rtol Y       tolerances (default 1e-4 each)\n"
+    "  --as-layer NAME          emit the model as one subnetwork layer NAME to drop into another network:\n"
+    "                           OUTDIR/NAME.layer.py and NAME.layer.json hold the layer dict, the\n"
+    "                           checkpoint's variables are named NAME/<layer>/..., and the configs hold\n"
+    "                           NAME plus an output layer (docs/as-layer.md shows an embedding)\n"
+    "  --returnn --python PATH  then load both configs in real RETURNN with that Python (which must\n"
+    "                           have RETURNN and TensorFlow), run them on the same input and compare\n"
+    "                           with the reference run (steps returnn-py, returnn-json)\n"
     "  --json                   print report.json to stdout instead of the readable report\n"
     "  --threads N              threads for the native kernels (default 1)\n"
     "  --portable               run the portable kernels the WebAssembly build runs\n"
@@ -54,20 +62,26 @@ static const char *const output_names[] = {"model.001.data-00000-of-00001", "mod
                                            "returnn.config.py", "report.json", "report.txt"};
 
 /* All files go to temporary names first and are renamed only when every one is written. */
-static pt2_status write_outputs(const char *dir, const pt2_convert_result *r, pt2_error *err) {
-    const pt2_strbuf *contents[] = {&r->checkpoint_data, &r->checkpoint_index, &r->config_json,
-                                    &r->config_py,       &r->report_json,      &r->report_text};
-    enum { COUNT = sizeof output_names / sizeof output_names[0] };
-    char temporary[COUNT][4096], final_path[COUNT][4096];
+static pt2_status write_outputs(const char *dir, const char *as_layer, const pt2_convert_result *r, pt2_error *err) {
+    enum { FIXED = sizeof output_names / sizeof output_names[0], COUNT = FIXED + 2 };
+    const pt2_strbuf *contents[COUNT] = {&r->checkpoint_data, &r->checkpoint_index, &r->config_json, &r->config_py,
+                                         &r->report_json,     &r->report_text,      &r->layer_json,  &r->layer_py};
+    char names[COUNT][300], temporary[COUNT][4096], final_path[COUNT][4096];
+    size_t count = as_layer ? COUNT : FIXED;
+    for (size_t i = 0; i < FIXED; i++) snprintf(names[i], sizeof names[i], "%s", output_names[i]);
+    if (as_layer) {
+        snprintf(names[FIXED], sizeof names[FIXED], "%s.layer.json", as_layer);
+        snprintf(names[FIXED + 1], sizeof names[FIXED + 1], "%s.layer.py", as_layer);
+    }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         pt2_error_set_file(err, dir);
         return pt2_fail(err, PT2_ERR_IO, "cannot create the output directory: %s", strerror(errno));
     }
     size_t written = 0;
     pt2_status st = PT2_OK;
-    for (; written < COUNT && !st; written++) {
-        snprintf(final_path[written], sizeof final_path[written], "%s/%s", dir, output_names[written]);
-        snprintf(temporary[written], sizeof temporary[written], "%s/.%s.tmp-%ld", dir, output_names[written], (long)getpid());
+    for (; written < count && !st; written++) {
+        snprintf(final_path[written], sizeof final_path[written], "%s/%s", dir, names[written]);
+        snprintf(temporary[written], sizeof temporary[written], "%s/.%s.tmp-%ld", dir, names[written], (long)getpid());
         FILE *f = fopen(temporary[written], "wb");
         const pt2_strbuf *c = contents[written];
         int ok = f && (c->length == 0 || fwrite(c->data, 1, c->length, f) == c->length);
@@ -102,7 +116,8 @@ static int parse_number(const char *flag, const char *value, double *out) {
 
 int pt2_cmd_convert(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *checkpoint_path = NULL, *checkpoint_key = NULL;
-    const char *reference_path = NULL, *input_paths[MAX_INPUTS];
+    const char *reference_path = NULL, *python = NULL, *input_paths[MAX_INPUTS];
+    int returnn = 0;
     size_t num_inputs = 0;
     int json = 0;
     pt2_convert_options options = {0};
@@ -114,19 +129,23 @@ int pt2_cmd_convert(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(convert_help, stdout);
             return 0;
+        } else if (!strcmp(a, "--returnn")) {
+            returnn = 1;
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--portable")) {
             options.run.portable_only = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output-dir") || !strcmp(a, "--checkpoint") ||
                    !strcmp(a, "--checkpoint-key") || !strcmp(a, "--input") || !strcmp(a, "--reference") ||
-                   !strcmp(a, "--atol") || !strcmp(a, "--rtol") || !strcmp(a, "--threads")) {
+                   !strcmp(a, "--atol") || !strcmp(a, "--rtol") || !strcmp(a, "--threads") || !strcmp(a, "--python") || !strcmp(a, "--as-layer")) {
             if (!value) return pt2_cli_usage_error("convert", "%s needs a value", a);
             i++;
             if (!strcmp(a, "-o") || !strcmp(a, "--output-dir")) out_dir = value;
             else if (!strcmp(a, "--checkpoint")) checkpoint_path = value;
             else if (!strcmp(a, "--checkpoint-key")) checkpoint_key = value;
             else if (!strcmp(a, "--reference")) reference_path = value;
+            else if (!strcmp(a, "--python")) python = value;
+            else if (!strcmp(a, "--as-layer")) options.as_layer = value;
             else if (!strcmp(a, "--input")) {
                 if (num_inputs == MAX_INPUTS) return pt2_cli_usage_error("convert", "at most %d --input files", MAX_INPUTS);
                 input_paths[num_inputs++] = value;
@@ -149,6 +168,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     if (!model_path) return pt2_cli_usage_error("convert", "missing MODEL.pt2");
     if (!out_dir) return pt2_cli_usage_error("convert", "missing -o OUTDIR");
     if (checkpoint_key && !checkpoint_path) return pt2_cli_usage_error("convert", "--checkpoint-key needs --checkpoint");
+    if (returnn != (python != NULL)) return pt2_cli_usage_error("convert", "--returnn and --python PATH go together");
 
     pt2_arena arena;
     pt2_arena_init(&arena, (size_t)16 << 30);
@@ -181,7 +201,10 @@ int pt2_cmd_convert(int argc, char **argv) {
     }
     if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs;
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
-    if (!st) st = write_outputs(out_dir, &result, &err);
+    if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
+    /* The RETURNN check reads the written files, then the reports are written again with it. */
+    if (!st && returnn && !(st = pt2_cli_check_in_returnn(&arena, python, out_dir, &result, &err)))
+        st = write_outputs(out_dir, options.as_layer, &result, &err);
     int code;
     if (st) {
         code = pt2_cli_report_error(&err);

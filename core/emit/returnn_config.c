@@ -20,6 +20,7 @@ static void python_string(pt2_strbuf *sb, const char *s) {
 /* The two config forms differ only in their literals and in how a dim tag is written. */
 typedef struct config_style {
     int json;
+    const char *as_layer; /* NULL: the layers are the network; else one subnetwork layer of this name */
 } config_style;
 
 static void write_string(pt2_strbuf *sb, const config_style *style, const char *s) {
@@ -67,11 +68,12 @@ static pt2_status write_value(pt2_strbuf *sb, const config_style *style, const p
     return PT2_OK;
 }
 
-static pt2_status write_network(const pt2_rt_net *net, const config_style *style, pt2_strbuf *out, pt2_error *err) {
+static pt2_status write_layers(const pt2_rt_net *net, const config_style *style, int indent, pt2_strbuf *out,
+                               pt2_error *err) {
     pt2_strbuf_puts(out, "{\n");
     for (size_t i = 0; i < net->num_layers; i++) {
         const pt2_rt_layer *l = &net->layers[i];
-        pt2_strbuf_puts(out, "    ");
+        pt2_strbuf_indent(out, indent + 4);
         write_string(out, style, l->name);
         pt2_strbuf_puts(out, ": {\"class\": ");
         write_string(out, style, l->layer_class);
@@ -95,8 +97,38 @@ static pt2_status write_network(const pt2_rt_net *net, const config_style *style
         }
         pt2_strbuf_puts(out, i + 1 < net->num_layers ? "},\n" : "}\n");
     }
+    pt2_strbuf_indent(out, indent);
     pt2_strbuf_puts(out, "}");
     return PT2_OK;
+}
+
+/* The subnetwork layer --as-layer NAME gives: the whole network inside, reading its "data" from
+ * the layer's own "from". */
+static pt2_status write_subnetwork_layer(const pt2_rt_net *net, const config_style *style, int indent, pt2_strbuf *out,
+                                         pt2_error *err) {
+    pt2_strbuf_puts(out, "{\"class\": \"subnetwork\", \"from\": \"data\", \"subnetwork\": ");
+    pt2_status st = write_layers(net, style, indent, out, err);
+    pt2_strbuf_puts(out, "}");
+    return st;
+}
+
+static pt2_status write_network(const pt2_rt_net *net, const config_style *style, pt2_strbuf *out, pt2_error *err) {
+    if (!style->as_layer) return write_layers(net, style, 0, out, err);
+    pt2_strbuf_puts(out, "{\n    ");
+    write_string(out, style, style->as_layer);
+    pt2_strbuf_puts(out, ": ");
+    pt2_status st = write_subnetwork_layer(net, style, 4, out, err);
+    pt2_strbuf_puts(out, ",\n    \"output\": {\"class\": \"copy\", \"from\": ");
+    write_string(out, style, style->as_layer);
+    pt2_strbuf_puts(out, "}\n}");
+    return st;
+}
+
+pt2_status pt2_emit_layer_dict(const pt2_rt_net *net, const char *as_layer, int json, pt2_strbuf *out, pt2_error *err) {
+    config_style style = {json, as_layer};
+    pt2_status st = write_subnetwork_layer(net, &style, 0, out, err);
+    pt2_strbuf_putc(out, '\n');
+    return st;
 }
 
 /* RETURNN axis descriptions of the output's axes, in the PyTorch tensor's order. */
@@ -115,9 +147,9 @@ static pt2_status write_output_axes(pt2_arena *arena, const pt2_rt_net *net, pt2
     return PT2_OK;
 }
 
-pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const char *model_name, pt2_strbuf *out,
-                                  pt2_error *err) {
-    static const config_style python = {0};
+pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const char *model_name, const char *as_layer,
+                                  pt2_strbuf *out, pt2_error *err) {
+    const config_style python = {0, as_layer};
     const pt2_rt_shape *in = &net->input;
     pt2_strbuf_puts(out, "#!rnn.py\n");
     pt2_strbuf_puts(out, "# RETURNN config written by pt2returnn from ");
@@ -160,8 +192,9 @@ pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }
 
-pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
-    static const config_style json = {1};
+pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, const char *as_layer, pt2_strbuf *out,
+                                pt2_error *err) {
+    const config_style json = {1, as_layer};
     const pt2_rt_shape *in = &net->input;
     /* JSON has no Dim objects: the input is described the old way, by its shape without the
      * batch axis (null for the time axis), its feature size (or vocabulary size when sparse)
@@ -193,8 +226,8 @@ pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, pt2_str
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }
 
-pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net, pt2_tf_variable **out,
-                                         size_t *count, pt2_error *err) {
+pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net, const char *as_layer,
+                                         pt2_tf_variable **out, size_t *count, pt2_error *err) {
     size_t total = 1;
     for (size_t i = 0; i < net->num_layers; i++) total += net->layers[i].num_params;
     pt2_tf_variable *vars = pt2_arena_alloc_array(arena, total, sizeof *vars, err);
@@ -203,7 +236,8 @@ pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net
     size_t n = 0;
     for (size_t i = 0; i < net->num_layers; i++)
         for (size_t p = 0; p < net->layers[i].num_params; p++) {
-            vars[n].name = pt2_arena_printf(arena, err, "%s/%s", net->layers[i].name, net->layers[i].params[p].name);
+            vars[n].name = pt2_arena_printf(arena, err, "%s%s%s/%s", as_layer ? as_layer : "", as_layer ? "/" : "",
+                                            net->layers[i].name, net->layers[i].params[p].name);
             if (!vars[n].name) return err->status;
             vars[n++].tensor = net->layers[i].params[p].value;
         }

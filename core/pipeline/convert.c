@@ -18,6 +18,8 @@ void pt2_convert_result_init(pt2_convert_result *r) {
     pt2_strbuf_init(&r->checkpoint_data);
     pt2_strbuf_init(&r->report_json);
     pt2_strbuf_init(&r->report_text);
+    pt2_strbuf_init(&r->layer_py);
+    pt2_strbuf_init(&r->layer_json);
 }
 
 void pt2_convert_result_free(pt2_convert_result *r) {
@@ -27,6 +29,8 @@ void pt2_convert_result_free(pt2_convert_result *r) {
     pt2_strbuf_free(&r->checkpoint_data);
     pt2_strbuf_free(&r->report_json);
     pt2_strbuf_free(&r->report_text);
+    pt2_strbuf_free(&r->layer_py);
+    pt2_strbuf_free(&r->layer_json);
 }
 
 static double now_seconds(void) {
@@ -39,13 +43,7 @@ static void progress(const pt2_convert_options *o, const char *step, const char 
     if (o->progress) o->progress(o->progress_user, step, message);
 }
 
-/* One step's line in both reports. */
-typedef struct step_record {
-    const char *name, *what;
-    double seconds;
-    int compared, passed;
-    double max_abs, max_rel;
-} step_record;
+typedef pt2_step_record step_record;
 
 static void json_number(pt2_strbuf *sb, double v) {
     if (isfinite(v)) pt2_json_write_double(sb, v);
@@ -107,6 +105,43 @@ static pt2_status run_output(pt2_arena *arena, const pt2_run_context *run, pt2_t
     return st ? st : pt2_tensor_contiguous(arena, &t, 0, out, err);
 }
 
+static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
+    const pt2_layer_checks *checks = r->layer_checks;
+    pt2_strbuf_free(&r->report_json);
+    pt2_strbuf_free(&r->report_text);
+    pt2_strbuf *j = &r->report_json;
+    pt2_strbuf_puts(j, "{\n  \"tool\": \"pt2returnn\",\n  \"model\": ");
+    pt2_json_write_string(j, r->model_name);
+    pt2_strbuf_puts(j, ",\n  \"checkpoint\": ");
+    if (r->checkpoint_name) pt2_json_write_string(j, r->checkpoint_name);
+    else pt2_strbuf_puts(j, "null");
+    pt2_strbuf_puts(j, ",\n  \"atol\": ");
+    pt2_json_write_double(j, r->atol);
+    pt2_strbuf_puts(j, ",\n  \"rtol\": ");
+    pt2_json_write_double(j, r->rtol);
+    pt2_strbuf_printf(j, ",\n  \"passed\": %s,\n  \"failed_step\": ", r->failed_step ? "false" : "true");
+    if (r->failed_step) pt2_json_write_string(j, r->failed_step);
+    else pt2_strbuf_puts(j, "null");
+    pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,\n  \"steps\": [", r->num_layers,
+                      r->num_variables);
+    for (size_t i = 0; i < r->num_steps; i++) write_step_json(j, &r->steps[i], i == 0);
+    pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
+    write_checks_json(j, checks);
+    pt2_strbuf_puts(j, "\n}\n");
+
+    pt2_strbuf *t = &r->report_text;
+    pt2_strbuf_printf(t, "pt2returnn: %s%s%s\n", r->model_name, r->checkpoint_name ? " with " : "",
+                      r->checkpoint_name ? r->checkpoint_name : "");
+    pt2_strbuf_puts(t, r->load_summary);
+    for (size_t i = 0; i < r->num_steps; i++) write_step_text(t, &r->steps[i]);
+    pt2_strbuf_putc(t, '\n');
+    pt2_layer_checks_format(checks, r->atol, r->rtol, t);
+    pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", r->num_layers, r->num_variables,
+                      r->failed_step ? "a check FAILED" : "every check passed");
+    if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
+    return PT2_OK;
+}
+
 pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
                        pt2_convert_result *result, pt2_error *err) {
     step_record steps[6];
@@ -121,6 +156,14 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     pt2_tensor torch_output, reloaded_output;
     pt2_comparison cmp;
     result->failed_step = NULL;
+    if (options->as_layer) { /* a layer name RETURNN keeps as a variable scope, and no reserved one */
+        const char *n = options->as_layer;
+        int ok = n[0] && strcmp(n, "output") && strcmp(n, "data") && strlen(n) < 200;
+        for (const char *c = n; *c && ok; c++)
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || (*c == '.' && c != n);
+        if (!ok)
+            return pt2_fail(err, PT2_ERR_INPUT, "--as-layer '%s': expected a layer name of letters, digits, '_' and '.' (not \"output\" or \"data\")", n);
+    }
 
     progress(options, "load", source->model_name);
     double start = now_seconds();
@@ -164,9 +207,13 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
 
     progress(options, "emit", "writing the configs and the checkpoint");
     start = now_seconds();
-    if ((st = pt2_emit_python_config(arena, &net, source->model_name, &result->config_py, err))) return st;
-    if ((st = pt2_emit_json_config(arena, &net, &result->config_json, err))) return st;
-    if ((st = pt2_emit_checkpoint_variables(arena, &net, &variables, &result->num_variables, err))) return st;
+    const char *as_layer = options->as_layer;
+    if ((st = pt2_emit_python_config(arena, &net, source->model_name, as_layer, &result->config_py, err))) return st;
+    if ((st = pt2_emit_json_config(arena, &net, as_layer, &result->config_json, err))) return st;
+    if (as_layer && ((st = pt2_emit_layer_dict(&net, as_layer, 0, &result->layer_py, err)) ||
+                     (st = pt2_emit_layer_dict(&net, as_layer, 1, &result->layer_json, err))))
+        return st;
+    if ((st = pt2_emit_checkpoint_variables(arena, &net, as_layer, &variables, &result->num_variables, err))) return st;
     if ((st = pt2_tf_checkpoint_write(arena, variables, result->num_variables, &result->checkpoint_index,
                                       &result->checkpoint_data, err)))
         return st;
@@ -186,36 +233,29 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                                        now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel};
     if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
 
-    /* The reports. */
-    pt2_strbuf *j = &result->report_json;
-    pt2_strbuf_puts(j, "{\n  \"tool\": \"pt2returnn\",\n  \"model\": ");
-    pt2_json_write_string(j, source->model_name);
-    pt2_strbuf_puts(j, ",\n  \"checkpoint\": ");
-    if (source->checkpoint_name) pt2_json_write_string(j, source->checkpoint_name);
-    else pt2_strbuf_puts(j, "null");
-    pt2_strbuf_puts(j, ",\n  \"atol\": ");
-    pt2_json_write_double(j, options->atol);
-    pt2_strbuf_puts(j, ",\n  \"rtol\": ");
-    pt2_json_write_double(j, options->rtol);
-    pt2_strbuf_printf(j, ",\n  \"passed\": %s,\n  \"failed_step\": ", result->failed_step ? "false" : "true");
-    if (result->failed_step) pt2_json_write_string(j, result->failed_step);
-    else pt2_strbuf_puts(j, "null");
-    pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,\n  \"steps\": [", result->num_layers,
-                      result->num_variables);
-    for (size_t i = 0; i < num_steps; i++) write_step_json(j, &steps[i], i == 0);
-    pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
-    write_checks_json(j, &checks);
-    pt2_strbuf_puts(j, "\n}\n");
+    pt2_strbuf load_text;
+    pt2_strbuf_init(&load_text);
+    pt2_load_report_format(&load_report, &load_text);
+    result->load_summary = load_text.data ? pt2_arena_strdup(arena, load_text.data, err) : "";
+    pt2_strbuf_free(&load_text);
+    pt2_layer_checks *kept = pt2_arena_alloc(arena, sizeof *kept, err);
+    if (!result->load_summary || !kept) return err->status;
+    *kept = checks;
+    result->layer_checks = kept;
+    result->input = inputs[0];
+    result->reference_output = torch_output;
+    result->model_name = source->model_name;
+    result->checkpoint_name = source->checkpoint_name;
+    result->atol = options->atol;
+    result->rtol = options->rtol;
+    result->num_steps = num_steps;
+    memcpy(result->steps, steps, sizeof(step_record) * num_steps);
+    return write_reports(result, err);
+}
 
-    pt2_strbuf *t = &result->report_text;
-    pt2_strbuf_printf(t, "pt2returnn: %s%s%s\n", source->model_name, source->checkpoint_name ? " with " : "",
-                      source->checkpoint_name ? source->checkpoint_name : "");
-    pt2_load_report_format(&load_report, t);
-    for (size_t i = 0; i < num_steps; i++) write_step_text(t, &steps[i]);
-    pt2_strbuf_putc(t, '\n');
-    pt2_layer_checks_format(&checks, options->atol, options->rtol, t);
-    pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", result->num_layers, result->num_variables,
-                      result->failed_step ? "a check FAILED" : "every check passed");
-    if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
-    return PT2_OK;
+pt2_status pt2_convert_add_step(pt2_convert_result *result, const pt2_step_record *step, pt2_error *err) {
+    if (result->num_steps == PT2_MAX_STEPS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many report steps");
+    result->steps[result->num_steps++] = *step;
+    if (!step->passed && !result->failed_step) result->failed_step = step->name;
+    return write_reports(result, err);
 }

@@ -16,17 +16,37 @@ typedef struct pt2_convert_options {
     const pt2_tensor *reference_outputs; /* PyTorch's own outputs (e.g. from --reference); optional */
     size_t num_reference_outputs;
     double atol, rtol; /* per-layer, reload and reference comparisons */
+    const char *as_layer; /* NULL, or NAME: emit one subnetwork layer NAME (variables under NAME/) */
     pt2_run_options run;
     pt2_progress_fn progress; /* called as each step starts; may be NULL */
     void *progress_user;
 } pt2_convert_options;
 
+/* One step of the report: what it compared and how closely. */
+typedef struct pt2_step_record {
+    const char *name, *what;
+    double seconds;
+    int compared, passed;
+    double max_abs, max_rel;
+} pt2_step_record;
+
+#define PT2_MAX_STEPS 12
+
 typedef struct pt2_convert_result {
     pt2_strbuf config_py, config_json, checkpoint_index, checkpoint_data;
     pt2_strbuf report_json, report_text;
-    /* 0 when every check passed; else the first failed step ("reference", "layers", "reload"). */
+    pt2_strbuf layer_py, layer_json; /* --as-layer: the layer dict alone */
+    /* NULL when every check passed; else the first failed step ("reference", "layers", "reload", ...). */
     const char *failed_step;
     size_t num_layers, num_variables;
+    /* For checks the caller adds (e.g. real RETURNN in the CLI): the input the conversion ran
+     * on and the reference run's output (arena-owned, contiguous). */
+    pt2_tensor input, reference_output;
+    size_t num_steps;
+    pt2_step_record steps[PT2_MAX_STEPS];
+    const void *layer_checks; /* pt2_layer_checks */
+    const char *model_name, *checkpoint_name, *load_summary;
+    double atol, rtol;
 } pt2_convert_result;
 
 void pt2_convert_result_init(pt2_convert_result *result);
@@ -37,5 +57,8 @@ void pt2_convert_result_free(pt2_convert_result *result);
  * internal error; then nothing but the error is produced. */
 pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
                        pt2_convert_result *result, pt2_error *err);
+
+/* Adds a step the caller ran (e.g. "returnn") and writes both reports anew. */
+pt2_status pt2_convert_add_step(pt2_convert_result *result, const pt2_step_record *step, pt2_error *err);
 
 #endif

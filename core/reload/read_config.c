@@ -92,22 +92,75 @@ static const pt2_rt_shape *source_shape(const pt2_rt_net *net, const char *name)
     return l ? &l->shape : NULL;
 }
 
+/* Where a subnetwork's layers sit in the flat network: "NAME/" before their names, their
+ * "data" is the subnetwork layer's source, "base:x" is x outside. */
+typedef struct scope {
+    const char *prefix; /* "" at the top */
+    const char *data;   /* what "data" means */
+} scope;
+
+static const char *scoped_source(pt2_arena *arena, const scope *sc, const char *source, pt2_error *err) {
+    if (!sc->prefix[0]) return source;
+    if (!strcmp(source, "data")) return sc->data;
+    if (!strncmp(source, "base:", 5)) return source + 5;
+    return pt2_arena_printf(arena, err, "%s%s", sc->prefix, source);
+}
+
 static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name, const pt2_json *dict,
-                             const pt2_tf_variable *variables, size_t num_variables, pt2_error *err) {
+                             const pt2_tf_variable *variables, size_t num_variables, const scope *sc, int depth,
+                             pt2_error *err);
+
+/* A subnetwork layer NAME: its layers as "NAME/<layer>", then NAME itself as a copy of
+ * "NAME/output" (the checkpoint names their variables "NAME/<layer>/..." already). */
+static pt2_status read_subnetwork(pt2_arena *arena, pt2_rt_net *net, const char *name, const char *source,
+                                  const pt2_json *dict, const pt2_tf_variable *variables, size_t num_variables,
+                                  int depth, const char *entry, pt2_error *err) {
+    const pt2_json *inner = pt2_json_get(dict, "subnetwork");
+    if (!pt2_json_is(inner, PT2_JSON_OBJECT) || depth > 4) return config_fail(err, entry, "expected a subnetwork dict");
+    scope sc = {pt2_arena_printf(arena, err, "%s/", name), source};
+    const char *output = pt2_arena_printf(arena, err, "%s/output", name);
+    if (!sc.prefix || !output) return err->status;
+    for (size_t i = 0; i < inner->count; i++) {
+        const char *inner_name = pt2_arena_printf(arena, err, "%s%s", sc.prefix, inner->keys[i]);
+        if (!inner_name) return err->status;
+        pt2_status st = read_layer(arena, net, inner_name, &inner->items[i], variables, num_variables, &sc, depth + 1, err);
+        if (st) return st;
+    }
+    const pt2_rt_layer *result = pt2_rt_find_layer(net, output);
+    if (!result) return config_fail(err, entry, "the subnetwork has no \"output\" layer");
+    pt2_rt_shape shape = result->shape; /* before adding a layer moves the array */
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_rt_add_layer(arena, net, name, "copy", &layer, err);
+    if (!st) st = pt2_rt_add_from(layer, output, -1, err);
+    if (!st) st = pt2_rt_infer_layer(arena, net, layer, &shape, 1, err);
+    return st;
+}
+
+static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name, const pt2_json *dict,
+                             const pt2_tf_variable *variables, size_t num_variables, const scope *sc, int depth,
+                             pt2_error *err) {
     const char *layer_class = pt2_json_get_string(dict, "class", NULL);
     const char *entry = pt2_arena_printf(arena, err, "network.%s", name);
     if (!entry) return err->status;
     if (!layer_class || !pt2_json_is(dict, PT2_JSON_OBJECT)) return config_fail(err, entry, "expected a layer dict with a class");
+    const pt2_json *from = pt2_json_get(dict, "from");
+    if (!strcmp(layer_class, "subnetwork")) {
+        if (!from || from->type != PT2_JSON_STRING) return config_fail(err, entry, "a subnetwork reads one source");
+        const char *source = scoped_source(arena, sc, from->string, err);
+        if (!source) return err->status;
+        return read_subnetwork(arena, net, name, source, dict, variables, num_variables, depth, entry, err);
+    }
     pt2_rt_layer *layer;
     pt2_status st = pt2_rt_add_layer(arena, net, name, layer_class, &layer, err);
     if (st) return st;
-    const pt2_json *from = pt2_json_get(dict, "from");
     if (from && from->type == PT2_JSON_STRING) {
-        st = pt2_rt_add_from(layer, from->string, -1, err);
+        const char *source = scoped_source(arena, sc, from->string, err);
+        st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
     } else if (from && from->type == PT2_JSON_ARRAY) {
         for (size_t i = 0; i < from->count && !st; i++) {
             if (from->items[i].type != PT2_JSON_STRING) return config_fail(err, entry, "\"from\" must hold layer names");
-            st = pt2_rt_add_from(layer, from->items[i].string, -1, err);
+            const char *source = scoped_source(arena, sc, from->items[i].string, err);
+            st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
         }
     } else {
         return config_fail(err, entry, "\"from\" must be given");
@@ -115,6 +168,13 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
     for (size_t i = 0; i < dict->count && !st; i++) {
         if (!strcmp(dict->keys[i], "class") || !strcmp(dict->keys[i], "from")) continue;
         pt2_rt_value v;
+        /* An option naming another layer resolves in the same scope. */
+        if (!strcmp(dict->keys[i], "size_base") && dict->items[i].type == PT2_JSON_STRING) {
+            const char *base = scoped_source(arena, sc, dict->items[i].string, err);
+            if (!base) return err->status;
+            st = pt2_rt_set_string(layer, "size_base", base, err);
+            continue;
+        }
         if (!(st = to_value(arena, &dict->items[i], &v, entry, err))) st = pt2_rt_set_value(layer, dict->keys[i], &v, err);
     }
     /* Its parameters: the checkpoint's "<layer>/<name>" variables. */
@@ -156,8 +216,9 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
     const pt2_json *network = pt2_json_get(config, "network");
     if (!pt2_json_is(network, PT2_JSON_OBJECT)) return config_fail(err, "network", "expected a dict of layers");
     /* pt2returnn writes every layer after its sources, so one pass in file order builds it. */
+    static const scope top = {"", "data"};
     for (size_t i = 0; i < network->count; i++)
-        if ((st = read_layer(arena, &out->net, network->keys[i], &network->items[i], variables, num_variables, err)))
+        if ((st = read_layer(arena, &out->net, network->keys[i], &network->items[i], variables, num_variables, &top, 0, err)))
             return st;
     if (!pt2_rt_find_layer(&out->net, "output")) return config_fail(err, "network", "there is no \"output\" layer");
     out->net.output = "output";

@@ -15,7 +15,7 @@ import torch
 
 from conftest import ROOT
 
-RUNNER = os.path.join(ROOT, "tests", "returnn", "run_in_returnn.py")
+RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
 EXAMPLES = os.path.join(ROOT, "examples")
 FIXTURE_MODELS = ["conv_stack", "linear_ln_gelu", "with_buffers", "tied_weights"]
 # Config forms each model is checked in. RETURNN's dim arithmetic gives a residual branch that

@@ -1,0 +1,72 @@
+"""--as-layer NAME: the model as one subnetwork layer, embedded after a layer of the user's own in
+a network of their own (docs/as-layer.md), loaded in real RETURNN with the emitted checkpoint,
+computes what PyTorch computes on that layer's output."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+
+RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+
+EMBEDDING = '''#!rnn.py
+from returnn.tensor import Dim, batch_dim
+backend = "tensorflow-net-dict"
+behavior_version = 21
+feature_dim = Dim({features}, name="feature")
+time_dim = Dim(None, name="time")
+extern_data = {{"data": {{"dim_tags": [batch_dim, feature_dim, time_dim], "dtype": "float32"}}}}
+layer = eval(open({layer_file!r}).read())
+layer["from"] = "scaled"
+network = {{
+    "scaled": {{"class": "eval", "from": "data", "eval": "source(0) * 0.5"}},
+    "generator": layer,
+    "output": {{"class": "copy", "from": "generator"}},
+}}
+pt2returnn_output_axes = {axes!r}
+'''
+
+
+@pytest.mark.parametrize("model", ["conv_stack", "tiny_melgan"])
+def test_embedded_layer_in_real_returnn(pt2returnn, fixtures_dir, tmp_path, model):
+    path = os.path.join(fixtures_dir, f"{model}.pt2") if model != "tiny_melgan" else os.path.join(ROOT, "examples", "tiny_melgan.pt2")
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--as-layer", "generator"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with open(out / "report.json") as f:
+        assert json.load(f)["passed"]
+    layer = json.loads((out / "generator.layer.json").read_text())
+    assert layer["class"] == "subnetwork" and "output" in layer["subnetwork"]
+    with open(out / "returnn.config.json") as f:
+        axes = json.load(f)["pt2returnn_output_axes"]
+    program = torch.export.load(path)
+    x = program.example_inputs[0][0]
+    embedded = tmp_path / "embedded"
+    embedded.mkdir()
+    for name in os.listdir(out):
+        if name.startswith("model.001"):
+            shutil.copy(out / name, embedded / name)
+    (embedded / "returnn.config.py").write_text(
+        EMBEDDING.format(features=x.shape[1], layer_file=str(out / "generator.layer.py"), axes=axes))
+    np.save(tmp_path / "x.npy", x.numpy())
+    jobs = [{"out_dir": str(embedded), "input": str(tmp_path / "x.npy"), "output": str(tmp_path / "y.npy"), "config": "py"}]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    subprocess.run([sys.executable, RUNNER, "--jobs", str(tmp_path / "jobs.json")], check=True, capture_output=True)
+    assert not (tmp_path / "y.npy.error").exists(), (tmp_path / "y.npy.error").read_text()
+    with torch.no_grad():
+        expected = program.module()(x * 0.5).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-4, rtol=0)
+
+
+def test_as_layer_rejects_reserved_names(pt2returnn, fixtures_dir, tmp_path):
+    result = subprocess.run([pt2returnn, "convert", os.path.join(fixtures_dir, "conv_stack.pt2"), "-o", str(tmp_path / "o"),
+                             "--as-layer", "output"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--as-layer 'output'" in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,6 +1,9 @@
 #include "returnn_config.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "net_layout.h"
 
 #define BEHAVIOR_VERSION 21
 
@@ -68,35 +71,94 @@ static pt2_status write_value(pt2_strbuf *sb, const config_style *style, const p
     return PT2_OK;
 }
 
-static pt2_status write_layers(const pt2_rt_net *net, const config_style *style, int indent, pt2_strbuf *out,
-                               pt2_error *err) {
+static void write_reference(pt2_strbuf *out, const config_style *style, const pt2_rt_net *net, const char *network,
+                            const char *target) {
+    char ref[600];
+    write_string(out, style, pt2_layout_reference(net, network, target, ref, sizeof ref));
+}
+
+static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, const char *network,
+                              const pt2_rt_layer *l, pt2_strbuf *out, pt2_error *err) {
+    pt2_strbuf_puts(out, "{\"class\": ");
+    write_string(out, style, l->layer_class);
+    pt2_strbuf_puts(out, ", \"from\": ");
+    if (l->num_from == 1) {
+        write_reference(out, style, net, network, l->from[0]);
+    } else {
+        pt2_strbuf_putc(out, '[');
+        for (size_t f = 0; f < l->num_from; f++) {
+            if (f) pt2_strbuf_puts(out, ", ");
+            write_reference(out, style, net, network, l->from[f]);
+        }
+        pt2_strbuf_putc(out, ']');
+    }
+    for (size_t o = 0; o < l->num_options; o++) {
+        pt2_strbuf_puts(out, ", ");
+        write_string(out, style, l->options[o].key);
+        pt2_strbuf_puts(out, ": ");
+        const pt2_rt_value *v = &l->options[o].value;
+        if (!strcmp(l->options[o].key, "size_base") && v->kind == PT2_RT_STRING) { /* a layer, named from here */
+            write_reference(out, style, net, network, v->string);
+            continue;
+        }
+        pt2_status st = write_value(out, style, net, v, err);
+        if (st) return st;
+    }
+    const pt2_rt_layer *twin = pt2_layout_reused(net, l);
+    if (twin) {
+        pt2_strbuf_puts(out, ", \"reuse_params\": ");
+        write_reference(out, style, net, network, twin->name);
+    }
+    pt2_strbuf_putc(out, '}');
+    return PT2_OK;
+}
+
+/* The layers of `network` (a path; "" for the root) in order, a subnetwork where its first layer
+ * is, and for a subnetwork its "output". */
+static pt2_status write_layers(const pt2_rt_net *net, const config_style *style, const char *network, int indent,
+                               pt2_strbuf *out, pt2_error *err) {
+    size_t prefix = network[0] ? strlen(network) + 1 : 0;
+    int first = 1;
     pt2_strbuf_puts(out, "{\n");
     for (size_t i = 0; i < net->num_layers; i++) {
         const pt2_rt_layer *l = &net->layers[i];
+        if (!pt2_layout_inside(l->name, network)) continue;
+        const char *local = l->name + prefix, *slash = strchr(local, '/');
+        char sub[512];
+        if (slash) { /* inside a subnetwork of this network: write it at its first layer */
+            snprintf(sub, sizeof sub, "%.*s", (int)(slash - l->name), l->name);
+            int seen = 0;
+            for (size_t j = 0; j < i && !seen; j++) seen = pt2_layout_inside(net->layers[j].name, sub);
+            if (seen) continue;
+        }
+        if (!first) pt2_strbuf_puts(out, ",\n");
+        first = 0;
         pt2_strbuf_indent(out, indent + 4);
-        write_string(out, style, l->name);
-        pt2_strbuf_puts(out, ": {\"class\": ");
-        write_string(out, style, l->layer_class);
-        pt2_strbuf_puts(out, ", \"from\": ");
-        if (l->num_from == 1) {
-            write_string(out, style, l->from[0]);
+        pt2_status st;
+        if (slash) {
+            write_string(out, style, sub + prefix);
+            pt2_strbuf_puts(out, ": {\"class\": \"subnetwork\", \"from\": ");
+            const char *source = pt2_layout_source_of(net, sub);
+            if (source) write_reference(out, style, net, network, source);
+            else pt2_strbuf_puts(out, "[]");
+            pt2_strbuf_puts(out, ", \"subnetwork\": ");
+            st = write_layers(net, style, sub, indent + 4, out, err);
+            pt2_strbuf_putc(out, '}');
         } else {
-            pt2_strbuf_putc(out, '[');
-            for (size_t f = 0; f < l->num_from; f++) {
-                if (f) pt2_strbuf_puts(out, ", ");
-                write_string(out, style, l->from[f]);
-            }
-            pt2_strbuf_putc(out, ']');
-        }
-        for (size_t o = 0; o < l->num_options; o++) {
-            pt2_strbuf_puts(out, ", ");
-            write_string(out, style, l->options[o].key);
+            write_string(out, style, local);
             pt2_strbuf_puts(out, ": ");
-            pt2_status st = write_value(out, style, net, &l->options[o].value, err);
-            if (st) return st;
+            st = write_layer(net, style, network, l, out, err);
         }
-        pt2_strbuf_puts(out, i + 1 < net->num_layers ? "},\n" : "}\n");
+        if (st) return st;
     }
+    if (network[0]) {
+        pt2_strbuf_puts(out, ",\n");
+        pt2_strbuf_indent(out, indent + 4);
+        pt2_strbuf_puts(out, "\"output\": {\"class\": \"copy\", \"from\": ");
+        write_reference(out, style, net, network, pt2_layout_result_of(net, network));
+        pt2_strbuf_putc(out, '}');
+    }
+    pt2_strbuf_putc(out, '\n');
     pt2_strbuf_indent(out, indent);
     pt2_strbuf_puts(out, "}");
     return PT2_OK;
@@ -107,13 +169,13 @@ static pt2_status write_layers(const pt2_rt_net *net, const config_style *style,
 static pt2_status write_subnetwork_layer(const pt2_rt_net *net, const config_style *style, int indent, pt2_strbuf *out,
                                          pt2_error *err) {
     pt2_strbuf_puts(out, "{\"class\": \"subnetwork\", \"from\": \"data\", \"subnetwork\": ");
-    pt2_status st = write_layers(net, style, indent, out, err);
+    pt2_status st = write_layers(net, style, "", indent, out, err);
     pt2_strbuf_puts(out, "}");
     return st;
 }
 
 static pt2_status write_network(const pt2_rt_net *net, const config_style *style, pt2_strbuf *out, pt2_error *err) {
-    if (!style->as_layer) return write_layers(net, style, 0, out, err);
+    if (!style->as_layer) return write_layers(net, style, "", 0, out, err);
     pt2_strbuf_puts(out, "{\n    ");
     write_string(out, style, style->as_layer);
     pt2_strbuf_puts(out, ": ");
@@ -167,6 +229,11 @@ pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const
         else pt2_strbuf_printf(out, "%lld", (long long)d->size);
         pt2_strbuf_puts(out, ", name=");
         python_string(out, d->description);
+        /* The feature dim as RETURNN's shape-based extern data makes it (kind Feature, not declared
+         * by the user), so that layers match it with another layer's feature dim of one size, as
+         * they do in the JSON form. The time dim stays the user's: then reinterpret_data's
+         * size_base can declare two paths' time dims the same (which JSON cannot, see README). */
+        if (in->dims[a] == in->feature_dim) pt2_strbuf_puts(out, ", kind=Dim.Types.Feature, auto_generated=True");
         pt2_strbuf_puts(out, ")\n");
     }
     if (in->sparse_dim >= 0)
@@ -235,7 +302,7 @@ pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net
     if (!vars || !step) return err->status;
     size_t n = 0;
     for (size_t i = 0; i < net->num_layers; i++)
-        for (size_t p = 0; p < net->layers[i].num_params; p++) {
+        for (size_t p = 0; p < net->layers[i].num_params && !pt2_layout_reused(net, &net->layers[i]); p++) {
             vars[n].name = pt2_arena_printf(arena, err, "%s%s%s/%s", as_layer ? as_layer : "", as_layer ? "/" : "",
                                             net->layers[i].name, net->layers[i].params[p].name);
             if (!vars[n].name) return err->status;

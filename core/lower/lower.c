@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../naming/naming.h"
 #include "../ops/registry.h"
 
 static void node_context(const pt2_node *node, pt2_error *err) {
@@ -47,53 +48,34 @@ pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, cons
     return PT2_OK;
 }
 
-/* "blocks.0.conv" -> "blocks_0_conv": the innermost module call; ops of the root module are
- * named after the op. Unique in the network by a numeric suffix, in graph order. */
-static const char *unique_name(pt2_lower_context *ctx, const char *base, pt2_error *err) {
-    for (int suffix = 0;; suffix++) {
-        char candidate[240];
-        if (suffix) snprintf(candidate, sizeof candidate, "%s_%d", base, suffix);
-        else snprintf(candidate, sizeof candidate, "%s", base);
-        int taken = !strcmp(candidate, "output") || !strcmp(candidate, "data");
-        for (size_t i = 0; i < ctx->net->num_layers && !taken; i++) taken = !strcmp(ctx->net->layers[i].name, candidate);
-        if (!taken) return pt2_arena_strdup(ctx->arena, candidate, err);
-    }
-}
-
-static void node_base_name(const pt2_node *node, char *base, size_t size) {
-    const char *path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
-    if (path[0]) {
-        size_t n = 0;
-        for (const char *c = path; *c && n + 1 < size; c++) base[n++] = *c == '.' ? '_' : *c;
-        base[n] = 0;
-    } else {
-        const char *op = node->target, *dot = strchr(op, '.');
-        snprintf(base, size, "%s", dot ? dot + 1 : op);
-        char *second = strchr(base, '.');
-        if (second) *second = 0;
-    }
-}
-
-static pt2_status new_named_layer(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+/* A layer in the network of `node`'s module call (the root when node is NULL), named `base`
+ * made unique there. A node of a module called again shares its twin's parameters. */
+static pt2_status new_named_layer(pt2_lower_context *ctx, const pt2_node *node, int computes_node, const char *base,
                                   const char *layer_class, pt2_rt_layer **out, pt2_error *err) {
-    const char *name = unique_name(ctx, base, err);
+    const pt2_node_place *place = node ? &ctx->places[node - ctx->graph->nodes] : NULL;
+    const char *name = pt2_naming_unique(ctx->arena, ctx->net, place ? place->network : "", base, err);
     if (!name) return err->status;
     pt2_status st = pt2_rt_add_layer(ctx->arena, ctx->net, name, layer_class, out, err);
     if (st) return st;
-    (*out)->node = node ? (int)(node - ctx->graph->nodes) : -1;
+    (*out)->node = node && computes_node ? (int)(node - ctx->graph->nodes) : -1;
+    if (place && place->first_network) {
+        const char *leaf = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        if (place->repeated_layer && computes_node) leaf = place->base;
+        (*out)->reuse = place->first_network[0] ? pt2_arena_printf(ctx->arena, err, "%s/%s", place->first_network, leaf)
+                                                : pt2_arena_strdup(ctx->arena, leaf, err);
+        if (!(*out)->reuse) return err->status;
+    }
     return PT2_OK;
 }
 
 pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, const char *layer_class,
                                pt2_rt_layer **out, pt2_error *err) {
-    char base[200];
-    node_base_name(node, base, sizeof base);
-    return new_named_layer(ctx, node, base, layer_class, out, err);
+    return new_named_layer(ctx, node, 1, ctx->places[node - ctx->graph->nodes].base, layer_class, out, err);
 }
 
-pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const char *base, const char *layer_class,
-                                     pt2_rt_layer **out, pt2_error *err) {
-    return new_named_layer(ctx, NULL, base, layer_class, out, err);
+pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+                                     const char *layer_class, pt2_rt_layer **out, pt2_error *err) {
+    return new_named_layer(ctx, node, 0, base, layer_class, out, err);
 }
 
 pt2_status pt2_lower_add_source(pt2_lower_context *ctx, pt2_rt_layer *layer, const pt2_lowered_value *value,
@@ -178,6 +160,7 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
         if (ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "a constant spans a batch or time axis");
     }
+    /* Named after the buffer or parameter it holds ("gain"), else after the op using it. */
     char base[240];
     const char *name = constant_name(ctx, node, constant);
     if (name) {
@@ -185,11 +168,10 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
         for (const char *c = name; *c && n + 1 < sizeof base; c++) base[n++] = *c == '.' ? '_' : *c;
         base[n] = 0;
     } else {
-        node_base_name(node, base, sizeof base - 8);
-        strcat(base, "_const");
+        snprintf(base, sizeof base, "%s_constant", ctx->places[node - ctx->graph->nodes].base);
     }
     pt2_rt_layer *layer;
-    pt2_status st = new_named_layer(ctx, NULL, base, "variable", &layer, err);
+    pt2_status st = new_named_layer(ctx, node, 0, base, "variable", &layer, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", shape, (size_t)value.rank, err);
     if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
     if (!st) st = pt2_rt_add_param(layer, layer->name, &value, err);
@@ -347,6 +329,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     find_dynamic(out, node_dynamic);
     if ((st = pt2_graph_require_supported_among(graph, node_dynamic, can_lower, "that cannot be lowered to RETURNN yet", err)))
         return st;
+    if ((st = pt2_naming_place_nodes(arena, graph, node_dynamic, &out->places, err))) return st;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         if (!node_dynamic[i]) continue;
         const pt2_node *node = &graph->nodes[i];
@@ -362,6 +345,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     const pt2_lowered_value *v = &out->values[result->arg.value_id];
     if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
     pt2_rt_layer *copy;
+    /* The network's result; the emitter writes it as "output" (RETURNN's required name). */
     if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;
     if ((st = pt2_lower_add_source(out, copy, v, err))) return st;
     if ((st = pt2_lower_infer(out, NULL, copy, err))) return st;

@@ -29,6 +29,7 @@ typedef struct pt2_lower_context {
     pt2_rt_net *net;
     pt2_lowered_value *values;
     unsigned char *dynamic; /* per value: depends on the user input (a layer output or a size of it) */
+    struct pt2_node_place *places; /* per node: its network and base name (core/naming) */
 } pt2_lower_context;
 
 /* Lowers every node. Unsupported ops are listed all at once (PT2_ERR_UNSUPPORTED). */
@@ -48,9 +49,10 @@ pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, cons
 /* A new layer named after the node's module call (unique in the network), with no sources. */
 pt2_status pt2_lower_new_layer(pt2_lower_context *ctx, const pt2_node *node, const char *layer_class,
                                pt2_rt_layer **out, pt2_error *err);
-/* A layer that computes no node of its own (node -1), named `base` made unique. */
-pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const char *base, const char *layer_class,
-                                     pt2_rt_layer **out, pt2_error *err);
+/* A helper layer for `node` that computes no node of its own (node -1), in the node's network,
+ * named `base` made unique. */
+pt2_status pt2_lower_new_layer_named(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+                                     const char *layer_class, pt2_rt_layer **out, pt2_error *err);
 pt2_status pt2_lower_add_source(pt2_lower_context *ctx, pt2_rt_layer *layer, const pt2_lowered_value *value,
                                 pt2_error *err);
 /* Lets the layer class infer the output dims from the sources (sets layer->shape). */

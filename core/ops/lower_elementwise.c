@@ -126,10 +126,9 @@ static pt2_status same_time_as(pt2_lower_context *ctx, const pt2_node *node, con
         return pt2_lower_fail(node, err, "the operands have different time axes");
     pt2_rt_layer *layer;
     char base[200];
-    snprintf(base, sizeof base, "%s_same_time", second->layer);
-    const char *name = pt2_arena_strdup(ctx->arena, base, err);
-    if (!name) return err->status;
-    pt2_status st = pt2_lower_new_layer_named(ctx, name, "reinterpret_data", &layer, err);
+    const char *leaf = strrchr(second->layer, '/') ? strrchr(second->layer, '/') + 1 : second->layer;
+    snprintf(base, sizeof base, "%s_same_time", leaf);
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, base, "reinterpret_data", &layer, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, second, err);
     if (!st) st = pt2_rt_set_string(layer, "size_base", first->layer, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);

@@ -94,15 +94,17 @@ static const pt2_rt_shape *source_shape(const pt2_rt_net *net, const char *name)
 
 /* Where a subnetwork's layers sit in the flat network: "NAME/" before their names, their
  * "data" is the subnetwork layer's source, "base:x" is x outside. */
-typedef struct scope {
-    const char *prefix; /* "" at the top */
-    const char *data;   /* what "data" means */
-} scope;
+typedef struct scope scope;
+struct scope {
+    const char *prefix;  /* "" at the top */
+    const char *data;    /* what "data" means */
+    const scope *parent; /* what "base:" means; NULL at the top */
+};
 
 static const char *scoped_source(pt2_arena *arena, const scope *sc, const char *source, pt2_error *err) {
-    if (!sc->prefix[0]) return source;
+    if (!strncmp(source, "base:", 5) && sc->parent) return scoped_source(arena, sc->parent, source + 5, err);
     if (!strcmp(source, "data")) return sc->data;
-    if (!strncmp(source, "base:", 5)) return source + 5;
+    if (!sc->prefix[0]) return source;
     return pt2_arena_printf(arena, err, "%s%s", sc->prefix, source);
 }
 
@@ -114,10 +116,10 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
  * "NAME/output" (the checkpoint names their variables "NAME/<layer>/..." already). */
 static pt2_status read_subnetwork(pt2_arena *arena, pt2_rt_net *net, const char *name, const char *source,
                                   const pt2_json *dict, const pt2_tf_variable *variables, size_t num_variables,
-                                  int depth, const char *entry, pt2_error *err) {
+                                  const scope *outer, int depth, const char *entry, pt2_error *err) {
     const pt2_json *inner = pt2_json_get(dict, "subnetwork");
-    if (!pt2_json_is(inner, PT2_JSON_OBJECT) || depth > 4) return config_fail(err, entry, "expected a subnetwork dict");
-    scope sc = {pt2_arena_printf(arena, err, "%s/", name), source};
+    if (!pt2_json_is(inner, PT2_JSON_OBJECT) || depth > 32) return config_fail(err, entry, "expected a subnetwork dict");
+    scope sc = {pt2_arena_printf(arena, err, "%s/", name), source, outer};
     const char *output = pt2_arena_printf(arena, err, "%s/output", name);
     if (!sc.prefix || !output) return err->status;
     for (size_t i = 0; i < inner->count; i++) {
@@ -145,10 +147,12 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
     if (!layer_class || !pt2_json_is(dict, PT2_JSON_OBJECT)) return config_fail(err, entry, "expected a layer dict with a class");
     const pt2_json *from = pt2_json_get(dict, "from");
     if (!strcmp(layer_class, "subnetwork")) {
-        if (!from || from->type != PT2_JSON_STRING) return config_fail(err, entry, "a subnetwork reads one source");
-        const char *source = scoped_source(arena, sc, from->string, err);
+        const char *source = "data";
+        if (from && from->type == PT2_JSON_STRING) source = scoped_source(arena, sc, from->string, err);
+        else if (!from || from->type != PT2_JSON_ARRAY || from->count)
+            return config_fail(err, entry, "a subnetwork reads one source (or none)");
         if (!source) return err->status;
-        return read_subnetwork(arena, net, name, source, dict, variables, num_variables, depth, entry, err);
+        return read_subnetwork(arena, net, name, source, dict, variables, num_variables, sc, depth, entry, err);
     }
     pt2_rt_layer *layer;
     pt2_status st = pt2_rt_add_layer(arena, net, name, layer_class, &layer, err);
@@ -173,6 +177,15 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
             const char *base = scoped_source(arena, sc, dict->items[i].string, err);
             if (!base) return err->status;
             st = pt2_rt_set_string(layer, "size_base", base, err);
+            continue;
+        }
+        if (!strcmp(dict->keys[i], "reuse_params") && dict->items[i].type == PT2_JSON_STRING) {
+            /* The twin's variables are this layer's: no checkpoint entries of its own. */
+            const char *twin_name = scoped_source(arena, sc, dict->items[i].string, err);
+            if (!twin_name) return err->status;
+            const pt2_rt_layer *twin = pt2_rt_find_layer(net, twin_name);
+            if (!twin) return config_fail(err, entry, "reuse_params names no layer before it");
+            for (size_t p = 0; p < twin->num_params && !st; p++) st = pt2_rt_add_param(layer, twin->params[p].name, &twin->params[p].value, err);
             continue;
         }
         if (!(st = to_value(arena, &dict->items[i], &v, entry, err))) st = pt2_rt_set_value(layer, dict->keys[i], &v, err);
@@ -216,7 +229,7 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
     const pt2_json *network = pt2_json_get(config, "network");
     if (!pt2_json_is(network, PT2_JSON_OBJECT)) return config_fail(err, "network", "expected a dict of layers");
     /* pt2returnn writes every layer after its sources, so one pass in file order builds it. */
-    static const scope top = {"", "data"};
+    static const scope top = {"", "data", NULL};
     for (size_t i = 0; i < network->count; i++)
         if ((st = read_layer(arena, &out->net, network->keys[i], &network->items[i], variables, num_variables, &top, 0, err)))
             return st;

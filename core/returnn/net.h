@@ -83,6 +83,9 @@ typedef struct pt2_rt_layer {
     size_t num_params;
     pt2_rt_param params[PT2_RT_MAX_PARAMS];
     pt2_rt_shape shape; /* its output, as the layer class infers it */
+    /* A layer of a module called again: the first call's twin whose parameters it shares
+     * (reuse_params); its own params are the same tensors, kept for the checks. NULL otherwise. */
+    const char *reuse;
     /* What the lowering made it from (for the per-layer check): the graph node, the graph
      * values its sources hold, and its output's net dims in the PyTorch tensor's axis order. */
     int node; /* -1 for none */

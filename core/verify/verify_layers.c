@@ -94,11 +94,11 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {
     pt2_strbuf_printf(out, "per-layer check (RETURNN semantics on PyTorch's inputs; |ours - torch| <= %g + %g*|torch|):\n",
                       atol, rtol);
-    pt2_strbuf_printf(out, "  %-24s %-16s %-24s %-30s %10s %10s  %s\n", "layer", "class", "module", "torch op", "max abs",
+    pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10s %10s  %s\n", "layer", "class", "module", "torch op", "max abs",
                       "max rel", "result");
     for (size_t i = 0; i < checks->count; i++) {
         const pt2_layer_check *c = &checks->items[i];
-        pt2_strbuf_printf(out, "  %-24s %-16s %-24s %-30s %10.3g %10.3g  %s\n", c->layer, c->layer_class,
+        pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10.3g %10.3g  %s\n", c->layer, c->layer_class,
                           c->module_path[0] ? c->module_path : "(root)", c->op, c->max_abs, c->max_rel,
                           c->passed ? "pass" : "FAIL");
     }

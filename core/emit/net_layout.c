@@ -1,0 +1,99 @@
+#include "net_layout.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *pt2_layout_network_of(const char *name, char *buf, size_t size) {
+    const char *slash = strrchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : 0;
+    if (n >= size) n = size - 1;
+    memcpy(buf, name, n);
+    buf[n] = 0;
+    return buf;
+}
+
+int pt2_layout_inside(const char *name, const char *network) {
+    size_t n = strlen(network);
+    return n == 0 || (!strncmp(name, network, n) && name[n] == '/');
+}
+
+const char *pt2_layout_result_of(const pt2_rt_net *net, const char *network) {
+    const char *result = NULL;
+    for (size_t i = 0; i < net->num_layers; i++)
+        if (pt2_layout_inside(net->layers[i].name, network)) result = net->layers[i].name;
+    return result;
+}
+
+const char *pt2_layout_source_of(const pt2_rt_net *net, const char *network) {
+    for (size_t i = 0; i < net->num_layers; i++) {
+        const pt2_rt_layer *l = &net->layers[i];
+        if (!pt2_layout_inside(l->name, network)) continue;
+        for (size_t f = 0; f < l->num_from; f++)
+            if (!strcmp(l->from[f], "data") || !pt2_layout_inside(l->from[f], network)) return l->from[f];
+    }
+    return NULL;
+}
+
+static int depth_of(const char *network) {
+    if (!network[0]) return 0;
+    int depth = 1;
+    for (const char *c = network; *c; c++) depth += *c == '/';
+    return depth;
+}
+
+const char *pt2_layout_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf, size_t size) {
+    char target_network[512];
+    const char *source = network[0] ? pt2_layout_source_of(net, network) : NULL;
+    if (source && !strcmp(source, target)) {
+        snprintf(buf, size, "data");
+        return buf;
+    }
+    /* A subnetwork's result is named by the subnetwork, from outside it. */
+    char effective[512];
+    snprintf(effective, sizeof effective, "%s", target);
+    for (;;) {
+        pt2_layout_network_of(effective, target_network, sizeof target_network);
+        if (!target_network[0] || pt2_layout_inside(network, target_network) || !strcmp(network, target_network)) break;
+        const char *result = pt2_layout_result_of(net, target_network);
+        if (!result || strcmp(result, effective)) break;
+        snprintf(effective, sizeof effective, "%s", target_network);
+    }
+    /* Up to the common network with "base:", then down by "sub/inner". Only the target's
+     * network components can be in common (its last component is the layer itself). */
+    size_t common = 0; /* characters of `network` in common, at a component boundary */
+    int common_depth = 0;
+    if (strcmp(effective, "data")) {
+        pt2_layout_network_of(effective, target_network, sizeof target_network);
+        size_t i = 0;
+        while (network[i] && target_network[i] && network[i] == target_network[i]) {
+            i++;
+            if ((network[i] == '/' || network[i] == 0) && (target_network[i] == '/' || target_network[i] == 0)) {
+                common = i;
+                common_depth++;
+            }
+        }
+    }
+    int ups = depth_of(network) - common_depth;
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ups && n + 6 < size; i++) n += (size_t)snprintf(buf + n, size - n, "base:");
+    const char *rest = effective + (common ? common + 1 : 0);
+    snprintf(buf + n, size - n, "%s", rest);
+    return buf;
+}
+
+const pt2_rt_layer *pt2_layout_reused(const pt2_rt_net *net, const pt2_rt_layer *layer) {
+    if (!layer->reuse || !layer->num_params) return NULL;
+    const pt2_rt_layer *twin = pt2_rt_find_layer(net, layer->reuse);
+    if (!twin || twin == layer || strcmp(twin->layer_class, layer->layer_class) || twin->num_params != layer->num_params)
+        return NULL;
+    for (size_t p = 0; p < layer->num_params; p++) {
+        const pt2_tensor *a = &layer->params[p].value, *b = &twin->params[p].value;
+        if (strcmp(layer->params[p].name, twin->params[p].name) || a->storage != b->storage ||
+            a->storage_offset != b->storage_offset || a->rank != b->rank)
+            return NULL;
+        for (int d = 0; d < a->rank; d++)
+            if (a->shape[d] != b->shape[d] || a->strides[d] != b->strides[d]) return NULL;
+    }
+    return twin;
+}

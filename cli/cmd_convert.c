@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "../core/base/npy.h"
+#include "../core/load/torch_save.h"
 #include "../core/base/strbuf.h"
 #include "../core/pipeline/convert.h"
 #include "cli.h"
 
 static const char convert_help[] =
     "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
-    "                          [--input FILE.npy]... [--reference REF.npy] [--atol X] [--rtol Y]\n"
+    "                          [--input FILE.npy]... [--reference REF] [--atol X] [--rtol Y]\n"
     "                          [--as-layer NAME] [--returnn --python PATH] [--json] [--threads N]\n"
     "                          [--portable]\n"
     "\n"
@@ -38,7 +39,8 @@ static const char convert_help[] =
     "  --checkpoint FILE        load weights from a torch.save file or .safetensors first\n"
     "  --checkpoint-key PATH    where the state dict sits in a torch.save file (e.g. model.generator)\n"
     "  --input FILE.npy         run on this input instead of the archive's example input\n"
-    "  --reference REF.npy      PyTorch's output for that input, to compare the reference run with\n"
+    "  --reference REF          PyTorch's output for that input (.npy, or a torch.save'd tensor), to\n"
+    "                           compare the reference run with\n"
     "  --atol X, --rtol Y       tolerances (default 1e-4 each)\n"
     "  --as-layer NAME          emit the model as one subnetwork layer NAME to drop into another network:\n"
     "                           OUTDIR/NAME.layer.py and NAME.layer.json hold the layer dict, the\n"
@@ -100,6 +102,26 @@ static pt2_status write_outputs(const char *dir, const char *as_layer, const pt2
         }
     }
     return st;
+}
+
+/* PyTorch's output: a .npy, or a torch.save file holding a tensor (or a tuple/list whose first
+ * item is one, as a model returning a tuple gives). */
+static pt2_status read_reference(pt2_arena *arena, const char *path, pt2_tensor *out, pt2_error *err) {
+    const uint8_t *bytes;
+    size_t length;
+    pt2_status st = pt2_cli_read_file(arena, path, &bytes, &length, err);
+    if (st) return st;
+    if (length < 4 || memcmp(bytes, "PK\x03\x04", 4) != 0) return pt2_npy_read(arena, bytes, length, path, out, err);
+    pt2_pyobj *root;
+    if ((st = pt2_torch_load(arena, bytes, length, path, &root, err))) return st;
+    const pt2_pyobj *value = root;
+    if ((value->kind == PT2_PY_TUPLE || value->kind == PT2_PY_LIST) && value->count) value = value->items[0];
+    if (value->kind != PT2_PY_TENSOR) {
+        pt2_error_set_file(err, path);
+        return pt2_fail(err, PT2_ERR_INPUT, "expected a tensor (or a tuple of tensors), found %s", pt2_pyobj_kind_name(value->kind));
+    }
+    *out = value->tensor;
+    return PT2_OK;
 }
 
 static void print_progress(void *user, const char *step, const char *message) {
@@ -192,10 +214,7 @@ int pt2_cmd_convert(int argc, char **argv) {
         if (!st) st = pt2_npy_read(&arena, bytes, length, input_paths[i], &inputs[i], &err);
     }
     if (!st && reference_path) {
-        const uint8_t *bytes;
-        size_t length;
-        st = pt2_cli_read_file(&arena, reference_path, &bytes, &length, &err);
-        if (!st) st = pt2_npy_read(&arena, bytes, length, reference_path, &reference, &err);
+        st = read_reference(&arena, reference_path, &reference, &err);
         options.reference_outputs = &reference;
         options.num_reference_outputs = 1;
     }

@@ -30,19 +30,35 @@ static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_la
     return pt2_lower_set_output(ctx, node, layer, 3, dims, err);
 }
 
+/* The data, the constant weight (and bias) and the arguments, as the run reads them. */
+typedef struct conv_operands {
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_bias;
+    pt2_conv_params_1d p;
+} conv_operands;
+
+static pt2_status read_operands(pt2_lower_context *ctx, const pt2_node *node, int transposed, conv_operands *o,
+                                pt2_error *err) {
+    int has_weight;
+    pt2_status st = channel_first_input(ctx, node, &o->in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &o->weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &o->bias, &o->has_bias, err);
+    if (st) return st;
+    if (!has_weight || o->weight.rank != 3) return pt2_lower_fail(node, err, "expected a constant weight of rank 3");
+    return pt2_conv_read_params_1d(ctx->run, node, o->weight.shape[2], transposed, &o->p, err);
+}
+
 /* RETURNN's integer padding pads both sides then runs VALID, as PyTorch's padding=p does;
  * the weight goes from PyTorch's [out, in/groups, k] to TF's [k, in/groups, out]. */
 static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    pt2_tensor weight, bias;
-    int has_weight, has_bias;
-    pt2_status st = channel_first_input(ctx, node, &in, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    conv_operands o;
+    pt2_status st = read_operands(ctx, node, 0, &o, err);
     if (st) return st;
-    if (!has_weight || weight.rank != 3) return pt2_lower_fail(node, err, "expected a constant weight of rank 3");
-    pt2_conv_params_1d p;
-    if ((st = pt2_conv_read_params_1d(ctx->run, node, weight.shape[2], 0, &p, err))) return st;
+    const pt2_lowered_value *in = o.in;
+    pt2_tensor weight = o.weight, bias = o.bias;
+    int has_bias = o.has_bias;
+    pt2_conv_params_1d p = o.p;
     if (p.pad_left != p.pad_right)
         return pt2_lower_fail(node, err, "asymmetric padding (%lld, %lld) is not lowered yet", (long long)p.pad_left,
                               (long long)p.pad_right);
@@ -70,16 +86,13 @@ static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2
  * with output_padding gives T*s + k - s + output_padding, and remove_padding=p cuts p frames
  * off each end. Weight [in, out, k] -> [k, 1, out, in]. No groups or dilation in RETURNN. */
 static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    pt2_tensor weight, bias;
-    int has_weight, has_bias;
-    pt2_status st = channel_first_input(ctx, node, &in, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
-    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    conv_operands o;
+    pt2_status st = read_operands(ctx, node, 1, &o, err);
     if (st) return st;
-    if (!has_weight || weight.rank != 3) return pt2_lower_fail(node, err, "expected a constant weight of rank 3");
-    pt2_conv_params_1d p;
-    if ((st = pt2_conv_read_params_1d(ctx->run, node, weight.shape[2], 1, &p, err))) return st;
+    const pt2_lowered_value *in = o.in;
+    pt2_tensor weight = o.weight, bias = o.bias;
+    int has_bias = o.has_bias;
+    pt2_conv_params_1d p = o.p;
     if (p.groups != 1 || p.dilation != 1)
         return pt2_lower_fail(node, err, "RETURNN's transposed_conv has no groups or dilation (groups %lld, dilation %lld)",
                               (long long)p.groups, (long long)p.dilation);

@@ -85,10 +85,15 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
     clock_gettime(CLOCK_MONOTONIC, &end);
     double seconds = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9;
     for (int i = 0; i < 2 && !st; i++) {
-        pt2_step_record step = {i ? "returnn-json" : "returnn-py",
-                                i ? "returnn.config.json + checkpoint run in real RETURNN, against the reference run"
-                                  : "returnn.config.py + checkpoint run in real RETURNN, against the reference run",
-                                seconds / 2, 1, 0, INFINITY, INFINITY};
+        /* Against PyTorch's own output when it was given, else the reference run's. */
+        const pt2_tensor *expected = result->has_pytorch_output ? &result->pytorch_output : &result->reference_output;
+        const char *what[2][2] = {
+            {"returnn.config.py + checkpoint run in real RETURNN, against the reference run",
+             "returnn.config.py + checkpoint run in real RETURNN, against PyTorch's outputs"},
+            {"returnn.config.json + checkpoint run in real RETURNN, against the reference run",
+             "returnn.config.json + checkpoint run in real RETURNN, against PyTorch's outputs"}};
+        pt2_step_record step = {i ? "returnn-json" : "returnn-py", what[i][result->has_pytorch_output], seconds / 2, 1, 0,
+                                INFINITY, INFINITY};
         const uint8_t *bytes;
         size_t length;
         pt2_tensor ours;
@@ -98,7 +103,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
         if (!pt2_cli_read_file(arena, output[i], &bytes, &length, &read_err) &&
             !pt2_npy_read(arena, bytes, length, output[i], &ours, &read_err)) {
             pt2_comparison cmp;
-            pt2_compare_tensors(&ours, &result->reference_output, result->atol, result->rtol, &cmp);
+            pt2_compare_tensors(&ours, expected, result->atol, result->rtol, &cmp);
             step.passed = cmp.passed;
             step.max_abs = cmp.max_abs;
             step.max_rel = cmp.max_rel;

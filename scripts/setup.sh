@@ -24,10 +24,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # Reinstall only when the requirements changed since the last successful install.
-wanted=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+wanted=$(cat tests/requirements.txt tests/requirements-flagship.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing Python packages (torch 2.13.0 CPU, TensorFlow, RETURNN, numpy)"
   .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "setup: installing parallel_wavegan without its dependencies, and the few modules it imports"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r tests/requirements-flagship.txt
   echo "$wanted" > .venv/.requirements.sha256
 else
   echo "setup: Python packages present"

@@ -18,6 +18,9 @@ typedef struct pt2_apply_report {
     /* Output. */
     size_t num_loaded; /* parameters and persistent buffers taken from the checkpoint */
     size_t num_tied;   /* of those, taken through a tied twin (the checkpoint names only one of them) */
+    const char *prefix; /* "" or the submodule ("generator.") whose state dict the checkpoint is */
+    size_t num_weight_norm; /* of those, folded from weight norm's g and v (a model exported after
+                               remove_weight_norm, a checkpoint saved with it) */
     size_t num_missing;
     const char **missing; /* graph FQNs the checkpoint lacks */
     size_t num_unexpected;

@@ -195,6 +195,8 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         pt2_tensor expected;
         if ((st = pt2_tensor_contiguous(arena, &options->reference_outputs[0], 0, &expected, err))) return st;
         pt2_compare_tensors(&torch_output, &expected, options->atol, options->rtol, &cmp);
+        result->has_pytorch_output = 1;
+        result->pytorch_output = expected;
         reference.compared = 1;
         reference.passed = cmp.passed;
         reference.max_abs = cmp.max_abs;

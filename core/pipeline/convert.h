@@ -42,6 +42,8 @@ typedef struct pt2_convert_result {
     /* For checks the caller adds (e.g. real RETURNN in the CLI): the input the conversion ran
      * on and the reference run's output (arena-owned, contiguous). */
     pt2_tensor input, reference_output;
+    int has_pytorch_output; /* PyTorch's own output was given (options.reference_outputs) */
+    pt2_tensor pytorch_output;
     size_t num_steps;
     pt2_step_record steps[PT2_MAX_STEPS];
     const void *layer_checks; /* pt2_layer_checks */

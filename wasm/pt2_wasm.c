@@ -11,7 +11,10 @@
 static pt2_strbuf last_result;
 static char last_error[4096];
 
-static int finish(pt2_status st, const pt2_error *err) {
+int pt2_wasm_finish(pt2_status st, const pt2_error *err);
+
+/* Keeps the one-line error of the last call for pt2_wasm_error() (every entry point). */
+int pt2_wasm_finish(pt2_status st, const pt2_error *err) {
     last_error[0] = 0;
     if (st) pt2_error_format(err, last_error, sizeof last_error);
     return (int)st;
@@ -31,7 +34,7 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_inspect(const uint8_t *bytes, size_t length, c
     pt2_status st = pt2_inspect(&arena, bytes, length, file_name, &options, &last_result, &err);
     if (st) pt2_error_set_file(&err, file_name);
     pt2_arena_free(&arena);
-    return finish(st, &err);
+    return pt2_wasm_finish(st, &err);
 }
 
 EMSCRIPTEN_KEEPALIVE const char *pt2_wasm_result(void) { return last_result.data ? last_result.data : ""; }

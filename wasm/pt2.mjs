@@ -1,0 +1,84 @@
+// The JS side of the WebAssembly build, shared by the browser page (web/) and the npm package
+// (node/): bytes in, bytes and text out. No Node or DOM APIs here: callers read files and pass
+// the module factory (build-wasm/pt2returnn_wasm.js) and, in Node, the .wasm bytes.
+
+const OUTPUTS = ['configPy', 'configJson', 'index', 'data', 'reportJson', 'reportText', 'layerPy', 'layerJson'];
+const STATUS_NAMES = ['ok', 'verify', 'input', 'unsupported', 'io', 'memory', 'internal'];
+
+export class Pt2Error extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+    this.kind = STATUS_NAMES[status] ?? 'internal';
+    // The CLI's exit codes: 2 bad input or unsupported, 3 internal or out of memory.
+    this.exitCode = status === 2 || status === 3 || status === 4 ? 2 : 3;
+  }
+}
+
+export async function loadPt2Returnn(createModule, moduleOptions = {}) {
+  const module = await createModule(moduleOptions);
+  const malloc = (n) => module._malloc(Math.max(n, 1));
+
+  function withBytes(bytes, use) {
+    const pointer = malloc(bytes ? bytes.length : 0);
+    if (bytes && bytes.length) module.HEAPU8.set(bytes, pointer);
+    try { return use(pointer, bytes ? bytes.length : 0); } finally { module._free(pointer); }
+  }
+
+  function error(status) {
+    return new Pt2Error(status, module.UTF8ToString(module.ccall('pt2_wasm_error', 'number', [], [])));
+  }
+
+  function outputBytes(which) {
+    const pointer = module.ccall('pt2_wasm_convert_output', 'number', ['number'], [which]);
+    const length = module.ccall('pt2_wasm_convert_output_length', 'number', ['number'], [which]);
+    return module.HEAPU8.slice(pointer, pointer + length);
+  }
+
+  return {
+    module,
+    /** The inspect report of a .pt2 or checkpoint (text, or JSON when json is set). */
+    inspect(bytes, { name = 'model.pt2', json = false, checkpointKey = '' } = {}) {
+      return withBytes(bytes, (pointer, length) => {
+        const status = module.ccall('pt2_wasm_inspect', 'number', ['number', 'number', 'string', 'number', 'string'],
+          [pointer, length, name, json ? 1 : 0, checkpointKey]);
+        if (status) throw error(status);
+        const result = module.ccall('pt2_wasm_result', 'number', [], []);
+        const length2 = module.ccall('pt2_wasm_result_length', 'number', [], []);
+        return new TextDecoder().decode(module.HEAPU8.slice(result, result + length2));
+      });
+    },
+    /** Every step of the conversion; throws Pt2Error for bad input or unsupported ops. */
+    convert(modelBytes, { name = 'model.pt2', checkpoint = null, atol = 1e-4, rtol = 1e-4, asLayer = '',
+      onProgress = null } = {}) {
+      module.pt2Progress = onProgress;
+      try {
+        return withBytes(modelBytes, (model, modelLength) =>
+          withBytes(checkpoint ? checkpoint.bytes : null, (ckpt, ckptLength) => {
+            const status = module.ccall('pt2_wasm_convert', 'number',
+              ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'string'],
+              [model, modelLength, name, ckpt, ckptLength, checkpoint ? (checkpoint.name ?? 'checkpoint') : '',
+                checkpoint ? (checkpoint.key ?? '') : '', atol, rtol, asLayer ?? '']);
+            if (status) throw error(status);
+            const files = {};
+            OUTPUTS.forEach((key, i) => { files[key] = outputBytes(i); });
+            const text = (bytes) => new TextDecoder().decode(bytes);
+            const failedStep = module.UTF8ToString(module.ccall('pt2_wasm_convert_failed_step', 'number', [], []));
+            return {
+              configPy: text(files.configPy),
+              configJson: text(files.configJson),
+              checkpoint: { index: files.index, data: files.data },
+              report: JSON.parse(text(files.reportJson)),
+              reportJson: text(files.reportJson),
+              reportText: text(files.reportText),
+              layerPy: asLayer ? text(files.layerPy) : null,
+              layerJson: asLayer ? text(files.layerJson) : null,
+              failedStep: failedStep || null,
+            };
+          }));
+      } finally {
+        module.pt2Progress = null;
+      }
+    },
+  };
+}

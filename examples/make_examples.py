@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Makes the bundled example: a small MelGAN-style generator (reflection padding, dilated
+"""Makes the bundled examples (the page's playground offers them with one click):
+tiny_encoder.pt2, a conv block called twice with a residual (naming and shared parameters),
+and tiny_melgan.pt2, a small MelGAN-style generator (reflection padding, dilated
 residual stacks, transposed convolutions) exported with a dynamic time axis, and a trained-style
 checkpoint in the layout of parallel_wavegan ({"model": {"generator": state_dict}}).
 The outputs are committed; rerun with the project's .venv to remake them:
@@ -43,7 +45,29 @@ class TinyMelGAN(nn.Module):
         return self.melgan(mel)
 
 
+class TinyEncoder(nn.Module):
+    """A block used twice (the second call shares its parameters) inside a residual."""
+
+    def __init__(self, mels=20, channels=24):
+        super().__init__()
+        self.inp = nn.Conv1d(mels, channels, 5, padding=2)
+        self.block = nn.Sequential(nn.Conv1d(channels, channels, 3, padding=1), nn.GELU())
+        self.out = nn.Conv1d(channels, 8, 1)
+
+    def forward(self, mel):
+        x = self.inp(mel)
+        return self.out(self.block(self.block(x)) + x)
+
+
+def make_encoder():
+    torch.manual_seed(2)
+    ep = torch.export.export(TinyEncoder().eval(), (torch.randn(1, 20, 30),),
+                             dynamic_shapes=({2: torch.export.Dim("frames", min=2, max=2048)},))
+    torch.export.save(ep, os.path.join(HERE, "tiny_encoder.pt2"))
+
+
 def main():
+    make_encoder()
     torch.manual_seed(0)
     model = TinyMelGAN().eval()
     mel = torch.randn(1, 20, 24)

@@ -1,0 +1,148 @@
+// The page in a real browser: Debian's chromium driven by playwright-core opens build/web/
+// (scripts/web.sh --build-only), converts a bundled example in the playground and a fixture
+// picked from disk on the converter page, checks the steps, the per-layer table against the
+// native CLI's report, that every downloaded file equals the native CLI's output byte for byte
+// (the native CLI run with --portable: the kernels the WASM build runs), and that a bad file
+// gives its error. Screenshots go to build/test-output/web/.
+//   node --test tests/web/test_page.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(root, 'web', 'package.json'));
+const { chromium } = require('playwright-core');
+const webDir = path.join(root, 'build', 'web');
+const shots = path.join(root, 'build', 'test-output', 'web');
+const native = path.join(root, 'build', 'pt2returnn');
+const fixtures = process.env.PT2_FIXTURES_DIR ?? path.join(root, 'build', 'fixtures');
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+
+let server, browser, base;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = createServer((request, response) => {
+    const file = path.join(webDir, decodeURIComponent(new URL(request.url, 'http://x').pathname));
+    try {
+      const body = readFileSync(file.endsWith(path.sep) ? path.join(file, 'index.html') : file);
+      response.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+function nativeConvert(model, extra = []) {
+  const out = mkdtempSync(path.join(tmpdir(), 'pt2-native-'));
+  execFileSync(native, ['convert', model, '-o', out, '--portable', ...extra], { stdio: 'pipe' });
+  return out;
+}
+
+async function downloads(page) {
+  const files = {};
+  for (const link of await page.locator('#downloads a').all()) {
+    const name = await link.getAttribute('download');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    files[name] = readFileSync(await download.path());
+  }
+  return files;
+}
+
+async function checkAgainstNative(page, outDir, modelName) {
+  const report = JSON.parse(readFileSync(path.join(outDir, 'report.json'), 'utf8'));
+  for (const step of ['load', 'reference', 'layers', 'emit', 'reload'])
+    assert.equal(await page.locator(`#steps li[data-step="${step}"]`).getAttribute('class'), 'passed', step);
+  const rows = await page.locator('#layers tbody tr').all();
+  assert.equal(rows.length, report.layers.length);
+  for (let i = 0; i < rows.length; i++) {
+    const cells = await rows[i].locator('td').allTextContents();
+    assert.equal(cells[0], report.layers[i].layer);
+    assert.equal(cells[3], report.layers[i].op);
+    assert.equal(cells[4], report.layers[i].max_abs.toExponential(2), `max abs of ${cells[0]}`);
+    assert.equal(cells[6], 'pass');
+  }
+  const files = await downloads(page);
+  for (const name of readdirSync(outDir)) {
+    let expected = readFileSync(path.join(outDir, name));
+    if (!name.startsWith('model.001')) // the page names the model by its file name, the CLI by its path
+      expected = Buffer.from(expected.toString().replaceAll(report.model, modelName));
+    assert.ok(files[name], `the page offers ${name}`);
+    assert.ok(files[name].equals(expected), `${name} equals the native CLI's`);
+  }
+  assert.ok(files['pt2returnn-output.zip'].subarray(0, 4).equals(Buffer.from('PK\x03\x04')));
+}
+
+test('playground: the bundled MelGAN-style example with its checkpoint, one click', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/playground.html`);
+  await page.locator('.examples button').first().click();
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+  await page.screenshot({ path: path.join(shots, 'playground-melgan.png'), fullPage: true });
+  const out = nativeConvert(path.join(root, 'examples', 'tiny_melgan.pt2'),
+    ['--checkpoint', path.join(root, 'examples', 'tiny_melgan.checkpoint.pkl'), '--checkpoint-key', 'model.generator']);
+  // The page names files as the playground fetched them.
+  const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+  for (const name of ['report.json', 'report.txt', 'returnn.config.py']) {
+    const text = readFileSync(path.join(out, name), 'utf8').replaceAll(report.checkpoint, 'examples/tiny_melgan.checkpoint.pkl');
+    writeFileSync(path.join(out, name), text);
+  }
+  await checkAgainstNative(page, out, 'examples/tiny_melgan.pt2');
+  // Sorting and filtering.
+  await page.fill('#filter', 'transposed');
+  assert.equal(await page.locator('#layers tbody tr').count(), 2);
+  await page.fill('#filter', '');
+  await page.close();
+});
+
+test('converter page: a fixture picked from disk', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/index.html`);
+  const model = path.join(fixtures, 'with_buffers.pt2');
+  await page.setInputFiles('#model', model);
+  await page.click('#convert');
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+  await page.screenshot({ path: path.join(shots, 'converter-with-buffers.png'), fullPage: true });
+  await checkAgainstNative(page, nativeConvert(model), 'with_buffers.pt2');
+  await page.close();
+});
+
+test('a bad file gives its error, naming the file', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/index.html`);
+  await page.setInputFiles('#model', { name: 'not-a-model.pt2', mimeType: 'application/octet-stream', buffer: Buffer.from('hello') });
+  await page.click('#convert');
+  await page.locator('#error').waitFor({ state: 'visible', timeout: 30000 });
+  const text = await page.locator('#error').textContent();
+  assert.match(text, /not-a-model\.pt2/);
+  const nativeError = (() => {
+    const bad = path.join(mkdtempSync(path.join(tmpdir(), 'pt2-bad-')), 'not-a-model.pt2');
+    writeFileSync(bad, 'hello');
+    try { execFileSync(native, ['convert', bad, '-o', bad + '.out'], { stdio: 'pipe' }); } catch (e) { return e.stderr.toString(); }
+    return '';
+  })();
+  // The same message as the native CLI's, but for the path.
+  assert.ok(nativeError.includes(text.replace(/^.*not-a-model\.pt2/, '').trim().slice(0, 40)), `${text} vs ${nativeError}`);
+  await page.screenshot({ path: path.join(shots, 'bad-file.png'), fullPage: true });
+  await page.close();
+});

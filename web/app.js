@@ -1,0 +1,201 @@
+// The converter page (index.html) and the docs playground (playground.html) share this: pick or
+// drop a .pt2 (and a checkpoint), convert in a Web Worker, watch the steps, read the per-layer
+// table, the plot, the module tree, the net dict and the report, and download every file.
+import { makeZip } from './zip.js';
+
+const STEPS = [
+  ['load', 'load the archive and the checkpoint'],
+  ['reference', 'reference run with PyTorch semantics'],
+  ['layers', 'naming, lowering, each layer checked on PyTorch\'s inputs'],
+  ['emit', 'RETURNN configs and TF checkpoint'],
+  ['reload', 'reload the JSON config and checkpoint, run them'],
+];
+
+const $ = (selector) => document.querySelector(selector);
+let worker = null;
+let files = {};
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === 'class') node.className = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function resetSteps() {
+  const list = $('#steps');
+  list.replaceChildren(...STEPS.map(([name, what]) =>
+    element('li', { 'data-step': name, class: 'pending' }, element('b', {}, name), ' ', what, element('span', { class: 'detail' }))));
+}
+
+function setStep(name, state, detail) {
+  const item = document.querySelector(`#steps li[data-step="${name}"]`);
+  if (!item) return;
+  item.className = state;
+  item.querySelector('.detail').textContent = detail ? ` — ${detail}` : '';
+}
+
+function showError(message) {
+  const box = $('#error');
+  box.hidden = false;
+  // Unsupported ops come as one line, "N nodes use ops ...: a (node ...); b (node ...)": list them.
+  const [head, list] = message.split(/:\s(?=aten\.|[a-z_]+\.)/, 2);
+  box.replaceChildren(element('p', {}, head));
+  if (list) box.append(element('ul', {}, ...list.split('; ').map((entry) => element('li', {}, entry))));
+}
+
+function format(value) {
+  return value === null || value === undefined ? '' : Number(value).toExponential(2);
+}
+
+function renderTable(layers) {
+  const body = $('#layers tbody');
+  const filter = $('#filter').value.toLowerCase();
+  const failedOnly = $('#failed-only').checked;
+  const key = body.dataset.sortKey ?? 'index';
+  const direction = Number(body.dataset.sortDirection ?? 1);
+  const rows = layers.map((layer, index) => ({ ...layer, index }))
+    .filter((l) => !failedOnly || !l.passed)
+    .filter((l) => !filter || `${l.layer} ${l.module_path} ${l.op} ${l.class}`.toLowerCase().includes(filter));
+  rows.sort((a, b) => (a[key] > b[key] ? 1 : a[key] < b[key] ? -1 : 0) * direction);
+  body.replaceChildren(...rows.map((l) => element('tr', { class: l.passed ? 'pass' : 'fail' },
+    element('td', {}, l.layer), element('td', {}, l.class), element('td', {}, l.module_path || '(root)'),
+    element('td', { title: l.source_line ?? '' }, l.op), element('td', { class: 'number' }, format(l.max_abs)),
+    element('td', { class: 'number' }, format(l.max_rel)), element('td', {}, l.passed ? 'pass' : 'FAIL'))));
+  $('#layer-count').textContent = `${rows.length} of ${layers.length} layers`;
+}
+
+function plot(layers, atol) {
+  const canvas = $('#plot');
+  const context = canvas.getContext('2d');
+  const width = canvas.width, height = canvas.height, margin = 30;
+  context.clearRect(0, 0, width, height);
+  const log = (v) => Math.log10(Math.max(v, 1e-12));
+  const low = -12, high = 0;
+  const y = (v) => height - margin - ((log(v) - low) / (high - low)) * (height - 2 * margin);
+  context.strokeStyle = '#999';
+  context.fillStyle = '#333';
+  context.font = '11px sans-serif';
+  for (let e = low; e <= high; e += 2) {
+    context.fillText(`1e${e}`, 2, y(10 ** e) + 4);
+    context.beginPath(); context.moveTo(margin, y(10 ** e)); context.lineTo(width, y(10 ** e)); context.stroke();
+  }
+  const step = (width - margin) / Math.max(layers.length, 1);
+  layers.forEach((layer, i) => {
+    context.fillStyle = layer.passed ? '#2a7' : '#c33';
+    const top = y(layer.max_abs ?? 1);
+    context.fillRect(margin + i * step, top, Math.max(step - 1, 1), height - margin - top);
+  });
+  context.strokeStyle = '#c33';
+  context.beginPath(); context.moveTo(margin, y(atol)); context.lineTo(width, y(atol)); context.stroke();
+  context.fillText(`atol ${atol}`, width - 70, y(atol) - 4);
+}
+
+function renderTree(tree) {
+  const list = $('#tree');
+  list.replaceChildren();
+  if (!tree) return;
+  const entries = Array.isArray(tree) ? tree : Object.values(tree);
+  for (const module of entries) {
+    const path = module.path ?? '';
+    const depth = path ? path.split('.').length : 0;
+    list.append(element('li', { style: `margin-left:${depth * 1.2}em` }, element('b', {}, path || '(root)'), ' ',
+      module.type ?? '', module.ops !== undefined ? ` (${module.ops} ops)` : ''));
+  }
+}
+
+function download(name, bytes) {
+  const url = URL.createObjectURL(new Blob([bytes]));
+  return element('a', { href: url, download: name, class: 'download' }, name);
+}
+
+function showResult(message) {
+  const { result, tree } = message;
+  const encoder = new TextEncoder();
+  files = {
+    'returnn.config.py': encoder.encode(result.configPy),
+    'returnn.config.json': encoder.encode(result.configJson),
+    'model.001.index': result.checkpoint.index,
+    'model.001.data-00000-of-00001': result.checkpoint.data,
+    'report.json': encoder.encode(result.reportJson),
+    'report.txt': encoder.encode(result.reportText),
+  };
+  for (const step of result.report.steps)
+    setStep(step.step, step.passed ? 'passed' : 'failed', step.max_abs !== undefined ? `max abs ${format(step.max_abs)}` : 'done');
+  $('#summary').textContent = result.failedStep
+    ? `The ${result.failedStep} check failed; the files are still offered below.`
+    : `Every check passed: ${result.report.num_layers} RETURNN layers, ${result.report.num_variables} checkpoint variables (${message.seconds.toFixed(2)} s).`;
+  const layers = result.report.layers;
+  $('#results').hidden = false;
+  $('#layers tbody').dataset.sortKey = 'index';
+  renderTable(layers);
+  $('#filter').oninput = () => renderTable(layers);
+  $('#failed-only').onchange = () => renderTable(layers);
+  document.querySelectorAll('#layers th[data-key]').forEach((th) => {
+    th.onclick = () => {
+      const body = $('#layers tbody');
+      body.dataset.sortDirection = body.dataset.sortKey === th.dataset.key ? -Number(body.dataset.sortDirection ?? 1) : 1;
+      body.dataset.sortKey = th.dataset.key;
+      renderTable(layers);
+    };
+  });
+  plot(layers, result.report.atol);
+  renderTree(tree);
+  $('#netdict').textContent = result.configJson;
+  $('#report').textContent = result.reportText;
+  const zip = makeZip(Object.entries(files).map(([name, bytes]) => ({ name, bytes })));
+  $('#downloads').replaceChildren(...Object.entries(files).map(([name, bytes]) => download(name, bytes)),
+    download('pt2returnn-output.zip', zip));
+}
+
+export function convert(model, checkpoint, key) {
+  $('#error').hidden = true;
+  $('#results').hidden = true;
+  $('#summary').textContent = 'Converting…';
+  resetSteps();
+  worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = ({ data }) => {
+    if (data.type === 'progress') {
+      const done = /^(done|passed|FAILED)/.test(data.message);
+      setStep(data.step, done ? (data.message.startsWith('FAILED') ? 'failed' : 'passed') : 'running', data.message);
+    } else if (data.type === 'done') {
+      showResult(data);
+    } else {
+      $('#summary').textContent = 'The conversion stopped.';
+      document.querySelectorAll('#steps li.running').forEach((li) => { li.className = 'failed'; });
+      showError(data.message);
+    }
+  };
+  worker.postMessage({
+    type: 'convert', model, atol: Number($('#atol').value), rtol: Number($('#rtol').value),
+    checkpoint: checkpoint ? { ...checkpoint, key } : null,
+  });
+}
+
+async function readFile(file) {
+  return file ? { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) } : null;
+}
+
+export function setUpPicker() {
+  const start = async () => {
+    const model = await readFile($('#model').files[0]);
+    if (!model) return showError('Choose a .pt2 file (torch.export.save) first.');
+    convert(model, await readFile($('#checkpoint').files[0]), $('#key').value.trim());
+  };
+  $('#convert').addEventListener('click', start);
+  const zone = $('#drop');
+  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    const dropped = [...event.dataTransfer.files];
+    const model = dropped.find((f) => f.name.endsWith('.pt2')) ?? dropped[0];
+    const checkpoint = dropped.find((f) => f !== model);
+    convert(await readFile(model), await readFile(checkpoint), $('#key').value.trim());
+  });
+}

@@ -1,0 +1,37 @@
+// The conversion runs here, off the page's thread, so the page never freezes. Messages in:
+// {type: 'convert', model: {name, bytes}, checkpoint: {name, bytes, key} | null, atol, rtol}.
+// Messages out: {type: 'progress', step, message}, {type: 'done', result, tree}, {type: 'error', message}.
+import createPt2Returnn from './pt2returnn_wasm.js';
+import { loadPt2Returnn } from './pt2.js';
+
+let converter = null;
+
+async function ready() {
+  if (!converter) {
+    // The bytes are fetched here and handed over, so any static server will do (no wasm MIME type needed).
+    const wasmBinary = new Uint8Array(await (await fetch(new URL('./pt2returnn_wasm.wasm', import.meta.url))).arrayBuffer());
+    converter = await loadPt2Returnn(createPt2Returnn, { wasmBinary });
+  }
+  return converter;
+}
+
+self.onmessage = async (event) => {
+  const request = event.data;
+  if (request.type !== 'convert') return;
+  try {
+    const pt2 = await ready();
+    const started = performance.now();
+    const result = pt2.convert(request.model.bytes, {
+      name: request.model.name,
+      checkpoint: request.checkpoint,
+      atol: request.atol,
+      rtol: request.rtol,
+      onProgress: (step, message) => self.postMessage({ type: 'progress', step, message }),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const tree = JSON.parse(pt2.inspect(request.model.bytes, { name: request.model.name, json: true })).modules;
+    self.postMessage({ type: 'done', result, tree, seconds }, [result.checkpoint.index.buffer, result.checkpoint.data.buffer]);
+  } catch (error) {
+    self.postMessage({ type: 'error', message: error.message, kind: error.kind ?? 'internal' });
+  }
+};

@@ -72,12 +72,18 @@ def our_seconds(pt2, x_path, threads, repeat, portable):
     return float(re.search(r"forward_seconds: ([0-9.e-]+)", result.stdout).group(1)), None
 
 
+NODE_CLI = os.path.join(ROOT, "node", "bin", "pt2returnn.js")
+
+
 def wasm_seconds(pt2, x_path, repeat):
-    """WASM HOOK: the WebAssembly build's forward time under Node (single-threaded, portable
-    kernels with SIMD128). Returns (seconds, None), or (None, reason) until the npm package
-    exposes `run`; then call its CLI here like our_seconds does and parse forward_seconds."""
-    del pt2, x_path, repeat
-    return None, "the npm package does not expose `run` yet"
+    """The WebAssembly build's forward time under Node (the npm package's CLI; single-threaded,
+    portable kernels with SIMD128)."""
+    time.sleep(1.0)
+    result = subprocess.run(["node", NODE_CLI, "run", pt2, "--input", x_path, "--repeat", str(repeat)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return None, result.stderr.strip().splitlines()[-1][:160]
+    return float(re.search(r"forward_seconds: ([0-9.e-]+)", result.stdout).group(1)), None
 
 
 def main():
@@ -110,9 +116,15 @@ def main():
                         break
                     line += f" | {label} {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
                 print(line)
+                if threads == 1:
+                    single = reference, ours["native"][0]
             seconds, error = wasm_seconds(pt2, x_path, args.repeat)
-            print(f"  WASM under Node: {seconds * 1e3:8.2f} ms" if seconds is not None else
-                  f"  WASM under Node: not measured yet ({error})")
+            if seconds is None:
+                print(f"  WASM under Node: not measured ({error})")
+            else:
+                reference, native = single
+                print(f"  WASM under Node (1 thread): {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
+                      + (f", {seconds / native:5.2f}x native" if native else ""))
     sys.stdout.flush()
 
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../core/base/npy.h"
-#include "../core/load/torch_save.h"
+#include "../core/load/reference_output.h"
 #include "../core/base/strbuf.h"
 #include "../core/pipeline/convert.h"
 #include "cli.h"
@@ -104,24 +104,11 @@ static pt2_status write_outputs(const char *dir, const char *as_layer, const pt2
     return st;
 }
 
-/* PyTorch's output: a .npy, or a torch.save file holding a tensor (or a tuple/list whose first
- * item is one, as a model returning a tuple gives). */
 static pt2_status read_reference(pt2_arena *arena, const char *path, pt2_tensor *out, pt2_error *err) {
     const uint8_t *bytes;
     size_t length;
     pt2_status st = pt2_cli_read_file(arena, path, &bytes, &length, err);
-    if (st) return st;
-    if (length < 4 || memcmp(bytes, "PK\x03\x04", 4) != 0) return pt2_npy_read(arena, bytes, length, path, out, err);
-    pt2_pyobj *root;
-    if ((st = pt2_torch_load(arena, bytes, length, path, &root, err))) return st;
-    const pt2_pyobj *value = root;
-    if ((value->kind == PT2_PY_TUPLE || value->kind == PT2_PY_LIST) && value->count) value = value->items[0];
-    if (value->kind != PT2_PY_TENSOR) {
-        pt2_error_set_file(err, path);
-        return pt2_fail(err, PT2_ERR_INPUT, "expected a tensor (or a tuple of tensors), found %s", pt2_pyobj_kind_name(value->kind));
-    }
-    *out = value->tensor;
-    return PT2_OK;
+    return st ? st : pt2_load_reference_output(arena, bytes, length, path, out, err);
 }
 
 static void print_progress(void *user, const char *step, const char *message) {

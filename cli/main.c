@@ -11,9 +11,8 @@ static const char main_help[] =
     "commands:\n"
     "  inspect FILE      show what a .pt2, torch.save or .safetensors file holds\n"
     "  run MODEL.pt2     run the exported program with PyTorch semantics (reference run)\n"
-    "  convert MODEL.pt2 -o DIR   write a RETURNN config and TF checkpoint (first slice:\n"
-    "                    conv1d and activations; see the README's status)\n"
-
+    "  convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step\n"
+    "                    (reference run, per-layer checks, reload; real RETURNN on request)\n"
     "\n"
     "'pt2returnn COMMAND --help' describes each command.\n"
     "exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error\n";

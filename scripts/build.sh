@@ -32,3 +32,9 @@ if [ $wasm = 1 ]; then
   emcmake cmake -S . -B build-wasm -DCMAKE_BUILD_TYPE=Release -DPT2_WERROR=ON >/dev/null
   cmake --build build-wasm -j "$jobs"
 fi
+if [ $wasm = 1 ]; then
+  # One artifact for Node and the browser: the npm package carries the same module and glue.
+  mkdir -p node/dist
+  cp build-wasm/pt2returnn_wasm.js build-wasm/pt2returnn_wasm.wasm node/dist/
+  cp wasm/pt2.mjs node/dist/pt2.mjs
+fi

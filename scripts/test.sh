@@ -25,7 +25,7 @@ run "CLI tests under ASan+UBSan" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURE
   tests/python/test_as_layer.py tests/python/test_flagship.py
 run "WASM module loads under Node" node wasm/wasm_smoke.mjs build-wasm
 run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
-if [ -f node/package.json ]; then run "node --test" bash -c "cd node && node --test"; fi
+run "npm package: parity with the native CLI, npm pack" node --test tests/node/
 run "the page in Chromium" bash -c "bash scripts/web.sh --build-only && node --test tests/web/test_page.mjs"
 
 elapsed=$(( $(date +%s) - start ))

@@ -10,8 +10,8 @@ export class Pt2Error extends Error {
     super(message);
     this.status = status;
     this.kind = STATUS_NAMES[status] ?? 'internal';
-    // The CLI's exit codes: 2 bad input or unsupported, 3 internal or out of memory.
-    this.exitCode = status === 2 || status === 3 || status === 4 ? 2 : 3;
+    // The CLI's exit codes: 1 a verification failed, 2 bad input, unsupported or I/O, 3 internal or memory.
+    this.exitCode = status === 1 ? 1 : status === 2 || status === 3 || status === 4 ? 2 : 3;
   }
 }
 
@@ -48,17 +48,45 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}) {
         return new TextDecoder().decode(module.HEAPU8.slice(result, result + length2));
       });
     },
+    /** The reference run: outputs as .npy bytes; `repeat` further runs give forwardSeconds. */
+    run(modelBytes, { name = 'model.pt2', checkpoint = null, inputs = [], repeat = 0 } = {}) {
+      const all = new Uint8Array(inputs.reduce((n, b) => n + b.length, 0));
+      let at = 0;
+      for (const b of inputs) { all.set(b, at); at += b.length; }
+      const lengths = new Uint8Array(new Uint32Array(inputs.map((b) => b.length)).buffer);
+      return withBytes(modelBytes, (model, modelLength) =>
+        withBytes(checkpoint ? checkpoint.bytes : null, (ckpt, ckptLength) =>
+        withBytes(all, (inputPointer) => withBytes(lengths, (lengthPointer) => {
+          const status = module.ccall('pt2_wasm_run', 'number',
+            ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'number', 'number'],
+            [model, modelLength, name, ckpt, ckptLength, checkpoint ? (checkpoint.name ?? 'checkpoint') : '',
+              checkpoint ? (checkpoint.key ?? '') : '', inputPointer, lengthPointer, inputs.length, repeat]);
+          if (status) throw error(status);
+          const outputs = [];
+          const count = module.ccall('pt2_wasm_run_output_count', 'number', [], []);
+          for (let i = 0; i < count; i++) {
+            const pointer = module.ccall('pt2_wasm_run_output', 'number', ['number'], [i]);
+            const length = module.ccall('pt2_wasm_run_output_length', 'number', ['number'], [i]);
+            outputs.push(module.HEAPU8.slice(pointer, pointer + length));
+          }
+          return { outputs, forwardSeconds: module.ccall('pt2_wasm_run_forward_seconds', 'number', [], []) };
+        }))));
+    },
     /** Every step of the conversion; throws Pt2Error for bad input or unsupported ops. */
     convert(modelBytes, { name = 'model.pt2', checkpoint = null, atol = 1e-4, rtol = 1e-4, asLayer = '',
-      onProgress = null } = {}) {
+      input = null, reference = null, onProgress = null } = {}) {
       module.pt2Progress = onProgress;
       try {
         return withBytes(modelBytes, (model, modelLength) =>
-          withBytes(checkpoint ? checkpoint.bytes : null, (ckpt, ckptLength) => {
+          withBytes(checkpoint ? checkpoint.bytes : null, (ckpt, ckptLength) =>
+          withBytes(input, (inputPointer, inputLength) =>
+          withBytes(reference, (referencePointer, referenceLength) => {
             const status = module.ccall('pt2_wasm_convert', 'number',
-              ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'string'],
+              ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'string',
+                'number', 'number', 'number', 'number'],
               [model, modelLength, name, ckpt, ckptLength, checkpoint ? (checkpoint.name ?? 'checkpoint') : '',
-                checkpoint ? (checkpoint.key ?? '') : '', atol, rtol, asLayer ?? '']);
+                checkpoint ? (checkpoint.key ?? '') : '', atol, rtol, asLayer ?? '', inputPointer, inputLength,
+                referencePointer, referenceLength]);
             if (status) throw error(status);
             const files = {};
             OUTPUTS.forEach((key, i) => { files[key] = outputBytes(i); });
@@ -75,7 +103,7 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}) {
               layerJson: asLayer ? text(files.layerJson) : null,
               failedStep: failedStep || null,
             };
-          }));
+          }))));
       } finally {
         module.pt2Progress = null;
       }

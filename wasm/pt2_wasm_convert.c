@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/base/npy.h"
+#include "../core/load/reference_output.h"
 #include "../core/pipeline/convert.h"
 
 /* Implemented in pt2_wasm.c: the last error line, shared by every entry point. */
@@ -40,7 +42,8 @@ static const pt2_strbuf *output(int which) {
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_length, const char *model_name,
                                           const uint8_t *checkpoint, size_t checkpoint_length,
                                           const char *checkpoint_name, const char *checkpoint_key, double atol,
-                                          double rtol, const char *as_layer) {
+                                          double rtol, const char *as_layer, const uint8_t *input, size_t input_length,
+                                          const uint8_t *reference, size_t reference_length) {
     if (last_valid) pt2_convert_result_free(&last);
     last_valid = 0;
     last_failed_step[0] = 0;
@@ -63,7 +66,18 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
     options.run.num_threads = 1;
     options.as_layer = as_layer && as_layer[0] ? as_layer : NULL;
     options.progress = progress;
-    pt2_status st = pt2_convert(&arena, &source, &options, &last, &err);
+    pt2_tensor input_tensor, reference_tensor;
+    pt2_status st = PT2_OK;
+    if (input && input_length && !(st = pt2_npy_read(&arena, input, input_length, "input", &input_tensor, &err))) {
+        options.inputs = &input_tensor;
+        options.num_inputs = 1;
+    }
+    if (!st && reference && reference_length &&
+        !(st = pt2_load_reference_output(&arena, reference, reference_length, "reference", &reference_tensor, &err))) {
+        options.reference_outputs = &reference_tensor;
+        options.num_reference_outputs = 1;
+    }
+    if (!st) st = pt2_convert(&arena, &source, &options, &last, &err);
     if (!st) {
         last_valid = 1;
         if (last.failed_step) strncpy(last_failed_step, last.failed_step, sizeof last_failed_step - 1);

@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+// The npm package's CLI: the native CLI's subcommands, flags, outputs and exit codes, on the
+// WebAssembly build (single-threaded, portable kernels; --threads and --portable are accepted
+// and change nothing). Exit codes: 0 ok, 1 a check failed, 2 bad or unsupported input, 3 internal.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { convert, inspect, run } from '../index.js';
+
+const HELP = {
+  main: `usage: pt2returnn COMMAND [options]
+
+commands:
+  inspect FILE      show what a .pt2, torch.save or .safetensors file holds
+  run MODEL.pt2     run the exported program with PyTorch semantics (reference run)
+  convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step
+                    (reference run, per-layer checks, reload)
+
+'pt2returnn COMMAND --help' describes each command.
+exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error
+`,
+  inspect: `usage: pt2returnn inspect FILE [--json] [--checkpoint-key KEY.PATH]
+
+Shows what a .pt2 (torch.export.save), torch.save checkpoint or .safetensors file holds: inputs and
+outputs with their dims, ops, the module tree, every parameter and buffer; for checkpoints every tensor.
+  --json                 the same as JSON
+  --checkpoint-key PATH  only the entry at this key path of a torch.save file (e.g. model.generator)
+`,
+  run: `usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH]]
+                      [--input FILE.npy]... [--output OUT.npy] [--repeat K]
+
+Runs the exported program with PyTorch semantics (the reference run), on the archive's example
+inputs or on .npy inputs (a dynamic axis may take any size the export allows).
+  --checkpoint FILE       load weights from a torch.save file or .safetensors first
+  --checkpoint-key PATH   where the state dict sits in a torch.save file (e.g. model.generator)
+  --input FILE.npy        a user input (repeat for several inputs)
+  --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...
+  --repeat K              run K more times and print 'forward_seconds: X' (the mean)
+  --threads N, --portable accepted for the native CLI's sake (WebAssembly runs one thread)
+`,
+  convert: `usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]
+                          [--input FILE.npy] [--reference REF] [--atol X] [--rtol Y]
+                          [--as-layer NAME] [--json]
+
+Converts an exported program to RETURNN, proving each step (load, reference run, per-layer checks
+with RETURNN's semantics on PyTorch's inputs, emit, reload), and writes OUTDIR/returnn.config.py,
+returnn.config.json, model.001.index, model.001.data-00000-of-00001, report.json and report.txt
+(and NAME.layer.py/.json with --as-layer). Files are written under temporary names and renamed.
+  -o, --output-dir OUTDIR  where to write (created if missing)
+  --checkpoint FILE        load weights from a torch.save file or .safetensors first
+  --checkpoint-key PATH    where the state dict sits in a torch.save file (e.g. model.generator)
+  --input FILE.npy         run on this input instead of the archive's example input
+  --reference REF          PyTorch's output for it (.npy or a torch.save'd tensor)
+  --atol X, --rtol Y       tolerances (default 1e-4 each)
+  --as-layer NAME          emit the model as one subnetwork layer NAME (variables under NAME/)
+  --json                   print report.json to stdout instead of the readable report
+  --threads N, --portable  accepted for the native CLI's sake (WebAssembly runs one thread)
+The native CLI also has --returnn --python PATH (a run in real RETURNN).
+
+exit codes: 0 every step passed; 1 a check failed (files and report are written); 2 bad input or
+unsupported ops (all listed; nothing is written); 3 internal error
+`,
+};
+
+class UsageError extends Error {}
+
+function parse(command, argv, valued, flags) {
+  const options = { positional: [], lists: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') return { help: true };
+    if (valued.includes(a)) {
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
+      const value = argv[++i];
+      (options.lists[a] ??= []).push(value);
+      options[a] = value;
+    } else if (flags.includes(a)) {
+      options[a] = true;
+    } else if (a.startsWith('-') && a.length > 1) {
+      throw new UsageError(`unknown option '${a}'`);
+    } else {
+      options.positional.push(a);
+    }
+  }
+  return options;
+}
+
+async function readNamed(file) {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const reason = error.code === 'ENOENT' ? 'No such file or directory' : error.code === 'EISDIR' ? 'not a regular file' : error.message;
+    throw Object.assign(new Error(`${file}: cannot open: ${reason}`), { exitCode: 2 });
+  }
+}
+
+function progressPrinter() {
+  if (!process.stderr.isTTY) return (step, message) => process.stderr.write(`[${step}] ${message}\n`);
+  const steps = ['load', 'reference', 'layers', 'emit', 'reload'];
+  return (step, message) => {
+    const done = Math.max(steps.indexOf(step), 0) + (/^(done|passed|FAILED)/.test(message) ? 1 : 0);
+    const bar = '#'.repeat(done * 4).padEnd(steps.length * 4, '.');
+    process.stderr.write(`\r[${bar}] ${step}: ${message}`.padEnd(100).slice(0, 100) + (done === steps.length ? '\n' : ''));
+  };
+}
+
+async function writeOutputs(dir, files) {
+  await mkdir(dir, { recursive: true });
+  const temporary = Object.keys(files).map((name) => path.join(dir, `.${name}.tmp-${process.pid}`));
+  try {
+    await Promise.all(Object.values(files).map((bytes, i) => writeFile(temporary[i], bytes)));
+  } catch (error) {
+    await Promise.all(temporary.map((t) => rm(t, { force: true })));
+    throw error;
+  }
+  for (const [i, name] of Object.keys(files).entries()) await rename(temporary[i], path.join(dir, name));
+}
+
+const commands = {
+  async inspect(argv) {
+    const o = parse('inspect', argv, ['--checkpoint-key'], ['--json']);
+    if (o.help) return process.stdout.write(HELP.inspect), 0;
+    if (o.positional.length !== 1) throw new UsageError(o.positional.length ? `one FILE expected, got '${o.positional[1]}' as well` : 'missing FILE');
+    const file = o.positional[0];
+    process.stdout.write(await inspect(await readNamed(file), { name: file, json: !!o['--json'], checkpointKey: o['--checkpoint-key'] ?? '' }));
+    return 0;
+  },
+
+  async run(argv) {
+    const o = parse('run', argv, ['--checkpoint', '--checkpoint-key', '--input', '--output', '--threads', '--repeat'], ['--portable']);
+    if (o.help) return process.stdout.write(HELP.run), 0;
+    if (!o.positional.length) throw new UsageError('missing MODEL.pt2');
+    if (o['--checkpoint-key'] && !o['--checkpoint']) throw new UsageError('--checkpoint-key needs --checkpoint');
+    const model = o.positional[0];
+    const inputs = await Promise.all((o.lists['--input'] ?? []).map(readNamed));
+    const checkpoint = o['--checkpoint'] ? { name: o['--checkpoint'], bytes: await readNamed(o['--checkpoint']), key: o['--checkpoint-key'] } : null;
+    const repeat = Number(o['--repeat'] ?? 0);
+    const result = await run(await readNamed(model), { name: model, checkpoint, inputs, repeat });
+    if (repeat > 0) process.stdout.write(`forward_seconds: ${result.forwardSeconds.toFixed(6)}\n`);
+    if (o['--output']) {
+      for (const [i, bytes] of result.outputs.entries()) {
+        const base = o['--output'];
+        const name = i === 0 ? base : base.endsWith('.npy') ? `${base.slice(0, -4)}.${i}.npy` : `${base}.${i}.npy`;
+        await writeOutputs(path.dirname(path.resolve(name)), { [path.basename(name)]: bytes });
+      }
+    }
+    return 0;
+  },
+
+  async convert(argv) {
+    const o = parse('convert', argv, ['-o', '--output-dir', '--checkpoint', '--checkpoint-key', '--input', '--reference',
+      '--atol', '--rtol', '--threads', '--as-layer', '--python'], ['--json', '--portable', '--returnn']);
+    if (o.help) return process.stdout.write(HELP.convert), 0;
+    const outDir = o['-o'] ?? o['--output-dir'];
+    if (!o.positional.length) throw new UsageError('missing MODEL.pt2');
+    if (o.positional.length > 1) throw new UsageError(`one MODEL.pt2 expected, got '${o.positional[1]}' as well`);
+    if (!outDir) throw new UsageError('missing -o OUTDIR');
+    if (o['--checkpoint-key'] && !o['--checkpoint']) throw new UsageError('--checkpoint-key needs --checkpoint');
+    if (o['--returnn'] || o['--python']) throw new UsageError('--returnn --python PATH is in the native CLI only');
+    for (const flag of ['--atol', '--rtol'])
+      if (o[flag] !== undefined && !(Number(o[flag]) >= 0)) throw new UsageError(`${flag} expects a non-negative number, got '${o[flag]}'`);
+    const model = o.positional[0];
+    const modelBytes = await readNamed(model);
+    const checkpoint = o['--checkpoint'] ? { name: o['--checkpoint'], bytes: await readNamed(o['--checkpoint']), key: o['--checkpoint-key'] } : null;
+    const result = await convert(modelBytes, {
+      name: model, checkpoint,
+      input: o['--input'] ? await readNamed(o['--input']) : null,
+      reference: o['--reference'] ? await readNamed(o['--reference']) : null,
+      atol: o['--atol'] !== undefined ? Number(o['--atol']) : 1e-4,
+      rtol: o['--rtol'] !== undefined ? Number(o['--rtol']) : 1e-4,
+      asLayer: o['--as-layer'] ?? '',
+      onProgress: progressPrinter(),
+    });
+    const encoder = new TextEncoder();
+    const files = {
+      'model.001.data-00000-of-00001': result.checkpoint.data,
+      'model.001.index': result.checkpoint.index,
+      'returnn.config.json': encoder.encode(result.configJson),
+      'returnn.config.py': encoder.encode(result.configPy),
+      'report.json': encoder.encode(result.reportJson),
+      'report.txt': encoder.encode(result.reportText),
+    };
+    if (o['--as-layer']) {
+      files[`${o['--as-layer']}.layer.json`] = encoder.encode(result.layerJson);
+      files[`${o['--as-layer']}.layer.py`] = encoder.encode(result.layerPy);
+    }
+    await writeOutputs(outDir, files);
+    if (o['--json']) process.stdout.write(result.reportJson);
+    else process.stdout.write(`${result.reportText}written to ${outDir}/\n`);
+    if (result.failedStep) {
+      process.stderr.write(`pt2returnn: ${model}: the '${result.failedStep}' check failed (see ${outDir}/report.txt)\n`);
+      return 1;
+    }
+    return 0;
+  },
+};
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    (command ? process.stdout : process.stderr).write(HELP.main);
+    return command ? 0 : 2;
+  }
+  if (command === '--version') return process.stdout.write('pt2returnn 0.1.0\n'), 0;
+  if (!commands[command]) {
+    process.stderr.write(`pt2returnn: unknown command '${command}' (see 'pt2returnn --help')\n`);
+    return 2;
+  }
+  try {
+    return await commands[command](rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`pt2returnn ${command}: ${error.message} (see 'pt2returnn ${command} --help')\n`);
+      return 2;
+    }
+    process.stderr.write(`pt2returnn: ${error.message}\n`);
+    return error.exitCode ?? 3;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

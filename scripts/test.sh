@@ -26,7 +26,7 @@ run "CLI tests under ASan+UBSan" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURE
 run "WASM module loads under Node" node wasm/wasm_smoke.mjs build-wasm
 run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
 run "npm package: parity with the native CLI, npm pack" node --test tests/node/
-run "the page in Chromium" bash -c "bash scripts/web.sh --build-only && node --test tests/web/test_page.mjs"
+run "the page in Chromium" bash -c "bash scripts/web.sh --build-only && .venv/bin/python examples/flagship/make_mb_melgan.py build/flagship >/dev/null && node --test tests/web/test_page.mjs"
 
 elapsed=$(( $(date +%s) - start ))
 if [ ${#failed[@]} -gt 0 ]; then

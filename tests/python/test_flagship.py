@@ -46,3 +46,14 @@ def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flags
     ops = {layer["op"] for layer in report["layers"]}
     assert {"aten.conv1d.default", "aten.conv_transpose1d.default", "aten.pad.default", "aten.leaky_relu.default",
             "aten.add.Tensor", "aten.tanh.default"} <= ops, ops
+    # The same files through the npm package's CLI (WebAssembly): the same configs and checkpoint.
+    node_out = os.path.join(flagship, f"node{frames}")
+    node = subprocess.run(
+        ["node", os.path.join(ROOT, "node", "bin", "pt2returnn.js"), "convert", os.path.join(flagship, "mb_melgan.pt2"),
+         "-o", node_out, "--checkpoint", os.path.join(flagship, "mb_melgan.checkpoint.pkl"),
+         "--checkpoint-key", "model.generator", "--input", os.path.join(flagship, f"mel{frames}.npy"),
+         "--reference", os.path.join(flagship, f"out{frames}.npy")], capture_output=True, text=True)
+    assert node.returncode == 0, node.stderr
+    for name in ("returnn.config.py", "returnn.config.json", "model.001.index", "model.001.data-00000-of-00001"):
+        with open(os.path.join(node_out, name), "rb") as a, open(os.path.join(out_dir, name), "rb") as b:
+            assert a.read() == b.read(), name

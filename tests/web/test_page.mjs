@@ -127,6 +127,27 @@ test('converter page: a fixture picked from disk', async () => {
   await page.close();
 });
 
+test('the flagship (MB-MelGAN + PQMF, weight-norm checkpoint) converts in the page', async (t) => {
+  const work = path.join(root, 'build', 'flagship');
+  const model = path.join(work, 'mb_melgan.pt2');
+  if (!readdirSync(path.dirname(work)).includes('flagship')) return t.skip('run examples/flagship/make_mb_melgan.py first');
+  const page = await browser.newPage();
+  await page.goto(`${base}/index.html`);
+  await page.setInputFiles('#model', model);
+  await page.setInputFiles('#checkpoint', path.join(work, 'mb_melgan.checkpoint.pkl'));
+  await page.fill('#key', 'model.generator');
+  await page.click('#convert');
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 240000 });
+  await page.screenshot({ path: path.join(shots, 'converter-flagship.png'), fullPage: false });
+  const out = nativeConvert(model, ['--checkpoint', path.join(work, 'mb_melgan.checkpoint.pkl'), '--checkpoint-key', 'model.generator']);
+  for (const step of ['load', 'reference', 'layers', 'emit', 'reload'])
+    assert.equal(await page.locator(`#steps li[data-step="${step}"]`).getAttribute('class'), 'passed', step);
+  const files = await downloads(page);
+  for (const name of ['returnn.config.json', 'model.001.index', 'model.001.data-00000-of-00001'])
+    assert.ok(files[name].equals(readFileSync(path.join(out, name))), `${name} equals the native CLI's`);
+  await page.close();
+});
+
 test('a bad file gives its error, naming the file', async () => {
   const page = await browser.newPage();
   await page.goto(`${base}/index.html`);

@@ -22,6 +22,7 @@ const webDir = path.join(root, 'build', 'web');
 const shots = path.join(root, 'build', 'test-output', 'web');
 const native = path.join(root, 'build', 'pt2returnn');
 const fixtures = process.env.PT2_FIXTURES_DIR ?? path.join(root, 'build', 'fixtures');
+const temp = (prefix) => mkdtempSync(path.join(tmpdir(), prefix));
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
 let server, browser, base;
@@ -145,6 +146,34 @@ test('the flagship (MB-MelGAN + PQMF, weight-norm checkpoint) converts in the pa
   const files = await downloads(page);
   for (const name of ['returnn.config.json', 'model.001.index', 'model.001.data-00000-of-00001'])
     assert.ok(files[name].equals(readFileSync(path.join(out, name))), `${name} equals the native CLI's`);
+  await page.close();
+});
+
+test('unsupported ops are all listed, with their module paths and source lines', async () => {
+  const dir = temp('pt2-unsupported-');
+  const model = path.join(dir, 'unlowerable.pt2');
+  // A script file, so that torch.export records source lines.
+  writeFileSync(path.join(dir, 'make.py'), `
+import torch
+class Unlowerable(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(8, 8)
+    def forward(self, x):
+        return torch.flip(torch.cumsum(self.proj(x), dim=1), dims=[-1])
+torch.export.save(torch.export.export(Unlowerable().eval(), (torch.randn(2, 5, 8),)), ${JSON.stringify(model)})
+`);
+  execFileSync(path.join(root, '.venv', 'bin', 'python'), [path.join(dir, 'make.py')], { stdio: 'pipe' });
+  const page = await browser.newPage();
+  await page.goto(`${base}/index.html`);
+  await page.setInputFiles('#model', model);
+  await page.click('#convert');
+  await page.locator('#error li').first().waitFor({ timeout: 30000 });
+  const items = await page.locator('#error li').allTextContents();
+  assert.equal(items.length, 2, items.join(' | '));
+  assert.match(items[0], /^aten\.cumsum\.default \(node 'cumsum' in '' at make\.py:\d+ .*torch\.cumsum/);
+  assert.match(items[1], /^aten\.flip\.default \(node 'flip' in '' at make\.py:\d+ .*torch\.flip/);
+  await page.screenshot({ path: path.join(shots, 'unsupported-ops.png'), fullPage: true });
   await page.close();
 });
 

@@ -266,6 +266,37 @@ static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
 
 static int can_lower(const char *target) { return pt2_op_find_lowering(target) != NULL; }
 
+int pt2_module_call_computes(const pt2_module_call *call, int value_id) {
+    for (size_t i = 0; i < call->count; i++)
+        for (size_t o = 0; o < call->nodes[i]->num_outputs; o++)
+            if (call->nodes[i]->outputs[o].value_id == value_id &&
+                (call->nodes[i]->outputs[o].kind == PT2_ARG_TENSOR || call->nodes[i]->outputs[o].kind == PT2_ARG_SYM_INT))
+                return 1;
+    return 0;
+}
+
+/* The outermost module call of a type with a module lowering around each node (its frame
+ * index, or -1); the node is then lowered with its call, not by itself. */
+static int module_lowered_frame(const pt2_node *node) {
+    for (size_t f = 0; f < node->module_depth; f++)
+        if (node->module_stack[f].type && pt2_find_module_lowering(node->module_stack[f].type)) return (int)f;
+    return -1;
+}
+
+static pt2_status lower_module_call(pt2_lower_context *ctx, const unsigned char *node_dynamic, size_t first,
+                                    pt2_error *err) {
+    const pt2_graph *g = ctx->graph;
+    const pt2_module_frame *frame = &g->nodes[first].module_stack[module_lowered_frame(&g->nodes[first])];
+    pt2_module_call call = {frame->key, frame->path, frame->type, 0, NULL};
+    call.nodes = pt2_arena_alloc_array(ctx->arena, g->num_nodes + 1, sizeof *call.nodes, err);
+    if (!call.nodes) return err->status;
+    for (size_t i = first; i < g->num_nodes; i++) {
+        int f = module_lowered_frame(&g->nodes[i]);
+        if (node_dynamic[i] && f >= 0 && !strcmp(g->nodes[i].module_stack[f].key, frame->key)) call.nodes[call.count++] = &g->nodes[i];
+    }
+    return pt2_find_module_lowering(frame->type)->lower(ctx, &call, err);
+}
+
 static int arg_is_dynamic(const pt2_lower_context *ctx, const pt2_arg *a) {
     switch (a->kind) {
     case PT2_ARG_TENSOR:
@@ -327,12 +358,27 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     if (st) return st;
     /* Only ops on the input's path are lowered; the rest fold into constants. */
     find_dynamic(out, node_dynamic);
-    if ((st = pt2_graph_require_supported_among(graph, node_dynamic, can_lower, "that cannot be lowered to RETURNN yet", err)))
+    /* Nodes inside a module lowered as a whole are the module lowering's business. */
+    unsigned char *by_op = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
+    const char **done_calls = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof(char *), err);
+    size_t num_done = 0;
+    if (!by_op || !done_calls) return err->status;
+    for (size_t i = 0; i < graph->num_nodes; i++) by_op[i] = node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
+    if ((st = pt2_graph_require_supported_among(graph, by_op, can_lower, "that cannot be lowered to RETURNN yet", err)))
         return st;
     if ((st = pt2_naming_place_nodes(arena, graph, node_dynamic, &out->places, err))) return st;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         if (!node_dynamic[i]) continue;
         const pt2_node *node = &graph->nodes[i];
+        int f = module_lowered_frame(node);
+        if (f >= 0) {
+            int done = 0;
+            for (size_t k = 0; k < num_done && !done; k++) done = !strcmp(done_calls[k], node->module_stack[f].key);
+            if (done) continue;
+            done_calls[num_done++] = node->module_stack[f].key;
+            if ((st = lower_module_call(out, node_dynamic, i, err))) return st;
+            continue;
+        }
         if ((st = pt2_op_find_lowering(node->target)->lower(out, node, err))) return st;
     }
     const pt2_graph_output *result = NULL;

@@ -32,6 +32,17 @@ typedef struct pt2_lower_context {
     struct pt2_node_place *places; /* per node: its network and base name (core/naming) */
 } pt2_lower_context;
 
+/* The nodes of one call of a module that a module lowering handles as a whole (e.g.
+ * nn.MultiheadAttention, whose views merge the batch with the heads), in graph order. */
+typedef struct pt2_module_call {
+    const char *key, *path, *type;
+    size_t count;
+    const pt2_node **nodes;
+} pt2_module_call;
+
+/* Is the value computed inside the call? */
+int pt2_module_call_computes(const pt2_module_call *call, int value_id);
+
 /* Lowers every node. Unsupported ops are listed all at once (PT2_ERR_UNSUPPORTED). */
 pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err);

@@ -80,9 +80,19 @@ extern const pt2_op_lowering pt2_lowerings_elementwise[];
 extern const pt2_op_lowering pt2_lowerings_conv[];
 extern const pt2_op_lowering pt2_lowerings_norm[];
 extern const pt2_op_lowering pt2_lowerings_pad[];
+extern const pt2_op_lowering pt2_lowerings_symbolic[];
 
 static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
-                                                           pt2_lowerings_norm, pt2_lowerings_pad};
+                                                           pt2_lowerings_norm, pt2_lowerings_pad,
+                                                           pt2_lowerings_symbolic};
+
+extern const pt2_module_lowering pt2_module_lowerings_attention[];
+
+const pt2_module_lowering *pt2_find_module_lowering(const char *type) {
+    for (const pt2_module_lowering *m = pt2_module_lowerings_attention; m->type; m++)
+        if (!strcmp(m->type, type)) return m;
+    return NULL;
+}
 
 const pt2_op_lowering *pt2_op_find_lowering(const char *target) {
     for (size_t f = 0; f < sizeof lowering_families / sizeof lowering_families[0]; f++)

@@ -89,6 +89,7 @@ typedef struct pt2_rt_layer {
     /* What the lowering made it from (for the per-layer check): the graph node, the graph
      * values its sources hold, and its output's net dims in the PyTorch tensor's axis order. */
     int node; /* -1 for none */
+    const char *op_label; /* what the report names as its op; NULL: the node's target */
     int input_values[PT2_RT_MAX_FROM];
     int torch_rank;
     int torch_dims[PT2_MAX_RANK];

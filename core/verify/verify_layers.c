@@ -79,7 +79,7 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
         c->layer = layer->name;
         c->layer_class = layer->layer_class;
         c->module_path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
-        c->op = node->target;
+        c->op = layer->op_label ? layer->op_label : node->target;
         c->source_line = node->source_line;
         pt2_comparison cmp;
         pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);

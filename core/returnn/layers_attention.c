@@ -1,0 +1,93 @@
+/* self_attention (RETURNN's SelfAttentionLayer, TF backend): x·QKV with the output columns laid
+ * out per head as [q, k, v]; q scaled by (key dim per head)^-0.5; softmax over the keys (all
+ * frames of the sequence); the heads' values concatenated head-major. No bias: a lowering that
+ * needs one appends a constant-1 feature to the input (a pad layer) and a bias row to QKV. */
+#include <math.h>
+#include <string.h>
+
+#include "layers.h"
+
+static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                       const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out,
+                                       pt2_error *err) {
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (st) return st;
+    const pt2_rt_shape *in = &inputs[0];
+    int64_t n_out = pt2_rt_int_option(layer, "n_out", -1), heads = pt2_rt_int_option(layer, "num_heads", -1);
+    int64_t key_dim = pt2_rt_int_option(layer, "total_key_dim", -1);
+    if (n_out < 1 || heads < 1 || key_dim < 1 || key_dim % heads || n_out % heads)
+        return pt2_rt_layer_fail(layer, err, "n_out, num_heads and total_key_dim must be given, divisible by num_heads");
+    if (in->rank != 3 || in->feature_dim < 0 || pt2_rt_shape_time_axis(net, in) < 0)
+        return pt2_rt_layer_fail(layer, err, "expected a [batch, time, feature] source");
+    const char *description = pt2_arena_printf(arena, err, "%s:feature-dense", layer->name);
+    int feature;
+    if (!description) return err->status;
+    if ((st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, n_out, &feature, err))) return st;
+    memset(out, 0, sizeof *out);
+    out->rank = 3;
+    for (int a = 0; a < 3; a++)
+        if (net->dims[in->dims[a]].kind == PT2_RT_DIM_BATCH) out->dims[0] = in->dims[a];
+    out->dims[1] = in->dims[pt2_rt_shape_time_axis(net, in)];
+    out->dims[2] = feature;
+    out->feature_dim = feature;
+    out->sparse_dim = -1;
+    out->dtype = PT2_DTYPE_FLOAT32;
+    return PT2_OK;
+}
+
+static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                         const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
+                                         pt2_error *err) {
+    (void)net, (void)num_inputs;
+    const pt2_rt_shape *in = &inputs[0].shape;
+    int order[3] = {layer->shape.dims[0], layer->shape.dims[1], in->feature_dim};
+    pt2_tensor x, w;
+    const pt2_tensor *qkv_param = pt2_rt_get_param(layer, "QKV");
+    if (!qkv_param || qkv_param->rank != 2) return pt2_rt_layer_fail(layer, err, "parameter QKV is missing");
+    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], 3, order, &x, err);
+    if (!st) st = pt2_tensor_contiguous(arena, qkv_param, 0, &w, err);
+    if (st) return st;
+    int64_t batch = x.shape[0], time = x.shape[1], n_in = x.shape[2], columns = w.shape[1];
+    int64_t heads = pt2_rt_int_option(layer, "num_heads", 1), key_dim = pt2_rt_int_option(layer, "total_key_dim", 1);
+    int64_t n_out = pt2_rt_int_option(layer, "n_out", 1), dk = key_dim / heads, dv = n_out / heads, per_head = 2 * dk + dv;
+    if (w.shape[0] != n_in || columns != heads * per_head) return pt2_rt_layer_fail(layer, err, "QKV does not fit");
+    int64_t sizes[3] = {batch, time, n_out};
+    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    double *qkv = pt2_arena_alloc_array(arena, (size_t)(time * columns) + 1, sizeof(double), err);
+    double *energy = pt2_arena_alloc_array(arena, (size_t)time + 1, sizeof(double), err);
+    if (!qkv || !energy) return err->status;
+    const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&w);
+    float *po = pt2_tensor_data(out);
+    double scale = 1.0 / sqrt((double)dk);
+    for (int64_t b = 0; b < batch; b++) {
+        for (int64_t t = 0; t < time; t++)
+            for (int64_t c = 0; c < columns; c++) {
+                double sum = 0;
+                for (int64_t i = 0; i < n_in; i++) sum += (double)px[(b * time + t) * n_in + i] * pw[i * columns + c];
+                qkv[t * columns + c] = sum;
+            }
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t t = 0; t < time; t++) {
+                const double *q = qkv + t * columns + h * per_head;
+                double top = -INFINITY, total = 0;
+                for (int64_t s = 0; s < time; s++) {
+                    const double *k = qkv + s * columns + h * per_head + dk;
+                    double e = 0;
+                    for (int64_t d = 0; d < dk; d++) e += q[d] * scale * k[d];
+                    energy[s] = e;
+                    if (e > top) top = e;
+                }
+                for (int64_t s = 0; s < time; s++) total += (energy[s] = exp(energy[s] - top));
+                for (int64_t d = 0; d < dv; d++) {
+                    double sum = 0;
+                    for (int64_t s = 0; s < time; s++) sum += energy[s] / total * qkv[s * columns + h * per_head + 2 * dk + d];
+                    po[(b * time + t) * n_out + h * dv + d] = (float)sum;
+                }
+            }
+    }
+    return PT2_OK;
+}
+
+const pt2_rt_layer_class pt2_rt_layers_attention[] = {
+    {"self_attention", self_attention_infer, self_attention_compute},
+    {NULL, NULL, NULL}};

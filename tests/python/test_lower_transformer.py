@@ -1,0 +1,54 @@
+"""A Transformer encoder layer (nn.TransformerEncoderLayer, batch_first, dynamic time): its
+nn.MultiheadAttention lowers as a module to RETURNN's self_attention (biases through a
+constant-1 feature), the rest op by op; every layer passes its check, and both configs in real
+RETURNN give PyTorch's output within 1e-4 at the export's length and at another one."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import ROOT
+
+RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+
+
+@pytest.mark.parametrize("d_model,heads,feed_forward", [(64, 4, 128), (256, 4, 2048)])
+def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_forward):
+    torch.manual_seed(0)
+    model = nn.TransformerEncoderLayer(d_model=d_model, nhead=heads, dim_feedforward=feed_forward, dropout=0.1,
+                                       batch_first=True).eval()
+    x = torch.randn(2, 30, d_model)
+    program = torch.export.export(model, (x,), dynamic_shapes=({1: torch.export.Dim("time", min=2, max=512)},))
+    torch.export.save(program, str(tmp_path / "layer.pt2"))
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "layer.pt2"), "-o", str(out), "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert all(step["passed"] for step in report["steps"])
+    layers = {layer["layer"]: layer for layer in report["layers"]}
+    assert layers["self_attn/out_proj"]["op"] == "torch.nn.modules.activation.MultiheadAttention"
+    assert all(layer["passed"] and layer["max_abs"] <= 1e-4 for layer in report["layers"])
+    network = json.loads((out / "returnn.config.json").read_text())["network"]
+    attention = network["self_attn"]["subnetwork"]["attention"]
+    assert attention["class"] == "self_attention" and attention["num_heads"] == heads
+    jobs, expected = [], []
+    for length in (30, 47):
+        xi = torch.randn(2, length, d_model)
+        np.save(tmp_path / f"x{length}.npy", xi.numpy())
+        with torch.no_grad():
+            y = model(xi).numpy()
+        for form in ("py", "json"):
+            output = str(tmp_path / f"y{length}.{form}.npy")
+            jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
+            expected.append((output, y))
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    subprocess.run([sys.executable, RUNNER, "--jobs", str(tmp_path / "jobs.json")], check=True, capture_output=True)
+    for output, y in expected:
+        assert not os.path.exists(output + ".error"), open(output + ".error").read()
+        np.testing.assert_allclose(np.load(output), y, atol=1e-4, rtol=0, err_msg=output)

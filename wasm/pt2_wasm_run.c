@@ -60,12 +60,17 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_run(const uint8_t *model, size_t model_length,
     const pt2_tensor *run_inputs = num_inputs ? tensors : graph.sample_inputs;
     size_t run_count = num_inputs ? (size_t)num_inputs : graph.num_sample_inputs;
     if (!st) st = pt2_run_graph(&arena, &graph, run_inputs, run_count, &options, &run, &err);
+    /* Repeats in a scratch arena reset each time: memory of one run is reused by the next. */
+    pt2_arena scratch;
+    pt2_arena_init(&scratch, 0);
     for (int r = 0; !st && r < repeat; r++) {
         pt2_run_context again;
+        pt2_arena_reset(&scratch);
         double start = now_seconds();
-        st = pt2_run_graph(&arena, &graph, run_inputs, run_count, &options, &again, &err);
+        st = pt2_run_graph(&scratch, &graph, run_inputs, run_count, &options, &again, &err);
         forward_seconds += (now_seconds() - start) / repeat;
     }
+    pt2_arena_free(&scratch);
     for (size_t i = 0; !st && i < graph.num_outputs && num_outputs < MAX_OUTPUTS; i++) {
         if (graph.outputs[i].kind != PT2_OUTPUT_USER || graph.outputs[i].arg.kind != PT2_ARG_TENSOR) continue;
         pt2_tensor t;

@@ -151,46 +151,66 @@ static int reserve(float **buffer, size_t *capacity, size_t count) {
 
 /* in [rows, cols] -> out [cols, rows]: strips of 64 columns so the written block stays in
  * cache, 8 x 8 tiles inside. */
-static void transpose(const float *restrict in, int64_t rows, int64_t cols, float *restrict out) {
-    enum { STRIP = 64, TILE = 8 };
-    for (int64_t c0 = 0; c0 < cols; c0 += STRIP) {
-        int64_t c1 = c0 + STRIP < cols ? c0 + STRIP : cols;
-        int64_t r0 = 0;
-        for (; r0 + TILE <= rows; r0 += TILE) {
-            int64_t c = c0;
-            for (; c + TILE <= c1; c += TILE)
-                for (int j = 0; j < TILE; j++)
-                    for (int i = 0; i < TILE; i++) out[(c + j) * rows + r0 + i] = in[(r0 + i) * cols + c + j];
-            for (; c < c1; c++)
-                for (int i = 0; i < TILE; i++) out[c * rows + r0 + i] = in[(r0 + i) * cols + c];
-        }
-        for (; r0 < rows; r0++)
-            for (int64_t c = c0; c < c1; c++) out[c * rows + r0] = in[r0 * cols + c];
+enum { STRIP = 64, TILE = 8 };
+
+/* Columns [c0, c1) of a rows x cols transpose, in cache-friendly tiles. */
+static void transpose_strip(const float *restrict in, int64_t rows, int64_t cols, int64_t c0, int64_t c1,
+                            float *restrict out) {
+    int64_t r0 = 0;
+    for (; r0 + TILE <= rows; r0 += TILE) {
+        int64_t c = c0;
+        for (; c + TILE <= c1; c += TILE)
+            for (int j = 0; j < TILE; j++)
+                for (int i = 0; i < TILE; i++) out[(c + j) * rows + r0 + i] = in[(r0 + i) * cols + c + j];
+        for (; c < c1; c++)
+            for (int i = 0; i < TILE; i++) out[c * rows + r0 + i] = in[(r0 + i) * cols + c];
     }
+    for (; r0 < rows; r0++)
+        for (int64_t c = c0; c < c1; c++) out[c * rows + r0] = in[r0 * cols + c];
+}
+
+typedef struct transpose_job {
+    const float *in;
+    float *out;
+    int64_t rows, cols;
+} transpose_job;
+
+static void transpose_task(void *context, size_t strip) {
+    const transpose_job *job = context;
+    int64_t c0 = (int64_t)strip * STRIP, c1 = c0 + STRIP < job->cols ? c0 + STRIP : job->cols;
+    transpose_strip(job->in, job->rows, job->cols, c0, c1, job->out);
+}
+
+/* The layout changes around XNNPACK's channels-last operators run on the same threads as the
+ * operators (strips of columns are independent), so they scale with --threads too. */
+static void transpose(const float *restrict in, int64_t rows, int64_t cols, float *restrict out, pthreadpool_t pool) {
+    transpose_job job = {in, out, rows, cols};
+    size_t strips = (size_t)((cols + STRIP - 1) / STRIP);
+    if (pool && strips > 1)
+        pthreadpool_parallelize_1d(pool, transpose_task, &job, strips, 0);
+    else
+        for (size_t strip = 0; strip < strips; strip++) transpose_task(&job, strip);
 }
 
 /* [batch, channels, pixels] <-> [batch, pixels, channels]; one channel needs no move. */
-static void to_channels_last(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out) {
+static void to_channels_last(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out,
+                             pthreadpool_t pool) {
     for (int64_t b = 0; b < batch; b++)
         if (channels == 1)
             memcpy(out + b * pixels, x + b * pixels, sizeof(float) * (size_t)pixels);
         else
-            transpose(x + b * channels * pixels, channels, pixels, out + b * channels * pixels);
+            transpose(x + b * channels * pixels, channels, pixels, out + b * channels * pixels, pool);
 }
 
-static void to_channels_first(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out) {
+static void to_channels_first(const float *x, int64_t batch, int64_t channels, int64_t pixels, float *out,
+                              pthreadpool_t pool) {
     for (int64_t b = 0; b < batch; b++)
         if (channels == 1)
             memcpy(out + b * pixels, x + b * pixels, sizeof(float) * (size_t)pixels);
         else
-            transpose(x + b * channels * pixels, pixels, channels, out + b * channels * pixels);
+            transpose(x + b * channels * pixels, pixels, channels, out + b * channels * pixels, pool);
 }
 
-/* ---------------------------------------------------------------- convolution */
-
-/* XNNPACK kernel layout from PyTorch's. Convolution: [out][kh][kw][in/groups] from
- * [out][in/groups][kh][kw]; deconvolution: [groups][out/groups][kh][kw][in/groups] from
- * [in][out/groups][kh][kw]. */
 static float *repack_kernel(const pt2_conv_geometry *g, int transposed, const float *weight) {
     int64_t gi = g->in_channels / g->groups, go = g->out_channels / g->groups, taps = g->kernel_height * g->kernel_width;
     float *k = malloc(sizeof(float) * (size_t)(g->out_channels * gi * taps) + 64);
@@ -260,10 +280,10 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
         status = xnn_setup_convolution2d_nhwc_f32(k->op, (size_t)g->batch, (size_t)g->in_height, (size_t)g->in_width,
                                                   k->input, k->output, pool);
     if (status != xnn_status_success) return PT2_OK;
-    to_channels_last(x, g->batch, g->in_channels, in_pixels, k->input);
+    to_channels_last(x, g->batch, g->in_channels, in_pixels, k->input, pool);
     status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
-    to_channels_first(k->output, g->batch, g->out_channels, out_pixels, out);
+    to_channels_first(k->output, g->batch, g->out_channels, out_pixels, out, pool);
     *handled = 1;
     return PT2_OK;
 }

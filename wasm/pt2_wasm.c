@@ -7,13 +7,11 @@
 
 #include "../core/base/strbuf.h"
 #include "../core/inspect/inspect.h"
+#include "pt2_wasm.h"
 
 static pt2_strbuf last_result;
 static char last_error[4096];
 
-int pt2_wasm_finish(pt2_status st, const pt2_error *err);
-
-/* Keeps the one-line error of the last call for pt2_wasm_error() (every entry point). */
 int pt2_wasm_finish(pt2_status st, const pt2_error *err) {
     last_error[0] = 0;
     if (st) pt2_error_format(err, last_error, sizeof last_error);
@@ -21,6 +19,19 @@ int pt2_wasm_finish(pt2_status st, const pt2_error *err) {
 }
 
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_version(void) { return 1; }
+
+pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,
+                                       const uint8_t *checkpoint, size_t checkpoint_length,
+                                       const char *checkpoint_name, const char *checkpoint_key) {
+    pt2_model_source source = {model, model_length, model_name, NULL, 0, NULL, NULL};
+    if (checkpoint && checkpoint_length) {
+        source.checkpoint_bytes = checkpoint;
+        source.checkpoint_length = checkpoint_length;
+        source.checkpoint_name = checkpoint_name;
+        source.checkpoint_key = checkpoint_key && checkpoint_key[0] ? checkpoint_key : NULL;
+    }
+    return source;
+}
 
 /* Returns a pt2_status; the text is in pt2_wasm_result(), the error in pt2_wasm_error(). */
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_inspect(const uint8_t *bytes, size_t length, const char *file_name, int json,

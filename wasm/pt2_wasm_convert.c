@@ -10,9 +10,8 @@
 #include "../core/base/npy.h"
 #include "../core/load/reference_output.h"
 #include "../core/pipeline/convert.h"
+#include "pt2_wasm.h"
 
-/* Implemented in pt2_wasm.c: the last error line, shared by every entry point. */
-int pt2_wasm_finish(pt2_status st, const pt2_error *err);
 
 EM_JS(void, pt2_wasm_report_progress, (const char *step, const char *message), {
     if (Module.pt2Progress) Module.pt2Progress(UTF8ToString(step), UTF8ToString(message));
@@ -52,13 +51,8 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
     pt2_arena_init(&arena, 0);
     pt2_error err;
     pt2_error_clear(&err);
-    pt2_model_source source = {model, model_length, model_name, NULL, 0, NULL, NULL};
-    if (checkpoint && checkpoint_length) {
-        source.checkpoint_bytes = checkpoint;
-        source.checkpoint_length = checkpoint_length;
-        source.checkpoint_name = checkpoint_name;
-        source.checkpoint_key = checkpoint_key && checkpoint_key[0] ? checkpoint_key : NULL;
-    }
+    pt2_model_source source = pt2_wasm_model_source(model, model_length, model_name, checkpoint, checkpoint_length,
+                                                     checkpoint_name, checkpoint_key);
     pt2_convert_options options;
     memset(&options, 0, sizeof options);
     options.atol = atol;

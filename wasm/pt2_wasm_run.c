@@ -10,8 +10,8 @@
 #include "../core/base/strbuf.h"
 #include "../core/load/load_model.h"
 #include "../core/run/executor.h"
+#include "pt2_wasm.h"
 
-int pt2_wasm_finish(pt2_status st, const pt2_error *err);
 
 #define MAX_OUTPUTS 16
 #define MAX_INPUTS 16
@@ -38,13 +38,8 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_run(const uint8_t *model, size_t model_length,
     pt2_arena_init(&arena, 0);
     pt2_error err;
     pt2_error_clear(&err);
-    pt2_model_source source = {model, model_length, model_name, NULL, 0, NULL, NULL};
-    if (checkpoint && checkpoint_length) {
-        source.checkpoint_bytes = checkpoint;
-        source.checkpoint_length = checkpoint_length;
-        source.checkpoint_name = checkpoint_name;
-        source.checkpoint_key = checkpoint_key && checkpoint_key[0] ? checkpoint_key : NULL;
-    }
+    pt2_model_source source = pt2_wasm_model_source(model, model_length, model_name, checkpoint, checkpoint_length,
+                                                     checkpoint_name, checkpoint_key);
     pt2_graph graph;
     pt2_load_report report;
     pt2_tensor tensors[MAX_INPUTS];

@@ -12,6 +12,38 @@ const STEPS = [
 ];
 
 const $ = (selector) => document.querySelector(selector);
+
+/* The steps, the error box and the results: the same on the converter page and the playground. */
+const RESULTS = `
+<h2>Steps</h2>
+<p id="summary"></p>
+<ol id="steps"></ol>
+<div id="error" hidden></div>
+<section id="results" hidden>
+  <h2>Files</h2>
+  <div id="downloads"></div>
+  <h2>Every layer, run with RETURNN's semantics on PyTorch's own inputs</h2>
+  <label>filter <input type="search" id="filter" placeholder="layer, module or op"></label>
+  <label><input type="checkbox" id="failed-only"> failed only</label> <span id="layer-count"></span>
+  <table id="layers">
+    <thead><tr><th data-key="layer">layer</th><th data-key="class">class</th><th data-key="module_path">module</th>
+      <th data-key="op">torch op</th><th data-key="max_abs">max abs</th><th data-key="max_rel">max rel</th>
+      <th data-key="passed">result</th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <h2>Difference per layer (max abs, log scale)</h2>
+  <canvas id="plot" width="1000" height="220"></canvas>
+  <h2>Module tree</h2>
+  <ul id="tree"></ul>
+  <h2>Net dict (returnn.config.json)</h2>
+  <pre id="netdict"></pre>
+  <h2>Report</h2>
+  <pre id="report"></pre>
+</section>`;
+
+export function mountResults() {
+  document.querySelector('#results-root').innerHTML = RESULTS;
+}
 let worker = null;
 let files = {};
 

@@ -34,3 +34,24 @@ def pt2returnn():
     if not os.path.exists(path):
         pytest.fail(f"no pt2returnn binary at {path}: build first (bash scripts/build.sh)")
     return path
+
+
+RETURNN_RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+
+
+def run_returnn_jobs(tmp_dir, jobs):
+    """Runs every {"out_dir", "input", "output", "config"} job in one RETURNN process
+    (cli/run_in_returnn.py --jobs), so that TensorFlow and RETURNN load once."""
+    import json
+    path = os.path.join(str(tmp_dir), "returnn_jobs.json")
+    with open(path, "w") as f:
+        json.dump(jobs, f)
+    subprocess.run([sys.executable, RETURNN_RUNNER, "--jobs", path], check=True, capture_output=True)
+
+
+def check_returnn_outputs(expected, atol=1e-4):
+    """expected: [(output .npy path, PyTorch's output)]; a job that failed left OUTPUT.error."""
+    import numpy as np
+    for output, y in expected:
+        assert not os.path.exists(output + ".error"), open(output + ".error").read()
+        np.testing.assert_allclose(np.load(output), y, atol=atol, rtol=0, err_msg=output)

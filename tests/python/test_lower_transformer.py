@@ -5,16 +5,13 @@ RETURNN give PyTorch's output within 1e-4 at the export's length and at another 
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from conftest import ROOT
-
-RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+from conftest import check_returnn_outputs, run_returnn_jobs
 
 
 @pytest.mark.parametrize("d_model,heads,feed_forward", [(64, 4, 128), (256, 4, 2048)])
@@ -47,8 +44,5 @@ def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_fo
             output = str(tmp_path / f"y{length}.{form}.npy")
             jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
             expected.append((output, y))
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    subprocess.run([sys.executable, RUNNER, "--jobs", str(tmp_path / "jobs.json")], check=True, capture_output=True)
-    for output, y in expected:
-        assert not os.path.exists(output + ".error"), open(output + ".error").read()
-        np.testing.assert_allclose(np.load(output), y, atol=1e-4, rtol=0, err_msg=output)
+    run_returnn_jobs(tmp_path, jobs)
+    check_returnn_outputs(expected)

@@ -6,15 +6,12 @@ The nested config runs in real RETURNN (Python and JSON forms) and gives PyTorch
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from conftest import ROOT
-
-RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+from conftest import check_returnn_outputs, run_returnn_jobs
 
 
 class CalledTwice(nn.Module):
@@ -63,8 +60,5 @@ def test_names_nesting_and_shared_parameters(pt2returnn, tmp_path):
             output = str(tmp_path / f"y{length}.{form}.npy")
             jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
             expected.append((output, y))
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    subprocess.run([sys.executable, RUNNER, "--jobs", str(tmp_path / "jobs.json")], check=True, capture_output=True)
-    for output, y in expected:
-        assert not os.path.exists(output + ".error"), open(output + ".error").read()
-        np.testing.assert_allclose(np.load(output), y, atol=1e-4, rtol=0)
+    run_returnn_jobs(tmp_path, jobs)
+    check_returnn_outputs(expected)

@@ -81,10 +81,11 @@ extern const pt2_op_lowering pt2_lowerings_conv[];
 extern const pt2_op_lowering pt2_lowerings_norm[];
 extern const pt2_op_lowering pt2_lowerings_pad[];
 extern const pt2_op_lowering pt2_lowerings_symbolic[];
+extern const pt2_op_lowering pt2_lowerings_pool[];
 
 static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
                                                            pt2_lowerings_norm, pt2_lowerings_pad,
-                                                           pt2_lowerings_symbolic};
+                                                           pt2_lowerings_symbolic, pt2_lowerings_pool};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

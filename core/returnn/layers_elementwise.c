@@ -64,10 +64,63 @@ static pt2_status copy_input(pt2_arena *arena, const pt2_rt_layer *layer, const 
     return pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, out, err);
 }
 
+/* copy from several sources concatenates them along their feature dims (the other dims must
+ * be the same), into a new feature dim. */
+static pt2_status copy_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                             size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    if (num_inputs <= 1) return same_shape_infer(arena, net, layer, inputs, num_inputs, out, err);
+    int64_t total = 0;
+    for (size_t i = 0; i < num_inputs; i++) {
+        const pt2_rt_shape *s = &inputs[i];
+        if (s->feature_dim < 0 || s->sparse_dim >= 0 || s->rank != inputs[0].rank)
+            return pt2_rt_layer_fail(layer, err, "concatenated sources need feature dims and the same other dims");
+        for (int a = 0; a < s->rank; a++)
+            if (s->dims[a] != s->feature_dim && pt2_rt_shape_axis(&inputs[0], s->dims[a]) < 0)
+                return pt2_rt_layer_fail(layer, err, "concatenated sources differ in a dim other than the feature");
+        total += net->dims[s->feature_dim].size;
+    }
+    const char *description = pt2_arena_printf(arena, err, "%s:concat-feature", layer->name);
+    int feature;
+    if (!description) return err->status;
+    pt2_status st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, total, &feature, err);
+    if (st) return st;
+    *out = inputs[0];
+    out->dims[pt2_rt_shape_axis(out, out->feature_dim)] = feature;
+    out->feature_dim = feature;
+    return PT2_OK;
+}
+
 static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
-    (void)net, (void)num_inputs;
-    return copy_input(arena, layer, &inputs[0], out, err);
+    (void)net;
+    if (num_inputs <= 1) return copy_input(arena, layer, &inputs[0], out, err);
+    /* Each source in the output's order, its own feature dim in the feature's place, then stacked. */
+    int feature_axis = pt2_rt_shape_axis(&layer->shape, layer->shape.feature_dim);
+    int64_t sizes[PT2_MAX_RANK], outer = 1, inner = 1, offset = 0;
+    memset(sizes, 0, sizeof sizes);
+    pt2_tensor *parts = pt2_arena_alloc_array(arena, num_inputs, sizeof *parts, err);
+    if (!parts) return err->status;
+    for (size_t i = 0; i < num_inputs; i++) {
+        int dims[PT2_MAX_RANK];
+        memcpy(dims, layer->shape.dims, sizeof dims);
+        dims[feature_axis] = inputs[i].shape.feature_dim;
+        pt2_status st = pt2_rt_transpose_to(arena, &inputs[i], layer->shape.rank, dims, &parts[i], err);
+        if (st) return st;
+        for (int a = 0; a < layer->shape.rank; a++) sizes[a] = a == feature_axis ? sizes[a] + parts[i].shape[a] : parts[i].shape[a];
+    }
+    pt2_status st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err);
+    if (st) return st;
+    for (int a = 0; a < feature_axis; a++) outer *= sizes[a];
+    for (int a = feature_axis + 1; a < layer->shape.rank; a++) inner *= sizes[a];
+    float *po = pt2_tensor_data(out);
+    for (size_t i = 0; i < num_inputs; i++) {
+        const float *pp = pt2_tensor_data(&parts[i]);
+        int64_t n = parts[i].shape[feature_axis];
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(po + (o * sizes[feature_axis] + offset) * inner, pp + o * n * inner, sizeof(float) * (size_t)(n * inner));
+        offset += n;
+    }
+    return PT2_OK;
 }
 
 static double apply_activation(const char *name, double v) {
@@ -84,7 +137,8 @@ static double apply_activation(const char *name, double v) {
     return NAN;
 }
 
-static const char *const activations[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus", "elu"};
+static const char *const activations[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus", "elu",
+                                          "softmax", "log_softmax"};
 
 static double apply_eval(const char *form, double number, double v) {
     if (!strcmp(form, "leaky_relu")) return v < 0 ? number * v : v; /* max(alpha * x, x) for alpha < 1 */
@@ -102,9 +156,39 @@ static double apply_eval(const char *form, double number, double v) {
     return NAN;
 }
 
+/* activation "softmax" / "log_softmax": over the feature dim, as RETURNN's activation does. */
+static pt2_status softmax_compute(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, int log_space,
+                                  pt2_tensor *out, pt2_error *err) {
+    int order[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (layer->shape.dims[a] != layer->shape.feature_dim) order[rank++] = layer->shape.dims[a];
+    order[rank++] = layer->shape.feature_dim;
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, in, rank, order, &x, err);
+    if (!st && x.storage == in->tensor.storage) st = pt2_tensor_contiguous(arena, &x, 1, &x, err);
+    if (st) return st;
+    int64_t n = x.shape[rank - 1], rows = pt2_tensor_numel(&x) / (n ? n : 1);
+    float *p = pt2_tensor_data(&x);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = p + r * n;
+        double top = -INFINITY, total = 0;
+        for (int64_t i = 0; i < n; i++) top = row[i] > top ? row[i] : top;
+        for (int64_t i = 0; i < n; i++) total += exp(row[i] - top);
+        for (int64_t i = 0; i < n; i++) row[i] = (float)(log_space ? row[i] - top - log(total) : exp(row[i] - top) / total);
+    }
+    pt2_rt_tensor result = {x, layer->shape};
+    memcpy(result.shape.dims, order, sizeof order);
+    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+}
+
 static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net, (void)num_inputs;
+    const char *kind = pt2_rt_string_option(layer, "activation", "");
+    if (!strcmp(layer->layer_class, "activation") && (!strcmp(kind, "softmax") || !strcmp(kind, "log_softmax"))) {
+        if (layer->shape.feature_dim < 0) return pt2_rt_layer_fail(layer, err, "softmax needs a feature dim");
+        return softmax_compute(arena, layer, &inputs[0], !strcmp(kind, "log_softmax"), out, err);
+    }
     const char *activation = NULL, *form = NULL;
     double number = 0;
     if (!strcmp(layer->layer_class, "activation")) {
@@ -218,7 +302,7 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
 }
 
 const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {
-    {"copy", same_shape_infer, copy_compute},
+    {"copy", copy_infer, copy_compute},
     {"activation", same_shape_infer, unary_compute},
     {"eval", same_shape_infer, unary_compute},
     {"combine", combine_infer, combine_compute},

@@ -1,0 +1,160 @@
+/* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool", nearest
+ * upsampling by an integer factor -> "resize", mean/sum/amax over one axis -> "reduce",
+ * softmax/log_softmax over the feature axis -> "activation", cat along the feature axis -> "copy"
+ * from every source (RETURNN concatenates several sources along F). */
+#include <math.h>
+#include <string.h>
+
+#include "../lower/lower.h"
+#include "registry.h"
+
+/* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
+static pt2_status time_last_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                                  pt2_error *err) {
+    pt2_status st = pt2_lower_input(ctx, node, pt2_node_arg(node, "input") ? "input" : "self", in, err);
+    if (st) return st;
+    if (!*in || (*in)->rank < 2 || ctx->net->dims[(*in)->dims[(*in)->rank - 1]].kind != PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "lowered on data whose last axis is the time");
+    return PT2_OK;
+}
+
+/* One layer from `in`, output with in's dims but its time dim replaced by the layer's. */
+static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                    pt2_rt_layer *layer, pt2_error *err) {
+    static const char *const time_axis[1] = {"T"};
+    pt2_status st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
+    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", "T", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[in->rank - 1] = layer->shape.dims[a];
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t kernel[2], stride[2], padding[2];
+    size_t nk, ns = 0, np;
+    int ceil_mode;
+    pt2_status st = time_last_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "kernel_size", kernel, 2, &nk, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "stride", stride, 2, &ns, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "padding", padding, 2, &np, err);
+    if (!st) st = pt2_op_bool(ctx->run, node, "ceil_mode", &ceil_mode, err);
+    if (st) return st;
+    if (nk != 1 || padding[0] != 0 || ceil_mode) return pt2_lower_fail(node, err, "lowered without padding or ceil_mode");
+    int64_t s = ns ? stride[0] : kernel[0];
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
+    if (!st) st = pt2_rt_set_string(layer, "mode", "avg", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, 1, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &s, 1, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+}
+
+static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = time_last_input(ctx, node, &in, err);
+    if (st) return st;
+    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "input")->value_id].tensor;
+    const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    int64_t n = x->shape[x->rank - 1], factor = n ? y->shape[y->rank - 1] / n : 0;
+    const pt2_arg *scales = pt2_node_arg(node, "scale_factors");
+    if (!scales || scales->kind != PT2_ARG_FLOATS || scales->count != 1 || scales->floats[0] != (double)factor || factor < 1)
+        return pt2_lower_fail(node, err, "lowered for an integer scale_factor");
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
+    if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
+    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+}
+
+static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t dims_arg[PT2_MAX_RANK];
+    size_t count;
+    int keepdim = 0;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "reducing a constant");
+    if (!st) st = pt2_op_ints(ctx->run, node, "dim", dims_arg, PT2_MAX_RANK, &count, err);
+    if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
+    if (st) return st;
+    if (count != 1 || keepdim) return pt2_lower_fail(node, err, "lowered over one axis without keepdim");
+    int axis = (int)(dims_arg[0] < 0 ? dims_arg[0] + in->rank : dims_arg[0]);
+    const char *description;
+    if (axis < 0 || axis >= in->rank || ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "reducing over the batch is not lowered");
+    if ((st = pt2_rt_axis_description(ctx->arena, ctx->net, &in->shape, in->dims[axis], &description, err))) return st;
+    const char *mode = strstr(node->target, "mean") ? "mean" : strstr(node->target, "amax") ? "max" : "sum";
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "reduce", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", &description, 1, err);
+    if (!st) st = pt2_rt_set_bool(layer, "keep_dims", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (a != axis) dims[rank++] = in->dims[a];
+    return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
+}
+
+static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t dim;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "softmax of a constant");
+    if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
+    if (st) return st;
+    int axis = (int)(dim < 0 ? dim + in->rank : dim);
+    if (axis < 0 || axis >= in->rank || in->dims[axis] != in->shape.feature_dim)
+        return pt2_lower_fail(node, err, "lowered over the feature axis only");
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "activation", strstr(node->target, "log_softmax") ? "log_softmax" : "softmax", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+}
+
+static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_arg *tensors = pt2_node_arg(node, "tensors");
+    int64_t dim;
+    pt2_status st = pt2_op_int(ctx->run, node, "dim", &dim, err);
+    if (st) return st;
+    if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
+        return pt2_lower_fail(node, err, "expected a list of tensors");
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "copy", &layer, err))) return st;
+    const pt2_lowered_value *first = NULL;
+    for (size_t i = 0; i < tensors->count; i++) {
+        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        int axis = v->is_set ? (int)(dim < 0 ? dim + v->rank : dim) : -1;
+        if (!v->is_set || axis < 0 || axis >= v->rank || v->dims[axis] != v->shape.feature_dim)
+            return pt2_lower_fail(node, err, "lowered for layers' outputs joined along their feature axis");
+        if (!first) first = v;
+        if ((st = pt2_lower_add_source(ctx, layer, v, err))) return st;
+    }
+    if ((st = pt2_lower_infer(ctx, node, layer, err))) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, first->dims, sizeof dims);
+    dims[dim < 0 ? dim + first->rank : dim] = layer->shape.feature_dim;
+    return pt2_lower_set_output(ctx, node, layer, first->rank, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_pool[] = {
+    {"aten.avg_pool1d.default", lower_avg_pool1d},
+    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d},
+    {"aten.mean.dim", lower_reduce},
+    {"aten.sum.dim_IntList", lower_reduce},
+    {"aten.amax.default", lower_reduce},
+    {"aten.softmax.int", lower_softmax},
+    {"aten._softmax.default", lower_softmax},
+    {"aten.log_softmax.int", lower_softmax},
+    {"aten.cat.default", lower_cat},
+    {NULL, NULL}};

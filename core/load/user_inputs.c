@@ -4,6 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The input's file, not the model (which the archive's reader already named), is what is wrong. */
+static void name_file(pt2_error *err, const char *file) {
+    snprintf(err->file, sizeof err->file, "%s", file);
+}
+
 static int is_integer(pt2_dtype d) {
     return d == PT2_DTYPE_INT64 || d == PT2_DTYPE_INT32 || d == PT2_DTYPE_INT16 || d == PT2_DTYPE_INT8 ||
            d == PT2_DTYPE_UINT8 || d == PT2_DTYPE_BOOL;
@@ -60,14 +65,14 @@ static pt2_status cast_one(pt2_arena *arena, const pt2_value *meta, pt2_tensor *
             double v = is_integer(from) ? 0 : read_real(in, from, i);
             int64_t w = is_integer(from) ? read_integer(in, from, i) : 0;
             if (is_integer(from) && (w > (1 << 24) || w < -(1 << 24))) {
-                pt2_error_set_file(err, label);
+                name_file(err, label);
                 return pt2_fail(err, PT2_ERR_INPUT, "input '%s' must be float32; its %s value %lld at index %lld is "
                                 "not exact in float32", meta->name, pt2_dtype_name(from), (long long)w, (long long)i);
             }
             if (is_integer(from)) v = (double)w;
             float f = (float)v;
             if (isfinite(v) && !isfinite(f)) {
-                pt2_error_set_file(err, label);
+                name_file(err, label);
                 return pt2_fail(err, PT2_ERR_INPUT, "input '%s' must be float32; its float64 value %g at index %lld "
                                 "overflows float32", meta->name, v, (long long)i);
             }
@@ -82,14 +87,14 @@ static pt2_status cast_one(pt2_arena *arena, const pt2_value *meta, pt2_tensor *
             } else {
                 double v = read_real(in, from, i);
                 if (!(v == floor(v)) || !(fabs(v) <= 9007199254740992.0)) {
-                    pt2_error_set_file(err, label);
+                    name_file(err, label);
                     return pt2_fail(err, PT2_ERR_INPUT, "input '%s' must be %s; its %s value %g at index %lld is not "
                                     "a whole number", meta->name, pt2_dtype_name(to), pt2_dtype_name(from), v, (long long)i);
                 }
                 w = (int64_t)v;
             }
             if (to == PT2_DTYPE_INT32 && (w > INT32_MAX || w < INT32_MIN)) {
-                pt2_error_set_file(err, label);
+                name_file(err, label);
                 return pt2_fail(err, PT2_ERR_INPUT, "input '%s' must be int32; its value %lld at index %lld does not fit",
                                 meta->name, (long long)w, (long long)i);
             }

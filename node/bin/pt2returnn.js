@@ -28,6 +28,10 @@ commands:
   convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step
                     (reference run, per-layer checks, reload)
 
+options:
+  -h, --help        show this help
+  --version         print the version
+
 'pt2returnn COMMAND --help' describes each command.
 exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error
 `,

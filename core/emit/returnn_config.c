@@ -82,7 +82,18 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
     pt2_strbuf_puts(out, "{\"class\": ");
     write_string(out, style, l->layer_class);
     pt2_strbuf_puts(out, ", \"from\": ");
-    if (l->num_from == 1) {
+    if (!strcmp(l->layer_class, "switch")) {
+        /* RETURNN's switch takes no "from": its layers are condition, true_from, false_from. */
+        pt2_strbuf_puts(out, "[]");
+        const char *keys[3] = {"condition", "true_from", "false_from"};
+        for (size_t k = 0, f = 0; k < 3 && f < l->num_from; k++) {
+            if (k && pt2_rt_get_option(l, keys[k])) continue; /* a constant branch, among the options */
+            pt2_strbuf_puts(out, ", ");
+            write_string(out, style, keys[k]);
+            pt2_strbuf_puts(out, ": ");
+            write_reference(out, style, net, network, l->from[f++]);
+        }
+    } else if (l->num_from == 1) {
         write_reference(out, style, net, network, l->from[0]);
     } else {
         pt2_strbuf_putc(out, '[');

@@ -95,7 +95,7 @@ static pt2_status scalar_form(pt2_lower_context *ctx, const pt2_node *node, cons
 /* The output's net dim for each PyTorch axis: PyTorch broadcasts aligned from the last axis;
  * an axis takes the dim of an operand that is not of size 1 there and that the combine's
  * output has (a constant's axes of size 1 have no dim: -1). */
-static pt2_status broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
+pt2_status pt2_lower_broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
                                  const pt2_lowered_value *const *operands, int rank, int *dims, pt2_error *err) {
     for (int a = 0; a < rank; a++) {
         int best = -1;
@@ -116,7 +116,7 @@ static pt2_status broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, c
 /* Two layers on one time length reached along different paths (a residual branch and its
  * shortcut) carry different dim tags in RETURNN; a reinterpret_data with size_base makes the
  * second one's time dim the first one's. out->is_set = 0 when nothing is needed. */
-static pt2_status same_time_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
+pt2_status pt2_lower_same_time_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
                                const pt2_lowered_value *second, pt2_lowered_value *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
@@ -180,7 +180,7 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
         else other = &constant_value;
     }
     pt2_lowered_value same_length;
-    if ((st = same_time_as(ctx, node, self, other, &same_length, err))) return st;
+    if ((st = pt2_lower_same_time_as(ctx, node, self, other, &same_length, err))) return st;
     if (same_length.is_set) other = &same_length;
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
@@ -192,7 +192,7 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
     const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
     const pt2_lowered_value *operands[2] = {self, other};
     int dims[PT2_MAX_RANK];
-    if ((st = broadcast_dims(ctx, node, layer, operands, out->rank, dims, err))) return st;
+    if ((st = pt2_lower_broadcast_dims(ctx, node, layer, operands, out->rank, dims, err))) return st;
     return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);
 }
 

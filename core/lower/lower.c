@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "op_notes.h"
 #include "lowerings.h"
 
 static void node_context(const pt2_node *node, pt2_error *err) {
@@ -264,8 +265,6 @@ static pt2_status lower_input(pt2_lower_context *ctx, pt2_error *err) {
     return PT2_OK;
 }
 
-static int can_lower(const char *target) { return pt2_op_find_lowering(target) != NULL; }
-
 int pt2_module_call_computes(const pt2_module_call *call, int value_id) {
     for (size_t i = 0; i < call->count; i++)
         for (size_t o = 0; o < call->nodes[i]->num_outputs; o++)
@@ -364,8 +363,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     size_t num_done = 0;
     if (!by_op || !done_calls) return err->status;
     for (size_t i = 0; i < graph->num_nodes; i++) by_op[i] = node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
-    if ((st = pt2_graph_require_supported_among(graph, by_op, can_lower, "that cannot be lowered to RETURNN yet", err)))
-        return st;
+    if ((st = pt2_lower_require_lowerable(graph, by_op, err))) return st; /* each with its reason */
     if ((st = pt2_naming_place_nodes(arena, graph, node_dynamic, &out->places, err))) return st;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         if (!node_dynamic[i]) continue;

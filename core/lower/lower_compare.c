@@ -180,5 +180,7 @@ const pt2_op_lowering pt2_lowerings_compare[] = {
     {"aten.to.dtype", lower_cast},
     {"aten._to_copy.default", lower_cast},
     {"aten.type_as.default", lower_cast},
+    {"aten.to.device", lower_cast},
+    {"aten.to.dtype_layout", lower_cast},
     {"aten._assert_tensor_metadata.default", lower_assertion},
     {NULL, NULL}};

@@ -167,6 +167,9 @@ static const binary_math binary_ops[] = {
     {"aten.clamp_max.Tensor", "max", "minimum", "clamp_max", "clamp_max"},
     {"aten.rsub.Tensor", "other", "sub", "rsub_scalar", "add_scalar"},
     {"aten.rsub.Scalar", "other", "sub", "rsub_scalar", "add_scalar"},
+    {"aten.true_divide.Tensor", "other", "truediv", "div_scalar", "rdiv_scalar"},
+    {"aten.max.other", "other", "maximum", "clamp_min", "clamp_min"},
+    {"aten.min.other", "other", "minimum", "clamp_max", "clamp_max"},
 };
 
 static pt2_status binary_layer(pt2_lower_context *ctx, const pt2_node *node, const binary_math *op, pt2_operand *a,
@@ -437,6 +440,9 @@ const pt2_op_lowering pt2_lowerings_math[] = {
     {"aten.div.Scalar_mode", lower_div_mode},
     {"aten.rsub.Tensor", lower_binary_math},
     {"aten.rsub.Scalar", lower_binary_math},
+    {"aten.true_divide.Tensor", lower_binary_math},
+    {"aten.max.other", lower_binary_math},
+    {"aten.min.other", lower_binary_math},
     {"aten.glu.default", lower_glu},
     {"aten.prelu.default", lower_prelu},
     {"aten._prelu_kernel.default", lower_prelu},

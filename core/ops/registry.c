@@ -76,3 +76,8 @@ const pt2_op_def *pt2_op_find(const char *target) {
     }
     return (lo < op_index_count && !strcmp(op_index[lo].def->target, target)) ? op_index[lo].def : NULL;
 }
+
+void pt2_for_each_op(void (*visit)(const char *target, void *user), void *user) {
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const pt2_op_def *op = families[f]; op->target; op++) visit(op->target, user);
+}

@@ -29,7 +29,7 @@ static const struct {
     {"rpow_scalar", "tf.pow(%s, source(0))"},
     {"floordiv_scalar", "tf.math.floordiv(source(0), %s)"},
     {"floormod_scalar", "tf.math.floormod(source(0), %s)"},
-    {"truncatemod_scalar", "tf.math.truncatemod(source(0), %s)"},
+    {"truncatemod_scalar", "tf.truncatemod(source(0), %s)"},
     {"trunc", "tf.sign(source(0)) * tf.floor(tf.abs(source(0)))"},
     {"log_divide", "tf.math.log(source(0)) / %s"},
     {"elu_alpha", "tf.where(source(0) > 0.0, source(0), %s * tf.math.expm1(source(0)))"},

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
 /* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
@@ -104,19 +104,22 @@ static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
 }
 
+/* softmax over any axis: the axis map makes it the feature dim, which RETURNN's softmax acts on. */
 static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
+    pt2_lowered_value storage;
+    const pt2_lowered_value *feature;
     int64_t dim;
     pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
     if (!st && !in) return pt2_lower_fail(node, err, "softmax of a constant");
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
-    if (axis < 0 || axis >= in->rank || in->dims[axis] != in->shape.feature_dim)
-        return pt2_lower_fail(node, err, "lowered over the feature axis only");
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
+    if ((st = pt2_axes_require_feature(ctx, node, in, axis, &storage, &feature, err))) return st;
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, feature, err);
     if (!st) st = pt2_rt_set_string(layer, "activation", strstr(node->target, "log_softmax") ? "log_softmax" : "softmax", err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);

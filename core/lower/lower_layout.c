@@ -231,6 +231,78 @@ static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_
 
 /* ---- matmul -> dot ---- */
 
+/* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
+ * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
+ * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
+static pt2_status second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                      int axis, pt2_lowered_value *out, pt2_error *err) {
+    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "axis %d would be in the result twice ('%s')", axis,
+                              ctx->net->dims[in->dims[axis]].description);
+    const char *base = ctx->places[node - ctx->graph->nodes].base, *names[2];
+    char name[220];
+    pt2_rt_layer *expand, *merge;
+    snprintf(name, sizeof name, "%s_expand", base);
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
+    if (!st) st = pt2_lower_add_source(ctx, expand, in, err);
+    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
+    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
+    if (st) return st;
+    pt2_lowered_value expanded;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[in->rank] = pt2_axes_new_dim(expand, in);
+    pt2_axes_value_of(expand, in->rank + 1, dims, &expanded);
+    if ((st = pt2_axes_describe(ctx, node, &expanded, axis, &names[0], err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, &expanded, in->rank, &names[1], err))) return st;
+    snprintf(name, sizeof name, "%s_second_axis", base);
+    if ((st = pt2_lower_new_layer_named(ctx, node, name, "merge_dims", &merge, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, merge, &expanded, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, merge, "axes", names, 2, err);
+    if (!st) st = pt2_rt_set_bool(merge, "keep_order", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, merge, err);
+    if (st) return st;
+    dims[axis] = pt2_axes_new_dim(merge, &expanded);
+    pt2_axes_value_of(merge, in->rank, dims, out);
+    return PT2_OK;
+}
+
+/* A copy of a dynamic dim (second_copy_of_axis) is a dim of its own in RETURNN; a dot reducing
+ * over it and over the original (attention weights [.., keys' time] times values [.., time, ..])
+ * needs the two declared the same: reinterpret_data with size_base on the layer that made the
+ * copy. Static dims of one size need nothing. */
+static pt2_status same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                              int dim, pt2_lowered_value *out, pt2_error *err) {
+    const pt2_rt_dim *have = &ctx->net->dims[in->dims[axis]], *want = &ctx->net->dims[dim];
+    *out = *in;
+    if (have->kind == PT2_RT_DIM_STATIC && want->kind == PT2_RT_DIM_STATIC && have->size == want->size) return PT2_OK;
+    int copy = want->kind == PT2_RT_DIM_DYNAMIC && want->base == in->dims[axis] && want->mul == 1 && want->add == 0 && want->div == 1;
+    int time = pt2_rt_shape_time_axis(ctx->net, &in->shape);
+    if (!copy || time < 0 || in->shape.dims[time] != in->dims[axis])
+        return pt2_lower_fail(node, err, "axis %d ('%s') is reduced against a different dim ('%s')", axis, have->description,
+                              want->description);
+    const pt2_rt_layer *base = NULL;
+    for (size_t i = 0; i < ctx->net->num_layers && !base; i++) {
+        int t = pt2_rt_shape_time_axis(ctx->net, &ctx->net->layers[i].shape);
+        if (t >= 0 && ctx->net->layers[i].shape.dims[t] == dim) base = &ctx->net->layers[i];
+    }
+    if (!base) return pt2_lower_fail(node, err, "no layer has '%s' as its time axis", want->description);
+    char name[220];
+    snprintf(name, sizeof name, "%s_same_time", ctx->places[node - ctx->graph->nodes].base);
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "reinterpret_data", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "size_base", base->name, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[axis] = dim;
+    pt2_axes_value_of(layer, in->rank, dims, out);
+    return PT2_OK;
+}
+
 static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *a, *b;
     const char *first = pt2_node_arg(node, "self") ? "self" : "input", *second = pt2_node_arg(node, "other") ? "other" : "mat2";
@@ -248,9 +320,16 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
             return pt2_lower_fail(node, err, "axis %d is a different dim in the two operands ('%s' and '%s')", i,
                                   x->description, y->description);
     }
-    if (a->dims[r - 2] == b->dims[r - 1])
-        return pt2_lower_fail(node, err, "the result would hold dim '%s' twice (axes %d and %d), which RETURNN's dot "
-                              "cannot give", ctx->net->dims[a->dims[r - 2]].description, r - 2, r - 1);
+    pt2_lowered_value renamed;
+    if (a->dims[r - 2] == b->dims[r - 1]) { /* e.g. queries' and keys' time: the keys get a dim of their own */
+        if ((st = second_copy_of_axis(ctx, node, b, r - 1, &renamed, err))) return st;
+        b = &renamed;
+    }
+    pt2_lowered_value same_length;
+    if (a->dims[r - 1] != b->dims[r - 2]) {
+        if ((st = same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
+        b = &same_length;
+    }
     const char *red1, *red2, *var1, *var2;
     if ((st = pt2_axes_describe(ctx, node, a, r - 1, &red1, err))) return st;
     if ((st = pt2_axes_describe(ctx, node, b, r - 2, &red2, err))) return st;

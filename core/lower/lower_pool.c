@@ -116,8 +116,18 @@ static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt
     if (st) return st;
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
     if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
-    if ((st = pt2_axes_require_feature(ctx, node, in, axis, &storage, &feature, err))) return st;
     pt2_rt_layer *layer;
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && !strstr(node->target, "log_softmax")) {
+        /* Over a dynamic axis (attention weights over the keys): masked past each sequence's end. */
+        const char *description;
+        if ((st = pt2_axes_describe(ctx, node, in, axis, &description, err))) return st;
+        if ((st = pt2_lower_new_layer(ctx, node, "softmax_over_spatial", &layer, err))) return st;
+        if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+        if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+        if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+        return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+    }
+    if ((st = pt2_axes_require_feature(ctx, node, in, axis, &storage, &feature, err))) return st;
     if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, feature, err);
     if (!st) st = pt2_rt_set_string(layer, "activation", strstr(node->target, "log_softmax") ? "log_softmax" : "softmax", err);

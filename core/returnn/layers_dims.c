@@ -4,6 +4,7 @@
  * axis of size 1), squeeze, slice (x[start:end:step] on one axis; a dynamic axis's end counts
  * from its length), dot (batched matmul over red1/red2 with var1/var2 kept, the other dims
  * shared). Axes are named by RETURNN's axis descriptions. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,11 +12,22 @@
 
 static int dim_is_static(const pt2_rt_net *net, int dim) { return net->dims[dim].kind == PT2_RT_DIM_STATIC; }
 
-/* RETURNN's default feature axis of data made from dims: the last static axis. */
+/* RETURNN's default feature axis of data made from dims: the last static axis other than the
+ * batch and the time (the first dynamic axis), else the last such axis at all. */
 static int default_feature(const pt2_rt_net *net, const pt2_rt_shape *s) {
-    for (int a = s->rank - 1; a >= 0; a--)
+    int time = pt2_rt_shape_time_axis(net, s), last = -1;
+    for (int a = s->rank - 1; a >= 0; a--) {
+        if (a == time || net->dims[s->dims[a]].kind == PT2_RT_DIM_BATCH) continue;
         if (dim_is_static(net, s->dims[a])) return s->dims[a];
-    return -1;
+        if (last < 0) last = s->dims[a];
+    }
+    return last;
+}
+
+/* Two dynamic dims of one length: the same dim, or copies of one (a dim merged with a size-1 axis). */
+static int root_of_copy(const pt2_rt_net *net, int d) {
+    while (net->dims[d].base >= 0 && net->dims[d].mul == 1 && net->dims[d].add == 0 && net->dims[d].div == 1) d = net->dims[d].base;
+    return d;
 }
 
 static pt2_status option_axis(const pt2_rt_net *net, const pt2_rt_layer *layer, const char *key, const pt2_rt_shape *in,
@@ -101,7 +113,12 @@ static pt2_status merge_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
     const char *text = pt2_arena_strdup(arena, description, err);
     if (!text) return err->status;
     int merged;
-    if (dynamic >= 0) st = pt2_rt_derive_dim(arena, net, dynamic, product, 0, 1, text, &merged, err);
+    if (dynamic >= 0 && product == 1) {
+        /* T merged with size-1 axes is a new dim of T's length (RETURNN's T*1 is not T): how a
+         * second time axis of one length is made, e.g. the keys' time in attention. */
+        st = pt2_rt_add_dim(arena, net, text, PT2_RT_DIM_DYNAMIC, -1, &merged, err);
+        if (!st) net->dims[merged].base = dynamic;
+    } else if (dynamic >= 0) st = pt2_rt_derive_dim(arena, net, dynamic, product, 0, 1, text, &merged, err);
     else st = pt2_rt_add_dim(arena, net, text, PT2_RT_DIM_STATIC, product, &merged, err);
     if (st) return st;
     *out = inputs[0];
@@ -425,7 +442,9 @@ static pt2_status dot_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_laye
     if (st) return st;
     for (int i = 0; i < s.num_red1; i++) {
         const pt2_rt_dim *x = &net->dims[s.red1[i]], *y = &net->dims[s.red2[i]];
-        if (s.red1[i] != s.red2[i] && (x->kind != PT2_RT_DIM_STATIC || y->kind != PT2_RT_DIM_STATIC || x->size != y->size))
+        int same_static = x->kind == PT2_RT_DIM_STATIC && y->kind == PT2_RT_DIM_STATIC && x->size == y->size;
+        int same_dynamic = x->kind == PT2_RT_DIM_DYNAMIC && root_of_copy(net, s.red1[i]) == root_of_copy(net, s.red2[i]);
+        if (s.red1[i] != s.red2[i] && !same_static && !same_dynamic)
             return pt2_rt_layer_fail(layer, err, "reduced dims '%s' and '%s' differ", x->description, y->description);
     }
     out->rank = 0;
@@ -482,7 +501,48 @@ static pt2_status dot_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     return PT2_OK;
 }
 
+/* ---- softmax_over_spatial: softmax over one (dynamic) axis; RETURNN masks the frames past each
+ * sequence's length, which a batch of full-length sequences does not have. ---- */
+
+static pt2_status softmax_spatial_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                        const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)arena;
+    int dim;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st) st = option_axis(net, layer, "axis", &inputs[0], &dim, err);
+    if (st) return st;
+    *out = inputs[0];
+    return PT2_OK;
+}
+
+static pt2_status softmax_spatial_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                          const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    int dim, order[PT2_MAX_RANK], rank = 0;
+    pt2_status st = option_axis(net, layer, "axis", &inputs[0].shape, &dim, err);
+    if (st) return st;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (layer->shape.dims[a] != dim) order[rank++] = layer->shape.dims[a];
+    order[rank++] = dim;
+    pt2_tensor x;
+    if ((st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err))) return st;
+    int64_t n = x.shape[rank - 1], rows = n ? pt2_tensor_numel(&x) / n : 0;
+    float *p = pt2_tensor_data(&x);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = p + r * n, top = row[0];
+        for (int64_t i = 1; i < n; i++) top = row[i] > top ? row[i] : top;
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) sum += row[i] = expf(row[i] - top);
+        for (int64_t i = 0; i < n; i++) row[i] = (float)(row[i] / sum);
+    }
+    pt2_rt_tensor result = {x, layer->shape};
+    result.shape.rank = rank;
+    memcpy(result.shape.dims, order, sizeof(int) * (size_t)rank);
+    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+}
+
 const pt2_rt_layer_class pt2_rt_layers_dims[] = {
+    {"softmax_over_spatial", softmax_spatial_infer, softmax_spatial_compute},
     {"merge_dims", merge_infer, merge_compute},
     {"split_dims", split_infer, split_compute},
     {"expand_dims", expand_infer, same_data_compute},

@@ -168,5 +168,5 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
 }
 
 const pt2_module_lowering pt2_module_lowerings_attention[] = {
-    {"torch.nn.modules.activation.MultiheadAttention", lower_multihead_attention},
-    {NULL, NULL}};
+    {"torch.nn.modules.activation.MultiheadAttention", lower_multihead_attention, "pad self_attention linear"},
+    {NULL, NULL, NULL}};

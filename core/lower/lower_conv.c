@@ -184,8 +184,8 @@ static pt2_status lower_conv2d(pt2_lower_context *ctx, const pt2_node *node, pt2
 }
 
 const pt2_op_lowering pt2_lowerings_conv[] = {
-    {"aten.conv2d.default", lower_conv2d},
-    {"aten.conv1d.default", lower_conv1d},
-    {"aten.conv1d.padding", lower_conv1d},
-    {"aten.conv_transpose1d.default", lower_conv_transpose1d},
-    {NULL, NULL}};
+    {"aten.conv2d.default", lower_conv2d, "conv reinterpret_data"},
+    {"aten.conv1d.default", lower_conv1d, "conv reinterpret_data"},
+    {"aten.conv1d.padding", lower_conv1d, "conv reinterpret_data"},
+    {"aten.conv_transpose1d.default", lower_conv_transpose1d, "transposed_conv reinterpret_data"},
+    {NULL, NULL, NULL}};

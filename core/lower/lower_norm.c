@@ -155,8 +155,8 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
 }
 
 const pt2_op_lowering pt2_lowerings_norm[] = {
-    {"aten.linear.default", lower_linear},
-    {"aten.embedding.default", lower_embedding},
-    {"aten.layer_norm.default", lower_layer_norm},
-    {"aten.batch_norm.default", lower_batch_norm},
-    {NULL, NULL}};
+    {"aten.linear.default", lower_linear, "linear reinterpret_data"},
+    {"aten.embedding.default", lower_embedding, "linear"},
+    {"aten.layer_norm.default", lower_layer_norm, "layer_norm reinterpret_data"},
+    {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},
+    {NULL, NULL, NULL}};

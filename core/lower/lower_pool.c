@@ -161,13 +161,13 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
 }
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
-    {"aten.avg_pool1d.default", lower_avg_pool1d},
-    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d},
-    {"aten.mean.dim", lower_reduce},
-    {"aten.sum.dim_IntList", lower_reduce},
-    {"aten.amax.default", lower_reduce},
-    {"aten.softmax.int", lower_softmax},
-    {"aten._softmax.default", lower_softmax},
-    {"aten.log_softmax.int", lower_softmax},
-    {"aten.cat.default", lower_cat},
-    {NULL, NULL}};
+    {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
+    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
+    {"aten.mean.dim", lower_reduce, "reduce"},
+    {"aten.sum.dim_IntList", lower_reduce, "reduce"},
+    {"aten.amax.default", lower_reduce, "reduce"},
+    {"aten.softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten._softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.log_softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.cat.default", lower_cat, "copy"},
+    {NULL, NULL, NULL}};

@@ -1,6 +1,7 @@
-/* Lowering of layout and shape ops through the axis map (core/lower/axes.h): permutes change only
- * the map; views, flatten/unflatten, squeeze and unsqueeze become merge_dims/split_dims/
- * squeeze/expand_dims; slices and splits become slice layers, select a gather; matmul/bmm/mm
+/* Lowering of layout and shape ops through the axis map (core/lower/axes.h): permutes (transpose,
+ * permute, t, swapaxes, movedim) change only the map; views, flatten/unflatten, squeeze and
+ * unsqueeze become merge_dims/split_dims/squeeze/expand_dims; slices and splits become slice
+ * layers, select and unbind a slice and a squeeze; matmul/bmm/mm
  * become dot; ops that compute nothing (to without a dtype change, type_as of the same dtype,
  * metadata asserts) get no layer. */
 #include <stdio.h>
@@ -55,6 +56,41 @@ static pt2_status lower_permute(pt2_lower_context *ctx, const pt2_node *node, pt
     if ((int)count != in->rank) return pt2_lower_fail(node, err, "permute of %zu axes on %d", count, in->rank);
     for (size_t a = 0; a < count; a++)
         if ((st = wrap_axis(node, dims[a], in->rank, &perm[a], err))) return st;
+    return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
+static pt2_status lower_swapaxes(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t d0 = 0, d1 = 1;
+    int a0 = 0, a1 = 0, perm[PT2_MAX_RANK];
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st && pt2_node_arg(node, "axis0")) st = pt2_op_int(ctx->run, node, "axis0", &d0, err);
+    if (!st && pt2_node_arg(node, "axis1")) st = pt2_op_int(ctx->run, node, "axis1", &d1, err);
+    if (!st && in->rank < 2) return pt2_lower_alias(ctx, node, in, err); /* t() of a vector */
+    if (!st) st = wrap_axis(node, d0, in->rank, &a0, err);
+    if (!st) st = wrap_axis(node, d1, in->rank, &a1, err);
+    if (st) return st;
+    for (int a = 0; a < in->rank; a++) perm[a] = a;
+    perm[a0] = a1, perm[a1] = a0;
+    return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
+static pt2_status lower_movedim(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t source, destination;
+    int from = 0, to = 0, perm[PT2_MAX_RANK];
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "source", &source, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "destination", &destination, err);
+    if (!st) st = wrap_axis(node, source, in->rank, &from, err);
+    if (!st) st = wrap_axis(node, destination, in->rank, &to, err);
+    if (st) return st;
+    for (int i = 0, k = 0; i < in->rank; i++) {
+        if (i == to) continue;
+        if (k == from) k++;
+        perm[i] = k++;
+    }
+    perm[to] = from;
     return pt2_axes_permute(ctx, node, in, perm, err);
 }
 
@@ -229,6 +265,68 @@ static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return PT2_OK;
 }
 
+/* select(dim, i) and unbind: the slice [i, i+1) on a static axis, then squeeze of that axis
+ * (the squeeze is the node's layer, checked against PyTorch's output `index`). */
+static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                int64_t i, int index, pt2_error *err) {
+    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC)
+        return pt2_lower_fail(node, err, "axis %d is the batch or dynamic: selecting one of its entries is not lowered", axis);
+    char name[220];
+    const char *base = ctx->places[node - ctx->graph->nodes].base, *description;
+    pt2_rt_layer *slice, *squeeze;
+    snprintf(name, sizeof name, "%s_slice%d", base, index < 0 ? 0 : index);
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &description, err);
+    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "slice", &slice, err);
+    if (!st) st = pt2_lower_add_source(ctx, slice, in, err);
+    if (!st) st = pt2_rt_set_string(slice, "axis", description, err);
+    if (!st) st = pt2_rt_set_int(slice, "slice_start", i, err);
+    if (!st) st = pt2_rt_set_int(slice, "slice_end", i + 1, err);
+    if (!st) st = pt2_rt_set_int(slice, "slice_step", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, slice, err);
+    if (st) return st;
+    pt2_lowered_value sliced;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[axis] = pt2_axes_new_dim(slice, in);
+    pt2_axes_value_of(slice, in->rank, dims, &sliced);
+    if ((st = pt2_axes_describe(ctx, node, &sliced, axis, &description, err))) return st;
+    if (index < 0) st = pt2_lower_new_layer(ctx, node, "squeeze", &squeeze, err);
+    else {
+        snprintf(name, sizeof name, "%s_%d", base, index);
+        st = pt2_lower_new_layer_named(ctx, node, name, "squeeze", &squeeze, err);
+    }
+    if (!st) st = pt2_lower_add_source(ctx, squeeze, &sliced, err);
+    if (!st) st = pt2_rt_set_string(squeeze, "axis", description, err);
+    if (!st) st = pt2_lower_infer(ctx, node, squeeze, err);
+    if (st) return st;
+    int rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (a != axis) dims[rank++] = in->dims[a];
+    if (index < 0) return pt2_lower_set_output(ctx, node, squeeze, rank, dims, err);
+    return pt2_axes_set_layer_output_at(ctx, node, (size_t)index, squeeze, rank, dims, err);
+}
+
+static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int axis;
+    int64_t n, index;
+    pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "index", &index, err);
+    if (st) return st;
+    if (index < 0) index += n;
+    if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
+    return select_static(ctx, node, in, axis, index, -1, err);
+}
+
+static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int axis;
+    int64_t n;
+    pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    for (int64_t i = 0; !st && i < n; i++) st = select_static(ctx, node, in, axis, i, (int)i, err);
+    return st;
+}
+
 /* ---- matmul -> dot ---- */
 
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
@@ -354,6 +452,9 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
 const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.transpose.int", lower_transpose, ""},
     {"aten.permute.default", lower_permute, ""},
+    {"aten.t.default", lower_swapaxes, ""},
+    {"aten.swapaxes.default", lower_swapaxes, ""},
+    {"aten.movedim.int", lower_movedim, ""},
     {"aten.view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
     {"aten.reshape.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
     {"aten._unsafe_view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
@@ -370,6 +471,8 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
     {"aten.slice.Tensor", lower_slice, "slice"},
     {"aten.narrow.default", lower_narrow, "slice"},
+    {"aten.select.int", lower_select, "slice squeeze"},
+    {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.chunk.default", lower_split, "slice"},
     {"aten.split.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes.default", lower_split, "slice"},

@@ -96,6 +96,61 @@ class TimeMajorMultiheadAttention(nn.Module):
         return self.out(y.transpose(0, 1))
 
 
+class Permutes(nn.Module):
+    """movedim, swapaxes and t on data with the time axis; a size-1 axis made the feature of a Linear."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 12, 3, padding=1)
+        self.out = nn.Linear(12, 5)
+        self.gate = nn.Linear(1, 5)
+
+    def forward(self, x):
+        y = self.conv(x.movedim(1, 2)).swapaxes(1, 2)  # [B, T, 12]
+        m = y.mean(-1).t().t()  # [B, T]
+        return self.out(y) * torch.sigmoid(self.gate(m.unsqueeze(-1)))
+
+
+class ViewsAndSqueezes(nn.Module):
+    """unflatten/flatten across the time axis (even T), unsqueeze and every form of squeeze."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(16, 6)
+
+    def forward(self, x):
+        y = x.unflatten(1, (-1, 2)).flatten(2, 3)  # [B, T/2, 16]
+        y = y.unsqueeze(1).squeeze(1)  # squeeze.dim
+        y = y.unsqueeze(2).squeeze()  # squeeze.default
+        y = y.unsqueeze(-1).squeeze((3,))  # squeeze.dims
+        return self.out(y)
+
+
+class SlicesAndSplits(nn.Module):
+    """narrow of the time axis by a length computed from T, select, split_with_sizes and unbind on
+    data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2, self.l3, self.l4 = nn.Linear(3, 4), nn.Linear(5, 4), nn.Linear(4, 4), nn.Linear(1, 4)
+
+    def forward(self, x):
+        a = x.narrow(1, 1, x.shape[1] - 2)  # [B, T-2, 8]
+        s = a.select(2, 3)  # [B, T-2]
+        p1, p2 = a.split_with_sizes([3, 5], dim=2)
+        u0, u1 = a.unflatten(2, (2, 4)).unbind(2)
+        return self.l1(p1) + self.l2(p2) + self.l3(u0 * u1) + self.l4(s.unsqueeze(-1))
+
+
+class PadsAndNoOps(nn.Module):
+    """pad of the feature axis and of the time axis; ops that compute nothing."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(11, 4)
+
+    def forward(self, x):
+        y = F.pad(F.pad(x, (1, 2)), (0, 0, 2, 1))  # [B, T+3, 11]
+        y = y.contiguous().clone().to(torch.float32).type_as(y).detach()
+        return self.out(y)
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -105,6 +160,10 @@ CATALOGUE = {
     "strided_slice": (StridedSlice, 8, 20, 1),
     "op_by_op_attention": (OpByOpAttention, 8, 20, 1),
     "time_major_mha": (TimeMajorMultiheadAttention, 8, 20, 1),
+    "permutes": (Permutes, 8, 20, 1),
+    "views_and_squeezes": (ViewsAndSqueezes, 8, 20, 2),
+    "slices_and_splits": (SlicesAndSplits, 8, 20, 1),
+    "pads_and_no_ops": (PadsAndNoOps, 8, 20, 1),
 }
 
 

@@ -53,6 +53,11 @@ COVERS = {
     "strided_slice": {"aten.slice.Tensor"},
     "op_by_op_attention": {"aten.view.default", "aten.transpose.int", "aten.matmul.default", "aten.softmax.int"},
     "time_major_mha": {"aten.transpose.int"},
+    "permutes": {"aten.movedim.int", "aten.swapaxes.default", "aten.t.default"},
+    "views_and_squeezes": {"aten.unflatten.int", "aten.flatten.using_ints", "aten.unsqueeze.default",
+                           "aten.squeeze.dim", "aten.squeeze.default", "aten.squeeze.dims"},
+    "slices_and_splits": {"aten.narrow.default", "aten.select.int", "aten.split_with_sizes.default", "aten.unbind.int"},
+    "pads_and_no_ops": {"aten.pad.default", "aten.clone.default", "aten.to.dtype", "aten.type_as.default"},
 }
 
 

@@ -323,13 +323,16 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
     pt2_status st = pt2_rt_broadcast_sources(arena, net, layer, inputs, num_inputs, expanded, sizes, err);
     if (!st) st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
     if (st) return st;
-    int single = out->dtype == PT2_DTYPE_FLOAT32;
+    int single = out->dtype == PT2_DTYPE_FLOAT32, all_float = single;
+    for (size_t i = 0; i < num_inputs; i++) all_float &= expanded[i].dtype == PT2_DTYPE_FLOAT32;
     int64_t total = pt2_tensor_numel(out);
     int64_t index[PT2_MAX_RANK] = {0};
     for (int64_t flat = 0; flat < total; flat++) {
         double acc = 0;
         for (size_t i = 0; i < num_inputs; i++) {
-            double v = pt2_tensor_get_double(&expanded[i], pt2_rt_broadcast_offset(&expanded[i], index));
+            int64_t offset = pt2_rt_broadcast_offset(&expanded[i], index);
+            /* float32 sources (the common case) are read directly */
+            double v = all_float ? ((const float *)pt2_tensor_data(&expanded[i]))[offset] : pt2_tensor_get_double(&expanded[i], offset);
             if (i == 0) acc = v;
             else if (other) acc = other(acc, v);
             else if (kind == KIND_ADD) acc += v;
@@ -340,7 +343,8 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
             else acc = v < acc ? v : acc;
             if (single) acc = (float)acc;
         }
-        pt2_rt_store(out, flat, acc);
+        if (all_float) ((float *)pt2_tensor_data(out))[flat] = (float)acc;
+        else pt2_rt_store(out, flat, acc);
         for (int a = shape->rank - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;
             index[a] = 0;

@@ -8,38 +8,38 @@
 #include "axes.h"
 #include "lowerings.h"
 
-/* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
-static pt2_status time_last_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
-                                  pt2_error *err) {
+/* avg_pool1d and upsampling act on the last PyTorch axis, which the axis map must show to be the
+ * data's time axis (the layers slide over RETURNN's time); `axis` names it for the options. */
+static pt2_status pooled_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                               const char **axis, pt2_error *err) {
     pt2_status st = pt2_lower_input(ctx, node, pt2_node_arg(node, "input") ? "input" : "self", in, err);
     if (st) return st;
-    if (!*in || (*in)->rank < 2 || ctx->net->dims[(*in)->dims[(*in)->rank - 1]].kind != PT2_RT_DIM_DYNAMIC)
-        return pt2_lower_fail(node, err, "lowered on data whose last axis is the time");
-    return PT2_OK;
+    const pt2_lowered_value *v = *in;
+    int time = v ? pt2_rt_shape_time_axis(ctx->net, &v->shape) : -1;
+    if (!v || v->rank < 2 || time < 0 || v->shape.dims[time] != v->dims[v->rank - 1])
+        return pt2_lower_fail(node, err, "lowered where the last axis is the data's time axis");
+    return pt2_axes_describe(ctx, node, v, v->rank - 1, axis, err);
 }
 
-/* One layer from `in`, output with in's dims but its time dim replaced by the layer's. */
+/* One layer from `in`, output with in's axes, the time axis now the layer's new dim. */
 static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                    pt2_rt_layer *layer, pt2_error *err) {
-    static const char *const time_axis[1] = {"T"};
+                                    const char *axis, pt2_rt_layer *layer, pt2_error *err) {
     pt2_status st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
-    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", "T", err);
+    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &axis, 1, err);
+    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", axis, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, in->dims, sizeof dims);
-    for (int a = 0; a < layer->shape.rank; a++)
-        if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[in->rank - 1] = layer->shape.dims[a];
-    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+    int dim = pt2_axes_new_dim(layer, in);
+    return pt2_axes_finish_replace(ctx, node, layer, in, dim >= 0 ? in->rank - 1 : -1, dim, err);
 }
 
 static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
+    const char *axis;
     int64_t kernel[2], stride[2], padding[2];
     size_t nk, ns = 0, np;
     int ceil_mode;
-    pt2_status st = time_last_input(ctx, node, &in, err);
+    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "kernel_size", kernel, 2, &nk, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "stride", stride, 2, &ns, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "padding", padding, 2, &np, err);
@@ -53,12 +53,13 @@ static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node,
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, 1, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &s, 1, err);
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
-    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
 }
 
 static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
-    pt2_status st = time_last_input(ctx, node, &in, err);
+    const char *axis;
+    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
     if (st) return st;
     const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "input")->value_id].tensor;
     const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
@@ -70,7 +71,7 @@ static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_nod
     if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
     if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
     if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
 }
 
 static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {

@@ -52,6 +52,18 @@ pt2_status pt2_axes_finish_replace(pt2_lower_context *ctx, const pt2_node *node,
 pt2_status pt2_axes_finish_drop(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
                                 const pt2_lowered_value *in, int axis, pt2_error *err);
 
+/* The output map of an elementwise op on `count` operands (PyTorch broadcasts aligned from the
+ * last axis): each axis takes the dim of an operand that is not of size 1 there and that the
+ * layer's output has (a constant's size-1 axes have no dim: -1). */
+pt2_status pt2_axes_broadcast(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
+                              const pt2_lowered_value *const *operands, int count, int rank, int *dims, pt2_error *err);
+
+/* Two operands on one time length reached along different paths carry different dim tags in
+ * RETURNN: `second` with a reinterpret_data (size_base `first`'s layer) that makes its time dim
+ * the first one's. out->is_set = 0 when nothing is needed. */
+pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
+                              const pt2_lowered_value *second, pt2_lowered_value *out, pt2_error *err);
+
 /* A lowered value for a helper layer's output with the given PyTorch axes. */
 void pt2_axes_value_of(const pt2_rt_layer *layer, int rank, const int *dims, pt2_lowered_value *out);
 

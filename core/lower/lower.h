@@ -83,13 +83,5 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
 /* Writes an eval layer of one of the forms of pt2_rt_eval_form, `number` filling its "%s". */
 pt2_status pt2_lower_eval(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                           const char *form, double number, pt2_error *err);
-/* For ops between two layers (core/lower/lower_elementwise.c): the output's net dim for each
- * PyTorch axis, as PyTorch broadcasts (aligned from the last axis), among the dims of `layer`. */
-pt2_status pt2_lower_broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
-                                    const pt2_lowered_value *const *operands, int rank, int *dims, pt2_error *err);
-/* `second` with its time dim declared the same as `first`'s (a reinterpret_data with size_base)
- * when the two reach one length along different paths; out->is_set = 0 when nothing is needed. */
-pt2_status pt2_lower_same_time_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
-                                  const pt2_lowered_value *second, pt2_lowered_value *out, pt2_error *err);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "../base/strbuf.h"
 #include "../ops/elementwise.h"
+#include "axes.h"
 
 pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_operand *out,
                              pt2_error *err) {
@@ -57,7 +58,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
         out->sources[i] = sources[i];
         /* Layers on one time length reached along different paths get one time dim tag (a
          * layer before this one). */
-        if (i && (st = pt2_lower_same_time_as(ctx, node, sources[0], sources[i], &out->same_length[i], err))) return st;
+        if (i && (st = pt2_axes_same_time(ctx, node, sources[0], sources[i], &out->same_length[i], err))) return st;
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
     st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)
@@ -74,15 +75,12 @@ pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *no
     for (size_t i = 0; i < b->count; i++)
         if (b->sources[i]->rank > rank) rank = b->sources[i]->rank;
     if (b->final) rank = ctx->run->values[node->outputs[0].value_id].tensor.rank;
-    /* PyTorch's broadcast, one operand at a time. */
-    pt2_lowered_value so_far = *b->sources[0];
-    for (size_t i = 1; i < b->count; i++) {
-        const pt2_lowered_value *pair[2] = {&so_far, b->sources[i]};
-        int dims[PT2_MAX_RANK];
-        if ((st = pt2_lower_broadcast_dims(ctx, node, b->layer, pair, rank, dims, err))) return st;
-        so_far.rank = rank;
-        memcpy(so_far.dims, dims, sizeof dims);
-    }
+    int dims[PT2_MAX_RANK];
+    if ((st = pt2_axes_broadcast(ctx, node, b->layer, b->sources, (int)b->count, rank, dims, err))) return st;
+    pt2_lowered_value so_far;
+    memset(&so_far, 0, sizeof so_far);
+    so_far.rank = rank;
+    memcpy(so_far.dims, dims, sizeof dims);
     if (b->final) return pt2_lower_set_output(ctx, node, b->layer, so_far.rank, so_far.dims, err);
     memset(out, 0, sizeof *out);
     out->is_set = 1;

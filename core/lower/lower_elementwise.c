@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
 static const struct {
@@ -92,53 +92,6 @@ static pt2_status scalar_form(pt2_lower_context *ctx, const pt2_node *node, cons
     return pt2_lower_fail(node, err, "%s with a scalar is not lowered", kind);
 }
 
-/* The output's net dim for each PyTorch axis: PyTorch broadcasts aligned from the last axis;
- * an axis takes the dim of an operand that is not of size 1 there and that the combine's
- * output has (a constant's axes of size 1 have no dim: -1). */
-static pt2_status broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
-                                 const pt2_lowered_value *const *operands, int rank, int *dims, pt2_error *err) {
-    for (int a = 0; a < rank; a++) {
-        int best = -1;
-        for (int i = 0; i < 2; i++) {
-            int axis = operands[i]->rank - rank + a;
-            if (axis < 0) continue;
-            int d = operands[i]->dims[axis];
-            if (d < 0 || pt2_rt_shape_axis(&layer->shape, d) < 0) continue;
-            const pt2_rt_dim *dim = &ctx->net->dims[d];
-            if (best < 0 || !(dim->kind == PT2_RT_DIM_STATIC && dim->size == 1)) best = d;
-        }
-        if (best < 0) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
-        dims[a] = best;
-    }
-    return PT2_OK;
-}
-
-/* Two layers on one time length reached along different paths (a residual branch and its
- * shortcut) carry different dim tags in RETURNN; a reinterpret_data with size_base makes the
- * second one's time dim the first one's. out->is_set = 0 when nothing is needed. */
-static pt2_status same_time_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
-                               const pt2_lowered_value *second, pt2_lowered_value *out, pt2_error *err) {
-    memset(out, 0, sizeof *out);
-    int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
-    if (time_first < 0 || time_second < 0 || !strcmp(first->layer, second->layer) || !strcmp(first->layer, "data"))
-        return PT2_OK;
-    if (first->shape.dims[time_first] != second->shape.dims[time_second])
-        return pt2_lower_fail(node, err, "the operands have different time axes");
-    pt2_rt_layer *layer;
-    char base[200];
-    const char *leaf = strrchr(second->layer, '/') ? strrchr(second->layer, '/') + 1 : second->layer;
-    snprintf(base, sizeof base, "%s_same_time", leaf);
-    pt2_status st = pt2_lower_new_layer_named(ctx, node, base, "reinterpret_data", &layer, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, second, err);
-    if (!st) st = pt2_rt_set_string(layer, "size_base", first->layer, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    *out = *second;
-    out->layer = layer->name;
-    out->shape = layer->shape;
-    return PT2_OK;
-}
-
 static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const char *kind = NULL;
     for (size_t i = 0; i < sizeof binary_ops / sizeof binary_ops[0]; i++)
@@ -180,7 +133,7 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
         else other = &constant_value;
     }
     pt2_lowered_value same_length;
-    if ((st = same_time_as(ctx, node, self, other, &same_length, err))) return st;
+    if ((st = pt2_axes_same_time(ctx, node, self, other, &same_length, err))) return st;
     if (same_length.is_set) other = &same_length;
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
@@ -192,36 +145,36 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
     const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
     const pt2_lowered_value *operands[2] = {self, other};
     int dims[PT2_MAX_RANK];
-    if ((st = broadcast_dims(ctx, node, layer, operands, out->rank, dims, err))) return st;
+    if ((st = pt2_axes_broadcast(ctx, node, layer, operands, 2, out->rank, dims, err))) return st;
     return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);
 }
 
 const pt2_op_lowering pt2_lowerings_elementwise[] = {
-    {"aten.relu.default", lower_unary},
-    {"aten.tanh.default", lower_unary},
-    {"aten.sigmoid.default", lower_unary},
-    {"aten.exp.default", lower_unary},
-    {"aten.log.default", lower_unary},
-    {"aten.abs.default", lower_unary},
-    {"aten.sqrt.default", lower_unary},
-    {"aten.rsqrt.default", lower_unary},
-    {"aten.silu.default", lower_unary},
-    {"aten.neg.default", lower_unary},
-    {"aten.leaky_relu.default", lower_leaky_relu},
-    {"aten.gelu.default", lower_gelu},
-    {"aten.dropout.default", lower_alias},
-    {"aten.clone.default", lower_alias},
-    {"aten.contiguous.default", lower_alias},
-    {"aten.alias.default", lower_alias},
-    {"aten.detach.default", lower_alias},
-    {"aten.add.Tensor", lower_binary},
-    {"aten.sub.Tensor", lower_binary},
-    {"aten.mul.Tensor", lower_binary},
-    {"aten.div.Tensor", lower_binary},
-    {"aten.maximum.default", lower_binary},
-    {"aten.minimum.default", lower_binary},
-    {"aten.add.Scalar", lower_binary},
-    {"aten.sub.Scalar", lower_binary},
-    {"aten.mul.Scalar", lower_binary},
-    {"aten.div.Scalar", lower_binary},
-    {NULL, NULL}};
+    {"aten.relu.default", lower_unary, "activation"},
+    {"aten.tanh.default", lower_unary, "activation"},
+    {"aten.sigmoid.default", lower_unary, "activation"},
+    {"aten.exp.default", lower_unary, "activation"},
+    {"aten.log.default", lower_unary, "activation"},
+    {"aten.abs.default", lower_unary, "activation"},
+    {"aten.sqrt.default", lower_unary, "activation"},
+    {"aten.rsqrt.default", lower_unary, "activation"},
+    {"aten.silu.default", lower_unary, "eval:silu"},
+    {"aten.neg.default", lower_unary, "eval:neg"},
+    {"aten.leaky_relu.default", lower_leaky_relu, "eval:leaky_relu"},
+    {"aten.gelu.default", lower_gelu, "eval:gelu eval:gelu_tanh"},
+    {"aten.dropout.default", lower_alias, ""},
+    {"aten.clone.default", lower_alias, ""},
+    {"aten.contiguous.default", lower_alias, ""},
+    {"aten.alias.default", lower_alias, ""},
+    {"aten.detach.default", lower_alias, ""},
+    {"aten.add.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.sub.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.mul.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.div.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.maximum.default", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.minimum.default", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.add.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.sub.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.mul.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.div.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {NULL, NULL, NULL}};

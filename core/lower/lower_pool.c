@@ -1,45 +1,46 @@
 /* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool", nearest
  * upsampling by an integer factor -> "resize", mean/sum/amax over one axis -> "reduce",
- * softmax/log_softmax over the feature axis -> "activation", cat along the feature axis -> "copy"
- * from every source (RETURNN concatenates several sources along F). */
+ * softmax/log_softmax over an axis -> "activation" (softmax_over_spatial over a dynamic one),
+ * cat -> "copy" along the feature axis (RETURNN concatenates several sources along F), else
+ * "concat" on any axis. */
 #include <math.h>
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
-/* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
-static pt2_status time_last_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
-                                  pt2_error *err) {
+/* avg_pool1d and upsampling act on the last PyTorch axis, which the axis map must show to be the
+ * data's time axis (the layers slide over RETURNN's time); `axis` names it for the options. */
+static pt2_status pooled_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                               const char **axis, pt2_error *err) {
     pt2_status st = pt2_lower_input(ctx, node, pt2_node_arg(node, "input") ? "input" : "self", in, err);
     if (st) return st;
-    if (!*in || (*in)->rank < 2 || ctx->net->dims[(*in)->dims[(*in)->rank - 1]].kind != PT2_RT_DIM_DYNAMIC)
-        return pt2_lower_fail(node, err, "lowered on data whose last axis is the time");
-    return PT2_OK;
+    const pt2_lowered_value *v = *in;
+    int time = v ? pt2_rt_shape_time_axis(ctx->net, &v->shape) : -1;
+    if (!v || v->rank < 2 || time < 0 || v->shape.dims[time] != v->dims[v->rank - 1])
+        return pt2_lower_fail(node, err, "lowered where the last axis is the data's time axis");
+    return pt2_axes_describe(ctx, node, v, v->rank - 1, axis, err);
 }
 
-/* One layer from `in`, output with in's dims but its time dim replaced by the layer's. */
+/* One layer from `in`, output with in's axes, the time axis now the layer's new dim. */
 static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                    pt2_rt_layer *layer, pt2_error *err) {
-    static const char *const time_axis[1] = {"T"};
+                                    const char *axis, pt2_rt_layer *layer, pt2_error *err) {
     pt2_status st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
-    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", "T", err);
+    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &axis, 1, err);
+    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", axis, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, in->dims, sizeof dims);
-    for (int a = 0; a < layer->shape.rank; a++)
-        if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[in->rank - 1] = layer->shape.dims[a];
-    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+    int dim = pt2_axes_new_dim(layer, in);
+    return pt2_axes_finish_replace(ctx, node, layer, in, dim >= 0 ? in->rank - 1 : -1, dim, err);
 }
 
 static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
+    const char *axis;
     int64_t kernel[2], stride[2], padding[2];
     size_t nk, ns = 0, np;
     int ceil_mode;
-    pt2_status st = time_last_input(ctx, node, &in, err);
+    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "kernel_size", kernel, 2, &nk, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "stride", stride, 2, &ns, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "padding", padding, 2, &np, err);
@@ -53,12 +54,13 @@ static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node,
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, 1, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &s, 1, err);
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
-    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
 }
 
 static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
-    pt2_status st = time_last_input(ctx, node, &in, err);
+    const char *axis;
+    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
     if (st) return st;
     const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "input")->value_id].tensor;
     const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
@@ -70,7 +72,7 @@ static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_nod
     if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
     if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
     if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    return st ? st : finish_time_layer(ctx, node, in, layer, err);
+    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
 }
 
 static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -104,57 +106,77 @@ static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
 }
 
+/* softmax over any axis: the axis map makes it the feature dim, which RETURNN's softmax acts on. */
 static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
+    pt2_lowered_value storage;
+    const pt2_lowered_value *feature;
     int64_t dim;
     pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
     if (!st && !in) return pt2_lower_fail(node, err, "softmax of a constant");
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
-    if (axis < 0 || axis >= in->rank || in->dims[axis] != in->shape.feature_dim)
-        return pt2_lower_fail(node, err, "lowered over the feature axis only");
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
     pt2_rt_layer *layer;
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && !strstr(node->target, "log_softmax")) {
+        /* Over a dynamic axis (attention weights over the keys): masked past each sequence's end. */
+        const char *description;
+        if ((st = pt2_axes_describe(ctx, node, in, axis, &description, err))) return st;
+        if ((st = pt2_lower_new_layer(ctx, node, "softmax_over_spatial", &layer, err))) return st;
+        if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+        if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+        if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+        return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+    }
+    if ((st = pt2_axes_require_feature(ctx, node, in, axis, &storage, &feature, err))) return st;
     if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, feature, err);
     if (!st) st = pt2_rt_set_string(layer, "activation", strstr(node->target, "log_softmax") ? "log_softmax" : "softmax", err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
 }
 
+/* cat: along the feature axis of every source a "copy" from all of them (RETURNN concatenates
+ * several sources along F); along any other axis, the time included, a "concat" of
+ * [source, axis] pairs. */
 static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_arg *tensors = pt2_node_arg(node, "tensors");
     int64_t dim;
     pt2_status st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
     if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
-        return pt2_lower_fail(node, err, "expected a list of tensors");
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "copy", &layer, err))) return st;
+        return pt2_lower_fail(node, err, "expected a list of at most %d tensors", PT2_RT_MAX_FROM);
     const pt2_lowered_value *first = NULL;
+    int all_feature = 1, axis = -1;
+    const char *axes[PT2_RT_MAX_FROM];
     for (size_t i = 0; i < tensors->count; i++) {
         const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
-        int axis = v->is_set ? (int)(dim < 0 ? dim + v->rank : dim) : -1;
-        if (!v->is_set || axis < 0 || axis >= v->rank || v->dims[axis] != v->shape.feature_dim)
-            return pt2_lower_fail(node, err, "lowered for layers' outputs joined along their feature axis");
+        if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; joining constants is not lowered", i);
+        axis = (int)(dim < 0 ? dim + v->rank : dim);
+        if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
+        all_feature &= v->dims[axis] == v->shape.feature_dim;
+        if ((st = pt2_axes_describe(ctx, node, v, axis, &axes[i], err))) return st;
         if (!first) first = v;
-        if ((st = pt2_lower_add_source(ctx, layer, v, err))) return st;
     }
-    if ((st = pt2_lower_infer(ctx, node, layer, err))) return st;
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, first->dims, sizeof dims);
-    dims[dim < 0 ? dim + first->rank : dim] = layer->shape.feature_dim;
-    return pt2_lower_set_output(ctx, node, layer, first->rank, dims, err);
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, all_feature ? "copy" : "concat", &layer, err))) return st;
+    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &ctx->values[tensors->value_ids[i]], err);
+    if (!st && !all_feature) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int joined = all_feature ? layer->shape.feature_dim : pt2_axes_new_dim(layer, first);
+    return pt2_axes_finish_replace(ctx, node, layer, first, axis, joined, err);
 }
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
-    {"aten.avg_pool1d.default", lower_avg_pool1d},
-    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d},
-    {"aten.mean.dim", lower_reduce},
-    {"aten.sum.dim_IntList", lower_reduce},
-    {"aten.amax.default", lower_reduce},
-    {"aten.softmax.int", lower_softmax},
-    {"aten._softmax.default", lower_softmax},
-    {"aten.log_softmax.int", lower_softmax},
-    {"aten.cat.default", lower_cat},
-    {NULL, NULL}};
+    {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
+    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
+    {"aten.mean.dim", lower_reduce, "reduce"},
+    {"aten.sum.dim_IntList", lower_reduce, "reduce"},
+    {"aten.amax.default", lower_reduce, "reduce"},
+    {"aten.softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten._softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.log_softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.cat.default", lower_cat, "copy concat"},
+    {NULL, NULL, NULL}};

@@ -215,6 +215,38 @@ static pt2_status run_transpose(pt2_run_context *ctx, const pt2_node *node, pt2_
     return st ? st : pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+static pt2_status run_swapaxes(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x, out;
+    int64_t d0, d1;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_int(ctx, node, "axis0", &d0, err);
+    if (!st) st = pt2_op_int(ctx, node, "axis1", &d1, err);
+    if (!st) st = transpose_view(&x, d0, d1, &out, err);
+    return st ? st : pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
+/* movedim(source, destination) with one int each: the axis moves, the others keep their order. */
+static pt2_status run_movedim(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x;
+    int64_t source, destination;
+    int from, to;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_int(ctx, node, "source", &source, err);
+    if (!st) st = pt2_op_int(ctx, node, "destination", &destination, err);
+    if (!st) st = pt2_op_wrap_dim(source, x.rank, &from, err);
+    if (!st) st = pt2_op_wrap_dim(destination, x.rank, &to, err);
+    if (st) return st;
+    pt2_tensor out = x;
+    for (int i = 0, k = 0; i < x.rank; i++) {
+        if (i == to) continue;
+        if (k == from) k++;
+        out.shape[i] = x.shape[k], out.strides[i] = x.strides[k];
+        k++;
+    }
+    out.shape[to] = x.shape[from], out.strides[to] = x.strides[from];
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 static pt2_status run_t(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, out;
     pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
@@ -757,6 +789,8 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.transpose.int", run_transpose},
     {"aten.transpose_copy.int", run_transpose},
     {"aten.t.default", run_t},
+    {"aten.swapaxes.default", run_swapaxes},
+    {"aten.movedim.int", run_movedim},
     {"aten.expand.default", run_expand},
     {"aten.expand_copy.default", run_expand},
     {"aten.expand_as.default", run_expand_as},

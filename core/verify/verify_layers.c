@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/elementwise.h"
 #include "../returnn/layers.h"
 
 /* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
@@ -41,10 +42,11 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
         out->max_abs = out->max_rel = out->worst_ratio = INFINITY;
         return PT2_OK;
     }
-    const float *a = pt2_tensor_data(ours), *b = pt2_tensor_data(torch);
+    /* Any dtype (comparisons give bool, casts integers), read as doubles. */
     int64_t n = pt2_tensor_numel(ours);
     for (int64_t k = 0; k < n; k++) {
-        double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]);
+        double a = pt2_tensor_get_double(ours, k), b = pt2_tensor_get_double(torch, k);
+        double diff = fabs(a - b), scale = fabs(b);
         if (!(diff <= out->max_abs)) out->max_abs = diff; /* NaN sticks */
         if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;
         double allowed = atol + rtol * scale, ratio = diff == 0 ? 0 : allowed > 0 ? diff / allowed : INFINITY;
@@ -71,7 +73,8 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
         if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
         pt2_tensor ours, torch;
         if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
-        if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
+        int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
+        if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[checked].tensor, 0, &torch, err);
         if (st) {
             if (!err->module_path[0] && node->module_depth)
                 snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);

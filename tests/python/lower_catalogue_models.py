@@ -1,0 +1,195 @@
+"""The lowering catalogue: small ordinary models, one per layout or shape pattern, each touching
+the dynamic time axis. Shared by test_lower_catalogue.py (export in one PyTorch process, convert
+each with the native CLI, run all in one RETURNN process)."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TransposeConv1d(nn.Module):
+    """[B, T, F] -> transpose -> Conv1d -> transpose -> Linear."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 12, 3, padding=1)
+        self.out = nn.Linear(12, 5)
+
+    def forward(self, x):
+        return self.out(self.conv(x.transpose(1, 2)).transpose(1, 2))
+
+
+class FrameStacking(nn.Module):
+    """(B, T, F) -> (B, T/2, 2F) on an even dynamic T, then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(16, 6)
+
+    def forward(self, x):
+        b, t, f = x.shape
+        return self.out(x.reshape(b, t // 2, 2 * f))
+
+
+class Conv2dFrontEnd(nn.Module):
+    """unsqueeze(1) -> Conv2d -> merge channels with frequency -> Linear."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.out = nn.Linear(4 * 8, 6)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x.unsqueeze(1)))  # [B, C, T, F]
+        b, c, t, f = y.shape
+        return self.out(y.permute(0, 2, 1, 3).reshape(b, t, c * f))
+
+
+class ChunkGLU(nn.Module):
+    """A GLU written with chunk."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 12)
+
+    def forward(self, x):
+        a, g = self.proj(x).chunk(2, dim=-1)
+        return a * torch.sigmoid(g)
+
+
+class StridedSlice(nn.Module):
+    """x[:, 2:, ::2], then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.out(x[:, 2:, ::2])
+
+
+class OpByOpAttention(nn.Module):
+    """Attention written op by op: view into heads, transpose, matmul, softmax, matmul, back."""
+    def __init__(self, d=16, heads=2):
+        super().__init__()
+        self.heads, self.d = heads, d
+        self.q, self.k, self.v = nn.Linear(8, d), nn.Linear(8, d), nn.Linear(8, d)
+        self.out = nn.Linear(d, 8)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        h, dh = self.heads, self.d // self.heads
+        q = self.q(x).view(b, t, h, dh).transpose(1, 2)
+        k = self.k(x).view(b, t, h, dh).transpose(1, 2)
+        v = self.v(x).view(b, t, h, dh).transpose(1, 2)
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(dh)
+        y = torch.matmul(torch.softmax(scores, dim=-1), v)
+        return self.out(y.transpose(1, 2).reshape(b, t, self.d))
+
+
+class TimeMajorMultiheadAttention(nn.Module):
+    """nn.MultiheadAttention with batch_first=False on a time-major view of [B, T, F] data."""
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=False)
+        self.out = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = x.transpose(0, 1)
+        y, _ = self.attention(y, y, y, need_weights=False)
+        return self.out(y.transpose(0, 1))
+
+
+class Permutes(nn.Module):
+    """movedim, swapaxes and t on data with the time axis; a size-1 axis made the feature of a Linear."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 12, 3, padding=1)
+        self.out = nn.Linear(12, 5)
+        self.gate = nn.Linear(1, 5)
+
+    def forward(self, x):
+        y = self.conv(x.movedim(1, 2)).swapaxes(1, 2)  # [B, T, 12]
+        m = y.mean(-1).t().t()  # [B, T]
+        return self.out(y) * torch.sigmoid(self.gate(m.unsqueeze(-1)))
+
+
+class ViewsAndSqueezes(nn.Module):
+    """unflatten/flatten across the time axis (even T), unsqueeze and every form of squeeze."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(16, 6)
+
+    def forward(self, x):
+        y = x.unflatten(1, (-1, 2)).flatten(2, 3)  # [B, T/2, 16]
+        y = y.unsqueeze(1).squeeze(1)  # squeeze.dim
+        y = y.unsqueeze(2).squeeze()  # squeeze.default
+        y = y.unsqueeze(-1).squeeze((3,))  # squeeze.dims
+        return self.out(y)
+
+
+class SlicesAndSplits(nn.Module):
+    """narrow of the time axis by a length computed from T, select, split_with_sizes and unbind on
+    data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2, self.l3, self.l4 = nn.Linear(3, 4), nn.Linear(5, 4), nn.Linear(4, 4), nn.Linear(1, 4)
+
+    def forward(self, x):
+        a = x.narrow(1, 1, x.shape[1] - 2)  # [B, T-2, 8]
+        s = a.select(2, 3)  # [B, T-2]
+        p1, p2 = a.split_with_sizes([3, 5], dim=2)
+        u0, u1 = a.unflatten(2, (2, 4)).unbind(2)
+        return self.l1(p1) + self.l2(p2) + self.l3(u0 * u1) + self.l4(s.unsqueeze(-1))
+
+
+class PadsAndNoOps(nn.Module):
+    """pad of the feature axis and of the time axis; ops that compute nothing."""
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(11, 4)
+
+    def forward(self, x):
+        y = F.pad(F.pad(x, (1, 2)), (0, 0, 2, 1))  # [B, T+3, 11]
+        y = y.contiguous().clone().to(torch.float32).type_as(y).detach()
+        return self.out(y)
+
+
+class CatAndStack(nn.Module):
+    """cat along the time axis and along a non-feature axis, and stack, on data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 6), nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)  # [B, T, 6] each
+        s = torch.stack([a, b], dim=2).sum(2)  # stack on a new axis: [B, T, 2, 6]
+        u = torch.cat([a.unsqueeze(2), s.unsqueeze(2)], dim=2).amax(2)  # cat along a non-feature axis
+        return self.out(torch.cat([u, b], dim=1))  # cat along the time: [B, 2T, 4]
+
+
+# name -> (model class, input features, the export's time length, time multiple)
+CATALOGUE = {
+    "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
+    "frame_stacking": (FrameStacking, 8, 20, 2),
+    "conv2d_front_end": (Conv2dFrontEnd, 8, 20, 1),
+    "chunk_glu": (ChunkGLU, 8, 20, 1),
+    "strided_slice": (StridedSlice, 8, 20, 1),
+    "op_by_op_attention": (OpByOpAttention, 8, 20, 1),
+    "time_major_mha": (TimeMajorMultiheadAttention, 8, 20, 1),
+    "permutes": (Permutes, 8, 20, 1),
+    "views_and_squeezes": (ViewsAndSqueezes, 8, 20, 2),
+    "slices_and_splits": (SlicesAndSplits, 8, 20, 1),
+    "pads_and_no_ops": (PadsAndNoOps, 8, 20, 1),
+    "cat_and_stack": (CatAndStack, 8, 20, 1),
+}
+
+
+def export(name, path):
+    """Exports one catalogue model with a dynamic time axis (a multiple of `multiple`)."""
+    cls, features, length, multiple = CATALOGUE[name]
+    torch.manual_seed(0)
+    model = cls().eval()
+    x = torch.randn(2, length, features)
+    time = torch.export.Dim("time", min=4, max=256)
+    dynamic = ({1: multiple * time if multiple > 1 else time},)
+    program = torch.export.export(model, (x,), dynamic_shapes=dynamic)
+    torch.export.save(program, path)
+    return model

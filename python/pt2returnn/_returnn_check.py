@@ -1,6 +1,8 @@
 """returnn=True: the written configs and checkpoint loaded in real RETURNN (TensorFlow) in this
 process, run at each length PyTorch ran, compared with PyTorch's outputs. The loading is the CLI's
 own cli/run_in_returnn.py, installed into the package as pt2returnn.run_in_returnn."""
+import contextlib
+import io
 import time
 
 import numpy as np
@@ -31,11 +33,14 @@ def check_in_returnn(result, runs, atol, rtol, progress):
             what = f"returnn.config.{kind} + checkpoint run in real RETURNN, against PyTorch's outputs"
             if described:
                 what += f" (at {described})"
+            log = io.StringIO()  # RETURNN's construction log: kept out of the user's output
             try:
-                ours = run_in_returnn.run(result.out_dir, args[0].detach().cpu().numpy(), kind)
+                with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                    ours = run_in_returnn.run(result.out_dir, args[0].detach().cpu().numpy(), kind)
             except Exception as e:  # reported as a failed step, as the CLI does, with RETURNN's message
+                message = str(e).strip().splitlines()
                 result.add_step(name, f"returnn.config.{kind} could not be run in RETURNN: "
-                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                                f"{type(e).__name__}: {message[-1] if message else ''}",
                                 time.perf_counter() - start, True, False, float("inf"), float("inf"))
                 continue
             passed, max_abs, max_rel = _compare(ours, outputs[0].detach().cpu().numpy(), atol, rtol)

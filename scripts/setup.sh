@@ -35,6 +35,14 @@ else
   echo "setup: Python packages present"
 fi
 
+# The pt2returnn Python package (python/): reinstalled when its sources changed.
+package=$(find python -type f \( -name '*.py' -o -name '*.toml' -o -name '*.c' -o -name '*.h' \) | sort | xargs cat | sha256sum | cut -d' ' -f1)
+if [ "$(cat .venv/.pt2returnn.sha256 2>/dev/null)" != "$package" ]; then
+  echo "setup: installing the pt2returnn Python package (python/)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation ./python
+  echo "$package" > .venv/.pt2returnn.sha256
+fi
+
 for dir in node web; do
   if [ -f "$dir/package.json" ]; then
     echo "setup: npm packages in $dir/"

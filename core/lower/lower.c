@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
-#include "../ops/registry.h"
+#include "lowerings.h"
 
 static void node_context(const pt2_node *node, pt2_error *err) {
     if (!err->op[0]) snprintf(err->op, sizeof err->op, "%s", node->target);

@@ -1,5 +1,5 @@
-/* Step 4: lowering the graph to RETURNN layers. Every op family provides lowerings
- * (core/ops/lower_<family>.c, registered in core/ops/registry.c) that add layers for a node,
+/* Step 4: lowering the graph to RETURNN layers. Every op group provides lowerings
+ * (core/lower/lower_<group>.c, listed in core/lower/lowerings.c) that add layers for a node,
  * let the layer class infer each layer's output dims (core/returnn/layers.h) and record which
  * layer holds the node's output and which net dim each PyTorch axis is.
  *

@@ -75,29 +75,3 @@ const pt2_op_def *pt2_op_find(const char *target) {
     }
     return (lo < op_index_count && !strcmp(op_index[lo].def->target, target)) ? op_index[lo].def : NULL;
 }
-
-extern const pt2_op_lowering pt2_lowerings_elementwise[];
-extern const pt2_op_lowering pt2_lowerings_conv[];
-extern const pt2_op_lowering pt2_lowerings_norm[];
-extern const pt2_op_lowering pt2_lowerings_pad[];
-extern const pt2_op_lowering pt2_lowerings_symbolic[];
-extern const pt2_op_lowering pt2_lowerings_pool[];
-
-static const pt2_op_lowering *const lowering_families[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
-                                                           pt2_lowerings_norm, pt2_lowerings_pad,
-                                                           pt2_lowerings_symbolic, pt2_lowerings_pool};
-
-extern const pt2_module_lowering pt2_module_lowerings_attention[];
-
-const pt2_module_lowering *pt2_find_module_lowering(const char *type) {
-    for (const pt2_module_lowering *m = pt2_module_lowerings_attention; m->type; m++)
-        if (!strcmp(m->type, type)) return m;
-    return NULL;
-}
-
-const pt2_op_lowering *pt2_op_find_lowering(const char *target) {
-    for (size_t f = 0; f < sizeof lowering_families / sizeof lowering_families[0]; f++)
-        for (const pt2_op_lowering *op = lowering_families[f]; op->target; op++)
-            if (!strcmp(op->target, target)) return op;
-    return NULL;
-}

@@ -17,24 +17,4 @@ typedef struct pt2_op_def {
 /* NULL when the target is unknown. */
 const pt2_op_def *pt2_op_find(const char *target);
 
-/* Lowering to RETURNN layers (step 4): each family's `pt2_lowerings_<family>[]` table. */
-typedef struct pt2_lower_context pt2_lower_context;
-typedef pt2_status (*pt2_op_lower_fn)(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err);
-
-typedef struct pt2_op_lowering {
-    const char *target;
-    pt2_op_lower_fn lower;
-} pt2_op_lowering;
-
-const pt2_op_lowering *pt2_op_find_lowering(const char *target);
-
-/* Module lowerings: a module type (nn_module_stack's class name) lowered as a whole. */
-typedef struct pt2_module_call pt2_module_call;
-typedef pt2_status (*pt2_module_lower_fn)(pt2_lower_context *ctx, const pt2_module_call *call, pt2_error *err);
-typedef struct pt2_module_lowering {
-    const char *type;
-    pt2_module_lower_fn lower;
-} pt2_module_lowering;
-const pt2_module_lowering *pt2_find_module_lowering(const char *type);
-
 #endif

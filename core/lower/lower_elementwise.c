@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 static const struct {
     const char *target, *activation, *eval;

@@ -3,9 +3,9 @@
  * a channel-first PyTorch tensor is RETURNN data whose feature dim is axis 1. */
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "conv_params.h"
-#include "registry.h"
+#include "lower.h"
+#include "../ops/conv_params.h"
+#include "lowerings.h"
 
 /* [batch, feature, time] in PyTorch's order. */
 static pt2_status channel_first_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,

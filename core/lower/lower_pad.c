@@ -2,8 +2,8 @@
  * "pad" layer on that axis, named by its axis description. */
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                  const int64_t *pads, size_t count, const char *mode, double value, pt2_error *err) {

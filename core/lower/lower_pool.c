@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 /* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
 static pt2_status time_last_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,

@@ -1,8 +1,8 @@
 /* Size arithmetic on the input's shape (sym_size, Python's operators on SymInts, runtime
  * asserts) produces no data: no layer. The ops that use such sizes read their values from the
  * reference run and map them onto dims themselves. */
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 static pt2_status lower_size_only(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     (void)ctx;

@@ -3,8 +3,8 @@
  * batch_norm in eval -> "batch_norm" with its running statistics (param_version 2). */
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 /* The PyTorch axis an op acts on must be RETURNN's feature dim of the data. */
 static pt2_status feature_last_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, int axis,

@@ -5,8 +5,8 @@
  * gets the biases as its last row, so x·QKV = x·W + b exactly. Then out_proj is a linear layer. */
 #include <string.h>
 
-#include "../lower/lower.h"
-#include "registry.h"
+#include "lower.h"
+#include "lowerings.h"
 
 static const pt2_node *find_op(const pt2_module_call *call, const char *target, int last) {
     const pt2_node *found = NULL;

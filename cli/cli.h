@@ -25,10 +25,11 @@ pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t *
 /* Writes to "<path>.tmp-<pid>" then renames, so a failure never leaves a half-written file. */
 pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err);
 
-/* Reads the model (and a checkpoint, applied by key path), reporting on stderr what the
- * checkpoint supplied. */
+/* Reads the model (and a checkpoint, applied by key path: strictly unless
+ * allow_checkpoint_mismatch), reporting on stderr what the checkpoint supplied. */
 pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const char *checkpoint_path,
-                              const char *checkpoint_key, pt2_graph *graph, pt2_error *err);
+                              const char *checkpoint_key, int allow_checkpoint_mismatch, pt2_graph *graph,
+                              pt2_error *err);
 
 /* convert --returnn: runs the written configs in real RETURNN with `python` and adds the steps
  * "returnn-py" and "returnn-json" to the result's reports. */

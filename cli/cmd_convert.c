@@ -13,15 +13,15 @@
 #include "cli.h"
 
 static const char convert_help[] =
-    "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
+    "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]\n"
     "                          [--input FILE.npy]... [--reference REF] [--atol X] [--rtol Y]\n"
     "                          [--as-layer NAME] [--returnn --python PATH] [--json] [--threads N]\n"
     "                          [--portable]\n"
     "\n"
     "Converts an exported program to RETURNN, proving each step:\n"
     "  load       the archive (and the checkpoint, applied by key path)\n"
-    "  reference  the graph run with PyTorch semantics in C (against REF.npy, PyTorch's own\n"
-    "             output, when given)\n"
+    "  reference  the graph run with PyTorch semantics in C, compared with REF (PyTorch's own\n"
+    "             output) when given; without REF only the output's shape is checked\n"
     "  layers     every op lowered to RETURNN layers; each layer run with RETURNN's semantics on\n"
     "             the exact input PyTorch's semantics gave its op, compared with that op's output\n"
     "  emit       the configs and the TensorFlow checkpoint\n"
@@ -32,13 +32,20 @@ static const char convert_help[] =
     "  OUTDIR/model.001.index, .data-00000-of-00001 a TensorFlow checkpoint with every parameter and\n"
     "                                               global_step (load_epoch 1 of model OUTDIR/model)\n"
     "  OUTDIR/report.json, OUTDIR/report.txt        every step and every layer with its differences\n"
-    "Comparisons pass when |ours - torch| <= atol + rtol * |torch| everywhere.\n"
+    "Comparisons pass when |ours - torch| <= atol + rtol * |torch| everywhere; each row shows the\n"
+    "worst ratio |ours - torch| / (atol + rtol * |torch|), so a check passes when its ratio is <= 1.\n"
     "\n"
     "options:\n"
     "  -o, --output-dir OUTDIR  where to write (created if missing)\n"
     "  --checkpoint FILE        load weights from a torch.save file or .safetensors first\n"
     "  --checkpoint-key PATH    where the state dict sits in a torch.save file (e.g. model.generator)\n"
-    "  --input FILE.npy         run on this input instead of the archive's example input\n"
+    "  --no-strict              load a checkpoint that lacks some of the model's parameters (they keep\n"
+    "                           the archive's values) or has extra ones (ignored); by default either is\n"
+    "                           an error naming every such key, as load_state_dict(strict=True).\n"
+    "                           report.json lists them either way (checkpoint_keys)\n"
+    "  --input FILE.npy         a user input instead of the archive's example inputs (repeat for\n"
+    "                           several, in signature order); float64 or integer arrays are cast to\n"
+    "                           the export's dtype, and the report says so\n"
     "  --reference REF          PyTorch's output for that input (.npy, or a torch.save'd tensor), to\n"
     "                           compare the reference run with\n"
     "  --atol X, --rtol Y       tolerances (default 1e-4 each)\n"
@@ -144,6 +151,8 @@ int pt2_cmd_convert(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--portable")) {
             options.run.portable_only = 1;
+        } else if (!strcmp(a, "--no-strict")) {
+            options.allow_checkpoint_mismatch = 1;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output-dir") || !strcmp(a, "--checkpoint") ||
                    !strcmp(a, "--checkpoint-key") || !strcmp(a, "--input") || !strcmp(a, "--reference") ||
                    !strcmp(a, "--atol") || !strcmp(a, "--rtol") || !strcmp(a, "--threads") || !strcmp(a, "--python") || !strcmp(a, "--as-layer")) {
@@ -177,6 +186,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     if (!model_path) return pt2_cli_usage_error("convert", "missing MODEL.pt2");
     if (!out_dir) return pt2_cli_usage_error("convert", "missing -o OUTDIR");
     if (checkpoint_key && !checkpoint_path) return pt2_cli_usage_error("convert", "--checkpoint-key needs --checkpoint");
+    if (options.allow_checkpoint_mismatch && !checkpoint_path) return pt2_cli_usage_error("convert", "--no-strict needs --checkpoint");
     if (returnn != (python != NULL)) return pt2_cli_usage_error("convert", "--returnn and --python PATH go together");
 
     pt2_arena arena;
@@ -204,8 +214,9 @@ int pt2_cmd_convert(int argc, char **argv) {
         st = read_reference(&arena, reference_path, &reference, &err);
         options.reference_outputs = &reference;
         options.num_reference_outputs = 1;
+        options.reference_name = reference_path;
     }
-    if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs;
+    if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs, options.input_names = input_paths;
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
     if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
     /* The RETURNN check reads the written files, then the reports are written again with it. */

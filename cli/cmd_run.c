@@ -6,22 +6,30 @@
 
 #include "../core/base/npy.h"
 #include "../core/base/strbuf.h"
+#include "../core/inspect/output_summary.h"
+#include "../core/load/user_inputs.h"
 #include "../core/run/executor.h"
 #include "cli.h"
 
 static const char run_help[] =
-    "usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH]]\n"
+    "usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]\n"
     "                      [--input FILE.npy]... [--output OUT.npy] [--threads N] [--repeat K]\n"
+    "                      [--portable]\n"
     "\n"
     "Runs the exported program with PyTorch semantics in C (step 2 of the pipeline).\n"
     "Without --input it runs on the archive's own example inputs (data/sample_inputs);\n"
     "with --input, one .npy per user input in order; a dynamic axis may take any size\n"
-    "within the range the export allows.\n"
+    "within the range the export allows. Without --output it prints one line per output:\n"
+    "its name, dtype, shape, min, max and mean.\n"
     "\n"
     "options:\n"
     "  --checkpoint FILE       load weights from a torch.save file or .safetensors first\n"
     "  --checkpoint-key PATH   where the state dict sits in a torch.save file (e.g. model.generator)\n"
-    "  --input FILE.npy        a user input (repeat for several inputs)\n"
+    "  --no-strict             let the checkpoint lack parameters (the archive's values stay) or\n"
+    "                          have extra ones (ignored); by default either is an error naming every key\n"
+    "  --input FILE.npy        a user input (repeat for several inputs); float64 or integer arrays are\n"
+    "                          cast to the export's dtype when nothing is lost or it is float64 for\n"
+    "                          float32 (numpy's default), and a line on stderr says so\n"
     "  --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...\n"
     "  --threads N             threads for the native kernels (default 1)\n"
     "  --repeat K              run K times and print 'forward_seconds: X' (the mean; for benchmarks)\n"
@@ -55,7 +63,7 @@ int pt2_cmd_run(int argc, char **argv) {
     const char *input_paths[MAX_INPUTS];
     size_t num_inputs = 0;
     long threads = 1, repeat = 0;
-    int portable = 0;
+    int portable = 0, allow_checkpoint_mismatch = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *value = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -91,6 +99,8 @@ int pt2_cmd_run(int argc, char **argv) {
             if (repeat < 1 || repeat > 100000) return pt2_cli_usage_error("run", "--repeat takes 1..100000");
         } else if (!strcmp(a, "--portable")) {
             portable = 1;
+        } else if (!strcmp(a, "--no-strict")) {
+            allow_checkpoint_mismatch = 1;
         } else if (a[0] == '-' && a[1]) {
             return pt2_cli_usage_error("run", "unknown option '%s'", a);
         } else if (!model_path) {
@@ -102,6 +112,7 @@ int pt2_cmd_run(int argc, char **argv) {
     }
     if (!model_path) return pt2_cli_usage_error("run", "missing MODEL.pt2");
     if (checkpoint_key && !checkpoint_path) return pt2_cli_usage_error("run", "--checkpoint-key needs --checkpoint");
+    if (allow_checkpoint_mismatch && !checkpoint_path) return pt2_cli_usage_error("run", "--no-strict needs --checkpoint");
 
     pt2_arena arena;
     pt2_arena_init(&arena, (size_t)16 << 30);
@@ -116,13 +127,23 @@ int pt2_cmd_run(int argc, char **argv) {
     pt2_run_context run;
     pt2_run_options options = {(int)threads, portable};
 
-    if ((st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, &graph, &err))) goto fail;
+    if ((st = pt2_cli_load_model(&arena, model_path, checkpoint_path, checkpoint_key, allow_checkpoint_mismatch, &graph,
+                                 &err)))
+        goto fail;
 
     for (size_t i = 0; i < num_inputs; i++) {
         const uint8_t *bytes;
         size_t length;
         if ((st = pt2_cli_read_file(&arena, input_paths[i], &bytes, &length, &err))) goto fail;
         if ((st = pt2_npy_read(&arena, bytes, length, input_paths[i], &inputs[i], &err))) goto fail;
+    }
+    {
+        pt2_strbuf notes;
+        pt2_strbuf_init(&notes);
+        st = pt2_cast_user_inputs(&arena, &graph, inputs, num_inputs, input_paths, &notes, &err);
+        if (notes.data) fputs(notes.data, stderr);
+        pt2_strbuf_free(&notes);
+        if (st) goto fail;
     }
     run_inputs = num_inputs ? inputs : graph.sample_inputs;
     run_count = num_inputs ? num_inputs : graph.num_sample_inputs;
@@ -152,6 +173,20 @@ int pt2_cmd_run(int argc, char **argv) {
         }
     }
 
+    if (!output) { /* nothing asked for a file: say what came out */
+        size_t index = 0;
+        for (size_t i = 0; i < graph.num_outputs; i++) {
+            if (graph.outputs[i].kind != PT2_OUTPUT_USER || graph.outputs[i].arg.kind != PT2_ARG_TENSOR) continue;
+            pt2_tensor t;
+            pt2_strbuf line;
+            pt2_strbuf_init(&line);
+            st = pt2_run_output(&run, index++, &t, &err);
+            if (!st) st = pt2_output_summary(&arena, graph.values[graph.outputs[i].arg.value_id].name, &t, &line, &err);
+            if (!st && line.data) fputs(line.data, stdout);
+            pt2_strbuf_free(&line);
+            if (st) goto fail;
+        }
+    }
     if (output) {
         size_t index = 0;
         for (size_t i = 0; i < graph.num_outputs; i++) {

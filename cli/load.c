@@ -4,7 +4,8 @@
 #include "cli.h"
 
 pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const char *checkpoint_path,
-                              const char *checkpoint_key, pt2_graph *graph, pt2_error *err) {
+                              const char *checkpoint_key, int allow_checkpoint_mismatch, pt2_graph *graph,
+                              pt2_error *err) {
     pt2_model_source source = {0};
     pt2_load_report report;
     pt2_status st = pt2_cli_read_file(arena, model_path, &source.model_bytes, &source.model_length, err);
@@ -15,6 +16,7 @@ pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const ch
             return st;
         source.checkpoint_name = checkpoint_path;
         source.checkpoint_key = checkpoint_key;
+        source.allow_checkpoint_mismatch = allow_checkpoint_mismatch;
     }
     if ((st = pt2_load_model(arena, &source, graph, &report, err))) return st;
     pt2_strbuf text;

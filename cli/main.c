@@ -14,6 +14,10 @@ static const char main_help[] =
     "  convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step\n"
     "                    (reference run, per-layer checks, reload; real RETURNN on request)\n"
     "\n"
+    "options:\n"
+    "  -h, --help        show this help\n"
+    "  --version         print the version\n"
+    "\n"
     "'pt2returnn COMMAND --help' describes each command.\n"
     "exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error\n";
 

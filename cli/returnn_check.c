@@ -93,7 +93,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
             {"returnn.config.json + checkpoint run in real RETURNN, against the reference run",
              "returnn.config.json + checkpoint run in real RETURNN, against PyTorch's outputs"}};
         pt2_step_record step = {i ? "returnn-json" : "returnn-py", what[i][result->has_pytorch_output], seconds / 2, 1, 0,
-                                INFINITY, INFINITY};
+                                INFINITY, INFINITY, INFINITY};
         const uint8_t *bytes;
         size_t length;
         pt2_tensor ours;
@@ -107,6 +107,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
             step.passed = cmp.passed;
             step.max_abs = cmp.max_abs;
             step.max_rel = cmp.max_rel;
+            step.worst_ratio = cmp.worst_ratio;
         } else {
             step.what = i ? "returnn.config.json could not be run in RETURNN (see the Python error above)"
                           : "returnn.config.py could not be run in RETURNN (see the Python error above)";

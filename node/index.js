@@ -1,8 +1,12 @@
 // pt2returnn for Node: the WebAssembly build of the C core (dist/, the same artifact the browser
-// page loads) behind an async API. Bytes in, bytes and text out; the CLI (bin/) reads and writes files.
+// page loads) behind an async API. A model, checkpoint, input or reference may be given as a path,
+// as bytes (Uint8Array, Buffer, ArrayBuffer) or as a File/Blob; the CLI (bin/) is built on this.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { Pt2Error, decodeNpy } from './dist/pt2.mjs';
+
+export { Pt2Error, decodeNpy };
 
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dist');
 let loading = null;
@@ -17,28 +21,76 @@ async function converter() {
   return loading;
 }
 
-const bytesOf = (value) => (value == null ? null : value instanceof Uint8Array ? value : new Uint8Array(value));
-
-/** The inspect report of a .pt2, torch.save or safetensors file (text, or JSON text). */
-export async function inspect(bytes, { name = 'model.pt2', json = false, checkpointKey = '' } = {}) {
-  return (await converter()).inspect(bytesOf(bytes), { name, json, checkpointKey });
+/* Bad input in the CLI's sense (exit code 2), for what the caller passed rather than what a file holds. */
+function inputError(message) {
+  return new Pt2Error(2, message);
 }
 
-/** The reference run with PyTorch semantics: { outputs: [npy bytes], forwardSeconds }. */
-export async function run(bytes, { name = 'model.pt2', checkpoint = null, inputs = [], repeat = 0 } = {}) {
-  return (await converter()).run(bytesOf(bytes), {
-    name, repeat, inputs: inputs.map(bytesOf),
-    checkpoint: checkpoint && { ...checkpoint, bytes: bytesOf(checkpoint.bytes) },
+/**
+ * { bytes, name } of a path, bytes or a File/Blob. `what` names the argument in errors; `fallback`
+ * is the name given to bare bytes (the `name` option).
+ */
+async function resolveSource(value, what, fallback) {
+  if (value == null) return null;
+  if (typeof value === 'string' || value instanceof URL) {
+    const file = value instanceof URL ? fileURLToPath(value) : value;
+    try {
+      return { bytes: new Uint8Array(await readFile(file)), name: file };
+    } catch (error) {
+      const reason = error.code === 'ENOENT' ? 'No such file or directory' : error.code === 'EISDIR' ? 'not a regular file' : error.message;
+      throw inputError(`${file}: cannot open: ${reason}`);
+    }
+  }
+  if (value instanceof Uint8Array) return { bytes: value, name: fallback };
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
+    return { bytes: value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength), name: fallback };
+  if (typeof Blob !== 'undefined' && value instanceof Blob)
+    return { bytes: new Uint8Array(await value.arrayBuffer()), name: value.name || fallback };
+  throw inputError(`${what}: expected a path, bytes (Uint8Array, Buffer, ArrayBuffer) or a File/Blob, got ${value === null ? 'null' : typeof value}`);
+}
+
+/** A checkpoint: a path, bytes or a File/Blob, or { bytes | path | file, name?, key? }. */
+async function resolveCheckpoint(checkpoint, key) {
+  if (checkpoint == null) return null;
+  const isSpec = typeof checkpoint === 'object' && !(checkpoint instanceof Uint8Array) && !(checkpoint instanceof ArrayBuffer) &&
+    !ArrayBuffer.isView(checkpoint) && !(checkpoint instanceof URL) && !(typeof Blob !== 'undefined' && checkpoint instanceof Blob);
+  const value = isSpec ? checkpoint.bytes ?? checkpoint.path ?? checkpoint.file : checkpoint;
+  const resolved = await resolveSource(value, 'checkpoint', 'checkpoint');
+  return { bytes: resolved.bytes, name: (isSpec && checkpoint.name) || resolved.name, key: (isSpec && checkpoint.key) || key || '' };
+}
+
+/** The inspect report of a .pt2, torch.save or safetensors file (text, or JSON text). */
+export async function inspect(file, { name = 'model.pt2', json = false, checkpointKey = '' } = {}) {
+  const source = await resolveSource(file, 'file', name);
+  return (await converter()).inspect(source.bytes, { name: source.name, json, checkpointKey });
+}
+
+/**
+ * The reference run with PyTorch semantics: { outputs: [{ name, dtype, shape, data, npy }], summary,
+ * notes, forwardSeconds }.
+ */
+export async function run(model, { name = 'model.pt2', checkpoint = null, checkpointKey = '', inputs = [], repeat = 0,
+  strict = true } = {}) {
+  const source = await resolveSource(model, 'model', name);
+  const resolvedInputs = await Promise.all(inputs.map((input, i) => resolveSource(input, `inputs[${i}]`, `input ${i}`)));
+  return (await converter()).run(source.bytes, {
+    name: source.name, repeat, strict, inputs: resolvedInputs.map((i) => i.bytes), inputNames: resolvedInputs.map((i) => i.name),
+    checkpoint: await resolveCheckpoint(checkpoint, checkpointKey),
   });
 }
 
 /** Every step of the conversion: { configPy, configJson, checkpoint: {index, data}, report, reportText, failedStep }. */
-export async function convert(modelBytes, { name = 'model.pt2', checkpoint = null, input = null, reference = null,
-  atol = 1e-4, rtol = 1e-4, asLayer = '', onProgress = null } = {}) {
+export async function convert(model, { name = 'model.pt2', checkpoint = null, checkpointKey = '', input = null,
+  reference = null, atol = 1e-4, rtol = 1e-4, asLayer = '', strict = true, onProgress = null } = {}) {
+  const source = await resolveSource(model, 'model', name);
+  const inputSource = await resolveSource(input, 'input', 'input');
+  const referenceSource = await resolveSource(reference, 'reference', 'reference');
+  const resolvedCheckpoint = await resolveCheckpoint(checkpoint, checkpointKey);
   const pt2 = await converter();
-  await Promise.resolve(); // async like the rest: callers await it the same way
-  return pt2.convert(bytesOf(modelBytes), {
-    name, atol, rtol, asLayer, onProgress, input: bytesOf(input), reference: bytesOf(reference),
-    checkpoint: checkpoint && { ...checkpoint, bytes: bytesOf(checkpoint.bytes) },
+  return pt2.convert(source.bytes, {
+    name: source.name, atol, rtol, asLayer, onProgress, strict,
+    input: inputSource?.bytes ?? null, inputName: inputSource?.name,
+    reference: referenceSource?.bytes ?? null, referenceName: referenceSource?.name,
+    checkpoint: resolvedCheckpoint,
   });
 }

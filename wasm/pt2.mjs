@@ -15,6 +15,30 @@ export class Pt2Error extends Error {
   }
 }
 
+const NPY_TYPES = {
+  '<f4': [Float32Array, 'float32'], '<f8': [Float64Array, 'float64'], '<i8': [BigInt64Array, 'int64'],
+  '<i4': [Int32Array, 'int32'], '<i2': [Int16Array, 'int16'], '|i1': [Int8Array, 'int8'], '|u1': [Uint8Array, 'uint8'],
+  '|b1': [Uint8Array, 'bool'],
+};
+
+/** A .npy file (C order, as the core writes it) as { dtype, shape, data: TypedArray }. */
+export function decodeNpy(bytes) {
+  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY')
+    throw new Error('not a .npy file');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const [headerStart, headerLength] = bytes[6] === 1 ? [10, view.getUint16(8, true)] : [12, view.getUint32(8, true)];
+  const header = new TextDecoder().decode(bytes.subarray(headerStart, headerStart + headerLength));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!NPY_TYPES[descr] || /'fortran_order':\s*True/.test(header)) throw new Error(`unsupported .npy header ${header.trim()}`);
+  const [Type, dtype] = NPY_TYPES[descr];
+  const start = headerStart + headerLength;
+  const count = shape.reduce((n, d) => n * d, 1);
+  // A copy, aligned for the typed array.
+  const data = new Type(bytes.slice(start, start + count * Type.BYTES_PER_ELEMENT).buffer);
+  return { dtype, shape, data };
+}
+
 export async function loadPt2Returnn(createModule, moduleOptions = {}) {
   const module = await createModule(moduleOptions);
   const malloc = (n) => module._malloc(Math.max(n, 1));
@@ -48,33 +72,46 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}) {
         return new TextDecoder().decode(module.HEAPU8.slice(result, result + length2));
       });
     },
-    /** The reference run: outputs as .npy bytes; `repeat` further runs give forwardSeconds. */
-    run(modelBytes, { name = 'model.pt2', checkpoint = null, inputs = [], repeat = 0 } = {}) {
+    /** The reference run: each output decoded ({ name, dtype, shape, data, npy }), the summary lines
+     * the CLI prints, notes on inputs that were cast, and forwardSeconds (the one run's time, or
+     * with `repeat` the mean of that many further runs). */
+    run(modelBytes, { name = 'model.pt2', checkpoint = null, inputs = [], inputNames = [], repeat = 0, strict = true } = {}) {
       const all = new Uint8Array(inputs.reduce((n, b) => n + b.length, 0));
       let at = 0;
       for (const b of inputs) { all.set(b, at); at += b.length; }
       const lengths = new Uint8Array(new Uint32Array(inputs.map((b) => b.length)).buffer);
+      const names = inputs.map((_, i) => inputNames[i] ?? `input ${i}`).join('\n');
       return withBytes(modelBytes, (model, modelLength) =>
         withBytes(checkpoint ? checkpoint.bytes : null, (ckpt, ckptLength) =>
         withBytes(all, (inputPointer) => withBytes(lengths, (lengthPointer) => {
           const status = module.ccall('pt2_wasm_run', 'number',
-            ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'number', 'number'],
+            ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'number', 'string',
+              'number', 'number'],
             [model, modelLength, name, ckpt, ckptLength, checkpoint ? (checkpoint.name ?? 'checkpoint') : '',
-              checkpoint ? (checkpoint.key ?? '') : '', inputPointer, lengthPointer, inputs.length, repeat]);
+              checkpoint ? (checkpoint.key ?? '') : '', strict ? 0 : 1, inputPointer, lengthPointer, names, inputs.length,
+              repeat]);
           if (status) throw error(status);
           const outputs = [];
           const count = module.ccall('pt2_wasm_run_output_count', 'number', [], []);
           for (let i = 0; i < count; i++) {
             const pointer = module.ccall('pt2_wasm_run_output', 'number', ['number'], [i]);
             const length = module.ccall('pt2_wasm_run_output_length', 'number', ['number'], [i]);
-            outputs.push(module.HEAPU8.slice(pointer, pointer + length));
+            const npy = module.HEAPU8.slice(pointer, pointer + length);
+            const outputName = module.UTF8ToString(module.ccall('pt2_wasm_run_output_name', 'number', ['number'], [i]));
+            outputs.push({ name: outputName, ...decodeNpy(npy), npy });
           }
-          return { outputs, forwardSeconds: module.ccall('pt2_wasm_run_forward_seconds', 'number', [], []) };
+          return {
+            outputs,
+            summary: module.UTF8ToString(module.ccall('pt2_wasm_run_summary', 'number', [], [])),
+            notes: module.UTF8ToString(module.ccall('pt2_wasm_run_notes', 'number', [], [])),
+            forwardSeconds: module.ccall('pt2_wasm_run_forward_seconds', 'number', [], []),
+          };
         }))));
     },
     /** Every step of the conversion; throws Pt2Error for bad input or unsupported ops. */
     convert(modelBytes, { name = 'model.pt2', checkpoint = null, atol = 1e-4, rtol = 1e-4, asLayer = '',
-      input = null, reference = null, onProgress = null } = {}) {
+      input = null, inputName = 'input', reference = null, referenceName = 'reference', strict = true,
+      onProgress = null } = {}) {
       module.pt2Progress = onProgress;
       try {
         return withBytes(modelBytes, (model, modelLength) =>
@@ -82,11 +119,11 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}) {
           withBytes(input, (inputPointer, inputLength) =>
           withBytes(reference, (referencePointer, referenceLength) => {
             const status = module.ccall('pt2_wasm_convert', 'number',
-              ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'string',
-                'number', 'number', 'number', 'number'],
+              ['number', 'number', 'string', 'number', 'number', 'string', 'string', 'number', 'number', 'number',
+                'string', 'number', 'number', 'string', 'number', 'number', 'string'],
               [model, modelLength, name, ckpt, ckptLength, checkpoint ? (checkpoint.name ?? 'checkpoint') : '',
-                checkpoint ? (checkpoint.key ?? '') : '', atol, rtol, asLayer ?? '', inputPointer, inputLength,
-                referencePointer, referenceLength]);
+                checkpoint ? (checkpoint.key ?? '') : '', strict ? 0 : 1, atol, rtol, asLayer ?? '', inputPointer,
+                inputLength, inputName ?? 'input', referencePointer, referenceLength, referenceName ?? 'reference']);
             if (status) throw error(status);
             const files = {};
             OUTPUTS.forEach((key, i) => { files[key] = outputBytes(i); });

@@ -23,7 +23,10 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_version(void) { return 1; }
 pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,
                                        const uint8_t *checkpoint, size_t checkpoint_length,
                                        const char *checkpoint_name, const char *checkpoint_key) {
-    pt2_model_source source = {model, model_length, model_name, NULL, 0, NULL, NULL};
+    pt2_model_source source = {0};
+    source.model_bytes = model;
+    source.model_length = model_length;
+    source.model_name = model_name;
     if (checkpoint && checkpoint_length) {
         source.checkpoint_bytes = checkpoint;
         source.checkpoint_length = checkpoint_length;

@@ -40,9 +40,11 @@ static const pt2_strbuf *output(int which) {
 /* Returns a pt2_status (0 also when a check failed: see pt2_wasm_convert_failed_step). */
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_length, const char *model_name,
                                           const uint8_t *checkpoint, size_t checkpoint_length,
-                                          const char *checkpoint_name, const char *checkpoint_key, double atol,
-                                          double rtol, const char *as_layer, const uint8_t *input, size_t input_length,
-                                          const uint8_t *reference, size_t reference_length) {
+                                          const char *checkpoint_name, const char *checkpoint_key,
+                                          int allow_checkpoint_mismatch, double atol, double rtol, const char *as_layer,
+                                          const uint8_t *input, size_t input_length, const char *input_name,
+                                          const uint8_t *reference, size_t reference_length,
+                                          const char *reference_name) {
     if (last_valid) pt2_convert_result_free(&last);
     last_valid = 0;
     last_failed_step[0] = 0;
@@ -60,16 +62,21 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
     options.run.num_threads = 1;
     options.as_layer = as_layer && as_layer[0] ? as_layer : NULL;
     options.progress = progress;
+    options.allow_checkpoint_mismatch = allow_checkpoint_mismatch;
+    if (!input_name || !input_name[0]) input_name = "input";
+    if (!reference_name || !reference_name[0]) reference_name = "reference";
     pt2_tensor input_tensor, reference_tensor;
     pt2_status st = PT2_OK;
-    if (input && input_length && !(st = pt2_npy_read(&arena, input, input_length, "input", &input_tensor, &err))) {
+    if (input && input_length && !(st = pt2_npy_read(&arena, input, input_length, input_name, &input_tensor, &err))) {
         options.inputs = &input_tensor;
         options.num_inputs = 1;
+        options.input_names = &input_name;
     }
     if (!st && reference && reference_length &&
-        !(st = pt2_load_reference_output(&arena, reference, reference_length, "reference", &reference_tensor, &err))) {
+        !(st = pt2_load_reference_output(&arena, reference, reference_length, reference_name, &reference_tensor, &err))) {
         options.reference_outputs = &reference_tensor;
         options.num_reference_outputs = 1;
+        options.reference_name = reference_name;
     }
     if (!st) st = pt2_convert(&arena, &source, &options, &last, &err);
     if (!st) {

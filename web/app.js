@@ -15,9 +15,11 @@ const $ = (selector) => document.querySelector(selector);
 
 /* The steps, the error box and the results: the same on the converter page and the playground. */
 const RESULTS = `
-<h2>Steps</h2>
-<p id="summary"></p>
-<ol id="steps"></ol>
+<section id="progress" hidden>
+  <h2>Steps</h2>
+  <p id="summary"></p>
+  <ol id="steps"></ol>
+</section>
 <div id="error" hidden></div>
 <section id="results" hidden>
   <h2>Files</h2>
@@ -25,14 +27,15 @@ const RESULTS = `
   <h2>Every layer, run with RETURNN's semantics on PyTorch's own inputs</h2>
   <label>filter <input type="search" id="filter" placeholder="layer, module or op"></label>
   <label><input type="checkbox" id="failed-only"> failed only</label> <span id="layer-count"></span>
-  <table id="layers">
+  <div class="table-box"><table id="layers">
     <thead><tr><th data-key="layer">layer</th><th data-key="class">class</th><th data-key="module_path">module</th>
       <th data-key="op">torch op</th><th data-key="max_abs">max abs</th><th data-key="max_rel">max rel</th>
+      <th data-key="worst_ratio" title="the worst |ours - torch| / (atol + rtol·|torch|): a layer passes when it is ≤ 1">ratio</th>
       <th data-key="passed">result</th></tr></thead>
     <tbody></tbody>
-  </table>
+  </table></div>
   <h2>Difference per layer (max abs, log scale)</h2>
-  <canvas id="plot" width="1000" height="220"></canvas>
+  <div class="plot-box"><canvas id="plot" width="1000" height="300"></canvas></div>
   <h2>Module tree</h2>
   <ul id="tree"></ul>
   <h2>Net dict (returnn.config.json)</h2>
@@ -72,9 +75,11 @@ function setStep(name, state, detail) {
 }
 
 function showError(message) {
+  $('#progress').hidden = false;
   const box = $('#error');
   box.hidden = false;
   // Unsupported ops come as one line, "N nodes use ops ...: a (node ...); b (node ...)": list them.
+  // So do a checkpoint's missing and unexpected keys ("... 2 missing (...): 'a', 'b'; 1 unexpected ...").
   const [head, list] = message.split(/:\s(?=aten\.|[a-z_]+\.)/, 2);
   box.replaceChildren(element('p', {}, head));
   if (list) box.append(element('ul', {}, ...list.split('; ').map((entry) => element('li', {}, entry))));
@@ -82,6 +87,11 @@ function showError(message) {
 
 function format(value) {
   return value === null || value === undefined ? '' : Number(value).toExponential(2);
+}
+
+/* The margin: a check passes when its ratio is at most 1. */
+function formatRatio(value) {
+  return value === null || value === undefined ? '' : Number(value) === 0 ? '0' : Number(value).toPrecision(2);
 }
 
 function renderTable(layers) {
@@ -97,34 +107,64 @@ function renderTable(layers) {
   body.replaceChildren(...rows.map((l) => element('tr', { class: l.passed ? 'pass' : 'fail' },
     element('td', {}, l.layer), element('td', {}, l.class), element('td', {}, l.module_path || '(root)'),
     element('td', { title: l.source_line ?? '' }, l.op), element('td', { class: 'number' }, format(l.max_abs)),
-    element('td', { class: 'number' }, format(l.max_rel)), element('td', {}, l.passed ? 'pass' : 'FAIL'))));
+    element('td', { class: 'number' }, format(l.max_rel)), element('td', { class: 'number' }, formatRatio(l.worst_ratio)),
+    element('td', {}, l.passed ? 'pass' : 'FAIL'))));
   $('#layer-count').textContent = `${rows.length} of ${layers.length} layers`;
 }
 
+// Bars on a log axis from 1e-12 to 1, labelled with the layer names below; a layer whose
+// difference is exactly 0 is drawn as a short bar at the axis floor (and its label says "= 0"),
+// so every layer is visible.
 function plot(layers, atol) {
   const canvas = $('#plot');
   const context = canvas.getContext('2d');
-  const width = canvas.width, height = canvas.height, margin = 30;
+  const width = canvas.width, height = canvas.height;
+  const left = 48, top = 16, bottom = 110, floorBar = 3;
   context.clearRect(0, 0, width, height);
-  const log = (v) => Math.log10(Math.max(v, 1e-12));
   const low = -12, high = 0;
-  const y = (v) => height - margin - ((log(v) - low) / (high - low)) * (height - 2 * margin);
-  context.strokeStyle = '#999';
+  const log = (v) => Math.log10(Math.max(v, 10 ** low));
+  const plotHeight = height - top - bottom;
+  const y = (v) => top + plotHeight - ((log(v) - low) / (high - low)) * plotHeight;
+  context.strokeStyle = '#ddd';
   context.fillStyle = '#333';
   context.font = '11px sans-serif';
   for (let e = low; e <= high; e += 2) {
-    context.fillText(`1e${e}`, 2, y(10 ** e) + 4);
-    context.beginPath(); context.moveTo(margin, y(10 ** e)); context.lineTo(width, y(10 ** e)); context.stroke();
+    context.fillText(`1e${e}`, 4, y(10 ** e) + 4);
+    context.beginPath(); context.moveTo(left, y(10 ** e)); context.lineTo(width, y(10 ** e)); context.stroke();
   }
-  const step = (width - margin) / Math.max(layers.length, 1);
+  context.save();
+  context.translate(12, top + plotHeight / 2);
+  context.rotate(-Math.PI / 2);
+  context.textAlign = 'center';
+  context.fillText('max abs difference', 0, -2);
+  context.restore();
+  const step = (width - left) / Math.max(layers.length, 1);
+  // Label every bar when there is room, else every k-th (the table lists them all).
+  const every = Math.max(1, Math.ceil(12 / step));
   layers.forEach((layer, i) => {
-    context.fillStyle = layer.passed ? '#2a7' : '#c33';
-    const top = y(layer.max_abs ?? 1);
-    context.fillRect(margin + i * step, top, Math.max(step - 1, 1), height - margin - top);
+    const value = layer.max_abs ?? 1;
+    const zero = value === 0;
+    context.fillStyle = layer.passed ? (zero ? '#7c9' : '#2a7') : '#c33';
+    const barTop = zero ? top + plotHeight - floorBar : y(value);
+    const x = left + i * step;
+    context.fillRect(x, barTop, Math.max(step - 1, 1), top + plotHeight - barTop);
+    if (i % every === 0) {
+      context.save();
+      context.fillStyle = '#333';
+      context.translate(x + Math.max(step - 1, 1) / 2 + 3, top + plotHeight + 4);
+      context.rotate(-Math.PI / 3);
+      context.textAlign = 'right';
+      const label = `${layer.layer}${zero ? ' = 0' : ''}`;
+      context.fillText(label.length > 22 ? `${label.slice(0, 21)}…` : label, 0, 0);
+      context.restore();
+    }
   });
   context.strokeStyle = '#c33';
-  context.beginPath(); context.moveTo(margin, y(atol)); context.lineTo(width, y(atol)); context.stroke();
+  context.beginPath(); context.moveTo(left, y(atol)); context.lineTo(width, y(atol)); context.stroke();
+  context.fillStyle = '#c33';
   context.fillText(`atol ${atol}`, width - 70, y(atol) - 4);
+  canvas.dataset.bars = String(layers.length);
+  canvas.dataset.zeroBars = String(layers.filter((l) => l.max_abs === 0).length);
 }
 
 function renderTree(tree) {
@@ -156,8 +196,11 @@ function showResult(message) {
     'report.json': encoder.encode(result.reportJson),
     'report.txt': encoder.encode(result.reportText),
   };
-  for (const step of result.report.steps)
-    setStep(step.step, step.passed ? 'passed' : 'failed', step.max_abs !== undefined ? `max abs ${format(step.max_abs)}` : 'done');
+  for (const step of result.report.steps) {
+    const detail = step.max_abs !== undefined ? `max abs ${format(step.max_abs)}, ratio ${formatRatio(step.worst_ratio)} of the tolerance`
+      : step.checked === 'shapes' ? 'shapes only: no PyTorch output given to compare values with' : 'done';
+    setStep(step.step, step.passed ? 'passed' : 'failed', detail);
+  }
   $('#summary').textContent = result.failedStep
     ? `The ${result.failedStep} check failed; the files are still offered below.`
     : `Every check passed: ${result.report.num_layers} RETURNN layers, ${result.report.num_variables} checkpoint variables (${message.seconds.toFixed(2)} s).`;
@@ -184,9 +227,11 @@ function showResult(message) {
     download('pt2returnn-output.zip', zip));
 }
 
-export function convert(model, checkpoint, key) {
+/** Converts in the worker. model, checkpoint, input, reference: { name, bytes } or null. */
+export function convert({ model, checkpoint = null, key = '', input = null, reference = null, strict = true }) {
   $('#error').hidden = true;
   $('#results').hidden = true;
+  $('#progress').hidden = false;
   $('#summary').textContent = 'Converting…';
   resetSteps();
   worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -204,7 +249,7 @@ export function convert(model, checkpoint, key) {
   };
   worker.postMessage({
     type: 'convert', model, atol: Number($('#atol').value), rtol: Number($('#rtol').value),
-    checkpoint: checkpoint ? { ...checkpoint, key } : null,
+    checkpoint: checkpoint ? { ...checkpoint, key } : null, input, reference, strict,
   });
 }
 
@@ -212,11 +257,22 @@ async function readFile(file) {
   return file ? { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) } : null;
 }
 
+/* The optional fields beside the model: checkpoint, key path, strictness, input and reference .npy. */
+async function pickedExtras() {
+  return {
+    checkpoint: await readFile($('#checkpoint').files[0]),
+    key: $('#key').value.trim(),
+    strict: $('#strict').checked,
+    input: await readFile($('#input').files[0]),
+    reference: await readFile($('#reference').files[0]),
+  };
+}
+
 export function setUpPicker() {
   const start = async () => {
     const model = await readFile($('#model').files[0]);
     if (!model) return showError('Choose a .pt2 file (torch.export.save) first.');
-    convert(model, await readFile($('#checkpoint').files[0]), $('#key').value.trim());
+    convert({ model, ...await pickedExtras() });
   };
   $('#convert').addEventListener('click', start);
   const zone = $('#drop');
@@ -228,6 +284,6 @@ export function setUpPicker() {
     const dropped = [...event.dataTransfer.files];
     const model = dropped.find((f) => f.name.endsWith('.pt2')) ?? dropped[0];
     const checkpoint = dropped.find((f) => f !== model);
-    convert(await readFile(model), await readFile(checkpoint), $('#key').value.trim());
+    convert({ ...await pickedExtras(), model: await readFile(model), checkpoint: await readFile(checkpoint) });
   });
 }

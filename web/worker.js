@@ -1,5 +1,6 @@
 // The conversion runs here, off the page's thread, so the page never freezes. Messages in:
-// {type: 'convert', model: {name, bytes}, checkpoint: {name, bytes, key} | null, atol, rtol}.
+// {type: 'convert', model: {name, bytes}, checkpoint: {name, bytes, key} | null, input: {name, bytes} | null,
+//  reference: {name, bytes} | null, strict, atol, rtol}.
 // Messages out: {type: 'progress', step, message}, {type: 'done', result, tree}, {type: 'error', message}.
 import createPt2Returnn from './pt2returnn_wasm.js';
 import { loadPt2Returnn } from './pt2.js';
@@ -24,6 +25,11 @@ self.onmessage = async (event) => {
     const result = pt2.convert(request.model.bytes, {
       name: request.model.name,
       checkpoint: request.checkpoint,
+      input: request.input?.bytes ?? null,
+      inputName: request.input?.name,
+      reference: request.reference?.bytes ?? null,
+      referenceName: request.reference?.name,
+      strict: request.strict ?? true,
       atol: request.atol,
       rtol: request.rtol,
       onProgress: (step, message) => self.postMessage({ type: 'progress', step, message }),

@@ -36,8 +36,10 @@ size_t pt2_graph_describe_unsupported_among(const pt2_graph *graph, const unsign
         missing++;
         size_t used = strlen(out);
         if (used + 1 >= out_size) continue;
-        snprintf(out + used, out_size - used, "%s%s (node '%s' in '%s'%s%s)", used ? "; " : "", node->target,
-                 node->name, node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
+        /* The root module has the empty path: say so rather than print ''. */
+        const char *module = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
+        snprintf(out + used, out_size - used, "%s%s (node '%s' in %s%s%s%s%s)", used ? "; " : "", node->target,
+                 node->name, module[0] ? "'" : "", module[0] ? module : "the root module", module[0] ? "'" : "",
                  node->source_line ? " at " : "", node->source_line ? node->source_line : "");
     }
     return missing;
@@ -53,5 +55,6 @@ pt2_status pt2_graph_require_supported_among(const pt2_graph *graph, const unsig
     char list[900];
     size_t missing = pt2_graph_describe_unsupported_among(graph, considered, is_supported, list, sizeof list);
     if (!missing) return PT2_OK;
-    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops %s: %s", missing, missing == 1 ? "" : "s", what, list);
+    return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops %s: %s", missing, missing == 1 ? " uses" : "s use", what,
+                    list);
 }

@@ -249,7 +249,8 @@ static pt2_status count_ops(pt2_arena *arena, const pt2_graph *g, op_count **out
     return PT2_OK;
 }
 
-/* Each user input's symbolic dims, matched against range constraints by symbol name. */
+/* Each user input's symbolic dims, matched against range constraints by symbol name. A size
+ * such as 2*s44 counts as a use of s44, as a size s44 does. */
 typedef void (*dim_visitor)(void *ctx, const pt2_graph *g, const char *symbol, const pt2_value *input, int axis);
 
 static void visit_dynamic_dims(const pt2_graph *g, dim_visitor visit, void *ctx) {
@@ -258,9 +259,10 @@ static void visit_dynamic_dims(const pt2_graph *g, dim_visitor visit, void *ctx)
         if (in->kind != PT2_INPUT_USER || in->value_id < 0) continue;
         const pt2_value *v = &g->values[in->value_id];
         for (int a = 0; a < v->rank; a++) {
-            if (!v->sizes[a].is_symbolic) continue;
-            const char *symbol = pt2_sym_as_symbol(v->sizes[a].expr);
-            if (symbol) visit(ctx, g, symbol, v, a);
+            if (!v->sizes[a].is_symbolic || !v->sizes[a].expr) continue;
+            const char *symbols[16];
+            size_t count = pt2_sym_symbols(v->sizes[a].expr, symbols, 16);
+            for (size_t k = 0; k < count && k < 16; k++) visit(ctx, g, symbols[k], v, a);
         }
     }
 }
@@ -271,15 +273,37 @@ typedef struct dim_list {
     size_t count;
 } dim_list;
 
-static void collect_symbol(void *ctx, const pt2_graph *g, const char *symbol, const pt2_value *input, int axis) {
-    (void)g;
-    dim_list *list = ctx;
-    for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->symbols[i], symbol) == 0) return;
-    if (list->count < 64) {
-        list->hints[list->count] = input->sizes[axis].value;
-        list->symbols[list->count++] = symbol;
+/* The symbol's value in the export's example, from a size that is an expression of it alone
+ * (2*s44 = 20 gives s44 = 10): the first value in the symbol's range that reproduces the size. */
+static int64_t solve_hint(const pt2_graph *g, const char *symbol, const pt2_dim *size) {
+    if (size->value < 0) return -1;
+    const char *symbols[2];
+    if (pt2_sym_symbols(size->expr, symbols, 2) != 1) return -1;
+    const pt2_range_constraint *r = pt2_graph_find_range(g, symbol);
+    int64_t low = r && r->has_min ? r->min : 0, high = r && r->has_max ? r->max : size->value + 1;
+    if (high - low > 1000000) high = low + 1000000;
+    pt2_error ignored;
+    for (int64_t s = low < 0 ? 0 : low; s <= high; s++) {
+        pt2_sym_binding binding = {symbol, s};
+        int64_t value;
+        pt2_error_clear(&ignored);
+        if (pt2_sym_eval(size->expr, &binding, 1, &value, &ignored) == PT2_OK && value == size->value) return s;
     }
+    return -1;
+}
+
+static void collect_symbol(void *ctx, const pt2_graph *g, const char *symbol, const pt2_value *input, int axis) {
+    dim_list *list = ctx;
+    const pt2_dim *size = &input->sizes[axis];
+    const char *bare = pt2_sym_as_symbol(size->expr);
+    size_t i = 0;
+    while (i < list->count && strcmp(list->symbols[i], symbol) != 0) i++;
+    if (i == list->count) {
+        if (list->count == 64) return;
+        list->symbols[list->count] = symbol;
+        list->hints[list->count++] = -1;
+    }
+    if (list->hints[i] < 0) list->hints[i] = bare ? size->value : solve_hint(g, symbol, size);
 }
 
 typedef struct usage_writer {
@@ -293,13 +317,19 @@ static void write_usage(void *ctx, const pt2_graph *g, const char *symbol, const
     (void)g;
     usage_writer *w = ctx;
     if (strcmp(symbol, w->symbol) != 0) return;
-    char buf[300];
-    snprintf(buf, sizeof buf, "%s[%d]", input->name, axis);
+    pt2_strbuf usage;
+    pt2_strbuf_init(&usage);
+    pt2_strbuf_printf(&usage, "%s[%d]", input->name, axis);
+    if (!pt2_sym_as_symbol(input->sizes[axis].expr)) { /* "x[2] = 2*s44" */
+        pt2_strbuf_puts(&usage, " = ");
+        pt2_sym_format(input->sizes[axis].expr, &usage);
+    }
     if (!w->first) pt2_strbuf_puts(w->sb, ", ");
     if (w->json)
-        pt2_json_write_string(w->sb, buf);
+        pt2_json_write_string(w->sb, usage.data ? usage.data : "");
     else
-        pt2_strbuf_puts(w->sb, buf);
+        pt2_strbuf_puts(w->sb, usage.data ? usage.data : "");
+    pt2_strbuf_free(&usage);
     w->first = 0;
 }
 
@@ -522,7 +552,8 @@ static pt2_status inspect_pt2_text(pt2_arena *arena, const pt2_graph *g, const c
     size_t num_ops;
     pt2_status st = count_ops(arena, g, &ops, &num_ops, err);
     if (st) return st;
-    pt2_strbuf_printf(sb, "\nOps (%zu nodes, %zu kinds):\n", g->num_nodes, num_ops);
+    pt2_strbuf_printf(sb, "\nOps (%zu node%s, %zu kind%s):\n", g->num_nodes, g->num_nodes == 1 ? "" : "s", num_ops,
+                      num_ops == 1 ? "" : "s");
     for (size_t i = 0; i < num_ops; i++) pt2_strbuf_printf(sb, "  %5zu  %s\n", ops[i].count, ops[i].target);
 
     pt2_module_tree tree;

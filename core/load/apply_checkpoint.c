@@ -26,18 +26,6 @@ static int same_view(const pt2_tensor *a, const pt2_tensor *b) {
     return 1;
 }
 
-static pt2_status check_match(const pt2_graph_input *in, const pt2_tensor *found, const char *checkpoint_name,
-                              pt2_error *err) {
-    if (found->dtype == in->data.dtype && same_shape(found, &in->data)) return PT2_OK;
-    char want[160], got[160];
-    pt2_shape_format(in->data.shape, in->data.rank, want, sizeof want);
-    pt2_shape_format(found->shape, found->rank, got, sizeof got);
-    pt2_error_set_file(err, checkpoint_name);
-    pt2_error_set_entry(err, in->target);
-    return pt2_fail(err, PT2_ERR_INPUT, "'%s' is %s %s in the checkpoint, but the model expects %s %s", in->target,
-                    pt2_dtype_name(found->dtype), got, pt2_dtype_name(in->data.dtype), want);
-}
-
 /* The usual reason nothing matches is a key prefix ("model.", "module."): name it. */
 static pt2_status fail_no_match(const pt2_graph *graph, const pt2_named_tensors *state, const char *checkpoint_name,
                                 pt2_error *err) {
@@ -54,8 +42,9 @@ static pt2_status fail_no_match(const pt2_graph *graph, const pt2_named_tensors 
             name[length - first_length - 1] == '.')
             return pt2_fail(err, PT2_ERR_INPUT,
                             "no tensor of the checkpoint matches a model parameter by name; the checkpoint's '%s' "
-                            "looks like the model's '%s' under the prefix '%.*s' (select that sub-dict)",
-                            name, first, (int)(length - first_length), name);
+                            "looks like the model's '%s' under the prefix '%.*s' (select that sub-dict with "
+                            "--checkpoint-key %.*s)",
+                            name, first, (int)(length - first_length), name, (int)(length - first_length - 1), name);
     }
     return pt2_fail(err, PT2_ERR_INPUT,
                     "no tensor of the checkpoint matches a model parameter by name (the model's first is '%s', the "
@@ -125,6 +114,62 @@ static const char *name_in_checkpoint(const char *target, const char *prefix) {
     return strncmp(target, prefix, n) ? NULL : target + n;
 }
 
+static int fits(const pt2_graph_input *in, const pt2_tensor *found) {
+    return found->dtype == in->data.dtype && same_shape(found, &in->data);
+}
+
+/* Every tensor whose dtype or shape differs, named with both: PyTorch refuses these whether
+ * strict or not, and so do we. */
+static pt2_status fail_mismatches(const pt2_graph *graph, const char *prefix, const pt2_named_tensors *state,
+                                  const char *checkpoint_name, pt2_error *err) {
+    pt2_strbuf list;
+    pt2_strbuf_init(&list);
+    size_t count = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < graph->num_inputs; i++) {
+        const pt2_graph_input *in = &graph->inputs[i];
+        const char *name = name_in_checkpoint(in->target, prefix);
+        const pt2_named_tensor *found = in_state_dict(in) && name ? pt2_named_tensors_find(state, name) : NULL;
+        if (!found || fits(in, &found->tensor)) continue;
+        char want[160], got[160];
+        pt2_shape_format(in->data.shape, in->data.rank, want, sizeof want);
+        pt2_shape_format(found->tensor.shape, found->tensor.rank, got, sizeof got);
+        pt2_strbuf_printf(&list, "%s'%s' is %s %s in the checkpoint, but the model expects %s %s", count ? "; " : "",
+                          in->target, pt2_dtype_name(found->tensor.dtype), got, pt2_dtype_name(in->data.dtype), want);
+        if (!count++) first = in->target;
+    }
+    pt2_error_set_file(err, checkpoint_name);
+    pt2_error_set_entry(err, first);
+    pt2_status st = pt2_fail(err, PT2_ERR_INPUT, "%zu tensor%s of the checkpoint do%s not fit the model: %s", count,
+                             count == 1 ? "" : "s", count == 1 ? "es" : "", list.data ? list.data : "");
+    pt2_strbuf_free(&list);
+    return st;
+}
+
+/* Appends " N: a, b, c" to `out`. */
+static void append_names(pt2_strbuf *out, const char *what, const char **names, size_t count) {
+    if (!count) return;
+    pt2_strbuf_printf(out, "%s%zu %s:", out->length ? "; " : "", count, what);
+    for (size_t i = 0; i < count; i++) pt2_strbuf_printf(out, "%s '%s'", i ? "," : "", names[i]);
+}
+
+/* load_state_dict(strict=True): every missing and every unexpected key, in one message. */
+static pt2_status fail_strict(const pt2_apply_report *report, const char *checkpoint_name, pt2_error *err) {
+    pt2_strbuf list;
+    pt2_strbuf_init(&list);
+    append_names(&list, "missing (in the model, not in the checkpoint)", report->missing, report->num_missing);
+    append_names(&list, "unexpected (in the checkpoint, not in the model)", report->unexpected, report->num_unexpected);
+    pt2_error_set_file(err, checkpoint_name);
+    pt2_error_set_entry(err, report->num_missing ? report->missing[0] : report->unexpected[0]);
+    pt2_status st = pt2_fail(err, PT2_ERR_INPUT,
+                             "the checkpoint does not fit the model (strict, as load_state_dict(strict=True)): %s "
+                             "(to load it anyway, opt out with --no-strict or strict=False: missing keys keep the archive's "
+                             "values, unexpected ones are ignored)",
+                             list.data ? list.data : "");
+    pt2_strbuf_free(&list);
+    return st;
+}
+
 /* A checkpoint may hold the state dict of a submodule of the exported model (the generator of
  * a generator + PQMF wrapper): when no name matches as is, the module path prefix under which
  * the most names match ("generator.") is where it applies. */
@@ -177,7 +222,7 @@ pt2_status pt2_graph_apply_state_dict(pt2_arena *arena, pt2_graph *graph, const 
         if (!in_state_dict(in) || !name) continue;
         const pt2_named_tensor *found = pt2_named_tensors_find(state, name);
         if (!found) continue;
-        if ((st = check_match(in, &found->tensor, checkpoint_name, err))) return st;
+        if (!fits(in, &found->tensor)) return fail_mismatches(graph, prefix, state, checkpoint_name, err);
         in->data = found->tensor;
         in->has_data = 1;
         loaded[i] = 1;
@@ -224,14 +269,7 @@ pt2_status pt2_graph_apply_state_dict(pt2_arena *arena, pt2_graph *graph, const 
         if (!known) report->unexpected[report->num_unexpected++] = state->items[k].name;
     }
     if (report->num_loaded == 0) return fail_no_match(graph, state, checkpoint_name, err);
-    if (report->num_missing && !allow_missing) {
-        pt2_error_set_file(err, checkpoint_name);
-        pt2_error_set_entry(err, report->missing[0]);
-        return pt2_fail(err, PT2_ERR_INPUT,
-                        "the checkpoint lacks %zu of the model's parameters and buffers, the first is '%s' (allow "
-                        "missing tensors to keep the archive's values)",
-                        report->num_missing, report->missing[0]);
-    }
+    if ((report->num_missing || report->num_unexpected) && !allow_missing) return fail_strict(report, checkpoint_name, err);
     return PT2_OK;
 }
 
@@ -250,5 +288,6 @@ void pt2_apply_report_format(const pt2_apply_report *report, const char *checkpo
         pt2_strbuf_printf(out, "; %zu unused (not in the model):", report->num_unexpected);
         for (size_t i = 0; i < report->num_unexpected; i++) pt2_strbuf_printf(out, " %s", report->unexpected[i]);
     }
+
     pt2_strbuf_putc(out, '\n');
 }

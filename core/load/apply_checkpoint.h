@@ -12,8 +12,10 @@
 #include "named_tensors.h"
 
 typedef struct pt2_apply_report {
-    /* Input: 1 lets graph tensors the checkpoint lacks keep the archive's value; 0 makes the
-     * first one an error. */
+    /* Input. 0 (the default) is strict, as PyTorch's load_state_dict(strict=True): a parameter or
+     * persistent buffer the checkpoint lacks, or a checkpoint entry the model lacks, is an error
+     * naming every such key. 1 keeps the archive's value for what is missing and ignores what is
+     * unexpected (strict=False); both lists are reported either way. */
     int allow_missing;
     /* Output. */
     size_t num_loaded; /* parameters and persistent buffers taken from the checkpoint */
@@ -24,13 +26,13 @@ typedef struct pt2_apply_report {
     size_t num_missing;
     const char **missing; /* graph FQNs the checkpoint lacks */
     size_t num_unexpected;
-    const char **unexpected; /* checkpoint names the graph lacks, e.g. BatchNorm's num_batches_tracked
-                                (which torch.export often leaves out): reported, never an error */
+    const char **unexpected; /* checkpoint names the graph lacks */
 } pt2_apply_report;
 
 /* Parameters and persistent buffers are matched by FQN; non-persistent buffers and lifted
  * constants keep the archive's value (a state dict does not hold them). A dtype or shape
- * that differs from the archive's is an error naming the tensor and both. Tied weights
+ * that differs from the archive's is an error (as in PyTorch, strict or not) naming every such
+ * tensor with both shapes. Tied weights
  * (two FQNs sharing one tensor in the archive): a checkpoint entry for each name, or for one
  * of them, which then serves both. A checkpoint that matches nothing at all is an error. */
 pt2_status pt2_graph_apply_state_dict(pt2_arena *arena, pt2_graph *graph, const pt2_named_tensors *state_dict,

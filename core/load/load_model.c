@@ -43,13 +43,16 @@ pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_
     memset(report, 0, sizeof *report);
     pt2_status st = pt2_archive_load(arena, source->model_bytes, source->model_length, source->model_name, graph, err);
     if (st || !source->checkpoint_bytes) return st;
+    /* The archive's reader named the model as the file of any later error; a checkpoint error
+     * names the checkpoint instead, and the model is named again once it is applied. */
+    err->file[0] = 0;
     pt2_named_tensors state = {0};
     if ((st = read_checkpoint(arena, source, &state, err))) return st;
-    /* Tensors the checkpoint lacks keep the archive's values and are reported, not refused. */
-    report->apply.allow_missing = 1;
+    report->apply.allow_missing = source->allow_checkpoint_mismatch;
     report->checkpoint_name = source->checkpoint_name;
     if ((st = pt2_graph_apply_state_dict(arena, graph, &state, source->checkpoint_name, &report->apply, err))) return st;
     report->checkpoint_applied = 1;
+    pt2_error_set_file(err, source->model_name);
     return PT2_OK;
 }
 

@@ -20,6 +20,10 @@ typedef struct pt2_model_source {
     size_t checkpoint_length;
     const char *checkpoint_name;
     const char *checkpoint_key; /* torch.save: dotted key path of the state dict, e.g. "model.generator" */
+    /* 0 (default): strict, as load_state_dict(strict=True): a missing or unexpected key is an
+     * error naming every one. 1: missing keys keep the archive's values, unexpected ones are
+     * ignored; both are reported. (pt2_convert takes it from pt2_convert_options.) */
+    int allow_checkpoint_mismatch;
 } pt2_model_source;
 
 typedef struct pt2_load_report {

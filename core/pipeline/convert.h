@@ -13,13 +13,23 @@ typedef void (*pt2_progress_fn)(void *user, const char *step, const char *messag
 typedef struct pt2_convert_options {
     const pt2_tensor *inputs; /* user inputs in signature order; NULL: the archive's sample inputs */
     size_t num_inputs;
+    /* Their file names, for messages (may be NULL). An input in another dtype than the export's
+     * (numpy's float64) is cast when that is lossless or obviously meant, and the report says so
+     * (core/load/user_inputs.h). */
+    const char *const *input_names;
     const pt2_tensor *reference_outputs; /* PyTorch's own outputs (e.g. from --reference); optional */
     size_t num_reference_outputs;
+    const char *reference_name; /* the reference's file name, for messages; may be NULL */
     double atol, rtol; /* per-layer, reload and reference comparisons */
     const char *as_layer; /* NULL, or NAME: emit one subnetwork layer NAME (variables under NAME/) */
     pt2_run_options run;
     pt2_progress_fn progress; /* called as each step starts; may be NULL */
     void *progress_user;
+    /* The checkpoint is loaded strictly by default, as load_state_dict(strict=True): a key the
+     * model has and the checkpoint lacks, or the other way round, is an error naming every one.
+     * 1 opts out (strict=False, CLI --no-strict): missing keys keep the archive's values,
+     * unexpected ones are ignored. The keys go to report.json either way. */
+    int allow_checkpoint_mismatch;
 } pt2_convert_options;
 
 /* One step of the report: what it compared and how closely. */
@@ -28,6 +38,8 @@ typedef struct pt2_step_record {
     double seconds;
     int compared, passed;
     double max_abs, max_rel;
+    /* With `compared`: the worst |ours - torch| / (atol + rtol*|torch|); passed means <= 1. */
+    double worst_ratio;
 } pt2_step_record;
 
 #define PT2_MAX_STEPS 12
@@ -49,6 +61,10 @@ typedef struct pt2_convert_result {
     const void *layer_checks; /* pt2_layer_checks */
     const char *model_name, *checkpoint_name, *load_summary;
     double atol, rtol;
+    /* With a checkpoint: what it supplied, lacked and had in excess (pt2_apply_report), and
+     * whether that was allowed; recorded in report.json either way. */
+    const void *checkpoint_keys;
+    int allow_checkpoint_mismatch;
 } pt2_convert_result;
 
 void pt2_convert_result_init(pt2_convert_result *result);

@@ -38,7 +38,7 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     out->passed = ours->rank == torch->rank;
     for (int a = 0; a < ours->rank && out->passed; a++) out->passed = ours->shape[a] == torch->shape[a];
     if (!out->passed) {
-        out->max_abs = out->max_rel = INFINITY;
+        out->max_abs = out->max_rel = out->worst_ratio = INFINITY;
         return PT2_OK;
     }
     const float *a = pt2_tensor_data(ours), *b = pt2_tensor_data(torch);
@@ -47,7 +47,9 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
         double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]);
         if (!(diff <= out->max_abs)) out->max_abs = diff; /* NaN sticks */
         if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;
-        if (!(diff <= atol + rtol * scale)) out->passed = 0;
+        double allowed = atol + rtol * scale, ratio = diff == 0 ? 0 : allowed > 0 ? diff / allowed : INFINITY;
+        if (!(ratio <= out->worst_ratio)) out->worst_ratio = ratio; /* NaN sticks */
+        if (!(diff <= allowed)) out->passed = 0;
     }
     return PT2_OK;
 }
@@ -85,6 +87,7 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
         pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);
         c->max_abs = cmp.max_abs;
         c->max_rel = cmp.max_rel;
+        c->worst_ratio = cmp.worst_ratio;
         c->passed = cmp.passed;
         if (!c->passed) out->failed++;
     }
@@ -92,14 +95,15 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
 }
 
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {
-    pt2_strbuf_printf(out, "per-layer check (RETURNN semantics on PyTorch's inputs; |ours - torch| <= %g + %g*|torch|):\n",
-                      atol, rtol);
-    pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10s %10s  %s\n", "layer", "class", "module", "torch op", "max abs",
-                      "max rel", "result");
+    pt2_strbuf_printf(out, "per-layer check (RETURNN semantics on PyTorch's inputs; |ours - torch| <= %g + %g*|torch|;\n"
+                      "  ratio is the worst |ours - torch| / (%g + %g*|torch|): a layer passes when it is <= 1):\n",
+                      atol, rtol, atol, rtol);
+    pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10s %10s %10s  %s\n", "layer", "class", "module", "torch op", "max abs",
+                      "max rel", "ratio", "result");
     for (size_t i = 0; i < checks->count; i++) {
         const pt2_layer_check *c = &checks->items[i];
-        pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10.3g %10.3g  %s\n", c->layer, c->layer_class,
-                          c->module_path[0] ? c->module_path : "(root)", c->op, c->max_abs, c->max_rel,
+        pt2_strbuf_printf(out, "  %-34s %-16s %-24s %-30s %10.3g %10.3g %10.3g  %s\n", c->layer, c->layer_class,
+                          c->module_path[0] ? c->module_path : "(root)", c->op, c->max_abs, c->max_rel, c->worst_ratio,
                           c->passed ? "pass" : "FAIL");
     }
     pt2_strbuf_printf(out, "  %zu of %zu layers pass\n", checks->count - checks->failed, checks->count);

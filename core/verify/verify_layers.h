@@ -9,6 +9,8 @@
 /* |ours - torch| <= atol + rtol * |torch| elementwise, float32 tensors of one layout. */
 typedef struct pt2_comparison {
     double max_abs, max_rel;
+    /* The margin: the worst |ours - torch| / (atol + rtol*|torch|), so passed means <= 1. */
+    double worst_ratio;
     int passed;
 } pt2_comparison;
 
@@ -21,7 +23,7 @@ typedef struct pt2_layer_check {
     const char *module_path;
     const char *op;
     const char *source_line; /* may be NULL */
-    double max_abs, max_rel;
+    double max_abs, max_rel, worst_ratio;
     int passed;
 } pt2_layer_check;
 

@@ -2,9 +2,22 @@
 // The npm package's CLI: the native CLI's subcommands, flags, outputs and exit codes, on the
 // WebAssembly build (single-threaded, portable kernels; --threads and --portable are accepted
 // and change nothing). Exit codes: 0 ok, 1 a check failed, 2 bad or unsupported input, 3 internal.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { convert, inspect, run } from '../index.js';
+
+// Each command's options: those that take a value, and flags. The help test compares these with --help.
+export const OPTIONS = {
+  inspect: { valued: ['--checkpoint-key'], flags: ['--json'] },
+  run: { valued: ['--checkpoint', '--checkpoint-key', '--input', '--output', '--threads', '--repeat'], flags: ['--portable', '--no-strict'] },
+  convert: {
+    valued: ['-o', '--output-dir', '--checkpoint', '--checkpoint-key', '--input', '--reference', '--atol', '--rtol', '--threads',
+      '--as-layer', '--python'],
+    flags: ['--json', '--portable', '--returnn', '--no-strict'],
+  },
+};
 
 const HELP = {
   main: `usage: pt2returnn COMMAND [options]
@@ -15,45 +28,64 @@ commands:
   convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step
                     (reference run, per-layer checks, reload)
 
+options:
+  -h, --help        show this help
+  --version         print the version
+
 'pt2returnn COMMAND --help' describes each command.
 exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error
 `,
   inspect: `usage: pt2returnn inspect FILE [--json] [--checkpoint-key KEY.PATH]
 
 Shows what a .pt2 (torch.export.save), torch.save checkpoint or .safetensors file holds: inputs and
-outputs with their dims, ops, the module tree, every parameter and buffer; for checkpoints every tensor.
+outputs with their dims (which are dynamic, and their ranges), ops, the module tree, every parameter
+and buffer; for checkpoints every tensor.
   --json                 the same as JSON
   --checkpoint-key PATH  only the entry at this key path of a torch.save file (e.g. model.generator)
+  -h, --help             show this help
 `,
-  run: `usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH]]
-                      [--input FILE.npy]... [--output OUT.npy] [--repeat K]
+  run: `usage: pt2returnn run MODEL.pt2 [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]
+                      [--input FILE.npy]... [--output OUT.npy] [--repeat K] [--threads N] [--portable]
 
 Runs the exported program with PyTorch semantics (the reference run), on the archive's example
-inputs or on .npy inputs (a dynamic axis may take any size the export allows).
+inputs or on .npy inputs (a dynamic axis may take any size the export allows). Without --output
+it prints one line per output: its name, dtype, shape, min, max and mean.
   --checkpoint FILE       load weights from a torch.save file or .safetensors first
   --checkpoint-key PATH   where the state dict sits in a torch.save file (e.g. model.generator)
-  --input FILE.npy        a user input (repeat for several inputs)
+  --no-strict             let the checkpoint lack parameters (the archive's values stay) or have
+                          extra ones (ignored); by default either is an error naming every key
+  --input FILE.npy        a user input (repeat for several inputs); float64 or integer arrays are
+                          cast to the export's dtype when nothing is lost or it is float64 for
+                          float32 (numpy's default), and a line on stderr says so
   --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...
   --repeat K              run K more times and print 'forward_seconds: X' (the mean)
   --threads N, --portable accepted for the native CLI's sake (WebAssembly runs one thread)
+  -h, --help              show this help
 `,
-  convert: `usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH]]
+  convert: `usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]
                           [--input FILE.npy] [--reference REF] [--atol X] [--rtol Y]
-                          [--as-layer NAME] [--json]
+                          [--as-layer NAME] [--json] [--threads N] [--portable]
 
 Converts an exported program to RETURNN, proving each step (load, reference run, per-layer checks
 with RETURNN's semantics on PyTorch's inputs, emit, reload), and writes OUTDIR/returnn.config.py,
 returnn.config.json, model.001.index, model.001.data-00000-of-00001, report.json and report.txt
 (and NAME.layer.py/.json with --as-layer). Files are written under temporary names and renamed.
+Without --reference the reference step checks the output's shape only. Each row shows the worst
+ratio |ours - torch| / (atol + rtol * |torch|): a check passes when it is <= 1.
   -o, --output-dir OUTDIR  where to write (created if missing)
   --checkpoint FILE        load weights from a torch.save file or .safetensors first
   --checkpoint-key PATH    where the state dict sits in a torch.save file (e.g. model.generator)
-  --input FILE.npy         run on this input instead of the archive's example input
+  --no-strict              load a checkpoint that lacks some of the model's parameters (they keep the
+                           archive's values) or has extra ones (ignored); by default either is an
+                           error naming every such key. report.json lists them either way
+  --input FILE.npy         run on this input instead of the archive's example input (float64 or
+                           integer arrays are cast to the export's dtype, and the report says so)
   --reference REF          PyTorch's output for it (.npy or a torch.save'd tensor)
   --atol X, --rtol Y       tolerances (default 1e-4 each)
   --as-layer NAME          emit the model as one subnetwork layer NAME (variables under NAME/)
   --json                   print report.json to stdout instead of the readable report
   --threads N, --portable  accepted for the native CLI's sake (WebAssembly runs one thread)
+  -h, --help               show this help
 The native CLI also has --returnn --python PATH (a run in real RETURNN).
 
 exit codes: 0 every step passed; 1 a check failed (files and report are written); 2 bad input or
@@ -63,7 +95,8 @@ unsupported ops (all listed; nothing is written); 3 internal error
 
 class UsageError extends Error {}
 
-function parse(command, argv, valued, flags) {
+function parse(command, argv) {
+  const { valued, flags } = OPTIONS[command];
   const options = { positional: [], lists: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -82,15 +115,6 @@ function parse(command, argv, valued, flags) {
     }
   }
   return options;
-}
-
-async function readNamed(file) {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const reason = error.code === 'ENOENT' ? 'No such file or directory' : error.code === 'EISDIR' ? 'not a regular file' : error.message;
-    throw Object.assign(new Error(`${file}: cannot open: ${reason}`), { exitCode: 2 });
-  }
 }
 
 function progressPrinter() {
@@ -117,27 +141,30 @@ async function writeOutputs(dir, files) {
 
 const commands = {
   async inspect(argv) {
-    const o = parse('inspect', argv, ['--checkpoint-key'], ['--json']);
+    const o = parse('inspect', argv);
     if (o.help) return process.stdout.write(HELP.inspect), 0;
     if (o.positional.length !== 1) throw new UsageError(o.positional.length ? `one FILE expected, got '${o.positional[1]}' as well` : 'missing FILE');
     const file = o.positional[0];
-    process.stdout.write(await inspect(await readNamed(file), { name: file, json: !!o['--json'], checkpointKey: o['--checkpoint-key'] ?? '' }));
+    process.stdout.write(await inspect(file, { json: !!o['--json'], checkpointKey: o['--checkpoint-key'] ?? '' }));
     return 0;
   },
 
   async run(argv) {
-    const o = parse('run', argv, ['--checkpoint', '--checkpoint-key', '--input', '--output', '--threads', '--repeat'], ['--portable']);
+    const o = parse('run', argv);
     if (o.help) return process.stdout.write(HELP.run), 0;
     if (!o.positional.length) throw new UsageError('missing MODEL.pt2');
     if (o['--checkpoint-key'] && !o['--checkpoint']) throw new UsageError('--checkpoint-key needs --checkpoint');
-    const model = o.positional[0];
-    const inputs = await Promise.all((o.lists['--input'] ?? []).map(readNamed));
-    const checkpoint = o['--checkpoint'] ? { name: o['--checkpoint'], bytes: await readNamed(o['--checkpoint']), key: o['--checkpoint-key'] } : null;
+    if (o['--no-strict'] && !o['--checkpoint']) throw new UsageError('--no-strict needs --checkpoint');
     const repeat = Number(o['--repeat'] ?? 0);
-    const result = await run(await readNamed(model), { name: model, checkpoint, inputs, repeat });
+    const result = await run(o.positional[0], {
+      checkpoint: o['--checkpoint'] ?? null, checkpointKey: o['--checkpoint-key'] ?? '', inputs: o.lists['--input'] ?? [],
+      repeat, strict: !o['--no-strict'],
+    });
+    process.stderr.write(result.notes);
     if (repeat > 0) process.stdout.write(`forward_seconds: ${result.forwardSeconds.toFixed(6)}\n`);
+    if (!o['--output']) process.stdout.write(result.summary);
     if (o['--output']) {
-      for (const [i, bytes] of result.outputs.entries()) {
+      for (const [i, { npy: bytes }] of result.outputs.entries()) {
         const base = o['--output'];
         const name = i === 0 ? base : base.endsWith('.npy') ? `${base.slice(0, -4)}.${i}.npy` : `${base}.${i}.npy`;
         await writeOutputs(path.dirname(path.resolve(name)), { [path.basename(name)]: bytes });
@@ -147,24 +174,22 @@ const commands = {
   },
 
   async convert(argv) {
-    const o = parse('convert', argv, ['-o', '--output-dir', '--checkpoint', '--checkpoint-key', '--input', '--reference',
-      '--atol', '--rtol', '--threads', '--as-layer', '--python'], ['--json', '--portable', '--returnn']);
+    const o = parse('convert', argv);
     if (o.help) return process.stdout.write(HELP.convert), 0;
     const outDir = o['-o'] ?? o['--output-dir'];
     if (!o.positional.length) throw new UsageError('missing MODEL.pt2');
     if (o.positional.length > 1) throw new UsageError(`one MODEL.pt2 expected, got '${o.positional[1]}' as well`);
     if (!outDir) throw new UsageError('missing -o OUTDIR');
     if (o['--checkpoint-key'] && !o['--checkpoint']) throw new UsageError('--checkpoint-key needs --checkpoint');
+    if (o['--no-strict'] && !o['--checkpoint']) throw new UsageError('--no-strict needs --checkpoint');
     if (o['--returnn'] || o['--python']) throw new UsageError('--returnn --python PATH is in the native CLI only');
     for (const flag of ['--atol', '--rtol'])
       if (o[flag] !== undefined && !(Number(o[flag]) >= 0)) throw new UsageError(`${flag} expects a non-negative number, got '${o[flag]}'`);
     const model = o.positional[0];
-    const modelBytes = await readNamed(model);
-    const checkpoint = o['--checkpoint'] ? { name: o['--checkpoint'], bytes: await readNamed(o['--checkpoint']), key: o['--checkpoint-key'] } : null;
-    const result = await convert(modelBytes, {
-      name: model, checkpoint,
-      input: o['--input'] ? await readNamed(o['--input']) : null,
-      reference: o['--reference'] ? await readNamed(o['--reference']) : null,
+    const result = await convert(model, {
+      checkpoint: o['--checkpoint'] ?? null, checkpointKey: o['--checkpoint-key'] ?? '', strict: !o['--no-strict'],
+      input: o['--input'] ?? null,
+      reference: o['--reference'] ?? null,
       atol: o['--atol'] !== undefined ? Number(o['--atol']) : 1e-4,
       rtol: o['--rtol'] !== undefined ? Number(o['--rtol']) : 1e-4,
       asLayer: o['--as-layer'] ?? '',
@@ -217,4 +242,5 @@ async function main(argv) {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Run as the CLI, not when imported (the help test reads OPTIONS).
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) process.exitCode = await main(process.argv.slice(2));

@@ -156,11 +156,18 @@ static void check_apply(const char *dir) {
     counter.dtype = PT2_DTYPE_INT64;
     pt2_error_clear(&err);
     pt2_named_tensors_push(&arena, &state, "bn.num_batches_tracked", &counter, 0, &err);
+    /* Strict by default, as load_state_dict(strict=True): the extra entry is refused by name. */
     memset(&report, 0, sizeof report);
+    CHECK(pt2_graph_apply_state_dict(&arena, &g, &state, "ckpt.pt", &report, &err) == PT2_ERR_INPUT &&
+              strstr(err.message, "unexpected") && strstr(err.message, "'bn.num_batches_tracked'"),
+          "strict: an unexpected entry is an error naming it");
+    memset(&report, 0, sizeof report);
+    report.allow_missing = 1;
+    pt2_error_clear(&err);
     CHECK(pt2_graph_apply_state_dict(&arena, &g, &state, "ckpt.pt", &report, &err) == PT2_OK, "full state dict applies");
     CHECK(report.num_loaded == params && report.num_missing == 0, "every parameter loaded");
     CHECK(report.num_unexpected == 1 && !strcmp(report.unexpected[0], "bn.num_batches_tracked"),
-          "num_batches_tracked reported as unexpected");
+          "not strict: num_batches_tracked reported as unexpected");
 
     /* One missing: an error naming it, unless allowed. */
     state_from_graph(&arena, &g, "", first, &state);

@@ -118,13 +118,13 @@ static PyObject *conversion_outputs(Conversion *self, PyObject *Py_UNUSED(ignore
                          (Py_ssize_t)r->num_layers, "num_variables", (Py_ssize_t)r->num_variables);
 }
 
-/* add_step(name, what, seconds, compared, passed, max_abs, max_rel): a step run outside the core
- * (the second length, real RETURNN) joins the report, which is written anew. */
+/* add_step(name, what, seconds, compared, passed, max_abs, max_rel, worst_ratio): a step run
+ * outside the core (the second length, real RETURNN) joins the report, which is written anew. */
 static PyObject *conversion_add_step(Conversion *self, PyObject *args) {
     const char *name, *what;
-    pt2_step_record step;
-    if (!PyArg_ParseTuple(args, "ssdppdd", &name, &what, &step.seconds, &step.compared, &step.passed, &step.max_abs,
-                          &step.max_rel))
+    pt2_step_record step = {0};
+    if (!PyArg_ParseTuple(args, "ssdppddd", &name, &what, &step.seconds, &step.compared, &step.passed, &step.max_abs,
+                          &step.max_rel, &step.worst_ratio))
         return NULL;
     pt2_error err;
     pt2_error_clear(&err);
@@ -137,7 +137,7 @@ static PyObject *conversion_add_step(Conversion *self, PyObject *args) {
 static PyMethodDef conversion_methods[] = {
     {"outputs", (PyCFunction)conversion_outputs, METH_NOARGS, "The configs, checkpoint bytes and reports as a dict."},
     {"add_step", (PyCFunction)conversion_add_step, METH_VARARGS,
-     "add_step(name, what, seconds, compared, passed, max_abs, max_rel): add a step to the report."},
+     "add_step(name, what, seconds, compared, passed, max_abs, max_rel, worst_ratio): add a step to the report."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -166,18 +166,18 @@ static void progress_to_python(void *user, const char *step, const char *message
 }
 
 /* convert(model, model_name, inputs, references, checkpoint, checkpoint_name, checkpoint_key,
- *         atol, rtol, as_layer, progress, threads) -> Conversion */
+ *         atol, rtol, as_layer, progress, threads, strict) -> Conversion */
 static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"model", "model_name", "inputs", "references", "checkpoint", "checkpoint_name",
-                               "checkpoint_key", "atol", "rtol", "as_layer", "progress", "threads", NULL};
+                               "checkpoint_key", "atol", "rtol", "as_layer", "progress", "threads", "strict", NULL};
     Py_buffer model, checkpoint = {0};
     const char *model_name, *checkpoint_name = NULL, *checkpoint_key = NULL, *as_layer = NULL;
     PyObject *inputs, *references = Py_None, *progress = Py_None;
     double atol = 1e-4, rtol = 1e-4;
-    int threads = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*sO|Oz*zzddzOi", keywords, &model, &model_name, &inputs,
+    int threads = 1, strict = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*sO|Oz*zzddzOip", keywords, &model, &model_name, &inputs,
                                      &references, &checkpoint, &checkpoint_name, &checkpoint_key, &atol, &rtol,
-                                     &as_layer, &progress, &threads))
+                                     &as_layer, &progress, &threads, &strict))
         return NULL;
     Conversion *self = PyObject_New(Conversion, &conversion_type);
     if (!self) goto release;
@@ -198,6 +198,7 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
     options.rtol = rtol;
     options.as_layer = as_layer;
     options.run.num_threads = threads;
+    options.allow_checkpoint_mismatch = !strict; /* the core's strict loading, as in every front end */
     progress_state progress_user = {progress, 0};
     if (progress != Py_None) {
         options.progress = progress_to_python;
@@ -249,8 +250,8 @@ static PyObject *string_list(const char **items, size_t count) {
 }
 
 /* checkpoint_keys(model, checkpoint, checkpoint_name, checkpoint_key) -> dict: how the core
- * matches a checkpoint to the program's parameters and buffers (the load step alone), so that
- * strict checking names every missing and unexpected key. */
+ * matches a checkpoint to the program's parameters and buffers (the load step alone, mismatches
+ * allowed), so that a strict refusal can carry every missing and unexpected key as lists. */
 static PyObject *core_checkpoint_keys(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer model, checkpoint;
     const char *checkpoint_name, *checkpoint_key;
@@ -258,7 +259,7 @@ static PyObject *core_checkpoint_keys(PyObject *Py_UNUSED(module), PyObject *arg
     pt2_arena arena;
     pt2_arena_init(&arena, ARENA_LIMIT);
     pt2_model_source source = {model.buf, (size_t)model.len, "model", checkpoint.buf, (size_t)checkpoint.len,
-                               checkpoint_name, checkpoint_key};
+                               checkpoint_name, checkpoint_key, 1};
     pt2_graph graph;
     pt2_load_report report;
     pt2_error err;

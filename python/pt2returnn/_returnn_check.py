@@ -11,15 +11,20 @@ from . import run_in_returnn
 
 
 def _compare(ours, expected, atol, rtol):
-    """core/verify's rule: |ours - torch| <= atol + rtol * |torch| elementwise."""
+    """core/verify's rule: |ours - torch| <= atol + rtol * |torch| elementwise; (passed, max abs,
+    max rel, the worst |ours - torch| / (atol + rtol * |torch|))."""
     if ours.shape != expected.shape:
-        return False, float("inf"), float("inf")
+        return False, float("inf"), float("inf"), float("inf")
     diff = np.abs(ours.astype(np.float64) - expected.astype(np.float64))
     scale = np.abs(expected.astype(np.float64))
     max_abs = float(diff.max()) if diff.size else 0.0
     rel = diff[scale > 0] / scale[scale > 0]
     max_rel = float(rel.max()) if rel.size else 0.0
-    return bool(np.all(diff <= atol + rtol * scale)), max_abs, max_rel
+    tolerance = atol + rtol * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(diff == 0, 0.0, diff / tolerance)
+    worst_ratio = float(ratios.max()) if ratios.size else 0.0
+    return bool(np.all(diff <= tolerance)), max_abs, max_rel, worst_ratio
 
 
 def check_in_returnn(result, runs, atol, rtol, progress):
@@ -41,7 +46,7 @@ def check_in_returnn(result, runs, atol, rtol, progress):
                 message = str(e).strip().splitlines()
                 result.add_step(name, f"returnn.config.{kind} could not be run in RETURNN: "
                                 f"{type(e).__name__}: {message[-1] if message else ''}",
-                                time.perf_counter() - start, True, False, float("inf"), float("inf"))
+                                time.perf_counter() - start, True, False, float("inf"), float("inf"), float("inf"))
                 continue
-            passed, max_abs, max_rel = _compare(ours, outputs[0].detach().cpu().numpy(), atol, rtol)
-            result.add_step(name, what, time.perf_counter() - start, True, passed, max_abs, max_rel)
+            passed, max_abs, max_rel, worst_ratio = _compare(ours, outputs[0].detach().cpu().numpy(), atol, rtol)
+            result.add_step(name, what, time.perf_counter() - start, True, passed, max_abs, max_rel, worst_ratio)

@@ -5,7 +5,6 @@ import os
 import sys
 import time
 
-from . import _core
 from . import _pytorch_side as pytorch_side
 from .errors import BadInputError, CheckFailedError, CheckpointMismatchError, from_core
 from .result import Conversion
@@ -39,41 +38,34 @@ def _checkpoint_bytes(checkpoint):
     raise BadInputError(f"checkpoint: expected a path or a state dict, got {type(checkpoint).__name__}")
 
 
-def _check_strict(model, checkpoint, checkpoint_name, checkpoint_key, module_keys):
-    """load_state_dict(strict=True)'s rule on the checkpoint as the core matches it (prefix found,
-    weight norm folded): every parameter and buffer of the program (of the submodule the checkpoint
-    belongs to) must come from the checkpoint,
-    and every checkpoint key must be used (keys the live module has, such as BatchNorm's
-    num_batches_tracked that torch.export may drop, count as used)."""
+STRICT_REFUSAL = "(strict, as load_state_dict(strict=True))"  # in the core's message (core/load/apply_checkpoint.c)
+
+
+def _binding():
+    """The compiled binding; imported on first use, so that `export` also works from a source tree."""
     try:
-        keys = _core.checkpoint_keys(model, checkpoint, checkpoint_name, checkpoint_key)
-    except _core.CoreError as e:
-        raise from_core(e) from None
-    unexpected = [k for k in keys["unexpected"] if keys["prefix"] + k not in module_keys and k not in module_keys]
-    # A checkpoint of a submodule (the core found the prefix, e.g. "generator.") answers for that
-    # submodule only, as its own load_state_dict would.
-    missing = [k for k in keys["missing"] if k.startswith(keys["prefix"])]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing key(s): {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected key(s): {', '.join(unexpected)}")
-        raise CheckpointMismatchError(f"checkpoint {checkpoint_name}: does not match the model (strict=True): "
-                                      f"{'; '.join(parts)}. Pass strict=False to keep the model's own values "
-                                      "for the missing ones.", missing, unexpected)
-    return keys
+        from . import _core
+    except ImportError as e:
+        raise ImportError("pt2returnn._core, the binding to the C core, is not built here: install the package "
+                          "with `pip install ./python` from the repository") from e
+    return _core
 
 
 def _run_core(model, model_name, args, references, checkpoint, checkpoint_name, checkpoint_key, atol, rtol, as_layer,
-              progress):
+              progress, strict):
+    _core = _binding()
     inputs = [pytorch_side.tensor_record(a, f"args[{i}]") for i, a in enumerate(args)]
     refs = [pytorch_side.tensor_record(t, "the module's output") for t in references]
     try:
         return _core.convert(model, model_name, inputs, refs, checkpoint, checkpoint_name, checkpoint_key, atol, rtol,
-                             as_layer, progress, 1)
+                             as_layer, progress, 1, strict)
     except _core.CoreError as e:
-        raise from_core(e) from None
+        error = from_core(e)
+    if STRICT_REFUSAL in str(error):
+        # The core's strict rule refused the checkpoint (naming every key); the lists as data too.
+        keys = _core.checkpoint_keys(model, checkpoint, checkpoint_name, checkpoint_key)
+        raise CheckpointMismatchError(str(error), keys["missing"], keys["unexpected"], error.details) from None
+    raise error
 
 
 def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_key=None, out_dir=None, atol=1e-4,
@@ -84,7 +76,8 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
     PyTorch's own outputs, from running the module on `args` and on `args` cut to a second
     length of every dynamic dim, are the reference the core's steps compare with. `checkpoint`
     (a path to a torch.save or .safetensors file, or a state dict; `checkpoint_key` is the dotted
-    path to the state dict inside it) gives the weights to convert: the module should hold the
+    path to the state dict inside it) gives the weights to convert, loaded strictly as
+    load_state_dict(strict=True) unless strict=False: the module should hold the
     same weights (load them as your training code does), so that the comparison is meaningful.
 
     Returns a Conversion (files in `out_dir`, or in a temporary directory it owns). Raises
@@ -100,18 +93,13 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
     model = pytorch_side.program_bytes(program)
     model_name = type(module).__name__
     checkpoint_data, checkpoint_name = _checkpoint_bytes(checkpoint)
-    checkpoint_keys = None
-    if checkpoint_data is not None:
-        module_keys = set(reference.state_dict().keys()) if hasattr(reference, "state_dict") else set()
-        if strict:
-            checkpoint_keys = _check_strict(model, checkpoint_data, checkpoint_name, checkpoint_key, module_keys)
     progress = _progress_printer()
 
     started = time.perf_counter()
     outputs = pytorch_side.run_pytorch(reference, args)
     pytorch_seconds = time.perf_counter() - started
     core = _run_core(model, model_name, args, outputs, checkpoint_data, checkpoint_name, checkpoint_key, atol, rtol,
-                     as_layer, progress)
+                     as_layer, progress, strict)
     runs = [(args, outputs, None)]
 
     second_args, described = pytorch_side.second_length_args(program, args, dynamic_shapes)
@@ -120,13 +108,13 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
         if progress:
             progress("second length", described)
         second = _run_core(model, model_name, second_args, second_outputs, checkpoint_data, checkpoint_name,
-                           checkpoint_key, atol, rtol, as_layer, None)
+                           checkpoint_key, atol, rtol, as_layer, None, strict)
         _add_second_length_steps(core, second, described)
         runs.append((second_args, second_outputs, described))
 
-    result = Conversion(core, out_dir=out_dir, as_layer=as_layer, strict=strict, checkpoint_keys=checkpoint_keys,
+    result = Conversion(core, out_dir=out_dir, as_layer=as_layer,
                         rerun=lambda name: _run_core(model, model_name, args, outputs, checkpoint_data,
-                                                     checkpoint_name, checkpoint_key, atol, rtol, name, None),
+                                                     checkpoint_name, checkpoint_key, atol, rtol, name, None, strict),
                         pytorch_seconds=pytorch_seconds)
     result.write_files()
     if returnn:
@@ -147,8 +135,6 @@ def _add_second_length_steps(core, second, described):
             continue
         compared = "max_abs" in step
         # null in report.json is a non-finite difference (e.g. shapes that differ)
-        max_abs = step.get("max_abs", 0.0)
-        max_rel = step.get("max_rel", 0.0)
+        numbers = [step.get(key, 0.0) for key in ("max_abs", "max_rel", "worst_ratio")]
         core.add_step(f"{step['step']}@{described}", f"{step['what']} (at {described})", 0.0, compared,
-                      step["passed"], float("inf") if max_abs is None else max_abs,
-                      float("inf") if max_rel is None else max_rel)
+                      step["passed"], *(float("inf") if n is None else n for n in numbers))

@@ -25,8 +25,8 @@ class BadInputError(Pt2ReturnnError, ValueError):
 class CheckpointMismatchError(BadInputError):
     """Raised like torch's load_state_dict(strict=True): every missing and unexpected key is named."""
 
-    def __init__(self, message, missing=(), unexpected=()):
-        super().__init__(message)
+    def __init__(self, message, missing=(), unexpected=(), details=None):
+        super().__init__(message, details)
         self.missing = list(missing)
         self.unexpected = list(unexpected)
 

@@ -6,7 +6,6 @@ import shutil
 import tempfile
 import weakref
 
-from .errors import from_core
 
 CHECKPOINT_PREFIX = "model.001"
 _CHECKPOINT_SUFFIXES = (".index", ".data-00000-of-00001")
@@ -46,13 +45,11 @@ class Conversion:
     passed, failed_step     every check passed / the first that failed
     """
 
-    def __init__(self, core, *, out_dir, as_layer, strict, checkpoint_keys, rerun, pytorch_seconds):
+    def __init__(self, core, *, out_dir, as_layer, rerun, pytorch_seconds):
         self._core = core
         self._rerun = rerun
         self._layers = {}
         self.as_layer = as_layer
-        self.strict = strict
-        self.checkpoint_keys = checkpoint_keys
         self.pytorch_seconds = pytorch_seconds
         if out_dir is None:
             out_dir = tempfile.mkdtemp(prefix="pt2returnn-")
@@ -75,6 +72,11 @@ class Conversion:
         self.passed = self.failed_step is None
 
     @property
+    def checkpoint_keys(self):
+        """How a checkpoint matched the model (report.json's "checkpoint_keys"); None without one."""
+        return self.report.get("checkpoint_keys")
+
+    @property
     def checkpoint(self):
         return os.path.join(self.out_dir, CHECKPOINT_PREFIX)
 
@@ -82,9 +84,9 @@ class Conversion:
     def checkpoint_files(self):
         return [self.checkpoint + suffix for suffix in _CHECKPOINT_SUFFIXES]
 
-    def add_step(self, name, what, seconds, compared, passed, max_abs=0.0, max_rel=0.0):
+    def add_step(self, name, what, seconds, compared, passed, max_abs=0.0, max_rel=0.0, worst_ratio=0.0):
         """A step run outside the core (real RETURNN) joins the report."""
-        self._core.add_step(name, what, seconds, compared, passed, max_abs, max_rel)
+        self._core.add_step(name, what, seconds, compared, passed, max_abs, max_rel, worst_ratio)
         self._refresh()
 
     def write_files(self):
@@ -104,12 +106,7 @@ class Conversion:
         if name == self.as_layer:
             return self._outputs, self.checkpoint
         if name not in self._layers:
-            from . import _core
-            try:
-                core = self._rerun(name)
-            except _core.CoreError as e:
-                raise from_core(e) from None
-            outputs = core.outputs()
+            outputs = self._rerun(name).outputs()  # raises pt2returnn's exceptions
             directory = os.path.join(self.out_dir, f"as_layer.{name}")
             _write_atomically(directory, {
                 CHECKPOINT_PREFIX + ".data-00000-of-00001": outputs["checkpoint_data"],

@@ -159,10 +159,13 @@ typedef struct {
 
 static void progress_to_python(void *user, const char *step, const char *message) {
     progress_state *p = user;
-    if (p->failed) return;
-    PyObject *r = PyObject_CallFunction(p->callback, "ss", step, message);
-    if (!r) p->failed = 1;
-    Py_XDECREF(r);
+    PyGILState_STATE gil = PyGILState_Ensure(); /* the conversion runs with the GIL released */
+    if (!p->failed) {
+        PyObject *r = PyObject_CallFunction(p->callback, "ss", step, message);
+        if (!r) p->failed = 1;
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(gil);
 }
 
 /* convert(model, model_name, inputs, references, checkpoint, checkpoint_name, checkpoint_key,
@@ -221,8 +224,11 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
     if (source.checkpoint_name) source.checkpoint_name = pt2_arena_strdup(&self->arena, source.checkpoint_name, &err);
     pt2_status st = err.status;
     if (!st) {
-        /* The core only calls back into Python for progress; the GIL stays held for that. */
+        /* Other Python threads run meanwhile; the progress callback takes the GIL back. The
+         * buffers stay valid: they are held until `release`. */
+        Py_BEGIN_ALLOW_THREADS
         st = pt2_convert(&self->arena, &source, &options, &self->result, &err);
+        Py_END_ALLOW_THREADS
     }
     if (progress_user.failed) {
         Py_CLEAR(self);

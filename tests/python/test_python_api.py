@@ -107,6 +107,38 @@ def test_fresh_venv_one_pip_install_converts_the_flagship_from_its_weight_norm_c
     assert report["passed"] and all(s["passed"] for s in report["steps"])
 
 
+BLSTM_SCRIPT = '''
+import torch, pt2returnn
+class AcousticBLSTM(torch.nn.Module):  # the recurrent-models issue's BLSTM: 80 features, 2 x BLSTM 256, 40 classes
+    def __init__(self, classes=40):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(80, 256, num_layers=2, bidirectional=True, batch_first=True)
+        self.output = torch.nn.Linear(512, classes)
+    def forward(self, features):
+        return torch.log_softmax(self.output(self.lstm(features)[0]), dim=-1)
+torch.manual_seed(0)
+result = pt2returnn.convert(AcousticBLSTM().eval(), (torch.randn(1, 50, 80),), returnn=True, out_dir={out!r},
+                            dynamic_shapes=({{1: torch.export.Dim("time", min=2, max=4096)}},))
+print(result.report_text)
+'''
+
+
+def test_fresh_venv_converts_the_blstm_and_runs_it_in_real_returnn(fresh_venv, tmp_path):
+    python, _ = fresh_venv
+    script = tmp_path / "convert_blstm.py"
+    script.write_text(BLSTM_SCRIPT.format(out=str(tmp_path / "out")))
+    run = subprocess.run([python, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    print(run.stdout[:2500])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    by_name = {s["step"]: s for s in report["steps"]}
+    for name in ("reference", "reference@time=18", "returnn-py", "returnn-json", "returnn-py@time=18",
+                 "returnn-json@time=18"):
+        assert "against PyTorch's outputs" in by_name[name]["what"] and by_name[name]["passed"], by_name[name]
+        assert by_name[name]["max_abs"] < 1e-4
+    assert "returnn-json@time=18 pass" in run.stdout
+
+
 # ---- the result object ----
 
 def test_convert_returns_the_network_the_configs_the_checkpoint_and_the_report(tmp_path):
@@ -252,3 +284,38 @@ def test_as_layer_dict_trains_in_real_returnn_from_the_converted_checkpoint(tmp_
     # Training changed the converted layer's weights (it is a trainable part of the network).
     assert not np.array_equal(engine.tf_session.run(params["converted/conv2/W"]), loaded)
     engine.finalize()
+
+
+# ---- progress: on a terminal only ----
+
+PROGRESS_SCRIPT = '''
+import torch, pt2returnn
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Conv1d(8, 8, 3, padding=1)).eval()
+pt2returnn.convert(model, (torch.randn(1, 8, 20),), dynamic_shapes=({2: torch.export.Dim("time", min=4, max=100)},))
+'''
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path):
+    import pty
+    script = tmp_path / "progress.py"
+    script.write_text(PROGRESS_SCRIPT)
+    piped = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert "[layers]" not in piped.stderr and "[layers]" not in piped.stdout
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=terminal) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    text = shown.decode(errors="replace")
+    assert "[load]" in text and "[layers] passed" in text and "[second length] time=7" in text, text[-2000:]

@@ -27,11 +27,9 @@ static double forward_seconds;
 static pt2_strbuf summary; /* one line per output, as the native CLI prints without --output */
 static pt2_strbuf notes;   /* the inputs that were cast, one line each */
 
-static double now_seconds(void) {
-    struct timespec t;
-    timespec_get(&t, TIME_UTC);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
+/* emscripten_get_now: milliseconds at the browser's and Node's high resolution (timespec_get's
+ * is too coarse for a small model's run). */
+static double now_seconds(void) { return emscripten_get_now() / 1000.0; }
 
 /* inputs: the .npy files one after another; input_lengths[i] their sizes; input_names their
  * file names, separated by newlines. forward_seconds: the one run's time, or with `repeat` the

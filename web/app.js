@@ -79,8 +79,8 @@ function showError(message) {
   const box = $('#error');
   box.hidden = false;
   // Unsupported ops come as one line, "N nodes use ops ...: a (node ...); b (node ...)": list them.
-  // So do a checkpoint's missing and unexpected keys ("... 2 missing (...): 'a', 'b'; 1 unexpected ...").
-  const [head, list] = message.split(/:\s(?=aten\.|[a-z_]+\.)/, 2);
+  const unsupported = /\d+ nodes? uses? ops /.test(message);
+  const [head, list] = unsupported ? message.split(/:\s(?=aten\.|[a-z_]+\.)/, 2) : [message];
   box.replaceChildren(element('p', {}, head));
   if (list) box.append(element('ul', {}, ...list.split('; ').map((entry) => element('li', {}, entry))));
 }

@@ -230,7 +230,9 @@ pt2_status pt2_graph_apply_state_dict(pt2_arena *arena, pt2_graph *graph, const 
     }
     for (size_t i = 0; i < n; i++) {
         pt2_graph_input *in = &graph->inputs[i];
-        if (!in_state_dict(in) || loaded[i]) continue;
+        /* A checkpoint of a submodule is that submodule's state dict, as
+         * model.generator.load_state_dict(...): what lies outside it is not missing. */
+        if (!in_state_dict(in) || loaded[i] || !name_in_checkpoint(in->target, prefix)) continue;
         /* safetensors and de-duplicating savers keep one name of a tied pair. */
         size_t twin = n;
         for (size_t k = 0; k < n && twin == n; k++)

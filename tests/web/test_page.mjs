@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,9 @@ async function checkAgainstNative(page, outDir, modelName) {
     assert.equal(cells[0], report.layers[i].layer);
     assert.equal(cells[3], report.layers[i].op);
     assert.equal(cells[4], report.layers[i].max_abs.toExponential(2), `max abs of ${cells[0]}`);
-    assert.equal(cells[6], 'pass');
+    const ratio = report.layers[i].worst_ratio;
+    assert.equal(cells[6], ratio === 0 ? '0' : ratio.toPrecision(2), `ratio of ${cells[0]}`);
+    assert.equal(cells[7], 'pass');
   }
   const files = await downloads(page);
   for (const name of readdirSync(outDir)) {
@@ -194,5 +196,153 @@ test('a bad file gives its error, naming the file', async () => {
   // The same message as the native CLI's, but for the path.
   assert.ok(nativeError.includes(text.replace(/^.*not-a-model\.pt2/, '').trim().slice(0, 40)), `${text} vs ${nativeError}`);
   await page.screenshot({ path: path.join(shots, 'bad-file.png'), fullPage: true });
+  await page.close();
+});
+
+// ---------------------------------------------------------------- issue 19: the page feels finished
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+/** A page that records every failed request (a missing favicon is a 404). */
+async function openPage(url, viewport) {
+  const page = await browser.newPage({ viewport });
+  const failures = [];
+  page.on('response', (response) => { if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`); });
+  await page.goto(url);
+  await page.waitForLoadState('networkidle');
+  return { page, failures };
+}
+
+test('before any conversion: no empty Steps heading, a favicon, no failed request (desktop and phone)', async () => {
+  for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    for (const file of ['index.html', 'playground.html']) {
+      const { page, failures } = await openPage(`${base}/${file}`, viewport);
+      assert.deepEqual(failures, [], `${file}: failed requests`);
+      assert.equal(await page.locator('h2', { hasText: 'Steps' }).isVisible(), false, `${file}: no Steps heading yet`);
+      assert.equal(await page.locator('link[rel="icon"]').count(), 1, `${file}: a favicon`);
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${file} fits ${label}`);
+      await page.screenshot({ path: path.join(shots, `after-${file.replace('.html', '')}-empty-${label}.png`), fullPage: true });
+      await page.close();
+    }
+  }
+});
+
+/** Bars visible in the plot: the most runs of bar-coloured pixels along one row (every bar reaches the floor). */
+async function plotFacts(page) {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('#plot');
+    const { width, height } = canvas;
+    const pixels = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+    const isBar = (r, g, b) => (r === 0x22 && g === 0xaa && b === 0x77) || (r === 0x77 && g === 0xcc && b === 0x99) ||
+      (r === 0xcc && g === 0x33 && b === 0x33);
+    let bars = 0, floor = 0;
+    for (let y = 0; y < height; y++) {
+      let runs = 0, inside = false;
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 4;
+        const bar = pixels[i + 3] > 0 && isBar(pixels[i], pixels[i + 1], pixels[i + 2]);
+        if (bar && !inside) runs++;
+        inside = bar;
+      }
+      if (runs >= bars) { bars = runs; floor = y; }
+    }
+    // Labels: dark text below the floor, right of the axis labels.
+    let labelPixels = 0;
+    for (let y = floor + 2; y < height; y++)
+      for (let x = 60; x < width; x++) {
+        const i = (y * width + x) * 4;
+        if (pixels[i + 3] > 0 && pixels[i] < 0x80 && pixels[i + 1] < 0x80 && pixels[i + 2] < 0x80) labelPixels++;
+      }
+    return { bars, labelPixels };
+  });
+}
+
+test('the plot labels its bars and draws layers with a difference of 0 at the axis floor; long lines wrap', async () => {
+  for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const { page } = await openPage(`${base}/index.html`, viewport);
+    await page.setInputFiles('#model', path.join(root, 'examples', 'tiny_melgan.pt2'));
+    await page.setInputFiles('#checkpoint', path.join(root, 'examples', 'tiny_melgan.checkpoint.pkl'));
+    await page.fill('#key', 'model.generator');
+    await page.click('#convert');
+    await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+    const out = nativeConvert(path.join(root, 'examples', 'tiny_melgan.pt2'),
+      ['--checkpoint', path.join(root, 'examples', 'tiny_melgan.checkpoint.pkl'), '--checkpoint-key', 'model.generator']);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    const zero = report.layers.filter((l) => l.max_abs === 0).length;
+    assert.ok(zero > 0, 'the example has layers that match exactly (pads)');
+    const facts = await plotFacts(page);
+    assert.equal(facts.bars, report.layers.length, 'every layer has a visible bar, those with 0 too');
+    assert.ok(facts.labelPixels > 500, `labels under the bars (${facts.labelPixels} dark pixels)`);
+    const wrap = await page.evaluate(() => {
+      const pre = document.querySelector('#netdict');
+      return { style: getComputedStyle(pre).whiteSpace, fits: pre.scrollWidth <= pre.clientWidth + 1 };
+    });
+    assert.equal(wrap.style, 'pre-wrap');
+    assert.ok(wrap.fits, 'no net-dict line is clipped');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `the page fits ${label}`);
+    const detail = await page.locator('#steps li[data-step="reference"]').textContent();
+    assert.match(detail, /shapes only: no PyTorch output given/);
+    await page.screenshot({ path: path.join(shots, `after-converter-melgan-${label}.png`), fullPage: true });
+    await page.close();
+  }
+});
+
+test('input and reference .npy files: compared with PyTorch, and a reference of another shape names both', async () => {
+  const { page } = await openPage(`${base}/index.html`, DESKTOP);
+  await page.setInputFiles('#model', path.join(fixtures, 'conv_stack.pt2'));
+  await page.setInputFiles('#input', path.join(fixtures, 'conv_stack.input_alt.npy'));
+  await page.setInputFiles('#reference', path.join(fixtures, 'conv_stack.output_alt.npy'));
+  await page.click('#convert');
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+  const out = nativeConvert(path.join(fixtures, 'conv_stack.pt2'), ['--input', path.join(fixtures, 'conv_stack.input_alt.npy'),
+    '--reference', path.join(fixtures, 'conv_stack.output_alt.npy')]);
+  const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+  const reference = report.steps.find((s) => s.step === 'reference');
+  assert.equal(reference.checked, 'values');
+  const detail = await page.locator('#steps li[data-step="reference"]').textContent();
+  assert.match(detail, /max abs \S+, ratio \S+ of the tolerance/);
+  assert.match(await page.locator('#report').textContent(), /against PyTorch's outputs/);
+  assert.equal(await page.locator('#layers tbody tr').count(), report.layers.length);
+  await page.screenshot({ path: path.join(shots, 'after-converter-input-reference.png'), fullPage: true });
+  // A reference of another shape.
+  const wrong = path.join(temp('pt2-wrong-'), 'wrong.npy');
+  execFileSync(path.join(root, '.venv', 'bin', 'python'), ['-c', `import numpy as np; np.save(${JSON.stringify(wrong)}, np.zeros((1, 1, 7), np.float32))`]);
+  await page.setInputFiles('#reference', wrong);
+  await page.click('#convert');
+  await page.locator('#error').waitFor({ state: 'visible', timeout: 30000 });
+  const text = await page.locator('#error').textContent();
+  assert.match(text, /^wrong\.npy: /);
+  const header = readFileSync(path.join(fixtures, 'conv_stack.output_alt.npy')).subarray(10, 128).toString();
+  const shape = /'shape': \(([^)]*)\)/.exec(header)[1].split(',').filter((v) => v.trim()).map(Number);
+  assert.ok(text.includes('[1, 1, 7]') && text.includes(`[${shape.join(', ')}]`), text);
+  await page.close();
+});
+
+test('strict checkpoint: a checkpoint missing a parameter is refused naming the key; unchecked, it loads', async () => {
+  const dir = temp('pt2-strict-page-');
+  const partial = path.join(dir, 'partial.pt');
+  execFileSync(path.join(root, '.venv', 'bin', 'python'), ['-c', `
+import torch
+sd = torch.load(${JSON.stringify(path.join(fixtures, 'conv_stack.ckpt.pt'))})["model"]["generator"]
+del sd["layers.0.bias"]
+torch.save({"model": {"generator": sd}}, ${JSON.stringify(partial)})`]);
+  const { page } = await openPage(`${base}/index.html`, DESKTOP);
+  await page.setInputFiles('#model', path.join(fixtures, 'conv_stack.pt2'));
+  await page.setInputFiles('#checkpoint', partial);
+  await page.fill('#key', 'model.generator');
+  assert.equal(await page.locator('#strict').isChecked(), true, 'strict by default');
+  await page.click('#convert');
+  await page.locator('#error').waitFor({ state: 'visible', timeout: 30000 });
+  const text = await page.locator('#error').textContent();
+  assert.match(text, /^partial\.pt: /);
+  assert.match(text, /missing .*'layers\.0\.bias'/);
+  await page.screenshot({ path: path.join(shots, 'after-strict-refused.png'), fullPage: true });
+  await page.uncheck('#strict');
+  await page.click('#convert');
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+  const files = await downloads(page);
+  const keys = JSON.parse(files['report.json'].toString()).checkpoint_keys;
+  assert.deepEqual(keys, { strict: false, loaded: 5, missing: ['layers.0.bias'], unexpected: [] });
   await page.close();
 });

@@ -162,6 +162,12 @@ def test_convert_returns_the_network_the_configs_the_checkpoint_and_the_report(t
     import tensorflow as tf
     reader = tf.train.load_checkpoint(result.checkpoint)
     np.testing.assert_array_equal(reader.get_tensor("conv1/W"), model.conv1.weight.detach().permute(2, 1, 0).numpy())
+    # The model as one layer of another name: its own checkpoint, every variable under that name.
+    layer = result.as_layer_dict("vocoder")
+    assert layer["class"] == "subnetwork" and set(layer["subnetwork"]) >= {"conv1", "conv2", "output"}
+    assert os.path.exists(tmp_path / "out" / "as_layer.vocoder" / "vocoder.layer.py")
+    names = set(tf.train.load_checkpoint(result.as_layer_checkpoint("vocoder")).get_variable_to_shape_map())
+    assert names == {"global_step", "vocoder/conv1/W", "vocoder/conv1/bias", "vocoder/conv2/W", "vocoder/conv2/bias"}
 
 
 def test_an_exported_program_and_a_temporary_directory_it_owns():
@@ -246,11 +252,14 @@ def test_as_layer_dict_trains_in_real_returnn_from_the_converted_checkpoint(tmp_
     from returnn.util.basic import BehaviorVersion
 
     model = conv_stack()
-    result = pt2returnn.convert(model, (torch.randn(2, 8, 30),), dynamic_shapes=TIME, out_dir=tmp_path / "converted")
+    result = pt2returnn.convert(model, (torch.randn(2, 8, 30),), dynamic_shapes=TIME, out_dir=tmp_path / "converted",
+                                as_layer="converted")
+    assert (tmp_path / "converted" / "converted.layer.py").exists()
     layer = result.as_layer_dict("converted")
     assert layer["class"] == "subnetwork"
     layer["from"] = "pre"
     checkpoint = result.as_layer_checkpoint("converted")
+    assert checkpoint == result.checkpoint  # convert(as_layer=...) made it already
     time_dim, feature_dim, one_dim = Dim(None, name="time"), Dim(8, name="feature"), Dim(1, name="one")
     rng = np.random.default_rng(0)
     data = [{"data": rng.standard_normal((int(n), 8)).astype("float32")} for n in rng.integers(10, 20, size=16)]

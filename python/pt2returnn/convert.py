@@ -95,9 +95,7 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
     checkpoint_data, checkpoint_name = _checkpoint_bytes(checkpoint)
     progress = _progress_printer()
 
-    started = time.perf_counter()
     outputs = pytorch_side.run_pytorch(reference, args)
-    pytorch_seconds = time.perf_counter() - started
     core = _run_core(model, model_name, args, outputs, checkpoint_data, checkpoint_name, checkpoint_key, atol, rtol,
                      as_layer, progress, strict)
     runs = [(args, outputs, None)]
@@ -107,15 +105,16 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
         second_outputs = pytorch_side.run_pytorch(reference, second_args)
         if progress:
             progress("second length", described)
+        second_progress = progress and (lambda step, message: progress(f"{step}@{described}", message))
+        started = time.perf_counter()
         second = _run_core(model, model_name, second_args, second_outputs, checkpoint_data, checkpoint_name,
-                           checkpoint_key, atol, rtol, as_layer, None, strict)
-        _add_second_length_steps(core, second, described)
+                           checkpoint_key, atol, rtol, as_layer, second_progress, strict)
+        _add_second_length_steps(core, second, described, time.perf_counter() - started)
         runs.append((second_args, second_outputs, described))
 
     result = Conversion(core, out_dir=out_dir, as_layer=as_layer,
                         rerun=lambda name: _run_core(model, model_name, args, outputs, checkpoint_data,
-                                                     checkpoint_name, checkpoint_key, atol, rtol, name, None, strict),
-                        pytorch_seconds=pytorch_seconds)
+                                                     checkpoint_name, checkpoint_key, atol, rtol, name, None, strict))
     result.write_files()
     if returnn:
         from ._returnn_check import check_in_returnn
@@ -127,14 +126,13 @@ def convert(module, args, *, dynamic_shapes=None, checkpoint=None, checkpoint_ke
     return result
 
 
-def _add_second_length_steps(core, second, described):
-    """The second run's comparisons join the first run's report as steps of their own."""
+def _add_second_length_steps(core, second, described, seconds):
+    """The second run's comparisons (each step that compared something, or failed) join the first
+    run's report as steps of their own, e.g. "reference@frames=37"."""
     import json
-    for step in json.loads(second.outputs()["report_json"])["steps"]:
-        if step["step"] not in ("reference", "layers", "reload"):
-            continue
-        compared = "max_abs" in step
+    steps = [s for s in json.loads(second.outputs()["report_json"])["steps"] if "max_abs" in s or not s["passed"]]
+    for step in steps:
         # null in report.json is a non-finite difference (e.g. shapes that differ)
         numbers = [step.get(key, 0.0) for key in ("max_abs", "max_rel", "worst_ratio")]
-        core.add_step(f"{step['step']}@{described}", f"{step['what']} (at {described})", 0.0, compared,
-                      step["passed"], *(float("inf") if n is None else n for n in numbers))
+        core.add_step(f"{step['step']}@{described}", f"{step['what']} (at {described})", seconds / len(steps),
+                      "max_abs" in step, step["passed"], *(float("inf") if n is None else n for n in numbers))

@@ -45,12 +45,11 @@ class Conversion:
     passed, failed_step     every check passed / the first that failed
     """
 
-    def __init__(self, core, *, out_dir, as_layer, rerun, pytorch_seconds):
+    def __init__(self, core, *, out_dir, as_layer, rerun):
         self._core = core
         self._rerun = rerun
         self._layers = {}
         self.as_layer = as_layer
-        self.pytorch_seconds = pytorch_seconds
         if out_dir is None:
             out_dir = tempfile.mkdtemp(prefix="pt2returnn-")
             # The temporary directory lives as long as this object.

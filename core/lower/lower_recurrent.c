@@ -360,13 +360,15 @@ static pt2_status lower_rnn_relu(pt2_lower_context *ctx, const pt2_node *node, p
     return lower_recurrent(ctx, node, CELL_RNN_RELU, err);
 }
 
+/* eval:reverse_sequence: the sequence reversal around a backward dict unit (PT2_REC_EVAL_REVERSE,
+ * interpreted by core/returnn/layers_rec.c). */
 const pt2_op_lowering pt2_lowerings_recurrent[] = {
-    {"aten.lstm.input", lower_lstm},
-    {"pt2returnn.lstm.default", lower_lstm},
-    {"aten.gru.input", lower_gru},
-    {"pt2returnn.gru.default", lower_gru},
-    {"aten.rnn_tanh.input", lower_rnn_tanh},
-    {"pt2returnn.rnn_tanh.default", lower_rnn_tanh},
-    {"aten.rnn_relu.input", lower_rnn_relu},
-    {"pt2returnn.rnn_relu.default", lower_rnn_relu},
-    {NULL, NULL}};
+    {"aten.lstm.input", lower_lstm, "rec copy"},
+    {"pt2returnn.lstm.default", lower_lstm, "rec copy"},
+    {"aten.gru.input", lower_gru, "rec copy eval:reverse_sequence"},
+    {"pt2returnn.gru.default", lower_gru, "rec copy eval:reverse_sequence"},
+    {"aten.rnn_tanh.input", lower_rnn_tanh, "rec copy eval:reverse_sequence"},
+    {"pt2returnn.rnn_tanh.default", lower_rnn_tanh, "rec copy eval:reverse_sequence"},
+    {"aten.rnn_relu.input", lower_rnn_relu, "rec copy eval:reverse_sequence"},
+    {"pt2returnn.rnn_relu.default", lower_rnn_relu, "rec copy eval:reverse_sequence"},
+    {NULL, NULL, NULL}};

@@ -192,6 +192,43 @@ static pt2_status subnetwork_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, cel
     return st ? st : pt2_rt_set_value(rec, "unit", &unit, err);
 }
 
+/* Row `state` of an initial state [layers * directions, batch, H] as RETURNN's initial state
+ * "var" (one vector for every sequence): the batch rows must agree. */
+static pt2_status initial_vector(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *hx, int64_t state,
+                                 pt2_tensor *out, pt2_error *err) {
+    int64_t batch = hx->shape[1], n = hx->shape[2];
+    const float *rows = (const float *)pt2_tensor_data(hx) + state * batch * n;
+    for (int64_t b = 1; b < batch; b++)
+        if (memcmp(rows, rows + b * n, sizeof(float) * (size_t)n))
+            return pt2_lower_fail(node, err, "the initial state differs between batch entries; RETURNN's initial state "
+                                  "\"var\" is one vector for every sequence");
+    pt2_status st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 1, &n, out, err);
+    if (!st) memcpy(pt2_tensor_data(out), rows, sizeof(float) * (size_t)n);
+    return st;
+}
+
+/* NativeLSTM2 with the initial state as the variables rec/initial_c and rec/initial_h. */
+static pt2_status lstm_initial_state(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *rec, const pt2_tensor *hx,
+                                     int64_t state, pt2_error *err) {
+    pt2_tensor c, h;
+    pt2_status st = initial_vector(ctx, node, &hx[1], state, &c, err);
+    if (!st) st = initial_vector(ctx, node, &hx[0], state, &h, err);
+    if (st) return st;
+    pt2_rt_value initial = {0};
+    initial.kind = PT2_RT_DICT;
+    initial.count = 2;
+    initial.items = pt2_arena_alloc_array(ctx->arena, 2, sizeof *initial.items, err);
+    initial.keys = pt2_arena_alloc_array(ctx->arena, 2, sizeof *initial.keys, err);
+    if (!initial.items || !initial.keys) return err->status;
+    initial.keys[0] = "c";
+    initial.keys[1] = "h";
+    initial.items[0] = initial.items[1] = string_value("var");
+    st = pt2_rt_set_value(rec, "initial_state", &initial, err);
+    if (!st) st = pt2_rt_add_param(rec, "rec/initial_c", &c, err);
+    if (!st) st = pt2_rt_add_param(rec, "rec/initial_h", &h, err);
+    return st;
+}
+
 static pt2_status native_lstm2_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, const pt2_tensor *p, int has_biases,
                                     int64_t hidden, pt2_error *err) {
     pt2_tensor w, w_re, b;
@@ -240,8 +277,12 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
     if (param_count != (size_t)(layers * directions * per_direction))
         return pt2_lower_fail(node, err, "%zu parameter tensors for %lld layers x %d directions: LSTM projections "
                               "(proj_size) are not lowered yet", param_count, (long long)layers, directions);
-    for (size_t i = 0; i < hx_count; i++)
-        if (!all_zero(&hx[i])) return pt2_lower_fail(node, err, "a non-zero initial state is not lowered yet (zeros are)");
+    int zero_state = 1;
+    for (size_t i = 0; i < hx_count; i++) zero_state &= all_zero(&hx[i]);
+    if (!zero_state && kind != CELL_LSTM)
+        return pt2_lower_fail(node, err, "a non-zero initial state is lowered for LSTMs only (zeros for GRU/RNN)");
+    if (!zero_state && (hx[0].rank != 3 || hx[1].rank != 3 || hx[0].shape[2] != hx[1].shape[2]))
+        return pt2_lower_fail(node, err, "expected initial states [layers * directions, batch, hidden]");
     int time_axis = batch_first ? 1 : 0, batch_axis = batch_first ? 0 : 1;
     const pt2_rt_net *net = ctx->net;
     if (net->dims[in->dims[batch_axis]].kind != PT2_RT_DIM_BATCH)
@@ -298,6 +339,7 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
             if (!st) st = kind == CELL_LSTM ? native_lstm2_unit(ctx, rec[dir], p, has_biases, hidden, err)
                                             : subnetwork_unit(ctx, rec[dir], kind, p, has_biases, hidden, err);
             if (!st && !reversed) st = pt2_rt_set_int(rec[dir], "direction", dir ? -1 : 1, err);
+            if (!st && !zero_state) st = lstm_initial_state(ctx, node, rec[dir], hx, layer * directions + dir, err);
             if (!st && axis) st = pt2_rt_set_string(rec[dir], "axis", axis, err);
             if (!st) st = pt2_lower_infer(ctx, node, rec[dir], err);
             if (!st && reversed) { /* the direction's output, back in time order */

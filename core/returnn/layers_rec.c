@@ -5,7 +5,8 @@
  * RecLayer for the whole sequence) and rec/W_re [N, 4N] (the recurrent matrix). The kernel cuts
  * the 4N gate axis as (cell input j, input gate i, forget gate f, output gate o) and computes
  *   c_t = f * c_{t-1} + i * tanh(j),  y_t = o * tanh(c_t),  with i, f, o through sigmoid,
- * from zero states. The output is time-major (time, batch, N), RecLayer's own layout; other axes
+ * from zero states, or from initial_state {"c": "var", "h": "var"} (variables rec/initial_c and
+ * rec/initial_h, one vector for every sequence). The output is time-major (time, batch, N), RecLayer's own layout; other axes
  * of the source besides time and feature are merged into the batch, as RecLayer does. Direction
  * -1 runs each sequence from its end (every sequence here has the full length).
  *
@@ -304,13 +305,22 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     const float *xs = pt2_tensor_data(&x), *W = pt2_tensor_data(&wc), *W_re = pt2_tensor_data(&wrc),
                 *bias = pt2_tensor_data(&bc);
     float *y = pt2_tensor_data(out);
-    memset(state, 0, sizeof(float) * (size_t)(batch * 2 * n));
+    /* initial_state {"c": "var", "h": "var"}: the variables rec/initial_c and rec/initial_h for
+     * every sequence; zeros without them */
+    const pt2_tensor *initial_c = pt2_rt_get_param(layer, "rec/initial_c"), *initial_h = pt2_rt_get_param(layer, "rec/initial_h");
+    pt2_tensor c0, h0;
+    if ((initial_c != NULL) != (initial_h != NULL) || (initial_c && (pt2_tensor_numel(initial_c) != n || pt2_tensor_numel(initial_h) != n)))
+        return pt2_rt_layer_fail(layer, err, "expected both rec/initial_c and rec/initial_h [%lld], or neither", (long long)n);
+    if (initial_c && ((st = pt2_tensor_contiguous(arena, initial_c, 0, &c0, err)) || (st = pt2_tensor_contiguous(arena, initial_h, 0, &h0, err))))
+        return st;
+    for (int64_t bi = 0; bi < batch; bi++)
+        for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
     for (int64_t step = 0; step < steps; step++) {
         int64_t t = backward ? steps - 1 - step : step;
         int64_t t_prev = backward ? t + 1 : t - 1;
         for (int64_t bi = 0; bi < batch; bi++) {
             const float *frame = xs + (t * batch + bi) * n_in;
-            const float *y_prev = step ? y + (t_prev * batch + bi) * n : NULL;
+            const float *y_prev = step ? y + (t_prev * batch + bi) * n : initial_h ? (const float *)pt2_tensor_data(&h0) : NULL;
             float *c = state + bi * 2 * n;
             for (int64_t j = 0; j < 4 * n; j++) {
                 double sum = bias[j];

@@ -1,6 +1,6 @@
 """Recurrent models with a dynamic time axis: pt2returnn.export keeps time dynamic through
-nn.LSTM (pt2returnn:: ops), the file loads back in PyTorch, the CLI converts it to RETURNN `rec`
-layers (NativeLSTM2) whose per-layer checks pass, real RETURNN gives PyTorch's output at two
+nn.LSTM/nn.GRU (pt2returnn:: ops), the file loads back in PyTorch, the CLI converts it to RETURNN
+`rec` layers (NativeLSTM2 for LSTMs, a one-frame subnetwork unit for GRUs) whose per-layer checks pass, real RETURNN gives PyTorch's output at two
 lengths, and in a padded batch of three sequences (run with their lengths) each sequence equals
 PyTorch on it alone. Also: a fixed-length plain torch.export of an LSTM converts, and a .pt2
 exported with Dim.DYNAMIC reads. All RETURNN runs share one RETURNN process."""
@@ -33,20 +33,51 @@ class AcousticBLSTM(nn.Module):
         return torch.log_softmax(self.output(hidden), dim=-1)
 
 
+class TimeMajorLSTM(nn.Module):
+    """A 2-layer time-major LSTM (batch_first=False) from a given initial state, held by the model
+    (the same for every sequence); the program's input is batch-major, the output time-major."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(24, 48, num_layers=2)
+        self.h0 = nn.Parameter(torch.randn(2, 1, 48) * 0.5)
+        self.c0 = nn.Parameter(torch.randn(2, 1, 48) * 0.5)
+
+    def forward(self, features):
+        batch = features.size(0)
+        state = (self.h0.expand(-1, batch, -1).contiguous(), self.c0.expand(-1, batch, -1).contiguous())
+        hidden, _ = self.lstm(features.transpose(0, 1), state)
+        return hidden
+
+
+class BidirectionalGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(40, 64, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, features):
+        return self.gru(features)[0]
+
+
 TIME = torch.export.Dim("time", min=2, max=4096)
 LENGTHS = (50, 23)          # two lengths for the whole-batch runs
 PADDED = (31, 17, 9)        # the padded batch's sequence lengths
 
 
+# name -> (model class, feature size, the output's batch axis)
+MODELS = {"blstm": (AcousticBLSTM, 80, 0), "time_major_lstm": (TimeMajorLSTM, 24, 1), "bigru": (BidirectionalGRU, 40, 0)}
+
+
 def export_models(tmp):
-    """name -> (model, path, feature size); every model exported with a dynamic time axis."""
+    """name -> (model, path, feature size, output batch axis); each exported with a dynamic time axis."""
     torch.manual_seed(0)
     models = {}
-    blstm = AcousticBLSTM().eval()
-    program = pt2returnn.export(blstm, (torch.randn(1, 50, 80),), dynamic_shapes=({1: TIME},))
-    path = str(tmp / "blstm.pt2")
-    torch.export.save(program, path)
-    models["blstm"] = (blstm, path, 80)
+    for name, (cls, features, batch_axis) in MODELS.items():
+        model = cls().eval()
+        program = pt2returnn.export(model, (torch.randn(1, 50, features),), dynamic_shapes=({1: TIME},))
+        path = str(tmp / f"{name}.pt2")
+        torch.export.save(program, path)
+        models[name] = (model, path, features, batch_axis)
     return models
 
 
@@ -65,7 +96,7 @@ def converted(pt2returnn, tmp_path_factory):
     models = export_models(tmp)
     reports, jobs, expected, padded = {}, [], [], {}
     rng = np.random.RandomState(1)
-    for name, (model, path, features) in models.items():
+    for name, (model, path, features, batch_axis) in models.items():
         out = str(tmp / f"{name}_out")
         reports[name] = convert(pt2returnn, path, out)
         for length in LENGTHS:
@@ -88,8 +119,8 @@ def converted(pt2returnn, tmp_path_factory):
         jobs.append({"out_dir": out, "input": str(tmp / f"{name}_padded.npy"), "output": output, "config": "py",
                      "lengths": list(PADDED)})
         with torch.no_grad():
-            alone = [model(torch.from_numpy(s)[None]).numpy()[0] for s in sequences]
-        padded[name] = (output, alone)
+            alone = [np.take(model(torch.from_numpy(s)[None]).numpy(), 0, axis=batch_axis) for s in sequences]
+        padded[name] = (output, alone, batch_axis)
     run_returnn_jobs(tmp, jobs)
     return {"models": models, "reports": reports, "expected": expected, "padded": padded, "tmp": tmp}
 
@@ -115,19 +146,20 @@ def test_export_restores_torch_even_when_it_fails():
 
 
 def test_graph_has_one_op_per_lstm_and_keeps_state_dict_names(converted):
-    model, path, _ = converted["models"]["blstm"]
-    program = torch.export.load(path)
-    targets = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
-    assert targets.count("pt2returnn.lstm.default") == 1, targets
-    assert not any("aten.lstm" in t for t in targets)
-    assert set(model.state_dict()) == set(program.state_dict)
+    for name, op in (("blstm", "lstm"), ("time_major_lstm", "lstm"), ("bigru", "gru")):
+        model, path, _, _ = converted["models"][name]
+        program = torch.export.load(path)
+        targets = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+        assert targets.count(f"pt2returnn.{op}.default") == 1, targets
+        assert not any(f"aten.{op}" in t for t in targets)
+        assert set(model.state_dict()) == set(program.state_dict)
 
 
 def test_loads_back_in_pytorch(converted):
-    for name, (model, path, features) in converted["models"].items():
+    for name, (model, path, features, _) in converted["models"].items():
         module = torch.export.load(path).module()
         for length in (7, 61):
-            x = torch.randn(2 if name != "blstm" else 1, length, features)
+            x = torch.randn(1, length, features)
             with torch.no_grad():
                 torch.testing.assert_close(module(x), model(x), rtol=0, atol=1e-5)
 
@@ -143,11 +175,16 @@ def test_converts_with_rec_layers_and_passes_every_check(converted):
     assert {v["unit"] for v in recs.values()} == {"nativelstm2"}
     assert recs["lstm_l0_bw"]["direction"] == -1 and recs["lstm_l0_fw"]["direction"] == 1
     assert classes  # the report lists the layers
+    net = json.load(open(converted["tmp"] / "time_major_lstm_out" / "returnn.config.json"))["network"]
+    assert all(v["initial_state"] == {"c": "var", "h": "var"} for v in net.values() if v["class"] == "rec")
+    net = json.load(open(converted["tmp"] / "bigru_out" / "returnn.config.json"))["network"]
+    units = [v["unit"] for v in net.values() if v["class"] == "rec"]
+    assert len(units) == 4 and all(isinstance(u, dict) and u["n"]["from"] == ["x_n", "r", "h_n"] for u in units)
 
 
 def test_checkpoint_holds_nativelstm2_variables_in_returnn_layout(converted):
     import tensorflow as tf
-    model, _, _ = converted["models"]["blstm"]
+    model = converted["models"]["blstm"][0]
     reader = tf.train.load_checkpoint(str(converted["tmp"] / "blstm_out" / "model.001"))
     shapes = reader.get_variable_to_shape_map()
     assert shapes["lstm_l0_fw/rec/W"] == [80, 1024] and shapes["lstm_l0_fw/rec/W_re"] == [256, 1024]
@@ -156,6 +193,14 @@ def test_checkpoint_holds_nativelstm2_variables_in_returnn_layout(converted):
     w = model.lstm.weight_ih_l1_reverse.detach().numpy()
     i, f, g, o = np.split(w, 4)
     np.testing.assert_array_equal(reader.get_tensor("lstm_l1_bw/rec/W"), np.concatenate([g, i, f, o]).T)
+    model = converted["models"]["time_major_lstm"][0]
+    reader = tf.train.load_checkpoint(str(converted["tmp"] / "time_major_lstm_out" / "model.001"))
+    np.testing.assert_array_equal(reader.get_tensor("lstm/rec/initial_c"), model.c0.detach().numpy()[1, 0])
+    np.testing.assert_array_equal(reader.get_tensor("lstm_l0/rec/initial_h"), model.h0.detach().numpy()[0, 0])
+    model = converted["models"]["bigru"][0]
+    reader = tf.train.load_checkpoint(str(converted["tmp"] / "bigru_out" / "model.001"))
+    w_hn = np.split(model.gru.weight_hh_l1_reverse.detach().numpy(), 3)[2]  # PyTorch's gates: r, z, n
+    np.testing.assert_array_equal(reader.get_tensor("gru_l1_bw_rec/rec/h_n/W"), w_hn.T)
 
 
 def test_real_returnn_matches_pytorch_at_two_lengths(converted):
@@ -163,11 +208,13 @@ def test_real_returnn_matches_pytorch_at_two_lengths(converted):
 
 
 def test_padded_batch_each_sequence_equals_pytorch_alone(converted):
-    for name, (output, alone) in converted["padded"].items():
+    for name, (output, alone, batch_axis) in converted["padded"].items():
         assert not os.path.exists(output + ".error"), open(output + ".error").read()
         y = np.load(output)
         for i, (length, reference) in enumerate(zip(PADDED, alone)):
-            np.testing.assert_allclose(y[i, :length], reference, atol=1e-4, rtol=0, err_msg=f"{name} sequence {i}")
+            sequence = np.take(y, i, axis=batch_axis)[:length]
+            assert reference.shape == sequence.shape
+            np.testing.assert_allclose(sequence, reference, atol=1e-4, rtol=0, err_msg=f"{name} sequence {i}")
 
 
 def test_fixed_length_plain_export_of_an_lstm_converts(pt2returnn, tmp_path):

@@ -294,7 +294,14 @@ static pt2_status lower_module_call(pt2_lower_context *ctx, const unsigned char 
         int f = module_lowered_frame(&g->nodes[i]);
         if (node_dynamic[i] && f >= 0 && !strcmp(g->nodes[i].module_stack[f].key, frame->key)) call.nodes[call.count++] = &g->nodes[i];
     }
-    return pt2_find_module_lowering(frame->type)->lower(ctx, &call, err);
+    const pt2_module_lowering *lowering = pt2_find_module_lowering(frame->type);
+    size_t layers_before = ctx->net->num_layers;
+    pt2_status st = lowering->lower(ctx, &call, err);
+    for (size_t l = layers_before; !st && l < ctx->net->num_layers; l++)
+        if (!pt2_lowering_emits(lowering->emits, ctx->net->layers[l].layer_class))
+            return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not list",
+                            frame->type, ctx->net->layers[l].layer_class);
+    return st;
 }
 
 static int arg_is_dynamic(const pt2_lower_context *ctx, const pt2_arg *a) {
@@ -313,6 +320,30 @@ static int arg_is_dynamic(const pt2_lower_context *ctx, const pt2_arg *a) {
             if (a->syms[i].is_value && ctx->dynamic[a->syms[i].value_id]) return 1;
         return 0;
     default: return 0;
+    }
+}
+
+/* Does the argument read a value in `marked`? */
+static int arg_touches(const pt2_arg *a, const unsigned char *marked) {
+    switch (a->kind) {
+    case PT2_ARG_TENSOR:
+    case PT2_ARG_SYM_INT: return a->value_id >= 0 && marked[a->value_id];
+    case PT2_ARG_TENSORS:
+    case PT2_ARG_OPTIONAL_TENSORS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->value_ids[i] >= 0 && marked[a->value_ids[i]]) return 1;
+        return 0;
+    default: return 0;
+    }
+}
+
+static void mark_failed(const pt2_node *node, unsigned char *failed) {
+    for (size_t o = 0; o < node->num_outputs; o++) {
+        const pt2_arg *out = &node->outputs[o];
+        if (out->kind == PT2_ARG_TENSOR && out->value_id >= 0) failed[out->value_id] = 1;
+        if (out->kind == PT2_ARG_TENSORS)
+            for (size_t i = 0; i < out->count; i++)
+                if (out->value_ids[i] >= 0) failed[out->value_ids[i]] = 1;
     }
 }
 
@@ -364,12 +395,23 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     size_t num_done = 0;
     if (!by_op || !done_calls) return err->status;
     for (size_t i = 0; i < graph->num_nodes; i++) by_op[i] = node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
-    if ((st = pt2_graph_require_supported_among(graph, by_op, can_lower, "that cannot be lowered to RETURNN yet", err)))
-        return st;
+    /* Every op without a lowering, and every op whose lowering refuses its axes (a pattern RETURNN
+     * cannot express), is reported in one list; ops reading their results are not lowered. */
+    char unknown[900], refused[1800];
+    size_t num_unknown = pt2_graph_describe_unsupported_among(graph, by_op, can_lower, unknown, sizeof unknown), num_refused = 0;
+    refused[0] = 0;
+    unsigned char *failed = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    if (!failed) return err->status;
     if ((st = pt2_naming_place_nodes(arena, graph, node_dynamic, &out->places, err))) return st;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         if (!node_dynamic[i]) continue;
         const pt2_node *node = &graph->nodes[i];
+        int skip = by_op[i] && !can_lower(node->target);
+        for (size_t a = 0; a < node->num_inputs && !skip; a++) skip = arg_touches(&node->inputs[a].arg, failed);
+        if (skip) {
+            mark_failed(node, failed);
+            continue;
+        }
         int f = module_lowered_frame(node);
         if (f >= 0) {
             int done = 0;
@@ -379,7 +421,36 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
             if ((st = lower_module_call(out, node_dynamic, i, err))) return st;
             continue;
         }
-        if ((st = pt2_op_find_lowering(node->target)->lower(out, node, err))) return st;
+        const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
+        size_t layers_before = net->num_layers;
+        st = lowering->lower(out, node, err);
+        for (size_t l = layers_before; !st && l < net->num_layers; l++)
+            if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class))
+                return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
+                                "list", node->target, net->layers[l].layer_class);
+        if (st == PT2_ERR_UNSUPPORTED) {
+            size_t used = strlen(refused);
+            if (used + 1 < sizeof refused)
+                snprintf(refused + used, sizeof refused - used, "%s%.600s (in '%.200s'%s%.300s)", used ? "; " : "", err->message,
+                         err->module_path, err->source_line[0] ? " at " : "", err->source_line);
+            num_refused++;
+            pt2_error_clear(err);
+            pt2_error_set_file(err, graph->file_name);
+            mark_failed(node, failed);
+            continue;
+        }
+        if (st) return st;
+    }
+    if (num_unknown || num_refused) {
+        if (num_unknown && num_refused)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s; and %zu "
+                            "cannot be lowered on their axes: %s", num_unknown, num_unknown == 1 ? "" : "s", unknown,
+                            num_refused, refused);
+        if (num_unknown)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s",
+                            num_unknown, num_unknown == 1 ? "" : "s", unknown);
+        if (num_refused == 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s", refused);
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %s", num_refused, refused);
     }
     const pt2_graph_output *result = NULL;
     for (size_t i = 0; i < graph->num_outputs; i++)

@@ -1,4 +1,4 @@
-/* Lowering of nn.MultiheadAttention as a whole (self-attention, batch_first): its graph merges the
+/* Lowering of nn.MultiheadAttention as a whole (self-attention, batch first or time first): its graph merges the
  * batch with the heads and the time with the batch in views, which RETURNN's dim tags cannot
  * follow op by op; as a module it is RETURNN's self_attention layer. PyTorch's in-projection has
  * biases, self_attention has none: a pad layer appends a constant-1 feature to the input and QKV
@@ -85,11 +85,18 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     if (st) return st;
     const pt2_tensor *query = &ctx->run->values[pt2_node_arg(sdpa, "query")->value_id].tensor;
     const pt2_tensor *output = &ctx->run->values[result->outputs[0].value_id].tensor;
-    int64_t features = x->rank == 3 ? ctx->net->dims[x->dims[2]].size : -1;
-    if (x->rank != 3 || ctx->net->dims[x->dims[0]].kind != PT2_RT_DIM_BATCH || ctx->net->dims[x->dims[1]].kind != PT2_RT_DIM_DYNAMIC ||
-        x->dims[2] != x->shape.feature_dim || !has[0] || !has[2] || query->rank != 4 || output->rank != 3 ||
+    /* Batch, time and feature in any order (batch_first or not): the axis map knows which is which. */
+    int batch_axis = -1, time_axis = -1, feature_axis = -1;
+    for (int a = 0; a < x->rank && x->rank == 3; a++) {
+        pt2_rt_dim_kind kind = ctx->net->dims[x->dims[a]].kind;
+        if (kind == PT2_RT_DIM_BATCH) batch_axis = a;
+        else if (kind == PT2_RT_DIM_DYNAMIC) time_axis = a;
+        else if (x->dims[a] == x->shape.feature_dim) feature_axis = a;
+    }
+    int64_t features = feature_axis >= 0 ? ctx->net->dims[x->dims[feature_axis]].size : -1;
+    if (batch_axis < 0 || time_axis < 0 || feature_axis < 0 || !has[0] || !has[2] || query->rank != 4 || output->rank != 3 ||
         w_in.rank != 2 || w_in.shape[0] != 3 * features || w_in.shape[1] != features || w_in.dtype != PT2_DTYPE_FLOAT32)
-        return fail_call(call, err, "lowered for batch_first self-attention on [batch, time, feature] data");
+        return fail_call(call, err, "lowered for self-attention on data with batch, time and feature axes");
     int64_t heads = query->shape[1], head_dim = features / heads;
     if (heads * head_dim != features || query->shape[3] != head_dim)
         return fail_call(call, err, "the heads do not split the features evenly");
@@ -118,10 +125,10 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     memcpy(pair, pair_items, sizeof pair_items);
     pairs[0] = (pt2_rt_value){.kind = PT2_RT_LIST, .count = 2, .items = pair};
     pt2_rt_value padding = {.kind = PT2_RT_LIST, .count = 1, .items = pairs};
-    static const char *const feature_axis[1] = {"F"};
+    static const char *const feature_name[1] = {"F"};
     if ((st = pt2_lower_new_layer_named(ctx, sdpa, "bias_feature", "pad", &pad, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, pad, x, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, pad, "axes", feature_axis, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, pad, "axes", feature_name, 1, err);
     if (!st) st = pt2_rt_set_value(pad, "padding", &padding, err);
     if (!st) st = pt2_rt_set_string(pad, "mode", "constant", err);
     if (!st) st = pt2_rt_set_float(pad, "value", 1.0, err);
@@ -154,10 +161,12 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     if (!st && has[3]) st = pt2_rt_add_param(linear, "b", &b_out, err);
     if (!st) st = pt2_lower_infer(ctx, out_proj, linear, err);
     if (st) return st;
-    int dims[3] = {x->dims[0], x->dims[1], linear->shape.feature_dim};
+    int dims[3];
+    memcpy(dims, x->dims, sizeof dims);
+    dims[feature_axis] = linear->shape.feature_dim;
     return pt2_lower_set_output(ctx, result, linear, 3, dims, err);
 }
 
 const pt2_module_lowering pt2_module_lowerings_attention[] = {
-    {"torch.nn.modules.activation.MultiheadAttention", lower_multihead_attention},
-    {NULL, NULL}};
+    {"torch.nn.modules.activation.MultiheadAttention", lower_multihead_attention, "pad self_attention linear"},
+    {NULL, NULL, NULL}};

@@ -1,37 +1,43 @@
 /* Lowering of 1-D convolutions: conv1d -> RETURNN "conv", conv_transpose1d -> "transposed_conv",
- * both on the source's feature (channel) dim over its time dim, without a transpose layer:
- * a channel-first PyTorch tensor is RETURNN data whose feature dim is axis 1. */
+ * on the channel axis as RETURNN's feature dim over the time axis, in whatever order the axis
+ * map has them (a channel-first PyTorch tensor needs no transpose layer). */
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "../ops/conv_params.h"
 #include "lowerings.h"
 
-/* [batch, feature, time] in PyTorch's order. */
-static pt2_status channel_first_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
-                                      pt2_error *err) {
-    pt2_status st = pt2_lower_input(ctx, node, "input", in, err);
+/* [batch, channel, time] in PyTorch's order: the channel axis is made the feature dim (the axis
+ * map adds the layer for it), the time axis is the one conv slides over. */
+static pt2_status channel_input(pt2_lower_context *ctx, const pt2_node *node, pt2_lowered_value *storage,
+                                const pt2_lowered_value **in, pt2_error *err) {
+    const pt2_lowered_value *v;
+    pt2_status st = pt2_lower_input(ctx, node, "input", &v, err);
     if (st) return st;
-    const pt2_lowered_value *v = *in;
-    if (!v || v->rank != 3 || v->dims[1] != v->shape.feature_dim ||
-        ctx->net->dims[v->dims[2]].kind != PT2_RT_DIM_DYNAMIC || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+    if (!v || v->rank != 3 || ctx->net->dims[v->dims[2]].kind != PT2_RT_DIM_DYNAMIC ||
+        ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
         return pt2_lower_fail(node, err, "lowered for [batch, channel, time] data from a layer only");
-    return PT2_OK;
+    return pt2_axes_require_feature(ctx, node, v, 1, storage, in, err);
 }
 
-static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer, pt2_error *err) {
-    static const char *const time_axis[1] = {"T"};
-    pt2_status st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
+static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, pt2_rt_layer *layer,
+                         pt2_error *err) {
+    const char *time_axis;
+    pt2_status st = pt2_axes_describe(ctx, node, in, 2, &time_axis, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &time_axis, 1, err);
     if (!st) st = pt2_rt_set_none(layer, "activation", err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    /* conv outputs [batch, time, channel]; PyTorch's order is [batch, channel, time]. */
-    int dims[3] = {layer->shape.dims[0], layer->shape.dims[2], layer->shape.dims[1]};
+    int time = -1;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (ctx->net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_DYNAMIC) time = layer->shape.dims[a];
+    int dims[3] = {in->dims[0], layer->shape.feature_dim, time};
     return pt2_lower_set_output(ctx, node, layer, 3, dims, err);
 }
 
 /* The data, the constant weight (and bias) and the arguments, as the run reads them. */
 typedef struct conv_operands {
+    pt2_lowered_value in_value;
     const pt2_lowered_value *in;
     pt2_tensor weight, bias;
     int has_bias;
@@ -41,7 +47,7 @@ typedef struct conv_operands {
 static pt2_status read_operands(pt2_lower_context *ctx, const pt2_node *node, int transposed, conv_operands *o,
                                 pt2_error *err) {
     int has_weight;
-    pt2_status st = channel_first_input(ctx, node, &o->in, err);
+    pt2_status st = channel_input(ctx, node, &o->in_value, &o->in, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &o->weight, &has_weight, err);
     if (!st) st = pt2_lower_constant(ctx, node, "bias", &o->bias, &o->has_bias, err);
     if (st) return st;
@@ -79,7 +85,7 @@ static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2
     w.shape[2] = weight.shape[0], w.strides[2] = weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
     if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
-    return finish(ctx, node, layer, err);
+    return finish(ctx, node, in, layer, err);
 }
 
 /* PyTorch: out = (T-1)*s - 2p + (k-1) + output_padding + 1. RETURNN's "valid" transposed_conv
@@ -117,11 +123,69 @@ static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node 
     w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err))) return st;
     if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
-    return finish(ctx, node, layer, err);
+    return finish(ctx, node, in, layer, err);
+}
+
+/* conv2d on [batch, channel, H, W] in any axis order: the channel axis is made the feature dim,
+ * H and W are conv's in_spatial_dims (either may be the time); weight [out, in, kh, kw] ->
+ * [kh, kw, in, out]. Symmetric padding, equal on both axes; no groups. */
+static pt2_status lower_conv2d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    int64_t stride[2], padding[2], dilation[2], groups;
+    size_t ns, np, nd;
+    pt2_status st = pt2_lower_input(ctx, node, "input", &v, err);
+    if (!st && (!v || v->rank != 4)) return pt2_lower_fail(node, err, "lowered for [batch, channel, H, W] data from a layer");
+    if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "stride", stride, 2, &ns, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "padding", padding, 2, &np, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "dilation", dilation, 2, &nd, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "groups", &groups, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 4) return pt2_lower_fail(node, err, "expected a constant weight of rank 4");
+    if (ns == 1) stride[1] = stride[0];
+    if (np == 1) padding[1] = padding[0];
+    if (nd == 1) dilation[1] = dilation[0];
+    if (groups != 1 || padding[0] != padding[1])
+        return pt2_lower_fail(node, err, "groups (%lld) or unequal padding (%lld, %lld) are not lowered yet", (long long)groups,
+                              (long long)padding[0], (long long)padding[1]);
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    const char *spatial[2];
+    if ((st = pt2_axes_describe(ctx, node, in, 2, &spatial[0], err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, in, 3, &spatial[1], err))) return st;
+    int64_t kernel[2] = {weight.shape[2], weight.shape[3]};
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "conv", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", kernel, 2, err);
+    if (!st) st = padding[0] ? pt2_rt_set_int(layer, "padding", padding[0], err) : pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", stride, 2, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", dilation, 2, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[0], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, 2, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (st) return st;
+    pt2_tensor w = weight; /* [out, in, kh, kw] viewed as [kh, kw, in, out] */
+    w.shape[0] = weight.shape[2], w.strides[0] = weight.strides[2];
+    w.shape[1] = weight.shape[3], w.strides[1] = weight.strides[3];
+    w.shape[2] = weight.shape[1], w.strides[2] = weight.strides[1];
+    w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
+    if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
+    if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
+    if ((st = pt2_lower_infer(ctx, node, layer, err))) return st;
+    /* conv's output ends [.., H', W', channels]. */
+    int r = layer->shape.rank;
+    int dims[4] = {in->dims[0], layer->shape.dims[r - 1], layer->shape.dims[r - 3], layer->shape.dims[r - 2]};
+    return pt2_lower_set_output(ctx, node, layer, 4, dims, err);
 }
 
 const pt2_op_lowering pt2_lowerings_conv[] = {
-    {"aten.conv1d.default", lower_conv1d},
-    {"aten.conv1d.padding", lower_conv1d},
-    {"aten.conv_transpose1d.default", lower_conv_transpose1d},
-    {NULL, NULL}};
+    {"aten.conv2d.default", lower_conv2d, "conv reinterpret_data"},
+    {"aten.conv1d.default", lower_conv1d, "conv reinterpret_data"},
+    {"aten.conv1d.padding", lower_conv1d, "conv reinterpret_data"},
+    {"aten.conv_transpose1d.default", lower_conv_transpose1d, "transposed_conv reinterpret_data"},
+    {NULL, NULL, NULL}};

@@ -3,20 +3,19 @@
  * batch_norm in eval -> "batch_norm" with its running statistics (param_version 2). */
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
-/* The PyTorch axis an op acts on must be RETURNN's feature dim of the data. */
-static pt2_status feature_last_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, int axis,
-                                     const pt2_lowered_value **in, pt2_error *err) {
-    pt2_status st = pt2_lower_input(ctx, node, name, in, err);
+/* The PyTorch axis an op acts on becomes RETURNN's feature dim of the data (axis map). */
+static pt2_status feature_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, int axis,
+                                pt2_lowered_value *storage, const pt2_lowered_value **in, pt2_error *err) {
+    const pt2_lowered_value *v;
+    pt2_status st = pt2_lower_input(ctx, node, name, &v, err);
     if (st) return st;
-    const pt2_lowered_value *v = *in;
     if (!v) return pt2_lower_fail(node, err, "argument '%s' is a constant", name);
     int a = axis < 0 ? v->rank + axis : axis;
-    if (a < 0 || a >= v->rank || v->dims[a] != v->shape.feature_dim)
-        return pt2_lower_fail(node, err, "axis %d of '%s' is not the data's feature dim", axis, name);
-    return PT2_OK;
+    if (a < 0 || a >= v->rank) return pt2_lower_fail(node, err, "axis %d of '%s' is out of range", axis, name);
+    return pt2_axes_require_feature(ctx, node, v, a, storage, in, err);
 }
 
 /* The output keeps the input's PyTorch axes, with one axis replaced by the layer's new feature dim. */
@@ -29,10 +28,11 @@ static pt2_status set_output_replacing(pt2_lower_context *ctx, const pt2_node *n
 }
 
 static pt2_status lower_linear(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_lowered_value in_value;
     const pt2_lowered_value *in;
     pt2_tensor weight, bias;
     int has_weight, has_bias;
-    pt2_status st = feature_last_input(ctx, node, "input", -1, &in, err);
+    pt2_status st = feature_input(ctx, node, "input", -1, &in_value, &in, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
     if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
     if (st) return st;
@@ -91,13 +91,14 @@ static pt2_status filled(pt2_lower_context *ctx, int64_t n, float value, pt2_ten
 }
 
 static pt2_status lower_layer_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_lowered_value in_value;
     const pt2_lowered_value *in;
     pt2_tensor weight, bias;
     int has_weight, has_bias;
     int64_t normalized[PT2_MAX_RANK];
     size_t count;
     double eps;
-    pt2_status st = feature_last_input(ctx, node, "input", -1, &in, err);
+    pt2_status st = feature_input(ctx, node, "input", -1, &in_value, &in, err);
     if (!st) st = pt2_op_ints(ctx->run, node, "normalized_shape", normalized, PT2_MAX_RANK, &count, err);
     if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &eps, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
@@ -119,11 +120,12 @@ static pt2_status lower_layer_norm(pt2_lower_context *ctx, const pt2_node *node,
 /* Eval mode only: (x - running_mean) / sqrt(running_var + eps) * weight + bias per channel.
  * masked_time forces RETURNN's exact (non-fused) path: TF's fused kernel raises eps to 1.001e-5. */
 static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_lowered_value in_value;
     const pt2_lowered_value *in;
     pt2_tensor weight, bias, mean, variance;
     int has_weight, has_bias, has_mean, has_variance, training;
     double eps;
-    pt2_status st = feature_last_input(ctx, node, "input", 1, &in, err);
+    pt2_status st = feature_input(ctx, node, "input", 1, &in_value, &in, err);
     if (!st) st = pt2_op_bool(ctx->run, node, "training", &training, err);
     if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &eps, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
@@ -153,8 +155,8 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
 }
 
 const pt2_op_lowering pt2_lowerings_norm[] = {
-    {"aten.linear.default", lower_linear},
-    {"aten.embedding.default", lower_embedding},
-    {"aten.layer_norm.default", lower_layer_norm},
-    {"aten.batch_norm.default", lower_batch_norm},
-    {NULL, NULL}};
+    {"aten.linear.default", lower_linear, "linear reinterpret_data"},
+    {"aten.embedding.default", lower_embedding, "linear"},
+    {"aten.layer_norm.default", lower_layer_norm, "layer_norm reinterpret_data"},
+    {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},
+    {NULL, NULL, NULL}};

@@ -83,8 +83,8 @@ static pt2_status lower_named_pad(pt2_lower_context *ctx, const pt2_node *node, 
 }
 
 const pt2_op_lowering pt2_lowerings_pad[] = {
-    {"aten.pad.default", lower_pad},
-    {"aten.constant_pad_nd.default", lower_pad},
-    {"aten.reflection_pad1d.default", lower_named_pad},
-    {"aten.replication_pad1d.default", lower_named_pad},
-    {NULL, NULL}};
+    {"aten.pad.default", lower_pad, "pad"},
+    {"aten.constant_pad_nd.default", lower_pad, "pad"},
+    {"aten.reflection_pad1d.default", lower_named_pad, "pad"},
+    {"aten.replication_pad1d.default", lower_named_pad, "pad"},
+    {NULL, NULL, NULL}};

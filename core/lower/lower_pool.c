@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
 /* The data's last PyTorch axis must be its time axis ([batch, channel, time] ops). */
@@ -104,19 +104,32 @@ static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
 }
 
+/* softmax over any axis: the axis map makes it the feature dim, which RETURNN's softmax acts on. */
 static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
+    pt2_lowered_value storage;
+    const pt2_lowered_value *feature;
     int64_t dim;
     pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
     if (!st && !in) return pt2_lower_fail(node, err, "softmax of a constant");
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
-    if (axis < 0 || axis >= in->rank || in->dims[axis] != in->shape.feature_dim)
-        return pt2_lower_fail(node, err, "lowered over the feature axis only");
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
     pt2_rt_layer *layer;
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && !strstr(node->target, "log_softmax")) {
+        /* Over a dynamic axis (attention weights over the keys): masked past each sequence's end. */
+        const char *description;
+        if ((st = pt2_axes_describe(ctx, node, in, axis, &description, err))) return st;
+        if ((st = pt2_lower_new_layer(ctx, node, "softmax_over_spatial", &layer, err))) return st;
+        if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+        if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+        if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+        return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+    }
+    if ((st = pt2_axes_require_feature(ctx, node, in, axis, &storage, &feature, err))) return st;
     if ((st = pt2_lower_new_layer(ctx, node, "activation", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, feature, err);
     if (!st) st = pt2_rt_set_string(layer, "activation", strstr(node->target, "log_softmax") ? "log_softmax" : "softmax", err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
@@ -148,13 +161,13 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
 }
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
-    {"aten.avg_pool1d.default", lower_avg_pool1d},
-    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d},
-    {"aten.mean.dim", lower_reduce},
-    {"aten.sum.dim_IntList", lower_reduce},
-    {"aten.amax.default", lower_reduce},
-    {"aten.softmax.int", lower_softmax},
-    {"aten._softmax.default", lower_softmax},
-    {"aten.log_softmax.int", lower_softmax},
-    {"aten.cat.default", lower_cat},
-    {NULL, NULL}};
+    {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
+    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
+    {"aten.mean.dim", lower_reduce, "reduce"},
+    {"aten.sum.dim_IntList", lower_reduce, "reduce"},
+    {"aten.amax.default", lower_reduce, "reduce"},
+    {"aten.softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten._softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.log_softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten.cat.default", lower_cat, "copy"},
+    {NULL, NULL, NULL}};

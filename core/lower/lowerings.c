@@ -8,6 +8,7 @@ extern const pt2_op_lowering pt2_lowerings_norm[];
 extern const pt2_op_lowering pt2_lowerings_pad[];
 extern const pt2_op_lowering pt2_lowerings_symbolic[];
 extern const pt2_op_lowering pt2_lowerings_pool[];
+extern const pt2_op_lowering pt2_lowerings_layout[];
 extern const pt2_op_lowering pt2_lowerings_recurrent[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
@@ -15,7 +16,7 @@ extern const pt2_op_lowering pt2_lowerings_recurrent[];
 static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
                                                          pt2_lowerings_norm, pt2_lowerings_pad,
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
-                                                         pt2_lowerings_recurrent};
+                                                         pt2_lowerings_layout, pt2_lowerings_recurrent};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 
@@ -32,7 +33,25 @@ const pt2_op_lowering *pt2_op_find_lowering(const char *target) {
     return NULL;
 }
 
-void pt2_for_each_lowering(void (*visit)(const char *target, void *user), void *user) {
+void pt2_for_each_lowering(void (*visit)(const pt2_op_lowering *lowering, void *user), void *user) {
     for (size_t f = 0; f < sizeof lowering_groups / sizeof lowering_groups[0]; f++)
-        for (const pt2_op_lowering *op = lowering_groups[f]; op->target; op++) visit(op->target, user);
+        for (const pt2_op_lowering *op = lowering_groups[f]; op->target; op++) visit(op, user);
+    for (const pt2_module_lowering *m = pt2_module_lowerings_attention; m->type; m++) {
+        pt2_op_lowering as_op = {m->type, NULL, m->emits};
+        visit(&as_op, user);
+    }
+}
+
+int pt2_lowering_emits(const char *emits, const char *layer_class) {
+    /* An eval layer is listed by its forms ("eval:<form>"). */
+    if (!strcmp(layer_class, "eval")) return emits && strstr(emits, "eval:") != NULL;
+    size_t n = strlen(layer_class);
+    for (const char *p = emits ? emits : ""; *p;) {
+        while (*p == ' ') p++;
+        const char *end = p;
+        while (*end && *end != ' ') end++;
+        if ((size_t)(end - p) == n && !strncmp(p, layer_class, n)) return 1;
+        p = end;
+    }
+    return 0;
 }

@@ -14,6 +14,10 @@ typedef pt2_status (*pt2_op_lower_fn)(pt2_lower_context *ctx, const pt2_node *no
 typedef struct pt2_op_lowering {
     const char *target;
     pt2_op_lower_fn lower;
+    /* What it may add, space-separated: RETURNN layer classes, and "eval:<form>" for each eval
+     * form (pt2_rt_eval_form); "" for none. Checked against the interpreter by a test and against
+     * each lowering's layers as it runs. */
+    const char *emits;
 } pt2_op_lowering;
 
 /* NULL when the target has no lowering. */
@@ -25,11 +29,15 @@ typedef pt2_status (*pt2_module_lower_fn)(pt2_lower_context *ctx, const pt2_modu
 typedef struct pt2_module_lowering {
     const char *type;
     pt2_module_lower_fn lower;
+    const char *emits; /* as pt2_op_lowering's */
 } pt2_module_lowering;
 const pt2_module_lowering *pt2_find_module_lowering(const char *type);
 
-/* Every lowered target in table order, for the test that the tables agree: calls `visit` once
- * per entry. */
-void pt2_for_each_lowering(void (*visit)(const char *target, void *user), void *user);
+/* Every op lowering and every module lowering in table order (the module lowerings with
+ * target = their type), for the test that the tables agree. */
+void pt2_for_each_lowering(void (*visit)(const pt2_op_lowering *lowering, void *user), void *user);
+
+/* Does `emits` list `layer_class`? */
+int pt2_lowering_emits(const char *emits, const char *layer_class);
 
 #endif

@@ -1,5 +1,6 @@
-/* conv and transposed_conv over one spatial dim (the time), as RETURNN's TF backend runs them:
- * channels last, filters in TF's layouts, integer padding = pad both sides then VALID. */
+/* conv (over one spatial dim, the time, or over two named by in_spatial_dims) and transposed_conv
+ * (over the time), as RETURNN's TF backend runs them: channels last, filters in TF's layouts,
+ * integer padding = pad both sides then VALID. */
 #include <string.h>
 
 #include "layers.h"
@@ -55,11 +56,146 @@ static pt2_status read_conv_options(const pt2_rt_layer *layer, conv_options *o, 
     return PT2_OK;
 }
 
+/* ---- conv over two spatial dims (in_spatial_dims, in filter order): channels are the feature
+ * dim, every other dim a batch dim; integer padding on both sides of both dims, then VALID. ---- */
+
+typedef struct conv2d_spec {
+    int spatial[2];
+    int64_t kernel[2], stride[2], dilation[2], pad;
+} conv2d_spec;
+
+static int list_count(const pt2_rt_layer *layer, const char *key) {
+    const pt2_rt_value *v = pt2_rt_get_option(layer, key);
+    return v && v->kind == PT2_RT_LIST ? (int)v->count : v ? 1 : 0;
+}
+
+static int64_t list_item(const pt2_rt_layer *layer, const char *key, int i, int64_t fallback) {
+    const pt2_rt_value *v = pt2_rt_get_option(layer, key);
+    if (!v) return fallback;
+    if (v->kind == PT2_RT_INT) return v->int_value;
+    if (v->kind == PT2_RT_LIST && (size_t)i < v->count && v->items[i].kind == PT2_RT_INT) return v->items[i].int_value;
+    return fallback;
+}
+
+static pt2_status read_conv2d(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in, conv2d_spec *c,
+                              pt2_error *err) {
+    const pt2_rt_value *spatial = pt2_rt_get_option(layer, "in_spatial_dims"), *padding = pt2_rt_get_option(layer, "padding");
+    if (!spatial || spatial->kind != PT2_RT_LIST || spatial->count != 2)
+        return pt2_rt_layer_fail(layer, err, "a 2-D conv needs in_spatial_dims of two axes");
+    for (int i = 0; i < 2; i++) {
+        if (spatial->items[i].kind != PT2_RT_STRING) return pt2_rt_layer_fail(layer, err, "in_spatial_dims must name axes");
+        pt2_status st = pt2_rt_resolve_axis(net, in, spatial->items[i].string, &c->spatial[i], err);
+        if (st) return st;
+        c->kernel[i] = list_item(layer, "filter_size", i, -1);
+        c->stride[i] = list_item(layer, "strides", i, 1);
+        c->dilation[i] = list_item(layer, "dilation_rate", i, 1);
+        if (c->kernel[i] < 1 || c->stride[i] < 1 || c->dilation[i] < 1)
+            return pt2_rt_layer_fail(layer, err, "filter_size, strides and dilation_rate must be positive");
+    }
+    if (padding && padding->kind == PT2_RT_STRING && !strcmp(padding->string, "valid")) c->pad = 0;
+    else if (padding && padding->kind == PT2_RT_INT) c->pad = padding->int_value;
+    else return pt2_rt_layer_fail(layer, err, "a 2-D conv is interpreted with padding \"valid\" or an int");
+    if (pt2_rt_int_option(layer, "groups", 1) != 1) return pt2_rt_layer_fail(layer, err, "a 2-D conv is interpreted without groups");
+    if (in->feature_dim < 0) return pt2_rt_layer_fail(layer, err, "the source has no feature dim");
+    return PT2_OK;
+}
+
+static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in,
+                               pt2_rt_shape *out, pt2_error *err) {
+    conv2d_spec c;
+    int channel, spatial_out[2];
+    pt2_status st = read_conv2d(net, layer, in, &c, err);
+    if (!st) st = new_channel_dim(arena, net, layer, &channel, err);
+    if (st) return st;
+    for (int i = 0; i < 2; i++) {
+        const pt2_rt_dim *d = &net->dims[c.spatial[i]];
+        int64_t span = c.dilation[i] * (c.kernel[i] - 1) + 1;
+        const char *description = pt2_arena_printf(arena, err, "%s:conv:s%d", layer->name, i);
+        if (!description) return err->status;
+        if (d->kind == PT2_RT_DIM_DYNAMIC)
+            st = pt2_rt_derive_dim(arena, net, c.spatial[i], 1, 2 * c.pad - span + 1, c.stride[i], description, &spatial_out[i], err);
+        else if (d->kind == PT2_RT_DIM_STATIC && d->size + 2 * c.pad >= span)
+            st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, (d->size + 2 * c.pad - span) / c.stride[i] + 1,
+                                &spatial_out[i], err);
+        else return pt2_rt_layer_fail(layer, err, "spatial axis '%s' does not fit the filter", d->description);
+        if (st) return st;
+    }
+    *out = *in;
+    out->rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] != c.spatial[0] && in->dims[a] != c.spatial[1] && in->dims[a] != in->feature_dim)
+            out->dims[out->rank++] = in->dims[a];
+    out->dims[out->rank++] = spatial_out[0];
+    out->dims[out->rank++] = spatial_out[1];
+    out->dims[out->rank++] = channel;
+    out->feature_dim = channel;
+    return PT2_OK;
+}
+
+static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, pt2_tensor *out, pt2_error *err) {
+    conv2d_spec c;
+    pt2_status st = read_conv2d(net, layer, &in->shape, &c, err);
+    if (st) return st;
+    const pt2_tensor *w = pt2_rt_get_param(layer, "W"), *bias = pt2_rt_get_param(layer, "bias");
+    int order[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->shape.rank; a++) {
+        int d = in->shape.dims[a];
+        if (d != c.spatial[0] && d != c.spatial[1] && d != in->shape.feature_dim) order[rank++] = d;
+    }
+    int outer_rank = rank;
+    order[rank++] = c.spatial[0], order[rank++] = c.spatial[1], order[rank++] = in->shape.feature_dim;
+    pt2_tensor x, weight;
+    if ((st = pt2_rt_transpose_to(arena, in, rank, order, &x, err))) return st;
+    if (!w || w->rank != 4) return pt2_rt_layer_fail(layer, err, "parameter W of rank 4 is missing");
+    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    int64_t outer = 1;
+    for (int a = 0; a < outer_rank; a++) outer *= x.shape[a];
+    int64_t h = x.shape[outer_rank], wd = x.shape[outer_rank + 1], cin = x.shape[outer_rank + 2];
+    int64_t kh = weight.shape[0], kw = weight.shape[1], cout = weight.shape[3];
+    if (weight.shape[2] != cin || kh != c.kernel[0] || kw != c.kernel[1])
+        return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels", (long long)cin);
+    int64_t oh = (h + 2 * c.pad - (c.dilation[0] * (kh - 1) + 1)) / c.stride[0] + 1;
+    int64_t ow = (wd + 2 * c.pad - (c.dilation[1] * (kw - 1) + 1)) / c.stride[1] + 1;
+    if (oh < 0) oh = 0;
+    if (ow < 0) ow = 0;
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
+    sizes[outer_rank] = oh, sizes[outer_rank + 1] = ow, sizes[outer_rank + 2] = cout;
+    pt2_tensor natural;
+    if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
+    const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
+    float *po = pt2_tensor_data(&natural);
+    for (int64_t n = 0; n < outer; n++)
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++)
+                for (int64_t o = 0; o < cout; o++) {
+                    double sum = pb ? pb[o] : 0.0;
+                    for (int64_t a = 0; a < kh; a++) {
+                        int64_t y = i * c.stride[0] + a * c.dilation[0] - c.pad;
+                        if (y < 0 || y >= h) continue;
+                        for (int64_t b = 0; b < kw; b++) {
+                            int64_t z = j * c.stride[1] + b * c.dilation[1] - c.pad;
+                            if (z < 0 || z >= wd) continue;
+                            for (int64_t k = 0; k < cin; k++)
+                                sum += (double)px[((n * h + y) * wd + z) * cin + k] * pw[((a * kw + b) * cin + k) * cout + o];
+                        }
+                    }
+                    po[((n * oh + i) * ow + j) * cout + o] = (float)sum;
+                }
+    pt2_rt_tensor result = {natural, layer->shape};
+    result.shape.rank = outer_rank + 3;
+    for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];
+    for (int a = 0; a < 3; a++) result.shape.dims[outer_rank + a] = layer->shape.dims[layer->shape.rank - 3 + a];
+    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+}
+
 static pt2_status conv_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
                              size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     int dims[3], feature, time;
     conv_options o;
     pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st && list_count(layer, "filter_size") == 2) return conv2d_infer(arena, net, layer, &inputs[0], out, err);
     if (!st) st = btf_dims(net, layer, &inputs[0], dims, err);
     if (!st) st = read_conv_options(layer, &o, err);
     if (!st) st = new_channel_dim(arena, net, layer, &feature, err);
@@ -80,6 +216,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     conv_options o;
     pt2_tensor x, weight;
     const pt2_tensor *w = pt2_rt_get_param(layer, "W"), *bias = pt2_rt_get_param(layer, "bias");
+    if (list_count(layer, "filter_size") == 2) return conv2d_compute(arena, net, layer, &inputs[0], out, err);
     pt2_status st = btf_dims(net, layer, &inputs[0].shape, dims, err);
     if (!st) st = read_conv_options(layer, &o, err);
     if (st) return st;

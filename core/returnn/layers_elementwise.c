@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "rec_units.h"
 
 static const struct {
     const char *name, *code;
@@ -21,6 +22,7 @@ static const struct {
     {"div_scalar", "source(0) / %s"},
     {"pow_scalar", "tf.pow(source(0), %s)"},
     {"neg", "-source(0)"},
+    {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
 };
 
 const char *pt2_rt_eval_form(const char *name) {

@@ -148,17 +148,38 @@ static pt2_status variable_compute(pt2_arena *arena, const pt2_rt_net *net, cons
 /* reinterpret_data with size_base: the data unchanged, its time dim declared the same as the
  * size_base layer's (RETURNN derives dims along each layer's path, so two paths to one length
  * give two dim tags that only this makes one). */
+/* reinterpret_data: the data unchanged, only what RETURNN knows about its dims changes:
+ * set_axes {"F": axis} makes that axis the feature dim (the layers that act on F, such as
+ * linear or conv, then act on it); size_base declares the time dim the same as the size_base
+ * layer's (RETURNN derives dims along each layer's path, so two paths to one length give two
+ * dim tags that only this makes one). */
 static pt2_status reinterpret_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     (void)arena;
     pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
     if (st) return st;
+    *out = inputs[0];
+    const pt2_rt_value *set_axes = pt2_rt_get_option(layer, "set_axes");
+    if (set_axes) {
+        if (set_axes->kind != PT2_RT_DICT) return pt2_rt_layer_fail(layer, err, "set_axes must be a dict");
+        for (size_t i = 0; i < set_axes->count; i++) {
+            int dim;
+            if (strcmp(set_axes->keys[i], "F") || set_axes->items[i].kind != PT2_RT_STRING)
+                return pt2_rt_layer_fail(layer, err, "set_axes {\"F\": axis} is interpreted");
+            if ((st = pt2_rt_resolve_axis(net, &inputs[0], set_axes->items[i].string, &dim, err))) return st;
+            if (net->dims[dim].kind != PT2_RT_DIM_STATIC) return pt2_rt_layer_fail(layer, err, "the feature must be static");
+            out->feature_dim = dim;
+        }
+    }
     const char *base_name = pt2_rt_string_option(layer, "size_base", NULL);
-    const pt2_rt_layer *base = base_name ? pt2_rt_find_layer(net, base_name) : NULL;
+    if (!base_name) {
+        if (!set_axes) return pt2_rt_layer_fail(layer, err, "set_axes or size_base is interpreted");
+        return PT2_OK;
+    }
+    const pt2_rt_layer *base = pt2_rt_find_layer(net, base_name);
     if (!base || base == layer) return pt2_rt_layer_fail(layer, err, "size_base must name an earlier layer");
     int time = pt2_rt_shape_time_axis(net, &inputs[0]), base_time = pt2_rt_shape_time_axis(net, &base->shape);
     if (time < 0 || base_time < 0) return pt2_rt_layer_fail(layer, err, "the source and size_base need a time axis");
-    *out = inputs[0];
     out->dims[time] = base->shape.dims[base_time];
     return PT2_OK;
 }
@@ -168,8 +189,7 @@ static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, c
     (void)num_inputs;
     pt2_rt_tensor renamed = inputs[0];
     int time = pt2_rt_shape_time_axis(net, &renamed.shape), target = pt2_rt_shape_time_axis(net, &layer->shape);
-    if (time < 0 || target < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
-    renamed.shape.dims[time] = layer->shape.dims[target];
+    if (time >= 0 && target >= 0) renamed.shape.dims[time] = layer->shape.dims[target];
     return pt2_rt_transpose_to(arena, &renamed, layer->shape.rank, layer->shape.dims, out, err);
 }
 

@@ -71,6 +71,7 @@ pt2_status pt2_rt_add_layer(pt2_arena *arena, pt2_rt_net *net, const char *name,
     l->name = name;
     l->layer_class = layer_class;
     l->node = -1;
+    l->output_value = -1;
     l->shape.feature_dim = l->shape.sparse_dim = -1;
     *out = l;
     return PT2_OK;
@@ -109,9 +110,16 @@ pt2_status pt2_rt_axis_description(pt2_arena *arena, const pt2_rt_net *net, cons
     int axis = pt2_rt_shape_axis(shape, dim);
     if (axis < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "dim '%s' is not an axis of the layer", net->dims[dim].description);
     const pt2_rt_dim *d = &net->dims[dim];
+    /* F before T: a dynamic dim merged with the feature (merge_dims) is RETURNN's feature, and
+     * RETURNN then has no time axis. */
+    int dynamic_axes = 0;
+    for (int a = 0; a < shape->rank; a++) dynamic_axes += net->dims[shape->dims[a]].kind == PT2_RT_DIM_DYNAMIC;
     if (d->kind == PT2_RT_DIM_BATCH) *out = "B";
-    else if (axis == pt2_rt_shape_time_axis(net, shape)) *out = "T";
     else if (dim == shape->feature_dim) *out = "F";
+    /* RETURNN keeps marking the input's time as its time axis; a derived dynamic dim may have
+     * lost that mark (e.g. split back out of a merge), so it is named as the one dynamic axis. */
+    else if (axis == pt2_rt_shape_time_axis(net, shape) && d->base < 0) *out = "T";
+    else if (d->kind == PT2_RT_DIM_DYNAMIC && dynamic_axes == 1) *out = "dyn";
     else {
         int same_size = 0, same_description = 0;
         for (int a = 0; a < shape->rank; a++) {
@@ -140,6 +148,9 @@ pt2_status pt2_rt_resolve_axis(const pt2_rt_net *net, const pt2_rt_shape *shape,
     } else if (!strcmp(description, "T") || !strcmp(description, "time")) {
         axis = pt2_rt_shape_time_axis(net, shape);
         matches = axis >= 0;
+    } else if (!strcmp(description, "dyn") || !strcmp(description, "dynamic")) {
+        for (int a = 0; a < shape->rank; a++)
+            if (net->dims[shape->dims[a]].kind == PT2_RT_DIM_DYNAMIC) axis = a, matches++;
     } else if (!strcmp(description, "F") || !strcmp(description, "feature")) {
         axis = shape->feature_dim >= 0 ? pt2_rt_shape_axis(shape, shape->feature_dim) : -1;
         matches = axis >= 0;

@@ -70,7 +70,7 @@ typedef struct pt2_rt_param {
 } pt2_rt_param;
 
 #define PT2_RT_MAX_OPTIONS 20
-#define PT2_RT_MAX_PARAMS 8
+#define PT2_RT_MAX_PARAMS 16 /* a GRU rec unit: 6 linears with W and b */
 #define PT2_RT_MAX_FROM 8
 
 typedef struct pt2_rt_layer {
@@ -89,6 +89,7 @@ typedef struct pt2_rt_layer {
     /* What the lowering made it from (for the per-layer check): the graph node, the graph
      * values its sources hold, and its output's net dims in the PyTorch tensor's axis order. */
     int node; /* -1 for none */
+    int output_value; /* the graph value it is checked against; -1: the node's first output */
     const char *op_label; /* what the report names as its op; NULL: the node's target */
     int input_values[PT2_RT_MAX_FROM];
     int torch_rank;
@@ -123,7 +124,8 @@ int pt2_rt_shape_axis(const pt2_rt_shape *shape, int dim);
 /* RETURNN's time axis of a shape (its first dynamic axis), or -1. */
 int pt2_rt_shape_time_axis(const pt2_rt_net *net, const pt2_rt_shape *shape);
 /* A string that names `dim` among the shape's axes the way RETURNN resolves axis descriptions:
- * "B", "T", "F", "dim:N" (unique static size) or "stag:<description>". */
+ * "B", "F", "T" (the input's time), "dyn" (the one dynamic axis), "dim:N" (unique static size) or
+ * "stag:<description>". */
 pt2_status pt2_rt_axis_description(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_shape *shape, int dim,
                                    const char **out, pt2_error *err);
 /* The inverse: the dim a description names in a shape. */

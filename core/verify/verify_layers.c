@@ -71,7 +71,8 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
         if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
         pt2_tensor ours, torch;
         if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
-        if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
+        int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
+        if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[checked].tensor, 0, &torch, err);
         if (st) {
             if (!err->module_path[0] && node->module_depth)
                 snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);

@@ -9,6 +9,7 @@ when the export fails.
 """
 import contextlib
 import threading
+import warnings
 
 import torch
 import torch.nn.modules.rnn as _rnn_module
@@ -67,5 +68,8 @@ def export(module, args, kwargs=None, dynamic_shapes=None, **options):
     """torch.export.export(module, args, kwargs, dynamic_shapes=..., **options), with nn.LSTM,
     nn.GRU and nn.RNN captured as pt2returnn:: ops whose time axis may stay dynamic. Returns the
     ExportedProgram; save it with torch.export.save as usual."""
-    with routed_recurrent_layers():
+    with routed_recurrent_layers(), warnings.catch_warnings():
+        # nn.LSTM/GRU/RNN keep their parameters in the list _flat_weights too; the export swaps
+        # the parameters and torch warns that the list was assigned. Expected, and harmless.
+        warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights", category=UserWarning)
         return torch.export.export(module, args, kwargs, dynamic_shapes=dynamic_shapes, **options)

@@ -1,0 +1,278 @@
+#include "axes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../naming/naming.h"
+
+pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
+                             const char **out, pt2_error *err) {
+    if (axis < 0 || axis >= v->rank || v->dims[axis] < 0)
+        return pt2_lower_fail(node, err, "axis %d has no RETURNN dim", axis);
+    pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &v->shape, v->dims[axis], out, err);
+    if (st) return pt2_lower_fail(node, err, "axis %d ('%s') cannot be named in a RETURNN option: %s", axis,
+                                  ctx->net->dims[v->dims[axis]].description, err->message);
+    return PT2_OK;
+}
+
+void pt2_axes_value_of(const pt2_rt_layer *layer, int rank, const int *dims, pt2_lowered_value *out) {
+    memset(out, 0, sizeof *out);
+    out->is_set = 1;
+    out->layer = layer->name;
+    out->shape = layer->shape;
+    out->rank = rank;
+    memcpy(out->dims, dims, sizeof(int) * (size_t)rank);
+}
+
+static int output_value_id(const pt2_node *node, size_t index) {
+    if (!node->num_outputs) return -1;
+    if (node->num_outputs > 1) return index < node->num_outputs && node->outputs[index].kind == PT2_ARG_TENSOR ? node->outputs[index].value_id : -1;
+    const pt2_arg *o = &node->outputs[0];
+    if (o->kind == PT2_ARG_TENSOR) return index == 0 ? o->value_id : -1;
+    if (o->kind == PT2_ARG_TENSORS) return index < o->count ? o->value_ids[index] : -1;
+    if (index < node->num_outputs && node->outputs[index].kind == PT2_ARG_TENSOR) return node->outputs[index].value_id;
+    return -1;
+}
+
+pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, const pt2_lowered_value *v,
+                                  pt2_error *err) {
+    int id = output_value_id(node, index);
+    if (id < 0) return pt2_lower_fail(node, err, "the op has no tensor output %zu", index);
+    ctx->values[id] = *v;
+    return PT2_OK;
+}
+
+pt2_status pt2_axes_set_layer_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, pt2_rt_layer *layer,
+                                        int rank, const int *dims, pt2_error *err) {
+    int id = output_value_id(node, index);
+    if (id < 0) return pt2_lower_fail(node, err, "the op has no tensor output %zu", index);
+    if (rank != layer->shape.rank)
+        return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
+    for (int a = 0; a < rank; a++)
+        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
+            return pt2_lower_fail(node, err, "axis %d of output %zu is not a dim of layer '%s'", a, index, layer->name);
+    pt2_lowered_value v;
+    pt2_axes_value_of(layer, rank, dims, &v);
+    ctx->values[id] = v;
+    layer->node = (int)(node - ctx->graph->nodes);
+    layer->output_value = id;
+    layer->torch_rank = rank;
+    memcpy(layer->torch_dims, dims, sizeof(int) * (size_t)rank);
+    return PT2_OK;
+}
+
+pt2_status pt2_axes_permute(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, const int *perm,
+                            pt2_error *err) {
+    pt2_lowered_value out = *in;
+    for (int a = 0; a < in->rank; a++) {
+        if (perm[a] < 0 || perm[a] >= in->rank) return pt2_lower_fail(node, err, "permutation entry %d out of range", perm[a]);
+        out.dims[a] = in->dims[perm[a]];
+    }
+    return pt2_axes_set_output_at(ctx, node, 0, &out, err);
+}
+
+int pt2_axes_new_dim(const pt2_rt_layer *layer, const pt2_lowered_value *in) {
+    int found = -1;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) {
+            if (found >= 0) return -1;
+            found = layer->shape.dims[a];
+        }
+    return found;
+}
+
+pt2_status pt2_axes_finish_replace(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
+                                   const pt2_lowered_value *in, int axis, int dim, pt2_error *err) {
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    if (axis >= 0) dims[axis] = dim;
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+pt2_status pt2_axes_finish_drop(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
+                                const pt2_lowered_value *in, int axis, pt2_error *err) {
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (a != axis) dims[rank++] = in->dims[a];
+    return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
+}
+
+pt2_status pt2_axes_require_feature(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                    pt2_lowered_value *storage, const pt2_lowered_value **out, pt2_error *err) {
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %d out of range", axis);
+    *out = in;
+    if (in->dims[axis] == in->shape.feature_dim) return PT2_OK;
+    const pt2_rt_dim *d = &ctx->net->dims[in->dims[axis]];
+    if (d->kind != PT2_RT_DIM_STATIC)
+        return pt2_lower_fail(node, err, "axis %d ('%s') is the batch or a dynamic axis; RETURNN needs a static feature axis here",
+                              axis, d->description);
+    const char *description;
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &description, err);
+    if (st) return st;
+    char base[200];
+    const char *leaf = strrchr(in->layer, '/') ? strrchr(in->layer, '/') + 1 : in->layer;
+    snprintf(base, sizeof base, "%s_feature", leaf);
+    pt2_rt_layer *layer;
+    pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 1, sizeof *items, err);
+    const char **keys = pt2_arena_alloc_array(ctx->arena, 1, sizeof *keys, err);
+    if (!items || !keys) return err->status;
+    keys[0] = "F";
+    items[0] = (pt2_rt_value){.kind = PT2_RT_STRING, .string = description};
+    pt2_rt_value set_axes = {.kind = PT2_RT_DICT, .count = 1, .items = items, .keys = keys};
+    if ((st = pt2_lower_new_layer_named(ctx, node, base, "reinterpret_data", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_value(layer, "set_axes", &set_axes, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    pt2_axes_value_of(layer, in->rank, in->dims, storage);
+    *out = storage;
+    return PT2_OK;
+}
+
+/* ---- view / reshape ---- */
+
+typedef enum step_kind { STEP_SQUEEZE, STEP_MERGE, STEP_SPLIT, STEP_EXPAND } step_kind;
+
+typedef struct view_step {
+    step_kind kind;
+    int first, count;            /* positions in the current PyTorch axes: squeeze/merge/split act on [first, first+count) */
+    int parts;                   /* split: into how many axes */
+    int64_t sizes[PT2_MAX_RANK]; /* split: the parts' sizes (-1: the dynamic one) */
+} view_step;
+
+static const char *step_class[] = {"squeeze", "merge_dims", "split_dims", "expand_dims"};
+static const char *step_suffix[] = {"squeeze", "merge", "split", "expand"};
+
+/* One step on `cur` (PyTorch axes in order); the last one is the node's own layer. */
+static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const view_step *s, int last,
+                           const pt2_lowered_value *source, pt2_lowered_value *cur, pt2_error *err) {
+    pt2_rt_layer *layer;
+    pt2_status st;
+    if (last) st = pt2_lower_new_layer(ctx, node, step_class[s->kind], &layer, err);
+    else {
+        char base[200];
+        snprintf(base, sizeof base, "%s_%s", ctx->places[node - ctx->graph->nodes].base, step_suffix[s->kind]);
+        st = pt2_lower_new_layer_named(ctx, node, base, step_class[s->kind], &layer, err);
+    }
+    /* The graph's own value where it is one, so that the check feeds PyTorch's tensor. */
+    if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
+    if (st) return st;
+    const char *names[PT2_MAX_RANK];
+    for (int i = 0; i < (s->kind == STEP_EXPAND ? 0 : s->count); i++)
+        if ((st = pt2_axes_describe(ctx, node, cur, s->first + i, &names[i], err))) return st;
+    switch (s->kind) {
+    case STEP_SQUEEZE: st = pt2_rt_set_string(layer, "axis", names[0], err); break;
+    case STEP_MERGE:
+        st = pt2_rt_set_string_list(ctx->arena, layer, "axes", names, (size_t)s->count, err);
+        if (!st) st = pt2_rt_set_bool(layer, "keep_order", 1, err);
+        break;
+    case STEP_SPLIT:
+        st = pt2_rt_set_string(layer, "axis", names[0], err);
+        if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dims", s->sizes, (size_t)s->parts, err);
+        break;
+    case STEP_EXPAND:
+        st = pt2_rt_set_string(layer, "axis", "spatial", err);
+        if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
+        break;
+    }
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < s->first; a++) dims[rank++] = cur->dims[a];
+    if (s->kind == STEP_MERGE || s->kind == STEP_EXPAND) {
+        int d = pt2_axes_new_dim(layer, cur);
+        if (d < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
+        dims[rank++] = d;
+    } else if (s->kind == STEP_SPLIT) {
+        /* The parts in order: split_dims puts them where the axis was. */
+        int at = pt2_rt_shape_axis(&cur->shape, cur->dims[s->first]);
+        if (at < 0 || at + s->parts > layer->shape.rank) return pt2_fail(err, PT2_ERR_INTERNAL, "split axis not found");
+        for (int p = 0; p < s->parts; p++) dims[rank++] = layer->shape.dims[at + p];
+    }
+    int consumed = s->kind == STEP_EXPAND ? 0 : s->count;
+    for (int a = s->first + consumed; a < cur->rank; a++) dims[rank++] = cur->dims[a];
+    pt2_axes_value_of(layer, rank, dims, cur);
+    return PT2_OK;
+}
+
+pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int out_value,
+                         pt2_error *err) {
+    int in_value = (int)(in - ctx->values);
+    if (in_value < 0 || (size_t)in_value >= ctx->graph->num_values || !ctx->run->values[in_value].is_set ||
+        !ctx->run->values[out_value].is_set)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "a view of a value the reference run does not have");
+    const pt2_tensor *x = &ctx->run->values[in_value].tensor, *y = &ctx->run->values[out_value].tensor;
+    const pt2_value *y_meta = &ctx->graph->values[out_value];
+    const pt2_rt_dim *dims = ctx->net->dims;
+    view_step steps[4 * PT2_MAX_RANK];
+    int num_steps = 0;
+    /* Plan on a working list of (size, dim kind) per current axis. */
+    int64_t cur_sizes[PT2_MAX_RANK];
+    int cur_rank = in->rank;
+    pt2_rt_dim_kind cur_kind[PT2_MAX_RANK];
+    for (int a = 0; a < in->rank; a++) cur_sizes[a] = x->shape[a], cur_kind[a] = dims[in->dims[a]].kind;
+    /* 1. static size-1 axes go (squeeze). */
+    for (int a = 0; a < cur_rank;) {
+        if (cur_sizes[a] == 1 && cur_kind[a] == PT2_RT_DIM_STATIC) {
+            steps[num_steps++] = (view_step){STEP_SQUEEZE, a, 1, 0, {0}};
+            memmove(&cur_sizes[a], &cur_sizes[a + 1], sizeof(int64_t) * (size_t)(cur_rank - a - 1));
+            memmove(&cur_kind[a], &cur_kind[a + 1], sizeof(cur_kind[0]) * (size_t)(cur_rank - a - 1));
+            cur_rank--;
+        } else a++;
+    }
+    /* 2. groups of equal products between the remaining input axes and the output's axes of size > 1. */
+    int out_axes[PT2_MAX_RANK], num_out = 0;
+    for (int b = 0; b < y->rank; b++)
+        if (y->shape[b] != 1) out_axes[num_out++] = b;
+    int i = 0, j = 0, position = 0;
+    while (i < cur_rank || j < num_out) {
+        if (i >= cur_rank || j >= num_out)
+            return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
+        int i0 = i, j0 = j;
+        int64_t p = cur_sizes[i++], q = y->shape[out_axes[j++]];
+        while (p != q) {
+            if (p < q) {
+                if (i >= cur_rank) break;
+                p *= cur_sizes[i++];
+            } else {
+                if (j >= num_out) break;
+                q *= y->shape[out_axes[j++]];
+            }
+        }
+        if (p != q) return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
+        int n_in = i - i0, n_out = j - j0, dynamic_in = 0, batch_in = 0;
+        for (int k = i0; k < i; k++) dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
+        if (batch_in && (n_in > 1 || n_out > 1))
+            return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
+                                  "which RETURNN's dims cannot follow op by op", i0, i - 1, (long long)p, n_out);
+        if (dynamic_in > 1) return pt2_lower_fail(node, err, "the view merges two dynamic axes");
+        if (n_in > 1) steps[num_steps++] = (view_step){STEP_MERGE, position, n_in, 0, {0}};
+        if (n_out > 1) {
+            view_step s = {STEP_SPLIT, position, 1, n_out, {0}};
+            int dynamic_parts = 0;
+            for (int k = 0; k < n_out; k++) {
+                int b = out_axes[j0 + k];
+                int symbolic = y_meta->sizes[b].is_symbolic;
+                s.sizes[k] = dynamic_in && symbolic ? -1 : y->shape[b];
+                dynamic_parts += dynamic_in && symbolic;
+            }
+            if (dynamic_in && dynamic_parts != 1)
+                return pt2_lower_fail(node, err, "splitting a dynamic axis into axes %d..%d needs exactly one dynamic part, "
+                                      "found %d", out_axes[j0], out_axes[j - 1], dynamic_parts);
+            steps[num_steps++] = s;
+        }
+        position += n_out;
+    }
+    /* 3. the output's size-1 axes are new (expand_dims). */
+    for (int b = 0; b < y->rank; b++)
+        if (y->shape[b] == 1) steps[num_steps++] = (view_step){STEP_EXPAND, b, 1, 0, {0}};
+    pt2_lowered_value cur = *in;
+    for (int s = 0; s < num_steps; s++) {
+        pt2_status st = run_step(ctx, node, &steps[s], s == num_steps - 1, s ? &cur : in, &cur, err);
+        if (st) return st;
+    }
+    if (cur.rank != y->rank) return pt2_fail(err, PT2_ERR_INTERNAL, "the view has %d axes, expected %d", cur.rank, y->rank);
+    if (!num_steps) return pt2_axes_set_output_at(ctx, node, 0, &cur, err);
+    /* The last step's layer is the node's: checked against PyTorch's view. */
+    return pt2_lower_set_output(ctx, node, &ctx->net->layers[ctx->net->num_layers - 1], cur.rank, cur.dims, err);
+}

@@ -1,0 +1,58 @@
+/* The axis map: which RETURNN dim each axis of each PyTorch value is (pt2_lowered_value.dims),
+ * and the one set of operations every lowering uses on it, so that a lowering describes what it
+ * computes and not a layout:
+ *   - naming an axis in a layer option (B, T, F, dim:N or stag:...);
+ *   - a permutation, which adds no layer (RETURNN does not care about axis order);
+ *   - view/reshape, factorised into merge_dims and split_dims on the sizes of the reference run,
+ *     a dynamic dim carried through as a derived dim (T*k, ceil(T/k));
+ *   - requiring an axis to be the feature dim (a reinterpret_data with set_axes when it is not);
+ *   - finishing an output's map: the same axes, one replaced, one dropped, one appended.
+ * An axis pattern RETURNN cannot express fails with the op, its module path, source line and
+ * the axes (pt2_lower_fail). */
+#ifndef PT2_LOWER_AXES_H
+#define PT2_LOWER_AXES_H
+
+#include "lower.h"
+
+/* The RETURNN axis description of axis `axis` of `v` (for options such as "axes", "axis"). */
+pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
+                             const char **out, pt2_error *err);
+
+/* Output `index` of the node (0 for a single tensor output, else the index into a list output). */
+pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, const pt2_lowered_value *v,
+                                  pt2_error *err);
+
+/* Output `index` of the node is the output of `layer` (checked against it), with these dims. */
+pt2_status pt2_axes_set_layer_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, pt2_rt_layer *layer,
+                                        int rank, const int *dims, pt2_error *err);
+
+/* Node output 0 = `in` with its axes permuted: output axis a is input axis perm[a]. No layer. */
+pt2_status pt2_axes_permute(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, const int *perm,
+                            pt2_error *err);
+
+/* Node output 0 = `in` viewed with the sizes of graph value `out_value` (as the reference run
+ * computed them): squeeze, merge_dims, split_dims, expand_dims layers as the factorisation needs,
+ * or none. Merging or splitting the batch is refused (RETURNN's dims cannot follow it). */
+pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int out_value,
+                         pt2_error *err);
+
+/* `in` with axis `axis` as its feature dim: *out = `in` itself when it already is, else `storage`
+ * filled with a reinterpret_data layer (set_axes F) on it. */
+pt2_status pt2_axes_require_feature(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                    pt2_lowered_value *storage, const pt2_lowered_value **out, pt2_error *err);
+
+/* The one dim of the layer's output that `in` does not have (-1 if none or several). */
+int pt2_axes_new_dim(const pt2_rt_layer *layer, const pt2_lowered_value *in);
+
+/* Finishing node output 0 from a layer computed on `in`:
+ * replace: in's axes with axis `axis` now `dim` (axis -1: in's axes unchanged);
+ * drop: in's axes without axis `axis`. */
+pt2_status pt2_axes_finish_replace(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
+                                   const pt2_lowered_value *in, int axis, int dim, pt2_error *err);
+pt2_status pt2_axes_finish_drop(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_layer *layer,
+                                const pt2_lowered_value *in, int axis, pt2_error *err);
+
+/* A lowered value for a helper layer's output with the given PyTorch axes. */
+void pt2_axes_value_of(const pt2_rt_layer *layer, int rank, const int *dims, pt2_lowered_value *out);
+
+#endif

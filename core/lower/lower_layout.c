@@ -1,0 +1,379 @@
+/* Lowering of layout and shape ops through the axis map (core/lower/axes.h): permutes change only
+ * the map; views, flatten/unflatten, squeeze and unsqueeze become merge_dims/split_dims/
+ * squeeze/expand_dims; slices and splits become slice layers, select a gather; matmul/bmm/mm
+ * become dot; ops that compute nothing (to without a dtype change, type_as of the same dtype,
+ * metadata asserts) get no layer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../naming/naming.h"
+
+#include "axes.h"
+#include "lowerings.h"
+
+static pt2_status data_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                             pt2_error *err) {
+    const char *name = pt2_node_arg(node, "self") ? "self" : "input";
+    pt2_status st = pt2_lower_input(ctx, node, name, in, err);
+    if (!st && !*in) return pt2_lower_fail(node, err, "argument '%s' is a constant", name);
+    return st;
+}
+
+static pt2_status wrap_axis(const pt2_node *node, int64_t dim, int rank, int *out, pt2_error *err) {
+    *out = 0;
+    int64_t a = dim < 0 ? dim + rank : dim;
+    if (a < 0 || a >= rank) return pt2_lower_fail(node, err, "axis %lld out of range for %d axes", (long long)dim, rank);
+    *out = (int)a;
+    return PT2_OK;
+}
+
+/* ---- permutes: no layer ---- */
+
+static pt2_status lower_transpose(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t d0, d1;
+    int a0 = 0, a1 = 0, perm[PT2_MAX_RANK];
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "dim0", &d0, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "dim1", &d1, err);
+    if (!st) st = wrap_axis(node, d0, in->rank, &a0, err);
+    if (!st) st = wrap_axis(node, d1, in->rank, &a1, err);
+    if (st) return st;
+    for (int a = 0; a < in->rank; a++) perm[a] = a;
+    perm[a0] = a1, perm[a1] = a0;
+    return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
+static pt2_status lower_permute(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t dims[PT2_MAX_RANK];
+    size_t count;
+    int perm[PT2_MAX_RANK];
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "dims", dims, PT2_MAX_RANK, &count, err);
+    if (st) return st;
+    if ((int)count != in->rank) return pt2_lower_fail(node, err, "permute of %zu axes on %d", count, in->rank);
+    for (size_t a = 0; a < count; a++)
+        if ((st = wrap_axis(node, dims[a], in->rank, &perm[a], err))) return st;
+    return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
+/* ---- views: the factorisation of the sizes ---- */
+
+static pt2_status lower_view(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (st) return st;
+    if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "expected a tensor output");
+    return pt2_axes_view(ctx, node, in, node->outputs[0].value_id, err);
+}
+
+/* ---- ops that compute nothing ---- */
+
+static pt2_status lower_same_dtype(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (st) return st;
+    const pt2_arg *a = pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
+    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (x->dtype != y->dtype)
+        return pt2_lower_fail(node, err, "a cast from %s to %s is not lowered", pt2_dtype_name(x->dtype), pt2_dtype_name(y->dtype));
+    return pt2_lower_alias(ctx, node, in, err);
+}
+
+static pt2_status lower_no_output(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    (void)ctx;
+    for (size_t o = 0; o < node->num_outputs; o++)
+        if (node->outputs[o].kind == PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "expected no tensor output");
+    return PT2_OK;
+}
+
+/* ---- slices ---- */
+
+typedef struct slice_bounds {
+    int64_t start, end, step;
+    int has_end; /* 0: to the end of the axis */
+} slice_bounds;
+
+/* PyTorch's slice bounds on an axis of size n, as RETURNN's slice layer takes them: a dynamic
+ * axis keeps an end relative to its length (negative); a start must be counted from its front. */
+static pt2_status normalise_slice(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                  int64_t n, int64_t start, int64_t end, int end_symbolic, int64_t step,
+                                  slice_bounds *out, pt2_error *err) {
+    int dynamic = ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC;
+    if (step < 1) return pt2_lower_fail(node, err, "slice step %lld", (long long)step);
+    if (start < 0) {
+        if (dynamic) return pt2_lower_fail(node, err, "axis %d: a start counted from the end of a dynamic axis", axis);
+        start += n;
+    }
+    if (start < 0) start = 0;
+    if (start > n) start = n;
+    out->start = start, out->step = step, out->has_end = 1;
+    if (end >= n) {
+        out->has_end = 0, out->end = 0;
+    } else if (dynamic) {
+        /* An end below the length: a literal negative end, or a size computed from T (T - k). */
+        if (end < 0) out->end = end;
+        else if (end_symbolic) out->end = end - n;
+        else return pt2_lower_fail(node, err, "axis %d: a fixed end (%lld) on a dynamic axis", axis, (long long)end);
+    } else {
+        out->end = end < 0 ? end + n : end;
+        if (out->end < out->start) out->end = out->start;
+    }
+    return PT2_OK;
+}
+
+/* A slice layer on `axis`; `index` < 0: the node's single output, else output `index` of a list. */
+static pt2_status slice_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                              const slice_bounds *b, int index, pt2_error *err) {
+    if (b->start == 0 && !b->has_end && b->step == 1 && index < 0) return pt2_lower_alias(ctx, node, in, err);
+    const char *description;
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &description, err);
+    if (st) return st;
+    if (index < 0) st = pt2_lower_new_layer(ctx, node, "slice", &layer, err);
+    else {
+        char base[220];
+        snprintf(base, sizeof base, "%s_%d", ctx->places[node - ctx->graph->nodes].base, index);
+        st = pt2_lower_new_layer_named(ctx, node, base, "slice", &layer, err);
+    }
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+    if (!st) st = pt2_rt_set_int(layer, "slice_start", b->start, err);
+    if (!st) st = b->has_end ? pt2_rt_set_int(layer, "slice_end", b->end, err) : pt2_rt_set_none(layer, "slice_end", err);
+    if (!st) st = pt2_rt_set_int(layer, "slice_step", b->step, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    int new_dim = pt2_axes_new_dim(layer, in);
+    if (new_dim >= 0) dims[axis] = new_dim;
+    if (index < 0) return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+    return pt2_axes_set_layer_output_at(ctx, node, (size_t)index, layer, in->rank, dims, err);
+}
+
+static int arg_is_symbolic(const pt2_node *node, const char *name) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    return a && a->kind == PT2_ARG_SYM_INT;
+}
+
+static pt2_status input_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in, int *axis,
+                             int64_t *size, pt2_error *err) {
+    int64_t dim = 0;
+    pt2_status st = data_input(ctx, node, in, err);
+    if (!st && pt2_node_arg(node, "dim")) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
+    if (!st) st = wrap_axis(node, dim, (*in)->rank, axis, err);
+    if (st) return st;
+    const pt2_arg *a = pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
+    *size = ctx->run->values[a->value_id].tensor.shape[*axis];
+    return PT2_OK;
+}
+
+static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int axis, present;
+    int64_t n, start = 0, end = INT64_MAX, step = 1;
+    slice_bounds b;
+    pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
+    if (!st && !present) start = 0;
+    if (!st) st = pt2_op_optional_int(ctx->run, node, "end", &end, &present, err);
+    if (!st && !present) end = INT64_MAX;
+    if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
+    if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
+    return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
+}
+
+static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int axis;
+    int64_t n, start, length;
+    slice_bounds b;
+    pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "start", &start, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "length", &length, err);
+    if (st) return st;
+    if (start < 0) start += n;
+    int symbolic = arg_is_symbolic(node, "length") || arg_is_symbolic(node, "start");
+    if (!st) st = normalise_slice(ctx, node, in, axis, n, start, start + length, symbolic, 1, &b, err);
+    return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
+}
+
+/* chunk / split / split_with_sizes: one slice per piece, each checked against its output. */
+static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int axis;
+    int64_t n, sizes[64], piece = 0;
+    size_t count = 0;
+    pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (st) return st;
+    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC)
+        return pt2_lower_fail(node, err, "axis %d is dynamic: pieces of fixed sizes along it are not lowered", axis);
+    if (strstr(node->target, "split_with_sizes")) {
+        if ((st = pt2_op_ints(ctx->run, node, "split_sizes", sizes, 64, &count, err))) return st;
+    } else {
+        if (strstr(node->target, "chunk")) {
+            int64_t chunks;
+            if ((st = pt2_op_int(ctx->run, node, "chunks", &chunks, err))) return st;
+            piece = chunks > 0 ? (n + chunks - 1) / chunks : 0;
+        } else if ((st = pt2_op_int(ctx->run, node, "split_size", &piece, err))) return st;
+        if (piece < 1) return pt2_lower_fail(node, err, "pieces of size %lld", (long long)piece);
+        for (int64_t at = 0; at < n && count < 64; at += piece) sizes[count++] = at + piece <= n ? piece : n - at;
+    }
+    int64_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        slice_bounds b = {at, at + sizes[i], 1, 1};
+        if ((st = slice_layer(ctx, node, in, axis, &b, (int)i, err))) return st;
+        at += sizes[i];
+    }
+    return PT2_OK;
+}
+
+/* ---- matmul -> dot ---- */
+
+/* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
+ * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
+ * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
+static pt2_status second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                      int axis, pt2_lowered_value *out, pt2_error *err) {
+    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "axis %d would be in the result twice ('%s')", axis,
+                              ctx->net->dims[in->dims[axis]].description);
+    const char *base = ctx->places[node - ctx->graph->nodes].base, *names[2];
+    char name[220];
+    pt2_rt_layer *expand, *merge;
+    snprintf(name, sizeof name, "%s_expand", base);
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
+    if (!st) st = pt2_lower_add_source(ctx, expand, in, err);
+    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
+    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
+    if (st) return st;
+    pt2_lowered_value expanded;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[in->rank] = pt2_axes_new_dim(expand, in);
+    pt2_axes_value_of(expand, in->rank + 1, dims, &expanded);
+    if ((st = pt2_axes_describe(ctx, node, &expanded, axis, &names[0], err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, &expanded, in->rank, &names[1], err))) return st;
+    snprintf(name, sizeof name, "%s_second_axis", base);
+    if ((st = pt2_lower_new_layer_named(ctx, node, name, "merge_dims", &merge, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, merge, &expanded, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, merge, "axes", names, 2, err);
+    if (!st) st = pt2_rt_set_bool(merge, "keep_order", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, merge, err);
+    if (st) return st;
+    dims[axis] = pt2_axes_new_dim(merge, &expanded);
+    pt2_axes_value_of(merge, in->rank, dims, out);
+    return PT2_OK;
+}
+
+/* A copy of a dynamic dim (second_copy_of_axis) is a dim of its own in RETURNN; a dot reducing
+ * over it and over the original (attention weights [.., keys' time] times values [.., time, ..])
+ * needs the two declared the same: reinterpret_data with size_base on the layer that made the
+ * copy. Static dims of one size need nothing. */
+static pt2_status same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                              int dim, pt2_lowered_value *out, pt2_error *err) {
+    const pt2_rt_dim *have = &ctx->net->dims[in->dims[axis]], *want = &ctx->net->dims[dim];
+    *out = *in;
+    if (have->kind == PT2_RT_DIM_STATIC && want->kind == PT2_RT_DIM_STATIC && have->size == want->size) return PT2_OK;
+    int copy = want->kind == PT2_RT_DIM_DYNAMIC && want->base == in->dims[axis] && want->mul == 1 && want->add == 0 && want->div == 1;
+    int time = pt2_rt_shape_time_axis(ctx->net, &in->shape);
+    if (!copy || time < 0 || in->shape.dims[time] != in->dims[axis])
+        return pt2_lower_fail(node, err, "axis %d ('%s') is reduced against a different dim ('%s')", axis, have->description,
+                              want->description);
+    const pt2_rt_layer *base = NULL;
+    for (size_t i = 0; i < ctx->net->num_layers && !base; i++) {
+        int t = pt2_rt_shape_time_axis(ctx->net, &ctx->net->layers[i].shape);
+        if (t >= 0 && ctx->net->layers[i].shape.dims[t] == dim) base = &ctx->net->layers[i];
+    }
+    if (!base) return pt2_lower_fail(node, err, "no layer has '%s' as its time axis", want->description);
+    char name[220];
+    snprintf(name, sizeof name, "%s_same_time", ctx->places[node - ctx->graph->nodes].base);
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "reinterpret_data", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "size_base", base->name, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[axis] = dim;
+    pt2_axes_value_of(layer, in->rank, dims, out);
+    return PT2_OK;
+}
+
+static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *a, *b;
+    const char *first = pt2_node_arg(node, "self") ? "self" : "input", *second = pt2_node_arg(node, "other") ? "other" : "mat2";
+    pt2_status st = pt2_lower_input(ctx, node, first, &a, err);
+    if (!st) st = pt2_lower_input(ctx, node, second, &b, err);
+    if (st) return st;
+    if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant is not lowered (use nn.Linear)");
+    if (a->rank < 2 || a->rank != b->rank)
+        return pt2_lower_fail(node, err, "operands of %d and %d axes (equal ranks of at least 2 are lowered)", a->rank, b->rank);
+    int r = a->rank;
+    /* The leading axes are shared: the same dim, or static dims of one size (RETURNN matches those). */
+    for (int i = 0; i < r - 2; i++) {
+        const pt2_rt_dim *x = &ctx->net->dims[a->dims[i]], *y = &ctx->net->dims[b->dims[i]];
+        if (a->dims[i] != b->dims[i] && !(x->kind == PT2_RT_DIM_STATIC && y->kind == PT2_RT_DIM_STATIC && x->size == y->size))
+            return pt2_lower_fail(node, err, "axis %d is a different dim in the two operands ('%s' and '%s')", i,
+                                  x->description, y->description);
+    }
+    pt2_lowered_value renamed;
+    if (a->dims[r - 2] == b->dims[r - 1]) { /* e.g. queries' and keys' time: the keys get a dim of their own */
+        if ((st = second_copy_of_axis(ctx, node, b, r - 1, &renamed, err))) return st;
+        b = &renamed;
+    }
+    pt2_lowered_value same_length;
+    if (a->dims[r - 1] != b->dims[r - 2]) {
+        if ((st = same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
+        b = &same_length;
+    }
+    const char *red1, *red2, *var1, *var2;
+    if ((st = pt2_axes_describe(ctx, node, a, r - 1, &red1, err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, b, r - 2, &red2, err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, a, r - 2, &var1, err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, b, r - 1, &var2, err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "dot", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, a, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, b, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "red1", &red1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "red2", &red2, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "var1", &var1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "var2", &var2, 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, a->dims, sizeof dims);
+    dims[r - 1] = b->dims[r - 1];
+    return pt2_lower_set_output(ctx, node, layer, r, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_layout[] = {
+    {"aten.transpose.int", lower_transpose, ""},
+    {"aten.permute.default", lower_permute, ""},
+    {"aten.view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.reshape.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten._unsafe_view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.flatten.using_ints", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.unflatten.int", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.squeeze.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.squeeze.dim", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.squeeze.dims", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.unsqueeze.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.to.dtype", lower_same_dtype, ""},
+    {"aten.to.dtype_layout", lower_same_dtype, ""},
+    {"aten._to_copy.default", lower_same_dtype, ""},
+    {"aten.type_as.default", lower_same_dtype, ""},
+    {"aten._assert_tensor_metadata.default", lower_no_output, ""},
+    {"aten.slice.Tensor", lower_slice, "slice"},
+    {"aten.narrow.default", lower_narrow, "slice"},
+    {"aten.chunk.default", lower_split, "slice"},
+    {"aten.split.Tensor", lower_split, "slice"},
+    {"aten.split_with_sizes.default", lower_split, "slice"},
+    {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
+    {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
+    {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
+    {NULL, NULL, NULL}};

@@ -119,7 +119,7 @@ function plot(layers, atol) {
   const canvas = $('#plot');
   const context = canvas.getContext('2d');
   const width = canvas.width, height = canvas.height;
-  const left = 48, top = 16, bottom = 110, floorBar = 3;
+  const left = 64, top = 16, bottom = 110, floorBar = 3;
   context.clearRect(0, 0, width, height);
   const low = -12, high = 0;
   const log = (v) => Math.log10(Math.max(v, 10 ** low));
@@ -128,12 +128,14 @@ function plot(layers, atol) {
   context.strokeStyle = '#ddd';
   context.fillStyle = '#333';
   context.font = '11px sans-serif';
+  context.textAlign = 'right';
   for (let e = low; e <= high; e += 2) {
-    context.fillText(`1e${e}`, 4, y(10 ** e) + 4);
+    context.fillText(`1e${e}`, left - 4, y(10 ** e) + 4);
     context.beginPath(); context.moveTo(left, y(10 ** e)); context.lineTo(width, y(10 ** e)); context.stroke();
   }
+  context.textAlign = 'left';
   context.save();
-  context.translate(12, top + plotHeight / 2);
+  context.translate(14, top + plotHeight / 2);
   context.rotate(-Math.PI / 2);
   context.textAlign = 'center';
   context.fillText('max abs difference', 0, -2);

@@ -114,6 +114,10 @@ static const char *name_in_checkpoint(const char *target, const char *prefix) {
     return strncmp(target, prefix, n) ? NULL : target + n;
 }
 
+/* The error record holds about 1000 characters: past this, the rest of a long list is counted
+ * rather than cut mid-name (the inspect of the checkpoint, or --no-strict's report, lists all). */
+#define NAMES_BUDGET 640
+
 static int fits(const pt2_graph_input *in, const pt2_tensor *found) {
     return found->dtype == in->data.dtype && same_shape(found, &in->data);
 }
@@ -124,7 +128,7 @@ static pt2_status fail_mismatches(const pt2_graph *graph, const char *prefix, co
                                   const char *checkpoint_name, pt2_error *err) {
     pt2_strbuf list;
     pt2_strbuf_init(&list);
-    size_t count = 0;
+    size_t count = 0, unlisted = 0;
     const char *first = NULL;
     for (size_t i = 0; i < graph->num_inputs; i++) {
         const pt2_graph_input *in = &graph->inputs[i];
@@ -134,12 +138,16 @@ static pt2_status fail_mismatches(const pt2_graph *graph, const char *prefix, co
         char want[160], got[160];
         pt2_shape_format(in->data.shape, in->data.rank, want, sizeof want);
         pt2_shape_format(found->tensor.shape, found->tensor.rank, got, sizeof got);
-        pt2_strbuf_printf(&list, "%s'%s' is %s %s in the checkpoint, but the model expects %s %s", count ? "; " : "",
-                          in->target, pt2_dtype_name(found->tensor.dtype), got, pt2_dtype_name(in->data.dtype), want);
+        if (list.length + strlen(in->target) <= NAMES_BUDGET)
+            pt2_strbuf_printf(&list, "%s'%s' is %s %s in the checkpoint, but the model expects %s %s", count ? "; " : "",
+                              in->target, pt2_dtype_name(found->tensor.dtype), got, pt2_dtype_name(in->data.dtype), want);
+        else
+            unlisted++;
         if (!count++) first = in->target;
     }
     pt2_error_set_file(err, checkpoint_name);
     pt2_error_set_entry(err, first);
+    if (unlisted) pt2_strbuf_printf(&list, "; and %zu more", unlisted);
     pt2_status st = pt2_fail(err, PT2_ERR_INPUT, "%zu tensor%s of the checkpoint do%s not fit the model: %s", count,
                              count == 1 ? "" : "s", count == 1 ? "es" : "", list.data ? list.data : "");
     pt2_strbuf_free(&list);
@@ -150,7 +158,13 @@ static pt2_status fail_mismatches(const pt2_graph *graph, const char *prefix, co
 static void append_names(pt2_strbuf *out, const char *what, const char **names, size_t count) {
     if (!count) return;
     pt2_strbuf_printf(out, "%s%zu %s:", out->length ? "; " : "", count, what);
-    for (size_t i = 0; i < count; i++) pt2_strbuf_printf(out, "%s '%s'", i ? "," : "", names[i]);
+    for (size_t i = 0; i < count; i++) {
+        if (out->length + strlen(names[i]) > NAMES_BUDGET) {
+            pt2_strbuf_printf(out, " and %zu more (report.json lists every one with --no-strict)", count - i);
+            return;
+        }
+        pt2_strbuf_printf(out, "%s '%s'", i ? "," : "", names[i]);
+    }
 }
 
 /* load_state_dict(strict=True): every missing and every unexpected key, in one message. */

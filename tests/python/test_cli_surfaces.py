@@ -230,3 +230,24 @@ def test_inspect_lists_a_dim_used_through_an_expression(pt2returnn, tmp_path):
     assert len(dims) == 1 and dims[0]["min"] == 2 and dims[0]["max"] == 100 and dims[0]["hint"] == 5, dims
     assert dims[0]["used_by"][0].startswith("x[1] = 2*")
     assert "Ops (1 node, 1 kind)" in text
+
+
+def test_a_long_key_list_is_counted_not_cut(pt2returnn, fixtures_dir, tmp_path):
+    """The error line has room for about a thousand characters: the keys that do not fit are counted."""
+    sd = torch.load(fixture(fixtures_dir, "conv_stack.ckpt.pt"))["model"]["generator"]
+    extra = [f"some.rather.long.module.path.number_{i}.weight" for i in range(60)]
+    for key in extra:
+        sd[key] = torch.zeros(1)
+    torch.save(sd, tmp_path / "many.pt")
+    r = cli(pt2returnn, "convert", fixture(fixtures_dir, "conv_stack.pt2"), "--checkpoint", tmp_path / "many.pt",
+            "-o", tmp_path / "out")
+    line = error_line(r.stderr)
+    assert r.returncode == 2 and "60 unexpected" in line, line
+    import re
+    listed = [key for key in extra if f"'{key}'" in line]
+    more = int(re.search(r"and (\d+) more", line).group(1))
+    assert listed == extra[:len(listed)] and len(listed) + more == 60, line
+    r = cli(pt2returnn, "convert", fixture(fixtures_dir, "conv_stack.pt2"), "--checkpoint", tmp_path / "many.pt",
+            "--no-strict", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["checkpoint_keys"]["unexpected"] == extra

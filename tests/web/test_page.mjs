@@ -250,7 +250,7 @@ async function plotFacts(page) {
     // Labels: dark text below the floor, right of the axis labels.
     let labelPixels = 0;
     for (let y = floor + 2; y < height; y++)
-      for (let x = 60; x < width; x++) {
+      for (let x = 70; x < width; x++) {
         const i = (y * width + x) * 4;
         if (pixels[i + 3] > 0 && pixels[i] < 0x80 && pixels[i + 1] < 0x80 && pixels[i + 2] < 0x80) labelPixels++;
       }

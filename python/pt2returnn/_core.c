@@ -90,12 +90,17 @@ typedef struct {
     pt2_arena arena;
     pt2_convert_result result;
     int live;
+    /* The model's and checkpoint's bytes, held as long as the result: the loaders' tensors and
+     * strings may be views onto them, and add_step writes the report from the result again. */
+    Py_buffer model, checkpoint;
 } Conversion;
 
 static void conversion_dealloc(Conversion *self) {
     if (self->live) {
         pt2_convert_result_free(&self->result);
         pt2_arena_free(&self->arena);
+        PyBuffer_Release(&self->model);
+        if (self->checkpoint.buf) PyBuffer_Release(&self->checkpoint);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -183,9 +188,15 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
                                      &as_layer, &progress, &threads, &strict))
         return NULL;
     Conversion *self = PyObject_New(Conversion, &conversion_type);
-    if (!self) goto release;
+    if (!self) {
+        PyBuffer_Release(&model);
+        if (checkpoint.buf) PyBuffer_Release(&checkpoint);
+        return NULL;
+    }
     pt2_arena_init(&self->arena, ARENA_LIMIT);
     pt2_convert_result_init(&self->result);
+    self->model = model; /* released with the object, also on the failures below */
+    self->checkpoint = checkpoint;
     self->live = 1;
 
     pt2_tensor input_tensors[MAX_TENSORS], reference_tensors[MAX_TENSORS];
@@ -193,7 +204,7 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
     if (tensors_from_python(&self->arena, inputs, "inputs", input_tensors, &options.num_inputs) ||
         tensors_from_python(&self->arena, references, "references", reference_tensors, &options.num_reference_outputs)) {
         Py_CLEAR(self);
-        goto release;
+        return NULL;
     }
     if (options.num_inputs) options.inputs = input_tensors;
     if (options.num_reference_outputs) options.reference_outputs = reference_tensors;
@@ -225,7 +236,7 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
     pt2_status st = err.status;
     if (!st) {
         /* Other Python threads run meanwhile; the progress callback takes the GIL back. The
-         * buffers stay valid: they are held until `release`. */
+         * buffers stay valid: the object holds them. */
         Py_BEGIN_ALLOW_THREADS
         st = pt2_convert(&self->arena, &source, &options, &self->result, &err);
         Py_END_ALLOW_THREADS
@@ -236,9 +247,6 @@ static PyObject *core_convert(PyObject *Py_UNUSED(module), PyObject *args, PyObj
         raise_core_error(&err);
         Py_CLEAR(self);
     }
-release:
-    PyBuffer_Release(&model);
-    if (checkpoint.buf) PyBuffer_Release(&checkpoint);
     return (PyObject *)self;
 }
 

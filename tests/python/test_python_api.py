@@ -289,6 +289,7 @@ def test_as_layer_dict_trains_in_real_returnn_from_the_converted_checkpoint(tmp_
     np.testing.assert_array_equal(engine.tf_session.run(params["converted/conv1/bias"]), model.conv1.bias.detach().numpy())
     engine.train()
     scores = [engine.learning_rate_control.get_epoch_error_dict(epoch)["train_score"] for epoch in range(1, 5)]
+    print("train score per epoch:", scores)
     assert scores[-1] < scores[0] * 0.8, scores
     # Training changed the converted layer's weights (it is a trainable part of the network).
     assert not np.array_equal(engine.tf_session.run(params["converted/conv2/W"]), loaded)

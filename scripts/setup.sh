@@ -40,7 +40,7 @@ fi
 # `pip install ./python`; again only when its sources changed since the last install.
 package_sources=$(find CMakeLists.txt cli/run_in_returnn.py core python/CMakeLists.txt python/pyproject.toml python/pt2returnn \
   -type f \( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.txt' -o -name '*.toml' \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
-if [ "$(cat .venv/.pt2returnn-package.sha256 2>/dev/null)" != "$package_sources" ] || ! .venv/bin/python -c "import pt2returnn._core" 2>/dev/null; then
+if [ "$(cat .venv/.pt2returnn-package.sha256 2>/dev/null)" != "$package_sources" ] || ! compgen -G ".venv/lib/python3*/site-packages/pt2returnn/_core*.so" >/dev/null; then
   echo "setup: installing the pt2returnn Python package (building its extension from core/)"
   .venv/bin/pip install -q --disable-pip-version-check --no-deps ./python
   echo "$package_sources" > .venv/.pt2returnn-package.sha256

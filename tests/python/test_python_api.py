@@ -235,6 +235,7 @@ def test_strict_checkpoint_names_every_missing_and_unexpected_key(tmp_path):
     result = pt2returnn.convert(model, (torch.randn(1, 8, 20),), checkpoint=tmp_path / "lacking.pt",
                                 checkpoint_key="model", strict=False, dynamic_shapes=TIME)
     assert result.passed and "conv2.bias" in result.report_text
+    assert result.checkpoint_keys["strict"] is False and result.checkpoint_keys["missing"] == ["conv2.bias"]
     wrong_shape = dict(state, **{"conv1.bias": torch.zeros(15)})
     with pytest.raises(pt2returnn.BadInputError, match="conv1.bias"):
         pt2returnn.convert(model, (torch.randn(1, 8, 20),), checkpoint=wrong_shape)

@@ -59,13 +59,34 @@ class BidirectionalGRU(nn.Module):
         return self.gru(features)[0]
 
 
+class ProjectedLSTM(nn.Module):
+    """proj_size: a dict unit with the cell state as a layer of its own (prev:c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(20, 32, num_layers=2, bidirectional=True, proj_size=12, batch_first=True)
+
+    def forward(self, features):
+        return self.lstm(features)[0]
+
+
+class ReluRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(20, 16, nonlinearity="relu", bidirectional=True, batch_first=True)
+
+    def forward(self, features):
+        return self.rnn(features)[0]
+
+
 TIME = torch.export.Dim("time", min=2, max=4096)
 LENGTHS = (50, 23)          # two lengths for the whole-batch runs
 PADDED = (31, 17, 9)        # the padded batch's sequence lengths
 
 
 # name -> (model class, feature size, the output's batch axis)
-MODELS = {"blstm": (AcousticBLSTM, 80, 0), "time_major_lstm": (TimeMajorLSTM, 24, 1), "bigru": (BidirectionalGRU, 40, 0)}
+MODELS = {"blstm": (AcousticBLSTM, 80, 0), "time_major_lstm": (TimeMajorLSTM, 24, 1), "bigru": (BidirectionalGRU, 40, 0),
+          "projected_lstm": (ProjectedLSTM, 20, 0), "relu_rnn": (ReluRNN, 20, 0)}
 
 
 def export_models(tmp):

@@ -310,3 +310,20 @@ def test_gru_and_rnn_initial_states_other_than_zeros_are_refused_by_name(pt2retu
                             capture_output=True, text=True)
     assert result.returncode != 0 and "initial state" in result.stderr and "pt2returnn.gru" in result.stderr, result.stderr
     assert not os.path.exists(tmp_path / "out" / "model.001.index")
+
+
+NODE_CLI = os.path.join(ROOT, "node", "bin", "pt2returnn.js")
+
+
+def test_npm_package_writes_the_same_files(converted, tmp_path):
+    """The npm package's CLI (the WebAssembly build) converts the same .pt2 files to byte-identical
+    configs and checkpoints."""
+    if not os.path.exists(os.path.join(ROOT, "node", "dist", "pt2returnn_wasm.wasm")):
+        pytest.skip("no WebAssembly build in node/dist (bash scripts/build.sh builds it)")
+    for name, (_, path, _, _) in converted["models"].items():
+        out = tmp_path / name
+        result = subprocess.run(["node", NODE_CLI, "convert", path, "-o", str(out)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        native = converted["tmp"] / f"{name}_out"
+        for file in ("returnn.config.py", "returnn.config.json", "model.001.index", "model.001.data-00000-of-00001"):
+            assert (out / file).read_bytes() == (native / file).read_bytes(), f"{name}: {file} differs"

@@ -17,7 +17,8 @@
  *   GRU: x_r, x_z, x_n = linear(frame) (W_i* and b_i*), h_r, h_z, h_n = linear(prev:output)
  *        (W_h* and b_h*), r = sigmoid(x_r + h_r), z = sigmoid(x_z + h_z),
  *        n = tanh(x_n + r * h_n), output = (1 - z) * n + z * prev:output
- *   RNN: output = tanh or relu(linear(frame) + linear(prev:output)). */
+ *   RNN: output = tanh or relu(linear(frame) + linear(prev:output)).
+ * An LSTM with proj_size is such a unit too (projected_lstm_unit). */
 #include <stdio.h>
 #include <string.h>
 
@@ -229,6 +230,64 @@ static pt2_status lstm_initial_state(pt2_lower_context *ctx, const pt2_node *nod
     return st;
 }
 
+/* An LSTM with a projection (proj_size P): NativeLSTM2 feeds its cell output back unprojected, so
+ * the cell is a dict unit: x_<gate> = linear(frame) (W_ih, b_ih + b_hh), h_<gate> =
+ * linear(prev:output) (W_hh), i, f, o = sigmoid(x + h), g = tanh(x + h), c = f * prev:c + i * g,
+ * hidden = o * tanh(c), output = linear(hidden) (W_hr, no bias). */
+static pt2_status projected_lstm_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, const pt2_tensor *p, int has_biases,
+                                      int64_t hidden, int64_t projection, pt2_error *err) {
+    static const char *const gates[] = {"i", "f", "g", "o"}; /* PyTorch's order */
+    pt2_rt_value unit = {0};
+    unit.kind = PT2_RT_DICT;
+    unit.items = pt2_arena_alloc_array(ctx->arena, 16, sizeof *unit.items, err);
+    unit.keys = pt2_arena_alloc_array(ctx->arena, 16, sizeof *unit.keys, err);
+    if (!unit.items || !unit.keys) return err->status;
+    pt2_status st = PT2_OK;
+    pt2_tensor bias;
+    if (has_biases) { /* b_ih + b_hh, as one bias of the frame's projection */
+        int64_t n = 4 * hidden;
+        if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 1, &n, &bias, err))) return st;
+        const float *a = pt2_tensor_data(&p[2]), *b = pt2_tensor_data(&p[3]);
+        for (int64_t j = 0; j < n; j++) ((float *)pt2_tensor_data(&bias))[j] = a[j] + b[j];
+    }
+    for (int g = 0; g < 4 && !st; g++)
+        for (int side = 0; side < 2 && !st; side++) {
+            const char *name = pt2_arena_printf(ctx->arena, err, "%s_%s", side ? "h" : "x", gates[g]);
+            const char *w_name = pt2_arena_printf(ctx->arena, err, "rec/%s/W", name);
+            const char *b_name = pt2_arena_printf(ctx->arena, err, "rec/%s/b", name);
+            if (!name || !w_name || !b_name) return err->status;
+            const char *from = side ? "prev:output" : "data:source";
+            int with_bias = has_biases && !side;
+            unit.keys[unit.count] = name;
+            st = unit_layer(ctx->arena, &unit.items[unit.count++], "linear", &from, 1, hidden, with_bias, NULL, err);
+            pt2_tensor w, b;
+            if (!st) st = gate_block(ctx->arena, &p[side], g, hidden, &w, err);
+            if (!st) st = pt2_rt_add_param(rec, w_name, &w, err);
+            if (!st && with_bias) st = gate_block(ctx->arena, &bias, g, hidden, &b, err);
+            if (!st && with_bias) st = pt2_rt_add_param(rec, b_name, &b, err);
+        }
+    for (int g = 0; g < 4 && !st; g++) {
+        const char *from[2] = {pt2_arena_printf(ctx->arena, err, "x_%s", gates[g]),
+                               pt2_arena_printf(ctx->arena, err, "h_%s", gates[g])};
+        if (!from[0] || !from[1]) return err->status;
+        unit.keys[unit.count] = gates[g];
+        st = unit_layer(ctx->arena, &unit.items[unit.count++], "eval", from, 2, 0, 0,
+                        g == 2 ? PT2_REC_EVAL_TANH_SUM : PT2_REC_EVAL_SIGMOID_SUM, err);
+    }
+    static const char *const c_from[] = {"f", "prev:c", "i", "g"}, *const hidden_from[] = {"o", "c"},
+                             *const out_from[] = {"hidden"};
+    unit.keys[unit.count] = "c";
+    if (!st) st = unit_layer(ctx->arena, &unit.items[unit.count++], "eval", c_from, 4, 0, 0, PT2_REC_EVAL_LSTM_CELL, err);
+    unit.keys[unit.count] = "hidden";
+    if (!st) st = unit_layer(ctx->arena, &unit.items[unit.count++], "eval", hidden_from, 2, 0, 0, PT2_REC_EVAL_LSTM_HIDDEN, err);
+    unit.keys[unit.count] = "output";
+    if (!st) st = unit_layer(ctx->arena, &unit.items[unit.count++], "linear", out_from, 1, projection, 0, NULL, err);
+    pt2_tensor w_hr; /* [P, H] -> [H, P] */
+    if (!st) st = gate_block(ctx->arena, &p[has_biases ? 4 : 2], 0, projection, &w_hr, err);
+    if (!st) st = pt2_rt_add_param(rec, "rec/output/W", &w_hr, err);
+    return st ? st : pt2_rt_set_value(rec, "unit", &unit, err);
+}
+
 static pt2_status native_lstm2_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, const pt2_tensor *p, int has_biases,
                                     int64_t hidden, pt2_error *err) {
     pt2_tensor w, w_re, b;
@@ -274,13 +333,16 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
     if (!in) return pt2_lower_fail(node, err, "the recurrent layer's input is a constant");
     if (in->rank != 3) return pt2_lower_fail(node, err, "an unbatched input (rank %d) is not lowered", in->rank);
     int directions = bidirectional ? 2 : 1, per_direction = has_biases ? 4 : 2;
+    int projected = kind == CELL_LSTM && param_count == (size_t)(layers * directions * (per_direction + 1));
+    if (projected) per_direction++; /* W_hr last */
     if (param_count != (size_t)(layers * directions * per_direction))
-        return pt2_lower_fail(node, err, "%zu parameter tensors for %lld layers x %d directions: LSTM projections "
-                              "(proj_size) are not lowered yet", param_count, (long long)layers, directions);
+        return pt2_lower_fail(node, err, "%zu parameter tensors for %lld layers x %d directions", param_count,
+                              (long long)layers, directions);
     int zero_state = 1;
     for (size_t i = 0; i < hx_count; i++) zero_state &= all_zero(&hx[i]);
-    if (!zero_state && kind != CELL_LSTM)
-        return pt2_lower_fail(node, err, "a non-zero initial state is lowered for LSTMs only (zeros for GRU/RNN)");
+    if (!zero_state && (kind != CELL_LSTM || projected))
+        return pt2_lower_fail(node, err, "a non-zero initial state is lowered for LSTMs without projection only (zeros "
+                              "for GRU, RNN and proj_size)");
     if (!zero_state && (hx[0].rank != 3 || hx[1].rank != 3 || hx[0].shape[2] != hx[1].shape[2]))
         return pt2_lower_fail(node, err, "expected initial states [layers * directions, batch, hidden]");
     int time_axis = batch_first ? 1 : 0, batch_axis = batch_first ? 0 : 1;
@@ -303,10 +365,12 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
         pt2_rt_layer *rec[2];
         for (int dir = 0; dir < directions; dir++) {
             pt2_tensor *p = params + (layer * directions + dir) * per_direction;
-            int64_t hidden = p[1].rank == 2 ? p[1].shape[1] : -1, gates = cell_gates[kind];
-            if (p[0].rank != 2 || p[1].rank != 2 || p[0].shape[0] != gates * hidden || p[1].shape[0] != gates * hidden)
-                return pt2_lower_fail(node, err, "layer %lld: expected weights [%lldH, in] and [%lldH, H]", (long long)layer,
-                                      (long long)gates, (long long)gates);
+            int64_t gates = cell_gates[kind], hidden = p[1].rank == 2 ? p[1].shape[0] / gates : -1;
+            int64_t fed_back = projected ? p[per_direction - 1].shape[0] : hidden; /* proj_size or H */
+            if (p[0].rank != 2 || p[1].rank != 2 || p[0].shape[0] != gates * hidden || p[1].shape[0] != gates * hidden ||
+                p[1].shape[1] != fed_back || (projected && (p[per_direction - 1].rank != 2 || p[per_direction - 1].shape[1] != hidden)))
+                return pt2_lower_fail(node, err, "layer %lld: expected weights [%lldH, in], [%lldH, H]%s", (long long)layer,
+                                      (long long)gates, (long long)gates, projected ? " and W_hr [P, H]" : "");
             char name[200]; /* lstm, lstm_fw/_bw, lstm_l0, lstm_l0_fw/_bw */
             char level[32] = "";
             if (layers > 1) snprintf(level, sizeof level, "_l%lld", (long long)layer);
@@ -314,7 +378,7 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
             int last = layer == layers - 1 && directions == 1;
             /* A dict unit runs backwards on its reversed sequence, reversed back afterwards
              * (RecLayer reverses within each sequence's length itself only for native units). */
-            int reversed = dir && kind != CELL_LSTM;
+            int dict_unit = kind != CELL_LSTM || projected, reversed = dir && dict_unit;
             const char *rec_name = reversed ? pt2_arena_printf(ctx->arena, err, "%s_rec", name) : name;
             if (!rec_name) return err->status;
             pt2_lowered_value reversed_in;
@@ -336,8 +400,10 @@ static pt2_status lower_recurrent(pt2_lower_context *ctx, const pt2_node *node, 
             st = last ? pt2_lower_new_layer(ctx, node, "rec", &rec[dir], err)
                       : pt2_lower_new_layer_named(ctx, node, rec_name, "rec", &rec[dir], err);
             if (!st) st = pt2_lower_add_source(ctx, rec[dir], rec_source, err);
-            if (!st) st = kind == CELL_LSTM ? native_lstm2_unit(ctx, rec[dir], p, has_biases, hidden, err)
-                                            : subnetwork_unit(ctx, rec[dir], kind, p, has_biases, hidden, err);
+            if (!st)
+                st = projected          ? projected_lstm_unit(ctx, rec[dir], p, has_biases, hidden, fed_back, err)
+                     : kind == CELL_LSTM ? native_lstm2_unit(ctx, rec[dir], p, has_biases, hidden, err)
+                                         : subnetwork_unit(ctx, rec[dir], kind, p, has_biases, hidden, err);
             if (!st && !reversed) st = pt2_rt_set_int(rec[dir], "direction", dir ? -1 : 1, err);
             if (!st && !zero_state) st = lstm_initial_state(ctx, node, rec[dir], hx, layer * directions + dir, err);
             if (!st && axis) st = pt2_rt_set_string(rec[dir], "axis", axis, err);
@@ -405,8 +471,8 @@ static pt2_status lower_rnn_relu(pt2_lower_context *ctx, const pt2_node *node, p
 /* eval:reverse_sequence: the sequence reversal around a backward dict unit (PT2_REC_EVAL_REVERSE,
  * interpreted by core/returnn/layers_rec.c). */
 const pt2_op_lowering pt2_lowerings_recurrent[] = {
-    {"aten.lstm.input", lower_lstm, "rec copy"},
-    {"pt2returnn.lstm.default", lower_lstm, "rec copy"},
+    {"aten.lstm.input", lower_lstm, "rec copy eval:reverse_sequence"},
+    {"pt2returnn.lstm.default", lower_lstm, "rec copy eval:reverse_sequence"},
     {"aten.gru.input", lower_gru, "rec copy eval:reverse_sequence"},
     {"pt2returnn.gru.default", lower_gru, "rec copy eval:reverse_sequence"},
     {"aten.rnn_tanh.input", lower_rnn_tanh, "rec copy eval:reverse_sequence"},

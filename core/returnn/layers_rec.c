@@ -36,19 +36,25 @@ static pt2_status iterated_dim(const pt2_rt_net *net, const pt2_rt_layer *layer,
 
 #define MAX_UNIT_LAYERS 16
 
-typedef enum unit_form { FORM_NONE, FORM_SIGMOID_SUM, FORM_TANH_SUM, FORM_RELU_SUM, FORM_GRU_CANDIDATE, FORM_GRU_STATE } unit_form;
+typedef enum unit_form {
+    FORM_NONE, FORM_SIGMOID_SUM, FORM_TANH_SUM, FORM_RELU_SUM, FORM_GRU_CANDIDATE, FORM_GRU_STATE, FORM_LSTM_CELL,
+    FORM_LSTM_HIDDEN
+} unit_form;
 
 typedef struct unit_layer {
     const char *name;
     int is_linear;
     unit_form form;
     size_t num_from;
-    int from[3]; /* an inner layer's index, or SOURCE_FRAME / SOURCE_PREV_OUTPUT */
+    int from[4]; /* an inner layer's index, SOURCE_FRAME, or prev_source(index) for its last frame */
     int64_t size;
     const pt2_tensor *weight, *bias;
 } unit_layer;
 
-enum { SOURCE_FRAME = -1, SOURCE_PREV_OUTPUT = -2 };
+enum { SOURCE_FRAME = -1 };
+/* "prev:<layer>": that layer's output at the last frame (zeros before the first) */
+static int prev_source(int index) { return -2 - index; }
+static int prev_index(int source) { return -2 - source; }
 
 typedef struct rec_unit {
     size_t count;
@@ -62,7 +68,8 @@ static unit_form eval_form(const char *code) {
         unit_form form;
     } forms[] = {{PT2_REC_EVAL_SIGMOID_SUM, FORM_SIGMOID_SUM}, {PT2_REC_EVAL_TANH_SUM, FORM_TANH_SUM},
                  {PT2_REC_EVAL_RELU_SUM, FORM_RELU_SUM}, {PT2_REC_EVAL_GRU_CANDIDATE, FORM_GRU_CANDIDATE},
-                 {PT2_REC_EVAL_GRU_STATE, FORM_GRU_STATE}};
+                 {PT2_REC_EVAL_GRU_STATE, FORM_GRU_STATE}, {PT2_REC_EVAL_LSTM_CELL, FORM_LSTM_CELL},
+                 {PT2_REC_EVAL_LSTM_HIDDEN, FORM_LSTM_HIDDEN}};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
         if (!strcmp(code, forms[i].code)) return forms[i].form;
     return FORM_NONE;
@@ -90,16 +97,16 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
             return pt2_rt_layer_fail(layer, err, "unit layer '%s' needs a class and from", u->name);
         if (!strcmp(u->name, "output")) unit->output = (int)i;
         size_t n = from->kind == PT2_RT_LIST ? from->count : 1;
-        if (n > 3) return pt2_rt_layer_fail(layer, err, "unit layer '%s' has too many sources", u->name);
+        if (n > 4) return pt2_rt_layer_fail(layer, err, "unit layer '%s' has too many sources", u->name);
         u->num_from = n;
         for (size_t f = 0; f < n; f++) {
             const pt2_rt_value *v = from->kind == PT2_RT_LIST ? &from->items[f] : from;
             if (v->kind != PT2_RT_STRING) return pt2_rt_layer_fail(layer, err, "unit layer '%s': a source is not a name", u->name);
             int found = 0;
             if (!strcmp(v->string, "data:source")) u->from[f] = SOURCE_FRAME, found = 1;
-            else if (!strcmp(v->string, "prev:output")) u->from[f] = SOURCE_PREV_OUTPUT, found = 1;
+            int prev = !strncmp(v->string, "prev:", 5);
             for (size_t k = 0; k < dict->count && !found; k++)
-                if (!strcmp(v->string, dict->keys[k])) u->from[f] = (int)k, found = 1;
+                if (!strcmp(v->string + (prev ? 5 : 0), dict->keys[k])) u->from[f] = prev ? prev_source((int)k) : (int)k, found = 1;
             if (!found) return pt2_rt_layer_fail(layer, err, "unit layer '%s': source '%s' is not interpreted", u->name, v->string);
         }
         if (!strcmp(cls->string, "linear")) {
@@ -122,7 +129,7 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
         } else if (!strcmp(cls->string, "eval")) {
             const pt2_rt_value *code = dict_get(d, "eval");
             u->form = code && code->kind == PT2_RT_STRING ? eval_form(code->string) : FORM_NONE;
-            size_t wanted = u->form == FORM_GRU_CANDIDATE || u->form == FORM_GRU_STATE ? 3 : 2;
+            size_t wanted = u->form == FORM_GRU_CANDIDATE || u->form == FORM_GRU_STATE ? 3 : u->form == FORM_LSTM_CELL ? 4 : 2;
             if (u->form == FORM_NONE || n != wanted)
                 return pt2_rt_layer_fail(layer, err, "unit layer '%s': eval expression not interpreted", u->name);
         } else {
@@ -138,12 +145,12 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
             int s = u->from[0];
             if (s >= 0) u->size = unit->layers[s].size;
         }
-    int64_t out_size = unit->layers[unit->output].size;
     for (size_t i = 0; i < unit->count; i++) {
         unit_layer *u = &unit->layers[i];
         if (u->size < 1) return pt2_rt_layer_fail(layer, err, "unit layer '%s': its size is not known", u->name);
         for (size_t f = 0; f < u->num_from; f++) {
-            int64_t size = u->from[f] == SOURCE_FRAME ? n_in : u->from[f] == SOURCE_PREV_OUTPUT ? out_size : unit->layers[u->from[f]].size;
+            int s = u->from[f];
+            int64_t size = s == SOURCE_FRAME ? n_in : unit->layers[s >= 0 ? s : prev_index(s)].size;
             int64_t wanted = u->is_linear ? u->weight->shape[0] : u->size;
             if (size != wanted && n_in >= 0)
                 return pt2_rt_layer_fail(layer, err, "unit layer '%s': source %zu has %lld features, expected %lld", u->name, f,
@@ -154,14 +161,14 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
 }
 
 /* One frame of every unit layer, for one sequence: values[i] holds layer i's output. */
-static void unit_step(const rec_unit *unit, const float *frame, const float *prev_output, float **values,
-                      unsigned char *done, int index) {
+static void unit_step(const rec_unit *unit, const float *frame, float *const *prev, float **values, unsigned char *done,
+                      int index) {
     const unit_layer *u = &unit->layers[index];
-    const float *in[3];
+    const float *in[4];
     for (size_t f = 0; f < u->num_from; f++) {
         int s = u->from[f];
-        if (s >= 0 && !done[s]) unit_step(unit, frame, prev_output, values, done, s);
-        in[f] = s == SOURCE_FRAME ? frame : s == SOURCE_PREV_OUTPUT ? prev_output : values[s];
+        if (s >= 0 && !done[s]) unit_step(unit, frame, prev, values, done, s);
+        in[f] = s == SOURCE_FRAME ? frame : s >= 0 ? values[s] : prev[prev_index(s)];
     }
     float *y = values[index];
     if (u->is_linear) {
@@ -181,6 +188,8 @@ static void unit_step(const rec_unit *unit, const float *frame, const float *pre
             case FORM_RELU_SUM: y[j] = a + b > 0.0f ? a + b : 0.0f; break;
             case FORM_GRU_CANDIDATE: y[j] = tanhf(a + b * in[2][j]); break;
             case FORM_GRU_STATE: y[j] = (1.0f - a) * b + a * in[2][j]; break;
+            case FORM_LSTM_CELL: y[j] = a * b + in[2][j] * in[3][j]; break;
+            case FORM_LSTM_HIDDEN: y[j] = a * tanhf(b); break;
             case FORM_NONE: break;
             }
         }
@@ -246,23 +255,24 @@ static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_layer *layer, con
     memcpy(sizes, x->shape, sizeof(int64_t) * (size_t)rank);
     sizes[rank - 1] = n;
     if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
-    float *values[MAX_UNIT_LAYERS];
-    float *zeros = pt2_arena_alloc_array(arena, (size_t)n + 1, sizeof(float), err);
-    if (!zeros) return err->status;
-    memset(zeros, 0, sizeof(float) * (size_t)n);
-    for (size_t i = 0; i < unit.count; i++)
-        if (!(values[i] = pt2_arena_alloc_array(arena, (size_t)unit.layers[i].size + 1, sizeof(float), err))) return err->status;
+    float *values[MAX_UNIT_LAYERS], *prev[MAX_UNIT_LAYERS];
+    for (size_t i = 0; i < unit.count; i++) {
+        values[i] = pt2_arena_alloc_array(arena, (size_t)unit.layers[i].size + 1, sizeof(float), err);
+        prev[i] = pt2_arena_alloc_array(arena, (size_t)unit.layers[i].size + 1, sizeof(float), err);
+        if (!values[i] || !prev[i]) return err->status;
+    }
     const float *xs = pt2_tensor_data(x);
     float *y = pt2_tensor_data(out);
     for (int64_t bi = 0; bi < batch; bi++) {
-        const float *prev = zeros;
+        for (size_t i = 0; i < unit.count; i++) memset(prev[i], 0, sizeof(float) * (size_t)unit.layers[i].size);
         for (int64_t step = 0; step < steps; step++) {
             int64_t t = backward ? steps - 1 - step : step;
             unsigned char done[MAX_UNIT_LAYERS] = {0};
-            unit_step(&unit, xs + (t * batch + bi) * n_in, prev, values, done, unit.output);
-            float *y_t = y + (t * batch + bi) * n;
-            memcpy(y_t, values[unit.output], sizeof(float) * (size_t)n);
-            prev = y_t;
+            /* every layer, as RETURNN computes them all each frame (a prev: may need one the output does not) */
+            for (size_t i = 0; i < unit.count; i++)
+                if (!done[i]) unit_step(&unit, xs + (t * batch + bi) * n_in, prev, values, done, (int)i);
+            memcpy(y + (t * batch + bi) * n, values[unit.output], sizeof(float) * (size_t)n);
+            for (size_t i = 0; i < unit.count; i++) memcpy(prev[i], values[i], sizeof(float) * (size_t)unit.layers[i].size);
         }
     }
     return PT2_OK;

@@ -17,7 +17,7 @@ import torch.nn as nn
 from conftest import ROOT, check_returnn_outputs, run_returnn_jobs
 
 sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
-import pt2returnn  # noqa: E402
+from pt2returnn import export as pt2returnn_export  # noqa: E402
 
 
 class AcousticBLSTM(nn.Module):
@@ -59,13 +59,34 @@ class BidirectionalGRU(nn.Module):
         return self.gru(features)[0]
 
 
+class ProjectedLSTM(nn.Module):
+    """proj_size: a dict unit with the cell state as a layer of its own (prev:c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(20, 32, num_layers=2, bidirectional=True, proj_size=12, batch_first=True)
+
+    def forward(self, features):
+        return self.lstm(features)[0]
+
+
+class ReluRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(20, 16, nonlinearity="relu", bidirectional=True, batch_first=True)
+
+    def forward(self, features):
+        return self.rnn(features)[0]
+
+
 TIME = torch.export.Dim("time", min=2, max=4096)
 LENGTHS = (50, 23)          # two lengths for the whole-batch runs
 PADDED = (31, 17, 9)        # the padded batch's sequence lengths
 
 
 # name -> (model class, feature size, the output's batch axis)
-MODELS = {"blstm": (AcousticBLSTM, 80, 0), "time_major_lstm": (TimeMajorLSTM, 24, 1), "bigru": (BidirectionalGRU, 40, 0)}
+MODELS = {"blstm": (AcousticBLSTM, 80, 0), "time_major_lstm": (TimeMajorLSTM, 24, 1), "bigru": (BidirectionalGRU, 40, 0),
+          "projected_lstm": (ProjectedLSTM, 20, 0), "relu_rnn": (ReluRNN, 20, 0)}
 
 
 def export_models(tmp):
@@ -74,7 +95,7 @@ def export_models(tmp):
     models = {}
     for name, (cls, features, batch_axis) in MODELS.items():
         model = cls().eval()
-        program = pt2returnn.export(model, (torch.randn(1, 50, features),), dynamic_shapes=({1: TIME},))
+        program = pt2returnn_export(model, (torch.randn(1, 50, features),), dynamic_shapes=({1: TIME},))
         path = str(tmp / f"{name}.pt2")
         torch.export.save(program, path)
         models[name] = (model, path, features, batch_axis)
@@ -138,10 +159,10 @@ def test_export_restores_torch_even_when_it_fails():
             return y[: int(y.sum() > 0)]  # data-dependent: the export fails
 
     with pytest.raises(Exception):
-        pt2returnn.export(Broken().eval(), (torch.randn(5, 1, 4),), strict=False)
+        pt2returnn_export(Broken().eval(), (torch.randn(5, 1, 4),), strict=False)
     assert torch.nn.modules.rnn._VF is real
     # and a successful export leaves it in place too
-    pt2returnn.export(nn.LSTM(4, 3).eval(), (torch.randn(5, 1, 4),))
+    pt2returnn_export(nn.LSTM(4, 3).eval(), (torch.randn(5, 1, 4),))
     assert torch.nn.modules.rnn._VF is real
 
 
@@ -235,3 +256,74 @@ def test_a_dim_dynamic_export_reads(pt2returnn, tmp_path):
     result = subprocess.run([pt2returnn, "inspect", str(tmp_path / "auto.pt2")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Dynamic dims" in result.stdout and "(example [1, 9, 6])" in result.stdout
+
+
+class Wrapped(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        output, state = self.layer(x)
+        states = state if isinstance(state, tuple) else (state,)
+        return torch.cat([output.flatten()] + [s.flatten() for s in states])  # the sequence and every final state
+
+
+@pytest.mark.parametrize("name,layer,batch_first", [
+    ("lstm_proj_bi", lambda: nn.LSTM(5, 8, num_layers=2, bidirectional=True, proj_size=3), False),
+    ("lstm_no_bias", lambda: nn.LSTM(5, 6, bias=False, batch_first=True), True),
+    ("gru_bi", lambda: nn.GRU(5, 7, num_layers=2, bidirectional=True, batch_first=True), True),
+    ("rnn_relu", lambda: nn.RNN(5, 6, nonlinearity="relu", bidirectional=True), False),
+    ("rnn_tanh_no_bias", lambda: nn.RNN(5, 6, bias=False, num_layers=2), False),
+])
+def test_reference_run_of_the_pt2returnn_ops_matches_pytorch(pt2returnn, tmp_path, name, layer, batch_first):
+    """The C reference run of pt2returnn::lstm/gru/rnn_* (and their final states) against PyTorch,
+    at a length other than the export's."""
+    torch.manual_seed(3)
+    model = Wrapped(layer()).eval()
+    time_axis = 1 if batch_first else 0
+    example = torch.randn(2, 9, 5) if batch_first else torch.randn(9, 2, 5)
+    program = pt2returnn_export(model, (example,), dynamic_shapes=({time_axis: TIME},))
+    torch.export.save(program, str(tmp_path / "m.pt2"))
+    x = torch.randn(2, 14, 5) if batch_first else torch.randn(14, 2, 5)
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = subprocess.run([pt2returnn, "run", str(tmp_path / "m.pt2"), "--input", str(tmp_path / "x.npy"),
+                             "--output", str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with torch.no_grad():
+        np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model(x).numpy(), atol=1e-5, rtol=0)
+
+
+def test_gru_and_rnn_initial_states_other_than_zeros_are_refused_by_name(pt2returnn, tmp_path):
+    class GivenState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(5, 4, batch_first=True)
+            self.h0 = nn.Parameter(torch.ones(1, 1, 4))
+
+        def forward(self, x):
+            return self.gru(x, self.h0)[0]
+
+    program = pt2returnn_export(GivenState().eval(), (torch.randn(1, 9, 5),), dynamic_shapes=({1: TIME},))
+    torch.export.save(program, str(tmp_path / "m.pt2"))
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "m.pt2"), "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "initial state" in result.stderr and "pt2returnn.gru" in result.stderr, result.stderr
+    assert not os.path.exists(tmp_path / "out" / "model.001.index")
+
+
+NODE_CLI = os.path.join(ROOT, "node", "bin", "pt2returnn.js")
+
+
+def test_npm_package_writes_the_same_files(converted, tmp_path):
+    """The npm package's CLI (the WebAssembly build) converts the same .pt2 files to byte-identical
+    configs and checkpoints."""
+    if not os.path.exists(os.path.join(ROOT, "node", "dist", "pt2returnn_wasm.wasm")):
+        pytest.skip("no WebAssembly build in node/dist (bash scripts/build.sh builds it)")
+    for name, (_, path, _, _) in converted["models"].items():
+        out = tmp_path / name
+        result = subprocess.run(["node", NODE_CLI, "convert", path, "-o", str(out)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        native = converted["tmp"] / f"{name}_out"
+        for file in ("returnn.config.py", "returnn.config.json", "model.001.index", "model.001.data-00000-of-00001"):
+            assert (out / file).read_bytes() == (native / file).read_bytes(), f"{name}: {file} differs"

@@ -6,7 +6,8 @@ runs forward on an input, writing the output in the PyTorch tensor's axis order.
     python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
     python tests/returnn/run_in_returnn.py --jobs JOBS.json
 
-JOBS.json lists {"out_dir", "input", "output", "config"} entries, run in one process (TensorFlow
+JOBS.json lists {"out_dir", "input", "output", "config"[, "lengths"]} entries (lengths: the
+sequence lengths of a padded batch), run in one process (TensorFlow
 and RETURNN load once); a job that fails writes {"error": ...} to "output" + ".error".
 """
 import os
@@ -18,13 +19,18 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 
 
-def run(out_dir, x, config_kind="py"):
+def run(out_dir, x, config_kind="py", lengths=None):
     import tensorflow as tf
     import returnn.tf.compat as tf_compat
     from returnn.config import Config
     from returnn.tf.network import TFNetwork
     from returnn.util.basic import BehaviorVersion
 
+    if not tf.config.list_physical_devices("GPU"):
+        # RETURNN compiles its native ops (NativeLSTM2) for CUDA whenever it finds a CUDA toolkit,
+        # even one without a GPU to run on; this machine has one without nvcc. CPU only, then.
+        from returnn.tf import native_op
+        native_op.OpMaker.with_cuda = False
     config = Config()
     config.load_file(os.path.join(out_dir, f"returnn.config.{config_kind}"))
     BehaviorVersion.set(config.int("behavior_version", None))
@@ -37,7 +43,9 @@ def run(out_dir, x, config_kind="py"):
         feed = {data.placeholder: x}
         for axis, dim in enumerate(data.dims):
             if dim.dyn_size_ext is not None and not dim.is_batch_dim():
-                feed[dim.dyn_size_ext.placeholder] = np.full([x.shape[0]], x.shape[axis], dtype="int32")
+                # a padded batch: each sequence's own length (the job's "lengths"), else all full
+                feed[dim.dyn_size_ext.placeholder] = (np.asarray(lengths, dtype="int32") if lengths is not None
+                                                      else np.full([x.shape[0]], x.shape[axis], dtype="int32"))
         y = session.run(output.placeholder, feed_dict=feed)
         # Back to PyTorch's axis order, named in the config.
         order = [output.get_axis_from_description(axis) for axis in config.typed_dict["pt2returnn_output_axes"]]
@@ -51,7 +59,8 @@ def run_jobs(path):
         jobs = json.load(f)
     for job in jobs:
         try:
-            np.save(job["output"], run(job["out_dir"], np.load(job["input"]), job.get("config", "py")))
+            np.save(job["output"], run(job["out_dir"], np.load(job["input"]), job.get("config", "py"),
+                                       job.get("lengths")))
         except Exception:  # reported per job, so one broken config does not hide the others
             with open(job["output"] + ".error", "w") as f:
                 f.write(traceback.format_exc())

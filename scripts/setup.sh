@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-debian_packages=(gcc g++ make cmake libxnnpack-dev libpthreadpool-dev emscripten chromium)
+# python3-dev and ninja-build: the Python package's extension (python/, built with scikit-build-core)
+debian_packages=(gcc g++ make cmake ninja-build python3-dev libxnnpack-dev libpthreadpool-dev emscripten chromium)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -33,6 +34,18 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > .venv/.requirements.sha256
 else
   echo "setup: Python packages present"
+fi
+
+# The Python package (python/): its extension is built from the repository's core by
+# `pip install ./python`; again only when its sources changed since the last install.
+package_sources=$(find CMakeLists.txt cli/run_in_returnn.py core python/CMakeLists.txt python/pyproject.toml python/pt2returnn \
+  -type f \( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.txt' -o -name '*.toml' \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat .venv/.pt2returnn-package.sha256 2>/dev/null)" != "$package_sources" ] || ! compgen -G ".venv/lib/python3*/site-packages/pt2returnn/_core*.so" >/dev/null; then
+  echo "setup: installing the pt2returnn Python package (building its extension from core/)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps ./python
+  echo "$package_sources" > .venv/.pt2returnn-package.sha256
+else
+  echo "setup: pt2returnn Python package up to date"
 fi
 
 for dir in node web; do

@@ -18,7 +18,9 @@ typedef enum global_kind {
     GLOBAL_DEVICE,
     GLOBAL_CODECS_ENCODE,
     GLOBAL_BYTEARRAY,
-    GLOBAL_SET
+    GLOBAL_SET,
+    GLOBAL_REBUILD_FROM_TYPE, /* torch._tensor._rebuild_from_type_v2 (tensors saved with Python attributes) */
+    GLOBAL_TENSOR_TYPE        /* torch.Tensor, only as _rebuild_from_type_v2's type */
 } global_kind;
 
 static const struct {
@@ -57,6 +59,8 @@ static const struct {
     {"_codecs.encode", GLOBAL_CODECS_ENCODE, 0},
     {"builtins.bytearray", GLOBAL_BYTEARRAY, 0},
     {"builtins.set", GLOBAL_SET, 0},
+    {"torch._tensor._rebuild_from_type_v2", GLOBAL_REBUILD_FROM_TYPE, 0},
+    {"torch.Tensor", GLOBAL_TENSOR_TYPE, 0},
 };
 
 typedef struct unpickler {
@@ -407,6 +411,25 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
     case GLOBAL_REBUILD_TENSOR:
         if ((st = rebuild_tensor(u, args, &result))) return st;
         break;
+    case GLOBAL_REBUILD_FROM_TYPE: {
+        /* _rebuild_from_type_v2(func, type, args, state): torch.export writes it for tensors that
+         * carry Python attributes (e.g. `_specialize_on` of a Dim.DYNAMIC input). The function must
+         * be an allowed tensor rebuild, the type a plain tensor or Parameter; the attribute state is
+         * Python metadata that pt2returnn does not need, so it is skipped, not interpreted. */
+        if (args->count != 4 || args->items[0]->kind != PT2_PY_GLOBAL || args->items[1]->kind != PT2_PY_GLOBAL)
+            return fail_at(u, "_rebuild_from_type_v2 expects (function, type, arguments, state)");
+        global_kind func = allowed_globals[args->items[0]->int_value].kind;
+        global_kind type = allowed_globals[args->items[1]->int_value].kind;
+        if ((func != GLOBAL_REBUILD_TENSOR && func != GLOBAL_REBUILD_PARAMETER) ||
+            (type != GLOBAL_TENSOR_TYPE && type != GLOBAL_PARAMETER))
+            return fail(u, PT2_ERR_INPUT, "invalid pickle: _rebuild_from_type_v2 of %s (expected a tensor rebuild, "
+                        "as torch.Tensor or Parameter)", args->items[0]->string);
+        if ((st = apply_global(u, args->items[0], args->items[2]))) return st;
+        if (type == GLOBAL_PARAMETER) u->stack[u->stack_count - 1]->is_parameter = 1;
+        return PT2_OK;
+    }
+    case GLOBAL_TENSOR_TYPE:
+        return fail_at(u, "torch.Tensor can only be the type of _rebuild_from_type_v2");
     case GLOBAL_REBUILD_PARAMETER:
     case GLOBAL_PARAMETER:
         if (args->count < 1 || args->items[0]->kind != PT2_PY_TENSOR)

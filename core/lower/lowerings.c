@@ -11,6 +11,7 @@ extern const pt2_op_lowering pt2_lowerings_pool[];
 extern const pt2_op_lowering pt2_lowerings_layout[];
 extern const pt2_op_lowering pt2_lowerings_math[];
 extern const pt2_op_lowering pt2_lowerings_compare[];
+extern const pt2_op_lowering pt2_lowerings_recurrent[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -19,7 +20,7 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_elementwi
                                                          pt2_lowerings_norm, pt2_lowerings_pad,
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
                                                          pt2_lowerings_compare, pt2_lowerings_layout,
-                                                         pt2_lowerings_math};
+                                                         pt2_lowerings_math, pt2_lowerings_recurrent};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

@@ -10,7 +10,6 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"recurrent layers are lowered by their own issue", "aten.lstm.input"},
     {"these changes of axes (the _copy variants, expand, concat, repeat, flip) are not lowered on the axis map yet",
      "aten.view_copy.default "
      "aten.permute_copy.default aten.transpose_copy.int "

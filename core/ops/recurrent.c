@@ -1,7 +1,13 @@
-/* aten.lstm.input: multi-layer, uni- or bidirectional LSTM with PyTorch's gate order
- * (input, forget, cell, output), optional biases, batch_first and unbatched inputs.
- * Each layer and direction projects the whole input sequence at once (one GEMM), then runs
- * the recurrence step by step with a GEMM of the hidden state against W_hh. */
+/* Recurrent layers with PyTorch's semantics: aten.lstm.input (fixed-length exports) and the
+ * pt2returnn:: ops that pt2returnn.export writes in their place (python/pt2returnn/ops.py:
+ * the same arguments as aten.lstm/gru/rnn_tanh/rnn_relu.input). Multi-layer, uni- or
+ * bidirectional, optional biases, batch_first, unbatched inputs, LSTM projections (proj_size).
+ *
+ * Gates in PyTorch's order: LSTM (input, forget, cell, output), GRU (reset, update, new), with
+ * GRU's reset gate applied after the hidden matmul: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+ * Each layer and direction projects the whole input sequence at once (one GEMM), then runs the
+ * recurrence step by step with a GEMM of the hidden state against W_hh, as PyTorch's CPU kernel
+ * adds the two projections (each with its own bias). */
 #include <math.h>
 #include <string.h>
 
@@ -9,16 +15,56 @@
 #include "op_util.h"
 #include "registry.h"
 
+typedef enum cell_kind { CELL_LSTM, CELL_GRU, CELL_RNN_TANH, CELL_RNN_RELU } cell_kind;
+
+static const char *const cell_names[] = {"lstm", "gru", "rnn_tanh", "rnn_relu"};
+static const int cell_gates[] = {4, 3, 1, 1};
+
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-static pt2_status run_lstm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
-    pt2_tensor input, *hx, *params;
-    size_t hx_count, param_count;
+/* Row · vector with eight partial sums (they vectorize). A step's recurrent product is one
+ * matrix-vector product per sequence; W_hh is read in its own row-major layout, so no per-step
+ * packing as a GEMM would do. */
+static float dot(const float *a, const float *b, int64_t n) {
+    float partial[8] = {0};
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int u = 0; u < 8; u++) partial[u] += a[k + u] * b[k + u];
+    float sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+    for (; k < n; k++) sum += a[k] * b[k];
+    return sum;
+}
+
+/* One layer and direction: the parameters as float32 contiguous, checked against the sizes. */
+typedef struct direction_params {
+    const float *w_ih, *w_hh, *b_ih, *b_hh, *w_hr;
+} direction_params;
+
+static pt2_status float_param(pt2_run_context *ctx, const pt2_tensor *t, int rank, int64_t rows, int64_t columns,
+                              const float **out, pt2_error *err) {
+    pt2_tensor c;
+    pt2_status st = pt2_tensor_contiguous(ctx->arena, t, 0, &c, err);
+    if (st) return st;
+    int fits = c.dtype == PT2_DTYPE_FLOAT32 && c.rank == rank && c.shape[0] == rows && (rank == 1 || c.shape[1] == columns);
+    if (!fits) return PT2_ERR_INPUT;
+    *out = pt2_f32(&c);
+    return PT2_OK;
+}
+
+static pt2_status run_recurrent(pt2_run_context *ctx, const pt2_node *node, cell_kind kind, pt2_error *err) {
+    const char *name = cell_names[kind];
+    pt2_tensor input, *hx = NULL, *params, hx_single;
+    size_t hx_count = 0, param_count;
     int has_biases, train, bidirectional, batch_first;
     int64_t layers;
     double dropout;
     pt2_status st = pt2_op_float_tensor(ctx, node, "input", &input, err);
-    if (!st) st = pt2_op_tensor_list(ctx, node, "hx", &hx, &hx_count, err);
+    if (!st && kind == CELL_LSTM) st = pt2_op_tensor_list(ctx, node, "hx", &hx, &hx_count, err);
+    if (!st && kind != CELL_LSTM) {
+        st = pt2_op_tensor(ctx, node, "hx", &hx_single, err);
+        hx = &hx_single;
+        hx_count = 1;
+    }
     if (!st) st = pt2_op_tensor_list(ctx, node, "params", &params, &param_count, err);
     if (!st) st = pt2_op_bool(ctx, node, "has_biases", &has_biases, err);
     if (!st) st = pt2_op_int(ctx, node, "num_layers", &layers, err);
@@ -29,27 +75,36 @@ static pt2_status run_lstm(pt2_run_context *ctx, const pt2_node *node, pt2_error
     if (st) return st;
     int directions = bidirectional ? 2 : 1, per_direction = has_biases ? 4 : 2;
     if (train && dropout != 0)
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "LSTM dropout in training mode; export the model after .eval()");
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s dropout in training mode; export the model after .eval()", name);
+    int projected_lstm = kind == CELL_LSTM && layers >= 1 &&
+                         param_count == (size_t)(layers * directions * (per_direction + 1));
+    if (projected_lstm) per_direction++;
     if (layers < 1 || param_count != (size_t)(layers * directions * per_direction))
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "lstm: %zu parameter tensors for %lld layers x %d directions "
-                        "(projections are not supported)", param_count, (long long)layers, directions);
-    if (hx_count != 2) return pt2_fail(err, PT2_ERR_INPUT, "lstm: hx must be [h0, c0], got %zu tensors", hx_count);
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: %zu parameter tensors for %lld layers x %d directions", name,
+                        param_count, (long long)layers, directions);
+    if (hx_count != (kind == CELL_LSTM ? 2u : 1u))
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: hx must be %s, got %zu tensors", name,
+                        kind == CELL_LSTM ? "[h0, c0]" : "one tensor", hx_count);
     int unbatched = input.rank == 2;
     if (input.rank != 3 && !unbatched)
-        return pt2_fail(err, PT2_ERR_INPUT, "lstm input must be [time, batch, features] or unbatched, got rank %d", input.rank);
+        return pt2_fail(err, PT2_ERR_INPUT, "%s input must be [time, batch, features] or unbatched, got rank %d", name,
+                        input.rank);
     int64_t time = unbatched ? input.shape[0] : batch_first ? input.shape[1] : input.shape[0];
     int64_t batch = unbatched ? 1 : batch_first ? input.shape[0] : input.shape[1];
     int64_t features = input.shape[input.rank - 1];
     pt2_tensor h0, c0;
     if ((st = pt2_tensor_contiguous(ctx->arena, &hx[0], 0, &h0, err))) return st;
-    if ((st = pt2_tensor_contiguous(ctx->arena, &hx[1], 0, &c0, err))) return st;
-    if (h0.dtype != PT2_DTYPE_FLOAT32 || c0.dtype != PT2_DTYPE_FLOAT32)
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "lstm runs on float32 only");
-    int64_t hidden = h0.shape[h0.rank - 1];
-    int64_t states = layers * directions;
-    if (pt2_tensor_numel(&h0) != states * batch * hidden || pt2_tensor_numel(&c0) != states * batch * hidden)
-        return pt2_fail(err, PT2_ERR_INPUT, "lstm: h0 and c0 must be [%lld, %lld, %lld]", (long long)states,
-                        (long long)batch, (long long)hidden);
+    if (kind == CELL_LSTM && (st = pt2_tensor_contiguous(ctx->arena, &hx[1], 0, &c0, err))) return st;
+    if (h0.dtype != PT2_DTYPE_FLOAT32 || (kind == CELL_LSTM && c0.dtype != PT2_DTYPE_FLOAT32))
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s runs on float32 only", name);
+    /* hidden: the cell state's size; output: the hidden state's (proj_size when projected) */
+    int64_t output = h0.shape[h0.rank - 1];
+    int64_t hidden = kind == CELL_LSTM ? c0.shape[c0.rank - 1] : output;
+    int64_t states = layers * directions, gates_width = cell_gates[kind] * hidden;
+    if (pt2_tensor_numel(&h0) != states * batch * output ||
+        (kind == CELL_LSTM && pt2_tensor_numel(&c0) != states * batch * hidden))
+        return pt2_fail(err, PT2_ERR_INPUT, "%s: the initial state must be [%lld, %lld, %lld]", name,
+                        (long long)states, (long long)batch, (long long)output);
     /* the sequence time-major [time, batch, features] */
     float *sequence = pt2_arena_alloc_array(ctx->arena, (size_t)(time * batch * features) + 1, sizeof(float), err);
     if (!sequence) return err->status;
@@ -62,73 +117,80 @@ static pt2_status run_lstm(pt2_run_context *ctx, const pt2_node *node, pt2_error
                        pt2_f32(&x) + (batch_first && !unbatched ? b * time + t : t * batch + b) * features,
                        sizeof(float) * (size_t)features);
     }
-    int64_t width = directions * hidden;
-    float *layer_out = NULL;
-    float *h_n = pt2_arena_alloc_array(ctx->arena, (size_t)(states * batch * hidden) + 1, sizeof(float), err);
+    int64_t width = directions * output;
+    float *h_n = pt2_arena_alloc_array(ctx->arena, (size_t)(states * batch * output) + 1, sizeof(float), err);
     float *c_n = pt2_arena_alloc_array(ctx->arena, (size_t)(states * batch * hidden) + 1, sizeof(float), err);
-    float *projected = pt2_arena_alloc_array(ctx->arena, (size_t)(time * batch * 4 * hidden) + 1, sizeof(float), err);
-    float *gates = pt2_arena_alloc_array(ctx->arena, (size_t)(batch * 4 * hidden) + 1, sizeof(float), err);
+    float *projected = pt2_arena_alloc_array(ctx->arena, (size_t)(time * batch * gates_width) + 1, sizeof(float), err);
+    float *recurrent = pt2_arena_alloc_array(ctx->arena, (size_t)(batch * gates_width) + 1, sizeof(float), err);
+    float *cell_out = pt2_arena_alloc_array(ctx->arena, (size_t)(batch * hidden) + 1, sizeof(float), err);
     float *scratch = pt2_arena_alloc_array(ctx->arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!h_n || !c_n || !projected || !gates || !scratch) return err->status;
+    if (!h_n || !c_n || !projected || !recurrent || !cell_out || !scratch) return err->status;
     int64_t in_features = features;
     for (int64_t layer = 0; layer < layers; layer++) {
-        layer_out = pt2_arena_alloc_array(ctx->arena, (size_t)(time * batch * width) + 1, sizeof(float), err);
+        float *layer_out = pt2_arena_alloc_array(ctx->arena, (size_t)(time * batch * width) + 1, sizeof(float), err);
         if (!layer_out) return err->status;
         for (int dir = 0; dir < directions; dir++) {
             pt2_tensor *p = params + (layer * directions + dir) * per_direction;
-            pt2_tensor w_ih, w_hh, b_ih, b_hh;
-            if ((st = pt2_tensor_contiguous(ctx->arena, &p[0], 0, &w_ih, err))) return st;
-            if ((st = pt2_tensor_contiguous(ctx->arena, &p[1], 0, &w_hh, err))) return st;
-            if (w_ih.rank != 2 || w_ih.shape[0] != 4 * hidden || w_ih.shape[1] != in_features || w_hh.rank != 2 ||
-                w_hh.shape[0] != 4 * hidden || w_hh.shape[1] != hidden || w_ih.dtype != PT2_DTYPE_FLOAT32 ||
-                w_hh.dtype != PT2_DTYPE_FLOAT32)
-                return pt2_fail(err, PT2_ERR_INPUT, "lstm layer %lld: weights must be float32 [%lld, %lld] and [%lld, %lld]",
-                                (long long)layer, (long long)(4 * hidden), (long long)in_features, (long long)(4 * hidden),
-                                (long long)hidden);
-            const float *bias_ih = NULL, *bias_hh = NULL;
-            if (has_biases) {
-                if ((st = pt2_tensor_contiguous(ctx->arena, &p[2], 0, &b_ih, err))) return st;
-                if ((st = pt2_tensor_contiguous(ctx->arena, &p[3], 0, &b_hh, err))) return st;
-                if (pt2_tensor_numel(&b_ih) != 4 * hidden || pt2_tensor_numel(&b_hh) != 4 * hidden ||
-                    b_ih.dtype != PT2_DTYPE_FLOAT32 || b_hh.dtype != PT2_DTYPE_FLOAT32)
-                    return pt2_fail(err, PT2_ERR_INPUT, "lstm layer %lld: biases must be float32 [%lld]", (long long)layer,
-                                    (long long)(4 * hidden));
-                bias_ih = pt2_f32(&b_ih);
-                bias_hh = pt2_f32(&b_hh);
-            }
-            /* every step's input projection plus both biases, at once */
+            direction_params w = {0};
+            st = float_param(ctx, &p[0], 2, gates_width, in_features, &w.w_ih, err);
+            if (!st) st = float_param(ctx, &p[1], 2, gates_width, output, &w.w_hh, err);
+            if (!st && has_biases) st = float_param(ctx, &p[2], 1, gates_width, 0, &w.b_ih, err);
+            if (!st && has_biases) st = float_param(ctx, &p[3], 1, gates_width, 0, &w.b_hh, err);
+            if (!st && projected_lstm) st = float_param(ctx, &p[per_direction - 1], 2, output, hidden, &w.w_hr, err);
+            if (st == PT2_ERR_INPUT)
+                return pt2_fail(err, PT2_ERR_INPUT, "%s layer %lld direction %d: parameters must be float32 W_ih [%lld, "
+                                "%lld], W_hh [%lld, %lld]%s%s", name, (long long)layer, dir, (long long)gates_width,
+                                (long long)in_features, (long long)gates_width, (long long)output,
+                                has_biases ? ", biases of that size" : "", projected_lstm ? " and W_hr" : "");
+            if (st) return st;
+            /* every step's input projection, at once */
             for (int64_t row = 0; row < time * batch; row++)
-                for (int64_t j = 0; j < 4 * hidden; j++)
-                    projected[row * 4 * hidden + j] = bias_ih ? bias_ih[j] + bias_hh[j] : 0.0f;
-            pt2_matrix_view xs = {sequence, in_features, 1}, wt = {pt2_f32(&w_ih), 1, in_features};
-            pt2_gemm_matrix(time * batch, 4 * hidden, in_features, xs, wt, projected, 4 * hidden, 1, scratch);
+                for (int64_t j = 0; j < gates_width; j++) projected[row * gates_width + j] = w.b_ih ? w.b_ih[j] : 0.0f;
+            pt2_matrix_view xs = {sequence, in_features, 1}, wt = {w.w_ih, 1, in_features};
+            pt2_gemm_matrix(time * batch, gates_width, in_features, xs, wt, projected, gates_width, 1, scratch);
             int64_t state = layer * directions + dir;
-            float *h = h_n + state * batch * hidden, *c = c_n + state * batch * hidden;
-            memcpy(h, pt2_f32(&h0) + state * batch * hidden, sizeof(float) * (size_t)(batch * hidden));
-            memcpy(c, pt2_f32(&c0) + state * batch * hidden, sizeof(float) * (size_t)(batch * hidden));
-            pt2_matrix_view hv = {h, hidden, 1}, whh = {pt2_f32(&w_hh), 1, hidden};
+            float *h = h_n + state * batch * output, *c = c_n + state * batch * hidden;
+            memcpy(h, pt2_f32(&h0) + state * batch * output, sizeof(float) * (size_t)(batch * output));
+            if (kind == CELL_LSTM)
+                memcpy(c, pt2_f32(&c0) + state * batch * hidden, sizeof(float) * (size_t)(batch * hidden));
+            pt2_matrix_view cv = {cell_out, hidden, 1}, whr = {w.w_hr, 1, hidden};
             for (int64_t step = 0; step < time; step++) {
                 int64_t t = dir ? time - 1 - step : step;
-                memcpy(gates, projected + t * batch * 4 * hidden, sizeof(float) * (size_t)(batch * 4 * hidden));
-                pt2_gemm_matrix(batch, 4 * hidden, hidden, hv, whh, gates, 4 * hidden, 1, scratch);
+                for (int64_t b = 0; b < batch; b++)
+                    for (int64_t j = 0; j < gates_width; j++)
+                        recurrent[b * gates_width + j] =
+                            (w.b_hh ? w.b_hh[j] : 0.0f) + dot(w.w_hh + j * output, h + b * output, output);
                 for (int64_t b = 0; b < batch; b++) {
-                    const float *g = gates + b * 4 * hidden;
-                    float *hb = h + b * hidden, *cb = c + b * hidden;
-                    float *y = layer_out + (t * batch + b) * width + dir * hidden;
+                    const float *x = projected + (t * batch + b) * gates_width, *r = recurrent + b * gates_width;
+                    float *hb = h + b * output, *cb = c + b * hidden, *yb = cell_out + b * hidden;
                     for (int64_t j = 0; j < hidden; j++) {
-                        float i_gate = sigmoid(g[j]), f_gate = sigmoid(g[hidden + j]);
-                        float c_gate = tanhf(g[2 * hidden + j]), o_gate = sigmoid(g[3 * hidden + j]);
-                        cb[j] = f_gate * cb[j] + i_gate * c_gate;
-                        hb[j] = o_gate * tanhf(cb[j]);
-                        y[j] = hb[j];
+                        if (kind == CELL_LSTM) {
+                            float i_gate = sigmoid(x[j] + r[j]), f_gate = sigmoid(x[hidden + j] + r[hidden + j]);
+                            float c_gate = tanhf(x[2 * hidden + j] + r[2 * hidden + j]);
+                            float o_gate = sigmoid(x[3 * hidden + j] + r[3 * hidden + j]);
+                            cb[j] = f_gate * cb[j] + i_gate * c_gate;
+                            yb[j] = o_gate * tanhf(cb[j]);
+                        } else if (kind == CELL_GRU) {
+                            float reset = sigmoid(x[j] + r[j]), update = sigmoid(x[hidden + j] + r[hidden + j]);
+                            float candidate = tanhf(x[2 * hidden + j] + reset * r[2 * hidden + j]);
+                            yb[j] = (1.0f - update) * candidate + update * hb[j];
+                        } else {
+                            float a = x[j] + r[j];
+                            yb[j] = kind == CELL_RNN_TANH ? tanhf(a) : (a > 0.0f ? a : 0.0f);
+                        }
                     }
                 }
+                if (projected_lstm) pt2_gemm_matrix(batch, output, hidden, cv, whr, h, output, 0, scratch);
+                else memcpy(h, cell_out, sizeof(float) * (size_t)(batch * hidden));
+                for (int64_t b = 0; b < batch; b++)
+                    memcpy(layer_out + (t * batch + b) * width + dir * output, h + b * output,
+                           sizeof(float) * (size_t)output);
             }
         }
         sequence = layer_out;
         in_features = width;
     }
-    /* outputs: the last layer's sequence in the input's layout, then h_n and c_n */
+    /* outputs: the last layer's sequence in the input's layout, then h_n (and c_n) */
     int64_t shape[3];
     pt2_tensor out, hn, cn;
     if (unbatched) {
@@ -150,12 +212,35 @@ static pt2_status run_lstm(pt2_run_context *ctx, const pt2_node *node, pt2_error
                    sequence + (t * batch + b) * width, sizeof(float) * (size_t)width);
     if ((st = pt2_op_set_output(ctx, node, 0, &out, err))) return st;
     if ((st = pt2_op_new_float(ctx, h0.rank, h0.shape, &hn, err))) return st;
-    if ((st = pt2_op_new_float(ctx, c0.rank, c0.shape, &cn, err))) return st;
-    memcpy(pt2_f32(&hn), h_n, sizeof(float) * (size_t)(states * batch * hidden));
-    memcpy(pt2_f32(&cn), c_n, sizeof(float) * (size_t)(states * batch * hidden));
+    memcpy(pt2_f32(&hn), h_n, sizeof(float) * (size_t)(states * batch * output));
     if (node->num_outputs > 1 && (st = pt2_op_set_output(ctx, node, 1, &hn, err))) return st;
-    if (node->num_outputs > 2 && (st = pt2_op_set_output(ctx, node, 2, &cn, err))) return st;
+    if (kind == CELL_LSTM) {
+        if ((st = pt2_op_new_float(ctx, c0.rank, c0.shape, &cn, err))) return st;
+        memcpy(pt2_f32(&cn), c_n, sizeof(float) * (size_t)(states * batch * hidden));
+        if (node->num_outputs > 2 && (st = pt2_op_set_output(ctx, node, 2, &cn, err))) return st;
+    }
     return PT2_OK;
 }
 
-const pt2_op_def pt2_ops_recurrent[] = {{"aten.lstm.input", run_lstm}, {NULL, NULL}};
+static pt2_status run_lstm(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_recurrent(ctx, node, CELL_LSTM, err);
+}
+static pt2_status run_gru(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_recurrent(ctx, node, CELL_GRU, err);
+}
+static pt2_status run_rnn_tanh(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_recurrent(ctx, node, CELL_RNN_TANH, err);
+}
+static pt2_status run_rnn_relu(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    return run_recurrent(ctx, node, CELL_RNN_RELU, err);
+}
+
+const pt2_op_def pt2_ops_recurrent[] = {{"aten.lstm.input", run_lstm},
+                                        {"aten.gru.input", run_gru},
+                                        {"aten.rnn_tanh.input", run_rnn_tanh},
+                                        {"aten.rnn_relu.input", run_rnn_relu},
+                                        {"pt2returnn.lstm.default", run_lstm},
+                                        {"pt2returnn.gru.default", run_gru},
+                                        {"pt2returnn.rnn_tanh.default", run_rnn_tanh},
+                                        {"pt2returnn.rnn_relu.default", run_rnn_relu},
+                                        {NULL, NULL}};

@@ -42,7 +42,7 @@ typedef struct pt2_step_record {
     double worst_ratio;
 } pt2_step_record;
 
-#define PT2_MAX_STEPS 12
+#define PT2_MAX_STEPS 16 /* the core's steps, a second length's (Python API), real RETURNN's */
 
 typedef struct pt2_convert_result {
     pt2_strbuf config_py, config_json, checkpoint_index, checkpoint_data;

@@ -8,6 +8,7 @@
 #include "../ops/elementwise.h"
 #include "layers.h"
 #include "layers_math.h"
+#include "rec_units.h"
 
 static const struct {
     const char *name, *code;
@@ -37,6 +38,7 @@ static const struct {
     {"hardswish", "source(0) * tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"hardsigmoid", "tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"negative_part", "tf.minimum(source(0), 0.0)"},
+    {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
 };
 
 const char *pt2_rt_eval_form(const char *name) {

@@ -70,7 +70,7 @@ typedef struct pt2_rt_param {
 } pt2_rt_param;
 
 #define PT2_RT_MAX_OPTIONS 20
-#define PT2_RT_MAX_PARAMS 8
+#define PT2_RT_MAX_PARAMS 16 /* a GRU rec unit: 6 linears with W and b */
 #define PT2_RT_MAX_FROM 8
 
 typedef struct pt2_rt_layer {

@@ -203,6 +203,26 @@ int main(void) {
     CHECK(RUN(stateful_parameter, &o, &err) == PT2_ERR_UNSUPPORTED && strstr(err.message, "state"),
           "Parameter attribute state refused");
 
+    /* torch.export's sample inputs of a Dim.DYNAMIC export: _rebuild_from_type_v2(_rebuild_tensor_v2,
+     * torch.Tensor, (...), {'_specialize_on': {1: []}}) reads as the plain tensor. */
+    static const char from_type[] =
+        "\x80\x02\x63torch._tensor\n_rebuild_from_type_v2\n(\x63torch._utils\n_rebuild_tensor_v2\n\x63torch\nTensor\n"
+        "((X\x07\x00\x00\x00storage\x63torch\nFloatStorage\nX\x01\x00\x00\x00\x30X\x03\x00\x00\x00" "cpuK\x06tQ"
+        "K\x00K\x06\x85K\x01\x85\x89\x63\x63ollections\nOrderedDict\n)Rt"
+        "}X\x0e\x00\x00\x00_specialize_on}K\x01]sstR.";
+    o = NULL;
+    CHECK(RUN(from_type, &o, &err) == PT2_OK, err.message);
+    CHECK(o && o->kind == PT2_PY_TENSOR && !o->is_parameter && o->tensor.shape[0] == 6 &&
+              ((float *)pt2_tensor_data(&o->tensor))[5] == 6.0f,
+          "_rebuild_from_type_v2 as torch.Tensor");
+    static const char from_type_bad[] =
+        "\x80\x02\x63torch._tensor\n_rebuild_from_type_v2\n(\x63torch._utils\n_rebuild_tensor_v2\n\x63torch\nSize\n"
+        ")}tR.";
+    CHECK(RUN(from_type_bad, &o, &err) == PT2_ERR_INPUT && strstr(err.message, "_rebuild_from_type_v2"),
+          "_rebuild_from_type_v2 into another type refused");
+    CHECK(RUN("\x80\x02\x63torch\nTensor\n)R.", &o, &err) == PT2_ERR_INPUT && strstr(err.message, "torch.Tensor"),
+          "torch.Tensor is not callable");
+
     pt2_arena_free(&arena);
     if (!failures) printf("pickle: all passed\n");
     return failures != 0;

@@ -444,12 +444,12 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     }
     if (num_unknown || num_refused) {
         if (num_unknown && num_refused)
-            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s; and %zu "
-                            "cannot be lowered on their axes: %s", num_unknown, num_unknown == 1 ? "" : "s", unknown,
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops that cannot be lowered to RETURNN yet: %s; and %zu "
+                            "cannot be lowered on their axes: %s", num_unknown, num_unknown == 1 ? " uses" : "s use", unknown,
                             num_refused, refused);
         if (num_unknown)
-            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s use ops that cannot be lowered to RETURNN yet: %s",
-                            num_unknown, num_unknown == 1 ? "" : "s", unknown);
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops that cannot be lowered to RETURNN yet: %s",
+                            num_unknown, num_unknown == 1 ? " uses" : "s use", unknown);
         if (num_refused == 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s", refused);
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %s", num_refused, refused);
     }

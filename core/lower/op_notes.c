@@ -93,8 +93,10 @@ size_t pt2_lower_describe_unlowerable(const pt2_graph *graph, const unsigned cha
         if ((considered && !considered[i]) || pt2_op_find_lowering(node->target)) continue;
         missing++;
         if (used + 1 >= size) continue;
-        int n = snprintf(out + used, size - used, "%s%s (node '%s' in '%s'%s%s): %s", used ? "; " : "", node->target, node->name,
-                         node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
+        /* The root module has the empty path: say so rather than print ''. */
+        const char *module = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
+        int n = snprintf(out + used, size - used, "%s%s (node '%s' in %s%s%s%s%s): %s", used ? "; " : "", node->target,
+                         node->name, module[0] ? "'" : "", module[0] ? module : "the root module", module[0] ? "'" : "",
                          node->source_line ? " at " : "", node->source_line ? node->source_line : "",
                          pt2_op_unlowered_reason(node->target));
         used = n < 0 ? used : used + (size_t)n < size ? used + (size_t)n : size - 1;

@@ -365,6 +365,66 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return pt2_axes_finish_replace(ctx, node, layer, &expanded[0], axis, pt2_axes_new_dim(layer, &expanded[0]), err);
 }
 
+/* expand / expand_as / repeat: static axes repeated n times are RETURNN's tile (tf.tile, which
+ * is PyTorch's repeat, and expand of a size-1 axis). New leading axes and the batch or a dynamic
+ * axis repeated are not expressible. */
+static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                          const int64_t *multiples, pt2_error *err) {
+    const char **keys = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *keys, err);
+    pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *items, err);
+    if (!keys || !items) return err->status;
+    size_t count = 0;
+    pt2_status st = PT2_OK;
+    for (int a = 0; a < in->rank && !st; a++) {
+        if (multiples[a] == 1) continue;
+        if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "axis %d ('%s') is the batch or dynamic: RETURNN's tile repeats static axes only", a,
+                                  ctx->net->dims[in->dims[a]].description);
+        st = pt2_axes_describe(ctx, node, in, a, &keys[count], err);
+        items[count++] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = multiples[a]};
+    }
+    if (st) return st;
+    if (!count) return pt2_lower_alias(ctx, node, in, err);
+    pt2_rt_value dict = {.kind = PT2_RT_DICT, .count = count, .items = items, .keys = keys};
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "tile", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_value(layer, "multiples", &dict, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    for (int a = 0; a < in->rank; a++) /* tile keeps the axis order of its source */
+        if (multiples[a] != 1) dims[a] = layer->shape.dims[pt2_rt_shape_axis(&in->shape, in->dims[a])];
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+static pt2_status lower_expand(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (st) return st;
+    const pt2_arg *a = pt2_node_arg(node, "self");
+    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (y->rank != x->rank) return pt2_lower_fail(node, err, "expand adding %d leading axes is not lowered", y->rank - x->rank);
+    int64_t multiples[PT2_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        if (x->shape[i] != y->shape[i] && x->shape[i] != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", i, (long long)x->shape[i]);
+        multiples[i] = x->shape[i] == 1 ? y->shape[i] : 1;
+    }
+    return tile_to(ctx, node, in, multiples, err);
+}
+
+static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t repeats[PT2_MAX_RANK];
+    size_t count;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "repeats", repeats, PT2_MAX_RANK, &count, err);
+    if (st) return st;
+    if ((int)count != in->rank) return pt2_lower_fail(node, err, "repeat adding %d leading axes is not lowered", (int)count - in->rank);
+    return tile_to(ctx, node, in, repeats, err);
+}
+
 /* ---- matmul -> dot ---- */
 
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
@@ -512,6 +572,9 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.select.int", lower_select, "slice squeeze"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.stack.default", lower_stack, "expand_dims concat"},
+    {"aten.expand.default", lower_expand, "tile"},
+    {"aten.expand_as.default", lower_expand, "tile"},
+    {"aten.repeat.default", lower_repeat, "tile"},
     {"aten.chunk.default", lower_split, "slice"},
     {"aten.split.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes.default", lower_split, "slice"},

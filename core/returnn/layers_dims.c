@@ -641,7 +641,69 @@ static pt2_status concat_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     return PT2_OK;
 }
 
+/* ---- tile: tf.tile of static axes ("multiples" {axis: n}); the tiled dim is n times as long. ---- */
+
+static pt2_status tile_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                             size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    const pt2_rt_value *multiples = pt2_rt_get_option(layer, "multiples");
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (st) return st;
+    if (!multiples || multiples->kind != PT2_RT_DICT) return pt2_rt_layer_fail(layer, err, "multiples must be a dict");
+    *out = inputs[0];
+    for (size_t i = 0; i < multiples->count; i++) {
+        int dim, tiled;
+        if (multiples->items[i].kind != PT2_RT_INT || multiples->items[i].int_value < 1)
+            return pt2_rt_layer_fail(layer, err, "multiples must be positive ints");
+        if ((st = pt2_rt_resolve_axis(net, &inputs[0], multiples->keys[i], &dim, err))) return st;
+        int64_t m = multiples->items[i].int_value;
+        if (m == 1) continue;
+        if (!dim_is_static(net, dim)) return pt2_rt_layer_fail(layer, err, "RETURNN tiles static axes only");
+        const char *description = pt2_arena_printf(arena, err, "%s:tile%zu", layer->name, i);
+        if (!description) return err->status;
+        if ((st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, net->dims[dim].size * m, &tiled, err))) return st;
+        out->dims[pt2_rt_shape_axis(out, dim)] = tiled;
+        if (out->feature_dim == dim) out->feature_dim = tiled;
+    }
+    return PT2_OK;
+}
+
+static pt2_status tile_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                               const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    int order[PT2_MAX_RANK];
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < layer->shape.rank; a++) {
+        int d = layer->shape.dims[a];
+        order[a] = d;
+        if (pt2_rt_shape_axis(&inputs[0].shape, d) >= 0) continue;
+        for (int b = 0; b < inputs[0].shape.rank; b++) { /* the source dim it tiles: the one the output lacks */
+            int e = inputs[0].shape.dims[b];
+            if (pt2_rt_shape_axis(&layer->shape, e) < 0 && net->dims[d].size % net->dims[e].size == 0) order[a] = e;
+        }
+    }
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err);
+    if (st) return st;
+    for (int a = 0; a < layer->shape.rank; a++)
+        sizes[a] = order[a] == layer->shape.dims[a] ? x.shape[a] : net->dims[layer->shape.dims[a]].size;
+    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0};
+    for (int64_t flat = 0; flat < total; flat++) {
+        int64_t offset = 0;
+        for (int a = 0; a < x.rank; a++) offset += (index[a] % x.shape[a]) * x.strides[a];
+        po[flat] = px[offset];
+        for (int a = x.rank - 1; a >= 0; a--) {
+            if (++index[a] < sizes[a]) break;
+            index[a] = 0;
+        }
+    }
+    return PT2_OK;
+}
+
 const pt2_rt_layer_class pt2_rt_layers_dims[] = {
+    {"tile", tile_infer, tile_compute},
     {"concat", concat_infer, concat_compute},
     {"softmax_over_spatial", softmax_spatial_infer, softmax_spatial_compute},
     {"merge_dims", merge_infer, merge_compute},

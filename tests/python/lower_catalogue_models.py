@@ -165,6 +165,20 @@ class CatAndStack(nn.Module):
         return self.out(torch.cat([u, b], dim=1))  # cat along the time: [B, 2T, 4]
 
 
+class ExpandAndRepeat(nn.Module):
+    """expand, expand_as and repeat of static axes of data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.gate, self.value = nn.Linear(8, 1), nn.Linear(8, 6)
+        self.out = nn.Linear(12, 4)
+
+    def forward(self, x):
+        g = torch.sigmoid(self.gate(x))  # [B, T, 1]
+        v = self.value(x)  # [B, T, 6]
+        y = g.expand(-1, -1, 6) * v + g.expand_as(v)
+        return self.out(y.repeat(1, 1, 2))
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -179,6 +193,7 @@ CATALOGUE = {
     "slices_and_splits": (SlicesAndSplits, 8, 20, 1),
     "pads_and_no_ops": (PadsAndNoOps, 8, 20, 1),
     "cat_and_stack": (CatAndStack, 8, 20, 1),
+    "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
 }
 
 

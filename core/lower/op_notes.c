@@ -10,15 +10,15 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"these changes of axes (the _copy variants, expand, concat, repeat, flip) are not lowered on the axis map yet",
+    {"these changes of axes (the _copy variants, concat, flip) are not lowered on the axis map yet",
      "aten.view_copy.default "
      "aten.permute_copy.default aten.transpose_copy.int "
      "aten.unsqueeze_copy.default "
-     "aten.squeeze_copy.dim aten.squeeze_copy.dims aten.expand.default aten.expand_as.default "
+     "aten.squeeze_copy.dim aten.squeeze_copy.dims "
      "aten.expand_copy.default aten.select_copy.int aten.slice_copy.Tensor "
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
-     "aten.concat.default aten.repeat.default aten.flip.default"},
+     "aten.concat.default aten.flip.default"},
     {"conv2d with a padding string, transposed 2-D convolutions, max pools, 2-D and adaptive pools, linear and 2-D upsampling and 2-D pads are not lowered yet",
      "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
      "aten.max_pool1d.default aten.max_pool1d_with_indices.default aten.max_pool2d.default "

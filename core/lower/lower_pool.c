@@ -34,7 +34,8 @@ static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node
     return pt2_axes_finish_replace(ctx, node, layer, in, dim >= 0 ? in->rank - 1 : -1, dim, err);
 }
 
-static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+/* mode "avg" or "max" (max: pt2returnn.max_pool1d, which pt2returnn.export writes) */
+static pt2_status lower_pool1d(pt2_lower_context *ctx, const pt2_node *node, const char *mode, pt2_error *err) {
     const pt2_lowered_value *in;
     const char *axis;
     int64_t kernel[2], stride[2], padding[2];
@@ -47,14 +48,25 @@ static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node,
     if (!st) st = pt2_op_bool(ctx->run, node, "ceil_mode", &ceil_mode, err);
     if (st) return st;
     if (nk != 1 || padding[0] != 0 || ceil_mode) return pt2_lower_fail(node, err, "lowered without padding or ceil_mode");
+    int64_t dilation[2];
+    size_t nd = 0;
+    if (pt2_node_arg(node, "dilation") && (st = pt2_op_ints(ctx->run, node, "dilation", dilation, 2, &nd, err))) return st;
+    if (nd && dilation[0] != 1) return pt2_lower_fail(node, err, "lowered without dilation");
     int64_t s = ns ? stride[0] : kernel[0];
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
-    if (!st) st = pt2_rt_set_string(layer, "mode", "avg", err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, 1, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &s, 1, err);
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
     return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
+}
+
+static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    return lower_pool1d(ctx, node, "avg", err);
+}
+static pt2_status lower_max_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    return lower_pool1d(ctx, node, "max", err);
 }
 
 static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -171,6 +183,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
+    {"pt2returnn.max_pool1d.default", lower_max_pool1d, "pool"},
     {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
     {"aten.mean.dim", lower_reduce, "reduce"},
     {"aten.sum.dim_IntList", lower_reduce, "reduce"},

@@ -1,5 +1,8 @@
 """pt2returnn.export: torch.export.export, with the recurrent layers kept dynamic in time.
 
+F.max_pool1d (without ceil_mode or indices; nn.MaxPool1d calls it) goes to pt2returnn::max_pool1d
+during the export too, restored likewise.
+
 nn.LSTM/GRU/RNN call their kernels through `torch.nn.modules.rnn._VF` (lstm, gru, rnn_tanh,
 rnn_relu). During the export only, that name points to a stand-in whose padded-input overloads
 call the pt2returnn:: ops instead; everything else (the packed-sequence overloads, the cells)
@@ -12,6 +15,7 @@ import threading
 import warnings
 
 import torch
+import torch.nn.functional as _functional
 import torch.nn.modules.rnn as _rnn_module
 
 from . import ops
@@ -52,16 +56,34 @@ class _RoutedVF:
         return self._route("rnn_relu", ops.rnn_relu, args, kwargs)
 
 
+def _one(value, default=None):
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return default
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _routed_max_pool1d(real):
+    def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+        if ceil_mode or return_indices:
+            return real(input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=return_indices)
+        kernel = _one(kernel_size)
+        return ops.max_pool1d(input, kernel, _one(stride, kernel), _one(padding), _one(dilation), False)
+
+    return max_pool1d
+
+
 @contextlib.contextmanager
 def routed_recurrent_layers():
-    """Within the block, nn.LSTM/GRU/RNN run through the pt2returnn:: ops."""
+    """Within the block, nn.LSTM/GRU/RNN and F.max_pool1d run through the pt2returnn:: ops."""
     with _lock:
-        real = _rnn_module._VF
-        _rnn_module._VF = _RoutedVF(real)
+        real_vf, real_max_pool1d = _rnn_module._VF, _functional.max_pool1d
+        _rnn_module._VF = _RoutedVF(real_vf)
+        _functional.max_pool1d = _routed_max_pool1d(real_max_pool1d)
         try:
             yield
         finally:
-            _rnn_module._VF = real
+            _rnn_module._VF = real_vf
+            _functional.max_pool1d = real_max_pool1d
 
 
 def export(module, args, kwargs=None, dynamic_shapes=None, **options):

@@ -52,3 +52,19 @@ def _define_single_state(name, aten_function):
 gru = _define_single_state("gru", torch.gru)
 rnn_tanh = _define_single_state("rnn_tanh", torch.rnn_tanh)
 rnn_relu = _define_single_state("rnn_relu", torch.rnn_relu)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::max_pool1d", mutates_args=())
+def max_pool1d(self: Tensor, kernel_size: List[int], stride: List[int], padding: List[int], dilation: List[int],
+               ceil_mode: bool) -> Tensor:
+    """aten::max_pool1d's arguments; torch.export specializes its length, this op keeps it symbolic."""
+    return torch.max_pool1d(self, kernel_size, stride, padding, dilation, ceil_mode).clone()
+
+
+@max_pool1d.register_fake
+def _(self, kernel_size, stride, padding, dilation, ceil_mode):
+    if ceil_mode:
+        raise ValueError("pt2returnn::max_pool1d is used without ceil_mode only")
+    length = self.shape[-1]
+    out = (length + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1
+    return self.new_empty((*self.shape[:-1], out))

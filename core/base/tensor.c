@@ -136,11 +136,21 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
     int64_t index[PT2_MAX_RANK] = {0};
     const char *src = in->storage;
     char *dst = t.storage;
-    for (int64_t n = 0; n < numel; n++) {
+    /* Row by row along the last axis: a copy (transposes of large activations) costs a pass
+     * over the data, not a pass per element over the index. */
+    int last = in->rank - 1;
+    int64_t row = in->rank ? in->shape[last] : 1, step = in->rank ? in->strides[last] : 1;
+    for (int64_t n = 0; n < numel && row > 0; n += row) {
         int64_t off = in->storage_offset;
-        for (int i = 0; i < in->rank; i++) off += index[i] * in->strides[i];
-        memcpy(dst + (size_t)n * elsize, src + (size_t)off * elsize, elsize);
-        for (int i = in->rank - 1; i >= 0; i--) {
+        for (int i = 0; i < last; i++) off += index[i] * in->strides[i];
+        char *d = dst + (size_t)n * elsize;
+        const char *s = src + (size_t)off * elsize;
+        if (step == 1) memcpy(d, s, elsize * (size_t)row);
+        else if (elsize == 4)
+            for (int64_t j = 0; j < row; j++) memcpy(d + 4 * j, s + 4 * step * j, 4);
+        else
+            for (int64_t j = 0; j < row; j++) memcpy(d + elsize * (size_t)j, s + (int64_t)elsize * step * j, elsize);
+        for (int i = last - 1; i >= 0; i--) {
             if (++index[i] < in->shape[i]) break;
             index[i] = 0;
         }

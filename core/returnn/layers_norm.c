@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 
 static pt2_status linear_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
@@ -53,21 +54,23 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
     const float *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
-    for (int64_t r = 0; r < rows; r++) {
-        if (sparse) { /* tf.nn.embedding_lookup */
+    if (sparse) { /* tf.nn.embedding_lookup */
+        for (int64_t r = 0; r < rows; r++) {
             int64_t index = x.dtype == PT2_DTYPE_INT64 ? ((const int64_t *)pt2_tensor_data(&x))[r]
                                                         : ((const int32_t *)pt2_tensor_data(&x))[r];
             if (index < 0 || index >= n_in) return pt2_rt_layer_fail(layer, err, "index %lld out of range", (long long)index);
             for (int64_t o = 0; o < n_out; o++) po[r * n_out + o] = pw[index * n_out + o] + (pb ? pb[o] : 0.0f);
-            continue;
         }
-        const float *px = (const float *)pt2_tensor_data(&x) + r * n_in;
-        for (int64_t o = 0; o < n_out; o++) {
-            double sum = pb ? pb[o] : 0.0;
-            for (int64_t i = 0; i < n_in; i++) sum += (double)px[i] * pw[i * n_out + o];
-            po[r * n_out + o] = (float)sum;
-        }
+        return PT2_OK;
     }
+    /* tf.matmul(x, W) + b: the rows times W on the shared GEMM kernel, onto the bias */
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scratch) return err->status;
+    for (int64_t r = 0; r < rows; r++)
+        if (pb) memcpy(po + r * n_out, pb, sizeof(float) * (size_t)n_out);
+        else memset(po + r * n_out, 0, sizeof(float) * (size_t)n_out);
+    pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, n_out, 1};
+    pt2_gemm_matrix(rows, n_out, n_in, a, b, po, n_out, 1, scratch);
     return PT2_OK;
 }
 

@@ -52,43 +52,55 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     return PT2_OK;
 }
 
+/* One layer's check into out->items (layers without a PyTorch value of their own are skipped). */
+static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer,
+                               double atol, double rtol, pt2_layer_checks *out, pt2_error *err) {
+    const pt2_rt_net *net = lowered->net;
+    const pt2_graph *g = lowered->graph;
+    if (layer->node < 0 || layer->torch_rank == 0) return PT2_OK;
+    const pt2_node *node = &g->nodes[layer->node];
+    pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
+    pt2_status st = PT2_OK;
+    for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
+    if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
+    pt2_tensor ours, torch;
+    if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
+    if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
+    if (st) {
+        if (!err->module_path[0] && node->module_depth)
+            snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
+        return st;
+    }
+    pt2_layer_check *c = &out->items[out->count++];
+    c->layer = layer->name;
+    c->layer_class = layer->layer_class;
+    c->module_path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
+    c->op = layer->op_label ? layer->op_label : node->target;
+    c->source_line = node->source_line;
+    pt2_comparison cmp;
+    pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);
+    c->max_abs = cmp.max_abs;
+    c->max_rel = cmp.max_rel;
+    c->passed = cmp.passed;
+    if (!c->passed) out->failed++;
+    return PT2_OK;
+}
+
 pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered, double atol, double rtol,
                              pt2_layer_checks *out, pt2_error *err) {
     const pt2_rt_net *net = lowered->net;
-    const pt2_graph *g = lowered->graph;
     memset(out, 0, sizeof *out);
     out->items = pt2_arena_alloc_array(arena, net->num_layers + 1, sizeof *out->items, err);
     if (!out->items) return err->status;
-    for (size_t i = 0; i < net->num_layers; i++) {
-        const pt2_rt_layer *layer = &net->layers[i];
-        if (layer->node < 0 || layer->torch_rank == 0) continue;
-        const pt2_node *node = &g->nodes[layer->node];
-        pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
-        pt2_status st = PT2_OK;
-        for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
-        if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
-        pt2_tensor ours, torch;
-        if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
-        if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
-        if (st) {
-            if (!err->module_path[0] && node->module_depth)
-                snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
-            return st;
-        }
-        pt2_layer_check *c = &out->items[out->count++];
-        c->layer = layer->name;
-        c->layer_class = layer->layer_class;
-        c->module_path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
-        c->op = layer->op_label ? layer->op_label : node->target;
-        c->source_line = node->source_line;
-        pt2_comparison cmp;
-        pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);
-        c->max_abs = cmp.max_abs;
-        c->max_rel = cmp.max_rel;
-        c->passed = cmp.passed;
-        if (!c->passed) out->failed++;
-    }
-    return PT2_OK;
+    /* A layer's inputs in its layout, its output and the comparison's copies live only until its
+     * verdict: one scratch arena, reset after each layer, whose pages the next layer reuses. */
+    pt2_arena scratch_arena, *scratch = &scratch_arena;
+    pt2_arena_init_child(scratch, arena);
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < net->num_layers && !st; i++, pt2_arena_reset(scratch))
+        st = verify_layer(scratch, lowered, &net->layers[i], atol, rtol, out, err);
+    pt2_arena_free(scratch);
+    return st;
 }
 
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {

@@ -122,6 +122,46 @@ pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const i
     return PT2_OK;
 }
 
+/* A 4-byte copy whose source is contiguous along an axis p other than the last (a transpose such
+ * as channels first <-> channels last): tiles of p x last, so that both the reads and the writes
+ * stay within a few cache lines. Returns 0 when the tensor is not of that kind. */
+static int transpose_floats(const pt2_tensor *in, void *storage) {
+    int last = in->rank - 1, p = -1;
+    if (in->rank < 2 || in->strides[last] == 1) return 0;
+    for (int a = 0; a < last; a++)
+        if (in->strides[a] == 1 && in->shape[a] > 1) p = a;
+    if (p < 0) return 0;
+    int64_t dst_strides[PT2_MAX_RANK], index[PT2_MAX_RANK] = {0}, outer = 1;
+    pt2_contiguous_strides(in->shape, in->rank, dst_strides);
+    for (int a = 0; a < last; a++)
+        if (a != p) outer *= in->shape[a];
+    enum { TILE = 16 };
+    int64_t rows = in->shape[p], cols = in->shape[last], step = in->strides[last], dst_row = dst_strides[p];
+    const float *src = (const float *)in->storage + in->storage_offset;
+    float *dst = storage;
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t src_offset = 0, dst_offset = 0;
+        for (int a = 0; a < last; a++) {
+            src_offset += index[a] * in->strides[a];
+            dst_offset += index[a] * dst_strides[a];
+        }
+        const float *s = src + src_offset;
+        float *d = dst + dst_offset;
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+            for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+                int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t c = c0; c < c1; c++) d[r * dst_row + c] = s[r + c * step];
+            }
+        for (int a = last - 1; a >= 0; a--) {
+            if (a == p) continue;
+            if (++index[a] < in->shape[a]) break;
+            index[a] = 0;
+        }
+    }
+    return 1;
+}
+
 pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
                                  pt2_error *err) {
     if (!always_copy && pt2_tensor_is_contiguous(in)) {
@@ -134,6 +174,10 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
     size_t elsize = pt2_dtype_size(in->dtype);
     int64_t numel = pt2_tensor_numel(in);
     int64_t index[PT2_MAX_RANK] = {0};
+    if (elsize == 4 && transpose_floats(in, t.storage)) {
+        *out = t;
+        return PT2_OK;
+    }
     const char *src = in->storage;
     char *dst = t.storage;
     /* Row by row along the last axis: a copy (transposes of large activations) costs a pass

@@ -57,7 +57,7 @@ typedef struct kept_operator {
     enum op_kind kind;
     int64_t params[16]; /* everything the operator was created with except the weights */
     const float *weight, *bias;
-    float *weight_copy, *bias_copy; /* the bytes it was created from, to detect changed weights */
+    uint64_t weight_hash, bias_hash; /* of the bytes it was created from, to detect changed weights */
     size_t weight_count, bias_count;
     xnn_operator_t op;
     float *input, *output; /* channels-last buffers, grown as needed */
@@ -69,10 +69,7 @@ static size_t kept_count, kept_capacity;
 
 static void forget(kept_operator *k) {
     if (k->op) xnn_delete_operator(k->op);
-    free(k->weight_copy);
-    free(k->bias_copy);
     k->op = NULL;
-    k->weight_copy = k->bias_copy = NULL;
 }
 
 void pt2_xnn_release(void) {
@@ -86,16 +83,24 @@ void pt2_xnn_release(void) {
     kept_count = kept_capacity = 0;
 }
 
-static int same_floats(const float *a, const float *copy, size_t count) {
-    if (!a || !copy) return a == NULL && copy == NULL;
-    return !memcmp(a, copy, sizeof(float) * count);
-}
-
-static float *copy_floats(const float *a, size_t count) {
-    if (!a) return NULL;
-    float *p = malloc(sizeof(float) * (count ? count : 1));
-    if (p) memcpy(p, a, sizeof(float) * count);
-    return p;
+/* A 64-bit hash of the weights an operator was packed from: a kept copy of them would double the
+ * weights' memory, and a hash read at memory speed tells a changed weight (a checkpoint applied
+ * between runs) from the same one. */
+static uint64_t hash_floats(const float *a, size_t count) {
+    if (!a) return 0;
+    const unsigned char *bytes = (const unsigned char *)a;
+    size_t n = count * sizeof(float), i = 0;
+    uint64_t h = 0x243F6A8885A308D3ull ^ n, lanes[4] = {h, h + 1, h + 2, h + 3};
+    for (; i + 32 <= n; i += 32)
+        for (int l = 0; l < 4; l++) {
+            uint64_t word;
+            memcpy(&word, bytes + i + 8 * l, 8);
+            lanes[l] = (lanes[l] ^ word) * 0x9E3779B97F4A7C15ull;
+            lanes[l] ^= lanes[l] >> 29;
+        }
+    for (; i < n; i++) h = (h ^ bytes[i]) * 0x100000001B3ull;
+    for (int l = 0; l < 4; l++) h = (h ^ lanes[l]) * 0x9E3779B97F4A7C15ull, h ^= h >> 31;
+    return h;
 }
 
 /* The kept entry for this node: its operator when still valid (op != NULL), else a cleared
@@ -119,8 +124,8 @@ static kept_operator *find_kept(const pt2_node *node, enum op_kind kind, const i
         k->kind = kind;
     }
     if (k->op && !memcmp(k->params, params, sizeof k->params) && k->weight == weight && k->bias == bias &&
-        k->weight_count == weight_count && k->bias_count == bias_count && same_floats(weight, k->weight_copy, weight_count) &&
-        same_floats(bias, k->bias_copy, bias_count))
+        k->weight_count == weight_count && k->bias_count == bias_count &&
+        hash_floats(weight, weight_count) == k->weight_hash && hash_floats(bias, bias_count) == k->bias_hash)
         return k;
     forget(k);
     memcpy(k->params, params, sizeof k->params);
@@ -131,11 +136,10 @@ static kept_operator *find_kept(const pt2_node *node, enum op_kind kind, const i
     return k;
 }
 
-/* Records the bytes an operator was just created from; 0 when out of memory. */
-static int remember_weights(kept_operator *k) {
-    k->weight_copy = copy_floats(k->weight, k->weight_count);
-    k->bias_copy = copy_floats(k->bias, k->bias_count);
-    return k->weight_copy && (!k->bias || k->bias_copy);
+/* Records what an operator was just created from. */
+static void remember_weights(kept_operator *k) {
+    k->weight_hash = hash_floats(k->weight, k->weight_count);
+    k->bias_hash = hash_floats(k->bias, k->bias_count);
 }
 
 static int reserve(float **buffer, size_t *capacity, size_t count) {
@@ -263,10 +267,7 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
             k->op = NULL;
             return PT2_OK; /* not a case XNNPACK takes: the portable kernel runs it */
         }
-        if (!remember_weights(k)) {
-            forget(k);
-            return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping convolution weights");
-        }
+        remember_weights(k);
     }
     if (!reserve(&k->input, &k->input_capacity, (size_t)(g->batch * g->in_channels * in_pixels)) ||
         !reserve(&k->output, &k->output_capacity, (size_t)(g->batch * g->out_channels * out_pixels)))
@@ -306,10 +307,7 @@ pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t ro
             k->op = NULL;
             return PT2_OK;
         }
-        if (!remember_weights(k)) {
-            forget(k);
-            return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping linear weights");
-        }
+        remember_weights(k);
     }
     pthreadpool_t pool = pool_for(ctx->options.num_threads);
     if (xnn_setup_fully_connected_nc_f32(k->op, (size_t)rows, x, out, pool) != xnn_status_success) return PT2_OK;

@@ -32,20 +32,17 @@ from bench_reference_run import BINARY, NODE_CLI, MelGANGenerator  # noqa: E402
 
 
 def child(command):
-    """Runs a command; returns (wall seconds, CPU seconds, peak resident bytes, stdout). The
-    figures are this child's own (os.wait4), not the benchmark's."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])} failed: {stderr.strip().splitlines()[-1:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, stdout + stderr
+    """Runs a command; returns (wall seconds, CPU seconds, peak resident bytes, output). The
+    figures are the command's own: GNU time reports them (a child forked from this Python
+    process would count torch's pages in its peak)."""
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "BENCH %U %S %M"] + command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = result.stderr.strip().splitlines()
+    if result.returncode != 0 or not lines or not lines[-1].startswith("BENCH "):
+        raise RuntimeError(f"{' '.join(command[:3])} failed: {lines[-2:]}")
+    user, system, peak_kib = lines[-1].split()[1:]
+    return wall, float(user) + float(system), int(peak_kib) * 1024, result.stdout + "\n".join(lines[:-1])
 
 
 def best(command, repeat):

@@ -108,7 +108,7 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
     return b;
 }
 
-void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
+static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err) {
     size_t rounded;
     if (!pt2_add_size(size, ALIGN - 1, &rounded)) {
         pt2_fail(err, PT2_ERR_MEMORY, "allocation size overflows");
@@ -132,7 +132,7 @@ void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
                 arena->head = big;
             }
             char *p = (char *)big + header_size();
-            memset(p, 0, rounded);
+            if (zero) memset(p, 0, rounded);
             return p;
         }
         pt2_arena_block *chunk = new_block(arena, CHUNK_BYTES, err);
@@ -143,9 +143,13 @@ void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
     }
     char *p = (char *)b + header_size() + b->used;
     b->used += rounded;
-    memset(p, 0, rounded);
+    if (zero) memset(p, 0, rounded);
     return p;
 }
+
+void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) { return arena_alloc(arena, size, 1, err); }
+
+void *pt2_arena_alloc_uninit(pt2_arena *arena, size_t size, pt2_error *err) { return arena_alloc(arena, size, 0, err); }
 
 void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err) {
     size_t total;

@@ -34,6 +34,9 @@ void pt2_arena_reset(pt2_arena *arena);
 /* Returns zeroed memory aligned to 64 bytes (SIMD and XNNPACK friendly), or NULL after
  * filling `err` when the size overflows or the arena's limit would be exceeded. */
 void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err);
+/* The same without zeroing, for memory the caller overwrites entirely (a copy, a layer's
+ * output): zeroing it first would be a second pass over memory that a reused block already has. */
+void *pt2_arena_alloc_uninit(pt2_arena *arena, size_t size, pt2_error *err);
 /* n * size with an overflow check. */
 void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err);
 char *pt2_arena_strdup(pt2_arena *arena, const char *s, pt2_error *err);

@@ -102,8 +102,8 @@ pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err) {
     return PT2_OK;
 }
 
-pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
-                            pt2_error *err) {
+static pt2_status tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, int zero,
+                               pt2_tensor *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     if (rank < 0 || rank > PT2_MAX_RANK)
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "tensor rank %d is outside 0..%d", rank, PT2_MAX_RANK);
@@ -116,10 +116,20 @@ pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const i
     out->rank = rank;
     if (rank) memcpy(out->shape, shape, sizeof(int64_t) * (size_t)rank); /* a scalar may pass no shape */
     pt2_contiguous_strides(shape, rank, out->strides);
-    out->storage = pt2_arena_alloc(arena, bytes ? bytes : 1, err);
+    out->storage = zero ? pt2_arena_alloc(arena, bytes ? bytes : 1, err) : pt2_arena_alloc_uninit(arena, bytes ? bytes : 1, err);
     if (!out->storage) return err->status;
     out->storage_bytes = bytes;
     return PT2_OK;
+}
+
+pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                            pt2_error *err) {
+    return tensor_alloc(arena, dtype, rank, shape, 1, out, err);
+}
+
+pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                                   pt2_error *err) {
+    return tensor_alloc(arena, dtype, rank, shape, 0, out, err);
 }
 
 /* A 4-byte copy whose source is contiguous along an axis p other than the last (a transpose such
@@ -169,7 +179,7 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
         return PT2_OK;
     }
     pt2_tensor t;
-    pt2_status st = pt2_tensor_alloc(arena, in->dtype, in->rank, in->shape, &t, err);
+    pt2_status st = pt2_tensor_alloc_uninit(arena, in->dtype, in->rank, in->shape, &t, err);
     if (st) return st;
     size_t elsize = pt2_dtype_size(in->dtype);
     int64_t numel = pt2_tensor_numel(in);

@@ -60,12 +60,15 @@ typedef struct kept_operator {
     uint64_t weight_hash, bias_hash; /* of the bytes it was created from, to detect changed weights */
     size_t weight_count, bias_count;
     xnn_operator_t op;
-    float *input, *output; /* channels-last buffers, grown as needed */
-    size_t input_capacity, output_capacity;
 } kept_operator;
 
 static kept_operator *kept;
 static size_t kept_count, kept_capacity;
+
+/* The channels-last input and output of whichever convolution runs now: operators run one at a
+ * time, so one pair, grown as needed, serves them all and its pages stay mapped. */
+static float *channels_last_input, *channels_last_output;
+static size_t input_capacity, output_capacity;
 
 static void forget(kept_operator *k) {
     if (k->op) xnn_delete_operator(k->op);
@@ -73,14 +76,14 @@ static void forget(kept_operator *k) {
 }
 
 void pt2_xnn_release(void) {
-    for (size_t i = 0; i < kept_count; i++) {
-        forget(&kept[i]);
-        free(kept[i].input);
-        free(kept[i].output);
-    }
+    for (size_t i = 0; i < kept_count; i++) forget(&kept[i]);
     free(kept);
     kept = NULL;
     kept_count = kept_capacity = 0;
+    free(channels_last_input);
+    free(channels_last_output);
+    channels_last_input = channels_last_output = NULL;
+    input_capacity = output_capacity = 0;
 }
 
 /* A 64-bit hash of the weights an operator was packed from: a kept copy of them would double the
@@ -269,22 +272,23 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
         }
         remember_weights(k);
     }
-    if (!reserve(&k->input, &k->input_capacity, (size_t)(g->batch * g->in_channels * in_pixels)) ||
-        !reserve(&k->output, &k->output_capacity, (size_t)(g->batch * g->out_channels * out_pixels)))
+    if (!reserve(&channels_last_input, &input_capacity, (size_t)(g->batch * g->in_channels * in_pixels)) ||
+        !reserve(&channels_last_output, &output_capacity, (size_t)(g->batch * g->out_channels * out_pixels)))
         return pt2_fail(err, PT2_ERR_MEMORY, "out of memory for channels-last convolution buffers");
     pthreadpool_t pool = pool_for(ctx->options.num_threads);
     enum xnn_status status;
     if (transposed)
         status = xnn_setup_deconvolution2d_nhwc_f32(k->op, (size_t)g->batch, (size_t)g->in_height, (size_t)g->in_width,
-                                                    (uint32_t)adjust_h, (uint32_t)adjust_w, k->input, k->output, pool);
+                                                    (uint32_t)adjust_h, (uint32_t)adjust_w, channels_last_input,
+                                                    channels_last_output, pool);
     else
         status = xnn_setup_convolution2d_nhwc_f32(k->op, (size_t)g->batch, (size_t)g->in_height, (size_t)g->in_width,
-                                                  k->input, k->output, pool);
+                                                  channels_last_input, channels_last_output, pool);
     if (status != xnn_status_success) return PT2_OK;
-    to_channels_last(x, g->batch, g->in_channels, in_pixels, k->input, pool);
+    to_channels_last(x, g->batch, g->in_channels, in_pixels, channels_last_input, pool);
     status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
-    to_channels_first(k->output, g->batch, g->out_channels, out_pixels, out, pool);
+    to_channels_first(channels_last_output, g->batch, g->out_channels, out_pixels, out, pool);
     *handled = 1;
     return PT2_OK;
 }

@@ -90,3 +90,9 @@ pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, cons
     return pt2_tensor_alloc(arena, shape->dtype == PT2_DTYPE_INVALID ? PT2_DTYPE_FLOAT32 : shape->dtype, shape->rank,
                             sizes, out, err);
 }
+
+pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes,
+                                      pt2_tensor *out, pt2_error *err) {
+    return pt2_tensor_alloc_uninit(arena, shape->dtype == PT2_DTYPE_INVALID ? PT2_DTYPE_FLOAT32 : shape->dtype,
+                                   shape->rank, sizes, out, err);
+}

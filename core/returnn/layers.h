@@ -50,6 +50,9 @@ pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2
 /* A float32 tensor of the given shape. */
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
                                pt2_error *err);
+/* The same, not zeroed: for a compute that writes every element. */
+pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes,
+                                      pt2_tensor *out, pt2_error *err);
 
 
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),

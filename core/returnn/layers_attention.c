@@ -53,7 +53,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     int64_t n_out = pt2_rt_int_option(layer, "n_out", 1), dk = key_dim / heads, dv = n_out / heads, per_head = 2 * dk + dv;
     if (w.shape[0] != n_in || columns != heads * per_head) return pt2_rt_layer_fail(layer, err, "QKV does not fit");
     int64_t sizes[3] = {batch, time, n_out};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
     /* qkv [time, columns] and one head's energies [time, time] at a time; float32 as TF. */
     float *qkv = pt2_arena_alloc_array(arena, (size_t)(time * columns) + 1, sizeof(float), err);
     float *energy = pt2_arena_alloc_array(arena, (size_t)(time * time) + 1, sizeof(float), err);

@@ -126,7 +126,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         out_time = padded >= span ? (padded - span) / o.stride + 1 : 0;
     }
     int64_t shape[3] = {batch, out_time, out_features};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, shape, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, out, err))) return st;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
@@ -199,7 +199,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     int64_t full = time * stride + kernel - stride + output_padding, out_time = full - 2 * remove;
     if (out_time < 0) out_time = 0;
     int64_t shape[3] = {batch, out_time, out_features};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, shape, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, out, err))) return st;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);

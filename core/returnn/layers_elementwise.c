@@ -108,7 +108,7 @@ static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         if (st) return st;
         for (int a = 0; a < layer->shape.rank; a++) sizes[a] = a == feature_axis ? sizes[a] + parts[i].shape[a] : parts[i].shape[a];
     }
-    pt2_status st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err);
+    pt2_status st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err);
     if (st) return st;
     for (int a = 0; a < feature_axis; a++) outer *= sizes[a];
     for (int a = feature_axis + 1; a < layer->shape.rank; a++) inner *= sizes[a];
@@ -291,7 +291,7 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
             if (n != 1) sizes[a] = n;
         }
     }
-    pt2_status st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
+    pt2_status st = pt2_rt_alloc_output_uninit(arena, shape, sizes, out, err);
     if (st) return st;
     float *po = pt2_tensor_data(out);
     int64_t total = pt2_tensor_numel(out);

@@ -51,7 +51,7 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = 0; a < layer->shape.rank - 1; a++) rows *= (sizes[a] = x.shape[a]);
     sizes[layer->shape.rank - 1] = n_out;
     if (!sparse && x.shape[rank - 1] != n_in) return pt2_rt_layer_fail(layer, err, "W does not fit the input features");
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
     const float *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
     if (sparse) { /* tf.nn.embedding_lookup */

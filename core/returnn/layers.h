@@ -43,6 +43,11 @@ pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const p
 pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
                                pt2_error *err);
 
+/* The same, but the input itself when it is already contiguous in that order: for a compute
+ * that only reads it. */
+pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
+                          pt2_error *err);
+
 /* ---- helpers for the layer classes ---- */
 pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...);
 /* The one source a layer class expects. */

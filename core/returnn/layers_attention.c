@@ -45,7 +45,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     pt2_tensor x, w;
     const pt2_tensor *qkv_param = pt2_rt_get_param(layer, "QKV");
     if (!qkv_param || qkv_param->rank != 2) return pt2_rt_layer_fail(layer, err, "parameter QKV is missing");
-    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], 3, order, &x, err);
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], 3, order, &x, err);
     if (!st) st = pt2_tensor_contiguous(arena, qkv_param, 0, &w, err);
     if (st) return st;
     int64_t batch = x.shape[0], time = x.shape[1], n_in = x.shape[2], columns = w.shape[1];

@@ -108,7 +108,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (!st) st = read_conv_options(layer, &o, err);
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
@@ -189,7 +189,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];

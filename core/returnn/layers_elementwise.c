@@ -104,7 +104,7 @@ static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         int dims[PT2_MAX_RANK];
         memcpy(dims, layer->shape.dims, sizeof dims);
         dims[feature_axis] = inputs[i].shape.feature_dim;
-        pt2_status st = pt2_rt_transpose_to(arena, &inputs[i], layer->shape.rank, dims, &parts[i], err);
+        pt2_status st = pt2_rt_view_to(arena, &inputs[i], layer->shape.rank, dims, &parts[i], err);
         if (st) return st;
         for (int a = 0; a < layer->shape.rank; a++) sizes[a] = a == feature_axis ? sizes[a] + parts[i].shape[a] : parts[i].shape[a];
     }
@@ -283,7 +283,7 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
             if (d < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
             renamed.shape.dims[a] = d;
         }
-        pt2_status st = pt2_rt_transpose_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
+        pt2_status st = pt2_rt_view_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
         if (st) return st;
         for (int a = 0; a < shape->rank; a++) {
             int64_t n = expanded[i].shape[a];

@@ -44,7 +44,7 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = 0; a < layer->shape.rank - 1; a++) order[rank++] = layer->shape.dims[a];
     if (!sparse) order[rank++] = in->feature_dim;
     pt2_status st = pt2_tensor_contiguous(arena, w, 0, &weight, err);
-    if (!st) st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err);
+    if (!st) st = pt2_rt_view_to(arena, &inputs[0], rank, order, &x, err);
     if (st) return st;
     int64_t n_in = weight.shape[0], n_out = weight.shape[1];
     int64_t rows = 1, sizes[PT2_MAX_RANK];
@@ -104,7 +104,7 @@ static pt2_status feature_norm_compute(pt2_arena *arena, const pt2_rt_net *net, 
         if (layer->shape.dims[a] != layer->shape.feature_dim) order[rank++] = layer->shape.dims[a];
     order[rank++] = layer->shape.feature_dim;
     pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err);
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], rank, order, &x, err);
     if (!st && x.storage == inputs[0].tensor.storage) st = pt2_tensor_contiguous(arena, &x, 1, &x, err);
     if (st) return st;
     int64_t features = x.shape[rank - 1], rows = pt2_tensor_numel(&x) / (features ? features : 1);

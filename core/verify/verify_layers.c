@@ -71,7 +71,7 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
     if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
     pt2_tensor ours, torch;
-    if (!st) st = pt2_rt_transpose_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
+    if (!st) st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
     if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 0, &torch, err);
     if (st) {
         if (!err->module_path[0] && node->module_depth)

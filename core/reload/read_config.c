@@ -253,7 +253,7 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
  * is reset after it, so temporaries never pile up and their pages are reused. */
 typedef struct pt2_reload_values {
     pt2_arena scratch;
-    pt2_arena *value_arenas; /* one per layer, initialised when the layer runs */
+    pt2_arena *value_arenas; /* one per layer */
     pt2_rt_tensor *outputs;
     size_t *sources;   /* sources[i * PT2_RT_MAX_FROM + s]: the layer of from[s], or SIZE_MAX for "data" */
     size_t *last_use;  /* the last layer reading layer i's output */
@@ -291,7 +291,7 @@ static pt2_status reload_values_init(pt2_arena *arena, const pt2_rt_net *net, si
 }
 
 static void reload_values_free(pt2_reload_values *v, size_t num_layers) {
-    for (size_t i = 0; i < num_layers; i++) pt2_arena_free(&v->value_arenas[i]);
+    for (size_t i = 0; v->value_arenas && i < num_layers; i++) pt2_arena_free(&v->value_arenas[i]); /* zeroed ones too */
     pt2_arena_free(&v->scratch);
 }
 
@@ -322,15 +322,6 @@ pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, co
     const pt2_rt_net *net = &reloaded->net;
     if (input->rank != net->input.rank) return pt2_fail(err, PT2_ERR_INPUT, "the input has %d axes, the config's extern data %d", input->rank, net->input.rank);
     const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
-    pt2_status st = PT2_OK;
-    pt2_reload_values values;
-    pt2_rt_tensor result;
-    if ((st = reload_values_init(arena, net, output - net->layers, &values, err))) return st;
-    for (size_t i = 0; i < net->num_layers && !st; i++) st = run_layer(&values, net, i, input, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &values.outputs[output - net->layers].tensor, 1, &result.tensor, err);
-    result.shape = values.outputs[output - net->layers].shape;
-    reload_values_free(&values, net->num_layers);
-    if (st) return st;
     int dims[PT2_MAX_RANK];
     if (reloaded->num_output_axes != (size_t)output->shape.rank)
         return pt2_fail(err, PT2_ERR_VERIFY, "pt2returnn_output_axes names %zu axes, the output has %d", reloaded->num_output_axes,
@@ -339,5 +330,10 @@ pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, co
         pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dims[a], err);
         if (st) return st;
     }
-    return pt2_rt_transpose_to(arena, &result, output->shape.rank, dims, out, err);
+    pt2_reload_values values;
+    pt2_status st = reload_values_init(arena, net, (size_t)(output - net->layers), &values, err);
+    for (size_t i = 0; i < net->num_layers && !st; i++) st = run_layer(&values, net, i, input, err);
+    if (!st) st = pt2_rt_transpose_to(arena, &values.outputs[output - net->layers], output->shape.rank, dims, out, err);
+    reload_values_free(&values, net->num_layers);
+    return st;
 }

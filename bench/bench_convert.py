@@ -95,8 +95,9 @@ def convert_case(title, model, x, time_axis, tmp, repeat, wasm):
     print(f"  native convert: {wall:6.2f} s wall = {wall / forward_wall:5.1f} forwards | "
           f"{cpu:6.2f} s CPU = {cpu / forward_cpu:5.1f} forwards (CPU)")
     print("    steps (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()))
-    weights = report["weight_bytes"]
-    print(f"    memory: weights {mib(weights)}; peak reported by convert {mib(report['peak_memory_bytes'])}, "
+    weights = report.get("weight_bytes") or sum(p.numel() * p.element_size() for p in model.state_dict().values())
+    reported = mib(report["peak_memory_bytes"]) if "peak_memory_bytes" in report else "(not reported)"
+    print(f"    memory: weights {mib(weights)}; peak reported by convert {reported}, "
           f"peak resident {mib(rss)} = {rss / max(weights, 1):5.1f}x the weights")
     if wasm:
         try:

@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
 """Benchmark of `convert` (not a test): the whole conversion (load, reference run, per-layer
-checks, emit, reload) of the MelGAN-style generator (384 channels, 100 mel frames) by the native
-CLI and by the npm package's CLI on the WebAssembly build, wall time in the same run, as a ratio.
+checks, emit, reload) as a multiple of one PyTorch forward of the same model on the same input,
+measured in the same run, natively (1 thread, as PyTorch) and in WebAssembly under Node; with
+the peak memory against the weights' bytes.
 
-    .venv/bin/python bench/bench_convert.py [--repeat K]
+    .venv/bin/python bench/bench_convert.py [--repeat K] [--no-wasm] [--scale] [--scale-only]
+
+Models: MelGAN-style generators with 384 and 512 channels (100 mel frames -> 25600 samples) and
+a Transformer encoder layer (d=256, 4 heads, ff=2048, T=500). --scale adds Transformer encoders
+generated here (never committed): one of about 300M parameters (24 layers, d=1024, ff=4096,
+T=64) natively, and under Node the largest of a ladder of sizes that converts.
+
+Each figure is wall time; the machine's load (printed first) moves wall times, so the CPU time
+of each side is printed beside it (the conversion runs on one thread; PyTorch is pinned to one).
 """
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -14,36 +25,155 @@ import time
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_reference_run import BINARY, NODE_CLI, MelGANGenerator  # noqa: E402
 
 
-def seconds(command, repeat):
-    best = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best
+def child(command):
+    """Runs a command; returns (wall seconds, CPU seconds, peak resident bytes, output). The
+    figures are the command's own: GNU time reports them (a child forked from this Python
+    process would count torch's pages in its peak)."""
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "BENCH %U %S %M"] + command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = result.stderr.strip().splitlines()
+    if result.returncode != 0 or not lines or not lines[-1].startswith("BENCH "):
+        raise RuntimeError(f"{' '.join(command[:3])} failed: {lines[-2:]}")
+    user, system, peak_kib = lines[-1].split()[1:]
+    return wall, float(user) + float(system), int(peak_kib) * 1024, result.stdout + "\n".join(lines[:-1])
+
+
+def best(command, repeat):
+    runs = [child(command) for _ in range(repeat)]
+    return min(runs, key=lambda r: r[0])
+
+
+def torch_forward(model, x, repeat):
+    """One forward at 1 thread: best wall time and CPU time of `repeat` after a warm-up."""
+    torch.set_num_threads(1)
+    walls, cpus = [], []
+    with torch.no_grad():
+        model(x)
+        for _ in range(repeat):
+            start, cpu = time.perf_counter(), time.process_time()
+            model(x)
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus)
+
+
+def export(model, x, time_axis, directory, name):
+    pt2, x_path = os.path.join(directory, f"{name}.pt2"), os.path.join(directory, f"{name}.x.npy")
+    ep = torch.export.export(model, (x,), dynamic_shapes=({time_axis: torch.export.Dim("time", min=4, max=4096)},))
+    torch.export.save(ep, pt2)
+    np.save(x_path, x.numpy())
+    return pt2, x_path
+
+
+def steps(output):
+    """Seconds of each step from the progress lines ("[layers] passed in 1.234s ...")."""
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"\[(\w+)\] (?:done|passed|FAILED) in ([0-9.]+)s", output)}
+
+
+def mib(n):
+    return f"{n / 2**20:7.1f} MiB"
+
+
+def convert_case(title, model, x, time_axis, tmp, repeat, wasm):
+    pt2, x_path = export(model, x, time_axis, tmp, "model")
+    out = os.path.join(tmp, "out")
+    # Ours first: PyTorch's OpenMP workers keep spinning after a forward.
+    wall, cpu, rss, output = best([BINARY, "convert", pt2, "--input", x_path, "-o", out], repeat)
+    report = json.load(open(os.path.join(out, "report.json")))
+    time.sleep(1.0)
+    forward_wall, forward_cpu = torch_forward(model, x, max(3, repeat))
+    print(title)
+    print(f"  PyTorch forward (1 thread): {forward_wall * 1e3:8.1f} ms wall, {forward_cpu * 1e3:8.1f} ms CPU")
+    s = steps(output)
+    print(f"  native convert: {wall:6.2f} s wall = {wall / forward_wall:5.1f} forwards | "
+          f"{cpu:6.2f} s CPU = {cpu / forward_cpu:5.1f} forwards (CPU)")
+    print("    steps (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()))
+    weights = report.get("weight_bytes") or sum(p.numel() * p.element_size() for p in model.state_dict().values())
+    reported = mib(report["peak_memory_bytes"]) if "peak_memory_bytes" in report else "(not reported)"
+    print(f"    memory: weights {mib(weights)}; peak reported by convert {reported}, "
+          f"peak resident {mib(rss)} = {rss / max(weights, 1):5.1f}x the weights")
+    if wasm:
+        try:
+            wall_w, cpu_w, rss_w, _ = best(["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o",
+                                            os.path.join(tmp, "wasm")], repeat)
+            print(f"  WASM under Node convert: {wall_w:6.2f} s wall = {wall_w / forward_wall:5.1f} forwards | "
+                  f"{cpu_w:6.2f} s CPU = {cpu_w / forward_cpu:5.1f} forwards (CPU); peak resident {mib(rss_w)}")
+        except RuntimeError as e:
+            print(f"  WASM under Node convert: failed ({e})")
+    sys.stdout.flush()
+
+
+def encoder(layers, d, ff, heads):
+    return nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model=d, nhead=heads, dim_feedforward=ff,
+                                                            batch_first=True), num_layers=layers,
+                                 enable_nested_tensor=False).eval()
+
+
+def scale_case(layers, d, ff, heads, frames, tmp, command_prefix, label):
+    """Converts a generated encoder; returns (parameters, weight bytes, peak resident, wall) or the error."""
+    torch.manual_seed(0)
+    model = encoder(layers, d, ff, heads)
+    params = sum(p.numel() for p in model.parameters())
+    pt2, x_path = export(model, torch.randn(1, frames, d), 1, tmp, "encoder")
+    del model
+    try:
+        wall, _, rss, _ = child(command_prefix + ["convert", pt2, "--input", x_path, "-o", os.path.join(tmp, label)])
+        report = json.load(open(os.path.join(tmp, label, "report.json")))
+        return params, report["weight_bytes"], rss, wall, report.get("peak_memory_bytes"), None
+    except RuntimeError as e:
+        return params, params * 4, None, None, None, str(e)
+    finally:
+        os.remove(pt2)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-wasm", action="store_true", help="native only")
+    parser.add_argument("--scale", action="store_true", help="also the generated large Transformer encoders")
+    parser.add_argument("--scale-only", action="store_true", help="only the generated large Transformer encoders")
     args = parser.parse_args()
+    print("machine:", " ".join(open("/proc/loadavg").read().split()[:3]), "load average,", os.cpu_count(), "cores")
     torch.manual_seed(0)
-    model, x = MelGANGenerator().eval(), torch.randn(1, 80, 100)
+    wasm = not args.no_wasm and os.path.exists(os.path.join(os.path.dirname(NODE_CLI), "..", "dist", "pt2.mjs"))
     with tempfile.TemporaryDirectory() as tmp:
-        pt2, x_path = os.path.join(tmp, "melgan.pt2"), os.path.join(tmp, "x.npy")
-        ep = torch.export.export(model, (x,), dynamic_shapes=({2: torch.export.Dim("time", min=4, max=4096)},))
-        torch.export.save(ep, pt2)
-        np.save(x_path, x.numpy())
-        native = seconds([BINARY, "convert", pt2, "--input", x_path, "-o", os.path.join(tmp, "native")], args.repeat)
-        wasm = seconds(["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o", os.path.join(tmp, "wasm")], args.repeat)
-        print("convert, MelGAN-style generator (384 channels, 100 frames -> 25600 samples), best of", args.repeat)
-        print(f"  native {native:6.2f} s | WASM under Node {wasm:6.2f} s = {wasm / native:5.2f}x native")
+        if not args.scale_only:
+            for channels in (384, 512):
+                convert_case(f"MelGAN-style generator, {channels} channels, 100 frames -> 25600 samples",
+                             MelGANGenerator(channels=channels).eval(), torch.randn(1, 80, 100), 2, tmp, args.repeat, wasm)
+            convert_case("Transformer encoder layer d=256 h=4 ff=2048 T=500",
+                         nn.TransformerEncoderLayer(d_model=256, nhead=4, batch_first=True).eval(),
+                         torch.randn(1, 500, 256), 1, tmp, args.repeat, wasm)
+        if args.scale or args.scale_only:
+            print("scale: generated Transformer encoders (T=64), converted natively")
+            params, weights, rss, wall, peak, error = scale_case(24, 1024, 4096, 16, 64, tmp, [BINARY], "native")
+            if error:
+                print(f"  {params / 1e6:.0f}M parameters: failed ({error})")
+            else:
+                print(f"  {params / 1e6:.0f}M parameters, weights {mib(weights)}: {wall:.1f} s, peak resident {mib(rss)} "
+                      f"= {rss / weights:.2f}x the weights (convert reports {mib(peak)})")
+            if wasm:
+                print("scale: under Node (WebAssembly), largest that converts")
+                largest = None
+                for layers, d, ff, heads in ((4, 512, 2048, 8), (8, 768, 3072, 12), (12, 1024, 4096, 16),
+                                             (24, 1024, 4096, 16)):
+                    params, weights, rss, wall, peak, error = scale_case(layers, d, ff, heads, 64, tmp, ["node", NODE_CLI],
+                                                                   "wasm")
+                    if error:
+                        print(f"  {params / 1e6:.0f}M parameters ({layers} layers, d={d}): failed ({error[:120]})")
+                        break
+                    largest = params
+                    print(f"  {params / 1e6:.0f}M parameters ({layers} layers, d={d}): {wall:.1f} s, peak resident "
+                          f"{mib(rss)} = {rss / weights:.2f}x the weights")
+                print(f"  largest converting under Node: {largest / 1e6:.0f}M parameters" if largest else
+                      "  none converted under Node")
 
 
 if __name__ == "__main__":

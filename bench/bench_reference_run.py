@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of the reference run (not a test): forward time of pt2returnn's native executor
 (XNNPACK, and the portable kernels the WASM build runs) against PyTorch CPU eager on the same
-input and thread count, as ratios measured in the same run.
+input and thread count, as ratios measured in the same run; at 1 thread also as CPU time, which
+the machine's load moves less than wall time (the load average is printed first).
 
     .venv/bin/python bench/bench_reference_run.py [--repeat K]
 
@@ -63,6 +64,32 @@ def torch_seconds(model, x, threads, repeat):
     return (time.perf_counter() - start) / repeat
 
 
+def torch_cpu_seconds(model, x, repeat):
+    """CPU time of one forward at 1 thread: on a loaded machine wall time also counts the time
+    other processes hold the core, CPU time does not."""
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        model(x)
+        start = time.process_time()
+        for _ in range(repeat):
+            model(x)
+    return (time.process_time() - start) / repeat
+
+
+def our_cpu_seconds(pt2, x_path, repeat, portable):
+    """CPU time of one forward at 1 thread: the CPU of a run with 1 + repeat forwards minus that
+    of one with 1 + 1, over repeat - 1 (GNU time reports each process's own)."""
+    cpu = []
+    for r in (1, repeat):
+        cmd = ["/usr/bin/time", "-f", "BENCH %U %S", BINARY, "run", pt2, "--input", x_path, "--repeat", str(r)]
+        result = subprocess.run(cmd + (["--portable"] if portable else []), capture_output=True, text=True)
+        line = result.stderr.strip().splitlines()[-1]
+        if result.returncode != 0 or not line.startswith("BENCH"):
+            return None
+        cpu.append(float(line.split()[1]) + float(line.split()[2]))
+    return (cpu[1] - cpu[0]) / (repeat - 1)
+
+
 def our_seconds(pt2, x_path, threads, repeat, portable):
     time.sleep(1.0)  # let PyTorch's OpenMP workers stop spinning before we measure
     cmd = [BINARY, "run", pt2, "--input", x_path, "--threads", str(threads), "--repeat", str(repeat)]
@@ -90,6 +117,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    print("machine:", " ".join(open("/proc/loadavg").read().split()[:3]), "load average,", os.cpu_count(), "cores")
     torch.manual_seed(0)
     cases = {
         "(a) MelGAN generator, 100 frames -> 25600 samples": (MelGANGenerator().eval(), torch.randn(1, 80, 100), 2),
@@ -118,6 +146,13 @@ def main():
                 print(line)
                 if threads == 1:
                     single = reference, ours["native"][0]
+                    cpu_repeat = max(args.repeat, 11)  # GNU time counts in 10 ms steps
+                    mine = {label: our_cpu_seconds(pt2, x_path, cpu_repeat, portable)
+                            for label, portable in (("native", False), ("portable", True))}
+                    theirs = torch_cpu_seconds(model, x, cpu_repeat)
+                    print(f"  CPU time, threads=1: PyTorch {theirs * 1e3:8.2f} ms" + "".join(
+                        f" | {label} {v * 1e3:8.2f} ms = {v / theirs:5.2f}x PyTorch" if v else f" | {label}: failed"
+                        for label, v in mine.items()))
             seconds, error = wasm_seconds(pt2, x_path, args.repeat)
             if seconds is None:
                 print(f"  WASM under Node: not measured ({error})")

@@ -31,10 +31,16 @@ static void free_list(pt2_arena_block *b) {
     }
 }
 
+void pt2_arena_init_child(pt2_arena *child, pt2_arena *parent) {
+    pt2_arena_init(child, parent->limit_bytes);
+    child->parent = parent;
+}
+
 void pt2_arena_free(pt2_arena *arena) {
     free_list(arena->head);
     free_list(arena->spare);
     arena->head = arena->spare = NULL;
+    for (pt2_arena *p = arena->parent; p; p = p->parent) p->used_bytes -= arena->used_bytes;
     arena->used_bytes = 0;
 }
 
@@ -79,10 +85,12 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
         return b;
     }
     size_t total;
-    if (!pt2_add_size(size, header_size(), &total) || total > arena->limit_bytes - arena->used_bytes ||
-        arena->used_bytes > arena->limit_bytes) {
+    const pt2_arena *root = arena;
+    while (root->parent) root = root->parent;
+    if (!pt2_add_size(size, header_size(), &total) || total > root->limit_bytes - root->used_bytes ||
+        root->used_bytes > root->limit_bytes) {
         pt2_fail(err, PT2_ERR_MEMORY, "allocation of %zu bytes exceeds the memory limit of %zu bytes", size,
-                 arena->limit_bytes);
+                 root->limit_bytes);
         return NULL;
     }
     void *raw = NULL;
@@ -93,12 +101,14 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
     pt2_arena_block *b = raw;
     b->size = size;
     b->used = 0;
-    arena->used_bytes += total;
-    if (arena->used_bytes > arena->peak_bytes) arena->peak_bytes = arena->used_bytes;
+    for (pt2_arena *p = arena; p; p = p->parent) {
+        p->used_bytes += total;
+        if (p->used_bytes > p->peak_bytes) p->peak_bytes = p->used_bytes;
+    }
     return b;
 }
 
-void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
+static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err) {
     size_t rounded;
     if (!pt2_add_size(size, ALIGN - 1, &rounded)) {
         pt2_fail(err, PT2_ERR_MEMORY, "allocation size overflows");
@@ -122,7 +132,7 @@ void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
                 arena->head = big;
             }
             char *p = (char *)big + header_size();
-            memset(p, 0, rounded);
+            if (zero) memset(p, 0, rounded);
             return p;
         }
         pt2_arena_block *chunk = new_block(arena, CHUNK_BYTES, err);
@@ -133,9 +143,13 @@ void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) {
     }
     char *p = (char *)b + header_size() + b->used;
     b->used += rounded;
-    memset(p, 0, rounded);
+    if (zero) memset(p, 0, rounded);
     return p;
 }
+
+void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err) { return arena_alloc(arena, size, 1, err); }
+
+void *pt2_arena_alloc_uninit(pt2_arena *arena, size_t size, pt2_error *err) { return arena_alloc(arena, size, 0, err); }
 
 void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err) {
     size_t total;

@@ -16,11 +16,16 @@ typedef struct pt2_arena {
     size_t used_bytes;  /* sum of the blocks' sizes */
     size_t limit_bytes; /* hard cap; 0 means the default */
     size_t peak_bytes;
+    struct pt2_arena *parent; /* a child arena's blocks count towards its parent's use, limit and peak */
 } pt2_arena;
 
 #define PT2_ARENA_DEFAULT_LIMIT ((size_t)1 << 31) /* 2 GiB: the WASM heap's practical ceiling */
 
 void pt2_arena_init(pt2_arena *arena, size_t limit_bytes);
+/* An arena for short-lived memory (one layer's temporaries, a value until its last use) that
+ * is freed or reset long before `parent`, while its memory counts towards the parent's used
+ * bytes, limit and peak, so the parent's peak_bytes is the conversion's peak. */
+void pt2_arena_init_child(pt2_arena *child, pt2_arena *parent);
 void pt2_arena_free(pt2_arena *arena);
 /* Forgets every allocation but keeps the memory, so running the same work again (a benchmark's
  * repeats, a server's next request) reuses pages the system has already mapped. */
@@ -29,6 +34,9 @@ void pt2_arena_reset(pt2_arena *arena);
 /* Returns zeroed memory aligned to 64 bytes (SIMD and XNNPACK friendly), or NULL after
  * filling `err` when the size overflows or the arena's limit would be exceeded. */
 void *pt2_arena_alloc(pt2_arena *arena, size_t size, pt2_error *err);
+/* The same without zeroing, for memory the caller overwrites entirely (a copy, a layer's
+ * output): zeroing it first would be a second pass over memory that a reused block already has. */
+void *pt2_arena_alloc_uninit(pt2_arena *arena, size_t size, pt2_error *err);
 /* n * size with an overflow check. */
 void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err);
 char *pt2_arena_strdup(pt2_arena *arena, const char *s, pt2_error *err);

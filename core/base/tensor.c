@@ -102,8 +102,8 @@ pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err) {
     return PT2_OK;
 }
 
-pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
-                            pt2_error *err) {
+static pt2_status tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, int zero,
+                               pt2_tensor *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     if (rank < 0 || rank > PT2_MAX_RANK)
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "tensor rank %d is outside 0..%d", rank, PT2_MAX_RANK);
@@ -116,10 +116,60 @@ pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const i
     out->rank = rank;
     if (rank) memcpy(out->shape, shape, sizeof(int64_t) * (size_t)rank); /* a scalar may pass no shape */
     pt2_contiguous_strides(shape, rank, out->strides);
-    out->storage = pt2_arena_alloc(arena, bytes ? bytes : 1, err);
+    out->storage = zero ? pt2_arena_alloc(arena, bytes ? bytes : 1, err) : pt2_arena_alloc_uninit(arena, bytes ? bytes : 1, err);
     if (!out->storage) return err->status;
     out->storage_bytes = bytes;
     return PT2_OK;
+}
+
+pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                            pt2_error *err) {
+    return tensor_alloc(arena, dtype, rank, shape, 1, out, err);
+}
+
+pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                                   pt2_error *err) {
+    return tensor_alloc(arena, dtype, rank, shape, 0, out, err);
+}
+
+/* A 4-byte copy whose source is contiguous along an axis p other than the last (a transpose such
+ * as channels first <-> channels last): tiles of p x last, so that both the reads and the writes
+ * stay within a few cache lines. Returns 0 when the tensor is not of that kind. */
+static int transpose_floats(const pt2_tensor *in, void *storage) {
+    int last = in->rank - 1, p = -1;
+    if (in->rank < 2 || in->strides[last] == 1) return 0;
+    for (int a = 0; a < last; a++)
+        if (in->strides[a] == 1 && in->shape[a] > 1) p = a;
+    if (p < 0) return 0;
+    int64_t dst_strides[PT2_MAX_RANK], index[PT2_MAX_RANK] = {0}, outer = 1;
+    pt2_contiguous_strides(in->shape, in->rank, dst_strides);
+    for (int a = 0; a < last; a++)
+        if (a != p) outer *= in->shape[a];
+    enum { TILE = 16 };
+    int64_t rows = in->shape[p], cols = in->shape[last], step = in->strides[last], dst_row = dst_strides[p];
+    const float *src = (const float *)in->storage + in->storage_offset;
+    float *dst = storage;
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t src_offset = 0, dst_offset = 0;
+        for (int a = 0; a < last; a++) {
+            src_offset += index[a] * in->strides[a];
+            dst_offset += index[a] * dst_strides[a];
+        }
+        const float *s = src + src_offset;
+        float *d = dst + dst_offset;
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+            for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+                int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t c = c0; c < c1; c++) d[r * dst_row + c] = s[r + c * step];
+            }
+        for (int a = last - 1; a >= 0; a--) {
+            if (a == p) continue;
+            if (++index[a] < in->shape[a]) break;
+            index[a] = 0;
+        }
+    }
+    return 1;
 }
 
 pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
@@ -129,18 +179,32 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
         return PT2_OK;
     }
     pt2_tensor t;
-    pt2_status st = pt2_tensor_alloc(arena, in->dtype, in->rank, in->shape, &t, err);
+    pt2_status st = pt2_tensor_alloc_uninit(arena, in->dtype, in->rank, in->shape, &t, err);
     if (st) return st;
     size_t elsize = pt2_dtype_size(in->dtype);
     int64_t numel = pt2_tensor_numel(in);
     int64_t index[PT2_MAX_RANK] = {0};
+    if (elsize == 4 && transpose_floats(in, t.storage)) {
+        *out = t;
+        return PT2_OK;
+    }
     const char *src = in->storage;
     char *dst = t.storage;
-    for (int64_t n = 0; n < numel; n++) {
+    /* Row by row along the last axis: a copy (transposes of large activations) costs a pass
+     * over the data, not a pass per element over the index. */
+    int last = in->rank - 1;
+    int64_t row = in->rank ? in->shape[last] : 1, step = in->rank ? in->strides[last] : 1;
+    for (int64_t n = 0; n < numel && row > 0; n += row) {
         int64_t off = in->storage_offset;
-        for (int i = 0; i < in->rank; i++) off += index[i] * in->strides[i];
-        memcpy(dst + (size_t)n * elsize, src + (size_t)off * elsize, elsize);
-        for (int i = in->rank - 1; i >= 0; i--) {
+        for (int i = 0; i < last; i++) off += index[i] * in->strides[i];
+        char *d = dst + (size_t)n * elsize;
+        const char *s = src + (size_t)off * elsize;
+        if (step == 1) memcpy(d, s, elsize * (size_t)row);
+        else if (elsize == 4)
+            for (int64_t j = 0; j < row; j++) memcpy(d + 4 * j, s + 4 * step * j, 4);
+        else
+            for (int64_t j = 0; j < row; j++) memcpy(d + elsize * (size_t)j, s + (int64_t)elsize * step * j, elsize);
+        for (int i = last - 1; i >= 0; i--) {
             if (++index[i] < in->shape[i]) break;
             index[i] = 0;
         }

@@ -55,6 +55,9 @@ pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err);
 /* A new zeroed contiguous tensor in the arena. */
 pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
                             pt2_error *err);
+/* The same without zeroing the data (the caller writes every element). */
+pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
+                                   pt2_error *err);
 /* A contiguous copy (or `in` itself when it already is contiguous and `always_copy` is 0). */
 pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
                                  pt2_error *err);

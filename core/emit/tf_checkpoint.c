@@ -190,21 +190,32 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
     /* Data in the caller's order (as TensorFlow's BundleWriter does), index entries sorted by key. */
     placed_variable *sorted = pt2_arena_alloc_array(scratch, count + 1, sizeof *sorted, err);
     if (!sorted) return err->status;
-    for (size_t i = 0; i < count; i++) {
-        if (!variables[i].name || !variables[i].name[0])
-            return pt2_fail(err, PT2_ERR_INTERNAL, "checkpoint variable %zu has an empty name", i);
-        if (!tf_dtype(variables[i].tensor.dtype))
-            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "checkpoint variable '%s': dtype %s has no TensorFlow type",
-                            variables[i].name, pt2_dtype_name(variables[i].tensor.dtype));
+    /* A variable that is a strided view (a transposed weight) is made contiguous in memory that
+     * the next variable reuses: the weights are not held twice besides the data written. */
+    pt2_arena one_variable;
+    pt2_arena_init_child(&one_variable, scratch);
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < count && !st; i++, pt2_arena_reset(&one_variable)) {
+        if (!variables[i].name || !variables[i].name[0]) {
+            st = pt2_fail(err, PT2_ERR_INTERNAL, "checkpoint variable %zu has an empty name", i);
+            break;
+        }
+        if (!tf_dtype(variables[i].tensor.dtype)) {
+            st = pt2_fail(err, PT2_ERR_UNSUPPORTED, "checkpoint variable '%s': dtype %s has no TensorFlow type",
+                          variables[i].name, pt2_dtype_name(variables[i].tensor.dtype));
+            break;
+        }
         placed_variable *p = &sorted[i];
         p->variable = &variables[i];
-        pt2_status st = pt2_tensor_contiguous(scratch, &variables[i].tensor, 0, &p->contiguous, err);
-        if (st) return st;
+        if ((st = pt2_tensor_contiguous(&one_variable, &variables[i].tensor, 0, &p->contiguous, err))) break;
         p->size = (uint64_t)pt2_tensor_numel(&p->contiguous) * pt2_dtype_size(p->contiguous.dtype);
         p->offset = data_out->length;
         pt2_strbuf_append(data_out, pt2_tensor_data(&p->contiguous), (size_t)p->size);
         p->masked_crc = pt2_crc32c_mask(pt2_crc32c(pt2_tensor_data(&p->contiguous), (size_t)p->size));
+        p->contiguous.storage = NULL; /* only its shape and dtype are read from here on */
     }
+    pt2_arena_free(&one_variable);
+    if (st) return st;
     qsort(sorted, count, sizeof *sorted, compare_placed);
     for (size_t i = 1; i < count; i++)
         if (!strcmp(sorted[i].variable->name, sorted[i - 1].variable->name))
@@ -223,7 +234,7 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
     pt2_strbuf_init(&handle);
     int pending = 0;
     uint64_t block_offset = 0, block_length = 0;
-    pt2_status st = PT2_OK;
+    st = PT2_OK;
 
     /* Header: num_shards = 1, version { producer: 1 }. */
     static const uint8_t header[] = {0x08, 0x01, 0x1a, 0x02, 0x08, 0x01};

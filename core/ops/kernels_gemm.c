@@ -7,7 +7,7 @@
 
 #include "kernels.h"
 
-enum { MR = 4, NR_MAX = 16, KC = 256, NC = 256, MC = 64 };
+enum { MR = 6, NR_MAX = 16, KC = 256, NC = 256, MC = 72 }; /* MC a multiple of MR */
 
 size_t pt2_gemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + 64; }
 
@@ -61,7 +61,8 @@ typedef float vec8 __attribute__((vector_size(32)));
             vec8 bv[NV];                                                                                         \
             for (int v = 0; v < NV; v++) LOAD8(bv[v], b + kk * ldb + 8 * v);                                      \
             for (int r = 0; r < MR; r++) {                                                                       \
-                vec8 av = (vec8){0} + a[kk * MR + r];                                                            \
+                float s = a[kk * MR + r]; /* broadcast, without adding a zero first */                           \
+                vec8 av = {s, s, s, s, s, s, s, s};                                                              \
                 for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];                                            \
             }                                                                                                    \
         }                                                                                                        \

@@ -9,6 +9,7 @@
 #include "../emit/tf_checkpoint.h"
 #include "../load/user_inputs.h"
 #include "../lower/lower.h"
+#include "../ops/backend_xnnpack.h"
 #include "../reload/read_config.h"
 #include "../verify/verify_layers.h"
 
@@ -180,8 +181,9 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     pt2_strbuf_printf(j, ",\n  \"passed\": %s,\n  \"failed_step\": ", r->failed_step ? "false" : "true");
     if (r->failed_step) pt2_json_write_string(j, r->failed_step);
     else pt2_strbuf_puts(j, "null");
-    pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,\n  \"steps\": [", r->num_layers,
-                      r->num_variables);
+    pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,", r->num_layers, r->num_variables);
+    pt2_strbuf_printf(j, "\n  \"weight_bytes\": %zu,\n  \"peak_memory_bytes\": %zu,\n  \"steps\": [", r->weight_bytes,
+                      r->peak_memory_bytes);
     for (size_t i = 0; i < r->num_steps; i++) write_step_json(j, &r->steps[i], i == 0);
     pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
     write_checks_json(j, checks);
@@ -196,6 +198,8 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     pt2_layer_checks_format(checks, r->atol, r->rtol, t);
     pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", r->num_layers, r->num_variables,
                       r->failed_step ? "a check FAILED" : "every check passed");
+    pt2_strbuf_printf(t, "memory: peak %.1f MiB (model file, values, checks and output files), weights %.1f MiB\n",
+                      r->peak_memory_bytes / 1048576.0, r->weight_bytes / 1048576.0);
     if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
     return PT2_OK;
 }
@@ -292,6 +296,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     }
     steps[num_steps++] = reference;
     progress_done(options, &steps[num_steps - 1]);
+    pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
 
     progress(options, "layers", "lowering to RETURNN layers, each checked on PyTorch's inputs");
     start = now_seconds();
@@ -310,6 +315,10 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
 
     progress(options, "emit", "writing the configs and the checkpoint");
     start = now_seconds();
+    /* From here the output files (outside the arena) are alive too: the arena's peak from now on
+     * counts with their bytes. */
+    size_t peak_before_emit = arena->peak_bytes;
+    arena->peak_bytes = arena->used_bytes;
     const char *as_layer = options->as_layer;
     if ((st = pt2_emit_python_config(arena, &net, source->model_name, as_layer, &result->config_py, err))) return st;
     if ((st = pt2_emit_json_config(arena, &net, as_layer, &result->config_json, err))) return st;
@@ -338,6 +347,15 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     progress_done(options, &steps[num_steps - 1]);
     if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
 
+    size_t output_bytes = result->config_py.length + result->config_json.length + result->checkpoint_index.length +
+                          result->checkpoint_data.length + result->layer_py.length + result->layer_json.length;
+    result->peak_memory_bytes = arena->peak_bytes + output_bytes;
+    if (result->peak_memory_bytes < peak_before_emit) result->peak_memory_bytes = peak_before_emit;
+    if (arena->peak_bytes < peak_before_emit) arena->peak_bytes = peak_before_emit;
+    result->weight_bytes = 0;
+    for (size_t i = 0; i < graph.num_inputs; i++)
+        if (graph.inputs[i].has_data)
+            result->weight_bytes += (size_t)pt2_tensor_numel(&graph.inputs[i].data) * pt2_dtype_size(graph.inputs[i].data.dtype);
     pt2_strbuf load_text;
     pt2_strbuf_init(&load_text);
     pt2_load_report_format(&load_report, &load_text);

@@ -51,6 +51,9 @@ typedef struct pt2_convert_result {
     /* NULL when every check passed; else the first failed step ("reference", "layers", "reload", ...). */
     const char *failed_step;
     size_t num_layers, num_variables;
+    /* Memory: the parameters' bytes, and the conversion's peak (its arena, which holds the model
+     * file, the values and the checks' scratch, plus the output files once written). */
+    size_t weight_bytes, peak_memory_bytes;
     /* For checks the caller adds (e.g. real RETURNN in the CLI): the input the conversion ran
      * on and the reference run's output (arena-owned, contiguous). */
     pt2_tensor input, reference_output;

@@ -1,5 +1,6 @@
 #include "read_config.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "../base/json.h"
@@ -268,30 +269,80 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
     return PT2_OK;
 }
 
+/* The reload's values: each layer's output in an arena of its own, freed after the last layer
+ * that reads it (the output layer's at the end); every layer computes in one scratch arena that
+ * is reset after it, so temporaries never pile up and their pages are reused. */
+typedef struct pt2_reload_values {
+    pt2_arena scratch;
+    pt2_arena *value_arenas; /* one per layer */
+    pt2_rt_tensor *outputs;
+    size_t *sources;   /* sources[i * PT2_RT_MAX_FROM + s]: the layer of from[s], or SIZE_MAX for "data" */
+    size_t *last_use;  /* the last layer reading layer i's output */
+} pt2_reload_values;
+
+static pt2_status reload_values_init(pt2_arena *arena, const pt2_rt_net *net, size_t output, pt2_reload_values *v,
+                                     pt2_error *err) {
+    memset(v, 0, sizeof *v);
+    size_t n = net->num_layers;
+    v->value_arenas = pt2_arena_alloc_array(arena, n + 1, sizeof *v->value_arenas, err);
+    v->outputs = pt2_arena_alloc_array(arena, n + 1, sizeof *v->outputs, err);
+    v->sources = pt2_arena_alloc_array(arena, (n + 1) * PT2_RT_MAX_FROM, sizeof *v->sources, err);
+    v->last_use = pt2_arena_alloc_array(arena, n + 1, sizeof *v->last_use, err);
+    if (!v->value_arenas || !v->outputs || !v->sources || !v->last_use) return err->status;
+    for (size_t i = 0; i < n; i++) {
+        const pt2_rt_layer *layer = &net->layers[i];
+        v->last_use[i] = i;
+        for (size_t s = 0; s < layer->num_from; s++) {
+            size_t source = SIZE_MAX;
+            if (strcmp(layer->from[s], "data") && strcmp(layer->from[s], "data:data")) {
+                const pt2_rt_layer *found = pt2_rt_find_layer(net, layer->from[s]);
+                if (!found || (size_t)(found - net->layers) >= i)
+                    return pt2_fail(err, PT2_ERR_VERIFY, "layer '%s': source '%s' is not a layer before it", layer->name,
+                                    layer->from[s]);
+                source = (size_t)(found - net->layers);
+                v->last_use[source] = i;
+            }
+            v->sources[i * PT2_RT_MAX_FROM + s] = source;
+        }
+    }
+    v->last_use[output] = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) pt2_arena_init_child(&v->value_arenas[i], arena);
+    pt2_arena_init_child(&v->scratch, arena);
+    return PT2_OK;
+}
+
+static void reload_values_free(pt2_reload_values *v, size_t num_layers) {
+    for (size_t i = 0; v->value_arenas && i < num_layers; i++) pt2_arena_free(&v->value_arenas[i]); /* zeroed ones too */
+    pt2_arena_free(&v->scratch);
+}
+
+/* Layer i on its sources' outputs; its output is copied out of the scratch arena into its own,
+ * and the sources it read last are freed. */
+static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t i, const pt2_tensor *input,
+                            pt2_error *err) {
+    const pt2_rt_layer *layer = &net->layers[i];
+    pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
+    for (size_t s = 0; s < layer->num_from; s++) {
+        size_t source = v->sources[i * PT2_RT_MAX_FROM + s];
+        if (source == SIZE_MAX) inputs[s] = (pt2_rt_tensor){*input, net->input};
+        else inputs[s] = v->outputs[source];
+    }
+    pt2_status st = pt2_rt_compute_layer(&v->scratch, net, layer, inputs, layer->num_from, &result, err);
+    if (!st) st = pt2_tensor_contiguous(&v->value_arenas[i], &result.tensor, 1, &v->outputs[i].tensor, err);
+    v->outputs[i].shape = result.shape;
+    pt2_arena_reset(&v->scratch);
+    for (size_t s = 0; s < layer->num_from; s++) {
+        size_t source = v->sources[i * PT2_RT_MAX_FROM + s];
+        if (source != SIZE_MAX && v->last_use[source] == i) pt2_arena_free(&v->value_arenas[source]);
+    }
+    return st;
+}
+
 pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
                           pt2_error *err) {
     const pt2_rt_net *net = &reloaded->net;
-    pt2_rt_tensor *outputs = pt2_arena_alloc_array(arena, net->num_layers + 1, sizeof *outputs, err);
-    if (!outputs) return err->status;
-    pt2_rt_tensor data = {*input, net->input};
     if (input->rank != net->input.rank) return pt2_fail(err, PT2_ERR_INPUT, "the input has %d axes, the config's extern data %d", input->rank, net->input.rank);
-    for (size_t i = 0; i < net->num_layers; i++) {
-        const pt2_rt_layer *layer = &net->layers[i];
-        pt2_rt_tensor inputs[PT2_RT_MAX_FROM];
-        for (size_t s = 0; s < layer->num_from; s++) {
-            if (!strcmp(layer->from[s], "data")) {
-                inputs[s] = data;
-                continue;
-            }
-            size_t source = 0;
-            while (source < i && strcmp(net->layers[source].name, layer->from[s])) source++;
-            inputs[s] = outputs[source];
-        }
-        pt2_status st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &outputs[i], err);
-        if (st) return st;
-    }
     const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
-    const pt2_rt_tensor *result = &outputs[output - net->layers];
     int dims[PT2_MAX_RANK];
     if (reloaded->num_output_axes != (size_t)output->shape.rank)
         return pt2_fail(err, PT2_ERR_VERIFY, "pt2returnn_output_axes names %zu axes, the output has %d", reloaded->num_output_axes,
@@ -300,5 +351,10 @@ pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, co
         pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dims[a], err);
         if (st) return st;
     }
-    return pt2_rt_transpose_to(arena, result, output->shape.rank, dims, out, err);
+    pt2_reload_values values;
+    pt2_status st = reload_values_init(arena, net, (size_t)(output - net->layers), &values, err);
+    for (size_t i = 0; i < net->num_layers && !st; i++) st = run_layer(&values, net, i, input, err);
+    if (!st) st = pt2_rt_transpose_to(arena, &values.outputs[output - net->layers], output->shape.rank, dims, out, err);
+    reload_values_free(&values, net->num_layers);
+    return st;
 }

@@ -60,8 +60,21 @@ pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const p
     return c->compute(arena, net, layer, inputs, num_inputs, &out->tensor, err);
 }
 
+static pt2_status arrange(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, int always_copy,
+                          pt2_tensor *out, pt2_error *err);
+
 pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
                                pt2_error *err) {
+    return arrange(arena, in, rank, dims, 1, out, err);
+}
+
+pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
+                          pt2_error *err) {
+    return arrange(arena, in, rank, dims, 0, out, err);
+}
+
+static pt2_status arrange(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, int always_copy,
+                          pt2_tensor *out, pt2_error *err) {
     pt2_tensor view = in->tensor;
     view.rank = rank;
     int used = 0;
@@ -87,11 +100,17 @@ pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int ra
                                 (long long)in->tensor.shape[b]);
         }
     }
-    return pt2_tensor_contiguous(arena, &view, 1, out, err);
+    return pt2_tensor_contiguous(arena, &view, always_copy, out, err);
 }
 
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
                                pt2_error *err) {
     return pt2_tensor_alloc(arena, shape->dtype == PT2_DTYPE_INVALID ? PT2_DTYPE_FLOAT32 : shape->dtype, shape->rank,
                             sizes, out, err);
+}
+
+pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes,
+                                      pt2_tensor *out, pt2_error *err) {
+    return pt2_tensor_alloc_uninit(arena, shape->dtype == PT2_DTYPE_INVALID ? PT2_DTYPE_FLOAT32 : shape->dtype,
+                                   shape->rank, sizes, out, err);
 }

@@ -43,6 +43,11 @@ pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const p
 pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
                                pt2_error *err);
 
+/* The same, but the input itself when it is already contiguous in that order: for a compute
+ * that only reads it. */
+pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
+                          pt2_error *err);
+
 /* ---- helpers for the layer classes ---- */
 pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...);
 /* The one source a layer class expects. */
@@ -50,6 +55,10 @@ pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2
 /* A float32 tensor of the given shape. */
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
                                pt2_error *err);
+/* The same, not zeroed: for a compute that writes every element. */
+pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes,
+                                      pt2_tensor *out, pt2_error *err);
+
 /* Elementwise layers with several sources (combine, compare, switch) broadcast them by dim tags,
  * as RETURNN does: the output has every dim of the largest source plus the others' extra dims. */
 pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 
 static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -44,7 +45,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     pt2_tensor x, w;
     const pt2_tensor *qkv_param = pt2_rt_get_param(layer, "QKV");
     if (!qkv_param || qkv_param->rank != 2) return pt2_rt_layer_fail(layer, err, "parameter QKV is missing");
-    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], 3, order, &x, err);
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], 3, order, &x, err);
     if (!st) st = pt2_tensor_contiguous(arena, qkv_param, 0, &w, err);
     if (st) return st;
     int64_t batch = x.shape[0], time = x.shape[1], n_in = x.shape[2], columns = w.shape[1];
@@ -52,38 +53,36 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     int64_t n_out = pt2_rt_int_option(layer, "n_out", 1), dk = key_dim / heads, dv = n_out / heads, per_head = 2 * dk + dv;
     if (w.shape[0] != n_in || columns != heads * per_head) return pt2_rt_layer_fail(layer, err, "QKV does not fit");
     int64_t sizes[3] = {batch, time, n_out};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
-    double *qkv = pt2_arena_alloc_array(arena, (size_t)(time * columns) + 1, sizeof(double), err);
-    double *energy = pt2_arena_alloc_array(arena, (size_t)time + 1, sizeof(double), err);
-    if (!qkv || !energy) return err->status;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
+    /* qkv [time, columns] and one head's energies [time, time] at a time; float32 as TF. */
+    float *qkv = pt2_arena_alloc_array(arena, (size_t)(time * columns) + 1, sizeof(float), err);
+    float *energy = pt2_arena_alloc_array(arena, (size_t)(time * time) + 1, sizeof(float), err);
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!qkv || !energy || !scratch) return err->status;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&w);
     float *po = pt2_tensor_data(out);
-    double scale = 1.0 / sqrt((double)dk);
+    float scale = (float)(1.0 / sqrt((double)dk));
     for (int64_t b = 0; b < batch; b++) {
-        for (int64_t t = 0; t < time; t++)
-            for (int64_t c = 0; c < columns; c++) {
-                double sum = 0;
-                for (int64_t i = 0; i < n_in; i++) sum += (double)px[(b * time + t) * n_in + i] * pw[i * columns + c];
-                qkv[t * columns + c] = sum;
+        pt2_matrix_view xb = {px + b * time * n_in, n_in, 1}, wv = {pw, columns, 1};
+        pt2_gemm_matrix(time, columns, n_in, xb, wv, qkv, columns, 0, scratch);
+        for (int64_t h = 0; h < heads; h++) {
+            float *q = qkv + h * per_head;
+            for (int64_t t = 0; t < time; t++)
+                for (int64_t d = 0; d < dk; d++) q[t * columns + d] *= scale;
+            /* energy[t, s] = q[t] . k[s]: k read transposed */
+            pt2_matrix_view qv = {q, columns, 1}, kt = {q + dk, 1, columns};
+            pt2_gemm_matrix(time, time, dk, qv, kt, energy, time, 0, scratch);
+            for (int64_t t = 0; t < time; t++) { /* softmax over the keys */
+                float *row = energy + t * time, top = -INFINITY;
+                double total = 0;
+                for (int64_t s2 = 0; s2 < time; s2++) top = row[s2] > top ? row[s2] : top;
+                for (int64_t s2 = 0; s2 < time; s2++) total += (row[s2] = expf(row[s2] - top));
+                float inverse = (float)(1.0 / total);
+                for (int64_t s2 = 0; s2 < time; s2++) row[s2] *= inverse;
             }
-        for (int64_t h = 0; h < heads; h++)
-            for (int64_t t = 0; t < time; t++) {
-                const double *q = qkv + t * columns + h * per_head;
-                double top = -INFINITY, total = 0;
-                for (int64_t s = 0; s < time; s++) {
-                    const double *k = qkv + s * columns + h * per_head + dk;
-                    double e = 0;
-                    for (int64_t d = 0; d < dk; d++) e += q[d] * scale * k[d];
-                    energy[s] = e;
-                    if (e > top) top = e;
-                }
-                for (int64_t s = 0; s < time; s++) total += (energy[s] = exp(energy[s] - top));
-                for (int64_t d = 0; d < dv; d++) {
-                    double sum = 0;
-                    for (int64_t s = 0; s < time; s++) sum += energy[s] / total * qkv[s * columns + h * per_head + 2 * dk + d];
-                    po[(b * time + t) * n_out + h * dv + d] = (float)sum;
-                }
-            }
+            pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
+            pt2_gemm_matrix(time, dv, time, ev, vv, po + b * time * n_out + h * dv, n_out, 0, scratch);
+        }
     }
     return PT2_OK;
 }

@@ -3,6 +3,7 @@
  * integer padding = pad both sides then VALID. */
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 
 /* [B, T, F] sources only: the dims of the batch, the time (in_spatial_dims "T") and the feature. */
@@ -35,6 +36,29 @@ static pt2_status finish_btf(int batch, int time, int feature, pt2_rt_shape *out
     out->dims[2] = feature;
     out->feature_dim = feature;
     return PT2_OK;
+}
+
+/* rows x columns of the bias (or zeros) to add the taps' products onto */
+static void fill_bias(float *out, int64_t rows, int64_t columns, const float *bias) {
+    if (!bias) {
+        memset(out, 0, sizeof(float) * (size_t)(rows * columns));
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++) memcpy(out + r * columns, bias, sizeof(float) * (size_t)columns);
+}
+
+/* Output frames t in [first, end) of [0, out_time) whose source frame t*stride + shift is
+ * inside [0, time). */
+static void frames_inside(int64_t shift, int64_t stride, int64_t time, int64_t out_time, int64_t *first, int64_t *end) {
+    *first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    *end = time - 1 - shift < 0 ? 0 : (time - 1 - shift) / stride + 1;
+    if (*end > out_time) *end = out_time;
+}
+
+/* Input frames t in [first, end) of [0, time) whose target frame t*stride + shift is inside
+ * [0, out_time). */
+static void frames_landing(int64_t shift, int64_t stride, int64_t time, int64_t out_time, int64_t *first, int64_t *end) {
+    frames_inside(shift, stride, out_time, time, first, end);
 }
 
 typedef struct conv_options {
@@ -221,7 +245,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (!st) st = read_conv_options(layer, &o, err);
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
@@ -239,25 +263,32 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         out_time = padded >= span ? (padded - span) / o.stride + 1 : 0;
     }
     int64_t shape[3] = {batch, out_time, out_features};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, shape, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, out, err))) return st;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scratch) return err->status;
     int64_t group_out = out_features / o.groups;
-    for (int64_t b = 0; b < batch; b++)
-        for (int64_t t = 0; t < out_time; t++)
-            for (int64_t c = 0; c < out_features; c++) {
-                int64_t g = c / group_out;
-                double sum = pb ? pb[c] : 0.0;
-                for (int64_t k = 0; k < kernel; k++) {
-                    int64_t source = t * o.stride + k * o.dilation - pad_left;
-                    if (source < 0 || source >= time) continue;
-                    for (int64_t i = 0; i < group_in; i++)
-                        sum += (double)px[(b * time + source) * in_features + g * group_in + i] *
-                               pw[(k * group_in + i) * out_features + c];
-                }
-                po[(b * out_time + t) * out_features + c] = (float)sum;
+    /* Frame t of the output reads frame t*stride + k*dilation - pad_left for tap k: per tap and
+     * group one GEMM of the frames that land inside the input ([t, i] x [i, c] with the input's
+     * rows read `stride` frames apart), added onto the bias; frames in the padding add nothing. */
+    for (int64_t b = 0; b < batch; b++) {
+        float *ob = po + b * out_time * out_features;
+        fill_bias(ob, out_time, out_features, pb);
+        for (int64_t k = 0; k < kernel; k++) {
+            int64_t first, end, shift = k * o.dilation - pad_left;
+            frames_inside(shift, o.stride, time, out_time, &first, &end);
+            if (end <= first) continue;
+            for (int64_t g = 0; g < o.groups; g++) {
+                pt2_matrix_view a = {px + (b * time + first * o.stride + shift) * in_features + g * group_in,
+                                     o.stride * in_features, 1};
+                pt2_matrix_view w_tap = {pw + k * group_in * out_features + g * group_out, out_features, 1};
+                pt2_gemm_matrix(end - first, group_out, group_in, a, w_tap, ob + first * out_features + g * group_out,
+                                out_features, 1, scratch);
             }
+        }
+    }
     return PT2_OK;
 }
 
@@ -295,7 +326,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];
@@ -305,30 +336,28 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     int64_t full = time * stride + kernel - stride + output_padding, out_time = full - 2 * remove;
     if (out_time < 0) out_time = 0;
     int64_t shape[3] = {batch, out_time, out_features};
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, shape, out, err))) return st;
-    double *sum = pt2_arena_alloc_array(arena, (size_t)(full > 0 ? full : 1) * (size_t)out_features, sizeof(double), err);
-    if (!sum) return err->status;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, out, err))) return st;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scratch) return err->status;
+    /* The gradient of a VALID conv: input frame t spreads over full frames t*s .. t*s + k - 1, of
+     * which frames [remove, remove + out_time) are kept. Per tap one GEMM ([t, i] x [i, c], the
+     * filter [k, 0, c, i] read transposed) added onto every stride-th output frame. */
     for (int64_t b = 0; b < batch; b++) {
-        for (int64_t t = 0; t < full; t++)
-            for (int64_t c = 0; c < out_features; c++) sum[t * out_features + c] = pb ? pb[c] : 0.0;
-        /* The gradient of a VALID conv: input frame t spreads over frames t*s .. t*s + k - 1. */
-        for (int64_t t = 0; t < time; t++)
-            for (int64_t k = 0; k < kernel; k++) {
-                int64_t target = t * stride + k;
-                if (target >= full) continue;
-                for (int64_t c = 0; c < out_features; c++) {
-                    double acc = 0;
-                    for (int64_t i = 0; i < in_features; i++)
-                        acc += (double)px[(b * time + t) * in_features + i] * pw[(k * out_features + c) * in_features + i];
-                    sum[target * out_features + c] += acc;
-                }
-            }
-        for (int64_t t = 0; t < out_time; t++)
-            for (int64_t c = 0; c < out_features; c++)
-                po[(b * out_time + t) * out_features + c] = (float)sum[(t + remove) * out_features + c];
+        float *ob = po + b * out_time * out_features;
+        fill_bias(ob, out_time, out_features, pb);
+        for (int64_t k = 0; k < kernel; k++) {
+            int64_t first, end, shift = k - remove;
+            /* output frame t*stride + shift inside [0, out_time) */
+            frames_landing(shift, stride, time, out_time, &first, &end);
+            if (end <= first) continue;
+            pt2_matrix_view a = {px + (b * time + first) * in_features, in_features, 1};
+            pt2_matrix_view w_tap = {pw + k * out_features * in_features, 1, in_features};
+            pt2_gemm_matrix(end - first, out_features, in_features, a, w_tap,
+                            ob + (first * stride + shift) * out_features, stride * out_features, 1, scratch);
+        }
     }
     return PT2_OK;
 }

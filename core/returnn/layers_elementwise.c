@@ -122,11 +122,11 @@ static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         int dims[PT2_MAX_RANK];
         memcpy(dims, layer->shape.dims, sizeof dims);
         dims[feature_axis] = inputs[i].shape.feature_dim;
-        pt2_status st = pt2_rt_transpose_to(arena, &inputs[i], layer->shape.rank, dims, &parts[i], err);
+        pt2_status st = pt2_rt_view_to(arena, &inputs[i], layer->shape.rank, dims, &parts[i], err);
         if (st) return st;
         for (int a = 0; a < layer->shape.rank; a++) sizes[a] = a == feature_axis ? sizes[a] + parts[i].shape[a] : parts[i].shape[a];
     }
-    pt2_status st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err);
+    pt2_status st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err);
     if (st) return st;
     for (int a = 0; a < feature_axis; a++) outer *= sizes[a];
     for (int a = feature_axis + 1; a < layer->shape.rank; a++) inner *= sizes[a];
@@ -141,43 +141,58 @@ static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     return PT2_OK;
 }
 
-static double apply_activation(const char *name, double v) {
-    if (!strcmp(name, "tanh")) return tanh(v);
-    if (!strcmp(name, "relu")) return v > 0 ? v : 0;
-    if (!strcmp(name, "sigmoid")) return 1.0 / (1.0 + exp(-v));
-    if (!strcmp(name, "exp")) return exp(v);
-    if (!strcmp(name, "log")) return log(v);
-    if (!strcmp(name, "abs")) return fabs(v);
-    if (!strcmp(name, "sqrt")) return sqrt(v);
-    if (!strcmp(name, "rsqrt")) return 1.0 / sqrt(v);
-    if (!strcmp(name, "softplus")) return v > 20 ? v : log1p(exp(v));
-    if (!strcmp(name, "elu")) return v > 0 ? v : expm1(v);
-    return pt2_rt_math_activation(name, v);
+/* The elementwise functions, resolved once per layer from the activation name or the eval
+ * form (never per element). */
+typedef enum unary_op {
+    OP_TANH, OP_RELU, OP_SIGMOID, OP_EXP, OP_LOG, OP_ABS, OP_SQRT, OP_RSQRT, OP_SOFTPLUS, OP_ELU,
+    OP_LEAKY_RELU, OP_GELU, OP_GELU_TANH, OP_SILU, OP_ADD_SCALAR, OP_MUL_SCALAR, OP_RSUB_SCALAR, OP_RDIV_SCALAR,
+    OP_DIV_SCALAR, OP_POW_SCALAR, OP_NEG
+} unary_op;
+
+/* In the order of unary_op, activations first, then the eval forms. */
+static const char *const unary_names[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus",
+                                          "elu", "leaky_relu", "gelu", "gelu_tanh", "silu", "add_scalar",
+                                          "mul_scalar", "rsub_scalar", "rdiv_scalar", "div_scalar", "pow_scalar", "neg"};
+enum { NUM_ACTIVATIONS = OP_ELU + 1, NUM_UNARY = OP_NEG + 1 };
+
+static int find_unary(const char *name, int first, int end) {
+    for (int i = first; i < end; i++)
+        if (!strcmp(unary_names[i], name)) return i;
+    return -1;
 }
 
-static const char *const activations[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus", "elu",
-                                          "softmax", "log_softmax"};
-
-static const char *known_activation(const char *name) {
-    for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
-        if (!strcmp(activations[i], name)) return activations[i];
-    return pt2_rt_math_activation_name(name);
-}
-
-static double apply_eval(const char *form, double number, double v) {
-    if (!strcmp(form, "leaky_relu")) return v < 0 ? number * v : v; /* max(alpha * x, x) for alpha < 1 */
-    if (!strcmp(form, "gelu")) return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
-    if (!strcmp(form, "gelu_tanh"))
-        return 0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
-    if (!strcmp(form, "silu")) return v / (1.0 + exp(-v));
-    if (!strcmp(form, "add_scalar")) return v + number;
-    if (!strcmp(form, "mul_scalar")) return v * number;
-    if (!strcmp(form, "rsub_scalar")) return number - v;
-    if (!strcmp(form, "rdiv_scalar")) return number / v;
-    if (!strcmp(form, "div_scalar")) return v / number;
-    if (!strcmp(form, "pow_scalar")) return pow(v, number);
-    if (!strcmp(form, "neg")) return -v;
-    return pt2_rt_math_eval(form, number, v);
+/* p[i] = f(p[i]) in double, rounded to float32; one loop per function. */
+static void apply_unary(unary_op op, double number, float *p, int64_t n) {
+#define MAP(expression)                                                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                                            \
+        double v = p[i];                                                                                         \
+        p[i] = (float)(expression);                                                                              \
+    }                                                                                                            \
+    break
+    switch (op) {
+    case OP_TANH: MAP(tanh(v));
+    case OP_RELU: MAP(v > 0 ? v : 0);
+    case OP_SIGMOID: MAP(1.0 / (1.0 + exp(-v)));
+    case OP_EXP: MAP(exp(v));
+    case OP_LOG: MAP(log(v));
+    case OP_ABS: MAP(fabs(v));
+    case OP_SQRT: MAP(sqrt(v));
+    case OP_RSQRT: MAP(1.0 / sqrt(v));
+    case OP_SOFTPLUS: MAP(v > 20 ? v : log1p(exp(v)));
+    case OP_ELU: MAP(v > 0 ? v : expm1(v));
+    case OP_LEAKY_RELU: MAP(v < 0 ? number * v : v); /* max(alpha * x, x) for alpha < 1 */
+    case OP_GELU: MAP(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
+    case OP_GELU_TANH: MAP(0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))));
+    case OP_SILU: MAP(v / (1.0 + exp(-v)));
+    case OP_ADD_SCALAR: MAP(v + number);
+    case OP_MUL_SCALAR: MAP(v * number);
+    case OP_RSUB_SCALAR: MAP(number - v);
+    case OP_RDIV_SCALAR: MAP(number / v);
+    case OP_DIV_SCALAR: MAP(v / number);
+    case OP_POW_SCALAR: MAP(pow(v, number));
+    case OP_NEG: MAP(-v);
+    }
+#undef MAP
 }
 
 /* activation "softmax" / "log_softmax": over the feature dim, as RETURNN's activation does. */
@@ -213,16 +228,20 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (layer->shape.feature_dim < 0) return pt2_rt_layer_fail(layer, err, "softmax needs a feature dim");
         return softmax_compute(arena, layer, &inputs[0], !strcmp(kind, "log_softmax"), out, err);
     }
-    const char *activation = NULL, *form = NULL;
+    /* The common functions run as one loop each (apply_unary); the rest, by name, from
+     * core/returnn/layers_math.c. */
+    const char *form = NULL, *math_activation = NULL;
     double number = 0;
+    int op = -1;
     if (!strcmp(layer->layer_class, "activation")) {
         const char *name = pt2_rt_string_option(layer, "activation", "");
-        activation = known_activation(name);
-        if (!activation) return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
+        if ((op = find_unary(name, 0, NUM_ACTIVATIONS)) < 0 && !(math_activation = pt2_rt_math_activation_name(name)))
+            return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
     } else {
         const char *code = pt2_rt_string_option(layer, "eval", "");
         if (!(form = match_eval(code, &number)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
+        op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
     if (st) return st;
@@ -230,7 +249,11 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if ((st = pt2_tensor_contiguous(arena, out, 1, out, err))) return st;
     float *p = pt2_tensor_data(out);
     int64_t n = pt2_tensor_numel(out);
-    for (int64_t i = 0; i < n; i++) p[i] = (float)(activation ? apply_activation(activation, p[i]) : apply_eval(form, number, p[i]));
+    if (op >= 0) apply_unary((unary_op)op, number, p, n);
+    else if (math_activation)
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, p[i]);
+    else
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, p[i]);
     return PT2_OK;
 }
 
@@ -307,34 +330,69 @@ void pt2_rt_store(pt2_tensor *t, int64_t i, double v) {
 
 typedef enum combine_kind { KIND_ADD, KIND_SUB, KIND_MUL, KIND_TRUEDIV, KIND_MAXIMUM, KIND_MINIMUM } combine_kind;
 
-/* Sources of any dtype are read as doubles and the result stored in the output's dtype; float32
- * results are rounded after each step, as TF computes in float32. */
-static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
-                                  const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
-    static const char *const kinds[] = {"add", "sub", "mul", "truediv", "maximum", "minimum"};
-    const char *kind_name = pt2_rt_string_option(layer, "kind", "");
-    int kind = -1;
-    for (int k = 0; k < 6; k++)
-        if (!strcmp(kinds[k], kind_name)) kind = k;
-    pt2_rt_binary_fn other = kind < 0 ? pt2_rt_math_combine_kind(kind_name) : NULL;
-    if (kind < 0 && !other) return pt2_rt_layer_fail(layer, err, "kind \"%s\" is not known to the interpreter", kind_name);
+/* float32 sources into a float32 output, row by row along the last axis: each source's row start
+ * (broadcast axes stay put) and its step along the row (0 where it broadcasts). Each source is
+ * combined in float32, as TF's chain of binary ops does. */
+static pt2_status combine_float_rows(pt2_arena *arena, const pt2_rt_layer *layer, combine_kind kind,
+                                     const pt2_tensor *expanded, size_t num_inputs, const int64_t *sizes,
+                                     pt2_tensor *out, pt2_error *err) {
     const pt2_rt_shape *shape = &layer->shape;
-    int64_t sizes[PT2_MAX_RANK];
-    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err);
-    if (!expanded) return err->status;
-    pt2_status st = pt2_rt_broadcast_sources(arena, net, layer, inputs, num_inputs, expanded, sizes, err);
-    if (!st) st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
+    pt2_status st = pt2_rt_alloc_output_uninit(arena, shape, sizes, out, err);
     if (st) return st;
-    int single = out->dtype == PT2_DTYPE_FLOAT32, all_float = single;
-    for (size_t i = 0; i < num_inputs; i++) all_float &= expanded[i].dtype == PT2_DTYPE_FLOAT32;
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(out);
+    int last = shape->rank - 1;
+    int64_t row = shape->rank ? sizes[last] : 1, index[PT2_MAX_RANK] = {0};
+    for (int64_t flat = 0; flat < total && row > 0; flat += row) {
+        float *o = po + flat;
+        for (size_t i = 0; i < num_inputs; i++) {
+            int64_t offset = 0;
+            for (int a = 0; a < last; a++) offset += (expanded[i].shape[a] == 1 ? 0 : index[a]) * expanded[i].strides[a];
+            const float *src = (const float *)pt2_tensor_data(&expanded[i]) + offset;
+            int64_t step = shape->rank && expanded[i].shape[last] != 1 ? expanded[i].strides[last] : 0;
+#define ROW(expression)                                                                                          \
+    for (int64_t j = 0; j < row; j++) {                                                                          \
+        double acc = o[j], v = src[j * step];                                                                    \
+        o[j] = (float)(expression);                                                                              \
+    }                                                                                                            \
+    break
+            if (i == 0) {
+                for (int64_t j = 0; j < row; j++) o[j] = src[j * step];
+                continue;
+            }
+            switch (kind) {
+            case KIND_ADD: ROW(acc + v);
+            case KIND_SUB: ROW(acc - v);
+            case KIND_MUL: ROW(acc * v);
+            case KIND_TRUEDIV: ROW(acc / v);
+            case KIND_MAXIMUM: ROW(v > acc ? v : acc);
+            default: ROW(v < acc ? v : acc);
+            }
+#undef ROW
+        }
+        for (int a = last - 1; a >= 0; a--) {
+            if (++index[a] < sizes[a]) break;
+            index[a] = 0;
+        }
+    }
+    return PT2_OK;
+}
+
+/* Sources of any dtype, or a kind of core/returnn/layers_math.c: element by element, read as
+ * doubles and stored in the output's dtype; float32 results are rounded after each step. */
+static pt2_status combine_elements(pt2_arena *arena, const pt2_rt_layer *layer, int kind, pt2_rt_binary_fn other,
+                                   const pt2_tensor *expanded, size_t num_inputs, const int64_t *sizes,
+                                   pt2_tensor *out, pt2_error *err) {
+    const pt2_rt_shape *shape = &layer->shape;
+    pt2_status st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
+    if (st) return st;
+    int single = out->dtype == PT2_DTYPE_FLOAT32;
     int64_t total = pt2_tensor_numel(out);
     int64_t index[PT2_MAX_RANK] = {0};
     for (int64_t flat = 0; flat < total; flat++) {
         double acc = 0;
         for (size_t i = 0; i < num_inputs; i++) {
-            int64_t offset = pt2_rt_broadcast_offset(&expanded[i], index);
-            /* float32 sources (the common case) are read directly */
-            double v = all_float ? ((const float *)pt2_tensor_data(&expanded[i]))[offset] : pt2_tensor_get_double(&expanded[i], offset);
+            double v = pt2_tensor_get_double(&expanded[i], pt2_rt_broadcast_offset(&expanded[i], index));
             if (i == 0) acc = v;
             else if (other) acc = other(acc, v);
             else if (kind == KIND_ADD) acc += v;
@@ -345,14 +403,33 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
             else acc = v < acc ? v : acc;
             if (single) acc = (float)acc;
         }
-        if (all_float) ((float *)pt2_tensor_data(out))[flat] = (float)acc;
-        else pt2_rt_store(out, flat, acc);
+        pt2_rt_store(out, flat, acc);
         for (int a = shape->rank - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;
             index[a] = 0;
         }
     }
     return PT2_OK;
+}
+
+static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                  const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    static const char *const kinds[] = {"add", "sub", "mul", "truediv", "maximum", "minimum"};
+    const char *kind_name = pt2_rt_string_option(layer, "kind", "");
+    int kind = -1;
+    for (int k = 0; k < 6; k++)
+        if (!strcmp(kinds[k], kind_name)) kind = k;
+    pt2_rt_binary_fn other = kind < 0 ? pt2_rt_math_combine_kind(kind_name) : NULL;
+    if (kind < 0 && !other) return pt2_rt_layer_fail(layer, err, "kind \"%s\" is not known to the interpreter", kind_name);
+    int64_t sizes[PT2_MAX_RANK];
+    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err);
+    if (!expanded) return err->status;
+    pt2_status st = pt2_rt_broadcast_sources(arena, net, layer, inputs, num_inputs, expanded, sizes, err);
+    if (st) return st;
+    int all_float = (layer->shape.dtype == PT2_DTYPE_FLOAT32 || layer->shape.dtype == PT2_DTYPE_INVALID) && !other;
+    for (size_t i = 0; i < num_inputs; i++) all_float &= expanded[i].dtype == PT2_DTYPE_FLOAT32;
+    if (all_float) return combine_float_rows(arena, layer, (combine_kind)kind, expanded, num_inputs, sizes, out, err);
+    return combine_elements(arena, layer, kind, other, expanded, num_inputs, sizes, out, err);
 }
 
 const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {

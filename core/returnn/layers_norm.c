@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 
 static pt2_status linear_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
@@ -43,31 +44,33 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = 0; a < layer->shape.rank - 1; a++) order[rank++] = layer->shape.dims[a];
     if (!sparse) order[rank++] = in->feature_dim;
     pt2_status st = pt2_tensor_contiguous(arena, w, 0, &weight, err);
-    if (!st) st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err);
+    if (!st) st = pt2_rt_view_to(arena, &inputs[0], rank, order, &x, err);
     if (st) return st;
     int64_t n_in = weight.shape[0], n_out = weight.shape[1];
     int64_t rows = 1, sizes[PT2_MAX_RANK];
     for (int a = 0; a < layer->shape.rank - 1; a++) rows *= (sizes[a] = x.shape[a]);
     sizes[layer->shape.rank - 1] = n_out;
     if (!sparse && x.shape[rank - 1] != n_in) return pt2_rt_layer_fail(layer, err, "W does not fit the input features");
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
     const float *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
-    for (int64_t r = 0; r < rows; r++) {
-        if (sparse) { /* tf.nn.embedding_lookup */
+    if (sparse) { /* tf.nn.embedding_lookup */
+        for (int64_t r = 0; r < rows; r++) {
             int64_t index = x.dtype == PT2_DTYPE_INT64 ? ((const int64_t *)pt2_tensor_data(&x))[r]
                                                         : ((const int32_t *)pt2_tensor_data(&x))[r];
             if (index < 0 || index >= n_in) return pt2_rt_layer_fail(layer, err, "index %lld out of range", (long long)index);
             for (int64_t o = 0; o < n_out; o++) po[r * n_out + o] = pw[index * n_out + o] + (pb ? pb[o] : 0.0f);
-            continue;
         }
-        const float *px = (const float *)pt2_tensor_data(&x) + r * n_in;
-        for (int64_t o = 0; o < n_out; o++) {
-            double sum = pb ? pb[o] : 0.0;
-            for (int64_t i = 0; i < n_in; i++) sum += (double)px[i] * pw[i * n_out + o];
-            po[r * n_out + o] = (float)sum;
-        }
+        return PT2_OK;
     }
+    /* tf.matmul(x, W) + b: the rows times W on the shared GEMM kernel, onto the bias */
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scratch) return err->status;
+    for (int64_t r = 0; r < rows; r++)
+        if (pb) memcpy(po + r * n_out, pb, sizeof(float) * (size_t)n_out);
+        else memset(po + r * n_out, 0, sizeof(float) * (size_t)n_out);
+    pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, n_out, 1};
+    pt2_gemm_matrix(rows, n_out, n_in, a, b, po, n_out, 1, scratch);
     return PT2_OK;
 }
 
@@ -101,7 +104,7 @@ static pt2_status feature_norm_compute(pt2_arena *arena, const pt2_rt_net *net, 
         if (layer->shape.dims[a] != layer->shape.feature_dim) order[rank++] = layer->shape.dims[a];
     order[rank++] = layer->shape.feature_dim;
     pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err);
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], rank, order, &x, err);
     if (!st && x.storage == inputs[0].tensor.storage) st = pt2_tensor_contiguous(arena, &x, 1, &x, err);
     if (st) return st;
     int64_t features = x.shape[rank - 1], rows = pt2_tensor_numel(&x) / (features ? features : 1);

@@ -23,6 +23,10 @@ static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, pt2_rt_la
     static const char *const time_axis[1] = {"T"};
     pt2_status st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", time_axis, 1, err);
     if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    /* In a padded batch the frames after a sequence's end hold whatever the layer before left
+     * there; the conv's own padding (and a transposed conv's overlap) must read zeros there, as
+     * PyTorch's padding does on the sequence alone. */
+    if (!st) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     /* conv outputs [batch, time, channel]; PyTorch's order is [batch, channel, time]. */

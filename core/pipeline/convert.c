@@ -9,6 +9,7 @@
 #include "../emit/tf_checkpoint.h"
 #include "../lower/lower.h"
 #include "../reload/read_config.h"
+#include "../verify/padded_batch.h"
 #include "../verify/verify_layers.h"
 
 void pt2_convert_result_init(pt2_convert_result *r) {
@@ -154,7 +155,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
 
 pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
                        pt2_convert_result *result, pt2_error *err) {
-    step_record steps[6];
+    step_record steps[7];
     size_t num_steps = 0;
     pt2_graph graph;
     pt2_load_report load_report;
@@ -249,6 +250,33 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                                        now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel};
     progress_done(options, &steps[num_steps - 1]);
     if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
+
+    progress(options, "padded-batch", "the reloaded network on a padded batch of sequences of different lengths");
+    start = now_seconds();
+    pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
+    if (!batch) return err->status;
+    if ((st = pt2_verify_padded_batch(arena, &graph, &reloaded, &inputs[0], &options->run, options->atol, options->rtol,
+                                      batch, err)))
+        return st;
+    if (batch->applicable) {
+        pt2_strbuf what;
+        pt2_strbuf_init(&what);
+        pt2_strbuf_puts(&what, "reloaded network on a padded batch (zeros after each end), each sequence within its length "
+                               "against the reference run of it alone; ");
+        pt2_padded_batch_format(batch, &what);
+        const char *text = what.data ? pt2_arena_strdup(arena, what.data, err) : NULL;
+        pt2_strbuf_free(&what);
+        if (!text) return err->status;
+        steps[num_steps++] = (step_record){"padded-batch", text, now_seconds() - start, 1, batch->passed, batch->max_abs,
+                                           batch->max_rel};
+        progress_done(options, &steps[num_steps - 1]);
+        if (!batch->passed && !result->failed_step) result->failed_step = "padded-batch";
+        result->padded_batch = batch;
+    } else {
+        steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
+                                           now_seconds() - start, 0, 1, 0, 0};
+        progress_done(options, &steps[num_steps - 1]);
+    }
 
     pt2_strbuf load_text;
     pt2_strbuf_init(&load_text);

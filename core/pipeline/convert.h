@@ -47,6 +47,7 @@ typedef struct pt2_convert_result {
     size_t num_steps;
     pt2_step_record steps[PT2_MAX_STEPS];
     const void *layer_checks; /* pt2_layer_checks */
+    const void *padded_batch; /* pt2_padded_batch (core/verify/padded_batch.h); NULL without a dynamic axis */
     const char *model_name, *checkpoint_name, *load_summary;
     double atol, rtol;
 } pt2_convert_result;

@@ -51,6 +51,10 @@ pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
                                pt2_error *err);
 
+/* The eval forms "reflect_end"/"replicate_end" on a pad's output: its last `right` frames of the
+ * time axis redone at each sequence's own end (as tf.reverse_sequence by the lengths does). */
+pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err);
 
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */

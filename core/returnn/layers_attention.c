@@ -1,6 +1,6 @@
 /* self_attention (RETURNN's SelfAttentionLayer, TF backend): x·QKV with the output columns laid
  * out per head as [q, k, v]; q scaled by (key dim per head)^-0.5; softmax over the keys (all
- * frames of the sequence); the heads' values concatenated head-major. No bias: a lowering that
+ * frames of the sequence, as RETURNN masks the keys after each sequence's end); the heads' values concatenated head-major. No bias: a lowering that
  * needs one appends a constant-1 feature to the input (a pad layer) and a bias row to QKV. */
 #include <math.h>
 #include <string.h>
@@ -38,7 +38,7 @@ static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const 
 static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                          const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
                                          pt2_error *err) {
-    (void)net, (void)num_inputs;
+    (void)num_inputs;
     const pt2_rt_shape *in = &inputs[0].shape;
     int order[3] = {layer->shape.dims[0], layer->shape.dims[1], in->feature_dim};
     pt2_tensor x, w;
@@ -60,6 +60,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     float *po = pt2_tensor_data(out);
     double scale = 1.0 / sqrt((double)dk);
     for (int64_t b = 0; b < batch; b++) {
+        int64_t keys = pt2_rt_sequence_length(net, layer->shape.dims[1], b, time);
         for (int64_t t = 0; t < time; t++)
             for (int64_t c = 0; c < columns; c++) {
                 double sum = 0;
@@ -70,17 +71,17 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
             for (int64_t t = 0; t < time; t++) {
                 const double *q = qkv + t * columns + h * per_head;
                 double top = -INFINITY, total = 0;
-                for (int64_t s = 0; s < time; s++) {
+                for (int64_t s = 0; s < keys; s++) {
                     const double *k = qkv + s * columns + h * per_head + dk;
                     double e = 0;
                     for (int64_t d = 0; d < dk; d++) e += q[d] * scale * k[d];
                     energy[s] = e;
                     if (e > top) top = e;
                 }
-                for (int64_t s = 0; s < time; s++) total += (energy[s] = exp(energy[s] - top));
+                for (int64_t s = 0; s < keys; s++) total += (energy[s] = exp(energy[s] - top));
                 for (int64_t d = 0; d < dv; d++) {
                     double sum = 0;
-                    for (int64_t s = 0; s < time; s++) sum += energy[s] / total * qkv[s * columns + h * per_head + 2 * dk + d];
+                    for (int64_t s = 0; s < keys; s++) sum += energy[s] / total * qkv[s * columns + h * per_head + 2 * dk + d];
                     po[(b * time + t) * n_out + h * dv + d] = (float)sum;
                 }
             }

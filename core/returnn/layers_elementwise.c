@@ -21,6 +21,17 @@ static const struct {
     {"div_scalar", "source(0) / %s"},
     {"pow_scalar", "tf.pow(source(0), %s)"},
     {"neg", "-source(0)"},
+    /* The last %s frames of the time axis (a pad's right part) redone at each sequence's end. */
+    {"reflect_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
+                    "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
+                    "tf.abs(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r), axis=d.time_dim_axis), "
+                    "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
+                    "(source(0, as_data=True), %s)"},
+    {"replicate_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
+                      "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
+                      "tf.maximum(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r, 0), axis=d.time_dim_axis), "
+                      "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
+                      "(source(0, as_data=True), %s)"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -201,6 +212,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (!(form = match_eval(code, &number)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
     }
+    if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
+        return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
     if (st) return st;
     if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */

@@ -95,7 +95,7 @@ async function readNamed(file) {
 
 function progressPrinter() {
   if (!process.stderr.isTTY) return (step, message) => process.stderr.write(`[${step}] ${message}\n`);
-  const steps = ['load', 'reference', 'layers', 'emit', 'reload'];
+  const steps = ['load', 'reference', 'layers', 'emit', 'reload', 'padded-batch'];
   return (step, message) => {
     const done = Math.max(steps.indexOf(step), 0) + (/^(done|passed|FAILED)/.test(message) ? 1 : 0);
     const bar = '#'.repeat(done * 4).padEnd(steps.length * 4, '.');

@@ -97,11 +97,13 @@ def test_convert_passes_every_step(converted, name):
     with open(os.path.join(result["out_dir"], "report.json")) as f:
         report = json.load(f)
     assert report["passed"] and report["failed_step"] is None
-    assert [s["step"] for s in report["steps"]] == ["load", "reference", "layers", "emit", "reload"]
+    assert [s["step"] for s in report["steps"]] == ["load", "reference", "layers", "emit", "reload", "padded-batch"]
     for step in report["steps"]:
         assert step["passed"], step
-    reload = report["steps"][-1]
+    reload, padded = report["steps"][-2:]
     assert reload["max_abs"] <= 1e-4
+    # Every model here has a dynamic time axis: each sequence of the padded batch is compared.
+    assert padded["max_abs"] <= 1e-4 and "lengths" in padded["what"], padded
     assert report["layers"], "every layer is listed"
     for layer in report["layers"]:
         assert layer["passed"] and layer["max_abs"] <= 1e-4, layer

@@ -9,6 +9,7 @@
 #include "../emit/tf_checkpoint.h"
 #include "../lower/lower.h"
 #include "../reload/read_config.h"
+#include "../verify/layer_references.h"
 #include "../verify/padded_batch.h"
 #include "../verify/verify_layers.h"
 
@@ -138,6 +139,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     for (size_t i = 0; i < r->num_steps; i++) write_step_json(j, &r->steps[i], i == 0);
     pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
     write_checks_json(j, checks);
+    if (r->extra_layers_json) pt2_strbuf_printf(j, ",\n  \"returnn_layers\": %s", r->extra_layers_json);
     pt2_strbuf_puts(j, "\n}\n");
 
     pt2_strbuf *t = &r->report_text;
@@ -147,6 +149,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     for (size_t i = 0; i < r->num_steps; i++) write_step_text(t, &r->steps[i]);
     pt2_strbuf_putc(t, '\n');
     pt2_layer_checks_format(checks, r->atol, r->rtol, t);
+    if (r->extra_layers_text) pt2_strbuf_printf(t, "\n%s", r->extra_layers_text);
     pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", r->num_layers, r->num_variables,
                       r->failed_step ? "a check FAILED" : "every check passed");
     if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
@@ -218,6 +221,11 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!(checks.items[i].max_rel <= layers.max_rel)) layers.max_rel = checks.items[i].max_rel;
     }
     if (checks.failed && !result->failed_step) result->failed_step = "layers";
+    if (options->keep_layer_references) {
+        pt2_layer_reference *references;
+        if ((st = pt2_collect_layer_references(arena, &lowered, &references, &result->num_layer_references, err))) return st;
+        result->layer_references = references;
+    }
     steps[num_steps++] = layers;
     progress_done(options, &steps[num_steps - 1]);
 

@@ -26,12 +26,12 @@ static const struct {
                     "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
                     "tf.abs(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r), axis=d.time_dim_axis), "
                     "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
-                    "(source(0, as_data=True), %s)"},
+                    "(source(0, as_data=True), int(%s))"},
     {"replicate_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
                       "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
                       "tf.maximum(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r, 0), axis=d.time_dim_axis), "
                       "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
-                      "(source(0, as_data=True), %s)"},
+                      "(source(0, as_data=True), int(%s))"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {

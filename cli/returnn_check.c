@@ -317,7 +317,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
         if (read_output(arena, output[i], &ours)) {
             output_step(arena, &ours, expected, result, step.what, &step, err);
             if (with_layers) {
-                if (i) pt2_strbuf_puts(&tables_json, ",");
+                if (tables_json.length > 1) pt2_strbuf_puts(&tables_json, ",");
                 pt2_strbuf_printf(&tables_json, "\n  \"%s\": ", forms[i]);
                 if ((st = layer_table(arena, result, forms[i], layer_results[i], &tables, &tables_json, &failed_layers, err))) break;
                 if (failed_layers) {

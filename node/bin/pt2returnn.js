@@ -13,7 +13,7 @@ commands:
   inspect FILE      show what a .pt2, torch.save or .safetensors file holds
   run MODEL.pt2     run the exported program with PyTorch semantics (reference run)
   convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step
-                    (reference run, per-layer checks, reload)
+                    (reference run, per-layer checks, reload, padded batch)
 
 'pt2returnn COMMAND --help' describes each command.
 exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error
@@ -42,7 +42,7 @@ inputs or on .npy inputs (a dynamic axis may take any size the export allows).
                           [--as-layer NAME] [--json]
 
 Converts an exported program to RETURNN, proving each step (load, reference run, per-layer checks
-with RETURNN's semantics on PyTorch's inputs, emit, reload), and writes OUTDIR/returnn.config.py,
+with RETURNN's semantics on PyTorch's inputs, emit, reload, padded batch), and writes OUTDIR/returnn.config.py,
 returnn.config.json, model.001.index, model.001.data-00000-of-00001, report.json and report.txt
 (and NAME.layer.py/.json with --as-layer). Files are written under temporary names and renamed.
   -o, --output-dir OUTDIR  where to write (created if missing)

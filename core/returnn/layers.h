@@ -56,6 +56,10 @@ pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, cons
 pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err);
 
+/* The eval form "roll_time_back": frame t of the time axis is frame (t + shift) mod T. */
+pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err);
+
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */
 const char *pt2_rt_eval_form(const char *name);

@@ -21,6 +21,8 @@ static const struct {
     {"div_scalar", "source(0) / %s"},
     {"pow_scalar", "tf.pow(source(0), %s)"},
     {"neg", "-source(0)"},
+    /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
+    {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
     /* The last %s frames of the time axis (a pad's right part) redone at each sequence's end. */
     {"reflect_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
                     "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
@@ -212,6 +214,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (!(form = match_eval(code, &number)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
     }
+    if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);

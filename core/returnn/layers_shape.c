@@ -158,6 +158,73 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     return PT2_OK;
 }
 
+pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err) {
+    int time_axis = pt2_rt_shape_time_axis(net, &layer->shape);
+    if (time_axis < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    if (st) return st;
+    int64_t outer = 1, time = x.shape[time_axis], inner = 1;
+    for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
+    for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    for (int64_t o = 0; o < outer && time; o++)
+        for (int64_t t = 0; t < time; t++)
+            memcpy(po + (o * time + t) * inner, px + (o * time + ((t + shift) % time + time) % time) * inner,
+                   sizeof(float) * (size_t)inner);
+    return PT2_OK;
+}
+
+/* slice on the time axis: frames [slice_start, T + slice_end) (slice_end <= 0), a derived dim. */
+static pt2_status slice_bounds(const pt2_rt_layer *layer, int64_t *start, int64_t *end, pt2_error *err) {
+    *start = pt2_rt_int_option(layer, "slice_start", 0);
+    *end = pt2_rt_int_option(layer, "slice_end", 0);
+    if (strcmp(pt2_rt_string_option(layer, "axis", ""), "T") || *start < 0 || *end > 0)
+        return pt2_rt_layer_fail(layer, err, "expected axis \"T\", slice_start >= 0 and slice_end <= 0");
+    return PT2_OK;
+}
+
+static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                              size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    int64_t start, end;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st) st = slice_bounds(layer, &start, &end, err);
+    if (st) return st;
+    int axis = pt2_rt_shape_time_axis(net, &inputs[0]), dim;
+    if (axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
+    const char *description = pt2_arena_printf(arena, err, "%s:slice", layer->name);
+    if (!description) return err->status;
+    if ((st = pt2_rt_derive_dim(arena, net, inputs[0].dims[axis], 1, end - start, 1, description, &dim, err))) return st;
+    *out = inputs[0];
+    out->dims[axis] = dim;
+    return PT2_OK;
+}
+
+static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    int64_t start, end;
+    pt2_status st = slice_bounds(layer, &start, &end, err);
+    if (st) return st;
+    int axis = pt2_rt_shape_time_axis(net, &layer->shape);
+    int source_axis = pt2_rt_shape_time_axis(net, &inputs[0].shape);
+    if (axis < 0 || source_axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
+    int order[PT2_MAX_RANK];
+    memcpy(order, layer->shape.dims, sizeof order);
+    order[axis] = inputs[0].shape.dims[source_axis];
+    pt2_tensor x;
+    if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
+    int64_t length = x.shape[axis] + end - start;
+    if (length < 0) length = 0;
+    pt2_tensor view = x;
+    view.shape[axis] = length;
+    view.storage_offset += start * x.strides[axis];
+    return pt2_tensor_contiguous(arena, &view, 1, out, err);
+}
+
 /* variable: a tensor of static dims; its parameter is named after the layer. */
 static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
@@ -222,5 +289,6 @@ static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, c
 const pt2_rt_layer_class pt2_rt_layers_shape[] = {
     {"reinterpret_data", reinterpret_infer, reinterpret_compute},
     {"pad", pad_infer, pad_compute},
+    {"slice", slice_infer, slice_compute},
     {"variable", variable_infer, variable_compute},
     {NULL, NULL, NULL}};

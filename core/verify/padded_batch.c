@@ -26,11 +26,15 @@ static void export_range(const pt2_graph *graph, int axis, int64_t *lo, int64_t 
     }
 }
 
-/* The example's length, about two thirds and one third of it; where the range leaves no room
- * below, the nearest other lengths (longer ones repeat the example from its start). */
+/* Longer sequences add cost, not coverage: the full example already ran in the reload. */
+#define LONGEST_PADDED 32
+
+/* The example's length (at most LONGEST_PADDED), about two thirds and one third of it; where the
+ * range leaves no room below, the nearest other lengths (longer ones repeat the example). */
 static size_t choose_lengths(int64_t example, int64_t lo, int64_t hi, int64_t *lengths) {
     int64_t candidates[3 + 2 * 64];
     size_t n = 0, count = 0;
+    if (example > LONGEST_PADDED) example = lo > LONGEST_PADDED ? lo : LONGEST_PADDED;
     candidates[n++] = example;
     candidates[n++] = (2 * example + 2) / 3;
     candidates[n++] = (example + 2) / 3;

@@ -26,6 +26,9 @@ static const char convert_help[] =
     "             the exact input PyTorch's semantics gave its op, compared with that op's output\n"
     "  emit       the configs and the TensorFlow checkpoint\n"
     "  reload     the JSON config and checkpoint read back as a fresh network and run\n"
+    "  padded-batch  that network on a padded batch: the input at three lengths within the\n"
+    "             export's range, zeros after each end, each sequence compared within its length\n"
+    "             with the reference run of it alone (as RETURNN trains and decodes)\n"
     "and writes\n"
     "  OUTDIR/returnn.config.py                     the network (#!rnn.py, Dim tags for the input)\n"
     "  OUTDIR/returnn.config.json                   the same network as JSON\n"
@@ -55,7 +58,10 @@ static const char convert_help[] =
     "                           NAME plus an output layer (docs/as-layer.md shows an embedding)\n"
     "  --returnn --python PATH  then load both configs in real RETURNN with that Python (which must\n"
     "                           have RETURNN and TensorFlow), run them on the same input and compare\n"
-    "                           with the reference run (steps returnn-py, returnn-json)\n"
+    "                           the output with the reference run (steps returnn-py, returnn-json)\n"
+    "                           and every layer with the reference run's value of its op (a table\n"
+    "                           per config), then on the padded batch with its sequence lengths\n"
+    "                           (steps returnn-py-padded, returnn-json-padded)\n"
     "  --json                   print report.json to stdout instead of the readable report\n"
     "  --threads N              threads for the native kernels (default 1)\n"
     "  --portable               run the portable kernels the WebAssembly build runs\n"
@@ -217,6 +223,7 @@ int pt2_cmd_convert(int argc, char **argv) {
         options.reference_name = reference_path;
     }
     if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs, options.input_names = input_paths;
+    options.keep_layer_references = returnn; /* every layer is checked in RETURNN too */
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
     if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
     /* The RETURNN check reads the written files, then the reports are written again with it. */

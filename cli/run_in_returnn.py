@@ -3,13 +3,24 @@
 (returnn.config.py, or returnn.config.json), builds the network, restores the checkpoint and
 runs forward on an input, writing the output in the PyTorch tensor's axis order.
 
-    python tests/returnn/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
-    python tests/returnn/run_in_returnn.py --jobs JOBS.json
+    python cli/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
+    python cli/run_in_returnn.py --jobs JOBS.json
 
-JOBS.json lists {"out_dir", "input", "output", "config"[, "lengths"]} entries (lengths: the
-sequence lengths of a padded batch), run in one process (TensorFlow
-and RETURNN load once); a job that fails writes {"error": ...} to "output" + ".error".
+JOBS.json lists jobs run in one process (TensorFlow and RETURNN load once):
+  {"out_dir", "input", "output", "config"}   the run (config "py" or "json")
+  "lengths": LENGTHS.npy or a list (optional) a padded batch: the input length of each batch
+                                             entry (RETURNN's sequence lengths of the input's
+                                             dynamic axis; the input is zero after them)
+  "layers": LAYERS.json (optional)           every emitted layer's output too, fetched in the
+  "layer_results": RESULTS.json              same session.run and compared with the reference
+                                             values the file names (see compare_layers)
+A job that fails writes {"error": ...} to "output" + ".error".
+
+RETURNN's axes are mapped to PyTorch's by dim tags: the batch dim, the dynamic dim (the one
+with sequence lengths), the feature dim, a static dim by its size; never by matching the
+descriptions' text.
 """
+import json
 import os
 import sys
 
@@ -19,7 +30,99 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 
 
-def run(out_dir, x, config_kind="py", lengths=None):
+def axis_specs_from_descriptions(descriptions):
+    """The config's pt2returnn_output_axes ("B", "T", "F", "dim:N") as dim-tag specs."""
+    specs = []
+    for d in descriptions:
+        if d in ("B", "batch"):
+            specs.append({"kind": "batch"})
+        elif d in ("T", "time"):
+            specs.append({"kind": "dynamic"})
+        elif d in ("F", "feature"):
+            specs.append({"kind": "static", "feature": True})
+        elif d.startswith("dim:"):
+            specs.append({"kind": "static", "size": int(d[4:])})
+        else:
+            raise ValueError(f"output axis {d!r}: expected B, T, F or dim:N")
+    return specs
+
+
+def map_axes(data, specs):
+    """For each PyTorch axis (a spec), the axis of RETURNN's Data holding that dim tag, or None
+    for a size-1 axis RETURNN does not have (a broadcast)."""
+    dims = list(data.dim_tags)
+    used = set()
+    order = []
+
+    def take(candidates, spec):
+        free = [a for a in candidates if a not in used]
+        if not free:
+            return None
+        if len(free) > 1 and spec.get("kind") != "static":
+            raise ValueError(f"{len(free)} axes of {data} match {spec}")
+        used.add(free[0])
+        return free[0]
+
+    feature = data.feature_dim_axis
+    for spec in specs:
+        kind = spec["kind"]
+        if kind == "none":  # a size-1 axis of PyTorch's that RETURNN does not keep
+            order.append(None)
+        elif kind == "batch":
+            order.append(take([a for a, d in enumerate(dims) if d.is_batch_dim()], spec))
+        elif kind == "dynamic":
+            order.append(take([a for a, d in enumerate(dims)
+                               if not d.is_batch_dim() and d.dimension is None], spec))
+        elif spec.get("feature") and feature is not None and feature not in used and \
+                ("size" not in spec or dims[feature].dimension == spec["size"]):
+            used.add(feature)
+            order.append(feature)
+        else:
+            order.append(take([a for a, d in enumerate(dims) if d.dimension is not None and
+                               d.dimension == spec.get("size")], spec))
+    if len(used) != len(dims):
+        raise ValueError(f"axes {sorted(set(range(len(dims))) - used)} of {data} have no PyTorch axis ({specs})")
+    return order
+
+
+def to_torch_order(value, order):
+    """Transposes RETURNN's value to PyTorch's axis order, adding size-1 axes it lacks."""
+    present = [a for a in order if a is not None]
+    y = np.transpose(value, present)
+    for i, a in enumerate(order):
+        if a is None:
+            y = np.expand_dims(y, i)
+    return np.ascontiguousarray(y)
+
+
+def compare_layers(fetched, manifest):
+    """Every layer of the manifest ({"atol", "rtol", "layers": [{"name", "reference": .npy, "axes":
+    [spec]}]}) against its reference value: max abs/rel and whether |ours - ref| <= atol + rtol *
+    |ref| everywhere, or the two shapes when they differ."""
+    results = []
+    for entry in manifest["layers"]:
+        result = {"layer": entry["name"]}
+        try:
+            data, value = fetched[entry["name"]]
+            ours = to_torch_order(value, map_axes(data, entry["axes"]))
+            reference = np.load(entry["reference"])
+            if ours.shape != reference.shape:
+                result["shape"] = list(ours.shape)
+                result["reference_shape"] = list(reference.shape)
+            else:
+                diff = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
+                scale = np.abs(reference.astype(np.float64))
+                result["max_abs"] = float(diff.max()) if diff.size else 0.0
+                rel = diff[scale > 0] / scale[scale > 0]
+                result["max_rel"] = float(rel.max()) if rel.size else 0.0
+                result["passed"] = bool(np.all(diff <= manifest["atol"] + manifest["rtol"] * scale))
+        except Exception as e:  # reported per layer, so that one does not hide the others
+            result["error"] = f"{type(e).__name__}: {e}"
+        results.append(result)
+    return results
+
+
+def run(out_dir, x, config_kind="py", lengths=None, manifest=None):
     import tensorflow as tf
     import returnn.tf.compat as tf_compat
     from returnn.config import Config
@@ -28,7 +131,7 @@ def run(out_dir, x, config_kind="py", lengths=None):
 
     if not tf.config.list_physical_devices("GPU"):
         # RETURNN compiles its native ops (NativeLSTM2) for CUDA whenever it finds a CUDA toolkit,
-        # even one without a GPU to run on; this machine has one without nvcc. CPU only, then.
+        # even one without a GPU to run on; a machine may have one without nvcc. CPU only, then.
         from returnn.tf import native_op
         native_op.OpMaker.with_cuda = False
     config = Config()
@@ -43,24 +146,39 @@ def run(out_dir, x, config_kind="py", lengths=None):
         feed = {data.placeholder: x}
         for axis, dim in enumerate(data.dims):
             if dim.dyn_size_ext is not None and not dim.is_batch_dim():
-                # a padded batch: each sequence's own length (the job's "lengths"), else all full
-                feed[dim.dyn_size_ext.placeholder] = (np.asarray(lengths, dtype="int32") if lengths is not None
-                                                      else np.full([x.shape[0]], x.shape[axis], dtype="int32"))
-        y = session.run(output.placeholder, feed_dict=feed)
-        # Back to PyTorch's axis order, named in the config.
-        order = [output.get_axis_from_description(axis) for axis in config.typed_dict["pt2returnn_output_axes"]]
-        return np.transpose(y, order)
+                sizes = lengths if lengths is not None else np.full([x.shape[0]], x.shape[axis])
+                feed[dim.dyn_size_ext.placeholder] = np.asarray(sizes, dtype="int32")
+        layers = {}
+        for entry in (manifest or {}).get("layers", []):
+            try:
+                layers[entry["name"]] = net.get_layer(entry["name"]).output
+            except Exception:  # compare_layers reports it
+                pass
+        fetches = {"output": output.placeholder, "layers": {k: v.placeholder for k, v in layers.items()}}
+        values = session.run(fetches, feed_dict=feed)
+        order = map_axes(output, axis_specs_from_descriptions(config.typed_dict["pt2returnn_output_axes"]))
+        y = to_torch_order(values["output"], order)
+        fetched = {k: (layers[k], v) for k, v in values["layers"].items()}
+        return y, (compare_layers(fetched, manifest) if manifest else None)
 
 
 def run_jobs(path):
-    import json
     import traceback
     with open(path) as f:
         jobs = json.load(f)
     for job in jobs:
         try:
-            np.save(job["output"], run(job["out_dir"], np.load(job["input"]), job.get("config", "py"),
-                                       job.get("lengths")))
+            lengths = job.get("lengths")  # a .npy file, or the lengths themselves
+            lengths = np.load(lengths) if isinstance(lengths, str) else lengths
+            manifest = None
+            if job.get("layers"):
+                with open(job["layers"]) as f:
+                    manifest = json.load(f)
+            y, layer_results = run(job["out_dir"], np.load(job["input"]), job.get("config", "py"), lengths, manifest)
+            np.save(job["output"], y)
+            if layer_results is not None:
+                with open(job["layer_results"], "w") as f:
+                    json.dump(layer_results, f)
         except Exception:  # reported per job, so one broken config does not hide the others
             with open(job["output"] + ".error", "w") as f:
                 f.write(traceback.format_exc())
@@ -70,4 +188,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--jobs":
         run_jobs(sys.argv[2])
     else:
-        np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py"))
+        np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py")[0])

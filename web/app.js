@@ -9,6 +9,7 @@ const STEPS = [
   ['layers', 'naming, lowering, each layer checked on PyTorch\'s inputs'],
   ['emit', 'RETURNN configs and TF checkpoint'],
   ['reload', 'reload the JSON config and checkpoint, run them'],
+  ['padded-batch', 'the reloaded network on a padded batch of sequences of different lengths'],
 ];
 
 const $ = (selector) => document.querySelector(selector);

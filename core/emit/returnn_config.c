@@ -256,7 +256,8 @@ pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const
         /* The feature dim as RETURNN's shape-based extern data makes it (kind Feature, not declared
          * by the user), so that layers match it with another layer's feature dim of one size, as
          * they do in the JSON form. The time dim stays the user's: then reinterpret_data's
-         * size_base can declare two paths' time dims the same (which JSON cannot, see README). */
+         * size_base can declare two paths' time dims the same (JSON cannot; there the lowering makes
+         * such paths meet in one dim, see lower_conv.c). */
         if (in->dims[a] == in->feature_dim) pt2_strbuf_puts(out, ", kind=Dim.Types.Feature, auto_generated=True");
         pt2_strbuf_puts(out, ")\n");
     }

@@ -6,6 +6,7 @@
 #include "axes.h"
 #include "../ops/conv_params.h"
 #include "lowerings.h"
+#include "../naming/naming.h"
 
 /* [batch, channel, time] in PyTorch's order: the channel axis is made the feature dim (the axis
  * map adds the layer for it), the time axis is the one conv slides over. */
@@ -26,6 +27,10 @@ static pt2_status finish(pt2_lower_context *ctx, const pt2_node *node, const pt2
     pt2_status st = pt2_axes_describe(ctx, node, in, 2, &time_axis, err);
     if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &time_axis, 1, err);
     if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    /* In a padded batch the frames after a sequence's end hold whatever the layer before left
+     * there; the conv's own padding (and a transposed conv's overlap) must read zeros there, as
+     * PyTorch's padding does on the sequence alone. */
+    if (!st) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     int time = -1;
@@ -89,8 +94,50 @@ static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2
 }
 
 /* PyTorch: out = (T-1)*s - 2p + (k-1) + output_padding + 1. RETURNN's "valid" transposed_conv
- * with output_padding gives T*s + k - s + output_padding, and remove_padding=p cuts p frames
- * off each end. Weight [in, out, k] -> [k, 1, out, in]. No groups or dilation in RETURNN. */
+ * with output_padding gives T*s + k - s + output_padding; PyTorch's padding p then cuts p frames
+ * off each end. Weight [in, out, k] -> [k, 1, out, in]. No groups or dilation in RETURNN.
+ *
+ * The cut is not transposed_conv's remove_padding: that makes the length -p + Y, whose constant
+ * RETURNN's dim arithmetic keeps apart from the -p + Y a later pad and conv make (a residual
+ * branch), so a residual add cannot join its branch and shortcut in a JSON config. Instead an
+ * eval rolls the frames p back and a slice drops the last 2p: the length Y - 2p, from which a
+ * symmetric pad and a valid conv come back to the very same dim. */
+static pt2_status add_crop(pt2_lower_context *ctx, const pt2_node *node, size_t upsampled, int64_t p, pt2_error *err) {
+    const pt2_node_place *place = &ctx->places[node - ctx->graph->nodes];
+    const pt2_rt_layer *up = &ctx->net->layers[upsampled];
+    pt2_lowered_value full = {.is_set = 1, .layer = up->name, .shape = up->shape, .rank = 3,
+                              .dims = {up->shape.dims[0], up->shape.dims[2], up->shape.dims[1]}};
+    const char *roll_base = pt2_arena_printf(ctx->arena, err, "%s_roll", place->base);
+    const char *crop_base = pt2_arena_printf(ctx->arena, err, "%s_crop", place->base);
+    const char *form = pt2_rt_eval_form("roll_time_back");
+    char number[40];
+    pt2_format_double(number, sizeof number, (double)p);
+    const char *code = form ? pt2_arena_printf(ctx->arena, err, form, number) : NULL;
+    if (!roll_base || !crop_base || !code) return err->status ? err->status : pt2_fail(err, PT2_ERR_INTERNAL, "no roll form");
+    pt2_rt_layer *roll, *crop;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, roll_base, "eval", &roll, err);
+    if (!st) st = pt2_lower_add_source(ctx, roll, &full, err);
+    if (!st) st = pt2_rt_set_string(roll, "eval", code, err);
+    if (!st) st = pt2_lower_infer(ctx, node, roll, err);
+    if (st) return st;
+    pt2_lowered_value rolled = full;
+    rolled.layer = roll->name;
+    rolled.shape = roll->shape;
+    if ((st = pt2_lower_new_layer_named(ctx, node, crop_base, "slice", &crop, err))) return st;
+    st = pt2_lower_add_source(ctx, crop, &rolled, err);
+    if (!st) st = pt2_rt_set_string(crop, "axis", "T", err);
+    if (!st) st = pt2_rt_set_int(crop, "slice_start", 0, err);
+    if (!st) st = pt2_rt_set_int(crop, "slice_end", -2 * p, err);
+    if (!st) st = pt2_lower_infer(ctx, node, crop, err);
+    if (st) return st;
+    /* The slice holds the node's value (the per-layer check compares it), not the transposed conv. */
+    crop->node = (int)(node - ctx->graph->nodes);
+    ctx->net->layers[upsampled].node = -1;
+    int dims[3] = {crop->shape.dims[0], crop->shape.feature_dim, pt2_rt_shape_axis(&crop->shape, crop->shape.feature_dim) == 1
+                                                                      ? crop->shape.dims[2] : crop->shape.dims[1]};
+    return pt2_lower_set_output(ctx, node, crop, 3, dims, err);
+}
+
 static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     conv_operands o;
     pt2_status st = read_operands(ctx, node, 1, &o, err);
@@ -104,14 +151,14 @@ static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node 
                               (long long)p.groups, (long long)p.dilation);
     if (p.pad_left != p.pad_right) return pt2_lower_fail(node, err, "asymmetric padding is not lowered");
     pt2_rt_layer *layer;
-    int64_t kernel = weight.shape[2];
+    int64_t kernel = weight.shape[2], no_removal = 0;
     if ((st = pt2_lower_new_layer(ctx, node, "transposed_conv", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &p.stride, 1, err);
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "output_padding", &p.output_padding, 1, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", &p.pad_left, 1, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", &no_removal, 1, err);
     if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[1], err);
     if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
     if (st) return st;
@@ -123,7 +170,15 @@ static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node 
     w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err))) return st;
     if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
-    return finish(ctx, node, in, layer, err);
+    if (!p.pad_left) return finish(ctx, node, in, layer, err);
+    size_t upsampled = (size_t)(layer - ctx->net->layers);
+    const char *time_axis;
+    st = pt2_axes_describe(ctx, node, in, 2, &time_axis, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &time_axis, 1, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (!st) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : add_crop(ctx, node, upsampled, p.pad_left, err);
 }
 
 /* conv2d on [batch, channel, H, W] in any axis order: the channel axis is made the feature dim,

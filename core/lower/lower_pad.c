@@ -38,8 +38,9 @@ static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, c
     if (!st) st = pt2_rt_set_value(layer, "padding", &padding, err);
     if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
     if (!st && !strcmp(mode, "constant")) st = pt2_rt_set_float(layer, "value", value, err);
-    /* RETURNN pads after each sequence's own end only in constant mode (it has no reflect of
-     * that kind); the mode decides, written out since the default depends on the behavior version. */
+    /* RETURNN pads after each sequence's own end only in constant mode (PadLayer raises for
+     * reflect/replication with handle_dynamic_dims); the mode decides, written out since the
+     * default depends on the behavior version. */
     if (!st) st = pt2_rt_set_bool(layer, "handle_dynamic_dims", !strcmp(mode, "constant"), err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
@@ -47,7 +48,14 @@ static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, c
     memcpy(dims, in->dims, sizeof dims);
     for (int a = 0; a < layer->shape.rank; a++)
         if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[axis] = layer->shape.dims[a];
-    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+    if ((st = pt2_lower_set_output(ctx, node, layer, in->rank, dims, err))) return st;
+    if (!strcmp(mode, "constant") || !right || ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC) return PT2_OK;
+    /* In a padded batch, tf.pad reflects (replicates) at the end of the longest sequence only:
+     * an eval layer redoes the right part at each sequence's own end (tf.reverse_sequence by
+     * the lengths of the padded dim; the left part is right already). */
+    pt2_lowered_value padded = {.is_set = 1, .layer = layer->name, .shape = layer->shape, .rank = in->rank};
+    memcpy(padded.dims, dims, sizeof dims);
+    return pt2_lower_eval(ctx, node, &padded, !strcmp(mode, "reflect") ? "reflect_end" : "replicate_end", (double)right, err);
 }
 
 static pt2_status lower_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {

@@ -11,6 +11,8 @@
 #include "../lower/lower.h"
 #include "../ops/backend_xnnpack.h"
 #include "../reload/read_config.h"
+#include "../verify/layer_references.h"
+#include "../verify/padded_batch.h"
 #include "../verify/verify_layers.h"
 
 void pt2_convert_result_init(pt2_convert_result *r) {
@@ -187,6 +189,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     for (size_t i = 0; i < r->num_steps; i++) write_step_json(j, &r->steps[i], i == 0);
     pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
     write_checks_json(j, checks);
+    if (r->extra_layers_json) pt2_strbuf_printf(j, ",\n  \"returnn_layers\": %s", r->extra_layers_json);
     pt2_strbuf_puts(j, "\n}\n");
 
     pt2_strbuf *t = &r->report_text;
@@ -196,6 +199,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     for (size_t i = 0; i < r->num_steps; i++) write_step_text(t, &r->steps[i]);
     pt2_strbuf_putc(t, '\n');
     pt2_layer_checks_format(checks, r->atol, r->rtol, t);
+    if (r->extra_layers_text) pt2_strbuf_printf(t, "\n%s", r->extra_layers_text);
     pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", r->num_layers, r->num_variables,
                       r->failed_step ? "a check FAILED" : "every check passed");
     pt2_strbuf_printf(t, "memory: peak %.1f MiB (model file, values, checks and output files), weights %.1f MiB\n",
@@ -206,7 +210,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
 
 pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const pt2_convert_options *options,
                        pt2_convert_result *result, pt2_error *err) {
-    step_record steps[6];
+    step_record steps[7];
     size_t num_steps = 0;
     pt2_graph graph;
     pt2_load_report load_report;
@@ -310,6 +314,11 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!(checks.items[i].worst_ratio <= layers.worst_ratio)) layers.worst_ratio = checks.items[i].worst_ratio;
     }
     if (checks.failed && !result->failed_step) result->failed_step = "layers";
+    if (options->keep_layer_references) {
+        pt2_layer_reference *references;
+        if ((st = pt2_collect_layer_references(arena, &lowered, &references, &result->num_layer_references, err))) return st;
+        result->layer_references = references;
+    }
     steps[num_steps++] = layers;
     progress_done(options, &steps[num_steps - 1]);
 
@@ -346,6 +355,33 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                                        now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel, cmp.worst_ratio};
     progress_done(options, &steps[num_steps - 1]);
     if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
+
+    progress(options, "padded-batch", "the reloaded network on a padded batch of sequences of different lengths");
+    start = now_seconds();
+    pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
+    if (!batch) return err->status;
+    if ((st = pt2_verify_padded_batch(arena, &graph, &reloaded, &inputs[0], &options->run, options->atol, options->rtol,
+                                      batch, err)))
+        return st;
+    if (batch->applicable) {
+        pt2_strbuf what;
+        pt2_strbuf_init(&what);
+        pt2_strbuf_puts(&what, "reloaded network on a padded batch (zeros after each end), each sequence within its length "
+                               "against the reference run of it alone; ");
+        pt2_padded_batch_format(batch, &what);
+        const char *text = what.data ? pt2_arena_strdup(arena, what.data, err) : NULL;
+        pt2_strbuf_free(&what);
+        if (!text) return err->status;
+        steps[num_steps++] = (step_record){"padded-batch", text, now_seconds() - start, 1, batch->passed, batch->max_abs,
+                                           batch->max_rel, batch->worst_ratio};
+        progress_done(options, &steps[num_steps - 1]);
+        if (!batch->passed && !result->failed_step) result->failed_step = "padded-batch";
+        result->padded_batch = batch;
+    } else {
+        steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
+                                           now_seconds() - start, 0, 1, 0, 0, 0};
+        progress_done(options, &steps[num_steps - 1]);
+    }
 
     size_t output_bytes = result->config_py.length + result->config_json.length + result->checkpoint_index.length +
                           result->checkpoint_data.length + result->layer_py.length + result->layer_json.length;

@@ -23,6 +23,7 @@ typedef struct pt2_convert_options {
     double atol, rtol; /* per-layer, reload and reference comparisons */
     const char *as_layer; /* NULL, or NAME: emit one subnetwork layer NAME (variables under NAME/) */
     pt2_run_options run;
+    int keep_layer_references; /* fill result->layer_references (for a check of every layer in real RETURNN) */
     pt2_progress_fn progress; /* called as each step starts; may be NULL */
     void *progress_user;
     /* The checkpoint is loaded strictly by default, as load_state_dict(strict=True): a key the
@@ -62,6 +63,12 @@ typedef struct pt2_convert_result {
     size_t num_steps;
     pt2_step_record steps[PT2_MAX_STEPS];
     const void *layer_checks; /* pt2_layer_checks */
+    const void *padded_batch; /* pt2_padded_batch (core/verify/padded_batch.h); NULL without a dynamic axis */
+    const void *layer_references; /* pt2_layer_reference[num_layer_references] (core/verify/layer_references.h) */
+    size_t num_layer_references;
+    /* Per-layer tables a caller's check adds (real RETURNN): text and a JSON value, appended to
+     * the reports by pt2_convert_add_step. */
+    const char *extra_layers_text, *extra_layers_json;
     const char *model_name, *checkpoint_name, *load_summary;
     double atol, rtol;
     /* With a checkpoint: what it supplied, lacked and had in excess (pt2_apply_report), and

@@ -71,6 +71,14 @@ pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, con
 int64_t pt2_rt_broadcast_offset(const pt2_tensor *expanded, const int64_t *index);
 /* Stores element i of a contiguous tensor, converted to its dtype. */
 void pt2_rt_store(pt2_tensor *t, int64_t i, double v);
+/* The eval forms "reflect_end"/"replicate_end" on a pad's output: its last `right` frames of the
+ * time axis redone at each sequence's own end (as tf.reverse_sequence by the lengths does). */
+pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err);
+
+/* The eval form "roll_time_back": frame t of the time axis is frame (t + shift) mod T. */
+pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err);
 
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */

@@ -1,6 +1,6 @@
 /* self_attention (RETURNN's SelfAttentionLayer, TF backend): x·QKV with the output columns laid
  * out per head as [q, k, v]; q scaled by (key dim per head)^-0.5; softmax over the keys (all
- * frames of the sequence); the heads' values concatenated head-major. No bias: a lowering that
+ * frames of the sequence, as RETURNN masks the keys after each sequence's end); the heads' values concatenated head-major. No bias: a lowering that
  * needs one appends a constant-1 feature to the input (a pad layer) and a bias row to QKV. */
 #include <math.h>
 #include <string.h>
@@ -39,7 +39,7 @@ static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const 
 static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                          const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
                                          pt2_error *err) {
-    (void)net, (void)num_inputs;
+    (void)num_inputs;
     const pt2_rt_shape *in = &inputs[0].shape;
     int order[3] = {layer->shape.dims[0], layer->shape.dims[1], in->feature_dim};
     pt2_tensor x, w;
@@ -63,6 +63,8 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     float *po = pt2_tensor_data(out);
     float scale = (float)(1.0 / sqrt((double)dk));
     for (int64_t b = 0; b < batch; b++) {
+        /* Keys after the sequence's end get no weight, as RETURNN masks them by the lengths. */
+        int64_t keys = pt2_rt_sequence_length(net, layer->shape.dims[1], b, time);
         pt2_matrix_view xb = {px + b * time * n_in, n_in, 1}, wv = {pw, columns, 1};
         pt2_gemm_matrix(time, columns, n_in, xb, wv, qkv, columns, 0, scratch);
         for (int64_t h = 0; h < heads; h++) {
@@ -75,10 +77,11 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
             for (int64_t t = 0; t < time; t++) { /* softmax over the keys */
                 float *row = energy + t * time, top = -INFINITY;
                 double total = 0;
-                for (int64_t s2 = 0; s2 < time; s2++) top = row[s2] > top ? row[s2] : top;
-                for (int64_t s2 = 0; s2 < time; s2++) total += (row[s2] = expf(row[s2] - top));
+                for (int64_t s2 = 0; s2 < keys; s2++) top = row[s2] > top ? row[s2] : top;
+                for (int64_t s2 = 0; s2 < keys; s2++) total += (row[s2] = expf(row[s2] - top));
                 float inverse = (float)(1.0 / total);
-                for (int64_t s2 = 0; s2 < time; s2++) row[s2] *= inverse;
+                for (int64_t s2 = 0; s2 < keys; s2++) row[s2] *= inverse;
+                for (int64_t s2 = keys; s2 < time; s2++) row[s2] = 0;
             }
             pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
             pt2_gemm_matrix(time, dv, time, ev, vv, po + b * time * n_out + h * dv, n_out, 0, scratch);

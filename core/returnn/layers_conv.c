@@ -20,6 +20,18 @@ static pt2_status btf_dims(const pt2_rt_net *net, const pt2_rt_layer *layer, con
     return PT2_OK;
 }
 
+/* use_time_mask: the frames after each sequence's end read as zeros (x is [B, T, F], contiguous,
+ * its own copy), so that the conv sees what PyTorch sees on the sequence alone. */
+static void mask_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, int time_dim, pt2_tensor *x) {
+    if (!pt2_rt_int_option(layer, "use_time_mask", 0)) return;
+    int64_t batch = x->shape[0], time = x->shape[1], features = x->shape[2];
+    float *px = pt2_tensor_data(x);
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t length = pt2_rt_sequence_length(net, time_dim, b, time);
+        memset(px + (b * time + length) * features, 0, sizeof(float) * (size_t)((time - length) * features));
+    }
+}
+
 static pt2_status new_channel_dim(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, int *out,
                                   pt2_error *err) {
     int64_t n_out = pt2_rt_int_option(layer, "n_out", -1);
@@ -247,6 +259,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
     if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
     if (group_in * o.groups != in_features || kernel != o.kernel)
@@ -328,6 +341,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
     if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];
     int64_t stride = pt2_rt_int_option(layer, "strides", 1), remove = pt2_rt_int_option(layer, "remove_padding", 0);

@@ -39,6 +39,19 @@ static const struct {
     {"hardsigmoid", "tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"negative_part", "tf.minimum(source(0), 0.0)"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
+    /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
+    {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
+    /* The last %s frames of the time axis (a pad's right part) redone at each sequence's end. */
+    {"reflect_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
+                    "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
+                    "tf.abs(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r), axis=d.time_dim_axis), "
+                    "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
+                    "(source(0, as_data=True), int(%s))"},
+    {"replicate_end", "(lambda d, r: tf.reverse_sequence(tf.gather(tf.reverse_sequence(d.placeholder, "
+                      "d.get_sequence_lengths() - r, seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), "
+                      "tf.maximum(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r, 0), axis=d.time_dim_axis), "
+                      "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
+                      "(source(0, as_data=True), int(%s))"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -243,6 +256,9 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
+    if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
+    if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
+        return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
     if (st) return st;
     if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */

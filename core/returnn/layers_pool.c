@@ -136,12 +136,21 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     if (!mean && !max && strcmp(mode, "sum")) return pt2_rt_layer_fail(layer, err, "mode \"%s\" is not known", mode);
     int64_t n = x.shape[x.rank - 1], rows = pt2_tensor_numel(&x) / (n ? n : 1);
     if ((st = pt2_rt_alloc_output(arena, &layer->shape, x.shape, out, err))) return st;
+    /* RETURNN's default (use_time_mask None) over a dynamic axis: each sequence's frames only,
+     * the mean divided by its length. The batch entry of a row is its index on the batch axis. */
+    int batch_axis = -1, time_masked = net->dims[dim].kind == PT2_RT_DIM_DYNAMIC && pt2_rt_int_option(layer, "use_time_mask", 1);
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
+    int64_t batch_inner = 1;
+    for (int a = batch_axis + 1; a < layer->shape.rank; a++) batch_inner *= x.shape[a];
     const float *px = pt2_tensor_data(&x);
     float *po = pt2_tensor_data(out);
     for (int64_t r = 0; r < rows; r++) {
+        int64_t length = n;
+        if (time_masked && batch_axis >= 0) length = pt2_rt_sequence_length(net, dim, r / batch_inner % x.shape[batch_axis], n);
         double v = max ? -INFINITY : 0.0;
-        for (int64_t k = 0; k < n; k++) v = max ? (px[r * n + k] > v ? px[r * n + k] : v) : v + px[r * n + k];
-        po[r] = (float)(mean ? v / (double)n : v);
+        for (int64_t k = 0; k < length; k++) v = max ? (px[r * n + k] > v ? px[r * n + k] : v) : v + px[r * n + k];
+        po[r] = (float)(mean ? v / (double)length : v);
     }
     return PT2_OK;
 }

@@ -89,11 +89,26 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
                                      (long long)left[a], (long long)right[a], (long long)x.shape[a]);
     }
     if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    /* handle_dynamic_dims (constant mode): the value after each sequence's own end, as
+     * RETURNN's mask on left + length of the padded dim; else at the end of the tensor. */
+    int batch_axis = -1;
+    int64_t *value_from = NULL;
+    if (pt2_rt_int_option(layer, "handle_dynamic_dims", 0) && !reflect && !replicate && right[padded_axis] > 0 &&
+        net->dims[p.dims[0]].kind == PT2_RT_DIM_DYNAMIC) {
+        for (int a = 0; a < rank; a++)
+            if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
+        if (batch_axis >= 0) {
+            value_from = pt2_arena_alloc_array(arena, (size_t)sizes[batch_axis] + 1, sizeof *value_from, err);
+            if (!value_from) return err->status;
+            for (int64_t b = 0; b < sizes[batch_axis]; b++)
+                value_from[b] = left[padded_axis] + pt2_rt_sequence_length(net, p.dims[0], b, x.shape[padded_axis]);
+        }
+    }
     const float *px = pt2_tensor_data(&x);
     float *po = pt2_tensor_data(out);
     int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0};
     for (int64_t flat = 0; flat < total; flat++) {
-        int64_t offset = 0, inside = 1;
+        int64_t offset = 0, inside = !value_from || index[padded_axis] < value_from[index[batch_axis]];
         for (int a = 0; a < rank; a++) {
             int64_t i = index[a] - left[a], n = x.shape[a];
             if (i < 0 || i >= n) {
@@ -110,6 +125,104 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
         }
     }
     return PT2_OK;
+}
+
+pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err) {
+    int time_axis = pt2_rt_shape_time_axis(net, &layer->shape), batch_axis = -1;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
+    if (time_axis < 0 || batch_axis < 0 || right < 0) return pt2_rt_layer_fail(layer, err, "expected batch and time axes");
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    if (st) return st;
+    int64_t time = x.shape[time_axis], inner = 1, batch = x.shape[batch_axis];
+    for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(&x), index[PT2_MAX_RANK] = {0};
+    int64_t *ends = pt2_arena_alloc_array(arena, (size_t)batch + 1, sizeof *ends, err);
+    if (!ends) return err->status;
+    for (int64_t b = 0; b < batch; b++) ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[time_axis], b, time);
+    /* Frame t of a sequence of padded length L (its data ending at m = L - right): t < m kept,
+     * m <= t < L mirrored around m - 1 (or frame m - 1 repeated), t >= L the frame t - right. */
+    for (int64_t flat = 0; flat < total; flat++, index[x.rank - 1]++) {
+        for (int a = x.rank - 1; a > 0 && index[a] == x.shape[a]; a--) index[a] = 0, index[a - 1]++;
+        int64_t t = index[time_axis], length = ends[index[batch_axis]], m = length - right, source = t;
+        if (t >= length) source = t - right;
+        else if (t >= m) source = reflect ? 2 * (m - 1) - t : m - 1;
+        if (source < 0 || source >= time) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
+        po[flat] = px[flat + (source - t) * inner];
+    }
+    return PT2_OK;
+}
+
+pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err) {
+    int time_axis = pt2_rt_shape_time_axis(net, &layer->shape);
+    if (time_axis < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    if (st) return st;
+    int64_t outer = 1, time = x.shape[time_axis], inner = 1;
+    for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
+    for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    for (int64_t o = 0; o < outer && time; o++)
+        for (int64_t t = 0; t < time; t++)
+            memcpy(po + (o * time + t) * inner, px + (o * time + ((t + shift) % time + time) % time) * inner,
+                   sizeof(float) * (size_t)inner);
+    return PT2_OK;
+}
+
+/* slice on the time axis: frames [slice_start, T + slice_end) (slice_end <= 0), a derived dim. */
+static pt2_status slice_bounds(const pt2_rt_layer *layer, int64_t *start, int64_t *end, pt2_error *err) {
+    *start = pt2_rt_int_option(layer, "slice_start", 0);
+    *end = pt2_rt_int_option(layer, "slice_end", 0);
+    if (strcmp(pt2_rt_string_option(layer, "axis", ""), "T") || *start < 0 || *end > 0)
+        return pt2_rt_layer_fail(layer, err, "expected axis \"T\", slice_start >= 0 and slice_end <= 0");
+    return PT2_OK;
+}
+
+static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                              size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    int64_t start, end;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st) st = slice_bounds(layer, &start, &end, err);
+    if (st) return st;
+    int axis = pt2_rt_shape_time_axis(net, &inputs[0]), dim;
+    if (axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
+    const char *description = pt2_arena_printf(arena, err, "%s:slice", layer->name);
+    if (!description) return err->status;
+    if ((st = pt2_rt_derive_dim(arena, net, inputs[0].dims[axis], 1, end - start, 1, description, &dim, err))) return st;
+    *out = inputs[0];
+    out->dims[axis] = dim;
+    return PT2_OK;
+}
+
+static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    int64_t start, end;
+    pt2_status st = slice_bounds(layer, &start, &end, err);
+    if (st) return st;
+    int axis = pt2_rt_shape_time_axis(net, &layer->shape);
+    int source_axis = pt2_rt_shape_time_axis(net, &inputs[0].shape);
+    if (axis < 0 || source_axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
+    int order[PT2_MAX_RANK];
+    memcpy(order, layer->shape.dims, sizeof order);
+    order[axis] = inputs[0].shape.dims[source_axis];
+    pt2_tensor x;
+    if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
+    int64_t length = x.shape[axis] + end - start;
+    if (length < 0) length = 0;
+    pt2_tensor view = x;
+    view.shape[axis] = length;
+    view.storage_offset += start * x.strides[axis];
+    return pt2_tensor_contiguous(arena, &view, 1, out, err);
 }
 
 /* variable: a tensor of static dims; its parameter is named after the layer. */
@@ -196,5 +309,6 @@ static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, c
 const pt2_rt_layer_class pt2_rt_layers_shape[] = {
     {"reinterpret_data", reinterpret_infer, reinterpret_compute},
     {"pad", pad_infer, pad_compute},
+    {"slice", slice_infer, slice_compute},
     {"variable", variable_infer, variable_compute},
     {NULL, NULL, NULL}};

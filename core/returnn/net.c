@@ -60,6 +60,14 @@ int64_t pt2_rt_dim_size(const pt2_rt_net *net, int dim, int64_t root_size) {
     return n <= 0 ? 0 : (n + d->div - 1) / d->div;
 }
 
+int64_t pt2_rt_sequence_length(const pt2_rt_net *net, int dim, int64_t batch, int64_t full) {
+    if (!net->sequence_lengths || dim < 0 || net->dims[dim].kind != PT2_RT_DIM_DYNAMIC || batch < 0 ||
+        batch >= net->num_sequences)
+        return full;
+    int64_t n = pt2_rt_dim_size(net, dim, net->sequence_lengths[batch]);
+    return n < full ? n : full;
+}
+
 pt2_status pt2_rt_add_layer(pt2_arena *arena, pt2_rt_net *net, const char *name, const char *layer_class,
                             pt2_rt_layer **out, pt2_error *err) {
     pt2_rt_layer *layers =

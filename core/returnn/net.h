@@ -105,6 +105,10 @@ typedef struct pt2_rt_net {
     const char *output;     /* the layer that is the network's result */
     int output_torch_rank;  /* the result's axes in PyTorch's order (net dims) */
     int output_torch_dims[PT2_MAX_RANK];
+    /* A padded-batch run (step 6): the input time length of each batch entry, the rest of the
+     * tensor being padding. NULL: every entry fills its tensor (the per-layer checks). */
+    const int64_t *sequence_lengths;
+    int64_t num_sequences;
 } pt2_rt_net;
 
 pt2_status pt2_rt_add_dim(pt2_arena *arena, pt2_rt_net *net, const char *description, pt2_rt_dim_kind kind,
@@ -114,6 +118,9 @@ pt2_status pt2_rt_derive_dim(pt2_arena *arena, pt2_rt_net *net, int base, int64_
                              const char *description, int *out, pt2_error *err);
 /* Its size, given the sizes of the root dims (the input's time length). */
 int64_t pt2_rt_dim_size(const pt2_rt_net *net, int dim, int64_t root_size);
+/* The length of `dim` in batch entry `batch` of a tensor whose axis of that dim has size `full`:
+ * a dynamic dim's per-sequence length in a padded-batch run (at most `full`), else `full`. */
+int64_t pt2_rt_sequence_length(const pt2_rt_net *net, int dim, int64_t batch, int64_t full);
 
 pt2_status pt2_rt_add_layer(pt2_arena *arena, pt2_rt_net *net, const char *name, const char *layer_class,
                             pt2_rt_layer **out, pt2_error *err);

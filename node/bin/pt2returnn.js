@@ -26,7 +26,7 @@ commands:
   inspect FILE      show what a .pt2, torch.save or .safetensors file holds
   run MODEL.pt2     run the exported program with PyTorch semantics (reference run)
   convert MODEL.pt2 -o DIR   write RETURNN configs and a TF checkpoint, proving each step
-                    (reference run, per-layer checks, reload)
+                    (reference run, per-layer checks, reload, padded batch)
 
 options:
   -h, --help        show this help
@@ -67,7 +67,7 @@ it prints one line per output: its name, dtype, shape, min, max and mean.
                           [--as-layer NAME] [--json] [--threads N] [--portable]
 
 Converts an exported program to RETURNN, proving each step (load, reference run, per-layer checks
-with RETURNN's semantics on PyTorch's inputs, emit, reload), and writes OUTDIR/returnn.config.py,
+with RETURNN's semantics on PyTorch's inputs, emit, reload, padded batch), and writes OUTDIR/returnn.config.py,
 returnn.config.json, model.001.index, model.001.data-00000-of-00001, report.json and report.txt
 (and NAME.layer.py/.json with --as-layer). Files are written under temporary names and renamed.
 Without --reference the reference step checks the output's shape only. Each row shows the worst
@@ -119,7 +119,7 @@ function parse(command, argv) {
 
 function progressPrinter() {
   if (!process.stderr.isTTY) return (step, message) => process.stderr.write(`[${step}] ${message}\n`);
-  const steps = ['load', 'reference', 'layers', 'emit', 'reload'];
+  const steps = ['load', 'reference', 'layers', 'emit', 'reload', 'padded-batch'];
   return (step, message) => {
     const done = Math.max(steps.indexOf(step), 0) + (/^(done|passed|FAILED)/.test(message) ? 1 : 0);
     const bar = '#'.repeat(done * 4).padEnd(steps.length * 4, '.');

@@ -41,7 +41,7 @@ def check_in_returnn(result, runs, atol, rtol, progress):
             log = io.StringIO()  # RETURNN's construction log: kept out of the user's output
             try:
                 with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                    ours = run_in_returnn.run(result.out_dir, args[0].detach().cpu().numpy(), kind)
+                    ours, _ = run_in_returnn.run(result.out_dir, args[0].detach().cpu().numpy(), kind)
             except Exception as e:  # reported as a failed step, as the CLI does, with RETURNN's message
                 message = str(e).strip().splitlines()
                 result.add_step(name, f"returnn.config.{kind} could not be run in RETURNN: "

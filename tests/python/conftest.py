@@ -55,3 +55,47 @@ def check_returnn_outputs(expected, atol=1e-4):
     for output, y in expected:
         assert not os.path.exists(output + ".error"), open(output + ".error").read()
         np.testing.assert_allclose(np.load(output), y, atol=atol, rtol=0, err_msg=output)
+
+
+def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", "json")):
+    """Jobs that run a converted model in RETURNN on a padded batch (the example at three lengths,
+    zeros after each end, the lengths fed as RETURNN's sequence lengths), and what to expect:
+    PyTorch's output of `model` on each sequence alone. Check with check_padded_outputs."""
+    import numpy as np
+    import torch
+    full = example.shape[time_axis]
+    lengths = [full, (2 * full + 2) // 3, (full + 2) // 3]
+    per = example.shape[0]
+    batch = np.zeros((per * len(lengths),) + example.shape[1:], example.dtype)
+    alone = []
+    for i, length in enumerate(lengths):
+        index = [slice(None)] * example.ndim
+        index[time_axis] = slice(0, length)
+        sequence = np.ascontiguousarray(example[tuple(index)])
+        index[0] = slice(i * per, (i + 1) * per)
+        batch[tuple(index)] = sequence
+        with torch.no_grad():
+            alone.append(model(torch.from_numpy(sequence)).numpy())
+    input_path, lengths_path = os.path.join(str(tmp_dir), "padded.npy"), os.path.join(str(tmp_dir), "padded_lengths.npy")
+    np.save(input_path, batch)
+    np.save(lengths_path, np.repeat(np.array(lengths, dtype=np.int32), per))
+    jobs, checks = [], []
+    for form in forms:
+        output = os.path.join(str(tmp_dir), f"padded_out.{form}.npy")
+        jobs.append({"out_dir": str(out_dir), "input": input_path, "lengths": lengths_path, "output": output, "config": form})
+        checks.append((output, alone))
+    return jobs, checks
+
+
+def check_padded_outputs(checks, atol=1e-4):
+    """Each sequence of the padded batch's output, within its own sizes, is PyTorch's output on it alone."""
+    import numpy as np
+    for output, alone in checks:
+        assert not os.path.exists(output + ".error"), open(output + ".error").read()
+        ours = np.load(output)
+        per = alone[0].shape[0]
+        for i, expected in enumerate(alone):
+            sequence = ours[i * per:(i + 1) * per]
+            assert all(a >= b for a, b in zip(sequence.shape, expected.shape)), (output, sequence.shape, expected.shape)
+            np.testing.assert_allclose(sequence[tuple(slice(0, n) for n in expected.shape)], expected, atol=atol, rtol=0,
+                                       err_msg=f"{output} sequence {i}")

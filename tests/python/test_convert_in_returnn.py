@@ -15,13 +15,12 @@ import torch
 
 from conftest import ROOT
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
+import models  # noqa: E402
+
 RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
 EXAMPLES = os.path.join(ROOT, "examples")
 FIXTURE_MODELS = ["conv_stack", "linear_ln_gelu", "with_buffers", "tied_weights"]
-# Config forms each model is checked in. RETURNN's dim arithmetic gives a residual branch that
-# goes through a pad layer and a conv another time dim tag than its shortcut; the Python config
-# joins them (reinterpret_data size_base) but the JSON form cannot (see the README's limits).
-CONFIG_FORMS = {"tiny_melgan": ["py"]}
 
 
 def torch_outputs(model_path, checkpoint, inputs):
@@ -34,16 +33,44 @@ def torch_outputs(model_path, checkpoint, inputs):
         return [module(torch.from_numpy(x)).numpy() for x in inputs]
 
 
+def padded_batch(model_path, checkpoint, example, time_axis, tmp, name):
+    """RETURNN's kind of batch: the example at three lengths, zeros after each end, with the
+    lengths; and PyTorch's output on each sequence alone."""
+    full = example.shape[time_axis]
+    lengths = [full, max(4, (2 * full + 2) // 3), max(4, (full + 2) // 3)]
+    shape = list(example.shape)
+    shape[0] *= len(lengths)
+    batch = np.zeros(shape, example.dtype)
+    alone = []
+    per = example.shape[0]
+    for i, length in enumerate(lengths):
+        index = [slice(None)] * example.ndim
+        index[time_axis] = slice(0, length)
+        sequence = np.ascontiguousarray(example[tuple(index)])
+        index[0] = slice(i * per, (i + 1) * per)
+        batch[tuple(index)] = sequence
+        alone.append(sequence)
+    input_path, lengths_path = os.path.join(tmp, f"{name}.padded.npy"), os.path.join(tmp, f"{name}.lengths.npy")
+    np.save(input_path, batch)
+    np.save(lengths_path, np.repeat(np.array(lengths, dtype=np.int32), per))
+    return input_path, lengths_path, torch_outputs(model_path, checkpoint, alone)
+
+
 def cases(fixtures_dir, tmp):
-    """(name, model, checkpoint or None, [(input.npy, torch output)...]) for every case."""
+    """(name, model, checkpoint or None, [(input.npy, torch output)...], padded batch) for every case."""
     result = []
     for name in FIXTURE_MODELS:
         model = os.path.join(fixtures_dir, f"{name}.pt2")
         inputs = [os.path.join(fixtures_dir, f"{name}.input.npy"), os.path.join(fixtures_dir, f"{name}.input_alt.npy")]
         archive = [np.load(os.path.join(fixtures_dir, f"{name}.output{s}.npy")) for s in ("", "_alt")]
-        result.append((name, model, None, list(zip(inputs, archive))))
+        time_axis = models.MODELS[name][2]
+        example = np.load(inputs[0])
+        result.append((name, model, None, list(zip(inputs, archive)),
+                       padded_batch(model, None, example, time_axis, tmp, name)))
         trained = np.load(os.path.join(fixtures_dir, f"{name}.output_ckpt.npy"))
-        result.append((name + "+checkpoint", model, os.path.join(fixtures_dir, f"{name}.ckpt.pt"), [(inputs[0], trained)]))
+        checkpoint = os.path.join(fixtures_dir, f"{name}.ckpt.pt")
+        result.append((name + "+checkpoint", model, checkpoint, [(inputs[0], trained)],
+                       padded_batch(model, checkpoint, example, time_axis, tmp, name + "+checkpoint")))
     model = os.path.join(EXAMPLES, "tiny_melgan.pt2")
     checkpoint = os.path.join(EXAMPLES, "tiny_melgan.checkpoint.pkl")
     program = torch.export.load(model)
@@ -57,7 +84,8 @@ def cases(fixtures_dir, tmp):
         inputs.append(path)
     for ckpt in (None, checkpoint):
         outputs = torch_outputs(model, ckpt, [np.load(p) for p in inputs])
-        result.append(("tiny_melgan" + ("+checkpoint" if ckpt else ""), model, ckpt, list(zip(inputs, outputs))))
+        name = "tiny_melgan" + ("+checkpoint" if ckpt else "")
+        result.append((name, model, ckpt, list(zip(inputs, outputs)), padded_batch(model, ckpt, example, 2, tmp, name)))
     return result
 
 
@@ -66,7 +94,7 @@ def converted(pt2returnn, fixtures_dir, tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("convert"))
     all_cases = cases(fixtures_dir, tmp)
     jobs, results = [], {}
-    for name, model, checkpoint, runs in all_cases:
+    for name, model, checkpoint, runs, padded in all_cases:
         out_dir = os.path.join(tmp, name)
         command = [pt2returnn, "convert", model, "-o", out_dir]
         if checkpoint:
@@ -75,11 +103,14 @@ def converted(pt2returnn, fixtures_dir, tmp_path_factory):
         results[name] = {"convert": convert, "out_dir": out_dir, "runs": []}
         if convert.returncode != 0:
             continue
-        for config in CONFIG_FORMS.get(name.split("+")[0], ["py", "json"]):
+        for config in ("py", "json"):  # the MelGAN residual stacks too
             for i, (input_path, expected) in enumerate(runs):
                 output = os.path.join(tmp, f"{name}.{config}.{i}.npy")
                 jobs.append({"out_dir": out_dir, "input": input_path, "output": output, "config": config})
                 results[name]["runs"].append((config, output, expected))
+            output = os.path.join(tmp, f"{name}.{config}.padded.npy")
+            jobs.append({"out_dir": out_dir, "input": padded[0], "lengths": padded[1], "output": output, "config": config})
+            results[name].setdefault("padded", []).append((config, output, padded[2]))
     jobs_path = os.path.join(tmp, "jobs.json")
     with open(jobs_path, "w") as f:
         json.dump(jobs, f)
@@ -97,11 +128,13 @@ def test_convert_passes_every_step(converted, name):
     with open(os.path.join(result["out_dir"], "report.json")) as f:
         report = json.load(f)
     assert report["passed"] and report["failed_step"] is None
-    assert [s["step"] for s in report["steps"]] == ["load", "reference", "layers", "emit", "reload"]
+    assert [s["step"] for s in report["steps"]] == ["load", "reference", "layers", "emit", "reload", "padded-batch"]
     for step in report["steps"]:
         assert step["passed"], step
-    reload = report["steps"][-1]
+    reload, padded = report["steps"][-2:]
     assert reload["max_abs"] <= 1e-4
+    # Every model here has a dynamic time axis: each sequence of the padded batch is compared.
+    assert padded["max_abs"] <= 1e-4 and "lengths" in padded["what"], padded
     assert report["layers"], "every layer is listed"
     for layer in report["layers"]:
         assert layer["passed"] and layer["max_abs"] <= 1e-4, layer
@@ -118,6 +151,24 @@ def test_real_returnn_gives_pytorchs_outputs(converted, name):
         ours = np.load(output)
         assert ours.shape == expected.shape, (config, ours.shape, expected.shape)
         np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0, err_msg=f"{name} ({config} config)")
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_real_returnn_on_a_padded_batch_gives_each_sequence_pytorchs_output(converted, name):
+    """The padded batch with its sequence lengths fed to RETURNN: each sequence, within its
+    own output length, is what PyTorch gives on it alone."""
+    result = converted[name]
+    assert result.get("padded"), result["convert"].stderr
+    for config, output, alone in result["padded"]:
+        error = output + ".error"
+        assert not os.path.exists(error), open(error).read()
+        ours = np.load(output)
+        per = alone[0].shape[0]
+        for i, expected in enumerate(alone):
+            sequence = ours[i * per:(i + 1) * per]
+            assert all(a >= b for a, b in zip(sequence.shape, expected.shape)), (config, sequence.shape, expected.shape)
+            sequence = sequence[tuple(slice(0, n) for n in expected.shape)]
+            np.testing.assert_allclose(sequence, expected, atol=1e-4, rtol=0, err_msg=f"{name} ({config}) sequence {i}")
 
 
 def test_output_files(converted):

@@ -1,7 +1,7 @@
 """The flagship (issue 8): Parallel WaveGAN's MB-MelGAN generator + PQMF from the real
 parallel_wavegan package, a checkpoint saved with weight norm in the package's layout, converted
-with --checkpoint-key model.generator; every step passes, real RETURNN's output (Python config)
-equals PyTorch's within 1e-4 at 100 and at 37 mel frames."""
+with --checkpoint-key model.generator; every step passes, real RETURNN's output (both configs)
+equals PyTorch's within 1e-4 at 100 and at 37 mel frames, on a padded batch too."""
 import json
 import os
 import subprocess
@@ -36,10 +36,20 @@ def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flags
     with open(os.path.join(out_dir, "report.txt")) as f:
         text = f.read()
     assert "into the submodule generator (41 weights folded from weight norm's g and v)" in text
-    for name in ("load", "reference", "layers", "emit", "reload", "returnn-py"):
+    for name in ("load", "reference", "layers", "emit", "reload", "padded-batch", "returnn-py", "returnn-py-padded",
+                 "returnn-json", "returnn-json-padded"):
         assert steps[name]["passed"], steps[name]
-    for name in ("reference", "reload", "returnn-py"):  # reference and returnn-py: against PyTorch's own output
+    for name in ("reference", "reload", "returnn-py", "returnn-json"):  # returnn-*: against PyTorch's own output
         assert steps[name]["max_abs"] <= 1e-4, steps[name]
+    # A padded batch of three lengths, in the interpreter and in real RETURNN (sequence lengths
+    # fed): each sequence within its length is the reference run of it alone.
+    for name in ("padded-batch", "returnn-py-padded", "returnn-json-padded"):
+        assert steps[name]["max_abs"] <= 1e-4 and "lengths" in steps[name]["what"], steps[name]
+    # Every layer also ran in real RETURNN (one session.run per config) against the reference
+    # run's value of its op.
+    for form in ("py", "json"):
+        returnn_layers = report["returnn_layers"][form]
+        assert len(returnn_layers) == len(report["layers"]) and all(layer["passed"] for layer in returnn_layers)
     assert "against PyTorch's outputs" in steps["returnn-py"]["what"]
     # Every op became a layer that passed its check; the PQMF's constant filters are variables.
     assert all(layer["passed"] for layer in report["layers"])

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import check_returnn_outputs, run_returnn_jobs
+from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
 
 
 class TimeOps(nn.Module):
@@ -51,5 +51,8 @@ def test_time_ops(pt2returnn, tmp_path):
             output = str(tmp_path / f"y{length}.{form}.npy")
             jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
             expected.append((output, y))
-    run_returnn_jobs(tmp_path, jobs)
+    # A padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
+    padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, program.example_inputs[0][0].numpy(), 2)
+    run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
+    check_padded_outputs(padded)

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import check_returnn_outputs, run_returnn_jobs
+from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
 
 
 @pytest.mark.parametrize("d_model,heads,feed_forward", [(64, 4, 128), (256, 4, 2048)])
@@ -44,5 +44,8 @@ def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_fo
             output = str(tmp_path / f"y{length}.{form}.npy")
             jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
             expected.append((output, y))
-    run_returnn_jobs(tmp_path, jobs)
+    # A padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
+    padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 1)
+    run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
+    check_padded_outputs(padded)

@@ -1,0 +1,32 @@
+#include "layer_references.h"
+
+pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_context *lowered, pt2_layer_reference **out,
+                                        size_t *count, pt2_error *err) {
+    const pt2_rt_net *net = lowered->net;
+    *count = 0;
+    *out = pt2_arena_alloc_array(arena, net->num_layers + 1, sizeof **out, err);
+    if (!*out) return err->status;
+    for (size_t i = 0; i < net->num_layers; i++) {
+        const pt2_rt_layer *layer = &net->layers[i];
+        /* The layers the per-layer check compares (a reused module's twin shares its variables). */
+        if (layer->node < 0 || layer->torch_rank == 0) continue;
+        const pt2_node *node = &lowered->graph->nodes[layer->node];
+        pt2_layer_reference *r = &(*out)[(*count)++];
+        r->layer = layer->name;
+        r->layer_class = layer->layer_class;
+        pt2_status st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 1, &r->value, err);
+        if (st) return st;
+        for (int a = 0; a < layer->torch_rank; a++) {
+            int dim = layer->torch_dims[a];
+            if (dim < 0) { /* a size-1 axis RETURNN does not have */
+                r->axes[a].kind = PT2_RT_DIM_STATIC;
+                r->axes[a].size = -1;
+                continue;
+            }
+            r->axes[a].kind = net->dims[dim].kind;
+            r->axes[a].size = net->dims[dim].size;
+            r->axes[a].is_feature = dim == layer->shape.feature_dim;
+        }
+    }
+    return PT2_OK;
+}

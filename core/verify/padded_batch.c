@@ -1,0 +1,222 @@
+#include "padded_batch.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "verify_layers.h"
+
+/* The input's dynamic axis (the extern data's time) and the range the export allows for it. */
+static int dynamic_axis(const pt2_rt_net *net) {
+    for (int a = 1; a < net->input.rank; a++)
+        if (net->dims[net->input.dims[a]].kind == PT2_RT_DIM_DYNAMIC) return a;
+    return -1;
+}
+
+static void export_range(const pt2_graph *graph, int axis, int64_t *lo, int64_t *hi) {
+    *lo = 1, *hi = INT64_MAX;
+    for (size_t i = 0; i < graph->num_inputs; i++) {
+        if (graph->inputs[i].kind != PT2_INPUT_USER) continue;
+        const pt2_value *v = &graph->values[graph->inputs[i].value_id];
+        if (axis >= v->rank || !v->sizes[axis].is_symbolic) return;
+        const char *symbol = pt2_sym_as_symbol(v->sizes[axis].expr);
+        const pt2_range_constraint *r = symbol ? pt2_graph_find_range(graph, symbol) : NULL;
+        if (r && r->has_min && r->min > *lo) *lo = r->min;
+        if (r && r->has_max) *hi = r->max;
+        return;
+    }
+}
+
+/* Longer sequences add cost, not coverage: the full example already ran in the reload. */
+#define LONGEST_PADDED 32
+
+/* The example's length (at most LONGEST_PADDED), about two thirds and one third of it; where the
+ * range leaves no room below, the nearest other lengths (longer ones repeat the example). */
+static size_t choose_lengths(int64_t example, int64_t lo, int64_t hi, int64_t *lengths) {
+    int64_t candidates[3 + 2 * 64];
+    size_t n = 0, count = 0;
+    if (example > LONGEST_PADDED) example = lo > LONGEST_PADDED ? lo : LONGEST_PADDED;
+    candidates[n++] = example;
+    candidates[n++] = (2 * example + 2) / 3;
+    candidates[n++] = (example + 2) / 3;
+    for (int64_t d = 1; d <= 64; d++) candidates[n++] = example - d, candidates[n++] = example + d;
+    for (size_t i = 0; i < n && count < PT2_PADDED_BATCH_LENGTHS; i++) {
+        int64_t c = candidates[i];
+        int seen = c < lo || c > hi || c < 1;
+        for (size_t k = 0; k < count && !seen; k++) seen = lengths[k] == c;
+        if (!seen) lengths[count++] = c;
+    }
+    return count;
+}
+
+/* Copies the example, cut or repeated to `length` frames on `axis`, into batch entries
+ * [first, first + B) of `to` (whose time axis may be longer: the rest stays zero). */
+static void place_sequence(const pt2_tensor *example, int axis, int64_t length, pt2_tensor *to, int64_t first) {
+    size_t element = pt2_dtype_size(example->dtype);
+    int64_t outer = 1, inner = 1, time = example->shape[axis], to_time = to->shape[axis];
+    for (int a = 1; a < axis; a++) outer *= example->shape[a];
+    for (int a = axis + 1; a < example->rank; a++) inner *= example->shape[a];
+    const char *from = pt2_tensor_data(example);
+    char *dest = pt2_tensor_data(to);
+    for (int64_t b = 0; b < example->shape[0]; b++)
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t t = 0; t < length; t++)
+                memcpy(dest + ((((first + b) * outer + o) * to_time + t) * inner) * element,
+                       from + (((b * outer + o) * time + t % time) * inner) * element, (size_t)inner * element);
+}
+
+static pt2_status scratch_arena(pt2_arena *main, pt2_arena *scratch) {
+    size_t limit = main->limit_bytes ? main->limit_bytes : PT2_ARENA_DEFAULT_LIMIT;
+    pt2_arena_init(scratch, limit > main->used_bytes ? limit - main->used_bytes : 1);
+    return PT2_OK;
+}
+
+/* The reference run of one sequence alone; its output copied into `arena`. */
+static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *input,
+                                const pt2_run_options *options, pt2_tensor *out, pt2_error *err) {
+    pt2_arena scratch;
+    scratch_arena(arena, &scratch);
+    pt2_run_context run;
+    pt2_tensor y;
+    pt2_status st = pt2_run_graph(&scratch, graph, input, 1, options, &run, err);
+    if (!st) st = pt2_run_output(&run, 0, &y, err);
+    if (!st) st = pt2_tensor_contiguous(arena, &y, 1, out, err);
+    pt2_arena_free(&scratch);
+    return st;
+}
+
+void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *output, double atol,
+                              double rtol, pt2_error *err) {
+    batch->passed = 1;
+    batch->max_abs = batch->max_rel = batch->worst_ratio = 0;
+    int ob = batch->output_batch_axis;
+    for (size_t i = 0; i < batch->num_sequences; i++) {
+        pt2_padded_batch_sequence *s = &batch->sequences[i];
+        const pt2_tensor *ref = &batch->reference_outputs[i];
+        int64_t per = ref->shape[ob];
+        int fits = output->rank == ref->rank && output->dtype == ref->dtype &&
+                   output->shape[ob] == per * (int64_t)batch->num_sequences;
+        for (int a = 0; a < ref->rank && fits; a++) fits = a == ob || output->shape[a] >= ref->shape[a];
+        pt2_tensor view = *output, mine;
+        pt2_comparison cmp = {INFINITY, INFINITY, INFINITY, 0};
+        if (fits) {
+            memcpy(view.shape, ref->shape, sizeof view.shape);
+            view.storage_offset += (int64_t)i * per * output->strides[ob];
+            if (pt2_tensor_contiguous(arena, &view, 1, &mine, err) == PT2_OK)
+                pt2_compare_tensors(&mine, ref, atol, rtol, &cmp);
+        } else if (!batch->problem) {
+            pt2_strbuf text;
+            pt2_strbuf_init(&text);
+            pt2_strbuf_puts(&text, "the padded batch's output has shape [");
+            for (int a = 0; a < output->rank; a++) pt2_strbuf_printf(&text, a ? ", %lld" : "%lld", (long long)output->shape[a]);
+            pt2_strbuf_printf(&text, "], which cannot hold %zu sequences of shape [", batch->num_sequences);
+            for (int a = 0; a < ref->rank; a++) pt2_strbuf_printf(&text, a ? ", %lld" : "%lld", (long long)ref->shape[a]);
+            pt2_strbuf_puts(&text, "]");
+            batch->problem = text.data ? pt2_arena_strdup(arena, text.data, err) : NULL;
+            pt2_strbuf_free(&text);
+        }
+        s->max_abs = cmp.max_abs, s->max_rel = cmp.max_rel, s->passed = cmp.passed;
+        if (!(s->max_abs <= batch->max_abs)) batch->max_abs = s->max_abs;
+        if (!(s->max_rel <= batch->max_rel)) batch->max_rel = s->max_rel;
+        if (!(cmp.worst_ratio <= batch->worst_ratio)) batch->worst_ratio = cmp.worst_ratio;
+        if (!s->passed) batch->passed = 0;
+    }
+}
+
+/* RETURNN's own length of the output's dynamic axis for each sequence, against PyTorch's. */
+static pt2_status check_output_lengths(pt2_arena *arena, const pt2_reloaded_net *reloaded, pt2_padded_batch *batch,
+                                       pt2_error *err) {
+    const pt2_rt_net *net = &reloaded->net;
+    const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
+    for (size_t a = 0; a < reloaded->num_output_axes; a++) {
+        int dim;
+        pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dim, err);
+        if (st) return st;
+        if (net->dims[dim].kind != PT2_RT_DIM_DYNAMIC) continue;
+        for (size_t i = 0; i < batch->num_sequences; i++) {
+            int64_t ours = pt2_rt_dim_size(net, dim, batch->sequences[i].length);
+            int64_t torch = batch->reference_outputs[i].shape[a];
+            batch->sequences[i].output_length = torch;
+            if (ours != torch && !batch->problem) {
+                batch->passed = 0;
+                batch->problem = pt2_arena_printf(arena, err,
+                                                  "for a sequence of %lld frames RETURNN's output length (dim '%s') is %lld, "
+                                                  "PyTorch's %lld",
+                                                  (long long)batch->sequences[i].length, net->dims[dim].description,
+                                                  (long long)ours, (long long)torch);
+                if (!batch->problem) return err->status;
+            }
+        }
+    }
+    return PT2_OK;
+}
+
+pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2_reloaded_net *reloaded,
+                                   const pt2_tensor *example, const pt2_run_options *run_options, double atol,
+                                   double rtol, pt2_padded_batch *out, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    out->passed = 1;
+    pt2_rt_net *net = &reloaded->net;
+    int axis = dynamic_axis(net);
+    if (axis < 0 || axis >= example->rank) return PT2_OK;
+    out->output_batch_axis = -1;
+    for (size_t a = 0; a < reloaded->num_output_axes; a++)
+        if (!strcmp(reloaded->output_axes[a], "B")) out->output_batch_axis = (int)a;
+    if (out->output_batch_axis < 0) return PT2_OK; /* no batch axis in the output: nothing per sequence */
+    out->applicable = 1;
+    out->input_time_axis = axis;
+    int64_t lo, hi, lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
+    export_range(graph, axis, &lo, &hi);
+    out->num_sequences = choose_lengths(example->shape[axis], lo, hi, lengths);
+    pt2_tensor contiguous;
+    pt2_status st = pt2_tensor_contiguous(arena, example, 0, &contiguous, err);
+    if (st) return st;
+    int64_t per = example->shape[0], entries = per * (int64_t)out->num_sequences;
+    for (size_t i = 0; i < out->num_sequences; i++) {
+        out->sequences[i].length = lengths[i];
+        out->sequences[i].output_length = -1;
+        if (lengths[i] > longest) longest = lengths[i];
+        /* The sequence alone, through the reference run. */
+        int64_t shape[PT2_MAX_RANK];
+        memcpy(shape, example->shape, sizeof shape);
+        shape[axis] = lengths[i];
+        pt2_tensor alone;
+        if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &alone, err))) return st;
+        place_sequence(&contiguous, axis, lengths[i], &alone, 0);
+        if ((st = reference_run(arena, graph, &alone, run_options, &out->reference_outputs[i], err))) return st;
+    }
+    int64_t shape[PT2_MAX_RANK];
+    memcpy(shape, example->shape, sizeof shape);
+    shape[0] = entries;
+    shape[axis] = longest;
+    out->entry_lengths = pt2_arena_alloc_array(arena, (size_t)entries, sizeof(int64_t), err);
+    if (!out->entry_lengths) return err->status;
+    if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &out->input, err))) return st;
+    for (size_t i = 0; i < out->num_sequences; i++) {
+        place_sequence(&contiguous, axis, lengths[i], &out->input, (int64_t)i * per);
+        for (int64_t b = 0; b < per; b++) out->entry_lengths[(int64_t)i * per + b] = lengths[i];
+    }
+    /* The reloaded network on the batch, every layer seeing each entry's length. */
+    pt2_arena scratch;
+    scratch_arena(arena, &scratch);
+    pt2_tensor y, output;
+    net->sequence_lengths = out->entry_lengths;
+    net->num_sequences = entries;
+    st = pt2_reload_run(&scratch, reloaded, &out->input, &y, err);
+    net->sequence_lengths = NULL;
+    net->num_sequences = 0;
+    if (!st) st = pt2_tensor_contiguous(arena, &y, 1, &output, err);
+    pt2_arena_free(&scratch);
+    if (st) return st;
+    pt2_padded_batch_compare(arena, out, &output, atol, rtol, err);
+    if (err->status) return err->status;
+    return check_output_lengths(arena, reloaded, out, err);
+}
+
+void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out) {
+    pt2_strbuf_puts(out, "lengths ");
+    for (size_t i = 0; i < batch->num_sequences; i++)
+        pt2_strbuf_printf(out, i ? ", %lld" : "%lld", (long long)batch->sequences[i].length);
+    pt2_strbuf_puts(out, ": max abs ");
+    for (size_t i = 0; i < batch->num_sequences; i++) pt2_strbuf_printf(out, i ? ", %.3g" : "%.3g", batch->sequences[i].max_abs);
+    if (batch->problem) pt2_strbuf_printf(out, "; %s", batch->problem);
+}

@@ -1,0 +1,53 @@
+/* Step 6's second half: the reloaded network on a padded batch. RETURNN trains and decodes on
+ * batches of sequences of different lengths, zeros after each sequence's end (as its datasets
+ * pad), so every layer must give each sequence, within its own length, what the model gives on
+ * that sequence alone. The batch holds the example input cut (or, for lack of room below it,
+ * extended) to three lengths within the export's range, the longest at most 32 frames; each is also run alone through the
+ * reference run (PyTorch semantics), and the two are compared sequence by sequence. */
+#ifndef PT2_VERIFY_PADDED_BATCH_H
+#define PT2_VERIFY_PADDED_BATCH_H
+
+#include "../base/strbuf.h"
+#include "../reload/read_config.h"
+#include "../run/executor.h"
+
+#define PT2_PADDED_BATCH_LENGTHS 3
+
+typedef struct pt2_padded_batch_sequence {
+    int64_t length;          /* input frames */
+    int64_t output_length;   /* the output's dynamic axis in the reference run (-1: it has none) */
+    double max_abs, max_rel; /* within the sequence's own length */
+    int passed;
+} pt2_padded_batch_sequence;
+
+typedef struct pt2_padded_batch {
+    int applicable;         /* the input has a dynamic axis */
+    int passed;
+    double max_abs, max_rel; /* worst sequence */
+    double worst_ratio;      /* worst |a-b| / (atol + rtol*|b|) of any sequence */
+    size_t num_sequences;
+    pt2_padded_batch_sequence sequences[PT2_PADDED_BATCH_LENGTHS];
+    const char *problem;    /* a mismatch that is not a number (an output length), or NULL */
+    /* The batch (arena-owned, for checks the caller adds, e.g. real RETURNN): input [N*B, ...]
+     * with zeros after each end, the input length of each batch entry, and per sequence the
+     * reference run's output [B, ...]. */
+    pt2_tensor input;
+    int64_t *entry_lengths;
+    pt2_tensor reference_outputs[PT2_PADDED_BATCH_LENGTHS];
+    int input_time_axis, output_batch_axis;
+} pt2_padded_batch;
+
+/* Fails only on errors; a mismatch is out->passed = 0 (with out->problem for a length). */
+pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2_reloaded_net *reloaded,
+                                   const pt2_tensor *example, const pt2_run_options *run_options, double atol,
+                                   double rtol, pt2_padded_batch *out, pt2_error *err);
+
+/* Compares a padded batch output [N*B, ...] (PyTorch's axis order) with the reference outputs,
+ * each sequence cropped to its own sizes; a shape that cannot hold a sequence is a problem. */
+void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *output, double atol,
+                              double rtol, pt2_error *err);
+
+/* "lengths 50, 34, 17: max abs 1e-07, 2e-07, 1e-07" */
+void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out);
+
+#endif

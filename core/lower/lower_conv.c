@@ -242,5 +242,5 @@ const pt2_op_lowering pt2_lowerings_conv[] = {
     {"aten.conv2d.default", lower_conv2d, "conv reinterpret_data"},
     {"aten.conv1d.default", lower_conv1d, "conv reinterpret_data"},
     {"aten.conv1d.padding", lower_conv1d, "conv reinterpret_data"},
-    {"aten.conv_transpose1d.default", lower_conv_transpose1d, "transposed_conv reinterpret_data"},
+    {"aten.conv_transpose1d.default", lower_conv_transpose1d, "transposed_conv reinterpret_data eval:roll_time_back slice"},
     {NULL, NULL, NULL}};

@@ -91,8 +91,8 @@ static pt2_status lower_named_pad(pt2_lower_context *ctx, const pt2_node *node, 
 }
 
 const pt2_op_lowering pt2_lowerings_pad[] = {
-    {"aten.pad.default", lower_pad, "pad"},
+    {"aten.pad.default", lower_pad, "pad eval:reflect_end eval:replicate_end"},
     {"aten.constant_pad_nd.default", lower_pad, "pad"},
-    {"aten.reflection_pad1d.default", lower_named_pad, "pad"},
-    {"aten.replication_pad1d.default", lower_named_pad, "pad"},
+    {"aten.reflection_pad1d.default", lower_named_pad, "pad eval:reflect_end"},
+    {"aten.replication_pad1d.default", lower_named_pad, "pad eval:replicate_end"},
     {NULL, NULL, NULL}};

@@ -53,6 +53,10 @@ static int check_config(pt2_arena *arena, const pt2_model_source *source, const 
     pt2_padded_batch batch;
     pt2_run_options options = {1, 1};
     pt2_comparison cmp;
+    if (!config) { /* the conversion failed (reported above) */
+        failures++;
+        return 0;
+    }
     if (pt2_load_model(arena, source, &graph, &report, &err) ||
         pt2_reload_net(arena, config, strlen(config), (const uint8_t *)result->checkpoint_index.data,
                        result->checkpoint_index.length, (const uint8_t *)result->checkpoint_data.data,

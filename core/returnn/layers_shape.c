@@ -178,53 +178,6 @@ pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const 
     return PT2_OK;
 }
 
-/* slice on the time axis: frames [slice_start, T + slice_end) (slice_end <= 0), a derived dim. */
-static pt2_status slice_bounds(const pt2_rt_layer *layer, int64_t *start, int64_t *end, pt2_error *err) {
-    *start = pt2_rt_int_option(layer, "slice_start", 0);
-    *end = pt2_rt_int_option(layer, "slice_end", 0);
-    if (strcmp(pt2_rt_string_option(layer, "axis", ""), "T") || *start < 0 || *end > 0)
-        return pt2_rt_layer_fail(layer, err, "expected axis \"T\", slice_start >= 0 and slice_end <= 0");
-    return PT2_OK;
-}
-
-static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
-                              size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
-    int64_t start, end;
-    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
-    if (!st) st = slice_bounds(layer, &start, &end, err);
-    if (st) return st;
-    int axis = pt2_rt_shape_time_axis(net, &inputs[0]), dim;
-    if (axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
-    const char *description = pt2_arena_printf(arena, err, "%s:slice", layer->name);
-    if (!description) return err->status;
-    if ((st = pt2_rt_derive_dim(arena, net, inputs[0].dims[axis], 1, end - start, 1, description, &dim, err))) return st;
-    *out = inputs[0];
-    out->dims[axis] = dim;
-    return PT2_OK;
-}
-
-static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
-                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
-    (void)num_inputs;
-    int64_t start, end;
-    pt2_status st = slice_bounds(layer, &start, &end, err);
-    if (st) return st;
-    int axis = pt2_rt_shape_time_axis(net, &layer->shape);
-    int source_axis = pt2_rt_shape_time_axis(net, &inputs[0].shape);
-    if (axis < 0 || source_axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
-    int order[PT2_MAX_RANK];
-    memcpy(order, layer->shape.dims, sizeof order);
-    order[axis] = inputs[0].shape.dims[source_axis];
-    pt2_tensor x;
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
-    int64_t length = x.shape[axis] + end - start;
-    if (length < 0) length = 0;
-    pt2_tensor view = x;
-    view.shape[axis] = length;
-    view.storage_offset += start * x.strides[axis];
-    return pt2_tensor_contiguous(arena, &view, 1, out, err);
-}
-
 /* variable: a tensor of static dims; its parameter is named after the layer. */
 static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
@@ -258,9 +211,6 @@ static pt2_status variable_compute(pt2_arena *arena, const pt2_rt_net *net, cons
     return pt2_tensor_contiguous(arena, value, 0, out, err);
 }
 
-/* reinterpret_data with size_base: the data unchanged, its time dim declared the same as the
- * size_base layer's (RETURNN derives dims along each layer's path, so two paths to one length
- * give two dim tags that only this makes one). */
 /* reinterpret_data: the data unchanged, only what RETURNN knows about its dims changes:
  * set_axes {"F": axis} makes that axis the feature dim (the layers that act on F, such as
  * linear or conv, then act on it); size_base declares the time dim the same as the size_base
@@ -309,6 +259,5 @@ static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, c
 const pt2_rt_layer_class pt2_rt_layers_shape[] = {
     {"reinterpret_data", reinterpret_infer, reinterpret_compute},
     {"pad", pad_infer, pad_compute},
-    {"slice", slice_infer, slice_compute},
     {"variable", variable_infer, variable_compute},
     {NULL, NULL, NULL}};

@@ -12,18 +12,47 @@ static int dynamic_axis(const pt2_rt_net *net) {
     return -1;
 }
 
-static void export_range(const pt2_graph *graph, int axis, int64_t *lo, int64_t *hi) {
-    *lo = 1, *hi = INT64_MAX;
+/* Which lengths the export allows on the input's dynamic axis: its size is an expression of one
+ * symbol (T, or 2*T for frame stacking) whose value lies in the symbol's range. */
+typedef struct length_rule {
+    const pt2_sym_expr *expr; /* NULL: any length from 1 */
+    const char *symbol;
+    int64_t lo, hi; /* the symbol's range */
+} length_rule;
+
+static void export_rule(const pt2_graph *graph, int axis, length_rule *rule) {
+    memset(rule, 0, sizeof *rule);
+    rule->lo = 1, rule->hi = INT64_MAX;
     for (size_t i = 0; i < graph->num_inputs; i++) {
         if (graph->inputs[i].kind != PT2_INPUT_USER) continue;
         const pt2_value *v = &graph->values[graph->inputs[i].value_id];
         if (axis >= v->rank || !v->sizes[axis].is_symbolic) return;
-        const char *symbol = pt2_sym_as_symbol(v->sizes[axis].expr);
-        const pt2_range_constraint *r = symbol ? pt2_graph_find_range(graph, symbol) : NULL;
-        if (r && r->has_min && r->min > *lo) *lo = r->min;
-        if (r && r->has_max) *hi = r->max;
+        const char *symbols[2];
+        if (pt2_sym_symbols(v->sizes[axis].expr, symbols, 2) != 1) return;
+        rule->expr = v->sizes[axis].expr;
+        rule->symbol = symbols[0];
+        const pt2_range_constraint *r = pt2_graph_find_range(graph, symbols[0]);
+        if (r && r->has_min && r->min > rule->lo) rule->lo = r->min;
+        if (r && r->has_max) rule->hi = r->max;
         return;
     }
+}
+
+/* Is `length` the expression's value for a symbol value in range? The sizes exports make grow
+ * with the symbol, so the search stops once they pass `length`. */
+static int allowed_length(const length_rule *rule, int64_t length) {
+    if (length < 1) return 0;
+    if (!rule->expr) return length >= rule->lo && length <= rule->hi;
+    for (int64_t value = rule->lo, steps = 0; value <= rule->hi && steps < 100000; value++, steps++) {
+        pt2_sym_binding binding = {rule->symbol, value};
+        int64_t size;
+        pt2_error err;
+        pt2_error_clear(&err);
+        if (pt2_sym_eval(rule->expr, &binding, 1, &size, &err)) return 0;
+        if (size == length) return 1;
+        if (size > length) return 0;
+    }
+    return 0;
 }
 
 /* Longer sequences add cost, not coverage: the full example already ran in the reload. */
@@ -31,17 +60,17 @@ static void export_range(const pt2_graph *graph, int axis, int64_t *lo, int64_t 
 
 /* The example's length (at most LONGEST_PADDED), about two thirds and one third of it; where the
  * range leaves no room below, the nearest other lengths (longer ones repeat the example). */
-static size_t choose_lengths(int64_t example, int64_t lo, int64_t hi, int64_t *lengths) {
+static size_t choose_lengths(int64_t example, const length_rule *rule, int64_t *lengths) {
     int64_t candidates[3 + 2 * 64];
     size_t n = 0, count = 0;
-    if (example > LONGEST_PADDED) example = lo > LONGEST_PADDED ? lo : LONGEST_PADDED;
+    if (example > LONGEST_PADDED) example = !rule->expr && rule->lo > LONGEST_PADDED ? rule->lo : LONGEST_PADDED;
     candidates[n++] = example;
     candidates[n++] = (2 * example + 2) / 3;
     candidates[n++] = (example + 2) / 3;
     for (int64_t d = 1; d <= 64; d++) candidates[n++] = example - d, candidates[n++] = example + d;
     for (size_t i = 0; i < n && count < PT2_PADDED_BATCH_LENGTHS; i++) {
         int64_t c = candidates[i];
-        int seen = c < lo || c > hi || c < 1;
+        int seen = !allowed_length(rule, c);
         for (size_t k = 0; k < count && !seen; k++) seen = lengths[k] == c;
         if (!seen) lengths[count++] = c;
     }
@@ -164,9 +193,10 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
     if (out->output_batch_axis < 0) return PT2_OK; /* no batch axis in the output: nothing per sequence */
     out->applicable = 1;
     out->input_time_axis = axis;
-    int64_t lo, hi, lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
-    export_range(graph, axis, &lo, &hi);
-    out->num_sequences = choose_lengths(example->shape[axis], lo, hi, lengths);
+    int64_t lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
+    length_rule rule;
+    export_rule(graph, axis, &rule);
+    out->num_sequences = choose_lengths(example->shape[axis], &rule, lengths);
     pt2_tensor contiguous;
     pt2_status st = pt2_tensor_contiguous(arena, example, 0, &contiguous, err);
     if (st) return st;

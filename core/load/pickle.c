@@ -18,7 +18,9 @@ typedef enum global_kind {
     GLOBAL_DEVICE,
     GLOBAL_CODECS_ENCODE,
     GLOBAL_BYTEARRAY,
-    GLOBAL_SET
+    GLOBAL_SET,
+    GLOBAL_REBUILD_FROM_TYPE, /* torch._tensor._rebuild_from_type_v2 */
+    GLOBAL_TENSOR_CLASS       /* torch.Tensor, as _rebuild_from_type_v2's type */
 } global_kind;
 
 static const struct {
@@ -57,6 +59,8 @@ static const struct {
     {"_codecs.encode", GLOBAL_CODECS_ENCODE, 0},
     {"builtins.bytearray", GLOBAL_BYTEARRAY, 0},
     {"builtins.set", GLOBAL_SET, 0},
+    {"torch._tensor._rebuild_from_type_v2", GLOBAL_REBUILD_FROM_TYPE, 0},
+    {"torch.Tensor", GLOBAL_TENSOR_CLASS, 0},
 };
 
 typedef struct unpickler {
@@ -407,6 +411,21 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
     case GLOBAL_REBUILD_TENSOR:
         if ((st = rebuild_tensor(u, args, &result))) return st;
         break;
+    case GLOBAL_REBUILD_FROM_TYPE: {
+        /* _rebuild_from_type_v2(func, type, args, state): torch writes it for a plain tensor that
+         * carries Python attributes (torch.export's sample inputs carry `_specialize_on`, its
+         * note of which dims it specialised). Only func = _rebuild_tensor_v2 and type =
+         * torch.Tensor are accepted; the attributes say nothing about the data and are dropped. */
+        const pt2_pyobj *func = args->count == 4 ? args->items[0] : NULL, *type = func ? args->items[1] : NULL;
+        if (!func || func->kind != PT2_PY_GLOBAL || allowed_globals[func->int_value].kind != GLOBAL_REBUILD_TENSOR ||
+            type->kind != PT2_PY_GLOBAL || allowed_globals[type->int_value].kind != GLOBAL_TENSOR_CLASS ||
+            args->items[2]->kind != PT2_PY_TUPLE)
+            return fail_at(u, "_rebuild_from_type_v2 expects (_rebuild_tensor_v2, torch.Tensor, args, state)");
+        if (!is_empty_state(args->items[3]) && args->items[3]->kind != PT2_PY_DICT)
+            return fail_at(u, "_rebuild_from_type_v2 expects its state as a dict of attributes");
+        if ((st = rebuild_tensor(u, args->items[2], &result))) return st;
+        break;
+    }
     case GLOBAL_REBUILD_PARAMETER:
     case GLOBAL_PARAMETER:
         if (args->count < 1 || args->items[0]->kind != PT2_PY_TENSOR)
@@ -449,6 +468,7 @@ static pt2_status apply_global(unpickler *u, const pt2_pyobj *callable, const pt
             return st;
         break;
     }
+    case GLOBAL_TENSOR_CLASS:
     case GLOBAL_STORAGE_CLASS:
     case GLOBAL_DTYPE:
         return fail(u, PT2_ERR_UNSUPPORTED, "pickle calls %s, which pt2returnn does not interpret",

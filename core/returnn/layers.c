@@ -10,10 +10,11 @@ extern const pt2_rt_layer_class pt2_rt_layers_norm[];
 extern const pt2_rt_layer_class pt2_rt_layers_shape[];
 extern const pt2_rt_layer_class pt2_rt_layers_attention[];
 extern const pt2_rt_layer_class pt2_rt_layers_pool[];
+extern const pt2_rt_layer_class pt2_rt_layers_pool_nd[];
 extern const pt2_rt_layer_class pt2_rt_layers_dims[];
 
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_conv, pt2_rt_layers_elementwise, pt2_rt_layers_norm,
-                                                     pt2_rt_layers_shape, pt2_rt_layers_attention, pt2_rt_layers_pool,
+                                                     pt2_rt_layers_shape, pt2_rt_layers_attention, pt2_rt_layers_pool_nd, pt2_rt_layers_pool,
                                                      pt2_rt_layers_dims};
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {

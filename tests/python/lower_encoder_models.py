@@ -1,0 +1,69 @@
+"""Models for test_lower_encoders.py: 2-D CNNs and encoder pieces. Each entry says how to make
+its input at a given length (the dynamic axis: the time, or the batch for fixed-size images) and
+how it is exported."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class MnistCnn(nn.Module):
+    """An MNIST-style CNN: conv2d, max_pool2d (the second with ceil_mode on an odd size), flatten,
+    linear, log_softmax."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 4)
+        self.fc1 = nn.Linear(16 * 6 * 6, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(torch.relu(self.conv1(x)), 2)  # 28 -> 14
+        x = F.max_pool2d(torch.relu(self.conv2(x)), 2, ceil_mode=True)  # 11 -> 6
+        x = torch.flatten(x, 1)
+        return F.log_softmax(self.fc2(torch.relu(self.fc1(x))), dim=1)
+
+
+class Pools2d(nn.Module):
+    """Pooling on a fixed-size image (torch.export specialises a dynamic axis under max_pool2d and
+    avg_pool2d, so the batch is the dynamic axis here): max_pool2d with ceil_mode on odd sizes
+    (13 x 11 -> 7 x 6), avg_pool2d with padding (count_include_pad), avg_pool2d with a strided
+    2 x 3 kernel."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.out = nn.Linear(4 * 4 * 3, 5)
+
+    def forward(self, x):
+        y = F.max_pool2d(torch.relu(self.conv(x)), 2, ceil_mode=True)  # [B, 4, 7, 6]
+        y = F.avg_pool2d(y, 3, stride=1, padding=1)  # [B, 4, 7, 6]
+        y = F.avg_pool2d(y, (2, 3), stride=(2, 3))  # [B, 4, 3, 2]
+        y = F.max_pool2d(y, 2, stride=1, padding=1)  # [B, 4, 4, 3], padded with -inf
+        return self.out(y.flatten(1))
+
+
+def time_input(features):
+    return lambda length: torch.randn(2, length, features)
+
+
+def image_input(height, width):
+    return lambda batch: torch.randn(batch, 1, height, width)
+
+
+# name -> (model class, input maker(length), dynamic shapes maker(), the export's length, the
+# other length, ops the export must show)
+MODELS = {
+    "mnist_cnn": (MnistCnn, image_input(28, 28), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                  {"aten.conv2d.default", "aten.max_pool2d.default", "aten.flatten.using_ints", "aten.linear.default",
+                   "aten.log_softmax.int"}),
+    "pools_2d": (Pools2d, image_input(13, 11), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                 {"aten.max_pool2d.default", "aten.avg_pool2d.default"}),
+}
+
+
+def export(name, path):
+    cls, make_input, dynamic, length, _, _ = MODELS[name]
+    torch.manual_seed(0)
+    model = cls().eval()
+    program = torch.export.export(model, (make_input(length),), dynamic_shapes=dynamic())
+    torch.export.save(program, path)
+    return model

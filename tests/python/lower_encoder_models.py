@@ -41,6 +41,44 @@ class Pools2d(nn.Module):
         return self.out(y.flatten(1))
 
 
+class GroupNorms(nn.Module):
+    """[B, T, F] -> transpose -> GroupNorm with one group, with one group per channel (as the
+    wav2vec2 feature encoder), InstanceNorm1d with affine parameters, and F.group_norm without
+    them -> transpose back -> Linear."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 6, 3)
+        self.one_group = nn.GroupNorm(1, 6)
+        self.per_channel = nn.GroupNorm(6, 6, affine=True)
+        self.instance = nn.InstanceNorm1d(6, affine=True)
+        self.out = nn.Linear(6, 4)
+        with torch.no_grad():  # not the identity affine parameters of a fresh module
+            for norm in (self.one_group, self.per_channel, self.instance):
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        y = self.conv(x.transpose(1, 2))
+        y = self.instance(self.per_channel(self.one_group(y)))
+        y = F.group_norm(y * 2.0, 6, eps=1e-3)
+        return self.out(y.transpose(1, 2))
+
+
+class GroupNorm2d(nn.Module):
+    """GroupNorm(1) and GroupNorm(per channel) on a [B, C, T, F] conv output."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.one_group = nn.GroupNorm(1, 4)
+        self.per_channel = nn.GroupNorm(4, 4)
+        self.out = nn.Linear(4 * 6, 3)
+
+    def forward(self, x):
+        y = self.per_channel(self.one_group(self.conv(x.unsqueeze(1))))
+        b, c, t, f = y.shape
+        return self.out(y.permute(0, 2, 1, 3).reshape(b, t, c * f))
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -57,6 +95,10 @@ MODELS = {
                    "aten.log_softmax.int"}),
     "pools_2d": (Pools2d, image_input(13, 11), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                  {"aten.max_pool2d.default", "aten.avg_pool2d.default"}),
+    "group_norms": (GroupNorms, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                    {"aten.group_norm.default", "aten.instance_norm.default"}),
+    "group_norm_2d": (GroupNorm2d, time_input(6), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                      {"aten.group_norm.default"}),
 }
 
 

@@ -82,7 +82,19 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
     pt2_strbuf_puts(out, "{\"class\": ");
     write_string(out, style, l->layer_class);
     pt2_strbuf_puts(out, ", \"from\": ");
-    if (l->num_from == 1) {
+    /* concat reads [layer, axis] pairs; the axes are held in the option "from_axes". */
+    const pt2_rt_value *from_axes = pt2_rt_get_option(l, "from_axes");
+    if (!strcmp(l->layer_class, "concat") && from_axes && from_axes->kind == PT2_RT_LIST && from_axes->count == l->num_from) {
+        pt2_strbuf_putc(out, '[');
+        for (size_t f = 0; f < l->num_from; f++) {
+            pt2_strbuf_puts(out, f ? ", [" : "[");
+            write_reference(out, style, net, network, l->from[f]);
+            pt2_strbuf_puts(out, ", ");
+            write_string(out, style, from_axes->items[f].kind == PT2_RT_STRING ? from_axes->items[f].string : "");
+            pt2_strbuf_putc(out, ']');
+        }
+        pt2_strbuf_putc(out, ']');
+    } else if (l->num_from == 1) {
         write_reference(out, style, net, network, l->from[0]);
     } else {
         pt2_strbuf_putc(out, '[');
@@ -93,6 +105,7 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
         pt2_strbuf_putc(out, ']');
     }
     for (size_t o = 0; o < l->num_options; o++) {
+        if (!strcmp(l->options[o].key, "from_axes")) continue; /* written in "from" */
         pt2_strbuf_puts(out, ", ");
         write_string(out, style, l->options[o].key);
         pt2_strbuf_puts(out, ": ");

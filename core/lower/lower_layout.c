@@ -327,6 +327,104 @@ static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2
     return st;
 }
 
+/* stack: each source gets a new size-1 axis (expand_dims), then a concat along those. */
+static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_arg *tensors = pt2_node_arg(node, "tensors");
+    int64_t dim = 0;
+    pt2_status st = pt2_node_arg(node, "dim") ? pt2_op_int(ctx->run, node, "dim", &dim, err) : PT2_OK;
+    if (st) return st;
+    if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
+        return pt2_lower_fail(node, err, "expected a list of at most %d tensors", PT2_RT_MAX_FROM);
+    pt2_lowered_value expanded[PT2_RT_MAX_FROM];
+    const char *axes[PT2_RT_MAX_FROM];
+    int axis = -1;
+    for (size_t i = 0; i < tensors->count; i++) {
+        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; stacking constants is not lowered", i);
+        if ((st = wrap_axis(node, dim, v->rank + 1, &axis, err))) return st;
+        char name[220];
+        snprintf(name, sizeof name, "%s_expand%zu", ctx->places[node - ctx->graph->nodes].base, i);
+        pt2_rt_layer *expand;
+        if ((st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err))) return st;
+        if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
+        if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
+        if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
+        if (!st) st = pt2_lower_infer(ctx, node, expand, err);
+        if (st) return st;
+        int dims[PT2_MAX_RANK];
+        for (int a = 0, k = 0; a <= v->rank; a++) dims[a] = a == axis ? pt2_axes_new_dim(expand, v) : v->dims[k++];
+        pt2_axes_value_of(expand, v->rank + 1, dims, &expanded[i]);
+        if ((st = pt2_axes_describe(ctx, node, &expanded[i], axis, &axes[i], err))) return st;
+    }
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "concat", &layer, err))) return st;
+    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &expanded[i], err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    return pt2_axes_finish_replace(ctx, node, layer, &expanded[0], axis, pt2_axes_new_dim(layer, &expanded[0]), err);
+}
+
+/* expand / expand_as / repeat: static axes repeated n times are RETURNN's tile (tf.tile, which
+ * is PyTorch's repeat, and expand of a size-1 axis). New leading axes and the batch or a dynamic
+ * axis repeated are not expressible. */
+static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                          const int64_t *multiples, pt2_error *err) {
+    const char **keys = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *keys, err);
+    pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *items, err);
+    if (!keys || !items) return err->status;
+    size_t count = 0;
+    pt2_status st = PT2_OK;
+    for (int a = 0; a < in->rank && !st; a++) {
+        if (multiples[a] == 1) continue;
+        if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "axis %d ('%s') is the batch or dynamic: RETURNN's tile repeats static axes only", a,
+                                  ctx->net->dims[in->dims[a]].description);
+        st = pt2_axes_describe(ctx, node, in, a, &keys[count], err);
+        items[count++] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = multiples[a]};
+    }
+    if (st) return st;
+    if (!count) return pt2_lower_alias(ctx, node, in, err);
+    pt2_rt_value dict = {.kind = PT2_RT_DICT, .count = count, .items = items, .keys = keys};
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "tile", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_value(layer, "multiples", &dict, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    for (int a = 0; a < in->rank; a++) /* tile keeps the axis order of its source */
+        if (multiples[a] != 1) dims[a] = layer->shape.dims[pt2_rt_shape_axis(&in->shape, in->dims[a])];
+    return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
+}
+
+static pt2_status lower_expand(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (st) return st;
+    const pt2_arg *a = pt2_node_arg(node, "self");
+    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (y->rank != x->rank) return pt2_lower_fail(node, err, "expand adding %d leading axes is not lowered", y->rank - x->rank);
+    int64_t multiples[PT2_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        if (x->shape[i] != y->shape[i] && x->shape[i] != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", i, (long long)x->shape[i]);
+        multiples[i] = x->shape[i] == 1 ? y->shape[i] : 1;
+    }
+    return tile_to(ctx, node, in, multiples, err);
+}
+
+static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t repeats[PT2_MAX_RANK];
+    size_t count;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "repeats", repeats, PT2_MAX_RANK, &count, err);
+    if (st) return st;
+    if ((int)count != in->rank) return pt2_lower_fail(node, err, "repeat adding %d leading axes is not lowered", (int)count - in->rank);
+    return tile_to(ctx, node, in, repeats, err);
+}
+
 /* ---- matmul -> dot ---- */
 
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
@@ -473,6 +571,10 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
+    {"aten.stack.default", lower_stack, "expand_dims concat"},
+    {"aten.expand.default", lower_expand, "tile"},
+    {"aten.expand_as.default", lower_expand, "tile"},
+    {"aten.repeat.default", lower_repeat, "tile"},
     {"aten.chunk.default", lower_split, "slice"},
     {"aten.split.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes.default", lower_split, "slice"},

@@ -160,6 +160,20 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
     if (from && from->type == PT2_JSON_STRING) {
         const char *source = scoped_source(arena, sc, from->string, err);
         st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
+    } else if (from && from->type == PT2_JSON_ARRAY && from->count && from->items[0].type == PT2_JSON_ARRAY) {
+        /* concat: [layer, axis] pairs; the axes become the option "from_axes". */
+        const char **axes = pt2_arena_alloc_array(arena, from->count + 1, sizeof *axes, err);
+        if (!axes) return err->status;
+        for (size_t i = 0; i < from->count && !st; i++) {
+            const pt2_json *pair = &from->items[i];
+            if (pair->type != PT2_JSON_ARRAY || pair->count != 2 || pair->items[0].type != PT2_JSON_STRING ||
+                pair->items[1].type != PT2_JSON_STRING)
+                return config_fail(err, entry, "\"from\" must hold [layer, axis] pairs");
+            const char *source = scoped_source(arena, sc, pair->items[0].string, err);
+            st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
+            axes[i] = pair->items[1].string;
+        }
+        if (!st) st = pt2_rt_set_string_list(arena, layer, "from_axes", axes, from->count, err);
     } else if (from && from->type == PT2_JSON_ARRAY) {
         for (size_t i = 0; i < from->count && !st; i++) {
             if (from->items[i].type != PT2_JSON_STRING) return config_fail(err, entry, "\"from\" must hold layer names");

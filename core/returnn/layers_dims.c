@@ -541,7 +541,170 @@ static pt2_status softmax_spatial_compute(pt2_arena *arena, const pt2_rt_net *ne
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
 }
 
+/* ---- concat: sources joined along one axis each (their "from_axes"); the other dims shared.
+ * The joined dim is the sum: static, or derived from the time (m1*T + a1 + m2*T + a2). ---- */
+
+static pt2_status concat_axes(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                              size_t num_inputs, int *dims, pt2_error *err) {
+    const pt2_rt_value *axes = pt2_rt_get_option(layer, "from_axes");
+    if (!axes || axes->kind != PT2_RT_LIST || axes->count != num_inputs || num_inputs < 1)
+        return pt2_rt_layer_fail(layer, err, "expected one axis per source");
+    for (size_t i = 0; i < num_inputs; i++) {
+        if (axes->items[i].kind != PT2_RT_STRING) return pt2_rt_layer_fail(layer, err, "axes must be named");
+        pt2_status st = pt2_rt_resolve_axis(net, &inputs[i], axes->items[i].string, &dims[i], err);
+        if (st) return st;
+    }
+    return PT2_OK;
+}
+
+static pt2_status concat_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                               size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    int dims[PT2_RT_MAX_FROM];
+    pt2_status st = concat_axes(net, layer, inputs, num_inputs, dims, err);
+    if (st) return st;
+    int64_t size = 0, mul = 0, add = 0;
+    int root = -1;
+    for (size_t i = 0; i < num_inputs; i++) {
+        const pt2_rt_dim *d = &net->dims[dims[i]];
+        if (inputs[i].rank != inputs[0].rank) return pt2_rt_layer_fail(layer, err, "the sources differ in their number of axes");
+        if (d->kind == PT2_RT_DIM_STATIC) {
+            size += d->size, add += d->size;
+            continue;
+        }
+        int r = d->base >= 0 ? d->base : dims[i];
+        if (d->kind != PT2_RT_DIM_DYNAMIC || d->div != 1 || (root >= 0 && r != root) || net->dims[r].base >= 0)
+            return pt2_rt_layer_fail(layer, err, "joining '%s' is not interpreted", d->description);
+        root = r;
+        mul += d->base >= 0 ? d->mul : 1, add += d->base >= 0 ? d->add : 0;
+        for (int a = 0; a < inputs[i].rank; a++) /* the other dims are the first source's */
+            if (inputs[i].dims[a] != dims[i] && pt2_rt_shape_axis(&inputs[0], inputs[i].dims[a]) < 0 &&
+                !(dim_is_static(net, inputs[i].dims[a])))
+                return pt2_rt_layer_fail(layer, err, "the sources differ in dim '%s'", net->dims[inputs[i].dims[a]].description);
+    }
+    const char *description = pt2_arena_printf(arena, err, "%s:concat", layer->name);
+    if (!description) return err->status;
+    int joined;
+    if (root < 0) st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, size, &joined, err);
+    else st = pt2_rt_derive_dim(arena, net, root, mul, add, 1, description, &joined, err);
+    if (st) return st;
+    *out = inputs[0];
+    out->dims[pt2_rt_shape_axis(out, dims[0])] = joined;
+    if (inputs[0].feature_dim == dims[0]) out->feature_dim = joined;
+    return PT2_OK;
+}
+
+static pt2_status concat_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    int dims[PT2_RT_MAX_FROM];
+    pt2_rt_shape shapes[PT2_RT_MAX_FROM];
+    for (size_t i = 0; i < num_inputs; i++) shapes[i] = inputs[i].shape;
+    pt2_status st = concat_axes(net, layer, shapes, num_inputs, dims, err);
+    if (st) return st;
+    int at = -1;
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (pt2_rt_shape_axis(&inputs[0].shape, layer->shape.dims[a]) < 0) at = a;
+    if (at < 0) return pt2_rt_layer_fail(layer, err, "the joined axis is not found");
+    pt2_tensor parts[PT2_RT_MAX_FROM];
+    int64_t sizes[PT2_MAX_RANK], total = 0;
+    for (size_t i = 0; i < num_inputs; i++) {
+        int order[PT2_MAX_RANK];
+        for (int a = 0; a < layer->shape.rank; a++) {
+            int d = layer->shape.dims[a];
+            if (a == at) order[a] = dims[i];
+            else if (pt2_rt_shape_axis(&inputs[i].shape, d) >= 0) order[a] = d;
+            else { /* a static dim of one size under another tag: the source's own */
+                order[a] = -1;
+                for (int b = 0; b < inputs[i].shape.rank && order[a] < 0; b++) {
+                    int e = inputs[i].shape.dims[b];
+                    if (e != dims[i] && pt2_rt_shape_axis(&layer->shape, e) < 0 && net->dims[e].size == net->dims[d].size) order[a] = e;
+                }
+            }
+        }
+        if ((st = pt2_rt_transpose_to(arena, &inputs[i], layer->shape.rank, order, &parts[i], err))) return st;
+        total += parts[i].shape[at];
+    }
+    memcpy(sizes, parts[0].shape, sizeof sizes);
+    sizes[at] = total;
+    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    int64_t outer = 1, inner = 1;
+    for (int a = 0; a < at; a++) outer *= sizes[a];
+    for (int a = at + 1; a < layer->shape.rank; a++) inner *= sizes[a];
+    float *po = pt2_tensor_data(out);
+    int64_t offset = 0;
+    for (size_t i = 0; i < num_inputs; i++) {
+        int64_t n = parts[i].shape[at];
+        const float *pp = pt2_tensor_data(&parts[i]);
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(po + (o * total + offset) * inner, pp + o * n * inner, sizeof(float) * (size_t)(n * inner));
+        offset += n;
+    }
+    return PT2_OK;
+}
+
+/* ---- tile: tf.tile of static axes ("multiples" {axis: n}); the tiled dim is n times as long. ---- */
+
+static pt2_status tile_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                             size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    const pt2_rt_value *multiples = pt2_rt_get_option(layer, "multiples");
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (st) return st;
+    if (!multiples || multiples->kind != PT2_RT_DICT) return pt2_rt_layer_fail(layer, err, "multiples must be a dict");
+    *out = inputs[0];
+    for (size_t i = 0; i < multiples->count; i++) {
+        int dim, tiled;
+        if (multiples->items[i].kind != PT2_RT_INT || multiples->items[i].int_value < 1)
+            return pt2_rt_layer_fail(layer, err, "multiples must be positive ints");
+        if ((st = pt2_rt_resolve_axis(net, &inputs[0], multiples->keys[i], &dim, err))) return st;
+        int64_t m = multiples->items[i].int_value;
+        if (m == 1) continue;
+        if (!dim_is_static(net, dim)) return pt2_rt_layer_fail(layer, err, "RETURNN tiles static axes only");
+        const char *description = pt2_arena_printf(arena, err, "%s:tile%zu", layer->name, i);
+        if (!description) return err->status;
+        if ((st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, net->dims[dim].size * m, &tiled, err))) return st;
+        out->dims[pt2_rt_shape_axis(out, dim)] = tiled;
+        if (out->feature_dim == dim) out->feature_dim = tiled;
+    }
+    return PT2_OK;
+}
+
+static pt2_status tile_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                               const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    int order[PT2_MAX_RANK];
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < layer->shape.rank; a++) {
+        int d = layer->shape.dims[a];
+        order[a] = d;
+        if (pt2_rt_shape_axis(&inputs[0].shape, d) >= 0) continue;
+        for (int b = 0; b < inputs[0].shape.rank; b++) { /* the source dim it tiles: the one the output lacks */
+            int e = inputs[0].shape.dims[b];
+            if (pt2_rt_shape_axis(&layer->shape, e) < 0 && net->dims[d].size % net->dims[e].size == 0) order[a] = e;
+        }
+    }
+    pt2_tensor x;
+    pt2_status st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err);
+    if (st) return st;
+    for (int a = 0; a < layer->shape.rank; a++)
+        sizes[a] = order[a] == layer->shape.dims[a] ? x.shape[a] : net->dims[layer->shape.dims[a]].size;
+    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0};
+    for (int64_t flat = 0; flat < total; flat++) {
+        int64_t offset = 0;
+        for (int a = 0; a < x.rank; a++) offset += (index[a] % x.shape[a]) * x.strides[a];
+        po[flat] = px[offset];
+        for (int a = x.rank - 1; a >= 0; a--) {
+            if (++index[a] < sizes[a]) break;
+            index[a] = 0;
+        }
+    }
+    return PT2_OK;
+}
+
 const pt2_rt_layer_class pt2_rt_layers_dims[] = {
+    {"tile", tile_infer, tile_compute},
+    {"concat", concat_infer, concat_compute},
     {"softmax_over_spatial", softmax_spatial_infer, softmax_spatial_compute},
     {"merge_dims", merge_infer, merge_compute},
     {"split_dims", split_infer, split_compute},

@@ -151,6 +151,34 @@ class PadsAndNoOps(nn.Module):
         return self.out(y)
 
 
+class CatAndStack(nn.Module):
+    """cat along the time axis and along a non-feature axis, and stack, on data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 6), nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)  # [B, T, 6] each
+        s = torch.stack([a, b], dim=2).sum(2)  # stack on a new axis: [B, T, 2, 6]
+        u = torch.cat([a.unsqueeze(2), s.unsqueeze(2)], dim=2).amax(2)  # cat along a non-feature axis
+        return self.out(torch.cat([u, b], dim=1))  # cat along the time: [B, 2T, 4]
+
+
+class ExpandAndRepeat(nn.Module):
+    """expand, expand_as and repeat of static axes of data with the time axis."""
+    def __init__(self):
+        super().__init__()
+        self.gate, self.value = nn.Linear(8, 1), nn.Linear(8, 6)
+        self.out = nn.Linear(12, 4)
+
+    def forward(self, x):
+        g = torch.sigmoid(self.gate(x))  # [B, T, 1]
+        v = self.value(x)  # [B, T, 6]
+        y = g.expand(-1, -1, 6) * v + g.expand_as(v)
+        return self.out(y.repeat(1, 1, 2))
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -164,6 +192,8 @@ CATALOGUE = {
     "views_and_squeezes": (ViewsAndSqueezes, 8, 20, 2),
     "slices_and_splits": (SlicesAndSplits, 8, 20, 1),
     "pads_and_no_ops": (PadsAndNoOps, 8, 20, 1),
+    "cat_and_stack": (CatAndStack, 8, 20, 1),
+    "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
 }
 
 

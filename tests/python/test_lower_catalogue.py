@@ -58,6 +58,8 @@ COVERS = {
                            "aten.squeeze.dim", "aten.squeeze.default", "aten.squeeze.dims"},
     "slices_and_splits": {"aten.narrow.default", "aten.select.int", "aten.split_with_sizes.default", "aten.unbind.int"},
     "pads_and_no_ops": {"aten.pad.default", "aten.clone.default", "aten.to.dtype", "aten.type_as.default"},
+    "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
+    "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
 }
 
 

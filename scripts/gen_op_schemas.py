@@ -35,6 +35,9 @@ repeat_interleave masked_fill_ new_empty empty_strided as_strided select_scatter
 index_put_ scatter scatter_add addcmul lerp silu_ clamp_ hardtanh_ leaky_relu_ pixel_shuffle
 instance_norm _scaled_dot_product_flash_attention_for_cpu sym_storage_offset detach_ alias_copy
 view_copy permute_copy unsqueeze_copy squeeze_copy expand_copy transpose_copy t_copy slice_copy select_copy
+__and__ __or__ __xor__ _pad_circular acos asin atan alpha_dropout bitwise_xor celu clip concat copy cosh
+detach_copy fill fill_ floor_divide log10 log2 log_sigmoid prod reflection_pad3d relu6 replication_pad3d
+selu sinh split_with_sizes_copy sym_constrain_range tan true_divide unbind_copy zero_ cosine_similarity
 """
 
 

@@ -84,7 +84,18 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
     pt2_strbuf_puts(out, ", \"from\": ");
     /* concat reads [layer, axis] pairs; the axes are held in the option "from_axes". */
     const pt2_rt_value *from_axes = pt2_rt_get_option(l, "from_axes");
-    if (!strcmp(l->layer_class, "concat") && from_axes && from_axes->kind == PT2_RT_LIST && from_axes->count == l->num_from) {
+    if (!strcmp(l->layer_class, "switch")) {
+        /* RETURNN's switch takes no "from": its layers are condition, true_from, false_from. */
+        pt2_strbuf_puts(out, "[]");
+        const char *keys[3] = {"condition", "true_from", "false_from"};
+        for (size_t k = 0, f = 0; k < 3 && f < l->num_from; k++) {
+            if (k && pt2_rt_get_option(l, keys[k])) continue; /* a constant branch, among the options */
+            pt2_strbuf_puts(out, ", ");
+            write_string(out, style, keys[k]);
+            pt2_strbuf_puts(out, ": ");
+            write_reference(out, style, net, network, l->from[f++]);
+        }
+    } else if (!strcmp(l->layer_class, "concat") && from_axes && from_axes->kind == PT2_RT_LIST && from_axes->count == l->num_from) {
         pt2_strbuf_putc(out, '[');
         for (size_t f = 0; f < l->num_from; f++) {
             pt2_strbuf_puts(out, f ? ", [" : "[");

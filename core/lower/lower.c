@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "op_notes.h"
 #include "lowerings.h"
 
 static void node_context(const pt2_node *node, pt2_error *err) {
@@ -398,7 +399,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     /* Every op without a lowering, and every op whose lowering refuses its axes (a pattern RETURNN
      * cannot express), is reported in one list; ops reading their results are not lowered. */
     char unknown[900], refused[1800];
-    size_t num_unknown = pt2_graph_describe_unsupported_among(graph, by_op, can_lower, unknown, sizeof unknown), num_refused = 0;
+    size_t num_unknown = pt2_lower_describe_unlowerable(graph, by_op, unknown, sizeof unknown), num_refused = 0; /* with reasons */
     refused[0] = 0;
     unsigned char *failed = pt2_arena_alloc(arena, graph->num_values + 1, err);
     if (!failed) return err->status;

@@ -9,15 +9,20 @@ extern const pt2_op_lowering pt2_lowerings_pad[];
 extern const pt2_op_lowering pt2_lowerings_symbolic[];
 extern const pt2_op_lowering pt2_lowerings_pool[];
 extern const pt2_op_lowering pt2_lowerings_layout[];
+extern const pt2_op_lowering pt2_lowerings_math[];
+extern const pt2_op_lowering pt2_lowerings_compare[];
 extern const pt2_op_lowering pt2_lowerings_pool2d[];
 extern const pt2_op_lowering pt2_lowerings_norm_groups[];
+extern const pt2_op_lowering pt2_lowerings_reduce[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
- * target, the earlier group wins. */
-static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
+ * target, the earlier group wins (compare's casts, which also cast to another dtype, before
+ * layout's same-dtype casts). */
+static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, pt2_lowerings_elementwise, pt2_lowerings_conv,
                                                          pt2_lowerings_norm, pt2_lowerings_pad,
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
-                                                         pt2_lowerings_layout, pt2_lowerings_pool2d,
+                                                         pt2_lowerings_compare, pt2_lowerings_layout,
+                                                         pt2_lowerings_math, pt2_lowerings_pool2d,
                                                          pt2_lowerings_norm_groups};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];

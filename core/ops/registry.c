@@ -16,12 +16,13 @@ extern const pt2_op_def pt2_ops_creation[];
 extern const pt2_op_def pt2_ops_symbolic[];
 extern const pt2_op_def pt2_ops_pool[];
 extern const pt2_op_def pt2_ops_recurrent[];
+extern const pt2_op_def pt2_ops_similarity[];
 
 /* Each op family lists its ops once; a new family is added here. */
 static const pt2_op_def *const families[] = {
     pt2_ops_elementwise, pt2_ops_activation, pt2_ops_shape,  pt2_ops_reduction, pt2_ops_creation, pt2_ops_symbolic,
     pt2_ops_pad,         pt2_ops_conv,       pt2_ops_linear, pt2_ops_norm,      pt2_ops_attention, pt2_ops_pool,
-    pt2_ops_recurrent};
+    pt2_ops_recurrent,   pt2_ops_similarity};
 
 /* Lookups run twice per node per run, so the targets are sorted once and searched by halves.
  * Where two families list the same target, the earlier family wins, as in a linear search. */
@@ -74,4 +75,9 @@ const pt2_op_def *pt2_op_find(const char *target) {
         else hi = mid;
     }
     return (lo < op_index_count && !strcmp(op_index[lo].def->target, target)) ? op_index[lo].def : NULL;
+}
+
+void pt2_for_each_op(void (*visit)(const char *target, void *user), void *user) {
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const pt2_op_def *op = families[f]; op->target; op++) visit(op->target, user);
 }

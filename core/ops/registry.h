@@ -16,5 +16,7 @@ typedef struct pt2_op_def {
 
 /* NULL when the target is unknown. */
 const pt2_op_def *pt2_op_find(const char *target);
+/* Every op target in table order (a target two families list comes twice), e.g. for docs/ops.md. */
+void pt2_for_each_op(void (*visit)(const char *target, void *user), void *user);
 
 #endif

@@ -187,6 +187,13 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
         if (!strcmp(dict->keys[i], "class") || !strcmp(dict->keys[i], "from")) continue;
         pt2_rt_value v;
         /* An option naming another layer resolves in the same scope. */
+        /* switch's layers (written in this order) are its sources, as pt2returnn builds it. */
+        if (!strcmp(layer_class, "switch") && dict->items[i].type == PT2_JSON_STRING &&
+            (!strcmp(dict->keys[i], "condition") || !strcmp(dict->keys[i], "true_from") || !strcmp(dict->keys[i], "false_from"))) {
+            const char *source = scoped_source(arena, sc, dict->items[i].string, err);
+            st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
+            continue;
+        }
         if (!strcmp(dict->keys[i], "size_base") && dict->items[i].type == PT2_JSON_STRING) {
             const char *base = scoped_source(arena, sc, dict->items[i].string, err);
             if (!base) return err->status;

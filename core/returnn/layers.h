@@ -50,7 +50,18 @@ pt2_status pt2_rt_single_input(const pt2_rt_layer *layer, size_t num_inputs, pt2
 /* A float32 tensor of the given shape. */
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,
                                pt2_error *err);
-
+/* Elementwise layers with several sources (combine, compare, switch) broadcast them by dim tags,
+ * as RETURNN does: the output has every dim of the largest source plus the others' extra dims. */
+pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                  const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err);
+/* Each source in the output's axis order (size 1 where it lacks a dim), and the output's sizes. */
+pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *expanded,
+                                    int64_t *sizes, pt2_error *err);
+/* The element of an expanded source at the output's `index`. */
+int64_t pt2_rt_broadcast_offset(const pt2_tensor *expanded, const int64_t *index);
+/* Stores element i of a contiguous tensor, converted to its dtype. */
+void pt2_rt_store(pt2_tensor *t, int64_t i, double v);
 
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/elementwise.h"
 #include "layers.h"
+#include "layers_math.h"
 
 static const struct {
     const char *name, *code;
@@ -21,6 +23,20 @@ static const struct {
     {"div_scalar", "source(0) / %s"},
     {"pow_scalar", "tf.pow(source(0), %s)"},
     {"neg", "-source(0)"},
+    /* core/returnn/layers_math.c computes these */
+    {"clamp_min", "tf.maximum(source(0), %s)"},
+    {"clamp_max", "tf.minimum(source(0), %s)"},
+    {"rpow_scalar", "tf.pow(%s, source(0))"},
+    {"floordiv_scalar", "tf.math.floordiv(source(0), %s)"},
+    {"floormod_scalar", "tf.math.floormod(source(0), %s)"},
+    {"truncatemod_scalar", "tf.truncatemod(source(0), %s)"},
+    {"trunc", "tf.sign(source(0)) * tf.floor(tf.abs(source(0)))"},
+    {"log_divide", "tf.math.log(source(0)) / %s"},
+    {"elu_alpha", "tf.where(source(0) > 0.0, source(0), %s * tf.math.expm1(source(0)))"},
+    {"mish", "source(0) * tf.tanh(tf.nn.softplus(source(0)))"},
+    {"hardswish", "source(0) * tf.nn.relu6(source(0) + 3.0) / 6.0"},
+    {"hardsigmoid", "tf.nn.relu6(source(0) + 3.0) / 6.0"},
+    {"negative_part", "tf.minimum(source(0), 0.0)"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -134,11 +150,17 @@ static double apply_activation(const char *name, double v) {
     if (!strcmp(name, "rsqrt")) return 1.0 / sqrt(v);
     if (!strcmp(name, "softplus")) return v > 20 ? v : log1p(exp(v));
     if (!strcmp(name, "elu")) return v > 0 ? v : expm1(v);
-    return NAN;
+    return pt2_rt_math_activation(name, v);
 }
 
 static const char *const activations[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus", "elu",
                                           "softmax", "log_softmax"};
+
+static const char *known_activation(const char *name) {
+    for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
+        if (!strcmp(activations[i], name)) return activations[i];
+    return pt2_rt_math_activation_name(name);
+}
 
 static double apply_eval(const char *form, double number, double v) {
     if (!strcmp(form, "leaky_relu")) return v < 0 ? number * v : v; /* max(alpha * x, x) for alpha < 1 */
@@ -153,7 +175,7 @@ static double apply_eval(const char *form, double number, double v) {
     if (!strcmp(form, "div_scalar")) return v / number;
     if (!strcmp(form, "pow_scalar")) return pow(v, number);
     if (!strcmp(form, "neg")) return -v;
-    return NAN;
+    return pt2_rt_math_eval(form, number, v);
 }
 
 /* activation "softmax" / "log_softmax": over the feature dim, as RETURNN's activation does. */
@@ -193,8 +215,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     double number = 0;
     if (!strcmp(layer->layer_class, "activation")) {
         const char *name = pt2_rt_string_option(layer, "activation", "");
-        for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
-            if (!strcmp(activations[i], name)) activation = activations[i];
+        activation = known_activation(name);
         if (!activation) return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
     } else {
         const char *code = pt2_rt_string_option(layer, "eval", "");
@@ -222,8 +243,8 @@ static int matching_dim(const pt2_rt_net *net, const pt2_rt_shape *out, const pt
     return -1;
 }
 
-static pt2_status combine_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
-                                const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                  const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     (void)arena;
     if (num_inputs < 1) return pt2_rt_layer_fail(layer, err, "expected sources");
     size_t base = 0;
@@ -241,21 +262,11 @@ static pt2_status combine_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_
     return PT2_OK;
 }
 
-typedef enum combine_kind { KIND_ADD, KIND_SUB, KIND_MUL, KIND_TRUEDIV, KIND_MAXIMUM, KIND_MINIMUM } combine_kind;
-
-static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
-                                  const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
-    static const char *const kinds[] = {"add", "sub", "mul", "truediv", "maximum", "minimum"};
-    const char *kind_name = pt2_rt_string_option(layer, "kind", "");
-    int kind = -1;
-    for (int k = 0; k < 6; k++)
-        if (!strcmp(kinds[k], kind_name)) kind = k;
-    if (kind < 0) return pt2_rt_layer_fail(layer, err, "kind \"%s\" is not known to the interpreter", kind_name);
+pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                    const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *expanded,
+                                    int64_t *sizes, pt2_error *err) {
     const pt2_rt_shape *shape = &layer->shape;
-    int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < shape->rank; a++) sizes[a] = 1;
-    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err);
-    if (!expanded) return err->status;
     /* Each source in the output's axis order (size 1 where it lacks a dim). */
     for (size_t i = 0; i < num_inputs; i++) {
         pt2_rt_tensor renamed = inputs[i];
@@ -272,27 +283,68 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
             if (n != 1) sizes[a] = n;
         }
     }
-    pt2_status st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
+    return PT2_OK;
+}
+
+int64_t pt2_rt_broadcast_offset(const pt2_tensor *expanded, const int64_t *index) {
+    int64_t offset = 0;
+    for (int a = 0; a < expanded->rank; a++) offset += (expanded->shape[a] == 1 ? 0 : index[a]) * expanded->strides[a];
+    return offset;
+}
+
+void pt2_rt_store(pt2_tensor *t, int64_t i, double v) {
+    void *p = pt2_tensor_data(t);
+    switch (t->dtype) {
+    case PT2_DTYPE_BOOL: ((unsigned char *)p)[i] = v != 0; break;
+    case PT2_DTYPE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
+    case PT2_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
+    case PT2_DTYPE_FLOAT64: ((double *)p)[i] = v; break;
+    default: ((float *)p)[i] = (float)v; break;
+    }
+}
+
+typedef enum combine_kind { KIND_ADD, KIND_SUB, KIND_MUL, KIND_TRUEDIV, KIND_MAXIMUM, KIND_MINIMUM } combine_kind;
+
+/* Sources of any dtype are read as doubles and the result stored in the output's dtype; float32
+ * results are rounded after each step, as TF computes in float32. */
+static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                  const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    static const char *const kinds[] = {"add", "sub", "mul", "truediv", "maximum", "minimum"};
+    const char *kind_name = pt2_rt_string_option(layer, "kind", "");
+    int kind = -1;
+    for (int k = 0; k < 6; k++)
+        if (!strcmp(kinds[k], kind_name)) kind = k;
+    pt2_rt_binary_fn other = kind < 0 ? pt2_rt_math_combine_kind(kind_name) : NULL;
+    if (kind < 0 && !other) return pt2_rt_layer_fail(layer, err, "kind \"%s\" is not known to the interpreter", kind_name);
+    const pt2_rt_shape *shape = &layer->shape;
+    int64_t sizes[PT2_MAX_RANK];
+    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err);
+    if (!expanded) return err->status;
+    pt2_status st = pt2_rt_broadcast_sources(arena, net, layer, inputs, num_inputs, expanded, sizes, err);
+    if (!st) st = pt2_rt_alloc_output(arena, shape, sizes, out, err);
     if (st) return st;
-    float *po = pt2_tensor_data(out);
+    int single = out->dtype == PT2_DTYPE_FLOAT32, all_float = single;
+    for (size_t i = 0; i < num_inputs; i++) all_float &= expanded[i].dtype == PT2_DTYPE_FLOAT32;
     int64_t total = pt2_tensor_numel(out);
     int64_t index[PT2_MAX_RANK] = {0};
     for (int64_t flat = 0; flat < total; flat++) {
         double acc = 0;
         for (size_t i = 0; i < num_inputs; i++) {
-            int64_t offset = 0;
-            for (int a = 0; a < shape->rank; a++)
-                offset += (expanded[i].shape[a] == 1 ? 0 : index[a]) * expanded[i].strides[a];
-            double v = ((const float *)pt2_tensor_data(&expanded[i]))[offset];
+            int64_t offset = pt2_rt_broadcast_offset(&expanded[i], index);
+            /* float32 sources (the common case) are read directly */
+            double v = all_float ? ((const float *)pt2_tensor_data(&expanded[i]))[offset] : pt2_tensor_get_double(&expanded[i], offset);
             if (i == 0) acc = v;
+            else if (other) acc = other(acc, v);
             else if (kind == KIND_ADD) acc += v;
             else if (kind == KIND_SUB) acc -= v;
             else if (kind == KIND_MUL) acc *= v;
             else if (kind == KIND_TRUEDIV) acc /= v;
             else if (kind == KIND_MAXIMUM) acc = v > acc ? v : acc;
             else acc = v < acc ? v : acc;
+            if (single) acc = (float)acc;
         }
-        po[flat] = (float)acc;
+        if (all_float) ((float *)pt2_tensor_data(out))[flat] = (float)acc;
+        else pt2_rt_store(out, flat, acc);
         for (int a = shape->rank - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;
             index[a] = 0;
@@ -305,5 +357,5 @@ const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {
     {"copy", copy_infer, copy_compute},
     {"activation", same_shape_infer, unary_compute},
     {"eval", same_shape_infer, unary_compute},
-    {"combine", combine_infer, combine_compute},
+    {"combine", pt2_rt_broadcast_infer, combine_compute},
     {NULL, NULL, NULL}};

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/elementwise.h"
 #include "../returnn/layers.h"
 
 /* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
@@ -41,10 +42,11 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
         out->max_abs = out->max_rel = INFINITY;
         return PT2_OK;
     }
-    const float *a = pt2_tensor_data(ours), *b = pt2_tensor_data(torch);
+    /* Any dtype (comparisons give bool, casts integers), read as doubles. */
     int64_t n = pt2_tensor_numel(ours);
     for (int64_t k = 0; k < n; k++) {
-        double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]);
+        double a = pt2_tensor_get_double(ours, k), b = pt2_tensor_get_double(torch, k);
+        double diff = fabs(a - b), scale = fabs(b);
         if (!(diff <= out->max_abs)) out->max_abs = diff; /* NaN sticks */
         if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;
         if (!(diff <= atol + rtol * scale)) out->passed = 0;

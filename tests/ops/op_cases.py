@@ -253,6 +253,11 @@ case("prod_dim", lambda x: x.prod(1), lambda: [randn(3, 4)], REDUCE)
 case("any_dim", lambda m: m.any(1), lambda: [randn(3, 4) > 1])
 case("all_full", lambda m: m.all(), lambda: [randn(3, 4) > -3])
 case("vector_norm_last", lambda x: torch.linalg.vector_norm(x, dim=-1), lambda: [randn(3, 4)], REDUCE)
+time_case("cosine_similarity_channels_dynamic", lambda x, y: F.cosine_similarity(x, y, dim=1),
+          lambda n: [randn(2, 6, n), randn(2, 6, n, seed=1)], REDUCE, axis=2, n_inputs=2)
+case("cosine_similarity_last_broadcast", lambda x, y: F.cosine_similarity(x, y, dim=-1), lambda: [randn(3, 5, 4), randn(5, 4, seed=1)], REDUCE)
+case("cosine_similarity_eps_zero_rows", lambda x, y: F.cosine_similarity(x, y, dim=0, eps=0.5),
+     lambda: [torch.cat([randn(3, 2), torch.zeros(3, 1)], dim=1), randn(3, 3, seed=1) * 0.1], REDUCE)
 
 # ---------------------------------------------------------------- shape ops
 

@@ -79,6 +79,36 @@ class GroupNorm2d(nn.Module):
         return self.out(y.permute(0, 2, 1, 3).reshape(b, t, c * f))
 
 
+class ReductionsOverTime(nn.Module):
+    """Reductions over the dynamic time axis (masked by RETURNN): amax, amin, max.dim and min.dim
+    values, mean, logsumexp, any/all of a comparison; then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = x.amax(dim=1) + x.max(dim=1).values + x.mean(dim=1) + x.amin(dim=1) * 0.5 + x.min(dim=1).values
+        y = y + torch.logsumexp(x, dim=1) + (x > 1.0).any(dim=1).float() + (x > -1.0).all(dim=1).float()
+        return self.lin(y)
+
+
+class ReductionsOverFeatures(nn.Module):
+    """Per-frame reductions over the features (amax, amin, logsumexp, any), stacked, then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        parts = [x.amax(dim=-1), x.amin(dim=2), torch.logsumexp(x, dim=2), (x > 1.0).any(dim=2).float()]
+        return self.lin(torch.stack(parts, dim=-1))
+
+
+class ReductionOverTwoAxes(nn.Module):
+    """amin and sum over the time and the features together: one value per sequence."""
+    def forward(self, x):
+        return x.amin(dim=(1, 2)) + x.sum(dim=(1, 2)) * 0.01
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -99,6 +129,15 @@ MODELS = {
                     {"aten.group_norm.default", "aten.instance_norm.default"}),
     "group_norm_2d": (GroupNorm2d, time_input(6), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                       {"aten.group_norm.default"}),
+    "reductions_over_time": (ReductionsOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},),
+                             20, 33, {"aten.amax.default", "aten.amin.default", "aten.max.dim", "aten.min.dim",
+                                      "aten.logsumexp.default", "aten.any.dim", "aten.all.dim", "aten.mean.dim"}),
+    "reductions_over_features": (ReductionsOverFeatures, time_input(8),
+                                 lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                                 {"aten.amax.default", "aten.amin.default", "aten.logsumexp.default", "aten.any.dim"}),
+    "reduction_over_two_axes": (ReductionOverTwoAxes, time_input(8),
+                                lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                                {"aten.amin.default", "aten.sum.dim_IntList"}),
 }
 
 

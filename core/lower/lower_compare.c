@@ -1,0 +1,186 @@
+/* Lowering of comparisons, logic and selection: comparisons to RETURNN's compare layer (kind
+ * tf.<kind>, a number as its `value`), logical and bitwise ops on bools to combine kinds
+ * (tf.math.logical_and/or/xor) and logical_not to compare equal False, where and masked_fill
+ * to RETURNN's switch (tf.where; a number as the constant branch), dtype conversions to cast
+ * (RETURNN's tf.cast), and the export's dtype assertions to nothing (the reference run checked
+ * them). */
+#include <math.h>
+#include <string.h>
+
+#include "lower_operands.h"
+#include "lowerings.h"
+
+static const struct {
+    const char *name, *kind, *swapped; /* swapped: the kind with the operands exchanged */
+} comparisons[] = {
+    {"eq", "equal", "equal"},         {"ne", "not_equal", "not_equal"}, {"lt", "less", "greater"},
+    {"le", "less_equal", "greater_equal"}, {"gt", "greater", "less"}, {"ge", "greater_equal", "less_equal"},
+};
+
+/* A number as an option of the source's dtype (RETURNN passes it to TF with the source). */
+static pt2_status set_number(const pt2_node *node, pt2_rt_layer *layer, const char *key, pt2_dtype dtype, double number,
+                             pt2_error *err) {
+    if (!isfinite(number)) return pt2_lower_fail(node, err, "a number that is not finite (%g) is not lowered: the JSON config cannot hold it", number);
+    if (dtype == PT2_DTYPE_BOOL) return pt2_rt_set_bool(layer, key, number != 0, err);
+    if (dtype == PT2_DTYPE_INT64 || dtype == PT2_DTYPE_INT32) return pt2_rt_set_int(layer, key, (int64_t)number, err);
+    return pt2_rt_set_float(layer, key, number, err);
+}
+
+static pt2_status lower_comparison(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *kind = NULL, *swapped = NULL;
+    const char *op = node->target + strlen("aten.");
+    for (size_t i = 0; i < sizeof comparisons / sizeof comparisons[0]; i++)
+        if (!strncmp(op, comparisons[i].name, 2) && op[2] == '.') kind = comparisons[i].kind, swapped = comparisons[i].swapped;
+    if (!kind) return pt2_lower_fail(node, err, "no comparison lowering");
+    pt2_operand a, b;
+    pt2_status st = pt2_lower_operand(ctx, node, "self", &a, err);
+    if (!st) st = pt2_lower_operand(ctx, node, "other", &b, err);
+    if (st) return st;
+    if (a.is_number && b.is_number) return pt2_lower_fail(node, err, "both operands are numbers");
+    if (a.is_number || b.is_number) {
+        const pt2_operand *layer_operand = a.is_number ? &b : &a;
+        double number = a.is_number ? a.number : b.number;
+        if (!layer_operand->layer) return pt2_lower_fail(node, err, "both operands are constants");
+        const pt2_lowered_value *sources[1] = {layer_operand->layer};
+        pt2_broadcast_layer layer;
+        if ((st = pt2_lower_begin_broadcast(ctx, node, 1, NULL, "compare", sources, 1, &layer, err))) return st;
+        if ((st = pt2_rt_set_string(layer.layer, "kind", a.is_number ? swapped : kind, err))) return st;
+        if ((st = set_number(node, layer.layer, "value", layer_operand->layer->shape.dtype, number, err))) return st;
+        return pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+    }
+    if ((st = pt2_lower_place_operands(ctx, node, &a, &b, err))) return st;
+    const pt2_lowered_value *sources[2] = {a.layer, b.layer};
+    return pt2_lower_broadcast_layer(ctx, node, 1, NULL, "compare", "kind", kind, sources, 2, NULL, err);
+}
+
+/* A bool layer operand (logical and bitwise ops are lowered on bools). */
+static pt2_status bool_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                             const pt2_lowered_value **out, pt2_error *err) {
+    pt2_status st = pt2_lower_input(ctx, node, name, out, err);
+    if (st) return st;
+    if (!*out) return pt2_lower_fail(node, err, "a constant operand '%s' of a logical op is not lowered", name);
+    if ((*out)->shape.dtype != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "lowered on bool tensors, '%s' is %s", name, pt2_dtype_name((*out)->shape.dtype));
+    return PT2_OK;
+}
+
+static pt2_status lower_logical(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *kind = strstr(node->target, "and") ? "logical_and" : strstr(node->target, "xor") ? "logical_xor" : "logical_or";
+    const pt2_lowered_value *sources[2];
+    pt2_status st = bool_input(ctx, node, "self", &sources[0], err);
+    if (!st) st = bool_input(ctx, node, "other", &sources[1], err);
+    return st ? st : pt2_lower_broadcast_layer(ctx, node, 1, NULL, "combine", "kind", kind, sources, 2, NULL, err);
+}
+
+static pt2_status lower_not(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *sources[1];
+    pt2_status st = bool_input(ctx, node, "self", &sources[0], err);
+    pt2_broadcast_layer layer;
+    if (!st) st = pt2_lower_begin_broadcast(ctx, node, 1, NULL, "compare", sources, 1, &layer, err);
+    if (!st) st = pt2_rt_set_string(layer.layer, "kind", "equal", err);
+    if (!st) st = pt2_rt_set_bool(layer.layer, "value", 0, err);
+    return st ? st : pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+}
+
+/* switch(condition, true branch, false branch): each branch a layer or a number. */
+static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, const char *condition_name,
+                               const char *true_name, const char *false_name, pt2_error *err) {
+    const pt2_lowered_value *condition;
+    pt2_operand branch[2];
+    pt2_status st = bool_input(ctx, node, condition_name, &condition, err);
+    if (!st) st = pt2_lower_operand(ctx, node, true_name, &branch[0], err);
+    if (!st) st = pt2_lower_operand(ctx, node, false_name, &branch[1], err);
+    if (st) return st;
+    if (branch[0].is_number && branch[1].is_number) return pt2_lower_fail(node, err, "both branches are numbers");
+    for (int b = 0; b < 2; b++)
+        if (branch[b].is_constant) {
+            pt2_status placed = pt2_lower_constant_layer(ctx, node, &branch[b].constant, condition, &branch[b].placed, err);
+            if (placed) return placed;
+            branch[b].layer = &branch[b].placed;
+        }
+    if (branch[0].layer && branch[1].layer && branch[0].layer->shape.dtype != branch[1].layer->shape.dtype)
+        return pt2_lower_fail(node, err, "branches of different dtypes are not lowered");
+    pt2_dtype dtype = (branch[0].layer ? branch[0].layer : branch[1].layer)->shape.dtype;
+    const pt2_tensor *result = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (result->dtype != dtype) return pt2_lower_fail(node, err, "the result's dtype %s differs from the branch's %s", pt2_dtype_name(result->dtype), pt2_dtype_name(dtype));
+    const pt2_lowered_value *sources[3] = {condition};
+    size_t count = 1;
+    for (int b = 0; b < 2; b++)
+        if (branch[b].layer) sources[count++] = branch[b].layer;
+    pt2_broadcast_layer layer;
+    if ((st = pt2_lower_begin_broadcast(ctx, node, 1, NULL, "switch", sources, count, &layer, err))) return st;
+    const char *keys[2] = {"true_from", "false_from"};
+    for (int b = 0; b < 2 && !st; b++)
+        if (branch[b].is_number) st = set_number(node, layer.layer, keys[b], dtype, branch[b].number, err);
+    if (st) return st;
+    return pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+}
+
+static pt2_status lower_where(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    return lower_select(ctx, node, "condition", "self", "other", err);
+}
+
+static pt2_status lower_masked_fill(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    return lower_select(ctx, node, "mask", "value", "self", err);
+}
+
+/* Conversions: to the same dtype they change nothing; to float32, int32, int64 or bool a cast. */
+static pt2_status lower_cast(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "converting a constant");
+    if (st) return st;
+    pt2_dtype target = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    if (target == in->shape.dtype) return pt2_lower_alias(ctx, node, in, err);
+    if (target != PT2_DTYPE_FLOAT32 && target != PT2_DTYPE_INT32 && target != PT2_DTYPE_INT64 && target != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "conversion to %s is not lowered (float32, int32, int64 and bool are)", pt2_dtype_name(target));
+    if (in->shape.sparse_dim >= 0) return pt2_lower_fail(node, err, "converting sparse indices is not lowered");
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "cast", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(target), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+}
+
+static pt2_status lower_assertion(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    (void)ctx, (void)node, (void)err;
+    return PT2_OK;
+}
+
+const pt2_op_lowering pt2_lowerings_compare[] = {
+    {"aten.eq.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.eq.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.ne.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.ne.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.lt.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.lt.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.le.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.le.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.gt.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.gt.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.ge.Scalar", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.ge.Tensor", lower_comparison, "compare variable reinterpret_data"},
+    {"aten.logical_and.default", lower_logical, "combine reinterpret_data"},
+    {"aten.logical_or.default", lower_logical, "combine reinterpret_data"},
+    {"aten.logical_xor.default", lower_logical, "combine reinterpret_data"},
+    {"aten.bitwise_and.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.bitwise_or.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.bitwise_xor.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.__and__.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.__or__.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.__xor__.Tensor", lower_logical, "combine reinterpret_data"},
+    {"aten.logical_not.default", lower_not, "compare"},
+    {"aten.bitwise_not.default", lower_not, "compare"},
+    {"aten.where.self", lower_where, "switch variable reinterpret_data"},
+    {"aten.where.ScalarOther", lower_where, "switch variable reinterpret_data"},
+    {"aten.where.ScalarSelf", lower_where, "switch variable reinterpret_data"},
+    {"aten.masked_fill.Scalar", lower_masked_fill, "switch variable reinterpret_data"},
+    {"aten.masked_fill.Tensor", lower_masked_fill, "switch variable reinterpret_data"},
+    {"aten.to.dtype", lower_cast, "cast"},
+    {"aten._to_copy.default", lower_cast, "cast"},
+    {"aten.type_as.default", lower_cast, "cast"},
+    {"aten.to.device", lower_cast, "cast"},
+    {"aten.to.dtype_layout", lower_cast, "cast"},
+    {"aten._assert_tensor_metadata.default", lower_assertion, ""},
+    {NULL, NULL, NULL}};

@@ -1,0 +1,128 @@
+#include "lower_operands.h"
+
+#include <string.h>
+
+#include "../base/strbuf.h"
+#include "../ops/elementwise.h"
+#include "axes.h"
+
+pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_operand *out,
+                             pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    const pt2_arg *a = pt2_node_arg(node, name);
+    if (!a) return pt2_lower_fail(node, err, "argument '%s' is missing", name);
+    if (a->kind != PT2_ARG_TENSOR) {
+        out->is_number = 1;
+        return pt2_op_scalar(ctx->run, node, name, &out->number, err);
+    }
+    pt2_status st = pt2_lower_input(ctx, node, name, &out->layer, err);
+    if (st || out->layer) return st;
+    int present;
+    pt2_tensor c;
+    if ((st = pt2_lower_constant(ctx, node, name, &c, &present, err))) return st;
+    if (pt2_tensor_numel(&c) == 1) {
+        pt2_tensor one;
+        if ((st = pt2_tensor_contiguous(ctx->arena, &c, 0, &one, err))) return st;
+        out->is_number = 1;
+        out->number = pt2_tensor_get_double(&one, 0);
+        return PT2_OK;
+    }
+    out->is_constant = 1;
+    out->constant = c;
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
+                                    pt2_error *err) {
+    pt2_operand *ops[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!ops[i]->is_constant || ops[i]->layer) continue;
+        const pt2_lowered_value *like = ops[1 - i]->layer;
+        if (!like) return pt2_lower_fail(node, err, "both operands are constants");
+        pt2_status st = pt2_lower_constant_layer(ctx, node, &ops[i]->constant, like, &ops[i]->placed, err);
+        if (st) return st;
+        ops[i]->layer = &ops[i]->placed;
+    }
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                     const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
+                                     pt2_broadcast_layer *out, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    if (count > PT2_RT_MAX_FROM) return pt2_fail(err, PT2_ERR_INTERNAL, "too many sources");
+    out->final = final;
+    out->count = count;
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < count; i++) {
+        out->sources[i] = sources[i];
+        /* Layers on one time length reached along different paths get one time dim tag (a
+         * layer before this one). */
+        if (i && (st = pt2_axes_same_time(ctx, node, sources[0], sources[i], &out->same_length[i], err))) return st;
+        if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
+    }
+    st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)
+               : pt2_lower_new_layer_named(ctx, node, base, layer_class, &out->layer, err);
+    for (size_t i = 0; i < count && !st; i++) st = pt2_lower_add_source(ctx, out->layer, out->sources[i], err);
+    return st;
+}
+
+pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
+                                      pt2_lowered_value *out, pt2_error *err) {
+    pt2_status st = pt2_lower_infer(ctx, node, b->layer, err);
+    if (st) return st;
+    int rank = 0;
+    for (size_t i = 0; i < b->count; i++)
+        if (b->sources[i]->rank > rank) rank = b->sources[i]->rank;
+    if (b->final) rank = ctx->run->values[node->outputs[0].value_id].tensor.rank;
+    int dims[PT2_MAX_RANK];
+    if ((st = pt2_axes_broadcast(ctx, node, b->layer, b->sources, (int)b->count, rank, dims, err))) return st;
+    pt2_lowered_value so_far;
+    memset(&so_far, 0, sizeof so_far);
+    so_far.rank = rank;
+    memcpy(so_far.dims, dims, sizeof dims);
+    if (b->final) return pt2_lower_set_output(ctx, node, b->layer, so_far.rank, so_far.dims, err);
+    memset(out, 0, sizeof *out);
+    out->is_set = 1;
+    out->layer = b->layer->name;
+    out->shape = b->layer->shape;
+    out->rank = so_far.rank;
+    memcpy(out->dims, so_far.dims, sizeof out->dims);
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_broadcast_layer(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                     const char *layer_class, const char *key, const char *value,
+                                     const pt2_lowered_value *const *sources, size_t count, pt2_lowered_value *out,
+                                     pt2_error *err) {
+    pt2_broadcast_layer b;
+    pt2_status st = pt2_lower_begin_broadcast(ctx, node, final, base, layer_class, sources, count, &b, err);
+    if (!st && key) st = pt2_rt_set_string(b.layer, key, value, err);
+    return st ? st : pt2_lower_finish_broadcast(ctx, node, &b, out, err);
+}
+
+pt2_status pt2_lower_unary_layer(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                 const char *layer_class, const char *value, double number,
+                                 const pt2_lowered_value *in, pt2_lowered_value *out, pt2_error *err) {
+    const char *option = value, *key = "activation";
+    if (!strcmp(layer_class, "eval")) {
+        const char *code = pt2_rt_eval_form(value);
+        if (!code) return pt2_fail(err, PT2_ERR_INTERNAL, "unknown eval form '%s'", value);
+        char text[40];
+        pt2_format_double(text, sizeof text, number);
+        if (!(option = pt2_arena_printf(ctx->arena, err, code, text))) return err->status;
+        key = "eval";
+    }
+    pt2_rt_layer *layer;
+    pt2_status st = final ? pt2_lower_new_layer(ctx, node, layer_class, &layer, err)
+                          : pt2_lower_new_layer_named(ctx, node, base, layer_class, &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, key, option, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    if (final) return pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+    *out = *in;
+    out->layer = layer->name;
+    out->shape = layer->shape;
+    return PT2_OK;
+}

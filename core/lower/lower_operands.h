@@ -1,0 +1,54 @@
+/* Operands of the math and comparison lowerings (lower_math.c, lower_compare.c): an argument is
+ * a layer (it depends on the input), a number (a Python scalar, or a constant tensor of one
+ * element), or a constant tensor that becomes a `variable` layer broadcasting against the other
+ * operand; and the small layers those lowerings chain. */
+#ifndef PT2_LOWER_LOWER_OPERANDS_H
+#define PT2_LOWER_LOWER_OPERANDS_H
+
+#include "lower.h"
+
+typedef struct pt2_operand {
+    const pt2_lowered_value *layer; /* NULL for a number or a constant tensor not yet placed */
+    int is_number;
+    double number;
+    pt2_tensor constant; /* a constant tensor of several elements (layer NULL until placed) */
+    int is_constant;
+    pt2_lowered_value placed; /* the constant's variable layer */
+} pt2_operand;
+
+/* Reads argument `name` (a tensor or a Scalar); constants of several elements are kept for
+ * pt2_lower_place_operands. */
+pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_operand *out,
+                             pt2_error *err);
+/* Gives constant tensor operands their variable layers, broadcasting against the layer operand. */
+pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
+                                    pt2_error *err);
+
+/* A layer of `layer_class` over the layer values `sources`, broadcast by dims in PyTorch's way.
+ * When `final`, it is the node's output; else a helper layer named `base`, whose value goes to
+ * *out. Begin adds the sources (giving them one time dim tag where needed), the caller sets the
+ * options, finish infers the layer and records its output. */
+typedef struct pt2_broadcast_layer {
+    pt2_rt_layer *layer;
+    int final;
+    size_t count;
+    const pt2_lowered_value *sources[PT2_RT_MAX_FROM];
+    pt2_lowered_value same_length[PT2_RT_MAX_FROM];
+} pt2_broadcast_layer;
+pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                     const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
+                                     pt2_broadcast_layer *out, pt2_error *err);
+pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
+                                      pt2_lowered_value *out, pt2_error *err);
+/* Both steps, with one string option key = value (none when key is NULL). */
+pt2_status pt2_lower_broadcast_layer(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                     const char *layer_class, const char *key, const char *value,
+                                     const pt2_lowered_value *const *sources, size_t count, pt2_lowered_value *out,
+                                     pt2_error *err);
+/* A one-source layer that keeps its source's dims: an activation (`value` its name) or one of the
+ * eval forms (`value` the form, `number` filling its hole); final / base as above. */
+pt2_status pt2_lower_unary_layer(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
+                                 const char *layer_class, const char *value, double number,
+                                 const pt2_lowered_value *in, pt2_lowered_value *out, pt2_error *err);
+
+#endif

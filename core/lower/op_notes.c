@@ -1,0 +1,122 @@
+#include "op_notes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "lowerings.h"
+
+/* Why an op of the reference run has no lowering (yet). Reasons contain no "; " (the error lists
+ * nodes separated by it). */
+static const struct {
+    const char *reason, *targets;
+} unlowered_reasons[] = {
+    {"recurrent layers are lowered by their own issue", "aten.lstm.input"},
+    {"these changes of axes (the _copy variants, concat, flip) are not lowered on the axis map yet",
+     "aten.view_copy.default "
+     "aten.permute_copy.default aten.transpose_copy.int "
+     "aten.unsqueeze_copy.default "
+     "aten.squeeze_copy.dim aten.squeeze_copy.dims "
+     "aten.expand_copy.default aten.select_copy.int aten.slice_copy.Tensor "
+     "aten.split_copy.Tensor "
+     "aten.split_with_sizes_copy.default aten.unbind_copy.int "
+     "aten.concat.default aten.flip.default"},
+    {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, adaptive pools, linear and 2-D upsampling and 2-D pads are not lowered yet",
+     "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
+     "aten.max_pool1d.default aten.max_pool1d_with_indices.default "
+     "aten.max_pool2d_with_indices.default aten.adaptive_avg_pool1d.default "
+     "aten.adaptive_avg_pool2d.default aten._adaptive_avg_pool2d.default aten.upsample_nearest1d.default "
+     "aten.upsample_nearest2d.default aten.upsample_nearest2d.vec aten.upsample_linear1d.default "
+     "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
+     "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
+     "aten.replication_pad3d.default aten._pad_circular.default"},
+    {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
+     "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
+     "aten._weight_norm_interface.default aten.linalg_vector_norm.default aten.std.correction aten.std.default "
+     "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
+     "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
+     "aten._log_softmax.default"},
+    {"a reduction over every axis includes the batch, which RETURNN keeps",
+     "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
+    {"argmax/argmin (int64 results), prod (RETURNN's reduce has no prod) and cumsum are not lowered yet",
+     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int aten.cumsum.default"},
+    {"creation ops on the input's dims are not lowered yet",
+     "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
+     "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "
+     "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
+     "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
+     "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
+    {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
+    {"addmm, baddbmm and scaled_dot_product_attention are not lowered yet (matmul, bmm, mm and nn.MultiheadAttention are)",
+     "aten.addmm.default aten.baddbmm.default "
+     "aten.scaled_dot_product_attention.default"},
+    {"in-place ops are not lowered (torch.export functionalizes them away)",
+     "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor "
+     "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
+    {"copies other than clone and detach are not lowered yet",
+     "aten.copy.default aten.alias_copy.default aten.detach_copy.default aten.lift_fresh_copy.default"},
+    {"logical and bitwise ops are lowered between bool tensors, not with a number",
+     "aten.bitwise_and.Scalar aten.bitwise_or.Scalar aten.bitwise_xor.Scalar aten.__and__.Scalar "
+     "aten.__or__.Scalar aten.__xor__.Scalar"},
+    {"where with two numbers is not lowered (RETURNN's switch needs a layer branch)", "aten.where.Scalar"},
+    {"dropout variants other than dropout are not lowered yet", "aten.alpha_dropout.default aten.feature_dropout.default"},
+    {"this symbolic size arithmetic is not lowered yet",
+     "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
+     "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "
+     "torch.sym_not torch.sym_sqrt"},
+};
+
+/* Is `target` one of the space-separated `targets`? */
+static int listed(const char *targets, const char *target) {
+    size_t n = strlen(target);
+    for (const char *p = targets; (p = strstr(p, target)); p += n)
+        if ((p == targets || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+int pt2_op_has_unlowered_reason(const char *target) {
+    for (size_t i = 0; i < sizeof unlowered_reasons / sizeof unlowered_reasons[0]; i++)
+        if (listed(unlowered_reasons[i].targets, target)) return 1;
+    return 0;
+}
+
+const char *pt2_op_unlowered_reason(const char *target) {
+    for (size_t i = 0; i < sizeof unlowered_reasons / sizeof unlowered_reasons[0]; i++)
+        if (listed(unlowered_reasons[i].targets, target)) return unlowered_reasons[i].reason;
+    return "no lowering is written for it yet";
+}
+
+size_t pt2_lower_describe_unlowerable(const pt2_graph *graph, const unsigned char *considered, char *out, size_t size) {
+    size_t missing = 0, used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < graph->num_nodes; i++) {
+        const pt2_node *node = &graph->nodes[i];
+        if ((considered && !considered[i]) || pt2_op_find_lowering(node->target)) continue;
+        missing++;
+        if (used + 1 >= size) continue;
+        int n = snprintf(out + used, size - used, "%s%s (node '%s' in '%s'%s%s): %s", used ? "; " : "", node->target, node->name,
+                         node->module_depth ? node->module_stack[node->module_depth - 1].path : "",
+                         node->source_line ? " at " : "", node->source_line ? node->source_line : "",
+                         pt2_op_unlowered_reason(node->target));
+        used = n < 0 ? used : used + (size_t)n < size ? used + (size_t)n : size - 1;
+    }
+    return missing;
+}
+
+static void visit_targets(const char *targets, void (*visit)(const char *, void *), void *user) {
+    char target[160];
+    for (const char *p = targets; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n && n < sizeof target) {
+            memcpy(target, p, n);
+            target[n] = 0;
+            visit(target, user);
+        }
+        p += n;
+        while (*p == ' ') p++;
+    }
+}
+
+void pt2_for_each_unlowered_reason(void (*visit)(const char *target, void *user), void *user) {
+    for (size_t i = 0; i < sizeof unlowered_reasons / sizeof unlowered_reasons[0]; i++)
+        visit_targets(unlowered_reasons[i].targets, visit, user);
+}

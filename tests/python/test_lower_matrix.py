@@ -1,0 +1,191 @@
+"""The lowering's op-by-op matrix for elementwise math, comparisons, selection and casts: for each
+op a small model with a dynamic time axis (input [batch, 8 channels, time]) is exported (all in
+this one PyTorch process), converted by the native CLI (every per-layer check must pass, and the
+layers must be the RETURNN classes docs/ops.md gives for the op), then run in real RETURNN with
+both configs at two lengths (all runs in one RETURNN process) and compared with PyTorch."""
+import json
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from conftest import ROOT, check_returnn_outputs, run_returnn_jobs
+
+CHANNELS = 8
+
+
+class Case(nn.Module):
+    """forward(x) = fn(self, x); a conv gives a second layer where an op needs two."""
+
+    def __init__(self, fn, buffers=None, prelu=None):
+        super().__init__()
+        self.fn = fn
+        self.conv = nn.Conv1d(CHANNELS, CHANNELS, 1)
+        for name, value in (buffers or {}).items():
+            self.register_buffer(name, value)
+        self.prelu = prelu
+
+    def forward(self, x):
+        return self.fn(self, x)
+
+
+def per_channel(low, high):
+    return torch.linspace(low, high, CHANNELS).reshape(CHANNELS, 1)
+
+
+# (name, ops the exported graph must contain, model); the weights are the same in every run
+torch.manual_seed(0)
+CASES = [
+    # elementwise arithmetic
+    ("clamp", ["aten.clamp.default"], Case(lambda m, x: torch.clamp(x, -0.5, 0.7))),
+    ("clamp_min_only", ["aten.clamp.default"], Case(lambda m, x: torch.clamp(x, min=-0.2))),
+    ("clamp_min", ["aten.clamp_min.default"], Case(lambda m, x: torch.clamp_min(x, -0.2))),
+    ("clamp_max", ["aten.clamp_max.default"], Case(lambda m, x: torch.clamp_max(x, 0.3))),
+    ("clip", ["aten.clip.default"], Case(lambda m, x: x.clip(-1.0, 0.25))),
+    ("clamp_tensor", ["aten.clamp.Tensor"],
+     Case(lambda m, x: torch.clamp(x, min=m.low, max=m.high), {"low": per_channel(-1, -0.1), "high": per_channel(0.1, 1)})),
+    ("clamp_min_tensor", ["aten.clamp_min.Tensor"], Case(lambda m, x: torch.clamp_min(x, m.conv(x)))),
+    ("clamp_max_tensor", ["aten.clamp_max.Tensor"], Case(lambda m, x: torch.clamp_max(x, m.high), {"high": per_channel(-0.5, 1)})),
+    ("hardtanh", ["aten.hardtanh.default"], Case(lambda m, x: F.hardtanh(x, -0.5, 0.6))),
+    ("relu6", ["aten.relu6.default"], Case(lambda m, x: F.relu6(4 * x))),
+    ("pow_scalar", ["aten.pow.Tensor_Scalar"], Case(lambda m, x: (x.abs() + 0.1).pow(1.5))),
+    ("pow_square", ["aten.pow.Tensor_Scalar"], Case(lambda m, x: x.pow(2))),
+    ("pow_tensor", ["aten.pow.Tensor_Tensor"], Case(lambda m, x: (x.abs() + 0.1).pow(torch.sigmoid(m.conv(x))))),
+    ("pow_constant_exponent", ["aten.pow.Tensor_Tensor"], Case(lambda m, x: (x.abs() + 0.1).pow(m.e), {"e": per_channel(0.5, 2)})),
+    ("pow_base", ["aten.pow.Scalar"], Case(lambda m, x: torch.pow(2.0, x))),
+    ("reciprocal", ["aten.reciprocal.default"], Case(lambda m, x: torch.reciprocal(x.abs() + 0.5))),
+    ("sign", ["aten.sign.default"], Case(lambda m, x: torch.sign(x))),
+    ("floor", ["aten.floor.default"], Case(lambda m, x: torch.floor(3 * x))),
+    ("ceil", ["aten.ceil.default"], Case(lambda m, x: torch.ceil(3 * x))),
+    ("round", ["aten.round.default"], Case(lambda m, x: torch.round(3 * x))),
+    ("trunc", ["aten.trunc.default"], Case(lambda m, x: torch.trunc(3 * x))),
+    ("remainder_scalar", ["aten.remainder.Scalar"], Case(lambda m, x: torch.remainder(3 * x, 0.7))),
+    ("remainder_tensor", ["aten.remainder.Tensor"], Case(lambda m, x: torch.remainder(3 * x, torch.sigmoid(m.conv(x)) + 0.5))),
+    ("fmod_scalar", ["aten.fmod.Scalar"], Case(lambda m, x: torch.fmod(3 * x, 0.7))),
+    ("fmod_tensor", ["aten.fmod.Tensor"], Case(lambda m, x: torch.fmod(3 * x, torch.sigmoid(m.conv(x)) + 0.5))),
+    ("floor_divide", ["aten.floor_divide.default"], Case(lambda m, x: torch.floor_divide(3 * x, torch.sigmoid(m.conv(x)) + 0.5))),
+    ("div_floor", ["aten.div.Tensor_mode"], Case(lambda m, x: torch.div(3 * x, torch.sigmoid(m.conv(x)) + 0.5, rounding_mode="floor"))),
+    ("rsub_scalar", ["aten.rsub.Scalar"], Case(lambda m, x: torch.rsub(x, 1.5))),
+    ("rsub_tensor", ["aten.rsub.Tensor"], Case(lambda m, x: torch.rsub(x, m.conv(x)))),
+    ("square", ["aten.square.default"], Case(lambda m, x: torch.square(x))),
+    # trigonometric and other functions
+    ("sin", ["aten.sin.default"], Case(lambda m, x: torch.sin(3 * x))),
+    ("cos", ["aten.cos.default"], Case(lambda m, x: torch.cos(3 * x))),
+    ("tan", ["aten.tan.default"], Case(lambda m, x: torch.tan(torch.tanh(x)))),
+    ("asin", ["aten.asin.default"], Case(lambda m, x: torch.asin(0.9 * torch.tanh(x)))),
+    ("acos", ["aten.acos.default"], Case(lambda m, x: torch.acos(0.9 * torch.tanh(x)))),
+    ("atan", ["aten.atan.default"], Case(lambda m, x: torch.atan(3 * x))),
+    ("sinh", ["aten.sinh.default"], Case(lambda m, x: torch.sinh(x))),
+    ("cosh", ["aten.cosh.default"], Case(lambda m, x: torch.cosh(x))),
+    ("log10", ["aten.log10.default"], Case(lambda m, x: torch.log10(x.abs() + 0.1))),
+    ("log2", ["aten.log2.default"], Case(lambda m, x: torch.log2(x.abs() + 0.1))),
+    ("log1p", ["aten.log1p.default"], Case(lambda m, x: torch.log1p(x.abs()))),
+    ("expm1", ["aten.expm1.default"], Case(lambda m, x: torch.expm1(x))),
+    # activations
+    ("erf", ["aten.erf.default"], Case(lambda m, x: torch.erf(x))),
+    ("softplus", ["aten.softplus.default"], Case(lambda m, x: F.softplus(4 * x))),
+    ("mish", ["aten.mish.default"], Case(lambda m, x: F.mish(2 * x))),
+    ("elu", ["aten.elu.default"], Case(lambda m, x: F.elu(2 * x))),
+    ("elu_alpha", ["aten.elu.default"], Case(lambda m, x: F.elu(2 * x, alpha=0.4))),
+    ("selu", ["aten.selu.default"], Case(lambda m, x: F.selu(2 * x))),
+    ("celu", ["aten.celu.default"], Case(lambda m, x: F.celu(2 * x))),
+    ("celu_alpha", ["aten.celu.default"], Case(lambda m, x: F.celu(2 * x, alpha=0.6))),
+    ("prelu", ["aten.prelu.default"], Case(lambda m, x: m.prelu(x), prelu=nn.PReLU(init=0.3))),
+    ("prelu_per_channel", ["aten.prelu.default"],
+     Case(lambda m, x: m.prelu(x), prelu=nn.PReLU(CHANNELS, init=0.3))),
+    ("hardswish", ["aten.hardswish.default"], Case(lambda m, x: F.hardswish(4 * x))),
+    ("hardsigmoid", ["aten.hardsigmoid.default"], Case(lambda m, x: F.hardsigmoid(4 * x))),
+    ("log_sigmoid", ["aten.log_sigmoid.default"], Case(lambda m, x: F.logsigmoid(2 * x))),
+    ("glu", ["aten.glu.default"], Case(lambda m, x: F.glu(m.conv(x), dim=1))),
+    # comparisons (as where, so that the output is float)
+    ("eq", ["aten.eq.Scalar"], Case(lambda m, x: torch.where(torch.round(2 * x) == 1.0, x, -x))),
+    ("ne", ["aten.ne.Scalar"], Case(lambda m, x: torch.where(torch.round(2 * x) != 0.0, x, -x))),
+    ("lt", ["aten.lt.Scalar"], Case(lambda m, x: torch.where(x < 0.2, x, -x))),
+    ("le", ["aten.le.Scalar"], Case(lambda m, x: torch.where(x <= 0.2, x, -x))),
+    ("gt", ["aten.gt.Scalar"], Case(lambda m, x: torch.where(x > 0.2, x, -x))),
+    ("ge", ["aten.ge.Scalar"], Case(lambda m, x: torch.where(x >= 0.2, x, -x))),
+    ("gt_tensor", ["aten.gt.Tensor"], Case(lambda m, x: torch.where(x > m.conv(x), x, -x))),
+    ("lt_constant", ["aten.lt.Tensor"], Case(lambda m, x: torch.where(x < m.t, x, -x), {"t": per_channel(-0.5, 0.5)})),
+    ("eq_tensor", ["aten.eq.Tensor"], Case(lambda m, x: torch.where(torch.round(x) == torch.round(m.conv(x)), x, -x))),
+    ("ge_tensor", ["aten.ge.Tensor"], Case(lambda m, x: torch.where(x >= m.conv(x), x, -x))),
+    # logical and bitwise ops on bools
+    ("logical_and", ["aten.logical_and.default"], Case(lambda m, x: torch.where(torch.logical_and(x > -0.5, x < 0.5), x, -x))),
+    ("logical_or", ["aten.logical_or.default"], Case(lambda m, x: torch.where(torch.logical_or(x < -0.5, x > 0.5), x, -x))),
+    ("logical_xor", ["aten.logical_xor.default"], Case(lambda m, x: torch.where(torch.logical_xor(x > 0, m.conv(x) > 0), x, -x))),
+    ("logical_not", ["aten.logical_not.default"], Case(lambda m, x: torch.where(torch.logical_not(x > 0.1), x, -x))),
+    ("bitwise_and", ["aten.bitwise_and.Tensor"], Case(lambda m, x: torch.where(torch.bitwise_and(x > -0.5, x < 0.5), x, -x))),
+    ("bitwise_or", ["aten.bitwise_or.Tensor"], Case(lambda m, x: torch.where(torch.bitwise_or(x < -0.5, x > 0.5), x, -x))),
+    ("bitwise_xor", ["aten.bitwise_xor.Tensor"], Case(lambda m, x: torch.where(torch.bitwise_xor(x > 0, m.conv(x) > 0), x, -x))),
+    ("and_operator", ["aten.__and__.Tensor"], Case(lambda m, x: torch.where((x > -0.5) & (x < 0.5), x, -x))),
+    ("or_operator", ["aten.__or__.Tensor"], Case(lambda m, x: torch.where((x < -0.5) | (x > 0.5), x, -x))),
+    ("xor_operator", ["aten.__xor__.Tensor"], Case(lambda m, x: torch.where((x > 0) ^ (m.conv(x) > 0), x, -x))),
+    ("bitwise_not", ["aten.bitwise_not.default"], Case(lambda m, x: torch.where(~(x > 0.1), x, -x))),
+    # selection
+    ("where", ["aten.where.self"], Case(lambda m, x: torch.where(x > 0, x, m.conv(x)))),
+    ("where_scalar_other", ["aten.where.ScalarOther"], Case(lambda m, x: torch.where(x > 0, x, 0.25))),
+    ("where_scalar_self", ["aten.where.ScalarSelf"], Case(lambda m, x: torch.where(x > 0, -0.75, x))),
+    ("where_constant", ["aten.where.self"], Case(lambda m, x: torch.where(x > 0, x, m.c), {"c": per_channel(-1, 1)})),
+    ("masked_fill", ["aten.masked_fill.Scalar"], Case(lambda m, x: x.masked_fill(x < 0, 0.25))),
+    ("masked_fill_tensor", ["aten.masked_fill.Tensor"], Case(lambda m, x: x.masked_fill(m.conv(x) > x, m.v), {"v": torch.tensor(-0.5)})),
+    # dtype casts
+    ("cast_bool_float", ["aten.to.dtype"], Case(lambda m, x: (x > 0.1).float() * x)),
+    ("cast_int", ["aten.to.dtype"], Case(lambda m, x: (3 * x).to(torch.int64).float())),
+    ("type_as", ["aten.type_as.default"], Case(lambda m, x: (x > 0).type_as(x) + x)),
+    # cosine similarity over channels: [batch, time]
+    ("cosine_similarity", ["aten.cosine_similarity.default"], Case(lambda m, x: F.cosine_similarity(x, m.conv(x), dim=1))),
+]
+
+
+def documented_layers():
+    """{op target: set of RETURNN layer classes} from docs/ops.md's lowered rows."""
+    layers = {}
+    with open(os.path.join(ROOT, "docs", "ops.md")) as f:
+        for line in f:
+            match = re.match(r"\| `([^`]+)` \| yes \| ([^|]*) \|", line)
+            if match:
+                layers[match.group(1)] = set(re.findall(r"`([a-z_]+)`", match.group(2)))
+    return layers
+
+
+def test_lower_matrix(pt2returnn, tmp_path):
+    torch.manual_seed(0)
+    documented = documented_layers()
+    jobs, expected, failures = [], [], []
+    for name, ops, model in CASES:
+        model = model.eval()
+        program = torch.export.export(model, (torch.randn(2, CHANNELS, 30),),
+                                      dynamic_shapes=({2: torch.export.Dim("time", min=4, max=300)},))
+        targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+        assert set(ops) <= targets, (name, ops, sorted(targets))
+        path = tmp_path / f"{name}.pt2"
+        torch.export.save(program, str(path))
+        out = tmp_path / name
+        result = subprocess.run([pt2returnn, "convert", str(path), "-o", str(out), "--json"], capture_output=True, text=True)
+        if result.returncode != 0:
+            failures.append(f"{name}: exit {result.returncode}: {result.stderr.strip()[-800:]}")
+            continue
+        report = json.loads(result.stdout)
+        failed = [(layer["layer"], layer["class"], layer["max_abs"]) for layer in report["layers"] if not layer["passed"]]
+        if failed:
+            failures.append(f"{name}: per-layer checks failed: {failed}")
+        for op in ops:
+            assert op in documented, f"{op} is not listed as lowered in docs/ops.md"
+            used = {layer["class"] for layer in report["layers"] if layer["op"] == op}
+            assert used and used <= documented[op], (name, op, used, documented[op])
+        for length in (30, 41):
+            x = torch.randn(2, CHANNELS, length)
+            np.save(tmp_path / f"{name}_x{length}.npy", x.numpy())
+            with torch.no_grad():
+                y = model(x).numpy()
+            for form in ("py", "json"):
+                output = str(tmp_path / f"{name}_y{length}.{form}.npy")
+                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"{name}_x{length}.npy"), "output": output, "config": form})
+                expected.append((output, y))
+    assert not failures, "\n".join(failures)
+    run_returnn_jobs(tmp_path, jobs)
+    check_returnn_outputs(expected)

@@ -14,6 +14,8 @@ extern const pt2_op_lowering pt2_lowerings_compare[];
 extern const pt2_op_lowering pt2_lowerings_pool2d[];
 extern const pt2_op_lowering pt2_lowerings_norm_groups[];
 extern const pt2_op_lowering pt2_lowerings_reduce[];
+extern const pt2_op_lowering pt2_lowerings_cumsum[];
+extern const pt2_op_lowering pt2_lowerings_vector_norm[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -23,7 +25,8 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
                                                          pt2_lowerings_compare, pt2_lowerings_layout,
                                                          pt2_lowerings_math, pt2_lowerings_pool2d,
-                                                         pt2_lowerings_norm_groups};
+                                                         pt2_lowerings_norm_groups, pt2_lowerings_cumsum,
+                                                         pt2_lowerings_vector_norm};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

@@ -31,14 +31,14 @@ static const struct {
      "aten.replication_pad3d.default aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
-     "aten._weight_norm_interface.default aten.linalg_vector_norm.default aten.std.correction aten.std.default "
+     "aten._weight_norm_interface.default aten.std.correction aten.std.default "
      "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
      "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
      "aten._log_softmax.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"argmax/argmin (int64 results), prod (RETURNN's reduce has no prod) and cumsum are not lowered yet",
-     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int aten.cumsum.default"},
+    {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",
+     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "

@@ -109,6 +109,25 @@ class ReductionOverTwoAxes(nn.Module):
         return x.amin(dim=(1, 2)) + x.sum(dim=(1, 2)) * 0.01
 
 
+class CumsumAndNorms(nn.Module):
+    """cumsum along the time and along the features, then linalg_vector_norm (2 and 1) over the
+    features, stacked per frame, then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 3)
+
+    def forward(self, x):
+        y = torch.cumsum(x, dim=1) * 0.1 + torch.cumsum(x, dim=-1)
+        per_frame = [torch.linalg.vector_norm(y, dim=-1), torch.linalg.vector_norm(x, ord=1, dim=2)]  # [B, T]
+        return self.lin(torch.stack(per_frame, dim=-1))
+
+
+class NormsOverTime(nn.Module):
+    """linalg_vector_norm over the dynamic time axis (ord 3 and 2) and over time and features."""
+    def forward(self, x):
+        return torch.linalg.vector_norm(x, ord=3, dim=1) + torch.linalg.vector_norm(x, dim=1)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -138,6 +157,10 @@ MODELS = {
     "reduction_over_two_axes": (ReductionOverTwoAxes, time_input(8),
                                 lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                                 {"aten.amin.default", "aten.sum.dim_IntList"}),
+    "cumsum_and_norms": (CumsumAndNorms, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                         {"aten.cumsum.default", "aten.linalg_vector_norm.default"}),
+    "norms_over_time": (NormsOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                        {"aten.linalg_vector_norm.default"}),
 }
 
 

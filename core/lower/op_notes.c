@@ -34,7 +34,7 @@ static const struct {
      "aten._weight_norm_interface.default aten.std.correction aten.std.default "
      "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
      "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
-     "aten._log_softmax.default"},
+     ""},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
     {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",

@@ -128,6 +128,16 @@ class NormsOverTime(nn.Module):
         return torch.linalg.vector_norm(x, ord=3, dim=1) + torch.linalg.vector_norm(x, dim=1)
 
 
+class SoftmaxOverTime(nn.Module):
+    """softmax and log_softmax over the dynamic time axis (masked by RETURNN), then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.lin(F.log_softmax(x, dim=1) + F.softmax(x * 2.0, dim=1))
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -161,6 +171,8 @@ MODELS = {
                          {"aten.cumsum.default", "aten.linalg_vector_norm.default"}),
     "norms_over_time": (NormsOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                         {"aten.linalg_vector_norm.default"}),
+    "softmax_over_time": (SoftmaxOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                          {"aten.log_softmax.int", "aten.softmax.int"}),
 }
 
 

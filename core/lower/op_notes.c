@@ -46,9 +46,8 @@ static const struct {
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
     {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
-    {"addmm, baddbmm and scaled_dot_product_attention are not lowered yet (matmul, bmm, mm and nn.MultiheadAttention are)",
-     "aten.addmm.default aten.baddbmm.default "
-     "aten.scaled_dot_product_attention.default"},
+    {"addmm and baddbmm are not lowered yet (matmul, bmm and mm are)",
+     "aten.addmm.default aten.baddbmm.default"},
     {"in-place ops are not lowered (torch.export functionalizes them away)",
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor "
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},

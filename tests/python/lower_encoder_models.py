@@ -138,6 +138,21 @@ class SoftmaxOverTime(nn.Module):
         return self.lin(F.log_softmax(x, dim=1) + F.softmax(x * 2.0, dim=1))
 
 
+class SdpaAttention(nn.Module):
+    """Self-attention with F.scaled_dot_product_attention (no mask), heads by view/transpose,
+    once with the default scale and once with scale=0.2."""
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.out = nn.Linear(8, 8)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        y = F.scaled_dot_product_attention(q, k, v) + F.scaled_dot_product_attention(q, k, v, scale=0.2)
+        return self.out(y.transpose(1, 2).reshape(b, t, 8))
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -173,6 +188,8 @@ MODELS = {
                         {"aten.linalg_vector_norm.default"}),
     "softmax_over_time": (SoftmaxOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                           {"aten.log_softmax.int", "aten.softmax.int"}),
+    "sdpa_attention": (SdpaAttention, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                       {"aten.scaled_dot_product_attention.default"}),
 }
 
 

@@ -1,4 +1,4 @@
-/* Lowering of 2-D pooling: max_pool2d and avg_pool2d on [batch, channel, H, W] -> RETURNN "pool"
+/* Lowering of 2-D pooling: max_pool2d, avg_pool2d (and adaptive avg pools, below) -> RETURNN "pool"
  * over in_spatial_dims (H, W) with the channel axis as the feature dim (the axis map adds the
  * layer for that). Either spatial axis may be the dynamic time axis.
  *
@@ -126,7 +126,56 @@ static pt2_status lower_pool2d(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_set_output(ctx, node, layer, 4, dims, err);
 }
 
+/* adaptive_avg_pool1d/2d on static spatial axes whose sizes the output sizes divide: an avg pool
+ * with kernel = stride = size / output size (the windows PyTorch's adaptive pooling takes then).
+ * On a dynamic axis the window would depend on the length, which a RETURNN pool cannot have. */
+static pt2_status lower_adaptive_avg_pool(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    int n = strstr(node->target, "pool1d") ? 1 : 2;
+    int64_t out_size[2];
+    size_t count;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &v, err);
+    if (st) return st;
+    if (!v || v->rank != 2 + n || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, %s] data from a layer", n == 1 ? "L" : "H, W");
+    if ((st = pt2_op_ints(ctx->run, node, "output_size", out_size, 2, &count, err))) return st;
+    if ((int)count != n) return pt2_lower_fail(node, err, "expected %d output sizes", n);
+    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "self")->value_id].tensor;
+    int64_t kernel[2];
+    for (int i = 0; i < n; i++) {
+        int64_t size = x->shape[2 + i];
+        if (ctx->net->dims[v->dims[2 + i]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "adaptive pooling over a dynamic axis (%d): the window would depend on the length", 2 + i);
+        if (out_size[i] < 1 || size % out_size[i])
+            return pt2_lower_fail(node, err, "output size %lld does not divide axis %d of size %lld (windows of unequal size)",
+                                  (long long)out_size[i], 2 + i, (long long)size);
+        kernel[i] = size / out_size[i];
+    }
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    const char *spatial[2];
+    for (int i = 0; i < n; i++)
+        if ((st = pt2_axes_describe(ctx, node, in, 2 + i, &spatial[i], err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", "avg", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", kernel, n, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, n, err);
+    if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int r = layer->shape.rank, dims[4] = {in->dims[0], in->dims[1], -1, -1};
+    for (int i = 0; i < n; i++) dims[2 + i] = layer->shape.dims[r - n + i];
+    return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
+}
+
 const pt2_op_lowering pt2_lowerings_pool2d[] = {
+    {"aten.adaptive_avg_pool1d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
     {"aten.max_pool2d.default", lower_pool2d, "pool reinterpret_data"},
     {"aten.avg_pool2d.default", lower_pool2d, "pool reinterpret_data"},
     {NULL, NULL, NULL}};

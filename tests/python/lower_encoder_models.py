@@ -27,18 +27,19 @@ class Pools2d(nn.Module):
     """Pooling on a fixed-size image (torch.export specialises a dynamic axis under max_pool2d and
     avg_pool2d, so the batch is the dynamic axis here): max_pool2d with ceil_mode on odd sizes
     (13 x 11 -> 7 x 6), avg_pool2d with padding (count_include_pad), avg_pool2d with a strided
-    2 x 3 kernel."""
+    2 x 3 kernel, adaptive_avg_pool2d and adaptive_avg_pool1d."""
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(1, 4, 3, padding=1)
-        self.out = nn.Linear(4 * 4 * 3, 5)
+        self.out = nn.Linear(4 * 4 * 3 + 4 * 2 + 4 * 4, 5)
 
     def forward(self, x):
         y = F.max_pool2d(torch.relu(self.conv(x)), 2, ceil_mode=True)  # [B, 4, 7, 6]
         y = F.avg_pool2d(y, 3, stride=1, padding=1)  # [B, 4, 7, 6]
         y = F.avg_pool2d(y, (2, 3), stride=(2, 3))  # [B, 4, 3, 2]
         y = F.max_pool2d(y, 2, stride=1, padding=1)  # [B, 4, 4, 3], padded with -inf
-        return self.out(y.flatten(1))
+        pooled = [y.flatten(1), F.adaptive_avg_pool2d(y, (2, 1)).flatten(1), F.adaptive_avg_pool1d(y.flatten(2), 4).flatten(1)]
+        return self.out(torch.cat(pooled, dim=1))
 
 
 class GroupNorms(nn.Module):
@@ -168,7 +169,8 @@ MODELS = {
                   {"aten.conv2d.default", "aten.max_pool2d.default", "aten.flatten.using_ints", "aten.linear.default",
                    "aten.log_softmax.int"}),
     "pools_2d": (Pools2d, image_input(13, 11), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
-                 {"aten.max_pool2d.default", "aten.avg_pool2d.default"}),
+                 {"aten.max_pool2d.default", "aten.avg_pool2d.default", "aten.adaptive_avg_pool2d.default",
+                  "aten.adaptive_avg_pool1d.default"}),
     "group_norms": (GroupNorms, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                     {"aten.group_norm.default", "aten.instance_norm.default"}),
     "group_norm_2d": (GroupNorm2d, time_input(6), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,

@@ -203,6 +203,23 @@ int main(void) {
     CHECK(RUN(stateful_parameter, &o, &err) == PT2_ERR_UNSUPPORTED && strstr(err.message, "state"),
           "Parameter attribute state refused");
 
+    /* torch.export's sample inputs: _rebuild_from_type_v2(_rebuild_tensor_v2, torch.Tensor, args,
+     * {'_specialize_on': {}}) is a plain tensor (the attributes dropped); another type is refused. */
+#define FROM_TYPE(type)                                                                                            \
+    "\x80\x02\x63torch._tensor\n_rebuild_from_type_v2\n(\x63torch._utils\n_rebuild_tensor_v2\n" type           \
+    "((X\x07\x00\x00\x00storage\x63torch\nFloatStorage\nX\x01\x00\x00\x00\x30X\x03\x00\x00\x00"              \
+    "cpuK\x06tQK\x00K\x06\x85K\x01\x85\x89}t}X\x0e\x00\x00\x00_specialize_on}stR."
+    static const char from_type[] = FROM_TYPE("\x63torch\nTensor\n");
+    o = NULL;
+    CHECK(RUN(from_type, &o, &err) == PT2_OK, err.message);
+    CHECK(o && o->kind == PT2_PY_TENSOR && !o->is_parameter && o->tensor.rank == 1 && o->tensor.shape[0] == 6 &&
+              ((float *)pt2_tensor_data(&o->tensor))[5] == 6.0f,
+          "_rebuild_from_type_v2 on torch.Tensor gives the tensor");
+    static const char from_other_type[] = FROM_TYPE("\x63torch.nn.parameter\nParameter\n");
+    CHECK(RUN(from_other_type, &o, &err) == PT2_ERR_INPUT && strstr(err.message, "_rebuild_from_type_v2"),
+          "_rebuild_from_type_v2 of another type refused");
+#undef FROM_TYPE
+
     pt2_arena_free(&arena);
     if (!failures) printf("pickle: all passed\n");
     return failures != 0;

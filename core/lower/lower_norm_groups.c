@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_norm_groups.h"
 #include "lowerings.h"
 
 typedef struct norm_request {
@@ -88,6 +89,43 @@ static pt2_status lower_instance_norm(pt2_lower_context *ctx, const pt2_node *no
     if (!use_input_stats)
         return pt2_lower_fail(node, err, "instance_norm with running statistics (track_running_stats in eval) is not lowered");
     return lower_norm_request(ctx, node, &r, err);
+}
+
+/* layer_norm over the last k > 1 axes (layer_norm over the last one is RETURNN's layer_norm,
+ * core/lower/lower_norm.c, which hands the others here): norm over those axes, which must be
+ * static, with scale and bias over all of them (param_shape lists them in PyTorch's order, so the
+ * [d1, ..., dk] weight is the parameter as it is). */
+pt2_status pt2_lower_layer_norm_over_axes(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t normalized[PT2_MAX_RANK];
+    size_t count;
+    norm_request r = {.input_name = "input"};
+    pt2_status st = pt2_lower_input(ctx, node, "input", &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "normalized_shape", normalized, PT2_MAX_RANK, &count, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &r.eps, err);
+    if (!st) st = read_affine(ctx, node, &r, err);
+    if (st) return st;
+    if (!in) return pt2_lower_fail(node, err, "layer_norm of a constant");
+    if (count < 1 || (int)count >= in->rank) return pt2_lower_fail(node, err, "layer_norm over %zu of %d axes", count, in->rank);
+    const char *axes[PT2_MAX_RANK];
+    int first = in->rank - (int)count;
+    for (int a = first; a < in->rank; a++) {
+        if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "layer_norm over axis %d, which is not static (its weight would need its length)", a);
+        if ((st = pt2_axes_describe(ctx, node, in, a, &axes[a - first], err))) return st;
+    }
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "norm", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", axes, (int)count, err);
+    if (!st && (r.has_weight || r.has_bias)) st = pt2_rt_set_string_list(ctx->arena, layer, "param_shape", axes, (int)count, err);
+    if (!st) st = pt2_rt_set_bool(layer, "scale", r.has_weight, err);
+    if (!st) st = pt2_rt_set_bool(layer, "bias", r.has_bias, err);
+    if (!st) st = pt2_rt_set_float(layer, "epsilon", r.eps, err);
+    if (!st && r.has_weight) st = pt2_rt_add_param(layer, "scale", &r.weight, err);
+    if (!st && r.has_bias) st = pt2_rt_add_param(layer, "bias", &r.bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
 }
 
 const pt2_op_lowering pt2_lowerings_norm_groups[] = {

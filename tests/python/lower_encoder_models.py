@@ -154,6 +154,24 @@ class SdpaAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, t, 8))
 
 
+class LayerNormOverTwoAxes(nn.Module):
+    """[B, T, F] -> [B, T, 2, 4] -> LayerNorm over the last two axes (with affine parameters, and
+    F.layer_norm without) -> [B, T, 8] -> Linear."""
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm((2, 4))
+        self.lin = nn.Linear(8, 3)
+        with torch.no_grad():
+            self.norm.weight.uniform_(0.5, 1.5)
+            self.norm.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        y = self.norm(x.view(b, t, 2, 4))
+        y = F.layer_norm(y * 3.0, (2, 4), eps=1e-3)
+        return self.lin(y.reshape(b, t, 8))
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -192,6 +210,9 @@ MODELS = {
                           {"aten.log_softmax.int", "aten.softmax.int"}),
     "sdpa_attention": (SdpaAttention, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                        {"aten.scaled_dot_product_attention.default"}),
+    "layer_norm_over_two_axes": (LayerNormOverTwoAxes, time_input(8),
+                                 lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                                 {"aten.layer_norm.default"}),
 }
 
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "lower_layout.h"
 
 #include "axes.h"
 #include "lowerings.h"
@@ -430,7 +431,7 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
  * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
  * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
-static pt2_status second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                       int axis, pt2_lowered_value *out, pt2_error *err) {
     if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC)
         return pt2_lower_fail(node, err, "axis %d would be in the result twice ('%s')", axis,
@@ -468,7 +469,7 @@ static pt2_status second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *no
  * over it and over the original (attention weights [.., keys' time] times values [.., time, ..])
  * needs the two declared the same: reinterpret_data with size_base on the layer that made the
  * copy. Static dims of one size need nothing. */
-static pt2_status same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                               int dim, pt2_lowered_value *out, pt2_error *err) {
     const pt2_rt_dim *have = &ctx->net->dims[in->dims[axis]], *want = &ctx->net->dims[dim];
     *out = *in;
@@ -518,12 +519,12 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
     }
     pt2_lowered_value renamed;
     if (a->dims[r - 2] == b->dims[r - 1]) { /* e.g. queries' and keys' time: the keys get a dim of their own */
-        if ((st = second_copy_of_axis(ctx, node, b, r - 1, &renamed, err))) return st;
+        if ((st = pt2_lower_second_copy_of_axis(ctx, node, b, r - 1, &renamed, err))) return st;
         b = &renamed;
     }
     pt2_lowered_value same_length;
     if (a->dims[r - 1] != b->dims[r - 2]) {
-        if ((st = same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
+        if ((st = pt2_lower_same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
         b = &same_length;
     }
     const char *red1, *red2, *var1, *var2;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_norm_groups.h"
 #include "lowerings.h"
 
 /* The PyTorch axis an op acts on becomes RETURNN's feature dim of the data (axis map). */
@@ -104,7 +105,7 @@ static pt2_status lower_layer_norm(pt2_lower_context *ctx, const pt2_node *node,
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
     if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
     if (st) return st;
-    if (count != 1) return pt2_lower_fail(node, err, "layer_norm over %zu axes is not lowered (only the last)", count);
+    if (count != 1) return pt2_lower_layer_norm_over_axes(ctx, node, err); /* RETURNN's norm layer */
     if (!has_weight && (st = filled(ctx, normalized[0], 1.0f, &weight, err))) return st;
     if (!has_bias && (st = filled(ctx, normalized[0], 0.0f, &bias, err))) return st;
     pt2_rt_layer *layer;
@@ -157,6 +158,6 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
 const pt2_op_lowering pt2_lowerings_norm[] = {
     {"aten.linear.default", lower_linear, "linear reinterpret_data"},
     {"aten.embedding.default", lower_embedding, "linear"},
-    {"aten.layer_norm.default", lower_layer_norm, "layer_norm reinterpret_data"},
+    {"aten.layer_norm.default", lower_layer_norm, "layer_norm norm reinterpret_data"},
     {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},
     {NULL, NULL, NULL}};

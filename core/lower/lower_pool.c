@@ -131,13 +131,15 @@ static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
     if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
     pt2_rt_layer *layer;
-    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && !strstr(node->target, "log_softmax")) {
-        /* Over a dynamic axis (attention weights over the keys): masked past each sequence's end. */
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC) {
+        /* Over a dynamic axis (attention weights over the keys): masked past each sequence's end;
+         * log_softmax in log space. */
         const char *description;
         if ((st = pt2_axes_describe(ctx, node, in, axis, &description, err))) return st;
         if ((st = pt2_lower_new_layer(ctx, node, "softmax_over_spatial", &layer, err))) return st;
         if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
         if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+        if (!st && strstr(node->target, "log_softmax")) st = pt2_rt_set_bool(layer, "log_space", 1, err);
         if (!st) st = pt2_lower_infer(ctx, node, layer, err);
         return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
     }
@@ -191,5 +193,6 @@ const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten.softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
     {"aten._softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
     {"aten.log_softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
+    {"aten._log_softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
     {"aten.cat.default", lower_cat, "copy concat"},
     {NULL, NULL, NULL}};

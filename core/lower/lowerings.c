@@ -12,15 +12,24 @@ extern const pt2_op_lowering pt2_lowerings_layout[];
 extern const pt2_op_lowering pt2_lowerings_math[];
 extern const pt2_op_lowering pt2_lowerings_compare[];
 extern const pt2_op_lowering pt2_lowerings_recurrent[];
+extern const pt2_op_lowering pt2_lowerings_pool2d[];
+extern const pt2_op_lowering pt2_lowerings_norm_groups[];
+extern const pt2_op_lowering pt2_lowerings_reduce[];
+extern const pt2_op_lowering pt2_lowerings_cumsum[];
+extern const pt2_op_lowering pt2_lowerings_vector_norm[];
+extern const pt2_op_lowering pt2_lowerings_sdpa[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
  * layout's same-dtype casts). */
-static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_elementwise, pt2_lowerings_conv,
+static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, pt2_lowerings_elementwise, pt2_lowerings_conv,
                                                          pt2_lowerings_norm, pt2_lowerings_pad,
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
                                                          pt2_lowerings_compare, pt2_lowerings_layout,
-                                                         pt2_lowerings_math, pt2_lowerings_recurrent};
+                                                         pt2_lowerings_math, pt2_lowerings_pool2d,
+                                                         pt2_lowerings_norm_groups, pt2_lowerings_cumsum,
+                                                         pt2_lowerings_vector_norm, pt2_lowerings_sdpa,
+                                                         pt2_lowerings_recurrent};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

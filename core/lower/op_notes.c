@@ -19,26 +19,24 @@ static const struct {
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
      "aten.concat.default aten.flip.default"},
-    {"conv2d with a padding string, transposed 2-D convolutions, max pools, 2-D and adaptive pools, linear and 2-D upsampling and 2-D pads are not lowered yet",
+    {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, linear and 2-D upsampling and 2-D pads are not lowered yet",
      "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
-     "aten.max_pool1d.default aten.max_pool1d_with_indices.default aten.max_pool2d.default "
-     "aten.max_pool2d_with_indices.default aten.avg_pool2d.default aten.adaptive_avg_pool1d.default "
-     "aten.adaptive_avg_pool2d.default aten._adaptive_avg_pool2d.default aten.upsample_nearest1d.default "
+     "aten.max_pool1d.default aten.max_pool1d_with_indices.default "
+     "aten.max_pool2d_with_indices.default aten.upsample_nearest1d.default "
      "aten.upsample_nearest2d.default aten.upsample_nearest2d.vec aten.upsample_linear1d.default "
      "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
      "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
      "aten.replication_pad3d.default aten._pad_circular.default"},
-    {"normalization over groups, instances or several dims, norms and statistics are not lowered yet",
-     "aten.group_norm.default aten.native_group_norm.default aten.instance_norm.default "
+    {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
-     "aten._weight_norm_interface.default aten.linalg_vector_norm.default aten.std.correction aten.std.default "
+     "aten._weight_norm_interface.default aten.std.correction aten.std.default "
      "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
      "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
-     "aten.logsumexp.default aten._log_softmax.default"},
-    {"reductions other than mean, sum and amax over one axis are not lowered yet",
-     "aten.all.default aten.all.dim aten.all.dims aten.any.default aten.any.dim aten.any.dims aten.amin.default "
-     "aten.argmax.default aten.argmin.default aten.max.default aten.max.dim aten.min.default aten.min.dim "
-     "aten.prod.default aten.prod.dim_int aten.sum.default aten.mean.default aten.cumsum.default"},
+     ""},
+    {"a reduction over every axis includes the batch, which RETURNN keeps",
+     "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
+    {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",
+     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "
@@ -46,9 +44,8 @@ static const struct {
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
     {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
-    {"addmm, baddbmm and scaled_dot_product_attention are not lowered yet (matmul, bmm, mm and nn.MultiheadAttention are)",
-     "aten.addmm.default aten.baddbmm.default "
-     "aten.scaled_dot_product_attention.default"},
+    {"addmm and baddbmm are not lowered yet (matmul, bmm and mm are)",
+     "aten.addmm.default aten.baddbmm.default"},
     {"in-place ops are not lowered (torch.export functionalizes them away)",
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor "
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},

@@ -527,13 +527,19 @@ static pt2_status softmax_spatial_compute(pt2_arena *arena, const pt2_rt_net *ne
     pt2_tensor x;
     if ((st = pt2_rt_transpose_to(arena, &inputs[0], rank, order, &x, err))) return st;
     int64_t n = x.shape[rank - 1], rows = n ? pt2_tensor_numel(&x) / n : 0;
+    int log_space = (int)pt2_rt_int_option(layer, "log_space", 0); /* tf.nn.log_softmax */
+    const pt2_rt_value *factor = pt2_rt_get_option(layer, "energy_factor"); /* energies scaled first */
     float *p = pt2_tensor_data(&x);
+    if (factor) {
+        float f = (float)pt2_rt_float_option(layer, "energy_factor", 1.0);
+        for (int64_t i = 0; i < rows * n; i++) p[i] *= f;
+    }
     for (int64_t r = 0; r < rows; r++) {
         float *row = p + r * n, top = row[0];
         for (int64_t i = 1; i < n; i++) top = row[i] > top ? row[i] : top;
         double sum = 0;
-        for (int64_t i = 0; i < n; i++) sum += row[i] = expf(row[i] - top);
-        for (int64_t i = 0; i < n; i++) row[i] = (float)(row[i] / sum);
+        for (int64_t i = 0; i < n; i++) sum += log_space ? exp((double)row[i] - top) : (row[i] = expf(row[i] - top));
+        for (int64_t i = 0; i < n; i++) row[i] = log_space ? (float)((double)row[i] - top - log(sum)) : (float)(row[i] / sum);
     }
     pt2_rt_tensor result = {x, layer->shape};
     result.shape.rank = rank;

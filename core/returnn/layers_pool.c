@@ -156,7 +156,6 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
 }
 
 const pt2_rt_layer_class pt2_rt_layers_pool[] = {
-    {"pool", window_infer, window_compute},
     {"resize", window_infer, window_compute},
     {"reduce", reduce_infer, reduce_compute},
     {NULL, NULL, NULL}};

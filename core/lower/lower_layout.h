@@ -1,0 +1,17 @@
+/* The two dim helpers of the matmul lowering (core/lower/lower_layout.c) that attention written
+ * with scaled_dot_product_attention (core/lower/lower_sdpa.c) shares. */
+#ifndef PT2_LOWER_LOWER_LAYOUT_H
+#define PT2_LOWER_LOWER_LAYOUT_H
+
+#include "lower.h"
+
+/* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length (the keys' time
+ * as a dim of its own next to the queries' time). */
+pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                         int axis, pt2_lowered_value *out, pt2_error *err);
+
+/* `in` with axis `axis` declared to be dim `dim` (a copy made by pt2_lower_second_copy_of_axis). */
+pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                 int dim, pt2_lowered_value *out, pt2_error *err);
+
+#endif

@@ -1,0 +1,135 @@
+/* Lowering of normalisations over the spatial axes, to RETURNN's "norm" layer (NormLayer, which
+ * its documentation names group normalisation): group_norm and native_group_norm with one group
+ * (over channels and every spatial axis) or one group per channel (over the spatial axes, as
+ * instance_norm), instance_norm with the input's statistics. The channel axis is the feature dim
+ * (the axis map adds the layer for that), the affine weight and bias are the layer's scale and
+ * bias over it. Like RETURNN's NormLayer, the statistics include the padded frames of shorter
+ * sequences in a batch. */
+#include <string.h>
+
+#include "axes.h"
+#include "lower_norm_groups.h"
+#include "lowerings.h"
+
+typedef struct norm_request {
+    const char *input_name;
+    int64_t groups;        /* -1: one per channel */
+    double eps;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+} norm_request;
+
+static pt2_status lower_norm_request(pt2_lower_context *ctx, const pt2_node *node, norm_request *r, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    pt2_status st = pt2_lower_input(ctx, node, r->input_name, &v, err);
+    if (st) return st;
+    if (!v || v->rank < 3 || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, spatial...] data from a layer");
+    int64_t channels = ctx->run->values[pt2_node_arg(node, r->input_name)->value_id].tensor.shape[1];
+    int per_channel = r->groups == -1 || r->groups == channels;
+    if (!per_channel && r->groups != 1)
+        return pt2_lower_fail(node, err, "%lld groups of %lld channels: lowered for 1 group or one per channel",
+                              (long long)r->groups, (long long)channels);
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    const char *axes[PT2_MAX_RANK];
+    int count = 0;
+    for (int a = per_channel ? 2 : 1; a < in->rank; a++)
+        if ((st = pt2_axes_describe(ctx, node, in, a, &axes[count++], err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "norm", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", axes, count, err);
+    /* RETURNN asserts that a norm without scale and bias has no param_shape. */
+    if (!st && (r->has_weight || r->has_bias)) st = pt2_rt_set_string(layer, "param_shape", "F", err);
+    if (!st) st = pt2_rt_set_bool(layer, "scale", r->has_weight, err);
+    if (!st) st = pt2_rt_set_bool(layer, "bias", r->has_bias, err);
+    if (!st) st = pt2_rt_set_float(layer, "epsilon", r->eps, err);
+    if (!st && r->has_weight) st = pt2_rt_add_param(layer, "scale", &r->weight, err);
+    if (!st && r->has_bias) st = pt2_rt_add_param(layer, "bias", &r->bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    return pt2_axes_set_layer_output_at(ctx, node, 0, layer, in->rank, in->dims, err);
+}
+
+static pt2_status read_affine(pt2_lower_context *ctx, const pt2_node *node, norm_request *r, pt2_error *err) {
+    pt2_status st = pt2_lower_constant(ctx, node, "weight", &r->weight, &r->has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "bias", &r->bias, &r->has_bias, err);
+    return st;
+}
+
+/* group_norm(input, num_groups, weight, bias, eps, cudnn_enabled) */
+static pt2_status lower_group_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    norm_request r = {.input_name = "input"};
+    pt2_status st = pt2_op_int(ctx->run, node, "num_groups", &r.groups, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &r.eps, err);
+    if (!st) st = read_affine(ctx, node, &r, err);
+    return st ? st : lower_norm_request(ctx, node, &r, err);
+}
+
+/* native_group_norm(input, weight, bias, N, C, HxW, group, eps) -> (out, mean, rstd): the
+ * statistics outputs are not lowered (a use of them fails as the use of an unlowered value). */
+static pt2_status lower_native_group_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    norm_request r = {.input_name = "input"};
+    pt2_status st = pt2_op_int(ctx->run, node, "group", &r.groups, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &r.eps, err);
+    if (!st) st = read_affine(ctx, node, &r, err);
+    return st ? st : lower_norm_request(ctx, node, &r, err);
+}
+
+/* instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
+ * cudnn_enabled): with the input's own statistics, one group per channel. */
+static pt2_status lower_instance_norm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    norm_request r = {.input_name = "input", .groups = -1};
+    int use_input_stats;
+    pt2_status st = pt2_op_bool(ctx->run, node, "use_input_stats", &use_input_stats, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &r.eps, err);
+    if (!st) st = read_affine(ctx, node, &r, err);
+    if (st) return st;
+    if (!use_input_stats)
+        return pt2_lower_fail(node, err, "instance_norm with running statistics (track_running_stats in eval) is not lowered");
+    return lower_norm_request(ctx, node, &r, err);
+}
+
+/* layer_norm over the last k > 1 axes (layer_norm over the last one is RETURNN's layer_norm,
+ * core/lower/lower_norm.c, which hands the others here): norm over those axes, which must be
+ * static, with scale and bias over all of them (param_shape lists them in PyTorch's order, so the
+ * [d1, ..., dk] weight is the parameter as it is). */
+pt2_status pt2_lower_layer_norm_over_axes(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t normalized[PT2_MAX_RANK];
+    size_t count;
+    norm_request r = {.input_name = "input"};
+    pt2_status st = pt2_lower_input(ctx, node, "input", &in, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "normalized_shape", normalized, PT2_MAX_RANK, &count, err);
+    if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &r.eps, err);
+    if (!st) st = read_affine(ctx, node, &r, err);
+    if (st) return st;
+    if (!in) return pt2_lower_fail(node, err, "layer_norm of a constant");
+    if (count < 1 || (int)count >= in->rank) return pt2_lower_fail(node, err, "layer_norm over %zu of %d axes", count, in->rank);
+    const char *axes[PT2_MAX_RANK];
+    int first = in->rank - (int)count;
+    for (int a = first; a < in->rank; a++) {
+        if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "layer_norm over axis %d, which is not static (its weight would need its length)", a);
+        if ((st = pt2_axes_describe(ctx, node, in, a, &axes[a - first], err))) return st;
+    }
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "norm", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", axes, (int)count, err);
+    if (!st && (r.has_weight || r.has_bias)) st = pt2_rt_set_string_list(ctx->arena, layer, "param_shape", axes, (int)count, err);
+    if (!st) st = pt2_rt_set_bool(layer, "scale", r.has_weight, err);
+    if (!st) st = pt2_rt_set_bool(layer, "bias", r.has_bias, err);
+    if (!st) st = pt2_rt_set_float(layer, "epsilon", r.eps, err);
+    if (!st && r.has_weight) st = pt2_rt_add_param(layer, "scale", &r.weight, err);
+    if (!st && r.has_bias) st = pt2_rt_add_param(layer, "bias", &r.bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_norm_groups[] = {
+    {"aten.group_norm.default", lower_group_norm, "norm reinterpret_data"},
+    {"aten.native_group_norm.default", lower_native_group_norm, "norm reinterpret_data"},
+    {"aten.instance_norm.default", lower_instance_norm, "norm reinterpret_data"},
+    {NULL, NULL, NULL}};

@@ -1,0 +1,181 @@
+/* Lowering of 2-D pooling: max_pool2d, avg_pool2d (and adaptive avg pools, below) -> RETURNN "pool"
+ * over in_spatial_dims (H, W) with the channel axis as the feature dim (the axis map adds the
+ * layer for that). Either spatial axis may be the dynamic time axis.
+ *
+ * PyTorch's padding p pads -inf (max) or 0 (avg, count_include_pad) on both sides, as RETURNN's
+ * integer padding does. ceil_mode adds a last, partial window; RETURNN has no such option, but its
+ * padding "same" (ceil(n/s) windows, the padding split with the smaller half before) gives the
+ * same windows when the padding before is 0 on every length the axis can have: always when
+ * kernel = stride <= 2 (the common pool of 2), else only on a static axis where it is checked. */
+#include <string.h>
+
+#include "axes.h"
+#include "lowerings.h"
+
+typedef struct pool2d_args {
+    int64_t kernel[2], stride[2], padding[2], dilation[2];
+    int ceil_mode, count_include_pad, max;
+} pool2d_args;
+
+static pt2_status read_pair(pt2_lower_context *ctx, const pt2_node *node, const char *name, int64_t fallback0,
+                            int64_t fallback1, int64_t *out, pt2_error *err) {
+    size_t n = 0;
+    out[0] = fallback0, out[1] = fallback1;
+    if (!pt2_node_arg(node, name)) return PT2_OK;
+    pt2_status st = pt2_op_ints(ctx->run, node, name, out, 2, &n, err);
+    if (st) return st;
+    if (n == 0) out[0] = fallback0, out[1] = fallback1;
+    else if (n == 1) out[1] = out[0];
+    return PT2_OK;
+}
+
+static pt2_status read_args(pt2_lower_context *ctx, const pt2_node *node, pool2d_args *a, pt2_error *err) {
+    memset(a, 0, sizeof *a);
+    a->max = strstr(node->target, "max_pool") != NULL;
+    a->count_include_pad = 1;
+    pt2_status st = read_pair(ctx, node, "kernel_size", 1, 1, a->kernel, err);
+    if (!st) st = read_pair(ctx, node, "stride", a->kernel[0], a->kernel[1], a->stride, err);
+    if (!st) st = read_pair(ctx, node, "padding", 0, 0, a->padding, err);
+    if (!st) st = read_pair(ctx, node, "dilation", 1, 1, a->dilation, err);
+    if (!st && pt2_node_arg(node, "ceil_mode")) st = pt2_op_bool(ctx->run, node, "ceil_mode", &a->ceil_mode, err);
+    if (!st && pt2_node_arg(node, "count_include_pad"))
+        st = pt2_op_bool(ctx->run, node, "count_include_pad", &a->count_include_pad, err);
+    if (st) return st;
+    const pt2_arg *divisor = pt2_node_arg(node, "divisor_override");
+    if (divisor && divisor->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "divisor_override has no RETURNN equivalent");
+    if (a->padding[0] != a->padding[1])
+        return pt2_lower_fail(node, err, "RETURNN's pool pads every spatial dim alike; padding (%lld, %lld)",
+                              (long long)a->padding[0], (long long)a->padding[1]);
+    if (!a->max && a->padding[0] && !a->count_include_pad)
+        return pt2_lower_fail(node, err, "avg_pool2d with padding and count_include_pad=False has no RETURNN equivalent");
+    return PT2_OK;
+}
+
+/* Which padding option gives PyTorch's windows: "valid" / the int padding, or "same" for a
+ * ceil_mode that changes the output. `in_sizes`/`out_sizes` are the reference run's H, W. */
+static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, const pool2d_args *a,
+                                 const pt2_lowered_value *in, const int64_t *in_sizes, const int64_t *out_sizes,
+                                 int *same, pt2_error *err) {
+    int needs_ceil = 0;
+    for (int i = 0; i < 2; i++) {
+        int64_t span = a->dilation[i] * (a->kernel[i] - 1) + 1;
+        int64_t floor_out = (in_sizes[i] + 2 * a->padding[i] - span) / a->stride[i] + 1;
+        if (floor_out != out_sizes[i]) needs_ceil = 1;
+        /* On a dynamic axis, another length may need the partial window. */
+        if (a->ceil_mode && ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC &&
+            (a->stride[i] != span || a->kernel[i] > 2 || a->padding[i]))
+            needs_ceil = 1;
+    }
+    *same = needs_ceil;
+    if (!needs_ceil) return PT2_OK;
+    for (int i = 0; i < 2; i++) {
+        int dynamic = ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
+        int64_t n = in_sizes[i], same_out = (n + a->stride[i] - 1) / a->stride[i];
+        int64_t total = (same_out - 1) * a->stride[i] + a->kernel[i] - n;
+        int fits = a->padding[i] == 0 && a->dilation[i] == 1 && same_out == out_sizes[i] && total / 2 <= 0;
+        if (dynamic) fits = fits && a->kernel[i] == a->stride[i] && a->kernel[i] <= 2;
+        if (!fits)
+            return pt2_lower_fail(node, err,
+                                  "ceil_mode with kernel %lld, stride %lld, padding %lld on axis %d of size %lld: RETURNN's "
+                                  "\"same\" padding gives other windows (lowered for padding 0 and kernel = stride <= 2 on a "
+                                  "dynamic axis, or where the windows agree on a static one)",
+                                  (long long)a->kernel[i], (long long)a->stride[i], (long long)a->padding[i], 2 + i,
+                                  (long long)n);
+    }
+    return PT2_OK;
+}
+
+static pt2_status lower_pool2d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    pool2d_args a;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &v, err);
+    if (st) return st;
+    if (!v || v->rank != 4 || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, H, W] data from a layer");
+    if ((st = read_args(ctx, node, &a, err))) return st;
+    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "self")->value_id].tensor;
+    const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    int64_t in_sizes[2] = {x->shape[2], x->shape[3]}, out_sizes[2] = {y->shape[2], y->shape[3]};
+    int same;
+    if ((st = choose_padding(ctx, node, &a, v, in_sizes, out_sizes, &same, err))) return st;
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    const char *spatial[2];
+    if ((st = pt2_axes_describe(ctx, node, in, 2, &spatial[0], err))) return st;
+    if ((st = pt2_axes_describe(ctx, node, in, 3, &spatial[1], err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", a.max ? "max" : "avg", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", a.kernel, 2, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", a.stride, 2, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", a.dilation, 2, err);
+    if (!st)
+        st = same ? pt2_rt_set_string(layer, "padding", "same", err)
+             : a.padding[0] ? pt2_rt_set_int(layer, "padding", a.padding[0], err)
+                            : pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, 2, err);
+    /* The default depends on the behaviour version and the device; the interpreter computes
+     * channels-last, the result is the same either way. */
+    if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    /* pool's output ends with the pooled dims in in_spatial_dims order. */
+    int r = layer->shape.rank;
+    int dims[4] = {in->dims[0], in->dims[1], layer->shape.dims[r - 2], layer->shape.dims[r - 1]};
+    return pt2_lower_set_output(ctx, node, layer, 4, dims, err);
+}
+
+/* adaptive_avg_pool1d/2d on static spatial axes whose sizes the output sizes divide: an avg pool
+ * with kernel = stride = size / output size (the windows PyTorch's adaptive pooling takes then).
+ * On a dynamic axis the window would depend on the length, which a RETURNN pool cannot have. */
+static pt2_status lower_adaptive_avg_pool(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    int n = strstr(node->target, "pool1d") ? 1 : 2;
+    int64_t out_size[2];
+    size_t count;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &v, err);
+    if (st) return st;
+    if (!v || v->rank != 2 + n || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, %s] data from a layer", n == 1 ? "L" : "H, W");
+    if ((st = pt2_op_ints(ctx->run, node, "output_size", out_size, 2, &count, err))) return st;
+    if ((int)count != n) return pt2_lower_fail(node, err, "expected %d output sizes", n);
+    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "self")->value_id].tensor;
+    int64_t kernel[2];
+    for (int i = 0; i < n; i++) {
+        int64_t size = x->shape[2 + i];
+        if (ctx->net->dims[v->dims[2 + i]].kind != PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "adaptive pooling over a dynamic axis (%d): the window would depend on the length", 2 + i);
+        if (out_size[i] < 1 || size % out_size[i])
+            return pt2_lower_fail(node, err, "output size %lld does not divide axis %d of size %lld (windows of unequal size)",
+                                  (long long)out_size[i], 2 + i, (long long)size);
+        kernel[i] = size / out_size[i];
+    }
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    const char *spatial[2];
+    for (int i = 0; i < n; i++)
+        if ((st = pt2_axes_describe(ctx, node, in, 2 + i, &spatial[i], err))) return st;
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", "avg", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", kernel, n, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, n, err);
+    if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int r = layer->shape.rank, dims[4] = {in->dims[0], in->dims[1], -1, -1};
+    for (int i = 0; i < n; i++) dims[2 + i] = layer->shape.dims[r - n + i];
+    return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_pool2d[] = {
+    {"aten.adaptive_avg_pool1d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten.max_pool2d.default", lower_pool2d, "pool reinterpret_data"},
+    {"aten.avg_pool2d.default", lower_pool2d, "pool reinterpret_data"},
+    {NULL, NULL, NULL}};

@@ -1,0 +1,74 @@
+/* Lowering of reductions over any axes but the batch (the dynamic time too, which RETURNN's
+ * reduce masks to each sequence's length) to one RETURNN "reduce" layer:
+ * sum/mean/amax/amin/logsumexp over a list of dims, max.dim/min.dim (their values; the indices
+ * output is not lowered), any/all of bools over one or several dims; without keepdim. */
+#include <string.h>
+
+#include "axes.h"
+#include "lowerings.h"
+
+static const struct {
+    const char *target, *mode;
+} modes[] = {
+    {"aten.sum.dim_IntList", "sum"}, {"aten.mean.dim", "mean"},     {"aten.amax.default", "max"},
+    {"aten.amin.default", "min"},    {"aten.max.dim", "max"},       {"aten.min.dim", "min"},
+    {"aten.logsumexp.default", "logsumexp"}, {"aten.any.dim", "any"}, {"aten.any.dims", "any"},
+    {"aten.all.dim", "all"},         {"aten.all.dims", "all"},
+};
+
+static pt2_status lower_reduction(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *mode = NULL;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (!strcmp(node->target, modes[i].target)) mode = modes[i].mode;
+    const pt2_lowered_value *in;
+    int64_t dims_arg[PT2_MAX_RANK];
+    size_t count = 0;
+    int keepdim = 0;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "reducing a constant");
+    const pt2_arg *dim = pt2_node_arg(node, "dim");
+    if (!st && (!dim || dim->kind == PT2_ARG_NONE)) return pt2_lower_fail(node, err, "a reduction over every axis includes the batch");
+    if (!st) st = pt2_op_ints(ctx->run, node, "dim", dims_arg, PT2_MAX_RANK, &count, err);
+    if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
+    if (st) return st;
+    if (!count) return pt2_lower_fail(node, err, "a reduction over every axis includes the batch");
+    /* A kept size-1 axis would be a dim of its own in RETURNN, which then broadcasts as a new
+     * axis against the data it came from (x - x.amax(-1, keepdim=True) would gain an axis). */
+    if (keepdim) return pt2_lower_fail(node, err, "keepdim=True is not lowered (a size-1 axis that broadcasts has no RETURNN dim)");
+    const char *axes[PT2_MAX_RANK];
+    int reduced[PT2_MAX_RANK] = {0};
+    for (size_t i = 0; i < count; i++) {
+        int axis = (int)(dims_arg[i] < 0 ? dims_arg[i] + in->rank : dims_arg[i]);
+        if (axis < 0 || axis >= in->rank || reduced[axis]) return pt2_lower_fail(node, err, "dim %lld is out of range or repeated", (long long)dims_arg[i]);
+        if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
+            return pt2_lower_fail(node, err, "reducing over the batch (axis %d) cannot be expressed in RETURNN", axis);
+        reduced[axis] = 1;
+        if ((st = pt2_axes_describe(ctx, node, in, axis, &axes[i], err))) return st;
+    }
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "reduce", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "axes", axes, (int)count, err);
+    if (!st) st = pt2_rt_set_bool(layer, "keep_dims", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (!reduced[a]) dims[rank++] = in->dims[a];
+    return pt2_axes_set_layer_output_at(ctx, node, 0, layer, rank, dims, err);
+}
+
+const pt2_op_lowering pt2_lowerings_reduce[] = {
+    {"aten.sum.dim_IntList", lower_reduction, "reduce"},
+    {"aten.mean.dim", lower_reduction, "reduce"},
+    {"aten.amax.default", lower_reduction, "reduce"},
+    {"aten.amin.default", lower_reduction, "reduce"},
+    {"aten.max.dim", lower_reduction, "reduce"},
+    {"aten.min.dim", lower_reduction, "reduce"},
+    {"aten.logsumexp.default", lower_reduction, "reduce"},
+    {"aten.any.dim", lower_reduction, "reduce"},
+    {"aten.any.dims", lower_reduction, "reduce"},
+    {"aten.all.dim", lower_reduction, "reduce"},
+    {"aten.all.dims", lower_reduction, "reduce"},
+    {NULL, NULL, NULL}};

@@ -1,0 +1,114 @@
+/* reduce: RETURNN's ReduceLayer over one or more named axes, which leave the output
+ * (keep_dims False), with the modes TF computes: sum, mean, max, min, logsumexp (float32) and
+ * any, all (bool). RETURNN masks the frames past each sequence's end when an axis is dynamic; the
+ * interpreter runs sequences of one length, where the mask changes nothing. */
+#include <math.h>
+#include <string.h>
+
+#include "layers.h"
+
+typedef enum reduce_mode { MODE_SUM, MODE_MEAN, MODE_MAX, MODE_MIN, MODE_LOGSUMEXP, MODE_ANY, MODE_ALL } reduce_mode;
+
+static const char *const mode_names[] = {"sum", "mean", "max", "min", "logsumexp", "any", "all"};
+
+static pt2_status read_reduce(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in, reduce_mode *mode,
+                              int *axes, int *count, pt2_error *err) {
+    const char *name = pt2_rt_string_option(layer, "mode", "");
+    int found = -1;
+    for (int m = 0; m < (int)(sizeof mode_names / sizeof mode_names[0]); m++)
+        if (!strcmp(name, mode_names[m])) found = m;
+    if (found < 0) return pt2_rt_layer_fail(layer, err, "mode \"%s\" is not interpreted", name);
+    *mode = (reduce_mode)found;
+    int logical = *mode == MODE_ANY || *mode == MODE_ALL;
+    if (logical != (in->dtype == PT2_DTYPE_BOOL) || (!logical && in->dtype != PT2_DTYPE_FLOAT32 && in->dtype != PT2_DTYPE_INVALID))
+        return pt2_rt_layer_fail(layer, err, "mode \"%s\" on a %s source", name, pt2_dtype_name(in->dtype));
+    if (pt2_rt_int_option(layer, "keep_dims", 0)) return pt2_rt_layer_fail(layer, err, "keep_dims is interpreted as False only");
+    const pt2_rt_value *v = pt2_rt_get_option(layer, "axes");
+    if (!v || v->kind != PT2_RT_LIST || v->count < 1 || (int)v->count >= in->rank)
+        return pt2_rt_layer_fail(layer, err, "axes must list the reduced axes");
+    for (size_t i = 0; i < v->count; i++) {
+        if (v->items[i].kind != PT2_RT_STRING) return pt2_rt_layer_fail(layer, err, "axes must name axes");
+        pt2_status st = pt2_rt_resolve_axis(net, in, v->items[i].string, &axes[i], err);
+        if (st) return st;
+        if (net->dims[axes[i]].kind == PT2_RT_DIM_BATCH) return pt2_rt_layer_fail(layer, err, "reducing the batch is not interpreted");
+        for (size_t j = 0; j < i; j++)
+            if (axes[j] == axes[i]) return pt2_rt_layer_fail(layer, err, "axes names one axis twice");
+    }
+    *count = (int)v->count;
+    return PT2_OK;
+}
+
+static int is_reduced(const int *axes, int count, int dim) {
+    for (int i = 0; i < count; i++)
+        if (axes[i] == dim) return 1;
+    return 0;
+}
+
+static pt2_status reduce_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                               size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    (void)arena;
+    reduce_mode mode;
+    int axes[PT2_MAX_RANK], count;
+    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st) st = read_reduce(net, layer, &inputs[0], &mode, axes, &count, err);
+    if (st) return st;
+    *out = inputs[0];
+    out->rank = 0;
+    for (int a = 0; a < inputs[0].rank; a++)
+        if (!is_reduced(axes, count, inputs[0].dims[a])) out->dims[out->rank++] = inputs[0].dims[a];
+    if (is_reduced(axes, count, out->feature_dim)) out->feature_dim = -1;
+    return PT2_OK;
+}
+
+static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
+    (void)num_inputs;
+    reduce_mode mode;
+    int axes[PT2_MAX_RANK], count, order[PT2_MAX_RANK];
+    pt2_status st = read_reduce(net, layer, &inputs[0].shape, &mode, axes, &count, err);
+    if (st) return st;
+    /* The source as [the output's axes..., the reduced axes...]. */
+    memcpy(order, layer->shape.dims, sizeof(int) * (size_t)layer->shape.rank);
+    memcpy(order + layer->shape.rank, axes, sizeof(int) * (size_t)count);
+    pt2_tensor x;
+    if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank + count, order, &x, err))) return st;
+    int64_t n = 1;
+    for (int a = layer->shape.rank; a < x.rank; a++) n *= x.shape[a];
+    int64_t rows = n ? pt2_tensor_numel(&x) / n : 0;
+    if (!n) {
+        rows = 1;
+        for (int a = 0; a < layer->shape.rank; a++) rows *= x.shape[a];
+    }
+    if ((st = pt2_tensor_alloc(arena, x.dtype, layer->shape.rank, x.shape, out, err))) return st;
+    if (mode == MODE_ANY || mode == MODE_ALL) {
+        const unsigned char *px = pt2_tensor_data(&x);
+        unsigned char *po = pt2_tensor_data(out);
+        for (int64_t r = 0; r < rows; r++) {
+            int v = mode == MODE_ALL;
+            for (int64_t k = 0; k < n; k++) v = mode == MODE_ALL ? v && px[r * n + k] : v || px[r * n + k];
+            po[r] = (unsigned char)v;
+        }
+        return PT2_OK;
+    }
+    const float *px = pt2_tensor_data(&x);
+    float *po = pt2_tensor_data(out);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = px + r * n;
+        double v = mode == MODE_MAX || mode == MODE_LOGSUMEXP ? -INFINITY : mode == MODE_MIN ? INFINITY : 0.0;
+        for (int64_t k = 0; k < n; k++) {
+            if (mode == MODE_MAX || mode == MODE_LOGSUMEXP) v = row[k] > v ? row[k] : v;
+            else if (mode == MODE_MIN) v = row[k] < v ? row[k] : v;
+            else v += row[k];
+        }
+        if (mode == MODE_LOGSUMEXP && isfinite(v)) { /* TF: max + log(sum(exp(x - max))) */
+            double sum = 0;
+            for (int64_t k = 0; k < n; k++) sum += exp(row[k] - v);
+            v += log(sum);
+        }
+        if (mode == MODE_MEAN) v /= (double)n;
+        po[r] = (float)v;
+    }
+    return PT2_OK;
+}
+
+const pt2_rt_layer_class pt2_rt_layers_reduce[] = {{"reduce", reduce_infer, reduce_compute}, {NULL, NULL, NULL}};

@@ -534,12 +534,23 @@ static pt2_status softmax_spatial_compute(pt2_arena *arena, const pt2_rt_net *ne
         float f = (float)pt2_rt_float_option(layer, "energy_factor", 1.0);
         for (int64_t i = 0; i < rows * n; i++) p[i] *= f;
     }
+    /* In a padded batch each row has its sequence's length on a dynamic axis: the frames after it
+     * get probability 0 (log space: -inf), as RETURNN masks them. Rows run over the other axes in
+     * `order`, so a row's batch entry follows from its index. */
+    int64_t batch_stride = 0, batch_size = 1;
+    for (int a = 0; a < rank - 1; a++)
+        if (net->dims[order[a]].kind == PT2_RT_DIM_BATCH) {
+            batch_size = x.shape[a], batch_stride = 1;
+            for (int b = a + 1; b < rank - 1; b++) batch_stride *= x.shape[b];
+        }
     for (int64_t r = 0; r < rows; r++) {
-        float *row = p + r * n, top = row[0];
-        for (int64_t i = 1; i < n; i++) top = row[i] > top ? row[i] : top;
+        int64_t valid = batch_stride ? pt2_rt_sequence_length(net, dim, (r / batch_stride) % batch_size, n) : n;
+        float *row = p + r * n, top = valid ? row[0] : 0;
+        for (int64_t i = 1; i < valid; i++) top = row[i] > top ? row[i] : top;
         double sum = 0;
-        for (int64_t i = 0; i < n; i++) sum += log_space ? exp((double)row[i] - top) : (row[i] = expf(row[i] - top));
-        for (int64_t i = 0; i < n; i++) row[i] = log_space ? (float)((double)row[i] - top - log(sum)) : (float)(row[i] / sum);
+        for (int64_t i = 0; i < valid; i++) sum += log_space ? exp((double)row[i] - top) : (row[i] = expf(row[i] - top));
+        for (int64_t i = 0; i < valid; i++) row[i] = log_space ? (float)((double)row[i] - top - log(sum)) : (float)(row[i] / sum);
+        for (int64_t i = valid; i < n; i++) row[i] = log_space ? -INFINITY : 0.0f;
     }
     pt2_rt_tensor result = {x, layer->shape};
     result.shape.rank = rank;

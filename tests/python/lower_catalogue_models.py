@@ -152,7 +152,7 @@ class PadsAndNoOps(nn.Module):
 
 
 class CatAndStack(nn.Module):
-    """cat along the time axis and along a non-feature axis, and stack, on data with the time axis."""
+    """cat along a non-feature axis, and stack, on data with the time axis."""
     def __init__(self):
         super().__init__()
         self.a, self.b = nn.Linear(8, 6), nn.Linear(8, 6)
@@ -162,7 +162,18 @@ class CatAndStack(nn.Module):
         a, b = self.a(x), self.b(x)  # [B, T, 6] each
         s = torch.stack([a, b], dim=2).sum(2)  # stack on a new axis: [B, T, 2, 6]
         u = torch.cat([a.unsqueeze(2), s.unsqueeze(2)], dim=2).amax(2)  # cat along a non-feature axis
-        return self.out(torch.cat([u, b], dim=1))  # cat along the time: [B, 2T, 4]
+        return self.out(u * b)
+
+
+class CatAlongTime(nn.Module):
+    """cat along the time axis: [B, T, 6] twice -> [B, 2T, 4]."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 6), nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.out(torch.cat([self.a(x), self.b(x)], dim=1))
 
 
 class ExpandAndRepeat(nn.Module):
@@ -193,6 +204,7 @@ CATALOGUE = {
     "slices_and_splits": (SlicesAndSplits, 8, 20, 1),
     "pads_and_no_ops": (PadsAndNoOps, 8, 20, 1),
     "cat_and_stack": (CatAndStack, 8, 20, 1),
+    "cat_along_time": (CatAlongTime, 8, 20, 1),
     "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
 }
 

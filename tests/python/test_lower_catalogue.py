@@ -26,9 +26,10 @@ def converted(pt2returnn, tmp_path_factory):
         targets = {str(n.target) for n in torch.export.load(path).graph.nodes if n.op == "call_function"}
         out = root / name
         run = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--json"], capture_output=True, text=True)
-        report = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr, "returncode": run.returncode}
+        written = run.returncode == 0 or (run.returncode == 1 and name in PADDED_BATCH_KNOWN_WRONG)
+        report = json.loads(run.stdout) if written else {"error": run.stderr, "returncode": run.returncode}
         expected = []
-        if run.returncode == 0:
+        if written:
             for length in LENGTHS:
                 x = torch.randn(2, length, features)
                 np.save(root / f"{name}.x{length}.npy", x.numpy())
@@ -59,8 +60,16 @@ COVERS = {
     "slices_and_splits": {"aten.narrow.default", "aten.select.int", "aten.split_with_sizes.default", "aten.unbind.int"},
     "pads_and_no_ops": {"aten.pad.default", "aten.clone.default", "aten.to.dtype", "aten.type_as.default"},
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
+    "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
 }
+
+
+# Lowerings that are right on full-length batches but not on padded ones, which the padded-batch
+# step must catch (convert exits 1, files kept): RETURNN's concat joins the padded tensors, so a
+# shorter sequence's padding sits between its two parts. The test fails once this is fixed, so
+# that the entry goes.
+PADDED_BATCH_KNOWN_WRONG = {"cat_along_time"}
 
 
 @pytest.mark.parametrize("name", list(catalogue.CATALOGUE))
@@ -68,7 +77,8 @@ def test_catalogue_model(converted, name):
     report, targets, expected = converted[name]
     assert COVERS[name] <= targets, targets
     assert "error" not in report, report.get("error")
-    assert all(step["passed"] for step in report["steps"]), report["steps"]
+    failed = {step["name"] for step in report["steps"] if not step["passed"]}
+    assert failed == ({"padded-batch"} if name in PADDED_BATCH_KNOWN_WRONG else set()), report["steps"]
     assert report["layers"] and all(layer["passed"] for layer in report["layers"])
     print(name, "worst per-layer max abs", max(layer["max_abs"] for layer in report["layers"]))
     check_returnn_outputs(expected)

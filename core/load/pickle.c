@@ -76,6 +76,8 @@ typedef struct unpickler {
     pt2_pyobj *none, *true_value, *false_value;
 } unpickler;
 
+static pt2_status unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err);
+
 static pt2_status fail(unpickler *u, pt2_status status, const char *fmt, const char *detail) {
     pt2_error_set_file(u->err, u->source->file_name);
     pt2_error_set_entry(u->err, u->source->entry_name);
@@ -121,7 +123,8 @@ static pt2_status top(unpickler *u, pt2_pyobj **out) {
 static pt2_status pop_mark(unpickler *u, pt2_pyobj ***items, size_t *count) {
     if (!u->mark_count) return fail_at(u, "no MARK on the stack");
     size_t start = u->marks[--u->mark_count];
-    *items = u->stack + start;
+    /* An empty stack has no array yet: NULL + 0 is undefined behaviour in C. */
+    *items = u->stack ? u->stack + start : NULL;
     *count = u->stack_count - start;
     u->stack_count = start;
     return PT2_OK;
@@ -693,6 +696,14 @@ static pt2_status step(unpickler *u, uint8_t op, int *done) {
 }
 
 pt2_status pt2_unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, source->length, source->file_name, &bound);
+    pt2_status st = unpickle(arena, source, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err) {
     unpickler u = {0};
     u.arena = arena;
     u.source = source;

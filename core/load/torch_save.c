@@ -5,10 +5,17 @@
 #include <string.h>
 
 /* Resolves storage keys to records "<root><prefix><key>" of the zip. */
+typedef struct aligned_copy {
+    const pt2_zip_entry *entry;
+    void *bytes;
+} aligned_copy;
+
 typedef struct storage_context {
     pt2_arena *arena;
     const pt2_zip *zip;
     const char *prefix;
+    aligned_copy *copies; /* misaligned records copied so far: tied weights share one copy */
+    size_t copy_count, copy_capacity;
 } storage_context;
 
 static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtype, uint64_t numel, void **storage,
@@ -29,14 +36,21 @@ static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtyp
     }
     *storage_bytes = (size_t)numel * elsize;
     *storage = (void *)e->data; /* read-only use: tensors view the file bytes in place */
-    /* PyTorch aligns records to 64 bytes; another zip writer may not, and kernels load elements
-     * with their C type, so misaligned storages are copied. */
-    if ((uintptr_t)e->data % elsize != 0) {
-        void *copy = pt2_arena_alloc(c->arena, *storage_bytes ? *storage_bytes : 1, err);
-        if (!copy) return err->status;
-        memcpy(copy, e->data, *storage_bytes);
-        *storage = copy;
-    }
+    /* PyTorch aligns records to 64 bytes; another zip writer may not. A record is copied once,
+     * whole, however many tensors (and dtypes) reference it. */
+    if ((uintptr_t)e->data % elsize == 0) return PT2_OK;
+    for (size_t i = 0; i < c->copy_count; i++)
+        if (c->copies[i].entry == e) {
+            *storage = c->copies[i].bytes;
+            return PT2_OK;
+        }
+    void *copy = (void *)e->data;
+    if ((st = pt2_storage_align(c->arena, dtype, &copy, (size_t)e->size, err))) return st;
+    aligned_copy *grown = pt2_arena_grow(c->arena, c->copies, c->copy_count, &c->copy_capacity, sizeof *grown, err);
+    if (!grown) return err->status;
+    c->copies = grown;
+    c->copies[c->copy_count++] = (aligned_copy){e, copy};
+    *storage = copy;
     return PT2_OK;
 }
 
@@ -64,7 +78,7 @@ static pt2_status load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const
         pt2_error_set_file(err, zip->file_name);
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "big-endian checkpoints are not supported (byteorder record)");
     }
-    storage_context context = {arena, zip, storage_prefix};
+    storage_context context = {arena, zip, storage_prefix, NULL, 0, 0};
     pt2_pickle_source source = {e->data, (size_t)e->size, zip->file_name, e->name, resolve_storage, &context};
     return pt2_unpickle(arena, &source, out, err);
 }
@@ -76,7 +90,31 @@ pt2_status pt2_torch_load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, co
 
 pt2_status pt2_torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                           pt2_pyobj **out, pt2_error *err) {
-    return torch_load(arena, bytes, length, file_name, 0, out, err);
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = torch_load(arena, bytes, length, file_name, 0, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+pt2_status pt2_torch_load_state_dict(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                                     const char *key_path, pt2_named_tensors *out, pt2_error *err) {
+    /* One bound over reading, selecting and flattening: names built from shared keys are memory
+     * the file has to justify too. */
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_pyobj *root;
+    const pt2_pyobj *selected = NULL;
+    pt2_status st = torch_load(arena, bytes, length, file_name, 0, &root, err);
+    if (!st) st = pt2_pyobj_select(root, key_path, file_name, &selected, err);
+    if (!st && selected->kind != PT2_PY_DICT) {
+        pt2_error_set_file(err, file_name);
+        st = pt2_fail(err, PT2_ERR_INPUT, "checkpoint key '%s' selects a %s, expected a state dict",
+                      key_path ? key_path : "", pt2_pyobj_kind_name(selected->kind));
+    }
+    if (!st) st = pt2_pyobj_to_state_dict(arena, selected, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
 }
 
 static pt2_status torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
@@ -127,11 +165,13 @@ pt2_status pt2_pyobj_select(const pt2_pyobj *root, const char *key_path, const c
         /* Longest key that matches a prefix of the rest ending at a dot or at the end, so keys
          * that contain dots ("model.generator" as one key) still work. */
         const pt2_pyobj *best = NULL;
-        size_t best_length = 0;
+        size_t best_length = 0, rest_length = strlen(rest);
         for (size_t i = 0; i < node->count; i++) {
             const pt2_pyobj *k = node->keys[i];
             if (!k || k->kind != PT2_PY_STRING) continue;
-            if (k->length > best_length && strncmp(rest, k->string, k->length) == 0 &&
+            /* Lengths first: a key may hold a NUL byte, so a NUL-terminated comparison could
+             * "match" a key longer than the path and step past the path's end. */
+            if (k->length > best_length && k->length <= rest_length && memcmp(rest, k->string, k->length) == 0 &&
                 (rest[k->length] == 0 || rest[k->length] == '.')) {
                 best = node->items[i];
                 best_length = k->length;

@@ -22,7 +22,8 @@ run "Python tests (native build)" env PT2_BUILD_DIR="$PWD/build" PT2_FIXTURES_DI
 run "CLI tests under ASan+UBSan" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURES_DIR="$PWD/build/fixtures" \
   .venv/bin/python -m pytest -q tests/python/test_bad_inputs.py tests/python/test_readers_vs_pytorch.py \
   tests/python/test_reference_run.py tests/python/test_convert_in_returnn.py tests/python/test_naming.py \
-  tests/python/test_as_layer.py tests/python/test_flagship.py tests/python/test_lower_transformer.py tests/python/test_lower_time_ops.py
+  tests/python/test_as_layer.py tests/python/test_flagship.py tests/python/test_lower_transformer.py tests/python/test_lower_time_ops.py tests/python/test_fuzz_regressions.py
+run "fuzz: every reader for 30 s (libFuzzer, ASan+UBSan)" bash tests/fuzz/run_fuzz.sh --seconds 30
 run "WASM module loads under Node" node wasm/wasm_smoke.mjs build-wasm
 run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
 run "npm package: parity with the native CLI, npm pack" node --test tests/node/

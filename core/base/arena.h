@@ -35,7 +35,9 @@ void pt2_arena_reset(pt2_arena *arena);
  * docs/fuzzing.md states the bound. Nested readers (a pickle inside an archive) keep the outer
  * bound. */
 #define PT2_READER_MEMORY_MULTIPLE 32
+#ifndef PT2_READER_MEMORY_ALLOWANCE /* the fuzz build lowers it, so that one input costs little time */
 #define PT2_READER_MEMORY_ALLOWANCE ((size_t)64 << 20)
+#endif
 
 typedef struct pt2_reader_bound {
     int active; /* this begin set the bound (and its end lifts it) */

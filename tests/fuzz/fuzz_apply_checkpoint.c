@@ -10,23 +10,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *model = fuzz_bytes(&r, fuzz_u32(&r), &model_length);
     const uint8_t *key = fuzz_bytes(&r, fuzz_u32(&r), &key_length);
     const uint8_t *checkpoint = fuzz_bytes(&r, r.left, &checkpoint_length);
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
+    pt2_arena *arena = fuzz_arena_begin();
     pt2_model_source source = {0};
-    source.model_bytes = fuzz_copy(&arena, model, model_length);
+    source.model_bytes = fuzz_copy(arena, model, model_length);
     source.model_length = model_length;
     source.model_name = "fuzz.pt2";
-    source.checkpoint_bytes = fuzz_copy(&arena, checkpoint, checkpoint_length);
+    source.checkpoint_bytes = fuzz_copy(arena, checkpoint, checkpoint_length);
     source.checkpoint_length = checkpoint_length;
     source.checkpoint_name = "fuzz.pt";
-    char *key_path = (char *)fuzz_alloc(&arena, key_length + 1);
+    char *key_path = (char *)fuzz_alloc(arena, key_length + 1);
     if (key_length) memcpy(key_path, key, key_length);
     source.checkpoint_key = key_path;
     pt2_error err;
     pt2_error_clear(&err);
     pt2_graph graph;
     pt2_load_report report;
-    pt2_status st = pt2_load_model(&arena, &source, &graph, &report, &err);
+    pt2_status st = pt2_load_model(arena, &source, &graph, &report, &err);
     fuzz_check_status(st, &err);
     if (st == PT2_OK) {
         fuzz_check_graph(&graph);
@@ -35,6 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pt2_load_report_format(&report, &text);
         pt2_strbuf_free(&text);
     }
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

@@ -25,15 +25,14 @@ static void visit(const pt2_json *v, int depth) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    const char *text = (const char *)fuzz_copy(&arena, data, size);
+    pt2_arena *arena = fuzz_arena_begin();
+    const char *text = (const char *)fuzz_copy(arena, data, size);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_json *root = NULL;
-    pt2_status st = pt2_json_parse(&arena, text, size, "fuzz.json", &root, &err);
+    pt2_status st = pt2_json_parse(arena, text, size, "fuzz.json", &root, &err);
     fuzz_check_status(st, &err);
     if (st == PT2_OK) visit(root, 0);
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

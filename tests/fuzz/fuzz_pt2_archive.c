@@ -3,15 +3,14 @@
 #include "fuzz_graph_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    const uint8_t *bytes = fuzz_copy(&arena, data, size);
+    pt2_arena *arena = fuzz_arena_begin();
+    const uint8_t *bytes = fuzz_copy(arena, data, size);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_graph graph;
-    pt2_status st = pt2_archive_load(&arena, bytes, size, "fuzz.pt2", &graph, &err);
+    pt2_status st = pt2_archive_load(arena, bytes, size, "fuzz.pt2", &graph, &err);
     fuzz_check_status(st, &err);
     if (st == PT2_OK) fuzz_check_graph(&graph);
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

@@ -31,9 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Local headers (30 + name + padding), data, central directory (46 + name each), end record. */
     size_t total = 22;
     for (size_t i = 0; i < count; i++) total += 30 + 2 * name_lengths[i] + 4 + 63 + data_lengths[i] + 46;
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    uint8_t *zip = fuzz_alloc(&arena, total);
+    pt2_arena *arena = fuzz_arena_begin();
+    uint8_t *zip = fuzz_zeroed(total);
     size_t offsets[MAX_ENTRIES], pos = 0;
     for (size_t i = 0; i < count; i++) {
         offsets[i] = pos;
@@ -79,9 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pt2_error err;
     pt2_error_clear(&err);
     pt2_graph graph;
-    pt2_status st = pt2_archive_load(&arena, zip, pos, "fuzz.pt2", &graph, &err);
+    pt2_status st = pt2_archive_load(arena, zip, pos, "fuzz.pt2", &graph, &err);
     fuzz_check_status(st, &err);
     if (st == PT2_OK) fuzz_check_graph(&graph);
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

@@ -10,21 +10,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *config = fuzz_bytes(&r, fuzz_u32(&r), &config_length);
     const uint8_t *index = fuzz_bytes(&r, fuzz_u32(&r), &index_length);
     const uint8_t *tensors = fuzz_bytes(&r, r.left, &data_length);
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    config = fuzz_copy(&arena, config, config_length);
-    index = fuzz_copy(&arena, index, index_length);
-    tensors = fuzz_copy(&arena, tensors, data_length);
+    pt2_arena *arena = fuzz_arena_begin();
+    config = fuzz_copy(arena, config, config_length);
+    index = fuzz_copy(arena, index, index_length);
+    tensors = fuzz_copy(arena, tensors, data_length);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_reloaded_net net;
-    pt2_status st = pt2_reload_net(&arena, (const char *)config, config_length, index, index_length, tensors,
+    pt2_status st = pt2_reload_net(arena, (const char *)config, config_length, index, index_length, tensors,
                                    data_length, &net, &err);
     fuzz_check_status(st, &err);
     for (size_t i = 0; !st && i < net.net.num_layers; i++) {
         const pt2_rt_layer *layer = &net.net.layers[i];
         for (size_t p = 0; p < layer->num_params; p++) fuzz_check_tensor(&layer->params[p].value);
     }
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

@@ -9,21 +9,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t index_length, data_length;
     const uint8_t *index = fuzz_bytes(&r, fuzz_u32(&r), &index_length);
     const uint8_t *tensors = fuzz_bytes(&r, r.left, &data_length);
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    index = fuzz_copy(&arena, index, index_length);
-    tensors = fuzz_copy(&arena, tensors, data_length);
+    pt2_arena *arena = fuzz_arena_begin();
+    index = fuzz_copy(arena, index, index_length);
+    tensors = fuzz_copy(arena, tensors, data_length);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_tf_variable *variables = NULL;
     size_t count = 0;
-    pt2_status st = pt2_tf_checkpoint_read(&arena, index, index_length, tensors, data_length, "fuzz.index", &variables,
+    pt2_status st = pt2_tf_checkpoint_read(arena, index, index_length, tensors, data_length, "fuzz.index", &variables,
                                            &count, &err);
     fuzz_check_status(st, &err);
     for (size_t i = 0; !st && i < count; i++) {
         fuzz_sink ^= (uint8_t)strlen(variables[i].name);
         fuzz_check_tensor(&variables[i].tensor);
     }
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

@@ -21,38 +21,37 @@ static pt2_status zeroed_storage(void *context, const char *key, pt2_dtype dtype
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *newline = memchr(data, '\n', size < 256 ? size : 256);
     if (!newline) return 0;
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
+    pt2_arena *arena = fuzz_arena_begin();
     /* malloc'd to its exact size (not in the arena, which rounds up): ASan sees a read past it. */
     char *key = malloc((size_t)(newline - data) + 1);
     if (!key) fuzz_die("harness allocation", NULL);
     memcpy(key, data, (size_t)(newline - data));
     key[newline - data] = 0;
     size_t length = size - (size_t)(newline + 1 - data);
-    const uint8_t *bytes = fuzz_copy(&arena, newline + 1, length);
+    const uint8_t *bytes = fuzz_copy(arena, newline + 1, length);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_reader_bound bound; /* as the CLI's inspect: selecting and flattening count too */
-    pt2_arena_reader_begin(&arena, length, "fuzz.pt", &bound);
+    pt2_arena_reader_begin(arena, length, "fuzz.pt", &bound);
     pt2_pyobj *root = NULL;
     pt2_status st;
     if (pt2_is_zip(bytes, length)) {
-        st = pt2_torch_load(&arena, bytes, length, "fuzz.pt", &root, &err);
+        st = pt2_torch_load(arena, bytes, length, "fuzz.pt", &root, &err);
     } else {
-        pt2_pickle_source source = {bytes, length, "fuzz.pkl", "data.pkl", zeroed_storage, &arena};
-        st = pt2_unpickle(&arena, &source, &root, &err);
+        pt2_pickle_source source = {bytes, length, "fuzz.pkl", "data.pkl", zeroed_storage, arena};
+        st = pt2_unpickle(arena, &source, &root, &err);
     }
     const pt2_pyobj *selected = NULL;
     pt2_named_tensors list = {0};
     if (!st) st = pt2_pyobj_select(root, key, "fuzz.pt", &selected, &err);
-    if (!st) st = pt2_pyobj_to_state_dict(&arena, selected, &list, &err);
-    pt2_arena_reader_end(&arena, &bound);
+    if (!st) st = pt2_pyobj_to_state_dict(arena, selected, &list, &err);
+    pt2_arena_reader_end(arena, &bound);
     fuzz_check_status(st, &err);
     for (size_t i = 0; !st && i < list.count; i++) {
         fuzz_sink ^= (uint8_t)strlen(list.items[i].name);
         fuzz_check_tensor(&list.items[i].tensor);
     }
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     free(key);
     return 0;
 }

@@ -3,13 +3,12 @@
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    pt2_arena arena;
-    pt2_arena_init(&arena, FUZZ_ARENA_LIMIT);
-    const uint8_t *bytes = fuzz_copy(&arena, data, size);
+    pt2_arena *arena = fuzz_arena_begin();
+    const uint8_t *bytes = fuzz_copy(arena, data, size);
     pt2_error err;
     pt2_error_clear(&err);
     pt2_zip zip;
-    pt2_status st = pt2_zip_open(&arena, bytes, size, "fuzz.zip", &zip, &err);
+    pt2_status st = pt2_zip_open(arena, bytes, size, "fuzz.zip", &zip, &err);
     fuzz_check_status(st, &err);
     if (st == PT2_OK) {
         size_t root_length = strlen(zip.root);
@@ -30,6 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
         }
     }
-    pt2_arena_free(&arena);
+    fuzz_arena_end(arena);
     return 0;
 }

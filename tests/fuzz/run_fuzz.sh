@@ -40,10 +40,12 @@ for h in "${harnesses[@]}"; do
   cp -n build/fuzz/seeds/$h/* build/fuzz/regressions/$h/* "$work"/ 2>/dev/null || true
   log=build/fuzz/logs/$h.log
   # Whole archives for the .pt2 readers; the other formats fit in less, and a shorter input runs faster.
-  case $h in pt2_archive|pt2_entries|apply_checkpoint|reload) max_len=262144 ;; zip|torch_save) max_len=65536 ;; *) max_len=16384 ;; esac
+  case $h in pt2_archive|pt2_entries|apply_checkpoint|reload) max_len=262144 ;; zip|torch_save) max_len=16384 ;; *) max_len=4096 ;; esac
   # -timeout: one input may take 10 s (a hang is a finding); -rss_limit_mb: a reader bounded by
   # 32x its input plus 64 MiB stays far below 2 GB with ASan's overhead.
-  if ./build-fuzz/fuzz_$h "$work" -max_total_time="$seconds" -runs="$runs" -jobs="$jobs" -workers="$jobs" \
+  parallel=()  # libFuzzer's -jobs forks workers that log to fuzz-N.log: only when asked for
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
+  if ./build-fuzz/fuzz_$h "$work" -max_total_time="$seconds" -runs="$runs" "${parallel[@]}" \
       -timeout=10 -rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 \
       -artifact_prefix="$artifacts/" >"$log" 2>&1; then
     echo "fuzz: $h: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') runs, $(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}') exec/s, $(grep -oE 'cov: [0-9]+' "$log" | tail -1)"

@@ -746,8 +746,12 @@ static pt2_status read_payload_tensor(loader *l, const char *folder, const char 
         pt2_error_set_entry(l->err, e->name);
         return st;
     }
-    /* torch.export.save aligns payloads to 64 bytes; an archive re-zipped by another writer may not. */
-    return pt2_storage_align(l->arena, out->dtype, &out->storage, out->storage_bytes, l->err);
+    /* torch.export.save aligns payloads to 64 bytes; an archive re-zipped by another writer may
+     * not. One copy per payload, so tied weights (one path_name) keep sharing their storage. */
+    const uint8_t *aligned;
+    if ((st = pt2_zip_aligned_data(l->arena, &l->zip, e, pt2_dtype_size(out->dtype), &aligned, l->err))) return st;
+    out->storage = (void *)aligned;
+    return PT2_OK;
 }
 
 static pt2_status read_payloads(loader *l, const char *config_name, const char *folder) {

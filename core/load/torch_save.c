@@ -5,17 +5,10 @@
 #include <string.h>
 
 /* Resolves storage keys to records "<root><prefix><key>" of the zip. */
-typedef struct aligned_copy {
-    const pt2_zip_entry *entry;
-    void *bytes;
-} aligned_copy;
-
 typedef struct storage_context {
     pt2_arena *arena;
     const pt2_zip *zip;
     const char *prefix;
-    aligned_copy *copies; /* misaligned records copied so far: tied weights share one copy */
-    size_t copy_count, copy_capacity;
 } storage_context;
 
 static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtype, uint64_t numel, void **storage,
@@ -35,22 +28,11 @@ static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtyp
                         (unsigned long long)numel, elsize, (unsigned long long)e->size);
     }
     *storage_bytes = (size_t)numel * elsize;
-    *storage = (void *)e->data; /* read-only use: tensors view the file bytes in place */
-    /* PyTorch aligns records to 64 bytes; another zip writer may not. A record is copied once,
-     * whole, however many tensors (and dtypes) reference it. */
-    if ((uintptr_t)e->data % elsize == 0) return PT2_OK;
-    for (size_t i = 0; i < c->copy_count; i++)
-        if (c->copies[i].entry == e) {
-            *storage = c->copies[i].bytes;
-            return PT2_OK;
-        }
-    void *copy = (void *)e->data;
-    if ((st = pt2_storage_align(c->arena, dtype, &copy, (size_t)e->size, err))) return st;
-    aligned_copy *grown = pt2_arena_grow(c->arena, c->copies, c->copy_count, &c->copy_capacity, sizeof *grown, err);
-    if (!grown) return err->status;
-    c->copies = grown;
-    c->copies[c->copy_count++] = (aligned_copy){e, copy};
-    *storage = copy;
+    /* Tensors view the file bytes in place (read-only use). PyTorch aligns records to 64 bytes;
+     * another zip writer may not, and then the record is copied, once. */
+    const uint8_t *bytes;
+    if ((st = pt2_zip_aligned_data(c->arena, c->zip, e, elsize, &bytes, err))) return st;
+    *storage = (void *)bytes;
     return PT2_OK;
 }
 
@@ -78,7 +60,7 @@ static pt2_status load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const
         pt2_error_set_file(err, zip->file_name);
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "big-endian checkpoints are not supported (byteorder record)");
     }
-    storage_context context = {arena, zip, storage_prefix, NULL, 0, 0};
+    storage_context context = {arena, zip, storage_prefix};
     pt2_pickle_source source = {e->data, (size_t)e->size, zip->file_name, e->name, resolve_storage, &context};
     return pt2_unpickle(arena, &source, out, err);
 }

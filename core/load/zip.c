@@ -227,3 +227,20 @@ pt2_status pt2_zip_read(const pt2_zip *zip, const char *relative_name, const pt2
     *out = e;
     return PT2_OK;
 }
+
+pt2_status pt2_zip_aligned_data(pt2_arena *arena, const pt2_zip *zip, const pt2_zip_entry *entry, size_t alignment,
+                                const uint8_t **out, pt2_error *err) {
+    if (!alignment || (uintptr_t)entry->data % alignment == 0) {
+        *out = entry->data;
+        return PT2_OK;
+    }
+    pt2_zip_entry *e = &zip->entries[entry - zip->entries];
+    if (!e->aligned_copy) {
+        uint8_t *copy = pt2_arena_alloc(arena, e->size ? (size_t)e->size : 1, err); /* 64-byte aligned */
+        if (!copy) return err->status;
+        memcpy(copy, e->data, (size_t)e->size);
+        e->aligned_copy = copy;
+    }
+    *out = e->aligned_copy;
+    return PT2_OK;
+}

@@ -31,7 +31,8 @@ def test_every_defect_has_a_regression_input():
     # 1 key with a NUL, 2 sample-input fan-out, 3 shared key names, 4 wrapping TF size,
     # 5 misaligned storages (TF int64 and a re-zipped .pt2), 6 "(t." pickle.
     assert {"key_with_nul.pt", "sample_inputs_fanout.pt2", "shared_key_names.pt", "shape_wraps.tfckpt",
-            "misaligned_int64.tfckpt", "rezipped.pt2", "empty_mark_tuple.pt"} <= set(REGRESSIONS)
+            "misaligned_int64.tfckpt", "rezipped_conv_stack.pt2", "rezipped_tied_weights.pt2",
+            "empty_mark_tuple.pt"} <= set(REGRESSIONS)
 
 
 @pytest.mark.parametrize("harness", HARNESSES)
@@ -65,15 +66,30 @@ def test_defect_through_the_cli(pt2returnn, name):
             assert lines[0].endswith(how["stderr_contains"]), lines[0]
 
 
-def test_rezipped_archive_runs_like_the_original(pt2returnn, tmp_path):
+@pytest.mark.parametrize("name", ["rezipped_conv_stack.pt2", "rezipped_tied_weights.pt2"])
+def test_rezipped_archive_runs_like_the_original(pt2returnn, tmp_path, name):
     """Python's zipfile does not align entries: the weights are misaligned in the file and get
-    copied; the result is the same bits as the aligned original's."""
-    rezipped = os.path.join(FIXTURES_DIR, "bad", "rezipped.pt2")
-    original = os.path.join(FIXTURES_DIR, REGRESSIONS["rezipped.pt2"]["same_as"])
-    outputs = []
+    copied, once per payload, so tied weights stay tied (the checkpoint report says so) and the
+    result is the same bits as the aligned original's."""
+    rezipped = os.path.join(FIXTURES_DIR, "bad", name)
+    stem = REGRESSIONS[name]["same_as"][:-4]
+    original = os.path.join(FIXTURES_DIR, stem + ".pt2")
+    import torch
+    from safetensors.torch import save_file
+    state = torch.load(os.path.join(FIXTURES_DIR, stem + ".ckpt.pt"), weights_only=True)["model"]["generator"]
+    # Name only one of tied twins: the other gets it only if the archive's storages stay shared.
+    names = sorted(state)
+    if stem == "tied_weights":
+        names = [n for n in names if n != "emb.weight"]
+    checkpoint = tmp_path / "ckpt.safetensors"
+    save_file({n: state[n].contiguous() for n in names}, str(checkpoint))
+    outputs, reports = [], []
     for model in (original, rezipped):
         out = tmp_path / (os.path.basename(model) + ".npy")
-        subprocess.run([pt2returnn, "run", model, "--input", os.path.join(FIXTURES_DIR, "conv_stack.input.npy"),
-                        "--output", str(out)], check=True, capture_output=True, timeout=120)
+        result = subprocess.run([pt2returnn, "run", model, "--input", os.path.join(FIXTURES_DIR, stem + ".input.npy"),
+                                 "--checkpoint", str(checkpoint), "--output", str(out)],
+                                check=True, capture_output=True, text=True, timeout=120)
         outputs.append(np.load(out))
+        reports.append([line for line in result.stderr.splitlines() if line.startswith("checkpoint")])
     np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert reports[0] and reports[0] == reports[1]

@@ -56,7 +56,7 @@ def test_defect_through_the_cli(pt2returnn, name):
     # under ASan, which reserves terabytes of shadow memory).
     limit = "" if "asan" in pt2returnn else "ulimit -v 1000000; "
     result = subprocess.run(["bash", "-c", f'{limit}exec "$0" inspect "$@"', pt2returnn, path] + how.get("args", []),
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=how.get("timeout", 60))
     assert result.returncode == how["exit_code"], (result.returncode, result.stderr)
     if how["exit_code"]:
         lines = result.stderr.splitlines()

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# python3-dev and ninja-build: the Python package's extension (python/, built with scikit-build-core)
-debian_packages=(gcc g++ make cmake ninja-build python3-dev libxnnpack-dev libpthreadpool-dev emscripten chromium)
+# python3-dev and ninja-build: the Python package's extension (python/, built with scikit-build-core);
+# clang-14 (Debian 12's clang) with libclang-rt-14-dev, which holds libFuzzer: the fuzz harnesses.
+debian_packages=(gcc g++ make cmake ninja-build python3-dev libxnnpack-dev libpthreadpool-dev emscripten chromium clang-14 libclang-rt-14-dev)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

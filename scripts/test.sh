@@ -25,7 +25,9 @@ run "CLI tests under ASan+UBSan" env PT2_BUILD_DIR="$PWD/build-asan" PT2_FIXTURE
   tests/python/test_as_layer.py tests/python/test_flagship.py tests/python/test_lower_transformer.py tests/python/test_lower_time_ops.py \
   tests/python/test_cli_surfaces.py \
   tests/python/test_lower_catalogue.py tests/python/test_lower_matrix.py tests/python/test_ops_doc.py \
-  tests/python/test_lower_encoders.py
+  tests/python/test_lower_encoders.py \
+  tests/python/test_fuzz_regressions.py
+run "fuzz: every reader for 30 s (libFuzzer, ASan+UBSan)" bash tests/fuzz/run_fuzz.sh --seconds 30
 run "WASM module loads under Node" node wasm/wasm_smoke.mjs build-wasm
 run "WASM module under Node" node tests/wasm/test_wasm_inspect.mjs build-wasm build/fixtures
 run "npm package: parity with the native CLI, npm pack" node --test tests/node/

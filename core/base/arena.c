@@ -73,6 +73,34 @@ int pt2_mul_i64(int64_t a, int64_t b, int64_t *out) {
     return 1;
 }
 
+void pt2_arena_reader_begin(pt2_arena *arena, size_t input_bytes, const char *file_name, pt2_reader_bound *bound) {
+    bound->active = 0;
+    if (arena->bound_bytes) return; /* an outer reader's bound holds */
+    size_t allowed;
+    if (!pt2_mul_size(input_bytes, PT2_READER_MEMORY_MULTIPLE, &allowed) ||
+        !pt2_add_size(allowed, PT2_READER_MEMORY_ALLOWANCE, &allowed) ||
+        !pt2_add_size(allowed, arena->used_bytes, &allowed))
+        allowed = SIZE_MAX;
+    arena->bound_bytes = allowed;
+    arena->bound_file = file_name;
+    bound->active = 1;
+}
+
+void pt2_arena_reader_end(pt2_arena *arena, const pt2_reader_bound *bound) {
+    if (!bound->active) return;
+    arena->bound_bytes = 0;
+    arena->bound_file = NULL;
+}
+
+/* Past the reader bound the file is at fault, not the machine: exit 2, naming the file. */
+static void fail_over_bound(pt2_arena *arena, pt2_error *err) {
+    pt2_error_set_file(err, arena->bound_file);
+    pt2_fail(err, PT2_ERR_INPUT,
+             "reading this file needs more memory than its size justifies (a reader may use %d times the "
+             "file's size plus %zu MiB); the file is damaged or hostile",
+             PT2_READER_MEMORY_MULTIPLE, PT2_READER_MEMORY_ALLOWANCE >> 20);
+}
+
 static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err) {
     /* A kept block that is large enough (the smallest such) serves before new memory. */
     pt2_arena_block **best = NULL;
@@ -85,10 +113,14 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
         return b;
     }
     size_t total;
+    if (!pt2_add_size(size, header_size(), &total)) total = SIZE_MAX;
+    if (arena->bound_bytes && (arena->used_bytes > arena->bound_bytes || total > arena->bound_bytes - arena->used_bytes)) {
+        fail_over_bound(arena, err);
+        return NULL;
+    }
     const pt2_arena *root = arena;
     while (root->parent) root = root->parent;
-    if (!pt2_add_size(size, header_size(), &total) || total > root->limit_bytes - root->used_bytes ||
-        root->used_bytes > root->limit_bytes) {
+    if (total > root->limit_bytes - root->used_bytes || root->used_bytes > root->limit_bytes) {
         pt2_fail(err, PT2_ERR_MEMORY, "allocation of %zu bytes exceeds the memory limit of %zu bytes", size,
                  root->limit_bytes);
         return NULL;
@@ -111,6 +143,10 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
 static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err) {
     size_t rounded;
     if (!pt2_add_size(size, ALIGN - 1, &rounded)) {
+        if (arena->bound_bytes) {
+            fail_over_bound(arena, err);
+            return NULL;
+        }
         pt2_fail(err, PT2_ERR_MEMORY, "allocation size overflows");
         return NULL;
     }
@@ -154,6 +190,10 @@ void *pt2_arena_alloc_uninit(pt2_arena *arena, size_t size, pt2_error *err) { re
 void *pt2_arena_alloc_array(pt2_arena *arena, size_t n, size_t size, pt2_error *err) {
     size_t total;
     if (!pt2_mul_size(n, size, &total)) {
+        if (arena->bound_bytes) {
+            fail_over_bound(arena, err);
+            return NULL;
+        }
         pt2_fail(err, PT2_ERR_MEMORY, "array of %zu x %zu bytes overflows", n, size);
         return NULL;
     }

@@ -17,6 +17,8 @@ typedef struct pt2_arena {
     size_t limit_bytes; /* hard cap; 0 means the default */
     size_t peak_bytes;
     struct pt2_arena *parent; /* a child arena's blocks count towards its parent's use, limit and peak */
+    size_t bound_bytes;     /* while a reader runs: the most used_bytes may reach; 0 = no bound */
+    const char *bound_file; /* the file that reader reads, named when the bound is hit */
 } pt2_arena;
 
 #define PT2_ARENA_DEFAULT_LIMIT ((size_t)1 << 31) /* 2 GiB: the WASM heap's practical ceiling */
@@ -30,6 +32,24 @@ void pt2_arena_free(pt2_arena *arena);
 /* Forgets every allocation but keeps the memory, so running the same work again (a benchmark's
  * repeats, a server's next request) reuses pages the system has already mapped. */
 void pt2_arena_reset(pt2_arena *arena);
+
+/* The reader bound: reading a file may allocate at most PT2_READER_MEMORY_MULTIPLE times the
+ * file's size plus PT2_READER_MEMORY_ALLOWANCE. A file that needs more (shared pickle references
+ * expanded, a JSON of empty lists, ...) is damaged or hostile: the allocation fails with
+ * PT2_ERR_INPUT (exit 2) naming the file, long before the arena's limit (which means exit 3).
+ * docs/fuzzing.md states the bound. Nested readers (a pickle inside an archive) keep the outer
+ * bound. */
+#define PT2_READER_MEMORY_MULTIPLE 32
+#ifndef PT2_READER_MEMORY_ALLOWANCE /* the fuzz build lowers it, so that one input costs little time */
+#define PT2_READER_MEMORY_ALLOWANCE ((size_t)64 << 20)
+#endif
+
+typedef struct pt2_reader_bound {
+    int active; /* this begin set the bound (and its end lifts it) */
+} pt2_reader_bound;
+
+void pt2_arena_reader_begin(pt2_arena *arena, size_t input_bytes, const char *file_name, pt2_reader_bound *bound);
+void pt2_arena_reader_end(pt2_arena *arena, const pt2_reader_bound *bound);
 
 /* Returns zeroed memory aligned to 64 bytes (SIMD and XNNPACK friendly), or NULL after
  * filling `err` when the size overflows or the arena's limit would be exceeded. */

@@ -6,6 +6,10 @@
 static void copy_field(char *dst, unsigned long size, const char *src) {
     if (!src) return;
     snprintf(dst, size, "%s", src);
+    /* Names come from files (a zip entry, a dict key): a control character in one must not
+     * break the one-line error or the terminal it is printed on. */
+    for (char *p = dst; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 void pt2_error_clear(pt2_error *err) {

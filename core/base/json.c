@@ -298,8 +298,20 @@ static pt2_status parse_value(parser *p, pt2_json *v, int depth) {
     return parse_error(p, "a JSON value");
 }
 
+static pt2_status parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
+                        pt2_error *err);
+
 pt2_status pt2_json_parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
                           pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, what, &bound);
+    pt2_status st = parse(arena, text, length, what, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
+                        pt2_error *err) {
     parser p = {text, length, 0, what ? what : "JSON text", arena, err};
     pt2_json *root = pt2_arena_alloc(arena, sizeof *root, err);
     if (!root) return err->status;

@@ -71,8 +71,10 @@ static pt2_status read_npy(const uint8_t *bytes, size_t length, pt2_tensor *out,
  * mislabel a later, unrelated error that uses the same pt2_error. */
 pt2_status pt2_npy_read(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *name, pt2_tensor *out,
                         pt2_error *err) {
-    (void)arena; /* the tensor points into bytes, which the caller keeps alive */
+    /* The tensor points into bytes, which the caller keeps alive; only a data offset the element
+     * size does not divide (numpy pads headers to 64 bytes, other writers need not) is copied. */
     pt2_status status = read_npy(bytes, length, out, err);
+    if (!status) status = pt2_storage_align(arena, out->dtype, &out->storage, out->storage_bytes, err);
     if (status) pt2_error_set_file(err, name);
     return status;
 }

@@ -102,6 +102,16 @@ pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err) {
     return PT2_OK;
 }
 
+pt2_status pt2_storage_align(pt2_arena *arena, pt2_dtype dtype, void **storage, size_t storage_bytes, pt2_error *err) {
+    size_t elsize = pt2_dtype_size(dtype);
+    if (!elsize || (uintptr_t)*storage % elsize == 0) return PT2_OK;
+    void *copy = pt2_arena_alloc(arena, storage_bytes ? storage_bytes : 1, err);
+    if (!copy) return err->status;
+    memcpy(copy, *storage, storage_bytes);
+    *storage = copy;
+    return PT2_OK;
+}
+
 static pt2_status tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, int zero,
                                pt2_tensor *out, pt2_error *err) {
     memset(out, 0, sizeof *out);

@@ -52,6 +52,12 @@ int pt2_tensor_is_contiguous(const pt2_tensor *t);
 /* Checks that every element the view addresses lies inside storage_bytes. */
 pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err);
 
+/* Kernels load elements with their C type, so a storage must be aligned to its element size.
+ * Readers view file bytes in place; a storage at an address the element size does not divide
+ * (a zip writer without PyTorch's 64-byte alignment, a free header length, an offset in a
+ * TF bundle) is copied into the arena, and only then. */
+pt2_status pt2_storage_align(pt2_arena *arena, pt2_dtype dtype, void **storage, size_t storage_bytes, pt2_error *err);
+
 /* A new zeroed contiguous tensor in the arena. */
 pt2_status pt2_tensor_alloc(pt2_arena *arena, pt2_dtype dtype, int rank, const int64_t *shape, pt2_tensor *out,
                             pt2_error *err);

@@ -615,13 +615,17 @@ static pt2_status write_tensor_list(pt2_arena *arena, const pt2_named_tensors *l
 static pt2_status inspect_torch_save(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                                      const pt2_inspect_options *options, pt2_strbuf *sb, pt2_error *err) {
     pt2_pyobj *root;
-    pt2_status st = pt2_torch_load(arena, bytes, length, file_name, &root, err);
-    if (st) return st;
-    const pt2_pyobj *selected = root;
+    const pt2_pyobj *selected = NULL;
     const char *key = options->checkpoint_key ? options->checkpoint_key : "";
-    if ((st = pt2_pyobj_select(root, key, file_name, &selected, err))) return st;
     pt2_named_tensors list = {0};
-    if ((st = pt2_pyobj_to_state_dict(arena, selected, &list, err))) return st;
+    /* Selecting and flattening count against the file's reader memory bound too. */
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = pt2_torch_load(arena, bytes, length, file_name, &root, err);
+    if (!st) st = pt2_pyobj_select(root, key, file_name, &selected, err);
+    if (!st) st = pt2_pyobj_to_state_dict(arena, selected, &list, err);
+    pt2_arena_reader_end(arena, &bound);
+    if (st) return st;
     if (options->json) {
         pt2_strbuf_puts(sb, "{\n  \"file\": ");
         pt2_json_write_string(sb, file_name);

@@ -11,7 +11,6 @@
 static pt2_status read_checkpoint(pt2_arena *arena, const pt2_model_source *source, pt2_named_tensors *out,
                                   pt2_error *err) {
     pt2_file_format format = pt2_detect_format(arena, source->checkpoint_bytes, source->checkpoint_length);
-    pt2_status st;
     if (format == PT2_FORMAT_SAFETENSORS) {
         if (source->checkpoint_key && source->checkpoint_key[0]) {
             pt2_error_set_file(err, source->checkpoint_name);
@@ -24,18 +23,8 @@ static pt2_status read_checkpoint(pt2_arena *arena, const pt2_model_source *sour
         pt2_error_set_file(err, source->checkpoint_name);
         return pt2_fail(err, PT2_ERR_INPUT, "a checkpoint must be a torch.save file or a .safetensors file");
     }
-    pt2_pyobj *root;
-    if ((st = pt2_torch_load(arena, source->checkpoint_bytes, source->checkpoint_length, source->checkpoint_name,
-                             &root, err)))
-        return st;
-    const pt2_pyobj *selected;
-    if ((st = pt2_pyobj_select(root, source->checkpoint_key, source->checkpoint_name, &selected, err))) return st;
-    if (selected->kind != PT2_PY_DICT) {
-        pt2_error_set_file(err, source->checkpoint_name);
-        return pt2_fail(err, PT2_ERR_INPUT, "checkpoint key '%s' selects a %s, expected a state dict",
-                        source->checkpoint_key ? source->checkpoint_key : "", pt2_pyobj_kind_name(selected->kind));
-    }
-    return pt2_pyobj_to_state_dict(arena, selected, out, err);
+    return pt2_torch_load_state_dict(arena, source->checkpoint_bytes, source->checkpoint_length,
+                                     source->checkpoint_name, source->checkpoint_key, out, err);
 }
 
 pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_graph *graph,

@@ -2,6 +2,7 @@
  * does, but never calls anything: each GLOBAL must be on the allow-list below (what
  * torch.load(weights_only=True) accepts) and REDUCE/NEWOBJ/BUILD on those globals are
  * carried out by our own code. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,7 +79,11 @@ typedef struct unpickler {
     size_t memo_capacity;
     size_t memo_next; /* MEMOIZE's implicit key */
     pt2_pyobj *none, *true_value, *false_value;
+    struct dict_slot *dict_keys; /* string and int keys of every dict, hashed: see find_dict_key */
+    size_t dict_keys_count, dict_keys_capacity;
 } unpickler;
+
+static pt2_status unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err);
 
 static pt2_status fail(unpickler *u, pt2_status status, const char *fmt, const char *detail) {
     pt2_error_set_file(u->err, u->source->file_name);
@@ -125,7 +130,8 @@ static pt2_status top(unpickler *u, pt2_pyobj **out) {
 static pt2_status pop_mark(unpickler *u, pt2_pyobj ***items, size_t *count) {
     if (!u->mark_count) return fail_at(u, "no MARK on the stack");
     size_t start = u->marks[--u->mark_count];
-    *items = u->stack + start;
+    /* An empty stack has no array yet: NULL + 0 is undefined behaviour in C. */
+    *items = u->stack ? u->stack + start : NULL;
     *count = u->stack_count - start;
     u->stack_count = start;
     return PT2_OK;
@@ -185,6 +191,68 @@ static pt2_status make_sequence(unpickler *u, pt2_pyobj_kind kind, pt2_pyobj **i
     return PT2_OK;
 }
 
+/* A repeated dict key replaces the value, as in Python. Scanning a dict's keys for each new one
+ * would be quadratic (a fuzzed 16 KB pickle of 15000 keys took seconds), so the string and int
+ * keys of all dicts sit in one open-addressing table, by (dict, key). Other keys (None, tuples)
+ * never compare equal here. */
+typedef struct dict_slot {
+    const pt2_pyobj *dict; /* NULL: empty slot */
+    uint64_t hash;
+    size_t index; /* into dict->keys */
+} dict_slot;
+
+static int hashable_key(const pt2_pyobj *key) { return key->kind == PT2_PY_STRING || key->kind == PT2_PY_INT; }
+
+static uint64_t dict_key_hash(const pt2_pyobj *dict, const pt2_pyobj *key) {
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    uintptr_t d = (uintptr_t)dict;
+    for (size_t i = 0; i < sizeof d; i++) h = (h ^ ((d >> (8 * i)) & 0xff)) * 1099511628211ull;
+    h = (h ^ (uint64_t)key->kind) * 1099511628211ull;
+    if (key->kind == PT2_PY_STRING)
+        for (size_t i = 0; i < key->length; i++) h = (h ^ (uint8_t)key->string[i]) * 1099511628211ull;
+    else
+        for (int i = 0; i < 8; i++) h = (h ^ (((uint64_t)key->int_value >> (8 * i)) & 0xff)) * 1099511628211ull;
+    return h;
+}
+
+static int same_key(const pt2_pyobj *a, const pt2_pyobj *b) {
+    return a->kind == b->kind &&
+           ((a->kind == PT2_PY_STRING && a->length == b->length && !memcmp(a->string, b->string, a->length)) ||
+            (a->kind == PT2_PY_INT && a->int_value == b->int_value));
+}
+
+/* The slot holding `key` in `dict`, or the empty slot where it would go. */
+static dict_slot *find_dict_key(unpickler *u, const pt2_pyobj *dict, const pt2_pyobj *key, uint64_t hash) {
+    size_t mask = u->dict_keys_capacity - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        dict_slot *slot = &u->dict_keys[i];
+        if (!slot->dict || (slot->dict == dict && slot->hash == hash && same_key(dict->keys[slot->index], key)))
+            return slot;
+    }
+}
+
+static pt2_status remember_dict_key(unpickler *u, const pt2_pyobj *dict, const pt2_pyobj *key, uint64_t hash,
+                                    size_t index) {
+    if ((u->dict_keys_count + 1) * 2 > u->dict_keys_capacity) { /* at most half full */
+        size_t capacity = u->dict_keys_capacity ? u->dict_keys_capacity * 2 : 64;
+        dict_slot *old = u->dict_keys;
+        size_t old_capacity = u->dict_keys_capacity;
+        u->dict_keys = pt2_arena_alloc_array(u->arena, capacity, sizeof *u->dict_keys, u->err);
+        if (!u->dict_keys) return u->err->status;
+        u->dict_keys_capacity = capacity;
+        for (size_t i = 0; i < old_capacity; i++)
+            if (old[i].dict) {
+                size_t mask = capacity - 1, j = (size_t)old[i].hash & mask;
+                while (u->dict_keys[j].dict) j = (j + 1) & mask;
+                u->dict_keys[j] = old[i];
+            }
+    }
+    dict_slot *slot = find_dict_key(u, dict, key, hash);
+    *slot = (dict_slot){dict, hash, index};
+    u->dict_keys_count++;
+    return PT2_OK;
+}
+
 static pt2_status append_item(unpickler *u, pt2_pyobj *container, pt2_pyobj *key, pt2_pyobj *value) {
     /* Python's pickler fills a container before placing it in its parent; only cyclic data
      * (a list holding itself, ...) changes one afterwards. Refusing that keeps every object a
@@ -195,16 +263,14 @@ static pt2_status append_item(unpickler *u, pt2_pyobj *container, pt2_pyobj *key
         pt2_status st = note_child(u, container, key);
         if (st) return st;
     }
-    if (container->kind == PT2_PY_DICT) {
-        /* A repeated key replaces the value, as in Python. Keys compared for strings and ints. */
-        for (size_t i = 0; key && i < container->count; i++) {
-            const pt2_pyobj *k = container->keys[i];
-            if (k->kind == key->kind &&
-                ((k->kind == PT2_PY_STRING && k->length == key->length && !memcmp(k->string, key->string, k->length)) ||
-                 (k->kind == PT2_PY_INT && k->int_value == key->int_value))) {
-                container->items[i] = value;
-                return note_child(u, container, value);
-            }
+    uint64_t hash = 0;
+    int hashed = container->kind == PT2_PY_DICT && key && hashable_key(key);
+    if (hashed) {
+        hash = dict_key_hash(container, key);
+        const dict_slot *slot = u->dict_keys_capacity ? find_dict_key(u, container, key, hash) : NULL;
+        if (slot && slot->dict) {
+            container->items[slot->index] = value;
+            return note_child(u, container, value);
         }
     }
     if (container->count == container->capacity) {
@@ -224,6 +290,10 @@ static pt2_status append_item(unpickler *u, pt2_pyobj *container, pt2_pyobj *key
     }
     if (container->kind == PT2_PY_DICT) container->keys[container->count] = key;
     container->items[container->count++] = value;
+    if (hashed) {
+        pt2_status st = remember_dict_key(u, container, key, hash, container->count - 1);
+        if (st) return st;
+    }
     return note_child(u, container, value);
 }
 
@@ -716,6 +786,14 @@ static pt2_status step(unpickler *u, uint8_t op, int *done) {
 }
 
 pt2_status pt2_unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, source->length, source->file_name, &bound);
+    pt2_status st = unpickle(arena, source, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status unpickle(pt2_arena *arena, const pt2_pickle_source *source, pt2_pyobj **out, pt2_error *err) {
     unpickler u = {0};
     u.arena = arena;
     u.source = source;

@@ -746,6 +746,11 @@ static pt2_status read_payload_tensor(loader *l, const char *folder, const char 
         pt2_error_set_entry(l->err, e->name);
         return st;
     }
+    /* torch.export.save aligns payloads to 64 bytes; an archive re-zipped by another writer may
+     * not. One copy per payload, so tied weights (one path_name) keep sharing their storage. */
+    const uint8_t *aligned;
+    if ((st = pt2_zip_aligned_data(l->arena, &l->zip, e, pt2_dtype_size(out->dtype), &aligned, l->err))) return st;
+    out->storage = (void *)aligned;
     return PT2_OK;
 }
 
@@ -779,9 +784,17 @@ static pt2_status read_payloads(loader *l, const char *config_name, const char *
     return PT2_OK;
 }
 
-static pt2_status collect_sample_tensors(loader *l, const pt2_pyobj *o, int depth, pt2_tensor *out, size_t max,
-                                         size_t *count) {
+/* Shared pickle references make a DAG whose tree walk can be exponentially larger than the
+ * file (32 levels of 8 memo references each: 8^32 visits), so the walk has a budget as well as a
+ * depth limit. Sample inputs are a handful of tensors in a tuple and a dict. */
+#define MAX_SAMPLE_VISITS ((size_t)1 << 16)
+
+static pt2_status collect_sample_tensors(loader *l, const pt2_pyobj *o, int depth, size_t *visits, pt2_tensor *out,
+                                         size_t max, size_t *count) {
     if (depth > 32) return load_error(l, PT2_ERR_INPUT, "sample inputs nested deeper than %s levels", "32");
+    if (++*visits > MAX_SAMPLE_VISITS)
+        return load_error(l, PT2_ERR_INPUT, "sample inputs expand to more than %s objects (shared references)",
+                          "65536");
     if (o->kind == PT2_PY_TENSOR) {
         if (*count < max) out[*count] = o->tensor;
         (*count)++;
@@ -789,7 +802,7 @@ static pt2_status collect_sample_tensors(loader *l, const pt2_pyobj *o, int dept
     }
     if (o->kind == PT2_PY_LIST || o->kind == PT2_PY_TUPLE || o->kind == PT2_PY_DICT)
         for (size_t i = 0; i < o->count; i++) {
-            pt2_status st = collect_sample_tensors(l, o->items[i], depth + 1, out, max, count);
+            pt2_status st = collect_sample_tensors(l, o->items[i], depth + 1, visits, out, max, count);
             if (st) return st;
         }
     return PT2_OK;
@@ -809,9 +822,9 @@ static pt2_status read_sample_inputs(loader *l) {
     g->sample_inputs = pt2_arena_alloc_array(l->arena, user_inputs + 1, sizeof *g->sample_inputs, l->err);
     if (!g->sample_inputs) return l->err->status;
     int args_and_kwargs = root->kind == PT2_PY_TUPLE && root->count == 2 && root->items[1]->kind == PT2_PY_DICT;
-    size_t count = 0;
-    if ((st = collect_sample_tensors(l, args_and_kwargs ? root->items[0] : root, 0, g->sample_inputs, user_inputs,
-                                     &count)))
+    size_t count = 0, visits = 0;
+    if ((st = collect_sample_tensors(l, args_and_kwargs ? root->items[0] : root, 0, &visits, g->sample_inputs,
+                                     user_inputs, &count)))
         return st;
     if (args_and_kwargs && count < user_inputs) {
         const pt2_pyobj *kwargs = root->items[1];
@@ -825,8 +838,8 @@ static pt2_status read_sample_inputs(loader *l) {
         }
         if (!all_by_name) {
             size_t keyword_count = 0;
-            if ((st = collect_sample_tensors(l, kwargs, 0, g->sample_inputs + positional, user_inputs - positional,
-                                             &keyword_count)))
+            if ((st = collect_sample_tensors(l, kwargs, 0, &visits, g->sample_inputs + positional,
+                                             user_inputs - positional, &keyword_count)))
                 return st;
             count = positional + keyword_count;
         }
@@ -846,8 +859,20 @@ static pt2_status read_text_entry(loader *l, const char *name, const char **text
     return PT2_OK;
 }
 
+static pt2_status archive_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                               pt2_graph *out, pt2_error *err);
+
 pt2_status pt2_archive_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                             pt2_graph *out, pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = archive_load(arena, bytes, length, file_name, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status archive_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                               pt2_graph *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     loader l = {0};
     l.arena = arena;

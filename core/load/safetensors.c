@@ -111,9 +111,8 @@ static pt2_status read_tensor(const char *name, const pt2_json *info, const uint
     return PT2_OK;
 }
 
-pt2_status pt2_safetensors_load_with_metadata(pt2_arena *arena, const uint8_t *bytes, size_t length,
-                                              const char *file_name, pt2_named_tensors *out,
-                                              pt2_safetensors_metadata *metadata, pt2_error *err) {
+static pt2_status load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                       pt2_named_tensors *out, pt2_safetensors_metadata *metadata, pt2_error *err) {
     if (metadata) memset(metadata, 0, sizeof *metadata);
     pt2_error_set_file(err, file_name);
     if (length < 8)
@@ -150,12 +149,7 @@ pt2_status pt2_safetensors_load_with_metadata(pt2_arena *arena, const uint8_t *b
         range_count++;
         /* Kernels load elements with their C type, so a tensor whose bytes sit at an offset the
          * element size does not divide (the header length is free) gets an aligned copy. */
-        if ((uintptr_t)t.storage % pt2_dtype_size(t.dtype) != 0) {
-            void *copy = pt2_arena_alloc(arena, t.storage_bytes ? t.storage_bytes : 1, err);
-            if (!copy) return err->status;
-            memcpy(copy, t.storage, t.storage_bytes);
-            t.storage = copy;
-        }
+        if ((st = pt2_storage_align(arena, t.dtype, &t.storage, t.storage_bytes, err))) return st;
         err->entry[0] = 0;
         if ((st = pt2_named_tensors_push(arena, out, name, &t, 0, err))) return st;
     }
@@ -172,6 +166,16 @@ pt2_status pt2_safetensors_load_with_metadata(pt2_arena *arena, const uint8_t *b
         }
     }
     return PT2_OK;
+}
+
+pt2_status pt2_safetensors_load_with_metadata(pt2_arena *arena, const uint8_t *bytes, size_t length,
+                                              const char *file_name, pt2_named_tensors *out,
+                                              pt2_safetensors_metadata *metadata, pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = load(arena, bytes, length, file_name, out, metadata, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
 }
 
 pt2_status pt2_safetensors_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,

@@ -28,15 +28,11 @@ static pt2_status resolve_storage(void *context, const char *key, pt2_dtype dtyp
                         (unsigned long long)numel, elsize, (unsigned long long)e->size);
     }
     *storage_bytes = (size_t)numel * elsize;
-    *storage = (void *)e->data; /* read-only use: tensors view the file bytes in place */
-    /* PyTorch aligns records to 64 bytes; another zip writer may not, and kernels load elements
-     * with their C type, so misaligned storages are copied. */
-    if ((uintptr_t)e->data % elsize != 0) {
-        void *copy = pt2_arena_alloc(c->arena, *storage_bytes ? *storage_bytes : 1, err);
-        if (!copy) return err->status;
-        memcpy(copy, e->data, *storage_bytes);
-        *storage = copy;
-    }
+    /* Tensors view the file bytes in place (read-only use). PyTorch aligns records to 64 bytes;
+     * another zip writer may not, and then the record is copied, once. */
+    const uint8_t *bytes;
+    if ((st = pt2_zip_aligned_data(c->arena, c->zip, e, elsize, &bytes, err))) return st;
+    *storage = (void *)bytes;
     return PT2_OK;
 }
 
@@ -76,7 +72,31 @@ pt2_status pt2_torch_load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, co
 
 pt2_status pt2_torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                           pt2_pyobj **out, pt2_error *err) {
-    return torch_load(arena, bytes, length, file_name, 0, out, err);
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = torch_load(arena, bytes, length, file_name, 0, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+pt2_status pt2_torch_load_state_dict(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                                     const char *key_path, pt2_named_tensors *out, pt2_error *err) {
+    /* One bound over reading, selecting and flattening: names built from shared keys are memory
+     * the file has to justify too. */
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_pyobj *root;
+    const pt2_pyobj *selected = NULL;
+    pt2_status st = torch_load(arena, bytes, length, file_name, 0, &root, err);
+    if (!st) st = pt2_pyobj_select(root, key_path, file_name, &selected, err);
+    if (!st && selected->kind != PT2_PY_DICT) {
+        pt2_error_set_file(err, file_name);
+        st = pt2_fail(err, PT2_ERR_INPUT, "checkpoint key '%s' selects a %s, expected a state dict",
+                      key_path ? key_path : "", pt2_pyobj_kind_name(selected->kind));
+    }
+    if (!st) st = pt2_pyobj_to_state_dict(arena, selected, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
 }
 
 static pt2_status torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
@@ -127,11 +147,13 @@ pt2_status pt2_pyobj_select(const pt2_pyobj *root, const char *key_path, const c
         /* Longest key that matches a prefix of the rest ending at a dot or at the end, so keys
          * that contain dots ("model.generator" as one key) still work. */
         const pt2_pyobj *best = NULL;
-        size_t best_length = 0;
+        size_t best_length = 0, rest_length = strlen(rest);
         for (size_t i = 0; i < node->count; i++) {
             const pt2_pyobj *k = node->keys[i];
             if (!k || k->kind != PT2_PY_STRING) continue;
-            if (k->length > best_length && strncmp(rest, k->string, k->length) == 0 &&
+            /* Lengths first: a key may hold a NUL byte, so a NUL-terminated comparison could
+             * "match" a key longer than the path and step past the path's end. */
+            if (k->length > best_length && k->length <= rest_length && memcmp(rest, k->string, k->length) == 0 &&
                 (rest[k->length] == 0 || rest[k->length] == '.')) {
                 best = node->items[i];
                 best_length = k->length;

@@ -13,6 +13,11 @@
 pt2_status pt2_torch_load(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                           pt2_pyobj **out, pt2_error *err);
 
+/* The usual way to read a checkpoint: load, select `key_path` (NULL or "" for the root), require
+ * a dict and flatten it, all under one reader memory bound for the file. */
+pt2_status pt2_torch_load_state_dict(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                                     const char *key_path, pt2_named_tensors *out, pt2_error *err);
+
 /* Same, on an entry of an already opened zip holding a nested torch.save zip or a pickle
  * whose storages live in `zip` under "<root>/<storage_prefix><key>" (e.g. "data/"). */
 pt2_status pt2_torch_load_pickle_in_zip(pt2_arena *arena, const pt2_zip *zip, const char *pickle_entry,

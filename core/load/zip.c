@@ -74,8 +74,20 @@ static pt2_status apply_zip64_extra(const uint8_t *extra, size_t extra_length, u
     return PT2_OK;
 }
 
+static pt2_status zip_open(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                           pt2_zip *out, pt2_error *err);
+
 pt2_status pt2_zip_open(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
                         pt2_zip *out, pt2_error *err) {
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, length, file_name, &bound);
+    pt2_status st = zip_open(arena, bytes, length, file_name, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status zip_open(pt2_arena *arena, const uint8_t *bytes, size_t length, const char *file_name,
+                           pt2_zip *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     out->file_name = file_name;
     pt2_error_set_file(err, file_name);
@@ -205,11 +217,30 @@ pt2_status pt2_zip_read(const pt2_zip *zip, const char *relative_name, const pt2
                         "as torch.save and torch.export.save write them",
                         (unsigned)e->method, e->method == 8 ? " (deflate)" : "");
     }
+#ifndef PT2_FUZZ_NO_CHECKSUMS /* the fuzz build skips checksums so that mutations reach the readers inside */
     if (e->crc32 && pt2_crc32(0, e->data, (size_t)e->size) != e->crc32) {
         pt2_error_set_file(err, zip->file_name);
         pt2_error_set_entry(err, e->name);
         return pt2_fail(err, PT2_ERR_INPUT, "CRC-32 mismatch: the entry's bytes are corrupt");
     }
+#endif
     *out = e;
+    return PT2_OK;
+}
+
+pt2_status pt2_zip_aligned_data(pt2_arena *arena, const pt2_zip *zip, const pt2_zip_entry *entry, size_t alignment,
+                                const uint8_t **out, pt2_error *err) {
+    if (!alignment || (uintptr_t)entry->data % alignment == 0) {
+        *out = entry->data;
+        return PT2_OK;
+    }
+    pt2_zip_entry *e = &zip->entries[entry - zip->entries];
+    if (!e->aligned_copy) {
+        uint8_t *copy = pt2_arena_alloc(arena, e->size ? (size_t)e->size : 1, err); /* 64-byte aligned */
+        if (!copy) return err->status;
+        memcpy(copy, e->data, (size_t)e->size);
+        e->aligned_copy = copy;
+    }
+    *out = e->aligned_copy;
     return PT2_OK;
 }

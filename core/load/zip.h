@@ -16,6 +16,7 @@ typedef struct pt2_zip_entry {
     uint64_t compressed_size;
     uint16_t method; /* 0 = stored; anything else is refused when read */
     uint32_t crc32;
+    const uint8_t *aligned_copy; /* made by pt2_zip_aligned_data when `data` is misaligned */
 } pt2_zip_entry;
 
 typedef struct pt2_zip {
@@ -35,6 +36,12 @@ const pt2_zip_entry *pt2_zip_find(const pt2_zip *zip, const char *relative_name)
 /* Like find, but fails with a clear error when the entry is missing or compressed, and
  * verifies the CRC-32 of the entry's bytes when the zip recorded one. */
 pt2_status pt2_zip_read(const pt2_zip *zip, const char *relative_name, const pt2_zip_entry **out, pt2_error *err);
+
+/* The entry's bytes at an address `alignment` divides (an element size): `data` itself when it
+ * is (PyTorch aligns records to 64 bytes), else one 64-byte aligned copy per entry, kept, so
+ * that every tensor viewing the entry (tied weights) shares it. */
+pt2_status pt2_zip_aligned_data(pt2_arena *arena, const pt2_zip *zip, const pt2_zip_entry *entry, size_t alignment,
+                                const uint8_t **out, pt2_error *err);
 
 uint32_t pt2_crc32(uint32_t crc, const void *data, size_t length);
 

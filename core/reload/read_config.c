@@ -236,9 +236,24 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
     return st;
 }
 
+static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
+                             size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
+                             pt2_error *err);
+
 pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
                           size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
                           pt2_error *err) {
+    /* The three files are in memory, so their sizes' sum cannot wrap. */
+    pt2_reader_bound bound;
+    pt2_arena_reader_begin(arena, json_length + index_length + data_length, CONFIG_NAME, &bound);
+    pt2_status st = reload_net(arena, json_config, json_length, index, index_length, data, data_length, out, err);
+    pt2_arena_reader_end(arena, &bound);
+    return st;
+}
+
+static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
+                             size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
+                             pt2_error *err) {
     memset(out, 0, sizeof *out);
     pt2_json *config;
     pt2_tf_variable *variables;

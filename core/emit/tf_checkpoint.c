@@ -455,8 +455,8 @@ static pt2_status visit_entry(void *context, const char *key, size_t key_length,
     if (shard != 0) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "sharded checkpoints are not supported");
     int64_t numel;
     if (!pt2_shape_numel(t.shape, t.rank, &numel, err)) return err->status;
-    size_t byte_count; /* checked: a shape of [2^62] float32 must not wrap around to a size of 0 */
-    if (!pt2_mul_size((size_t)numel, pt2_dtype_size(t.dtype), &byte_count) || byte_count != size)
+    int64_t byte_count; /* checked: a shape of [2^62] float32 must not wrap around to a size of 0 */
+    if (!pt2_mul_i64(numel, (int64_t)pt2_dtype_size(t.dtype), &byte_count) || (uint64_t)byte_count != size)
         return pt2_fail(err, PT2_ERR_INPUT, "entry's size (%llu bytes) is not its shape's element count times %zu bytes",
                         (unsigned long long)size, pt2_dtype_size(t.dtype));
     if (offset > c->data_length || size > c->data_length - offset)

@@ -8,7 +8,9 @@
  * from zero states, or from initial_state {"c": "var", "h": "var"} (variables rec/initial_c and
  * rec/initial_h, one vector for every sequence). The output is time-major (time, batch, N), RecLayer's own layout; other axes
  * of the source besides time and feature are merged into the batch, as RecLayer does. Direction
- * -1 runs each sequence from its end (every sequence here has the full length).
+ * -1 runs each sequence from its end. In a padded batch (pt2_rt_sequence_length) each sequence
+ * runs within its own length only, as NativeLstm2 with the sequence mask: direction -1 starts at
+ * its last frame, and the frames after its end are zeros in the output.
  *
  * A dict unit is a subnetwork run once per frame (core/returnn/rec_units.h lists the inner
  * layers and eval expressions pt2returnn writes); its variables are rec/<inner layer>/W and b. */
@@ -30,6 +32,20 @@ static pt2_status iterated_dim(const pt2_rt_net *net, const pt2_rt_layer *layer,
     if (a < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis (give \"axis\")");
     *dim = in->dims[a];
     return PT2_OK;
+}
+
+/* The length of the time axis `time_axis` (of size shape[time_axis]) for the batch entry of the
+ * element at row-major index `flat` of a tensor with these dims and sizes (its time index is
+ * irrelevant): the sequence's own length in a padded batch, else the full size. */
+static int64_t entry_length(const pt2_rt_net *net, const int *dims, const int64_t *shape, int rank, int time_axis,
+                            int64_t flat) {
+    for (int a = 0; a < rank; a++)
+        if (net->dims[dims[a]].kind == PT2_RT_DIM_BATCH && shape[a] > 0) {
+            int64_t stride = 1;
+            for (int k = a + 1; k < rank; k++) stride *= shape[k];
+            return pt2_rt_sequence_length(net, dims[time_axis], stride ? (flat / stride) % shape[a] : 0, shape[time_axis]);
+        }
+    return shape[time_axis];
 }
 
 /* ---- dict units ---- */
@@ -242,9 +258,10 @@ static pt2_status rec_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_laye
     return PT2_OK;
 }
 
-/* x: [time, batch..., features] contiguous; out: [time, batch..., unit output]. */
-static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_tensor *x, int backward,
-                                pt2_tensor *out, pt2_error *err) {
+/* x: [time, batch..., features] contiguous (its dims `dims`); out: [time, batch..., unit output].
+ * Each sequence runs within its length (its frames after the end: zeros). */
+static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer, const int *dims,
+                                const pt2_tensor *x, int backward, pt2_tensor *out, pt2_error *err) {
     rec_unit unit;
     int rank = x->rank;
     int64_t steps = x->shape[0], n_in = x->shape[rank - 1], batch = 1;
@@ -264,9 +281,11 @@ static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_layer *layer, con
     const float *xs = pt2_tensor_data(x);
     float *y = pt2_tensor_data(out);
     for (int64_t bi = 0; bi < batch; bi++) {
+        int64_t length = entry_length(net, dims, x->shape, rank - 1, 0, bi);
+        for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);
         for (size_t i = 0; i < unit.count; i++) memset(prev[i], 0, sizeof(float) * (size_t)unit.layers[i].size);
-        for (int64_t step = 0; step < steps; step++) {
-            int64_t t = backward ? steps - 1 - step : step;
+        for (int64_t step = 0; step < length; step++) {
+            int64_t t = backward ? length - 1 - step : step;
             unsigned char done[MAX_UNIT_LAYERS] = {0};
             /* every layer, as RETURNN computes them all each frame (a prev: may need one the output does not) */
             for (size_t i = 0; i < unit.count; i++)
@@ -294,7 +313,7 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     int64_t steps = x.shape[0], n_in = x.shape[rank - 1], batch = 1;
     for (int a = 1; a < rank - 1; a++) batch *= x.shape[a];
     int64_t n = pt2_rt_int_option(layer, "n_out", -1), backward = pt2_rt_int_option(layer, "direction", 1) < 0;
-    if (has_dict_unit(layer)) return run_dict_unit(arena, layer, &x, backward, out, err);
+    if (has_dict_unit(layer)) return run_dict_unit(arena, net, layer, dims, &x, backward, out, err);
     const pt2_tensor *w = pt2_rt_get_param(layer, "rec/W"), *w_re = pt2_rt_get_param(layer, "rec/W_re"),
                      *b = pt2_rt_get_param(layer, "rec/b");
     if (!w || !w_re || !b || w->rank != 2 || w->shape[0] != n_in || w->shape[1] != 4 * n || w_re->rank != 2 ||
@@ -325,10 +344,13 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
         return st;
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
-    for (int64_t step = 0; step < steps; step++) {
-        int64_t t = backward ? steps - 1 - step : step;
-        int64_t t_prev = backward ? t + 1 : t - 1;
-        for (int64_t bi = 0; bi < batch; bi++) {
+    /* each sequence on its own, within its length (the frames after its end: zeros) */
+    for (int64_t bi = 0; bi < batch; bi++) {
+        int64_t length = entry_length(net, dims, x.shape, rank - 1, 0, bi);
+        for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);
+        for (int64_t step = 0; step < length; step++) {
+            int64_t t = backward ? length - 1 - step : step;
+            int64_t t_prev = backward ? t + 1 : t - 1;
             const float *frame = xs + (t * batch + bi) * n_in;
             const float *y_prev = step ? y + (t_prev * batch + bi) * n : initial_h ? (const float *)pt2_tensor_data(&h0) : NULL;
             float *c = state + bi * 2 * n;
@@ -377,7 +399,8 @@ static pt2_status eval_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_lay
     return PT2_OK;
 }
 
-/* Every sequence here has the full length: the time axis reverses as a whole. */
+/* tf.reverse_sequence: each batch entry's first `length` frames reverse (its own length in a
+ * padded batch, else the whole time axis); the frames after them stay where they are. */
 static pt2_status eval_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     if (!is_reverse(layer)) return elementwise_eval()->compute(arena, net, layer, inputs, num_inputs, out, err);
@@ -392,8 +415,13 @@ static pt2_status eval_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     const float *src = pt2_tensor_data(&x);
     float *dst = pt2_tensor_data(out);
     for (int64_t o = 0; o < outer; o++)
-        for (int64_t t = 0; t < steps; t++)
-            memcpy(dst + (o * steps + t) * inner, src + (o * steps + steps - 1 - t) * inner, sizeof(float) * (size_t)inner);
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t length = entry_length(net, layer->shape.dims, x.shape, x.rank, axis, o * steps * inner + i);
+            for (int64_t t = 0; t < steps; t++) {
+                int64_t from = t < length ? length - 1 - t : t;
+                memcpy(dst + (o * steps + t) * inner + i, src + (o * steps + from) * inner + i, sizeof(float));
+            }
+        }
     return PT2_OK;
 }
 

@@ -1,7 +1,10 @@
 /* reduce: RETURNN's ReduceLayer over one or more named axes, which leave the output
  * (keep_dims False), with the modes TF computes: sum, mean, max, min, logsumexp (float32) and
- * any, all (bool). RETURNN masks the frames past each sequence's end when an axis is dynamic; the
- * interpreter runs sequences of one length, where the mask changes nothing. */
+ * any, all (bool). Over a dynamic axis RETURNN (use_time_mask None or True) replaces the frames
+ * past each sequence's end by a neutral value (0; the float32 minimum for max and logsumexp, its
+ * maximum for min; False for any, True for all) and divides a mean by the sequence length (at
+ * least 1) instead of the dim. Without sequence lengths (one length) nothing is masked. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -44,6 +47,15 @@ static int is_reduced(const int *axes, int count, int dim) {
     return 0;
 }
 
+/* Whether flat index k over the reduced axes (sizes `size`, row-major) is below each `length`. */
+static int frame_kept(int64_t k, int count, const int64_t *size, const int64_t *length) {
+    for (int i = count - 1; i >= 0; i--) {
+        if (k % size[i] >= length[i]) return 0;
+        k /= size[i];
+    }
+    return 1;
+}
+
 static pt2_status reduce_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
                                size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     (void)arena;
@@ -80,32 +92,61 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
         for (int a = 0; a < layer->shape.rank; a++) rows *= x.shape[a];
     }
     if ((st = pt2_tensor_alloc(arena, x.dtype, layer->shape.rank, x.shape, out, err))) return st;
-    if (mode == MODE_ANY || mode == MODE_ALL) {
-        const unsigned char *px = pt2_tensor_data(&x);
-        unsigned char *po = pt2_tensor_data(out);
-        for (int64_t r = 0; r < rows; r++) {
-            int v = mode == MODE_ALL;
-            for (int64_t k = 0; k < n; k++) v = mode == MODE_ALL ? v && px[r * n + k] : v || px[r * n + k];
-            po[r] = (unsigned char)v;
+    /* In a padded batch a row's batch entry follows from its index over the output's axes (the
+     * batch is never reduced); each dynamic reduced axis then keeps the frames below its length. */
+    int out_rank = layer->shape.rank, masked = 0;
+    int64_t batch_stride = 0, batch_size = 1, size[PT2_MAX_RANK], length[PT2_MAX_RANK];
+    if (pt2_rt_int_option(layer, "use_time_mask", 1))
+        for (int i = 0; i < count; i++) masked |= net->dims[axes[i]].kind == PT2_RT_DIM_DYNAMIC;
+    for (int a = 0; a < out_rank; a++)
+        if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) {
+            batch_size = x.shape[a], batch_stride = 1;
+            for (int b = a + 1; b < out_rank; b++) batch_stride *= x.shape[b];
         }
-        return PT2_OK;
-    }
+    if (!batch_stride || !net->sequence_lengths) masked = 0;
+    for (int i = 0; i < count; i++) size[i] = length[i] = x.shape[out_rank + i];
+    const unsigned char *pb = pt2_tensor_data(&x);
     const float *px = pt2_tensor_data(&x);
+    unsigned char *pbo = pt2_tensor_data(out);
     float *po = pt2_tensor_data(out);
     for (int64_t r = 0; r < rows; r++) {
+        int64_t valid = n, divisor = n;
+        if (masked) {
+            int64_t batch = (r / batch_stride) % batch_size;
+            valid = divisor = 1;
+            for (int i = 0; i < count; i++) {
+                length[i] = net->dims[axes[i]].kind == PT2_RT_DIM_DYNAMIC ? pt2_rt_sequence_length(net, axes[i], batch, size[i])
+                                                                          : size[i];
+                valid *= length[i], divisor *= length[i] > 1 ? length[i] : 1;
+            }
+        }
+        /* Whether frame k of the row is within every reduced axis' length. */
+#define KEEP(k) (valid == n || frame_kept((k), count, size, length))
+        if (mode == MODE_ANY || mode == MODE_ALL) {
+            int v = mode == MODE_ALL;
+            for (int64_t k = 0; k < n; k++) {
+                int b = KEEP(k) ? pb[r * n + k] != 0 : mode == MODE_ALL;
+                v = mode == MODE_ALL ? v && b : v || b;
+            }
+            pbo[r] = (unsigned char)v;
+            continue;
+        }
         const float *row = px + r * n;
+        float fill = mode == MODE_MAX || mode == MODE_LOGSUMEXP ? -FLT_MAX : mode == MODE_MIN ? FLT_MAX : 0.0f;
         double v = mode == MODE_MAX || mode == MODE_LOGSUMEXP ? -INFINITY : mode == MODE_MIN ? INFINITY : 0.0;
         for (int64_t k = 0; k < n; k++) {
-            if (mode == MODE_MAX || mode == MODE_LOGSUMEXP) v = row[k] > v ? row[k] : v;
-            else if (mode == MODE_MIN) v = row[k] < v ? row[k] : v;
-            else v += row[k];
+            float e = KEEP(k) ? row[k] : fill;
+            if (mode == MODE_MAX || mode == MODE_LOGSUMEXP) v = e > v ? e : v;
+            else if (mode == MODE_MIN) v = e < v ? e : v;
+            else v += e;
         }
         if (mode == MODE_LOGSUMEXP && isfinite(v)) { /* TF: max + log(sum(exp(x - max))) */
             double sum = 0;
-            for (int64_t k = 0; k < n; k++) sum += exp(row[k] - v);
+            for (int64_t k = 0; k < n; k++) sum += exp((double)(KEEP(k) ? row[k] : fill) - v);
             v += log(sum);
         }
-        if (mode == MODE_MEAN) v /= (double)n;
+#undef KEEP
+        if (mode == MODE_MEAN) v /= (double)(masked ? divisor : n);
         po[r] = (float)v;
     }
     return PT2_OK;

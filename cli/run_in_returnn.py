@@ -31,19 +31,20 @@ import numpy as np  # noqa: E402
 
 
 def axis_specs_from_descriptions(descriptions):
-    """The config's pt2returnn_output_axes ("B", "T", "F", "dim:N") as dim-tag specs."""
+    """The config's pt2returnn_output_axes ("B", "T", "dyn", "F", "dim:N") as dim-tag specs."""
     specs = []
     for d in descriptions:
         if d in ("B", "batch"):
             specs.append({"kind": "batch"})
-        elif d in ("T", "time"):
+        elif d in ("T", "time", "dyn", "dynamic"):
+            # "dyn": the one dynamic axis when it is a derived dim (e.g. T*2 after frame stacking)
             specs.append({"kind": "dynamic"})
         elif d in ("F", "feature"):
             specs.append({"kind": "static", "feature": True})
         elif d.startswith("dim:"):
             specs.append({"kind": "static", "size": int(d[4:])})
         else:
-            raise ValueError(f"output axis {d!r}: expected B, T, F or dim:N")
+            raise ValueError(f"output axis {d!r}: expected B, T, dyn, F or dim:N")
     return specs
 
 

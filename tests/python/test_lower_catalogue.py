@@ -77,7 +77,7 @@ def test_catalogue_model(converted, name):
     report, targets, expected = converted[name]
     assert COVERS[name] <= targets, targets
     assert "error" not in report, report.get("error")
-    failed = {step["name"] for step in report["steps"] if not step["passed"]}
+    failed = {step["step"] for step in report["steps"] if not step["passed"]}
     assert failed == ({"padded-batch"} if name in PADDED_BATCH_KNOWN_WRONG else set()), report["steps"]
     assert report["layers"] and all(layer["passed"] for layer in report["layers"])
     print(name, "worst per-layer max abs", max(layer["max_abs"] for layer in report["layers"]))

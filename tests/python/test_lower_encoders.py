@@ -24,9 +24,10 @@ def converted(pt2returnn, tmp_path_factory):
         targets = {str(n.target) for n in torch.export.load(path).graph.nodes if n.op == "call_function"}
         out = root / name
         run = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--json"], capture_output=True, text=True)
-        report = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr, "returncode": run.returncode}
+        written = run.returncode == 0 or (run.returncode == 1 and name in PADDED_BATCH_KNOWN_WRONG)
+        report = json.loads(run.stdout) if written else {"error": run.stderr, "returncode": run.returncode}
         expected = []
-        if run.returncode == 0:
+        if written:
             for n in (length, other):
                 torch.manual_seed(n)
                 x = make_input(n)
@@ -43,12 +44,21 @@ def converted(pt2returnn, tmp_path_factory):
     return results
 
 
+# Lowerings that are right on full-length batches but not on padded ones, which the padded-batch
+# step must catch (convert exits 1, files kept): RETURNN's norm layer takes its statistics over the
+# whole padded tensor, so a group norm over the time axis counts each shorter sequence's padding.
+# The test fails once this is fixed (e.g. statistics from masked reduce layers), so that the
+# entries go.
+PADDED_BATCH_KNOWN_WRONG = {"group_norms", "group_norm_2d"}
+
+
 @pytest.mark.parametrize("name", list(models.MODELS))
 def test_encoder_model(converted, name):
     report, targets, expected = converted[name]
     assert models.MODELS[name][5] <= targets, targets
     assert "error" not in report, report.get("error")
-    assert all(step["passed"] for step in report["steps"]), report["steps"]
+    failed = {step["step"] for step in report["steps"] if not step["passed"]}
+    assert failed == ({"padded-batch"} if name in PADDED_BATCH_KNOWN_WRONG else set()), report["steps"]
     assert report["layers"] and all(layer["passed"] for layer in report["layers"])
     print(name, "worst per-layer max abs", max(layer["max_abs"] for layer in report["layers"]))
     check_returnn_outputs(expected)

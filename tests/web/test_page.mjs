@@ -151,6 +151,34 @@ test('the flagship (MB-MelGAN + PQMF, weight-norm checkpoint) converts in the pa
   await page.close();
 });
 
+test('recurrent models exported with pt2returnn.export convert in the page, with the native files', async () => {
+  const dir = temp('pt2-recurrent-');
+  // The models of tests/python/test_recurrent.py, exported there with a dynamic time axis.
+  writeFileSync(path.join(dir, 'make.py'), `
+import pathlib, sys
+sys.path.insert(0, ${JSON.stringify(path.join(root, 'tests', 'python'))})
+import test_recurrent
+test_recurrent.export_models(pathlib.Path(${JSON.stringify(dir)}))
+`);
+  execFileSync(path.join(root, '.venv', 'bin', 'python'), [path.join(dir, 'make.py')], { stdio: 'pipe' });
+  for (const name of ['blstm', 'time_major_lstm', 'bigru']) {
+    const model = path.join(dir, `${name}.pt2`);
+    const page = await browser.newPage();
+    await page.goto(`${base}/index.html`);
+    await page.setInputFiles('#model', model);
+    await page.click('#convert');
+    await page.locator('#results').waitFor({ state: 'visible', timeout: 240000 });
+    for (const step of ['load', 'reference', 'layers', 'emit', 'reload', 'padded-batch'])
+      assert.equal(await page.locator(`#steps li[data-step="${step}"]`).getAttribute('class'), 'passed', `${name}: ${step}`);
+    const out = nativeConvert(model);
+    const files = await downloads(page);
+    for (const file of ['returnn.config.py', 'returnn.config.json', 'model.001.index', 'model.001.data-00000-of-00001'])
+      assert.ok(files[file].equals(readFileSync(path.join(out, file))), `${name}: ${file} equals the native CLI's`);
+    if (name === 'blstm') await page.screenshot({ path: path.join(shots, 'converter-blstm.png'), fullPage: false });
+    await page.close();
+  }
+});
+
 test('unsupported ops are all listed, with their module paths and source lines', async () => {
   const dir = temp('pt2-unsupported-');
   const model = path.join(dir, 'unlowerable.pt2');

@@ -64,7 +64,9 @@ void pt2_contiguous_strides(const int64_t *shape, int rank, int64_t *strides) {
     int64_t s = 1;
     for (int i = rank - 1; i >= 0; i--) {
         strides[i] = s;
-        s *= shape[i] > 0 ? shape[i] : 1;
+        /* Sizes of an empty tensor (a 0 elsewhere) may multiply past 64 bits: its strides are never
+         * used to reach an element, so they saturate instead of overflowing. */
+        if (!pt2_mul_i64(s, shape[i] > 0 ? shape[i] : 1, &s)) s = INT64_MAX;
     }
 }
 
@@ -72,7 +74,7 @@ int pt2_tensor_is_contiguous(const pt2_tensor *t) {
     int64_t s = 1;
     for (int i = t->rank - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->strides[i] != s) return 0;
-        s *= t->shape[i];
+        if (!pt2_mul_i64(s, t->shape[i], &s)) s = INT64_MAX; /* an empty tensor's sizes may overflow */
     }
     return 1;
 }

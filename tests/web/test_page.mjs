@@ -91,7 +91,15 @@ async function checkAgainstNative(page, outDir, modelName) {
     if (!name.startsWith('model.001')) // the page names the model by its file name, the CLI by its path
       expected = Buffer.from(expected.toString().replaceAll(report.model, modelName));
     assert.ok(files[name], `the page offers ${name}`);
-    assert.ok(files[name].equals(expected), `${name} equals the native CLI's`);
+    if (name.startsWith('report.')) {
+      // The conversion's peak memory is the build's own (WASM has 32-bit pointers and other kernels):
+      // every other byte of the reports is the same.
+      const build = (text) => text.replace(/"peak_memory_bytes": \d+/, '"peak_memory_bytes": N').replace(/memory: peak [\d.]+ MiB/, 'memory: peak N MiB');
+      assert.equal(build(files[name].toString()), build(expected.toString()), `${name} equals the native CLI's but for the peak memory`);
+      assert.match(files[name].toString(), /peak/, `${name} reports the peak memory`);
+    } else {
+      assert.ok(files[name].equals(expected), `${name} equals the native CLI's`);
+    }
   }
   assert.ok(files['pt2returnn-output.zip'].subarray(0, 4).equals(Buffer.from('PK\x03\x04')));
 }

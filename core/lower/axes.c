@@ -325,3 +325,19 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     /* The last step's layer is the node's: checked against PyTorch's view. */
     return pt2_lower_set_output(ctx, node, &ctx->net->layers[ctx->net->num_layers - 1], cur.rank, cur.dims, err);
 }
+
+pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, const int64_t *dims,
+                            size_t count, const char *what, const char **axes, int *reduced, pt2_error *err) {
+    for (int a = 0; a < v->rank; a++) reduced[a] = 0;
+    for (size_t i = 0; i < count; i++) {
+        int axis = (int)(dims[i] < 0 ? dims[i] + v->rank : dims[i]);
+        if (axis < 0 || axis >= v->rank || reduced[axis])
+            return pt2_lower_fail(node, err, "dim %lld is out of range or repeated", (long long)dims[i]);
+        if (ctx->net->dims[v->dims[axis]].kind == PT2_RT_DIM_BATCH)
+            return pt2_lower_fail(node, err, "%s over the batch (axis %d) cannot be expressed in RETURNN", what, axis);
+        reduced[axis] = 1;
+        pt2_status st = pt2_axes_describe(ctx, node, v, axis, &axes[i], err);
+        if (st) return st;
+    }
+    return PT2_OK;
+}

@@ -18,6 +18,12 @@
 pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
                              const char **out, pt2_error *err);
 
+/* The axes a reduction over PyTorch's `dims` (negative from the end) takes: each one's RETURNN
+ * description in `axes`, and reduced[axis] = 1 for each. The batch cannot be reduced in RETURNN;
+ * `what` names the reduction in that error ("reducing", "a norm"). */
+pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, const int64_t *dims,
+                            size_t count, const char *what, const char **axes, int *reduced, pt2_error *err);
+
 /* Output `index` of the node (0 for a single tensor output, else the index into a list output). */
 pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, const pt2_lowered_value *v,
                                   pt2_error *err);

@@ -31,19 +31,25 @@ static pt2_status wrap_axis(const pt2_node *node, int64_t dim, int rank, int *ou
 
 /* ---- permutes: no layer ---- */
 
-static pt2_status lower_transpose(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    int64_t d0, d1;
+/* transpose and swapaxes: two axes exchanged, the map's change only. */
+static pt2_status swap_axes(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int64_t d0,
+                            int64_t d1, pt2_error *err) {
     int a0 = 0, a1 = 0, perm[PT2_MAX_RANK];
-    pt2_status st = data_input(ctx, node, &in, err);
-    if (!st) st = pt2_op_int(ctx->run, node, "dim0", &d0, err);
-    if (!st) st = pt2_op_int(ctx->run, node, "dim1", &d1, err);
-    if (!st) st = wrap_axis(node, d0, in->rank, &a0, err);
+    pt2_status st = wrap_axis(node, d0, in->rank, &a0, err);
     if (!st) st = wrap_axis(node, d1, in->rank, &a1, err);
     if (st) return st;
     for (int a = 0; a < in->rank; a++) perm[a] = a;
     perm[a0] = a1, perm[a1] = a0;
     return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
+static pt2_status lower_transpose(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t d0, d1;
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "dim0", &d0, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "dim1", &d1, err);
+    return st ? st : swap_axes(ctx, node, in, d0, d1, err);
 }
 
 static pt2_status lower_permute(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -63,17 +69,11 @@ static pt2_status lower_permute(pt2_lower_context *ctx, const pt2_node *node, pt
 static pt2_status lower_swapaxes(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
     int64_t d0 = 0, d1 = 1;
-    int a0 = 0, a1 = 0, perm[PT2_MAX_RANK];
     pt2_status st = data_input(ctx, node, &in, err);
     if (!st && pt2_node_arg(node, "axis0")) st = pt2_op_int(ctx->run, node, "axis0", &d0, err);
     if (!st && pt2_node_arg(node, "axis1")) st = pt2_op_int(ctx->run, node, "axis1", &d1, err);
     if (!st && in->rank < 2) return pt2_lower_alias(ctx, node, in, err); /* t() of a vector */
-    if (!st) st = wrap_axis(node, d0, in->rank, &a0, err);
-    if (!st) st = wrap_axis(node, d1, in->rank, &a1, err);
-    if (st) return st;
-    for (int a = 0; a < in->rank; a++) perm[a] = a;
-    perm[a0] = a1, perm[a1] = a0;
-    return pt2_axes_permute(ctx, node, in, perm, err);
+    return st ? st : swap_axes(ctx, node, in, d0, d1, err);
 }
 
 static pt2_status lower_movedim(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {

@@ -24,15 +24,8 @@ static pt2_status lower_vector_norm(pt2_lower_context *ctx, const pt2_node *node
     if (dtype && dtype->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "a norm with a dtype is not lowered");
     if (!(ord > 0) || isinf(ord)) return pt2_lower_fail(node, err, "ord %g: lowered for a finite positive ord", ord);
     const char *axes[PT2_MAX_RANK];
-    int reduced[PT2_MAX_RANK] = {0};
-    for (size_t i = 0; i < count; i++) {
-        int axis = (int)(dims_arg[i] < 0 ? dims_arg[i] + in->rank : dims_arg[i]);
-        if (axis < 0 || axis >= in->rank || reduced[axis]) return pt2_lower_fail(node, err, "dim %lld is out of range or repeated", (long long)dims_arg[i]);
-        if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
-            return pt2_lower_fail(node, err, "a norm over the batch (axis %d) cannot be expressed in RETURNN", axis);
-        reduced[axis] = 1;
-        if ((st = pt2_axes_describe(ctx, node, in, axis, &axes[i], err))) return st;
-    }
+    int reduced[PT2_MAX_RANK];
+    if ((st = pt2_axes_reduced(ctx, node, in, dims_arg, count, "a norm", axes, reduced, err))) return st;
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "math_norm", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../graph/functionalize.h"
 #include "../inspect/inspect.h"
 #include "named_tensors.h"
 #include "pt2_archive.h"
@@ -31,7 +32,9 @@ pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_
                           pt2_load_report *report, pt2_error *err) {
     memset(report, 0, sizeof *report);
     pt2_status st = pt2_archive_load(arena, source->model_bytes, source->model_length, source->model_name, graph, err);
-    if (st || !source->checkpoint_bytes) return st;
+    if (st) return st;
+    pt2_graph_functionalize(graph);
+    if (!source->checkpoint_bytes) return PT2_OK;
     /* The archive's reader named the model as the file of any later error; a checkpoint error
      * names the checkpoint instead, and the model is named again once it is applied. */
     err->file[0] = 0;

@@ -46,8 +46,9 @@ static const struct {
     {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
     {"addmm and baddbmm are not lowered yet (matmul, bmm and mm are)",
      "aten.addmm.default aten.baddbmm.default"},
-    {"in-place ops are not lowered (torch.export functionalizes them away)",
-     "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor "
+    {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards); this one's write is seen",
+     "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
+    {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
     {"copies other than clone and detach are not lowered yet",
      "aten.copy.default aten.alias_copy.default aten.detach_copy.default aten.lift_fresh_copy.default"},

@@ -1,0 +1,105 @@
+"""In-place arithmetic that torch.export keeps (`acc += block(x)`): lowered as its functional op
+where no other op sees the write (core/graph/functionalize.c), refused with its reason where one
+does. The real model that needs it is parallel_wavegan's HiFiGANGenerator, whose residual blocks
+sum into an accumulator in place; it converts and matches PyTorch in real RETURNN at two lengths
+with both configs, and on a padded batch."""
+import json
+import subprocess
+
+import numpy as np
+import scipy.signal
+import torch
+import torch.nn as nn
+
+from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
+
+# parallel_wavegan 0.6.1 imports scipy.signal.kaiser, which SciPy moved to scipy.signal.windows.
+if not hasattr(scipy.signal, "kaiser"):
+    scipy.signal.kaiser = scipy.signal.windows.kaiser
+
+
+class PrivateAccumulator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv1d(4, 4, 3, padding=1), nn.Conv1d(4, 4, 1)
+
+    def forward(self, x):
+        acc = self.a(x)
+        acc += self.b(x)
+        acc *= 0.5
+        return acc
+
+
+class WriteThroughView(nn.Module):
+    """The write goes through a slice into y, which is read afterwards: in-place semantics."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.a(x)
+        head = y[:, :2]
+        head += 1.0
+        return y * 2
+
+
+def export(model, example, path):
+    program = torch.export.export(model, (example,), dynamic_shapes=({2: torch.export.Dim("frames", min=8, max=200)},))
+    torch.export.save(program, str(path))
+    return {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+
+
+def hifigan():
+    from parallel_wavegan.models import HiFiGANGenerator
+    torch.manual_seed(0)
+    model = HiFiGANGenerator(in_channels=16, out_channels=1, channels=32, upsample_scales=(4, 2),
+                             upsample_kernel_sizes=(8, 4), resblock_kernel_sizes=(3, 7),
+                             resblock_dilations=[(1, 3), (1, 3)]).eval()
+    model.remove_weight_norm()
+    return model
+
+
+def test_in_place_models(pt2returnn, tmp_path):
+    torch.manual_seed(0)
+    cases = {"accumulator": (PrivateAccumulator().eval(), 4, {"aten.add_.Tensor", "aten.mul_.Tensor"}),
+             "hifigan": (hifigan(), 16, {"aten.add_.Tensor"})}
+    jobs, expected, padded = [], [], []
+    for name, (model, channels, in_place) in cases.items():
+        example = torch.randn(1, channels, 30)
+        targets = export(model, example, tmp_path / f"{name}.pt2")
+        assert in_place <= targets, targets  # the export keeps the in-place ops
+        out = tmp_path / name
+        run = subprocess.run([pt2returnn, "convert", str(tmp_path / f"{name}.pt2"), "-o", str(out), "--json"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert all(step["passed"] for step in report["steps"]), report["steps"]
+        assert not any("_." in layer["op"] for layer in report["layers"]), "in-place ops left in the lowering"
+        for length in (30, 11):
+            x = torch.randn(1, channels, length)
+            np.save(tmp_path / f"{name}.x{length}.npy", x.numpy())
+            with torch.no_grad():
+                y = model(x).numpy()
+            for form in ("py", "json"):
+                output = str(tmp_path / f"{name}.y{length}.{form}.npy")
+                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"{name}.x{length}.npy"), "output": output,
+                             "config": form})
+                expected.append((output, y))
+        (tmp_path / f"{name}_padded").mkdir()
+        more, checks = padded_batch_jobs(tmp_path / f"{name}_padded", out, model, example.numpy(), 2)
+        jobs += more
+        padded += checks
+    run_returnn_jobs(tmp_path, jobs)
+    check_returnn_outputs(expected)
+    check_padded_outputs(padded)
+
+
+def test_a_write_another_op_sees_is_refused(pt2returnn, tmp_path):
+    torch.manual_seed(0)
+    export(WriteThroughView().eval(), torch.randn(1, 4, 20), tmp_path / "seen.pt2")
+    out = tmp_path / "out"
+    run = subprocess.run([pt2returnn, "convert", str(tmp_path / "seen.pt2"), "-o", str(out)], capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    assert "aten.add_.Tensor (node 'add_'" in run.stderr and "head += 1.0" in run.stderr
+    assert "only where no other op sees the write" in run.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -49,7 +49,7 @@ def converted(pt2returnn, tmp_path_factory):
 # whole padded tensor, so a group norm over the time axis counts each shorter sequence's padding.
 # The test fails once this is fixed (e.g. statistics from masked reduce layers), so that the
 # entries go.
-PADDED_BATCH_KNOWN_WRONG = {"group_norms", "group_norm_2d"}
+PADDED_BATCH_KNOWN_WRONG = set()
 
 
 @pytest.mark.parametrize("name", list(models.MODELS))

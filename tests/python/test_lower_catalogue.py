@@ -62,6 +62,7 @@ COVERS = {
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
     "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
+    "cat_of_three_along_time": {"aten.cat.default", "aten.slice.Tensor", "aten.mean.dim"},
 }
 
 

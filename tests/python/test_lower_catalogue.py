@@ -1,7 +1,9 @@
 """The lowering catalogue (lower_catalogue_models.py): ordinary models built from layout and shape
 ops on the dynamic time axis. All are exported in this one PyTorch process and converted with the
 native CLI; every layer passes its check; then all of them run in ONE real RETURNN process, with
-the Python and the JSON config, at the export's length and another, and match PyTorch."""
+the Python and the JSON config, at the export's length and another, and match PyTorch; and on a
+padded batch (three lengths, with their sequence lengths), where each sequence must be what PyTorch
+gives for it alone."""
 import json
 import subprocess
 
@@ -10,17 +12,18 @@ import pytest
 import torch
 
 import lower_catalogue_models as catalogue
-from conftest import check_returnn_outputs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 LENGTHS = (20, 34)  # even: frame stacking exports T = 2 * Dim
 
 
 @pytest.fixture(scope="module")
 def converted(pt2returnn, tmp_path_factory):
-    """name -> (report, exported op targets, [(RETURNN output path, PyTorch output)])."""
+    """name -> (report, exported op targets, [(RETURNN output path, PyTorch output)], padded-batch checks)."""
     root = tmp_path_factory.mktemp("catalogue")
     results, jobs = {}, []
-    for name, (_, features, _, _) in catalogue.CATALOGUE.items():
+    for name, (_, features, length, multiple) in catalogue.CATALOGUE.items():
         path = str(root / f"{name}.pt2")
         model = catalogue.export(name, path)
         targets = {str(n.target) for n in torch.export.load(path).graph.nodes if n.op == "call_function"}
@@ -28,8 +31,13 @@ def converted(pt2returnn, tmp_path_factory):
         run = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--json"], capture_output=True, text=True)
         written = run.returncode == 0 or (run.returncode == 1 and name in PADDED_BATCH_KNOWN_WRONG)
         report = json.loads(run.stdout) if written else {"error": run.stderr, "returncode": run.returncode}
-        expected = []
+        expected, padded = [], []
         if written:
+            torch.manual_seed(1)
+            example = torch.randn(2, length, features).numpy()
+            padded_jobs, padded = padded_batch_jobs(root, out, model, example, 1, prefix=f"{name}.padded",
+                                                    multiple=multiple, shortest=4 * multiple)
+            jobs += padded_jobs
             for length in LENGTHS:
                 x = torch.randn(2, length, features)
                 np.save(root / f"{name}.x{length}.npy", x.numpy())
@@ -40,7 +48,7 @@ def converted(pt2returnn, tmp_path_factory):
                     jobs.append({"out_dir": str(out), "input": str(root / f"{name}.x{length}.npy"), "output": output,
                                  "config": form})
                     expected.append((output, y))
-        results[name] = (report, targets, expected)
+        results[name] = (report, targets, expected, padded)
     run_returnn_jobs(root, jobs)
     return results
 
@@ -75,7 +83,7 @@ PADDED_BATCH_KNOWN_WRONG = set()
 
 @pytest.mark.parametrize("name", list(catalogue.CATALOGUE))
 def test_catalogue_model(converted, name):
-    report, targets, expected = converted[name]
+    report, targets, expected, padded = converted[name]
     assert COVERS[name] <= targets, targets
     assert "error" not in report, report.get("error")
     failed = {step["step"] for step in report["steps"] if not step["passed"]}
@@ -85,6 +93,9 @@ def test_catalogue_model(converted, name):
     check_returnn_outputs(expected)
     for output, y in expected:
         print(name, output.rsplit("/", 1)[-1], "RETURNN max abs diff", float(np.abs(np.load(output) - y).max()))
+    interpreter = interpreter_padded_figure(report)
+    assert interpreter is not None, "every catalogue model has a dynamic time axis and a batch axis"
+    record_padded_figures("catalogue", name, interpreter, check_padded_outputs(padded))
 
 
 class UnexpressibleAndUnsupported(torch.nn.Module):

@@ -83,7 +83,7 @@ def test_encoder_model(converted, name):
 def test_mnist_pool_is_one_returnn_pool_over_two_dims(converted):
     """The CNN's pooling is RETURNN's own 2-D pool (mode max over the two image axes), the batch is
     RETURNN's batch."""
-    report, _, expected = converted["mnist_cnn"]
+    report, _, expected, _ = converted["mnist_cnn"]
     assert expected
     out_dir = expected[0][0].rsplit("/", 1)[0] + "/mnist_cnn"
     config = json.load(open(out_dir + "/returnn.config.json"))

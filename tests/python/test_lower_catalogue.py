@@ -5,6 +5,7 @@ the Python and the JSON config, at the export's length and another, and match Py
 padded batch (three lengths, with their sequence lengths), where each sequence must be what PyTorch
 gives for it alone."""
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -49,8 +50,43 @@ def converted(pt2returnn, tmp_path_factory):
                                  "config": form})
                     expected.append((output, y))
         results[name] = (report, targets, expected, padded)
+    results["cat_without_packing"] = cat_without_packing(root, jobs)
     run_returnn_jobs(root, jobs)
     return results
+
+
+def cat_without_packing(root, jobs):
+    """cat_along_time's JSON config with the eval that packs each sequence made an identity (a cat
+    that ignores the lengths, as RETURNN's concat alone is): its jobs go with the others (the same
+    RETURNN process). Returns ([(full-length output, PyTorch's)], padded-batch checks)."""
+    broken = root / "cat_along_time_unpacked"
+    shutil.copytree(root / "cat_along_time", broken)
+    config = json.loads((broken / "returnn.config.json").read_text())
+    packs = [layer for layer in config["network"].values()
+             if layer["class"] == "eval" and "reverse_sequence" in layer["eval"] and "c.sources[0]" in layer["eval"]]
+    assert len(packs) == 1, config["network"]
+    packs[0]["eval"] = "source(0)"
+    (broken / "returnn.config.json").write_text(json.dumps(config))
+    model = catalogue.export("cat_along_time", str(root / "cat_unpacked.pt2"))
+    torch.manual_seed(2)
+    example = torch.randn(2, 20, 8)
+    np.save(root / "cat_unpacked.x.npy", example.numpy())
+    with torch.no_grad():
+        full = [(str(root / "cat_unpacked.y.json.npy"), model(example).numpy())]
+    jobs.append({"out_dir": str(broken), "input": str(root / "cat_unpacked.x.npy"), "output": full[0][0], "config": "json"})
+    padded_jobs, padded = padded_batch_jobs(root, broken, model, example.numpy(), 1, forms=("json",),
+                                            prefix="cat_unpacked.padded", shortest=4)
+    jobs += padded_jobs
+    return full, padded
+
+
+def test_a_cat_that_ignores_the_lengths_is_caught_on_the_padded_batch(converted):
+    """The check can fail: without the packing eval, real RETURNN still matches PyTorch on a
+    full-length batch, but the padded batch shows each shorter sequence's padding between its parts."""
+    full, padded = converted["cat_without_packing"]
+    check_returnn_outputs(full)
+    with pytest.raises(AssertionError, match="sequence 1"):
+        check_padded_outputs(padded)
 
 
 # The ops each model must show in its export (so that the catalogue keeps covering them).

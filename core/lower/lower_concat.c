@@ -38,32 +38,36 @@ static int joins_after_padding(const pt2_lower_context *ctx, const pt2_arg *tens
 static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node, const pt2_arg *tensors, int axis,
                                     pt2_error *err) {
     const char *base = ctx->places[node - ctx->graph->nodes].base;
-    pt2_lowered_value joined = ctx->values[tensors->value_ids[0]];
+    /* The first part is a graph value (the per-layer check feeds PyTorch's tensor for it), the
+     * later joined ones helper layers' outputs. */
+    pt2_lowered_value storage;
+    const pt2_lowered_value *joined = &ctx->values[tensors->value_ids[0]];
     pt2_status st = PT2_OK;
     for (size_t i = 1; i < tensors->count && !st; i++) {
         const pt2_lowered_value *next = &ctx->values[tensors->value_ids[i]];
-        int last = i + 1 == tensors->count, packs = ctx->net->dims[joined.dims[axis]].kind == PT2_RT_DIM_DYNAMIC;
+        int last = i + 1 == tensors->count, packs = ctx->net->dims[joined->dims[axis]].kind == PT2_RT_DIM_DYNAMIC;
         const char *axes[2];
         char name[220];
-        if ((st = pt2_axes_describe(ctx, node, &joined, axis, &axes[0], err))) return st;
+        if ((st = pt2_axes_describe(ctx, node, joined, axis, &axes[0], err))) return st;
         if ((st = pt2_axes_describe(ctx, node, next, axis, &axes[1], err))) return st;
         pt2_rt_layer *concat;
         snprintf(name, sizeof name, "%s_join%zu", base, i);
         if (last && !packs) st = pt2_lower_new_layer(ctx, node, "concat", &concat, err);
         else st = pt2_lower_new_layer_named(ctx, node, name, "concat", &concat, err);
-        if (!st) st = pt2_lower_add_source(ctx, concat, &joined, err);
+        if (!st) st = pt2_lower_add_source(ctx, concat, joined, err);
         if (!st) st = pt2_lower_add_source(ctx, concat, next, err);
         if (!st) st = pt2_rt_set_string_list(ctx->arena, concat, "from_axes", axes, 2, err);
         if (!st) st = pt2_lower_infer(ctx, node, concat, err);
         if (st) return st;
-        if (last && !packs) return pt2_axes_finish_replace(ctx, node, concat, &joined, axis, pt2_axes_new_dim(concat, &joined), err);
-        int dims[PT2_MAX_RANK];
-        memcpy(dims, joined.dims, sizeof dims);
-        dims[axis] = pt2_axes_new_dim(concat, &joined);
+        if (last && !packs) return pt2_axes_finish_replace(ctx, node, concat, joined, axis, pt2_axes_new_dim(concat, joined), err);
+        int dims[PT2_MAX_RANK], rank = joined->rank;
+        memcpy(dims, joined->dims, sizeof dims);
+        dims[axis] = pt2_axes_new_dim(concat, joined);
         pt2_lowered_value padded;
-        pt2_axes_value_of(concat, joined.rank, dims, &padded);
+        pt2_axes_value_of(concat, rank, dims, &padded);
         if (!packs) {
-            joined = padded;
+            storage = padded;
+            joined = &storage;
             continue;
         }
         if (last) return pt2_lower_eval(ctx, node, &padded, "concat_time_per_sequence", 0, err);
@@ -73,7 +77,8 @@ static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node
         if (!st) st = pt2_lower_add_source(ctx, pack, &padded, err);
         if (!st) st = pt2_rt_set_string(pack, "eval", pt2_rt_eval_form("concat_time_per_sequence"), err);
         if (!st) st = pt2_lower_infer(ctx, node, pack, err);
-        if (!st) pt2_axes_value_of(pack, joined.rank, dims, &joined);
+        if (!st) pt2_axes_value_of(pack, rank, dims, &storage);
+        joined = &storage;
     }
     return st;
 }

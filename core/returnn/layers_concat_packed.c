@@ -15,11 +15,13 @@ static pt2_status joined_first_dim(const pt2_rt_net *net, const pt2_rt_layer *la
     const pt2_rt_layer *concat = layer->num_from == 1 ? pt2_rt_find_layer(net, layer->from[0]) : NULL;
     if (!concat || strcmp(concat->layer_class, "concat") || concat->num_from != 2)
         return pt2_rt_layer_fail(layer, err, "expected a concat of two sources as the source");
+    /* The first part may be the network's input ("data", no layer of its own). */
     const pt2_rt_layer *first = pt2_rt_find_layer(net, concat->from[0]);
+    const pt2_rt_shape *first_shape = first ? &first->shape : !strcmp(concat->from[0], "data") ? &net->input : NULL;
     const pt2_rt_value *axes = pt2_rt_get_option(concat, "from_axes");
-    if (!first || !axes || axes->kind != PT2_RT_LIST || axes->count != 2 || axes->items[0].kind != PT2_RT_STRING)
+    if (!first_shape || !axes || axes->kind != PT2_RT_LIST || axes->count != 2 || axes->items[0].kind != PT2_RT_STRING)
         return pt2_rt_layer_fail(layer, err, "the concat's first source and axis are not found");
-    pt2_status st = pt2_rt_resolve_axis(net, &first->shape, axes->items[0].string, first_dim, err);
+    pt2_status st = pt2_rt_resolve_axis(net, first_shape, axes->items[0].string, first_dim, err);
     if (!st && net->dims[*first_dim].kind != PT2_RT_DIM_DYNAMIC)
         return pt2_rt_layer_fail(layer, err, "the concat's first source is not dynamic along the join");
     return st;

@@ -206,6 +206,16 @@ class CatOfThreeAlongTime(nn.Module):
         return self.conv(y.transpose(1, 2)).transpose(1, 2)
 
 
+class CatOfTheInputAlongTime(nn.Module):
+    """cat along the time of the input itself and a shorter part (T + T - 2 frames), then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.out = nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(torch.cat([x, self.a(x)[:, 2:]], dim=1))
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -223,6 +233,7 @@ CATALOGUE = {
     "cat_along_time": (CatAlongTime, 8, 20, 1),
     "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
     "cat_of_three_along_time": (CatOfThreeAlongTime, 8, 20, 1),
+    "cat_of_the_input_along_time": (CatOfTheInputAlongTime, 8, 20, 1),
 }
 
 

@@ -107,6 +107,7 @@ COVERS = {
     "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
     "cat_of_three_along_time": {"aten.cat.default", "aten.slice.Tensor", "aten.mean.dim"},
+    "cat_of_the_input_along_time": {"aten.cat.default", "aten.slice.Tensor"},
 }
 
 

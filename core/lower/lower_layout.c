@@ -1,7 +1,7 @@
 /* Lowering of layout and shape ops through the axis map (core/lower/axes.h): permutes (transpose,
  * permute, t, swapaxes, movedim) change only the map; views, flatten/unflatten, squeeze and
  * unsqueeze become merge_dims/split_dims/squeeze/expand_dims; slices and splits become slice
- * layers, select and unbind a slice and a squeeze; matmul/bmm/mm
+ * layers, select and unbind a slice and a squeeze (stack is in lower_concat.c); matmul/bmm/mm
  * become dot; ops that compute nothing (to without a dtype change, type_as of the same dtype,
  * metadata asserts) get no layer. */
 #include <stdio.h>
@@ -328,44 +328,6 @@ static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2
     return st;
 }
 
-/* stack: each source gets a new size-1 axis (expand_dims), then a concat along those. */
-static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_arg *tensors = pt2_node_arg(node, "tensors");
-    int64_t dim = 0;
-    pt2_status st = pt2_node_arg(node, "dim") ? pt2_op_int(ctx->run, node, "dim", &dim, err) : PT2_OK;
-    if (st) return st;
-    if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
-        return pt2_lower_fail(node, err, "expected a list of at most %d tensors", PT2_RT_MAX_FROM);
-    pt2_lowered_value expanded[PT2_RT_MAX_FROM];
-    const char *axes[PT2_RT_MAX_FROM];
-    int axis = -1;
-    for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
-        if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; stacking constants is not lowered", i);
-        if ((st = wrap_axis(node, dim, v->rank + 1, &axis, err))) return st;
-        char name[220];
-        snprintf(name, sizeof name, "%s_expand%zu", ctx->places[node - ctx->graph->nodes].base, i);
-        pt2_rt_layer *expand;
-        if ((st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err))) return st;
-        if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
-        if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
-        if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
-        if (!st) st = pt2_lower_infer(ctx, node, expand, err);
-        if (st) return st;
-        int dims[PT2_MAX_RANK];
-        for (int a = 0, k = 0; a <= v->rank; a++) dims[a] = a == axis ? pt2_axes_new_dim(expand, v) : v->dims[k++];
-        pt2_axes_value_of(expand, v->rank + 1, dims, &expanded[i]);
-        if ((st = pt2_axes_describe(ctx, node, &expanded[i], axis, &axes[i], err))) return st;
-    }
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "concat", &layer, err))) return st;
-    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &expanded[i], err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    return pt2_axes_finish_replace(ctx, node, layer, &expanded[0], axis, pt2_axes_new_dim(layer, &expanded[0]), err);
-}
-
 /* expand / expand_as / repeat: static axes repeated n times are RETURNN's tile (tf.tile, which
  * is PyTorch's repeat, and expand of a size-1 axis). New leading axes and the batch or a dynamic
  * axis repeated are not expressible. */
@@ -572,7 +534,6 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
-    {"aten.stack.default", lower_stack, "expand_dims concat"},
     {"aten.expand.default", lower_expand, "tile"},
     {"aten.expand_as.default", lower_expand, "tile"},
     {"aten.repeat.default", lower_repeat, "tile"},

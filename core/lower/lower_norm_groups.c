@@ -3,8 +3,9 @@
  * (over channels and every spatial axis) or one group per channel (over the spatial axes, as
  * instance_norm), instance_norm with the input's statistics. The channel axis is the feature dim
  * (the axis map adds the layer for that), the affine weight and bias are the layer's scale and
- * bias over it. Like RETURNN's NormLayer, the statistics include the padded frames of shorter
- * sequences in a batch. */
+ * bias over it. RETURNN's NormLayer is not masked: its statistics would include the padded frames
+ * of shorter sequences in a batch, so a norm over the time axis is written out with masked
+ * reductions instead (core/lower/lower_norm_masked.c). */
 #include <string.h>
 
 #include "axes.h"
@@ -33,9 +34,15 @@ static pt2_status lower_norm_request(pt2_lower_context *ctx, const pt2_node *nod
                               (long long)r->groups, (long long)channels);
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
     const char *axes[PT2_MAX_RANK];
-    int count = 0;
-    for (int a = per_channel ? 2 : 1; a < in->rank; a++)
+    int count = 0, reduced[PT2_MAX_RANK], over_time = 0;
+    for (int a = per_channel ? 2 : 1; a < in->rank; a++) {
+        over_time |= ctx->net->dims[in->dims[a]].kind == PT2_RT_DIM_DYNAMIC;
+        reduced[count] = a;
         if ((st = pt2_axes_describe(ctx, node, in, a, &axes[count++], err))) return st;
+    }
+    if (over_time)
+        return pt2_lower_norm_masked(ctx, node, in, axes, reduced, count, r->eps, r->has_weight ? &r->weight : NULL,
+                                     r->has_bias ? &r->bias : NULL, err);
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "norm", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
@@ -129,7 +136,7 @@ pt2_status pt2_lower_layer_norm_over_axes(pt2_lower_context *ctx, const pt2_node
 }
 
 const pt2_op_lowering pt2_lowerings_norm_groups[] = {
-    {"aten.group_norm.default", lower_group_norm, "norm reinterpret_data"},
-    {"aten.native_group_norm.default", lower_native_group_norm, "norm reinterpret_data"},
-    {"aten.instance_norm.default", lower_instance_norm, "norm reinterpret_data"},
+    {"aten.group_norm.default", lower_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
+    {"aten.native_group_norm.default", lower_native_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
+    {"aten.instance_norm.default", lower_instance_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
     {NULL, NULL, NULL}};

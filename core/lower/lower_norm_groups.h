@@ -7,4 +7,11 @@
 
 pt2_status pt2_lower_layer_norm_over_axes(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err);
 
+/* A group or instance norm over in's PyTorch axes `reduced` (RETURNN `axes`), one of them the
+ * time: masked statistics (core/lower/lower_norm_masked.c); weight and bias per channel, NULL
+ * when absent. */
+pt2_status pt2_lower_norm_masked(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                 const char *const *axes, const int *reduced, int count, double eps,
+                                 const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err);
+
 #endif

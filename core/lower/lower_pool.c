@@ -1,8 +1,7 @@
 /* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool", nearest
  * upsampling by an integer factor -> "resize", mean/sum/amax over one axis -> "reduce",
- * softmax/log_softmax over an axis -> "activation" (softmax_over_spatial over a dynamic one),
- * cat -> "copy" along the feature axis (RETURNN concatenates several sources along F), else
- * "concat" on any axis. */
+ * softmax/log_softmax over an axis -> "activation" (softmax_over_spatial over a dynamic one).
+ * cat is in lower_concat.c. */
 #include <math.h>
 #include <string.h>
 
@@ -151,38 +150,6 @@ static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt
     return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
 }
 
-/* cat: along the feature axis of every source a "copy" from all of them (RETURNN concatenates
- * several sources along F); along any other axis, the time included, a "concat" of
- * [source, axis] pairs. */
-static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_arg *tensors = pt2_node_arg(node, "tensors");
-    int64_t dim;
-    pt2_status st = pt2_op_int(ctx->run, node, "dim", &dim, err);
-    if (st) return st;
-    if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
-        return pt2_lower_fail(node, err, "expected a list of at most %d tensors", PT2_RT_MAX_FROM);
-    const pt2_lowered_value *first = NULL;
-    int all_feature = 1, axis = -1;
-    const char *axes[PT2_RT_MAX_FROM];
-    for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
-        if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; joining constants is not lowered", i);
-        axis = (int)(dim < 0 ? dim + v->rank : dim);
-        if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
-        all_feature &= v->dims[axis] == v->shape.feature_dim;
-        if ((st = pt2_axes_describe(ctx, node, v, axis, &axes[i], err))) return st;
-        if (!first) first = v;
-    }
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, all_feature ? "copy" : "concat", &layer, err))) return st;
-    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &ctx->values[tensors->value_ids[i]], err);
-    if (!st && !all_feature) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int joined = all_feature ? layer->shape.feature_dim : pt2_axes_new_dim(layer, first);
-    return pt2_axes_finish_replace(ctx, node, layer, first, axis, joined, err);
-}
-
 const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
     {"pt2returnn.max_pool1d.default", lower_max_pool1d, "pool"},
@@ -194,5 +161,4 @@ const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten._softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
     {"aten.log_softmax.int", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
     {"aten._log_softmax.default", lower_softmax, "activation softmax_over_spatial reinterpret_data"},
-    {"aten.cat.default", lower_cat, "copy concat"},
     {NULL, NULL, NULL}};

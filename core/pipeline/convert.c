@@ -11,6 +11,7 @@
 #include "../lower/lower.h"
 #include "../ops/backend_xnnpack.h"
 #include "../reload/read_config.h"
+#include "../verify/compare_outputs.h"
 #include "../verify/layer_references.h"
 #include "../verify/padded_batch.h"
 #include "../verify/verify_layers.h"
@@ -57,9 +58,11 @@ static void progress_done(const pt2_convert_options *o, const step_record *s) {
     if (s->compared)
         snprintf(message, sizeof message, "%s in %.3fs (max abs %.3g, ratio %.3g of the tolerance)",
                  s->passed ? "passed" : "FAILED", s->seconds, s->max_abs, s->worst_ratio);
-    else if (!strcmp(s->name, "reference"))
-        snprintf(message, sizeof message, "%s in %.3fs (shapes only: no PyTorch outputs to compare values with)",
-                 s->passed ? "passed" : "FAILED", s->seconds);
+    else if (!strcmp(s->name, "reference") && s->passed)
+        snprintf(message, sizeof message, "passed in %.3fs (shapes only: no PyTorch outputs to compare values with)",
+                 s->seconds);
+    else if (!s->passed) /* not compared: the step's text names what differs (the shapes) */
+        snprintf(message, sizeof message, "FAILED in %.3fs (%s)", s->seconds, s->what);
     else
         snprintf(message, sizeof message, "done in %.3fs", s->seconds);
     progress(o, s->name, message);
@@ -156,6 +159,34 @@ static int output_shape_matches_export(const pt2_graph *graph, const pt2_tensor 
         return 1;
     }
     return 1;
+}
+
+/* The reference step's text when the run's output does not fit the export's output shape. */
+static const char *export_shape_mismatch(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *output,
+                                         pt2_error *err) {
+    char run_shape[160];
+    pt2_shape_format(output->shape, output->rank, run_shape, sizeof run_shape);
+    pt2_strbuf text;
+    pt2_strbuf_init(&text);
+    pt2_strbuf_printf(&text, "graph run with PyTorch semantics, the output's shape checked against the export's: shape "
+                             "mismatch: the run gives %s, the export ", run_shape);
+    for (size_t i = 0; i < graph->num_outputs; i++) {
+        const pt2_graph_output *out = &graph->outputs[i];
+        if (out->kind != PT2_OUTPUT_USER || out->arg.kind != PT2_ARG_TENSOR) continue;
+        const pt2_value *v = &graph->values[out->arg.value_id];
+        pt2_strbuf_putc(&text, '[');
+        for (int a = 0; a < v->rank; a++) {
+            if (a) pt2_strbuf_puts(&text, ", ");
+            if (v->sizes[a].is_symbolic) pt2_sym_format(v->sizes[a].expr, &text);
+            else pt2_strbuf_printf(&text, "%lld", (long long)v->sizes[a].value);
+        }
+        pt2_strbuf_putc(&text, ']');
+        break;
+    }
+    const char *what = text.failed || !text.data ? NULL : pt2_arena_strdup(arena, text.data, err);
+    if (!what && !err->status) pt2_fail(err, PT2_ERR_MEMORY, "out of memory");
+    pt2_strbuf_free(&text);
+    return what;
 }
 
 /* The graph's one user output after a run, contiguous. */
@@ -270,6 +301,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                              "graph run with PyTorch semantics; shapes only: no PyTorch outputs given (--reference), "
                              "the output's shape checked against the export's",
                              now_seconds() - start, 0, output_shape_matches_export(&graph, &torch_output), 0, 0, 0};
+    if (!reference.passed && !(reference.what = export_shape_mismatch(arena, &graph, &torch_output, err))) return err->status;
     if (!reference.passed && !result->failed_step) result->failed_step = "reference";
     if (options->num_reference_outputs) {
         reference.what = "graph run with PyTorch semantics, against PyTorch's outputs";
@@ -350,9 +382,18 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                         (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
     if (!st) st = pt2_reload_run(arena, &reloaded, &inputs[0], &reloaded_output, err);
     if (st) return st;
-    pt2_compare_tensors(&reloaded_output, &torch_output, options->atol, options->rtol, &cmp);
+    const char *mismatch;
+    if ((st = pt2_compare_outputs(arena, &reloaded_output, &torch_output, "the reloaded network", "the reference run",
+                                  options->atol, options->rtol, &cmp, &mismatch, err)))
+        return st;
     steps[num_steps++] = (step_record){"reload", "JSON config + checkpoint reloaded and run, against the reference run",
                                        now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel, cmp.worst_ratio};
+    if (mismatch) {
+        steps[num_steps - 1].compared = 0;
+        steps[num_steps - 1].what = pt2_arena_printf(arena, err, "JSON config + checkpoint reloaded and run, against the "
+                                                     "reference run: %s", mismatch);
+        if (!steps[num_steps - 1].what) return err->status;
+    }
     progress_done(options, &steps[num_steps - 1]);
     if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
 

@@ -80,6 +80,12 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
 pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err);
 
+/* The eval form "concat_time_per_sequence" on a concat of [a, c] along the time: in a padded
+ * batch, each sequence's frames of c moved back to the end of its own frames of a
+ * (core/returnn/layers_concat_packed.c). */
+pt2_status pt2_rt_pack_joined_sequences(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                        const pt2_rt_tensor *in, pt2_tensor *out, pt2_error *err);
+
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */
 const char *pt2_rt_eval_form(const char *name);

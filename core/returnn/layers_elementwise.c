@@ -52,6 +52,20 @@ static const struct {
                       "tf.maximum(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r, 0), axis=d.time_dim_axis), "
                       "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
                       "(source(0, as_data=True), int(%s))"},
+    /* A concat along the time of [a, c] (core/lower/lower_concat.c) with each sequence packed:
+     * c moved back to the end of the sequence's own a (frames t of a's padding, len_a <= t <
+     * T_a, rotated to the end), by reversing the whole time, c's padded part, the part after
+     * len_a, and the whole again. */
+    {"concat_time_per_sequence",
+                                  "(lambda c, d: (lambda a, x, t: (lambda n, ta: "
+                                  "tf.reverse_sequence(tf.reverse_sequence(tf.reverse_sequence(tf.reverse_sequence(x, n * 0 + t, "
+                                  "seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), n * 0 + t - ta, "
+                                  "seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), t - n, "
+                                  "seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis), n * 0 + t, "
+                                  "seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
+                                  "(a.get_sequence_lengths(), tf.shape(a.placeholder)[a.time_dim_axis]))"
+                                  "(c.sources[0].output, d.placeholder, tf.shape(d.placeholder)[d.time_dim_axis]))"
+                                  "(source(0, as_layer=True), source(0, as_data=True))"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -256,6 +270,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
+    if (form && !strcmp(form, "concat_time_per_sequence")) return pt2_rt_pack_joined_sequences(arena, net, layer, &inputs[0], out, err);
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);

@@ -57,14 +57,21 @@ def check_returnn_outputs(expected, atol=1e-4):
         np.testing.assert_allclose(np.load(output), y, atol=atol, rtol=0, err_msg=output)
 
 
-def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", "json")):
+def padded_lengths(full, multiple=1, shortest=1):
+    """The padded batch's lengths: the example's, about two thirds and one third of it (as the
+    padded-batch step of convert chooses them), multiples of `multiple`, at least `shortest`."""
+    return [max(shortest, n // multiple * multiple) for n in (full, (2 * full + 2) // 3, (full + 2) // 3)]
+
+
+def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", "json"), prefix="padded", multiple=1,
+                      shortest=1, output_batch_axis=0):
     """Jobs that run a converted model in RETURNN on a padded batch (the example at three lengths,
     zeros after each end, the lengths fed as RETURNN's sequence lengths), and what to expect:
-    PyTorch's output of `model` on each sequence alone. Check with check_padded_outputs."""
+    PyTorch's output of `model` on each sequence alone. Check with check_padded_outputs. Files are
+    named by `prefix` (one per model when a catalogue shares one folder)."""
     import numpy as np
     import torch
-    full = example.shape[time_axis]
-    lengths = [full, (2 * full + 2) // 3, (full + 2) // 3]
+    lengths = padded_lengths(example.shape[time_axis], multiple, shortest)
     per = example.shape[0]
     batch = np.zeros((per * len(lengths),) + example.shape[1:], example.dtype)
     alone = []
@@ -76,26 +83,65 @@ def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", 
         batch[tuple(index)] = sequence
         with torch.no_grad():
             alone.append(model(torch.from_numpy(sequence)).numpy())
-    input_path, lengths_path = os.path.join(str(tmp_dir), "padded.npy"), os.path.join(str(tmp_dir), "padded_lengths.npy")
+    input_path = os.path.join(str(tmp_dir), f"{prefix}.npy")
+    lengths_path = os.path.join(str(tmp_dir), f"{prefix}_lengths.npy")
     np.save(input_path, batch)
     np.save(lengths_path, np.repeat(np.array(lengths, dtype=np.int32), per))
     jobs, checks = [], []
     for form in forms:
-        output = os.path.join(str(tmp_dir), f"padded_out.{form}.npy")
+        output = os.path.join(str(tmp_dir), f"{prefix}_out.{form}.npy")
         jobs.append({"out_dir": str(out_dir), "input": input_path, "lengths": lengths_path, "output": output, "config": form})
-        checks.append((output, alone))
+        checks.append((output, alone, form, output_batch_axis))
     return jobs, checks
 
 
 def check_padded_outputs(checks, atol=1e-4):
-    """Each sequence of the padded batch's output, within its own sizes, is PyTorch's output on it alone."""
+    """Each sequence of the padded batch's output, within its own sizes, is PyTorch's output on it
+    alone. Returns {config: the worst per-sequence max abs difference}."""
     import numpy as np
-    for output, alone in checks:
+    worst = {}
+    for check in checks:
+        output, alone = check[0], check[1]
+        form = check[2] if len(check) > 2 else output.rsplit(".", 2)[-2]
+        batch_axis = check[3] if len(check) > 3 else 0
         assert not os.path.exists(output + ".error"), open(output + ".error").read()
-        ours = np.load(output)
-        per = alone[0].shape[0]
+        ours = np.moveaxis(np.load(output), batch_axis, 0)
+        per = alone[0].shape[batch_axis]
         for i, expected in enumerate(alone):
+            expected = np.moveaxis(expected, batch_axis, 0)
             sequence = ours[i * per:(i + 1) * per]
             assert all(a >= b for a, b in zip(sequence.shape, expected.shape)), (output, sequence.shape, expected.shape)
-            np.testing.assert_allclose(sequence[tuple(slice(0, n) for n in expected.shape)], expected, atol=atol, rtol=0,
-                                       err_msg=f"{output} sequence {i}")
+            sequence = sequence[tuple(slice(0, n) for n in expected.shape)]
+            np.testing.assert_allclose(sequence, expected, atol=atol, rtol=0, err_msg=f"{output} sequence {i}")
+            difference = float(np.abs(sequence.astype(np.float64) - expected).max()) if expected.size else 0.0
+            worst[form] = max(worst.get(form, 0.0), difference)
+    return worst
+
+
+# Where the tests leave, per model, the worst per-sequence difference on a padded batch (the
+# interpreter's padded-batch step, and real RETURNN with each config); scripts/padded_batch_figures.py
+# prints them, one line per model.
+PADDED_FIGURES_DIR = os.environ.get("PT2_PADDED_FIGURES_DIR", os.path.join(BUILD_DIR, "padded_batch_figures"))
+
+
+def interpreter_padded_figure(report):
+    """The worst per-sequence max abs of convert's padded-batch step (report.json), or None when
+    the step did not run (no dynamic axis, or no batch axis in the output)."""
+    for step in report.get("steps", []):
+        if step["step"] == "padded-batch" and step.get("max_abs") is not None:
+            return step["max_abs"]
+    return None
+
+
+def record_padded_figures(suite, model, interpreter, returnn):
+    """Writes PADDED_FIGURES_DIR/<suite>/<model>.json: {"interpreter": x, "returnn-py": y,
+    "returnn-json": z} (returnn: {config: worst}, as check_padded_outputs returns)."""
+    import json
+    folder = os.path.join(PADDED_FIGURES_DIR, suite)
+    os.makedirs(folder, exist_ok=True)
+    figures = {"interpreter": interpreter}
+    figures.update({f"returnn-{form}": value for form, value in returnn.items()})
+    path = os.path.join(folder, f"{model.replace('/', '_')}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(figures, f)
+    os.replace(path + ".tmp", path)

@@ -190,6 +190,32 @@ class ExpandAndRepeat(nn.Module):
         return self.out(y.repeat(1, 1, 2))
 
 
+class CatOfThreeAlongTime(nn.Module):
+    """cat along the time of three parts of different lengths: T frames, one frame (the mean over
+    the time, as a summary token) and T - 1 frames (in a padded batch each sequence's parts must
+    follow each other without the padding between them), then a conv over the joined time that
+    sees the joins."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 6), nn.Linear(8, 6)
+        self.conv = nn.Conv1d(6, 4, 3, padding=1)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        y = torch.cat([a, a.mean(1).unsqueeze(1), b[:, 1:]], dim=1)
+        return self.conv(y.transpose(1, 2)).transpose(1, 2)
+
+
+class CatOfTheInputAlongTime(nn.Module):
+    """cat along the time of the input itself and a shorter part (T + T - 2 frames), then Linear."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.out = nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(torch.cat([x, self.a(x)[:, 2:]], dim=1))
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -206,6 +232,8 @@ CATALOGUE = {
     "cat_and_stack": (CatAndStack, 8, 20, 1),
     "cat_along_time": (CatAlongTime, 8, 20, 1),
     "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
+    "cat_of_three_along_time": (CatOfThreeAlongTime, 8, 20, 1),
+    "cat_of_the_input_along_time": (CatOfTheInputAlongTime, 8, 20, 1),
 }
 
 

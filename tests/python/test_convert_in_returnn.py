@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, interpreter_padded_figure, record_padded_figures
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 import models  # noqa: E402
@@ -159,6 +159,7 @@ def test_real_returnn_on_a_padded_batch_gives_each_sequence_pytorchs_output(conv
     own output length, is what PyTorch gives on it alone."""
     result = converted[name]
     assert result.get("padded"), result["convert"].stderr
+    worst = {}
     for config, output, alone in result["padded"]:
         error = output + ".error"
         assert not os.path.exists(error), open(error).read()
@@ -169,6 +170,9 @@ def test_real_returnn_on_a_padded_batch_gives_each_sequence_pytorchs_output(conv
             assert all(a >= b for a, b in zip(sequence.shape, expected.shape)), (config, sequence.shape, expected.shape)
             sequence = sequence[tuple(slice(0, n) for n in expected.shape)]
             np.testing.assert_allclose(sequence, expected, atol=1e-4, rtol=0, err_msg=f"{name} ({config}) sequence {i}")
+            worst[config] = max(worst.get(config, 0.0), float(np.abs(sequence - expected).max()))
+    with open(os.path.join(result["out_dir"], "report.json")) as f:
+        record_padded_figures("convert_in_returnn", name, interpreter_padded_figure(json.load(f)), worst)
 
 
 def test_output_files(converted):

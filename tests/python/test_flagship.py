@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, record_padded_figures
 
 MAKE = os.path.join(ROOT, "examples", "flagship", "make_mb_melgan.py")
 
@@ -45,6 +45,8 @@ def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flags
     # fed): each sequence within its length is the reference run of it alone.
     for name in ("padded-batch", "returnn-py-padded", "returnn-json-padded"):
         assert steps[name]["max_abs"] <= 1e-4 and "lengths" in steps[name]["what"], steps[name]
+    record_padded_figures("flagship", f"mb_melgan_{frames}_frames", steps["padded-batch"]["max_abs"],
+                          {form: steps[f"returnn-{form}-padded"]["max_abs"] for form in ("py", "json")})
     # Every layer also ran in real RETURNN (one session.run per config) against the reference
     # run's value of its op.
     for form in ("py", "json"):

@@ -11,7 +11,8 @@ import scipy.signal
 import torch
 import torch.nn as nn
 
-from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 # parallel_wavegan 0.6.1 imports scipy.signal.kaiser, which SciPy moved to scipy.signal.windows.
 if not hasattr(scipy.signal, "kaiser"):
@@ -63,7 +64,7 @@ def test_in_place_models(pt2returnn, tmp_path):
     torch.manual_seed(0)
     cases = {"accumulator": (PrivateAccumulator().eval(), 4, {"aten.add_.Tensor", "aten.mul_.Tensor"}),
              "hifigan": (hifigan(), 16, {"aten.add_.Tensor"})}
-    jobs, expected, padded = [], [], []
+    jobs, expected, padded, interpreter = [], [], {}, {}
     for name, (model, channels, in_place) in cases.items():
         example = torch.randn(1, channels, 30)
         targets = export(model, example, tmp_path / f"{name}.pt2")
@@ -73,6 +74,7 @@ def test_in_place_models(pt2returnn, tmp_path):
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         report = json.loads(run.stdout)
+        interpreter[name] = interpreter_padded_figure(report)
         assert all(step["passed"] for step in report["steps"]), report["steps"]
         assert not any("_." in layer["op"] for layer in report["layers"]), "in-place ops left in the lowering"
         for length in (30, 11):
@@ -88,10 +90,11 @@ def test_in_place_models(pt2returnn, tmp_path):
         (tmp_path / f"{name}_padded").mkdir()
         more, checks = padded_batch_jobs(tmp_path / f"{name}_padded", out, model, example.numpy(), 2)
         jobs += more
-        padded += checks
+        padded[name] = checks
     run_returnn_jobs(tmp_path, jobs)
     check_returnn_outputs(expected)
-    check_padded_outputs(padded)
+    for name, checks in padded.items():
+        record_padded_figures("in_place", name, interpreter[name], check_padded_outputs(checks))
 
 
 def test_a_write_another_op_sees_is_refused(pt2returnn, tmp_path):

@@ -1,8 +1,11 @@
 """The lowering catalogue (lower_catalogue_models.py): ordinary models built from layout and shape
 ops on the dynamic time axis. All are exported in this one PyTorch process and converted with the
 native CLI; every layer passes its check; then all of them run in ONE real RETURNN process, with
-the Python and the JSON config, at the export's length and another, and match PyTorch."""
+the Python and the JSON config, at the export's length and another, and match PyTorch; and on a
+padded batch (three lengths, with their sequence lengths), where each sequence must be what PyTorch
+gives for it alone."""
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -10,17 +13,18 @@ import pytest
 import torch
 
 import lower_catalogue_models as catalogue
-from conftest import check_returnn_outputs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 LENGTHS = (20, 34)  # even: frame stacking exports T = 2 * Dim
 
 
 @pytest.fixture(scope="module")
 def converted(pt2returnn, tmp_path_factory):
-    """name -> (report, exported op targets, [(RETURNN output path, PyTorch output)])."""
+    """name -> (report, exported op targets, [(RETURNN output path, PyTorch output)], padded-batch checks)."""
     root = tmp_path_factory.mktemp("catalogue")
     results, jobs = {}, []
-    for name, (_, features, _, _) in catalogue.CATALOGUE.items():
+    for name, (_, features, length, multiple) in catalogue.CATALOGUE.items():
         path = str(root / f"{name}.pt2")
         model = catalogue.export(name, path)
         targets = {str(n.target) for n in torch.export.load(path).graph.nodes if n.op == "call_function"}
@@ -28,8 +32,13 @@ def converted(pt2returnn, tmp_path_factory):
         run = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--json"], capture_output=True, text=True)
         written = run.returncode == 0 or (run.returncode == 1 and name in PADDED_BATCH_KNOWN_WRONG)
         report = json.loads(run.stdout) if written else {"error": run.stderr, "returncode": run.returncode}
-        expected = []
+        expected, padded = [], []
         if written:
+            torch.manual_seed(1)
+            example = torch.randn(2, length, features).numpy()
+            padded_jobs, padded = padded_batch_jobs(root, out, model, example, 1, prefix=f"{name}.padded",
+                                                    multiple=multiple, shortest=4 * multiple)
+            jobs += padded_jobs
             for length in LENGTHS:
                 x = torch.randn(2, length, features)
                 np.save(root / f"{name}.x{length}.npy", x.numpy())
@@ -40,9 +49,44 @@ def converted(pt2returnn, tmp_path_factory):
                     jobs.append({"out_dir": str(out), "input": str(root / f"{name}.x{length}.npy"), "output": output,
                                  "config": form})
                     expected.append((output, y))
-        results[name] = (report, targets, expected)
+        results[name] = (report, targets, expected, padded)
+    results["cat_without_packing"] = cat_without_packing(root, jobs)
     run_returnn_jobs(root, jobs)
     return results
+
+
+def cat_without_packing(root, jobs):
+    """cat_along_time's JSON config with the eval that packs each sequence made an identity (a cat
+    that ignores the lengths, as RETURNN's concat alone is): its jobs go with the others (the same
+    RETURNN process). Returns ([(full-length output, PyTorch's)], padded-batch checks)."""
+    broken = root / "cat_along_time_unpacked"
+    shutil.copytree(root / "cat_along_time", broken)
+    config = json.loads((broken / "returnn.config.json").read_text())
+    packs = [layer for layer in config["network"].values()
+             if layer["class"] == "eval" and "reverse_sequence" in layer["eval"] and "c.sources[0]" in layer["eval"]]
+    assert len(packs) == 1, config["network"]
+    packs[0]["eval"] = "source(0)"
+    (broken / "returnn.config.json").write_text(json.dumps(config))
+    model = catalogue.export("cat_along_time", str(root / "cat_unpacked.pt2"))
+    torch.manual_seed(2)
+    example = torch.randn(2, 20, 8)
+    np.save(root / "cat_unpacked.x.npy", example.numpy())
+    with torch.no_grad():
+        full = [(str(root / "cat_unpacked.y.json.npy"), model(example).numpy())]
+    jobs.append({"out_dir": str(broken), "input": str(root / "cat_unpacked.x.npy"), "output": full[0][0], "config": "json"})
+    padded_jobs, padded = padded_batch_jobs(root, broken, model, example.numpy(), 1, forms=("json",),
+                                            prefix="cat_unpacked.padded", shortest=4)
+    jobs += padded_jobs
+    return full, padded
+
+
+def test_a_cat_that_ignores_the_lengths_is_caught_on_the_padded_batch(converted):
+    """The check can fail: without the packing eval, real RETURNN still matches PyTorch on a
+    full-length batch, but the padded batch shows each shorter sequence's padding between its parts."""
+    full, padded = converted["cat_without_packing"]
+    check_returnn_outputs(full)
+    with pytest.raises(AssertionError, match="sequence 1"):
+        check_padded_outputs(padded)
 
 
 # The ops each model must show in its export (so that the catalogue keeps covering them).
@@ -62,6 +106,8 @@ COVERS = {
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
     "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
+    "cat_of_three_along_time": {"aten.cat.default", "aten.slice.Tensor", "aten.mean.dim"},
+    "cat_of_the_input_along_time": {"aten.cat.default", "aten.slice.Tensor"},
 }
 
 
@@ -69,12 +115,12 @@ COVERS = {
 # step must catch (convert exits 1, files kept): RETURNN's concat joins the padded tensors, so a
 # shorter sequence's padding sits between its two parts. The test fails once this is fixed, so
 # that the entry goes.
-PADDED_BATCH_KNOWN_WRONG = {"cat_along_time"}
+PADDED_BATCH_KNOWN_WRONG = set()
 
 
 @pytest.mark.parametrize("name", list(catalogue.CATALOGUE))
 def test_catalogue_model(converted, name):
-    report, targets, expected = converted[name]
+    report, targets, expected, padded = converted[name]
     assert COVERS[name] <= targets, targets
     assert "error" not in report, report.get("error")
     failed = {step["step"] for step in report["steps"] if not step["passed"]}
@@ -84,6 +130,9 @@ def test_catalogue_model(converted, name):
     check_returnn_outputs(expected)
     for output, y in expected:
         print(name, output.rsplit("/", 1)[-1], "RETURNN max abs diff", float(np.abs(np.load(output) - y).max()))
+    interpreter = interpreter_padded_figure(report)
+    assert interpreter is not None, "every catalogue model has a dynamic time axis and a batch axis"
+    record_padded_figures("catalogue", name, interpreter, check_padded_outputs(padded))
 
 
 class UnexpressibleAndUnsupported(torch.nn.Module):

@@ -2,7 +2,8 @@
 op a small model with a dynamic time axis (input [batch, 8 channels, time]) is exported (all in
 this one PyTorch process), converted by the native CLI (every per-layer check must pass, and the
 layers must be the RETURNN classes docs/ops.md gives for the op), then run in real RETURNN with
-both configs at two lengths (all runs in one RETURNN process) and compared with PyTorch."""
+both configs at two lengths and on a padded batch (three lengths with their sequence lengths; each
+sequence against PyTorch on it alone) (all runs in one RETURNN process) and compared with PyTorch."""
 import json
 import os
 import re
@@ -14,7 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import ROOT, check_returnn_outputs, run_returnn_jobs
+from conftest import (ROOT, check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 CHANNELS = 8
 
@@ -155,7 +157,7 @@ def documented_layers():
 def test_lower_matrix(pt2returnn, tmp_path):
     torch.manual_seed(0)
     documented = documented_layers()
-    jobs, expected, failures = [], [], []
+    jobs, expected, failures, padded = [], [], [], {}
     for name, ops, model in CASES:
         model = model.eval()
         program = torch.export.export(model, (torch.randn(2, CHANNELS, 30),),
@@ -177,6 +179,12 @@ def test_lower_matrix(pt2returnn, tmp_path):
             assert op in documented, f"{op} is not listed as lowered in docs/ops.md"
             used = {layer["class"] for layer in report["layers"] if layer["op"] == op}
             assert used and used <= documented[op], (name, op, used, documented[op])
+        interpreter = interpreter_padded_figure(report)
+        if interpreter is not None:  # the output has a batch axis: each sequence compared
+            padded_jobs, checks = padded_batch_jobs(tmp_path, out, model, torch.randn(2, CHANNELS, 30).numpy(), 2,
+                                                    prefix=f"{name}.padded", shortest=4)
+            jobs += padded_jobs
+            padded[name] = (interpreter, checks)
         for length in (30, 41):
             x = torch.randn(2, CHANNELS, length)
             np.save(tmp_path / f"{name}_x{length}.npy", x.numpy())
@@ -189,3 +197,9 @@ def test_lower_matrix(pt2returnn, tmp_path):
     assert not failures, "\n".join(failures)
     run_returnn_jobs(tmp_path, jobs)
     check_returnn_outputs(expected)
+    for name, (interpreter, checks) in padded.items():
+        try:
+            record_padded_figures("matrix", name, interpreter, check_padded_outputs(checks))
+        except AssertionError as error:
+            failures.append(f"{name}: padded batch in RETURNN: {str(error)[:800]}")
+    assert not failures, "\n".join(failures)

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 
 class TimeOps(nn.Module):
@@ -55,4 +56,4 @@ def test_time_ops(pt2returnn, tmp_path):
     padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, program.example_inputs[0][0].numpy(), 2)
     run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
-    check_padded_outputs(padded)
+    record_padded_figures("time_ops", "time_ops", interpreter_padded_figure(report), check_padded_outputs(padded))

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import check_padded_outputs, check_returnn_outputs, padded_batch_jobs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 
 @pytest.mark.parametrize("d_model,heads,feed_forward", [(64, 4, 128), (256, 4, 2048)])
@@ -48,4 +49,5 @@ def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_fo
     padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 1)
     run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
-    check_padded_outputs(padded)
+    record_padded_figures("transformer", f"encoder_layer_d{d_model}", interpreter_padded_figure(report),
+                          check_padded_outputs(padded))

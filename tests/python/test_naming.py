@@ -2,7 +2,8 @@
 attributes (Sequential indices read "layerN"), single-op calls become layers named after their
 attribute, the root module's own ops are named after the op; a module called twice gets a second
 name and shares the first call's parameters with reuse_params (the checkpoint holds them once).
-The nested config runs in real RETURNN (Python and JSON forms) and gives PyTorch's output."""
+The nested config runs in real RETURNN (Python and JSON forms) and gives PyTorch's output, on a
+padded batch too (each sequence as PyTorch gives it alone)."""
 import json
 import os
 import subprocess
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from conftest import check_returnn_outputs, run_returnn_jobs
+from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
+                      record_padded_figures, run_returnn_jobs)
 
 
 class CalledTwice(nn.Module):
@@ -60,5 +62,8 @@ def test_names_nesting_and_shared_parameters(pt2returnn, tmp_path):
             output = str(tmp_path / f"y{length}.{form}.npy")
             jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
             expected.append((output, y))
-    run_returnn_jobs(tmp_path, jobs)
+    # And a padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
+    padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 2, shortest=2)
+    run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
+    record_padded_figures("naming", "called_twice", interpreter_padded_figure(report), check_padded_outputs(padded))

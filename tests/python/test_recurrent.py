@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import ROOT, check_returnn_outputs, run_returnn_jobs
+from conftest import ROOT, check_returnn_outputs, interpreter_padded_figure, record_padded_figures, run_returnn_jobs
 
 sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
 from pt2returnn import export as pt2returnn_export  # noqa: E402
@@ -149,12 +149,14 @@ def converted(pt2returnn, tmp_path_factory):
         for i, s in enumerate(sequences):
             batch[i, :len(s)] = s
         np.save(tmp / f"{name}_padded.npy", batch)
-        output = str(tmp / f"{name}_padded.py.npy")
-        jobs.append({"out_dir": out, "input": str(tmp / f"{name}_padded.npy"), "output": output, "config": "py",
-                     "lengths": list(PADDED)})
+        outputs = {}
+        for form in ("py", "json"):
+            outputs[form] = str(tmp / f"{name}_padded.{form}.npy")
+            jobs.append({"out_dir": out, "input": str(tmp / f"{name}_padded.npy"), "output": outputs[form],
+                         "config": form, "lengths": list(PADDED)})
         with torch.no_grad():
             alone = [np.take(model(torch.from_numpy(s)[None]).numpy(), 0, axis=batch_axis) for s in sequences]
-        padded[name] = (output, alone, batch_axis)
+        padded[name] = (outputs, alone, batch_axis)
     run_returnn_jobs(tmp, jobs)
     return {"models": models, "reports": reports, "expected": expected, "padded": padded, "tmp": tmp}
 
@@ -242,13 +244,20 @@ def test_real_returnn_matches_pytorch_at_two_lengths(converted):
 
 
 def test_padded_batch_each_sequence_equals_pytorch_alone(converted):
-    for name, (output, alone, batch_axis) in converted["padded"].items():
-        assert not os.path.exists(output + ".error"), open(output + ".error").read()
-        y = np.load(output)
-        for i, (length, reference) in enumerate(zip(PADDED, alone)):
-            sequence = np.take(y, i, axis=batch_axis)[:len(reference)]  # the output's own length (pooling shortens it)
-            assert reference.shape == sequence.shape
-            np.testing.assert_allclose(sequence, reference, atol=1e-4, rtol=0, err_msg=f"{name} sequence {i}")
+    """With the Python and the JSON config; the interpreter's padded-batch step (convert) passed too."""
+    for name, (outputs, alone, batch_axis) in converted["padded"].items():
+        worst = {}
+        for form, output in outputs.items():
+            assert not os.path.exists(output + ".error"), open(output + ".error").read()
+            y = np.load(output)
+            for i, (length, reference) in enumerate(zip(PADDED, alone)):
+                sequence = np.take(y, i, axis=batch_axis)[:len(reference)]  # the output's own length (pooling shortens it)
+                assert reference.shape == sequence.shape
+                np.testing.assert_allclose(sequence, reference, atol=1e-4, rtol=0, err_msg=f"{name} {form} sequence {i}")
+                worst[form] = max(worst.get(form, 0.0), float(np.abs(sequence - reference).max()))
+        interpreter = interpreter_padded_figure(converted["reports"][name])
+        assert interpreter is not None and interpreter <= 1e-4, (name, interpreter)
+        record_padded_figures("recurrent", name, interpreter, worst)
 
 
 def test_fixed_length_plain_export_of_an_lstm_converts(pt2returnn, tmp_path):

@@ -10,7 +10,7 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"these changes of axes (the _copy variants, concat, flip) are not lowered on the axis map yet",
+    {"these changes of axes (the _copy variants, concat) are not lowered on the axis map yet",
      "aten.view_copy.default "
      "aten.permute_copy.default aten.transpose_copy.int "
      "aten.unsqueeze_copy.default "
@@ -18,7 +18,7 @@ static const struct {
      "aten.expand_copy.default aten.select_copy.int aten.slice_copy.Tensor "
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
-     "aten.concat.default aten.flip.default"},
+     "aten.concat.default"},
     {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, linear and 2-D upsampling and 2-D pads are not lowered yet",
      "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
      "aten.max_pool1d.default aten.max_pool1d_with_indices.default "
@@ -35,8 +35,7 @@ static const struct {
      ""},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",
-     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int"},
+    {"prod (RETURNN's reduce has no prod) is not lowered yet", "aten.prod.default aten.prod.dim_int"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "

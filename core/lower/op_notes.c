@@ -27,14 +27,11 @@ static const struct {
      "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
      "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
      "aten.replication_pad3d.default aten._pad_circular.default"},
-    {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
+    {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
-     "aten._weight_norm_interface.default aten.std.correction aten.std.default "
-     "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
-     "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
-     ""},
+     "aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
-     "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
+     "aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
     {"prod (RETURNN's reduce has no prod) is not lowered yet", "aten.prod.default aten.prod.dim_int"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "

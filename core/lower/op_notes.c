@@ -39,7 +39,6 @@ static const struct {
      "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
-    {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
     {"addmm and baddbmm are not lowered yet (matmul, bmm and mm are)",
      "aten.addmm.default aten.baddbmm.default"},
     {"in-place ops are not lowered (torch.export functionalizes them away)",

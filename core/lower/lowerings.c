@@ -22,6 +22,7 @@ extern const pt2_op_lowering pt2_lowerings_sdpa[];
 extern const pt2_op_lowering pt2_lowerings_flip[];
 extern const pt2_op_lowering pt2_lowerings_stats[];
 extern const pt2_op_lowering pt2_lowerings_gather[];
+extern const pt2_op_lowering pt2_lowerings_einsum[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -35,7 +36,8 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_vector_norm, pt2_lowerings_sdpa,
                                                          pt2_lowerings_recurrent,
                                                          /* gather branch */
-                                                         pt2_lowerings_flip, pt2_lowerings_stats, pt2_lowerings_gather};
+                                                         pt2_lowerings_flip, pt2_lowerings_stats, pt2_lowerings_gather,
+                                                         pt2_lowerings_einsum};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

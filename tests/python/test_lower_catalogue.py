@@ -62,6 +62,10 @@ COVERS = {
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
     "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
+    # gather branch
+    "einsum_attention": {"aten.einsum.default", "aten.view.default", "aten.softmax.int"},
+    "flip_and_select_frames": {"aten.flip.default", "aten.index_select.default"},
+    "statistics_pooling": {"aten.std_mean.dim", "aten.var.dim", "aten.cat.default"},
 }
 
 

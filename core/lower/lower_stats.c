@@ -11,6 +11,8 @@
  * where N is the product of the static reduced sizes, times each sequence's own length (a
  * "length" layer) when the time is among the axes; std is its square root.
  *
+ * prod over one axis: see lower_prod.
+ *
  * keepdim=True is refused (a kept size-1 axis has no RETURNN dim that broadcasts back). */
 #include <stdio.h>
 #include <string.h>
@@ -201,6 +203,52 @@ static pt2_status lower_variance(pt2_lower_context *ctx, const pt2_node *node, p
     return st;
 }
 
+/* prod over one axis: RETURNN's reduce has no prod, so an eval writes the product at every
+ * position of the axis (tf.reduce_prod over the feature axis, or over the time with the padded
+ * frames as 1), and a reduce max drops the axis (all its values are that product: exact).
+ * A static axis that is not the feature is made the feature first (reinterpret_data). */
+static pt2_status lower_prod(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t dim = 0;
+    int keepdim = 0;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "prod of a constant");
+    if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
+    if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
+    if (st) return st;
+    if (keepdim) return pt2_lower_fail(node, err, "keepdim=True is not lowered (a size-1 axis that broadcasts has no RETURNN dim)");
+    const pt2_tensor *result = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (in->shape.dtype != PT2_DTYPE_FLOAT32 || result->dtype != PT2_DTYPE_FLOAT32)
+        return pt2_lower_fail(node, err, "prod of %s values is not lowered (float32 is)", pt2_dtype_name(in->shape.dtype));
+    int64_t axis = dim < 0 ? dim + in->rank : dim;
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "axis %lld out of range for %d axes", (long long)dim, in->rank);
+    const pt2_rt_dim *d = &ctx->net->dims[in->dims[axis]];
+    if (d->kind == PT2_RT_DIM_BATCH) return pt2_lower_fail(node, err, "a product over the batch axis");
+    int over_time = d->kind == PT2_RT_DIM_DYNAMIC;
+    pt2_lowered_value feature_storage, broadcast_v;
+    const pt2_lowered_value *source = in;
+    if (over_time && pt2_rt_shape_time_axis(ctx->net, &in->shape) != pt2_rt_shape_axis(&in->shape, in->dims[axis]))
+        return pt2_lower_fail(node, err, "a product over axis %lld, a dynamic axis that is not the layer's time axis", (long long)axis);
+    if (!over_time && (st = pt2_axes_require_feature(ctx, node, in, (int)axis, &feature_storage, &source, err))) return st;
+    pt2_rt_layer *broadcast, *reduce;
+    if ((st = eval_layer(ctx, node, "product", source, over_time ? "prod_time" : "prod_feature", 0, &broadcast, err))) return st;
+    pt2_axes_value_of(broadcast, in->rank, in->dims, &broadcast_v);
+    const char *axes[1];
+    int reduced[PT2_MAX_RANK];
+    if ((st = pt2_axes_reduced(ctx, node, &broadcast_v, &dim, 1, "reducing", axes, reduced, err))) return st;
+    if ((st = pt2_lower_new_layer(ctx, node, "reduce", &reduce, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, reduce, &broadcast_v, err);
+    if (!st) st = pt2_rt_set_string(reduce, "mode", "max", err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, reduce, "axes", axes, 1, err);
+    if (!st) st = pt2_rt_set_bool(reduce, "keep_dims", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, reduce, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (a != axis) dims[rank++] = in->dims[a];
+    return pt2_lower_set_output(ctx, node, reduce, rank, dims, err);
+}
+
 #define VARIANCE_LAYERS "reduce combine eval:div_scalar eval:mul_scalar eval:add_scalar length cast"
 
 const pt2_op_lowering pt2_lowerings_stats[] = {
@@ -214,4 +262,5 @@ const pt2_op_lowering pt2_lowerings_stats[] = {
     {"aten.std.dim", lower_variance, VARIANCE_LAYERS " activation"},
     {"aten.std_mean.correction", lower_variance, VARIANCE_LAYERS " activation"},
     {"aten.std_mean.dim", lower_variance, VARIANCE_LAYERS " activation"},
+    {"aten.prod.dim_int", lower_prod, "eval:prod_feature eval:prod_time reduce reinterpret_data"},
     {NULL, NULL, NULL}};

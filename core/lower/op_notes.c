@@ -31,8 +31,7 @@ static const struct {
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
      "aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
-     "aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"prod (RETURNN's reduce has no prod) is not lowered yet", "aten.prod.default aten.prod.dim_int"},
+     "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "

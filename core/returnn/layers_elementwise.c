@@ -52,6 +52,13 @@ static const struct {
                       "tf.maximum(tf.range(tf.shape(d.placeholder)[d.time_dim_axis]) - r, 0), axis=d.time_dim_axis), "
                       "d.get_sequence_lengths(), seq_axis=d.time_dim_axis, batch_axis=d.batch_dim_axis))"
                       "(source(0, as_data=True), int(%s))"},
+    /* gather branch: prod over the feature / the time (each sequence's frames only), the
+     * product at every position of that axis (a reduce max then drops the axis exactly) */
+    {"prod_feature", "tf.reduce_prod(source(0), axis=source(0, as_data=True).feature_dim_axis, keepdims=True) "
+                     "* tf.ones_like(source(0))"},
+    {"prod_time", "tf.reduce_prod(tf.where(source(0, as_data=True).get_sequence_mask_broadcast("
+                  "axis=source(0, as_data=True).time_dim_axis), source(0), 1.0), "
+                  "axis=source(0, as_data=True).time_dim_axis, keepdims=True) * tf.ones_like(source(0))"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -256,6 +263,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
+    if (form && (!strcmp(form, "prod_feature") || !strcmp(form, "prod_time")))
+        return pt2_rt_prod_broadcast(arena, net, layer, &inputs[0], !strcmp(form, "prod_time"), out, err);
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);

@@ -168,6 +168,9 @@ CASES = [
     ("einsum_implicit", ["aten.einsum.default"], Case(lambda m, x: torch.einsum("bct,cd", x, m.w), {"w": torch.randn(8, 3) * 0.3})),
     ("einsum_one_operand", ["aten.einsum.default"],
      Case(lambda m, x: torch.einsum("bct->bt", x) + torch.einsum("bct->btc", x).sum(-1))),
+    ("prod_channels", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.2 * x, 1))),
+    ("prod_time", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.05 * m.conv(x), dim=-1))),
+    ("prod_static_not_feature", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.2 * x.view(2, 2, 4, -1), 1))),
 ]
 
 

@@ -51,10 +51,19 @@ static pt2_status lower_arg_reduction(pt2_lower_context *ctx, const pt2_node *no
     if (!st) st = pt2_rt_set_bool(reduce, "keep_dims", 0, err);
     if (!st) st = pt2_lower_infer(ctx, node, reduce, err);
     if (st) return st;
-    pt2_lowered_value indices;
+    /* dense indices (set_sparse False), so that they compute like any integer tensor after */
+    pt2_lowered_value indices, dense;
+    pt2_rt_layer *plain;
     pt2_axes_value_of(reduce, rank, dims, &indices);
+    snprintf(base, sizeof base, "%s_indices", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = pt2_lower_new_layer_named(ctx, node, base, "reinterpret_data", &plain, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, plain, &indices, err);
+    if (!st) st = pt2_rt_set_bool(plain, "set_sparse", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, plain, err);
+    if (st) return st;
+    pt2_axes_value_of(plain, rank, dims, &dense);
     if ((st = pt2_lower_new_layer(ctx, node, "cast", &cast, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, cast, &indices, err);
+    if (!st) st = pt2_lower_add_source(ctx, cast, &dense, err);
     if (!st) st = pt2_rt_set_string(cast, "dtype", "int64", err);
     if (!st) st = pt2_lower_infer(ctx, node, cast, err);
     return st ? st : pt2_lower_set_output(ctx, node, cast, rank, dims, err);
@@ -252,8 +261,8 @@ static pt2_status lower_prod(pt2_lower_context *ctx, const pt2_node *node, pt2_e
 #define VARIANCE_LAYERS "reduce combine eval:div_scalar eval:mul_scalar eval:add_scalar length cast"
 
 const pt2_op_lowering pt2_lowerings_stats[] = {
-    {"aten.argmax.default", lower_arg_reduction, "reduce cast"},
-    {"aten.argmin.default", lower_arg_reduction, "reduce cast"},
+    {"aten.argmax.default", lower_arg_reduction, "reduce reinterpret_data cast"},
+    {"aten.argmin.default", lower_arg_reduction, "reduce reinterpret_data cast"},
     {"aten.var.correction", lower_variance, VARIANCE_LAYERS},
     {"aten.var.dim", lower_variance, VARIANCE_LAYERS},
     {"aten.var_mean.correction", lower_variance, VARIANCE_LAYERS},

@@ -144,6 +144,7 @@ CASES = [
     ("flip_both", ["aten.flip.default"], Case(lambda m, x: torch.flip(x, [-1, 1]) + x)),
     ("argmax_channels", ["aten.argmax.default"], Case(lambda m, x: torch.argmax(x, dim=1))),
     ("argmin_time", ["aten.argmin.default"], Case(lambda m, x: torch.argmin(x, 2))),
+    ("argmax_as_float", ["aten.argmax.default"], Case(lambda m, x: torch.argmax(x, dim=1).float() * x[:, 0])),
     ("var_channels", ["aten.var.dim"], Case(lambda m, x: torch.var(x, dim=1))),
     ("var_time", ["aten.var.dim"], Case(lambda m, x: torch.var(m.conv(x), dim=2))),
     ("std_time_channels", ["aten.std.correction"], Case(lambda m, x: torch.std(x, dim=(1, 2), correction=0))),

@@ -95,6 +95,13 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
             pt2_strbuf_puts(out, ": ");
             write_reference(out, style, net, network, l->from[f++]);
         }
+    } else if (!strcmp(l->layer_class, "gather") && l->num_from == 2) {
+        /* RETURNN's gather takes its position layer as the option "position" (the second source here). */
+        write_reference(out, style, net, network, l->from[0]);
+        pt2_strbuf_puts(out, ", ");
+        write_string(out, style, "position");
+        pt2_strbuf_puts(out, ": ");
+        write_reference(out, style, net, network, l->from[1]);
     } else if (!strcmp(l->layer_class, "concat") && from_axes && from_axes->kind == PT2_RT_LIST && from_axes->count == l->num_from) {
         pt2_strbuf_putc(out, '[');
         for (size_t f = 0; f < l->num_from; f++) {

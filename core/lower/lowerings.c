@@ -19,6 +19,11 @@ extern const pt2_op_lowering pt2_lowerings_cumsum[];
 extern const pt2_op_lowering pt2_lowerings_vector_norm[];
 extern const pt2_op_lowering pt2_lowerings_sdpa[];
 extern const pt2_op_lowering pt2_lowerings_concat[];
+/* gather branch: flip, indexing, einsum, statistics */
+extern const pt2_op_lowering pt2_lowerings_flip[];
+extern const pt2_op_lowering pt2_lowerings_stats[];
+extern const pt2_op_lowering pt2_lowerings_gather[];
+extern const pt2_op_lowering pt2_lowerings_einsum[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -31,7 +36,10 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_norm_groups, pt2_lowerings_cumsum,
                                                          pt2_lowerings_vector_norm, pt2_lowerings_sdpa,
                                                          pt2_lowerings_recurrent,
-                                                         pt2_lowerings_concat};
+                                                         pt2_lowerings_concat,
+                                                         /* gather branch */
+                                                         pt2_lowerings_flip, pt2_lowerings_stats, pt2_lowerings_gather,
+                                                         pt2_lowerings_einsum};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

@@ -10,7 +10,7 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"these changes of axes (the _copy variants, concat, flip) are not lowered on the axis map yet",
+    {"these changes of axes (the _copy variants, concat) are not lowered on the axis map yet",
      "aten.view_copy.default "
      "aten.permute_copy.default aten.transpose_copy.int "
      "aten.unsqueeze_copy.default "
@@ -18,7 +18,7 @@ static const struct {
      "aten.expand_copy.default aten.select_copy.int aten.slice_copy.Tensor "
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
-     "aten.concat.default aten.flip.default"},
+     "aten.concat.default"},
     {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, linear and 2-D upsampling and 2-D pads are not lowered yet",
      "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
      "aten.max_pool1d.default aten.max_pool1d_with_indices.default "
@@ -27,23 +27,17 @@ static const struct {
      "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
      "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
      "aten.replication_pad3d.default aten._pad_circular.default"},
-    {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
+    {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
-     "aten._weight_norm_interface.default aten.std.correction aten.std.default "
-     "aten.std.dim aten.std_mean.correction aten.std_mean.default aten.std_mean.dim aten.var.correction "
-     "aten.var.default aten.var.dim aten.var_mean.correction aten.var_mean.default aten.var_mean.dim "
-     ""},
+     "aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
-     "aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",
-     "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int"},
+     "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
     {"creation ops on the input's dims are not lowered yet",
      "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "
      "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
-    {"indexing with tensors is not lowered yet", "aten.gather.default aten.index.Tensor aten.index_select.default"},
     {"addmm and baddbmm are not lowered yet (matmul, bmm and mm are)",
      "aten.addmm.default aten.baddbmm.default"},
     {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards); this one's write is seen",

@@ -18,12 +18,15 @@ extern const pt2_op_def pt2_ops_pool[];
 extern const pt2_op_def pt2_ops_recurrent[];
 extern const pt2_op_def pt2_ops_similarity[];
 extern const pt2_op_def pt2_ops_routed_pool[];
+extern const pt2_op_def pt2_ops_einsum[]; /* gather branch */
 
 /* Each op family lists its ops once; a new family is added here. */
 static const pt2_op_def *const families[] = {
     pt2_ops_elementwise, pt2_ops_activation, pt2_ops_shape,  pt2_ops_reduction, pt2_ops_creation, pt2_ops_symbolic,
     pt2_ops_pad,         pt2_ops_conv,       pt2_ops_linear, pt2_ops_norm,      pt2_ops_attention, pt2_ops_pool,
-    pt2_ops_recurrent,   pt2_ops_similarity, pt2_ops_routed_pool};
+    pt2_ops_recurrent,   pt2_ops_similarity, pt2_ops_routed_pool,
+    /* gather branch */
+    pt2_ops_einsum};
 
 /* Lookups run twice per node per run, so the targets are sorted once and searched by halves.
  * Where two families list the same target, the earlier family wins, as in a linear search. */

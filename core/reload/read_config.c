@@ -195,6 +195,12 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
             st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
             continue;
         }
+        /* gather's position layer (written right after "from") is its second source. */
+        if (!strcmp(layer_class, "gather") && !strcmp(dict->keys[i], "position") && dict->items[i].type == PT2_JSON_STRING) {
+            const char *source = scoped_source(arena, sc, dict->items[i].string, err);
+            st = source ? pt2_rt_add_from(layer, source, -1, err) : err->status;
+            continue;
+        }
         if (!strcmp(dict->keys[i], "size_base") && dict->items[i].type == PT2_JSON_STRING) {
             const char *base = scoped_source(arena, sc, dict->items[i].string, err);
             if (!base) return err->status;

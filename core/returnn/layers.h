@@ -85,6 +85,10 @@ pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const 
  * (core/returnn/layers_concat_packed.c). */
 pt2_status pt2_rt_pack_joined_sequences(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                         const pt2_rt_tensor *in, pt2_tensor *out, pt2_error *err);
+/* The eval forms "prod_feature"/"prod_time": the product over the feature axis or over the time
+ * (each sequence's own frames), at every position of that axis (core/returnn/layers_prod.c). */
+pt2_status pt2_rt_prod_broadcast(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                 const pt2_rt_tensor *in, int over_time, pt2_tensor *out, pt2_error *err);
 
 /* The eval expressions pt2returnn writes (by name), each with at most one number in it ("%s"),
  * so that the interpreter knows every one it may meet. */

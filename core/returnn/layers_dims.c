@@ -327,6 +327,11 @@ static pt2_status read_slice(const pt2_rt_net *net, const pt2_rt_layer *layer, c
     s->step = pt2_rt_int_option(layer, "slice_step", 1);
     s->has_end = end && end->kind == PT2_RT_INT;
     s->end = s->has_end ? end->int_value : 0;
+    /* slice_step -1 with no start or end is x[::-1]: a static axis reversed (flip). */
+    if (s->step == -1 && !pt2_rt_get_option(layer, "slice_start") && !s->has_end) {
+        if (net->dims[s->dim].kind != PT2_RT_DIM_STATIC) return pt2_rt_layer_fail(layer, err, "reversing a dynamic axis by a slice is not interpreted");
+        return PT2_OK;
+    }
     if (s->start < 0 || s->step < 1) return pt2_rt_layer_fail(layer, err, "slice_start >= 0 and slice_step >= 1 are interpreted");
     if (net->dims[s->dim].kind != PT2_RT_DIM_STATIC && s->has_end && s->end >= 0)
         return pt2_rt_layer_fail(layer, err, "a positive slice_end on a dynamic axis is not interpreted");
@@ -339,6 +344,10 @@ static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
     pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
     if (!st) st = read_slice(net, layer, &inputs[0], &s, err);
     if (st) return st;
+    if (s.step == -1) { /* a reversal keeps the dim (RETURNN: ceildiv_right(1) is the dim itself) */
+        *out = inputs[0];
+        return PT2_OK;
+    }
     const pt2_rt_dim *d = &net->dims[s.dim];
     int dim;
     const char *description = pt2_arena_printf(arena, err, "%s:slice", layer->name);
@@ -361,6 +370,22 @@ static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
     return PT2_OK;
 }
 
+/* x[::-1] on axis `at` of a contiguous tensor. */
+static pt2_status reverse_axis(pt2_arena *arena, const pt2_tensor *x, int at, pt2_tensor *out, pt2_error *err) {
+    pt2_status st = pt2_tensor_contiguous(arena, x, 1, out, err);
+    if (st) return st;
+    int64_t outer = 1, n = x->shape[at], inner = 1;
+    for (int a = 0; a < at; a++) outer *= x->shape[a];
+    for (int a = at + 1; a < x->rank; a++) inner *= x->shape[a];
+    size_t item = pt2_dtype_size(x->dtype);
+    const unsigned char *src = pt2_tensor_data(x);
+    unsigned char *dst = pt2_tensor_data(out);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dst + ((o * n + i) * inner) * item, src + ((o * n + n - 1 - i) * inner) * item, (size_t)inner * item);
+    return PT2_OK;
+}
+
 static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)num_inputs;
@@ -377,6 +402,7 @@ static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     pt2_tensor x;
     if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
     int64_t n = x.shape[at];
+    if (s.step == -1) return reverse_axis(arena, &x, at, out, err);
     int64_t end = s.has_end ? (s.end < 0 ? s.end + n : s.end) : n;
     if (end > n) end = n;
     int64_t count = end > s.start ? (end - s.start + s.step - 1) / s.step : 0;

@@ -66,6 +66,13 @@ static const struct {
                                   "(a.get_sequence_lengths(), tf.shape(a.placeholder)[a.time_dim_axis]))"
                                   "(c.sources[0].output, d.placeholder, tf.shape(d.placeholder)[d.time_dim_axis]))"
                                   "(source(0, as_layer=True), source(0, as_data=True))"},
+    /* gather branch: prod over the feature / the time (each sequence's frames only), the
+     * product at every position of that axis (a reduce max then drops the axis exactly) */
+    {"prod_feature", "tf.reduce_prod(source(0), axis=source(0, as_data=True).feature_dim_axis, keepdims=True) "
+                     "* tf.ones_like(source(0))"},
+    {"prod_time", "tf.reduce_prod(tf.where(source(0, as_data=True).get_sequence_mask_broadcast("
+                  "axis=source(0, as_data=True).time_dim_axis), source(0), 1.0), "
+                  "axis=source(0, as_data=True).time_dim_axis, keepdims=True) * tf.ones_like(source(0))"},
 };
 
 const char *pt2_rt_eval_form(const char *name) {
@@ -271,6 +278,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
     if (form && !strcmp(form, "concat_time_per_sequence")) return pt2_rt_pack_joined_sequences(arena, net, layer, &inputs[0], out, err);
+    if (form && (!strcmp(form, "prod_feature") || !strcmp(form, "prod_time")))
+        return pt2_rt_prod_broadcast(arena, net, layer, &inputs[0], !strcmp(form, "prod_time"), out, err);
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);

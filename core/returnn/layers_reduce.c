@@ -1,6 +1,6 @@
 /* reduce: RETURNN's ReduceLayer over one or more named axes, which leave the output
- * (keep_dims False), with the modes TF computes: sum, mean, max, min, logsumexp (float32) and
- * any, all (bool). Over a dynamic axis RETURNN (use_time_mask None or True) replaces the frames
+ * (keep_dims False), with the modes TF computes: sum, mean, max, min, logsumexp, argmax, argmin
+ * (float32) and any, all (bool). Over a dynamic axis RETURNN (use_time_mask None or True) replaces the frames
  * past each sequence's end by a neutral value (0; the float32 minimum for max and logsumexp, its
  * maximum for min; False for any, True for all) and divides a mean by the sequence length (at
  * least 1) instead of the dim. Without sequence lengths (one length) nothing is masked. */
@@ -10,9 +10,16 @@
 
 #include "layers.h"
 
-typedef enum reduce_mode { MODE_SUM, MODE_MEAN, MODE_MAX, MODE_MIN, MODE_LOGSUMEXP, MODE_ANY, MODE_ALL } reduce_mode;
+typedef enum reduce_mode {
+    MODE_SUM, MODE_MEAN, MODE_MAX, MODE_MIN, MODE_LOGSUMEXP, MODE_ANY, MODE_ALL, MODE_ARGMAX, MODE_ARGMIN
+} reduce_mode;
 
-static const char *const mode_names[] = {"sum", "mean", "max", "min", "logsumexp", "any", "all"};
+static const char *const mode_names[] = {"sum", "mean", "max", "min", "logsumexp", "any", "all", "argmax", "argmin"};
+
+/* argmax/argmin (tf.argmax, output_type int32; the first of equal values) over one axis give
+ * sparse int32 indices into the reduced dim (RETURNN's sparse_dim); the masked frames hold the
+ * float32 minimum (argmax) or maximum (argmin), as for max and min. */
+static int is_arg_mode(reduce_mode mode) { return mode == MODE_ARGMAX || mode == MODE_ARGMIN; }
 
 static pt2_status read_reduce(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in, reduce_mode *mode,
                               int *axes, int *count, pt2_error *err) {
@@ -38,6 +45,7 @@ static pt2_status read_reduce(const pt2_rt_net *net, const pt2_rt_layer *layer, 
             if (axes[j] == axes[i]) return pt2_rt_layer_fail(layer, err, "axes names one axis twice");
     }
     *count = (int)v->count;
+    if (is_arg_mode(*mode) && *count != 1) return pt2_rt_layer_fail(layer, err, "mode \"%s\" takes one axis", name);
     return PT2_OK;
 }
 
@@ -69,6 +77,7 @@ static pt2_status reduce_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     for (int a = 0; a < inputs[0].rank; a++)
         if (!is_reduced(axes, count, inputs[0].dims[a])) out->dims[out->rank++] = inputs[0].dims[a];
     if (is_reduced(axes, count, out->feature_dim)) out->feature_dim = -1;
+    if (is_arg_mode(mode)) out->dtype = PT2_DTYPE_INT32, out->sparse_dim = axes[0], out->feature_dim = -1;
     return PT2_OK;
 }
 
@@ -91,7 +100,8 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
         rows = 1;
         for (int a = 0; a < layer->shape.rank; a++) rows *= x.shape[a];
     }
-    if ((st = pt2_tensor_alloc(arena, x.dtype, layer->shape.rank, x.shape, out, err))) return st;
+    if ((st = pt2_tensor_alloc(arena, is_arg_mode(mode) ? PT2_DTYPE_INT32 : x.dtype, layer->shape.rank, x.shape, out, err)))
+        return st;
     /* In a padded batch a row's batch entry follows from its index over the output's axes (the
      * batch is never reduced); each dynamic reduced axis then keeps the frames below its length. */
     int out_rank = layer->shape.rank, masked = 0;
@@ -132,6 +142,16 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
             continue;
         }
         const float *row = px + r * n;
+        if (is_arg_mode(mode)) {
+            float fill = mode == MODE_ARGMAX ? -FLT_MAX : FLT_MAX, best = 0;
+            int64_t at = 0;
+            for (int64_t k = 0; k < n; k++) {
+                float e = KEEP(k) ? row[k] : fill;
+                if (!k || (mode == MODE_ARGMAX ? e > best : e < best)) best = e, at = k;
+            }
+            ((int32_t *)pt2_tensor_data(out))[r] = (int32_t)at;
+            continue;
+        }
         float fill = mode == MODE_MAX || mode == MODE_LOGSUMEXP ? -FLT_MAX : mode == MODE_MIN ? FLT_MAX : 0.0f;
         double v = mode == MODE_MAX || mode == MODE_LOGSUMEXP ? -INFINITY : mode == MODE_MIN ? INFINITY : 0.0;
         for (int64_t k = 0; k < n; k++) {

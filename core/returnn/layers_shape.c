@@ -188,7 +188,10 @@ static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt
         return pt2_rt_layer_fail(layer, err, "expected a shape list");
     memset(out, 0, sizeof *out);
     out->sparse_dim = out->feature_dim = -1;
-    out->dtype = PT2_DTYPE_FLOAT32;
+    /* int32 holds constant positions (a gather's indices) */
+    const char *dtype = pt2_rt_string_option(layer, "dtype", "float32");
+    if (strcmp(dtype, "float32") && strcmp(dtype, "int32")) return pt2_rt_layer_fail(layer, err, "dtype float32 or int32 is interpreted");
+    out->dtype = strcmp(dtype, "int32") ? PT2_DTYPE_FLOAT32 : PT2_DTYPE_INT32;
     for (size_t i = 0; i < shape->count; i++) {
         if (shape->items[i].kind != PT2_RT_INT || shape->items[i].int_value < 1)
             return pt2_rt_layer_fail(layer, err, "shape entries must be positive ints");
@@ -234,9 +237,15 @@ static pt2_status reinterpret_infer(pt2_arena *arena, pt2_rt_net *net, const pt2
             out->feature_dim = dim;
         }
     }
+    /* set_sparse False: indices become plain integers (RETURNN drops the sparse dim only). */
+    const pt2_rt_value *set_sparse = pt2_rt_get_option(layer, "set_sparse");
+    if (set_sparse) {
+        if (set_sparse->kind != PT2_RT_BOOL || set_sparse->int_value) return pt2_rt_layer_fail(layer, err, "set_sparse False is interpreted");
+        out->sparse_dim = -1;
+    }
     const char *base_name = pt2_rt_string_option(layer, "size_base", NULL);
     if (!base_name) {
-        if (!set_axes) return pt2_rt_layer_fail(layer, err, "set_axes or size_base is interpreted");
+        if (!set_axes && !set_sparse) return pt2_rt_layer_fail(layer, err, "set_axes, set_sparse or size_base is interpreted");
         return PT2_OK;
     }
     const pt2_rt_layer *base = pt2_rt_find_layer(net, base_name);

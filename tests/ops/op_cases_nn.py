@@ -185,4 +185,19 @@ def cases():
     # the default zero state comes from aten.zeros (the shape family)
     add("lstm_default_state", Lambda(lambda m, x: m.lstm(x)[0], lstm=nn.LSTM(6, 8, batch_first=True)), [r(2, 11, 6)],
         tol=RNN)
+
+    # ---- einsum (gather branch): explicit and implicit outputs, ellipsis, diagonal, broadcast
+    es = torch.einsum
+    add("einsum_attention_scores", Lambda(lambda m, q, k: es("bthd,bshd->bhts", q, k)), [r(2, 7, 3, 5), r(2, 9, 3, 5)],
+        ({1: T("t")}, {1: T("s")}), [r(2, 12, 3, 5), r(2, 6, 3, 5)])
+    add("einsum_attention_values", Lambda(lambda m, w, v: es("bhts,bshd->bthd", w, v)), [r(2, 3, 7, 9), r(2, 9, 3, 5)])
+    add("einsum_constant_weight", Lambda(lambda m, x: es("btf,fg->btg", x, m.w), w=nn.Parameter(r(6, 4))), [r(2, 8, 6)],
+        ({1: T("t")},), [r(2, 13, 6)])
+    add("einsum_bmm", Lambda(lambda m, a, b: es("bij,bjk->bik", a, b)), [r(3, 4, 6), r(3, 6, 5)])
+    add("einsum_ellipsis_vector", Lambda(lambda m, x, v: es("...d,d->...", x, v)), [r(2, 3, 4, 6), r(6)])
+    add("einsum_implicit_output", Lambda(lambda m, a, b: es("ij,jk", a, b)), [r(4, 5), r(5, 3)])
+    add("einsum_trace_and_sum", Lambda(lambda m, a: es("ii->", a) + es("ij->j", a).sum()), [r(5, 5)])
+    add("einsum_outer_spaces", Lambda(lambda m, a, b: es("i, j -> ji", a, b)), [r(4), r(3)])
+    add("einsum_ellipsis_broadcast", Lambda(lambda m, a, b: es("...ij,...jk->...ik", a, b)), [r(2, 1, 3, 4), r(5, 4, 2)])
+    add("einsum_three_operands", Lambda(lambda m, a, b, c: es("ab,bc,cd->ad", a, b, c)), [r(3, 4), r(4, 5), r(5, 2)])
     return out

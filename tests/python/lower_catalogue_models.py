@@ -214,6 +214,57 @@ class CatOfTheInputAlongTime(nn.Module):
 
     def forward(self, x):
         return self.out(torch.cat([x, self.a(x)[:, 2:]], dim=1))
+# ---- gather branch: einsum, flip, indexing and statistics on the dynamic time
+
+
+class EinsumAttention(nn.Module):
+    """Attention written with einsum: projections by a weight ("btf,fg->btg"), scores over the
+    time twice ("bthd,bshd->bhts"), softmax over the keys' time, values ("bhts,bshd->bthd")."""
+    def __init__(self, d=16, heads=2):
+        super().__init__()
+        self.heads, self.d = heads, d
+        self.wq, self.wk, self.wv = (nn.Parameter(torch.randn(8, d) * 0.3) for _ in range(3))
+        self.out = nn.Linear(d, 8)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        h, dh = self.heads, self.d // self.heads
+        q = torch.einsum("btf,fg->btg", x, self.wq).view(b, t, h, dh)
+        k = torch.einsum("btf,fg->btg", x, self.wk).view(b, t, h, dh)
+        v = torch.einsum("btf,fg->btg", x, self.wv).view(b, t, h, dh)
+        w = torch.softmax(torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(dh), dim=-1)
+        return self.out(torch.einsum("bhts,bshd->bthd", w, v).reshape(b, t, self.d))
+
+
+class FlipAndSelectFrames(nn.Module):
+    """A bidirectional-style sum with the time flipped (each sequence within its own length), the
+    features flipped, then a fixed set of frames picked with index_select and a Linear."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 5)
+        self.register_buffer("frames", torch.tensor([0, 3, 1, 2]))
+
+    def forward(self, x):
+        y = torch.tanh(self.proj(x))
+        y = y + torch.flip(y, [1]) + torch.flip(x, [2])
+        return self.out(torch.index_select(y, 1, self.frames))
+
+
+class StatisticsPooling(nn.Module):
+    """x-vector statistics pooling: the mean and the unbiased std over the time (padded frames
+    excluded), and the variance over the time and a group of features, concatenated, then a Linear."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(14, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.proj(x))
+        b, t, f = h.shape
+        std, mean = torch.std_mean(h, dim=1)
+        grouped = torch.var(h.view(b, t, 2, 3), dim=(1, 3))
+        return self.out(torch.cat([mean, std, grouped], dim=-1))
 
 
 # name -> (model class, input features, the export's time length, time multiple)
@@ -234,6 +285,10 @@ CATALOGUE = {
     "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
     "cat_of_three_along_time": (CatOfThreeAlongTime, 8, 20, 1),
     "cat_of_the_input_along_time": (CatOfTheInputAlongTime, 8, 20, 1),
+    # gather branch
+    "einsum_attention": (EinsumAttention, 8, 20, 1),
+    "flip_and_select_frames": (FlipAndSelectFrames, 8, 20, 1),
+    "statistics_pooling": (StatisticsPooling, 8, 20, 1),
 }
 
 

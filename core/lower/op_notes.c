@@ -38,7 +38,7 @@ static const struct {
     {"argmax/argmin (int64 results) and prod (RETURNN's reduce has no prod) are not lowered yet",
      "aten.argmax.default aten.argmin.default aten.prod.default aten.prod.dim_int"},
     {"creation ops on the input's dims are not lowered yet",
-     "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
+     "aten.full.default aten.full_like.default "
      "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "
      "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "

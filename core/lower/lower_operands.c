@@ -109,7 +109,7 @@ pt2_status pt2_lower_unary_layer(pt2_lower_context *ctx, const pt2_node *node, i
         const char *code = pt2_rt_eval_form(value);
         if (!code) return pt2_fail(err, PT2_ERR_INTERNAL, "unknown eval form '%s'", value);
         char text[40];
-        pt2_format_double(text, sizeof text, number);
+        pt2_lower_format_number(text, sizeof text, number, in->shape.dtype);
         if (!(option = pt2_arena_printf(ctx->arena, err, code, text))) return err->status;
         key = "eval";
     }

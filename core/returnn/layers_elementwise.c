@@ -60,8 +60,16 @@ const char *pt2_rt_eval_form(const char *name) {
     return NULL;
 }
 
-/* Which form `code` is, and its number. */
-static const char *match_eval(const char *code, double *number) {
+/* Is code[begin, end) an integer literal (Python reads it as an int)? */
+static int integer_literal(const char *begin, const char *end) {
+    for (const char *c = begin; c < end; c++)
+        if (!(*c >= '0' && *c <= '9') && !(c == begin && *c == '-')) return 0;
+    return end > begin;
+}
+
+/* Which form `code` is, and its number; *integral = the number is written as a Python int. */
+static const char *match_eval(const char *code, double *number, int *integral) {
+    *integral = 0;
     for (size_t i = 0; i < sizeof eval_forms / sizeof eval_forms[0]; i++) {
         const char *form = eval_forms[i].code, *hole = strstr(form, "%s");
         if (!hole) {
@@ -72,6 +80,7 @@ static const char *match_eval(const char *code, double *number) {
         if (n <= prefix + suffix || strncmp(code, form, prefix) || strcmp(code + n - suffix, hole + 2)) continue;
         char *end;
         *number = strtod(code + prefix, &end);
+        *integral = integer_literal(code + prefix, end);
         if (end == code + n - suffix) return eval_forms[i].name;
     }
     return NULL;
@@ -252,8 +261,13 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
             return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
     } else {
         const char *code = pt2_rt_string_option(layer, "eval", "");
-        if (!(form = match_eval(code, &number)))
+        int integral;
+        if (!(form = match_eval(code, &number, &integral)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
+        /* TF converts a Python float to the tensor's dtype only when it is a float dtype. */
+        int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
+        if (integer_source && strstr(pt2_rt_eval_form(form), "%s") && !integral)
+            return pt2_rt_layer_fail(layer, err, "eval \"%s\": TF does not combine an integer tensor with a Python float", code);
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);

@@ -4,8 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* RETURNN names a dim a layer makes after the layer's own name in its (sub)network, without the
+ * path of the subnetworks around it ("unsqueeze_expand_dims", not "model/encoder/..."); a "stag:"
+ * axis description must be part of that name to find the dim. */
+static const char *local_description(const char *description) {
+    const char *end = strchr(description, ':'), *local = description;
+    for (const char *c = description; *c && (!end || c < end); c++)
+        if (*c == '/') local = c + 1;
+    return local;
+}
+
 pt2_status pt2_rt_add_dim(pt2_arena *arena, pt2_rt_net *net, const char *description, pt2_rt_dim_kind kind,
                           int64_t size, int *out, pt2_error *err) {
+    description = local_description(description);
     pt2_rt_dim *dims = pt2_arena_grow(arena, net->dims, net->num_dims, &net->dims_capacity, sizeof *dims, err);
     if (!dims) return err->status;
     net->dims = dims;

@@ -272,17 +272,17 @@ class ConformerBlock(nn.Module):
 
     @staticmethod
     def rotate(x, cos, sin):
+        """Each pair (first[i], second[i]) turned by angle i: the rotated halves, chunked and cat."""
         first, second = x.chunk(2, dim=-1)
-        return x * cos + torch.cat((-second, first), dim=-1) * sin
+        return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)
 
     def attention(self, x):
         b, t, d = x.shape
         q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
         positions = torch.arange(x.shape[1], dtype=torch.float32)
-        # The outer product [T, head_dim / 2]. (positions[:, None] * inv_freq, broadcasting a size-1
-        # axis against a constant's, waits for the axis map's size-1 broadcasting.)
+        # The outer product [T, head_dim / 2]. (positions[:, None] * inv_freq, a size-1 axis broadcast
+        # against a constant's, waits for the axis map's size-1 broadcasting.)
         angles = positions[:, None].expand(-1, self.inv_freq.shape[0]) * self.inv_freq
-        angles = torch.cat((angles, angles), dim=-1)
         cos, sin = angles.cos(), angles.sin()
         q, k = self.rotate(q, cos, sin), self.rotate(k, cos, sin)
         scores = torch.matmul(q, k.transpose(-2, -1)) / self.head_dim ** 0.5

@@ -52,11 +52,8 @@ def converted(pt2returnn, tmp_path_factory):
 PADDED_BATCH_KNOWN_WRONG = {"group_norms", "group_norm_2d"}
 
 
-# Encoders that do not convert yet, with the blocker; strict, so the entry goes once they do.
-KNOWN_BLOCKED = {
-    "conformer_block": "the rotary angles' outer product over [T, 1] x [4] (a size-1 axis broadcast or tiled against "
-                       "a constant's axis) gives the multiply a third axis; waits for the axis map's size-1 broadcasting",
-}
+# Encoders that do not convert yet, with the blocker; strict, so that an entry goes once it does.
+KNOWN_BLOCKED = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BLOCKED[n], strict=True))

@@ -4,11 +4,15 @@
  * layer. Which RETURNN dim such a size is comes from where it comes from: the export gives the
  * size as a symbolic expression of the input's sizes, and the value whose axis carries the same
  * expression holds that dim. arange over it is RETURNN's range_in_axis on that value's axis,
- * whose output dim is that very dim (so it lines up with the other axes of that length). */
+ * whose output dim is that very dim (so it lines up with the other axes of that length); a start
+ * or step other than 0 and 1 is an eval on it (start + step * i, as torch.arange counts). */
+#include <stdio.h>
 #include <string.h>
 
+#include "../naming/naming.h"
 #include "../base/strbuf.h"
 #include "axes.h"
+#include "lower_operands.h"
 #include "lowerings.h"
 
 static int same_expression(const pt2_sym_expr *a, const pt2_sym_expr *b) {
@@ -48,9 +52,6 @@ static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = PT2_OK;
     if (pt2_node_arg(node, "start") && (st = pt2_op_scalar(ctx->run, node, "start", &start, err))) return st;
     if (pt2_node_arg(node, "step") && (st = pt2_op_scalar(ctx->run, node, "step", &step, err))) return st;
-    if (start != 0 || step != 1)
-        return pt2_lower_fail(node, err, "arange over a dynamic length is lowered from 0 in steps of 1 (start %g, step %g)",
-                              start, step);
     const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];
     pt2_dtype dtype = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
     if (dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_FLOAT32)
@@ -62,18 +63,30 @@ static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2
     const char *axis_name;
     pt2_rt_layer *layer;
     if ((st = pt2_axes_describe(ctx, node, holder, axis, &axis_name, err))) return st;
-    if ((st = pt2_lower_new_layer(ctx, node, "range_in_axis", &layer, err))) return st;
+    int affine = start != 0 || step != 1; /* start + step * i: the range, then eval layers */
+    char name[220];
+    snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = affine ? pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err)
+                     : pt2_lower_new_layer(ctx, node, "range_in_axis", &layer, err)))
+        return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
     if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
     if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     int dims[PT2_MAX_RANK] = {holder->dims[axis]};
-    return pt2_lower_set_output(ctx, node, layer, 1, dims, err);
+    if (!affine) return pt2_lower_set_output(ctx, node, layer, 1, dims, err);
+    pt2_lowered_value positions, scaled;
+    pt2_axes_value_of(layer, 1, dims, &positions);
+    if (step == 1) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &positions, NULL, err);
+    if (start == 0) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "mul_scalar", step, &positions, NULL, err);
+    snprintf(name, sizeof name, "%s_steps", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "mul_scalar", step, &positions, &scaled, err))) return st;
+    return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &scaled, NULL, err);
 }
 
 const pt2_op_lowering pt2_lowerings_creation[] = {
     {"aten.arange.default", lower_arange, "range_in_axis"},
-    {"aten.arange.start", lower_arange, "range_in_axis"},
-    {"aten.arange.start_step", lower_arange, "range_in_axis"},
+    {"aten.arange.start", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},
+    {"aten.arange.start_step", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},
     {NULL, NULL, NULL}};

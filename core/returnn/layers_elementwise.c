@@ -242,6 +242,9 @@ static pt2_status softmax_compute(pt2_arena *arena, const pt2_rt_layer *layer, c
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
 }
 
+static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
+                               int64_t number, pt2_tensor *out, pt2_error *err);
+
 static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net, (void)num_inputs;
@@ -273,6 +276,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
+    if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
+        return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
     if (st) return st;
     if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */
@@ -284,6 +289,32 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, p[i]);
     else
         for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, p[i]);
+    return PT2_OK;
+}
+
+/* The eval forms on an integer tensor (positions from a range), exact as TF's integer ops:
+ * floordiv and floormod round toward minus infinity, as Python's // and %. */
+static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
+                               int64_t number, pt2_tensor *out, pt2_error *err) {
+    pt2_tensor x;
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_rt_alloc_output_uninit(arena, &layer->shape, x.shape, out, err);
+    if (st) return st;
+    int64_t n = pt2_tensor_numel(&x);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = (int64_t)pt2_tensor_get_double(&x, i), r;
+        if (!strcmp(form, "add_scalar")) r = v + number;
+        else if (!strcmp(form, "mul_scalar")) r = v * number;
+        else if (!strcmp(form, "rsub_scalar")) r = number - v;
+        else if (!strcmp(form, "neg")) r = -v;
+        else if (!strcmp(form, "floordiv_scalar") || !strcmp(form, "floormod_scalar")) {
+            if (number == 0) return pt2_rt_layer_fail(layer, err, "integer division by zero");
+            int64_t q = v / number;
+            if ((v % number != 0) && ((v < 0) != (number < 0))) q--;
+            r = !strcmp(form, "floordiv_scalar") ? q : v - q * number;
+        } else return pt2_rt_layer_fail(layer, err, "eval form %s on an integer tensor is not interpreted", form);
+        pt2_rt_store(out, i, (double)r);
+    }
     return PT2_OK;
 }
 

@@ -5,7 +5,9 @@
  * size as a symbolic expression of the input's sizes, and the value whose axis carries the same
  * expression holds that dim. arange over it is RETURNN's range_in_axis on that value's axis,
  * whose output dim is that very dim (so it lines up with the other axes of that length); a start
- * or step other than 0 and 1 is an eval on it (start + step * i, as torch.arange counts). */
+ * or step other than 0 and 1 is an eval on it (start + step * i, as torch.arange counts).
+ * ones_like/zeros_like/full_like of such a value is an eval filling it. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +87,29 @@ static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &scaled, NULL, err);
 }
 
+/* ones_like / zeros_like / full_like of a value that depends on the input: its dims, filled (an
+ * eval on it, so that every dim, dynamic ones included, is the source's own). */
+static pt2_status lower_fill_like(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (st) return st;
+    if (!in) return pt2_lower_fail(node, err, "the source is a constant");
+    double value = strstr(node->target, "ones_like") ? 1 : 0;
+    if (strstr(node->target, "full_like") && (st = pt2_op_scalar(ctx->run, node, "fill_value", &value, err))) return st;
+    pt2_dtype dtype = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    if (dtype != in->shape.dtype)
+        return pt2_lower_fail(node, err, "a %s result of a %s source is not lowered (the source's dtype is)", pt2_dtype_name(dtype),
+                              pt2_dtype_name(in->shape.dtype));
+    if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_INT32)
+        return pt2_lower_fail(node, err, "a %s result is not lowered (float32, int64 and int32 are)", pt2_dtype_name(dtype));
+    if (!isfinite(value)) return pt2_lower_fail(node, err, "a fill value that is not finite is not lowered");
+    return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "fill_like", value, in, NULL, err);
+}
+
 const pt2_op_lowering pt2_lowerings_creation[] = {
+    {"aten.ones_like.default", lower_fill_like, "eval:fill_like"},
+    {"aten.zeros_like.default", lower_fill_like, "eval:fill_like"},
+    {"aten.full_like.default", lower_fill_like, "eval:fill_like"},
     {"aten.arange.default", lower_arange, "range_in_axis"},
     {"aten.arange.start", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},
     {"aten.arange.start_step", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},

@@ -106,12 +106,12 @@ static pt2_status mask_on_scores(pt2_lower_context *ctx, const pt2_node *node, c
         rank--;
         pt2_axes_value_of(squeeze, rank, dims, out);
     }
-    static pt2_lowered_value retagged;
     for (int a = 0; a < rank; a++) {
         int want = scores->dims[score_axis[a]];
         if (out->dims[a] == want) continue;
         if (score_axis[a] != r - 1)
             return pt2_lower_fail(node, err, "axis %d of the attn_mask is not the scores' axis %d", a, score_axis[a]);
+        pt2_lowered_value retagged; /* a copy: the result is written over its source */
         if ((st = pt2_lower_same_dim_as(ctx, node, out, a, want, &retagged, err))) return st;
         *out = retagged;
     }

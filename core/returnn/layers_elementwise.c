@@ -38,6 +38,8 @@ static const struct {
     {"hardswish", "source(0) * tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"hardsigmoid", "tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"negative_part", "tf.minimum(source(0), 0.0)"},
+    /* A tensor of the source's dims and dtype filled with %s (ones_like, zeros_like, full_like). */
+    {"fill_like", "tf.ones_like(source(0)) * %s"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
     /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
     {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
@@ -307,6 +309,7 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "mul_scalar")) r = v * number;
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
+        else if (!strcmp(form, "fill_like")) r = number;
         else if (!strcmp(form, "floordiv_scalar") || !strcmp(form, "floormod_scalar")) {
             if (number == 0) return pt2_rt_layer_fail(layer, err, "integer division by zero");
             int64_t q = v / number;

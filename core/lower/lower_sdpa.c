@@ -6,8 +6,8 @@
  * A mask broadcasts against the scores [.., queries' time, keys' time] as PyTorch broadcasts it:
  * its size-1 axes are squeezed away (RETURNN broadcasts by dims) and its last axis is the keys'
  * time. A boolean mask (True takes part) is a switch to the lowest float; an additive float mask
- * is added to the scaled scores (the scale then applied before it, as PyTorch does); is_causal is
- * the boolean mask "query position >= key position" from two range_in_axis and a compare. */
+ * is added to the scaled scores (the scale then applied before it, as PyTorch does); is_causal keeps
+ * the lower triangle of the scores (an eval: tf.linalg.band_part over their last two axes). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,24 +49,6 @@ static void look_through_expand(pt2_lower_context *ctx, const pt2_lowered_value 
     if (!self || self->kind != PT2_ARG_TENSOR || !ctx->values[self->value_id].is_set) return;
     *mask = &ctx->values[self->value_id];
     *mask_id = self->value_id;
-}
-
-static pt2_status range_over(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *scores, int axis,
-                             const char *suffix, pt2_lowered_value *out, pt2_error *err) {
-    const char *axis_name;
-    char name[220];
-    pt2_rt_layer *layer;
-    snprintf(name, sizeof name, "%s_%s", ctx->places[node - ctx->graph->nodes].base, suffix);
-    pt2_status st = pt2_axes_describe(ctx, node, scores, axis, &axis_name, err);
-    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, scores, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dims[PT2_MAX_RANK] = {scores->dims[axis]};
-    pt2_axes_value_of(layer, 1, dims, out);
-    return PT2_OK;
 }
 
 /* The mask as a value over dims of the scores: size-1 axes squeezed, the last axis the keys' time. */
@@ -128,24 +110,17 @@ static pt2_status apply_mask(pt2_lower_context *ctx, const pt2_node *node, const
     pt2_lowered_value condition;
     pt2_dtype dtype;
     if (causal) {
-        pt2_lowered_value positions[2];
-        if ((st = range_over(ctx, node, scores, r - 2, "query_positions", &positions[0], err))) return st;
-        if ((st = range_over(ctx, node, scores, r - 1, "key_positions", &positions[1], err))) return st;
-        pt2_rt_layer *compare;
+        /* RETURNN's dot puts its output in the order batch dims, var1, var2: the queries' time
+         * then the keys' time, the last two axes, where tf.linalg.band_part keeps the lower
+         * triangle (key position <= query position), as PyTorch's tril. */
+        const pt2_rt_shape *shape = &scores->shape;
+        if (shape->rank < 2 || shape->dims[shape->rank - 2] != scores->dims[r - 2] || shape->dims[shape->rank - 1] != scores->dims[r - 1])
+            return pt2_lower_fail(node, err, "is_causal needs the queries' and the keys' time as the scores' last two axes");
         snprintf(name, sizeof name, "%s_causal", base);
-        st = pt2_lower_new_layer_named(ctx, node, name, "compare", &compare, err);
-        if (!st) st = pt2_lower_add_source(ctx, compare, &positions[0], err);
-        if (!st) st = pt2_lower_add_source(ctx, compare, &positions[1], err);
-        if (!st) st = pt2_rt_set_string(compare, "kind", "greater_equal", err);
-        if (!st) st = pt2_lower_infer(ctx, node, compare, err);
-        if (st) return st;
-        int dims[PT2_MAX_RANK] = {scores->dims[r - 2], scores->dims[r - 1]};
-        pt2_axes_value_of(compare, 2, dims, &condition);
-        dtype = PT2_DTYPE_BOOL;
-    } else {
-        if ((st = mask_on_scores(ctx, node, scores, mask, mask_id, &condition, err))) return st;
-        dtype = condition.shape.dtype;
+        return pt2_lower_unary_layer(ctx, node, 0, name, "eval", "causal_fill", -FLT_MAX, scores, out, err);
     }
+    if ((st = mask_on_scores(ctx, node, scores, mask, mask_id, &condition, err))) return st;
+    dtype = condition.shape.dtype;
     pt2_rt_layer *layer;
     if (dtype == PT2_DTYPE_BOOL) {
         snprintf(name, sizeof name, "%s_masked", base);
@@ -258,6 +233,6 @@ static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_e
 
 const pt2_op_lowering pt2_lowerings_sdpa[] = {
     {"aten.scaled_dot_product_attention.default", lower_sdpa,
-     "dot softmax_over_spatial expand_dims merge_dims reinterpret_data squeeze switch combine compare range_in_axis "
-     "eval:mul_scalar"},
+     "dot softmax_over_spatial expand_dims merge_dims reinterpret_data squeeze switch combine eval:mul_scalar "
+     "eval:causal_fill"},
     {NULL, NULL, NULL}};

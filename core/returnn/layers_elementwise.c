@@ -40,6 +40,9 @@ static const struct {
     {"negative_part", "tf.minimum(source(0), 0.0)"},
     /* A tensor of the source's dims and dtype filled with %s (ones_like, zeros_like, full_like). */
     {"fill_like", "tf.ones_like(source(0)) * %s"},
+    /* Attention scores with the keys (the last axis) after each query (the axis before) set to %s. */
+    {"causal_fill", "tf.where(tf.cast(tf.linalg.band_part(tf.ones_like(source(0), dtype=tf.int32), -1, 0), tf.bool), "
+                    "source(0), %s)"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
     /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
     {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
@@ -247,6 +250,22 @@ static pt2_status softmax_compute(pt2_arena *arena, const pt2_rt_layer *layer, c
 static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
                                int64_t number, pt2_tensor *out, pt2_error *err);
 
+/* tf.linalg.band_part(.., -1, 0) over the last two axes of the layer's own order: element
+ * [.., i, j] kept where j <= i, else `fill`. */
+static pt2_status causal_fill(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, double fill,
+                              pt2_tensor *out, pt2_error *err) {
+    if (layer->shape.rank < 2 || in->shape.dtype != PT2_DTYPE_FLOAT32)
+        return pt2_rt_layer_fail(layer, err, "causal_fill needs a float32 source of at least two axes");
+    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, out, err);
+    if (!st && out->storage == in->tensor.storage) st = pt2_tensor_contiguous(arena, out, 1, out, err);
+    if (st) return st;
+    int64_t rows = out->shape[out->rank - 2], columns = out->shape[out->rank - 1], n = pt2_tensor_numel(out);
+    float *p = pt2_tensor_data(out);
+    for (int64_t flat = 0; flat < n; flat++)
+        if (flat % columns > (flat / columns) % rows) p[flat] = (float)fill;
+    return PT2_OK;
+}
+
 static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net, (void)num_inputs;
@@ -278,6 +297,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
+    if (form && !strcmp(form, "causal_fill")) return causal_fill(arena, layer, &inputs[0], number, out, err);
     if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
         return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);

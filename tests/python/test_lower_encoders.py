@@ -52,12 +52,7 @@ def converted(pt2returnn, tmp_path_factory):
 PADDED_BATCH_KNOWN_WRONG = {"group_norms", "group_norm_2d"}
 
 
-# Encoders that do not convert yet, with the blocker; strict, so that an entry goes once it does.
-KNOWN_BLOCKED = {}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BLOCKED[n], strict=True))
-                                  if n in KNOWN_BLOCKED else n for n in models.MODELS])
+@pytest.mark.parametrize("name", list(models.MODELS))
 def test_encoder_model(converted, name):
     report, targets, expected = converted[name]
     assert models.MODELS[name][5] <= targets, targets

@@ -175,7 +175,7 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
     pt2_status st = new_named_layer(ctx, node, 0, base, "variable", &layer, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", shape, (size_t)value.rank, err);
     if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
-    if (!st) st = pt2_rt_add_param(layer, layer->name, &value, err);
+    if (!st) st = pt2_rt_add_param(layer, pt2_rt_local_name(layer->name), &value, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     /* Its PyTorch view has the rank of `like`; the dropped size-1 axes have no dim (-1). */
@@ -191,12 +191,18 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
     return PT2_OK;
 }
 
+void pt2_lower_format_number(char *text, size_t size, double number, pt2_dtype dtype) {
+    if ((dtype == PT2_DTYPE_INT64 || dtype == PT2_DTYPE_INT32) && number == (double)(long long)number)
+        snprintf(text, size, "%lld", (long long)number);
+    else pt2_format_double(text, size, number);
+}
+
 pt2_status pt2_lower_eval(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                           const char *form, double number, pt2_error *err) {
     const char *code = pt2_rt_eval_form(form);
     if (!code) return pt2_fail(err, PT2_ERR_INTERNAL, "unknown eval form '%s'", form);
     char text[40];
-    pt2_format_double(text, sizeof text, number);
+    pt2_lower_format_number(text, sizeof text, number, in->shape.dtype);
     const char *filled = pt2_arena_printf(ctx->arena, err, code, text);
     pt2_rt_layer *layer;
     if (!filled) return err->status;

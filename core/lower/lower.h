@@ -80,6 +80,9 @@ pt2_status pt2_lower_alias(pt2_lower_context *ctx, const pt2_node *node, const p
  * `like` at the same place. */
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err);
+/* A number as an eval expression writes it for a source of `dtype`: an integer as a Python int for
+ * an integer source (TF converts a Python float only to a float tensor's dtype). */
+void pt2_lower_format_number(char *text, size_t size, double number, pt2_dtype dtype);
 /* Writes an eval layer of one of the forms of pt2_rt_eval_form, `number` filling its "%s". */
 pt2_status pt2_lower_eval(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                           const char *form, double number, pt2_error *err);

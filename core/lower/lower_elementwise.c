@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_operands.h"
 #include "lowerings.h"
 
 static const struct {
@@ -112,7 +113,7 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
     const pt2_lowered_value *data = self ? self : other;
     const char *constant_name = swapped ? "self" : "other";
     const pt2_arg *constant_arg = pt2_node_arg(node, constant_name);
-    pt2_lowered_value constant_value;
+    pt2_lowered_value constant_value, data_featured;
     if (!other || !self) {
         if (constant_arg && constant_arg->kind != PT2_ARG_TENSOR) { /* a Scalar */
             double c;
@@ -128,9 +129,10 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
             if ((st = pt2_tensor_contiguous(ctx->arena, &c, 0, &one, err))) return st;
             return scalar_form(ctx, node, data, kind, *(const float *)pt2_tensor_data(&one), swapped, err);
         }
+        if ((st = pt2_lower_data_meeting_constant(ctx, node, &c, data, &data_featured, &data, err))) return st;
         if ((st = pt2_lower_constant_layer(ctx, node, &c, data, &constant_value, err))) return st;
-        if (swapped) self = &constant_value;
-        else other = &constant_value;
+        if (swapped) self = &constant_value, other = data;
+        else other = &constant_value, self = data;
     }
     pt2_lowered_value same_length;
     if ((st = pt2_axes_same_time(ctx, node, self, other, &same_length, err))) return st;

@@ -370,10 +370,16 @@ static pt2_status lower_expand(pt2_lower_context *ctx, const pt2_node *node, pt2
     const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
     if (y->rank != x->rank) return pt2_lower_fail(node, err, "expand adding %d leading axes is not lowered", y->rank - x->rank);
     int64_t multiples[PT2_MAX_RANK];
+    int onto_dynamic = 0;
     for (int i = 0; i < x->rank; i++) {
         if (x->shape[i] != y->shape[i] && x->shape[i] != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", i, (long long)x->shape[i]);
         multiples[i] = x->shape[i] == 1 ? y->shape[i] : 1;
+        onto_dynamic |= multiples[i] != 1 && ctx->graph->values[node->outputs[0].value_id].sizes[i].is_symbolic;
     }
+    /* Expanding size-1 axes onto a dynamic length (a mask broadcast over [B, H, T, T]) only
+     * broadcasts: RETURNN broadcasts by dims, so the size-1 axes stay and the consumer broadcasts
+     * them (a combine, a switch, attention's mask), no layer. */
+    if (onto_dynamic) return pt2_lower_alias(ctx, node, in, err);
     return tile_to(ctx, node, in, multiples, err);
 }
 

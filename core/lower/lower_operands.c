@@ -32,6 +32,19 @@ pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
+pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
+                                           const pt2_lowered_value *data, pt2_lowered_value *storage,
+                                           const pt2_lowered_value **out, pt2_error *err) {
+    *out = data;
+    int along = -1, axes_over_one = 0;
+    for (int a = 0; a < constant->rank; a++)
+        if (constant->shape[a] != 1) along = data->rank - constant->rank + a, axes_over_one++;
+    if (axes_over_one != 1 || along < 0 || data->dims[along] < 0 || data->dims[along] == data->shape.feature_dim ||
+        ctx->net->dims[data->dims[along]].kind != PT2_RT_DIM_STATIC)
+        return PT2_OK;
+    return pt2_axes_require_feature(ctx, node, data, along, storage, out, err);
+}
+
 pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
                                     pt2_error *err) {
     pt2_operand *ops[2] = {a, b};
@@ -39,7 +52,10 @@ pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node
         if (!ops[i]->is_constant || ops[i]->layer) continue;
         const pt2_lowered_value *like = ops[1 - i]->layer;
         if (!like) return pt2_lower_fail(node, err, "both operands are constants");
-        pt2_status st = pt2_lower_constant_layer(ctx, node, &ops[i]->constant, like, &ops[i]->placed, err);
+        pt2_status st = pt2_lower_data_meeting_constant(ctx, node, &ops[i]->constant, like, &ops[1 - i]->placed, &like, err);
+        if (st) return st;
+        ops[1 - i]->layer = like;
+        st = pt2_lower_constant_layer(ctx, node, &ops[i]->constant, like, &ops[i]->placed, err);
         if (st) return st;
         ops[i]->layer = &ops[i]->placed;
     }
@@ -109,7 +125,7 @@ pt2_status pt2_lower_unary_layer(pt2_lower_context *ctx, const pt2_node *node, i
         const char *code = pt2_rt_eval_form(value);
         if (!code) return pt2_fail(err, PT2_ERR_INTERNAL, "unknown eval form '%s'", value);
         char text[40];
-        pt2_format_double(text, sizeof text, number);
+        pt2_lower_format_number(text, sizeof text, number, in->shape.dtype);
         if (!(option = pt2_arena_printf(ctx->arena, err, code, text))) return err->status;
         key = "eval";
     }

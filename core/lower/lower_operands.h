@@ -20,6 +20,13 @@ typedef struct pt2_operand {
  * pt2_lower_place_operands. */
 pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_operand *out,
                              pt2_error *err);
+/* The data a constant combines with, as RETURNN's combine matches their dims (a static dim of one
+ * size that is the feature dim of both): for a constant along one axis (a per-channel vector, the
+ * inverse frequencies of rotary angles), the data with that axis as its feature (a reinterpret_data
+ * in `storage` when it is not), else the data itself. */
+pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
+                                           const pt2_lowered_value *data, pt2_lowered_value *storage,
+                                           const pt2_lowered_value **out, pt2_error *err);
 /* Gives constant tensor operands their variable layers, broadcasting against the layer operand. */
 pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
                                     pt2_error *err);

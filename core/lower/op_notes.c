@@ -32,9 +32,9 @@ static const struct {
      "aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"creation ops on the input's dims are not lowered yet",
-     "aten.arange.default aten.arange.start aten.arange.start_step aten.full.default aten.full_like.default "
-     "aten.ones.default aten.ones_like.default aten.zeros.default aten.zeros_like.default aten.empty.default "
+    {"creation ops of new sizes from the input's dims are not lowered yet (arange and ones_like/zeros_like/full_like are)",
+     "aten.full.default "
+     "aten.ones.default aten.zeros.default aten.empty.default "
      "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},

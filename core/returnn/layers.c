@@ -21,6 +21,7 @@ extern const pt2_rt_layer_class pt2_rt_layers_rec[];
 /* gather branch */
 extern const pt2_rt_layer_class pt2_rt_layers_length[];
 extern const pt2_rt_layer_class pt2_rt_layers_gather[];
+extern const pt2_rt_layer_class pt2_rt_layers_range[];
 
 /* rec first: its eval handles the sequence reversal and passes other expressions on. */
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_layers_conv, pt2_rt_layers_elementwise,
@@ -29,7 +30,8 @@ static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_l
                                                      pt2_rt_layers_dims, pt2_rt_layers_math, pt2_rt_layers_norm_axes,
                                                      pt2_rt_layers_cumsum, pt2_rt_layers_math_norm,
                                                      /* gather branch */
-                                                     pt2_rt_layers_length, pt2_rt_layers_gather};
+                                                     pt2_rt_layers_length, pt2_rt_layers_gather,
+                                                     pt2_rt_layers_range};
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)

@@ -38,6 +38,11 @@ static const struct {
     {"hardswish", "source(0) * tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"hardsigmoid", "tf.nn.relu6(source(0) + 3.0) / 6.0"},
     {"negative_part", "tf.minimum(source(0), 0.0)"},
+    /* A tensor of the source's dims and dtype filled with %s (ones_like, zeros_like, full_like). */
+    {"fill_like", "tf.ones_like(source(0)) * %s"},
+    /* Attention scores with the keys (the last axis) after each query (the axis before) set to %s. */
+    {"causal_fill", "tf.where(tf.cast(tf.linalg.band_part(tf.ones_like(source(0), dtype=tf.int32), -1, 0), tf.bool), "
+                    "source(0), %s)"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
     /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
     {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
@@ -81,8 +86,16 @@ const char *pt2_rt_eval_form(const char *name) {
     return NULL;
 }
 
-/* Which form `code` is, and its number. */
-static const char *match_eval(const char *code, double *number) {
+/* Is code[begin, end) an integer literal (Python reads it as an int)? */
+static int integer_literal(const char *begin, const char *end) {
+    for (const char *c = begin; c < end; c++)
+        if (!(*c >= '0' && *c <= '9') && !(c == begin && *c == '-')) return 0;
+    return end > begin;
+}
+
+/* Which form `code` is, and its number; *integral = the number is written as a Python int. */
+static const char *match_eval(const char *code, double *number, int *integral) {
+    *integral = 0;
     for (size_t i = 0; i < sizeof eval_forms / sizeof eval_forms[0]; i++) {
         const char *form = eval_forms[i].code, *hole = strstr(form, "%s");
         if (!hole) {
@@ -93,6 +106,7 @@ static const char *match_eval(const char *code, double *number) {
         if (n <= prefix + suffix || strncmp(code, form, prefix) || strcmp(code + n - suffix, hole + 2)) continue;
         char *end;
         *number = strtod(code + prefix, &end);
+        *integral = integer_literal(code + prefix, end);
         if (end == code + n - suffix) return eval_forms[i].name;
     }
     return NULL;
@@ -254,6 +268,25 @@ static pt2_status softmax_compute(pt2_arena *arena, const pt2_rt_layer *layer, c
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
 }
 
+static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
+                               int64_t number, pt2_tensor *out, pt2_error *err);
+
+/* tf.linalg.band_part(.., -1, 0) over the last two axes of the layer's own order: element
+ * [.., i, j] kept where j <= i, else `fill`. */
+static pt2_status causal_fill(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, double fill,
+                              pt2_tensor *out, pt2_error *err) {
+    if (layer->shape.rank < 2 || in->shape.dtype != PT2_DTYPE_FLOAT32)
+        return pt2_rt_layer_fail(layer, err, "causal_fill needs a float32 source of at least two axes");
+    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, out, err);
+    if (!st && out->storage == in->tensor.storage) st = pt2_tensor_contiguous(arena, out, 1, out, err);
+    if (st) return st;
+    int64_t rows = out->shape[out->rank - 2], columns = out->shape[out->rank - 1], n = pt2_tensor_numel(out);
+    float *p = pt2_tensor_data(out);
+    for (int64_t flat = 0; flat < n; flat++)
+        if (flat % columns > (flat / columns) % rows) p[flat] = (float)fill;
+    return PT2_OK;
+}
+
 static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net, (void)num_inputs;
@@ -273,8 +306,13 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
             return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
     } else {
         const char *code = pt2_rt_string_option(layer, "eval", "");
-        if (!(form = match_eval(code, &number)))
+        int integral;
+        if (!(form = match_eval(code, &number, &integral)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
+        /* TF converts a Python float to the tensor's dtype only when it is a float dtype. */
+        int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
+        if (integer_source && strstr(pt2_rt_eval_form(form), "%s") && !integral)
+            return pt2_rt_layer_fail(layer, err, "eval \"%s\": TF does not combine an integer tensor with a Python float", code);
         op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
     }
     if (form && !strcmp(form, "concat_time_per_sequence")) return pt2_rt_pack_joined_sequences(arena, net, layer, &inputs[0], out, err);
@@ -283,6 +321,9 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
+    if (form && !strcmp(form, "causal_fill")) return causal_fill(arena, layer, &inputs[0], number, out, err);
+    if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
+        return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
     pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
     if (st) return st;
     if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */
@@ -294,6 +335,33 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, p[i]);
     else
         for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, p[i]);
+    return PT2_OK;
+}
+
+/* The eval forms on an integer tensor (positions from a range), exact as TF's integer ops:
+ * floordiv and floormod round toward minus infinity, as Python's // and %. */
+static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
+                               int64_t number, pt2_tensor *out, pt2_error *err) {
+    pt2_tensor x;
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_rt_alloc_output_uninit(arena, &layer->shape, x.shape, out, err);
+    if (st) return st;
+    int64_t n = pt2_tensor_numel(&x);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = (int64_t)pt2_tensor_get_double(&x, i), r;
+        if (!strcmp(form, "add_scalar")) r = v + number;
+        else if (!strcmp(form, "mul_scalar")) r = v * number;
+        else if (!strcmp(form, "rsub_scalar")) r = number - v;
+        else if (!strcmp(form, "neg")) r = -v;
+        else if (!strcmp(form, "fill_like")) r = number;
+        else if (!strcmp(form, "floordiv_scalar") || !strcmp(form, "floormod_scalar")) {
+            if (number == 0) return pt2_rt_layer_fail(layer, err, "integer division by zero");
+            int64_t q = v / number;
+            if ((v % number != 0) && ((v < 0) != (number < 0))) q--;
+            r = !strcmp(form, "floordiv_scalar") ? q : v - q * number;
+        } else return pt2_rt_layer_fail(layer, err, "eval form %s on an integer tensor is not interpreted", form);
+        pt2_rt_store(out, i, (double)r);
+    }
     return PT2_OK;
 }
 

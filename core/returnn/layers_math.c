@@ -109,6 +109,7 @@ double pt2_rt_math_eval(const char *form, double number, double v) {
     if (!strcmp(form, "hardswish")) return (float)(x * relu6_shifted(x)) / 6.0f;
     if (!strcmp(form, "hardsigmoid")) return (float)relu6_shifted(x) / 6.0f;
     if (!strcmp(form, "negative_part")) return x < 0 ? x : 0;
+    if (!strcmp(form, "fill_like")) return (float)number;
     return NAN;
 }
 

@@ -178,7 +178,8 @@ pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const 
     return PT2_OK;
 }
 
-/* variable: a tensor of static dims; its parameter is named after the layer. */
+/* variable: a tensor of static dims; its parameter is named after the layer, by its name inside
+ * its subnetwork as RETURNN's VariableLayer names it (get_variable(name=self.name)). */
 static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     (void)inputs;
@@ -209,7 +210,7 @@ static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt
 static pt2_status variable_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                    const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net, (void)inputs, (void)num_inputs;
-    const pt2_tensor *value = pt2_rt_get_param(layer, layer->name);
+    const pt2_tensor *value = pt2_rt_get_param(layer, pt2_rt_local_name(layer->name));
     if (!value || value->rank != layer->shape.rank) return pt2_rt_layer_fail(layer, err, "its parameter is missing");
     return pt2_tensor_contiguous(arena, value, 0, out, err);
 }

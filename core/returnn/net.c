@@ -4,8 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* RETURNN names a dim a layer makes after the layer's own name in its (sub)network, without the
+ * path of the subnetworks around it ("unsqueeze_expand_dims", not "model/encoder/..."); a "stag:"
+ * axis description must be part of that name to find the dim. */
+static const char *local_description(const char *description) {
+    const char *end = strchr(description, ':'), *local = description;
+    for (const char *c = description; *c && (!end || c < end); c++)
+        if (*c == '/') local = c + 1;
+    return local;
+}
+
 pt2_status pt2_rt_add_dim(pt2_arena *arena, pt2_rt_net *net, const char *description, pt2_rt_dim_kind kind,
                           int64_t size, int *out, pt2_error *err) {
+    description = local_description(description);
     pt2_rt_dim *dims = pt2_arena_grow(arena, net->dims, net->num_dims, &net->dims_capacity, sizeof *dims, err);
     if (!dims) return err->status;
     net->dims = dims;
@@ -113,6 +124,13 @@ static int contains_ignoring_case(const char *haystack, const char *needle) {
     return n == 0;
 }
 
+/* RETURNN's stag matching: a spatial axis (neither the batch nor the feature) whose dim's
+ * description contains `name`. */
+static int spatial_match(const pt2_rt_net *net, const pt2_rt_shape *shape, int axis, const char *name) {
+    const pt2_rt_dim *d = &net->dims[shape->dims[axis]];
+    return d->kind != PT2_RT_DIM_BATCH && shape->dims[axis] != shape->feature_dim && contains_ignoring_case(d->description, name);
+}
+
 pt2_status pt2_rt_axis_description(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_shape *shape, int dim,
                                    const char **out, pt2_error *err) {
     int axis = pt2_rt_shape_axis(shape, dim);
@@ -139,7 +157,19 @@ pt2_status pt2_rt_axis_description(pt2_arena *arena, const pt2_rt_net *net, cons
             *out = pt2_arena_printf(arena, err, "dim:%lld", (long long)d->size);
         else if (same_description == 1)
             *out = pt2_arena_printf(arena, err, "stag:%s", d->description);
-        else
+        /* A dim whose description is part of another's (a copy of it: "x*1") is told from that
+         * one by its place among the spatial axes matching it, as RETURNN's own
+         * get_axis_description does (counted from the end, RETURNN's more robust form). */
+        else if (d->kind == PT2_RT_DIM_DYNAMIC && same_description > 1) {
+            int index = -1, count = 0;
+            for (int a = 0; a < shape->rank; a++)
+                if (spatial_match(net, shape, a, d->description)) {
+                    if (a == axis) index = count;
+                    count++;
+                }
+            if (index < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "axis '%s' does not match itself", d->description);
+            *out = pt2_arena_printf(arena, err, "stag-single:%d:%s", index - count, d->description);
+        } else
             return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis '%s' cannot be named by a RETURNN axis description",
                             d->description);
         if (!*out) return err->status;
@@ -166,6 +196,16 @@ pt2_status pt2_rt_resolve_axis(const pt2_rt_net *net, const pt2_rt_shape *shape,
         for (int a = 0; a < shape->rank; a++) {
             const pt2_rt_dim *d = &net->dims[shape->dims[a]];
             if (d->kind == PT2_RT_DIM_STATIC && d->size == strtoll(description + 4, NULL, 10)) axis = a, matches++;
+        }
+    } else if (!strncmp(description, "stag-single:", 12)) {
+        char *rest;
+        long index = strtol(description + 12, &rest, 10);
+        if (*rest == ':') {
+            int found[PT2_MAX_RANK], count = 0;
+            for (int a = 0; a < shape->rank; a++)
+                if (spatial_match(net, shape, a, rest + 1)) found[count++] = a;
+            if (index < 0) index += count;
+            if (index >= 0 && index < count) axis = found[index], matches = 1;
         }
     } else if (!strncmp(description, "stag:", 5)) {
         for (int a = 0; a < shape->rank; a++)
@@ -294,6 +334,11 @@ double pt2_rt_float_option(const pt2_rt_layer *layer, const char *key, double fa
 const char *pt2_rt_string_option(const pt2_rt_layer *layer, const char *key, const char *fallback) {
     const pt2_rt_value *v = pt2_rt_get_option(layer, key);
     return v && v->kind == PT2_RT_STRING ? v->string : fallback;
+}
+
+const char *pt2_rt_local_name(const char *layer_name) {
+    const char *slash = strrchr(layer_name, '/');
+    return slash ? slash + 1 : layer_name;
 }
 
 const pt2_tensor *pt2_rt_get_param(const pt2_rt_layer *layer, const char *name) {

@@ -160,5 +160,7 @@ int64_t pt2_rt_int_option(const pt2_rt_layer *layer, const char *key, int64_t fa
 double pt2_rt_float_option(const pt2_rt_layer *layer, const char *key, double fallback);
 const char *pt2_rt_string_option(const pt2_rt_layer *layer, const char *key, const char *fallback);
 const pt2_tensor *pt2_rt_get_param(const pt2_rt_layer *layer, const char *name);
+/* A layer's name inside its subnetwork ("c" of "a/b/c"), as RETURNN's layer.name. */
+const char *pt2_rt_local_name(const char *layer_name);
 
 #endif

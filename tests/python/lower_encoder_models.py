@@ -223,3 +223,95 @@ def export(name, path):
     program = torch.export.export(model, (make_input(length),), dynamic_shapes=dynamic())
     torch.export.save(program, path)
     return model
+
+
+# ---- encoders end to end (arange over the time, sdpa masks, derived dims after a conv front end) ----
+
+class Wav2Vec2LastHidden(nn.Module):
+    """transformers' Wav2Vec2Model, small and random: a conv feature encoder with group norm, the
+    positional conv embedding with weight norm, 2 transformer layers; [B, samples] -> the last
+    hidden state (the model's other output, the extracted features, is left out: programs with
+    several outputs are not lowered yet)."""
+    def __init__(self):
+        super().__init__()
+        from transformers import Wav2Vec2Config, Wav2Vec2Model
+        config = Wav2Vec2Config(conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
+                                feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                                hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2,
+                                hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+                                layerdrop=0.0, mask_time_prob=0.0)
+        self.model = Wav2Vec2Model(config)
+
+    def forward(self, samples):
+        return self.model(samples).last_hidden_state
+
+
+class ConformerBlock(nn.Module):
+    """A Conformer block in plain PyTorch: half-step feed-forward, rotary self-attention written op
+    by op (positions from torch.arange over the time, outer product with the inverse frequencies,
+    sin/cos, the rotated halves by chunk and cat), a conv module (pointwise conv, GLU, depthwise
+    conv1d, batch norm, SiLU, pointwise conv), a second half-step feed-forward, final layer norm."""
+    def __init__(self, dim=16, heads=2, kernel=7):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.ff1 = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.ff2 = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.att_norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.att_out = nn.Linear(dim, dim)
+        self.conv_norm = nn.LayerNorm(dim)
+        self.pointwise1 = nn.Conv1d(dim, 2 * dim, 1)
+        self.depthwise = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.batch_norm = nn.BatchNorm1d(dim)
+        self.pointwise2 = nn.Conv1d(dim, dim, 1)
+        self.final_norm = nn.LayerNorm(dim)
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim)))
+        with torch.no_grad():  # running statistics that are not the identity
+            self.batch_norm.running_mean.uniform_(-0.5, 0.5)
+            self.batch_norm.running_var.uniform_(0.5, 1.5)
+
+    @staticmethod
+    def rotate(x, cos, sin):
+        """Each pair (first[i], second[i]) turned by angle i: the rotated halves, chunked and cat."""
+        first, second = x.chunk(2, dim=-1)
+        return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)
+
+    def attention(self, x):
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        positions = torch.arange(x.shape[1], dtype=torch.float32)
+        # The outer product [T, head_dim / 2]. (positions[:, None] * inv_freq, a size-1 axis broadcast
+        # against a constant's, waits for the axis map's size-1 broadcasting.)
+        angles = positions[:, None].expand(-1, self.inv_freq.shape[0]) * self.inv_freq
+        cos, sin = angles.cos(), angles.sin()
+        q, k = self.rotate(q, cos, sin), self.rotate(k, cos, sin)
+        scores = torch.matmul(q, k.transpose(-2, -1)) / self.head_dim ** 0.5
+        y = torch.matmul(torch.softmax(scores, dim=-1), v)
+        return self.att_out(y.transpose(1, 2).reshape(b, t, d))
+
+    def conv_module(self, x):
+        y = self.pointwise1(self.conv_norm(x).transpose(1, 2))
+        y = F.glu(y, dim=1)
+        y = F.silu(self.batch_norm(self.depthwise(y)))
+        return self.pointwise2(y).transpose(1, 2)
+
+    def forward(self, x):
+        x = x + 0.5 * self.ff1(x)
+        x = x + self.attention(self.att_norm(x))
+        x = x + self.conv_module(x)
+        x = x + 0.5 * self.ff2(x)
+        return self.final_norm(x)
+
+
+def samples_input(length):
+    return torch.randn(2, length)
+
+
+MODELS.update({
+    "wav2vec2": (Wav2Vec2LastHidden, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
+                 {"aten.arange.default", "aten.scaled_dot_product_attention.default", "aten.group_norm.default",
+                  "aten._weight_norm.default", "aten.conv1d.default", "aten.expand.default"}),
+    "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,
+                        {"aten.arange.default", "aten.sin.default", "aten.cos.default",
+                         "aten.glu.default", "aten.conv1d.default", "aten.layer_norm.default"}),
+})

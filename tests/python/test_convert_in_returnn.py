@@ -191,15 +191,17 @@ def test_convert_is_deterministic(pt2returnn, fixtures_dir, tmp_path):
 
 
 class Unlowerable(torch.nn.Module):
-    """prod and flip run but have no lowering: both must be listed, with the source line."""
+    """addmm and alpha_dropout run but have no lowering: both must be listed, with the source line."""
 
     def __init__(self):
         super().__init__()
         self.proj = torch.nn.Linear(8, 8)
+        self.w = torch.nn.Parameter(torch.randn(8, 4))
+        self.b = torch.nn.Parameter(torch.randn(4))
 
     def forward(self, x):
-        y = torch.prod(self.proj(x), dim=1)
-        return torch.flip(y, dims=[-1])
+        y = torch.addmm(self.b, self.proj(x)[:, 0], self.w)
+        return torch.alpha_dropout(y, 0.1, False)
 
 
 def test_unlowerable_ops_are_listed_and_nothing_is_written(pt2returnn, tmp_path):
@@ -209,8 +211,8 @@ def test_unlowerable_ops_are_listed_and_nothing_is_written(pt2returnn, tmp_path)
     result = subprocess.run([pt2returnn, "convert", str(model), "-o", str(out_dir)], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip().splitlines()[-1]
-    assert "aten.prod.dim_int" in line and "aten.flip.default" in line, line
-    assert "torch.prod" in line, "the source line is named"
+    assert "aten.addmm.default" in line and "aten.alpha_dropout.default" in line, line
+    assert "torch.addmm" in line, "the source line is named"
     assert "aten.linear" not in line, "ops that do lower are not listed"
     assert not out_dir.exists()
 

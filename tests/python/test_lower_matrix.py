@@ -40,6 +40,14 @@ def per_channel(low, high):
     return torch.linspace(low, high, CHANNELS).reshape(CHANNELS, 1)
 
 
+def attention(m, x, **options):
+    """Two heads of 4 over [batch, channels, time]: queries and values from x, keys from the conv."""
+    b, c, t = x.shape
+    heads = lambda y: y.transpose(1, 2).reshape(b, t, 2, c // 2).transpose(1, 2)
+    y = F.scaled_dot_product_attention(heads(x), heads(m.conv(x)), heads(x), **options)
+    return y.transpose(1, 2).reshape(b, t, c).transpose(1, 2)
+
+
 # (name, ops the exported graph must contain, model); the weights are the same in every run
 torch.manual_seed(0)
 CASES = [
@@ -174,6 +182,20 @@ CASES = [
     ("prod_channels", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.2 * x, 1))),
     ("prod_time", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.05 * m.conv(x), dim=-1))),
     ("prod_static_not_feature", ["aten.prod.dim_int"], Case(lambda m, x: torch.prod(1 + 0.2 * x.view(2, 2, 4, -1), 1))),
+    # ---- creation ops on the input's dims, attention masks (encoders) ----
+    ("arange_time_float", ["aten.arange.default"], Case(lambda m, x: x + torch.arange(x.shape[2], dtype=torch.float32) * 0.1)),
+    ("arange_time_int", ["aten.arange.default"], Case(lambda m, x: torch.where(torch.arange(x.shape[-1]) >= 3, x, -x))),
+    ("arange_start", ["aten.arange.start"], Case(lambda m, x: torch.where(torch.arange(1, x.shape[2] + 1) % 3 == 0, x, -x))),
+    ("arange_start_step", ["aten.arange.start_step"],
+     Case(lambda m, x: x * torch.arange(2, 2 * x.shape[2] + 2, 2, dtype=torch.float32) * 0.05)),
+    ("ones_like", ["aten.ones_like.default"], Case(lambda m, x: m.conv(x) - torch.ones_like(x) * 0.5)),
+    ("zeros_like", ["aten.zeros_like.default"], Case(lambda m, x: torch.where(x > 0, x, torch.zeros_like(x)))),
+    ("full_like", ["aten.full_like.default"], Case(lambda m, x: x * torch.full_like(m.conv(x), 1.5))),
+    ("sdpa_bool_mask", ["aten.scaled_dot_product_attention.default"],
+     Case(lambda m, x: attention(m, x, attn_mask=(x[:, 0] > -1.0)[:, None, None, :]))),
+    ("sdpa_float_mask", ["aten.scaled_dot_product_attention.default"],
+     Case(lambda m, x: attention(m, x, attn_mask=(x[:, 0] * 0.5)[:, None, None, :]))),
+    ("sdpa_causal", ["aten.scaled_dot_product_attention.default"], Case(lambda m, x: attention(m, x, is_causal=True))),
 ]
 
 

@@ -1,0 +1,116 @@
+/* Creation ops on the input's dims. A creation op whose sizes are all constants does not depend
+ * on the input and is folded into a constant (core/lower/lower.h); one that takes a size of the
+ * input (torch.arange(x.shape[1]), or a length derived from it through a conv front end) needs a
+ * layer. Which RETURNN dim such a size is comes from where it comes from: the export gives the
+ * size as a symbolic expression of the input's sizes, and the value whose axis carries the same
+ * expression holds that dim. arange over it is RETURNN's range_in_axis on that value's axis,
+ * whose output dim is that very dim (so it lines up with the other axes of that length); a start
+ * or step other than 0 and 1 is an eval on it (start + step * i, as torch.arange counts).
+ * ones_like/zeros_like/full_like of such a value is an eval filling it. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../naming/naming.h"
+#include "../base/strbuf.h"
+#include "axes.h"
+#include "lower_operands.h"
+#include "lowerings.h"
+
+static int same_expression(const pt2_sym_expr *a, const pt2_sym_expr *b) {
+    if (!a || !b) return 0;
+    pt2_strbuf x, y;
+    pt2_strbuf_init(&x);
+    pt2_strbuf_init(&y);
+    pt2_sym_format(a, &x);
+    pt2_sym_format(b, &y);
+    int same = !x.failed && !y.failed && x.data && y.data && !strcmp(x.data, y.data);
+    pt2_strbuf_free(&x);
+    pt2_strbuf_free(&y);
+    return same;
+}
+
+/* A lowered value, and its axis, whose size is the symbolic `size` (the first in graph order). */
+static int find_axis_of_size(const pt2_lower_context *ctx, const pt2_dim *size, const pt2_lowered_value **value,
+                             int *axis) {
+    if (!size->is_symbolic || !size->expr) return 0;
+    for (size_t v = 0; v < ctx->graph->num_values; v++) {
+        const pt2_lowered_value *lowered = &ctx->values[v];
+        const pt2_value *meta = &ctx->graph->values[v];
+        if (!lowered->is_set || meta->kind != PT2_VALUE_TENSOR || lowered->rank != meta->rank) continue;
+        for (int a = 0; a < meta->rank; a++)
+            if (meta->sizes[a].is_symbolic && same_expression(meta->sizes[a].expr, size->expr) &&
+                ctx->net->dims[lowered->dims[a]].kind == PT2_RT_DIM_DYNAMIC) {
+                *value = lowered;
+                *axis = a;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    double start = 0, step = 1;
+    pt2_status st = PT2_OK;
+    if (pt2_node_arg(node, "start") && (st = pt2_op_scalar(ctx->run, node, "start", &start, err))) return st;
+    if (pt2_node_arg(node, "step") && (st = pt2_op_scalar(ctx->run, node, "step", &step, err))) return st;
+    const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];
+    pt2_dtype dtype = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    if (dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_FLOAT32)
+        return pt2_lower_fail(node, err, "arange of %s is not lowered (int64, int32 and float32 are)", pt2_dtype_name(dtype));
+    const pt2_lowered_value *holder;
+    int axis;
+    if (meta->rank != 1 || !find_axis_of_size(ctx, &meta->sizes[0], &holder, &axis))
+        return pt2_lower_fail(node, err, "the length of this arange is no axis of a value computed before it");
+    const char *axis_name;
+    pt2_rt_layer *layer;
+    if ((st = pt2_axes_describe(ctx, node, holder, axis, &axis_name, err))) return st;
+    int affine = start != 0 || step != 1; /* start + step * i: the range, then eval layers */
+    char name[220];
+    snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = affine ? pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err)
+                     : pt2_lower_new_layer(ctx, node, "range_in_axis", &layer, err)))
+        return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK] = {holder->dims[axis]};
+    if (!affine) return pt2_lower_set_output(ctx, node, layer, 1, dims, err);
+    pt2_lowered_value positions, scaled;
+    pt2_axes_value_of(layer, 1, dims, &positions);
+    if (step == 1) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &positions, NULL, err);
+    if (start == 0) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "mul_scalar", step, &positions, NULL, err);
+    snprintf(name, sizeof name, "%s_steps", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "mul_scalar", step, &positions, &scaled, err))) return st;
+    return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &scaled, NULL, err);
+}
+
+/* ones_like / zeros_like / full_like of a value that depends on the input: its dims, filled (an
+ * eval on it, so that every dim, dynamic ones included, is the source's own). */
+static pt2_status lower_fill_like(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (st) return st;
+    if (!in) return pt2_lower_fail(node, err, "the source is a constant");
+    double value = strstr(node->target, "ones_like") ? 1 : 0;
+    if (strstr(node->target, "full_like") && (st = pt2_op_scalar(ctx->run, node, "fill_value", &value, err))) return st;
+    pt2_dtype dtype = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    if (dtype != in->shape.dtype)
+        return pt2_lower_fail(node, err, "a %s result of a %s source is not lowered (the source's dtype is)", pt2_dtype_name(dtype),
+                              pt2_dtype_name(in->shape.dtype));
+    if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_INT32)
+        return pt2_lower_fail(node, err, "a %s result is not lowered (float32, int64 and int32 are)", pt2_dtype_name(dtype));
+    if (!isfinite(value)) return pt2_lower_fail(node, err, "a fill value that is not finite is not lowered");
+    return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "fill_like", value, in, NULL, err);
+}
+
+const pt2_op_lowering pt2_lowerings_creation[] = {
+    {"aten.ones_like.default", lower_fill_like, "eval:fill_like"},
+    {"aten.zeros_like.default", lower_fill_like, "eval:fill_like"},
+    {"aten.full_like.default", lower_fill_like, "eval:fill_like"},
+    {"aten.arange.default", lower_arange, "range_in_axis"},
+    {"aten.arange.start", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},
+    {"aten.arange.start_step", lower_arange, "range_in_axis eval:add_scalar eval:mul_scalar"},
+    {NULL, NULL, NULL}};

@@ -233,6 +233,29 @@ static pt2_status finish_2d(pt2_lower_context *ctx, const pt2_node *node, const 
     return pt2_lower_set_output(ctx, node, layer, 4, dims, err);
 }
 
+/* A dilated filter as the plain filter it equals: taps d apart with zeros between, [kh, kw, i, o]
+ * -> [d0 (kh-1) + 1, d1 (kw-1) + 1, i, o]. RETURNN runs a dilated conv with stride 1 through
+ * tf.nn.convolution, whose SpaceToBatchND loses the static size of the other spatial axis, and
+ * RETURNN then refuses its own output ("Mismatching shape"); a depthwise conv with stride and
+ * dilation is refused by TF. The plain filter takes TF's direct path in every case and computes
+ * the same sums. */
+static pt2_status undilate_filter(pt2_lower_context *ctx, const pt2_tensor *w, const int64_t *dilation, pt2_tensor *out,
+                                  pt2_error *err) {
+    pt2_tensor dense;
+    pt2_status st = pt2_tensor_contiguous(ctx->arena, w, 0, &dense, err);
+    if (st) return st;
+    int64_t kh = w->shape[0], kw = w->shape[1], inner = w->shape[2] * w->shape[3];
+    int64_t shape[4] = {dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1, w->shape[2], w->shape[3]};
+    if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 4, shape, out, err))) return st;
+    float *po = pt2_tensor_data(out);
+    const float *pw = pt2_tensor_data(&dense);
+    for (int64_t a = 0; a < kh; a++)
+        for (int64_t b = 0; b < kw; b++)
+            memcpy(po + ((a * dilation[0]) * shape[1] + b * dilation[1]) * inner, pw + (a * kw + b) * inner,
+                   sizeof(float) * (size_t)inner);
+    return PT2_OK;
+}
+
 /* padding p per axis (both sides alike): RETURNN's int padding, or one int per spatial dim; PyTorch's
  * padding="same" with an even span pads one more after, which TF's SAME does too (stride 1, as
  * PyTorch requires for "same"). groups: RETURNN's groups (depthwise when groups = channels); the
@@ -247,7 +270,19 @@ static pt2_status lower_conv2d(pt2_lower_context *ctx, const pt2_node *node, pt2
         return pt2_lower_fail(node, err, "asymmetric padding (%lld, %lld), (%lld, %lld) is not lowered",
                               (long long)p->pad_before[0], (long long)p->pad_after[0], (long long)p->pad_before[1],
                               (long long)p->pad_after[1]);
-    int64_t kernel[2] = {o.weight.shape[2], o.weight.shape[3]};
+    pt2_tensor w = o.weight; /* [out, in/groups, kh, kw] viewed as [kh, kw, in/groups, out] */
+    w.shape[0] = o.weight.shape[2], w.strides[0] = o.weight.strides[2];
+    w.shape[1] = o.weight.shape[3], w.strides[1] = o.weight.strides[3];
+    w.shape[2] = o.weight.shape[1], w.strides[2] = o.weight.strides[1];
+    w.shape[3] = o.weight.shape[0], w.strides[3] = o.weight.strides[0];
+    int64_t dilation[2] = {p->dilation[0], p->dilation[1]};
+    if (dilation[0] > 1 || dilation[1] > 1) {
+        pt2_tensor plain;
+        if ((st = undilate_filter(ctx, &w, dilation, &plain, err))) return st;
+        w = plain;
+        dilation[0] = dilation[1] = 1;
+    }
+    int64_t kernel[2] = {w.shape[0], w.shape[1]};
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "conv", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, o.in, err);
@@ -259,16 +294,11 @@ static pt2_status lower_conv2d(pt2_lower_context *ctx, const pt2_node *node, pt2
         else st = pt2_rt_set_int_list(ctx->arena, layer, "padding", p->pad_before, 2, err);
     }
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", p->stride, 2, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", p->dilation, 2, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", dilation, 2, err);
     if (!st && p->groups != 1) st = pt2_rt_set_int(layer, "groups", p->groups, err);
     if (!st) st = pt2_rt_set_int(layer, "n_out", o.weight.shape[0], err);
     if (!st) st = pt2_rt_set_bool(layer, "with_bias", o.has_bias, err);
     if (st) return st;
-    pt2_tensor w = o.weight; /* [out, in/groups, kh, kw] viewed as [kh, kw, in/groups, out] */
-    w.shape[0] = o.weight.shape[2], w.strides[0] = o.weight.strides[2];
-    w.shape[1] = o.weight.shape[3], w.strides[1] = o.weight.strides[3];
-    w.shape[2] = o.weight.shape[1], w.strides[2] = o.weight.strides[1];
-    w.shape[3] = o.weight.shape[0], w.strides[3] = o.weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W", &w, err))) return st;
     if (o.has_bias && (st = pt2_rt_add_param(layer, "bias", &o.bias, err))) return st;
     return finish_2d(ctx, node, &o, layer, err);

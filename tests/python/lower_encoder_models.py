@@ -175,22 +175,23 @@ class LayerNormOverTwoAxes(nn.Module):
 # ---- 2-D convolutions (issue 13): over (time, features) with a dynamic time axis ----
 class Convs2dOverTime(nn.Module):
     """[B, T, 8] -> unsqueeze(1) -> conv2d padding="same" with an even kernel on the time (TF's SAME
-    pads the odd frame after, as PyTorch does) -> depthwise conv2d, dilated on the time -> grouped
-    conv2d with stride 2 on the time and unequal padding -> aten.convolution -> conv_transpose2d
+    pads the odd frame after, as PyTorch does) -> depthwise conv2d (channel multiplier 2) dilated on the time -> grouped
+    conv2d with stride 2 on the time and unequal padding -> aten.convolution dilated on the time ->
+    conv_transpose2d
     with stride, padding and output_padding (back to T frames) -> [B, T, channels * features]."""
     def __init__(self):
         super().__init__()
         self.same = nn.Conv2d(1, 4, (2, 3), padding="same")
         self.depthwise = nn.Conv2d(4, 8, 3, padding=(2, 1), dilation=(2, 1), groups=4)
         self.grouped = nn.Conv2d(8, 6, (3, 3), stride=(2, 1), padding=(1, 0), groups=2)
-        self.plain = nn.Conv2d(6, 6, (1, 3), padding=(0, 1))
+        self.plain = nn.Conv2d(6, 6, 3)
         self.up = nn.ConvTranspose2d(6, 3, (4, 3), stride=(2, 2), padding=(1, 1), output_padding=(0, 1))
 
     def forward(self, x):
         y = torch.relu(self.same(x.unsqueeze(1)))  # [B, 4, T, 8]
         y = torch.tanh(self.depthwise(y))  # [B, 8, T, 8]
         y = self.grouped(y)  # [B, 6, ceil(T / 2), 6]
-        y = torch.ops.aten.convolution(y, self.plain.weight, self.plain.bias, [1, 1], [0, 1], [1, 1], False, [0, 0], 1)
+        y = torch.ops.aten.convolution(y, self.plain.weight, self.plain.bias, [1, 1], [2, 1], [2, 1], False, [0, 0], 1)
         y = self.up(torch.relu(y))  # [B, 3, 2 * ceil(T / 2), 12]
         return y.permute(0, 2, 1, 3).flatten(2)
 

@@ -208,6 +208,25 @@ class ConvTranspose2dImage(nn.Module):
         return self.up(torch.sigmoid(self.gaps(x))).flatten(1)
 
 
+# ---- 1-D max pools and pools with indices (issue 13): torch.export specialises a dynamic length
+# under them, so the batch is the dynamic axis ----
+class MaxPools1d(nn.Module):
+    """[B, 4, 15]: max_pool1d with padding (-inf) and stride, with ceil_mode, with dilation; the
+    values of max_pool1d_with_indices and of max_pool2d_with_indices (on a view as [B, 4, 3, 5])."""
+    def __init__(self):
+        super().__init__()
+        self.outs = nn.ModuleList(nn.Linear(n, 6) for n in (4 * 8, 4 * 8, 4 * 11, 4 * 4, 4 * 4 * 5))
+
+    def forward(self, x):
+        y = torch.tanh(x)
+        a = F.max_pool1d(y, 3, stride=2, padding=1)  # [B, 4, 8]
+        b = F.max_pool1d(y, 2, ceil_mode=True)  # [B, 4, 8]
+        c = F.max_pool1d(y, 3, stride=1, dilation=2)  # [B, 4, 11]
+        d, _ = F.max_pool1d(y, 4, stride=3, return_indices=True)  # [B, 4, 4]
+        e, _ = F.max_pool2d(y.view(-1, 4, 3, 5), (2, 3), stride=1, padding=(1, 1), return_indices=True)  # [B, 4, 4, 5]
+        return sum(out(p.flatten(1)) for out, p in zip(self.outs, (a, b, c, d, e)))
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -255,6 +274,10 @@ MODELS = {
                             "aten.conv_transpose2d.input"}),
     "conv_transpose_2d_image": (ConvTranspose2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                                 {"aten.conv_transpose2d.input"}),
+    # 1-D max pools, pools with indices (issue 13)
+    "max_pools_1d": (MaxPools1d, lambda batch: torch.randn(batch, 4, 15), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                     {"aten.max_pool1d.default", "aten.max_pool1d_with_indices.default",
+                      "aten.max_pool2d_with_indices.default"}),
 }
 
 

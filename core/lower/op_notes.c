@@ -23,8 +23,7 @@ static const struct {
      "aten.upsample_nearest1d.default "
      "aten.upsample_nearest2d.default aten.upsample_nearest2d.vec aten.upsample_linear1d.default "
      "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
-     "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
-     "aten.replication_pad3d.default aten._pad_circular.default"},
+     "aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
      "aten._weight_norm_interface.default aten.std.correction aten.std.default "

@@ -227,6 +227,25 @@ class MaxPools1d(nn.Module):
         return sum(out(p.flatten(1)) for out, p in zip(self.outs, (a, b, c, d, e)))
 
 
+# ---- 2-D pads (issue 13): over (time, features), each axis padded in turn ----
+class Pads2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 3, T, 8] by a conv2d, then 2-D reflect, replicate and constant pads (the
+    time padded at both ends: on a padded batch each sequence's own end) and the named
+    reflection_pad2d / replication_pad2d ops."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, (3, 1), padding=(1, 0))
+
+    def forward(self, x):
+        y = self.conv(x.unsqueeze(1))
+        y = F.pad(y, (1, 2, 2, 1), mode="reflect")  # [B, 3, T + 3, 11]
+        y = F.pad(torch.tanh(y), (2, 0, 1, 3), mode="replicate")  # [B, 3, T + 7, 13]
+        y = F.pad(y, (1, 1, 0, 2), value=0.5)  # [B, 3, T + 9, 15]
+        y = torch.ops.aten.reflection_pad2d(y, [0, 1, 1, 1])  # [B, 3, T + 11, 16]
+        y = torch.ops.aten.replication_pad2d(torch.sigmoid(y), [1, 0, 2, 1])  # [B, 3, T + 14, 17]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -278,6 +297,9 @@ MODELS = {
     "max_pools_1d": (MaxPools1d, lambda batch: torch.randn(batch, 4, 15), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                      {"aten.max_pool1d.default", "aten.max_pool1d_with_indices.default",
                       "aten.max_pool2d_with_indices.default"}),
+    # 2-D pads (issue 13)
+    "pads_2d_over_time": (Pads2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                          {"aten.pad.default", "aten.reflection_pad2d.default", "aten.replication_pad2d.default"}),
 }
 
 

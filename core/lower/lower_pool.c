@@ -1,5 +1,5 @@
-/* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool", nearest
- * upsampling by an integer factor -> "resize", mean/sum/amax over one axis -> "reduce",
+/* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool" (upsampling is in
+ * lower_resize.c), mean/sum/amax over one axis -> "reduce",
  * softmax/log_softmax over an axis -> "activation" (softmax_over_spatial over a dynamic one),
  * cat -> "copy" along the feature axis (RETURNN concatenates several sources along F), else
  * "concat" on any axis. */
@@ -9,7 +9,7 @@
 #include "axes.h"
 #include "lowerings.h"
 
-/* avg_pool1d and upsampling act on the last PyTorch axis, which the axis map must show to be the
+/* avg_pool1d acts on the last PyTorch axis, which the axis map must show to be the
  * data's time axis (the layers slide over RETURNN's time); `axis` names it for the options. */
 static pt2_status pooled_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
                                const char **axis, pt2_error *err) {
@@ -27,7 +27,6 @@ static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node
                                     const char *axis, pt2_rt_layer *layer, pt2_error *err) {
     pt2_status st = pt2_lower_add_source(ctx, layer, in, err);
     if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &axis, 1, err);
-    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", axis, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     int dim = pt2_axes_new_dim(layer, in);
@@ -67,24 +66,6 @@ static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node,
 }
 static pt2_status lower_max_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     return lower_pool1d(ctx, node, "max", err);
-}
-
-static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    const char *axis;
-    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
-    if (st) return st;
-    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "input")->value_id].tensor;
-    const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
-    int64_t n = x->shape[x->rank - 1], factor = n ? y->shape[y->rank - 1] / n : 0;
-    const pt2_arg *scales = pt2_node_arg(node, "scale_factors");
-    if (!scales || scales->kind != PT2_ARG_FLOATS || scales->count != 1 || scales->floats[0] != (double)factor || factor < 1)
-        return pt2_lower_fail(node, err, "lowered for an integer scale_factor");
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
-    if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
-    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
 }
 
 static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -186,7 +167,6 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
 const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
     {"pt2returnn.max_pool1d.default", lower_max_pool1d, "pool"},
-    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
     {"aten.mean.dim", lower_reduce, "reduce"},
     {"aten.sum.dim_IntList", lower_reduce, "reduce"},
     {"aten.amax.default", lower_reduce, "reduce"},

@@ -18,6 +18,7 @@ extern const pt2_op_lowering pt2_lowerings_reduce[];
 extern const pt2_op_lowering pt2_lowerings_cumsum[];
 extern const pt2_op_lowering pt2_lowerings_vector_norm[];
 extern const pt2_op_lowering pt2_lowerings_sdpa[];
+extern const pt2_op_lowering pt2_lowerings_resize[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -29,7 +30,8 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_math, pt2_lowerings_pool2d,
                                                          pt2_lowerings_norm_groups, pt2_lowerings_cumsum,
                                                          pt2_lowerings_vector_norm, pt2_lowerings_sdpa,
-                                                         pt2_lowerings_recurrent};
+                                                         pt2_lowerings_recurrent,
+                                                         pt2_lowerings_resize};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

@@ -18,13 +18,15 @@ extern const pt2_rt_layer_class pt2_rt_layers_math_norm[];
 extern const pt2_rt_layer_class pt2_rt_layers_dims[];
 extern const pt2_rt_layer_class pt2_rt_layers_math[];
 extern const pt2_rt_layer_class pt2_rt_layers_rec[];
+extern const pt2_rt_layer_class pt2_rt_layers_resize[];
 
 /* rec first: its eval handles the sequence reversal and passes other expressions on. */
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_layers_conv, pt2_rt_layers_elementwise,
                                                      pt2_rt_layers_norm, pt2_rt_layers_shape, pt2_rt_layers_attention,
                                                      pt2_rt_layers_pool_nd, pt2_rt_layers_reduce, pt2_rt_layers_pool,
                                                      pt2_rt_layers_dims, pt2_rt_layers_math, pt2_rt_layers_norm_axes,
-                                                     pt2_rt_layers_cumsum, pt2_rt_layers_math_norm};
+                                                     pt2_rt_layers_cumsum, pt2_rt_layers_math_norm,
+                                                     pt2_rt_layers_resize};
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)

@@ -246,6 +246,31 @@ class Pads2dOverTime(nn.Module):
         return y.permute(0, 2, 1, 3).flatten(2)
 
 
+# ---- nearest upsampling in 2-D (issue 13) ----
+class Upsample2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 2, T, 8] -> nearest by (2, 3) (the time doubles) -> a conv2d that mixes
+    neighbouring frames (so that a wrong source frame shows) -> nearest by (1, 2)."""
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(1, 2, 1)
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        y = F.interpolate(self.conv_in(x.unsqueeze(1)), scale_factor=(2, 3), mode="nearest")  # [B, 2, 2T, 24]
+        y = F.interpolate(self.conv(y), scale_factor=(1, 2), mode="nearest")  # [B, 2, 2T, 48]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+class Upsample2dImage(nn.Module):
+    """nearest upsampling of a fixed-size image to an output size (integer ratios 3 and 2)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        return F.interpolate(self.conv(x), size=(15, 8), mode="nearest").flatten(1)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -300,6 +325,11 @@ MODELS = {
     # 2-D pads (issue 13)
     "pads_2d_over_time": (Pads2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                           {"aten.pad.default", "aten.reflection_pad2d.default", "aten.replication_pad2d.default"}),
+    # nearest upsampling in 2-D (issue 13)
+    "upsample_2d_over_time": (Upsample2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},),
+                              20, 33, {"aten.upsample_nearest2d.vec"}),
+    "upsample_2d_image": (Upsample2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                          {"aten.upsample_nearest2d.vec"}),
 }
 
 

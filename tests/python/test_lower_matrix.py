@@ -138,6 +138,9 @@ CASES = [
     ("type_as", ["aten.type_as.default"], Case(lambda m, x: (x > 0).type_as(x) + x)),
     # cosine similarity over channels: [batch, time]
     ("cosine_similarity", ["aten.cosine_similarity.default"], Case(lambda m, x: F.cosine_similarity(x, m.conv(x), dim=1))),
+    # 1-D nearest upsampling over the time (issue 13): T * factor frames
+    ("upsample_nearest1d", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=3, mode="nearest"))),
+    ("upsample_nearest1d_module", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: nn.Upsample(scale_factor=2)(torch.tanh(x)) * 2)),
 ]
 
 

@@ -19,7 +19,7 @@ static const struct {
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
      "aten.concat.default aten.flip.default"},
-    {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, linear and 2-D upsampling and 2-D pads are not lowered yet",
+    {"linear upsampling and circular pads are not lowered yet",
      "aten.upsample_linear1d.default "
      "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
      "aten._pad_circular.default"},

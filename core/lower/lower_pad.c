@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "lower.h"
+#include "lower_pad.h"
 #include "lowerings.h"
 
-/* Pads axis `axis` of `in` by (left, right); node output 0 is the result. */
-static pt2_status lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
-                                     int64_t left, int64_t right, const char *mode, double value, pt2_error *err) {
+pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                  int64_t left, int64_t right, const char *mode, double value, pt2_error *err) {
     const char *description;
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &in->shape, in->dims[axis], &description, err);
     if (st) return st;
@@ -60,13 +60,17 @@ static pt2_status lower_pad_axes(pt2_lower_context *ctx, const pt2_node *node, c
         if (pads[i] || pads[i + 1]) last = (int)i;
     }
     if (last < 0) return pt2_lower_alias(ctx, node, in, err);
-    pt2_lowered_value current = *in;
+    /* The first step reads `in` itself (the per-layer check finds its PyTorch value by it), the
+     * later ones the layer before (recomputed by the check from its own sources). */
+    pt2_lowered_value current;
+    const pt2_lowered_value *source = in;
     for (int i = 0; i <= last; i += 2) {
         if (!pads[i] && !pads[i + 1]) continue;
         size_t first_layer = ctx->net->num_layers;
-        pt2_status st = lower_pad_one_axis(ctx, node, &current, in->rank - 1 - i / 2, pads[i], pads[i + 1], mode, value, err);
+        pt2_status st = pt2_lower_pad_one_axis(ctx, node, source, in->rank - 1 - i / 2, pads[i], pads[i + 1], mode, value, err);
         if (st) return st;
         current = ctx->values[node->outputs[0].value_id];
+        source = &current;
         if (i == last) break;
         for (size_t l = first_layer; l < ctx->net->num_layers; l++) ctx->net->layers[l].node = -1;
     }

@@ -7,11 +7,23 @@
  * integer factor whether given as scale_factor or as output size. On a dynamic axis the output
  * length is T * f for every T, and a frame reads only its own frame, so a padded batch is right.
  * A non-integer ratio is refused: RETURNN's float factor rounds the length up (PyTorch: down)
- * and PyTorch then picks sources by 1 / scale_factor, TF by n / out. */
+ * and PyTorch then picks sources by 1 / scale_factor, TF by n / out.
+ *
+ * linear (1-D) and bilinear (2-D) with align_corners=False: RETURNN's resize kind "linear" calls
+ * tf.compat.v1.image.resize_bilinear without half-pixel centres (source t / f), PyTorch uses
+ * half-pixel centres (source (t + 0.5) / f - 0.5, clamped at the edges), so resize does not fit.
+ * For an integer factor f output frame f i + r mixes frames i-1, i (u < 0) or i, i+1 (u >= 0) of
+ * the input with the fixed weights of u = (r + 0.5) / f - 0.5, the edges repeating the end
+ * frames: a replicate pad of 1 frame on each side (at each sequence's own end), then a
+ * "transposed_conv" with stride f, a kernel of 3 f taps holding those weights (per channel: the
+ * filter is diagonal in the channels; over two axes the product of the axes' weights) and
+ * remove_padding 2 f: exactly n f frames. align_corners=True takes its weights from the length,
+ * (n - 1) / (out - 1), which no fixed filter has. */
 #include <stdio.h>
 #include <string.h>
 
 #include "axes.h"
+#include "lower_pad.h"
 #include "lowerings.h"
 
 /* The integer factor of each resized axis (the last `n`), from the run's sizes; scale_factors,
@@ -66,24 +78,28 @@ static pt2_status lower_upsample_nearest(pt2_lower_context *ctx, const pt2_node 
     for (int i = 0; i < n; i++)
         if (factors[i] > 1) last = i;
     if (last < 0) return pt2_lower_alias(ctx, node, in, err);
-    pt2_lowered_value current = *in;
+    /* The first layer reads `in` itself (the per-layer check finds its PyTorch value by it), the
+     * later ones the layer before (recomputed by the check from its own sources). */
+    pt2_lowered_value current;
+    const pt2_lowered_value *source = in;
     for (int i = 0; i <= last; i++) {
         if (factors[i] == 1) continue;
         int axis = v->rank - n + i;
         const char *description;
         pt2_rt_layer *layer;
         size_t first_layer = ctx->net->num_layers;
-        if ((st = pt2_axes_describe(ctx, node, &current, axis, &description, err))) return st;
+        if ((st = pt2_axes_describe(ctx, node, source, axis, &description, err))) return st;
         if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
-        st = pt2_lower_add_source(ctx, layer, &current, err);
+        st = pt2_lower_add_source(ctx, layer, source, err);
         if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
         if (!st) st = pt2_rt_set_int(layer, "factor", factors[i], err);
         if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
         if (!st) st = pt2_lower_infer(ctx, node, layer, err);
         if (st) return st;
-        int dim = pt2_axes_new_dim(layer, &current);
-        if ((st = pt2_axes_finish_replace(ctx, node, layer, &current, axis, dim, err))) return st;
+        int dim = pt2_axes_new_dim(layer, source);
+        if ((st = pt2_axes_finish_replace(ctx, node, layer, source, axis, dim, err))) return st;
         current = ctx->values[node->outputs[0].value_id];
+        source = &current;
         /* All but the last layer hold no value of the node's own. */
         if (i < last)
             for (size_t l = first_layer; l < ctx->net->num_layers; l++) ctx->net->layers[l].node = -1;
@@ -91,9 +107,100 @@ static pt2_status lower_upsample_nearest(pt2_lower_context *ctx, const pt2_node 
     return PT2_OK;
 }
 
+/* The taps of one axis: weights[k] for k in [0, 3 f), output f i + r reading padded frame i + 1 + d
+ * through tap r + f (1 - d). */
+static void linear_taps(int64_t factor, double *weights) {
+    for (int64_t k = 0; k < 3 * factor; k++) weights[k] = 0;
+    for (int64_t r = 0; r < factor; r++) {
+        double u = ((double)r + 0.5) / (double)factor - 0.5;
+        if (u >= 0) weights[r + factor] = 1 - u, weights[r] = u;                       /* d = 0, d = 1 */
+        else weights[r + 2 * factor] = -u, weights[r + factor] = 1 + u;                  /* d = -1, d = 0 */
+    }
+}
+
+#define MAX_LINEAR_FACTOR 64
+
+static pt2_status lower_upsample_linear(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v, *in;
+    pt2_lowered_value storage;
+    int n = strstr(node->target, "bilinear2d") ? 2 : 1, align_corners;
+    int64_t factors[2];
+    pt2_status st = pt2_lower_input(ctx, node, pt2_node_arg(node, "input") ? "input" : "self", &v, err);
+    if (!st) st = pt2_op_bool(ctx->run, node, "align_corners", &align_corners, err);
+    if (st) return st;
+    if (!v || v->rank != 2 + n || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, %s] data from a layer", n == 1 ? "L" : "H, W");
+    if (align_corners)
+        return pt2_lower_fail(node, err, "align_corners=True takes its weights from the length ((n-1)/(out-1)); lowered "
+                                         "with align_corners=False");
+    if ((st = read_factors(ctx, node, v, n, factors, err))) return st;
+    if (n == 1 && ctx->net->dims[v->dims[2]].kind != PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "1-D linear upsampling is lowered over the time axis");
+    for (int i = 0; i < n; i++)
+        if (factors[i] > MAX_LINEAR_FACTOR) return pt2_lower_fail(node, err, "factor %lld is too large", (long long)factors[i]);
+    if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    /* The replicate pads, each a step whose layers hold no value of the node's own. */
+    pt2_lowered_value current;
+    const pt2_lowered_value *source = in; /* the first step reads `in` itself, as above */
+    int any_dynamic = 0;
+    for (int i = 0; i < n; i++) {
+        size_t first_layer = ctx->net->num_layers;
+        if ((st = pt2_lower_pad_one_axis(ctx, node, source, 2 + i, 1, 1, "replication", 0, err))) return st;
+        current = ctx->values[node->outputs[0].value_id];
+        source = &current;
+        for (size_t l = first_layer; l < ctx->net->num_layers; l++) ctx->net->layers[l].node = -1;
+        any_dynamic |= ctx->net->dims[current.dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
+    }
+    const char *spatial[2];
+    int64_t kernel[2], output_padding[2] = {0, 0}, remove[2];
+    for (int i = 0; i < n; i++) {
+        if ((st = pt2_axes_describe(ctx, node, &current, 2 + i, &spatial[i], err))) return st;
+        kernel[i] = 3 * factors[i], remove[i] = 2 * factors[i];
+    }
+    int64_t channels = ctx->run->values[node->outputs[0].value_id].tensor.shape[1];
+    /* W_native_transposed_conv: [k, 1, out, in] (1-D) or [kh, kw, out, in], diagonal in the channels. */
+    int64_t shape[4] = {kernel[0], n == 2 ? kernel[1] : 1, channels, channels};
+    pt2_tensor w;
+    if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 4, shape, &w, err))) return st;
+    double taps[2][3 * MAX_LINEAR_FACTOR];
+    linear_taps(factors[0], taps[0]);
+    if (n == 2) linear_taps(factors[1], taps[1]);
+    else taps[1][0] = 1;
+    float *pw = pt2_tensor_data(&w);
+    for (int64_t a = 0; a < shape[0]; a++)
+        for (int64_t b = 0; b < shape[1]; b++)
+            for (int64_t c = 0; c < channels; c++)
+                pw[((a * shape[1] + b) * channels + c) * channels + c] = (float)(taps[0][a] * taps[1][b]);
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "transposed_conv", &layer, err))) return st;
+    st = pt2_lower_add_source(ctx, layer, &current, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", kernel, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", factors, n, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "output_padding", output_padding, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", remove, n, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", channels, err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", 0, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, n, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    /* The frames after each sequence's end (past its replicated frame) read as zeros. */
+    if (!st && any_dynamic) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
+    if (!st) st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    /* The output ends [.., spatial..., channels] */
+    int r = layer->shape.rank, dims[4] = {in->dims[0], layer->shape.feature_dim, -1, -1};
+    for (int i = 0; i < n; i++) dims[2 + i] = layer->shape.dims[r - 1 - n + i];
+    return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
+}
+
 const pt2_op_lowering pt2_lowerings_resize[] = {
     {"aten.upsample_nearest1d.vec", lower_upsample_nearest, "resize reinterpret_data"},
     {"aten.upsample_nearest1d.default", lower_upsample_nearest, "resize reinterpret_data"},
     {"aten.upsample_nearest2d.vec", lower_upsample_nearest, "resize reinterpret_data"},
     {"aten.upsample_nearest2d.default", lower_upsample_nearest, "resize reinterpret_data"},
+    {"aten.upsample_linear1d.vec", lower_upsample_linear, "pad eval:replicate_end transposed_conv reinterpret_data"},
+    {"aten.upsample_linear1d.default", lower_upsample_linear, "pad eval:replicate_end transposed_conv reinterpret_data"},
+    {"aten.upsample_bilinear2d.vec", lower_upsample_linear, "pad eval:replicate_end transposed_conv reinterpret_data"},
+    {"aten.upsample_bilinear2d.default", lower_upsample_linear, "pad eval:replicate_end transposed_conv reinterpret_data"},
     {NULL, NULL, NULL}};

@@ -19,9 +19,7 @@ static const struct {
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
      "aten.concat.default aten.flip.default"},
-    {"linear upsampling and circular pads are not lowered yet",
-     "aten.upsample_linear1d.default "
-     "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
+    {"circular pads are not lowered yet",
      "aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), norms and statistics are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "

@@ -271,6 +271,31 @@ class Upsample2dImage(nn.Module):
         return F.interpolate(self.conv(x), size=(15, 8), mode="nearest").flatten(1)
 
 
+# ---- bilinear upsampling (issue 13) ----
+class Bilinear2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 2, T, 8] -> bilinear by (2, 3) (align_corners=False; the time doubles) ->
+    a conv2d -> bilinear by (3, 1)."""
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(1, 2, 1)
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = F.interpolate(self.conv_in(x.unsqueeze(1)), scale_factor=(2, 3), mode="bilinear")  # [B, 2, 2T, 24]
+        y = F.interpolate(torch.tanh(self.conv(y)), scale_factor=(3, 1), mode="bilinear")  # [B, 3, 6T, 24]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+class Bilinear2dImage(nn.Module):
+    """bilinear upsampling of a fixed-size image to an output size (integer ratios 2 and 4)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        return F.interpolate(self.conv(x), size=(10, 16), mode="bilinear").flatten(1)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -330,6 +355,11 @@ MODELS = {
                               20, 33, {"aten.upsample_nearest2d.vec"}),
     "upsample_2d_image": (Upsample2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                           {"aten.upsample_nearest2d.vec"}),
+    # bilinear upsampling (issue 13)
+    "bilinear_2d_over_time": (Bilinear2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},),
+                              20, 33, {"aten.upsample_bilinear2d.vec"}),
+    "bilinear_2d_image": (Bilinear2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                          {"aten.upsample_bilinear2d.vec"}),
 }
 
 

@@ -141,6 +141,9 @@ CASES = [
     # 1-D nearest upsampling over the time (issue 13): T * factor frames
     ("upsample_nearest1d", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=3, mode="nearest"))),
     ("upsample_nearest1d_module", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: nn.Upsample(scale_factor=2)(torch.tanh(x)) * 2)),
+    # 1-D linear upsampling over the time (align_corners=False: half-pixel centres, the ends repeated)
+    ("upsample_linear1d", ["aten.upsample_linear1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear"))),
+    ("upsample_linear1d_x3", ["aten.upsample_linear1d.vec"], Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear")))),
 ]
 
 

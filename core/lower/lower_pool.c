@@ -33,7 +33,7 @@ static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node
     return pt2_axes_finish_replace(ctx, node, layer, in, dim >= 0 ? in->rank - 1 : -1, dim, err);
 }
 
-/* mode "avg" or "max" (max: pt2returnn.max_pool1d, which pt2returnn.export writes) */
+/* mode "avg" (max pools, pt2returnn.max_pool1d included, are in lower_pool2d.c) */
 static pt2_status lower_pool1d(pt2_lower_context *ctx, const pt2_node *node, const char *mode, pt2_error *err) {
     const pt2_lowered_value *in;
     const char *axis;
@@ -63,9 +63,6 @@ static pt2_status lower_pool1d(pt2_lower_context *ctx, const pt2_node *node, con
 
 static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     return lower_pool1d(ctx, node, "avg", err);
-}
-static pt2_status lower_max_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    return lower_pool1d(ctx, node, "max", err);
 }
 
 static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -166,7 +163,6 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
     {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
-    {"pt2returnn.max_pool1d.default", lower_max_pool1d, "pool"},
     {"aten.mean.dim", lower_reduce, "reduce"},
     {"aten.sum.dim_IntList", lower_reduce, "reduce"},
     {"aten.amax.default", lower_reduce, "reduce"},

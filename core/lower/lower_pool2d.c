@@ -192,4 +192,7 @@ const pt2_op_lowering pt2_lowerings_pool2d[] = {
     {"aten.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
     {"aten.max_pool1d_with_indices.default", lower_pool_nd, "pool reinterpret_data"},
     {"aten.max_pool2d_with_indices.default", lower_pool_nd, "pool reinterpret_data"},
+    /* pt2returnn.export's max_pool1d keeps the time dynamic (aten's specialises it); the same
+     * arguments as aten.max_pool1d */
+    {"pt2returnn.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
     {NULL, NULL, NULL}};

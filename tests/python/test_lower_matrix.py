@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +16,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from conftest import ROOT, check_returnn_outputs, run_returnn_jobs
+
+sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
+import pt2returnn.ops  # noqa: E402,F401  (registers pt2returnn::max_pool1d, which keeps the time dynamic)
 
 CHANNELS = 8
 
@@ -144,6 +148,12 @@ CASES = [
     # 1-D linear upsampling over the time (align_corners=False: half-pixel centres, the ends repeated)
     ("upsample_linear1d", ["aten.upsample_linear1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear"))),
     ("upsample_linear1d_x3", ["aten.upsample_linear1d.vec"], Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear")))),
+    # max_pool1d over the time (pt2returnn::max_pool1d, as pt2returnn.export writes F.max_pool1d):
+    # padded with -inf, and on a padded batch masked with -inf after each sequence's end
+    ("max_pool1d_time_padded", ["pt2returnn.max_pool1d.default"],
+     Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(m.conv(x) - 3, [3], [2], [1], [1], False))),
+    ("max_pool1d_time_dilated", ["pt2returnn.max_pool1d.default"],
+     Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(torch.tanh(x), [2], [1], [1], [3], False))),
 ]
 
 

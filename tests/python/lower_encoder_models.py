@@ -296,6 +296,24 @@ class Bilinear2dImage(nn.Module):
         return F.interpolate(self.conv(x), size=(10, 16), mode="bilinear").flatten(1)
 
 
+class ResizeImageAnyRatio(nn.Module):
+    """On static axes any ratio and align_corners=True (one linear map per axis): bilinear with
+    align_corners=True (as UNets upsample), nearest and bilinear to non-integer output sizes, and
+    1-D linear with align_corners=True and with a non-integer scale factor."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)  # [B, 3, 5, 4]
+        a = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)  # [B, 3, 10, 8]
+        b = F.interpolate(torch.tanh(y), size=(7, 6), mode="nearest")
+        c = F.interpolate(y, size=(8, 10), mode="bilinear")
+        d = F.interpolate(y.flatten(2), size=11, mode="linear", align_corners=True)  # [B, 3, 11]
+        e = F.interpolate(y.flatten(2), scale_factor=1.5, mode="linear")  # [B, 3, 30]
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1)], dim=1)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -360,6 +378,8 @@ MODELS = {
                               20, 33, {"aten.upsample_bilinear2d.vec"}),
     "bilinear_2d_image": (Bilinear2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                           {"aten.upsample_bilinear2d.vec"}),
+    "resize_image_any_ratio": (ResizeImageAnyRatio, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                               {"aten.upsample_bilinear2d.vec", "aten.upsample_nearest2d.vec", "aten.upsample_linear1d.vec"}),
 }
 
 

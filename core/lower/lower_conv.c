@@ -95,7 +95,8 @@ static pt2_status lower_conv1d(pt2_lower_context *ctx, const pt2_node *node, pt2
 
 /* PyTorch: out = (T-1)*s - 2p + (k-1) + output_padding + 1. RETURNN's "valid" transposed_conv
  * with output_padding gives T*s + k - s + output_padding; PyTorch's padding p then cuts p frames
- * off each end. Weight [in, out, k] -> [k, 1, out, in]. No groups or dilation in RETURNN.
+ * off each end. Weight [in, out, k] -> [k, 1, out, in]; RETURNN has no groups or dilation, which
+ * become the plain filter they equal (dense_transposed_filter).
  *
  * The cut is not transposed_conv's remove_padding: that makes the length -p + Y, whose constant
  * RETURNN's dim arithmetic keeps apart from the -p + Y a later pad and conv make (a residual
@@ -138,6 +139,31 @@ static pt2_status add_crop(pt2_lower_context *ctx, const pt2_node *node, size_t 
     return pt2_lower_set_output(ctx, node, crop, 3, dims, err);
 }
 
+/* RETURNN's transposed_conv has no groups or dilation; both are a plain filter:
+ * [K0, K1, out, in] with K = d (k - 1) + 1 (the taps d apart, zeros between) and, per group,
+ * its block of (out / groups) x (in / groups) channels (zeros across groups). PyTorch's weight is
+ * [in, out / groups, k0 (, k1)]; `spatial` 1 gives K1 = 1. */
+static pt2_status dense_transposed_filter(pt2_lower_context *ctx, const pt2_tensor *weight, int spatial, int64_t groups,
+                                          const int64_t *dilation, pt2_tensor *out, pt2_error *err) {
+    pt2_tensor dense;
+    pt2_status st = pt2_tensor_contiguous(ctx->arena, weight, 0, &dense, err);
+    if (st) return st;
+    int64_t in = weight->shape[0], group_out = weight->shape[1], group_in = in / groups;
+    int64_t k0 = weight->shape[2], k1 = spatial == 2 ? weight->shape[3] : 1, d1 = spatial == 2 ? dilation[1] : 1;
+    int64_t shape[4] = {dilation[0] * (k0 - 1) + 1, d1 * (k1 - 1) + 1, group_out * groups, in};
+    if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 4, shape, out, err))) return st;
+    const float *pw = pt2_tensor_data(&dense);
+    float *po = pt2_tensor_data(out);
+    for (int64_t c = 0; c < in; c++)
+        for (int64_t o = 0; o < group_out; o++)
+            for (int64_t a = 0; a < k0; a++)
+                for (int64_t b = 0; b < k1; b++) {
+                    int64_t full_o = (c / group_in) * group_out + o;
+                    po[(((a * dilation[0]) * shape[1] + b * d1) * shape[2] + full_o) * in + c] = pw[((c * group_out + o) * k0 + a) * k1 + b];
+                }
+    return PT2_OK;
+}
+
 static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     conv_operands o;
     pt2_status st = read_operands(ctx, node, 1, &o, err);
@@ -146,12 +172,17 @@ static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node 
     pt2_tensor weight = o.weight, bias = o.bias;
     int has_bias = o.has_bias;
     pt2_conv_params_1d p = o.p;
-    if (p.groups != 1 || p.dilation != 1)
-        return pt2_lower_fail(node, err, "RETURNN's transposed_conv has no groups or dilation (groups %lld, dilation %lld)",
-                              (long long)p.groups, (long long)p.dilation);
     if (p.pad_left != p.pad_right) return pt2_lower_fail(node, err, "asymmetric padding is not lowered");
+    pt2_tensor w = weight; /* [in, out, k] viewed as [k, 1, out, in] */
+    w.rank = 4;
+    w.shape[0] = weight.shape[2], w.strides[0] = weight.strides[2];
+    w.shape[1] = 1, w.strides[1] = 0;
+    w.shape[2] = weight.shape[1], w.strides[2] = weight.strides[1];
+    w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
+    if ((p.groups != 1 || p.dilation != 1) && (st = dense_transposed_filter(ctx, &weight, 1, p.groups, &p.dilation, &w, err)))
+        return st;
     pt2_rt_layer *layer;
-    int64_t kernel = weight.shape[2], no_removal = 0;
+    int64_t kernel = w.shape[0], no_removal = 0;
     if ((st = pt2_lower_new_layer(ctx, node, "transposed_conv", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "filter_size", &kernel, 1, err);
@@ -159,15 +190,9 @@ static pt2_status lower_conv_transpose1d(pt2_lower_context *ctx, const pt2_node 
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "output_padding", &p.output_padding, 1, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", &no_removal, 1, err);
-    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[1], err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", w.shape[2], err);
     if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
     if (st) return st;
-    pt2_tensor w = weight; /* [in, out, k] viewed as [k, 1, out, in] */
-    w.rank = 4;
-    w.shape[0] = weight.shape[2], w.strides[0] = weight.strides[2];
-    w.shape[1] = 1, w.strides[1] = 0;
-    w.shape[2] = weight.shape[1], w.strides[2] = weight.strides[1];
-    w.shape[3] = weight.shape[0], w.strides[3] = weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err))) return st;
     if (has_bias && (st = pt2_rt_add_param(layer, "bias", &bias, err))) return st;
     if (!p.pad_left) return finish(ctx, node, in, layer, err);
@@ -306,17 +331,22 @@ static pt2_status lower_conv2d(pt2_lower_context *ctx, const pt2_node *node, pt2
 
 /* conv_transpose2d: RETURNN's "valid" transposed_conv with output_padding gives the full
  * (n-1)*s + k + output_padding per axis; PyTorch's padding p cuts p off both ends, which is
- * transposed_conv's remove_padding. Weight [in, out, kh, kw] -> [kh, kw, out, in]. RETURNN's
- * transposed_conv has no groups or dilation. */
+ * transposed_conv's remove_padding. Weight [in, out, kh, kw] -> [kh, kw, out, in]; groups and
+ * dilation as the plain filter they equal. */
 static pt2_status lower_conv_transpose2d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     conv2d_operands o;
     pt2_status st = read_operands_2d(ctx, node, 1, &o, err);
     if (st) return st;
     const pt2_conv_params_2d *p = &o.p;
-    if (p->groups != 1 || p->dilation[0] != 1 || p->dilation[1] != 1)
-        return pt2_lower_fail(node, err, "RETURNN's transposed_conv has no groups or dilation (groups %lld, dilation %lld, %lld)",
-                              (long long)p->groups, (long long)p->dilation[0], (long long)p->dilation[1]);
-    int64_t kernel[2] = {o.weight.shape[2], o.weight.shape[3]};
+    pt2_tensor w = o.weight; /* [in, out, kh, kw] viewed as [kh, kw, out, in] */
+    w.shape[0] = o.weight.shape[2], w.strides[0] = o.weight.strides[2];
+    w.shape[1] = o.weight.shape[3], w.strides[1] = o.weight.strides[3];
+    w.shape[2] = o.weight.shape[1], w.strides[2] = o.weight.strides[1];
+    w.shape[3] = o.weight.shape[0], w.strides[3] = o.weight.strides[0];
+    if ((p->groups != 1 || p->dilation[0] != 1 || p->dilation[1] != 1) &&
+        (st = dense_transposed_filter(ctx, &o.weight, 2, p->groups, p->dilation, &w, err)))
+        return st;
+    int64_t kernel[2] = {w.shape[0], w.shape[1]};
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "transposed_conv", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, o.in, err);
@@ -325,14 +355,9 @@ static pt2_status lower_conv_transpose2d(pt2_lower_context *ctx, const pt2_node 
     if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "output_padding", p->output_padding, 2, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "remove_padding", p->pad_before, 2, err);
-    if (!st) st = pt2_rt_set_int(layer, "n_out", o.weight.shape[1], err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", w.shape[2], err);
     if (!st) st = pt2_rt_set_bool(layer, "with_bias", o.has_bias, err);
     if (st) return st;
-    pt2_tensor w = o.weight; /* [in, out, kh, kw] viewed as [kh, kw, out, in] */
-    w.shape[0] = o.weight.shape[2], w.strides[0] = o.weight.strides[2];
-    w.shape[1] = o.weight.shape[3], w.strides[1] = o.weight.strides[3];
-    w.shape[2] = o.weight.shape[1], w.strides[2] = o.weight.strides[1];
-    w.shape[3] = o.weight.shape[0], w.strides[3] = o.weight.strides[0];
     if ((st = pt2_rt_add_param(layer, "W_native_transposed_conv", &w, err))) return st;
     if (o.has_bias && (st = pt2_rt_add_param(layer, "bias", &o.bias, err))) return st;
     return finish_2d(ctx, node, &o, layer, err);

@@ -198,14 +198,16 @@ class Convs2dOverTime(nn.Module):
 
 class ConvTranspose2dImage(nn.Module):
     """conv_transpose2d on a fixed-size image (the batch dynamic): stride 3 > kernel 2 (gaps),
-    no padding, then a strided one with padding and output_padding on both axes."""
+    no padding; a grouped one dilated on one axis; then a strided one with padding and
+    output_padding on both axes."""
     def __init__(self):
         super().__init__()
         self.gaps = nn.ConvTranspose2d(1, 3, 2, stride=3)
-        self.up = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1, bias=False)
+        self.grouped = nn.ConvTranspose2d(3, 6, 2, dilation=(2, 1), groups=3)
+        self.up = nn.ConvTranspose2d(6, 2, 3, stride=2, padding=1, output_padding=1, bias=False)
 
     def forward(self, x):
-        return self.up(torch.sigmoid(self.gaps(x))).flatten(1)
+        return self.up(torch.tanh(self.grouped(torch.sigmoid(self.gaps(x))))).flatten(1)
 
 
 # ---- 1-D max pools and pools with indices (issue 13): torch.export specialises a dynamic length

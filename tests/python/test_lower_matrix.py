@@ -154,6 +154,13 @@ CASES = [
      Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(m.conv(x) - 3, [3], [2], [1], [1], False))),
     ("max_pool1d_time_dilated", ["pt2returnn.max_pool1d.default"],
      Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(torch.tanh(x), [2], [1], [1], [3], False))),
+    # transposed 1-D convs with groups and dilation (the plain filter they equal)
+    ("conv_transpose1d_groups_dilation", ["aten.conv_transpose1d.default"],
+     Case(lambda m, x: F.conv_transpose1d(m.conv(x), m.w, m.b, stride=2, padding=1, groups=2, dilation=2),
+          {"w": torch.randn(CHANNELS, 3, 3) * 0.3, "b": torch.randn(6)})),
+    ("conv_transpose1d_depthwise", ["aten.conv_transpose1d.default"],
+     Case(lambda m, x: F.conv_transpose1d(torch.tanh(x), m.w, stride=3, groups=CHANNELS, dilation=3),
+          {"w": torch.randn(CHANNELS, 1, 2)})),
 ]
 
 

@@ -1,9 +1,9 @@
-/* Lowering of 1-D and 2-D pooling: max_pool1d, max_pool2d, avg_pool2d (and their _with_indices
+/* Lowering of 1-D and 2-D pooling: max_pool1d, avg_pool1d, max_pool2d, avg_pool2d (and their _with_indices
  * forms when only the values are used; adaptive avg pools, below) -> RETURNN "pool" over
  * in_spatial_dims (L, or H, W) with the channel axis as the feature dim (the axis map adds the
- * layer for that). Any spatial axis may be the dynamic time axis; then use_time_mask makes the
- * frames after each sequence's end -inf (max) or 0 (avg) as RETURNN's pool does, so that a
- * padded or partial last window of a shorter sequence sees what PyTorch's padding gives.
+ * layer for that). Any spatial axis may be the dynamic time axis; then a max pool's use_time_mask
+ * makes the frames after each sequence's end -inf as RETURNN's pool does, so that a padded or
+ * partial last window of a shorter sequence sees what PyTorch's padding gives.
  *
  * PyTorch's padding p pads -inf (max) or 0 (avg, count_include_pad) on both sides, as RETURNN's
  * integer padding does. ceil_mode adds a last, partial window; RETURNN has no such option, but its
@@ -104,6 +104,13 @@ static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt
     for (int i = 0; i < n; i++) in_sizes[i] = x->shape[2 + i], out_sizes[i] = y->shape[2 + i];
     int same;
     if ((st = choose_padding(ctx, node, &a, n, v, in_sizes, out_sizes, &same, err))) return st;
+    /* RETURNN's use_time_mask masks an avg pool with the int 0, which TF's where refuses against
+     * float data: an avg pool cannot mask, so on the time it must not read past a sequence's end. */
+    for (int i = 0; i < n && !a.max; i++)
+        if (ctx->net->dims[v->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC && (same || a.padding[i]))
+            return pt2_lower_fail(node, err, "avg pooling with padding or ceil_mode on the time: the last windows of a "
+                                  "shorter sequence would read past its end in a padded batch (RETURNN's avg pool cannot "
+                                  "mask: its mask value 0 is an int)");
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
     const char *spatial[2];
     int any_dynamic = 0;
@@ -126,7 +133,7 @@ static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt
     /* The default depends on the behaviour version and the device; the interpreter computes
      * channels-last, the result is the same either way. */
     if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
-    if (!st && any_dynamic) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
+    if (!st && any_dynamic && a.max) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     /* pool's output ends with the pooled dims in in_spatial_dims order. */
@@ -195,4 +202,5 @@ const pt2_op_lowering pt2_lowerings_pool2d[] = {
     /* pt2returnn.export's max_pool1d keeps the time dynamic (aten's specialises it); the same
      * arguments as aten.max_pool1d */
     {"pt2returnn.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.avg_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
     {NULL, NULL, NULL}};

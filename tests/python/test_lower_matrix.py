@@ -161,6 +161,8 @@ CASES = [
     ("conv_transpose1d_depthwise", ["aten.conv_transpose1d.default"],
      Case(lambda m, x: F.conv_transpose1d(torch.tanh(x), m.w, stride=3, groups=CHANNELS, dilation=3),
           {"w": torch.randn(CHANNELS, 1, 2)})),
+    # avg_pool1d over the time through the same pool lowering (overlapping windows)
+    ("avg_pool1d_overlapping", ["aten.avg_pool1d.default"], Case(lambda m, x: F.avg_pool1d(m.conv(x), 2, stride=1))),
 ]
 
 

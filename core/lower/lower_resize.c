@@ -241,8 +241,8 @@ static pt2_status lower_upsample_linear(pt2_lower_context *ctx, const pt2_node *
         return pt2_lower_fail(node, err, "align_corners=True takes its weights from the length ((n-1)/(out-1)), which no "
                                          "fixed filter over a dynamic axis has; lowered on static axes");
     if ((st = read_factors(ctx, node, v, n, factors, err))) return st;
-    if (n == 1 && ctx->net->dims[v->dims[2]].kind != PT2_RT_DIM_DYNAMIC)
-        return pt2_lower_fail(node, err, "1-D linear upsampling is lowered over the time axis");
+    /* The interpreter's 1-D transposed_conv slides over the time only; a static axis takes its matrix. */
+    if (n == 1 && ctx->net->dims[v->dims[2]].kind == PT2_RT_DIM_STATIC) return lower_resize_static(ctx, node, v, n, 0, 0, err);
     for (int i = 0; i < n; i++)
         if (factors[i] > MAX_LINEAR_FACTOR) return pt2_lower_fail(node, err, "factor %lld is too large", (long long)factors[i]);
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;

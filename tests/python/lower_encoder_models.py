@@ -301,7 +301,7 @@ class Bilinear2dImage(nn.Module):
 class ResizeImageAnyRatio(nn.Module):
     """On static axes any ratio and align_corners=True (one linear map per axis): bilinear with
     align_corners=True (as UNets upsample), nearest and bilinear to non-integer output sizes, and
-    1-D linear with align_corners=True and with a non-integer scale factor."""
+    1-D linear with align_corners=True, with a non-integer scale factor and by 2."""
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(1, 3, 3, padding=1)
@@ -313,7 +313,8 @@ class ResizeImageAnyRatio(nn.Module):
         c = F.interpolate(y, size=(8, 10), mode="bilinear")
         d = F.interpolate(y.flatten(2), size=11, mode="linear", align_corners=True)  # [B, 3, 11]
         e = F.interpolate(y.flatten(2), scale_factor=1.5, mode="linear")  # [B, 3, 30]
-        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1)], dim=1)
+        f = F.interpolate(y.flatten(2), scale_factor=2, mode="linear")  # [B, 3, 40]: an integer factor on a static axis
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1), f.flatten(1)], dim=1)
 
 
 def time_input(features):

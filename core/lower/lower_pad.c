@@ -1,24 +1,15 @@
-/* Lowering of pads over one axis (PyTorch's 1-D pads: reflect, replicate, constant) to RETURNN's
- * "pad" layer on that axis, named by its axis description. */
+/* Lowering of pads (reflect, replicate, constant) to RETURNN's "pad" layer, one per padded axis,
+ * named by its axis description: a pad of several axes (the 2-D and 3-D pads) is the pads of
+ * each axis in turn, since each mode pads the axes independently (a corner of a 2-D reflection
+ * is the reflection of the reflection). */
 #include <string.h>
 
 #include "lower.h"
+#include "lower_pad.h"
 #include "lowerings.h"
 
-static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                 const int64_t *pads, size_t count, const char *mode, double value, pt2_error *err) {
-    /* pads: (left, right) pairs from the last axis backwards; one axis may be padded. */
-    int axis = -1;
-    int64_t left = 0, right = 0;
-    if (count % 2) return pt2_lower_fail(node, err, "expected (left, right) pairs of padding");
-    for (size_t i = 0; i < count; i += 2) {
-        if (!pads[i] && !pads[i + 1]) continue;
-        if (axis >= 0) return pt2_lower_fail(node, err, "padding more than one axis is not lowered yet");
-        axis = in->rank - 1 - (int)(i / 2);
-        left = pads[i], right = pads[i + 1];
-    }
-    if (axis < 0) return pt2_lower_alias(ctx, node, in, err);
-    if (left < 0 || right < 0) return pt2_lower_fail(node, err, "negative padding (cropping) is not lowered yet");
+pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                  int64_t left, int64_t right, const char *mode, double value, pt2_error *err) {
     const char *description;
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &in->shape, in->dims[axis], &description, err);
     if (st) return st;
@@ -58,6 +49,34 @@ static pt2_status lower_pad_axis(pt2_lower_context *ctx, const pt2_node *node, c
     return pt2_lower_eval(ctx, node, &padded, !strcmp(mode, "reflect") ? "reflect_end" : "replicate_end", (double)right, err);
 }
 
+/* pads: (left, right) pairs from the last axis backwards. Each padded axis in turn; the layers
+ * of all but the last compute no node value of their own (their output is not PyTorch's). */
+static pt2_status lower_pad_axes(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                 const int64_t *pads, size_t count, const char *mode, double value, pt2_error *err) {
+    if (count % 2 || (int)(count / 2) > in->rank) return pt2_lower_fail(node, err, "expected (left, right) pairs of padding");
+    int last = -1;
+    for (size_t i = 0; i < count; i += 2) {
+        if (pads[i] < 0 || pads[i + 1] < 0) return pt2_lower_fail(node, err, "negative padding (cropping) is not lowered yet");
+        if (pads[i] || pads[i + 1]) last = (int)i;
+    }
+    if (last < 0) return pt2_lower_alias(ctx, node, in, err);
+    /* The first step reads `in` itself (the per-layer check finds its PyTorch value by it), the
+     * later ones the layer before (recomputed by the check from its own sources). */
+    pt2_lowered_value current;
+    const pt2_lowered_value *source = in;
+    for (int i = 0; i <= last; i += 2) {
+        if (!pads[i] && !pads[i + 1]) continue;
+        size_t first_layer = ctx->net->num_layers;
+        pt2_status st = pt2_lower_pad_one_axis(ctx, node, source, in->rank - 1 - i / 2, pads[i], pads[i + 1], mode, value, err);
+        if (st) return st;
+        current = ctx->values[node->outputs[0].value_id];
+        source = &current;
+        if (i == last) break;
+        for (size_t l = first_layer; l < ctx->net->num_layers; l++) ctx->net->layers[l].node = -1;
+    }
+    return PT2_OK;
+}
+
 static pt2_status lower_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
     int64_t pads[2 * PT2_MAX_RANK];
@@ -74,20 +93,20 @@ static pt2_status lower_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     if (!strcmp(mode, "replicate")) mode = "replication";
     else if (strcmp(mode, "reflect") && strcmp(mode, "constant"))
         return pt2_lower_fail(node, err, "pad mode '%s' is not lowered", mode);
-    return lower_pad_axis(ctx, node, in, pads, count, mode, value, err);
+    return lower_pad_axes(ctx, node, in, pads, count, mode, value, err);
 }
 
-/* reflection_pad1d / replication_pad1d take "padding" (left, right) of the last axis. */
+/* reflection_padNd / replication_padNd take "padding": (left, right) pairs from the last axis. */
 static pt2_status lower_named_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
-    int64_t pads[2];
+    int64_t pads[6];
     size_t count;
     pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
     if (!st && !in) return pt2_lower_fail(node, err, "padding a constant is not lowered");
-    if (!st) st = pt2_op_ints(ctx->run, node, "padding", pads, 2, &count, err);
+    if (!st) st = pt2_op_ints(ctx->run, node, "padding", pads, 6, &count, err);
     if (st) return st;
     const char *mode = strstr(node->target, "reflection") ? "reflect" : "replication";
-    return lower_pad_axis(ctx, node, in, pads, count, mode, 0, err);
+    return lower_pad_axes(ctx, node, in, pads, count, mode, 0, err);
 }
 
 const pt2_op_lowering pt2_lowerings_pad[] = {
@@ -95,4 +114,9 @@ const pt2_op_lowering pt2_lowerings_pad[] = {
     {"aten.constant_pad_nd.default", lower_pad, "pad"},
     {"aten.reflection_pad1d.default", lower_named_pad, "pad eval:reflect_end"},
     {"aten.replication_pad1d.default", lower_named_pad, "pad eval:replicate_end"},
+    /* pads of several axes (issue 13) */
+    {"aten.reflection_pad2d.default", lower_named_pad, "pad eval:reflect_end"},
+    {"aten.reflection_pad3d.default", lower_named_pad, "pad eval:reflect_end"},
+    {"aten.replication_pad2d.default", lower_named_pad, "pad eval:replicate_end"},
+    {"aten.replication_pad3d.default", lower_named_pad, "pad eval:replicate_end"},
     {NULL, NULL, NULL}};

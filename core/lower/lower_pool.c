@@ -1,90 +1,11 @@
-/* Lowering of ops along the time axis and over one axis: avg_pool1d -> "pool", nearest
- * upsampling by an integer factor -> "resize", mean/sum/amax over one axis -> "reduce",
- * softmax/log_softmax over an axis -> "activation" (softmax_over_spatial over a dynamic one).
- * cat is in lower_concat.c. */
+/* Lowering of ops over one axis (pools are in lower_pool2d.c, upsampling in lower_resize.c, cat
+ * and stack in lower_concat.c): mean/sum/amax over one axis -> "reduce", softmax/log_softmax
+ * over an axis -> "activation" (softmax_over_spatial over a dynamic one). */
 #include <math.h>
 #include <string.h>
 
 #include "axes.h"
 #include "lowerings.h"
-
-/* avg_pool1d and upsampling act on the last PyTorch axis, which the axis map must show to be the
- * data's time axis (the layers slide over RETURNN's time); `axis` names it for the options. */
-static pt2_status pooled_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
-                               const char **axis, pt2_error *err) {
-    pt2_status st = pt2_lower_input(ctx, node, pt2_node_arg(node, "input") ? "input" : "self", in, err);
-    if (st) return st;
-    const pt2_lowered_value *v = *in;
-    int time = v ? pt2_rt_shape_time_axis(ctx->net, &v->shape) : -1;
-    if (!v || v->rank < 2 || time < 0 || v->shape.dims[time] != v->dims[v->rank - 1])
-        return pt2_lower_fail(node, err, "lowered where the last axis is the data's time axis");
-    return pt2_axes_describe(ctx, node, v, v->rank - 1, axis, err);
-}
-
-/* One layer from `in`, output with in's axes, the time axis now the layer's new dim. */
-static pt2_status finish_time_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                    const char *axis, pt2_rt_layer *layer, pt2_error *err) {
-    pt2_status st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st && !strcmp(layer->layer_class, "pool")) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", &axis, 1, err);
-    if (!st && !strcmp(layer->layer_class, "resize")) st = pt2_rt_set_string(layer, "axis", axis, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dim = pt2_axes_new_dim(layer, in);
-    return pt2_axes_finish_replace(ctx, node, layer, in, dim >= 0 ? in->rank - 1 : -1, dim, err);
-}
-
-/* mode "avg" or "max" (max: pt2returnn.max_pool1d, which pt2returnn.export writes) */
-static pt2_status lower_pool1d(pt2_lower_context *ctx, const pt2_node *node, const char *mode, pt2_error *err) {
-    const pt2_lowered_value *in;
-    const char *axis;
-    int64_t kernel[2], stride[2], padding[2];
-    size_t nk, ns = 0, np;
-    int ceil_mode;
-    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
-    if (!st) st = pt2_op_ints(ctx->run, node, "kernel_size", kernel, 2, &nk, err);
-    if (!st) st = pt2_op_ints(ctx->run, node, "stride", stride, 2, &ns, err);
-    if (!st) st = pt2_op_ints(ctx->run, node, "padding", padding, 2, &np, err);
-    if (!st) st = pt2_op_bool(ctx->run, node, "ceil_mode", &ceil_mode, err);
-    if (st) return st;
-    if (nk != 1 || padding[0] != 0 || ceil_mode) return pt2_lower_fail(node, err, "lowered without padding or ceil_mode");
-    int64_t dilation[2];
-    size_t nd = 0;
-    if (pt2_node_arg(node, "dilation") && (st = pt2_op_ints(ctx->run, node, "dilation", dilation, 2, &nd, err))) return st;
-    if (nd && dilation[0] != 1) return pt2_lower_fail(node, err, "lowered without dilation");
-    int64_t s = ns ? stride[0] : kernel[0];
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
-    if (!st) st = pt2_rt_set_string(layer, "mode", mode, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", kernel, 1, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", &s, 1, err);
-    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
-    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
-}
-
-static pt2_status lower_avg_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    return lower_pool1d(ctx, node, "avg", err);
-}
-static pt2_status lower_max_pool1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    return lower_pool1d(ctx, node, "max", err);
-}
-
-static pt2_status lower_upsample_nearest1d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *in;
-    const char *axis;
-    pt2_status st = pooled_input(ctx, node, &in, &axis, err);
-    if (st) return st;
-    const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "input")->value_id].tensor;
-    const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
-    int64_t n = x->shape[x->rank - 1], factor = n ? y->shape[y->rank - 1] / n : 0;
-    const pt2_arg *scales = pt2_node_arg(node, "scale_factors");
-    if (!scales || scales->kind != PT2_ARG_FLOATS || scales->count != 1 || scales->floats[0] != (double)factor || factor < 1)
-        return pt2_lower_fail(node, err, "lowered for an integer scale_factor");
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
-    if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
-    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    return st ? st : finish_time_layer(ctx, node, in, axis, layer, err);
-}
 
 static pt2_status lower_reduce(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
@@ -151,9 +72,6 @@ static pt2_status lower_softmax(pt2_lower_context *ctx, const pt2_node *node, pt
 }
 
 const pt2_op_lowering pt2_lowerings_pool[] = {
-    {"aten.avg_pool1d.default", lower_avg_pool1d, "pool"},
-    {"pt2returnn.max_pool1d.default", lower_max_pool1d, "pool"},
-    {"aten.upsample_nearest1d.vec", lower_upsample_nearest1d, "resize"},
     {"aten.mean.dim", lower_reduce, "reduce"},
     {"aten.sum.dim_IntList", lower_reduce, "reduce"},
     {"aten.amax.default", lower_reduce, "reduce"},

@@ -1,6 +1,9 @@
-/* Lowering of 2-D pooling: max_pool2d, avg_pool2d (and adaptive avg pools, below) -> RETURNN "pool"
- * over in_spatial_dims (H, W) with the channel axis as the feature dim (the axis map adds the
- * layer for that). Either spatial axis may be the dynamic time axis.
+/* Lowering of 1-D and 2-D pooling: max_pool1d, avg_pool1d, max_pool2d, avg_pool2d (and their _with_indices
+ * forms when only the values are used; adaptive avg pools, below) -> RETURNN "pool" over
+ * in_spatial_dims (L, or H, W) with the channel axis as the feature dim (the axis map adds the
+ * layer for that). Any spatial axis may be the dynamic time axis; then a max pool's use_time_mask
+ * makes the frames after each sequence's end -inf as RETURNN's pool does, so that a padded or
+ * partial last window of a shorter sequence sees what PyTorch's padding gives.
  *
  * PyTorch's padding p pads -inf (max) or 0 (avg, count_include_pad) on both sides, as RETURNN's
  * integer padding does. ceil_mode adds a last, partial window; RETURNN has no such option, but its
@@ -53,11 +56,11 @@ static pt2_status read_args(pt2_lower_context *ctx, const pt2_node *node, pool2d
 
 /* Which padding option gives PyTorch's windows: "valid" / the int padding, or "same" for a
  * ceil_mode that changes the output. `in_sizes`/`out_sizes` are the reference run's H, W. */
-static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, const pool2d_args *a,
+static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, const pool2d_args *a, int n,
                                  const pt2_lowered_value *in, const int64_t *in_sizes, const int64_t *out_sizes,
                                  int *same, pt2_error *err) {
     int needs_ceil = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         int64_t span = a->dilation[i] * (a->kernel[i] - 1) + 1;
         int64_t floor_out = (in_sizes[i] + 2 * a->padding[i] - span) / a->stride[i] + 1;
         if (floor_out != out_sizes[i]) needs_ceil = 1;
@@ -68,7 +71,7 @@ static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, c
     }
     *same = needs_ceil;
     if (!needs_ceil) return PT2_OK;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         int dynamic = ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
         int64_t n = in_sizes[i], same_out = (n + a->stride[i] - 1) / a->stride[i];
         int64_t total = (same_out - 1) * a->stride[i] + a->kernel[i] - n;
@@ -85,45 +88,59 @@ static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, c
     return PT2_OK;
 }
 
-static pt2_status lower_pool2d(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *v, *in;
     pt2_lowered_value storage;
     pool2d_args a;
+    int n = strstr(node->target, "pool1d") ? 1 : 2;
     pt2_status st = pt2_lower_input(ctx, node, "self", &v, err);
     if (st) return st;
-    if (!v || v->rank != 4 || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
-        return pt2_lower_fail(node, err, "lowered for [batch, channel, H, W] data from a layer");
+    if (!v || v->rank != 2 + n || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "lowered for [batch, channel, %s] data from a layer", n == 1 ? "L" : "H, W");
     if ((st = read_args(ctx, node, &a, err))) return st;
     const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "self")->value_id].tensor;
     const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
-    int64_t in_sizes[2] = {x->shape[2], x->shape[3]}, out_sizes[2] = {y->shape[2], y->shape[3]};
+    int64_t in_sizes[2], out_sizes[2];
+    for (int i = 0; i < n; i++) in_sizes[i] = x->shape[2 + i], out_sizes[i] = y->shape[2 + i];
     int same;
-    if ((st = choose_padding(ctx, node, &a, v, in_sizes, out_sizes, &same, err))) return st;
+    if ((st = choose_padding(ctx, node, &a, n, v, in_sizes, out_sizes, &same, err))) return st;
+    /* RETURNN's use_time_mask masks an avg pool with the int 0, which TF's where refuses against
+     * float data: an avg pool cannot mask, so on the time it must not read past a sequence's end. */
+    for (int i = 0; i < n && !a.max; i++)
+        if (ctx->net->dims[v->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC && (same || a.padding[i]))
+            return pt2_lower_fail(node, err, "avg pooling with padding or ceil_mode on the time: the last windows of a "
+                                  "shorter sequence would read past its end in a padded batch (RETURNN's avg pool cannot "
+                                  "mask: its mask value 0 is an int)");
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
     const char *spatial[2];
-    if ((st = pt2_axes_describe(ctx, node, in, 2, &spatial[0], err))) return st;
-    if ((st = pt2_axes_describe(ctx, node, in, 3, &spatial[1], err))) return st;
+    int any_dynamic = 0;
+    for (int i = 0; i < n; i++) {
+        if ((st = pt2_axes_describe(ctx, node, in, 2 + i, &spatial[i], err))) return st;
+        any_dynamic |= ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
+    }
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "pool", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
     if (!st) st = pt2_rt_set_string(layer, "mode", a.max ? "max" : "avg", err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", a.kernel, 2, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", a.stride, 2, err);
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", a.dilation, 2, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", a.kernel, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", a.stride, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", a.dilation, n, err);
     if (!st)
         st = same ? pt2_rt_set_string(layer, "padding", "same", err)
              : a.padding[0] ? pt2_rt_set_int(layer, "padding", a.padding[0], err)
                             : pt2_rt_set_string(layer, "padding", "valid", err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, 2, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, n, err);
     /* The default depends on the behaviour version and the device; the interpreter computes
      * channels-last, the result is the same either way. */
     if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
+    if (!st && any_dynamic && a.max) st = pt2_rt_set_bool(layer, "use_time_mask", 1, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     /* pool's output ends with the pooled dims in in_spatial_dims order. */
     int r = layer->shape.rank;
-    int dims[4] = {in->dims[0], in->dims[1], layer->shape.dims[r - 2], layer->shape.dims[r - 1]};
-    return pt2_lower_set_output(ctx, node, layer, 4, dims, err);
+    int dims[4] = {in->dims[0], in->dims[1], -1, -1};
+    for (int i = 0; i < n; i++) dims[2 + i] = layer->shape.dims[r - n + i];
+    return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
 }
 
 /* adaptive_avg_pool1d/2d on static spatial axes whose sizes the output sizes divide: an avg pool
@@ -176,6 +193,14 @@ const pt2_op_lowering pt2_lowerings_pool2d[] = {
     {"aten.adaptive_avg_pool1d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
     {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
     {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
-    {"aten.max_pool2d.default", lower_pool2d, "pool reinterpret_data"},
-    {"aten.avg_pool2d.default", lower_pool2d, "pool reinterpret_data"},
+    {"aten.max_pool2d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.avg_pool2d.default", lower_pool_nd, "pool reinterpret_data"},
+    /* 1-D max pools and the values of pools with indices (issue 13) */
+    {"aten.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.max_pool1d_with_indices.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.max_pool2d_with_indices.default", lower_pool_nd, "pool reinterpret_data"},
+    /* pt2returnn.export's max_pool1d keeps the time dynamic (aten's specialises it); the same
+     * arguments as aten.max_pool1d */
+    {"pt2returnn.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.avg_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
     {NULL, NULL, NULL}};

@@ -25,6 +25,7 @@ extern const pt2_op_lowering pt2_lowerings_stats[];
 extern const pt2_op_lowering pt2_lowerings_gather[];
 extern const pt2_op_lowering pt2_lowerings_einsum[];
 extern const pt2_op_lowering pt2_lowerings_creation[];
+extern const pt2_op_lowering pt2_lowerings_resize[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -41,7 +42,8 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          /* gather branch */
                                                          pt2_lowerings_flip, pt2_lowerings_stats, pt2_lowerings_gather,
                                                          pt2_lowerings_einsum,
-                                                         pt2_lowerings_creation};
+                                                         pt2_lowerings_creation,
+                                                         pt2_lowerings_resize};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

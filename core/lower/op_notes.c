@@ -19,14 +19,8 @@ static const struct {
      "aten.split_copy.Tensor "
      "aten.split_with_sizes_copy.default aten.unbind_copy.int "
      "aten.concat.default"},
-    {"conv2d with a padding string, transposed 2-D convolutions, 1-D max pools, pools returning indices, linear and 2-D upsampling and 2-D pads are not lowered yet",
-     "aten.conv2d.padding aten.conv_transpose2d.input aten.convolution.default "
-     "aten.max_pool1d.default aten.max_pool1d_with_indices.default "
-     "aten.max_pool2d_with_indices.default aten.upsample_nearest1d.default "
-     "aten.upsample_nearest2d.default aten.upsample_nearest2d.vec aten.upsample_linear1d.default "
-     "aten.upsample_linear1d.vec aten.upsample_bilinear2d.default aten.upsample_bilinear2d.vec "
-     "aten.reflection_pad2d.default aten.reflection_pad3d.default aten.replication_pad2d.default "
-     "aten.replication_pad3d.default aten._pad_circular.default"},
+    {"circular pads are not lowered yet",
+     "aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
      "aten._weight_norm_interface.default"},

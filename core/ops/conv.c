@@ -222,3 +222,21 @@ pt2_status pt2_conv_read_params_1d(pt2_run_context *ctx, const pt2_node *node, i
     out->output_padding = p.output_padding[0];
     return PT2_OK;
 }
+
+pt2_status pt2_conv_read_params_2d(pt2_run_context *ctx, const pt2_node *node, const int64_t *kernel, int transposed,
+                                   pt2_conv_params_2d *out, pt2_error *err) {
+    conv_spec p;
+    pt2_status st = read_spec(ctx, node, 2, transposed, kernel, &p, err);
+    if (st) return st;
+    const pt2_arg *padding = pt2_node_arg(node, "padding");
+    out->same = padding && padding->kind == PT2_ARG_STRING && !strcmp(padding->string, "same");
+    out->groups = p.groups;
+    for (int a = 0; a < 2; a++) {
+        out->stride[a] = p.stride[a];
+        out->dilation[a] = p.dilation[a];
+        out->pad_before[a] = p.pad_before[a];
+        out->pad_after[a] = p.pad_after[a];
+        out->output_padding[a] = p.output_padding[a];
+    }
+    return PT2_OK;
+}

@@ -20,7 +20,8 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
     int64_t pads[2 * PT2_MAX_RANK];
     size_t count;
     pt2_status st = pt2_op_tensor(ctx, node, pt2_node_arg(node, "self") ? "self" : "input", &x, err);
-    if (!st) st = pt2_op_ints(ctx, node, "pad", pads, 2 * PT2_MAX_RANK, &count, err);
+    /* aten.pad and constant_pad_nd name the list "pad", the reflection/replication ops "padding" */
+    if (!st) st = pt2_op_ints(ctx, node, pt2_node_arg(node, "pad") ? "pad" : "padding", pads, 2 * PT2_MAX_RANK, &count, err);
     if (st) return st;
     if (count % 2 || (int)(count / 2) > x.rank) return pt2_fail(err, PT2_ERR_INPUT, "pad needs pairs for up to %d dims", x.rank);
     int64_t before[PT2_MAX_RANK] = {0}, shape[PT2_MAX_RANK];

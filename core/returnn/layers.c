@@ -22,6 +22,7 @@ extern const pt2_rt_layer_class pt2_rt_layers_rec[];
 extern const pt2_rt_layer_class pt2_rt_layers_length[];
 extern const pt2_rt_layer_class pt2_rt_layers_gather[];
 extern const pt2_rt_layer_class pt2_rt_layers_range[];
+extern const pt2_rt_layer_class pt2_rt_layers_resize[];
 
 /* rec first: its eval handles the sequence reversal and passes other expressions on. */
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_layers_conv, pt2_rt_layers_elementwise,
@@ -31,7 +32,8 @@ static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_l
                                                      pt2_rt_layers_cumsum, pt2_rt_layers_math_norm,
                                                      /* gather branch */
                                                      pt2_rt_layers_length, pt2_rt_layers_gather,
-                                                     pt2_rt_layers_range};
+                                                     pt2_rt_layers_range,
+                                                     pt2_rt_layers_resize};
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)

@@ -1,5 +1,5 @@
 /* conv (over one spatial dim, the time, or over two named by in_spatial_dims) and transposed_conv
- * (over the time), as RETURNN's TF backend runs them: channels last, filters in TF's layouts,
+ * (over the time, or over two named by in_spatial_dims), as RETURNN's TF backend runs them: channels last, filters in TF's layouts,
  * integer padding = pad both sides then VALID. */
 #include <string.h>
 
@@ -93,11 +93,17 @@ static pt2_status read_conv_options(const pt2_rt_layer *layer, conv_options *o, 
 }
 
 /* ---- conv over two spatial dims (in_spatial_dims, in filter order): channels are the feature
- * dim, every other dim a batch dim; integer padding on both sides of both dims, then VALID. ---- */
+ * dim, every other dim a batch dim. padding: "valid", an int for both dims or a list of one int
+ * per dim (pad both sides, then VALID), or "same" (TF's SAME: ceil(n / s) outputs, the padding
+ * split with the smaller half before). groups split the channels as tf.nn.convolution does (and
+ * tf.nn.depthwise_conv2d for groups = channels: filter [kh, kw, 1, out] read as
+ * [kh, kw, in, out / in], the same channel order). use_time_mask zeros the frames after each
+ * sequence's end of a dynamic spatial dim first. ---- */
 
 typedef struct conv2d_spec {
     int spatial[2];
-    int64_t kernel[2], stride[2], dilation[2], pad;
+    int64_t kernel[2], stride[2], dilation[2], pad[2]; /* pad: per side, -1 for "same" */
+    int64_t groups;
 } conv2d_spec;
 
 static int list_count(const pt2_rt_layer *layer, const char *key) {
@@ -127,13 +133,31 @@ static pt2_status read_conv2d(const pt2_rt_net *net, const pt2_rt_layer *layer, 
         c->dilation[i] = list_item(layer, "dilation_rate", i, 1);
         if (c->kernel[i] < 1 || c->stride[i] < 1 || c->dilation[i] < 1)
             return pt2_rt_layer_fail(layer, err, "filter_size, strides and dilation_rate must be positive");
+        if (padding && padding->kind == PT2_RT_STRING && !strcmp(padding->string, "valid")) c->pad[i] = 0;
+        else if (padding && padding->kind == PT2_RT_STRING && !strcmp(padding->string, "same")) c->pad[i] = -1;
+        else if (padding && (padding->kind == PT2_RT_INT || (padding->kind == PT2_RT_LIST && padding->count == 2)))
+            c->pad[i] = list_item(layer, "padding", i, -2);
+        else c->pad[i] = -2;
+        if (c->pad[i] < -1)
+            return pt2_rt_layer_fail(layer, err, "a 2-D conv's padding is \"valid\", \"same\", an int or one int per dim");
     }
-    if (padding && padding->kind == PT2_RT_STRING && !strcmp(padding->string, "valid")) c->pad = 0;
-    else if (padding && padding->kind == PT2_RT_INT) c->pad = padding->int_value;
-    else return pt2_rt_layer_fail(layer, err, "a 2-D conv is interpreted with padding \"valid\" or an int");
-    if (pt2_rt_int_option(layer, "groups", 1) != 1) return pt2_rt_layer_fail(layer, err, "a 2-D conv is interpreted without groups");
+    c->groups = pt2_rt_int_option(layer, "groups", 1);
+    if (c->groups < 1) return pt2_rt_layer_fail(layer, err, "groups must be positive");
     if (in->feature_dim < 0) return pt2_rt_layer_fail(layer, err, "the source has no feature dim");
     return PT2_OK;
+}
+
+/* The output size of a spatial dim of size n and the padding before it. */
+static int64_t conv2d_out_size(const conv2d_spec *c, int i, int64_t n, int64_t *pad_before) {
+    int64_t span = c->dilation[i] * (c->kernel[i] - 1) + 1;
+    if (c->pad[i] < 0) {
+        int64_t out = (n + c->stride[i] - 1) / c->stride[i], total = (out - 1) * c->stride[i] + span - n;
+        *pad_before = total > 0 ? total / 2 : 0;
+        return out;
+    }
+    *pad_before = c->pad[i];
+    int64_t padded = n + 2 * c->pad[i];
+    return padded >= span ? (padded - span) / c->stride[i] + 1 : 0;
 }
 
 static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in,
@@ -145,13 +169,16 @@ static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     if (st) return st;
     for (int i = 0; i < 2; i++) {
         const pt2_rt_dim *d = &net->dims[c.spatial[i]];
-        int64_t span = c.dilation[i] * (c.kernel[i] - 1) + 1;
+        int64_t span = c.dilation[i] * (c.kernel[i] - 1) + 1, pad_before;
         const char *description = pt2_arena_printf(arena, err, "%s:conv:s%d", layer->name, i);
         if (!description) return err->status;
-        if (d->kind == PT2_RT_DIM_DYNAMIC)
-            st = pt2_rt_derive_dim(arena, net, c.spatial[i], 1, 2 * c.pad - span + 1, c.stride[i], description, &spatial_out[i], err);
-        else if (d->kind == PT2_RT_DIM_STATIC && d->size + 2 * c.pad >= span)
-            st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, (d->size + 2 * c.pad - span) / c.stride[i] + 1,
+        if (d->kind == PT2_RT_DIM_DYNAMIC && c.pad[i] < 0)
+            st = pt2_rt_derive_dim(arena, net, c.spatial[i], 1, 0, c.stride[i], description, &spatial_out[i], err);
+        else if (d->kind == PT2_RT_DIM_DYNAMIC)
+            st = pt2_rt_derive_dim(arena, net, c.spatial[i], 1, 2 * c.pad[i] - span + 1, c.stride[i], description,
+                                   &spatial_out[i], err);
+        else if (d->kind == PT2_RT_DIM_STATIC && conv2d_out_size(&c, i, d->size, &pad_before) > 0)
+            st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, conv2d_out_size(&c, i, d->size, &pad_before),
                                 &spatial_out[i], err);
         else return pt2_rt_layer_fail(layer, err, "spatial axis '%s' does not fit the filter", d->description);
         if (st) return st;
@@ -166,6 +193,31 @@ static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     out->dims[out->rank++] = channel;
     out->feature_dim = channel;
     return PT2_OK;
+}
+
+/* use_time_mask on x = [outer..., s0, s1, C] (contiguous, its own copy), `order` its dims: the
+ * frames of a dynamic spatial dim after each sequence's end read as zeros. */
+static void mask_2d_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, const int *order, int outer_rank,
+                                        pt2_tensor *x) {
+    if (!pt2_rt_int_option(layer, "use_time_mask", 0)) return;
+    int batch_axis = -1;
+    for (int a = 0; a < outer_rank; a++)
+        if (net->dims[order[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
+    int64_t outer = 1, after_batch = 1;
+    for (int a = 0; a < outer_rank; a++) {
+        outer *= x->shape[a];
+        if (a > batch_axis) after_batch *= x->shape[a];
+    }
+    int64_t h = x->shape[outer_rank], w = x->shape[outer_rank + 1], channels = x->shape[outer_rank + 2];
+    float *px = pt2_tensor_data(x);
+    for (int64_t n = 0; n < outer; n++) {
+        int64_t b = batch_axis >= 0 ? (n / after_batch) % x->shape[batch_axis] : 0;
+        int64_t end_h = pt2_rt_sequence_length(net, order[outer_rank], b, h);
+        int64_t end_w = pt2_rt_sequence_length(net, order[outer_rank + 1], b, w);
+        for (int64_t i = 0; i < h; i++)
+            for (int64_t j = 0; j < w; j++)
+                if (i >= end_h || j >= end_w) memset(px + ((n * h + i) * w + j) * channels, 0, sizeof(float) * (size_t)channels);
+    }
 }
 
 static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -185,16 +237,21 @@ static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     if ((st = pt2_rt_transpose_to(arena, in, rank, order, &x, err))) return st;
     if (!w || w->rank != 4) return pt2_rt_layer_fail(layer, err, "parameter W of rank 4 is missing");
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    if (pt2_rt_int_option(layer, "use_time_mask", 0)) {
+        pt2_tensor own;
+        if ((st = pt2_tensor_contiguous(arena, &x, 1, &own, err))) return st;
+        x = own;
+        mask_2d_after_sequence_ends(net, layer, order, outer_rank, &x);
+    }
     int64_t outer = 1;
     for (int a = 0; a < outer_rank; a++) outer *= x.shape[a];
     int64_t h = x.shape[outer_rank], wd = x.shape[outer_rank + 1], cin = x.shape[outer_rank + 2];
-    int64_t kh = weight.shape[0], kw = weight.shape[1], cout = weight.shape[3];
-    if (weight.shape[2] != cin || kh != c.kernel[0] || kw != c.kernel[1])
-        return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels", (long long)cin);
-    int64_t oh = (h + 2 * c.pad - (c.dilation[0] * (kh - 1) + 1)) / c.stride[0] + 1;
-    int64_t ow = (wd + 2 * c.pad - (c.dilation[1] * (kw - 1) + 1)) / c.stride[1] + 1;
-    if (oh < 0) oh = 0;
-    if (ow < 0) ow = 0;
+    int64_t kh = weight.shape[0], kw = weight.shape[1], group_in = weight.shape[2], cout = weight.shape[3];
+    if (group_in * c.groups != cin || cout % c.groups || kh != c.kernel[0] || kw != c.kernel[1])
+        return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels in %lld groups", (long long)cin,
+                                 (long long)c.groups);
+    int64_t group_out = cout / c.groups, pad_h, pad_w;
+    int64_t oh = conv2d_out_size(&c, 0, h, &pad_h), ow = conv2d_out_size(&c, 1, wd, &pad_w);
     int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
     sizes[outer_rank] = oh, sizes[outer_rank + 1] = ow, sizes[outer_rank + 2] = cout;
@@ -207,14 +264,16 @@ static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const 
             for (int64_t j = 0; j < ow; j++)
                 for (int64_t o = 0; o < cout; o++) {
                     double sum = pb ? pb[o] : 0.0;
+                    int64_t first_in = (o / group_out) * group_in;
                     for (int64_t a = 0; a < kh; a++) {
-                        int64_t y = i * c.stride[0] + a * c.dilation[0] - c.pad;
+                        int64_t y = i * c.stride[0] + a * c.dilation[0] - pad_h;
                         if (y < 0 || y >= h) continue;
                         for (int64_t b = 0; b < kw; b++) {
-                            int64_t z = j * c.stride[1] + b * c.dilation[1] - c.pad;
+                            int64_t z = j * c.stride[1] + b * c.dilation[1] - pad_w;
                             if (z < 0 || z >= wd) continue;
-                            for (int64_t k = 0; k < cin; k++)
-                                sum += (double)px[((n * h + y) * wd + z) * cin + k] * pw[((a * kw + b) * cin + k) * cout + o];
+                            for (int64_t k = 0; k < group_in; k++)
+                                sum += (double)px[((n * h + y) * wd + z) * cin + first_in + k] *
+                                       pw[((a * kw + b) * group_in + k) * cout + o];
                         }
                     }
                     po[((n * oh + i) * ow + j) * cout + o] = (float)sum;
@@ -305,6 +364,141 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     return PT2_OK;
 }
 
+/* ---- transposed_conv over two spatial dims (in_spatial_dims order), padding "valid": per dim
+ * the full output is n*s + k - s + output_padding long, then remove_padding cuts that many off
+ * both ends; filter W_native_transposed_conv [kh, kw, out, in]. ---- */
+
+typedef struct transposed2d_spec {
+    int spatial[2];
+    int64_t kernel[2], stride[2], output_padding[2], remove[2];
+} transposed2d_spec;
+
+static pt2_status read_transposed2d(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in,
+                                    transposed2d_spec *c, pt2_error *err) {
+    const pt2_rt_value *spatial = pt2_rt_get_option(layer, "in_spatial_dims");
+    if (!spatial || spatial->kind != PT2_RT_LIST || spatial->count != 2)
+        return pt2_rt_layer_fail(layer, err, "a 2-D transposed conv needs in_spatial_dims of two axes");
+    if (strcmp(pt2_rt_string_option(layer, "padding", ""), "valid") != 0)
+        return pt2_rt_layer_fail(layer, err, "a 2-D transposed conv is interpreted with padding \"valid\"");
+    for (int i = 0; i < 2; i++) {
+        if (spatial->items[i].kind != PT2_RT_STRING) return pt2_rt_layer_fail(layer, err, "in_spatial_dims must name axes");
+        pt2_status st = pt2_rt_resolve_axis(net, in, spatial->items[i].string, &c->spatial[i], err);
+        if (st) return st;
+        c->kernel[i] = list_item(layer, "filter_size", i, -1);
+        c->stride[i] = list_item(layer, "strides", i, c->kernel[i]);
+        c->output_padding[i] = list_item(layer, "output_padding", i, 0);
+        c->remove[i] = list_item(layer, "remove_padding", i, 0);
+        if (c->kernel[i] < 1 || c->stride[i] < 1 || c->output_padding[i] < 0 || c->remove[i] < 0)
+            return pt2_rt_layer_fail(layer, err, "filter_size and strides must be positive, the paddings not negative");
+    }
+    if (in->feature_dim < 0) return pt2_rt_layer_fail(layer, err, "the source has no feature dim");
+    return PT2_OK;
+}
+
+static int64_t transposed2d_out_size(const transposed2d_spec *c, int i, int64_t n) {
+    int64_t out = n * c->stride[i] + c->kernel[i] - c->stride[i] + c->output_padding[i] - 2 * c->remove[i];
+    return out > 0 ? out : 0;
+}
+
+static pt2_status transposed_conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
+                                          const pt2_rt_shape *in, pt2_rt_shape *out, pt2_error *err) {
+    transposed2d_spec c;
+    int channel, spatial_out[2];
+    pt2_status st = read_transposed2d(net, layer, in, &c, err);
+    if (!st) st = new_channel_dim(arena, net, layer, &channel, err);
+    if (st) return st;
+    for (int i = 0; i < 2; i++) {
+        const pt2_rt_dim *d = &net->dims[c.spatial[i]];
+        const char *description = pt2_arena_printf(arena, err, "%s:transposed-conv:s%d", layer->name, i);
+        if (!description) return err->status;
+        if (d->kind == PT2_RT_DIM_DYNAMIC)
+            st = pt2_rt_derive_dim(arena, net, c.spatial[i], c.stride[i],
+                                   c.kernel[i] - c.stride[i] + c.output_padding[i] - 2 * c.remove[i], 1, description,
+                                   &spatial_out[i], err);
+        else if (d->kind == PT2_RT_DIM_STATIC && transposed2d_out_size(&c, i, d->size) > 0)
+            st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, transposed2d_out_size(&c, i, d->size),
+                                &spatial_out[i], err);
+        else return pt2_rt_layer_fail(layer, err, "spatial axis '%s' has no output", d->description);
+        if (st) return st;
+    }
+    *out = *in;
+    out->rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] != c.spatial[0] && in->dims[a] != c.spatial[1] && in->dims[a] != in->feature_dim)
+            out->dims[out->rank++] = in->dims[a];
+    out->dims[out->rank++] = spatial_out[0];
+    out->dims[out->rank++] = spatial_out[1];
+    out->dims[out->rank++] = channel;
+    out->feature_dim = channel;
+    return PT2_OK;
+}
+
+static pt2_status transposed_conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                            const pt2_rt_tensor *in, pt2_tensor *out, pt2_error *err) {
+    transposed2d_spec c;
+    pt2_status st = read_transposed2d(net, layer, &in->shape, &c, err);
+    if (st) return st;
+    const pt2_tensor *w = pt2_rt_get_param(layer, "W_native_transposed_conv"), *bias = pt2_rt_get_param(layer, "bias");
+    int order[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < in->shape.rank; a++) {
+        int d = in->shape.dims[a];
+        if (d != c.spatial[0] && d != c.spatial[1] && d != in->shape.feature_dim) order[rank++] = d;
+    }
+    int outer_rank = rank;
+    order[rank++] = c.spatial[0], order[rank++] = c.spatial[1], order[rank++] = in->shape.feature_dim;
+    pt2_tensor x, weight;
+    if (!w || w->rank != 4) return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of rank 4 is missing");
+    if ((st = pt2_rt_transpose_to(arena, in, rank, order, &x, err))) return st;
+    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    if (pt2_rt_int_option(layer, "use_time_mask", 0)) {
+        pt2_tensor own;
+        if ((st = pt2_tensor_contiguous(arena, &x, 1, &own, err))) return st;
+        x = own;
+        mask_2d_after_sequence_ends(net, layer, order, outer_rank, &x);
+    }
+    int64_t outer = 1;
+    for (int a = 0; a < outer_rank; a++) outer *= x.shape[a];
+    int64_t h = x.shape[outer_rank], wd = x.shape[outer_rank + 1], cin = x.shape[outer_rank + 2];
+    int64_t kh = weight.shape[0], kw = weight.shape[1], cout = weight.shape[2];
+    if (weight.shape[3] != cin || kh != c.kernel[0] || kw != c.kernel[1])
+        return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels", (long long)cin);
+    int64_t oh = transposed2d_out_size(&c, 0, h), ow = transposed2d_out_size(&c, 1, wd);
+    int64_t sizes[PT2_MAX_RANK];
+    for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
+    sizes[outer_rank] = oh, sizes[outer_rank + 1] = ow, sizes[outer_rank + 2] = cout;
+    pt2_tensor natural;
+    if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
+    const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
+    float *po = pt2_tensor_data(&natural);
+    /* Output (i, j) gathers input (y, z) through tap (a, b) where i + remove = y*s + a. */
+    for (int64_t n = 0; n < outer; n++)
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++)
+                for (int64_t o = 0; o < cout; o++) {
+                    double sum = pb ? pb[o] : 0.0;
+                    for (int64_t a = 0; a < kh; a++) {
+                        int64_t full_i = i + c.remove[0] - a;
+                        if (full_i < 0 || full_i % c.stride[0]) continue;
+                        int64_t y = full_i / c.stride[0];
+                        if (y >= h) continue;
+                        for (int64_t b = 0; b < kw; b++) {
+                            int64_t full_j = j + c.remove[1] - b;
+                            if (full_j < 0 || full_j % c.stride[1]) continue;
+                            int64_t z = full_j / c.stride[1];
+                            if (z >= wd) continue;
+                            for (int64_t k = 0; k < cin; k++)
+                                sum += (double)px[((n * h + y) * wd + z) * cin + k] * pw[((a * kw + b) * cout + o) * cin + k];
+                        }
+                    }
+                    po[((n * oh + i) * ow + j) * cout + o] = (float)sum;
+                }
+    pt2_rt_tensor result = {natural, layer->shape};
+    result.shape.rank = outer_rank + 3;
+    for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];
+    for (int a = 0; a < 3; a++) result.shape.dims[outer_rank + a] = layer->shape.dims[layer->shape.rank - 3 + a];
+    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+}
+
 /* transposed_conv with padding "valid": the full output is T*s + k - s + output_padding long;
  * remove_padding then slices that many frames off both ends. */
 static pt2_status transposed_conv_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -312,6 +506,7 @@ static pt2_status transposed_conv_infer(pt2_arena *arena, pt2_rt_net *net, const
                                         pt2_error *err) {
     int dims[3], feature, time;
     pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
+    if (!st && list_count(layer, "filter_size") == 2) return transposed_conv2d_infer(arena, net, layer, &inputs[0], out, err);
     if (!st) st = btf_dims(net, layer, &inputs[0], dims, err);
     if (!st) st = new_channel_dim(arena, net, layer, &feature, err);
     if (st) return st;
@@ -335,6 +530,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     int dims[3];
     pt2_tensor x, weight;
     const pt2_tensor *w = pt2_rt_get_param(layer, "W_native_transposed_conv"), *bias = pt2_rt_get_param(layer, "bias");
+    if (list_count(layer, "filter_size") == 2) return transposed_conv2d_compute(arena, net, layer, &inputs[0], out, err);
     pt2_status st = btf_dims(net, layer, &inputs[0].shape, dims, err);
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)

@@ -1,104 +1,9 @@
-/* Layers along the time axis: pool (avg/max, "valid" windows), resize (nearest neighbour by an
- * integer factor) and reduce (mean/sum/max over one axis, which then disappears). */
+/* reduce (mean/sum/max over one axis, which then disappears). pool is in layers_pool_nd.c,
+ * resize in layers_resize.c. */
 #include <math.h>
 #include <string.h>
 
 #include "layers.h"
-
-/* The source's axes as [before, axis, after] sizes, to walk one axis of a contiguous tensor. */
-static void split_sizes(const pt2_tensor *t, int axis, int64_t *outer, int64_t *n, int64_t *inner) {
-    *outer = *inner = 1;
-    for (int a = 0; a < axis; a++) *outer *= t->shape[a];
-    *n = t->shape[axis];
-    for (int a = axis + 1; a < t->rank; a++) *inner *= t->shape[a];
-}
-
-/* The source in the layer's axis order except the named axis, which keeps the source's dim. */
-static pt2_status source_in_order(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, int axis,
-                                  int source_dim, pt2_tensor *out, pt2_error *err) {
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, layer->shape.dims, sizeof dims);
-    dims[axis] = source_dim;
-    return pt2_rt_transpose_to(arena, in, layer->shape.rank, dims, out, err);
-}
-
-static pt2_status time_dim(const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in, int *dim,
-                           pt2_error *err) {
-    int axis = pt2_rt_shape_time_axis(net, in);
-    if (axis < 0) return pt2_rt_layer_fail(layer, err, "the source has no time axis");
-    *dim = in->dims[axis];
-    return PT2_OK;
-}
-
-/* The output's axis holding the dim that replaced `source_dim` (the one dim the source lacks). */
-static int replaced_axis(const pt2_rt_layer *layer, const pt2_rt_shape *source) {
-    for (int a = 0; a < layer->shape.rank; a++)
-        if (pt2_rt_shape_axis(source, layer->shape.dims[a]) < 0) return a;
-    return -1;
-}
-
-static pt2_status window_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
-                               size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
-    int time = -1, derived;
-    pt2_status st = pt2_rt_single_input(layer, num_inputs, err);
-    if (!st) st = time_dim(net, layer, &inputs[0], &time, err);
-    if (st) return st;
-    const char *description = pt2_arena_printf(arena, err, "%s:%s", layer->name, layer->layer_class);
-    if (!description) return err->status;
-    if (!strcmp(layer->layer_class, "pool")) {
-        int64_t size = pt2_rt_int_option(layer, "pool_size", -1), stride = pt2_rt_int_option(layer, "strides", size);
-        if (size < 1 || stride < 1 || strcmp(pt2_rt_string_option(layer, "padding", ""), "valid"))
-            return pt2_rt_layer_fail(layer, err, "expected pool_size, strides and padding \"valid\"");
-        st = pt2_rt_derive_dim(arena, net, time, 1, 1 - size, stride, description, &derived, err);
-    } else {
-        int64_t factor = pt2_rt_int_option(layer, "factor", -1);
-        if (factor < 1 || strcmp(pt2_rt_string_option(layer, "kind", ""), "nn"))
-            return pt2_rt_layer_fail(layer, err, "expected an integer factor and kind \"nn\"");
-        st = pt2_rt_derive_dim(arena, net, time, factor, 0, 1, description, &derived, err);
-    }
-    if (st) return st;
-    *out = inputs[0];
-    out->dims[pt2_rt_shape_axis(out, time)] = derived;
-    return PT2_OK;
-}
-
-static pt2_status window_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
-                                 const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
-    (void)num_inputs;
-    int time = -1, axis = replaced_axis(layer, &inputs[0].shape);
-    pt2_tensor x;
-    pt2_status st = time_dim(net, layer, &inputs[0].shape, &time, err);
-    if (!st && axis < 0) st = pt2_rt_layer_fail(layer, err, "the output's time axis is not found");
-    if (!st) st = source_in_order(arena, layer, &inputs[0], axis, time, &x, err);
-    if (st) return st;
-    int pool = !strcmp(layer->layer_class, "pool"), max = pool && !strcmp(pt2_rt_string_option(layer, "mode", ""), "max");
-    int64_t size = pt2_rt_int_option(layer, "pool_size", 1), stride = pt2_rt_int_option(layer, "strides", size);
-    int64_t factor = pt2_rt_int_option(layer, "factor", 1), outer, n, inner;
-    split_sizes(&x, axis, &outer, &n, &inner);
-    int64_t out_n = pool ? (n >= size ? (n - size) / stride + 1 : 0) : n * factor, sizes[PT2_MAX_RANK];
-    memcpy(sizes, x.shape, sizeof(int64_t) * (size_t)x.rank);
-    sizes[axis] = out_n;
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
-    const float *px = pt2_tensor_data(&x);
-    float *po = pt2_tensor_data(out);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t t = 0; t < out_n; t++)
-            for (int64_t i = 0; i < inner; i++) {
-                double v;
-                if (!pool) {
-                    v = px[(o * n + t / factor) * inner + i];
-                } else {
-                    v = max ? -INFINITY : 0.0;
-                    for (int64_t k = 0; k < size; k++) {
-                        double s = px[(o * n + t * stride + k) * inner + i];
-                        v = max ? (s > v ? s : v) : v + s;
-                    }
-                    if (!max) v /= (double)size;
-                }
-                po[(o * out_n + t) * inner + i] = (float)v;
-            }
-    return PT2_OK;
-}
 
 static pt2_status reduce_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
                                size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
@@ -156,6 +61,5 @@ static pt2_status reduce_compute(pt2_arena *arena, const pt2_rt_net *net, const 
 }
 
 const pt2_rt_layer_class pt2_rt_layers_pool[] = {
-    {"resize", window_infer, window_compute},
     {"reduce", reduce_infer, reduce_compute},
     {NULL, NULL, NULL}};

@@ -6,6 +6,8 @@
  *     inside the data (TF's SAME pooling);
  *   - padding p (int): the data padded by p on both sides of each spatial dim with -inf (max) or
  *     0 (avg, which then counts the padding, as RETURNN pads before a VALID pool).
+ * use_time_mask: the places after each sequence's end of a dynamic spatial dim read as -inf (max)
+ * or 0 (avg, still counted as places of the data), RETURNN's mask values.
  * Every dim other than the spatial dims and the feature is a batch dim. */
 #include <math.h>
 #include <string.h>
@@ -160,7 +162,14 @@ static pt2_status pool_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, rank, sizes, &natural, err))) return st;
     const float *px = pt2_tensor_data(&x);
     float *po = pt2_tensor_data(&natural);
-    for (int64_t o = 0; o < outer; o++)
+    int mask = (int)pt2_rt_int_option(layer, "use_time_mask", 0), batch_axis = -1;
+    int64_t after_batch = 1;
+    for (int a = 0; a < outer_rank; a++)
+        if (net->dims[order[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
+    for (int a = batch_axis + 1; a < outer_rank; a++) after_batch *= x.shape[a];
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t b = batch_axis >= 0 ? (o / after_batch) % x.shape[batch_axis] : 0, end[MAX_POOL_DIMS] = {1, 1};
+        for (int i = 0; i < p.n; i++) end[i] = mask ? pt2_rt_sequence_length(net, p.spatial[i], b, len[i]) : len[i];
         for (int64_t i = 0; i < olen[0]; i++)
             for (int64_t j = 0; j < olen[1]; j++) {
                 double v = p.max ? -INFINITY : 0.0;
@@ -171,9 +180,10 @@ static pt2_status pool_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
                     for (int64_t b = 0; b < kernel[1]; b++) {
                         int64_t z = j * stride[1] + b * dil[1] - before[1];
                         if (z < 0 || z >= len[1]) continue;
+                        inside++;
+                        if (y >= end[0] || z >= end[1]) continue; /* masked: -inf or 0 */
                         double s = px[(o * len[0] + y) * len[1] + z];
                         v = p.max ? (s > v ? s : v) : v + s;
-                        inside++;
                     }
                 }
                 /* avg: TF's SAME divides by the places inside the data; a padded VALID pool
@@ -181,6 +191,7 @@ static pt2_status pool_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
                 if (!p.max) v /= p.same ? (double)(inside ? inside : 1) : (double)(kernel[0] * kernel[1]);
                 po[(o * olen[0] + i) * olen[1] + j] = (float)v;
             }
+    }
     pt2_rt_tensor result = {natural, layer->shape};
     result.shape.rank = rank;
     memcpy(result.shape.dims, out_order, sizeof(int) * (size_t)rank);

@@ -172,6 +172,151 @@ class LayerNormOverTwoAxes(nn.Module):
         return self.lin(y.reshape(b, t, 8))
 
 
+# ---- 2-D convolutions (issue 13): over (time, features) with a dynamic time axis ----
+class Convs2dOverTime(nn.Module):
+    """[B, T, 8] -> unsqueeze(1) -> conv2d padding="same" with an even kernel on the time (TF's SAME
+    pads the odd frame after, as PyTorch does) -> depthwise conv2d (channel multiplier 2) dilated on the time -> grouped
+    conv2d with stride 2 on the time and unequal padding -> aten.convolution dilated on the time ->
+    conv_transpose2d
+    with stride, padding and output_padding (back to T frames) -> [B, T, channels * features]."""
+    def __init__(self):
+        super().__init__()
+        self.same = nn.Conv2d(1, 4, (2, 3), padding="same")
+        self.depthwise = nn.Conv2d(4, 8, 3, padding=(2, 1), dilation=(2, 1), groups=4)
+        self.grouped = nn.Conv2d(8, 6, (3, 3), stride=(2, 1), padding=(1, 0), groups=2)
+        self.plain = nn.Conv2d(6, 6, 3)
+        self.up = nn.ConvTranspose2d(6, 3, (4, 3), stride=(2, 2), padding=(1, 1), output_padding=(0, 1))
+
+    def forward(self, x):
+        y = torch.relu(self.same(x.unsqueeze(1)))  # [B, 4, T, 8]
+        y = torch.tanh(self.depthwise(y))  # [B, 8, T, 8]
+        y = self.grouped(y)  # [B, 6, ceil(T / 2), 6]
+        y = torch.ops.aten.convolution(y, self.plain.weight, self.plain.bias, [1, 1], [2, 1], [2, 1], False, [0, 0], 1)
+        y = self.up(torch.relu(y))  # [B, 3, 2 * ceil(T / 2), 12]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+class ConvTranspose2dImage(nn.Module):
+    """conv_transpose2d on a fixed-size image (the batch dynamic): stride 3 > kernel 2 (gaps),
+    no padding; a grouped one dilated on one axis; then a strided one with padding and
+    output_padding on both axes."""
+    def __init__(self):
+        super().__init__()
+        self.gaps = nn.ConvTranspose2d(1, 3, 2, stride=3)
+        self.grouped = nn.ConvTranspose2d(3, 6, 2, dilation=(2, 1), groups=3)
+        self.up = nn.ConvTranspose2d(6, 2, 3, stride=2, padding=1, output_padding=1, bias=False)
+
+    def forward(self, x):
+        return self.up(torch.tanh(self.grouped(torch.sigmoid(self.gaps(x))))).flatten(1)
+
+
+# ---- 1-D max pools and pools with indices (issue 13): torch.export specialises a dynamic length
+# under them, so the batch is the dynamic axis ----
+class MaxPools1d(nn.Module):
+    """[B, 4, 15]: max_pool1d with padding (-inf) and stride, with ceil_mode, with dilation; the
+    values of max_pool1d_with_indices and of max_pool2d_with_indices (on a view as [B, 4, 3, 5])."""
+    def __init__(self):
+        super().__init__()
+        self.outs = nn.ModuleList(nn.Linear(n, 6) for n in (4 * 8, 4 * 8, 4 * 11, 4 * 4, 4 * 4 * 5))
+
+    def forward(self, x):
+        y = torch.tanh(x)
+        a = F.max_pool1d(y, 3, stride=2, padding=1)  # [B, 4, 8]
+        b = F.max_pool1d(y, 2, ceil_mode=True)  # [B, 4, 8]
+        c = F.max_pool1d(y, 3, stride=1, dilation=2)  # [B, 4, 11]
+        d, _ = F.max_pool1d(y, 4, stride=3, return_indices=True)  # [B, 4, 4]
+        e, _ = F.max_pool2d(y.view(-1, 4, 3, 5), (2, 3), stride=1, padding=(1, 1), return_indices=True)  # [B, 4, 4, 5]
+        return sum(out(p.flatten(1)) for out, p in zip(self.outs, (a, b, c, d, e)))
+
+
+# ---- 2-D pads (issue 13): over (time, features), each axis padded in turn ----
+class Pads2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 3, T, 8] by a conv2d, then 2-D reflect, replicate and constant pads (the
+    time padded at both ends: on a padded batch each sequence's own end) and the named
+    reflection_pad2d / replication_pad2d ops."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, (3, 1), padding=(1, 0))
+
+    def forward(self, x):
+        y = self.conv(x.unsqueeze(1))
+        y = F.pad(y, (1, 2, 2, 1), mode="reflect")  # [B, 3, T + 3, 11]
+        y = F.pad(torch.tanh(y), (2, 0, 1, 3), mode="replicate")  # [B, 3, T + 7, 13]
+        y = F.pad(y, (1, 1, 0, 2), value=0.5)  # [B, 3, T + 9, 15]
+        y = torch.ops.aten.reflection_pad2d(y, [0, 1, 1, 1])  # [B, 3, T + 11, 16]
+        y = torch.ops.aten.replication_pad2d(torch.sigmoid(y), [1, 0, 2, 1])  # [B, 3, T + 14, 17]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+# ---- nearest upsampling in 2-D (issue 13) ----
+class Upsample2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 2, T, 8] -> nearest by (2, 3) (the time doubles) -> a conv2d that mixes
+    neighbouring frames (so that a wrong source frame shows) -> nearest by (1, 2)."""
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(1, 2, 1)
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        y = F.interpolate(self.conv_in(x.unsqueeze(1)), scale_factor=(2, 3), mode="nearest")  # [B, 2, 2T, 24]
+        y = F.interpolate(self.conv(y), scale_factor=(1, 2), mode="nearest")  # [B, 2, 2T, 48]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+class Upsample2dImage(nn.Module):
+    """nearest upsampling of a fixed-size image to an output size (integer ratios 3 and 2)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        return F.interpolate(self.conv(x), size=(15, 8), mode="nearest").flatten(1)
+
+
+# ---- bilinear upsampling (issue 13) ----
+class Bilinear2dOverTime(nn.Module):
+    """[B, T, 8] -> [B, 2, T, 8] -> bilinear by (2, 3) (align_corners=False; the time doubles) ->
+    a conv2d -> bilinear by (3, 1)."""
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(1, 2, 1)
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = F.interpolate(self.conv_in(x.unsqueeze(1)), scale_factor=(2, 3), mode="bilinear")  # [B, 2, 2T, 24]
+        y = F.interpolate(torch.tanh(self.conv(y)), scale_factor=(3, 1), mode="bilinear")  # [B, 3, 6T, 24]
+        return y.permute(0, 2, 1, 3).flatten(2)
+
+
+class Bilinear2dImage(nn.Module):
+    """bilinear upsampling of a fixed-size image to an output size (integer ratios 2 and 4)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        return F.interpolate(self.conv(x), size=(10, 16), mode="bilinear").flatten(1)
+
+
+class ResizeImageAnyRatio(nn.Module):
+    """On static axes any ratio and align_corners=True (one linear map per axis): bilinear with
+    align_corners=True (as UNets upsample), nearest and bilinear to non-integer output sizes, and
+    1-D linear with align_corners=True, with a non-integer scale factor and by 2."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)  # [B, 3, 5, 4]
+        a = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)  # [B, 3, 10, 8]
+        b = F.interpolate(torch.tanh(y), size=(7, 6), mode="nearest")
+        c = F.interpolate(y, size=(8, 10), mode="bilinear")
+        d = F.interpolate(y.flatten(2), size=11, mode="linear", align_corners=True)  # [B, 3, 11]
+        e = F.interpolate(y.flatten(2), scale_factor=1.5, mode="linear")  # [B, 3, 30]
+        f = F.interpolate(y.flatten(2), scale_factor=2, mode="linear")  # [B, 3, 40]: an integer factor on a static axis
+        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1), f.flatten(1)], dim=1)
+
+
 def time_input(features):
     return lambda length: torch.randn(2, length, features)
 
@@ -213,6 +358,31 @@ MODELS = {
     "layer_norm_over_two_axes": (LayerNormOverTwoAxes, time_input(8),
                                  lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
                                  {"aten.layer_norm.default"}),
+    # 2-D convolutions (issue 13)
+    "convs_2d_over_time": (Convs2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                           {"aten.conv2d.padding", "aten.conv2d.default", "aten.convolution.default",
+                            "aten.conv_transpose2d.input"}),
+    "conv_transpose_2d_image": (ConvTranspose2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                                {"aten.conv_transpose2d.input"}),
+    # 1-D max pools, pools with indices (issue 13)
+    "max_pools_1d": (MaxPools1d, lambda batch: torch.randn(batch, 4, 15), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                     {"aten.max_pool1d.default", "aten.max_pool1d_with_indices.default",
+                      "aten.max_pool2d_with_indices.default"}),
+    # 2-D pads (issue 13)
+    "pads_2d_over_time": (Pads2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                          {"aten.pad.default", "aten.reflection_pad2d.default", "aten.replication_pad2d.default"}),
+    # nearest upsampling in 2-D (issue 13)
+    "upsample_2d_over_time": (Upsample2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},),
+                              20, 33, {"aten.upsample_nearest2d.vec"}),
+    "upsample_2d_image": (Upsample2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                          {"aten.upsample_nearest2d.vec"}),
+    # bilinear upsampling (issue 13)
+    "bilinear_2d_over_time": (Bilinear2dOverTime, time_input(8), lambda: ({1: torch.export.Dim("time", min=4, max=256)},),
+                              20, 33, {"aten.upsample_bilinear2d.vec"}),
+    "bilinear_2d_image": (Bilinear2dImage, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                          {"aten.upsample_bilinear2d.vec"}),
+    "resize_image_any_ratio": (ResizeImageAnyRatio, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
+                               {"aten.upsample_bilinear2d.vec", "aten.upsample_nearest2d.vec", "aten.upsample_linear1d.vec"}),
 }
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +18,9 @@ import torch.nn.functional as F
 
 from conftest import (ROOT, check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
                       record_padded_figures, run_returnn_jobs)
+
+sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
+import pt2returnn.ops  # noqa: E402,F401  (registers pt2returnn::max_pool1d, which keeps the time dynamic)
 
 CHANNELS = 8
 
@@ -196,6 +200,27 @@ CASES = [
     ("sdpa_float_mask", ["aten.scaled_dot_product_attention.default"],
      Case(lambda m, x: attention(m, x, attn_mask=(x[:, 0] * 0.5)[:, None, None, :]))),
     ("sdpa_causal", ["aten.scaled_dot_product_attention.default"], Case(lambda m, x: attention(m, x, is_causal=True))),
+    # 1-D nearest upsampling over the time (issue 13): T * factor frames
+    ("upsample_nearest1d", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=3, mode="nearest"))),
+    ("upsample_nearest1d_module", ["aten.upsample_nearest1d.vec"], Case(lambda m, x: nn.Upsample(scale_factor=2)(torch.tanh(x)) * 2)),
+    # 1-D linear upsampling over the time (align_corners=False: half-pixel centres, the ends repeated)
+    ("upsample_linear1d", ["aten.upsample_linear1d.vec"], Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear"))),
+    ("upsample_linear1d_x3", ["aten.upsample_linear1d.vec"], Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear")))),
+    # max_pool1d over the time (pt2returnn::max_pool1d, as pt2returnn.export writes F.max_pool1d):
+    # padded with -inf, and on a padded batch masked with -inf after each sequence's end
+    ("max_pool1d_time_padded", ["pt2returnn.max_pool1d.default"],
+     Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(m.conv(x) - 3, [3], [2], [1], [1], False))),
+    ("max_pool1d_time_dilated", ["pt2returnn.max_pool1d.default"],
+     Case(lambda m, x: torch.ops.pt2returnn.max_pool1d(torch.tanh(x), [2], [1], [1], [3], False))),
+    # transposed 1-D convs with groups and dilation (the plain filter they equal)
+    ("conv_transpose1d_groups_dilation", ["aten.conv_transpose1d.default"],
+     Case(lambda m, x: F.conv_transpose1d(m.conv(x), m.w, m.b, stride=2, padding=1, groups=2, dilation=2),
+          {"w": torch.randn(CHANNELS, 3, 3) * 0.3, "b": torch.randn(6)})),
+    ("conv_transpose1d_depthwise", ["aten.conv_transpose1d.default"],
+     Case(lambda m, x: F.conv_transpose1d(torch.tanh(x), m.w, stride=3, groups=CHANNELS, dilation=3),
+          {"w": torch.randn(CHANNELS, 1, 2)})),
+    # avg_pool1d over the time through the same pool lowering (overlapping windows)
+    ("avg_pool1d_overlapping", ["aten.avg_pool1d.default"], Case(lambda m, x: F.avg_pool1d(m.conv(x), 2, stride=1))),
 ]
 
 

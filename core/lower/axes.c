@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "lowerings.h"
 
 pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
                              const char **out, pt2_error *err) {
     if (axis < 0 || axis >= v->rank || v->dims[axis] < 0)
-        return pt2_lower_fail(node, err, "axis %d has no RETURNN dim", axis);
+        return pt2_lower_fail(node, err, "axis %d has no RETURNN dim (a size-1 axis that broadcasts)", axis);
+    if (!pt2_axes_is_real(v, axis))
+        return pt2_lower_fail(node, err, "axis %d ('%s') is there by broadcasting only (an expand); the value does not have it",
+                              axis, ctx->net->dims[v->dims[axis]].description);
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &v->shape, v->dims[axis], out, err);
     if (st) return pt2_lower_fail(node, err, "axis %d ('%s') cannot be named in a RETURNN option: %s", axis,
                                   ctx->net->dims[v->dims[axis]].description, err->message);
@@ -22,6 +26,114 @@ void pt2_axes_value_of(const pt2_rt_layer *layer, int rank, const int *dims, pt2
     out->shape = layer->shape;
     out->rank = rank;
     memcpy(out->dims, dims, sizeof(int) * (size_t)rank);
+}
+
+int pt2_axes_is_real(const pt2_lowered_value *v, int axis) {
+    return v->dims[axis] >= 0 && pt2_rt_shape_axis(&v->shape, v->dims[axis]) >= 0;
+}
+
+int pt2_axes_all_real(const pt2_lowered_value *v) {
+    for (int a = 0; a < v->rank; a++)
+        if (!pt2_axes_is_real(v, a)) return 0;
+    return 1;
+}
+
+/* ---- broadcast axes ---- */
+
+/* The ops whose lowerings follow broadcast axes through the map; every other op gets its inputs
+ * with real axes. */
+static const char *const follows_broadcast[] = {
+    "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.flatten.using_ints",
+    "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
+    "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
+    "aten.expand.default", "aten.expand_as.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
+    "aten.type_as.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default",
+    "aten.max.dim", "aten.min.dim", "aten.logsumexp.default", "aten.any.dim", "aten.any.dims", "aten.all.dim",
+    "aten.all.dims", "aten.linalg_vector_norm.default",
+};
+
+/* Ops of the elementwise tables that need their inputs' axes real (a weight along the channels,
+ * a reduction of their own). */
+static const char *const elementwise_exceptions[] = {
+    "aten.glu.default", "aten.prelu.default", "aten._prelu_kernel.default", "aten.cosine_similarity.default",
+};
+
+extern const pt2_op_lowering pt2_lowerings_elementwise[], pt2_lowerings_math[], pt2_lowerings_compare[];
+
+int pt2_axes_op_follows_broadcast(const char *target) {
+    for (size_t i = 0; i < sizeof follows_broadcast / sizeof follows_broadcast[0]; i++)
+        if (!strcmp(follows_broadcast[i], target)) return 1;
+    for (size_t i = 0; i < sizeof elementwise_exceptions / sizeof elementwise_exceptions[0]; i++)
+        if (!strcmp(elementwise_exceptions[i], target)) return 0;
+    /* Elementwise ops keep their input's map or broadcast by pt2_axes_broadcast. */
+    const pt2_op_lowering *const tables[] = {pt2_lowerings_elementwise, pt2_lowerings_math, pt2_lowerings_compare};
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const pt2_op_lowering *l = tables[t]; l->target; l++)
+            if (!strcmp(l->target, target)) return 1;
+    return 0;
+}
+
+static const pt2_node *producer_of(const pt2_graph *graph, int value_id) {
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        for (size_t o = 0; o < node->num_outputs; o++) {
+            const pt2_arg *out = &node->outputs[o];
+            if (out->kind == PT2_ARG_TENSOR && out->value_id == value_id) return node;
+            if (out->kind == PT2_ARG_TENSORS)
+                for (size_t k = 0; k < out->count; k++)
+                    if (out->value_ids[k] == value_id) return node;
+        }
+    }
+    return NULL;
+}
+
+pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
+    pt2_lowered_value *v = &ctx->values[value_id];
+    if (!v->is_set || pt2_axes_all_real(v)) return PT2_OK;
+    int missing = 0;
+    for (int a = 0; a < v->rank; a++) {
+        if (v->dims[a] < 0) missing++;
+        else if (!pt2_axes_is_real(v, a)) {
+            const char *what = ctx->net->dims[v->dims[a]].description;
+            if (!consumer)
+                return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is '%s' by broadcasting only (an "
+                                "expand); RETURNN has no layer repeating a value along a dim it lacks", a, what);
+            return pt2_lower_fail(consumer, err, "axis %d of an input is '%s' by broadcasting only (an expand); this op "
+                                  "needs it as a real axis, and RETURNN has no layer repeating a value along a dim it "
+                                  "lacks", a, what);
+        }
+    }
+    const pt2_node *producer = producer_of(ctx->graph, value_id);
+    if (!producer) return pt2_fail(err, PT2_ERR_INTERNAL, "a value with broadcast axes has no producer");
+    pt2_lowered_value cur = *v;
+    for (int a = 0, done = 0; a < v->rank; a++) {
+        if (cur.dims[a] >= 0) continue;
+        int last = ++done == missing;
+        pt2_rt_layer *layer;
+        char base[200];
+        snprintf(base, sizeof base, "%s_expand", ctx->places[producer - ctx->graph->nodes].base);
+        pt2_status st = last ? pt2_lower_new_layer(ctx, producer, "expand_dims", &layer, err)
+                             : pt2_lower_new_layer_named(ctx, producer, base, "expand_dims", &layer, err);
+        /* The graph's own value first, so that the check feeds PyTorch's tensor. */
+        if (!st) st = pt2_lower_add_source(ctx, layer, done == 1 ? v : &cur, err);
+        if (!st) st = pt2_rt_set_string(layer, "axis", "spatial", err);
+        if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
+        if (!st) st = pt2_lower_infer(ctx, producer, layer, err);
+        if (st) return st;
+        int dims[PT2_MAX_RANK];
+        memcpy(dims, cur.dims, sizeof dims);
+        dims[a] = pt2_axes_new_dim(layer, &cur);
+        if (dims[a] < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "expand_dims '%s' made no single new dim", layer->name);
+        pt2_axes_value_of(layer, cur.rank, dims, &cur);
+        if (last) { /* checked against PyTorch's value, as the producer's own layer */
+            layer->node = (int)(producer - ctx->graph->nodes);
+            layer->output_value = value_id;
+            layer->torch_rank = cur.rank;
+            memcpy(layer->torch_dims, cur.dims, sizeof(int) * (size_t)cur.rank);
+        }
+    }
+    *v = cur;
+    return PT2_OK;
 }
 
 static int output_value_id(const pt2_node *node, size_t index) {
@@ -42,15 +154,36 @@ pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, 
     return PT2_OK;
 }
 
+pt2_status pt2_axes_check_output(pt2_lower_context *ctx, const pt2_node *node, int value_id, const pt2_rt_layer *layer,
+                                  int rank, const int *dims, pt2_error *err) {
+    const pt2_tensor *torch = ctx->run->values[value_id].is_set ? &ctx->run->values[value_id].tensor : NULL;
+    if (torch && torch->rank != rank)
+        return pt2_lower_fail(node, err, "the map has %d axes, PyTorch's output %d", rank, torch->rank);
+    int real = 0;
+    for (int a = 0; a < rank; a++) {
+        if (dims[a] < 0) {
+            if (torch && torch->shape[a] != 1)
+                return pt2_lower_fail(node, err, "axis %d of size %lld has no RETURNN dim", a, (long long)torch->shape[a]);
+            continue;
+        }
+        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0) {
+            if (ctx->net->dims[dims[a]].kind == PT2_RT_DIM_STATIC)
+                return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
+            continue; /* expanded to a batch or dynamic dim by broadcasting only */
+        }
+        real++;
+    }
+    if (real != layer->shape.rank)
+        return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d of them", layer->name, layer->shape.rank, real);
+    return PT2_OK;
+}
+
 pt2_status pt2_axes_set_layer_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, pt2_rt_layer *layer,
                                         int rank, const int *dims, pt2_error *err) {
     int id = output_value_id(node, index);
     if (id < 0) return pt2_lower_fail(node, err, "the op has no tensor output %zu", index);
-    if (rank != layer->shape.rank)
-        return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
-    for (int a = 0; a < rank; a++)
-        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
-            return pt2_lower_fail(node, err, "axis %d of output %zu is not a dim of layer '%s'", a, index, layer->name);
+    pt2_status st = pt2_axes_check_output(ctx, node, id, layer, rank, dims, err);
+    if (st) return st;
     pt2_lowered_value v;
     pt2_axes_value_of(layer, rank, dims, &v);
     ctx->values[id] = v;
@@ -137,19 +270,48 @@ pt2_status pt2_axes_require_feature(pt2_lower_context *ctx, const pt2_node *node
 pt2_status pt2_axes_broadcast(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
                               const pt2_lowered_value *const *operands, int count, int rank, int *dims, pt2_error *err) {
     for (int a = 0; a < rank; a++) {
-        int best = -1;
+        int best = -1, expanded = -1;
         for (int i = 0; i < count; i++) {
             int axis = operands[i]->rank - rank + a;
             if (axis < 0) continue;
             int d = operands[i]->dims[axis];
-            if (d < 0 || pt2_rt_shape_axis(&layer->shape, d) < 0) continue;
+            if (d < 0) continue;
+            if (pt2_rt_shape_axis(&layer->shape, d) < 0) {
+                /* expanded by broadcasting only in this operand: the other's real dim wins */
+                if (!pt2_axes_is_real(operands[i], axis)) expanded = d;
+                continue;
+            }
             const pt2_rt_dim *dim = &ctx->net->dims[d];
             if (best < 0 || !(dim->kind == PT2_RT_DIM_STATIC && dim->size == 1)) best = d;
         }
-        if (best < 0) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
+        /* No operand has the axis in RETURNN: the result broadcasts there too (size 1, or the
+         * dim the operands were expanded to). */
+        if (best < 0) best = expanded;
+        if (best < 0 && expanded < 0) {
+            int all_broadcast = 1;
+            for (int i = 0; i < count; i++) {
+                int axis = operands[i]->rank - rank + a;
+                if (axis >= 0 && operands[i]->dims[axis] >= 0) all_broadcast = 0;
+            }
+            if (!all_broadcast) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
+        }
         dims[a] = best;
     }
     return PT2_OK;
+}
+
+pt2_status pt2_axes_allow_broadcast_all(pt2_lower_context *ctx, pt2_rt_layer *layer,
+                                        const pt2_lowered_value *const *sources, size_t count, pt2_error *err) {
+    (void)ctx;
+    if (strcmp(layer->layer_class, "combine") && strcmp(layer->layer_class, "compare")) return PT2_OK;
+    for (size_t i = 0; i < count; i++) {
+        int has_all = 1;
+        for (size_t j = 0; j < count && has_all; j++)
+            for (int a = 0; a < sources[j]->shape.rank && has_all; a++)
+                has_all = pt2_rt_shape_axis(&sources[i]->shape, sources[j]->shape.dims[a]) >= 0;
+        if (has_all) return PT2_OK;
+    }
+    return pt2_rt_set_bool(layer, "allow_broadcast_all_sources", 1, err);
 }
 
 /* Two layers on one time length reached along different paths (a residual branch and its
@@ -180,7 +342,7 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
 
 /* ---- view / reshape ---- */
 
-typedef enum step_kind { STEP_SQUEEZE, STEP_MERGE, STEP_SPLIT, STEP_EXPAND } step_kind;
+typedef enum step_kind { STEP_SQUEEZE, STEP_MERGE, STEP_SPLIT } step_kind;
 
 typedef struct view_step {
     step_kind kind;
@@ -189,8 +351,8 @@ typedef struct view_step {
     int64_t sizes[PT2_MAX_RANK]; /* split: the parts' sizes (-1: the dynamic one) */
 } view_step;
 
-static const char *step_class[] = {"squeeze", "merge_dims", "split_dims", "expand_dims"};
-static const char *step_suffix[] = {"squeeze", "merge", "split", "expand"};
+static const char *step_class[] = {"squeeze", "merge_dims", "split_dims"};
+static const char *step_suffix[] = {"squeeze", "merge", "split"};
 
 /* One step on `cur` (PyTorch axes in order); the last one is the node's own layer. */
 static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const view_step *s, int last,
@@ -207,7 +369,7 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
     if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
     if (st) return st;
     const char *names[PT2_MAX_RANK];
-    for (int i = 0; i < (s->kind == STEP_EXPAND ? 0 : s->count); i++)
+    for (int i = 0; i < s->count; i++)
         if ((st = pt2_axes_describe(ctx, node, cur, s->first + i, &names[i], err))) return st;
     switch (s->kind) {
     case STEP_SQUEEZE: st = pt2_rt_set_string(layer, "axis", names[0], err); break;
@@ -219,16 +381,12 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
         st = pt2_rt_set_string(layer, "axis", names[0], err);
         if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dims", s->sizes, (size_t)s->parts, err);
         break;
-    case STEP_EXPAND:
-        st = pt2_rt_set_string(layer, "axis", "spatial", err);
-        if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
-        break;
     }
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     int dims[PT2_MAX_RANK], rank = 0;
     for (int a = 0; a < s->first; a++) dims[rank++] = cur->dims[a];
-    if (s->kind == STEP_MERGE || s->kind == STEP_EXPAND) {
+    if (s->kind == STEP_MERGE) {
         int d = pt2_axes_new_dim(layer, cur);
         if (d < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
         dims[rank++] = d;
@@ -238,8 +396,7 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
         if (at < 0 || at + s->parts > layer->shape.rank) return pt2_fail(err, PT2_ERR_INTERNAL, "split axis not found");
         for (int p = 0; p < s->parts; p++) dims[rank++] = layer->shape.dims[at + p];
     }
-    int consumed = s->kind == STEP_EXPAND ? 0 : s->count;
-    for (int a = s->first + consumed; a < cur->rank; a++) dims[rank++] = cur->dims[a];
+    for (int a = s->first + s->count; a < cur->rank; a++) dims[rank++] = cur->dims[a];
     pt2_axes_value_of(layer, rank, dims, cur);
     return PT2_OK;
 }
@@ -255,11 +412,22 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     const pt2_rt_dim *dims = ctx->net->dims;
     view_step steps[4 * PT2_MAX_RANK];
     int num_steps = 0;
+    /* Broadcast axes of size 1 are not in RETURNN: they go with no layer. */
+    pt2_lowered_value start = *in;
+    start.rank = 0;
+    for (int a = 0; a < in->rank; a++) {
+        if (in->dims[a] < 0) continue;
+        if (!pt2_axes_is_real(in, a))
+            return pt2_lower_fail(node, err, "axis %d is '%s' by broadcasting only (an expand); a view of it is not lowered", a,
+                                  dims[in->dims[a]].description);
+        start.dims[start.rank++] = in->dims[a];
+    }
     /* Plan on a working list of (size, dim kind) per current axis. */
     int64_t cur_sizes[PT2_MAX_RANK];
-    int cur_rank = in->rank;
+    int cur_rank = 0;
     pt2_rt_dim_kind cur_kind[PT2_MAX_RANK];
-    for (int a = 0; a < in->rank; a++) cur_sizes[a] = x->shape[a], cur_kind[a] = dims[in->dims[a]].kind;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] >= 0) cur_sizes[cur_rank] = x->shape[a], cur_kind[cur_rank++] = dims[in->dims[a]].kind;
     /* 1. static size-1 axes go (squeeze). */
     for (int a = 0; a < cur_rank;) {
         if (cur_sizes[a] == 1 && cur_kind[a] == PT2_RT_DIM_STATIC) {
@@ -312,14 +480,20 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
         }
         position += n_out;
     }
-    /* 3. the output's size-1 axes are new (expand_dims). */
-    for (int b = 0; b < y->rank; b++)
-        if (y->shape[b] == 1) steps[num_steps++] = (view_step){STEP_EXPAND, b, 1, 0, {0}};
-    pt2_lowered_value cur = *in;
+    pt2_lowered_value cur = start;
     for (int s = 0; s < num_steps; s++) {
         pt2_status st = run_step(ctx, node, &steps[s], s == num_steps - 1, s ? &cur : in, &cur, err);
         if (st) return st;
     }
+    /* 3. the output's size-1 axes are broadcast axes (no layer; an op that needs them real gets
+     * an expand_dims, pt2_axes_materialise). */
+    for (int b = 0; b < y->rank; b++)
+        if (y->shape[b] == 1) {
+            if (cur.rank >= PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_INTERNAL, "too many axes");
+            memmove(&cur.dims[b + 1], &cur.dims[b], sizeof(int) * (size_t)(cur.rank - b));
+            cur.dims[b] = PT2_AXIS_BROADCAST;
+            cur.rank++;
+        }
     if (cur.rank != y->rank) return pt2_fail(err, PT2_ERR_INTERNAL, "the view has %d axes, expected %d", cur.rank, y->rank);
     if (!num_steps) return pt2_axes_set_output_at(ctx, node, 0, &cur, err);
     /* The last step's layer is the node's: checked against PyTorch's view. */
@@ -340,4 +514,11 @@ pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const 
         if (st) return st;
     }
     return PT2_OK;
+}
+
+void pt2_axes_after_reduction(const pt2_lowered_value *in, const int *reduced, int keepdim, int *dims, int *rank) {
+    *rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (!reduced[a]) dims[(*rank)++] = in->dims[a];
+        else if (keepdim) dims[(*rank)++] = PT2_AXIS_BROADCAST;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "axes.h"
 #include "op_notes.h"
 #include "lowerings.h"
 
@@ -108,10 +109,9 @@ pt2_status pt2_lower_set_output(pt2_lower_context *ctx, const pt2_node *node, pt
                                 const int *dims, pt2_error *err) {
     if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR)
         return pt2_lower_fail(node, err, "the op has no tensor output");
-    if (rank != layer->shape.rank) return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
-    for (int a = 0; a < rank; a++)
-        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
-            return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
+    /* Broadcast axes (core/lower/axes.h) are PyTorch axes the layer lacks. */
+    pt2_status st = pt2_axes_check_output(ctx, node, node->outputs[0].value_id, layer, rank, dims, err);
+    if (st) return st;
     pt2_lowered_value *v = &ctx->values[node->outputs[0].value_id];
     v->is_set = 1;
     v->layer = layer->name;
@@ -154,6 +154,9 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
     for (int a = 0; a < constant->rank; a++) {
         if (constant->shape[a] == 1) continue;
         int like_axis = like->rank - constant->rank + a;
+        if (like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
+            return pt2_lower_fail(node, err, "a constant of size %lld along a size-1 axis the data does not have in RETURNN",
+                                  (long long)constant->shape[a]);
         dims[value.rank] = like->dims[like_axis];
         shape[value.rank] = constant->shape[a];
         value.shape[value.rank] = constant->shape[a];
@@ -423,8 +426,17 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
             continue;
         }
         const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
+        /* An op that does not follow broadcast axes (core/lower/axes.h) gets real ones. */
+        st = PT2_OK;
+        if (!pt2_axes_op_follows_broadcast(node->target))
+            for (size_t a = 0; a < node->num_inputs && !st; a++) {
+                const pt2_arg *arg = &node->inputs[a].arg;
+                if (arg->kind == PT2_ARG_TENSOR) st = pt2_axes_materialise(out, node, arg->value_id, err);
+                for (size_t k = 0; arg->kind == PT2_ARG_TENSORS && k < arg->count && !st; k++)
+                    st = pt2_axes_materialise(out, node, arg->value_ids[k], err);
+            }
         size_t layers_before = net->num_layers;
-        st = lowering->lower(out, node, err);
+        if (!st) st = lowering->lower(out, node, err);
         for (size_t l = layers_before; !st && l < net->num_layers; l++)
             if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class))
                 return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
@@ -462,6 +474,8 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     if (!result || result->arg.kind != PT2_ARG_TENSOR) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     const pt2_lowered_value *v = &out->values[result->arg.value_id];
     if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
+    /* The network's output has every PyTorch axis as a real one. */
+    if ((st = pt2_axes_materialise(out, NULL, result->arg.value_id, err))) return st;
     pt2_rt_layer *copy;
     /* The network's result; the emitter writes it as "output" (RETURNN's required name). */
     if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;

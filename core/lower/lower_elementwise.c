@@ -139,11 +139,12 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
     if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, self, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, other, err);
+    const pt2_lowered_value *operands[2] = {self, other};
     if (!st) st = pt2_rt_set_string(layer, "kind", kind, err);
+    if (!st) st = pt2_axes_allow_broadcast_all(ctx, layer, operands, 2, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
-    const pt2_lowered_value *operands[2] = {self, other};
     int dims[PT2_MAX_RANK];
     if ((st = pt2_axes_broadcast(ctx, node, layer, operands, 2, out->rank, dims, err))) return st;
     return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);

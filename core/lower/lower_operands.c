@@ -69,7 +69,8 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
 
 pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
                                       pt2_lowered_value *out, pt2_error *err) {
-    pt2_status st = pt2_lower_infer(ctx, node, b->layer, err);
+    pt2_status st = pt2_axes_allow_broadcast_all(ctx, b->layer, b->sources, b->count, err);
+    if (!st) st = pt2_lower_infer(ctx, node, b->layer, err);
     if (st) return st;
     int rank = 0;
     for (size_t i = 0; i < b->count; i++)

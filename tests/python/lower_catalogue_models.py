@@ -190,6 +190,46 @@ class ExpandAndRepeat(nn.Module):
         return self.out(y.repeat(1, 1, 2))
 
 
+# ---- the axis map's broadcast axes (size-1 axes RETURNN does not have) ----
+
+class KeepdimBroadcast(nn.Module):
+    """Reductions with keepdim=True broadcasting back against the data they came from: a softmax
+    written by hand over the features, centring over the dynamic time, a vector-norm scaling,
+    max.dim/min.dim/logsumexp/amin/any/all kept; the result ends on a kept axis (the network's
+    output needs it as a real axis)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        e = torch.exp(h - h.amax(-1, keepdim=True))
+        p = e / e.sum(-1, keepdim=True)
+        c = p - p.mean(1, keepdim=True)  # over the time
+        n = c / (torch.linalg.vector_norm(c, dim=-1, keepdim=True) + 1e-3)
+        m = n + h.max(dim=-1, keepdim=True).values - h.min(-1, keepdim=True).values + h.amin(1, keepdim=True)
+        m = m * torch.logsumexp(h, -1, keepdim=True) + (h > 0.5).any(-1, keepdim=True).float()
+        m = m - (h > -2.0).all(-1, keepdim=True).float() * h.sum((1, 2), keepdim=True)
+        return self.out(m).sum(-1, keepdim=True)  # [B, T, 1]
+
+
+class UnsqueezeBroadcast(nn.Module):
+    """unsqueeze'd size-1 axes broadcasting: a per-sequence vector over the time, a per-frame
+    scalar over the features, and a gate with an unsqueeze at both ends."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        g = h.mean(1).unsqueeze(1)  # [B, 1, 6]
+        s = torch.sigmoid(h.sum(-1)).unsqueeze(-1)  # [B, T, 1]
+        y = h * g + s - torch.tanh(g.unsqueeze(0)).squeeze(0) * s
+        return self.out(y)
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -206,6 +246,9 @@ CATALOGUE = {
     "cat_and_stack": (CatAndStack, 8, 20, 1),
     "cat_along_time": (CatAlongTime, 8, 20, 1),
     "expand_and_repeat": (ExpandAndRepeat, 8, 20, 1),
+    # the axis map's broadcast axes
+    "keepdim_broadcast": (KeepdimBroadcast, 8, 20, 1),
+    "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
 }
 
 

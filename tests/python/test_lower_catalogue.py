@@ -62,6 +62,11 @@ COVERS = {
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
     "cat_along_time": {"aten.cat.default"},
     "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
+    # the axis map's broadcast axes
+    "keepdim_broadcast": {"aten.amax.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.linalg_vector_norm.default",
+                          "aten.max.dim", "aten.min.dim", "aten.amin.default", "aten.logsumexp.default", "aten.any.dim",
+                          "aten.all.dim"},
+    "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
 }
 
 

@@ -9,10 +9,8 @@
 pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
                              const char **out, pt2_error *err) {
     if (axis < 0 || axis >= v->rank || v->dims[axis] < 0)
-        return pt2_lower_fail(node, err, "axis %d has no RETURNN dim (a size-1 axis that broadcasts)", axis);
-    if (!pt2_axes_is_real(v, axis))
-        return pt2_lower_fail(node, err, "axis %d ('%s') is there by broadcasting only (an expand); the value does not have it",
-                              axis, ctx->net->dims[v->dims[axis]].description);
+        return pt2_lower_fail(node, err, "axis %d is a broadcast axis (the value is constant along it; RETURNN's value does "
+                              "not have it), which this op cannot name", axis);
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &v->shape, v->dims[axis], out, err);
     if (st) return pt2_lower_fail(node, err, "axis %d ('%s') cannot be named in a RETURNN option: %s", axis,
                                   ctx->net->dims[v->dims[axis]].description, err->message);
@@ -73,6 +71,11 @@ int pt2_axes_op_follows_broadcast(const char *target) {
     return 0;
 }
 
+const pt2_lowered_value *pt2_axes_value(const pt2_lower_context *ctx, int value_id) {
+    if (ctx->needs_real_axes && ctx->real_values[value_id].is_set) return &ctx->real_values[value_id];
+    return &ctx->values[value_id];
+}
+
 static const pt2_node *producer_of(const pt2_graph *graph, int value_id) {
     for (size_t n = 0; n < graph->num_nodes; n++) {
         const pt2_node *node = &graph->nodes[n];
@@ -88,51 +91,71 @@ static const pt2_node *producer_of(const pt2_graph *graph, int value_id) {
 }
 
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
-    pt2_lowered_value *v = &ctx->values[value_id];
-    if (!v->is_set || pt2_axes_all_real(v)) return PT2_OK;
-    int missing = 0;
+    const pt2_lowered_value *v = &ctx->values[value_id];
+    if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
+    const pt2_tensor *torch = &ctx->run->values[value_id].tensor;
+    const pt2_value *meta = &ctx->graph->values[value_id];
+    int layers = 0;
     for (int a = 0; a < v->rank; a++) {
-        if (v->dims[a] < 0) missing++;
-        else if (!pt2_axes_is_real(v, a)) {
-            const char *what = ctx->net->dims[v->dims[a]].description;
+        if (v->dims[a] >= 0) continue;
+        layers += torch->shape[a] == 1 ? 1 : 2;
+        if (torch->shape[a] != 1 && a < meta->rank && meta->sizes[a].is_symbolic) {
             if (!consumer)
-                return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is '%s' by broadcasting only (an "
-                                "expand); RETURNN has no layer repeating a value along a dim it lacks", a, what);
-            return pt2_lower_fail(consumer, err, "axis %d of an input is '%s' by broadcasting only (an expand); this op "
-                                  "needs it as a real axis, and RETURNN has no layer repeating a value along a dim it "
-                                  "lacks", a, what);
+                return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is expanded to a dynamic size "
+                                "(the value is constant along it); RETURNN has no layer repeating a value along a dim it lacks", a);
+            return pt2_lower_fail(consumer, err, "axis %d of an input is expanded to a dynamic size (the value is constant "
+                                  "along it); this op needs it as a real axis, and RETURNN has no layer repeating a value "
+                                  "along a dim it lacks", a);
         }
     }
     const pt2_node *producer = producer_of(ctx->graph, value_id);
     if (!producer) return pt2_fail(err, PT2_ERR_INTERNAL, "a value with broadcast axes has no producer");
     pt2_lowered_value cur = *v;
+    const char *leaf = ctx->places[producer - ctx->graph->nodes].base;
     for (int a = 0, done = 0; a < v->rank; a++) {
         if (cur.dims[a] >= 0) continue;
-        int last = ++done == missing;
-        pt2_rt_layer *layer;
-        char base[200];
-        snprintf(base, sizeof base, "%s_expand", ctx->places[producer - ctx->graph->nodes].base);
-        pt2_status st = last ? pt2_lower_new_layer(ctx, producer, "expand_dims", &layer, err)
-                             : pt2_lower_new_layer_named(ctx, producer, base, "expand_dims", &layer, err);
-        /* The graph's own value first, so that the check feeds PyTorch's tensor. */
-        if (!st) st = pt2_lower_add_source(ctx, layer, done == 1 ? v : &cur, err);
-        if (!st) st = pt2_rt_set_string(layer, "axis", "spatial", err);
-        if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
-        if (!st) st = pt2_lower_infer(ctx, producer, layer, err);
-        if (st) return st;
-        int dims[PT2_MAX_RANK];
-        memcpy(dims, cur.dims, sizeof dims);
-        dims[a] = pt2_axes_new_dim(layer, &cur);
-        if (dims[a] < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "expand_dims '%s' made no single new dim", layer->name);
-        pt2_axes_value_of(layer, cur.rank, dims, &cur);
-        if (last) { /* checked against PyTorch's value, as the producer's own layer */
-            layer->node = (int)(producer - ctx->graph->nodes);
-            layer->output_value = value_id;
-            layer->torch_rank = cur.rank;
-            memcpy(layer->torch_dims, cur.dims, sizeof(int) * (size_t)cur.rank);
+        for (int tile = 0; tile < (torch->shape[a] == 1 ? 1 : 2); tile++) {
+            int last = ++done == layers;
+            const char *layer_class = tile ? "tile" : "expand_dims";
+            pt2_rt_layer *layer;
+            char base[200];
+            snprintf(base, sizeof base, "%s_%s", leaf, tile ? "tile" : "expand");
+            pt2_status st = last ? pt2_lower_new_layer(ctx, producer, layer_class, &layer, err)
+                                 : pt2_lower_new_layer_named(ctx, producer, base, layer_class, &layer, err);
+            /* The graph's own value first, so that the check feeds PyTorch's tensor. */
+            if (!st) st = pt2_lower_add_source(ctx, layer, done == 1 ? v : &cur, err);
+            if (st) return st;
+            if (!tile) {
+                st = pt2_rt_set_string(layer, "axis", "spatial", err);
+                if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
+            } else { /* the size an expand gave it */
+                const char *key;
+                pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 1, sizeof *items, err);
+                const char **keys = pt2_arena_alloc_array(ctx->arena, 1, sizeof *keys, err);
+                if (!items || !keys) return err->status;
+                if ((st = pt2_axes_describe(ctx, producer, &cur, a, &key, err))) return st;
+                keys[0] = key;
+                items[0] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = torch->shape[a]};
+                pt2_rt_value multiples = {.kind = PT2_RT_DICT, .count = 1, .items = items, .keys = keys};
+                st = pt2_rt_set_value(layer, "multiples", &multiples, err);
+            }
+            if (!st) st = pt2_lower_infer(ctx, producer, layer, err);
+            if (st) return st;
+            int dims[PT2_MAX_RANK];
+            memcpy(dims, cur.dims, sizeof dims);
+            if (!tile) dims[a] = pt2_axes_new_dim(layer, &cur);
+            else dims[a] = layer->shape.dims[pt2_rt_shape_axis(&cur.shape, cur.dims[a])]; /* tile keeps the axis order */
+            if (dims[a] < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
+            pt2_axes_value_of(layer, cur.rank, dims, &cur);
+            if (last) { /* checked against PyTorch's value, as the producer's own layer */
+                layer->node = (int)(producer - ctx->graph->nodes);
+                layer->output_value = value_id;
+                layer->torch_rank = cur.rank;
+                memcpy(layer->torch_dims, cur.dims, sizeof(int) * (size_t)cur.rank);
+            }
         }
     }
-    *v = cur;
+    ctx->real_values[value_id] = cur;
     return PT2_OK;
 }
 
@@ -161,16 +184,9 @@ pt2_status pt2_axes_check_output(pt2_lower_context *ctx, const pt2_node *node, i
         return pt2_lower_fail(node, err, "the map has %d axes, PyTorch's output %d", rank, torch->rank);
     int real = 0;
     for (int a = 0; a < rank; a++) {
-        if (dims[a] < 0) {
-            if (torch && torch->shape[a] != 1)
-                return pt2_lower_fail(node, err, "axis %d of size %lld has no RETURNN dim", a, (long long)torch->shape[a]);
-            continue;
-        }
-        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0) {
-            if (ctx->net->dims[dims[a]].kind == PT2_RT_DIM_STATIC)
-                return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
-            continue; /* expanded to a batch or dynamic dim by broadcasting only */
-        }
+        if (dims[a] < 0) continue; /* a broadcast axis */
+        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
+            return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
         real++;
     }
     if (real != layer->shape.rank)
@@ -270,24 +286,17 @@ pt2_status pt2_axes_require_feature(pt2_lower_context *ctx, const pt2_node *node
 pt2_status pt2_axes_broadcast(pt2_lower_context *ctx, const pt2_node *node, const pt2_rt_layer *layer,
                               const pt2_lowered_value *const *operands, int count, int rank, int *dims, pt2_error *err) {
     for (int a = 0; a < rank; a++) {
-        int best = -1, expanded = -1;
+        int best = -1;
         for (int i = 0; i < count; i++) {
             int axis = operands[i]->rank - rank + a;
             if (axis < 0) continue;
             int d = operands[i]->dims[axis];
-            if (d < 0) continue;
-            if (pt2_rt_shape_axis(&layer->shape, d) < 0) {
-                /* expanded by broadcasting only in this operand: the other's real dim wins */
-                if (!pt2_axes_is_real(operands[i], axis)) expanded = d;
-                continue;
-            }
+            if (d < 0 || pt2_rt_shape_axis(&layer->shape, d) < 0) continue;
             const pt2_rt_dim *dim = &ctx->net->dims[d];
             if (best < 0 || !(dim->kind == PT2_RT_DIM_STATIC && dim->size == 1)) best = d;
         }
-        /* No operand has the axis in RETURNN: the result broadcasts there too (size 1, or the
-         * dim the operands were expanded to). */
-        if (best < 0) best = expanded;
-        if (best < 0 && expanded < 0) {
+        /* No operand has the axis in RETURNN: the result is constant along it too. */
+        if (best < 0) {
             int all_broadcast = 1;
             for (int i = 0; i < count; i++) {
                 int axis = operands[i]->rank - rank + a;
@@ -416,11 +425,10 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     pt2_lowered_value start = *in;
     start.rank = 0;
     for (int a = 0; a < in->rank; a++) {
-        if (in->dims[a] < 0) continue;
-        if (!pt2_axes_is_real(in, a))
-            return pt2_lower_fail(node, err, "axis %d is '%s' by broadcasting only (an expand); a view of it is not lowered", a,
-                                  dims[in->dims[a]].description);
-        start.dims[start.rank++] = in->dims[a];
+        if (in->dims[a] < 0 && x->shape[a] != 1)
+            return pt2_lower_fail(node, err, "axis %d is a broadcast axis of size %lld (an expand); a view of it is not lowered",
+                                  a, (long long)x->shape[a]);
+        if (in->dims[a] >= 0) start.dims[start.rank++] = in->dims[a];
     }
     /* Plan on a working list of (size, dim kind) per current axis. */
     int64_t cur_sizes[PT2_MAX_RANK];

@@ -8,11 +8,12 @@
  *     a dynamic dim carried through as a derived dim (T*k, ceil(T/k));
  *   - requiring an axis to be the feature dim (a reinterpret_data with set_axes when it is not);
  *   - finishing an output's map: the same axes, one replaced, one dropped, one appended.
- *   - broadcast axes: a PyTorch axis of size 1 that the value lacks in RETURNN (dims[a] =
- *     PT2_AXIS_BROADCAST; a keepdim reduction's axis, an unsqueeze), and an axis expanded to a
- *     batch or dynamic dim the value lacks (dims[a] = that dim, not in the value's layer): an
- *     elementwise op broadcasts against them as PyTorch does (the other operand's dim wins), and
- *     only an op that needs a real axis gets one (pt2_axes_materialise);
+ *   - broadcast axes (dims[a] = PT2_AXIS_BROADCAST): a PyTorch axis along which the value is
+ *     constant and which RETURNN's value lacks: a size-1 axis (a keepdim reduction's, an
+ *     unsqueeze's) or one expand made of any size (the batch, the time, a static size: which one
+ *     does not matter, as the value does not vary along it). An elementwise op broadcasts against
+ *     it as PyTorch does (the other operand's dim wins) with no layer; only an op that needs a
+ *     real axis gets one (pt2_axes_materialise);
  * An axis pattern RETURNN cannot express fails with the op, its module path, source line and
  * the axes (pt2_lower_fail). */
 #ifndef PT2_LOWER_AXES_H
@@ -20,7 +21,7 @@
 
 #include "lower.h"
 
-/* A PyTorch axis of size 1 that the value does not have in RETURNN. */
+/* A PyTorch axis along which the value is constant and that RETURNN's value does not have. */
 #define PT2_AXIS_BROADCAST (-1)
 
 /* Is axis `axis` of `v` a dim of v's layer (not a broadcast axis)? */
@@ -28,12 +29,16 @@ int pt2_axes_is_real(const pt2_lowered_value *v, int axis);
 /* Does every axis of `v` have its dim in v's layer? */
 int pt2_axes_all_real(const pt2_lowered_value *v);
 
-/* Graph value `value_id` with every axis real: each size-1 broadcast axis gets an expand_dims
- * (named and checked as the value's producer, so an unsqueeze consumed by e.g. a conv looks as it
- * always did). The map is updated in place, so later consumers share the layers. An axis expanded
- * to the batch or a dynamic dim by broadcasting only is refused (RETURNN has no layer repeating a
- * value along a dim it lacks). */
+/* Graph value `value_id` with every axis real: each broadcast axis gets an expand_dims (and a
+ * tile when an expand made it of a static size), named and checked as the value's producer, so
+ * that an unsqueeze consumed by e.g. a conv looks as it always did. It is kept beside the map
+ * (ctx->real_values), so later consumers share the layers and earlier ones keep their map. A broadcast axis of a dynamic size (an expand to the time)
+ * is refused: RETURNN has no layer repeating a value along a dim it lacks. */
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err);
+
+/* The lowered value `value_id` as the op being lowered takes it (with real axes when it needs
+ * them); for lowerings that read a list of tensors without pt2_lower_input. */
+const pt2_lowered_value *pt2_axes_value(const pt2_lower_context *ctx, int value_id);
 
 /* Does the op's lowering follow broadcast axes itself (elementwise ops, views, permutes,
  * expand, reductions)? Others get their inputs materialised first. */
@@ -58,7 +63,7 @@ pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, 
                                   pt2_error *err);
 
 /* `dims` as the map of graph value `value_id` computed by `layer`: each of the layer's dims once,
- * the rest broadcast axes (size 1 in PyTorch, or expanded to a batch or dynamic dim). */
+ * the rest broadcast axes. */
 pt2_status pt2_axes_check_output(pt2_lower_context *ctx, const pt2_node *node, int value_id, const pt2_rt_layer *layer,
                                  int rank, const int *dims, pt2_error *err);
 

@@ -32,6 +32,7 @@ pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const c
     const pt2_arg *a = pt2_node_arg(node, name);
     if (!a || a->kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "argument '%s' is not a tensor", name);
     const pt2_lowered_value *v = &ctx->values[a->value_id];
+    if (ctx->needs_real_axes && ctx->real_values[a->value_id].is_set) v = &ctx->real_values[a->value_id];
     *out = v->is_set ? v : NULL;
     if (!v->is_set && ctx->dynamic[a->value_id])
         return pt2_lower_fail(node, err, "argument '%s' comes from an op that was not lowered", name);
@@ -146,22 +147,21 @@ static const char *constant_name(const pt2_lower_context *ctx, const pt2_node *n
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
     if (constant->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s constant is not lowered yet", pt2_dtype_name(constant->dtype));
-    if (constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
+    if (like && constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
+    int rank = like ? like->rank : constant->rank;
     pt2_tensor value = *constant;
-    int dims[PT2_MAX_RANK];
     int64_t shape[PT2_MAX_RANK];
     value.rank = 0;
     for (int a = 0; a < constant->rank; a++) {
         if (constant->shape[a] == 1) continue;
-        int like_axis = like->rank - constant->rank + a;
-        if (like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
-            return pt2_lower_fail(node, err, "a constant of size %lld along a size-1 axis the data does not have in RETURNN",
+        int like_axis = rank - constant->rank + a;
+        if (like && like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
+            return pt2_lower_fail(node, err, "a constant of size %lld along an axis the data does not have in RETURNN",
                                   (long long)constant->shape[a]);
-        dims[value.rank] = like->dims[like_axis];
         shape[value.rank] = constant->shape[a];
         value.shape[value.rank] = constant->shape[a];
         value.strides[value.rank++] = constant->strides[a];
-        if (ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
+        if (like && ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "a constant spans a batch or time axis");
     }
     /* Named after the buffer or parameter it holds ("gain"), else after the op using it. */
@@ -186,11 +186,10 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
     out->is_set = 1;
     out->layer = layer->name;
     out->shape = layer->shape;
-    out->rank = like->rank;
-    for (int a = 0; a < like->rank; a++) out->dims[a] = -1;
+    out->rank = rank;
+    for (int a = 0; a < rank; a++) out->dims[a] = -1;
     for (int a = 0, kept = 0; a < constant->rank; a++)
-        if (constant->shape[a] != 1) out->dims[like->rank - constant->rank + a] = layer->shape.dims[kept++];
-    (void)dims;
+        if (constant->shape[a] != 1) out->dims[rank - constant->rank + a] = layer->shape.dims[kept++];
     return PT2_OK;
 }
 
@@ -387,8 +386,9 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     pt2_error_set_file(err, graph->file_name);
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     out->dynamic = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    out->real_values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->real_values, err);
     unsigned char *node_dynamic = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
-    if (!out->values || !out->dynamic || !node_dynamic) return err->status;
+    if (!out->values || !out->dynamic || !out->real_values || !node_dynamic) return err->status;
     pt2_status st = lower_input(out, err);
     if (st) return st;
     /* Only ops on the input's path are lowered; the rest fold into constants. */
@@ -428,7 +428,8 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
         const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
         /* An op that does not follow broadcast axes (core/lower/axes.h) gets real ones. */
         st = PT2_OK;
-        if (!pt2_axes_op_follows_broadcast(node->target))
+        out->needs_real_axes = !pt2_axes_op_follows_broadcast(node->target);
+        if (out->needs_real_axes)
             for (size_t a = 0; a < node->num_inputs && !st; a++) {
                 const pt2_arg *arg = &node->inputs[a].arg;
                 if (arg->kind == PT2_ARG_TENSOR) st = pt2_axes_materialise(out, node, arg->value_id, err);
@@ -437,6 +438,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
             }
         size_t layers_before = net->num_layers;
         if (!st) st = lowering->lower(out, node, err);
+        out->needs_real_axes = 0;
         for (size_t l = layers_before; !st && l < net->num_layers; l++)
             if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class))
                 return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
@@ -476,6 +478,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
     /* The network's output has every PyTorch axis as a real one. */
     if ((st = pt2_axes_materialise(out, NULL, result->arg.value_id, err))) return st;
+    if (out->real_values[result->arg.value_id].is_set) v = &out->real_values[result->arg.value_id];
     pt2_rt_layer *copy;
     /* The network's result; the emitter writes it as "output" (RETURNN's required name). */
     if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;

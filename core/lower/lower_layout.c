@@ -340,7 +340,7 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const char *axes[PT2_RT_MAX_FROM];
     int axis = -1;
     for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
         if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; stacking constants is not lowered", i);
         if ((st = wrap_axis(node, dim, v->rank + 1, &axis, err))) return st;
         char name[220];
@@ -366,11 +366,13 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return pt2_axes_finish_replace(ctx, node, layer, &expanded[0], axis, pt2_axes_new_dim(layer, &expanded[0]), err);
 }
 
-/* expand / expand_as / repeat: static axes repeated n times are RETURNN's tile (tf.tile, which
- * is PyTorch's repeat, and expand of a size-1 axis). New leading axes and the batch or a dynamic
- * axis repeated are not expressible. */
-static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                          const int64_t *multiples, pt2_error *err) {
+/* expand / expand_as / repeat. repeat, and expand of a real size-1 axis (a RETURNN dim of size 1)
+ * to a static size, are RETURNN's tile (tf.tile) of static axes. expand of a broadcast axis (an
+ * unsqueeze's, a keepdim reduction's, a constant's size-1 axis) or a new leading axis needs no
+ * layer at all, to any size (the batch and the time too): the value is constant along it, so it
+ * stays a broadcast axis of the map (core/lower/axes.h), and the op consuming it broadcasts. */
+static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *source,
+                          const pt2_lowered_value *in, const int64_t *multiples, pt2_error *err) {
     const char **keys = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *keys, err);
     pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *items, err);
     if (!keys || !items) return err->status;
@@ -378,6 +380,7 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
     pt2_status st = PT2_OK;
     for (int a = 0; a < in->rank && !st; a++) {
         if (multiples[a] == 1) continue;
+        if (in->dims[a] < 0) return pt2_lower_fail(node, err, "axis %d is a broadcast axis: repeating it is not lowered", a);
         if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "axis %d ('%s') is the batch or dynamic: RETURNN's tile repeats static axes only", a,
                                   ctx->net->dims[in->dims[a]].description);
@@ -385,11 +388,11 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
         items[count++] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = multiples[a]};
     }
     if (st) return st;
-    if (!count) return pt2_lower_alias(ctx, node, in, err);
+    if (!count) return pt2_axes_set_output_at(ctx, node, 0, in, err);
     pt2_rt_value dict = {.kind = PT2_RT_DICT, .count = count, .items = items, .keys = keys};
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "tile", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
     if (!st) st = pt2_rt_set_value(layer, "multiples", &dict, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
@@ -401,18 +404,39 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
 }
 
 static pt2_status lower_expand(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *name = pt2_node_arg(node, "self") ? "self" : "input";
     const pt2_lowered_value *in;
-    pt2_status st = data_input(ctx, node, &in, err);
+    pt2_lowered_value placed;
+    pt2_status st = pt2_lower_input(ctx, node, name, &in, err);
     if (st) return st;
-    const pt2_arg *a = pt2_node_arg(node, "self");
-    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
-    if (y->rank != x->rank) return pt2_lower_fail(node, err, "expand adding %d leading axes is not lowered", y->rank - x->rank);
-    int64_t multiples[PT2_MAX_RANK];
-    for (int i = 0; i < x->rank; i++) {
-        if (x->shape[i] != y->shape[i] && x->shape[i] != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", i, (long long)x->shape[i]);
-        multiples[i] = x->shape[i] == 1 ? y->shape[i] : 1;
+    if (!in) { /* a constant (a learned vector expanded to the data's shape): its variable layer */
+        pt2_tensor c;
+        int present;
+        if ((st = pt2_lower_constant(ctx, node, name, &c, &present, err))) return st;
+        if ((st = pt2_lower_constant_layer(ctx, node, &c, NULL, &placed, err))) return st;
+        in = &placed;
     }
-    return tile_to(ctx, node, in, multiples, err);
+    const pt2_arg *a = pt2_node_arg(node, name);
+    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    const pt2_value *y_meta = &ctx->graph->values[node->outputs[0].value_id];
+    if (y->rank < x->rank || y->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "expand to %d axes from %d", y->rank, x->rank);
+    int lead = y->rank - x->rank;
+    /* The output's map: new leading axes are broadcast axes. */
+    pt2_lowered_value out = *in;
+    out.rank = y->rank;
+    for (int b = 0; b < y->rank; b++) out.dims[b] = b < lead ? PT2_AXIS_BROADCAST : in->dims[b - lead];
+    int64_t multiples[PT2_MAX_RANK];
+    for (int b = 0; b < y->rank; b++) {
+        int64_t from = b < lead ? 1 : x->shape[b - lead];
+        multiples[b] = 1;
+        if (from == y->shape[b] || out.dims[b] < 0) continue; /* a broadcast axis stays one, of any size */
+        if (from != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", b, (long long)from);
+        if (b < y_meta->rank && y_meta->sizes[b].is_symbolic)
+            return pt2_lower_fail(node, err, "axis %d is a RETURNN dim of size 1 ('%s'); expanding it to a dynamic size is "
+                                  "not lowered", b, ctx->net->dims[out.dims[b]].description);
+        multiples[b] = y->shape[b];
+    }
+    return tile_to(ctx, node, lead || in == &placed ? &out : in, &out, multiples, err);
 }
 
 static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -423,7 +447,7 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = pt2_op_ints(ctx->run, node, "repeats", repeats, PT2_MAX_RANK, &count, err);
     if (st) return st;
     if ((int)count != in->rank) return pt2_lower_fail(node, err, "repeat adding %d leading axes is not lowered", (int)count - in->rank);
-    return tile_to(ctx, node, in, repeats, err);
+    return tile_to(ctx, node, in, in, repeats, err);
 }
 
 /* ---- matmul -> dot ---- */
@@ -573,8 +597,8 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.select.int", lower_select, "slice squeeze"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.stack.default", lower_stack, "expand_dims concat"},
-    {"aten.expand.default", lower_expand, "tile"},
-    {"aten.expand_as.default", lower_expand, "tile"},
+    {"aten.expand.default", lower_expand, "tile variable"},
+    {"aten.expand_as.default", lower_expand, "tile variable"},
     {"aten.repeat.default", lower_repeat, "tile"},
     {"aten.chunk.default", lower_split, "slice"},
     {"aten.split.Tensor", lower_split, "slice"},

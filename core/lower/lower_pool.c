@@ -165,7 +165,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     int all_feature = 1, axis = -1;
     const char *axes[PT2_RT_MAX_FROM];
     for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]); /* with real axes */
         if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; joining constants is not lowered", i);
         axis = (int)(dim < 0 ? dim + v->rank : dim);
         if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
@@ -175,7 +175,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     }
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, all_feature ? "copy" : "concat", &layer, err))) return st;
-    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &ctx->values[tensors->value_ids[i]], err);
+    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, pt2_axes_value(ctx, tensors->value_ids[i]), err);
     if (!st && !all_feature) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;

@@ -101,10 +101,11 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     pt2_tensor ours, torch;
     if (!st) st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
     int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
-    /* An axis expanded by broadcasting only (core/lower/axes.h) is compared at its first entry. */
+    /* A broadcast axis (core/lower/axes.h; PyTorch's value is constant along it) is compared at its
+     * first entry. */
     pt2_tensor expected = lowered->run->values[checked].tensor;
     for (int a = 0; a < layer->torch_rank && a < expected.rank; a++)
-        if (layer->torch_dims[a] >= 0 && pt2_rt_shape_axis(&layer->shape, layer->torch_dims[a]) < 0) expected.shape[a] = 1;
+        if (layer->torch_dims[a] < 0) expected.shape[a] = 1;
     if (!st) st = pt2_tensor_contiguous(arena, &expected, 0, &torch, err);
     if (st) {
         if (!err->module_path[0] && node->module_depth)

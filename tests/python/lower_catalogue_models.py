@@ -230,6 +230,25 @@ class UnsqueezeBroadcast(nn.Module):
         return self.out(y)
 
 
+class ExpandBroadcast(nn.Module):
+    """expand of broadcast axes with no layer, to the batch and the dynamic time too: a learned
+    [1, 1, F] vector expand_as'd and expanded to x's [B, T, F], a per-sequence mean unsqueezed and
+    expanded over the time, a per-frame gate (keepdim) expanded over the features; and one that a
+    Linear needs as its real feature axis (materialised by expand_dims and tile)."""
+    def __init__(self):
+        super().__init__()
+        self.vec = nn.Parameter(torch.randn(1, 1, 8))
+        self.out = nn.Linear(8, 4)
+        self.gate_out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        b, t, f = x.shape
+        m = x.mean(1).unsqueeze(1).expand(-1, t, -1)  # [B, T, F], constant over the time
+        g = torch.sigmoid(x.sum(-1, keepdim=True))  # [B, T, 1]
+        y = x * g.expand(-1, -1, f) + m + self.vec.expand_as(x) - self.vec.expand(b, t, -1) * 0.5
+        return self.out(y) + self.gate_out(g.expand(-1, -1, 6))
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -249,6 +268,7 @@ CATALOGUE = {
     # the axis map's broadcast axes
     "keepdim_broadcast": (KeepdimBroadcast, 8, 20, 1),
     "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
+    "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
 }
 
 

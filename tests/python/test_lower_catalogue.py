@@ -67,6 +67,7 @@ COVERS = {
                           "aten.max.dim", "aten.min.dim", "aten.amin.default", "aten.logsumexp.default", "aten.any.dim",
                           "aten.all.dim"},
     "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
+    "expand_broadcast": {"aten.expand.default", "aten.expand_as.default"},
 }
 
 

@@ -445,27 +445,33 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
             cur_rank--;
         } else a++;
     }
-    /* 2. groups of equal products between the remaining input axes and the output's axes of size > 1. */
-    int out_axes[PT2_MAX_RANK], num_out = 0;
-    for (int b = 0; b < y->rank; b++)
-        if (y->shape[b] != 1) out_axes[num_out++] = b;
+    /* 2. groups of equal products between the remaining input axes and the output's axes. An
+     * output axis of size 1 is a new (broadcast) axis, unless it is where the batch or the time
+     * of size 1 in this run goes: those keep their dim (a size does not say what an axis is). */
+    int is_new[PT2_MAX_RANK] = {0}, group_out[PT2_MAX_RANK];
     int i = 0, j = 0, position = 0;
-    while (i < cur_rank || j < num_out) {
-        if (i >= cur_rank || j >= num_out)
+    for (;;) {
+        while (j < y->rank && y->shape[j] == 1 && !(i < cur_rank && cur_sizes[i] == 1 && cur_kind[i] != PT2_RT_DIM_STATIC))
+            is_new[j++] = 1;
+        if (i >= cur_rank && j >= y->rank) break;
+        if (i >= cur_rank || j >= y->rank)
             return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
-        int i0 = i, j0 = j;
-        int64_t p = cur_sizes[i++], q = y->shape[out_axes[j++]];
+        int i0 = i, n_out = 0;
+        group_out[n_out++] = j;
+        int64_t p = cur_sizes[i++], q = y->shape[j++];
         while (p != q) {
             if (p < q) {
                 if (i >= cur_rank) break;
                 p *= cur_sizes[i++];
             } else {
-                if (j >= num_out) break;
-                q *= y->shape[out_axes[j++]];
+                while (j < y->rank && y->shape[j] == 1) is_new[j++] = 1;
+                if (j >= y->rank) break;
+                group_out[n_out++] = j;
+                q *= y->shape[j++];
             }
         }
         if (p != q) return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
-        int n_in = i - i0, n_out = j - j0, dynamic_in = 0, batch_in = 0;
+        int n_in = i - i0, dynamic_in = 0, batch_in = 0;
         for (int k = i0; k < i; k++) dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
         if (batch_in && (n_in > 1 || n_out > 1))
             return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
@@ -476,14 +482,14 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
             view_step s = {STEP_SPLIT, position, 1, n_out, {0}};
             int dynamic_parts = 0;
             for (int k = 0; k < n_out; k++) {
-                int b = out_axes[j0 + k];
+                int b = group_out[k];
                 int symbolic = y_meta->sizes[b].is_symbolic;
                 s.sizes[k] = dynamic_in && symbolic ? -1 : y->shape[b];
                 dynamic_parts += dynamic_in && symbolic;
             }
             if (dynamic_in && dynamic_parts != 1)
                 return pt2_lower_fail(node, err, "splitting a dynamic axis into axes %d..%d needs exactly one dynamic part, "
-                                      "found %d", out_axes[j0], out_axes[j - 1], dynamic_parts);
+                                      "found %d", group_out[0], group_out[n_out - 1], dynamic_parts);
             steps[num_steps++] = s;
         }
         position += n_out;
@@ -496,7 +502,7 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     /* 3. the output's size-1 axes are broadcast axes (no layer; an op that needs them real gets
      * an expand_dims, pt2_axes_materialise). */
     for (int b = 0; b < y->rank; b++)
-        if (y->shape[b] == 1) {
+        if (is_new[b]) {
             if (cur.rank >= PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_INTERNAL, "too many axes");
             memmove(&cur.dims[b + 1], &cur.dims[b], sizeof(int) * (size_t)(cur.rank - b));
             cur.dims[b] = PT2_AXIS_BROADCAST;

@@ -266,12 +266,14 @@ static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return PT2_OK;
 }
 
-/* select(dim, i) and unbind: the slice [i, i+1) on a static axis, then squeeze of that axis
- * (the squeeze is the node's layer, checked against PyTorch's output `index`). */
+/* select(dim, i) and unbind: the slice [i, i+1) on a static axis, or on the time for an index
+ * from its start (x[:, 0]: every sequence has frame i, and RETURNN's slice of the time with an end
+ * is a static dim), then squeeze of that axis (the squeeze is the node's layer, checked against
+ * PyTorch's output `index`). */
 static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                 int64_t i, int index, pt2_error *err) {
-    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC)
-        return pt2_lower_fail(node, err, "axis %d is the batch or dynamic: selecting one of its entries is not lowered", axis);
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "axis %d is the batch: selecting one of its entries is not lowered", axis);
     char name[220];
     const char *base = ctx->places[node - ctx->graph->nodes].base, *description;
     pt2_rt_layer *slice, *squeeze;
@@ -314,6 +316,9 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_int(ctx->run, node, "index", &index, err);
     if (st) return st;
+    if (index < 0 && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "index %lld counts from the end of the dynamic axis %d: each sequence's own frame "
+                              "(a gather at its length %lld) is not lowered", (long long)index, axis, (long long)index);
     if (index < 0) index += n;
     if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
     return select_static(ctx, node, in, axis, index, -1, err);
@@ -324,6 +329,8 @@ static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2
     int axis;
     int64_t n;
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "unbind over the dynamic axis %d: the number of its results depends on the input", axis);
     for (int64_t i = 0; !st && i < n; i++) st = select_static(ctx, node, in, axis, i, (int)i, err);
     return st;
 }

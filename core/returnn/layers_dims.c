@@ -335,8 +335,6 @@ static pt2_status read_slice(const pt2_rt_net *net, const pt2_rt_layer *layer, c
     s->has_end = end && end->kind == PT2_RT_INT;
     s->end = s->has_end ? end->int_value : 0;
     if (s->start < 0 || s->step < 1) return pt2_rt_layer_fail(layer, err, "slice_start >= 0 and slice_step >= 1 are interpreted");
-    if (net->dims[s->dim].kind != PT2_RT_DIM_STATIC && s->has_end && s->end >= 0)
-        return pt2_rt_layer_fail(layer, err, "a positive slice_end on a dynamic axis is not interpreted");
     return PT2_OK;
 }
 
@@ -350,7 +348,14 @@ static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
     int dim;
     const char *description = pt2_arena_printf(arena, err, "%s:slice", local_name(layer));
     if (!description) return err->status;
-    if (d->kind == PT2_RT_DIM_DYNAMIC) {
+    if (d->kind == PT2_RT_DIM_DYNAMIC && s.has_end && s.end >= 0) {
+        /* [start, end) of a dynamic axis: RETURNN's new dim of end - start entries (static). */
+        int64_t n = s.end > s.start ? (s.end - s.start + s.step - 1) / s.step : 0;
+        if (n < 1) return pt2_rt_layer_fail(layer, err, "the slice is empty");
+        const char *end_description = pt2_arena_printf(arena, err, "%s:slice-end", local_name(layer));
+        if (!end_description) return err->status;
+        st = pt2_rt_add_dim(arena, net, end_description, PT2_RT_DIM_STATIC, n, &dim, err);
+    } else if (d->kind == PT2_RT_DIM_DYNAMIC) {
         st = pt2_rt_derive_dim(arena, net, s.dim, 1, (s.has_end ? s.end : 0) - s.start, s.step, description, &dim, err);
     } else if (d->kind == PT2_RT_DIM_STATIC) {
         int64_t end = s.has_end ? (s.end < 0 ? s.end + d->size : s.end) : d->size;

@@ -249,6 +249,20 @@ class ExpandBroadcast(nn.Module):
         return self.out(y) + self.gate_out(g.expand(-1, -1, 6))
 
 
+class SelectOnTime(nn.Module):
+    """x[:, 0] and x.select(1, 2) on the dynamic time (frames every sequence has: a slice of the time
+    with an end, then a squeeze), broadcast back over the time."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        first, third = h[:, 0], h.select(1, 2)  # [B, 6]
+        return self.out(h - first.unsqueeze(1) + torch.tanh(third).unsqueeze(1) * 0.5)
+
+
 # name -> (model class, input features, the export's time length, time multiple)
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
@@ -269,6 +283,7 @@ CATALOGUE = {
     "keepdim_broadcast": (KeepdimBroadcast, 8, 20, 1),
     "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
     "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
+    "select_on_time": (SelectOnTime, 8, 20, 1),
 }
 
 

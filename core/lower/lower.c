@@ -298,8 +298,19 @@ static pt2_status lower_module_call(pt2_lower_context *ctx, const unsigned char 
         if (node_dynamic[i] && f >= 0 && !strcmp(g->nodes[i].module_stack[f].key, frame->key)) call.nodes[call.count++] = &g->nodes[i];
     }
     const pt2_module_lowering *lowering = pt2_find_module_lowering(frame->type);
+    /* A module lowered as a whole takes its inputs with real axes (core/lower/axes.h). */
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < call.count && !st; i++)
+        for (size_t a = 0; a < call.nodes[i]->num_inputs && !st; a++) {
+            const pt2_arg *arg = &call.nodes[i]->inputs[a].arg;
+            if (arg->kind == PT2_ARG_TENSOR && ctx->dynamic[arg->value_id] && !pt2_module_call_computes(&call, arg->value_id))
+                st = pt2_axes_materialise(ctx, call.nodes[i], arg->value_id, err);
+        }
+    if (st) return st;
     size_t layers_before = ctx->net->num_layers;
-    pt2_status st = lowering->lower(ctx, &call, err);
+    ctx->needs_real_axes = 1;
+    st = lowering->lower(ctx, &call, err);
+    ctx->needs_real_axes = 0;
     for (size_t l = layers_before; !st && l < ctx->net->num_layers; l++)
         if (!pt2_lowering_emits(lowering->emits, ctx->net->layers[l].layer_class))
             return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not list",

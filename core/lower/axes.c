@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "lowerings.h"
 
 pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
                              const char **out, pt2_error *err) {
     if (axis < 0 || axis >= v->rank || v->dims[axis] < 0)
-        return pt2_lower_fail(node, err, "axis %d has no RETURNN dim", axis);
+        return pt2_lower_fail(node, err, "axis %d is a broadcast axis (the value is constant along it; RETURNN's value does "
+                              "not have it), which this op cannot name", axis);
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &v->shape, v->dims[axis], out, err);
     if (st) return pt2_lower_fail(node, err, "axis %d ('%s') cannot be named in a RETURNN option: %s", axis,
                                   ctx->net->dims[v->dims[axis]].description, err->message);
@@ -22,6 +24,149 @@ void pt2_axes_value_of(const pt2_rt_layer *layer, int rank, const int *dims, pt2
     out->shape = layer->shape;
     out->rank = rank;
     memcpy(out->dims, dims, sizeof(int) * (size_t)rank);
+}
+
+int pt2_axes_is_real(const pt2_lowered_value *v, int axis) {
+    return v->dims[axis] >= 0 && pt2_rt_shape_axis(&v->shape, v->dims[axis]) >= 0;
+}
+
+int pt2_axes_all_real(const pt2_lowered_value *v) {
+    for (int a = 0; a < v->rank; a++)
+        if (!pt2_axes_is_real(v, a)) return 0;
+    return 1;
+}
+
+/* ---- broadcast axes ---- */
+
+/* The ops whose lowerings follow broadcast axes through the map; every other op gets its inputs
+ * with real axes. */
+static const char *const follows_broadcast[] = {
+    "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.flatten.using_ints",
+    "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
+    "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
+    "aten.expand.default", "aten.expand_as.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
+    "aten.type_as.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default",
+    "aten.max.dim", "aten.min.dim", "aten.logsumexp.default", "aten.any.dim", "aten.any.dims", "aten.all.dim",
+    "aten.all.dims", "aten.linalg_vector_norm.default",
+    /* its attn_mask broadcasts against the scores (lower_sdpa.c looks through an expand) */
+    "aten.scaled_dot_product_attention.default",
+};
+
+/* Ops of the elementwise tables that need their inputs' axes real (a weight along the channels,
+ * a reduction of their own). */
+static const char *const elementwise_exceptions[] = {
+    "aten.glu.default", "aten.prelu.default", "aten._prelu_kernel.default", "aten.cosine_similarity.default",
+};
+
+extern const pt2_op_lowering pt2_lowerings_elementwise[], pt2_lowerings_math[], pt2_lowerings_compare[];
+
+int pt2_axes_op_follows_broadcast(const char *target) {
+    for (size_t i = 0; i < sizeof follows_broadcast / sizeof follows_broadcast[0]; i++)
+        if (!strcmp(follows_broadcast[i], target)) return 1;
+    /* A functional _copy variant (aten.view_copy.default) is lowered as its view. */
+    const char *copy = strstr(target, "_copy.");
+    char view[128];
+    if (copy && (size_t)(copy - target) + strlen(copy + 5) < sizeof view) {
+        snprintf(view, sizeof view, "%.*s%s", (int)(copy - target), target, copy + 5);
+        for (size_t i = 0; i < sizeof follows_broadcast / sizeof follows_broadcast[0]; i++)
+            if (!strcmp(follows_broadcast[i], view)) return 1;
+    }
+    for (size_t i = 0; i < sizeof elementwise_exceptions / sizeof elementwise_exceptions[0]; i++)
+        if (!strcmp(elementwise_exceptions[i], target)) return 0;
+    /* Elementwise ops keep their input's map or broadcast by pt2_axes_broadcast. */
+    const pt2_op_lowering *const tables[] = {pt2_lowerings_elementwise, pt2_lowerings_math, pt2_lowerings_compare};
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const pt2_op_lowering *l = tables[t]; l->target; l++)
+            if (!strcmp(l->target, target)) return 1;
+    return 0;
+}
+
+const pt2_lowered_value *pt2_axes_value(const pt2_lower_context *ctx, int value_id) {
+    if (ctx->needs_real_axes && ctx->real_values[value_id].is_set) return &ctx->real_values[value_id];
+    return &ctx->values[value_id];
+}
+
+static const pt2_node *producer_of(const pt2_graph *graph, int value_id) {
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        for (size_t o = 0; o < node->num_outputs; o++) {
+            const pt2_arg *out = &node->outputs[o];
+            if (out->kind == PT2_ARG_TENSOR && out->value_id == value_id) return node;
+            if (out->kind == PT2_ARG_TENSORS)
+                for (size_t k = 0; k < out->count; k++)
+                    if (out->value_ids[k] == value_id) return node;
+        }
+    }
+    return NULL;
+}
+
+pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
+    const pt2_lowered_value *v = &ctx->values[value_id];
+    if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
+    const pt2_tensor *torch = &ctx->run->values[value_id].tensor;
+    const pt2_value *meta = &ctx->graph->values[value_id];
+    int layers = 0;
+    for (int a = 0; a < v->rank; a++) {
+        if (v->dims[a] >= 0) continue;
+        layers += torch->shape[a] == 1 ? 1 : 2;
+        if (torch->shape[a] != 1 && a < meta->rank && meta->sizes[a].is_symbolic) {
+            if (!consumer)
+                return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is expanded to a dynamic size "
+                                "(the value is constant along it); RETURNN has no layer repeating a value along a dim it lacks", a);
+            return pt2_lower_fail(consumer, err, "axis %d of an input is expanded to a dynamic size (the value is constant "
+                                  "along it); this op needs it as a real axis, and RETURNN has no layer repeating a value "
+                                  "along a dim it lacks", a);
+        }
+    }
+    const pt2_node *producer = producer_of(ctx->graph, value_id);
+    if (!producer) return pt2_fail(err, PT2_ERR_INTERNAL, "a value with broadcast axes has no producer");
+    pt2_lowered_value cur = *v;
+    const char *leaf = ctx->places[producer - ctx->graph->nodes].base;
+    for (int a = 0, done = 0; a < v->rank; a++) {
+        if (cur.dims[a] >= 0) continue;
+        for (int tile = 0; tile < (torch->shape[a] == 1 ? 1 : 2); tile++) {
+            int last = ++done == layers;
+            const char *layer_class = tile ? "tile" : "expand_dims";
+            pt2_rt_layer *layer;
+            char base[200];
+            snprintf(base, sizeof base, "%s_%s", leaf, tile ? "tile" : "expand");
+            pt2_status st = last ? pt2_lower_new_layer(ctx, producer, layer_class, &layer, err)
+                                 : pt2_lower_new_layer_named(ctx, producer, base, layer_class, &layer, err);
+            /* The graph's own value first, so that the check feeds PyTorch's tensor. */
+            if (!st) st = pt2_lower_add_source(ctx, layer, done == 1 ? v : &cur, err);
+            if (st) return st;
+            if (!tile) {
+                st = pt2_rt_set_string(layer, "axis", "spatial", err);
+                if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
+            } else { /* the size an expand gave it */
+                const char *key;
+                pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 1, sizeof *items, err);
+                const char **keys = pt2_arena_alloc_array(ctx->arena, 1, sizeof *keys, err);
+                if (!items || !keys) return err->status;
+                if ((st = pt2_axes_describe(ctx, producer, &cur, a, &key, err))) return st;
+                keys[0] = key;
+                items[0] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = torch->shape[a]};
+                pt2_rt_value multiples = {.kind = PT2_RT_DICT, .count = 1, .items = items, .keys = keys};
+                st = pt2_rt_set_value(layer, "multiples", &multiples, err);
+            }
+            if (!st) st = pt2_lower_infer(ctx, producer, layer, err);
+            if (st) return st;
+            int dims[PT2_MAX_RANK];
+            memcpy(dims, cur.dims, sizeof dims);
+            if (!tile) dims[a] = pt2_axes_new_dim(layer, &cur);
+            else dims[a] = layer->shape.dims[pt2_rt_shape_axis(&cur.shape, cur.dims[a])]; /* tile keeps the axis order */
+            if (dims[a] < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
+            pt2_axes_value_of(layer, cur.rank, dims, &cur);
+            if (last) { /* checked against PyTorch's value, as the producer's own layer */
+                layer->node = (int)(producer - ctx->graph->nodes);
+                layer->output_value = value_id;
+                layer->torch_rank = cur.rank;
+                memcpy(layer->torch_dims, cur.dims, sizeof(int) * (size_t)cur.rank);
+            }
+        }
+    }
+    ctx->real_values[value_id] = cur;
+    return PT2_OK;
 }
 
 static int output_value_id(const pt2_node *node, size_t index) {
@@ -42,15 +187,29 @@ pt2_status pt2_axes_set_output_at(pt2_lower_context *ctx, const pt2_node *node, 
     return PT2_OK;
 }
 
+pt2_status pt2_axes_check_output(pt2_lower_context *ctx, const pt2_node *node, int value_id, const pt2_rt_layer *layer,
+                                  int rank, const int *dims, pt2_error *err) {
+    const pt2_tensor *torch = ctx->run->values[value_id].is_set ? &ctx->run->values[value_id].tensor : NULL;
+    if (torch && torch->rank != rank)
+        return pt2_lower_fail(node, err, "the map has %d axes, PyTorch's output %d", rank, torch->rank);
+    int real = 0;
+    for (int a = 0; a < rank; a++) {
+        if (dims[a] < 0) continue; /* a broadcast axis */
+        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
+            return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
+        real++;
+    }
+    if (real != layer->shape.rank)
+        return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d of them", layer->name, layer->shape.rank, real);
+    return PT2_OK;
+}
+
 pt2_status pt2_axes_set_layer_output_at(pt2_lower_context *ctx, const pt2_node *node, size_t index, pt2_rt_layer *layer,
                                         int rank, const int *dims, pt2_error *err) {
     int id = output_value_id(node, index);
     if (id < 0) return pt2_lower_fail(node, err, "the op has no tensor output %zu", index);
-    if (rank != layer->shape.rank)
-        return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
-    for (int a = 0; a < rank; a++)
-        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
-            return pt2_lower_fail(node, err, "axis %d of output %zu is not a dim of layer '%s'", a, index, layer->name);
+    pt2_status st = pt2_axes_check_output(ctx, node, id, layer, rank, dims, err);
+    if (st) return st;
     pt2_lowered_value v;
     pt2_axes_value_of(layer, rank, dims, &v);
     ctx->values[id] = v;
@@ -146,10 +305,32 @@ pt2_status pt2_axes_broadcast(pt2_lower_context *ctx, const pt2_node *node, cons
             const pt2_rt_dim *dim = &ctx->net->dims[d];
             if (best < 0 || !(dim->kind == PT2_RT_DIM_STATIC && dim->size == 1)) best = d;
         }
-        if (best < 0) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
+        /* No operand has the axis in RETURNN: the result is constant along it too. */
+        if (best < 0) {
+            int all_broadcast = 1;
+            for (int i = 0; i < count; i++) {
+                int axis = operands[i]->rank - rank + a;
+                if (axis >= 0 && operands[i]->dims[axis] >= 0) all_broadcast = 0;
+            }
+            if (!all_broadcast) return pt2_lower_fail(node, err, "axis %d of the result has no dim in layer '%s'", a, layer->name);
+        }
         dims[a] = best;
     }
     return PT2_OK;
+}
+
+pt2_status pt2_axes_allow_broadcast_all(pt2_lower_context *ctx, pt2_rt_layer *layer,
+                                        const pt2_lowered_value *const *sources, size_t count, pt2_error *err) {
+    (void)ctx;
+    if (strcmp(layer->layer_class, "combine") && strcmp(layer->layer_class, "compare")) return PT2_OK;
+    for (size_t i = 0; i < count; i++) {
+        int has_all = 1;
+        for (size_t j = 0; j < count && has_all; j++)
+            for (int a = 0; a < sources[j]->shape.rank && has_all; a++)
+                has_all = pt2_rt_shape_axis(&sources[i]->shape, sources[j]->shape.dims[a]) >= 0;
+        if (has_all) return PT2_OK;
+    }
+    return pt2_rt_set_bool(layer, "allow_broadcast_all_sources", 1, err);
 }
 
 /* Two layers on one time length reached along different paths (a residual branch and its
@@ -180,7 +361,7 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
 
 /* ---- view / reshape ---- */
 
-typedef enum step_kind { STEP_SQUEEZE, STEP_MERGE, STEP_SPLIT, STEP_EXPAND } step_kind;
+typedef enum step_kind { STEP_SQUEEZE, STEP_MERGE, STEP_SPLIT } step_kind;
 
 typedef struct view_step {
     step_kind kind;
@@ -189,8 +370,8 @@ typedef struct view_step {
     int64_t sizes[PT2_MAX_RANK]; /* split: the parts' sizes (-1: the dynamic one) */
 } view_step;
 
-static const char *step_class[] = {"squeeze", "merge_dims", "split_dims", "expand_dims"};
-static const char *step_suffix[] = {"squeeze", "merge", "split", "expand"};
+static const char *step_class[] = {"squeeze", "merge_dims", "split_dims"};
+static const char *step_suffix[] = {"squeeze", "merge", "split"};
 
 /* One step on `cur` (PyTorch axes in order); the last one is the node's own layer. */
 static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const view_step *s, int last,
@@ -207,7 +388,7 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
     if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
     if (st) return st;
     const char *names[PT2_MAX_RANK];
-    for (int i = 0; i < (s->kind == STEP_EXPAND ? 0 : s->count); i++)
+    for (int i = 0; i < s->count; i++)
         if ((st = pt2_axes_describe(ctx, node, cur, s->first + i, &names[i], err))) return st;
     switch (s->kind) {
     case STEP_SQUEEZE: st = pt2_rt_set_string(layer, "axis", names[0], err); break;
@@ -219,16 +400,12 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
         st = pt2_rt_set_string(layer, "axis", names[0], err);
         if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dims", s->sizes, (size_t)s->parts, err);
         break;
-    case STEP_EXPAND:
-        st = pt2_rt_set_string(layer, "axis", "spatial", err);
-        if (!st) st = pt2_rt_set_int(layer, "dim", 1, err);
-        break;
     }
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     int dims[PT2_MAX_RANK], rank = 0;
     for (int a = 0; a < s->first; a++) dims[rank++] = cur->dims[a];
-    if (s->kind == STEP_MERGE || s->kind == STEP_EXPAND) {
+    if (s->kind == STEP_MERGE) {
         int d = pt2_axes_new_dim(layer, cur);
         if (d < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
         dims[rank++] = d;
@@ -238,8 +415,7 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
         if (at < 0 || at + s->parts > layer->shape.rank) return pt2_fail(err, PT2_ERR_INTERNAL, "split axis not found");
         for (int p = 0; p < s->parts; p++) dims[rank++] = layer->shape.dims[at + p];
     }
-    int consumed = s->kind == STEP_EXPAND ? 0 : s->count;
-    for (int a = s->first + consumed; a < cur->rank; a++) dims[rank++] = cur->dims[a];
+    for (int a = s->first + s->count; a < cur->rank; a++) dims[rank++] = cur->dims[a];
     pt2_axes_value_of(layer, rank, dims, cur);
     return PT2_OK;
 }
@@ -255,11 +431,21 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     const pt2_rt_dim *dims = ctx->net->dims;
     view_step steps[4 * PT2_MAX_RANK];
     int num_steps = 0;
+    /* Broadcast axes of size 1 are not in RETURNN: they go with no layer. */
+    pt2_lowered_value start = *in;
+    start.rank = 0;
+    for (int a = 0; a < in->rank; a++) {
+        if (in->dims[a] < 0 && x->shape[a] != 1)
+            return pt2_lower_fail(node, err, "axis %d is a broadcast axis of size %lld (an expand); a view of it is not lowered",
+                                  a, (long long)x->shape[a]);
+        if (in->dims[a] >= 0) start.dims[start.rank++] = in->dims[a];
+    }
     /* Plan on a working list of (size, dim kind) per current axis. */
     int64_t cur_sizes[PT2_MAX_RANK];
-    int cur_rank = in->rank;
+    int cur_rank = 0;
     pt2_rt_dim_kind cur_kind[PT2_MAX_RANK];
-    for (int a = 0; a < in->rank; a++) cur_sizes[a] = x->shape[a], cur_kind[a] = dims[in->dims[a]].kind;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] >= 0) cur_sizes[cur_rank] = x->shape[a], cur_kind[cur_rank++] = dims[in->dims[a]].kind;
     /* 1. static size-1 axes go (squeeze). */
     for (int a = 0; a < cur_rank;) {
         if (cur_sizes[a] == 1 && cur_kind[a] == PT2_RT_DIM_STATIC) {
@@ -269,27 +455,33 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
             cur_rank--;
         } else a++;
     }
-    /* 2. groups of equal products between the remaining input axes and the output's axes of size > 1. */
-    int out_axes[PT2_MAX_RANK], num_out = 0;
-    for (int b = 0; b < y->rank; b++)
-        if (y->shape[b] != 1) out_axes[num_out++] = b;
+    /* 2. groups of equal products between the remaining input axes and the output's axes. An
+     * output axis of size 1 is a new (broadcast) axis, unless it is where the batch or the time
+     * of size 1 in this run goes: those keep their dim (a size does not say what an axis is). */
+    int is_new[PT2_MAX_RANK] = {0}, group_out[PT2_MAX_RANK];
     int i = 0, j = 0, position = 0;
-    while (i < cur_rank || j < num_out) {
-        if (i >= cur_rank || j >= num_out)
+    for (;;) {
+        while (j < y->rank && y->shape[j] == 1 && !(i < cur_rank && cur_sizes[i] == 1 && cur_kind[i] != PT2_RT_DIM_STATIC))
+            is_new[j++] = 1;
+        if (i >= cur_rank && j >= y->rank) break;
+        if (i >= cur_rank || j >= y->rank)
             return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
-        int i0 = i, j0 = j;
-        int64_t p = cur_sizes[i++], q = y->shape[out_axes[j++]];
+        int i0 = i, n_out = 0;
+        group_out[n_out++] = j;
+        int64_t p = cur_sizes[i++], q = y->shape[j++];
         while (p != q) {
             if (p < q) {
                 if (i >= cur_rank) break;
                 p *= cur_sizes[i++];
             } else {
-                if (j >= num_out) break;
-                q *= y->shape[out_axes[j++]];
+                while (j < y->rank && y->shape[j] == 1) is_new[j++] = 1;
+                if (j >= y->rank) break;
+                group_out[n_out++] = j;
+                q *= y->shape[j++];
             }
         }
         if (p != q) return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
-        int n_in = i - i0, n_out = j - j0, dynamic_in = 0, batch_in = 0;
+        int n_in = i - i0, dynamic_in = 0, batch_in = 0;
         for (int k = i0; k < i; k++) dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
         if (batch_in && (n_in > 1 || n_out > 1))
             return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
@@ -300,26 +492,32 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
             view_step s = {STEP_SPLIT, position, 1, n_out, {0}};
             int dynamic_parts = 0;
             for (int k = 0; k < n_out; k++) {
-                int b = out_axes[j0 + k];
+                int b = group_out[k];
                 int symbolic = y_meta->sizes[b].is_symbolic;
                 s.sizes[k] = dynamic_in && symbolic ? -1 : y->shape[b];
                 dynamic_parts += dynamic_in && symbolic;
             }
             if (dynamic_in && dynamic_parts != 1)
                 return pt2_lower_fail(node, err, "splitting a dynamic axis into axes %d..%d needs exactly one dynamic part, "
-                                      "found %d", out_axes[j0], out_axes[j - 1], dynamic_parts);
+                                      "found %d", group_out[0], group_out[n_out - 1], dynamic_parts);
             steps[num_steps++] = s;
         }
         position += n_out;
     }
-    /* 3. the output's size-1 axes are new (expand_dims). */
-    for (int b = 0; b < y->rank; b++)
-        if (y->shape[b] == 1) steps[num_steps++] = (view_step){STEP_EXPAND, b, 1, 0, {0}};
-    pt2_lowered_value cur = *in;
+    pt2_lowered_value cur = start;
     for (int s = 0; s < num_steps; s++) {
         pt2_status st = run_step(ctx, node, &steps[s], s == num_steps - 1, s ? &cur : in, &cur, err);
         if (st) return st;
     }
+    /* 3. the output's size-1 axes are broadcast axes (no layer; an op that needs them real gets
+     * an expand_dims, pt2_axes_materialise). */
+    for (int b = 0; b < y->rank; b++)
+        if (is_new[b]) {
+            if (cur.rank >= PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_INTERNAL, "too many axes");
+            memmove(&cur.dims[b + 1], &cur.dims[b], sizeof(int) * (size_t)(cur.rank - b));
+            cur.dims[b] = PT2_AXIS_BROADCAST;
+            cur.rank++;
+        }
     if (cur.rank != y->rank) return pt2_fail(err, PT2_ERR_INTERNAL, "the view has %d axes, expected %d", cur.rank, y->rank);
     if (!num_steps) return pt2_axes_set_output_at(ctx, node, 0, &cur, err);
     /* The last step's layer is the node's: checked against PyTorch's view. */
@@ -340,4 +538,11 @@ pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const 
         if (st) return st;
     }
     return PT2_OK;
+}
+
+void pt2_axes_after_reduction(const pt2_lowered_value *in, const int *reduced, int keepdim, int *dims, int *rank) {
+    *rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (!reduced[a]) dims[(*rank)++] = in->dims[a];
+        else if (keepdim) dims[(*rank)++] = PT2_AXIS_BROADCAST;
 }

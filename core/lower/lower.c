@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "axes.h"
 #include "op_notes.h"
 #include "lowerings.h"
 
@@ -31,6 +32,7 @@ pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const c
     const pt2_arg *a = pt2_node_arg(node, name);
     if (!a || a->kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "argument '%s' is not a tensor", name);
     const pt2_lowered_value *v = &ctx->values[a->value_id];
+    if (ctx->needs_real_axes && ctx->real_values[a->value_id].is_set) v = &ctx->real_values[a->value_id];
     *out = v->is_set ? v : NULL;
     if (!v->is_set && ctx->dynamic[a->value_id])
         return pt2_lower_fail(node, err, "argument '%s' comes from an op that was not lowered", name);
@@ -108,10 +110,9 @@ pt2_status pt2_lower_set_output(pt2_lower_context *ctx, const pt2_node *node, pt
                                 const int *dims, pt2_error *err) {
     if (!node->num_outputs || node->outputs[0].kind != PT2_ARG_TENSOR)
         return pt2_lower_fail(node, err, "the op has no tensor output");
-    if (rank != layer->shape.rank) return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d", layer->name, layer->shape.rank, rank);
-    for (int a = 0; a < rank; a++)
-        if (pt2_rt_shape_axis(&layer->shape, dims[a]) < 0)
-            return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
+    /* Broadcast axes (core/lower/axes.h) are PyTorch axes the layer lacks. */
+    pt2_status st = pt2_axes_check_output(ctx, node, node->outputs[0].value_id, layer, rank, dims, err);
+    if (st) return st;
     pt2_lowered_value *v = &ctx->values[node->outputs[0].value_id];
     v->is_set = 1;
     v->layer = layer->name;
@@ -146,19 +147,21 @@ static const char *constant_name(const pt2_lower_context *ctx, const pt2_node *n
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
     if (constant->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s constant is not lowered yet", pt2_dtype_name(constant->dtype));
-    if (constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
+    if (like && constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
+    int rank = like ? like->rank : constant->rank;
     pt2_tensor value = *constant;
-    int dims[PT2_MAX_RANK];
     int64_t shape[PT2_MAX_RANK];
     value.rank = 0;
     for (int a = 0; a < constant->rank; a++) {
         if (constant->shape[a] == 1) continue;
-        int like_axis = like->rank - constant->rank + a;
-        dims[value.rank] = like->dims[like_axis];
+        int like_axis = rank - constant->rank + a;
+        if (like && like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
+            return pt2_lower_fail(node, err, "a constant of size %lld along an axis the data does not have in RETURNN",
+                                  (long long)constant->shape[a]);
         shape[value.rank] = constant->shape[a];
         value.shape[value.rank] = constant->shape[a];
         value.strides[value.rank++] = constant->strides[a];
-        if (ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
+        if (like && ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "a constant spans a batch or time axis");
     }
     /* Named after the buffer or parameter it holds ("gain"), else after the op using it. */
@@ -183,11 +186,10 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
     out->is_set = 1;
     out->layer = layer->name;
     out->shape = layer->shape;
-    out->rank = like->rank;
-    for (int a = 0; a < like->rank; a++) out->dims[a] = -1;
+    out->rank = rank;
+    for (int a = 0; a < rank; a++) out->dims[a] = -1;
     for (int a = 0, kept = 0; a < constant->rank; a++)
-        if (constant->shape[a] != 1) out->dims[like->rank - constant->rank + a] = layer->shape.dims[kept++];
-    (void)dims;
+        if (constant->shape[a] != 1) out->dims[rank - constant->rank + a] = layer->shape.dims[kept++];
     return PT2_OK;
 }
 
@@ -302,8 +304,19 @@ static pt2_status lower_module_call(pt2_lower_context *ctx, const unsigned char 
         if (node_dynamic[i] && f >= 0 && !strcmp(g->nodes[i].module_stack[f].key, frame->key)) call.nodes[call.count++] = &g->nodes[i];
     }
     const pt2_module_lowering *lowering = pt2_find_module_lowering(frame->type);
+    /* A module lowered as a whole takes its inputs with real axes (core/lower/axes.h). */
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < call.count && !st; i++)
+        for (size_t a = 0; a < call.nodes[i]->num_inputs && !st; a++) {
+            const pt2_arg *arg = &call.nodes[i]->inputs[a].arg;
+            if (arg->kind == PT2_ARG_TENSOR && ctx->dynamic[arg->value_id] && !pt2_module_call_computes(&call, arg->value_id))
+                st = pt2_axes_materialise(ctx, call.nodes[i], arg->value_id, err);
+        }
+    if (st) return st;
     size_t layers_before = ctx->net->num_layers;
-    pt2_status st = lowering->lower(ctx, &call, err);
+    ctx->needs_real_axes = 1;
+    st = lowering->lower(ctx, &call, err);
+    ctx->needs_real_axes = 0;
     for (size_t l = layers_before; !st && l < ctx->net->num_layers; l++)
         if (!pt2_lowering_emits(lowering->emits, ctx->net->layers[l].layer_class))
             return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not list",
@@ -390,8 +403,9 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     pt2_error_set_file(err, graph->file_name);
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     out->dynamic = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    out->real_values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->real_values, err);
     unsigned char *node_dynamic = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
-    if (!out->values || !out->dynamic || !node_dynamic) return err->status;
+    if (!out->values || !out->dynamic || !out->real_values || !node_dynamic) return err->status;
     pt2_status st = lower_input(out, err);
     if (st) return st;
     /* Only ops on the input's path are lowered; the rest fold into constants. */
@@ -429,10 +443,22 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
             continue;
         }
         const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
+        /* An op that does not follow broadcast axes (core/lower/axes.h) gets real ones. */
+        st = PT2_OK;
+        out->needs_real_axes = !pt2_axes_op_follows_broadcast(node->target);
+        if (out->needs_real_axes)
+            for (size_t a = 0; a < node->num_inputs && !st; a++) {
+                const pt2_arg *arg = &node->inputs[a].arg;
+                if (arg->kind == PT2_ARG_TENSOR) st = pt2_axes_materialise(out, node, arg->value_id, err);
+                for (size_t k = 0; arg->kind == PT2_ARG_TENSORS && k < arg->count && !st; k++)
+                    st = pt2_axes_materialise(out, node, arg->value_ids[k], err);
+            }
         size_t layers_before = net->num_layers;
-        st = lowering->lower(out, node, err);
+        if (!st) st = lowering->lower(out, node, err);
+        out->needs_real_axes = 0;
         for (size_t l = layers_before; !st && l < net->num_layers; l++)
-            if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class))
+            if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class) &&
+                !pt2_lowering_emits(PT2_AXES_MATERIALISE_EMITS, net->layers[l].layer_class))
                 return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
                                 "list", node->target, net->layers[l].layer_class);
         if (st == PT2_ERR_UNSUPPORTED) {
@@ -468,6 +494,9 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     if (!result || result->arg.kind != PT2_ARG_TENSOR) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     const pt2_lowered_value *v = &out->values[result->arg.value_id];
     if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
+    /* The network's output has every PyTorch axis as a real one. */
+    if ((st = pt2_axes_materialise(out, NULL, result->arg.value_id, err))) return st;
+    if (out->real_values[result->arg.value_id].is_set) v = &out->real_values[result->arg.value_id];
     pt2_rt_layer *copy;
     /* The network's result; the emitter writes it as "output" (RETURNN's required name). */
     if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;

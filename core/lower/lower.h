@@ -30,6 +30,11 @@ typedef struct pt2_lower_context {
     pt2_lowered_value *values;
     unsigned char *dynamic; /* per value: depends on the user input (a layer output or a size of it) */
     struct pt2_node_place *places; /* per node: its network and base name (core/naming) */
+    /* Per value with broadcast axes (core/lower/axes.h): the same value with every axis real,
+     * made once for the ops that need it so (pt2_axes_materialise); pt2_lower_input gives it to
+     * the lowering of such an op (needs_real_axes). */
+    pt2_lowered_value *real_values;
+    int needs_real_axes;
 } pt2_lower_context;
 
 /* The nodes of one call of a module that a module lowering handles as a whole (e.g.
@@ -77,7 +82,8 @@ pt2_status pt2_lower_alias(pt2_lower_context *ctx, const pt2_node *node, const p
                            pt2_error *err);
 /* A `variable` layer holding a constant that broadcasts against `like` in PyTorch's way
  * (aligned from the last axis): its size-1 axes are dropped, its other axes take the dims of
- * `like` at the same place. */
+ * `like` at the same place. `like` NULL: the constant's own axes, its size-1 ones broadcast axes
+ * (core/lower/axes.h). */
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err);
 /* A number as an eval expression writes it for a source of `dtype`: an integer as a Python int for

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lower.h"
+#include "axes.h"
 #include "lowerings.h"
 
 static const pt2_node *find_op(const pt2_module_call *call, const char *target, int last) {
@@ -35,7 +36,7 @@ static pt2_status call_input(pt2_lower_context *ctx, const pt2_module_call *call
             found = arg->value_id;
         }
     if (found < 0 || !ctx->values[found].is_set) return fail_call(call, err, "its input is not a layer's output");
-    *out = &ctx->values[found];
+    *out = pt2_axes_value(ctx, found); /* with real axes */
     return PT2_OK;
 }
 

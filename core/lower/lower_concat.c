@@ -27,7 +27,7 @@ static pt2_status wrap_axis(const pt2_node *node, int64_t dim, int rank, int *ou
  * between parts)? */
 static int joins_after_padding(const pt2_lower_context *ctx, const pt2_arg *tensors, int axis) {
     for (size_t i = 0; i + 1 < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
         if (ctx->net->dims[v->dims[axis]].kind == PT2_RT_DIM_DYNAMIC) return 1;
     }
     return 0;
@@ -41,10 +41,10 @@ static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node
     /* The first part is a graph value (the per-layer check feeds PyTorch's tensor for it), the
      * later joined ones helper layers' outputs. */
     pt2_lowered_value storage;
-    const pt2_lowered_value *joined = &ctx->values[tensors->value_ids[0]];
+    const pt2_lowered_value *joined = pt2_axes_value(ctx, tensors->value_ids[0]);
     pt2_status st = PT2_OK;
     for (size_t i = 1; i < tensors->count && !st; i++) {
-        const pt2_lowered_value *next = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *next = pt2_axes_value(ctx, tensors->value_ids[i]);
         int last = i + 1 == tensors->count, packs = ctx->net->dims[joined->dims[axis]].kind == PT2_RT_DIM_DYNAMIC;
         const char *axes[2];
         char name[220];
@@ -97,7 +97,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     int all_feature = 1, axis = -1;
     const char *axes[PT2_RT_MAX_FROM];
     for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
         if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; joining constants is not lowered", i);
         axis = (int)(dim < 0 ? dim + v->rank : dim);
         if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
@@ -108,7 +108,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     if (!all_feature && joins_after_padding(ctx, tensors, axis)) return join_per_sequence(ctx, node, tensors, axis, err);
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, all_feature ? "copy" : "concat", &layer, err))) return st;
-    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, &ctx->values[tensors->value_ids[i]], err);
+    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, pt2_axes_value(ctx, tensors->value_ids[i]), err);
     if (!st && !all_feature) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
@@ -128,7 +128,7 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const char *axes[PT2_RT_MAX_FROM];
     int axis = -1;
     for (size_t i = 0; i < tensors->count; i++) {
-        const pt2_lowered_value *v = &ctx->values[tensors->value_ids[i]];
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
         if (!v->is_set) return pt2_lower_fail(node, err, "tensor %zu is a constant; stacking constants is not lowered", i);
         if ((st = wrap_axis(node, dim, v->rank + 1, &axis, err))) return st;
         char name[220];
@@ -156,5 +156,6 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
 
 const pt2_op_lowering pt2_lowerings_concat[] = {
     {"aten.cat.default", lower_cat, "copy concat eval:concat_time_per_sequence"},
+    {"aten.concat.default", lower_cat, "copy concat eval:concat_time_per_sequence"},
     {"aten.stack.default", lower_stack, "expand_dims concat"},
     {NULL, NULL, NULL}};

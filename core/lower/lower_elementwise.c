@@ -62,7 +62,7 @@ static pt2_status lower_alias(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const char *name = pt2_node_arg(node, "input") ? "input" : "self";
     pt2_status st = pt2_lower_input(ctx, node, name, &in, err);
     if (st) return st;
-    if (!strcmp(node->target, "aten.dropout.default")) {
+    if (pt2_node_arg(node, "train")) { /* dropout and its variants: the identity in eval mode */
         int train = 0;
         if ((st = pt2_op_bool(ctx->run, node, "train", &train, err))) return st;
         if (train) return pt2_lower_fail(node, err, "dropout in training mode (export the model after eval())");
@@ -141,11 +141,12 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
     if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, self, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, other, err);
+    const pt2_lowered_value *operands[2] = {self, other};
     if (!st) st = pt2_rt_set_string(layer, "kind", kind, err);
+    if (!st) st = pt2_axes_allow_broadcast_all(ctx, layer, operands, 2, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
-    const pt2_lowered_value *operands[2] = {self, other};
     int dims[PT2_MAX_RANK];
     if ((st = pt2_axes_broadcast(ctx, node, layer, operands, 2, out->rank, dims, err))) return st;
     return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);
@@ -169,6 +170,11 @@ const pt2_op_lowering pt2_lowerings_elementwise[] = {
     {"aten.contiguous.default", lower_alias, ""},
     {"aten.alias.default", lower_alias, ""},
     {"aten.detach.default", lower_alias, ""},
+    {"aten.alpha_dropout.default", lower_alias, ""},
+    {"aten.feature_dropout.default", lower_alias, ""},
+    {"aten.alias_copy.default", lower_alias, ""},
+    {"aten.detach_copy.default", lower_alias, ""},
+    {"aten.lift_fresh_copy.default", lower_alias, ""},
     {"aten.add.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
     {"aten.sub.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
     {"aten.mul.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},

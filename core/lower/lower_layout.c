@@ -266,12 +266,14 @@ static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return PT2_OK;
 }
 
-/* select(dim, i) and unbind: the slice [i, i+1) on a static axis, then squeeze of that axis
- * (the squeeze is the node's layer, checked against PyTorch's output `index`). */
+/* select(dim, i) and unbind: the slice [i, i+1) on a static axis, or on the time for an index
+ * from its start (x[:, 0]: every sequence has frame i, and RETURNN's slice of the time with an end
+ * is a static dim), then squeeze of that axis (the squeeze is the node's layer, checked against
+ * PyTorch's output `index`). */
 static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                 int64_t i, int index, pt2_error *err) {
-    if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC)
-        return pt2_lower_fail(node, err, "axis %d is the batch or dynamic: selecting one of its entries is not lowered", axis);
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "axis %d is the batch: selecting one of its entries is not lowered", axis);
     char name[220];
     const char *base = ctx->places[node - ctx->graph->nodes].base, *description;
     pt2_rt_layer *slice, *squeeze;
@@ -314,6 +316,9 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_int(ctx->run, node, "index", &index, err);
     if (st) return st;
+    if (index < 0 && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "index %lld counts from the end of the dynamic axis %d: each sequence's own frame "
+                              "(a gather at its length %lld) is not lowered", (long long)index, axis, (long long)index);
     if (index < 0) index += n;
     if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
     return select_static(ctx, node, in, axis, index, -1, err);
@@ -324,15 +329,19 @@ static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2
     int axis;
     int64_t n;
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
+        return pt2_lower_fail(node, err, "unbind over the dynamic axis %d: the number of its results depends on the input", axis);
     for (int64_t i = 0; !st && i < n; i++) st = select_static(ctx, node, in, axis, i, (int)i, err);
     return st;
 }
 
-/* expand / expand_as / repeat: static axes repeated n times are RETURNN's tile (tf.tile, which
- * is PyTorch's repeat, and expand of a size-1 axis). New leading axes and the batch or a dynamic
- * axis repeated are not expressible. */
-static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                          const int64_t *multiples, pt2_error *err) {
+/* expand / expand_as / repeat. repeat, and expand of a real size-1 axis (a RETURNN dim of size 1)
+ * to a static size, are RETURNN's tile (tf.tile) of static axes. expand of a broadcast axis (an
+ * unsqueeze's, a keepdim reduction's, a constant's size-1 axis) or a new leading axis needs no
+ * layer at all, to any size (the batch and the time too): the value is constant along it, so it
+ * stays a broadcast axis of the map (core/lower/axes.h), and the op consuming it broadcasts. */
+static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *source,
+                          const pt2_lowered_value *in, const int64_t *multiples, pt2_error *err) {
     const char **keys = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *keys, err);
     pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, (size_t)in->rank + 1, sizeof *items, err);
     if (!keys || !items) return err->status;
@@ -340,6 +349,7 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
     pt2_status st = PT2_OK;
     for (int a = 0; a < in->rank && !st; a++) {
         if (multiples[a] == 1) continue;
+        if (in->dims[a] < 0) return pt2_lower_fail(node, err, "axis %d is a broadcast axis: repeating it is not lowered", a);
         if (ctx->net->dims[in->dims[a]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "axis %d ('%s') is the batch or dynamic: RETURNN's tile repeats static axes only", a,
                                   ctx->net->dims[in->dims[a]].description);
@@ -347,11 +357,11 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
         items[count++] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = multiples[a]};
     }
     if (st) return st;
-    if (!count) return pt2_lower_alias(ctx, node, in, err);
+    if (!count) return pt2_axes_set_output_at(ctx, node, 0, in, err);
     pt2_rt_value dict = {.kind = PT2_RT_DICT, .count = count, .items = items, .keys = keys};
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "tile", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
     if (!st) st = pt2_rt_set_value(layer, "multiples", &dict, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
@@ -363,24 +373,39 @@ static pt2_status tile_to(pt2_lower_context *ctx, const pt2_node *node, const pt
 }
 
 static pt2_status lower_expand(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *name = pt2_node_arg(node, "self") ? "self" : "input";
     const pt2_lowered_value *in;
-    pt2_status st = data_input(ctx, node, &in, err);
+    pt2_lowered_value placed;
+    pt2_status st = pt2_lower_input(ctx, node, name, &in, err);
     if (st) return st;
-    const pt2_arg *a = pt2_node_arg(node, "self");
-    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
-    if (y->rank != x->rank) return pt2_lower_fail(node, err, "expand adding %d leading axes is not lowered", y->rank - x->rank);
-    int64_t multiples[PT2_MAX_RANK];
-    int onto_dynamic = 0;
-    for (int i = 0; i < x->rank; i++) {
-        if (x->shape[i] != y->shape[i] && x->shape[i] != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", i, (long long)x->shape[i]);
-        multiples[i] = x->shape[i] == 1 ? y->shape[i] : 1;
-        onto_dynamic |= multiples[i] != 1 && ctx->graph->values[node->outputs[0].value_id].sizes[i].is_symbolic;
+    if (!in) { /* a constant (a learned vector expanded to the data's shape): its variable layer */
+        pt2_tensor c;
+        int present;
+        if ((st = pt2_lower_constant(ctx, node, name, &c, &present, err))) return st;
+        if ((st = pt2_lower_constant_layer(ctx, node, &c, NULL, &placed, err))) return st;
+        in = &placed;
     }
-    /* Expanding size-1 axes onto a dynamic length (a mask broadcast over [B, H, T, T]) only
-     * broadcasts: RETURNN broadcasts by dims, so the size-1 axes stay and the consumer broadcasts
-     * them (a combine, a switch, attention's mask), no layer. */
-    if (onto_dynamic) return pt2_lower_alias(ctx, node, in, err);
-    return tile_to(ctx, node, in, multiples, err);
+    const pt2_arg *a = pt2_node_arg(node, name);
+    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    const pt2_value *y_meta = &ctx->graph->values[node->outputs[0].value_id];
+    if (y->rank < x->rank || y->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "expand to %d axes from %d", y->rank, x->rank);
+    int lead = y->rank - x->rank;
+    /* The output's map: new leading axes are broadcast axes. */
+    pt2_lowered_value out = *in;
+    out.rank = y->rank;
+    for (int b = 0; b < y->rank; b++) out.dims[b] = b < lead ? PT2_AXIS_BROADCAST : in->dims[b - lead];
+    int64_t multiples[PT2_MAX_RANK];
+    for (int b = 0; b < y->rank; b++) {
+        int64_t from = b < lead ? 1 : x->shape[b - lead];
+        multiples[b] = 1;
+        if (from == y->shape[b] || out.dims[b] < 0) continue; /* a broadcast axis stays one, of any size */
+        if (from != 1) return pt2_lower_fail(node, err, "axis %d: expand of size %lld", b, (long long)from);
+        if (b < y_meta->rank && y_meta->sizes[b].is_symbolic)
+            return pt2_lower_fail(node, err, "axis %d is a RETURNN dim of size 1 ('%s'); expanding it to a dynamic size is "
+                                  "not lowered", b, ctx->net->dims[out.dims[b]].description);
+        multiples[b] = y->shape[b];
+    }
+    return tile_to(ctx, node, lead || in == &placed ? &out : in, &out, multiples, err);
 }
 
 static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -391,7 +416,7 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = pt2_op_ints(ctx->run, node, "repeats", repeats, PT2_MAX_RANK, &count, err);
     if (st) return st;
     if ((int)count != in->rank) return pt2_lower_fail(node, err, "repeat adding %d leading axes is not lowered", (int)count - in->rank);
-    return tile_to(ctx, node, in, repeats, err);
+    return tile_to(ctx, node, in, in, repeats, err);
 }
 
 /* ---- matmul -> dot ---- */
@@ -522,15 +547,15 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.t.default", lower_swapaxes, ""},
     {"aten.swapaxes.default", lower_swapaxes, ""},
     {"aten.movedim.int", lower_movedim, ""},
-    {"aten.view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.reshape.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten._unsafe_view.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.flatten.using_ints", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.unflatten.int", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.squeeze.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.squeeze.dim", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.squeeze.dims", lower_view, "squeeze merge_dims split_dims expand_dims"},
-    {"aten.unsqueeze.default", lower_view, "squeeze merge_dims split_dims expand_dims"},
+    {"aten.view.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.reshape.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten._unsafe_view.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.flatten.using_ints", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.unflatten.int", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.squeeze.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.squeeze.dim", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.squeeze.dims", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.unsqueeze.default", lower_view, "squeeze merge_dims split_dims"},
     {"aten.to.dtype", lower_same_dtype, ""},
     {"aten.to.dtype_layout", lower_same_dtype, ""},
     {"aten._to_copy.default", lower_same_dtype, ""},
@@ -540,12 +565,25 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
-    {"aten.expand.default", lower_expand, "tile"},
-    {"aten.expand_as.default", lower_expand, "tile"},
+    {"aten.expand.default", lower_expand, "tile variable"},
+    {"aten.expand_as.default", lower_expand, "tile variable"},
     {"aten.repeat.default", lower_repeat, "tile"},
     {"aten.chunk.default", lower_split, "slice"},
     {"aten.split.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes.default", lower_split, "slice"},
+    /* The functional _copy variants compute what their views do (same arguments). */
+    {"aten.view_copy.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.squeeze_copy.dim", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.squeeze_copy.dims", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.unsqueeze_copy.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.permute_copy.default", lower_permute, ""},
+    {"aten.transpose_copy.int", lower_transpose, ""},
+    {"aten.slice_copy.Tensor", lower_slice, "slice"},
+    {"aten.select_copy.int", lower_select, "slice squeeze"},
+    {"aten.unbind_copy.int", lower_unbind, "slice squeeze"},
+    {"aten.expand_copy.default", lower_expand, "tile variable"},
+    {"aten.split_copy.Tensor", lower_split, "slice"},
+    {"aten.split_with_sizes_copy.default", lower_split, "slice"},
     {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
     {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
     {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},

@@ -36,6 +36,20 @@ pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_nod
                                            const pt2_lowered_value *data, pt2_lowered_value *storage,
                                            const pt2_lowered_value **out, pt2_error *err) {
     *out = data;
+    /* A constant running along a broadcast axis of the data (an expand of it, core/lower/axes.h):
+     * the data gets that axis for real first, so that the constant meets it as its feature. */
+    for (int a = 0; a < constant->rank; a++) {
+        int axis = data->rank - constant->rank + a;
+        if (constant->shape[a] == 1 || axis < 0 || data->dims[axis] >= 0) continue;
+        if (data < ctx->values || data >= ctx->values + ctx->graph->num_values)
+            return pt2_lower_fail(node, err, "a constant of size %lld along an axis the data does not have in RETURNN",
+                                  (long long)constant->shape[a]);
+        int value_id = (int)(data - ctx->values);
+        pt2_status st = pt2_axes_materialise(ctx, node, value_id, err);
+        if (st) return st;
+        data = *out = &ctx->real_values[value_id];
+        break;
+    }
     int along = -1, axes_over_one = 0;
     for (int a = 0; a < constant->rank; a++)
         if (constant->shape[a] != 1) along = data->rank - constant->rank + a, axes_over_one++;
@@ -85,7 +99,8 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
 
 pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
                                       pt2_lowered_value *out, pt2_error *err) {
-    pt2_status st = pt2_lower_infer(ctx, node, b->layer, err);
+    pt2_status st = pt2_axes_allow_broadcast_all(ctx, b->layer, b->sources, b->count, err);
+    if (!st) st = pt2_lower_infer(ctx, node, b->layer, err);
     if (st) return st;
     int rank = 0;
     for (size_t i = 0; i < b->count; i++)

@@ -1,7 +1,8 @@
 /* Lowering of reductions over any axes but the batch (the dynamic time too, which RETURNN's
  * reduce masks to each sequence's length) to one RETURNN "reduce" layer:
  * sum/mean/amax/amin/logsumexp over a list of dims, max.dim/min.dim (their values; the indices
- * output is not lowered), any/all of bools over one or several dims; without keepdim. */
+ * output is not lowered), any/all of bools over one or several dims; keepdim's size-1 axes are
+ * broadcast axes of the map (core/lower/axes.h). */
 #include <string.h>
 
 #include "axes.h"
@@ -32,9 +33,6 @@ static pt2_status lower_reduction(pt2_lower_context *ctx, const pt2_node *node, 
     if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
     if (st) return st;
     if (!count) return pt2_lower_fail(node, err, "a reduction over every axis includes the batch");
-    /* A kept size-1 axis would be a dim of its own in RETURNN, which then broadcasts as a new
-     * axis against the data it came from (x - x.amax(-1, keepdim=True) would gain an axis). */
-    if (keepdim) return pt2_lower_fail(node, err, "keepdim=True is not lowered (a size-1 axis that broadcasts has no RETURNN dim)");
     const char *axes[PT2_MAX_RANK];
     int reduced[PT2_MAX_RANK];
     if ((st = pt2_axes_reduced(ctx, node, in, dims_arg, count, "reducing", axes, reduced, err))) return st;
@@ -46,9 +44,10 @@ static pt2_status lower_reduction(pt2_lower_context *ctx, const pt2_node *node, 
     if (!st) st = pt2_rt_set_bool(layer, "keep_dims", 0, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int dims[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < in->rank; a++)
-        if (!reduced[a]) dims[rank++] = in->dims[a];
+    /* A kept axis is a broadcast axis of the map: RETURNN's reduce drops it, and the result then
+     * broadcasts against the data it came from as PyTorch's size-1 axis does. */
+    int dims[PT2_MAX_RANK], rank;
+    pt2_axes_after_reduction(in, reduced, keepdim, dims, &rank);
     return pt2_axes_set_layer_output_at(ctx, node, 0, layer, rank, dims, err);
 }
 

@@ -66,6 +66,15 @@ static pt2_status mask_on_scores(pt2_lower_context *ctx, const pt2_node *node, c
     int rank = m->rank, score_axis[PT2_MAX_RANK];
     for (int a = 0; a < rank; a++) score_axis[a] = r - rank + a;
     for (int a = rank - 1; a >= 0; a--) {
+        if (out->dims[a] < 0) { /* a broadcast axis (core/lower/axes.h): the value lacks it already */
+            for (int b = a; b + 1 < rank; b++) {
+                out->dims[b] = out->dims[b + 1];
+                sizes[b] = sizes[b + 1];
+                score_axis[b] = score_axis[b + 1];
+            }
+            out->rank = --rank;
+            continue;
+        }
         const pt2_rt_dim *d = &ctx->net->dims[out->dims[a]];
         if (!(sizes[a] == 1 && d->kind == PT2_RT_DIM_STATIC && d->size == 1 && out->dims[a] != scores->dims[score_axis[a]]))
             continue;

@@ -1,5 +1,5 @@
 /* Lowering of linalg_vector_norm over one or more axes (not the batch; the time is masked by
- * RETURNN) to RETURNN's "math_norm" layer, for a finite positive ord, without keepdim. */
+ * RETURNN) to RETURNN's "math_norm" layer, for a finite positive ord; keepdim's size-1 axes are broadcast axes of the map. */
 #include <math.h>
 #include <string.h>
 
@@ -20,7 +20,6 @@ static pt2_status lower_vector_norm(pt2_lower_context *ctx, const pt2_node *node
     if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
     if (st) return st;
     if (!count) return pt2_lower_fail(node, err, "a norm over every axis includes the batch, which RETURNN keeps");
-    if (keepdim) return pt2_lower_fail(node, err, "keepdim=True is not lowered (a size-1 axis that broadcasts has no RETURNN dim)");
     if (dtype && dtype->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "a norm with a dtype is not lowered");
     if (!(ord > 0) || isinf(ord)) return pt2_lower_fail(node, err, "ord %g: lowered for a finite positive ord", ord);
     const char *axes[PT2_MAX_RANK];
@@ -34,9 +33,10 @@ static pt2_status lower_vector_norm(pt2_lower_context *ctx, const pt2_node *node
     if (!st) st = pt2_rt_set_bool(layer, "keep_dims", 0, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int dims[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < in->rank; a++)
-        if (!reduced[a]) dims[rank++] = in->dims[a];
+    /* A kept axis is a broadcast axis of the map: RETURNN's reduce drops it, and the result then
+     * broadcasts against the data it came from as PyTorch's size-1 axis does. */
+    int dims[PT2_MAX_RANK], rank;
+    pt2_axes_after_reduction(in, reduced, keepdim, dims, &rank);
     return pt2_lower_set_output(ctx, node, layer, rank, dims, err);
 }
 

@@ -10,15 +10,6 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"these changes of axes (the _copy variants, concat) are not lowered on the axis map yet",
-     "aten.view_copy.default "
-     "aten.permute_copy.default aten.transpose_copy.int "
-     "aten.unsqueeze_copy.default "
-     "aten.squeeze_copy.dim aten.squeeze_copy.dims "
-     "aten.expand_copy.default aten.select_copy.int aten.slice_copy.Tensor "
-     "aten.split_copy.Tensor "
-     "aten.split_with_sizes_copy.default aten.unbind_copy.int "
-     "aten.concat.default"},
     {"circular pads are not lowered yet",
      "aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
@@ -38,13 +29,11 @@ static const struct {
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
-    {"copies other than clone and detach are not lowered yet",
-     "aten.copy.default aten.alias_copy.default aten.detach_copy.default aten.lift_fresh_copy.default"},
+    {"copy (self's shape and dtype with src's values) is not lowered yet", "aten.copy.default"},
     {"logical and bitwise ops are lowered between bool tensors, not with a number",
      "aten.bitwise_and.Scalar aten.bitwise_or.Scalar aten.bitwise_xor.Scalar aten.__and__.Scalar "
      "aten.__or__.Scalar aten.__xor__.Scalar"},
     {"where with two numbers is not lowered (RETURNN's switch needs a layer branch)", "aten.where.Scalar"},
-    {"dropout variants other than dropout are not lowered yet", "aten.alpha_dropout.default aten.feature_dropout.default"},
     {"this symbolic size arithmetic is not lowered yet",
      "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
      "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "

@@ -72,7 +72,9 @@ static const char *unique_subnetwork(pt2_arena *arena, const module_call *calls,
         char candidate[512];
         snprintf(candidate, sizeof candidate, "%s%s%s", network, network[0] ? "/" : "", base);
         if (suffix) snprintf(candidate + strlen(candidate), sizeof candidate - strlen(candidate), "_%d", suffix);
-        int taken = 0;
+        /* "output" and "data" are RETURNN's own names in a subnetwork (a module called output,
+         * as transformers' BertOutput, would be taken for the subnetwork's result). */
+        int taken = !suffix && (!strcmp(base, "output") || !strcmp(base, "data"));
         for (size_t i = 0; i < count && !taken; i++) taken = calls[i].name && !strcmp(calls[i].name, candidate);
         if (!taken) return pt2_arena_strdup(arena, candidate, err);
     }

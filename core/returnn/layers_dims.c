@@ -10,6 +10,13 @@
 
 #include "layers.h"
 
+/* RETURNN names a new dim after the layer's name in its own (sub)network: a layer in a
+ * subnetwork ("enc/self/view") makes "view_split_dims0", which "stag:" options must match. */
+static const char *local_name(const pt2_rt_layer *layer) {
+    const char *slash = strrchr(layer->name, '/');
+    return slash ? slash + 1 : layer->name;
+}
+
 static int dim_is_static(const pt2_rt_net *net, int dim) { return net->dims[dim].kind == PT2_RT_DIM_STATIC; }
 
 /* RETURNN's default feature axis of data made from dims: the last static axis other than the
@@ -193,7 +200,7 @@ static pt2_status split_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
         if (s.parts[i] > 0) known *= s.parts[i];
     int new_dims[PT2_MAX_RANK];
     for (int i = 0; i < s.count; i++) {
-        const char *description = pt2_arena_printf(arena, err, "%s_split_dims%d", layer->name, i);
+        const char *description = pt2_arena_printf(arena, err, "%s_split_dims%d", local_name(layer), i);
         if (!description) return err->status;
         if (s.parts[i] > 0) st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, s.parts[i], &new_dims[i], err);
         else if (axis->kind == PT2_RT_DIM_DYNAMIC)
@@ -281,7 +288,7 @@ static pt2_status expand_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     if (strcmp(axis, "spatial") && strcmp(axis, "T")) return pt2_rt_layer_fail(layer, err, "axis \"spatial\" or \"T\" is interpreted");
     if (pt2_rt_int_option(layer, "dim", 1) != 1) return pt2_rt_layer_fail(layer, err, "dim 1 is interpreted");
     if (inputs[0].rank == PT2_MAX_RANK) return pt2_rt_layer_fail(layer, err, "too many axes");
-    const char *description = pt2_arena_printf(arena, err, "%s_expand_dims", layer->name);
+    const char *description = pt2_arena_printf(arena, err, "%s_expand_dims", local_name(layer));
     if (!description) return err->status;
     *out = inputs[0];
     return pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, 1, &out->dims[out->rank++], err);
@@ -333,8 +340,6 @@ static pt2_status read_slice(const pt2_rt_net *net, const pt2_rt_layer *layer, c
         return PT2_OK;
     }
     if (s->start < 0 || s->step < 1) return pt2_rt_layer_fail(layer, err, "slice_start >= 0 and slice_step >= 1 are interpreted");
-    if (net->dims[s->dim].kind != PT2_RT_DIM_STATIC && s->has_end && s->end >= 0)
-        return pt2_rt_layer_fail(layer, err, "a positive slice_end on a dynamic axis is not interpreted");
     return PT2_OK;
 }
 
@@ -350,9 +355,16 @@ static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
     }
     const pt2_rt_dim *d = &net->dims[s.dim];
     int dim;
-    const char *description = pt2_arena_printf(arena, err, "%s:slice", layer->name);
+    const char *description = pt2_arena_printf(arena, err, "%s:slice", local_name(layer));
     if (!description) return err->status;
-    if (d->kind == PT2_RT_DIM_DYNAMIC) {
+    if (d->kind == PT2_RT_DIM_DYNAMIC && s.has_end && s.end >= 0) {
+        /* [start, end) of a dynamic axis: RETURNN's new dim of end - start entries (static). */
+        int64_t n = s.end > s.start ? (s.end - s.start + s.step - 1) / s.step : 0;
+        if (n < 1) return pt2_rt_layer_fail(layer, err, "the slice is empty");
+        const char *end_description = pt2_arena_printf(arena, err, "%s:slice-end", local_name(layer));
+        if (!end_description) return err->status;
+        st = pt2_rt_add_dim(arena, net, end_description, PT2_RT_DIM_STATIC, n, &dim, err);
+    } else if (d->kind == PT2_RT_DIM_DYNAMIC) {
         st = pt2_rt_derive_dim(arena, net, s.dim, 1, (s.has_end ? s.end : 0) - s.start, s.step, description, &dim, err);
     } else if (d->kind == PT2_RT_DIM_STATIC) {
         int64_t end = s.has_end ? (s.end < 0 ? s.end + d->size : s.end) : d->size;
@@ -360,7 +372,7 @@ static pt2_status slice_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_la
         int64_t n = end > s.start ? (end - s.start + s.step - 1) / s.step : 0;
         if (n < 1) return pt2_rt_layer_fail(layer, err, "the slice is empty");
         if (n == d->size) dim = s.dim;
-        else st = pt2_rt_add_dim(arena, net, s.has_end && s.end >= 0 ? pt2_arena_printf(arena, err, "%s:slice-end", layer->name) : description,
+        else st = pt2_rt_add_dim(arena, net, s.has_end && s.end >= 0 ? pt2_arena_printf(arena, err, "%s:slice-end", local_name(layer)) : description,
                                  PT2_RT_DIM_STATIC, n, &dim, err);
     } else return pt2_rt_layer_fail(layer, err, "slicing the batch is not interpreted");
     if (st) return st;
@@ -624,7 +636,7 @@ static pt2_status concat_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
                 !(dim_is_static(net, inputs[i].dims[a])))
                 return pt2_rt_layer_fail(layer, err, "the sources differ in dim '%s'", net->dims[inputs[i].dims[a]].description);
     }
-    const char *description = pt2_arena_printf(arena, err, "%s:concat", layer->name);
+    const char *description = pt2_arena_printf(arena, err, "%s:concat", local_name(layer));
     if (!description) return err->status;
     int joined;
     if (root < 0) st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, size, &joined, err);
@@ -701,7 +713,7 @@ static pt2_status tile_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_lay
         int64_t m = multiples->items[i].int_value;
         if (m == 1) continue;
         if (!dim_is_static(net, dim)) return pt2_rt_layer_fail(layer, err, "RETURNN tiles static axes only");
-        const char *description = pt2_arena_printf(arena, err, "%s:tile%zu", layer->name, i);
+        const char *description = pt2_arena_printf(arena, err, "%s:tile%zu", local_name(layer), i);
         if (!description) return err->status;
         if ((st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, net->dims[dim].size * m, &tiled, err))) return st;
         out->dims[pt2_rt_shape_axis(out, dim)] = tiled;

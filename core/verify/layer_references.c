@@ -14,7 +14,13 @@ pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_contex
         pt2_layer_reference *r = &(*out)[(*count)++];
         r->layer = layer->name;
         r->layer_class = layer->layer_class;
-        pt2_status st = pt2_tensor_contiguous(arena, &lowered->run->values[node->outputs[0].value_id].tensor, 1, &r->value, err);
+        /* A broadcast axis (core/lower/axes.h; an expand may have made it of any size) is
+         * compared at its first entry, as RETURNN's value lacks it. */
+        int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
+        pt2_tensor value = lowered->run->values[checked].tensor;
+        for (int a = 0; a < layer->torch_rank && a < value.rank; a++)
+            if (layer->torch_dims[a] < 0) value.shape[a] = 1;
+        pt2_status st = pt2_tensor_contiguous(arena, &value, 1, &r->value, err);
         if (st) return st;
         for (int a = 0; a < layer->torch_rank; a++) {
             int dim = layer->torch_dims[a];

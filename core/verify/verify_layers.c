@@ -25,11 +25,21 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
         return pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
     }
     const pt2_lowered_value *map = &lowered->values[value];
-    out->tensor = lowered->run->values[value].tensor;
+    const pt2_tensor *torch = &lowered->run->values[value].tensor;
+    out->tensor = *torch;
     out->shape = map->shape;
-    out->shape.rank = map->rank;
-    memcpy(out->shape.dims, map->dims, sizeof out->shape.dims);
     out->shape.dtype = out->tensor.dtype;
+    /* Broadcast axes (core/lower/axes.h) are not in the layer: PyTorch's value is constant
+     * along them, so its first entry there is what RETURNN holds. */
+    int rank = 0;
+    for (int a = 0; a < map->rank; a++) {
+        if (map->dims[a] < 0 || pt2_rt_shape_axis(&map->shape, map->dims[a]) < 0) continue;
+        out->tensor.shape[rank] = torch->shape[a];
+        out->tensor.strides[rank] = torch->strides[a];
+        out->shape.dims[rank++] = map->dims[a];
+    }
+    out->tensor.rank = rank;
+    out->shape.rank = rank;
     return PT2_OK;
 }
 
@@ -91,7 +101,12 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     pt2_tensor ours, torch;
     if (!st) st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
     int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
-    if (!st) st = pt2_tensor_contiguous(arena, &lowered->run->values[checked].tensor, 0, &torch, err);
+    /* A broadcast axis (core/lower/axes.h; PyTorch's value is constant along it) is compared at its
+     * first entry. */
+    pt2_tensor expected = lowered->run->values[checked].tensor;
+    for (int a = 0; a < layer->torch_rank && a < expected.rank; a++)
+        if (layer->torch_dims[a] < 0) expected.shape[a] = 1;
+    if (!st) st = pt2_tensor_contiguous(arena, &expected, 0, &torch, err);
     if (st) {
         if (!err->module_path[0] && node->module_depth)
             snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);

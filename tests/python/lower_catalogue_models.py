@@ -265,6 +265,77 @@ class StatisticsPooling(nn.Module):
         std, mean = torch.std_mean(h, dim=1)
         grouped = torch.var(h.view(b, t, 2, 3), dim=(1, 3))
         return self.out(torch.cat([mean, std, grouped], dim=-1))
+# ---- the axis map's broadcast axes (size-1 axes RETURNN does not have) ----
+
+class KeepdimBroadcast(nn.Module):
+    """Reductions with keepdim=True broadcasting back against the data they came from: a softmax
+    written by hand over the features, centring over the dynamic time, a vector-norm scaling,
+    max.dim/min.dim/logsumexp/amin/any/all kept; the result ends on a kept axis (the network's
+    output needs it as a real axis)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        e = torch.exp(h - h.amax(-1, keepdim=True))
+        p = e / e.sum(-1, keepdim=True)
+        c = p - p.mean(1, keepdim=True)  # over the time
+        n = c / (torch.linalg.vector_norm(c, dim=-1, keepdim=True) + 1e-3)
+        m = n + h.max(dim=-1, keepdim=True).values - h.min(-1, keepdim=True).values + h.amin(1, keepdim=True)
+        m = m * torch.logsumexp(h, -1, keepdim=True) + (h > 0.5).any(-1, keepdim=True).float()
+        m = m - (h > -2.0).all(-1, keepdim=True).float() * h.sum((1, 2), keepdim=True)
+        return self.out(m).sum(-1, keepdim=True)  # [B, T, 1]
+
+
+class UnsqueezeBroadcast(nn.Module):
+    """unsqueeze'd size-1 axes broadcasting: a per-sequence vector over the time, a per-frame
+    scalar over the features, and a gate with an unsqueeze at both ends."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        g = h.mean(1).unsqueeze(1)  # [B, 1, 6]
+        s = torch.sigmoid(h.sum(-1)).unsqueeze(-1)  # [B, T, 1]
+        y = h * g + s - torch.tanh(g.unsqueeze(0)).squeeze(0) * s
+        return self.out(y)
+
+
+class ExpandBroadcast(nn.Module):
+    """expand of broadcast axes with no layer, to the batch and the dynamic time too: a learned
+    [1, 1, F] vector expand_as'd and expanded to x's [B, T, F], a per-sequence mean unsqueezed and
+    expanded over the time, a per-frame gate (keepdim) expanded over the features; and one that a
+    Linear needs as its real feature axis (materialised by expand_dims and tile)."""
+    def __init__(self):
+        super().__init__()
+        self.vec = nn.Parameter(torch.randn(1, 1, 8))
+        self.out = nn.Linear(8, 4)
+        self.gate_out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        b, t, f = x.shape
+        m = x.mean(1).unsqueeze(1).expand(-1, t, -1)  # [B, T, F], constant over the time
+        g = torch.sigmoid(x.sum(-1, keepdim=True))  # [B, T, 1]
+        y = x * g.expand(-1, -1, f) + m + self.vec.expand_as(x) - self.vec.expand(b, t, -1) * 0.5
+        return self.out(y) + self.gate_out(g.expand(-1, -1, 6))
+
+
+class SelectOnTime(nn.Module):
+    """x[:, 0] and x.select(1, 2) on the dynamic time (frames every sequence has: a slice of the time
+    with an end, then a squeeze), broadcast back over the time."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = self.proj(x)  # [B, T, 6]
+        first, third = h[:, 0], h.select(1, 2)  # [B, 6]
+        return self.out(h - first.unsqueeze(1) + torch.tanh(third).unsqueeze(1) * 0.5)
 
 
 # name -> (model class, input features, the export's time length, time multiple)
@@ -289,6 +360,11 @@ CATALOGUE = {
     "einsum_attention": (EinsumAttention, 8, 20, 1),
     "flip_and_select_frames": (FlipAndSelectFrames, 8, 20, 1),
     "statistics_pooling": (StatisticsPooling, 8, 20, 1),
+    # the axis map's broadcast axes
+    "keepdim_broadcast": (KeepdimBroadcast, 8, 20, 1),
+    "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
+    "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
+    "select_on_time": (SelectOnTime, 8, 20, 1),
 }
 
 

@@ -315,6 +315,22 @@ class ResizeImageAnyRatio(nn.Module):
         e = F.interpolate(y.flatten(2), scale_factor=1.5, mode="linear")  # [B, 3, 30]
         f = F.interpolate(y.flatten(2), scale_factor=2, mode="linear")  # [B, 3, 40]: an integer factor on a static axis
         return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1), f.flatten(1)], dim=1)
+class BertEncoderBlock(nn.Module):
+    """transformers' BertEncoder (2 layers, hidden 32, 2 heads, intermediate 64, eval mode, eager
+    attention, no mask): its self-attention views the hidden states into heads with sizes taken
+    from x.size() (x.view(*x.size()[:-1], heads, head_dim)) and back
+    (context.view(*context.size()[:-2], all_head_size))."""
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig
+        from transformers.models.bert.modeling_bert import BertEncoder
+        config = BertConfig(hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2,
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        config._attn_implementation = "eager"
+        self.encoder = BertEncoder(config)
+
+    def forward(self, x):
+        return self.encoder(x)[0]
 
 
 def time_input(features):
@@ -383,6 +399,13 @@ MODELS = {
                           {"aten.upsample_bilinear2d.vec"}),
     "resize_image_any_ratio": (ResizeImageAnyRatio, image_input(5, 4), lambda: ({0: torch.export.Dim.DYNAMIC},), 2, 3,
                                {"aten.upsample_bilinear2d.vec", "aten.upsample_nearest2d.vec", "aten.upsample_linear1d.vec"}),
+    # the axis map: views whose sizes come from x.size(), on a batch of 2 and of 1 (where the
+    # batch's size is 1 like a new axis's, and stays the batch)
+    "bert_encoder": (BertEncoderBlock, time_input(32), lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                     {"aten.view.default", "aten.transpose.int", "aten.matmul.default", "aten.softmax.int"}),
+    "bert_encoder_batch_one": (BertEncoderBlock, lambda length: torch.randn(1, length, 32),
+                               lambda: ({1: torch.export.Dim("time", min=4, max=256)},), 20, 33,
+                               {"aten.view.default", "aten.transpose.int", "aten.matmul.default", "aten.softmax.int"}),
 }
 
 

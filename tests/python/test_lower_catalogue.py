@@ -112,6 +112,13 @@ COVERS = {
     "einsum_attention": {"aten.einsum.default", "aten.view.default", "aten.softmax.int"},
     "flip_and_select_frames": {"aten.flip.default", "aten.index_select.default"},
     "statistics_pooling": {"aten.std_mean.dim", "aten.var.dim", "aten.cat.default"},
+    # the axis map's broadcast axes
+    "keepdim_broadcast": {"aten.amax.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.linalg_vector_norm.default",
+                          "aten.max.dim", "aten.min.dim", "aten.amin.default", "aten.logsumexp.default", "aten.any.dim",
+                          "aten.all.dim"},
+    "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
+    "expand_broadcast": {"aten.expand.default", "aten.expand_as.default"},
+    "select_on_time": {"aten.select.int"},
 }
 
 
@@ -162,4 +169,22 @@ def test_unexpressible_axes_are_listed_with_unsupported_ops(pt2returnn, tmp_path
     assert "aten.prod.default" in message and "node 'prod'" in message
     assert "aten.flatten.using_ints" in message and "merge or split the batch" in message
     assert "axes 1..2" in message and "y = self.lin(x).transpose(0, 1).flatten(1, 2)" in message
+    assert not out.exists() or not any(out.iterdir())
+
+
+class LastFrame(torch.nn.Module):
+    """x[:, -1]: each sequence's own last frame (a gather at its length - 1), not lowered yet."""
+    def forward(self, x):
+        return x[:, -1] * 2.0
+
+
+def test_last_frame_of_the_time_is_refused_clearly(pt2returnn, tmp_path):
+    program = torch.export.export(LastFrame().eval(), (torch.randn(2, 20, 8),),
+                                  dynamic_shapes=({1: torch.export.Dim("time", min=4, max=256)},))
+    torch.export.save(program, str(tmp_path / "last.pt2"))
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "last.pt2"), "-o", str(out)], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "aten.select.int" in result.stderr and "counts from the end of the dynamic axis 1" in result.stderr
+    assert "return x[:, -1] * 2.0" in result.stderr
     assert not out.exists() or not any(out.iterdir())

@@ -221,6 +221,26 @@ CASES = [
           {"w": torch.randn(CHANNELS, 1, 2)})),
     # avg_pool1d over the time through the same pool lowering (overlapping windows)
     ("avg_pool1d_overlapping", ["aten.avg_pool1d.default"], Case(lambda m, x: F.avg_pool1d(m.conv(x), 2, stride=1))),
+    # the functional _copy variants lower as their views; concat as cat; copies and dropout
+    # variants in eval mode are the identity (the ops that add no layer are listed by the op
+    # consuming them: the case fails if they do not lower)
+    ("view_copy", ["aten.view_copy.default"], Case(lambda m, x: torch.view_copy(x, (x.shape[0], 2, 4, x.shape[2])).sum(1))),
+    ("permute_copy", ["aten.softmax.int"], Case(lambda m, x: torch.permute_copy(x, (0, 2, 1)).softmax(-1).transpose(1, 2))),
+    ("transpose_copy", ["aten.softmax.int"], Case(lambda m, x: torch.transpose_copy(x, 1, 2).softmax(1).transpose(1, 2))),
+    ("unsqueeze_squeeze_copy", ["aten.mul.Tensor"],
+     Case(lambda m, x: torch.squeeze_copy(torch.unsqueeze_copy(x, 1) * 2, 1))),
+    ("slice_copy_time", ["aten.slice_copy.Tensor"], Case(lambda m, x: torch.slice_copy(m.conv(x), 2, 1, None, 2))),
+    ("select_copy", ["aten.select_copy.int"], Case(lambda m, x: torch.select_copy(x, 1, 3))),
+    ("expand_copy", ["aten.expand_copy.default"], Case(lambda m, x: x + torch.expand_copy(x[:, :1], (-1, CHANNELS, -1)))),
+    ("split_copy", ["aten.split_copy.Tensor"], Case(lambda m, x: torch.split_copy(x, 4, 1)[0] * torch.split_copy(x, 4, 1)[1])),
+    ("split_with_sizes_copy", ["aten.split_with_sizes_copy.default"],
+     Case(lambda m, x: torch.split_with_sizes_copy(x, [3, 5], 1)[1].sum(1))),
+    ("unbind_copy", ["aten.unbind_copy.int"], Case(lambda m, x: torch.unbind_copy(x, 1)[2] * 2)),
+    ("concat_channels", ["aten.concat.default"], Case(lambda m, x: torch.concat([x, m.conv(x)], 1))),
+    ("alpha_dropout_eval", ["aten.conv1d.default"], Case(lambda m, x: torch.alpha_dropout(m.conv(x), 0.2, False))),
+    ("feature_dropout_eval", ["aten.conv1d.default"], Case(lambda m, x: torch.feature_dropout(m.conv(x), 0.2, False))),
+    ("alias_detach_copy", ["aten.add.Tensor"],
+     Case(lambda m, x: torch.alias_copy(m.conv(x)) + torch.detach_copy(x))),
 ]
 
 

@@ -175,10 +175,10 @@ static int find_unary(const char *name, int first, int end) {
 }
 
 /* p[i] = f(p[i]) in double, rounded to float32; one loop per function. */
-static void apply_unary(unary_op op, double number, float *p, int64_t n) {
+static void apply_unary(unary_op op, double number, const float *src, float *p, int64_t n) {
 #define MAP(expression)                                                                                          \
     for (int64_t i = 0; i < n; i++) {                                                                            \
-        double v = p[i];                                                                                         \
+        double v = src[i];                                                                                       \
         p[i] = (float)(expression);                                                                              \
     }                                                                                                            \
     break
@@ -259,17 +259,21 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
-    pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
+    /* The input in the layer's order: a copy when it had to be rearranged (then computed in
+     * place), else the input itself (then computed into a new output, in one pass). */
+    pt2_tensor x;
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], layer->shape.rank, layer->shape.dims, &x, err);
     if (st) return st;
-    if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */
-        if ((st = pt2_tensor_contiguous(arena, out, 1, out, err))) return st;
+    if (x.storage != inputs[0].tensor.storage) *out = x;
+    else if ((st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err))) return st;
+    const float *src = pt2_tensor_data(&x);
     float *p = pt2_tensor_data(out);
     int64_t n = pt2_tensor_numel(out);
-    if (op >= 0) apply_unary((unary_op)op, number, p, n);
+    if (op >= 0) apply_unary((unary_op)op, number, src, p, n);
     else if (math_activation)
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, p[i]);
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, src[i]);
     else
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, p[i]);
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, src[i]);
     return PT2_OK;
 }
 

@@ -148,9 +148,9 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     for (int a = 0; a < layer->shape.rank; a++)
         if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
     if (time_axis < 0 || batch_axis < 0 || right < 0) return pt2_rt_layer_fail(layer, err, "expected batch and time axes");
-    pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
     if (st) return st;
     int64_t time = x.shape[time_axis], inner = 1, batch = x.shape[batch_axis];
     for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
@@ -162,6 +162,22 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     for (int64_t b = 0; b < batch; b++) ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[time_axis], b, time);
     /* Frame t of a sequence of padded length L (its data ending at m = L - right): t < m kept,
      * m <= t < L mirrored around m - 1 (or frame m - 1 repeated), t >= L the frame t - right. */
+    if (batch_axis < time_axis) { /* a frame's values are contiguous: one copy per frame */
+        int64_t outer = 1, batch_step = 1;
+        for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
+        for (int a = batch_axis + 1; a < time_axis; a++) batch_step *= x.shape[a];
+        for (int64_t o = 0; o < outer; o++) {
+            int64_t length = ends[(o / batch_step) % batch], m = length - right;
+            for (int64_t t = 0; t < time; t++) {
+                int64_t source = t;
+                if (t >= length) source = t - right;
+                else if (t >= m) source = reflect ? 2 * (m - 1) - t : m - 1;
+                if (source < 0 || source >= time) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
+                memcpy(po + (o * time + t) * inner, px + (o * time + source) * inner, sizeof(float) * (size_t)inner);
+            }
+        }
+        return PT2_OK;
+    }
     for (int64_t flat = 0; flat < total; flat++, index[x.rank - 1]++) {
         for (int a = x.rank - 1; a > 0 && index[a] == x.shape[a]; a--) index[a] = 0, index[a - 1]++;
         int64_t t = index[time_axis], length = ends[index[batch_axis]], m = length - right, source = t;
@@ -177,9 +193,9 @@ pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const 
                                  const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err) {
     int time_axis = pt2_rt_shape_time_axis(net, &layer->shape);
     if (time_axis < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
-    pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
     if (st) return st;
     int64_t outer = 1, time = x.shape[time_axis], inner = 1;
     for (int a = 0; a < time_axis; a++) outer *= x.shape[a];

@@ -48,6 +48,10 @@ pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int ra
 pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
                           pt2_error *err);
 
+/* The same order as a strided view of the input, never copied: for a kernel that reads any
+ * strides (the GEMM's packing), so that a rearranged input costs no pass of its own. */
+pt2_status pt2_rt_strided_view(const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out, pt2_error *err);
+
 /* ---- helpers for the layer classes ---- */
 pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...);
 /* The one source a layer class expects. */

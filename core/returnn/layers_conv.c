@@ -257,9 +257,13 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (!st) st = read_conv_options(layer, &o, err);
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
-    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    /* [B, T, F] in any strides (the GEMM packs its rows); a copy only where the mask writes. */
+    if (pt2_rt_int_option(layer, "use_time_mask", 0)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
+    if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     mask_after_sequence_ends(net, layer, dims[1], &x);
+    int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
     if (group_in * o.groups != in_features || kernel != o.kernel)
@@ -294,8 +298,8 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
             frames_inside(shift, o.stride, time, out_time, &first, &end);
             if (end <= first) continue;
             for (int64_t g = 0; g < o.groups; g++) {
-                pt2_matrix_view a = {px + (b * time + first * o.stride + shift) * in_features + g * group_in,
-                                     o.stride * in_features, 1};
+                pt2_matrix_view a = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
+                                     o.stride * x_time, x_feature};
                 pt2_matrix_view w_tap = {pw + k * group_in * out_features + g * group_out, out_features, 1};
                 pt2_gemm_matrix(end - first, group_out, group_in, a, w_tap, ob + first * out_features + g * group_out,
                                 out_features, 1, scratch);
@@ -339,9 +343,12 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if (pt2_rt_int_option(layer, "use_time_mask", 0)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
+    if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     mask_after_sequence_ends(net, layer, dims[1], &x);
+    int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];
     int64_t stride = pt2_rt_int_option(layer, "strides", 1), remove = pt2_rt_int_option(layer, "remove_padding", 0);
@@ -367,7 +374,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
             /* output frame t*stride + shift inside [0, out_time) */
             frames_landing(shift, stride, time, out_time, &first, &end);
             if (end <= first) continue;
-            pt2_matrix_view a = {px + (b * time + first) * in_features, in_features, 1};
+            pt2_matrix_view a = {px + b * x_batch + first * x_time, x_time, x_feature};
             pt2_matrix_view w_tap = {pw + k * out_features * in_features, 1, in_features};
             pt2_gemm_matrix(end - first, out_features, in_features, a, w_tap,
                             ob + (first * stride + shift) * out_features, stride * out_features, 1, scratch);

@@ -22,8 +22,14 @@ static pt2_status btf_dims(const pt2_rt_net *net, const pt2_rt_layer *layer, con
 
 /* use_time_mask: the frames after each sequence's end read as zeros (x is [B, T, F], contiguous,
  * its own copy), so that the conv sees what PyTorch sees on the sequence alone. */
+/* use_time_mask zeroes the frames after each sequence's end; without sequence lengths (one
+ * sequence of the full length) there are none. */
+static int masks_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer) {
+    return net->sequence_lengths && pt2_rt_int_option(layer, "use_time_mask", 0);
+}
+
 static void mask_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, int time_dim, pt2_tensor *x) {
-    if (!pt2_rt_int_option(layer, "use_time_mask", 0)) return;
+    if (!masks_sequence_ends(net, layer)) return;
     int64_t batch = x->shape[0], time = x->shape[1], features = x->shape[2];
     float *px = pt2_tensor_data(x);
     for (int64_t b = 0; b < batch; b++) {
@@ -258,7 +264,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
     /* [B, T, F] in any strides (the GEMM packs its rows); a copy only where the mask writes. */
-    if (pt2_rt_int_option(layer, "use_time_mask", 0)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
     else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
     if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
@@ -343,7 +349,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if (pt2_rt_int_option(layer, "use_time_mask", 0)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
     else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
     if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;

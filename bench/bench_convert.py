@@ -74,7 +74,7 @@ def export(model, x, time_axis, directory, name):
 
 def steps(output):
     """Seconds of each step from the progress lines ("[layers] passed in 1.234s ...")."""
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"\[(\w+)\] (?:done|passed|FAILED) in ([0-9.]+)s", output)}
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"\[([\w-]+)\] (?:done|passed|FAILED) in ([0-9.]+)s", output)}
 
 
 def mib(n):

@@ -54,6 +54,26 @@ void pt2_arena_reset(pt2_arena *arena) {
     }
 }
 
+int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p) {
+    for (pt2_arena_block **link = &from->head; *link; link = &(*link)->next) {
+        pt2_arena_block *b = *link;
+        if ((const char *)b + header_size() != (const char *)p || b->size < CHUNK_BYTES / 4 || b->used != b->size)
+            continue;
+        *link = b->next;
+        b->next = to->head ? to->head->next : NULL; /* behind the current chunk, as a big block goes */
+        if (to->head) to->head->next = b;
+        else to->head = b;
+        size_t total = b->size + header_size();
+        for (pt2_arena *q = from; q; q = q->parent) q->used_bytes -= total;
+        for (pt2_arena *q = to; q; q = q->parent) {
+            q->used_bytes += total;
+            if (q->used_bytes > q->peak_bytes) q->peak_bytes = q->used_bytes;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int pt2_mul_size(size_t a, size_t b, size_t *out) {
     if (a && b > SIZE_MAX / a) return 0;
     *out = a * b;

@@ -33,6 +33,11 @@ void pt2_arena_free(pt2_arena *arena);
  * repeats, a server's next request) reuses pages the system has already mapped. */
 void pt2_arena_reset(pt2_arena *arena);
 
+/* Moves the allocation starting at p from `from` to `to` when it has a block of its own (a large
+ * one): a layer's output computed among its temporaries then outlives them without a copy.
+ * Returns 1 when moved, 0 when p is not such an allocation of `from` (the caller copies). */
+int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p);
+
 /* The reader bound: reading a file may allocate at most PT2_READER_MEMORY_MULTIPLE times the
  * file's size plus PT2_READER_MEMORY_ALLOWANCE. A file that needs more (shared pickle references
  * expanded, a JSON of empty lists, ...) is damaged or hostile: the allocation fails with

@@ -138,7 +138,8 @@ static pt2_status run_activation(pt2_run_context *ctx, const pt2_node *node, act
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s runs on float32 and float64 tensors, got %s", node->target,
                         pt2_dtype_name(in.dtype));
     if ((st = pt2_tensor_contiguous(ctx->arena, &in, 0, &x, err))) return st;
-    if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, x.shape, &out, err))) return st;
+    /* Written in full by the activation loop: not zeroed first. */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, x.dtype, x.rank, x.shape, &out, err))) return st;
     if (x.dtype == PT2_DTYPE_FLOAT32) activation_float(kind, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
     else activation_double(kind, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
     return pt2_op_set_output(ctx, node, 0, &out, err);

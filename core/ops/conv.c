@@ -137,8 +137,8 @@ static pt2_status run_with_spec(pt2_run_context *ctx, const pt2_node *node, cons
     shape[rank++] = g.out_channels;
     if (spatial == 2) shape[rank++] = g.out_height;
     shape[rank++] = g.out_width;
-    pt2_tensor out;
-    pt2_status st = pt2_op_new_float(ctx, rank, shape, &out, err);
+    pt2_tensor out; /* every kernel writes all of it (the bias first), so it is not zeroed */
+    pt2_status st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, rank, shape, &out, err);
     if (st) return st;
     if (pt2_tensor_numel(&out) == 0) return pt2_op_set_output(ctx, node, 0, &out, err);
     const float *px = pt2_f32(x), *pw = pt2_f32(w), *pb = has_bias ? pt2_f32(b) : NULL;
@@ -148,7 +148,9 @@ static pt2_status run_with_spec(pt2_run_context *ctx, const pt2_node *node, cons
         return st;
     if (!handled) {
         size_t floats = p->transposed ? pt2_conv_transpose_scratch_floats(&g) : pt2_conv_scratch_floats(&g);
-        float *scratch = pt2_arena_alloc_array(ctx->arena, floats, sizeof(float), err);
+        /* The GEMM's packing space and the transposed conv's columns, all written before read. */
+        float *scratch = floats <= SIZE_MAX / sizeof(float) ? pt2_arena_alloc_uninit(ctx->arena, floats * sizeof(float), err)
+                                                             : pt2_arena_alloc_array(ctx->arena, floats, sizeof(float), err);
         if (!scratch) return err->status;
         if (p->transposed)
             pt2_conv_transpose2d(&g, px, pw, pb, pt2_f32(&out), scratch);

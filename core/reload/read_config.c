@@ -337,7 +337,7 @@ static void reload_values_free(pt2_reload_values *v, size_t num_layers) {
     pt2_arena_free(&v->scratch);
 }
 
-/* Layer i on its sources' outputs; its output is copied out of the scratch arena into its own,
+/* Layer i on its sources' outputs; its output moves (or is copied) out of the scratch arena into its own,
  * and the sources it read last are freed. */
 static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t i, const pt2_tensor *input,
                             pt2_error *err) {
@@ -349,7 +349,13 @@ static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t 
         else inputs[s] = v->outputs[source];
     }
     pt2_status st = pt2_rt_compute_layer(&v->scratch, net, layer, inputs, layer->num_from, &result, err);
-    if (!st) st = pt2_tensor_contiguous(&v->value_arenas[i], &result.tensor, 1, &v->outputs[i].tensor, err);
+    /* An output of its own in the scratch arena (not a view of a source or a parameter) moves to
+     * the layer's arena; anything else is copied there. */
+    if (!st && pt2_tensor_is_contiguous(&result.tensor) && result.tensor.storage_offset == 0 &&
+        pt2_arena_adopt(&v->value_arenas[i], &v->scratch, result.tensor.storage))
+        v->outputs[i].tensor = result.tensor;
+    else if (!st)
+        st = pt2_tensor_contiguous(&v->value_arenas[i], &result.tensor, 1, &v->outputs[i].tensor, err);
     v->outputs[i].shape = result.shape;
     pt2_arena_reset(&v->scratch);
     for (size_t s = 0; s < layer->num_from; s++) {

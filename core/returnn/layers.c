@@ -89,8 +89,7 @@ pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, c
     return arrange(arena, in, rank, dims, 0, out, err);
 }
 
-static pt2_status arrange(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, int always_copy,
-                          pt2_tensor *out, pt2_error *err) {
+pt2_status pt2_rt_strided_view(const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out, pt2_error *err) {
     pt2_tensor view = in->tensor;
     view.rank = rank;
     int used = 0;
@@ -116,7 +115,15 @@ static pt2_status arrange(pt2_arena *arena, const pt2_rt_tensor *in, int rank, c
                                 (long long)in->tensor.shape[b]);
         }
     }
-    return pt2_tensor_contiguous(arena, &view, always_copy, out, err);
+    *out = view;
+    return PT2_OK;
+}
+
+static pt2_status arrange(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, int always_copy,
+                          pt2_tensor *out, pt2_error *err) {
+    pt2_tensor view;
+    pt2_status st = pt2_rt_strided_view(in, rank, dims, &view, err);
+    return st ? st : pt2_tensor_contiguous(arena, &view, always_copy, out, err);
 }
 
 pt2_status pt2_rt_alloc_output(pt2_arena *arena, const pt2_rt_shape *shape, const int64_t *sizes, pt2_tensor *out,

@@ -48,6 +48,10 @@ pt2_status pt2_rt_transpose_to(pt2_arena *arena, const pt2_rt_tensor *in, int ra
 pt2_status pt2_rt_view_to(pt2_arena *arena, const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out,
                           pt2_error *err);
 
+/* The same order as a strided view of the input, never copied: for a kernel that reads any
+ * strides (the GEMM's packing), so that a rearranged input costs no pass of its own. */
+pt2_status pt2_rt_strided_view(const pt2_rt_tensor *in, int rank, const int *dims, pt2_tensor *out, pt2_error *err);
+
 /* ---- helpers for the layer classes ---- */
 pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...);
 /* The one source a layer class expects. */
@@ -63,7 +67,8 @@ pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shap
  * as RETURNN does: the output has every dim of the largest source plus the others' extra dims. */
 pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                   const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err);
-/* Each source in the output's axis order (size 1 where it lacks a dim), and the output's sizes. */
+/* Each source in the output's axis order (size 1 where it lacks a dim), and the output's sizes; read only: a
+ * source already in that order is itself, not a copy. */
 pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *expanded,
                                     int64_t *sizes, pt2_error *err);

@@ -22,8 +22,14 @@ static pt2_status btf_dims(const pt2_rt_net *net, const pt2_rt_layer *layer, con
 
 /* use_time_mask: the frames after each sequence's end read as zeros (x is [B, T, F], contiguous,
  * its own copy), so that the conv sees what PyTorch sees on the sequence alone. */
+/* use_time_mask zeroes the frames after each sequence's end; without sequence lengths (one
+ * sequence of the full length) there are none. */
+static int masks_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer) {
+    return net->sequence_lengths && pt2_rt_int_option(layer, "use_time_mask", 0);
+}
+
 static void mask_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, int time_dim, pt2_tensor *x) {
-    if (!pt2_rt_int_option(layer, "use_time_mask", 0)) return;
+    if (!masks_sequence_ends(net, layer)) return;
     int64_t batch = x->shape[0], time = x->shape[1], features = x->shape[2];
     float *px = pt2_tensor_data(x);
     for (int64_t b = 0; b < batch; b++) {
@@ -160,6 +166,21 @@ static int64_t conv2d_out_size(const conv2d_spec *c, int i, int64_t n, int64_t *
     return padded >= span ? (padded - span) / c->stride[i] + 1 : 0;
 }
 
+/* A 2-D conv's output (plain or transposed): the input's other dims, then the two spatial dims
+ * it computed, then the channels, which are the feature. */
+static void conv2d_output_shape(const pt2_rt_shape *in, const int *spatial_in, const int *spatial_out, int channel,
+                                pt2_rt_shape *out) {
+    *out = *in;
+    out->rank = 0;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] != spatial_in[0] && in->dims[a] != spatial_in[1] && in->dims[a] != in->feature_dim)
+            out->dims[out->rank++] = in->dims[a];
+    out->dims[out->rank++] = spatial_out[0];
+    out->dims[out->rank++] = spatial_out[1];
+    out->dims[out->rank++] = channel;
+    out->feature_dim = channel;
+}
+
 static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *in,
                                pt2_rt_shape *out, pt2_error *err) {
     conv2d_spec c;
@@ -183,15 +204,7 @@ static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
         else return pt2_rt_layer_fail(layer, err, "spatial axis '%s' does not fit the filter", d->description);
         if (st) return st;
     }
-    *out = *in;
-    out->rank = 0;
-    for (int a = 0; a < in->rank; a++)
-        if (in->dims[a] != c.spatial[0] && in->dims[a] != c.spatial[1] && in->dims[a] != in->feature_dim)
-            out->dims[out->rank++] = in->dims[a];
-    out->dims[out->rank++] = spatial_out[0];
-    out->dims[out->rank++] = spatial_out[1];
-    out->dims[out->rank++] = channel;
-    out->feature_dim = channel;
+    conv2d_output_shape(in, c.spatial, spatial_out, channel, out);
     return PT2_OK;
 }
 
@@ -316,9 +329,13 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (!st) st = read_conv_options(layer, &o, err);
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
-    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    /* [B, T, F] in any strides (the GEMM packs its rows); a copy only where the mask writes. */
+    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
+    if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     mask_after_sequence_ends(net, layer, dims[1], &x);
+    int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
     if (group_in * o.groups != in_features || kernel != o.kernel)
@@ -353,8 +370,8 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
             frames_inside(shift, o.stride, time, out_time, &first, &end);
             if (end <= first) continue;
             for (int64_t g = 0; g < o.groups; g++) {
-                pt2_matrix_view a = {px + (b * time + first * o.stride + shift) * in_features + g * group_in,
-                                     o.stride * in_features, 1};
+                pt2_matrix_view a = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
+                                     o.stride * x_time, x_feature};
                 pt2_matrix_view w_tap = {pw + k * group_in * out_features + g * group_out, out_features, 1};
                 pt2_gemm_matrix(end - first, group_out, group_in, a, w_tap, ob + first * out_features + g * group_out,
                                 out_features, 1, scratch);
@@ -421,15 +438,7 @@ static pt2_status transposed_conv2d_infer(pt2_arena *arena, pt2_rt_net *net, con
         else return pt2_rt_layer_fail(layer, err, "spatial axis '%s' has no output", d->description);
         if (st) return st;
     }
-    *out = *in;
-    out->rank = 0;
-    for (int a = 0; a < in->rank; a++)
-        if (in->dims[a] != c.spatial[0] && in->dims[a] != c.spatial[1] && in->dims[a] != in->feature_dim)
-            out->dims[out->rank++] = in->dims[a];
-    out->dims[out->rank++] = spatial_out[0];
-    out->dims[out->rank++] = spatial_out[1];
-    out->dims[out->rank++] = channel;
-    out->feature_dim = channel;
+    conv2d_output_shape(in, c.spatial, spatial_out, channel, out);
     return PT2_OK;
 }
 
@@ -535,9 +544,12 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if ((st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err))) return st;
+    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
+    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
+    if (st) return st;
     if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
     mask_after_sequence_ends(net, layer, dims[1], &x);
+    int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];
     int64_t stride = pt2_rt_int_option(layer, "strides", 1), remove = pt2_rt_int_option(layer, "remove_padding", 0);
@@ -563,7 +575,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
             /* output frame t*stride + shift inside [0, out_time) */
             frames_landing(shift, stride, time, out_time, &first, &end);
             if (end <= first) continue;
-            pt2_matrix_view a = {px + (b * time + first) * in_features, in_features, 1};
+            pt2_matrix_view a = {px + b * x_batch + first * x_time, x_time, x_feature};
             pt2_matrix_view w_tap = {pw + k * out_features * in_features, 1, in_features};
             pt2_gemm_matrix(end - first, out_features, in_features, a, w_tap,
                             ob + (first * stride + shift) * out_features, stride * out_features, 1, scratch);

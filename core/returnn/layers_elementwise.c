@@ -210,10 +210,10 @@ static int find_unary(const char *name, int first, int end) {
 }
 
 /* p[i] = f(p[i]) in double, rounded to float32; one loop per function. */
-static void apply_unary(unary_op op, double number, float *p, int64_t n) {
+static void apply_unary(unary_op op, double number, const float *src, float *p, int64_t n) {
 #define MAP(expression)                                                                                          \
     for (int64_t i = 0; i < n; i++) {                                                                            \
-        double v = p[i];                                                                                         \
+        double v = src[i];                                                                                       \
         p[i] = (float)(expression);                                                                              \
     }                                                                                                            \
     break
@@ -324,17 +324,21 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "causal_fill")) return causal_fill(arena, layer, &inputs[0], number, out, err);
     if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
         return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
-    pt2_status st = copy_input(arena, layer, &inputs[0], out, err);
+    /* The input in the layer's order: a copy when it had to be rearranged (then computed in
+     * place), else the input itself (then computed into a new output, in one pass). */
+    pt2_tensor x;
+    pt2_status st = pt2_rt_view_to(arena, &inputs[0], layer->shape.rank, layer->shape.dims, &x, err);
     if (st) return st;
-    if (out->storage == inputs[0].tensor.storage) /* transpose_to may return the input itself */
-        if ((st = pt2_tensor_contiguous(arena, out, 1, out, err))) return st;
+    if (x.storage != inputs[0].tensor.storage) *out = x;
+    else if ((st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err))) return st;
+    const float *src = pt2_tensor_data(&x);
     float *p = pt2_tensor_data(out);
     int64_t n = pt2_tensor_numel(out);
-    if (op >= 0) apply_unary((unary_op)op, number, p, n);
+    if (op >= 0) apply_unary((unary_op)op, number, src, p, n);
     else if (math_activation)
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, p[i]);
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, src[i]);
     else
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, p[i]);
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, src[i]);
     return PT2_OK;
 }
 
@@ -408,7 +412,8 @@ pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, con
             if (d < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
             renamed.shape.dims[a] = d;
         }
-        pt2_status st = pt2_rt_transpose_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
+        /* Read only (through its strides): the source itself when it is already in this order. */
+        pt2_status st = pt2_rt_view_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
         if (st) return st;
         for (int a = 0; a < shape->rank; a++) {
             int64_t n = expanded[i].shape[a];

@@ -79,7 +79,7 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     left[padded_axis] = p.left[0];
     right[padded_axis] = p.right[0];
     pt2_tensor x;
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], source_order.rank, source_order.dims, &x, err))) return st;
+    if ((st = pt2_rt_view_to(arena, &inputs[0], source_order.rank, source_order.dims, &x, err))) return st;
     int rank = x.rank;
     int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < rank; a++) {
@@ -88,7 +88,7 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
             return pt2_rt_layer_fail(layer, err, "padding %lld/%lld does not fit an axis of size %lld",
                                      (long long)left[a], (long long)right[a], (long long)x.shape[a]);
     }
-    if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
     /* handle_dynamic_dims (constant mode): the value after each sequence's own end, as
      * RETURNN's mask on left + length of the padded dim; else at the end of the tensor. */
     int batch_axis = -1;
@@ -106,10 +106,13 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     }
     const float *px = pt2_tensor_data(&x);
     float *po = pt2_tensor_data(out);
-    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0};
-    for (int64_t flat = 0; flat < total; flat++) {
-        int64_t offset = 0, inside = !value_from || index[padded_axis] < value_from[index[batch_axis]];
-        for (int a = 0; a < rank; a++) {
+    /* Row by row along the last axis: the outer axes give one source row (or none: the whole
+     * row is the value), the last axis maps each of its indices alone. */
+    int last = rank - 1;
+    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0}, row = rank ? sizes[last] : 1;
+    for (int64_t flat = 0; flat < total && row > 0; flat += row) {
+        int64_t offset = 0, inside = 1;
+        for (int a = 0; a < last; a++) {
             int64_t i = index[a] - left[a], n = x.shape[a];
             if (i < 0 || i >= n) {
                 if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i; /* mirror without repeating the edge */
@@ -118,8 +121,20 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
             }
             offset += i * x.strides[a];
         }
-        po[flat] = inside ? px[offset] : (float)value;
-        for (int a = rank - 1; a >= 0; a--) {
+        float *o = po + flat;
+        int64_t n = rank ? x.shape[last] : 1, stride = rank ? x.strides[last] : 1, l = rank ? left[last] : 0;
+        for (int64_t j = 0; j < row; j++) {
+            int64_t i = j - l, in = inside;
+            if (rank) index[last] = j;
+            if (i < 0 || i >= n) {
+                if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i;
+                else if (replicate) i = i < 0 ? 0 : n - 1;
+                else in = 0;
+            }
+            if (value_from && index[padded_axis] >= value_from[index[batch_axis]]) in = 0;
+            o[j] = in ? px[offset + i * stride] : (float)value;
+        }
+        for (int a = last - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;
             index[a] = 0;
         }
@@ -133,9 +148,9 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     for (int a = 0; a < layer->shape.rank; a++)
         if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
     if (time_axis < 0 || batch_axis < 0 || right < 0) return pt2_rt_layer_fail(layer, err, "expected batch and time axes");
-    pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
     if (st) return st;
     int64_t time = x.shape[time_axis], inner = 1, batch = x.shape[batch_axis];
     for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
@@ -147,6 +162,22 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     for (int64_t b = 0; b < batch; b++) ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[time_axis], b, time);
     /* Frame t of a sequence of padded length L (its data ending at m = L - right): t < m kept,
      * m <= t < L mirrored around m - 1 (or frame m - 1 repeated), t >= L the frame t - right. */
+    if (batch_axis < time_axis) { /* a frame's values are contiguous: one copy per frame */
+        int64_t outer = 1, batch_step = 1;
+        for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
+        for (int a = batch_axis + 1; a < time_axis; a++) batch_step *= x.shape[a];
+        for (int64_t o = 0; o < outer; o++) {
+            int64_t length = ends[(o / batch_step) % batch], m = length - right;
+            for (int64_t t = 0; t < time; t++) {
+                int64_t source = t;
+                if (t >= length) source = t - right;
+                else if (t >= m) source = reflect ? 2 * (m - 1) - t : m - 1;
+                if (source < 0 || source >= time) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
+                memcpy(po + (o * time + t) * inner, px + (o * time + source) * inner, sizeof(float) * (size_t)inner);
+            }
+        }
+        return PT2_OK;
+    }
     for (int64_t flat = 0; flat < total; flat++, index[x.rank - 1]++) {
         for (int a = x.rank - 1; a > 0 && index[a] == x.shape[a]; a--) index[a] = 0, index[a - 1]++;
         int64_t t = index[time_axis], length = ends[index[batch_axis]], m = length - right, source = t;
@@ -162,9 +193,9 @@ pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const 
                                  const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err) {
     int time_axis = pt2_rt_shape_time_axis(net, &layer->shape);
     if (time_axis < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
-    pt2_tensor x;
-    pt2_status st = pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &x, 1, out, err);
+    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
+    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
     if (st) return st;
     int64_t outer = 1, time = x.shape[time_axis], inner = 1;
     for (int a = 0; a < time_axis; a++) outer *= x.shape[a];

@@ -1,0 +1,124 @@
+/* The vectorised per-layer comparison against a plain one-value-at-a-time comparison written
+ * here (lengths that leave a tail, NaNs, zeros, infinities, a zero tolerance, a difference exactly
+ * at the tolerance and one float above it), and pt2_arena_adopt (a large allocation moves between
+ * arenas with its bytes counted once; anything else is refused). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/base/arena.h"
+#include "core/verify/verify_layers.h"
+
+static void plain_compare(const float *a, const float *b, int64_t n, double atol, double rtol, pt2_comparison *out) {
+    double max_abs = 0, max_rel = 0, worst = 0;
+    int64_t failed = 0, nan = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double diff = fabs((double)a[k] - (double)b[k]), scale = fabs((double)b[k]), allowed = atol + rtol * scale;
+        double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
+        if (diff > max_abs) max_abs = diff;
+        if (scale > 0 && diff / scale > max_rel) max_rel = diff / scale;
+        if (ratio > worst) worst = ratio;
+        failed += diff > allowed;
+        nan += diff != diff;
+    }
+    out->max_abs = nan ? NAN : max_abs;
+    out->max_rel = max_rel;
+    out->worst_ratio = nan ? NAN : worst;
+    out->passed = !failed && !nan;
+}
+
+static pt2_tensor vector_of(float *data, int64_t n) {
+    pt2_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = PT2_DTYPE_FLOAT32;
+    t.rank = 1;
+    t.shape[0] = n;
+    t.strides[0] = 1;
+    t.storage = data;
+    return t;
+}
+
+static int close_to(double got, double want) {
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return isinf(got);
+    return fabs(got - want) <= 1e-6 * fabs(want) + 1e-30;
+}
+
+static void compare_cases(void) {
+    srand(7);
+    enum { MAX = 100 };
+    float a[MAX], b[MAX];
+    for (int trial = 0; trial < 3000; trial++) {
+        int64_t n = 1 + rand() % MAX;
+        for (int64_t k = 0; k < n; k++) {
+            b[k] = rand() % 5 == 0 ? 0.0f : (float)(rand() / (double)RAND_MAX - 0.5) * 4;
+            a[k] = b[k] + (float)((rand() / (double)RAND_MAX - 0.5) * 1e-4 * (rand() % 3));
+        }
+        if (trial % 7 == 0) a[rand() % n] = NAN;
+        if (trial % 13 == 0) a[rand() % n] = INFINITY;
+        double atol = trial % 17 == 0 ? 0 : 1e-5, rtol = trial % 17 == 0 ? 0 : 1e-5;
+        pt2_tensor ta = vector_of(a, n), tb = vector_of(b, n);
+        pt2_comparison got, want;
+        pt2_compare_tensors(&ta, &tb, atol, rtol, &got);
+        plain_compare(a, b, n, atol, rtol, &want);
+        int same = got.passed == want.passed && close_to(got.max_abs, want.max_abs) &&
+                   close_to(got.max_rel, want.max_rel) && close_to(got.worst_ratio, want.worst_ratio);
+        if (!same)
+            printf("trial %d (n=%lld): passed %d/%d, max abs %g/%g, max rel %g/%g, ratio %g/%g\n", trial, (long long)n,
+                   got.passed, want.passed, got.max_abs, want.max_abs, got.max_rel, want.max_rel, got.worst_ratio,
+                   want.worst_ratio);
+        CHECK(same, "the vectorised comparison agrees with the plain one");
+    }
+    /* Exactly at the tolerance passes with ratio 1; one float more fails with ratio above 1, in the
+     * vector part (8 values) and in the tail (9th value). */
+    for (int position = 0; position < 9; position++) {
+        float x[9], y[9];
+        for (int k = 0; k < 9; k++) x[k] = y[k] = 1.0f;
+        x[position] = 1.25f;
+        pt2_tensor tx = vector_of(x, 9), ty = vector_of(y, 9);
+        pt2_comparison c;
+        pt2_compare_tensors(&tx, &ty, 0.25, 0.0, &c);
+        CHECK(c.passed && c.worst_ratio == 1.0 && c.max_abs == 0.25, "a difference equal to the tolerance passes");
+        x[position] = nextafterf(1.25f, 2.0f);
+        pt2_compare_tensors(&tx, &ty, 0.25, 0.0, &c);
+        CHECK(!c.passed && c.worst_ratio > 1.0, "a difference one float above the tolerance fails");
+    }
+}
+
+static void adopt_cases(void) {
+    pt2_arena parent, from, to;
+    pt2_error err;
+    pt2_error_clear(&err);
+    pt2_arena_init(&parent, 0);
+    pt2_arena_init_child(&from, &parent);
+    pt2_arena_init_child(&to, &parent);
+    size_t big = (size_t)4 << 20;
+    float *value = pt2_arena_alloc_uninit(&from, big, &err);
+    char *small = pt2_arena_alloc(&from, 100, &err);
+    CHECK(value && small, "allocations");
+    if (!value || !small) return;
+    for (size_t i = 0; i < big / sizeof(float); i++) value[i] = (float)i;
+    size_t parent_used = parent.used_bytes, from_used = from.used_bytes;
+    CHECK(!pt2_arena_adopt(&to, &from, small), "a small allocation shares a chunk: not moved");
+    CHECK(!pt2_arena_adopt(&to, &from, value + 1), "a pointer inside a block: not moved");
+    CHECK(pt2_arena_adopt(&to, &from, value), "a large allocation moves");
+    CHECK(!pt2_arena_adopt(&to, &from, value), "and only once");
+    CHECK(parent.used_bytes == parent_used, "the parent counts the moved bytes once");
+    CHECK(from.used_bytes < from_used && to.used_bytes == from_used - from.used_bytes,
+          "the bytes move from one child to the other");
+    pt2_arena_free(&from); /* the moved value outlives the arena it was made in */
+    int intact = 1;
+    for (size_t i = 0; i < big / sizeof(float); i++) intact &= value[i] == (float)i;
+    CHECK(intact, "the moved value is intact after its first arena is freed");
+    pt2_arena_free(&to);
+    CHECK(parent.used_bytes == 0, "freeing both children returns every byte");
+    pt2_arena_free(&parent);
+}
+
+int main(void) {
+    compare_cases();
+    adopt_cases();
+    if (!failures) printf("compare and adopt: all passed\n");
+    return failures != 0;
+}

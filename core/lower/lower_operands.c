@@ -1,8 +1,10 @@
 #include "lower_operands.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../base/strbuf.h"
+#include "../naming/naming.h"
 #include "../ops/elementwise.h"
 #include "axes.h"
 
@@ -32,10 +34,37 @@ pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
+/* `in` with its axis `axis` (a static dim) repeated `times` times: a tile layer. */
+static pt2_status tile_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                            int64_t times, pt2_lowered_value *out, pt2_error *err) {
+    const char *key;
+    pt2_rt_layer *layer;
+    char name[220];
+    snprintf(name, sizeof name, "%s_tile", ctx->places[node - ctx->graph->nodes].base);
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &key, err);
+    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "tile", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (st) return st;
+    pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 1, sizeof *items, err);
+    const char **keys = pt2_arena_alloc_array(ctx->arena, 1, sizeof *keys, err);
+    if (!items || !keys) return err->status;
+    keys[0] = key;
+    items[0] = (pt2_rt_value){.kind = PT2_RT_INT, .int_value = times};
+    pt2_rt_value multiples = {.kind = PT2_RT_DICT, .count = 1, .items = items, .keys = keys};
+    if ((st = pt2_rt_set_value(layer, "multiples", &multiples, err))) return st;
+    if ((st = pt2_lower_infer(ctx, node, layer, err))) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, in->dims, sizeof dims);
+    dims[axis] = layer->shape.dims[pt2_rt_shape_axis(&in->shape, in->dims[axis])]; /* tile keeps the axis order */
+    pt2_axes_value_of(layer, in->rank, dims, out);
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                            const pt2_lowered_value *data, pt2_lowered_value *storage,
                                            const pt2_lowered_value **out, pt2_error *err) {
     *out = data;
+    pt2_lowered_value tiled;
     /* A constant running along a broadcast axis of the data (an expand of it, core/lower/axes.h):
      * the data gets that axis for real first, so that the constant meets it as its feature. */
     for (int a = 0; a < constant->rank; a++) {
@@ -48,15 +77,26 @@ pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_nod
         pt2_status st = pt2_axes_materialise(ctx, node, value_id, err);
         if (st) return st;
         data = *out = &ctx->real_values[value_id];
+        /* A size-1 axis (t[:, None] * inv_freq) is repeated to the constant's size, as an expand. */
+        const pt2_rt_dim *d = &ctx->net->dims[data->dims[axis]];
+        if (d->kind == PT2_RT_DIM_STATIC && d->size == 1) {
+            if ((st = tile_axis(ctx, node, data, axis, constant->shape[a], &tiled, err))) return st;
+            data = *out = &tiled;
+        }
         break;
     }
     int along = -1, axes_over_one = 0;
     for (int a = 0; a < constant->rank; a++)
         if (constant->shape[a] != 1) along = data->rank - constant->rank + a, axes_over_one++;
-    if (axes_over_one != 1 || along < 0 || data->dims[along] < 0 || data->dims[along] == data->shape.feature_dim ||
-        ctx->net->dims[data->dims[along]].kind != PT2_RT_DIM_STATIC)
-        return PT2_OK;
-    return pt2_axes_require_feature(ctx, node, data, along, storage, out, err);
+    pt2_status st = PT2_OK;
+    if (!(axes_over_one != 1 || along < 0 || data->dims[along] < 0 || data->dims[along] == data->shape.feature_dim ||
+          ctx->net->dims[data->dims[along]].kind != PT2_RT_DIM_STATIC))
+        st = pt2_axes_require_feature(ctx, node, data, along, storage, out, err);
+    if (!st && *out == &tiled) { /* the caller keeps the value: not this frame's */
+        *storage = tiled;
+        *out = storage;
+    }
+    return st;
 }
 
 pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,

@@ -339,6 +339,21 @@ class SelectOnTime(nn.Module):
 
 
 # name -> (model class, input features, the export's time length, time multiple)
+class RotaryOuterProduct(nn.Module):
+    """Rotary embeddings as research code writes them: positions from arange over the time, their
+    outer product with the inverse frequencies by broadcasting (t[:, None] * inv_freq), cos/sin,
+    and the rotated halves of the features."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, 8, 2).float() / 8)))
+
+    def forward(self, x):
+        angles = torch.arange(x.shape[1], dtype=torch.float32)[:, None] * self.inv_freq
+        a, b = self.proj(x).chunk(2, -1)
+        return torch.cat((a * angles.cos() - b * angles.sin(), a * angles.sin() + b * angles.cos()), -1)
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -365,6 +380,7 @@ CATALOGUE = {
     "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
     "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
     "select_on_time": (SelectOnTime, 8, 20, 1),
+    "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
 }
 
 

@@ -119,6 +119,7 @@ COVERS = {
     "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
     "expand_broadcast": {"aten.expand.default", "aten.expand_as.default"},
     "select_on_time": {"aten.select.int"},
+    "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
 }
 
 

@@ -7,7 +7,8 @@
  *     x's own dims (the shared, batch-like ones): each entry gathers along `dim` with its own
  *     positions.
  * A negative constant index counts from the end of a static axis; on the time, whose length
- * varies per sequence, it is refused. A boolean mask index is refused (its result's size
+ * varies per sequence, it is refused, except for select (x[:, -1]): each sequence's own frame,
+ * a gather at its length minus the index. A boolean mask index is refused (its result's size
  * depends on the data). */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "../naming/naming.h"
 #include "../ops/elementwise.h"
 #include "axes.h"
+#include "lower_gather.h"
 #include "lowerings.h"
 
 /* A variable layer holding the constant positions `index` (any integer dtype) into an axis of
@@ -62,6 +64,40 @@ static pt2_status gather_layer(pt2_lower_context *ctx, const pt2_node *node, con
     if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     return st ? st : pt2_lower_set_output(ctx, node, layer, rank, dims, err);
+}
+
+pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                     int64_t index, pt2_error *err) {
+    const char *time, *base = ctx->places[node - ctx->graph->nodes].base;
+    char name[220], number[40];
+    pt2_rt_layer *length, *position;
+    int batch_dim = -1, dims[PT2_MAX_RANK];
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] >= 0 && ctx->net->dims[in->dims[a]].kind == PT2_RT_DIM_BATCH) batch_dim = in->dims[a];
+    if (batch_dim < 0) return pt2_lower_fail(node, err, "selecting from the end of the time needs the batch");
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &time, err);
+    snprintf(name, sizeof name, "%s_length", base);
+    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "length", &length, err);
+    if (!st) st = pt2_lower_add_source(ctx, length, in, err);
+    if (!st) st = pt2_rt_set_string(length, "axis", time, err);
+    if (!st) st = pt2_lower_infer(ctx, node, length, err);
+    if (st) return st;
+    pt2_lowered_value length_v, position_v;
+    pt2_axes_value_of(length, 1, &batch_dim, &length_v);
+    /* each sequence's frame `index` from its end: its length + index (index < 0), int32 */
+    snprintf(number, sizeof number, "%lld", (long long)index);
+    const char *code = pt2_arena_printf(ctx->arena, err, pt2_rt_eval_form("add_scalar"), number);
+    if (!code) return err->status;
+    snprintf(name, sizeof name, "%s_position", base);
+    st = pt2_lower_new_layer_named(ctx, node, name, "eval", &position, err);
+    if (!st) st = pt2_lower_add_source(ctx, position, &length_v, err);
+    if (!st) st = pt2_rt_set_string(position, "eval", code, err);
+    if (!st) st = pt2_lower_infer(ctx, node, position, err);
+    if (st) return st;
+    pt2_axes_value_of(position, 1, &batch_dim, &position_v);
+    for (int a = 0, k = 0; a < in->rank; a++)
+        if (a != axis) dims[k++] = in->dims[a];
+    return gather_layer(ctx, node, in, axis, &position_v, in->rank - 1, dims, err);
 }
 
 /* x with axis `axis` replaced by the constant `index`'s axes. */

@@ -11,6 +11,7 @@
 #include "lower_layout.h"
 
 #include "axes.h"
+#include "lower_gather.h"
 #include "lowerings.h"
 
 static pt2_status data_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
@@ -317,8 +318,7 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = pt2_op_int(ctx->run, node, "index", &index, err);
     if (st) return st;
     if (index < 0 && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
-        return pt2_lower_fail(node, err, "index %lld counts from the end of the dynamic axis %d: each sequence's own frame "
-                              "(a gather at its length %lld) is not lowered", (long long)index, axis, (long long)index);
+        return pt2_lower_select_from_end(ctx, node, in, axis, index, err); /* each sequence's own frame */
     if (index < 0) index += n;
     if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
     return select_static(ctx, node, in, axis, index, -1, err);
@@ -563,7 +563,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
     {"aten.slice.Tensor", lower_slice, "slice"},
     {"aten.narrow.default", lower_narrow, "slice"},
-    {"aten.select.int", lower_select, "slice squeeze"},
+    {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.expand.default", lower_expand, "tile variable"},
     {"aten.expand_as.default", lower_expand, "tile variable"},
@@ -579,7 +579,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.permute_copy.default", lower_permute, ""},
     {"aten.transpose_copy.int", lower_transpose, ""},
     {"aten.slice_copy.Tensor", lower_slice, "slice"},
-    {"aten.select_copy.int", lower_select, "slice squeeze"},
+    {"aten.select_copy.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind_copy.int", lower_unbind, "slice squeeze"},
     {"aten.expand_copy.default", lower_expand, "tile variable"},
     {"aten.split_copy.Tensor", lower_split, "slice"},

@@ -354,6 +354,19 @@ class RotaryOuterProduct(nn.Module):
         return torch.cat((a * angles.cos() - b * angles.sin(), a * angles.sin() + b * angles.cos()), -1)
 
 
+class FramesFromTheEnd(nn.Module):
+    """x[:, -1] and x[:, -3] on the dynamic time: each sequence's own last and third-last frame (a
+    gather at its length - 1 and - 3), as a summary of an utterance."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.out = nn.Linear(12, 4)
+
+    def forward(self, x):
+        h = torch.tanh(self.proj(x))
+        return self.out(torch.cat([h[:, -1], h[:, -3]], dim=-1))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -381,6 +394,7 @@ CATALOGUE = {
     "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
     "select_on_time": (SelectOnTime, 8, 20, 1),
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
+    "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
 }
 
 

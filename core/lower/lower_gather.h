@@ -1,0 +1,12 @@
+/* What the select lowering (core/lower/lower_layout.c) takes from the gather lowering. */
+#ifndef PT2_LOWER_LOWER_GATHER_H
+#define PT2_LOWER_LOWER_GATHER_H
+
+#include "lower.h"
+
+/* Node output 0 = `in` at position `index` (< 0) counted from the end of its dynamic axis
+ * `axis`, per sequence: a gather at each sequence's length + index ("length", "eval", "gather"). */
+pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                     int64_t index, pt2_error *err);
+
+#endif

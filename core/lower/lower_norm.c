@@ -28,6 +28,21 @@ static pt2_status set_output_replacing(pt2_lower_context *ctx, const pt2_node *n
     return pt2_lower_set_output(ctx, node, layer, in->rank, dims, err);
 }
 
+/* A "linear" layer on `in`'s last axis: weight `w` as [in, out], an optional bias [out]. */
+static pt2_status linear_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                               const pt2_tensor *w, const pt2_tensor *bias, pt2_error *err) {
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_lower_new_layer(ctx, node, "linear", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_int(layer, "n_out", w->shape[1], err);
+    if (!st) st = pt2_rt_set_bool(layer, "with_bias", bias != NULL, err);
+    if (!st) st = pt2_rt_set_none(layer, "activation", err);
+    if (!st) st = pt2_rt_add_param(layer, "W", w, err);
+    if (!st && bias) st = pt2_rt_add_param(layer, "b", bias, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : set_output_replacing(ctx, node, layer, in, in->rank - 1, err);
+}
+
 static pt2_status lower_linear(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_lowered_value in_value;
     const pt2_lowered_value *in;
@@ -38,19 +53,34 @@ static pt2_status lower_linear(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
     if (st) return st;
     if (!has_weight || weight.rank != 2) return pt2_lower_fail(node, err, "expected a constant weight of rank 2");
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "linear", &layer, err))) return st;
     pt2_tensor w = weight; /* [out, in] -> [in, out] */
     w.shape[0] = weight.shape[1], w.strides[0] = weight.strides[1];
     w.shape[1] = weight.shape[0], w.strides[1] = weight.strides[0];
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st) st = pt2_rt_set_int(layer, "n_out", weight.shape[0], err);
-    if (!st) st = pt2_rt_set_bool(layer, "with_bias", has_bias, err);
-    if (!st) st = pt2_rt_set_none(layer, "activation", err);
-    if (!st) st = pt2_rt_add_param(layer, "W", &w, err);
-    if (!st && has_bias) st = pt2_rt_add_param(layer, "b", &bias, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    return st ? st : set_output_replacing(ctx, node, layer, in, in->rank - 1, err);
+    return linear_layer(ctx, node, in, &w, has_bias ? &bias : NULL, err);
+}
+
+/* addmm(bias, x, w) = bias + x @ w with a constant w [in, out] and a bias of one row: a linear
+ * layer (as torch.nn.functional.linear is written in older code). */
+static pt2_status lower_addmm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_lowered_value in_value;
+    const pt2_lowered_value *in;
+    pt2_tensor weight, bias;
+    int has_weight, has_bias;
+    double alpha = 1, beta = 1;
+    pt2_status st = feature_input(ctx, node, "mat1", -1, &in_value, &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "mat2", &weight, &has_weight, err);
+    if (!st) st = pt2_lower_constant(ctx, node, "self", &bias, &has_bias, err);
+    if (!st && pt2_node_arg(node, "alpha")) st = pt2_op_scalar(ctx->run, node, "alpha", &alpha, err);
+    if (!st && pt2_node_arg(node, "beta")) st = pt2_op_scalar(ctx->run, node, "beta", &beta, err);
+    if (st) return st;
+    if (alpha != 1 || beta != 1) return pt2_lower_fail(node, err, "alpha or beta other than 1 is not lowered");
+    if (!has_weight || weight.rank != 2) return pt2_lower_fail(node, err, "expected a constant mat2 of rank 2");
+    int64_t n_out = weight.shape[1];
+    if (!has_bias || bias.rank < 1 || bias.rank > 2 || bias.shape[bias.rank - 1] != n_out || (bias.rank == 2 && bias.shape[0] != 1))
+        return pt2_lower_fail(node, err, "self must be a constant bias of %lld values (one row)", (long long)n_out);
+    pt2_tensor b = bias; /* [1, out] -> [out] */
+    if (b.rank == 2) b.rank = 1, b.shape[0] = bias.shape[1], b.strides[0] = bias.strides[1];
+    return linear_layer(ctx, node, in, &weight, &b, err);
 }
 
 static pt2_status lower_embedding(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -157,6 +187,7 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
 
 const pt2_op_lowering pt2_lowerings_norm[] = {
     {"aten.linear.default", lower_linear, "linear reinterpret_data"},
+    {"aten.addmm.default", lower_addmm, "linear reinterpret_data"},
     {"aten.embedding.default", lower_embedding, "linear"},
     {"aten.layer_norm.default", lower_layer_norm, "layer_norm norm reinterpret_data"},
     {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},

@@ -191,17 +191,12 @@ def test_convert_is_deterministic(pt2returnn, fixtures_dir, tmp_path):
 
 
 class Unlowerable(torch.nn.Module):
-    """addmm and baddbmm run but have no lowering: both must be listed, with the source line."""
-
-    def __init__(self):
-        super().__init__()
-        self.proj = torch.nn.Linear(8, 8)
-        self.w = torch.nn.Parameter(torch.randn(8, 4))
-        self.b = torch.nn.Parameter(torch.randn(4))
+    """where with two numbers and baddbmm run but have no lowering: both must be listed, with the
+    source line."""
 
     def forward(self, x):
-        y = torch.addmm(self.b, self.proj(x)[:, 0], self.w)
-        return torch.baddbmm(y[:, None, :1], x, x.transpose(1, 2))
+        y = torch.where(x[:, :, :5] > 0, 1.0, 0.0)
+        return y + torch.baddbmm(x[:, :, :5], x, x.transpose(1, 2))
 
 
 def test_unlowerable_ops_are_listed_and_nothing_is_written(pt2returnn, tmp_path):
@@ -211,9 +206,9 @@ def test_unlowerable_ops_are_listed_and_nothing_is_written(pt2returnn, tmp_path)
     result = subprocess.run([pt2returnn, "convert", str(model), "-o", str(out_dir)], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip().splitlines()[-1]
-    assert "aten.addmm.default" in line and "aten.baddbmm.default" in line, line
-    assert "torch.addmm" in line, "the source line is named"
-    assert "aten.linear" not in line, "ops that do lower are not listed"
+    assert "aten.where.Scalar" in line and "aten.baddbmm.default" in line, line
+    assert "torch.baddbmm" in line, "the source line is named"
+    assert "aten.slice" not in line and "aten.gt" not in line, "ops that do lower are not listed"
     assert not out_dir.exists()
 
 

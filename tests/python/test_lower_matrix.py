@@ -239,6 +239,8 @@ CASES = [
     ("concat_channels", ["aten.concat.default"], Case(lambda m, x: torch.concat([x, m.conv(x)], 1))),
     ("alpha_dropout_eval", ["aten.conv1d.default"], Case(lambda m, x: torch.alpha_dropout(m.conv(x), 0.2, False))),
     ("feature_dropout_eval", ["aten.conv1d.default"], Case(lambda m, x: torch.feature_dropout(m.conv(x), 0.2, False))),
+    ("addmm_linear", ["aten.addmm.default"],
+     Case(lambda m, x: torch.addmm(m.b, x.mean(2), m.w), {"w": torch.randn(CHANNELS, 5) * 0.3, "b": torch.randn(5)})),
     ("alias_detach_copy", ["aten.add.Tensor"],
      Case(lambda m, x: torch.alias_copy(m.conv(x)) + torch.detach_copy(x))),
 ]

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +18,8 @@ import torch.nn.functional as F
 from conftest import (ROOT, check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
                       record_padded_figures, run_returnn_jobs)
 
-sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
+# The installed package (setup.sh installs this tree's python/ into .venv, with its binding): putting
+# python/ on sys.path here would shadow it for every later test of the process.
 import pt2returnn.ops  # noqa: E402,F401  (registers pt2returnn::max_pool1d, which keeps the time dynamic)
 
 CHANNELS = 8

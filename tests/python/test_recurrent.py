@@ -7,7 +7,6 @@ exported with Dim.DYNAMIC reads. All RETURNN runs share one RETURNN process."""
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ import torch.nn as nn
 
 from conftest import ROOT, check_returnn_outputs, interpreter_padded_figure, record_padded_figures, run_returnn_jobs
 
-sys.path.insert(0, os.path.join(ROOT, "python"))  # the package of this tree (setup.sh installs it too)
+# The installed package (setup.sh installs this tree's python/ into .venv, with its binding).
 from pt2returnn import export as pt2returnn_export  # noqa: E402
 
 

@@ -23,9 +23,9 @@ static const struct {
      "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
      "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
      "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
-    {"baddbmm is not lowered yet (bmm and matmul are; addmm with a constant weight and bias is linear)",
+    {"baddbmm is not lowered yet (bmm and matmul are, and addmm with a constant weight and bias is linear)",
      "aten.baddbmm.default"},
-    {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards); this one's write is seen",
+    {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards), and this one's write is seen",
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},

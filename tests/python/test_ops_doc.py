@@ -22,6 +22,12 @@ def test_ops_doc_is_up_to_date():
     assert committed == generated(), "docs/ops.md is out of date: run build/tool_ops_doc > docs/ops.md"
 
 
+def test_reasons_read_as_one_item_of_the_error_list():
+    """The unsupported-op error joins its items with "; " (the page and the npm CLI split it there)."""
+    reasons = set(re.findall(r"\| `[^`]+` \| no \| ([^|]*?) \|", generated()))
+    assert reasons and not [r for r in reasons if "; " in r], reasons
+
+
 def test_unsupported_op_gives_the_documented_reason(pt2returnn, tmp_path):
     reasons = dict(re.findall(r"\| `([^`]+)` \| no \| ([^|]*?) \|", generated()))
 

@@ -84,10 +84,15 @@ static pt2_status write_layer_manifest(pt2_arena *arena, const char *dir, const 
         for (int a = 0; a < refs[i].value.rank; a++) {
             const pt2_layer_axis *x = &refs[i].axes[a];
             if (a) pt2_strbuf_puts(&text, ", ");
-            if (x->kind == PT2_RT_DIM_BATCH) pt2_strbuf_puts(&text, "{\"kind\": \"batch\"}");
-            else if (x->kind == PT2_RT_DIM_DYNAMIC) pt2_strbuf_puts(&text, "{\"kind\": \"dynamic\"}");
-            else if (x->size < 0) pt2_strbuf_puts(&text, "{\"kind\": \"none\"}");
-            else pt2_strbuf_printf(&text, "{\"kind\": \"static\", \"size\": %lld%s}", (long long)x->size, x->is_feature ? ", \"feature\": true" : "");
+            if (x->kind == PT2_RT_DIM_BATCH) pt2_strbuf_puts(&text, "{\"kind\": \"batch\"");
+            else if (x->kind == PT2_RT_DIM_DYNAMIC) pt2_strbuf_puts(&text, "{\"kind\": \"dynamic\"");
+            else if (x->size < 0) pt2_strbuf_puts(&text, "{\"kind\": \"none\"");
+            else pt2_strbuf_printf(&text, "{\"kind\": \"static\", \"size\": %lld%s", (long long)x->size, x->is_feature ? ", \"feature\": true" : "");
+            if (x->name && (x->kind == PT2_RT_DIM_DYNAMIC || x->size >= 0)) { /* the dim tag, for axes of one kind */
+                pt2_strbuf_puts(&text, ", \"name\": ");
+                pt2_json_write_string(&text, x->name);
+            }
+            pt2_strbuf_putc(&text, '}');
         }
         pt2_strbuf_puts(&text, "]}");
     }

@@ -17,8 +17,8 @@ JOBS.json lists jobs run in one process (TensorFlow and RETURNN load once):
 A job that fails writes {"error": ...} to "output" + ".error".
 
 RETURNN's axes are mapped to PyTorch's by dim tags: the batch dim, the dynamic dim (the one
-with sequence lengths), the feature dim, a static dim by its size; never by matching the
-descriptions' text.
+with sequence lengths), the feature dim, a static dim by its size, and where several axes are of
+one kind, the dim tag's name (see map_axes).
 """
 import json
 import os
@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 
 
 def axis_specs_from_descriptions(descriptions):
-    """The config's pt2returnn_output_axes ("B", "T", "dyn", "F", "dim:N") as dim-tag specs."""
+    """The config's pt2returnn_output_axes ("B", "T", "dyn", "F", "dim:N", "stag:NAME") as
+    dim-tag specs."""
     specs = []
     for d in descriptions:
         if d in ("B", "batch"):
@@ -43,24 +44,48 @@ def axis_specs_from_descriptions(descriptions):
             specs.append({"kind": "static", "feature": True})
         elif d.startswith("dim:"):
             specs.append({"kind": "static", "size": int(d[4:])})
+        elif d.startswith("stag:"):  # a dim tag by its name, of either kind
+            specs.append({"kind": "tag", "name": d[5:]})
         else:
-            raise ValueError(f"output axis {d!r}: expected B, T, dyn, F or dim:N")
+            raise ValueError(f"output axis {d!r}: expected B, T, dyn, F, dim:N or stag:NAME")
     return specs
+
+
+def _tag_names(dim):
+    """The names a dim tag answers to: its own description and its same-base's (RETURNN's
+    "stag:" matching looks at both)."""
+    names = {dim.description}
+    base = dim.get_same_base()
+    if base is not None:
+        names.add(base.description)
+    return names
 
 
 def map_axes(data, specs):
     """For each PyTorch axis (a spec), the axis of RETURNN's Data holding that dim tag, or None
-    for a size-1 axis RETURNN does not have (a broadcast)."""
+    for a size-1 axis RETURNN does not have (a broadcast).
+
+    A spec says what the dim is (the batch, a dynamic dim, a static dim of a size, the feature
+    dim) and, when known, the dim tag's name. Where several free axes are of the spec's kind (the
+    queries' and the keys' time of attention scores, two static dims of one size), the name
+    decides: the axis whose tag has exactly that name, else the one whose tag contains it (as
+    RETURNN's "stag:" does). Should the name not settle it, the first free axis is taken (RETURNN
+    keeps the axes' relative order): a wrong pick compares the values in another order
+    and so fails the layer, it cannot make a wrong layer pass."""
     dims = list(data.dim_tags)
     used = set()
     order = []
 
     def take(candidates, spec):
         free = [a for a in candidates if a not in used]
+        if len(free) > 1 and spec.get("name"):
+            named = [a for a in free if spec["name"] in _tag_names(dims[a])]
+            if not named:  # RETURNN's own "stag:" matching: the name within the description
+                named = [a for a in free if any(spec["name"].lower() in n.lower() for n in _tag_names(dims[a]))]
+            if len(named) == 1:
+                free = named
         if not free:
             return None
-        if len(free) > 1 and spec.get("kind") != "static":
-            raise ValueError(f"{len(free)} axes of {data} match {spec}")
         used.add(free[0])
         return free[0]
 
@@ -71,6 +96,8 @@ def map_axes(data, specs):
             order.append(None)
         elif kind == "batch":
             order.append(take([a for a, d in enumerate(dims) if d.is_batch_dim()], spec))
+        elif kind == "tag":
+            order.append(take([a for a, d in enumerate(dims) if not d.is_batch_dim()], spec))
         elif kind == "dynamic":
             order.append(take([a for a, d in enumerate(dims)
                                if not d.is_batch_dim() and d.dimension is None], spec))

@@ -41,17 +41,18 @@ static int depth_of(const char *network) {
     return depth;
 }
 
-const char *pt2_layout_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf, size_t size) {
+static const char *reference(const pt2_rt_net *net, const char *network, const char *target, int as_source, char *buf,
+                             size_t size) {
     char target_network[512];
-    const char *source = network[0] ? pt2_layout_source_of(net, network) : NULL;
+    const char *source = as_source && network[0] ? pt2_layout_source_of(net, network) : NULL;
     if (source && !strcmp(source, target)) {
         snprintf(buf, size, "data");
         return buf;
     }
-    /* A subnetwork's result is named by the subnetwork, from outside it. */
+    /* As a source, a subnetwork's result is named by the subnetwork, from outside it. */
     char effective[512];
     snprintf(effective, sizeof effective, "%s", target);
-    for (;;) {
+    while (as_source) {
         pt2_layout_network_of(effective, target_network, sizeof target_network);
         if (!target_network[0] || pt2_layout_inside(network, target_network) || !strcmp(network, target_network)) break;
         const char *result = pt2_layout_result_of(net, target_network);
@@ -80,6 +81,15 @@ const char *pt2_layout_reference(const pt2_rt_net *net, const char *network, con
     const char *rest = effective + (common ? common + 1 : 0);
     snprintf(buf + n, size - n, "%s", rest);
     return buf;
+}
+
+const char *pt2_layout_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf, size_t size) {
+    return reference(net, network, target, 1, buf, size);
+}
+
+const char *pt2_layout_layer_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf,
+                                       size_t size) {
+    return reference(net, network, target, 0, buf, size);
 }
 
 const pt2_rt_layer *pt2_layout_reused(const pt2_rt_net *net, const pt2_rt_layer *layer) {

@@ -16,9 +16,14 @@ int pt2_layout_inside(const char *name, const char *network);
 const char *pt2_layout_result_of(const pt2_rt_net *net, const char *network);
 /* A subnetwork's source: the first layer outside it that a layer inside reads (NULL for none). */
 const char *pt2_layout_source_of(const pt2_rt_net *net, const char *network);
-/* How a layer in `network` names `target` (a layer path or "data"), in buf. A subnetwork's own
- * source is its "data"; a layer that is a subnetwork's result is named by the subnetwork. */
+/* How a layer in `network` names `target` (a layer path or "data") as a source, in buf. A
+ * subnetwork's own source is its "data"; a layer that is a subnetwork's result is named by the
+ * subnetwork. */
 const char *pt2_layout_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf, size_t size);
+/* How a layer in `network` names the layer `target` itself (reuse_params: the layer holding the
+ * variables, never the subnetwork whose result it is). */
+const char *pt2_layout_layer_reference(const pt2_rt_net *net, const char *network, const char *target, char *buf,
+                                       size_t size);
 /* The twin whose parameters `layer` shares (written as reuse_params; its own are then not in the
  * checkpoint): only when the twin exists and holds the very same tensors. NULL otherwise. */
 const pt2_rt_layer *pt2_layout_reused(const pt2_rt_net *net, const pt2_rt_layer *layer);

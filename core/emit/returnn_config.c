@@ -137,8 +137,9 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
     }
     const pt2_rt_layer *twin = pt2_layout_reused(net, l);
     if (twin) {
+        char ref[600];
         pt2_strbuf_puts(out, ", \"reuse_params\": ");
-        write_reference(out, style, net, network, twin->name);
+        write_string(out, style, pt2_layout_layer_reference(net, network, twin->name, ref, sizeof ref));
     }
     pt2_strbuf_putc(out, '}');
     return PT2_OK;

@@ -27,11 +27,13 @@ pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_contex
             if (dim < 0) { /* a size-1 axis RETURNN does not have */
                 r->axes[a].kind = PT2_RT_DIM_STATIC;
                 r->axes[a].size = -1;
+                r->axes[a].name = NULL;
                 continue;
             }
             r->axes[a].kind = net->dims[dim].kind;
             r->axes[a].size = net->dims[dim].size;
             r->axes[a].is_feature = dim == layer->shape.feature_dim;
+            r->axes[a].name = net->dims[dim].description;
         }
     }
     return PT2_OK;

@@ -11,6 +11,10 @@ typedef struct pt2_layer_axis {
     pt2_rt_dim_kind kind;
     int64_t size; /* static dims */
     int is_feature;
+    /* The dim tag's description in RETURNN (the net's dim description, which the emitted config's
+     * "stag:" options match): tells apart two axes of one kind, as the queries' and the keys'
+     * time of attention scores. */
+    const char *name;
 } pt2_layer_axis;
 
 typedef struct pt2_layer_reference {

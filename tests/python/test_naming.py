@@ -17,13 +17,17 @@ from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_p
 
 
 class CalledTwice(nn.Module):
+    """block is called twice; so is head, whose result (its last layer) holds weights: the
+    second call's reuse_params must name that layer, not the subnetwork around it."""
+
     def __init__(self):
         super().__init__()
         self.block = nn.Sequential(nn.Conv1d(4, 4, 3, padding=1), nn.Tanh())
-        self.head = nn.Conv1d(4, 3, 1)
+        self.head = nn.Sequential(nn.Tanh(), nn.Conv1d(4, 3, 1))
 
     def forward(self, x):
-        return self.head(self.block(self.block(x)) + x)
+        y = self.block(self.block(x)) + x
+        return self.head(y) - self.head(y * 0.5)
 
 
 def test_names_nesting_and_shared_parameters(pt2returnn, tmp_path):
@@ -36,17 +40,20 @@ def test_names_nesting_and_shared_parameters(pt2returnn, tmp_path):
     result = subprocess.run([pt2returnn, "convert", str(tmp_path / "twice.pt2"), "-o", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     network = json.loads((out / "returnn.config.json").read_text())["network"]
-    assert list(network)[:2] == ["block", "block_1"] and "head" in network and "add" in network
+    assert list(network)[:2] == ["block", "block_1"] and {"head", "head_1", "add"} <= set(network)
     assert network["block"]["class"] == "subnetwork"
     assert set(network["block"]["subnetwork"]) >= {"layer0", "layer1", "output"}
     assert network["block_1"]["from"] == "block"
     assert network["block_1"]["subnetwork"]["layer0"]["reuse_params"] == "base:block/layer0"
+    assert network["head_1"]["subnetwork"]["layer1"]["reuse_params"] == "base:head/layer1"
     report = json.loads((out / "report.json").read_text())
     names = [layer["layer"] for layer in report["layers"]]
-    assert names == ["block/layer0", "block/layer1", "block_1/layer0", "block_1/layer1", "add", "head"], names
+    assert names == ["block/layer0", "block/layer1", "block_1/layer0", "block_1/layer1", "add", "head/layer0",
+                     "head/layer1", "mul", "head_1/layer0", "head_1/layer1", "sub"], names
     # The shared conv's variables are in the checkpoint once, under the first call's name.
     index = (out / "model.001.index").read_bytes()
     assert b"block/layer0/W" in index and b"block_1/layer0" not in index
+    assert b"head/layer1/W" in index and b"head_1" not in index
     # Stable: a second conversion names everything the same.
     again = subprocess.run([pt2returnn, "convert", str(tmp_path / "twice.pt2"), "-o", str(tmp_path / "again")],
                            capture_output=True, text=True)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../graph/functionalize.h"
+#include "../graph/recompose.h"
 #include "../inspect/inspect.h"
 #include "named_tensors.h"
 #include "pt2_archive.h"
@@ -34,6 +35,8 @@ pt2_status pt2_load_model(pt2_arena *arena, const pt2_model_source *source, pt2_
     pt2_status st = pt2_archive_load(arena, source->model_bytes, source->model_length, source->model_name, graph, err);
     if (st) return st;
     pt2_graph_functionalize(graph);
+    size_t recomposed;
+    if ((st = pt2_graph_recompose(arena, graph, &recomposed, err))) return st;
     if (!source->checkpoint_bytes) return PT2_OK;
     /* The archive's reader named the model as the file of any later error; a checkpoint error
      * names the checkpoint instead, and the model is named again once it is applied. */

@@ -324,6 +324,16 @@ static pt2_status lower_module_call(pt2_lower_context *ctx, const unsigned char 
     return st;
 }
 
+/* Has every op of the module call `key` (from node `first` on) a lowering of its own? */
+static int module_ops_lower(const pt2_graph *g, const unsigned char *node_dynamic, size_t first, const char *key) {
+    for (size_t j = first; j < g->num_nodes; j++) {
+        int f = module_lowered_frame(&g->nodes[j]);
+        if (node_dynamic[j] && f >= 0 && !strcmp(g->nodes[j].module_stack[f].key, key) && !can_lower(g->nodes[j].target))
+            return 0;
+    }
+    return 1;
+}
+
 static int arg_is_dynamic(const pt2_lower_context *ctx, const pt2_arg *a) {
     switch (a->kind) {
     case PT2_ARG_TENSOR:
@@ -379,6 +389,58 @@ static void mark_outputs(pt2_lower_context *ctx, const pt2_node *node) {
     }
 }
 
+/* Marks in `used` every value the argument reads. */
+static void mark_read(const pt2_arg *a, unsigned char *used) {
+    switch (a->kind) {
+    case PT2_ARG_TENSOR:
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL:
+    case PT2_ARG_SYM_FLOAT:
+        if (a->value_id >= 0) used[a->value_id] = 1;
+        break;
+    case PT2_ARG_TENSORS:
+    case PT2_ARG_OPTIONAL_TENSORS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->value_ids[i] >= 0) used[a->value_ids[i]] = 1;
+        break;
+    case PT2_ARG_SYM_INTS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->syms[i].is_value && a->syms[i].value_id >= 0) used[a->syms[i].value_id] = 1;
+        break;
+    default: break;
+    }
+}
+
+/* Nodes whose results nothing reads (on the way to no output) are not lowered: e.g. the reshape
+ * a recomposed linear no longer reads (core/graph/recompose.h). A node without outputs (an
+ * assertion) stays. */
+static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynamic, pt2_error *err) {
+    const pt2_graph *graph = ctx->graph;
+    unsigned char *used = pt2_arena_alloc(ctx->arena, graph->num_values + 1, err);
+    if (!used) return err->status;
+    for (size_t o = 0; o < graph->num_outputs; o++) mark_read(&graph->outputs[o].arg, used);
+    for (size_t n = graph->num_nodes; n-- > 0;) {
+        const pt2_node *node = &graph->nodes[n];
+        unsigned char read = 0, outputs = 0;
+        for (size_t o = 0; o < node->num_outputs; o++) {
+            const pt2_arg *out = &node->outputs[o];
+            if (out->kind == PT2_ARG_NONE) continue;
+            outputs = 1;
+            if (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) {
+                for (size_t i = 0; i < out->count; i++) read |= out->value_ids[i] >= 0 && used[out->value_ids[i]];
+            } else if (out->value_id >= 0) {
+                read |= used[out->value_id];
+            }
+        }
+        if (outputs && !read) {
+            node_dynamic[n] = 0;
+            continue;
+        }
+        for (size_t a = 0; a < node->num_inputs; a++) mark_read(&node->inputs[a].arg, used);
+    }
+    return PT2_OK;
+}
+
 /* Nodes that depend on the input, in graph order; the rest fold into constants. */
 static void find_dynamic(pt2_lower_context *ctx, unsigned char *node_dynamic) {
     for (size_t i = 0; i < ctx->graph->num_inputs; i++)
@@ -410,6 +472,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     if (st) return st;
     /* Only ops on the input's path are lowered; the rest fold into constants. */
     find_dynamic(out, node_dynamic);
+    if ((st = drop_unread(out, node_dynamic, err))) return st;
     /* Nodes inside a module lowered as a whole are the module lowering's business. */
     unsigned char *by_op = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
     const char **done_calls = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof(char *), err);
@@ -418,7 +481,7 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     for (size_t i = 0; i < graph->num_nodes; i++) by_op[i] = node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
     /* Every op without a lowering, and every op whose lowering refuses its axes (a pattern RETURNN
      * cannot express), is reported in one list; ops reading their results are not lowered. */
-    char unknown[900], refused[1800];
+    char unknown[900], refused[1800], module_refusal[400] = "";
     size_t num_unknown = pt2_lower_describe_unlowerable(graph, by_op, unknown, sizeof unknown), num_refused = 0; /* with reasons */
     refused[0] = 0;
     unsigned char *failed = pt2_arena_alloc(arena, graph->num_values + 1, err);
@@ -433,14 +496,29 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
             mark_failed(node, failed);
             continue;
         }
-        int f = module_lowered_frame(node);
+        int f = by_op[i] ? -1 : module_lowered_frame(node);
         if (f >= 0) {
             int done = 0;
             for (size_t k = 0; k < num_done && !done; k++) done = !strcmp(done_calls[k], node->module_stack[f].key);
             if (done) continue;
             done_calls[num_done++] = node->module_stack[f].key;
-            if ((st = lower_module_call(out, node_dynamic, i, err))) return st;
-            continue;
+            size_t layers_before = net->num_layers;
+            if ((st = lower_module_call(out, node_dynamic, i, err)) != PT2_ERR_UNSUPPORTED) {
+                if (st) return st;
+                continue;
+            }
+            /* Not the module's usual form (a decomposed program's ops, say): its ops are lowered
+             * one by one instead, when each has a lowering; else the module's refusal stands. */
+            if (!module_ops_lower(graph, node_dynamic, i, node->module_stack[f].key)) return st;
+            snprintf(module_refusal, sizeof module_refusal, "%.390s", err->message);
+            net->num_layers = layers_before;
+            pt2_error_clear(err);
+            pt2_error_set_file(err, graph->file_name);
+            for (size_t j = i; j < graph->num_nodes; j++) {
+                int g = module_lowered_frame(&graph->nodes[j]);
+                if (node_dynamic[j] && g >= 0 && !strcmp(graph->nodes[j].module_stack[g].key, node->module_stack[f].key))
+                    by_op[j] = 1;
+            }
         }
         const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
         /* An op that does not follow broadcast axes (core/lower/axes.h) gets real ones. */
@@ -464,8 +542,11 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
         if (st == PT2_ERR_UNSUPPORTED) {
             size_t used = strlen(refused);
             if (used + 1 < sizeof refused)
-                snprintf(refused + used, sizeof refused - used, "%s%.600s (in '%.200s'%s%.300s)", used ? "; " : "", err->message,
-                         err->module_path, err->source_line[0] ? " at " : "", err->source_line);
+                snprintf(refused + used, sizeof refused - used, "%s%.600s (in '%.200s'%s%.300s)%s%.400s", used ? "; " : "",
+                         err->message, err->module_path, err->source_line[0] ? " at " : "", err->source_line,
+                         module_refusal[0] && by_op[i] && module_lowered_frame(node) >= 0 ? ", lowered op by op as "
+                         "the module as a whole was not: " : "",
+                         module_refusal[0] && by_op[i] && module_lowered_frame(node) >= 0 ? module_refusal : "");
             num_refused++;
             pt2_error_clear(err);
             pt2_error_set_file(err, graph->file_name);

@@ -1,6 +1,7 @@
 /* Lowering of ops on the feature dim: linear -> "linear" (W transposed to [in, out]),
  * embedding -> "linear" on sparse indices (W as is), layer_norm -> "layer_norm",
- * batch_norm in eval -> "batch_norm" with its running statistics (param_version 2). */
+ * batch_norm in eval -> "batch_norm" with its running statistics (param_version 2); native_layer_norm
+ * and _native_batch_norm_legit_no_training (a decomposed program's) the same. */
 #include <string.h>
 
 #include "axes.h"
@@ -157,7 +158,8 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
     int has_weight, has_bias, has_mean, has_variance, training;
     double eps;
     pt2_status st = feature_input(ctx, node, "input", 1, &in_value, &in, err);
-    if (!st) st = pt2_op_bool(ctx->run, node, "training", &training, err);
+    training = 0; /* _native_batch_norm_legit_no_training (a decomposed program's) has no such argument */
+    if (!st && pt2_node_arg(node, "training")) st = pt2_op_bool(ctx->run, node, "training", &training, err);
     if (!st) st = pt2_op_scalar(ctx->run, node, "eps", &eps, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
     if (!st) st = pt2_lower_constant(ctx, node, "bias", &bias, &has_bias, err);
@@ -191,4 +193,9 @@ const pt2_op_lowering pt2_lowerings_norm[] = {
     {"aten.embedding.default", lower_embedding, "linear"},
     {"aten.layer_norm.default", lower_layer_norm, "layer_norm norm reinterpret_data"},
     {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},
+    /* The forms of a decomposed program (run_decompositions): (out, mean, rstd) and (out, saved
+     * mean, saved invstd); only the normalised output lowers, a use of the statistics fails as
+     * the use of an unlowered value. */
+    {"aten.native_layer_norm.default", lower_layer_norm, "layer_norm norm reinterpret_data"},
+    {"aten._native_batch_norm_legit_no_training.default", lower_batch_norm, "batch_norm reinterpret_data"},
     {NULL, NULL, NULL}};

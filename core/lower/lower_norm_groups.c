@@ -1,7 +1,8 @@
 /* Lowering of normalisations over the spatial axes, to RETURNN's "norm" layer (NormLayer, which
  * its documentation names group normalisation): group_norm and native_group_norm with one group
  * (over channels and every spatial axis) or one group per channel (over the spatial axes, as
- * instance_norm), instance_norm with the input's statistics. The channel axis is the feature dim
+ * instance_norm), instance_norm with the input's statistics. G groups of several channels each
+ * are split out of the channels and written out with masked reductions (lower_groups). The channel axis is the feature dim
  * (the axis map adds the layer for that), the affine weight and bias are the layer's scale and
  * bias over it. RETURNN's NormLayer is not masked: its statistics would include the padded frames
  * of shorter sequences in a batch, so a norm over the time axis is written out with masked
@@ -20,6 +21,70 @@ typedef struct norm_request {
     int has_weight, has_bias;
 } norm_request;
 
+/* A layer on `in` whose output has in's axes with the one at `axis` replaced by the layer's new
+ * dims (`count` of them, in RETURNN's order), as the lowered value *out. */
+static pt2_status replaced_by_new_dims(const pt2_node *node, pt2_rt_layer *layer, const pt2_lowered_value *in,
+                                       int axis, int count, pt2_lowered_value *out, pt2_error *err) {
+    int fresh[PT2_MAX_RANK], found = 0, dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < layer->shape.rank; a++) {
+        int known = 0;
+        for (int b = 0; b < in->rank; b++) known |= in->dims[b] == layer->shape.dims[a];
+        if (!known && found < PT2_MAX_RANK) fresh[found++] = layer->shape.dims[a];
+    }
+    if (found != count || in->rank - 1 + count > PT2_MAX_RANK)
+        return pt2_lower_fail(node, err, "the '%s' layer made %d new dims, expected %d", layer->layer_class, found, count);
+    for (int a = 0; a < in->rank; a++) {
+        if (a != axis) dims[rank++] = in->dims[a];
+        else for (int k = 0; k < count; k++) dims[rank++] = fresh[k];
+    }
+    pt2_axes_value_of(layer, rank, dims, out);
+    return PT2_OK;
+}
+
+/* G groups of C/G channels (1 < G < C): the channels split into [G, C/G] (split_dims), the
+ * statistics over C/G and the spatial axes (masked, so right on padded batches), the channels
+ * merged back (merge_dims), then the per-channel affine. */
+static pt2_status lower_groups(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                               const struct norm_request *r, int64_t channels, pt2_error *err) {
+    if (in->rank + 1 > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes to split the channels into groups");
+    int affine = r->has_weight || r->has_bias;
+    pt2_rt_layer *split, *merge;
+    pt2_lowered_value grouped, normed, merged;
+    int64_t sizes[2] = {r->groups, channels / r->groups};
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, "norm_groups", "split_dims", &split, err);
+    if (!st) st = pt2_lower_add_source(ctx, split, in, err);
+    if (!st) st = pt2_rt_set_string(split, "axis", "F", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, split, "dims", sizes, 2, err);
+    if (!st) st = pt2_lower_infer(ctx, node, split, err);
+    if (!st) st = replaced_by_new_dims(node, split, in, 1, 2, &grouped, err);
+    const char *axes[PT2_MAX_RANK], *merged_axes[2];
+    int reduced[PT2_MAX_RANK], count = 0;
+    for (int a = 2; a < grouped.rank && !st; a++) {
+        reduced[count] = a;
+        st = pt2_axes_describe(ctx, node, &grouped, a, &axes[count++], err);
+    }
+    if (!st) st = pt2_lower_norm_normalise(ctx, node, &grouped, axes, reduced, count, r->eps, 0, &normed, err);
+    if (!st) st = pt2_axes_describe(ctx, node, &normed, 1, &merged_axes[0], err);
+    if (!st) st = pt2_axes_describe(ctx, node, &normed, 2, &merged_axes[1], err);
+    if (st) return st;
+    st = affine ? pt2_lower_new_layer_named(ctx, node, "norm_channels", "merge_dims", &merge, err)
+                : pt2_lower_new_layer(ctx, node, "merge_dims", &merge, err);
+    if (!st) st = pt2_lower_add_source(ctx, merge, &normed, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, merge, "axes", merged_axes, 2, err);
+    if (!st) st = pt2_rt_set_bool(merge, "keep_order", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, merge, err);
+    if (st) return st;
+    /* The merged channels are the output's channel axis: the one dim the merge made. */
+    int dims[PT2_MAX_RANK], rank = 0, channel = pt2_axes_new_dim(merge, &normed);
+    if (channel < 0) return pt2_lower_fail(node, err, "merging the groups back made no channel dim");
+    for (int a = 0; a < normed.rank; a++)
+        if (a != 2) dims[rank++] = a == 1 ? channel : normed.dims[a];
+    if (!affine) return pt2_axes_set_layer_output_at(ctx, node, 0, merge, rank, dims, err);
+    pt2_axes_value_of(merge, rank, dims, &merged);
+    return pt2_lower_norm_affine(ctx, node, &merged, r->has_weight ? &r->weight : NULL, r->has_bias ? &r->bias : NULL,
+                                 err);
+}
+
 static pt2_status lower_norm_request(pt2_lower_context *ctx, const pt2_node *node, norm_request *r, pt2_error *err) {
     const pt2_lowered_value *v, *in;
     pt2_lowered_value storage;
@@ -29,10 +94,10 @@ static pt2_status lower_norm_request(pt2_lower_context *ctx, const pt2_node *nod
         return pt2_lower_fail(node, err, "lowered for [batch, channel, spatial...] data from a layer");
     int64_t channels = ctx->run->values[pt2_node_arg(node, r->input_name)->value_id].tensor.shape[1];
     int per_channel = r->groups == -1 || r->groups == channels;
-    if (!per_channel && r->groups != 1)
-        return pt2_lower_fail(node, err, "%lld groups of %lld channels: lowered for 1 group or one per channel",
-                              (long long)r->groups, (long long)channels);
+    if (r->groups < -1 || r->groups == 0 || (r->groups > 0 && channels % r->groups))
+        return pt2_lower_fail(node, err, "%lld groups of %lld channels", (long long)r->groups, (long long)channels);
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+    if (!per_channel && r->groups != 1) return lower_groups(ctx, node, in, r, channels, err);
     const char *axes[PT2_MAX_RANK];
     int count = 0, reduced[PT2_MAX_RANK], over_time = 0;
     for (int a = per_channel ? 2 : 1; a < in->rank; a++) {
@@ -136,7 +201,7 @@ pt2_status pt2_lower_layer_norm_over_axes(pt2_lower_context *ctx, const pt2_node
 }
 
 const pt2_op_lowering pt2_lowerings_norm_groups[] = {
-    {"aten.group_norm.default", lower_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
-    {"aten.native_group_norm.default", lower_native_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
+    {"aten.group_norm.default", lower_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar split_dims merge_dims"},
+    {"aten.native_group_norm.default", lower_native_group_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar split_dims merge_dims"},
     {"aten.instance_norm.default", lower_instance_norm, "norm reinterpret_data reduce combine activation variable eval:add_scalar eval:pow_scalar"},
     {NULL, NULL, NULL}};

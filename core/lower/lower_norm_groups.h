@@ -14,4 +14,13 @@ pt2_status pt2_lower_norm_masked(pt2_lower_context *ctx, const pt2_node *node, c
                                  const char *const *axes, const int *reduced, int count, double eps,
                                  const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err);
 
+/* The two halves of it: the normalised value (the node's output when `final`, else *out), and the
+ * per-channel affine on it (channels at axis 1; weight or bias NULL when absent) as the node's
+ * output. */
+pt2_status pt2_lower_norm_normalise(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                    const char *const *axes, const int *reduced, int count, double eps, int final,
+                                    pt2_lowered_value *out, pt2_error *err);
+pt2_status pt2_lower_norm_affine(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *normed,
+                                 const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err);
+
 #endif

@@ -62,25 +62,39 @@ static pt2_status channel_parameter(pt2_lower_context *ctx, const pt2_node *node
     return pt2_lower_constant_layer(ctx, node, &column, in, out, err);
 }
 
-pt2_status pt2_lower_norm_masked(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                 const char *const *axes, const int *reduced, int count, double eps,
-                                 const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err) {
-    pt2_lowered_value mean, centered, squared, variance, shifted, inverse, normed, scale, scaled, offset;
-    int affine = weight || bias;
+pt2_status pt2_lower_norm_normalise(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                    const char *const *axes, const int *reduced, int count, double eps, int final,
+                                    pt2_lowered_value *out, pt2_error *err) {
+    pt2_lowered_value mean, centered, squared, variance, shifted, inverse;
     pt2_status st = masked_mean(ctx, node, "norm_mean", in, axes, reduced, count, &mean, err);
     if (!st) st = combine(ctx, node, "norm_centered", "sub", in, &mean, &centered, err);
     if (!st) st = pt2_lower_unary_layer(ctx, node, 0, "norm_squared", "activation", "square", 0, &centered, &squared, err);
     if (!st) st = masked_mean(ctx, node, "norm_variance", &squared, axes, reduced, count, &variance, err);
     if (!st) st = pt2_lower_unary_layer(ctx, node, 0, "norm_shifted", "eval", "add_scalar", eps, &variance, &shifted, err);
     if (!st) st = pt2_lower_unary_layer(ctx, node, 0, "norm_inverse_std", "eval", "pow_scalar", -0.5, &shifted, &inverse, err);
-    if (!st) st = combine(ctx, node, affine ? "norm_normed" : NULL, "mul", &centered, &inverse, &normed, err);
-    if (st || !affine) return st;
+    if (!st) st = combine(ctx, node, final ? NULL : "norm_normed", "mul", &centered, &inverse, out, err);
+    return st;
+}
+
+pt2_status pt2_lower_norm_affine(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *normed,
+                                 const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err) {
+    pt2_lowered_value scale, scaled, offset;
+    pt2_status st;
     if (weight) {
-        st = channel_parameter(ctx, node, weight, in, &scale, err);
-        if (!st) st = combine(ctx, node, bias ? "norm_scaled" : NULL, "mul", &normed, &scale, &scaled, err);
+        st = channel_parameter(ctx, node, weight, normed, &scale, err);
+        if (!st) st = combine(ctx, node, bias ? "norm_scaled" : NULL, "mul", normed, &scale, &scaled, err);
         if (st || !bias) return st;
-        normed = scaled;
+        normed = &scaled;
     }
-    st = channel_parameter(ctx, node, bias, in, &offset, err);
-    return st ? st : combine(ctx, node, NULL, "add", &normed, &offset, NULL, err);
+    st = channel_parameter(ctx, node, bias, normed, &offset, err);
+    return st ? st : combine(ctx, node, NULL, "add", normed, &offset, NULL, err);
+}
+
+pt2_status pt2_lower_norm_masked(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                 const char *const *axes, const int *reduced, int count, double eps,
+                                 const pt2_tensor *weight, const pt2_tensor *bias, pt2_error *err) {
+    pt2_lowered_value normed;
+    int affine = weight || bias;
+    pt2_status st = pt2_lower_norm_normalise(ctx, node, in, axes, reduced, count, eps, !affine, &normed, err);
+    return st || !affine ? st : pt2_lower_norm_affine(ctx, node, &normed, weight, bias, err);
 }

@@ -12,9 +12,9 @@ static const struct {
 } unlowered_reasons[] = {
     {"circular pads are not lowered yet",
      "aten._pad_circular.default"},
-    {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
-     "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
-     "aten._weight_norm_interface.default"},
+    {"weight norm's reparametrisation of a weight (computed from parameters, it folds into the constant weight) is not "
+     "lowered on the input's path",
+     "aten._weight_norm.default aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
     {"creation ops of new sizes from the input's dims are not lowered yet (arange and ones_like/zeros_like/full_like are)",

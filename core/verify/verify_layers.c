@@ -15,7 +15,9 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
     int value = layer->input_values[i];
     if (value < 0) {
         const pt2_rt_layer *source = pt2_rt_find_layer(lowered->net, layer->from[i]);
-        if (!source || depth > 8)
+        /* A chain of helper layers (a norm written out, its groups split and merged) is at most
+         * a node's own layers deep. */
+        if (!source || depth > 16)
             return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': source '%s' has no PyTorch value", layer->name, layer->from[i]);
         pt2_rt_tensor inputs[PT2_RT_MAX_FROM];
         for (size_t s = 0; s < source->num_from; s++) {

@@ -19,7 +19,7 @@ _log_softmax add sub mul div pow neg abs exp log sqrt rsqrt clamp clamp_min clam
 le gt ge logical_and logical_or logical_not logical_xor bitwise_not sum mean max min amax amin
 argmax argmin var std var_mean pad constant_pad_nd reflection_pad1d reflection_pad2d
 replication_pad1d replication_pad2d view reshape _unsafe_view permute transpose t unsqueeze squeeze
-flatten unflatten expand expand_as cat stack split split_with_sizes chunk slice select
+flatten unflatten expand expand_as broadcast_to cat stack split split_with_sizes chunk slice select
 index_select gather repeat flip arange full zeros ones zeros_like ones_like full_like empty
 max_pool1d max_pool2d max_pool1d_with_indices max_pool2d_with_indices avg_pool1d avg_pool2d
 adaptive_avg_pool1d adaptive_avg_pool2d upsample_nearest1d upsample_nearest2d upsample_linear1d

@@ -44,7 +44,7 @@ static const char *const follows_broadcast[] = {
     "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.flatten.using_ints",
     "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
     "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
-    "aten.expand.default", "aten.expand_as.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
+    "aten.expand.default", "aten.expand_as.default", "aten.broadcast_to.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
     "aten.type_as.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default",
     "aten.max.dim", "aten.min.dim", "aten.logsumexp.default", "aten.any.dim", "aten.any.dims", "aten.all.dim",
     "aten.all.dims", "aten.linalg_vector_norm.default",

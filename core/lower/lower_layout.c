@@ -566,6 +566,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.expand.default", lower_expand, "tile variable"},
+    {"aten.broadcast_to.default", lower_expand, "tile variable"}, /* expand under another name */
     {"aten.expand_as.default", lower_expand, "tile variable"},
     {"aten.repeat.default", lower_repeat, "tile"},
     {"aten.chunk.default", lower_split, "slice"},

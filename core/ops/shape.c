@@ -792,6 +792,7 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.swapaxes.default", run_swapaxes},
     {"aten.movedim.int", run_movedim},
     {"aten.expand.default", run_expand},
+    {"aten.broadcast_to.default", run_expand}, /* expand under another name */
     {"aten.expand_copy.default", run_expand},
     {"aten.expand_as.default", run_expand_as},
     {"aten.slice.Tensor", run_slice},

@@ -177,7 +177,7 @@ class CatAlongTime(nn.Module):
 
 
 class ExpandAndRepeat(nn.Module):
-    """expand, expand_as and repeat of static axes of data with the time axis."""
+    """expand, expand_as, broadcast_to and repeat of static axes of data with the time axis."""
     def __init__(self):
         super().__init__()
         self.gate, self.value = nn.Linear(8, 1), nn.Linear(8, 6)
@@ -186,7 +186,7 @@ class ExpandAndRepeat(nn.Module):
     def forward(self, x):
         g = torch.sigmoid(self.gate(x))  # [B, T, 1]
         v = self.value(x)  # [B, T, 6]
-        y = g.expand(-1, -1, 6) * v + g.expand_as(v)
+        y = g.expand(-1, -1, 6) * v + g.expand_as(v) - torch.broadcast_to(g, v.shape) * 0.5
         return self.out(y.repeat(1, 1, 2))
 
 

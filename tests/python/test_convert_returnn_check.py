@@ -6,6 +6,7 @@ per-layer table from real RETURNN must pass on models whose RETURNN layers are e
   the keys' time), the heads' values two static dims of one size (4 heads of 4). The per-layer
   table from real RETURNN must map each axis by its dim tag, not take the first dynamic axis.
 - Attention weights as the model's output: the output itself has the two dynamic dims.
+- An output with two static dims of one size, transposed.
 
 The reference is PyTorch's own output (--input/--reference), so real RETURNN is compared with
 PyTorch, not with our reference run."""
@@ -55,10 +56,24 @@ class AttentionWeights(torch.nn.Module):
         return torch.softmax(self.query(x) @ self.key(x).transpose(1, 2) / 8 ** 0.5, dim=-1)
 
 
+class SquareHeads(torch.nn.Module):
+    """[B, T, 16] -> [B, T, 4, 4] transposed in its last two axes: an output with two static
+    dims of one size, told apart by their dim tags ("stag:" in pt2returnn_output_axes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 16)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        return self.linear(x).view(b, t, 4, 4).transpose(2, 3)
+
+
 MODELS = {  # name: (module, example input, its time axis)
     "one_conv1d_without_padding": (OneConv, (1, 4, 30), 2),
     "op_by_op_attention": (OpByOpAttention, (1, 20, 16), 1),
     "attention_weights_as_output": (AttentionWeights, (1, 20, 8), 1),
+    "two_static_dims_of_one_size_as_output": (SquareHeads, (1, 20, 8), 1),
 }
 
 
@@ -111,7 +126,7 @@ def test_the_attention_scores_are_among_the_layers_checked_in_real_returnn(conve
     """What makes the attention models hard: a layer with both times (queries' and keys'), a
     'dot', is compared in real RETURNN."""
     name, report = converted
-    if name == "one_conv1d_without_padding":
+    if "attention" not in name:
         pytest.skip("no attention")
     classes = {layer["layer"]: layer["class"] for layer in report["layers"]}
     dots = [layer for layer in report["returnn_layers"]["py"] if classes[layer["layer"]] == "dot"]

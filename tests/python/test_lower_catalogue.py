@@ -105,7 +105,7 @@ COVERS = {
     "pads_and_no_ops": {"aten.pad.default", "aten.clone.default", "aten.to.dtype", "aten.type_as.default"},
     "cat_and_stack": {"aten.cat.default", "aten.stack.default"},
     "cat_along_time": {"aten.cat.default"},
-    "expand_and_repeat": {"aten.expand.default", "aten.repeat.default"},
+    "expand_and_repeat": {"aten.expand.default", "aten.repeat.default", "aten.broadcast_to.default"},
     "cat_of_three_along_time": {"aten.cat.default", "aten.slice.Tensor", "aten.mean.dim"},
     "cat_of_the_input_along_time": {"aten.cat.default", "aten.slice.Tensor"},
     # gather branch

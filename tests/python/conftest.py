@@ -57,6 +57,55 @@ def check_returnn_outputs(expected, atol=1e-4):
         np.testing.assert_allclose(np.load(output), y, atol=atol, rtol=0, err_msg=output)
 
 
+class ReturnnCatalogue:
+    """Models converted by the native CLI one after another, their real-RETURNN runs collected to
+    run in one RETURNN process: for each, both configs at the example's length and at others, and
+    a padded batch. `add` converts (a failed conversion or layer check is noted, not raised, so
+    that every model is tried); `check` runs RETURNN once and compares with PyTorch."""
+
+    def __init__(self, pt2returnn, tmp_dir, suite):
+        self.pt2returnn, self.tmp_dir, self.suite = pt2returnn, tmp_dir, suite
+        self.failures, self.jobs, self.expected, self.padded = [], [], [], {}
+
+    def add(self, name, program_path, model, example, time_axis, lengths):
+        import json
+        import numpy as np
+        import torch
+        out = os.path.join(str(self.tmp_dir), name)
+        result = subprocess.run([self.pt2returnn, "convert", str(program_path), "-o", out, "--json"],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            self.failures.append(f"{name}: exit {result.returncode}: {result.stderr.strip()[-800:]}")
+            return None
+        report = json.loads(result.stdout)
+        self.failures += [f"{name}: layer {layer['layer']} ({layer['class']}) max abs {layer['max_abs']}"
+                          for layer in report["layers"] if not layer["passed"]]
+        padded_jobs, checks = padded_batch_jobs(self.tmp_dir, out, model, example.numpy(), time_axis,
+                                                prefix=f"{name}.padded", shortest=4)
+        self.jobs += padded_jobs
+        self.padded[name] = (interpreter_padded_figure(report), checks)
+        for length in lengths:
+            size = list(example.shape)
+            size[time_axis] = length
+            x = torch.randn(*size)
+            path = os.path.join(str(self.tmp_dir), f"{name}_x{length}.npy")
+            np.save(path, x.numpy())
+            with torch.no_grad():
+                y = model(x).numpy()
+            for form in ("py", "json"):
+                output = os.path.join(str(self.tmp_dir), f"{name}_y{length}.{form}.npy")
+                self.jobs.append({"out_dir": out, "input": path, "output": output, "config": form})
+                self.expected.append((output, y))
+        return report
+
+    def check(self):
+        assert not self.failures, "\n".join(self.failures)
+        run_returnn_jobs(self.tmp_dir, self.jobs)
+        check_returnn_outputs(self.expected)
+        for name, (interpreter, checks) in self.padded.items():
+            record_padded_figures(self.suite, name, interpreter, check_padded_outputs(checks))
+
+
 def padded_lengths(full, multiple=1, shortest=1):
     """The padded batch's lengths: the example's, about two thirds and one third of it (as the
     padded-batch step of convert chooses them), multiples of `multiple`, at least `shortest`."""

@@ -5,15 +5,10 @@ users run it for other backends): native_group_norm, native_layer_norm and
 _native_batch_norm_legit_no_training. Each model converts with every per-layer check passing,
 and matches PyTorch in real RETURNN with both configs at two lengths and on a padded batch (each
 sequence against PyTorch on it alone); all RETURNN runs in one process."""
-import json
-import subprocess
-
-import numpy as np
 import torch
 import torch.nn as nn
 
-from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
-                      record_padded_figures, run_returnn_jobs)
+from conftest import ReturnnCatalogue
 
 
 class Groups1d(nn.Module):
@@ -71,7 +66,7 @@ MODELS = {
 
 
 def test_norms_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
-    jobs, expected, padded, failures = [], [], {}, []
+    catalogue = ReturnnCatalogue(pt2returnn, tmp_path, "norms")
     for name, (make, shape, time_axis, decompose, ops) in MODELS.items():
         torch.manual_seed(1)
         model = make().eval()
@@ -83,33 +78,5 @@ def test_norms_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
         targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
         assert set(ops) <= targets, (name, sorted(targets))
         torch.export.save(program, str(tmp_path / f"{name}.pt2"))
-        out = tmp_path / name
-        result = subprocess.run([pt2returnn, "convert", str(tmp_path / f"{name}.pt2"), "-o", str(out), "--json"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            failures.append(f"{name}: exit {result.returncode}: {result.stderr.strip()[-800:]}")
-            continue
-        report = json.loads(result.stdout)
-        failures += [f"{name}: layer {layer['layer']} ({layer['class']}) max abs {layer['max_abs']}"
-                     for layer in report["layers"] if not layer["passed"]]
-        padded_jobs, checks = padded_batch_jobs(tmp_path, out, model, example.numpy(), time_axis,
-                                                prefix=f"{name}.padded", shortest=4)
-        jobs += padded_jobs
-        padded[name] = (interpreter_padded_figure(report), checks)
-        for length in (30, 47):
-            size = list(shape)
-            size[time_axis] = length
-            x = torch.randn(*size)
-            np.save(tmp_path / f"{name}_x{length}.npy", x.numpy())
-            with torch.no_grad():
-                y = model(x).numpy()
-            for form in ("py", "json"):
-                output = str(tmp_path / f"{name}_y{length}.{form}.npy")
-                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"{name}_x{length}.npy"), "output": output,
-                             "config": form})
-                expected.append((output, y))
-    assert not failures, "\n".join(failures)
-    run_returnn_jobs(tmp_path, jobs)
-    check_returnn_outputs(expected)
-    for name, (interpreter, checks) in padded.items():
-        record_padded_figures("norms", name, interpreter, check_padded_outputs(checks))
+        catalogue.add(name, tmp_path / f"{name}.pt2", model, example, time_axis, (30, 47))
+    catalogue.check()

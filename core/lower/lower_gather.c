@@ -3,6 +3,8 @@
  *   - index_select(x, dim, index) and x[..., index] (aten.index.Tensor with one tensor index)
  *     with constant indices, on any axis but the batch (the time too: a fixed set of frames);
  *     the indices become an int32 "variable" layer whose own static dims replace the axis;
+ *   - a constant table (an embedding's weight, a buffer) at indices computed from the input
+ *     (embedding, index_select, x[index]): the table a variable layer, gathered;
  *   - torch.gather(x, dim, index) with an index computed from the input whose other axes are
  *     x's own dims (the shared, batch-like ones): each entry gathers along `dim` with its own
  *     positions.
@@ -118,15 +120,38 @@ static pt2_status gather_constant(pt2_lower_context *ctx, const pt2_node *node, 
     return gather_layer(ctx, node, in, axis, &position, rank, dims, err);
 }
 
-static pt2_status data_and_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in, int *axis,
-                                pt2_error *err) {
+pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *table, int axis,
+                                  const pt2_lowered_value *index, pt2_error *err) {
+    if (index->shape.dtype != PT2_DTYPE_INT32 && index->shape.dtype != PT2_DTYPE_INT64)
+        return pt2_lower_fail(node, err, "indices of dtype %s (int64 and int32 are lowered)", pt2_dtype_name(index->shape.dtype));
+    if (axis < 0 || axis >= table->rank || table->rank - 1 + index->rank > PT2_MAX_RANK)
+        return pt2_lower_fail(node, err, "axis %d of a table of %d axes at %d-d indices", axis, table->rank, index->rank);
+    if (table->shape[axis] < 2) return pt2_lower_fail(node, err, "a table of one entry along the indexed axis");
+    pt2_lowered_value variable;
+    pt2_status st = pt2_lower_constant_layer(ctx, node, table, NULL, &variable, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < axis; a++) dims[rank++] = variable.dims[a];
+    for (int a = 0; a < index->rank; a++) dims[rank++] = index->dims[a];
+    for (int a = axis + 1; a < table->rank; a++) dims[rank++] = variable.dims[a];
+    return gather_layer(ctx, node, &variable, axis, index, rank, dims, err);
+}
+
+/* The indexed input (NULL for a constant one, *table then holds it) and the axis `dim`. */
+static pt2_status data_and_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
+                                pt2_tensor *table, int *axis, pt2_error *err) {
     int64_t dim = 0;
+    int present, rank;
     pt2_status st = pt2_lower_input(ctx, node, "self", in, err);
-    if (!st && !*in) return pt2_lower_fail(node, err, "indexing a constant");
+    if (!st && !*in) {
+        if (!table) return pt2_lower_fail(node, err, "indexing a constant");
+        st = pt2_lower_constant(ctx, node, "self", table, &present, err);
+    }
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
-    int64_t a = dim < 0 ? dim + (*in)->rank : dim;
-    if (a < 0 || a >= (*in)->rank) return pt2_lower_fail(node, err, "axis %lld out of range for %d axes", (long long)dim, (*in)->rank);
+    rank = *in ? (*in)->rank : table->rank;
+    int64_t a = dim < 0 ? dim + rank : dim;
+    if (a < 0 || a >= rank) return pt2_lower_fail(node, err, "axis %lld out of range for %d axes", (long long)dim, rank);
     *axis = (int)a;
     return PT2_OK;
 }
@@ -134,11 +159,15 @@ static pt2_status data_and_axis(pt2_lower_context *ctx, const pt2_node *node, co
 static pt2_status lower_index_select(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in, *index_layer;
     int axis = 0, present;
-    pt2_tensor index;
-    pt2_status st = data_and_axis(ctx, node, &in, &axis, err);
+    pt2_tensor index, table;
+    pt2_status st = data_and_axis(ctx, node, &in, &table, &axis, err);
     if (!st) st = pt2_lower_input(ctx, node, "index", &index_layer, err);
     if (st) return st;
-    if (index_layer) return pt2_lower_fail(node, err, "index_select with indices computed from the input is not lowered (constant indices are)");
+    if (!in && index_layer) return pt2_lower_gather_table(ctx, node, &table, axis, index_layer, err);
+    if (!in) return pt2_lower_fail(node, err, "indexing a constant at constant indices");
+    if (index_layer)
+        return pt2_lower_fail(node, err, "index_select of the input with indices computed from the input is not lowered "
+                              "(constant indices are, and computed indices into a constant table)");
     if ((st = pt2_lower_constant(ctx, node, "index", &index, &present, err))) return st;
     if (index.rank != 1) return pt2_lower_fail(node, err, "index_select with a %d-d index is not lowered", index.rank);
     return gather_constant(ctx, node, in, axis, &index, err);
@@ -148,7 +177,6 @@ static pt2_status lower_index_select(pt2_lower_context *ctx, const pt2_node *nod
 static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
     pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
-    if (!st && !in) return pt2_lower_fail(node, err, "indexing a constant");
     if (st) return st;
     const pt2_arg *indices = pt2_node_arg(node, "indices");
     if (!indices || (indices->kind != PT2_ARG_OPTIONAL_TENSORS && indices->kind != PT2_ARG_TENSORS))
@@ -159,8 +187,16 @@ static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_
         if (axis >= 0) return pt2_lower_fail(node, err, "indexing with several tensors is not lowered (one tensor index is)");
         axis = (int)i;
     }
+    int id = axis >= 0 ? indices->value_ids[axis] : -1;
+    if (!in) { /* a constant table at indices computed from the input */
+        pt2_tensor table;
+        int present;
+        if (axis < 0 || !ctx->dynamic[id]) return pt2_lower_fail(node, err, "indexing a constant");
+        if ((st = pt2_lower_constant(ctx, node, "self", &table, &present, err))) return st;
+        if (!ctx->values[id].is_set) return pt2_lower_fail(node, err, "the index is not lowered");
+        return pt2_lower_gather_table(ctx, node, &table, axis, &ctx->values[id], err);
+    }
     if (axis < 0) return pt2_lower_alias(ctx, node, in, err);
-    int id = indices->value_ids[axis];
     if (ctx->dynamic[id]) return pt2_lower_fail(node, err, "an index computed from the input is not lowered (constant indices are)");
     const pt2_tensor *index = &ctx->run->values[id].tensor;
     if (index->dtype == PT2_DTYPE_BOOL) return pt2_lower_fail(node, err, "a boolean mask index is not lowered (the result's size depends on the data)");
@@ -172,7 +208,7 @@ static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_
 static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in, *index;
     int axis = 0;
-    pt2_status st = data_and_axis(ctx, node, &in, &axis, err);
+    pt2_status st = data_and_axis(ctx, node, &in, NULL, &axis, err);
     if (!st) st = pt2_lower_input(ctx, node, "index", &index, err);
     if (st) return st;
     if (!index) return pt2_lower_fail(node, err, "gather with a constant index is not lowered (a constant cannot span the batch)");

@@ -1,4 +1,5 @@
-/* What the select lowering (core/lower/lower_layout.c) takes from the gather lowering. */
+/* What the select lowering (core/lower/lower_layout.c) and the embedding's (lower_norm.c) take
+ * from the gather lowering. */
 #ifndef PT2_LOWER_LOWER_GATHER_H
 #define PT2_LOWER_LOWER_GATHER_H
 
@@ -8,5 +9,10 @@
  * `axis`, per sequence: a gather at each sequence's length + index ("length", "eval", "gather"). */
 pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                      int64_t index, pt2_error *err);
+
+/* Node output 0 = the constant `table` at the integer `index` (a lowered value computed from the
+ * input) along `axis`: a variable layer of the table, gathered ("variable", "gather"). */
+pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *table, int axis,
+                                  const pt2_lowered_value *index, pt2_error *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_gather.h"
 #include "lower_norm_groups.h"
 #include "lowerings.h"
 
@@ -91,8 +92,10 @@ static pt2_status lower_embedding(pt2_lower_context *ctx, const pt2_node *node, 
     pt2_status st = pt2_lower_input(ctx, node, "indices", &in, err);
     if (!st) st = pt2_lower_constant(ctx, node, "weight", &weight, &has_weight, err);
     if (st) return st;
-    if (!in || in->shape.sparse_dim < 0) return pt2_lower_fail(node, err, "indices must be the integer input data");
     if (!has_weight || weight.rank != 2) return pt2_lower_fail(node, err, "expected a constant weight of rank 2");
+    if (!in) return pt2_lower_fail(node, err, "constant indices");
+    /* Indices computed from the input (positions, a prediction): the table gathered at them. */
+    if (in->shape.sparse_dim < 0) return pt2_lower_gather_table(ctx, node, &weight, 0, in, err);
     pt2_rt_dim *vocabulary = &ctx->net->dims[in->shape.sparse_dim];
     if (vocabulary->size >= 0 && vocabulary->size != weight.shape[0])
         return pt2_lower_fail(node, err, "the indices already index %lld entries, this embedding has %lld",
@@ -190,7 +193,7 @@ static pt2_status lower_batch_norm(pt2_lower_context *ctx, const pt2_node *node,
 const pt2_op_lowering pt2_lowerings_norm[] = {
     {"aten.linear.default", lower_linear, "linear reinterpret_data"},
     {"aten.addmm.default", lower_addmm, "linear reinterpret_data"},
-    {"aten.embedding.default", lower_embedding, "linear"},
+    {"aten.embedding.default", lower_embedding, "linear gather variable"},
     {"aten.layer_norm.default", lower_layer_norm, "layer_norm norm reinterpret_data"},
     {"aten.batch_norm.default", lower_batch_norm, "batch_norm reinterpret_data"},
     /* The forms of a decomposed program (run_decompositions): (out, mean, rstd) and (out, saved

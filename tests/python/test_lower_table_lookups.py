@@ -1,0 +1,65 @@
+"""A constant table (an embedding's weight, a buffer) looked up at indices computed from the
+input: learned absolute positions (nn.Embedding over arange(T)), a prediction embedded again
+(embedding of an argmax), a buffer indexed by buckets computed from the data (table[idx]). The
+table becomes a variable layer and RETURNN's gather reads it at the index layer's values. Each
+converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
+at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN
+runs in one process."""
+import torch
+import torch.nn as nn
+
+from conftest import ReturnnCatalogue
+
+
+class LearnedPositions(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.positions = nn.Embedding(300, 8)
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.linear(x) + self.positions(torch.arange(x.shape[1]))
+
+
+class EmbeddedPrediction(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.classes = nn.Linear(8, 12)
+        self.embedding = nn.Embedding(12, 6)
+
+    def forward(self, x):
+        return self.embedding(self.classes(x).argmax(-1))
+
+
+class BucketedBuffer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.randn(10, 4))
+        self.score = nn.Linear(8, 1)
+
+    def forward(self, x):
+        buckets = (torch.sigmoid(self.score(x)).squeeze(-1) * 9.99).long()  # [B, T] in 0..9
+        return self.table[buckets] * 2
+
+
+# name: (model, ops the export must contain)
+MODELS = {
+    "learned_positions": (LearnedPositions, ["aten.embedding.default", "aten.arange.default"]),
+    "embedded_prediction": (EmbeddedPrediction, ["aten.embedding.default", "aten.argmax.default"]),
+    "bucketed_buffer": (BucketedBuffer, ["aten.index.Tensor"]),
+}
+
+
+def test_table_lookups_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
+    catalogue = ReturnnCatalogue(pt2returnn, tmp_path, "table_lookups")
+    for name, (make, ops) in MODELS.items():
+        torch.manual_seed(4)
+        model = make().eval()
+        example = torch.randn(2, 20, 8)
+        program = torch.export.export(model, (example,), dynamic_shapes=({1: torch.export.Dim("time", min=4, max=250)},))
+        targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+        assert set(ops) <= targets, (name, sorted(targets))
+        torch.export.save(program, str(tmp_path / f"{name}.pt2"))
+        report = catalogue.add(name, tmp_path / f"{name}.pt2", model, example, 1, (20, 33))
+        assert report is None or any(layer["class"] == "gather" for layer in report["layers"]), name
+    catalogue.check()

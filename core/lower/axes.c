@@ -48,6 +48,9 @@ static const char *const follows_broadcast[] = {
     "aten.type_as.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default",
     "aten.max.dim", "aten.min.dim", "aten.logsumexp.default", "aten.any.dim", "aten.any.dims", "aten.all.dim",
     "aten.all.dims", "aten.linalg_vector_norm.default",
+    /* a constant table at a computed index keeps the index's broadcast axes (lower_gather.c
+     * materialises what indexes data) */
+    "aten.embedding.default", "aten.index_select.default", "aten.index.Tensor", "aten.gather.default",
     /* its attn_mask broadcasts against the scores (lower_sdpa.c looks through an expand) */
     "aten.scaled_dot_product_attention.default",
 };

@@ -6,7 +6,8 @@
  * expression holds that dim. arange over it is RETURNN's range_in_axis on that value's axis,
  * whose output dim is that very dim (so it lines up with the other axes of that length); a start
  * or step other than 0 and 1 is an eval on it (start + step * i, as torch.arange counts).
- * ones_like/zeros_like/full_like of such a value is an eval filling it. */
+ * ones_like/zeros_like/full_like of such a value is an eval filling it. A constant sliced to such
+ * a length (BERT's position_ids[:, :T]) is the constant gathered at a range over that axis. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "../naming/naming.h"
 #include "../base/strbuf.h"
 #include "axes.h"
+#include "lower_creation.h"
+#include "lower_gather.h"
 #include "lower_operands.h"
 #include "lowerings.h"
 
@@ -104,6 +107,49 @@ static pt2_status lower_fill_like(pt2_lower_context *ctx, const pt2_node *node, 
         return pt2_lower_fail(node, err, "a %s result is not lowered (float32, int64 and int32 are)", pt2_dtype_name(dtype));
     if (!isfinite(value)) return pt2_lower_fail(node, err, "a fill value that is not finite is not lowered");
     return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "fill_like", value, in, NULL, err);
+}
+
+pt2_status pt2_lower_slice_of_constant(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor table;
+    int present;
+    int64_t dim = 0, start = 0, step = 1;
+    pt2_status st = pt2_lower_constant(ctx, node, "self", &table, &present, err);
+    if (!st && pt2_node_arg(node, "dim")) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
+    if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
+    if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
+    if (st) return st;
+    if (!present) start = 0;
+    int axis = (int)(dim < 0 ? dim + table.rank : dim);
+    const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];
+    const pt2_lowered_value *holder;
+    int holder_axis;
+    if (axis < 0 || axis >= table.rank || axis >= meta->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
+    if (step != 1 || start < 0 || !find_axis_of_size(ctx, &meta->sizes[axis], &holder, &holder_axis))
+        return pt2_lower_fail(node, err, "a slice of a constant is lowered where its length is an axis of a value computed "
+                              "before it, from a start >= 0 with step 1");
+    /* The positions start, start + 1, ... along that axis (range_in_axis, an eval adding start),
+     * then the constant gathered at them. */
+    const char *axis_name;
+    pt2_rt_layer *layer;
+    char name[220];
+    snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
+    if ((st = pt2_axes_describe(ctx, node, holder, holder_axis, &axis_name, err))) return st;
+    if ((st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[1] = {holder->dims[holder_axis]};
+    pt2_lowered_value positions, shifted;
+    pt2_axes_value_of(layer, 1, dims, &positions);
+    if (start) {
+        snprintf(name, sizeof name, "%s_shifted", ctx->places[node - ctx->graph->nodes].base);
+        if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "add_scalar", (double)start, &positions, &shifted, err)))
+            return st;
+        positions = shifted;
+    }
+    return pt2_lower_gather_table(ctx, node, &table, axis, &positions, err);
 }
 
 const pt2_op_lowering pt2_lowerings_creation[] = {

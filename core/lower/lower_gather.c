@@ -21,6 +21,25 @@
 #include "lower_gather.h"
 #include "lowerings.h"
 
+/* A variable layer (not trainable) holding the int32 tensor `value`, named after the node and
+ * `what`. */
+static pt2_status int32_variable(pt2_lower_context *ctx, const pt2_node *node, const char *what, const pt2_tensor *value,
+                                 pt2_lowered_value *out, pt2_error *err) {
+    char base[240];
+    snprintf(base, sizeof base, "%s_%s", ctx->places[node - ctx->graph->nodes].base, what);
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, base, "variable", &layer, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", value->shape, (size_t)value->rank, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
+    if (!st) st = pt2_rt_set_bool(layer, "trainable", 0, err);
+    if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
+    if (!st) st = pt2_rt_add_param(layer, pt2_rt_local_name(layer->name), value, err); /* RETURNN names it by the local name */
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    pt2_axes_value_of(layer, layer->shape.rank, layer->shape.dims, out);
+    return PT2_OK;
+}
+
 /* A variable layer holding the constant positions `index` (any integer dtype) into an axis of
  * size `size` (-1: a dynamic axis). */
 static pt2_status position_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *index, int64_t size,
@@ -39,19 +58,7 @@ static pt2_status position_layer(pt2_lower_context *ctx, const pt2_node *node, c
             if (size < 0) return pt2_lower_fail(node, err, "a negative index (%d) on the time axis (its length varies per sequence)", p[i]);
             p[i] += (int32_t)size;
         }
-    char base[240];
-    snprintf(base, sizeof base, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer_named(ctx, node, base, "variable", &layer, err))) return st;
-    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", positions.shape, (size_t)positions.rank, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
-    if (!st) st = pt2_rt_set_bool(layer, "trainable", 0, err);
-    if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
-    if (!st) st = pt2_rt_add_param(layer, layer->name, &positions, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    pt2_axes_value_of(layer, layer->shape.rank, layer->shape.dims, out);
-    return PT2_OK;
+    return int32_variable(ctx, node, "positions", &positions, out, err);
 }
 
 /* The node's output: x gathered on `axis` at `position`; its dims are `dims`. */
@@ -128,7 +135,23 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
         return pt2_lower_fail(node, err, "axis %d of a table of %d axes at %d-d indices", axis, table->rank, index->rank);
     if (table->shape[axis] < 2) return pt2_lower_fail(node, err, "a table of one entry along the indexed axis");
     pt2_lowered_value variable;
-    pt2_status st = pt2_lower_constant_layer(ctx, node, table, NULL, &variable, err);
+    pt2_status st;
+    if (table->dtype == PT2_DTYPE_INT64 || table->dtype == PT2_DTYPE_INT32) { /* e.g. BERT's position_ids */
+        /* Its size-1 axes are broadcast axes (no dim), as a float constant's variable has them. */
+        pt2_tensor values, kept = *table;
+        kept.rank = 0;
+        for (int a = 0; a < table->rank; a++)
+            if (table->shape[a] != 1)
+                kept.shape[kept.rank] = table->shape[a], kept.strides[kept.rank++] = table->strides[a];
+        if ((st = pt2_tensor_cast(ctx->arena, &kept, PT2_DTYPE_INT32, &values, err))) return st;
+        pt2_lowered_value held;
+        if ((st = int32_variable(ctx, node, "table", &values, &held, err))) return st;
+        variable = held;
+        variable.rank = table->rank;
+        for (int a = 0, k = 0; a < table->rank; a++) variable.dims[a] = table->shape[a] != 1 ? held.dims[k++] : -1;
+    } else {
+        st = pt2_lower_constant_layer(ctx, node, table, NULL, &variable, err);
+    }
     if (st) return st;
     int dims[PT2_MAX_RANK], rank = 0;
     for (int a = 0; a < axis; a++) dims[rank++] = variable.dims[a];
@@ -137,12 +160,26 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
     return gather_layer(ctx, node, &variable, axis, index, rank, dims, err);
 }
 
+/* These ops follow broadcast axes (core/lower/axes.c) only for a constant table's computed
+ * index; indexing data takes its input with real axes, as the driver gives other ops. */
+static pt2_status real_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value **out,
+                             pt2_error *err) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    pt2_status st = a && a->kind == PT2_ARG_TENSOR && ctx->dynamic[a->value_id] ? pt2_axes_materialise(ctx, node, a->value_id, err)
+                                                                                  : PT2_OK;
+    int saved = ctx->needs_real_axes;
+    ctx->needs_real_axes = 1;
+    if (!st) st = pt2_lower_input(ctx, node, name, out, err);
+    ctx->needs_real_axes = saved;
+    return st;
+}
+
 /* The indexed input (NULL for a constant one, *table then holds it) and the axis `dim`. */
 static pt2_status data_and_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
                                 pt2_tensor *table, int *axis, pt2_error *err) {
     int64_t dim = 0;
     int present, rank;
-    pt2_status st = pt2_lower_input(ctx, node, "self", in, err);
+    pt2_status st = real_input(ctx, node, "self", in, err);
     if (!st && !*in) {
         if (!table) return pt2_lower_fail(node, err, "indexing a constant");
         st = pt2_lower_constant(ctx, node, "self", table, &present, err);
@@ -176,7 +213,7 @@ static pt2_status lower_index_select(pt2_lower_context *ctx, const pt2_node *nod
 /* x[..., index, ...]: one tensor index (the others None), constant. */
 static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
-    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    pt2_status st = real_input(ctx, node, "self", &in, err);
     if (st) return st;
     const pt2_arg *indices = pt2_node_arg(node, "indices");
     if (!indices || (indices->kind != PT2_ARG_OPTIONAL_TENSORS && indices->kind != PT2_ARG_TENSORS))
@@ -208,9 +245,23 @@ static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_
 static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in, *index;
     int axis = 0;
-    pt2_status st = data_and_axis(ctx, node, &in, NULL, &axis, err);
-    if (!st) st = pt2_lower_input(ctx, node, "index", &index, err);
+    pt2_tensor table;
+    pt2_status st = data_and_axis(ctx, node, &in, &table, &axis, err);
+    if (!st) st = in ? real_input(ctx, node, "index", &index, err) : pt2_lower_input(ctx, node, "index", &index, err);
     if (st) return st;
+    if (!in && index) {
+        /* A constant of size 1 along every other axis (BERT's token_type_ids buffer): the index's
+         * other axes are of size 1 too, so each entry reads the constant's one line. */
+        for (int a = 0; a < table.rank; a++)
+            if (a != axis && table.shape[a] != 1)
+                return pt2_lower_fail(node, err, "gather from a constant that is not of size 1 along axis %d", a);
+        pt2_tensor line = table;
+        line.rank = 1;
+        line.shape[0] = table.shape[axis];
+        line.strides[0] = table.strides[axis];
+        return pt2_lower_gather_table(ctx, node, &line, 0, index, err);
+    }
+    if (!in) return pt2_lower_fail(node, err, "gather from a constant at a constant index");
     if (!index) return pt2_lower_fail(node, err, "gather with a constant index is not lowered (a constant cannot span the batch)");
     if (index->rank != in->rank) return pt2_lower_fail(node, err, "the index has %d axes, the input %d", index->rank, in->rank);
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH) return pt2_lower_fail(node, err, "gathering along the batch axis (axis %d)", axis);
@@ -223,5 +274,5 @@ static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2
 const pt2_op_lowering pt2_lowerings_gather[] = {
     {"aten.index_select.default", lower_index_select, "gather variable"},
     {"aten.index.Tensor", lower_index, "gather variable"},
-    {"aten.gather.default", lower_gather, "gather"},
+    {"aten.gather.default", lower_gather, "gather variable"},
     {NULL, NULL, NULL}};

@@ -11,6 +11,7 @@
 #include "lower_layout.h"
 
 #include "axes.h"
+#include "lower_creation.h"
 #include "lower_gather.h"
 #include "lowerings.h"
 
@@ -208,6 +209,9 @@ static pt2_status input_axis(pt2_lower_context *ctx, const pt2_node *node, const
 }
 
 static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_arg *self = pt2_node_arg(node, "self");
+    if (self && self->kind == PT2_ARG_TENSOR && !ctx->dynamic[self->value_id])
+        return pt2_lower_slice_of_constant(ctx, node, err); /* to a length of the input's */
     const pt2_lowered_value *in;
     int axis, present;
     int64_t n, start = 0, end = INT64_MAX, step = 1;
@@ -561,7 +565,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._to_copy.default", lower_same_dtype, ""},
     {"aten.type_as.default", lower_same_dtype, ""},
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
-    {"aten.slice.Tensor", lower_slice, "slice"},
+    {"aten.slice.Tensor", lower_slice, "slice range_in_axis eval:add_scalar variable gather"},
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},

@@ -67,7 +67,8 @@ class ReturnnCatalogue:
         self.pt2returnn, self.tmp_dir, self.suite = pt2returnn, tmp_dir, suite
         self.failures, self.jobs, self.expected, self.padded = [], [], [], {}
 
-    def add(self, name, program_path, model, example, time_axis, lengths):
+    def add(self, name, program_path, model, example, time_axis, lengths, sample=None):
+        """sample(size): an input of that size at another length (default torch.randn)."""
         import json
         import numpy as np
         import torch
@@ -87,7 +88,7 @@ class ReturnnCatalogue:
         for length in lengths:
             size = list(example.shape)
             size[time_axis] = length
-            x = torch.randn(*size)
+            x = sample(size) if sample else torch.randn(*size)
             path = os.path.join(str(self.tmp_dir), f"{name}_x{length}.npy")
             np.save(path, x.numpy())
             with torch.no_grad():

@@ -1,7 +1,9 @@
 """A constant table (an embedding's weight, a buffer) looked up at indices computed from the
 input: learned absolute positions (nn.Embedding over arange(T)), a prediction embedded again
-(embedding of an argmax), a buffer indexed by buckets computed from the data (table[idx]). The
-table becomes a variable layer and RETURNN's gather reads it at the index layer's values. Each
+(embedding of an argmax), a buffer indexed by buckets computed from the data (table[idx]), and
+transformers' BertModel on token ids (its position_ids buffer sliced to the length, its
+token_type_ids buffer gathered at them). The table becomes a variable layer and RETURNN's gather
+reads it at the index layer's values. Each
 converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
 at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN
 runs in one process."""
@@ -42,24 +44,41 @@ class BucketedBuffer(nn.Module):
         return self.table[buckets] * 2
 
 
-# name: (model, ops the export must contain)
+class Bert(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+        config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=64, max_position_embeddings=128)
+        self.bert = BertModel(config, add_pooling_layer=False)
+
+    def forward(self, ids):
+        return self.bert(input_ids=ids).last_hidden_state
+
+
+def token_ids(size):
+    return torch.randint(0, 50, size)
+
+
+# name: (model, ops the export must contain, the input's sampler)
 MODELS = {
-    "learned_positions": (LearnedPositions, ["aten.embedding.default", "aten.arange.default"]),
-    "embedded_prediction": (EmbeddedPrediction, ["aten.embedding.default", "aten.argmax.default"]),
-    "bucketed_buffer": (BucketedBuffer, ["aten.index.Tensor"]),
+    "learned_positions": (LearnedPositions, ["aten.embedding.default", "aten.arange.default"], torch.randn),
+    "embedded_prediction": (EmbeddedPrediction, ["aten.embedding.default", "aten.argmax.default"], torch.randn),
+    "bucketed_buffer": (BucketedBuffer, ["aten.index.Tensor"], torch.randn),
+    "transformers_bert_model": (Bert, ["aten.slice.Tensor", "aten.gather.default", "aten.embedding.default"], token_ids),
 }
 
 
 def test_table_lookups_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
     catalogue = ReturnnCatalogue(pt2returnn, tmp_path, "table_lookups")
-    for name, (make, ops) in MODELS.items():
+    for name, (make, ops, sample) in MODELS.items():
         torch.manual_seed(4)
         model = make().eval()
-        example = torch.randn(2, 20, 8)
-        program = torch.export.export(model, (example,), dynamic_shapes=({1: torch.export.Dim("time", min=4, max=250)},))
+        example = sample((2, 20, 8) if sample is torch.randn else (2, 20))
+        program = torch.export.export(model, (example,), dynamic_shapes=({1: torch.export.Dim("time", min=4, max=128)},))
         targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
         assert set(ops) <= targets, (name, sorted(targets))
         torch.export.save(program, str(tmp_path / f"{name}.pt2"))
-        report = catalogue.add(name, tmp_path / f"{name}.pt2", model, example, 1, (20, 33))
+        report = catalogue.add(name, tmp_path / f"{name}.pt2", model, example, 1, (20, 33), sample)
         assert report is None or any(layer["class"] == "gather" for layer in report["layers"]), name
     catalogue.check()

@@ -239,7 +239,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
     if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
     /* The RETURNN check reads the written files, then the reports are written again with it. */
-    if (!st && returnn && !(st = pt2_cli_check_in_returnn(&arena, python, out_dir, &result, &err)))
+    if (!st && returnn && !(st = pt2_cli_check_in_returnn(&arena, python, out_dir, options.as_layer, &result, &err)))
         st = write_outputs(out_dir, options.as_layer, &result, &err);
     int code;
     if (st) {

@@ -61,7 +61,7 @@ static void quote(pt2_strbuf *sb, const char *s) {
 
 /* The manifest of every layer: its reference value's .npy and what each axis is. */
 static pt2_status write_layer_manifest(pt2_arena *arena, const char *dir, const pt2_convert_result *result,
-                                       const char *path, pt2_error *err) {
+                                       const char *as_layer, const char *path, pt2_error *err) {
     const pt2_layer_reference *refs = result->layer_references;
     pt2_strbuf text;
     pt2_strbuf_init(&text);
@@ -72,7 +72,10 @@ static pt2_status write_layer_manifest(pt2_arena *arena, const char *dir, const 
         snprintf(npy, sizeof npy, "%s/layer%zu.npy", dir, i);
         st = write_npy(arena, npy, &refs[i].value, err);
         pt2_strbuf_puts(&text, i ? ",\n {\"name\": " : "\n {\"name\": ");
-        pt2_json_write_string(&text, refs[i].layer);
+        /* With --as-layer every layer sits inside the subnetwork NAME. */
+        char name[600];
+        snprintf(name, sizeof name, "%s%s%s", as_layer ? as_layer : "", as_layer ? "/" : "", refs[i].layer);
+        pt2_json_write_string(&text, name);
         pt2_strbuf_puts(&text, ", \"reference\": ");
         pt2_json_write_string(&text, npy);
         pt2_strbuf_puts(&text, ", \"axes\": [");
@@ -242,7 +245,7 @@ static pt2_status outputs_step(pt2_arena *arena, const pt2_tensor *ours, const p
     return PT2_OK;
 }
 
-pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir,
+pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir, const char *as_layer,
                                     pt2_convert_result *result, pt2_error *err) {
     char dir[] = "/tmp/pt2returnn-returnn-XXXXXX";
     if (!mkdtemp(dir)) return pt2_fail(err, PT2_ERR_IO, "cannot make a temporary directory: %s", strerror(errno));
@@ -263,7 +266,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
     pt2_status st = pt2_tensor_contiguous(arena, &result->input, 0, &input_copy, err);
     if (!st) st = write_all(script, pt2_returnn_runner_script, pt2_returnn_runner_script_length, err);
     if (!st) st = write_npy(arena, input, &input_copy, err);
-    if (!st && with_layers) st = write_layer_manifest(arena, dir, result, layers, err);
+    if (!st && with_layers) st = write_layer_manifest(arena, dir, result, as_layer, layers, err);
     if (!st && batch) {
         pt2_tensor entry_lengths = {.dtype = PT2_DTYPE_INT64, .rank = 1, .shape = {batch->input.shape[0]}, .strides = {1},
                                     .storage = batch->entry_lengths,

@@ -117,6 +117,22 @@ def output_paths(path, count):
     return [path] + [f"{stem}.{k}.npy" for k in range(1, count)]
 
 
+def layer_on_demand(net, name, construct):
+    """The layer `name` ("a/b/c" inside subnetworks), constructed if RETURNN has not: it builds only
+    the layers an output needs, and the per-layer check also looks at a layer none needs (e.g. a
+    size computation whose result folded away). `construct` builds a layer of `net` by its name."""
+    try:
+        return net.get_layer(name)
+    except Exception:
+        pass
+    root, _, rest = name.partition("/")
+    if not rest:
+        return construct(name)
+    layer_on_demand(net, root, construct)
+    subnet = net.subnets[root]
+    return layer_on_demand(subnet.net, rest, subnet.construct_layer)
+
+
 def compare_layers(fetched, manifest):
     """Every layer of the manifest ({"atol", "rtol", "layers": [{"name", "reference": .npy, "axes":
     [spec]}]}) against its reference value: max abs/rel and whether |ours - ref| <= atol + rtol *
@@ -170,6 +186,13 @@ def run_outputs(out_dir, x, config_kind="py", lengths=None, manifest=None):
     with tf.Graph().as_default() as graph, tf_compat.v1.Session(graph=graph) as session:
         net = TFNetwork(config=config, train_flag=False, eval_flag=False, search_flag=False)
         net.construct_from_dict(config.typed_dict["network"])
+        layers = {}
+        for entry in (manifest or {}).get("layers", []):
+            try:  # before the parameters load: a layer built on demand may have some
+                layers[entry["name"]] = layer_on_demand(
+                    net, entry["name"], lambda name: net.construct_layer(config.typed_dict["network"], name)).output
+            except Exception:  # compare_layers reports it
+                pass
         net.load_params_from_file(os.path.abspath(os.path.join(out_dir, "model.001")), session=session)
         data = net.extern_data.get_default_input_data()
         results = config_outputs(config.typed_dict)
@@ -179,12 +202,6 @@ def run_outputs(out_dir, x, config_kind="py", lengths=None, manifest=None):
             if dim.dyn_size_ext is not None and not dim.is_batch_dim():
                 sizes = lengths if lengths is not None else np.full([x.shape[0]], x.shape[axis])
                 feed[dim.dyn_size_ext.placeholder] = np.asarray(sizes, dtype="int32")
-        layers = {}
-        for entry in (manifest or {}).get("layers", []):
-            try:
-                layers[entry["name"]] = net.get_layer(entry["name"]).output
-            except Exception:  # compare_layers reports it
-                pass
         fetches = {"outputs": [o.placeholder for o in outputs], "layers": {k: v.placeholder for k, v in layers.items()}}
         values = session.run(fetches, feed_dict=feed)
         ys = [to_torch_order(value, map_axes(o, axis_specs_from_descriptions(axes)))

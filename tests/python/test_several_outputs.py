@@ -146,3 +146,23 @@ def test_references_for_every_output(pt2returnn, tmp_path):
     assert report["failed_step"] == "reference"
     first, second = (o["steps"][0] for o in report["outputs"])
     assert first["passed"] and not second["passed"] and second["max_abs"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_convert_returnn_compares_every_output_also_as_a_layer(pt2returnn, tmp_path):
+    """convert --returnn with --as-layer: real RETURNN gives both outputs (the second inside the
+    subnetwork, as enc/output_summary) in one session.run, full-length and on the padded batch, and
+    every layer's table row is found inside the subnetwork."""
+    import sys
+    export(DictOutputs(), tmp_path / "dict.pt2")
+    run = convert(pt2returnn, tmp_path / "dict.pt2", tmp_path / "out", "--as-layer", "enc", "--returnn", "--python",
+                  sys.executable)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    config = json.loads((tmp_path / "out" / "returnn.config.json").read_text())
+    assert [o["layer"] for o in config["pt2returnn_outputs"]] == ["output", "enc/output_summary"]
+    steps = {"reload", "padded-batch", "returnn-py", "returnn-json", "returnn-py-padded", "returnn-json-padded"}
+    for o in report["outputs"]:
+        assert {s["step"] for s in o["steps"]} == steps and all(s["passed"] for s in o["steps"]), o
+        assert all(s["max_abs"] <= 1e-5 for s in o["steps"]), o
+    rows = [row for table in report["returnn_layers"].values() for row in table]
+    assert rows and all(row["passed"] for row in rows), rows

@@ -60,6 +60,11 @@ static void walk(leaf_names *out, const pt2_json *spec, const char *path, int de
         char child[MAX_NAME];
         snprintf(child, sizeof child, "%s", path);
         if (keys && keys->items[i].type == PT2_JSON_STRING) append_key(child, keys->items[i].string);
+        else if (path[0]) { /* a tuple inside a named output: "states_0", "states_1" */
+            char index[24];
+            snprintf(index, sizeof index, "%zu", i);
+            append_key(child, index);
+        }
         walk(out, &children->items[i], child, depth + 1, err);
     }
 }
@@ -86,6 +91,14 @@ pt2_status pt2_read_output_names(pt2_arena *arena, const pt2_json *graph_module,
     walk(&leaves, &spec->items[1], "", 0, err);
     if (err->status) return err->status;
     if (!leaves.ok || leaves.count != users) return PT2_OK; /* not the spec of these outputs */
+    /* Names are unique (a tuple of dicts may repeat a key): each repeated one gets its position. */
+    unsigned char *repeated = pt2_arena_alloc(arena, users + 1, err);
+    if (!repeated) return err->status;
+    for (size_t i = 0; i < users; i++)
+        for (size_t j = 0; j < users && !repeated[i]; j++)
+            repeated[i] = j != i && leaves.names[i] && leaves.names[j] && !strcmp(leaves.names[i], leaves.names[j]);
+    for (size_t i = 0; i < users; i++)
+        if (repeated[i] && !(leaves.names[i] = pt2_arena_printf(arena, err, "%s_%zu", leaves.names[i], i))) return err->status;
     for (size_t i = 0, k = 0; i < graph->num_outputs; i++)
         if (graph->outputs[i].kind == PT2_OUTPUT_USER) graph->outputs[i].name = leaves.names[k++];
     return PT2_OK;

@@ -24,6 +24,17 @@ class DictOutputs(nn.Module):
         return {"frames": h, "summary": h.mean(dim=1)}
 
 
+class NestedOutputs(nn.Module):
+    """Nested containers: a dict holding a tuple, then a tuple of two dicts with the same key."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+
+    def forward(self, x):
+        h = self.proj(x)
+        return {"frames": h, "states": (h.mean(dim=1), h.amax(dim=1))}, ({"x": h * 2}, {"x": h * 3})
+
+
 class RepeatedAndInput(nn.Module):
     """The same value twice, then the input itself."""
     def __init__(self):
@@ -78,6 +89,19 @@ def test_dict_outputs_are_named_by_their_keys(pt2returnn, tmp_path):
     assert config["pt2returnn_output_axes"] == ["B", "T", "F"]  # the first output's, as before
     text = (tmp_path / "out" / "report.txt").read_text()
     assert "2 outputs" in text and "summary" in text and "output_summary" in text
+
+
+def test_nested_outputs_get_unique_names_from_their_keys(pt2returnn, tmp_path):
+    """A tuple inside a key takes its positions (states_0, states_1); a key repeated across the
+    outputs takes its flat position (x_3, x_4); every output converts and checks."""
+    export(NestedOutputs(), tmp_path / "nested.pt2")
+    run = convert(pt2returnn, tmp_path / "nested.pt2", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert [o["name"] for o in report["outputs"]] == ["frames", "states_0", "states_1", "x_3", "x_4"]
+    assert [o["layer"] for o in report["outputs"]] == ["output", "output_states_0", "output_states_1", "output_x_3",
+                                                       "output_x_4"]
+    assert all(s["passed"] for o in report["outputs"] for s in o["steps"])
 
 
 def test_one_output_config_has_no_output_list(pt2returnn, fixtures_dir, tmp_path):

@@ -253,63 +253,14 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     if ((st = pt2_output_records_from_run(arena, &graph, &run, &records, &num_outputs, err))) return st;
     if (!num_outputs) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     torch_output = records[0].reference;
-    /* Honest about what was compared: without PyTorch's outputs only the shapes are checked. */
-    step_record reference = {"reference",
-                             "graph run with PyTorch semantics; shapes only: no PyTorch outputs given (--reference), "
-                             "the output's shape checked against the export's",
-                             now_seconds() - start, 0, 1, 0, 0, 0};
-    const char *export_mismatch = pt2_output_records_export_mismatch(arena, &graph, records, num_outputs, err);
-    if (err->status) return err->status;
-    if (export_mismatch) reference.passed = 0, reference.what = export_mismatch;
+    step_record reference = {"reference", NULL, now_seconds() - start, 0, 1, 0, 0, 0};
+    if ((st = pt2_output_records_reference_step(arena, &graph, records, num_outputs, options->reference_outputs,
+                                                options->num_reference_outputs, options->reference_name, options->atol,
+                                                options->rtol, &reference, err)))
+        return st;
     if (!reference.passed && !result->failed_step) result->failed_step = "reference";
-    if (options->num_reference_outputs) {
-        /* The errors are the reference's, not the model's (named as the file so far). */
-        if (options->num_reference_outputs != num_outputs) {
-            snprintf(err->file, sizeof err->file, "%s", options->reference_name ? options->reference_name : "reference");
-            return pt2_fail(err, PT2_ERR_INPUT, "%zu reference output%s given, but the model has %zu outputs (give one "
-                            "reference per output, in the program's order)", options->num_reference_outputs,
-                            options->num_reference_outputs == 1 ? " is" : "s are", num_outputs);
-        }
-        reference.what = "graph run with PyTorch semantics, against PyTorch's outputs";
-        pt2_tensor *expected = pt2_arena_alloc_array(arena, num_outputs, sizeof *expected, err);
-        if (!expected) return err->status;
-        for (size_t k = 0; k < num_outputs; k++) {
-            if ((st = pt2_tensor_contiguous(arena, &options->reference_outputs[k], 0, &expected[k], err))) return st;
-            const pt2_tensor *ours = &records[k].reference;
-            int same_shape = expected[k].rank == ours->rank;
-            for (int a = 0; a < expected[k].rank && same_shape; a++) same_shape = expected[k].shape[a] == ours->shape[a];
-            if (!same_shape) {
-                char want[160], got[160], which[200] = "";
-                pt2_shape_format(ours->shape, ours->rank, want, sizeof want);
-                pt2_shape_format(expected[k].shape, expected[k].rank, got, sizeof got);
-                if (num_outputs > 1) snprintf(which, sizeof which, " of output %zu ('%s')", k, records[k].name);
-                snprintf(err->file, sizeof err->file, "%s", options->reference_name ? options->reference_name : "reference");
-                return pt2_fail(err, PT2_ERR_INPUT,
-                                "the reference output%s has shape %s, but the model's output for this input has shape %s "
-                                "(was the reference computed from another input?)",
-                                which, got, want);
-            }
-            records[k].has_pytorch = 1;
-            records[k].pytorch = expected[k];
-        }
-        const char *unused; /* the shapes agree: checked above */
-        step_record checked = reference;
-        pt2_tensor *run_values = pt2_arena_alloc_array(arena, num_outputs, sizeof *run_values, err);
-        if (!run_values) return err->status;
-        for (size_t k = 0; k < num_outputs; k++) run_values[k] = records[k].reference;
-        if ((st = pt2_output_records_compare(arena, records, num_outputs, run_values, expected, "reference",
-                                             "the reference run", "PyTorch", options->atol, options->rtol, &checked,
-                                             &unused, err)))
-            return st;
-        reference.compared = 1;
-        reference.passed = checked.passed;
-        reference.max_abs = checked.max_abs;
-        reference.max_rel = checked.max_rel;
-        reference.worst_ratio = checked.worst_ratio;
-        result->has_pytorch_output = 1;
-        result->pytorch_output = expected[0];
-        if (!checked.passed && !result->failed_step) result->failed_step = "reference";
-    }
+    result->has_pytorch_output = records[0].has_pytorch;
+    result->pytorch_output = records[0].pytorch;
     steps[num_steps++] = reference;
     progress_done(options, &steps[num_steps - 1]);
     pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
@@ -361,21 +312,11 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
                         (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
                         (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
-    /* Every output of the reloaded network against the reference run's. */
-    pt2_tensor *reloaded_outputs = st ? NULL : pt2_arena_alloc_array(arena, reloaded.num_outputs, sizeof *reloaded_outputs, err);
-    pt2_tensor *run_values = pt2_arena_alloc_array(arena, num_outputs, sizeof *run_values, err);
-    if (!st && (!reloaded_outputs || !run_values)) st = err->status;
-    if (!st && reloaded.num_outputs != num_outputs)
-        st = pt2_fail(err, PT2_ERR_VERIFY, "the reloaded config has %zu outputs, the program %zu", reloaded.num_outputs, num_outputs);
-    if (!st) st = pt2_reload_run_outputs(arena, &reloaded, &inputs[0], reloaded_outputs, err);
-    if (st) return st;
-    for (size_t k = 0; k < num_outputs; k++) run_values[k] = records[k].reference;
+    step_record reload_step = {"reload", NULL, 0, 1, 1, 0, 0, 0};
     const char *mismatch;
-    step_record reload_step = {"reload", "JSON config + checkpoint reloaded and run, against the reference run", 0, 1, 1, 0, 0, 0};
-    if ((st = pt2_output_records_compare(arena, records, num_outputs, reloaded_outputs, run_values, "reload",
-                                         "the reloaded network", "the reference run", options->atol, options->rtol,
-                                         &reload_step, &mismatch, err)))
-        return st;
+    if (!st) st = pt2_output_records_reload_step(arena, records, num_outputs, &reloaded, &inputs[0], options->atol,
+                                                 options->rtol, &reload_step, &mismatch, err);
+    if (st) return st;
     reload_step.seconds = now_seconds() - start;
     steps[num_steps++] = reload_step;
     if (mismatch) {

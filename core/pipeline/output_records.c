@@ -80,6 +80,78 @@ pt2_status pt2_output_records_compare(pt2_arena *arena, pt2_output_record *recor
     return PT2_OK;
 }
 
+/* The reference run's values of the outputs, as one array. */
+static pt2_tensor *run_values(pt2_arena *arena, const pt2_output_record *records, size_t count, pt2_error *err) {
+    pt2_tensor *values = pt2_arena_alloc_array(arena, count + 1, sizeof *values, err);
+    for (size_t k = 0; values && k < count; k++) values[k] = records[k].reference;
+    return values;
+}
+
+pt2_status pt2_output_records_reference_step(pt2_arena *arena, const pt2_graph *graph, pt2_output_record *records,
+                                             size_t count, const pt2_tensor *references, size_t num_references,
+                                             const char *reference_name, double atol, double rtol, pt2_step_record *step,
+                                             pt2_error *err) {
+    /* Honest about what was compared: without PyTorch's outputs only the shapes are checked. */
+    step->what = "graph run with PyTorch semantics; shapes only: no PyTorch outputs given (--reference), the output's "
+                 "shape checked against the export's";
+    step->compared = 0;
+    step->passed = 1;
+    const char *export_mismatch = pt2_output_records_export_mismatch(arena, graph, records, count, err);
+    if (err->status) return err->status;
+    if (export_mismatch) step->passed = 0, step->what = export_mismatch;
+    if (!num_references) return PT2_OK;
+    /* The errors are the reference's, not the model's (named as the file so far). */
+    if (num_references != count) {
+        snprintf(err->file, sizeof err->file, "%s", reference_name ? reference_name : "reference");
+        return pt2_fail(err, PT2_ERR_INPUT, "%zu reference output%s given, but the model has %zu outputs (give one "
+                        "reference per output, in the program's order)", num_references,
+                        num_references == 1 ? " is" : "s are", count);
+    }
+    pt2_tensor *expected = pt2_arena_alloc_array(arena, count + 1, sizeof *expected, err);
+    pt2_tensor *ours = run_values(arena, records, count, err);
+    if (!expected || !ours) return err->status;
+    for (size_t k = 0; k < count; k++) {
+        pt2_status st = pt2_tensor_contiguous(arena, &references[k], 0, &expected[k], err);
+        if (st) return st;
+        int same_shape = expected[k].rank == ours[k].rank;
+        for (int a = 0; a < expected[k].rank && same_shape; a++) same_shape = expected[k].shape[a] == ours[k].shape[a];
+        if (!same_shape) {
+            char want[160], got[160], which[200] = "";
+            pt2_shape_format(ours[k].shape, ours[k].rank, want, sizeof want);
+            pt2_shape_format(expected[k].shape, expected[k].rank, got, sizeof got);
+            if (count > 1) snprintf(which, sizeof which, " of output %zu ('%.150s')", k, records[k].name);
+            snprintf(err->file, sizeof err->file, "%s", reference_name ? reference_name : "reference");
+            return pt2_fail(err, PT2_ERR_INPUT,
+                            "the reference output%s has shape %s, but the model's output for this input has shape %s "
+                            "(was the reference computed from another input?)",
+                            which, got, want);
+        }
+        records[k].has_pytorch = 1;
+        records[k].pytorch = expected[k];
+    }
+    const char *unused; /* the shapes agree: checked above */
+    pt2_status st = pt2_output_records_compare(arena, records, count, ours, expected, "reference", "the reference run",
+                                               "PyTorch", atol, rtol, step, &unused, err);
+    step->what = "graph run with PyTorch semantics, against PyTorch's outputs";
+    return st;
+}
+
+pt2_status pt2_output_records_reload_step(pt2_arena *arena, pt2_output_record *records, size_t count,
+                                          const pt2_reloaded_net *reloaded, const pt2_tensor *input, double atol,
+                                          double rtol, pt2_step_record *step, const char **mismatch, pt2_error *err) {
+    if (reloaded->num_outputs != count)
+        return pt2_fail(err, PT2_ERR_VERIFY, "the reloaded config has %zu outputs, the program %zu", reloaded->num_outputs,
+                        count);
+    pt2_tensor *ours = pt2_arena_alloc_array(arena, count + 1, sizeof *ours, err);
+    pt2_tensor *expected = run_values(arena, records, count, err);
+    if (!ours || !expected) return err->status;
+    pt2_status st = pt2_reload_run_outputs(arena, reloaded, input, ours, err);
+    if (!st) st = pt2_output_records_compare(arena, records, count, ours, expected, "reload", "the reloaded network",
+                                             "the reference run", atol, rtol, step, mismatch, err);
+    step->what = "JSON config + checkpoint reloaded and run, against the reference run";
+    return st;
+}
+
 void pt2_output_records_add_padded(pt2_output_record *records, size_t count, const pt2_padded_batch *batch,
                                    const char *step) {
     for (size_t k = 0; k < count && k < batch->num_outputs; k++) {

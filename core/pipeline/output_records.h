@@ -27,6 +27,21 @@ pt2_status pt2_output_records_compare(pt2_arena *arena, pt2_output_record *recor
                                       const char *expected_name, double atol, double rtol, pt2_step_record *step_record,
                                       const char **mismatch, pt2_error *err);
 
+/* The reference step: each output's shape against the export's; with PyTorch's outputs
+ * (references[num_references], one per output) each output's values, their records keeping
+ * PyTorch's value. Fills step->what, compared, passed and the worst figures. A reference whose
+ * count or shape is not the model's is the reference's error (PT2_ERR_INPUT naming its file). */
+pt2_status pt2_output_records_reference_step(pt2_arena *arena, const pt2_graph *graph, pt2_output_record *records,
+                                             size_t count, const pt2_tensor *references, size_t num_references,
+                                             const char *reference_name, double atol, double rtol, pt2_step_record *step,
+                                             pt2_error *err);
+
+/* The reload step: the reloaded network run on `input`, every output against the reference
+ * run's. Fills step (what, figures); *mismatch names a shape that differs (or NULL). */
+pt2_status pt2_output_records_reload_step(pt2_arena *arena, pt2_output_record *records, size_t count,
+                                          const pt2_reloaded_net *reloaded, const pt2_tensor *input, double atol,
+                                          double rtol, pt2_step_record *step, const char **mismatch, pt2_error *err);
+
 /* The padded batch's per-output figures (as pt2_padded_batch_compare left them) as figures named `step`. */
 void pt2_output_records_add_padded(pt2_output_record *records, size_t count, const pt2_padded_batch *batch,
                                    const char *step);

@@ -190,3 +190,20 @@ def test_convert_returnn_compares_every_output_also_as_a_layer(pt2returnn, tmp_p
         assert all(s["max_abs"] <= 1e-5 for s in o["steps"]), o
     rows = [row for table in report["returnn_layers"].values() for row in table]
     assert rows and all(row["passed"] for row in rows), rows
+
+
+def test_the_npm_cli_writes_the_same_files_for_several_outputs(pt2returnn, tmp_path):
+    """The WebAssembly build (node/bin/pt2returnn.js) keeps every output as the native CLI does:
+    byte-identical configs and checkpoint, the same outputs in the report."""
+    import os
+    from conftest import ROOT
+    export(DictOutputs(), tmp_path / "dict.pt2")
+    native = convert(pt2returnn, tmp_path / "dict.pt2", tmp_path / "native")
+    npm = subprocess.run(["node", os.path.join(ROOT, "node", "bin", "pt2returnn.js"), "convert", str(tmp_path / "dict.pt2"),
+                          "-o", str(tmp_path / "npm"), "--json"], capture_output=True, text=True)
+    assert native.returncode == 0 and npm.returncode == 0, (native.stderr, npm.stderr)
+    for name in ("returnn.config.py", "returnn.config.json", "model.001.index", "model.001.data-00000-of-00001"):
+        assert (tmp_path / "native" / name).read_bytes() == (tmp_path / "npm" / name).read_bytes(), name
+    ours, theirs = json.loads(native.stdout)["outputs"], json.loads(npm.stdout)["outputs"]
+    assert [(o["name"], o["layer"], o["shape"]) for o in ours] == [(o["name"], o["layer"], o["shape"]) for o in theirs]
+    assert len(theirs) == 2 and all(s["passed"] for o in theirs for s in o["steps"])

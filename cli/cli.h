@@ -32,8 +32,9 @@ pt2_status pt2_cli_load_model(pt2_arena *arena, const char *model_path, const ch
                               pt2_error *err);
 
 /* convert --returnn: runs the written configs in real RETURNN with `python` and adds the steps
- * "returnn-py" and "returnn-json" to the result's reports. */
-pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir,
+ * "returnn-py" and "returnn-json" to the result's reports (as_layer: the network is the
+ * subnetwork layer of that name, --as-layer). */
+pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir, const char *as_layer,
                                     pt2_convert_result *result, pt2_error *err);
 
 int pt2_cmd_inspect(int argc, char **argv);

@@ -14,14 +14,14 @@
 
 static const char convert_help[] =
     "usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]\n"
-    "                          [--input FILE.npy]... [--reference REF] [--atol X] [--rtol Y]\n"
+    "                          [--input FILE.npy]... [--reference REF]... [--atol X] [--rtol Y]\n"
     "                          [--as-layer NAME] [--returnn --python PATH] [--json] [--threads N]\n"
     "                          [--portable]\n"
     "\n"
     "Converts an exported program to RETURNN, proving each step:\n"
     "  load       the archive (and the checkpoint, applied by key path)\n"
     "  reference  the graph run with PyTorch semantics in C, compared with REF (PyTorch's own\n"
-    "             output) when given; without REF only the output's shape is checked\n"
+    "             outputs) when given; without REF only the outputs' shapes are checked\n"
     "  layers     every op lowered to RETURNN layers; each layer run with RETURNN's semantics on\n"
     "             the exact input PyTorch's semantics gave its op, compared with that op's output\n"
     "  emit       the configs and the TensorFlow checkpoint\n"
@@ -34,7 +34,12 @@ static const char convert_help[] =
     "  OUTDIR/returnn.config.json                   the same network as JSON\n"
     "  OUTDIR/model.001.index, .data-00000-of-00001 a TensorFlow checkpoint with every parameter and\n"
     "                                               global_step (load_epoch 1 of model OUTDIR/model)\n"
-    "  OUTDIR/report.json, OUTDIR/report.txt        every step and every layer with its differences\n"
+    "  OUTDIR/report.json, OUTDIR/report.txt        every step and every layer with its differences,\n"
+    "                                               and each output with its own figures\n"
+    "A program with several outputs (a tuple, a dict, a dataclass such as transformers'\n"
+    "BaseModelOutput) keeps them all: the first is RETURNN's \"output\" layer, each further one a\n"
+    "layer output_<name> (its name in the program's output spec, else its position) marked\n"
+    "is_output_layer; the configs list them in pt2returnn_outputs, and every step compares each.\n"
     "Comparisons pass when |ours - torch| <= atol + rtol * |torch| everywhere; each row shows the\n"
     "worst ratio |ours - torch| / (atol + rtol * |torch|), so a check passes when its ratio is <= 1.\n"
     "\n"
@@ -50,7 +55,8 @@ static const char convert_help[] =
     "                           several, in signature order); float64 or integer arrays are cast to\n"
     "                           the export's dtype, and the report says so\n"
     "  --reference REF          PyTorch's output for that input (.npy, or a torch.save'd tensor), to\n"
-    "                           compare the reference run with\n"
+    "                           compare the reference run with; for several outputs repeat it once\n"
+    "                           per output in order, or give one torch.save'd tuple/list/dict of them\n"
     "  --atol X, --rtol Y       tolerances (default 1e-4 each)\n"
     "  --as-layer NAME          emit the model as one subnetwork layer NAME to drop into another network:\n"
     "                           OUTDIR/NAME.layer.py and NAME.layer.json hold the layer dict, the\n"
@@ -58,7 +64,7 @@ static const char convert_help[] =
     "                           NAME plus an output layer (docs/as-layer.md shows an embedding)\n"
     "  --returnn --python PATH  then load both configs in real RETURNN with that Python (which must\n"
     "                           have RETURNN and TensorFlow), run them on the same input and compare\n"
-    "                           the output with the reference run (steps returnn-py, returnn-json)\n"
+    "                           each output with the reference run (steps returnn-py, returnn-json)\n"
     "                           and every layer with the reference run's value of its op (a table\n"
     "                           per config), then on the padded batch with its sequence lengths\n"
     "                           (steps returnn-py-padded, returnn-json-padded)\n"
@@ -117,11 +123,13 @@ static pt2_status write_outputs(const char *dir, const char *as_layer, const pt2
     return st;
 }
 
-static pt2_status read_reference(pt2_arena *arena, const char *path, pt2_tensor *out, pt2_error *err) {
+/* Every tensor of a --reference file, appended to out[*count]. */
+static pt2_status read_references(pt2_arena *arena, const char *path, pt2_tensor *out, size_t capacity, size_t *count,
+                                  pt2_error *err) {
     const uint8_t *bytes;
     size_t length;
     pt2_status st = pt2_cli_read_file(arena, path, &bytes, &length, err);
-    return st ? st : pt2_load_reference_output(arena, bytes, length, path, out, err);
+    return st ? st : pt2_load_reference_outputs(arena, bytes, length, path, out, capacity, count, err);
 }
 
 static void print_progress(void *user, const char *step, const char *message) {
@@ -138,7 +146,8 @@ static int parse_number(const char *flag, const char *value, double *out) {
 
 int pt2_cmd_convert(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *checkpoint_path = NULL, *checkpoint_key = NULL;
-    const char *reference_path = NULL, *python = NULL, *input_paths[MAX_INPUTS];
+    const char *reference_paths[MAX_INPUTS], *python = NULL, *input_paths[MAX_INPUTS];
+    size_t num_reference_paths = 0;
     int returnn = 0;
     size_t num_inputs = 0;
     int json = 0;
@@ -167,7 +176,11 @@ int pt2_cmd_convert(int argc, char **argv) {
             if (!strcmp(a, "-o") || !strcmp(a, "--output-dir")) out_dir = value;
             else if (!strcmp(a, "--checkpoint")) checkpoint_path = value;
             else if (!strcmp(a, "--checkpoint-key")) checkpoint_key = value;
-            else if (!strcmp(a, "--reference")) reference_path = value;
+            else if (!strcmp(a, "--reference")) {
+                if (num_reference_paths == MAX_INPUTS)
+                    return pt2_cli_usage_error("convert", "at most %d --reference files", MAX_INPUTS);
+                reference_paths[num_reference_paths++] = value;
+            }
             else if (!strcmp(a, "--python")) python = value;
             else if (!strcmp(a, "--as-layer")) options.as_layer = value;
             else if (!strcmp(a, "--input")) {
@@ -202,7 +215,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     pt2_model_source source = {0};
     pt2_convert_result result;
     pt2_convert_result_init(&result);
-    pt2_tensor inputs[MAX_INPUTS], reference;
+    pt2_tensor inputs[MAX_INPUTS], references[MAX_INPUTS];
     pt2_status st = pt2_cli_read_file(&arena, model_path, &source.model_bytes, &source.model_length, &err);
     source.model_name = model_path;
     if (!st && checkpoint_path) {
@@ -216,18 +229,17 @@ int pt2_cmd_convert(int argc, char **argv) {
         st = pt2_cli_read_file(&arena, input_paths[i], &bytes, &length, &err);
         if (!st) st = pt2_npy_read(&arena, bytes, length, input_paths[i], &inputs[i], &err);
     }
-    if (!st && reference_path) {
-        st = read_reference(&arena, reference_path, &reference, &err);
-        options.reference_outputs = &reference;
-        options.num_reference_outputs = 1;
-        options.reference_name = reference_path;
+    for (size_t i = 0; !st && i < num_reference_paths; i++) {
+        st = read_references(&arena, reference_paths[i], references, MAX_INPUTS, &options.num_reference_outputs, &err);
+        options.reference_outputs = references;
+        options.reference_name = reference_paths[0];
     }
     if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs, options.input_names = input_paths;
     options.keep_layer_references = returnn; /* every layer is checked in RETURNN too */
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
     if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
     /* The RETURNN check reads the written files, then the reports are written again with it. */
-    if (!st && returnn && !(st = pt2_cli_check_in_returnn(&arena, python, out_dir, &result, &err)))
+    if (!st && returnn && !(st = pt2_cli_check_in_returnn(&arena, python, out_dir, options.as_layer, &result, &err)))
         st = write_outputs(out_dir, options.as_layer, &result, &err);
     int code;
     if (st) {

@@ -1,8 +1,8 @@
 /* convert --returnn --python PATH: step 7 from the CLI. The emitted files are loaded in real
  * RETURNN by the Python the user names (cli/run_in_returnn.py, carried in the binary), in both
  * config forms:
- *  - on the conversion's input, fetching the output and every emitted layer's output in one
- *    session.run; the output against PyTorch's (or the reference run's), each layer against the
+ *  - on the conversion's input, fetching every output and every emitted layer's output in one
+ *    session.run; each output against PyTorch's (or the reference run's), each layer against the
  *    reference run's value of its op (a per-layer table next to the interpreter's);
  *  - on the padded batch of the padded-batch step (sequence lengths fed to RETURNN), each
  *    sequence within its own length against the reference run of it alone.
@@ -20,6 +20,7 @@
 
 #include "../core/base/json.h"
 #include "../core/base/npy.h"
+#include "../core/pipeline/output_records.h"
 #include "../core/verify/layer_references.h"
 #include "../core/verify/padded_batch.h"
 #include "../core/verify/verify_layers.h"
@@ -58,15 +59,9 @@ static void quote(pt2_strbuf *sb, const char *s) {
     pt2_strbuf_putc(sb, '\'');
 }
 
-static void shape_text(pt2_strbuf *sb, const pt2_tensor *t) {
-    pt2_strbuf_putc(sb, '[');
-    for (int a = 0; a < t->rank; a++) pt2_strbuf_printf(sb, a ? ", %lld" : "%lld", (long long)t->shape[a]);
-    pt2_strbuf_putc(sb, ']');
-}
-
 /* The manifest of every layer: its reference value's .npy and what each axis is. */
 static pt2_status write_layer_manifest(pt2_arena *arena, const char *dir, const pt2_convert_result *result,
-                                       const char *path, pt2_error *err) {
+                                       const char *as_layer, const char *path, pt2_error *err) {
     const pt2_layer_reference *refs = result->layer_references;
     pt2_strbuf text;
     pt2_strbuf_init(&text);
@@ -77,7 +72,10 @@ static pt2_status write_layer_manifest(pt2_arena *arena, const char *dir, const 
         snprintf(npy, sizeof npy, "%s/layer%zu.npy", dir, i);
         st = write_npy(arena, npy, &refs[i].value, err);
         pt2_strbuf_puts(&text, i ? ",\n {\"name\": " : "\n {\"name\": ");
-        pt2_json_write_string(&text, refs[i].layer);
+        /* With --as-layer every layer sits inside the subnetwork NAME. */
+        char name[600];
+        snprintf(name, sizeof name, "%s%s%s", as_layer ? as_layer : "", as_layer ? "/" : "", refs[i].layer);
+        pt2_json_write_string(&text, name);
         pt2_strbuf_puts(&text, ", \"reference\": ");
         pt2_json_write_string(&text, npy);
         pt2_strbuf_puts(&text, ", \"axes\": [");
@@ -125,6 +123,26 @@ static void job(pt2_strbuf *text, const char *out_dir, const char *input, const 
 }
 
 /* A run's output: NULL when the job failed (its Python error printed). */
+static const pt2_tensor *read_output(pt2_arena *arena, const char *path, pt2_tensor *out);
+
+/* Where run_in_returnn.py writes result k of a run writing `path` (output_paths there):
+ * "x.npy", then "x.1.npy", "x.2.npy", ... */
+static void result_path(const char *path, size_t k, char *out, size_t size) {
+    size_t stem = strlen(path) > 4 && !strcmp(path + strlen(path) - 4, ".npy") ? strlen(path) - 4 : strlen(path);
+    if (k) snprintf(out, size, "%.*s.%zu.npy", (int)stem, path, k);
+    else snprintf(out, size, "%s", path);
+}
+
+/* Every result of a run (out[count]); 0 when the job failed or a result is missing. */
+static int read_results(pt2_arena *arena, const char *path, size_t count, pt2_tensor *out) {
+    for (size_t k = 0; k < count; k++) {
+        char file[240];
+        result_path(path, k, file, sizeof file);
+        if (!read_output(arena, file, &out[k])) return 0;
+    }
+    return 1;
+}
+
 static const pt2_tensor *read_output(pt2_arena *arena, const char *path, pt2_tensor *out) {
     const uint8_t *bytes;
     size_t length;
@@ -218,34 +236,21 @@ static pt2_status layer_table(pt2_arena *arena, const pt2_convert_result *result
     return PT2_OK;
 }
 
-/* The output against the expected one; a shape mismatch is named, not a number. */
-static void output_step(pt2_arena *arena, const pt2_tensor *ours, const pt2_tensor *expected, const pt2_convert_result *result,
-                        const char *what, pt2_step_record *step, pt2_error *err) {
+/* Every output against the expected one (each output's figures go to its record); a shape
+ * mismatch is named, not a number. */
+static pt2_status outputs_step(pt2_arena *arena, const pt2_tensor *ours, const pt2_tensor *expected,
+                               pt2_convert_result *result, const char *what, pt2_step_record *step, pt2_error *err) {
+    const char *mismatch;
+    pt2_status st = pt2_output_records_compare(arena, result->outputs, result->num_outputs, ours, expected, step->name,
+                                               "RETURNN", "the expected output", result->atol, result->rtol, step,
+                                               &mismatch, err);
+    if (st) return st;
     step->what = what;
-    int same = ours->rank == expected->rank;
-    for (int a = 0; a < ours->rank && same; a++) same = ours->shape[a] == expected->shape[a];
-    if (!same) {
-        pt2_strbuf text;
-        pt2_strbuf_init(&text);
-        pt2_strbuf_printf(&text, "%s: shape mismatch, RETURNN gives ", what);
-        shape_text(&text, ours);
-        pt2_strbuf_puts(&text, ", expected ");
-        shape_text(&text, expected);
-        step->what = text.data ? pt2_arena_strdup(arena, text.data, err) : what;
-        pt2_strbuf_free(&text);
-        step->compared = 0;
-        step->passed = 0;
-        return;
-    }
-    pt2_comparison cmp;
-    pt2_compare_tensors(ours, expected, result->atol, result->rtol, &cmp);
-    step->passed = cmp.passed;
-    step->max_abs = cmp.max_abs;
-    step->max_rel = cmp.max_rel;
-    step->worst_ratio = cmp.worst_ratio;
+    if (mismatch && !(step->what = pt2_arena_printf(arena, err, "%s: %s", what, mismatch))) return err->status;
+    return PT2_OK;
 }
 
-pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir,
+pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const char *out_dir, const char *as_layer,
                                     pt2_convert_result *result, pt2_error *err) {
     char dir[] = "/tmp/pt2returnn-returnn-XXXXXX";
     if (!mkdtemp(dir)) return pt2_fail(err, PT2_ERR_IO, "cannot make a temporary directory: %s", strerror(errno));
@@ -266,7 +271,7 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
     pt2_status st = pt2_tensor_contiguous(arena, &result->input, 0, &input_copy, err);
     if (!st) st = write_all(script, pt2_returnn_runner_script, pt2_returnn_runner_script_length, err);
     if (!st) st = write_npy(arena, input, &input_copy, err);
-    if (!st && with_layers) st = write_layer_manifest(arena, dir, result, layers, err);
+    if (!st && with_layers) st = write_layer_manifest(arena, dir, result, as_layer, layers, err);
     if (!st && batch) {
         pt2_tensor entry_lengths = {.dtype = PT2_DTYPE_INT64, .rank = 1, .shape = {batch->input.shape[0]}, .strides = {1},
                                     .storage = batch->entry_lengths,
@@ -308,9 +313,14 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
     pt2_strbuf_putc(&tables_json, '{');
     pt2_step_record steps[4];
     size_t num_steps = 0;
+    size_t num_results = result->num_outputs;
+    pt2_tensor *expected = pt2_arena_alloc_array(arena, num_results + 1, sizeof *expected, err);
+    pt2_tensor *ours = pt2_arena_alloc_array(arena, num_results + 1, sizeof *ours, err);
+    if (!expected || !ours) st = err->status;
+    /* Against PyTorch's own outputs when they were given, else the reference run's. */
+    for (size_t k = 0; k < num_results && !st; k++)
+        expected[k] = result->outputs[k].has_pytorch ? result->outputs[k].pytorch : result->outputs[k].reference;
     for (int i = 0; i < 2 && !st; i++) {
-        /* Against PyTorch's own output when it was given, else the reference run's. */
-        const pt2_tensor *expected = result->has_pytorch_output ? &result->pytorch_output : &result->reference_output;
         static const char *const what[2][2] = {
             {"returnn.config.py + checkpoint run in real RETURNN, against the reference run",
              "returnn.config.py + checkpoint run in real RETURNN, against PyTorch's outputs"},
@@ -318,10 +328,9 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
              "returnn.config.json + checkpoint run in real RETURNN, against PyTorch's outputs"}};
         pt2_step_record step = {i ? "returnn-json" : "returnn-py", what[i][result->has_pytorch_output], seconds / 2, 1, 0,
                                 0, 0, 0};
-        pt2_tensor ours;
         size_t failed_layers = 0;
-        if (read_output(arena, output[i], &ours)) {
-            output_step(arena, &ours, expected, result, step.what, &step, err);
+        if (read_results(arena, output[i], num_results, ours)) {
+            if ((st = outputs_step(arena, ours, expected, result, step.what, &step, err))) break;
             if (with_layers) {
                 if (tables_json.length > 1) pt2_strbuf_puts(&tables_json, ",");
                 pt2_strbuf_printf(&tables_json, "\n  \"%s\": ", forms[i]);
@@ -343,8 +352,9 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
         pt2_step_record padded = {i ? "returnn-json-padded" : "returnn-py-padded", NULL, 0, 1, 0, 0, 0, 0};
         pt2_padded_batch copy = *batch;
         copy.problem = NULL;
-        if (read_output(arena, padded_output[i], &ours)) {
-            pt2_padded_batch_compare(arena, &copy, &ours, result->atol, result->rtol, err);
+        if (read_results(arena, padded_output[i], num_results, ours)) {
+            pt2_padded_batch_compare(arena, &copy, ours, result->atol, result->rtol, err);
+            pt2_output_records_add_padded(result->outputs, num_results, &copy, padded.name);
             pt2_strbuf line;
             pt2_strbuf_init(&line);
             pt2_strbuf_printf(&line, "returnn.config.%s in real RETURNN on the padded batch (sequence lengths fed), each sequence "
@@ -385,6 +395,13 @@ pt2_status pt2_cli_check_in_returnn(pt2_arena *arena, const char *python, const 
             snprintf(error_file, sizeof error_file, "%s.error", files[f]);
             remove(files[f]);
             remove(error_file);
+        }
+        for (size_t k = 1; k < result->num_outputs; k++) {
+            char file[300];
+            result_path(output[i], k, file, sizeof file);
+            remove(file);
+            result_path(padded_output[i], k, file, sizeof file);
+            remove(file);
         }
     }
     rmdir(dir);

@@ -6,6 +6,11 @@ runs forward on an input, writing the output in the PyTorch tensor's axis order.
     python cli/run_in_returnn.py OUTDIR INPUT.npy OUTPUT.npy [py|json]
     python cli/run_in_returnn.py --jobs JOBS.json
 
+A program with several outputs has them all listed in the config (pt2returnn_outputs: layer,
+name, axes); they are fetched in the same session.run. The first goes to OUTPUT.npy as always,
+output k >= 1 to OUTPUT.npy with ".npy" replaced by ".<k>.npy" (e.g. y.npy, y.1.npy, y.2.npy);
+see output_paths.
+
 JOBS.json lists jobs run in one process (TensorFlow and RETURNN load once):
   {"out_dir", "input", "output", "config"}   the run (config "py" or "json")
   "lengths": LENGTHS.npy or a list (optional) a padded batch: the input length of each batch
@@ -123,6 +128,38 @@ def to_torch_order(value, order):
     return np.ascontiguousarray(y)
 
 
+def config_outputs(typed_dict):
+    """Every result the config lists, as [(layer, name, axis descriptions)]: pt2returnn_outputs,
+    or (a config of one output) the layer "output" with pt2returnn_output_axes."""
+    listed = typed_dict.get("pt2returnn_outputs")
+    if not listed:
+        return [("output", "output", typed_dict["pt2returnn_output_axes"])]
+    return [(entry["layer"], entry["name"], entry["axes"]) for entry in listed]
+
+
+def output_paths(path, count):
+    """Where the results of a run go: `path` for the first, path with ".npy" replaced by ".<k>.npy"
+    for result k >= 1."""
+    stem = path[:-4] if path.endswith(".npy") else path
+    return [path] + [f"{stem}.{k}.npy" for k in range(1, count)]
+
+
+def layer_on_demand(net, name, construct):
+    """The layer `name` ("a/b/c" inside subnetworks), constructed if RETURNN has not: it builds only
+    the layers an output needs, and the per-layer check also looks at a layer none needs (e.g. a
+    size computation whose result folded away). `construct` builds a layer of `net` by its name."""
+    try:
+        return net.get_layer(name)
+    except Exception:
+        pass
+    root, _, rest = name.partition("/")
+    if not rest:
+        return construct(name)
+    layer_on_demand(net, root, construct)
+    subnet = net.subnets[root]
+    return layer_on_demand(subnet.net, rest, subnet.construct_layer)
+
+
 def compare_layers(fetched, manifest):
     """Every layer of the manifest ({"atol", "rtol", "layers": [{"name", "reference": .npy, "axes":
     [spec]}]}) against its reference value: max abs/rel and whether |ours - ref| <= atol + rtol *
@@ -151,6 +188,14 @@ def compare_layers(fetched, manifest):
 
 
 def run(out_dir, x, config_kind="py", lengths=None, manifest=None):
+    """The first result in PyTorch's axis order, and the per-layer results (or None)."""
+    ys, layer_results = run_outputs(out_dir, x, config_kind, lengths, manifest)
+    return ys[0], layer_results
+
+
+def run_outputs(out_dir, x, config_kind="py", lengths=None, manifest=None):
+    """Every result the config lists (config_outputs), each in PyTorch's axis order, from one
+    session.run, and the per-layer results (or None)."""
     import tensorflow as tf
     import returnn.tf.compat as tf_compat
     from returnn.config import Config
@@ -168,26 +213,28 @@ def run(out_dir, x, config_kind="py", lengths=None, manifest=None):
     with tf.Graph().as_default() as graph, tf_compat.v1.Session(graph=graph) as session:
         net = TFNetwork(config=config, train_flag=False, eval_flag=False, search_flag=False)
         net.construct_from_dict(config.typed_dict["network"])
+        layers = {}
+        for entry in (manifest or {}).get("layers", []):
+            try:  # before the parameters load: a layer built on demand may have some
+                layers[entry["name"]] = layer_on_demand(
+                    net, entry["name"], lambda name: net.construct_layer(config.typed_dict["network"], name)).output
+            except Exception:  # compare_layers reports it
+                pass
         net.load_params_from_file(os.path.abspath(os.path.join(out_dir, "model.001")), session=session)
         data = net.extern_data.get_default_input_data()
-        output = net.get_default_output_layer().output
+        results = config_outputs(config.typed_dict)
+        outputs = [net.get_default_output_layer().output] + [net.get_layer(layer).output for layer, _, _ in results[1:]]
         feed = {data.placeholder: x}
         for axis, dim in enumerate(data.dims):
             if dim.dyn_size_ext is not None and not dim.is_batch_dim():
                 sizes = lengths if lengths is not None else np.full([x.shape[0]], x.shape[axis])
                 feed[dim.dyn_size_ext.placeholder] = np.asarray(sizes, dtype="int32")
-        layers = {}
-        for entry in (manifest or {}).get("layers", []):
-            try:
-                layers[entry["name"]] = net.get_layer(entry["name"]).output
-            except Exception:  # compare_layers reports it
-                pass
-        fetches = {"output": output.placeholder, "layers": {k: v.placeholder for k, v in layers.items()}}
+        fetches = {"outputs": [o.placeholder for o in outputs], "layers": {k: v.placeholder for k, v in layers.items()}}
         values = session.run(fetches, feed_dict=feed)
-        order = map_axes(output, axis_specs_from_descriptions(config.typed_dict["pt2returnn_output_axes"]))
-        y = to_torch_order(values["output"], order)
+        ys = [to_torch_order(value, map_axes(o, axis_specs_from_descriptions(axes)))
+              for value, o, (_, _, axes) in zip(values["outputs"], outputs, results)]
         fetched = {k: (layers[k], v) for k, v in values["layers"].items()}
-        return y, (compare_layers(fetched, manifest) if manifest else None)
+        return ys, (compare_layers(fetched, manifest) if manifest else None)
 
 
 def run_jobs(path):
@@ -202,8 +249,10 @@ def run_jobs(path):
             if job.get("layers"):
                 with open(job["layers"]) as f:
                     manifest = json.load(f)
-            y, layer_results = run(job["out_dir"], np.load(job["input"]), job.get("config", "py"), lengths, manifest)
-            np.save(job["output"], y)
+            ys, layer_results = run_outputs(job["out_dir"], np.load(job["input"]), job.get("config", "py"), lengths,
+                                            manifest)
+            for path, y in zip(output_paths(job["output"], len(ys)), ys):
+                np.save(path, y)
             if layer_results is not None:
                 with open(job["layer_results"], "w") as f:
                     json.dump(layer_results, f)
@@ -216,4 +265,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "--jobs":
         run_jobs(sys.argv[2])
     else:
-        np.save(sys.argv[3], run(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py")[0])
+        ys = run_outputs(sys.argv[1], np.load(sys.argv[2]), sys.argv[4] if len(sys.argv) > 4 else "py")[0]
+        for path, y in zip(output_paths(sys.argv[3], len(ys)), ys):
+            np.save(path, y)

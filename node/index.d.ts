@@ -80,10 +80,18 @@ export interface LayerReport {
   layer: string; class: string; module_path: string; op: string; source_line: string | null;
   max_abs: number | null; max_rel: number | null; worst_ratio: number | null; passed: boolean;
 }
+/** One of the program's outputs (a program may have several: a tuple, a dict, a dataclass), with
+ * its figures in each step that compares outputs. */
+export interface OutputReport {
+  name: string; layer: string; shape: number[];
+  steps: { step: string; max_abs?: number | null; max_rel?: number | null; worst_ratio?: number | null; passed: boolean }[];
+}
 export interface CheckpointKeys { strict: boolean; loaded: number; missing: string[]; unexpected: string[]; }
 export interface Report {
   tool: 'pt2returnn'; model: string; checkpoint: string | null; checkpoint_keys?: CheckpointKeys; atol: number; rtol: number;
   passed: boolean; failed_step: string | null; num_layers: number; num_variables: number; steps: StepReport[]; layers: LayerReport[];
+  /** Every output of the program, in its order: the first is RETURNN's "output" layer. */
+  outputs: OutputReport[];
 }
 
 export interface ConvertResult {

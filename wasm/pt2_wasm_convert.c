@@ -65,7 +65,7 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
     options.allow_checkpoint_mismatch = allow_checkpoint_mismatch;
     if (!input_name || !input_name[0]) input_name = "input";
     if (!reference_name || !reference_name[0]) reference_name = "reference";
-    pt2_tensor input_tensor, reference_tensor;
+    pt2_tensor input_tensor, reference_tensors[16]; /* a torch.save'd tuple/list/dict: one per output */
     pt2_status st = PT2_OK;
     if (input && input_length && !(st = pt2_npy_read(&arena, input, input_length, input_name, &input_tensor, &err))) {
         options.inputs = &input_tensor;
@@ -73,9 +73,9 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
         options.input_names = &input_name;
     }
     if (!st && reference && reference_length &&
-        !(st = pt2_load_reference_output(&arena, reference, reference_length, reference_name, &reference_tensor, &err))) {
-        options.reference_outputs = &reference_tensor;
-        options.num_reference_outputs = 1;
+        !(st = pt2_load_reference_outputs(&arena, reference, reference_length, reference_name, reference_tensors, 16,
+                                          &options.num_reference_outputs, &err))) {
+        options.reference_outputs = reference_tensors;
         options.reference_name = reference_name;
     }
     if (!st) st = pt2_convert(&arena, &source, &options, &last, &err);

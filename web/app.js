@@ -25,6 +25,8 @@ const RESULTS = `
 <section id="results" hidden>
   <h2>Files</h2>
   <div id="downloads"></div>
+  <h2>Outputs</h2>
+  <ul id="outputs"></ul>
   <h2>Every layer, run with RETURNN's semantics on PyTorch's own inputs</h2>
   <label>filter <input type="search" id="filter" placeholder="layer, module or op"></label>
   <label><input type="checkbox" id="failed-only"> failed only</label> <span id="layer-count"></span>
@@ -188,6 +190,17 @@ function download(name, bytes) {
   return element('a', { href: url, download: name, class: 'download' }, name);
 }
 
+/* Each output of the program (several for a tuple, a dict or a dataclass) with its RETURNN layer,
+ * its shape and its figures in every step that compared it. */
+function renderOutputs(outputs) {
+  $('#outputs').replaceChildren(...outputs.map((output) => {
+    const figures = output.steps.map((step) => `${step.step} ${step.passed ? '' : 'FAILED '}`
+      + (step.max_abs !== undefined ? `max abs ${format(step.max_abs)}` : 'not compared'));
+    return element('li', { 'data-layer': output.layer },
+      `${output.name} (layer ${output.layer}, shape [${output.shape.join(', ')}])${figures.length ? ': ' : ''}${figures.join('; ')}`);
+  }));
+}
+
 function showResult(message) {
   const { result, tree } = message;
   const encoder = new TextEncoder();
@@ -207,6 +220,7 @@ function showResult(message) {
   $('#summary').textContent = result.failedStep
     ? `The ${result.failedStep} check failed; the files are still offered below.`
     : `Every check passed: ${result.report.num_layers} RETURNN layers, ${result.report.num_variables} checkpoint variables (${message.seconds.toFixed(2)} s).`;
+  renderOutputs(result.report.outputs ?? []);
   const layers = result.report.layers;
   $('#results').hidden = false;
   $('#layers tbody').dataset.sortKey = 'index';

@@ -225,19 +225,50 @@ pt2_status pt2_emit_layer_dict(const pt2_rt_net *net, const char *as_layer, int 
     return st;
 }
 
-/* RETURNN axis descriptions of the output's axes, in the PyTorch tensor's order. */
-static pt2_status write_output_axes(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
-    const pt2_rt_layer *output = net->output ? pt2_rt_find_layer(net, net->output) : NULL;
-    if (!output) return pt2_fail(err, PT2_ERR_INTERNAL, "the network has no output layer");
+/* RETURNN axis descriptions of one result's axes, in the PyTorch tensor's order. */
+static pt2_status write_axes_of(pt2_arena *arena, const pt2_rt_net *net, const char *layer_name, int rank,
+                                const int *dims, pt2_strbuf *out, pt2_error *err) {
+    const pt2_rt_layer *layer = layer_name ? pt2_rt_find_layer(net, layer_name) : NULL;
+    if (!layer) return pt2_fail(err, PT2_ERR_INTERNAL, "the network has no output layer '%s'", layer_name ? layer_name : "output");
     pt2_strbuf_putc(out, '[');
-    for (int a = 0; a < net->output_torch_rank; a++) {
+    for (int a = 0; a < rank; a++) {
         const char *description;
-        pt2_status st = pt2_rt_axis_description(arena, net, &output->shape, net->output_torch_dims[a], &description, err);
+        pt2_status st = pt2_rt_axis_description(arena, net, &layer->shape, dims[a], &description, err);
         if (st) return st;
         if (a) pt2_strbuf_puts(out, ", ");
         pt2_json_write_string(out, description);
     }
     pt2_strbuf_putc(out, ']');
+    return PT2_OK;
+}
+
+/* The first result's axes: pt2returnn_output_axes, as every config has had it. */
+static pt2_status write_output_axes(pt2_arena *arena, const pt2_rt_net *net, pt2_strbuf *out, pt2_error *err) {
+    return write_axes_of(arena, net, net->output, net->output_torch_rank, net->output_torch_dims, out, err);
+}
+
+/* With several results, pt2returnn_outputs lists each one in the program's order: its layer, its
+ * name, its axes (the first is "output", whose axes are pt2returnn_output_axes too). A config
+ * without the list has the one result "output". With --as-layer the further results are layers
+ * inside the subnetwork, so their layer is named "<NAME>/<layer>". The Python config's literals are
+ * JSON's, which Python reads alike (strings and lists only). */
+static pt2_status write_outputs_list(pt2_arena *arena, const pt2_rt_net *net, const char *as_layer, int json,
+                                     pt2_strbuf *out, pt2_error *err) {
+    pt2_strbuf_putc(out, '[');
+    for (size_t k = 0; k < net->num_outputs; k++) {
+        const pt2_rt_output *o = &net->outputs[k];
+        pt2_strbuf_puts(out, k ? (json ? ",\n  {\"layer\": " : ",\n    {\"layer\": ") : (json ? "\n  {\"layer\": " : "\n    {\"layer\": "));
+        char layer[600];
+        snprintf(layer, sizeof layer, "%s%s%s", k && as_layer ? as_layer : "", k && as_layer ? "/" : "", o->layer);
+        pt2_json_write_string(out, layer);
+        pt2_strbuf_puts(out, ", \"name\": ");
+        pt2_json_write_string(out, o->name);
+        pt2_strbuf_puts(out, ", \"axes\": ");
+        pt2_status st = write_axes_of(arena, net, o->layer, o->torch_rank, o->torch_dims, out, err);
+        if (st) return st;
+        pt2_strbuf_putc(out, '}');
+    }
+    pt2_strbuf_puts(out, "]");
     return PT2_OK;
 }
 
@@ -289,6 +320,13 @@ pt2_status pt2_emit_python_config(pt2_arena *arena, const pt2_rt_net *net, const
     pt2_strbuf_puts(out, "pt2returnn_output_axes = ");
     if ((st = write_output_axes(arena, net, out, err))) return st;
     pt2_strbuf_putc(out, '\n');
+    if (net->num_outputs > 1) {
+        pt2_strbuf_puts(out, "# Every result of the program, in its order: the layer, the program's name, the axes in the\n"
+                             "# PyTorch tensor's order.\n");
+        pt2_strbuf_puts(out, "pt2returnn_outputs = ");
+        if ((st = write_outputs_list(arena, net, as_layer, 0, out, err))) return st;
+        pt2_strbuf_putc(out, '\n');
+    }
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }
 
@@ -322,6 +360,10 @@ pt2_status pt2_emit_json_config(pt2_arena *arena, const pt2_rt_net *net, const c
     if (st) return st;
     pt2_strbuf_puts(out, ",\n\"pt2returnn_output_axes\": ");
     if ((st = write_output_axes(arena, net, out, err))) return st;
+    if (net->num_outputs > 1) {
+        pt2_strbuf_puts(out, ",\n\"pt2returnn_outputs\": ");
+        if ((st = write_outputs_list(arena, net, as_layer, 1, out, err))) return st;
+    }
     pt2_strbuf_puts(out, "\n}\n");
     return out->failed ? pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the config") : PT2_OK;
 }

@@ -146,6 +146,8 @@ typedef struct pt2_graph_output {
     pt2_output_kind kind;
     pt2_arg arg;        /* usually a TENSOR */
     const char *target; /* mutated buffer / input name where relevant */
+    /* A user output's name from the program's output spec (core/load/output_names.h), or NULL. */
+    const char *name;
 } pt2_graph_output;
 
 typedef struct pt2_range_constraint {

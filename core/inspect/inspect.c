@@ -402,6 +402,10 @@ static pt2_status inspect_pt2_json(pt2_arena *arena, const pt2_graph *g, const c
             pt2_json_write_string(sb, v->name);
             pt2_strbuf_printf(sb, ", \"dtype\": \"%s\", \"shape\": ", pt2_dtype_name(v->dtype));
             write_value_shape_json(sb, v);
+            if (out->name) { /* the program's name for it (its output spec's key) */
+                pt2_strbuf_puts(sb, ", \"key\": ");
+                pt2_json_write_string(sb, out->name);
+            }
         } else {
             pt2_strbuf_puts(sb, "null, \"value\": ");
             write_arg_json(sb, g, &out->arg);
@@ -530,6 +534,7 @@ static pt2_status inspect_pt2_text(pt2_arena *arena, const pt2_graph *g, const c
         const pt2_value *v = &g->values[out->arg.value_id];
         pt2_strbuf_printf(sb, "  %-20s %-8s ", v->name, pt2_dtype_name(v->dtype));
         write_value_shape_text(sb, v);
+        if (out->name) pt2_strbuf_printf(sb, "   (%s)", out->name);
         pt2_strbuf_putc(sb, '\n');
     }
     dim_list dims = {0};

@@ -3,6 +3,7 @@
  * integers, symbolic sizes are sympy srepr strings. Missing optional fields count as null,
  * because older writers left them out. */
 #include "pt2_archive.h"
+#include "output_names.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -928,6 +929,7 @@ static pt2_status archive_load(pt2_arena *arena, const uint8_t *bytes, size_t le
     if ((st = read_values(&l, graph_json))) return st;
     l.where = "graph_module.signature";
     if ((st = read_signature(&l, pt2_json_get(module, "signature"), graph_json))) return st;
+    if ((st = pt2_read_output_names(arena, module, out, err))) return st;
     if ((st = read_nodes(&l, pt2_json_get(graph_json, "nodes")))) return st;
     l.where = model_entry;
     if ((st = read_ranges(&l, pt2_json_get(model, "range_constraints")))) return st;

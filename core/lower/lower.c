@@ -454,6 +454,82 @@ static void find_dynamic(pt2_lower_context *ctx, unsigned char *node_dynamic) {
     }
 }
 
+/* Is `name` free for a new layer at the top of the network (no layer and no subnetwork of it)? */
+static int top_name_free(const pt2_rt_net *net, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < net->num_layers; i++)
+        if (!strncmp(net->layers[i].name, name, n) && (!net->layers[i].name[n] || net->layers[i].name[n] == '/')) return 0;
+    return 1;
+}
+
+/* The layer name of user output k (k >= 1): "output_<name>" from the program's output spec,
+ * else "output_<k>", made unique among the top-level names. */
+static const char *extra_output_layer_name(pt2_lower_context *ctx, const pt2_graph_output *result, size_t k,
+                                           pt2_error *err) {
+    const char *base = result->name ? pt2_arena_printf(ctx->arena, err, "output_%s", result->name)
+                                    : pt2_arena_printf(ctx->arena, err, "output_%zu", k);
+    if (!base) return NULL;
+    const char *name = base;
+    for (int n = 2; name && !top_name_free(ctx->net, name); n++) name = pt2_arena_printf(ctx->arena, err, "%s_%d", base, n);
+    return name;
+}
+
+/* The program's user outputs become the network's results: the first is RETURNN's "output"
+ * layer; every further one a copy layer marked is_output_layer, so that RETURNN builds it
+ * although no layer reads it. Each gets every PyTorch axis as a real one. An output that is
+ * another output again, or the input itself, is a copy like any other; an output that does not
+ * depend on the input has no layer to copy and is refused by name. */
+static pt2_status lower_outputs(pt2_lower_context *ctx, pt2_error *err) {
+    const pt2_graph *graph = ctx->graph;
+    pt2_rt_net *net = ctx->net;
+    size_t count = 0;
+    for (size_t i = 0; i < graph->num_outputs; i++) count += graph->outputs[i].kind == PT2_OUTPUT_USER;
+    if (!count) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
+    if (count > PT2_RT_MAX_OUTPUTS)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has %zu outputs; pt2returnn converts at most %d", count,
+                        PT2_RT_MAX_OUTPUTS);
+    net->outputs = pt2_arena_alloc_array(ctx->arena, count, sizeof *net->outputs, err);
+    if (!net->outputs) return err->status;
+    net->num_outputs = 0;
+    for (size_t i = 0; i < graph->num_outputs; i++) {
+        const pt2_graph_output *result = &graph->outputs[i];
+        if (result->kind != PT2_OUTPUT_USER) continue;
+        size_t k = net->num_outputs;
+        char label[160];
+        if (count == 1) snprintf(label, sizeof label, "the program's output");
+        else if (result->name) snprintf(label, sizeof label, "output %zu ('%.100s') of the program", k, result->name);
+        else snprintf(label, sizeof label, "output %zu of the program", k);
+        if (result->arg.kind != PT2_ARG_TENSOR)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s is not a tensor (RETURNN layers give tensors)", label);
+        int id = result->arg.value_id;
+        const pt2_lowered_value *v = &ctx->values[id];
+        if (!v->is_set)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s does not depend on the input (a constant: no RETURNN layer "
+                            "computes it)", label);
+        pt2_status st = pt2_axes_materialise(ctx, NULL, id, err);
+        if (st) return st;
+        if (ctx->real_values[id].is_set) v = &ctx->real_values[id];
+        const char *layer_name = k ? extra_output_layer_name(ctx, result, k, err) : "output";
+        if (!layer_name) return err->status;
+        pt2_rt_layer *copy;
+        if ((st = pt2_rt_add_layer(ctx->arena, net, layer_name, "copy", &copy, err))) return st;
+        if ((st = pt2_lower_add_source(ctx, copy, v, err))) return st;
+        if (k && (st = pt2_rt_set_bool(copy, "is_output_layer", 1, err))) return st;
+        if ((st = pt2_lower_infer(ctx, NULL, copy, err))) return st;
+        copy->torch_rank = v->rank;
+        memcpy(copy->torch_dims, v->dims, sizeof v->dims);
+        pt2_rt_output *o = &net->outputs[net->num_outputs++];
+        o->layer = copy->name;
+        o->name = result->name ? result->name : copy->name;
+        o->torch_rank = v->rank;
+        memcpy(o->torch_dims, v->dims, sizeof v->dims);
+    }
+    net->output = "output";
+    net->output_torch_rank = net->outputs[0].torch_rank;
+    memcpy(net->output_torch_dims, net->outputs[0].torch_dims, sizeof net->output_torch_dims);
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
@@ -566,27 +642,5 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
         if (num_refused == 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s", refused);
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %s", num_refused, refused);
     }
-    const pt2_graph_output *result = NULL;
-    for (size_t i = 0; i < graph->num_outputs; i++)
-        if (graph->outputs[i].kind == PT2_OUTPUT_USER) {
-            if (result) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "programs with several outputs are not lowered yet");
-            result = &graph->outputs[i];
-        }
-    if (!result || result->arg.kind != PT2_ARG_TENSOR) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
-    const pt2_lowered_value *v = &out->values[result->arg.value_id];
-    if (!v->is_set) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program's output does not depend on its input");
-    /* The network's output has every PyTorch axis as a real one. */
-    if ((st = pt2_axes_materialise(out, NULL, result->arg.value_id, err))) return st;
-    if (out->real_values[result->arg.value_id].is_set) v = &out->real_values[result->arg.value_id];
-    pt2_rt_layer *copy;
-    /* The network's result; the emitter writes it as "output" (RETURNN's required name). */
-    if ((st = pt2_rt_add_layer(arena, net, "output", "copy", &copy, err))) return st;
-    if ((st = pt2_lower_add_source(out, copy, v, err))) return st;
-    if ((st = pt2_lower_infer(out, NULL, copy, err))) return st;
-    copy->torch_rank = v->rank;
-    memcpy(copy->torch_dims, v->dims, sizeof v->dims);
-    net->output = "output";
-    net->output_torch_rank = v->rank;
-    memcpy(net->output_torch_dims, v->dims, sizeof v->dims);
-    return PT2_OK;
+    return lower_outputs(out, err);
 }

@@ -15,6 +15,7 @@
 #include "../verify/layer_references.h"
 #include "../verify/padded_batch.h"
 #include "../verify/verify_layers.h"
+#include "output_records.h"
 
 void pt2_convert_result_init(pt2_convert_result *r) {
     memset(r, 0, sizeof *r);
@@ -146,56 +147,6 @@ static void write_checkpoint_keys_json(pt2_strbuf *sb, const pt2_convert_result 
     pt2_strbuf_putc(sb, '}');
 }
 
-/* A reference run without PyTorch's outputs checks what the export promises: the outputs'
- * ranks and their static sizes. */
-static int output_shape_matches_export(const pt2_graph *graph, const pt2_tensor *output) {
-    for (size_t i = 0; i < graph->num_outputs; i++) {
-        const pt2_graph_output *out = &graph->outputs[i];
-        if (out->kind != PT2_OUTPUT_USER || out->arg.kind != PT2_ARG_TENSOR) continue;
-        const pt2_value *v = &graph->values[out->arg.value_id];
-        if (v->rank != output->rank) return 0;
-        for (int a = 0; a < v->rank; a++)
-            if (!v->sizes[a].is_symbolic && v->sizes[a].value != output->shape[a]) return 0;
-        return 1;
-    }
-    return 1;
-}
-
-/* The reference step's text when the run's output does not fit the export's output shape. */
-static const char *export_shape_mismatch(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *output,
-                                         pt2_error *err) {
-    char run_shape[160];
-    pt2_shape_format(output->shape, output->rank, run_shape, sizeof run_shape);
-    pt2_strbuf text;
-    pt2_strbuf_init(&text);
-    pt2_strbuf_printf(&text, "graph run with PyTorch semantics, the output's shape checked against the export's: shape "
-                             "mismatch: the run gives %s, the export ", run_shape);
-    for (size_t i = 0; i < graph->num_outputs; i++) {
-        const pt2_graph_output *out = &graph->outputs[i];
-        if (out->kind != PT2_OUTPUT_USER || out->arg.kind != PT2_ARG_TENSOR) continue;
-        const pt2_value *v = &graph->values[out->arg.value_id];
-        pt2_strbuf_putc(&text, '[');
-        for (int a = 0; a < v->rank; a++) {
-            if (a) pt2_strbuf_puts(&text, ", ");
-            if (v->sizes[a].is_symbolic) pt2_sym_format(v->sizes[a].expr, &text);
-            else pt2_strbuf_printf(&text, "%lld", (long long)v->sizes[a].value);
-        }
-        pt2_strbuf_putc(&text, ']');
-        break;
-    }
-    const char *what = text.failed || !text.data ? NULL : pt2_arena_strdup(arena, text.data, err);
-    if (!what && !err->status) pt2_fail(err, PT2_ERR_MEMORY, "out of memory");
-    pt2_strbuf_free(&text);
-    return what;
-}
-
-/* The graph's one user output after a run, contiguous. */
-static pt2_status run_output(pt2_arena *arena, const pt2_run_context *run, pt2_tensor *out, pt2_error *err) {
-    pt2_tensor t;
-    pt2_status st = pt2_run_output(run, 0, &t, err);
-    return st ? st : pt2_tensor_contiguous(arena, &t, 0, out, err);
-}
-
 static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     const pt2_layer_checks *checks = r->layer_checks;
     pt2_strbuf_free(&r->report_json);
@@ -221,6 +172,8 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
     write_checks_json(j, checks);
     if (r->extra_layers_json) pt2_strbuf_printf(j, ",\n  \"returnn_layers\": %s", r->extra_layers_json);
+    pt2_strbuf_puts(j, ",\n  \"outputs\": ");
+    pt2_output_records_json(j, r->outputs, r->num_outputs);
     pt2_strbuf_puts(j, "\n}\n");
 
     pt2_strbuf *t = &r->report_text;
@@ -228,6 +181,7 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
                       r->checkpoint_name ? r->checkpoint_name : "");
     pt2_strbuf_puts(t, r->load_summary);
     for (size_t i = 0; i < r->num_steps; i++) write_step_text(t, &r->steps[i]);
+    pt2_output_records_text(t, r->outputs, r->num_outputs);
     pt2_strbuf_putc(t, '\n');
     pt2_layer_checks_format(checks, r->atol, r->rtol, t);
     if (r->extra_layers_text) pt2_strbuf_printf(t, "\n%s", r->extra_layers_text);
@@ -250,8 +204,9 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     pt2_lower_context lowered;
     pt2_layer_checks checks = {0};
     pt2_tf_variable *variables;
-    pt2_tensor torch_output, reloaded_output;
-    pt2_comparison cmp;
+    pt2_tensor torch_output;
+    pt2_output_record *records; /* every output of the program */
+    size_t num_outputs;
     result->failed_step = NULL;
     if (options->as_layer) { /* a layer name RETURNN keeps as a variable scope, and no reserved one */
         const char *n = options->as_layer;
@@ -295,41 +250,17 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         inputs = cast;
     }
     if ((st = pt2_run_graph(arena, &graph, inputs, num_inputs, &options->run, &run, err))) return st;
-    if ((st = run_output(arena, &run, &torch_output, err))) return st;
-    /* Honest about what was compared: without PyTorch's outputs only the shapes are checked. */
-    step_record reference = {"reference",
-                             "graph run with PyTorch semantics; shapes only: no PyTorch outputs given (--reference), "
-                             "the output's shape checked against the export's",
-                             now_seconds() - start, 0, output_shape_matches_export(&graph, &torch_output), 0, 0, 0};
-    if (!reference.passed && !(reference.what = export_shape_mismatch(arena, &graph, &torch_output, err))) return err->status;
+    if ((st = pt2_output_records_from_run(arena, &graph, &run, &records, &num_outputs, err))) return st;
+    if (!num_outputs) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
+    torch_output = records[0].reference;
+    step_record reference = {"reference", NULL, now_seconds() - start, 0, 1, 0, 0, 0};
+    if ((st = pt2_output_records_reference_step(arena, &graph, records, num_outputs, options->reference_outputs,
+                                                options->num_reference_outputs, options->reference_name, options->atol,
+                                                options->rtol, &reference, err)))
+        return st;
     if (!reference.passed && !result->failed_step) result->failed_step = "reference";
-    if (options->num_reference_outputs) {
-        reference.what = "graph run with PyTorch semantics, against PyTorch's outputs";
-        pt2_tensor expected;
-        if ((st = pt2_tensor_contiguous(arena, &options->reference_outputs[0], 0, &expected, err))) return st;
-        int same_shape = expected.rank == torch_output.rank;
-        for (int a = 0; a < expected.rank && same_shape; a++) same_shape = expected.shape[a] == torch_output.shape[a];
-        if (!same_shape) {
-            char want[160], got[160];
-            pt2_shape_format(torch_output.shape, torch_output.rank, want, sizeof want);
-            pt2_shape_format(expected.shape, expected.rank, got, sizeof got);
-            /* The error is the reference's, not the model's (named as the file so far). */
-            snprintf(err->file, sizeof err->file, "%s", options->reference_name ? options->reference_name : "reference");
-            return pt2_fail(err, PT2_ERR_INPUT,
-                            "the reference output has shape %s, but the model's output for this input has shape %s "
-                            "(was the reference computed from another input?)",
-                            got, want);
-        }
-        pt2_compare_tensors(&torch_output, &expected, options->atol, options->rtol, &cmp);
-        result->has_pytorch_output = 1;
-        result->pytorch_output = expected;
-        reference.compared = 1;
-        reference.passed = cmp.passed;
-        reference.max_abs = cmp.max_abs;
-        reference.max_rel = cmp.max_rel;
-        reference.worst_ratio = cmp.worst_ratio;
-        if (!cmp.passed && !result->failed_step) result->failed_step = "reference";
-    }
+    result->has_pytorch_output = records[0].has_pytorch;
+    result->pytorch_output = records[0].pytorch;
     steps[num_steps++] = reference;
     progress_done(options, &steps[num_steps - 1]);
     pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
@@ -337,6 +268,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     progress(options, "layers", "lowering to RETURNN layers, each checked on PyTorch's inputs");
     start = now_seconds();
     if ((st = pt2_lower_graph(arena, &graph, &run, &net, &lowered, err))) return st;
+    pt2_output_records_name(records, num_outputs, &net);
     if ((st = pt2_verify_layers(arena, &lowered, options->atol, options->rtol, &checks, err))) return st;
     step_record layers = {"layers", "every layer run with RETURNN semantics on PyTorch's inputs", now_seconds() - start,
                           1, checks.failed == 0, 0, 0, 0};
@@ -380,14 +312,13 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
                         (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
                         (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
-    if (!st) st = pt2_reload_run(arena, &reloaded, &inputs[0], &reloaded_output, err);
-    if (st) return st;
+    step_record reload_step = {"reload", NULL, 0, 1, 1, 0, 0, 0};
     const char *mismatch;
-    if ((st = pt2_compare_outputs(arena, &reloaded_output, &torch_output, "the reloaded network", "the reference run",
-                                  options->atol, options->rtol, &cmp, &mismatch, err)))
-        return st;
-    steps[num_steps++] = (step_record){"reload", "JSON config + checkpoint reloaded and run, against the reference run",
-                                       now_seconds() - start, 1, cmp.passed, cmp.max_abs, cmp.max_rel, cmp.worst_ratio};
+    if (!st) st = pt2_output_records_reload_step(arena, records, num_outputs, &reloaded, &inputs[0], options->atol,
+                                                 options->rtol, &reload_step, &mismatch, err);
+    if (st) return st;
+    reload_step.seconds = now_seconds() - start;
+    steps[num_steps++] = reload_step;
     if (mismatch) {
         steps[num_steps - 1].compared = 0;
         steps[num_steps - 1].what = pt2_arena_printf(arena, err, "JSON config + checkpoint reloaded and run, against the "
@@ -395,7 +326,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!steps[num_steps - 1].what) return err->status;
     }
     progress_done(options, &steps[num_steps - 1]);
-    if (!cmp.passed && !result->failed_step) result->failed_step = "reload";
+    if (!reload_step.passed && !result->failed_step) result->failed_step = "reload";
 
     progress(options, "padded-batch", "the reloaded network on a padded batch of sequences of different lengths");
     start = now_seconds();
@@ -417,6 +348,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                                            batch->max_rel, batch->worst_ratio};
         progress_done(options, &steps[num_steps - 1]);
         if (!batch->passed && !result->failed_step) result->failed_step = "padded-batch";
+        pt2_output_records_add_padded(records, num_outputs, batch, "padded-batch");
         result->padded_batch = batch;
     } else {
         steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
@@ -445,6 +377,8 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     result->layer_checks = kept;
     result->input = inputs[0];
     result->reference_output = torch_output;
+    result->num_outputs = num_outputs;
+    result->outputs = records;
     result->model_name = source->model_name;
     result->checkpoint_name = source->checkpoint_name;
     result->atol = options->atol;

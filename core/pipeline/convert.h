@@ -45,6 +45,24 @@ typedef struct pt2_step_record {
 
 #define PT2_MAX_STEPS 16 /* the core's steps, a second length's (Python API), real RETURNN's */
 
+/* One output's figures in one step (the step's record holds the worst of the outputs). */
+typedef struct pt2_output_figure {
+    const char *step;
+    int compared, passed;
+    double max_abs, max_rel, worst_ratio;
+} pt2_output_figure;
+
+/* One of the program's outputs (core/pipeline/output_records.h): what the report lists for it. */
+typedef struct pt2_output_record {
+    const char *name;  /* the program's name for it (its output spec), else its layer's */
+    const char *layer; /* its RETURNN layer: "output" for the first */
+    pt2_tensor reference; /* the reference run's value (contiguous, arena-owned) */
+    int has_pytorch;      /* PyTorch's own value was given (options.reference_outputs) */
+    pt2_tensor pytorch;
+    size_t num_figures;
+    pt2_output_figure figures[PT2_MAX_STEPS];
+} pt2_output_record;
+
 typedef struct pt2_convert_result {
     pt2_strbuf config_py, config_json, checkpoint_index, checkpoint_data;
     pt2_strbuf report_json, report_text;
@@ -75,6 +93,10 @@ typedef struct pt2_convert_result {
      * whether that was allowed; recorded in report.json either way. */
     const void *checkpoint_keys;
     int allow_checkpoint_mismatch;
+    /* Every output of the program, in its order (the first is reference_output/pytorch_output
+     * above); each step that compares outputs adds its figures per output. */
+    size_t num_outputs;
+    pt2_output_record *outputs;
 } pt2_convert_result;
 
 void pt2_convert_result_init(pt2_convert_result *result);

@@ -1,6 +1,7 @@
 #include "read_config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../base/json.h"
@@ -242,6 +243,51 @@ static pt2_status read_layer(pt2_arena *arena, pt2_rt_net *net, const char *name
     return st;
 }
 
+/* A list of axis descriptions (strings). */
+static pt2_status read_axes_list(pt2_arena *arena, const pt2_json *axes, const char *entry, const char ***out,
+                                 size_t *count, pt2_error *err) {
+    if (!pt2_json_is(axes, PT2_JSON_ARRAY)) return config_fail(err, entry, "expected a list");
+    *out = pt2_arena_alloc_array(arena, axes->count + 1, sizeof(char *), err);
+    if (!*out) return err->status;
+    for (size_t i = 0; i < axes->count; i++) {
+        if (axes->items[i].type != PT2_JSON_STRING) return config_fail(err, entry, "expected strings");
+        (*out)[i] = axes->items[i].string;
+    }
+    *count = axes->count;
+    return PT2_OK;
+}
+
+/* pt2returnn_outputs: [{"layer", "name", "axes"}] for every result, "output" first; without it
+ * (one result) the list is "output" with pt2returnn_output_axes. */
+static pt2_status read_outputs(pt2_arena *arena, const pt2_json *config, pt2_reloaded_net *out, pt2_error *err) {
+    const pt2_json *list = pt2_json_get(config, "pt2returnn_outputs");
+    size_t count = list ? list->count : 1;
+    if (list && (!pt2_json_is(list, PT2_JSON_ARRAY) || !list->count))
+        return config_fail(err, "pt2returnn_outputs", "expected a list of {\"layer\", \"name\", \"axes\"} dicts");
+    out->outputs = pt2_arena_alloc_array(arena, count, sizeof *out->outputs, err);
+    if (!out->outputs) return err->status;
+    out->num_outputs = count;
+    if (!list) {
+        out->outputs[0] = (pt2_reloaded_output){"output", "output", out->num_output_axes, out->output_axes};
+        return PT2_OK;
+    }
+    for (size_t k = 0; k < count; k++) {
+        char entry[80];
+        snprintf(entry, sizeof entry, "pt2returnn_outputs[%zu]", k);
+        const pt2_json *item = &list->items[k];
+        pt2_reloaded_output *o = &out->outputs[k];
+        o->layer = pt2_json_get_string(item, "layer", NULL);
+        o->name = pt2_json_get_string(item, "name", NULL);
+        if (!pt2_json_is(item, PT2_JSON_OBJECT) || !o->layer || !o->name)
+            return config_fail(err, entry, "expected a dict with the strings \"layer\" and \"name\" and the list \"axes\"");
+        if (!pt2_rt_find_layer(&out->net, o->layer)) return config_fail(err, entry, "names no layer of the network");
+        if (k == 0 && strcmp(o->layer, "output")) return config_fail(err, entry, "the first result must be the layer \"output\"");
+        pt2_status st = read_axes_list(arena, pt2_json_get(item, "axes"), entry, &o->axes, &o->num_axes, err);
+        if (st) return st;
+    }
+    return PT2_OK;
+}
+
 static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
                              size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
                              pt2_error *err);
@@ -278,16 +324,10 @@ static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t j
             return st;
     if (!pt2_rt_find_layer(&out->net, "output")) return config_fail(err, "network", "there is no \"output\" layer");
     out->net.output = "output";
-    const pt2_json *axes = pt2_json_get(config, "pt2returnn_output_axes");
-    if (!pt2_json_is(axes, PT2_JSON_ARRAY)) return config_fail(err, "pt2returnn_output_axes", "expected a list");
-    out->output_axes = pt2_arena_alloc_array(arena, axes->count + 1, sizeof(char *), err);
-    if (!out->output_axes) return err->status;
-    for (size_t i = 0; i < axes->count; i++) {
-        if (axes->items[i].type != PT2_JSON_STRING) return config_fail(err, "pt2returnn_output_axes", "expected strings");
-        out->output_axes[i] = axes->items[i].string;
-    }
-    out->num_output_axes = axes->count;
-    return PT2_OK;
+    if ((st = read_axes_list(arena, pt2_json_get(config, "pt2returnn_output_axes"), "pt2returnn_output_axes",
+                             &out->output_axes, &out->num_output_axes, err)))
+        return st;
+    return read_outputs(arena, config, out, err);
 }
 
 /* The reload's values: each layer's output in an arena of its own, freed after the last layer
@@ -365,23 +405,51 @@ static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t 
     return st;
 }
 
-pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
-                          pt2_error *err) {
+/* The net dim of each of a result's axes, in PyTorch's order. */
+static pt2_status result_dims(const pt2_rt_net *net, const pt2_reloaded_output *result, const pt2_rt_layer *layer,
+                              int *dims, pt2_error *err) {
+    if (result->num_axes != (size_t)layer->shape.rank)
+        return pt2_fail(err, PT2_ERR_VERIFY, "the axes of result '%s' name %zu axes, its layer '%s' has %d", result->name,
+                        result->num_axes, layer->name, layer->shape.rank);
+    for (size_t a = 0; a < result->num_axes; a++) {
+        pt2_status st = pt2_rt_resolve_axis(net, &layer->shape, result->axes[a], &dims[a], err);
+        if (st) return st;
+    }
+    return PT2_OK;
+}
+
+/* Runs the network, giving results [first, first + count) of reloaded->outputs. */
+static pt2_status run_results(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, size_t first,
+                              size_t count, pt2_tensor *out, pt2_error *err) {
     const pt2_rt_net *net = &reloaded->net;
     if (input->rank != net->input.rank) return pt2_fail(err, PT2_ERR_INPUT, "the input has %d axes, the config's extern data %d", input->rank, net->input.rank);
-    const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
-    int dims[PT2_MAX_RANK];
-    if (reloaded->num_output_axes != (size_t)output->shape.rank)
-        return pt2_fail(err, PT2_ERR_VERIFY, "pt2returnn_output_axes names %zu axes, the output has %d", reloaded->num_output_axes,
-                        output->shape.rank);
-    for (size_t a = 0; a < reloaded->num_output_axes; a++) {
-        pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dims[a], err);
+    const pt2_rt_layer *layers[PT2_RT_MAX_OUTPUTS];
+    int dims[PT2_RT_MAX_OUTPUTS][PT2_MAX_RANK];
+    if (!count || count > PT2_RT_MAX_OUTPUTS)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu results: expected 1 to %d", count, PT2_RT_MAX_OUTPUTS);
+    for (size_t k = 0; k < count; k++) {
+        const pt2_reloaded_output *result = &reloaded->outputs[first + k];
+        if (!(layers[k] = pt2_rt_find_layer(net, result->layer)))
+            return pt2_fail(err, PT2_ERR_VERIFY, "result '%s': no layer '%s'", result->name, result->layer);
+        pt2_status st = result_dims(net, result, layers[k], dims[k], err);
         if (st) return st;
     }
     pt2_reload_values values;
-    pt2_status st = reload_values_init(arena, net, (size_t)(output - net->layers), &values, err);
+    pt2_status st = reload_values_init(arena, net, (size_t)(layers[0] - net->layers), &values, err);
+    for (size_t k = 1; k < count && !st; k++) values.last_use[layers[k] - net->layers] = SIZE_MAX; /* kept to the end too */
     for (size_t i = 0; i < net->num_layers && !st; i++) st = run_layer(&values, net, i, input, err);
-    if (!st) st = pt2_rt_transpose_to(arena, &values.outputs[output - net->layers], output->shape.rank, dims, out, err);
+    for (size_t k = 0; k < count && !st; k++)
+        st = pt2_rt_transpose_to(arena, &values.outputs[layers[k] - net->layers], layers[k]->shape.rank, dims[k], &out[k], err);
     reload_values_free(&values, net->num_layers);
     return st;
+}
+
+pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
+                          pt2_error *err) {
+    return run_results(arena, reloaded, input, 0, 1, out, err);
+}
+
+pt2_status pt2_reload_run_outputs(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input,
+                                  pt2_tensor *out, pt2_error *err) {
+    return run_results(arena, reloaded, input, 0, reloaded->num_outputs, out, err);
 }

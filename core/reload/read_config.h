@@ -6,10 +6,21 @@
 
 #include "../returnn/net.h"
 
+/* One result of the network: its layer, the program's name for it, its axes in PyTorch's order. */
+typedef struct pt2_reloaded_output {
+    const char *layer, *name;
+    size_t num_axes;
+    const char **axes;
+} pt2_reloaded_output;
+
 typedef struct pt2_reloaded_net {
     pt2_rt_net net;
     size_t num_output_axes;
     const char **output_axes; /* pt2returnn_output_axes: the output's axes in PyTorch's order */
+    /* Every result (pt2returnn_outputs; a config without it has the one result "output"), the
+     * first being "output" with output_axes. */
+    size_t num_outputs;
+    pt2_reloaded_output *outputs;
 } pt2_reloaded_net;
 
 pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
@@ -20,5 +31,8 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
  * PyTorch's axis order (by the output axis descriptions). */
 pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
                           pt2_error *err);
+/* The same, giving every result (out[reloaded->num_outputs]), each in PyTorch's axis order. */
+pt2_status pt2_reload_run_outputs(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input,
+                                  pt2_tensor *out, pt2_error *err);
 
 #endif

@@ -96,6 +96,18 @@ typedef struct pt2_rt_layer {
     int torch_dims[PT2_MAX_RANK];
 } pt2_rt_layer;
 
+/* One of the network's results (a program's user output): the first is the layer "output",
+ * every further one a copy layer marked is_output_layer (RETURNN builds it although no layer
+ * reads it). */
+#define PT2_RT_MAX_OUTPUTS 16
+
+typedef struct pt2_rt_output {
+    const char *layer;
+    const char *name; /* what reports call it: the program's name for it, else the layer's */
+    int torch_rank;   /* its axes in PyTorch's order (net dims) */
+    int torch_dims[PT2_MAX_RANK];
+} pt2_rt_output;
+
 typedef struct pt2_rt_net {
     size_t num_dims, dims_capacity;
     pt2_rt_dim *dims;
@@ -105,6 +117,9 @@ typedef struct pt2_rt_net {
     const char *output;     /* the layer that is the network's result */
     int output_torch_rank;  /* the result's axes in PyTorch's order (net dims) */
     int output_torch_dims[PT2_MAX_RANK];
+    /* Every result, the first being `output` above (arena-owned). */
+    size_t num_outputs;
+    pt2_rt_output *outputs;
     /* A padded-batch run (step 6): the input time length of each batch entry, the rest of the
      * tensor being padding. NULL: every entry fills its tensor (the per-layer checks). */
     const int64_t *sequence_lengths;

@@ -99,28 +99,32 @@ static pt2_status scratch_arena(pt2_arena *main, pt2_arena *scratch) {
     return PT2_OK;
 }
 
-/* The reference run of one sequence alone; its output copied into `arena`. */
+/* The reference run of sequence `index` alone; each output copied into `arena`. */
 static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *input,
-                                const pt2_run_options *options, pt2_tensor *out, pt2_error *err) {
+                                const pt2_run_options *options, pt2_padded_batch *batch, size_t index, pt2_error *err) {
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
     pt2_run_context run;
     pt2_tensor y;
     pt2_status st = pt2_run_graph(&scratch, graph, input, 1, options, &run, err);
-    if (!st) st = pt2_run_output(&run, 0, &y, err);
-    if (!st) st = pt2_tensor_contiguous(arena, &y, 1, out, err);
+    for (size_t k = 0; k < batch->num_outputs && !st; k++) {
+        if (!(st = pt2_run_output(&run, k, &y, err)))
+            st = pt2_tensor_contiguous(arena, &y, 1, &batch->outputs[k].references[index], err);
+    }
     pt2_arena_free(&scratch);
     return st;
 }
 
-void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *output, double atol,
-                              double rtol, pt2_error *err) {
-    batch->passed = 1;
-    batch->max_abs = batch->max_rel = batch->worst_ratio = 0;
-    int ob = batch->output_batch_axis;
+/* One result against its references, sequence by sequence; the batch's figures take its worst. */
+static void compare_result(pt2_arena *arena, pt2_padded_batch *batch, pt2_padded_batch_output *result,
+                           const pt2_tensor *output, double atol, double rtol, pt2_error *err) {
+    result->passed = 1;
+    result->max_abs = result->max_rel = result->worst_ratio = 0;
+    int ob = result->batch_axis;
+    if (ob < 0) return;
     for (size_t i = 0; i < batch->num_sequences; i++) {
         pt2_padded_batch_sequence *s = &batch->sequences[i];
-        const pt2_tensor *ref = &batch->reference_outputs[i];
+        const pt2_tensor *ref = &result->references[i];
         int64_t per = ref->shape[ob];
         int fits = output->rank == ref->rank && output->dtype == ref->dtype &&
                    output->shape[ob] == per * (int64_t)batch->num_sequences;
@@ -135,6 +139,7 @@ void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const p
         } else if (!batch->problem) {
             pt2_strbuf text;
             pt2_strbuf_init(&text);
+            if (batch->num_outputs > 1) pt2_strbuf_printf(&text, "result '%s': ", result->name);
             pt2_strbuf_puts(&text, "the padded batch's output has shape [");
             for (int a = 0; a < output->rank; a++) pt2_strbuf_printf(&text, a ? ", %lld" : "%lld", (long long)output->shape[a]);
             pt2_strbuf_printf(&text, "], which cannot hold %zu sequences of shape [", batch->num_sequences);
@@ -143,36 +148,62 @@ void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const p
             batch->problem = text.data ? pt2_arena_strdup(arena, text.data, err) : NULL;
             pt2_strbuf_free(&text);
         }
-        s->max_abs = cmp.max_abs, s->max_rel = cmp.max_rel, s->passed = cmp.passed;
-        if (!(s->max_abs <= batch->max_abs)) batch->max_abs = s->max_abs;
-        if (!(s->max_rel <= batch->max_rel)) batch->max_rel = s->max_rel;
-        if (!(cmp.worst_ratio <= batch->worst_ratio)) batch->worst_ratio = cmp.worst_ratio;
-        if (!s->passed) batch->passed = 0;
+        result->sequence_max_abs[i] = cmp.max_abs;
+        if (!(cmp.max_abs <= result->max_abs)) result->max_abs = cmp.max_abs;
+        if (!(cmp.max_rel <= result->max_rel)) result->max_rel = cmp.max_rel;
+        if (!(cmp.worst_ratio <= result->worst_ratio)) result->worst_ratio = cmp.worst_ratio;
+        if (!cmp.passed) result->passed = 0;
+        if (!(cmp.max_abs <= s->max_abs)) s->max_abs = cmp.max_abs;
+        if (!(cmp.max_rel <= s->max_rel)) s->max_rel = cmp.max_rel;
+        if (!cmp.passed) s->passed = 0;
     }
+    if (!(result->max_abs <= batch->max_abs)) batch->max_abs = result->max_abs;
+    if (!(result->max_rel <= batch->max_rel)) batch->max_rel = result->max_rel;
+    if (!(result->worst_ratio <= batch->worst_ratio)) batch->worst_ratio = result->worst_ratio;
+    if (!result->passed) batch->passed = 0;
 }
 
-/* RETURNN's own length of the output's dynamic axis for each sequence, against PyTorch's. */
+void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *outputs, double atol,
+                              double rtol, pt2_error *err) {
+    batch->passed = 1;
+    batch->max_abs = batch->max_rel = batch->worst_ratio = 0;
+    for (size_t i = 0; i < batch->num_sequences; i++) {
+        batch->sequences[i].max_abs = batch->sequences[i].max_rel = 0;
+        batch->sequences[i].passed = 1;
+    }
+    for (size_t k = 0; k < batch->num_outputs && !err->status; k++)
+        compare_result(arena, batch, &batch->outputs[k], &outputs[k], atol, rtol, err);
+}
+
+/* RETURNN's own length of each result's dynamic axes for each sequence, against PyTorch's. */
 static pt2_status check_output_lengths(pt2_arena *arena, const pt2_reloaded_net *reloaded, pt2_padded_batch *batch,
                                        pt2_error *err) {
     const pt2_rt_net *net = &reloaded->net;
-    const pt2_rt_layer *output = pt2_rt_find_layer(net, "output");
-    for (size_t a = 0; a < reloaded->num_output_axes; a++) {
-        int dim;
-        pt2_status st = pt2_rt_resolve_axis(net, &output->shape, reloaded->output_axes[a], &dim, err);
-        if (st) return st;
-        if (net->dims[dim].kind != PT2_RT_DIM_DYNAMIC) continue;
-        for (size_t i = 0; i < batch->num_sequences; i++) {
-            int64_t ours = pt2_rt_dim_size(net, dim, batch->sequences[i].length);
-            int64_t torch = batch->reference_outputs[i].shape[a];
-            batch->sequences[i].output_length = torch;
-            if (ours != torch && !batch->problem) {
-                batch->passed = 0;
-                batch->problem = pt2_arena_printf(arena, err,
-                                                  "for a sequence of %lld frames RETURNN's output length (dim '%s') is %lld, "
-                                                  "PyTorch's %lld",
-                                                  (long long)batch->sequences[i].length, net->dims[dim].description,
-                                                  (long long)ours, (long long)torch);
-                if (!batch->problem) return err->status;
+    for (size_t k = 0; k < batch->num_outputs; k++) {
+        const pt2_reloaded_output *result = &reloaded->outputs[k];
+        const pt2_rt_layer *layer = pt2_rt_find_layer(net, result->layer);
+        if (!layer) return pt2_fail(err, PT2_ERR_VERIFY, "result '%s': no layer '%s'", result->name, result->layer);
+        for (size_t a = 0; a < result->num_axes; a++) {
+            int dim;
+            pt2_status st = pt2_rt_resolve_axis(net, &layer->shape, result->axes[a], &dim, err);
+            if (st) return st;
+            if (net->dims[dim].kind != PT2_RT_DIM_DYNAMIC || batch->outputs[k].batch_axis < 0) continue;
+            for (size_t i = 0; i < batch->num_sequences; i++) {
+                int64_t ours = pt2_rt_dim_size(net, dim, batch->sequences[i].length);
+                int64_t torch = batch->outputs[k].references[i].shape[a];
+                if (k == 0) batch->sequences[i].output_length = torch;
+                if (ours != torch && !batch->problem) {
+                    batch->passed = 0;
+                    batch->problem = pt2_arena_printf(arena, err,
+                                                      "for a sequence of %lld frames RETURNN's %s%s%slength (dim '%s') is "
+                                                      "%lld, PyTorch's %lld",
+                                                      (long long)batch->sequences[i].length,
+                                                      batch->num_outputs > 1 ? "result '" : "output ",
+                                                      batch->num_outputs > 1 ? result->name : "",
+                                                      batch->num_outputs > 1 ? "' " : "", net->dims[dim].description,
+                                                      (long long)ours, (long long)torch);
+                    if (!batch->problem) return err->status;
+                }
             }
         }
     }
@@ -187,11 +218,18 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
     pt2_rt_net *net = &reloaded->net;
     int axis = dynamic_axis(net);
     if (axis < 0 || axis >= example->rank) return PT2_OK;
-    out->output_batch_axis = -1;
-    for (size_t a = 0; a < reloaded->num_output_axes; a++)
-        if (!strcmp(reloaded->output_axes[a], "B")) out->output_batch_axis = (int)a;
-    if (out->output_batch_axis < 0) return PT2_OK; /* no batch axis in the output: nothing per sequence */
-    out->applicable = 1;
+    /* Each result with a batch axis is compared sequence by sequence; with none, nothing is. */
+    if (reloaded->num_outputs > PT2_RT_MAX_OUTPUTS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many results");
+    out->num_outputs = reloaded->num_outputs;
+    for (size_t k = 0; k < out->num_outputs; k++) {
+        pt2_padded_batch_output *result = &out->outputs[k];
+        result->name = reloaded->outputs[k].name;
+        result->batch_axis = -1;
+        for (size_t a = 0; a < reloaded->outputs[k].num_axes; a++)
+            if (!strcmp(reloaded->outputs[k].axes[a], "B")) result->batch_axis = (int)a;
+        if (result->batch_axis >= 0) out->applicable = 1;
+    }
+    if (!out->applicable) return PT2_OK;
     out->input_time_axis = axis;
     int64_t lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
     length_rule rule;
@@ -212,7 +250,7 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
         pt2_tensor alone;
         if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &alone, err))) return st;
         place_sequence(&contiguous, axis, lengths[i], &alone, 0);
-        if ((st = reference_run(arena, graph, &alone, run_options, &out->reference_outputs[i], err))) return st;
+        if ((st = reference_run(arena, graph, &alone, run_options, out, i, err))) return st;
     }
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, example->shape, sizeof shape);
@@ -228,16 +266,16 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
     /* The reloaded network on the batch, every layer seeing each entry's length. */
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
-    pt2_tensor y, output;
+    pt2_tensor y[PT2_RT_MAX_OUTPUTS], outputs[PT2_RT_MAX_OUTPUTS];
     net->sequence_lengths = out->entry_lengths;
     net->num_sequences = entries;
-    st = pt2_reload_run(&scratch, reloaded, &out->input, &y, err);
+    st = pt2_reload_run_outputs(&scratch, reloaded, &out->input, y, err);
     net->sequence_lengths = NULL;
     net->num_sequences = 0;
-    if (!st) st = pt2_tensor_contiguous(arena, &y, 1, &output, err);
+    for (size_t k = 0; k < out->num_outputs && !st; k++) st = pt2_tensor_contiguous(arena, &y[k], 1, &outputs[k], err);
     pt2_arena_free(&scratch);
     if (st) return st;
-    pt2_padded_batch_compare(arena, out, &output, atol, rtol, err);
+    pt2_padded_batch_compare(arena, out, outputs, atol, rtol, err);
     if (err->status) return err->status;
     return check_output_lengths(arena, reloaded, out, err);
 }
@@ -246,7 +284,17 @@ void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out) {
     pt2_strbuf_puts(out, "lengths ");
     for (size_t i = 0; i < batch->num_sequences; i++)
         pt2_strbuf_printf(out, i ? ", %lld" : "%lld", (long long)batch->sequences[i].length);
-    pt2_strbuf_puts(out, ": max abs ");
-    for (size_t i = 0; i < batch->num_sequences; i++) pt2_strbuf_printf(out, i ? ", %.3g" : "%.3g", batch->sequences[i].max_abs);
+    pt2_strbuf_puts(out, ": ");
+    for (size_t k = 0; k < batch->num_outputs; k++) {
+        const pt2_padded_batch_output *result = &batch->outputs[k];
+        if (batch->num_outputs > 1) pt2_strbuf_printf(out, "%s'%s' ", k ? "; " : "", result->name);
+        if (result->batch_axis < 0) {
+            pt2_strbuf_puts(out, "not compared (no batch axis)");
+            continue;
+        }
+        pt2_strbuf_puts(out, "max abs ");
+        for (size_t i = 0; i < batch->num_sequences; i++)
+            pt2_strbuf_printf(out, i ? ", %.3g" : "%.3g", result->sequence_max_abs[i]);
+    }
     if (batch->problem) pt2_strbuf_printf(out, "; %s", batch->problem);
 }

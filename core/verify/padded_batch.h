@@ -15,10 +15,20 @@
 
 typedef struct pt2_padded_batch_sequence {
     int64_t length;          /* input frames */
-    int64_t output_length;   /* the output's dynamic axis in the reference run (-1: it has none) */
-    double max_abs, max_rel; /* within the sequence's own length */
+    int64_t output_length;   /* the first output's dynamic axis in the reference run (-1: it has none) */
+    double max_abs, max_rel; /* within the sequence's own length, the worst of the outputs */
     int passed;
 } pt2_padded_batch_sequence;
+
+/* One of the network's results on the batch. */
+typedef struct pt2_padded_batch_output {
+    const char *name;
+    int batch_axis; /* its batch axis (PyTorch's order); -1: none, so nothing per sequence to compare */
+    int passed;
+    double max_abs, max_rel, worst_ratio; /* worst sequence */
+    double sequence_max_abs[PT2_PADDED_BATCH_LENGTHS];
+    pt2_tensor references[PT2_PADDED_BATCH_LENGTHS]; /* the reference run's, per sequence alone [B, ...] */
+} pt2_padded_batch_output;
 
 typedef struct pt2_padded_batch {
     int applicable;         /* the input has a dynamic axis */
@@ -29,12 +39,13 @@ typedef struct pt2_padded_batch {
     pt2_padded_batch_sequence sequences[PT2_PADDED_BATCH_LENGTHS];
     const char *problem;    /* a mismatch that is not a number (an output length), or NULL */
     /* The batch (arena-owned, for checks the caller adds, e.g. real RETURNN): input [N*B, ...]
-     * with zeros after each end, the input length of each batch entry, and per sequence the
-     * reference run's output [B, ...]. */
+     * with zeros after each end, the input length of each batch entry, and per result the
+     * reference run's outputs of each sequence. */
     pt2_tensor input;
     int64_t *entry_lengths;
-    pt2_tensor reference_outputs[PT2_PADDED_BATCH_LENGTHS];
-    int input_time_axis, output_batch_axis;
+    int input_time_axis;
+    size_t num_outputs;
+    pt2_padded_batch_output outputs[PT2_RT_MAX_OUTPUTS];
 } pt2_padded_batch;
 
 /* Fails only on errors; a mismatch is out->passed = 0 (with out->problem for a length). */
@@ -42,12 +53,14 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
                                    const pt2_tensor *example, const pt2_run_options *run_options, double atol,
                                    double rtol, pt2_padded_batch *out, pt2_error *err);
 
-/* Compares a padded batch output [N*B, ...] (PyTorch's axis order) with the reference outputs,
- * each sequence cropped to its own sizes; a shape that cannot hold a sequence is a problem. */
-void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *output, double atol,
+/* Compares the padded batch's results (outputs[batch->num_outputs], each [N*B, ...] in PyTorch's
+ * axis order) with the reference outputs, each sequence cropped to its own sizes; a shape that
+ * cannot hold a sequence is a problem. */
+void pt2_padded_batch_compare(pt2_arena *arena, pt2_padded_batch *batch, const pt2_tensor *outputs, double atol,
                               double rtol, pt2_error *err);
 
-/* "lengths 50, 34, 17: max abs 1e-07, 2e-07, 1e-07" */
+/* "lengths 50, 34, 17: max abs 1e-07, 2e-07, 1e-07"; with several results each by name:
+ * "lengths 50, 34, 17: 'a' max abs ...; 'b' max abs ...; 'c' not compared (no batch axis)" */
 void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out);
 
 #endif

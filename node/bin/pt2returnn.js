@@ -70,7 +70,9 @@ Converts an exported program to RETURNN, proving each step (load, reference run,
 with RETURNN's semantics on PyTorch's inputs, emit, reload, padded batch), and writes OUTDIR/returnn.config.py,
 returnn.config.json, model.001.index, model.001.data-00000-of-00001, report.json and report.txt
 (and NAME.layer.py/.json with --as-layer). Files are written under temporary names and renamed.
-Without --reference the reference step checks the output's shape only. Each row shows the worst
+Without --reference the reference step checks the outputs' shapes only. A program with several
+outputs keeps them all (the first as RETURNN's "output", each further one as output_<name> marked
+is_output_layer); every step compares each, and report.json lists each output's figures. Each row shows the worst
 ratio |ours - torch| / (atol + rtol * |torch|): a check passes when it is <= 1.
   -o, --output-dir OUTDIR  where to write (created if missing)
   --checkpoint FILE        load weights from a torch.save file or .safetensors first
@@ -80,7 +82,8 @@ ratio |ours - torch| / (atol + rtol * |torch|): a check passes when it is <= 1.
                            error naming every such key. report.json lists them either way
   --input FILE.npy         run on this input instead of the archive's example input (float64 or
                            integer arrays are cast to the export's dtype, and the report says so)
-  --reference REF          PyTorch's output for it (.npy or a torch.save'd tensor)
+  --reference REF          PyTorch's output for it (.npy or a torch.save'd tensor; several outputs:
+                           a torch.save'd tuple, list or dict of them, in the program's order)
   --atol X, --rtol Y       tolerances (default 1e-4 each)
   --as-layer NAME          emit the model as one subnetwork layer NAME (variables under NAME/)
   --json                   print report.json to stdout instead of the readable report

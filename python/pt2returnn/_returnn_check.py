@@ -41,12 +41,20 @@ def check_in_returnn(result, runs, atol, rtol, progress):
             log = io.StringIO()  # RETURNN's construction log: kept out of the user's output
             try:
                 with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                    ours, _ = run_in_returnn.run(result.out_dir, args[0].detach().cpu().numpy(), kind)
+                    ours, _ = run_in_returnn.run_outputs(result.out_dir, args[0].detach().cpu().numpy(), kind)
             except Exception as e:  # reported as a failed step, as the CLI does, with RETURNN's message
                 message = str(e).strip().splitlines()
                 result.add_step(name, f"returnn.config.{kind} could not be run in RETURNN: "
                                 f"{type(e).__name__}: {message[-1] if message else ''}",
                                 time.perf_counter() - start, True, False, float("inf"), float("inf"), float("inf"))
                 continue
-            passed, max_abs, max_rel, worst_ratio = _compare(ours, outputs[0].detach().cpu().numpy(), atol, rtol)
+            # Every output of the program; the step holds the worst, its text each one's figure.
+            figures = [_compare(y, expected.detach().cpu().numpy(), atol, rtol) for y, expected in zip(ours, outputs)]
+            if len(ours) != len(outputs):
+                figures.append((False, float("inf"), float("inf"), float("inf")))
+                what += f": RETURNN gave {len(ours)} outputs, PyTorch {len(outputs)}"
+            elif len(ours) > 1:
+                what += "; max abs per output " + ", ".join(f"{f[1]:.3g}" for f in figures)
+            passed = all(f[0] for f in figures)
+            max_abs, max_rel, worst_ratio = (max(f[i] for f in figures) for i in (1, 2, 3))
             result.add_step(name, what, time.perf_counter() - start, True, passed, max_abs, max_rel, worst_ratio)

@@ -49,6 +49,25 @@ def run_returnn_jobs(tmp_dir, jobs):
     subprocess.run([sys.executable, RETURNN_RUNNER, "--jobs", path], check=True, capture_output=True)
 
 
+def flat_outputs(value):
+    """A model's output as numpy arrays, in the order torch.export flattens it (the pytree's tensor
+    leaves: a tensor, a tuple, a dict, a dataclass such as transformers' BaseModelOutput)."""
+    import torch
+    leaves, _ = torch.utils._pytree.tree_flatten(value)
+    return [leaf.detach().numpy() for leaf in leaves if isinstance(leaf, torch.Tensor)]
+
+
+def result_path(path, k):
+    """Where cli/run_in_returnn.py writes result k of a job whose "output" is `path`: the path itself
+    for the first, "x.<k>.npy" for "x.npy" after it."""
+    return path if k == 0 else f"{path[:-4] if path.endswith('.npy') else path}.{k}.npy"
+
+
+def expected_results(path, value):
+    """[(result k's .npy path, PyTorch's output k)] for a job writing `path`, given the model's output."""
+    return [(result_path(path, k), y) for k, y in enumerate(flat_outputs(value))]
+
+
 def check_returnn_outputs(expected, atol=1e-4):
     """expected: [(output .npy path, PyTorch's output)]; a job that failed left OUTPUT.error."""
     import numpy as np
@@ -118,7 +137,8 @@ def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", 
     """Jobs that run a converted model in RETURNN on a padded batch (the example at three lengths,
     zeros after each end, the lengths fed as RETURNN's sequence lengths), and what to expect:
     PyTorch's output of `model` on each sequence alone. Check with check_padded_outputs. Files are
-    named by `prefix` (one per model when a catalogue shares one folder)."""
+    named by `prefix` (one per model when a catalogue shares one folder). A model with several
+    outputs gets one check per output (result_path), each with the same batch axis."""
     import numpy as np
     import torch
     lengths = padded_lengths(example.shape[time_axis], multiple, shortest)
@@ -132,7 +152,7 @@ def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", 
         index[0] = slice(i * per, (i + 1) * per)
         batch[tuple(index)] = sequence
         with torch.no_grad():
-            alone.append(model(torch.from_numpy(sequence)).numpy())
+            alone.append(flat_outputs(model(torch.from_numpy(sequence))))
     input_path = os.path.join(str(tmp_dir), f"{prefix}.npy")
     lengths_path = os.path.join(str(tmp_dir), f"{prefix}_lengths.npy")
     np.save(input_path, batch)
@@ -141,7 +161,8 @@ def padded_batch_jobs(tmp_dir, out_dir, model, example, time_axis, forms=("py", 
     for form in forms:
         output = os.path.join(str(tmp_dir), f"{prefix}_out.{form}.npy")
         jobs.append({"out_dir": str(out_dir), "input": input_path, "lengths": lengths_path, "output": output, "config": form})
-        checks.append((output, alone, form, output_batch_axis))
+        for k in range(len(alone[0])):  # every output of the model, each against its own sequences
+            checks.append((result_path(output, k), [outputs[k] for outputs in alone], form, output_batch_axis))
     return jobs, checks
 
 

@@ -367,6 +367,21 @@ class FramesFromTheEnd(nn.Module):
         return self.out(torch.cat([h[:, -1], h[:, -3]], dim=-1))
 
 
+class ThreeOutputs(nn.Module):
+    """A program with three outputs of different shapes, returned as a tuple: the frames [B, T, 6],
+    a per-utterance summary without the time axis (the mean over time) [B, 4], and a strided conv's
+    channels-first frames [B, 5, T'] on a time of its own."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.summary = nn.Linear(6, 4)
+        self.conv = nn.Conv1d(6, 5, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        h = torch.tanh(self.proj(x))
+        return h, self.summary(h.mean(dim=1)), self.conv(h.transpose(1, 2))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -395,7 +410,12 @@ CATALOGUE = {
     "select_on_time": (SelectOnTime, 8, 20, 1),
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
+    # programs with several outputs
+    "three_outputs": (ThreeOutputs, 8, 20, 1),
 }
+
+# How many outputs a model's program has (1 unless listed).
+NUM_OUTPUTS = {"three_outputs": 3}
 
 
 def export(name, path):

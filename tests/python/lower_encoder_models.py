@@ -420,23 +420,18 @@ def export(name, path):
 
 # ---- encoders end to end (arange over the time, sdpa masks, derived dims after a conv front end) ----
 
-class Wav2Vec2LastHidden(nn.Module):
-    """transformers' Wav2Vec2Model, small and random: a conv feature encoder with group norm, the
-    positional conv embedding with weight norm, 2 transformer layers; [B, samples] -> the last
-    hidden state (the model's other output, the extracted features, is left out: programs with
-    several outputs are not lowered yet)."""
-    def __init__(self):
-        super().__init__()
-        from transformers import Wav2Vec2Config, Wav2Vec2Model
-        config = Wav2Vec2Config(conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
-                                feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
-                                hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2,
-                                hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
-                                layerdrop=0.0, mask_time_prob=0.0)
-        self.model = Wav2Vec2Model(config)
-
-    def forward(self, samples):
-        return self.model(samples).last_hidden_state
+def wav2vec2_model():
+    """transformers' Wav2Vec2Model itself, small and random: a conv feature encoder with group norm,
+    the positional conv embedding with weight norm, 2 transformer layers; [B, samples] -> its
+    BaseModelOutput, which torch.export flattens to two outputs, last_hidden_state [B, T, 32] and
+    extract_features [B, T, 16]. No wrapper: exported as users export it."""
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    config = Wav2Vec2Config(conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
+                            feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                            hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2,
+                            hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+                            layerdrop=0.0, mask_time_prob=0.0)
+    return Wav2Vec2Model(config)
 
 
 class ConformerBlock(nn.Module):
@@ -500,8 +495,11 @@ def samples_input(length):
     return torch.randn(2, length)
 
 
+# The program's output names (from its output spec), for models with several outputs.
+OUTPUT_NAMES = {"wav2vec2": ["last_hidden_state", "extract_features"]}
+
 MODELS.update({
-    "wav2vec2": (Wav2Vec2LastHidden, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
+    "wav2vec2": (wav2vec2_model, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
                  {"aten.arange.default", "aten.scaled_dot_product_attention.default", "aten.group_norm.default",
                   "aten._weight_norm.default", "aten.conv1d.default", "aten.expand.default"}),
     "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import lower_catalogue_models as catalogue
-from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
-                      record_padded_figures, run_returnn_jobs)
+from conftest import (check_padded_outputs, check_returnn_outputs, expected_results, interpreter_padded_figure,
+                      padded_batch_jobs, record_padded_figures, run_returnn_jobs)
 
 LENGTHS = (20, 34)  # even: frame stacking exports T = 2 * Dim
 
@@ -43,12 +43,12 @@ def converted(pt2returnn, tmp_path_factory):
                 x = torch.randn(2, length, features)
                 np.save(root / f"{name}.x{length}.npy", x.numpy())
                 with torch.no_grad():
-                    y = model(x).numpy()
+                    y = model(x)
                 for form in ("py", "json"):
                     output = str(root / f"{name}.y{length}.{form}.npy")
                     jobs.append({"out_dir": str(out), "input": str(root / f"{name}.x{length}.npy"), "output": output,
                                  "config": form})
-                    expected.append((output, y))
+                    expected += expected_results(output, y)  # every output of the model
         results[name] = (report, targets, expected, padded)
     results["cat_without_packing"] = cat_without_packing(root, jobs)
     run_returnn_jobs(root, jobs)
@@ -121,6 +121,8 @@ COVERS = {
     "select_on_time": {"aten.select.int"},
     "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
     "frames_from_the_end": {"aten.select.int"},
+    # programs with several outputs
+    "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }
 
 
@@ -141,6 +143,11 @@ def test_catalogue_model(converted, name):
     assert report["layers"] and all(layer["passed"] for layer in report["layers"])
     print(name, "worst per-layer max abs", max(layer["max_abs"] for layer in report["layers"]))
     check_returnn_outputs(expected)
+    outputs = catalogue.NUM_OUTPUTS.get(name, 1)
+    assert len(expected) == outputs * 2 * len(LENGTHS), "every output of the model at each length, in both configs"
+    assert len(report["outputs"]) == outputs and all(len(o["steps"]) >= 2 for o in report["outputs"]), report["outputs"]
+    for o in report["outputs"]:  # each output has its own figures in the reload and padded-batch steps
+        assert {s["step"] for s in o["steps"]} >= {"reload", "padded-batch"} and all(s["passed"] for s in o["steps"]), o
     for output, y in expected:
         print(name, output.rsplit("/", 1)[-1], "RETURNN max abs diff", float(np.abs(np.load(output) - y).max()))
     interpreter = interpreter_padded_figure(report)

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import lower_encoder_models as models
-from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
-                      record_padded_figures, run_returnn_jobs)
+from conftest import (check_padded_outputs, check_returnn_outputs, expected_results, interpreter_padded_figure,
+                      padded_batch_jobs, record_padded_figures, run_returnn_jobs)
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +43,12 @@ def converted(pt2returnn, tmp_path_factory):
                 x = make_input(n)
                 np.save(root / f"{name}.x{n}.npy", x.numpy())
                 with torch.no_grad():
-                    y = model(x).numpy()
+                    y = model(x)
                 for form in ("py", "json"):
                     output = str(root / f"{name}.y{n}.{form}.npy")
                     jobs.append({"out_dir": str(out), "input": str(root / f"{name}.x{n}.npy"), "output": output,
                                  "config": form})
-                    expected.append((output, y))
+                    expected += expected_results(output, y)  # every output of the model
         results[name] = (report, targets, expected, padded)
     run_returnn_jobs(root, jobs)
     return results
@@ -78,6 +78,30 @@ def test_encoder_model(converted, name):
         interpreter = interpreter_padded_figure(report)
         assert interpreter is not None, "a model with a dynamic time axis gets the padded-batch step"
         record_padded_figures("encoders", name, interpreter, check_padded_outputs(padded))
+
+
+def test_wav2vec2_keeps_both_outputs(converted):
+    """Wav2Vec2Model's two outputs, as torch.export flattens its BaseModelOutput: the first is
+    RETURNN's "output", the second a layer marked is_output_layer named from the output spec, both
+    listed in both configs with their axes; each output has its own figures in the report, and real
+    RETURNN gave both (at two lengths, two configs) and both on the padded batch."""
+    report, _, expected, padded = converted["wav2vec2"]
+    names = models.OUTPUT_NAMES["wav2vec2"]
+    assert [o["name"] for o in report["outputs"]] == names
+    assert [o["layer"] for o in report["outputs"]] == ["output", "output_extract_features"]
+    for o in report["outputs"]:
+        assert {s["step"] for s in o["steps"]} == {"reload", "padded-batch"} and all(s["passed"] for s in o["steps"]), o
+    out_dir = expected[0][0].rsplit("/", 1)[0] + "/wav2vec2"
+    config = json.load(open(out_dir + "/returnn.config.json"))
+    assert config["network"]["output_extract_features"]["is_output_layer"] is True
+    assert [(o["layer"], o["name"]) for o in config["pt2returnn_outputs"]] == list(zip(
+        ["output", "output_extract_features"], names))
+    assert config["pt2returnn_outputs"][0]["axes"] == config["pt2returnn_output_axes"]
+    python_config = open(out_dir + "/returnn.config.py").read()
+    assert "pt2returnn_outputs = [" in python_config and '"is_output_layer": True' in python_config
+    # Both outputs came back from RETURNN: [B, T, 32] and [B, T, 16] at each length in each config.
+    assert len(expected) == 2 * 2 * 2 and {y.shape[-1] for _, y in expected} == {32, 16}
+    assert len(padded) == 2 * 2 and {alone[0].shape[-1] for _, alone, *_ in padded} == {32, 16}
 
 
 def test_mnist_pool_is_one_returnn_pool_over_two_dims(converted):

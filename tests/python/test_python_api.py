@@ -192,6 +192,33 @@ def test_returnn_true_runs_both_configs_in_real_returnn_at_both_lengths(tmp_path
     assert "returnn-py@time=11" in result.report_text
 
 
+class TwoOutputs(torch.nn.Module):
+    """A dict of two outputs of different shapes: frames [B, T, 6] and their mean over time [B, 6]."""
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(8, 6)
+
+    def forward(self, x):
+        h = torch.tanh(self.proj(x))
+        return {"frames": h, "summary": h.mean(dim=1)}
+
+
+def test_every_output_is_compared_at_both_lengths_and_in_real_returnn():
+    """A module returning a dict: PyTorch's two outputs are the references of the core's steps (each
+    output with its own figures, named by its key) and of the RETURNN runs at both lengths."""
+    torch.manual_seed(0)
+    result = pt2returnn.convert(TwoOutputs().eval(), (torch.randn(2, 20, 8),),
+                                dynamic_shapes=({1: torch.export.Dim("time", min=4, max=256)},), returnn=True)
+    assert [(o["name"], o["layer"]) for o in result.report["outputs"]] == [("frames", "output"),
+                                                                           ("summary", "output_summary")]
+    for o in result.report["outputs"]:
+        assert [f["step"] for f in o["steps"]] == ["reference", "reload", "padded-batch"] and all(f["passed"] for f in o["steps"])
+    assert result.net_dict["output_summary"]["is_output_layer"] is True
+    s = steps(result)
+    for name in ("returnn-py", "returnn-json", "returnn-py@time=7", "returnn-json@time=7"):
+        assert s[name]["passed"] and "max abs per output" in s[name]["what"] and s[name]["max_abs"] < 1e-4, s[name]
+
+
 # ---- errors ----
 
 class UnsupportedOp(torch.nn.Module):

@@ -347,6 +347,11 @@ test('input and reference .npy files: compared with PyTorch, and a reference of 
   assert.match(detail, /max abs \S+, ratio \S+ of the tolerance/);
   assert.match(await page.locator('#report').textContent(), /against PyTorch's outputs/);
   assert.equal(await page.locator('#layers tbody tr').count(), report.layers.length);
+  // Each output of the program with its layer, its shape and its figures per step (here the one output).
+  assert.equal(await page.locator('#outputs li').count(), report.outputs.length);
+  const outputLine = await page.locator('#outputs li').first().textContent();
+  assert.ok(outputLine.includes(`(layer output, shape [${report.outputs[0].shape.join(', ')}])`), outputLine);
+  assert.match(outputLine, /reference max abs \S+; reload max abs \S+/);
   await page.screenshot({ path: path.join(shots, 'after-converter-input-reference.png'), fullPage: true });
   // A reference of another shape.
   const wrong = path.join(temp('pt2-wrong-'), 'wrong.npy');

@@ -17,12 +17,12 @@ static const struct {
      "aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"creation ops of new sizes from the input's dims are not lowered yet (arange and ones_like/zeros_like/full_like are)",
-     "aten.full.default "
-     "aten.ones.default aten.zeros.default aten.empty.default "
-     "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
-     "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
-     "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
+    {"an empty tensor's values are undefined until written, and writes into a tensor are not lowered",
+     "aten.empty.default aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default"},
+    {"a tensor made of a value computed from the input's sizes differs per sequence, which is not lowered yet (zeros, ones, full and "
+     "their new_ and _like forms are)",
+     "aten.scalar_tensor.default aten.fill.Tensor"},
+    {"tril and triu of a tensor computed from the input are not lowered yet", "aten.tril.default aten.triu.default"},
     {"baddbmm is not lowered yet (bmm and matmul are, and addmm with a constant weight and bias is linear)",
      "aten.baddbmm.default"},
     {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards), and this one's write is seen",

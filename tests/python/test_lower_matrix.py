@@ -243,6 +243,18 @@ CASES = [
      Case(lambda m, x: torch.addmm(m.b, x.mean(2), m.w), {"w": torch.randn(CHANNELS, 5) * 0.3, "b": torch.randn(5)})),
     ("alias_detach_copy", ["aten.add.Tensor"],
      Case(lambda m, x: torch.alias_copy(m.conv(x)) + torch.detach_copy(x))),
+    # ---- ops13: creation ops of new sizes made of the input's sizes (a scalar constant layer,
+    # every axis broadcast): the batch, the time, a derived T*2, a static size; int64; fill ----
+    ("zeros_batch_time", ["aten.zeros.default"], Case(lambda m, x: torch.where(x > 0, x, torch.zeros(x.shape[0], CHANNELS, x.shape[2])))),
+    ("ones_time", ["aten.ones.default"], Case(lambda m, x: x * torch.ones(x.shape[2]) * 0.5)),
+    ("full_time", ["aten.full.default"], Case(lambda m, x: x + torch.full((x.shape[2],), 0.5))),
+    ("full_derived_time", ["aten.full.default"],
+     Case(lambda m, x: F.interpolate(x, scale_factor=2) * torch.full((x.shape[0], 1, x.shape[2] * 2), 1.5))),
+    ("new_zeros", ["aten.new_zeros.default"], Case(lambda m, x: m.conv(x) + x.new_zeros(x.shape))),
+    ("new_ones", ["aten.new_ones.default"], Case(lambda m, x: x * x.new_ones(x.shape[2]) * 2)),
+    ("new_full", ["aten.new_full.default"], Case(lambda m, x: x - x.new_full((x.shape[0], 1, x.shape[2]), 0.25))),
+    ("ones_int64", ["aten.ones.default"], Case(lambda m, x: ((x > 0).long() + torch.ones(x.shape[2], dtype=torch.long)).float())),
+    ("fill_scalar", ["aten.fill.Scalar"], Case(lambda m, x: x * torch.ops.aten.fill.Scalar(m.conv(x), 0.3))),
 ]
 
 

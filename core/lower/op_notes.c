@@ -30,10 +30,6 @@ static const struct {
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
     {"copy (self's shape and dtype with src's values) is not lowered yet", "aten.copy.default"},
-    {"logical and bitwise ops are lowered between bool tensors, not with a number",
-     "aten.bitwise_and.Scalar aten.bitwise_or.Scalar aten.bitwise_xor.Scalar aten.__and__.Scalar "
-     "aten.__or__.Scalar aten.__xor__.Scalar"},
-    {"where with two numbers is not lowered (RETURNN's switch needs a layer branch)", "aten.where.Scalar"},
     {"this symbolic size arithmetic is not lowered yet",
      "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
      "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "

@@ -43,6 +43,10 @@ static const struct {
     /* Attention scores with the keys (the last axis) after each query (the axis before) set to %s. */
     {"causal_fill", "tf.where(tf.cast(tf.linalg.band_part(tf.ones_like(source(0), dtype=tf.int32), -1, 0), tf.bool), "
                     "source(0), %s)"},
+    /* ops13: bitwise ops of an integer tensor with a number (TF's, exact on int32/int64) */
+    {"bitwise_and_scalar", "tf.bitwise.bitwise_and(source(0), %s)"},
+    {"bitwise_or_scalar", "tf.bitwise.bitwise_or(source(0), %s)"},
+    {"bitwise_xor_scalar", "tf.bitwise.bitwise_xor(source(0), %s)"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
     /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
     {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
@@ -358,6 +362,9 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
         else if (!strcmp(form, "fill_like")) r = number;
+        else if (!strcmp(form, "bitwise_and_scalar")) r = v & number;
+        else if (!strcmp(form, "bitwise_or_scalar")) r = v | number;
+        else if (!strcmp(form, "bitwise_xor_scalar")) r = v ^ number;
         else if (!strcmp(form, "floordiv_scalar") || !strcmp(form, "floormod_scalar")) {
             if (number == 0) return pt2_rt_layer_fail(layer, err, "integer division by zero");
             int64_t q = v / number;

@@ -255,6 +255,15 @@ CASES = [
     ("new_full", ["aten.new_full.default"], Case(lambda m, x: x - x.new_full((x.shape[0], 1, x.shape[2]), 0.25))),
     ("ones_int64", ["aten.ones.default"], Case(lambda m, x: ((x > 0).long() + torch.ones(x.shape[2], dtype=torch.long)).float())),
     ("fill_scalar", ["aten.fill.Scalar"], Case(lambda m, x: x * torch.ops.aten.fill.Scalar(m.conv(x), 0.3))),
+    # ---- ops13: where with two numbers (switch; int64 through int32 and a cast), bitwise ops with a number ----
+    ("where_two_floats", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0, 1.0, -0.5) * m.conv(x))),
+    ("where_two_ints", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0.3, 2, -1).float() * x)),
+    ("bitwise_and_number", ["aten.bitwise_and.Scalar"], Case(lambda m, x: torch.bitwise_and((3 * x).long(), 1).float() * x)),
+    ("bitwise_or_number", ["aten.bitwise_or.Scalar"], Case(lambda m, x: torch.bitwise_or((3 * x).long(), 2).float())),
+    ("bitwise_xor_number", ["aten.bitwise_xor.Scalar"], Case(lambda m, x: torch.bitwise_xor((3 * x).long(), 5).float())),
+    ("and_number", ["aten.__and__.Scalar"], Case(lambda m, x: ((3 * x).long() & 6).float())),
+    ("or_number", ["aten.__or__.Scalar"], Case(lambda m, x: ((3 * x).long() | 1).float())),
+    ("xor_bool_true", ["aten.__xor__.Scalar"], Case(lambda m, x: torch.where((x > 0) ^ True, x, -x))),
 ]
 
 

@@ -50,6 +50,8 @@ static const char *const follows_broadcast[] = {
     "aten.all.dims", "aten.linalg_vector_norm.default",
     /* its attn_mask broadcasts against the scores (lower_sdpa.c looks through an expand) */
     "aten.scaled_dot_product_attention.default",
+    /* its input broadcasts against the product; the product's operands are made real there */
+    "aten.baddbmm.default",
 };
 
 /* Ops of the elementwise tables that need their inputs' axes real (a weight along the channels,

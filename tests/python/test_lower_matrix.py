@@ -264,6 +264,14 @@ CASES = [
     ("and_number", ["aten.__and__.Scalar"], Case(lambda m, x: ((3 * x).long() & 6).float())),
     ("or_number", ["aten.__or__.Scalar"], Case(lambda m, x: ((3 * x).long() | 1).float())),
     ("xor_bool_true", ["aten.__xor__.Scalar"], Case(lambda m, x: torch.where((x > 0) ^ True, x, -x))),
+    # ---- ops13: baddbmm (bmm's dot, alpha and beta by evals, the input broadcast by a combine) ----
+    ("baddbmm_gram_bias", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(x.mean(2, keepdim=True), x, torch.einsum("bct,cg->btg", x, m.w)).sum(2, keepdim=True) * x,
+          {"w": torch.randn(CHANNELS, 5) * 0.3})),
+    ("baddbmm_scaled", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(m.conv(x), x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.5, alpha=2.0))),
+    ("baddbmm_beta_zero", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(x, x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.0))),
 ]
 
 

@@ -135,11 +135,9 @@ static pt2_status fill_value(pt2_lower_context *ctx, const pt2_node *node, doubl
     return pt2_op_scalar(ctx->run, node, name, value, err);
 }
 
-/* A new tensor of one value: a scalar constant layer, every axis broadcast. */
-static pt2_status lower_filled(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    double value;
-    pt2_status st = fill_value(ctx, node, &value, err);
-    if (st) return st;
+/* Node output 0 is a tensor of one value everywhere: a scalar constant layer, every axis broadcast. */
+static pt2_status filled_constant(pt2_lower_context *ctx, const pt2_node *node, double value, pt2_error *err) {
+    pt2_status st;
     if (!isfinite(value)) return pt2_lower_fail(node, err, "a fill value that is not finite (%g) is not lowered: the JSON config cannot hold it", value);
     const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];
     pt2_dtype dtype = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
@@ -159,6 +157,52 @@ static pt2_status lower_filled(pt2_lower_context *ctx, const pt2_node *node, pt2
     return pt2_lower_set_output(ctx, node, layer, meta->rank, dims, err);
 }
 
+static pt2_status lower_filled(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    double value;
+    pt2_status st = fill_value(ctx, node, &value, err);
+    return st ? st : filled_constant(ctx, node, value, err);
+}
+
+/* copy(self, src): src's values in self's shape and dtype (what x.copy_(src) computes once
+ * functionalized). src broadcasts to self's shape as expand does: its missing leading axes and
+ * its size-1 broadcast axes are broadcast axes of the result, its other axes keep their dims (a
+ * time axis of src lines up frame by frame with self's). A dtype change is a cast. */
+static pt2_status lower_copy(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_operand src;
+    pt2_status st = pt2_lower_operand(ctx, node, "src", &src, err);
+    if (st) return st;
+    if (src.is_number) return filled_constant(ctx, node, src.number, err);
+    if (!src.layer) return pt2_lower_fail(node, err, "copying a constant tensor of several elements is not lowered");
+    const pt2_lowered_value *in = src.layer;
+    const pt2_tensor *from = &ctx->run->values[pt2_node_arg(node, "src")->value_id].tensor;
+    const pt2_tensor *result = &ctx->run->values[node->outputs[0].value_id].tensor;
+    if (in->rank > result->rank) return pt2_lower_fail(node, err, "src has more axes (%d) than self (%d)", in->rank, result->rank);
+    pt2_lowered_value out = *in;
+    out.rank = result->rank;
+    int lead = result->rank - in->rank;
+    for (int b = 0; b < result->rank; b++) {
+        if (b < lead) {
+            out.dims[b] = PT2_AXIS_BROADCAST;
+            continue;
+        }
+        int a = b - lead;
+        out.dims[b] = in->dims[a];
+        if (from->shape[a] == result->shape[b] || in->dims[a] < 0) continue;
+        return pt2_lower_fail(node, err, "axis %d: src's size-1 axis ('%s') copied into size %lld is not lowered", b,
+                              ctx->net->dims[in->dims[a]].description, (long long)result->shape[b]);
+    }
+    if (result->dtype == in->shape.dtype) return pt2_axes_set_output_at(ctx, node, 0, &out, err);
+    if (result->dtype != PT2_DTYPE_FLOAT32 && result->dtype != PT2_DTYPE_INT32 && result->dtype != PT2_DTYPE_INT64 &&
+        result->dtype != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "a copy into %s is not lowered (float32, int32, int64 and bool are)", pt2_dtype_name(result->dtype));
+    pt2_rt_layer *layer;
+    if ((st = pt2_lower_new_layer(ctx, node, "cast", &layer, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(result->dtype), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    return st ? st : pt2_lower_set_output(ctx, node, layer, out.rank, out.dims, err);
+}
+
 const pt2_op_lowering pt2_lowerings_creation[] = {
     {"aten.ones_like.default", lower_fill_like, "eval:fill_like"},
     {"aten.zeros_like.default", lower_fill_like, "eval:fill_like"},
@@ -174,4 +218,5 @@ const pt2_op_lowering pt2_lowerings_creation[] = {
     {"aten.new_ones.default", lower_filled, "constant"},
     {"aten.new_full.default", lower_filled, "constant"},
     {"aten.fill.Scalar", lower_fill_like, "eval:fill_like"},
+    {"aten.copy.default", lower_copy, "constant cast"},
     {NULL, NULL, NULL}};

@@ -27,7 +27,6 @@ static const struct {
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
-    {"copy (self's shape and dtype with src's values) is not lowered yet", "aten.copy.default"},
     {"this symbolic size arithmetic is not lowered yet",
      "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
      "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "

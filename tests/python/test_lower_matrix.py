@@ -272,6 +272,12 @@ CASES = [
      Case(lambda m, x: torch.baddbmm(m.conv(x), x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.5, alpha=2.0))),
     ("baddbmm_beta_zero", ["aten.baddbmm.default"],
      Case(lambda m, x: torch.baddbmm(x, x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.0))),
+    # ---- ops13: copy (src's values in self's shape and dtype; no layer when only the map changes:
+    # listed by the op consuming it) ----
+    ("copy_same_shape", ["aten.mul.Tensor"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x)) * x)),
+    ("copy_broadcast", ["aten.add.Tensor"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x).mean(1, keepdim=True)) + x)),
+    ("copy_to_float", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x) > 0) * x)),
+    ("copy_number", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(m.conv(x), m.v) * x, {"v": torch.tensor(0.5)})),
 ]
 
 

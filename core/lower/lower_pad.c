@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lower.h"
+#include "lower_gather.h"
 #include "lower_pad.h"
 #include "lowerings.h"
 
@@ -49,6 +50,26 @@ pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, 
     return pt2_lower_eval(ctx, node, &padded, !strcmp(mode, "reflect") ? "reflect_end" : "replicate_end", (double)right, err);
 }
 
+/* A circular pad of one static axis of size n: a gather at the positions (i - left) mod n for i
+ * in [0, left + n + right), which wraps as PyTorch does (the left part is the axis's end). On the
+ * time each sequence would wrap at its own end, which a gather at fixed positions cannot do on a
+ * padded batch: refused. */
+static pt2_status circular_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                        int64_t left, int64_t right, pt2_error *err) {
+    const pt2_rt_dim *d = &ctx->net->dims[in->dims[axis]];
+    if (in->dims[axis] < 0 || d->kind != PT2_RT_DIM_STATIC)
+        return pt2_lower_fail(node, err, "a circular pad of axis %d ('%s') is not lowered: on the time each sequence of a padded batch "
+                              "wraps at its own end (static axes are lowered)", axis, in->dims[axis] < 0 ? "broadcast" : d->description);
+    int64_t n = d->size, count = left + n + right;
+    if (left > n || right > n) return pt2_lower_fail(node, err, "a circular pad wider than the axis (%lld)", (long long)n);
+    pt2_tensor index;
+    pt2_status st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_INT64, 1, &count, &index, err);
+    if (st) return st;
+    int64_t *p = pt2_tensor_data(&index);
+    for (int64_t i = 0; i < count; i++) p[i] = ((i - left) % n + n) % n;
+    return pt2_lower_gather_constant(ctx, node, in, axis, n, &index, err);
+}
+
 /* pads: (left, right) pairs from the last axis backwards. Each padded axis in turn; the layers
  * of all but the last compute no node value of their own (their output is not PyTorch's). */
 static pt2_status lower_pad_axes(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
@@ -67,7 +88,8 @@ static pt2_status lower_pad_axes(pt2_lower_context *ctx, const pt2_node *node, c
     for (int i = 0; i <= last; i += 2) {
         if (!pads[i] && !pads[i + 1]) continue;
         size_t first_layer = ctx->net->num_layers;
-        pt2_status st = pt2_lower_pad_one_axis(ctx, node, source, in->rank - 1 - i / 2, pads[i], pads[i + 1], mode, value, err);
+        pt2_status st = !strcmp(mode, "circular") ? circular_pad_one_axis(ctx, node, source, in->rank - 1 - i / 2, pads[i], pads[i + 1], err)
+                                                  : pt2_lower_pad_one_axis(ctx, node, source, in->rank - 1 - i / 2, pads[i], pads[i + 1], mode, value, err);
         if (st) return st;
         current = ctx->values[node->outputs[0].value_id];
         source = &current;
@@ -91,9 +113,20 @@ static pt2_status lower_pad(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     if (!st && pt2_node_arg(node, "value")) st = pt2_op_optional_scalar(ctx->run, node, "value", &value, &has_value, err);
     if (st) return st;
     if (!strcmp(mode, "replicate")) mode = "replication";
-    else if (strcmp(mode, "reflect") && strcmp(mode, "constant"))
+    else if (strcmp(mode, "reflect") && strcmp(mode, "constant") && strcmp(mode, "circular"))
         return pt2_lower_fail(node, err, "pad mode '%s' is not lowered", mode);
     return lower_pad_axes(ctx, node, in, pads, count, mode, value, err);
+}
+
+/* _pad_circular takes "pad": (left, right) pairs from the last axis. */
+static pt2_status lower_pad_circular(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int64_t pads[2 * PT2_MAX_RANK];
+    size_t count;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "padding a constant is not lowered");
+    if (!st) st = pt2_op_ints(ctx->run, node, "pad", pads, 2 * PT2_MAX_RANK, &count, err);
+    return st ? st : lower_pad_axes(ctx, node, in, pads, count, "circular", 0, err);
 }
 
 /* reflection_padNd / replication_padNd take "padding": (left, right) pairs from the last axis. */
@@ -110,7 +143,7 @@ static pt2_status lower_named_pad(pt2_lower_context *ctx, const pt2_node *node, 
 }
 
 const pt2_op_lowering pt2_lowerings_pad[] = {
-    {"aten.pad.default", lower_pad, "pad eval:reflect_end eval:replicate_end"},
+    {"aten.pad.default", lower_pad, "pad eval:reflect_end eval:replicate_end gather variable"},
     {"aten.constant_pad_nd.default", lower_pad, "pad"},
     {"aten.reflection_pad1d.default", lower_named_pad, "pad eval:reflect_end"},
     {"aten.replication_pad1d.default", lower_named_pad, "pad eval:replicate_end"},
@@ -119,4 +152,6 @@ const pt2_op_lowering pt2_lowerings_pad[] = {
     {"aten.reflection_pad3d.default", lower_named_pad, "pad eval:reflect_end"},
     {"aten.replication_pad2d.default", lower_named_pad, "pad eval:replicate_end"},
     {"aten.replication_pad3d.default", lower_named_pad, "pad eval:replicate_end"},
+    /* ops13: circular pads of static axes (a gather at wrapped positions) */
+    {"aten._pad_circular.default", lower_pad_circular, "gather variable"},
     {NULL, NULL, NULL}};

@@ -10,8 +10,6 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"circular pads are not lowered yet",
-     "aten._pad_circular.default"},
     {"normalization over several dims (other than group and instance norm), and norms are not lowered yet",
      "aten.native_layer_norm.default aten._native_batch_norm_legit_no_training.default aten._weight_norm.default "
      "aten._weight_norm_interface.default"},

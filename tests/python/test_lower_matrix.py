@@ -278,6 +278,14 @@ CASES = [
     ("copy_broadcast", ["aten.add.Tensor"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x).mean(1, keepdim=True)) + x)),
     ("copy_to_float", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x) > 0) * x)),
     ("copy_number", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(m.conv(x), m.v) * x, {"v": torch.tensor(0.5)})),
+    # ---- ops13: circular pads of static axes (a gather at wrapped positions), one axis and two ----
+    ("pad_circular_channels", ["aten.pad.default"],
+     Case(lambda m, x: F.pad(m.conv(x).transpose(1, 2), (2, 1), mode="circular").sum(-1)[:, None] * x)),
+    ("pad_circular_2d", ["aten.pad.default"],
+     Case(lambda m, x: F.pad(x.reshape(x.shape[0], 2, 4, x.shape[2]).transpose(2, 3), (1, 3, 0, 0), mode="circular")
+          .sum(-1).sum(1)[:, None] + x)),
+    ("pad_circular_op", ["aten._pad_circular.default"],
+     Case(lambda m, x: torch.ops.aten._pad_circular(x.transpose(1, 2), [3, 2])[..., 1:9].transpose(1, 2) + x)),
 ]
 
 

@@ -4,18 +4,22 @@
  * is the reflection of the reflection). */
 #include <string.h>
 
+#include "axes.h"
 #include "lower.h"
 #include "lower_gather.h"
 #include "lower_pad.h"
 #include "lowerings.h"
 
-pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
-                                  int64_t left, int64_t right, const char *mode, double value, pt2_error *err) {
+/* The pad layer itself: a helper named `base`, or the node's own layer (base NULL). */
+static pt2_status pad_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis, int64_t left,
+                            int64_t right, const char *mode, double value, const char *base, pt2_rt_layer **out, int *dims,
+                            pt2_error *err) {
     const char *description;
     pt2_status st = pt2_rt_axis_description(ctx->arena, ctx->net, &in->shape, in->dims[axis], &description, err);
     if (st) return st;
     pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "pad", &layer, err))) return st;
+    if ((st = base ? pt2_lower_new_layer_named(ctx, node, base, "pad", &layer, err) : pt2_lower_new_layer(ctx, node, "pad", &layer, err)))
+        return st;
     pt2_rt_value pair_items[2] = {{.kind = PT2_RT_INT, .int_value = left}, {.kind = PT2_RT_INT, .int_value = right}};
     pt2_rt_value *items = pt2_arena_alloc_array(ctx->arena, 3, sizeof *items, err);
     if (!items) return err->status;
@@ -36,10 +40,28 @@ pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, 
     if (!st) st = pt2_rt_set_bool(layer, "handle_dynamic_dims", !strcmp(mode, "constant"), err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, in->dims, sizeof dims);
+    memcpy(dims, in->dims, sizeof(int) * PT2_MAX_RANK);
     for (int a = 0; a < layer->shape.rank; a++)
         if (pt2_rt_shape_axis(&in->shape, layer->shape.dims[a]) < 0) dims[axis] = layer->shape.dims[a];
+    *out = layer;
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_pad_zeros_helper(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                      int64_t left, int64_t right, const char *base, pt2_lowered_value *out, pt2_error *err) {
+    pt2_rt_layer *layer = NULL;
+    int dims[PT2_MAX_RANK];
+    pt2_status st = pad_layer(ctx, node, in, axis, left, right, "constant", 0, base, &layer, dims, err);
+    if (!st) pt2_axes_value_of(layer, in->rank, dims, out);
+    return st;
+}
+
+pt2_status pt2_lower_pad_one_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                  int64_t left, int64_t right, const char *mode, double value, pt2_error *err) {
+    pt2_rt_layer *layer = NULL;
+    int dims[PT2_MAX_RANK];
+    pt2_status st = pad_layer(ctx, node, in, axis, left, right, mode, value, NULL, &layer, dims, err);
+    if (st) return st;
     if ((st = pt2_lower_set_output(ctx, node, layer, in->rank, dims, err))) return st;
     if (!strcmp(mode, "constant") || !right || ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC) return PT2_OK;
     /* In a padded batch, tf.pad reflects (replicates) at the end of the longest sequence only:

@@ -286,6 +286,16 @@ CASES = [
           .sum(-1).sum(1)[:, None] + x)),
     ("pad_circular_op", ["aten._pad_circular.default"],
      Case(lambda m, x: torch.ops.aten._pad_circular(x.transpose(1, 2), [3, 2])[..., 1:9].transpose(1, 2) + x)),
+    # ---- ops13: avg pools with padding on the time (explicit pads after each sequence's end, a
+    # valid pool, PyTorch's count by a pool of ones), count_include_pad both ways, 1-D and 2-D
+    # (ceil_mode on a dynamic time does not export: torch.export cannot decide its last window) ----
+    ("avg_pool1d_time_padded", ["aten.avg_pool1d.default"], Case(lambda m, x: F.avg_pool1d(m.conv(x), 3, stride=2, padding=1))),
+    ("avg_pool1d_time_padded_excluded", ["aten.avg_pool1d.default"],
+     Case(lambda m, x: F.avg_pool1d(m.conv(x), 3, stride=2, padding=1, count_include_pad=False))),
+    ("avg_pool1d_time_even_kernel_excluded", ["aten.avg_pool1d.default"],
+     Case(lambda m, x: F.avg_pool1d(m.conv(x), 4, stride=2, padding=2, count_include_pad=False))),
+    ("avg_pool2d_time_padded", ["aten.avg_pool2d.default"],
+     Case(lambda m, x: F.avg_pool2d(m.conv(x).reshape(x.shape[0], 2, 4, x.shape[2]), 3, stride=(2, 1), padding=1).flatten(1, 2))),
 ]
 
 

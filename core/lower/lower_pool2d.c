@@ -163,6 +163,13 @@ static pt2_status avg_pool_padded_explicitly(pt2_lower_context *ctx, const pt2_n
         } else lead[i] = p;
         need_count |= lead[i] || extra[i];
     }
+    /* The count's own pool gives each pooled static axis a second static dim of the same size,
+     * which RETURNN does not match with the sums' (derived dims of the time are one dim). */
+    for (int i = 0; i < n && need_count; i++)
+        if (ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "an avg pool whose window count varies along the time and a static axis (axis %d: "
+                                  "count_include_pad=False with padding, or ceil_mode) is not lowered (1-D pools over the time are)",
+                                  2 + i);
     const pt2_lowered_value *counted = NULL;
     if (need_count) {
         snprintf(name, sizeof name, "%s_ones", base);

@@ -296,6 +296,12 @@ CASES = [
      Case(lambda m, x: F.avg_pool1d(m.conv(x), 4, stride=2, padding=2, count_include_pad=False))),
     ("avg_pool2d_time_padded", ["aten.avg_pool2d.default"],
      Case(lambda m, x: F.avg_pool2d(m.conv(x).reshape(x.shape[0], 2, 4, x.shape[2]), 3, stride=(2, 1), padding=1).flatten(1, 2))),
+    # ---- ops13: linear upsampling with align_corners=True over the time (a nearest resize, then an
+    # eval interpolating each sequence from its own length) ----
+    ("upsample_linear1d_align_corners", ["aten.upsample_linear1d.vec"],
+     Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear", align_corners=True))),
+    ("upsample_linear1d_align_corners_x3", ["aten.upsample_linear1d.vec"],
+     Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear", align_corners=True)))),
 ]
 
 

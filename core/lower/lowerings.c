@@ -28,6 +28,7 @@ extern const pt2_op_lowering pt2_lowerings_creation[];
 extern const pt2_op_lowering pt2_lowerings_resize[];
 /* ops13 */
 extern const pt2_op_lowering pt2_lowerings_baddbmm[];
+extern const pt2_op_lowering pt2_lowerings_triangle[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -47,7 +48,7 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_creation,
                                                          pt2_lowerings_resize,
                                                          /* ops13 */
-                                                         pt2_lowerings_baddbmm};
+                                                         pt2_lowerings_baddbmm, pt2_lowerings_triangle};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

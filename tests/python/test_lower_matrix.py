@@ -302,6 +302,13 @@ CASES = [
      Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear", align_corners=True))),
     ("upsample_linear1d_align_corners_x3", ["aten.upsample_linear1d.vec"],
      Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear", align_corners=True)))),
+    # ---- ops13: tril/triu of computed values (positions by range_in_axis, the side by compare,
+    # a switch): attention scores over the time and its keys' copy, channels against the time ----
+    ("triu_scores", ["aten.triu.default"],
+     Case(lambda m, x: torch.triu(torch.einsum("bct,bcs->bts", x, m.conv(x)), 1).sum(-1))),
+    ("tril_scores", ["aten.tril.default"],
+     Case(lambda m, x: torch.einsum("bts,bcs->bct", torch.tril(torch.einsum("bct,bcs->bts", x, m.conv(x)) * 0.1), x))),
+    ("tril_channels_time", ["aten.tril.default"], Case(lambda m, x: torch.tril(m.conv(x), -2))),
 ]
 
 

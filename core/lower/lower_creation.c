@@ -218,5 +218,6 @@ const pt2_op_lowering pt2_lowerings_creation[] = {
     {"aten.new_ones.default", lower_filled, "constant"},
     {"aten.new_full.default", lower_filled, "constant"},
     {"aten.fill.Scalar", lower_fill_like, "eval:fill_like"},
+    {"aten.fill.Tensor", lower_fill_like, "eval:fill_like"},
     {"aten.copy.default", lower_copy, "constant cast"},
     {NULL, NULL, NULL}};

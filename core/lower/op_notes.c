@@ -19,7 +19,7 @@ static const struct {
      "aten.empty.default aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default"},
     {"a tensor made of a value computed from the input's sizes differs per sequence, which is not lowered yet (zeros, ones, full and "
      "their new_ and _like forms are)",
-     "aten.scalar_tensor.default aten.fill.Tensor"},
+     "aten.scalar_tensor.default"},
     {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards), and this one's write is seen",
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",

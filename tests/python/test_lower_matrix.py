@@ -255,6 +255,7 @@ CASES = [
     ("new_full", ["aten.new_full.default"], Case(lambda m, x: x - x.new_full((x.shape[0], 1, x.shape[2]), 0.25))),
     ("ones_int64", ["aten.ones.default"], Case(lambda m, x: ((x > 0).long() + torch.ones(x.shape[2], dtype=torch.long)).float())),
     ("fill_scalar", ["aten.fill.Scalar"], Case(lambda m, x: x * torch.ops.aten.fill.Scalar(m.conv(x), 0.3))),
+    ("fill_tensor", ["aten.fill.Tensor"], Case(lambda m, x: x * torch.ops.aten.fill.Tensor(m.conv(x), m.v), {"v": torch.tensor(-0.4)})),
     # ---- ops13: where with two numbers (switch; int64 through int32 and a cast), bitwise ops with a number ----
     ("where_two_floats", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0, 1.0, -0.5) * m.conv(x))),
     ("where_two_ints", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0.3, 2, -1).float() * x)),

@@ -20,10 +20,9 @@ pt2_status pt2_rt_linear_align_corners_time(pt2_arena *arena, const pt2_rt_net *
     if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
     if (st) return st;
     if (x.dtype != PT2_DTYPE_FLOAT32) return pt2_rt_layer_fail(layer, err, "float32 is interpreted");
-    int64_t time = x.shape[time_axis], inner = 1, time_step = 1, batch_step = 1, total = pt2_tensor_numel(&x);
+    int64_t time = x.shape[time_axis], time_step = 1, batch_step = 1, total = pt2_tensor_numel(&x);
     for (int a = time_axis + 1; a < x.rank; a++) time_step *= x.shape[a];
     for (int a = batch_axis + 1; a < x.rank; a++) batch_step *= x.shape[a];
-    (void)inner;
     const float *px = pt2_tensor_data(&x);
     float *po = pt2_tensor_data(out);
     for (int64_t flat = 0; flat < total; flat++) {

@@ -53,6 +53,10 @@ static const char *const follows_broadcast[] = {
     "aten.embedding.default", "aten.index_select.default", "aten.index.Tensor", "aten.gather.default",
     /* its attn_mask broadcasts against the scores (lower_sdpa.c looks through an expand) */
     "aten.scaled_dot_product_attention.default",
+    /* its input broadcasts against the product; the product's operands are made real there */
+    "aten.baddbmm.default",
+    /* src's map, broadcast to self's shape as expand's */
+    "aten.copy.default",
 };
 
 /* Ops of the elementwise tables that need their inputs' axes real (a weight along the channels,

@@ -5,7 +5,10 @@
  * (RETURNN's tf.cast), and the export's dtype assertions to nothing (the reference run checked
  * them). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "../naming/naming.h"
 
 #include "lower_operands.h"
 #include "lowerings.h"
@@ -72,6 +75,40 @@ static pt2_status lower_logical(pt2_lower_context *ctx, const pt2_node *node, pt
     return st ? st : pt2_lower_broadcast_layer(ctx, node, 1, NULL, "combine", "kind", kind, sources, 2, NULL, err);
 }
 
+/* and/or/xor of a tensor with a number: on an integer tensor TF's bitwise op (an eval, as RETURNN
+ * has no layer for it); on a bool tensor the number decides: x & True, x | False and x ^ False are
+ * x, x ^ True is not x (compare equal False), and x & False / x | True do not depend on x. */
+static pt2_status lower_bitwise_number(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const char *op = strstr(node->target, "and") ? "and" : strstr(node->target, "xor") ? "xor" : "or";
+    const pt2_lowered_value *in;
+    double number;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "a constant operand of a bitwise op is not lowered");
+    if (!st) st = pt2_op_scalar(ctx->run, node, "other", &number, err);
+    if (st) return st;
+    const pt2_arg *other = pt2_node_arg(node, "other");
+    if (other && (other->kind == PT2_ARG_SYM_INT || other->kind == PT2_ARG_SYM_BOOL) && other->value_id >= 0 && ctx->dynamic[other->value_id])
+        return pt2_lower_fail(node, err, "a number computed from the input's sizes is not lowered here");
+    pt2_dtype dtype = in->shape.dtype;
+    if (ctx->run->values[node->outputs[0].value_id].tensor.dtype != dtype)
+        return pt2_lower_fail(node, err, "a result of another dtype than the tensor's is not lowered");
+    if (dtype == PT2_DTYPE_INT64 || dtype == PT2_DTYPE_INT32) {
+        if (number != floor(number)) return pt2_lower_fail(node, err, "a bitwise op with the non-integer %g", number);
+        const char *form = op[0] == 'a' ? "bitwise_and_scalar" : op[0] == 'x' ? "bitwise_xor_scalar" : "bitwise_or_scalar";
+        return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", form, number, in, NULL, err);
+    }
+    if (dtype != PT2_DTYPE_BOOL) return pt2_lower_fail(node, err, "a bitwise op on %s is not lowered (integers and bools are)", pt2_dtype_name(dtype));
+    int truth = number != 0;
+    if ((op[0] == 'a' && truth) || (op[0] != 'a' && !truth)) return pt2_lower_alias(ctx, node, in, err);
+    if (op[0] != 'x') return pt2_lower_fail(node, err, "%s with %s gives a constant, which is not lowered", op, truth ? "True" : "False");
+    const pt2_lowered_value *sources[1] = {in};
+    pt2_broadcast_layer layer;
+    st = pt2_lower_begin_broadcast(ctx, node, 1, NULL, "compare", sources, 1, &layer, err);
+    if (!st) st = pt2_rt_set_string(layer.layer, "kind", "equal", err);
+    if (!st) st = pt2_rt_set_bool(layer.layer, "value", 0, err);
+    return st ? st : pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+}
+
 static pt2_status lower_not(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *sources[1];
     pt2_status st = bool_input(ctx, node, "self", &sources[0], err);
@@ -80,6 +117,38 @@ static pt2_status lower_not(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     if (!st) st = pt2_rt_set_string(layer.layer, "kind", "equal", err);
     if (!st) st = pt2_rt_set_bool(layer.layer, "value", 0, err);
     return st ? st : pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+}
+
+/* where(condition, number, number): RETURNN's switch with both branches numbers, whose dtype
+ * RETURNN takes from the Python type of the numbers (float32, int32 or bool), then a cast where
+ * PyTorch's result is int64. */
+static pt2_status select_numbers(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *condition,
+                                 const pt2_operand *branch, pt2_error *err) {
+    pt2_dtype result = ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    pt2_dtype switched = result == PT2_DTYPE_INT64 ? PT2_DTYPE_INT32 : result;
+    if (switched != PT2_DTYPE_FLOAT32 && switched != PT2_DTYPE_INT32 && switched != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "a %s result of two numbers is not lowered (float32, int64, int32 and bool are)", pt2_dtype_name(result));
+    for (int b = 0; b < 2; b++)
+        if (switched != PT2_DTYPE_FLOAT32 && (branch[b].number != floor(branch[b].number) || fabs(branch[b].number) > 2147483647.0))
+            return pt2_lower_fail(node, err, "the number %g does not fit RETURNN's int32 of an integer branch", branch[b].number);
+    const pt2_lowered_value *sources[1] = {condition};
+    pt2_broadcast_layer layer;
+    char name[220];
+    snprintf(name, sizeof name, "%s_int32", ctx->places[node - ctx->graph->nodes].base);
+    pt2_status st = pt2_lower_begin_broadcast(ctx, node, switched == result, switched == result ? NULL : name, "switch", sources, 1,
+                                              &layer, err);
+    const char *keys[2] = {"true_from", "false_from"};
+    for (int b = 0; b < 2 && !st; b++) st = set_number(node, layer.layer, keys[b], switched, branch[b].number, err);
+    if (st) return st;
+    if (switched == result) return pt2_lower_finish_broadcast(ctx, node, &layer, NULL, err);
+    pt2_lowered_value selected;
+    if ((st = pt2_lower_finish_broadcast(ctx, node, &layer, &selected, err))) return st;
+    pt2_rt_layer *cast;
+    if ((st = pt2_lower_new_layer(ctx, node, "cast", &cast, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, cast, &selected, err);
+    if (!st) st = pt2_rt_set_string(cast, "dtype", pt2_dtype_name(result), err);
+    if (!st) st = pt2_lower_infer(ctx, node, cast, err);
+    return st ? st : pt2_lower_set_output(ctx, node, cast, selected.rank, selected.dims, err);
 }
 
 /* switch(condition, true branch, false branch): each branch a layer or a number. */
@@ -91,7 +160,7 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, con
     if (!st) st = pt2_lower_operand(ctx, node, true_name, &branch[0], err);
     if (!st) st = pt2_lower_operand(ctx, node, false_name, &branch[1], err);
     if (st) return st;
-    if (branch[0].is_number && branch[1].is_number) return pt2_lower_fail(node, err, "both branches are numbers");
+    if (branch[0].is_number && branch[1].is_number) return select_numbers(ctx, node, condition, branch, err);
     for (int b = 0; b < 2; b++)
         if (branch[b].is_constant) {
             pt2_status placed = pt2_lower_constant_layer(ctx, node, &branch[b].constant, condition, &branch[b].placed, err);
@@ -175,6 +244,14 @@ const pt2_op_lowering pt2_lowerings_compare[] = {
     {"aten.where.self", lower_where, "switch variable reinterpret_data"},
     {"aten.where.ScalarOther", lower_where, "switch variable reinterpret_data"},
     {"aten.where.ScalarSelf", lower_where, "switch variable reinterpret_data"},
+    {"aten.where.Scalar", lower_where, "switch cast"}, /* ops13: two numbers */
+    /* ops13: bitwise ops with a number */
+    {"aten.bitwise_and.Scalar", lower_bitwise_number, "eval:bitwise_and_scalar compare"},
+    {"aten.bitwise_or.Scalar", lower_bitwise_number, "eval:bitwise_or_scalar compare"},
+    {"aten.bitwise_xor.Scalar", lower_bitwise_number, "eval:bitwise_xor_scalar compare"},
+    {"aten.__and__.Scalar", lower_bitwise_number, "eval:bitwise_and_scalar compare"},
+    {"aten.__or__.Scalar", lower_bitwise_number, "eval:bitwise_or_scalar compare"},
+    {"aten.__xor__.Scalar", lower_bitwise_number, "eval:bitwise_xor_scalar compare"},
     {"aten.masked_fill.Scalar", lower_masked_fill, "switch variable reinterpret_data"},
     {"aten.masked_fill.Tensor", lower_masked_fill, "switch variable reinterpret_data"},
     {"aten.to.dtype", lower_cast, "cast"},

@@ -26,7 +26,11 @@
 static pt2_status int32_variable(pt2_lower_context *ctx, const pt2_node *node, const char *what, const pt2_tensor *value,
                                  pt2_lowered_value *out, pt2_error *err) {
     char base[240];
-    snprintf(base, sizeof base, "%s_%s", ctx->places[node - ctx->graph->nodes].base, what);
+    /* The layer names its TF variable, and TF's name scopes cannot begin with '_' (TF rewrites such
+     * a name, and the checkpoint would no longer match it): leading underscores are left out. */
+    const char *node_base = ctx->places[node - ctx->graph->nodes].base;
+    while (*node_base == '_') node_base++;
+    snprintf(base, sizeof base, "%s_%s", node_base, what);
     pt2_rt_layer *layer;
     pt2_status st = pt2_lower_new_layer_named(ctx, node, base, "variable", &layer, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", value->shape, (size_t)value->rank, err);
@@ -109,14 +113,11 @@ pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *nod
     return gather_layer(ctx, node, in, axis, &position_v, in->rank - 1, dims, err);
 }
 
-/* x with axis `axis` replaced by the constant `index`'s axes. */
-static pt2_status gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
-                                  const pt2_tensor *index, pt2_error *err) {
+pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                    int64_t size, const pt2_tensor *index, pt2_error *err) {
     const pt2_rt_dim *d = &ctx->net->dims[in->dims[axis]];
     if (d->kind == PT2_RT_DIM_BATCH) return pt2_lower_fail(node, err, "indexing the batch axis (axis %d)", axis);
     if (in->rank - 1 + index->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
-    const pt2_arg *self = pt2_node_arg(node, "self");
-    int64_t size = d->kind == PT2_RT_DIM_STATIC ? ctx->run->values[self->value_id].tensor.shape[axis] : -1;
     pt2_lowered_value position;
     pt2_status st = position_layer(ctx, node, index, size, &position, err);
     if (st) return st;
@@ -125,6 +126,14 @@ static pt2_status gather_constant(pt2_lower_context *ctx, const pt2_node *node, 
     for (int a = 0; a < position.rank; a++) dims[rank++] = position.dims[a];
     for (int a = axis + 1; a < in->rank; a++) dims[rank++] = in->dims[a];
     return gather_layer(ctx, node, in, axis, &position, rank, dims, err);
+}
+
+/* x with axis `axis` replaced by the constant `index`'s axes. */
+static pt2_status gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                  const pt2_tensor *index, pt2_error *err) {
+    const pt2_arg *self = pt2_node_arg(node, "self");
+    int64_t size = ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_STATIC ? ctx->run->values[self->value_id].tensor.shape[axis] : -1;
+    return pt2_lower_gather_constant(ctx, node, in, axis, size, index, err);
 }
 
 pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *table, int axis,

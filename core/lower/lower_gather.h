@@ -15,4 +15,10 @@ pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *nod
 pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *table, int axis,
                                   const pt2_lowered_value *index, pt2_error *err);
 
+/* Node output 0 = `in` with axis `axis` (of static size `size`, -1 for a dynamic one) replaced by
+ * the axes of the constant positions `index` (negative ones count from the end of a static axis):
+ * a gather with an int32 variable (index_select, circular pads). */
+pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                    int64_t size, const pt2_tensor *index, pt2_error *err);
+
 #endif

@@ -497,13 +497,9 @@ pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, c
     return PT2_OK;
 }
 
-static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_lowered_value *a, *b;
-    const char *first = pt2_node_arg(node, "self") ? "self" : "input", *second = pt2_node_arg(node, "other") ? "other" : "mat2";
-    pt2_status st = pt2_lower_input(ctx, node, first, &a, err);
-    if (!st) st = pt2_lower_input(ctx, node, second, &b, err);
-    if (st) return st;
-    if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant is not lowered (use nn.Linear)");
+pt2_status pt2_lower_matmul_values(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *a,
+                                   const pt2_lowered_value *b, const char *base, pt2_lowered_value *out, pt2_error *err) {
+    pt2_status st = PT2_OK;
     if (a->rank < 2 || a->rank != b->rank)
         return pt2_lower_fail(node, err, "operands of %d and %d axes (equal ranks of at least 2 are lowered)", a->rank, b->rank);
     int r = a->rank;
@@ -530,7 +526,8 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
     if ((st = pt2_axes_describe(ctx, node, a, r - 2, &var1, err))) return st;
     if ((st = pt2_axes_describe(ctx, node, b, r - 1, &var2, err))) return st;
     pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "dot", &layer, err))) return st;
+    if ((st = base ? pt2_lower_new_layer_named(ctx, node, base, "dot", &layer, err) : pt2_lower_new_layer(ctx, node, "dot", &layer, err)))
+        return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, a, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, b, err);
     if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "red1", &red1, 1, err);
@@ -542,7 +539,21 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
     int dims[PT2_MAX_RANK];
     memcpy(dims, a->dims, sizeof dims);
     dims[r - 1] = b->dims[r - 1];
+    if (base) {
+        pt2_axes_value_of(layer, r, dims, out);
+        return PT2_OK;
+    }
     return pt2_lower_set_output(ctx, node, layer, r, dims, err);
+}
+
+static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *a, *b;
+    const char *first = pt2_node_arg(node, "self") ? "self" : "input", *second = pt2_node_arg(node, "other") ? "other" : "mat2";
+    pt2_status st = pt2_lower_input(ctx, node, first, &a, err);
+    if (!st) st = pt2_lower_input(ctx, node, second, &b, err);
+    if (st) return st;
+    if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant is not lowered (use nn.Linear)");
+    return pt2_lower_matmul_values(ctx, node, a, b, NULL, NULL, err);
 }
 
 const pt2_op_lowering pt2_lowerings_layout[] = {

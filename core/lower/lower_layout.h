@@ -14,4 +14,9 @@ pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node 
 pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                  int dim, pt2_lowered_value *out, pt2_error *err);
 
+/* a @ b over the last two axes (batched over the leading ones): a dot layer. `base` NULL: it is
+ * the node's output; else a helper layer named `base` whose value goes to *out (baddbmm). */
+pt2_status pt2_lower_matmul_values(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *a,
+                                   const pt2_lowered_value *b, const char *base, pt2_lowered_value *out, pt2_error *err);
+
 #endif

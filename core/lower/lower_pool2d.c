@@ -9,10 +9,16 @@
  * integer padding does. ceil_mode adds a last, partial window; RETURNN has no such option, but its
  * padding "same" (ceil(n/s) windows, the padding split with the smaller half before) gives the
  * same windows when the padding before is 0 on every length the axis can have: always when
- * kernel = stride <= 2 (the common pool of 2), else only on a static axis where it is checked. */
+ * kernel = stride <= 2 (the common pool of 2), else only on a static axis where it is checked.
+ * An avg pool with padding or ceil_mode on the time, or with count_include_pad=False, has its
+ * padding made explicit instead (avg_pool_padded_explicitly). */
+#include <stdio.h>
 #include <string.h>
 
+#include "../naming/naming.h"
 #include "axes.h"
+#include "lower_operands.h"
+#include "lower_pad.h"
 #include "lowerings.h"
 
 typedef struct pool2d_args {
@@ -46,6 +52,11 @@ static pt2_status read_args(pt2_lower_context *ctx, const pt2_node *node, pool2d
     if (st) return st;
     const pt2_arg *divisor = pt2_node_arg(node, "divisor_override");
     if (divisor && divisor->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "divisor_override has no RETURNN equivalent");
+    return PT2_OK;
+}
+
+/* What RETURNN's pool itself cannot do, checked where the avg pool is not padded explicitly. */
+static pt2_status check_pool_padding(const pt2_node *node, const pool2d_args *a, pt2_error *err) {
     if (a->padding[0] != a->padding[1])
         return pt2_lower_fail(node, err, "RETURNN's pool pads every spatial dim alike; padding (%lld, %lld)",
                               (long long)a->padding[0], (long long)a->padding[1]);
@@ -88,6 +99,103 @@ static pt2_status choose_padding(pt2_lower_context *ctx, const pt2_node *node, c
     return PT2_OK;
 }
 
+/* A valid avg pool over the spatial axes of `in` (channels its feature): the node's own layer
+ * (base NULL) or a helper named `base` whose value goes to *out. */
+static pt2_status avg_pool_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, const pool2d_args *a,
+                                 int n, const char *base, pt2_lowered_value *out, pt2_error *err) {
+    const char *spatial[2];
+    pt2_status st = PT2_OK;
+    for (int i = 0; i < n && !st; i++) st = pt2_axes_describe(ctx, node, in, 2 + i, &spatial[i], err);
+    pt2_rt_layer *layer;
+    if (st || (st = base ? pt2_lower_new_layer_named(ctx, node, base, "pool", &layer, err) : pt2_lower_new_layer(ctx, node, "pool", &layer, err)))
+        return st;
+    int64_t ones[2] = {1, 1};
+    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "mode", "avg", err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "pool_size", a->kernel, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "strides", a->stride, n, err);
+    if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "dilation_rate", ones, n, err);
+    if (!st) st = pt2_rt_set_string(layer, "padding", "valid", err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "in_spatial_dims", spatial, n, err);
+    if (!st) st = pt2_rt_set_bool(layer, "use_channel_first", 0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int r = layer->shape.rank;
+    int dims[4] = {in->dims[0], in->dims[1], -1, -1};
+    for (int i = 0; i < n; i++) dims[2 + i] = layer->shape.dims[r - n + i];
+    if (!base) return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
+    pt2_axes_value_of(layer, 2 + n, dims, out);
+    return PT2_OK;
+}
+
+/* An avg pool whose windows reach into padding or past the end (ceil_mode), on the time or with
+ * count_include_pad=False, which RETURNN's pool cannot give on a padded batch: the padding is made
+ * explicit with pad layers, which on the time pad right after each sequence's own end (so a
+ * shorter sequence's windows see zeros there, as PyTorch's run of it alone), and the pool is
+ * "valid". Each window's sum is divided by PyTorch's count, itself an avg pool of ones padded the
+ * same way: with count_include_pad the padding p counts (the input is padded by p first, then
+ * only ceil_mode's overhang is outside), without it only the sequence's own frames count. For
+ * ceil_mode, a right overhang of min(stride - 1, kernel - 1 - p) zeros gives PyTorch's count of
+ * windows, ceil((n + 2p - kernel) / stride) + 1 less a last window starting in the right padding,
+ * on every length. */
+static pt2_status avg_pool_padded_explicitly(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                             const pool2d_args *a, int n, const int64_t *in_sizes, const int64_t *out_sizes,
+                                             pt2_error *err) {
+    const char *base = ctx->places[node - ctx->graph->nodes].base;
+    char name[240];
+    int64_t lead[2] = {0, 0}, extra[2] = {0, 0};
+    pt2_lowered_value padded[2], values_step[2], ones_step[2], ones, sums, counts;
+    const pt2_lowered_value *values = in;
+    pt2_status st = PT2_OK;
+    int need_count = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t k = a->kernel[i], s = a->stride[i], p = a->padding[i];
+        if (a->dilation[i] != 1) return pt2_lower_fail(node, err, "a dilated avg pool");
+        extra[i] = a->ceil_mode ? (s - 1 < k - 1 - p ? s - 1 : k - 1 - p) : 0;
+        if (extra[i] < 0) extra[i] = 0;
+        if ((in_sizes[i] + 2 * p + extra[i] - k) / s + 1 != out_sizes[i])
+            return pt2_lower_fail(node, err, "axis %d: %lld windows expected from PyTorch's output, the padded pool gives %lld", 2 + i,
+                                  (long long)out_sizes[i], (long long)((in_sizes[i] + 2 * p + extra[i] - k) / s + 1));
+        if (a->count_include_pad && p) {
+            snprintf(name, sizeof name, "%s_padded", base);
+            if ((st = pt2_lower_pad_zeros_helper(ctx, node, values, 2 + i, p, p, name, &padded[i], err))) return st;
+            values = &padded[i];
+        } else lead[i] = p;
+        need_count |= lead[i] || extra[i];
+    }
+    /* The count's own pool gives each pooled static axis a second static dim of the same size,
+     * which RETURNN does not match with the sums' (derived dims of the time are one dim). */
+    for (int i = 0; i < n && need_count; i++)
+        if (ctx->net->dims[in->dims[2 + i]].kind == PT2_RT_DIM_STATIC)
+            return pt2_lower_fail(node, err, "an avg pool whose window count varies along the time and a static axis (axis %d: "
+                                  "count_include_pad=False with padding, or ceil_mode) is not lowered (1-D pools over the time are)",
+                                  2 + i);
+    const pt2_lowered_value *counted = NULL;
+    if (need_count) {
+        snprintf(name, sizeof name, "%s_ones", base);
+        if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "fill_like", 1.0, values, &ones, err))) return st;
+        counted = &ones;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!lead[i] && !extra[i]) continue;
+        snprintf(name, sizeof name, "%s_window_values", base);
+        if ((st = pt2_lower_pad_zeros_helper(ctx, node, values, 2 + i, lead[i], lead[i] + extra[i], name, &values_step[i], err)))
+            return st;
+        values = &values_step[i];
+        snprintf(name, sizeof name, "%s_window_ones", base);
+        if ((st = pt2_lower_pad_zeros_helper(ctx, node, counted, 2 + i, lead[i], lead[i] + extra[i], name, &ones_step[i], err)))
+            return st;
+        counted = &ones_step[i];
+    }
+    if (!need_count) return avg_pool_layer(ctx, node, values, a, n, NULL, NULL, err);
+    snprintf(name, sizeof name, "%s_window_means", base);
+    if ((st = avg_pool_layer(ctx, node, values, a, n, name, &sums, err))) return st;
+    snprintf(name, sizeof name, "%s_window_shares", base);
+    if ((st = avg_pool_layer(ctx, node, counted, a, n, name, &counts, err))) return st;
+    const pt2_lowered_value *sources[2] = {&sums, &counts};
+    return pt2_lower_broadcast_layer(ctx, node, 1, NULL, "combine", "kind", "truediv", sources, 2, NULL, err);
+}
+
 static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *v, *in;
     pt2_lowered_value storage;
@@ -102,15 +210,22 @@ static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt
     const pt2_tensor *y = &ctx->run->values[node->outputs[0].value_id].tensor;
     int64_t in_sizes[2], out_sizes[2];
     for (int i = 0; i < n; i++) in_sizes[i] = x->shape[2 + i], out_sizes[i] = y->shape[2 + i];
+    /* An avg pool with padding or ceil_mode on the time, or with count_include_pad=False and
+     * padding: its padding made explicit. */
+    int explicit_padding = 0;
+    for (int i = 0; i < n && !a.max; i++) {
+        int dynamic = ctx->net->dims[v->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
+        explicit_padding |= (a.padding[i] && (dynamic || !a.count_include_pad)) || (a.ceil_mode && dynamic);
+    }
+    if (explicit_padding) {
+        if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
+        return avg_pool_padded_explicitly(ctx, node, in, &a, n, in_sizes, out_sizes, err);
+    }
+    if ((st = check_pool_padding(node, &a, err))) return st;
     int same;
     if ((st = choose_padding(ctx, node, &a, n, v, in_sizes, out_sizes, &same, err))) return st;
-    /* RETURNN's use_time_mask masks an avg pool with the int 0, which TF's where refuses against
-     * float data: an avg pool cannot mask, so on the time it must not read past a sequence's end. */
-    for (int i = 0; i < n && !a.max; i++)
-        if (ctx->net->dims[v->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC && (same || a.padding[i]))
-            return pt2_lower_fail(node, err, "avg pooling with padding or ceil_mode on the time: the last windows of a "
-                                  "shorter sequence would read past its end in a padded batch (RETURNN's avg pool cannot "
-                                  "mask: its mask value 0 is an int)");
+    /* (RETURNN's use_time_mask masks an avg pool with the int 0, which TF's where refuses against
+     * float data: an avg pool reading past a sequence's end took the explicit padding above.) */
     if ((st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err))) return st;
     const char *spatial[2];
     int any_dynamic = 0;
@@ -194,7 +309,7 @@ const pt2_op_lowering pt2_lowerings_pool2d[] = {
     {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
     {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
     {"aten.max_pool2d.default", lower_pool_nd, "pool reinterpret_data"},
-    {"aten.avg_pool2d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.avg_pool2d.default", lower_pool_nd, "pool reinterpret_data pad eval:fill_like combine"},
     /* 1-D max pools and the values of pools with indices (issue 13) */
     {"aten.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
     {"aten.max_pool1d_with_indices.default", lower_pool_nd, "pool reinterpret_data"},
@@ -202,5 +317,5 @@ const pt2_op_lowering pt2_lowerings_pool2d[] = {
     /* pt2returnn.export's max_pool1d keeps the time dynamic (aten's specialises it); the same
      * arguments as aten.max_pool1d */
     {"pt2returnn.max_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
-    {"aten.avg_pool1d.default", lower_pool_nd, "pool reinterpret_data"},
+    {"aten.avg_pool1d.default", lower_pool_nd, "pool reinterpret_data pad eval:fill_like combine"},
     {NULL, NULL, NULL}};

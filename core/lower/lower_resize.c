@@ -18,13 +18,15 @@
  * "transposed_conv" with stride f, a kernel of 3 f taps holding those weights (per channel: the
  * filter is diagonal in the channels; over two axes the product of the axes' weights) and
  * remove_padding 2 f: exactly n f frames. align_corners=True takes its weights from the length,
- * (n - 1) / (out - 1), which no fixed filter has.
+ * (n - 1) / (out - 1), which no fixed filter has: in 1-D over the time a nearest resize then an eval
+ * interpolating each sequence from its own length (linear_align_corners_time below).
  *
  * On static axes (images) any ratio and align_corners=True: see lower_resize_static below. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../naming/naming.h"
 #include "axes.h"
 #include "lower_pad.h"
 #include "lowerings.h"
@@ -226,6 +228,37 @@ static void linear_taps(int64_t factor, double *weights) {
 
 #define MAX_LINEAR_FACTOR 64
 
+/* 1-D linear with align_corners=True over the time by an integer factor f: each sequence's source
+ * positions j (n - 1) / (n f - 1) depend on its own length n, which no fixed filter has. A nearest
+ * "resize" by f gives the output's dim T * f (input frame i is its frame i f), then an eval
+ * interpolates each sequence from its own length (tf.gather at the two source frames, by the
+ * sequence lengths of that dim). */
+static pt2_status linear_align_corners_time(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v,
+                                            pt2_error *err) {
+    const pt2_lowered_value *in;
+    pt2_lowered_value storage, repeated;
+    int64_t factor;
+    pt2_status st = read_factors(ctx, node, v, 1, &factor, err);
+    if (!st) st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err);
+    if (st) return st;
+    const char *description;
+    char name[240];
+    snprintf(name, sizeof name, "%s_repeated", ctx->places[node - ctx->graph->nodes].base);
+    pt2_rt_layer *layer;
+    if ((st = pt2_axes_describe(ctx, node, in, 2, &description, err))) return st;
+    if ((st = pt2_lower_new_layer_named(ctx, node, name, "resize", &layer, err))) return st;
+    st = pt2_lower_add_source(ctx, layer, in, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+    if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK] = {in->dims[0], in->dims[1], pt2_axes_new_dim(layer, in)};
+    if (dims[2] < 0) return pt2_lower_fail(node, err, "the upsampled time has no dim of its own");
+    pt2_axes_value_of(layer, 3, dims, &repeated);
+    return pt2_lower_eval(ctx, node, &repeated, "linear_align_corners_time", (double)factor, err);
+}
+
 static pt2_status lower_upsample_linear(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *v, *in;
     pt2_lowered_value storage;
@@ -237,9 +270,10 @@ static pt2_status lower_upsample_linear(pt2_lower_context *ctx, const pt2_node *
     if (!v || v->rank != 2 + n || ctx->net->dims[v->dims[0]].kind != PT2_RT_DIM_BATCH)
         return pt2_lower_fail(node, err, "lowered for [batch, channel, %s] data from a layer", n == 1 ? "L" : "H, W");
     if (needs_matrix(ctx, node, v, n, align_corners)) return lower_resize_static(ctx, node, v, n, 0, align_corners, err);
+    if (align_corners && n == 1) return linear_align_corners_time(ctx, node, v, err);
     if (align_corners)
-        return pt2_lower_fail(node, err, "align_corners=True takes its weights from the length ((n-1)/(out-1)), which no "
-                                         "fixed filter over a dynamic axis has; lowered on static axes");
+        return pt2_lower_fail(node, err, "bilinear align_corners=True over the time takes its weights from each sequence's "
+                                         "length, which is lowered in 1-D (and on static axes)");
     if ((st = read_factors(ctx, node, v, n, factors, err))) return st;
     /* The interpreter's 1-D transposed_conv slides over the time only; a static axis takes its matrix. */
     if (n == 1 && ctx->net->dims[v->dims[2]].kind == PT2_RT_DIM_STATIC) return lower_resize_static(ctx, node, v, n, 0, 0, err);
@@ -306,8 +340,10 @@ const pt2_op_lowering pt2_lowerings_resize[] = {
     {"aten.upsample_nearest1d.default", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.vec", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.default", lower_upsample_nearest, "resize linear reinterpret_data"},
-    {"aten.upsample_linear1d.vec", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
-    {"aten.upsample_linear1d.default", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
+    {"aten.upsample_linear1d.vec", lower_upsample_linear,
+     "pad eval:replicate_end transposed_conv linear reinterpret_data resize eval:linear_align_corners_time"},
+    {"aten.upsample_linear1d.default", lower_upsample_linear,
+     "pad eval:replicate_end transposed_conv linear reinterpret_data resize eval:linear_align_corners_time"},
     {"aten.upsample_bilinear2d.vec", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
     {"aten.upsample_bilinear2d.default", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
     {NULL, NULL, NULL}};

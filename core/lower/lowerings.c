@@ -26,6 +26,9 @@ extern const pt2_op_lowering pt2_lowerings_gather[];
 extern const pt2_op_lowering pt2_lowerings_einsum[];
 extern const pt2_op_lowering pt2_lowerings_creation[];
 extern const pt2_op_lowering pt2_lowerings_resize[];
+/* ops13 */
+extern const pt2_op_lowering pt2_lowerings_baddbmm[];
+extern const pt2_op_lowering pt2_lowerings_triangle[];
 
 /* Each group lists its ops once; a new group is added here. Where two groups list the same
  * target, the earlier group wins (compare's casts, which also cast to another dtype, before
@@ -43,7 +46,9 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_flip, pt2_lowerings_stats, pt2_lowerings_gather,
                                                          pt2_lowerings_einsum,
                                                          pt2_lowerings_creation,
-                                                         pt2_lowerings_resize};
+                                                         pt2_lowerings_resize,
+                                                         /* ops13 */
+                                                         pt2_lowerings_baddbmm, pt2_lowerings_triangle};
 
 extern const pt2_module_lowering pt2_module_lowerings_attention[];
 

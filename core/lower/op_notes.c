@@ -10,30 +10,20 @@
 static const struct {
     const char *reason, *targets;
 } unlowered_reasons[] = {
-    {"circular pads are not lowered yet",
-     "aten._pad_circular.default"},
     {"weight norm's reparametrisation of a weight (computed from parameters, it folds into the constant weight) is not "
      "lowered on the input's path",
      "aten._weight_norm.default aten._weight_norm_interface.default"},
     {"a reduction over every axis includes the batch, which RETURNN keeps",
      "aten.prod.default aten.std.default aten.std_mean.default aten.var.default aten.var_mean.default aten.all.default aten.any.default aten.max.default aten.min.default aten.sum.default aten.mean.default"},
-    {"creation ops of new sizes from the input's dims are not lowered yet (arange and ones_like/zeros_like/full_like are)",
-     "aten.full.default "
-     "aten.ones.default aten.zeros.default aten.empty.default "
-     "aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default "
-     "aten.new_full.default aten.new_ones.default aten.new_zeros.default aten.scalar_tensor.default "
-     "aten.fill.Scalar aten.fill.Tensor aten.tril.default aten.triu.default"},
-    {"baddbmm is not lowered yet (bmm and matmul are, and addmm with a constant weight and bias is linear)",
-     "aten.baddbmm.default"},
+    {"an empty tensor's values are undefined until written, and writes into a tensor are not lowered",
+     "aten.empty.default aten.empty.memory_format aten.empty_like.default aten.empty_strided.default aten.new_empty.default"},
+    {"a tensor made of a value computed from the input's sizes differs per sequence, which is not lowered yet (zeros, ones, full and "
+     "their new_ and _like forms are)",
+     "aten.scalar_tensor.default"},
     {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards), and this one's write is seen",
      "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor"},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
-    {"copy (self's shape and dtype with src's values) is not lowered yet", "aten.copy.default"},
-    {"logical and bitwise ops are lowered between bool tensors, not with a number",
-     "aten.bitwise_and.Scalar aten.bitwise_or.Scalar aten.bitwise_xor.Scalar aten.__and__.Scalar "
-     "aten.__or__.Scalar aten.__xor__.Scalar"},
-    {"where with two numbers is not lowered (RETURNN's switch needs a layer branch)", "aten.where.Scalar"},
     {"this symbolic size arithmetic is not lowered yet",
      "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
      "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "

@@ -23,6 +23,8 @@ extern const pt2_rt_layer_class pt2_rt_layers_length[];
 extern const pt2_rt_layer_class pt2_rt_layers_gather[];
 extern const pt2_rt_layer_class pt2_rt_layers_range[];
 extern const pt2_rt_layer_class pt2_rt_layers_resize[];
+/* ops13 */
+extern const pt2_rt_layer_class pt2_rt_layers_constant[];
 
 /* rec first: its eval handles the sequence reversal and passes other expressions on. */
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_layers_conv, pt2_rt_layers_elementwise,
@@ -33,7 +35,9 @@ static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_l
                                                      /* gather branch */
                                                      pt2_rt_layers_length, pt2_rt_layers_gather,
                                                      pt2_rt_layers_range,
-                                                     pt2_rt_layers_resize};
+                                                     pt2_rt_layers_resize,
+                                                     /* ops13 */
+                                                     pt2_rt_layers_constant};
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)

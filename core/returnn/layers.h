@@ -81,6 +81,11 @@ void pt2_rt_store(pt2_tensor *t, int64_t i, double v);
 pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err);
 
+/* The eval form "linear_align_corners_time": on a nearest upsampling of the time by `factor`, each
+ * sequence interpolated linearly with align_corners=True (core/returnn/layers_resize_time.c). */
+pt2_status pt2_rt_linear_align_corners_time(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                            const pt2_rt_tensor *in, int64_t factor, pt2_tensor *out, pt2_error *err);
+
 /* The eval form "roll_time_back": frame t of the time axis is frame (t + shift) mod T. */
 pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err);

@@ -43,6 +43,23 @@ static const struct {
     /* Attention scores with the keys (the last axis) after each query (the axis before) set to %s. */
     {"causal_fill", "tf.where(tf.cast(tf.linalg.band_part(tf.ones_like(source(0), dtype=tf.int32), -1, 0), tf.bool), "
                     "source(0), %s)"},
+    /* ops13: linear interpolation with align_corners=True of each sequence, on a nearest
+     * upsampling by %s of the time (core/returnn/layers_resize_time.c says what it computes) */
+    {"linear_align_corners_time",
+     "(lambda d, f: (lambda perm: (lambda x, n, t: (lambda i, w: tf.transpose("
+     "tf.gather(x, i * f, axis=1, batch_dims=1) * (1.0 - w) + "
+     "tf.gather(x, tf.minimum(i + 1, n[:, None] - 1) * f, axis=1, batch_dims=1) * w, tf.math.invert_permutation(perm)))"
+     "(*(lambda s: (tf.minimum(tf.cast(tf.floor(s), tf.int32), n[:, None] - 1), "
+     "tf.reshape(s - tf.floor(s), tf.concat([tf.shape(s), tf.ones([d.batch_ndim - 2], tf.int32)], 0))))"
+     "(tf.cast(tf.range(t)[None, :], tf.float32) * (tf.cast(n[:, None] - 1, tf.float32) / "
+     "tf.cast(tf.maximum(n[:, None] * f - 1, 1), tf.float32)))))"
+     "(tf.transpose(d.placeholder, perm), d.get_sequence_lengths() // f, tf.shape(d.placeholder)[d.time_dim_axis]))"
+     "([d.batch_dim_axis, d.time_dim_axis] + [a for a in range(d.batch_ndim) if a not in (d.batch_dim_axis, d.time_dim_axis)]))"
+     "(source(0, as_data=True), int(%s))"},
+    /* ops13: bitwise ops of an integer tensor with a number (TF's, exact on int32/int64) */
+    {"bitwise_and_scalar", "tf.bitwise.bitwise_and(source(0), %s)"},
+    {"bitwise_or_scalar", "tf.bitwise.bitwise_or(source(0), %s)"},
+    {"bitwise_xor_scalar", "tf.bitwise.bitwise_xor(source(0), %s)"},
     {"reverse_sequence", PT2_REC_EVAL_REVERSE}, /* not elementwise: the rec family's eval runs it */
     /* The frames of the time axis moved %s back (the first ones to the end), as tf.roll. */
     {"roll_time_back", "tf.roll(source(0), shift=-int(%s), axis=source(0, as_data=True).time_dim_axis)"},
@@ -318,6 +335,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "concat_time_per_sequence")) return pt2_rt_pack_joined_sequences(arena, net, layer, &inputs[0], out, err);
     if (form && (!strcmp(form, "prod_feature") || !strcmp(form, "prod_time")))
         return pt2_rt_prod_broadcast(arena, net, layer, &inputs[0], !strcmp(form, "prod_time"), out, err);
+    if (form && !strcmp(form, "linear_align_corners_time"))
+        return pt2_rt_linear_align_corners_time(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && !strcmp(form, "roll_time_back")) return pt2_rt_roll_time_back(arena, net, layer, &inputs[0], (int64_t)number, out, err);
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
@@ -358,6 +377,9 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
         else if (!strcmp(form, "fill_like")) r = number;
+        else if (!strcmp(form, "bitwise_and_scalar")) r = v & number;
+        else if (!strcmp(form, "bitwise_or_scalar")) r = v | number;
+        else if (!strcmp(form, "bitwise_xor_scalar")) r = v ^ number;
         else if (!strcmp(form, "floordiv_scalar") || !strcmp(form, "floormod_scalar")) {
             if (number == 0) return pt2_rt_layer_fail(layer, err, "integer division by zero");
             int64_t q = v / number;

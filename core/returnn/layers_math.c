@@ -199,9 +199,17 @@ static pt2_status switch_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     pt2_status st = switch_sources(layer, num_inputs, &t, &f, err);
     if (st) return st;
     if (inputs[0].dtype != PT2_DTYPE_BOOL) return pt2_rt_layer_fail(layer, err, "the condition must be bool");
-    if (t < 0 && f < 0) return pt2_rt_layer_fail(layer, err, "one branch must be a layer");
     if ((st = pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err))) return st;
-    out->dtype = inputs[t >= 0 ? t : f].dtype;
+    if (t >= 0 || f >= 0) {
+        out->dtype = inputs[t >= 0 ? t : f].dtype;
+        return PT2_OK;
+    }
+    /* Both branches numbers: RETURNN's dtype is the Python type of the true branch (a float
+     * float32, an int int32, a bool bool: Data.template_from_constant), the false one cast to it. */
+    const pt2_rt_value *number = pt2_rt_get_option(layer, "true_from");
+    out->dtype = number->kind == PT2_RT_FLOAT ? PT2_DTYPE_FLOAT32 : number->kind == PT2_RT_INT ? PT2_DTYPE_INT32 :
+                 number->kind == PT2_RT_BOOL ? PT2_DTYPE_BOOL : PT2_DTYPE_INVALID;
+    if (out->dtype == PT2_DTYPE_INVALID) return pt2_rt_layer_fail(layer, err, "true_from must be a layer or a number");
     return PT2_OK;
 }
 

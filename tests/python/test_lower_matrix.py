@@ -243,6 +243,73 @@ CASES = [
      Case(lambda m, x: torch.addmm(m.b, x.mean(2), m.w), {"w": torch.randn(CHANNELS, 5) * 0.3, "b": torch.randn(5)})),
     ("alias_detach_copy", ["aten.add.Tensor"],
      Case(lambda m, x: torch.alias_copy(m.conv(x)) + torch.detach_copy(x))),
+    # ---- ops13: creation ops of new sizes made of the input's sizes (a scalar constant layer,
+    # every axis broadcast): the batch, the time, a derived T*2, a static size; int64; fill ----
+    ("zeros_batch_time", ["aten.zeros.default"], Case(lambda m, x: torch.where(x > 0, x, torch.zeros(x.shape[0], CHANNELS, x.shape[2])))),
+    ("ones_time", ["aten.ones.default"], Case(lambda m, x: x * torch.ones(x.shape[2]) * 0.5)),
+    ("full_time", ["aten.full.default"], Case(lambda m, x: x + torch.full((x.shape[2],), 0.5))),
+    ("full_derived_time", ["aten.full.default"],
+     Case(lambda m, x: F.interpolate(x, scale_factor=2) * torch.full((x.shape[0], 1, x.shape[2] * 2), 1.5))),
+    ("new_zeros", ["aten.new_zeros.default"], Case(lambda m, x: m.conv(x) + x.new_zeros(x.shape))),
+    ("new_ones", ["aten.new_ones.default"], Case(lambda m, x: x * x.new_ones(x.shape[2]) * 2)),
+    ("new_full", ["aten.new_full.default"], Case(lambda m, x: x - x.new_full((x.shape[0], 1, x.shape[2]), 0.25))),
+    ("ones_int64", ["aten.ones.default"], Case(lambda m, x: ((x > 0).long() + torch.ones(x.shape[2], dtype=torch.long)).float())),
+    ("fill_scalar", ["aten.fill.Scalar"], Case(lambda m, x: x * torch.ops.aten.fill.Scalar(m.conv(x), 0.3))),
+    ("fill_tensor", ["aten.fill.Tensor"], Case(lambda m, x: x * torch.ops.aten.fill.Tensor(m.conv(x), m.v), {"v": torch.tensor(-0.4)})),
+    # ---- ops13: where with two numbers (switch; int64 through int32 and a cast), bitwise ops with a number ----
+    ("where_two_floats", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0, 1.0, -0.5) * m.conv(x))),
+    ("where_two_ints", ["aten.where.Scalar"], Case(lambda m, x: torch.where(x > 0.3, 2, -1).float() * x)),
+    ("bitwise_and_number", ["aten.bitwise_and.Scalar"], Case(lambda m, x: torch.bitwise_and((3 * x).long(), 1).float() * x)),
+    ("bitwise_or_number", ["aten.bitwise_or.Scalar"], Case(lambda m, x: torch.bitwise_or((3 * x).long(), 2).float())),
+    ("bitwise_xor_number", ["aten.bitwise_xor.Scalar"], Case(lambda m, x: torch.bitwise_xor((3 * x).long(), 5).float())),
+    ("and_number", ["aten.__and__.Scalar"], Case(lambda m, x: ((3 * x).long() & 6).float())),
+    ("or_number", ["aten.__or__.Scalar"], Case(lambda m, x: ((3 * x).long() | 1).float())),
+    ("xor_bool_true", ["aten.__xor__.Scalar"], Case(lambda m, x: torch.where((x > 0) ^ True, x, -x))),
+    # ---- ops13: baddbmm (bmm's dot, alpha and beta by evals, the input broadcast by a combine) ----
+    ("baddbmm_gram_bias", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(x.mean(2, keepdim=True), x, torch.einsum("bct,cg->btg", x, m.w)).sum(2, keepdim=True) * x,
+          {"w": torch.randn(CHANNELS, 5) * 0.3})),
+    ("baddbmm_scaled", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(m.conv(x), x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.5, alpha=2.0))),
+    ("baddbmm_beta_zero", ["aten.baddbmm.default"],
+     Case(lambda m, x: torch.baddbmm(x, x, F.softmax(torch.bmm(x.transpose(1, 2), m.conv(x)), -1), beta=0.0))),
+    # ---- ops13: copy (src's values in self's shape and dtype; no layer when only the map changes:
+    # listed by the op consuming it) ----
+    ("copy_same_shape", ["aten.mul.Tensor"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x)) * x)),
+    ("copy_broadcast", ["aten.add.Tensor"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x).mean(1, keepdim=True)) + x)),
+    ("copy_to_float", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(x, m.conv(x) > 0) * x)),
+    ("copy_number", ["aten.copy.default"], Case(lambda m, x: torch.ops.aten.copy(m.conv(x), m.v) * x, {"v": torch.tensor(0.5)})),
+    # ---- ops13: circular pads of static axes (a gather at wrapped positions), one axis and two ----
+    ("pad_circular_channels", ["aten.pad.default"],
+     Case(lambda m, x: F.pad(m.conv(x).transpose(1, 2), (2, 1), mode="circular").sum(-1)[:, None] * x)),
+    ("pad_circular_2d", ["aten.pad.default"],
+     Case(lambda m, x: F.pad(x.reshape(x.shape[0], 2, 4, x.shape[2]).transpose(2, 3), (1, 3, 0, 0), mode="circular")
+          .sum(-1).sum(1)[:, None] + x)),
+    ("pad_circular_op", ["aten._pad_circular.default"],
+     Case(lambda m, x: torch.ops.aten._pad_circular(x.transpose(1, 2), [3, 2])[..., 1:9].transpose(1, 2) + x)),
+    # ---- ops13: avg pools with padding on the time (explicit pads after each sequence's end, a
+    # valid pool, PyTorch's count by a pool of ones), count_include_pad both ways, 1-D and 2-D
+    # (ceil_mode on a dynamic time does not export: torch.export cannot decide its last window) ----
+    ("avg_pool1d_time_padded", ["aten.avg_pool1d.default"], Case(lambda m, x: F.avg_pool1d(m.conv(x), 3, stride=2, padding=1))),
+    ("avg_pool1d_time_padded_excluded", ["aten.avg_pool1d.default"],
+     Case(lambda m, x: F.avg_pool1d(m.conv(x), 3, stride=2, padding=1, count_include_pad=False))),
+    ("avg_pool1d_time_even_kernel_excluded", ["aten.avg_pool1d.default"],
+     Case(lambda m, x: F.avg_pool1d(m.conv(x), 4, stride=2, padding=2, count_include_pad=False))),
+    ("avg_pool2d_time_padded", ["aten.avg_pool2d.default"],
+     Case(lambda m, x: F.avg_pool2d(m.conv(x).reshape(x.shape[0], 2, 4, x.shape[2]), 3, stride=(2, 1), padding=1).flatten(1, 2))),
+    # ---- ops13: linear upsampling with align_corners=True over the time (a nearest resize, then an
+    # eval interpolating each sequence from its own length) ----
+    ("upsample_linear1d_align_corners", ["aten.upsample_linear1d.vec"],
+     Case(lambda m, x: F.interpolate(m.conv(x), scale_factor=2, mode="linear", align_corners=True))),
+    ("upsample_linear1d_align_corners_x3", ["aten.upsample_linear1d.vec"],
+     Case(lambda m, x: torch.tanh(F.interpolate(x, scale_factor=3, mode="linear", align_corners=True)))),
+    # ---- ops13: tril/triu of computed values (positions by range_in_axis, the side by compare,
+    # a switch): attention scores over the time and its keys' copy, channels against the time ----
+    ("triu_scores", ["aten.triu.default"],
+     Case(lambda m, x: torch.triu(torch.einsum("bct,bcs->bts", x, m.conv(x)), 1).sum(-1))),
+    ("tril_scores", ["aten.tril.default"],
+     Case(lambda m, x: torch.einsum("bts,bcs->bct", torch.tril(torch.einsum("bct,bcs->bts", x, m.conv(x)) * 0.1), x))),
+    ("tril_channels_time", ["aten.tril.default"], Case(lambda m, x: torch.tril(m.conv(x), -2))),
 ]
 
 

@@ -29,7 +29,12 @@ typedef struct activation_params {
         const T pa = (T)p.a, pb = (T)p.b, pc = (T)p.c;                                                      \
         switch (kind) {                                                                                      \
         case A_RELU: for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0); break; \
-        case A_LEAKY_RELU: for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * pa; break;        \
+        case A_LEAKY_RELU: /* the product for every element, then a select: a loop gcc vectorises */      \
+            for (int64_t i = 0; i < n; i++) {                                                                \
+                T v = x[i], scaled = v * pa;                                                                 \
+                o[i] = v > 0 ? v : scaled;                                                                   \
+            }                                                                                                \
+            break;                                                                                           \
         case A_GELU: for (int64_t i = 0; i < n; i++) o[i] = (T)0.5 * x[i] * ((T)1 + ERF(x[i] * (T)SQRT_HALF)); break; \
         case A_GELU_TANH:                                                                                    \
             for (int64_t i = 0; i < n; i++) {                                                                \

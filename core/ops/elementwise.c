@@ -460,7 +460,8 @@ static pt2_status binary_tensors(pt2_arena *arena, binary_op op, const pt2_tenso
     pt2_broadcast_view(&a, rank, shape, &va);
     pt2_broadcast_view(&b, rank, shape, &vb);
     pt2_dtype out_dtype = is_comparison(op) ? PT2_DTYPE_BOOL : compute;
-    if ((st = pt2_tensor_alloc(arena, out_dtype, rank, shape, &o, err))) return st;
+    /* Every element is written by the row loop below: not zeroed first. */
+    if ((st = pt2_tensor_alloc_uninit(arena, out_dtype, rank, shape, &o, err))) return st;
     if (pt2_tensor_numel(&o) > 0) {
         const pt2_tensor *views[3] = {&o, &va, &vb};
         strided_loop loop;

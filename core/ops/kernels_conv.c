@@ -105,9 +105,23 @@ void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight,
 }
 
 size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g) {
-    int64_t group_out = g->out_channels / g->groups;
-    return pt2_gemm_scratch_floats() +
-           (size_t)(group_out * g->kernel_height * g->kernel_width * g->in_height * g->in_width);
+    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
+    int64_t taps = g->kernel_height * g->kernel_width;
+    return pt2_gemm_scratch_floats() + (size_t)(group_out * taps * g->in_height * g->in_width) +
+           (size_t)(group_out * taps * group_in);
+}
+
+/* weight[c, r] (c < rows of `in_rows`, r < cols) -> out[r, c]: the GEMM then reads rows (o,kh,kw)
+ * of the transposed weight contiguously instead of gathering them at a stride of out*taps floats
+ * once per tile of the output. */
+static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t cols, float *restrict out) {
+    enum { TILE = 16 };
+    for (int64_t r0 = 0; r0 < cols; r0 += TILE)
+        for (int64_t c0 = 0; c0 < in_rows; c0 += TILE) {
+            int64_t r1 = r0 + TILE < cols ? r0 + TILE : cols, c1 = c0 + TILE < in_rows ? c0 + TILE : in_rows;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++) out[r * in_rows + c] = w[c * cols + r];
+        }
 }
 
 void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
@@ -115,7 +129,7 @@ void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const floa
     int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
     int64_t taps = g->kernel_height * g->kernel_width, in_plane = g->in_height * g->in_width;
     int64_t out_plane = g->out_height * g->out_width;
-    float *cols = scratch + pt2_gemm_scratch_floats();
+    float *cols = scratch + pt2_gemm_scratch_floats(), *weight_t = cols + group_out * taps * in_plane;
     for (int64_t n = 0; n < g->batch; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
             float *o = out + (n * g->out_channels + grp * group_out) * out_plane;
@@ -123,8 +137,10 @@ void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const floa
                 float b = bias ? bias[grp * group_out + oc] : 0.0f;
                 for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
             }
-            /* weight[c, (o,kh,kw)] read transposed: rows (o,kh,kw), columns c. */
-            pt2_matrix_view a = {weight + grp * group_in * group_out * taps, 1, group_out * taps};
+            /* weight[c, (o,kh,kw)] transposed: rows (o,kh,kw), columns c. */
+            if (n == 0 || g->groups > 1)
+                transpose_weight(weight + grp * group_in * group_out * taps, group_in, group_out * taps, weight_t);
+            pt2_matrix_view a = {weight_t, group_in, 1};
             pt2_matrix_view b = {x + (n * g->in_channels + grp * group_in) * in_plane, in_plane, 1};
             pt2_gemm_matrix(group_out * taps, in_plane, group_in, a, b, cols, in_plane, 0, scratch);
             for (int64_t oc = 0; oc < group_out; oc++)

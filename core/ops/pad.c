@@ -64,7 +64,8 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
         return pt2_op_set_output(ctx, node, 0, &out, err);
     }
     if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
-    if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
+    /* Both paths below write every element: not zeroed first. */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, x.rank, shape, &out, err))) return st;
     if (count == 2 && x.rank >= 1) {
         /* The common case (1-D audio padding): copy each row, then fill its two margins. */
         int64_t width = x.shape[x.rank - 1], left = pads[0], out_width = shape[x.rank - 1];
@@ -72,10 +73,14 @@ static pt2_status pad_tensor(pt2_run_context *ctx, const pt2_node *node, const c
         for (int64_t r = 0; r < rows; r++) {
             const float *in = pt2_f32(&x) + r * width;
             float *o = pt2_f32(&out) + r * out_width;
-            for (int64_t j = 0; j < out_width; j++) {
-                int64_t i = j - left;
-                if (i >= 0 && i < width) continue;
-                int64_t source = source_index(mode, i, width);
+            /* the margins only: [0, left) and [left + width, out_width) */
+            int64_t left_end = left < out_width ? left : out_width, right_start = left + width > 0 ? left + width : 0;
+            for (int64_t j = 0; j < left_end; j++) {
+                int64_t source = source_index(mode, j - left, width);
+                o[j] = source < 0 ? (float)value : in[source];
+            }
+            for (int64_t j = right_start; j < out_width; j++) {
+                int64_t source = source_index(mode, j - left, width);
                 o[j] = source < 0 ? (float)value : in[source];
             }
             int64_t start = left < 0 ? -left : 0, end = width < out_width - left ? width : out_width - left;

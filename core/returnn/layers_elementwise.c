@@ -245,7 +245,12 @@ static void apply_unary(unary_op op, double number, const float *src, float *p, 
     case OP_RSQRT: MAP(1.0 / sqrt(v));
     case OP_SOFTPLUS: MAP(v > 20 ? v : log1p(exp(v)));
     case OP_ELU: MAP(v > 0 ? v : expm1(v));
-    case OP_LEAKY_RELU: MAP(v < 0 ? number * v : v); /* max(alpha * x, x) for alpha < 1 */
+    case OP_LEAKY_RELU: /* max(alpha * x, x) for alpha < 1; the product for every element vectorises */
+        for (int64_t i = 0; i < n; i++) {
+            double v = src[i], scaled = number * v;
+            p[i] = (float)(v < 0 ? scaled : v);
+        }
+        break;
     case OP_GELU: MAP(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
     case OP_GELU_TANH: MAP(0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))));
     case OP_SILU: MAP(v / (1.0 + exp(-v)));

@@ -359,3 +359,8 @@ case("clamp_float_bounds_on_int", lambda x: torch.clamp(x, min=-2.5), lambda: [r
 case("div_scalar_by_int_tensor", lambda x: 1.0 / x, lambda: [randint(1, 9, 3, 4)], ROUNDED)
 case("transpose_then_view_copies", lambda x: x.transpose(1, 2).reshape(2, -1), lambda: [randn(2, 3, 4)])
 case("expand_then_contiguous_add", lambda x, y: x.expand(3, 4) + y.t(), lambda: [randn(1, 4), randn(4, 3, seed=1)], ROUNDED)
+# Kernel paths of the reference run (bench/ speed work): a 1-D pad that crops one side (only the
+# margins are filled), and a transposing copy whose sizes are not multiples of its 4 x 4 blocks.
+case("pad_1d_crop_left", lambda x: F.pad(x, (-2, 3), value=0.25), lambda: [randn(2, 3, 9)])
+case("pad_1d_crop_right", lambda x: F.pad(x, (3, -2), mode="constant"), lambda: [randn(2, 3, 9)])
+case("transpose_odd_sizes_copies", lambda x: x.transpose(1, 2).reshape(2, -1), lambda: [randn(2, 7, 19)])

@@ -411,9 +411,18 @@ static void mark_read(const pt2_arg *a, unsigned char *used) {
     }
 }
 
+/* Does the op write into an input (aten.add_, copy_, fill_: its name ends in '_', but not a
+ * dunder such as __and__)? Its effect is the write, whether or not its result is read. */
+static int writes_an_input(const char *target) {
+    if (strncmp(target, "aten.", 5)) return 0;
+    const char *name = target + 5;
+    size_t length = strcspn(name, ".");
+    return length > 1 && name[length - 1] == '_' && strncmp(name, "__", 2);
+}
+
 /* Nodes whose results nothing reads (on the way to no output) are not lowered: e.g. the reshape
  * a recomposed linear no longer reads (core/graph/recompose.h). A node without outputs (an
- * assertion) stays. */
+ * assertion) stays, and so does one writing into an input. */
 static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynamic, pt2_error *err) {
     const pt2_graph *graph = ctx->graph;
     unsigned char *used = pt2_arena_alloc(ctx->arena, graph->num_values + 1, err);
@@ -432,7 +441,7 @@ static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynami
                 read |= used[out->value_id];
             }
         }
-        if (outputs && !read) {
+        if (outputs && !read && !writes_an_input(node->target)) {
             node_dynamic[n] = 0;
             continue;
         }

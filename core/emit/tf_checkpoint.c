@@ -192,6 +192,16 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
     if (!sorted) return err->status;
     /* A variable that is a strided view (a transposed weight) is made contiguous in memory that
      * the next variable reuses: the weights are not held twice besides the data written. */
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t bytes;
+        if (pt2_mul_size((size_t)pt2_tensor_numel(&variables[i].tensor), pt2_dtype_size(variables[i].tensor.dtype), &bytes) &&
+            pt2_add_size(total, bytes, &total))
+            continue;
+        total = 0; /* a size that overflows fails below, when it is copied */
+        break;
+    }
+    pt2_strbuf_reserve(data_out, total);
     pt2_arena one_variable;
     pt2_arena_init_child(&one_variable, scratch);
     pt2_status st = PT2_OK;

@@ -313,7 +313,9 @@ static pt2_status check_ready_layers(void *user, pt2_run_context *run, size_t no
         const pt2_rt_layer *layer = &c->lowered->net->layers[l];
         pt2_layer_check *check = &c->out->items[c->slot[l]];
         pt2_status st = verify_layer(c->scratch, c->lowered, layer, c->atol, c->rtol, check, err);
-        pt2_arena_reset(c->scratch);
+        /* Freed, not reset: kept blocks of every size some layer needed would add up to more
+         * than any one layer's need. */
+        pt2_arena_free(c->scratch);
         if (st) return st;
         c->out->failed += !check->passed;
         if (c->references && (st = pt2_layer_reference_of(c->arena, c->lowered, layer, &c->references[c->slot[l]], err)))

@@ -218,7 +218,7 @@ static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err
     if (rounded == 0) rounded = ALIGN;
     pt2_arena_block *b = arena->head;
     if (!b || b->size - b->used < rounded) {
-        if (rounded >= CHUNK_BYTES / 4) {
+        if (rounded >= (arena->own_block_bytes ? arena->own_block_bytes : CHUNK_BYTES / 4)) {
             /* A big allocation gets its own block, linked behind the current chunk so the
              * chunk's free space stays usable. */
             pt2_arena_block *big = new_block(arena, rounded, err);

@@ -20,6 +20,10 @@ typedef struct pt2_arena {
     size_t bound_bytes;     /* while a reader runs: the most used_bytes may reach; 0 = no bound */
     const char *bound_file; /* the file that reader reads, named when the bound is hit */
     uint64_t next_serial;   /* blocks are numbered as they are taken (pt2_arena_mark) */
+    /* Allocations of at least this many bytes get a block of their own, which pt2_arena_release
+     * can free; 0 means the default (a quarter of a chunk). A run that releases its values lowers
+     * it, so that small values do not stay behind in shared chunks. */
+    size_t own_block_bytes;
 } pt2_arena;
 
 #define PT2_ARENA_DEFAULT_LIMIT ((size_t)1 << 31) /* 2 GiB: the WASM heap's practical ceiling */

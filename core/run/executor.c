@@ -569,7 +569,7 @@ static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_
     return PT2_OK;
 }
 
-static pt2_status run_nodes(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
+static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
     const pt2_graph *graph = out->graph;
     const void **scratch = NULL;
     held_storage *held = NULL;
@@ -588,6 +588,18 @@ static pt2_status run_nodes(pt2_run_context *out, pt2_run_release *release, pt2_
         if (release && (st = after_node(out, i, mark, release, scratch, held, err))) return st;
     }
     return PT2_OK;
+}
+
+#define RELEASABLE_BYTES ((size_t)16 << 10) /* values from this size on can be released one by one */
+
+/* A releasing run gives values of RELEASABLE_BYTES and more blocks of their own: small ones in a
+ * shared chunk would stay until the conversion ends. */
+static pt2_status run_nodes(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
+    size_t own_block_bytes = out->arena->own_block_bytes;
+    if (release) out->arena->own_block_bytes = RELEASABLE_BYTES;
+    pt2_status st = run_nodes_with(out, release, err);
+    out->arena->own_block_bytes = own_block_bytes;
+    return st;
 }
 
 static pt2_status start_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,

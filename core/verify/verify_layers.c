@@ -342,11 +342,14 @@ pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_contex
     pt2_run_nodes_depending(g, depends_on_input, run_node);
     memcpy(release_after, run_plan, g->num_values * sizeof *release_after);
     /* The first run kept the graph's outputs for the later steps; this one's copies go after
-     * their checks. */
+     * their checks, and the first run's are the outputs again afterwards. */
+    pt2_run_value *first_outputs = pt2_arena_alloc_array(arena, g->num_outputs + 1, sizeof *first_outputs, err);
+    if (!first_outputs) return err->status;
     for (size_t i = 0; i < g->num_outputs; i++) {
         const pt2_arg *a = &g->outputs[i].arg;
-        if (a->kind == PT2_ARG_TENSOR && a->value_id >= 0 && depends_on_input[a->value_id])
-            release_after[a->value_id] = g->values[a->value_id].producer;
+        if (a->kind != PT2_ARG_TENSOR || a->value_id < 0 || !depends_on_input[a->value_id]) continue;
+        first_outputs[i] = lowered->run->values[a->value_id];
+        release_after[a->value_id] = g->values[a->value_id].producer;
     }
     size_t count = 0;
     for (size_t l = 0; l < n; l++) {
@@ -383,6 +386,8 @@ pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_contex
     pt2_run_release release = {release_after, run_node, check_ready_layers, &c, 0};
     pt2_status st = pt2_run_graph_again(lowered->run, &release, err);
     pt2_arena_free(&scratch);
+    for (size_t i = 0; i < g->num_outputs; i++)
+        if (first_outputs[i].is_set) lowered->run->values[g->outputs[i].arg.value_id] = first_outputs[i];
     if (st) return st;
     if (c.next != count) return pt2_fail(err, PT2_ERR_INTERNAL, "%zu layers were not checked during the run", count - c.next);
     out->count = count;

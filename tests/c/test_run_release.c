@@ -113,11 +113,13 @@ static void check_model(const char *dir, const char *name) {
         CHECK(references && !strcmp(references[i].layer, during.items[i].layer) && references[i].value.storage,
               "%s: reference %zu is not layer '%s'", name, i, during.items[i].layer);
     }
-    /* Every dynamic value is gone again after the checks, the graph's output included (the
-     * first run's copy of it is the caller's). */
+    /* Every dynamic value is gone again after the checks; the graph's output is the first run's. */
     for (size_t v = 0; v < graph.num_values; v++)
         if (graph.values[v].kind == PT2_VALUE_TENSOR && plan[v] != PT2_RUN_KEEP && run.values[v].is_set)
             CHECK(run.values[v].released, "%s: value '%s' held after the checks", name, graph.values[v].name);
+    pt2_tensor y_after;
+    CHECK(!pt2_run_output(&run, 0, &y_after, &err) && y_after.storage == y.storage && same_tensor(&y_after, &y_kept),
+          "%s: the run's output after the checks is not the first run's", name);
 
     /* The checks during the run compare: a conv weight left in PyTorch's layout is caught. */
     if (!strcmp(name, "conv_stack")) {

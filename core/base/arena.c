@@ -13,6 +13,8 @@ struct pt2_arena_block {
     pt2_arena_block *next;
     size_t size; /* usable bytes after the header */
     size_t used;
+    int own;         /* holds one large allocation (not a chunk of small ones) */
+    uint64_t serial; /* when it was taken (pt2_arena_mark), so a step can free the large blocks it made */
     /* data follows, ALIGN-aligned */
 };
 
@@ -74,6 +76,46 @@ int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p) {
     return 0;
 }
 
+/* A block of its own: one large allocation fills it (chunks hold many small ones). */
+static int is_own_block(const pt2_arena_block *b) { return b->own; }
+
+static void release_block(pt2_arena *arena, pt2_arena_block **link) {
+    pt2_arena_block *b = *link;
+    *link = b->next;
+    size_t total = b->size + header_size();
+    for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= total;
+    free(b);
+}
+
+int pt2_arena_release(pt2_arena *arena, const void *p) {
+    for (pt2_arena_block **link = &arena->head; *link; link = &(*link)->next) {
+        pt2_arena_block *b = *link;
+        if ((const char *)b + header_size() != (const char *)p || !is_own_block(b)) continue;
+        release_block(arena, link);
+        return 1;
+    }
+    return 0;
+}
+
+uint64_t pt2_arena_mark(const pt2_arena *arena) { return arena->next_serial; }
+
+size_t pt2_arena_release_since(pt2_arena *arena, uint64_t mark, const void *const *keep, size_t num_keep) {
+    size_t released = 0;
+    for (pt2_arena_block **link = &arena->head; *link;) {
+        pt2_arena_block *b = *link;
+        const char *start = (const char *)b + header_size(), *end = start + b->size;
+        int kept = b->serial < mark || !is_own_block(b);
+        for (size_t k = 0; k < num_keep && !kept; k++) kept = (const char *)keep[k] >= start && (const char *)keep[k] < end;
+        if (kept) {
+            link = &b->next;
+            continue;
+        }
+        released += b->size + header_size();
+        release_block(arena, link);
+    }
+    return released;
+}
+
 int pt2_mul_size(size_t a, size_t b, size_t *out) {
     if (a && b > SIZE_MAX / a) return 0;
     *out = a * b;
@@ -130,6 +172,7 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
         pt2_arena_block *b = *best;
         *best = b->next;
         b->next = NULL;
+        b->serial = arena->next_serial++;
         return b;
     }
     size_t total;
@@ -153,6 +196,7 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
     pt2_arena_block *b = raw;
     b->size = size;
     b->used = 0;
+    b->serial = arena->next_serial++;
     for (pt2_arena *p = arena; p; p = p->parent) {
         p->used_bytes += total;
         if (p->used_bytes > p->peak_bytes) p->peak_bytes = p->used_bytes;
@@ -174,12 +218,13 @@ static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err
     if (rounded == 0) rounded = ALIGN;
     pt2_arena_block *b = arena->head;
     if (!b || b->size - b->used < rounded) {
-        if (rounded >= CHUNK_BYTES / 4) {
+        if (rounded >= (arena->own_block_bytes ? arena->own_block_bytes : CHUNK_BYTES / 4)) {
             /* A big allocation gets its own block, linked behind the current chunk so the
              * chunk's free space stays usable. */
             pt2_arena_block *big = new_block(arena, rounded, err);
             if (!big) return NULL;
             big->used = big->size;
+            big->own = 1;
             if (arena->head) {
                 big->next = arena->head->next;
                 arena->head->next = big;
@@ -193,6 +238,7 @@ static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err
         }
         pt2_arena_block *chunk = new_block(arena, CHUNK_BYTES, err);
         if (!chunk) return NULL;
+        chunk->own = 0;
         chunk->next = arena->head;
         arena->head = chunk;
         b = chunk;

@@ -19,6 +19,11 @@ typedef struct pt2_arena {
     struct pt2_arena *parent; /* a child arena's blocks count towards its parent's use, limit and peak */
     size_t bound_bytes;     /* while a reader runs: the most used_bytes may reach; 0 = no bound */
     const char *bound_file; /* the file that reader reads, named when the bound is hit */
+    uint64_t next_serial;   /* blocks are numbered as they are taken (pt2_arena_mark) */
+    /* Allocations of at least this many bytes get a block of their own, which pt2_arena_release
+     * can free; 0 means the default (a quarter of a chunk). A run that releases its values lowers
+     * it, so that small values do not stay behind in shared chunks. */
+    size_t own_block_bytes;
 } pt2_arena;
 
 #define PT2_ARENA_DEFAULT_LIMIT ((size_t)1 << 31) /* 2 GiB: the WASM heap's practical ceiling */
@@ -37,6 +42,16 @@ void pt2_arena_reset(pt2_arena *arena);
  * one): a layer's output computed among its temporaries then outlives them without a copy.
  * Returns 1 when moved, 0 when p is not such an allocation of `from` (the caller copies). */
 int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p);
+
+/* Frees, at once, the allocation starting at p when it has a block of its own (a large one: a
+ * value of the reference run released after its last reader). Returns 1 when freed, 0 when p is
+ * no such allocation of `arena` (then nothing changes). */
+int pt2_arena_release(pt2_arena *arena, const void *p);
+/* A mark of "now": pt2_arena_release_since frees the blocks of their own (large allocations)
+ * taken after it, except those that hold one of the `keep` addresses: a step's temporaries go
+ * when the step ends, its results stay. Returns the bytes freed. */
+uint64_t pt2_arena_mark(const pt2_arena *arena);
+size_t pt2_arena_release_since(pt2_arena *arena, uint64_t mark, const void *const *keep, size_t num_keep);
 
 /* The reader bound: reading a file may allocate at most PT2_READER_MEMORY_MULTIPLE times the
  * file's size plus PT2_READER_MEMORY_ALLOWANCE. A file that needs more (shared pickle references

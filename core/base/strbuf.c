@@ -33,6 +33,17 @@ static int reserve(pt2_strbuf *sb, size_t extra) {
     return 1;
 }
 
+void pt2_strbuf_reserve(pt2_strbuf *sb, size_t extra) {
+    if (sb->failed || extra > SIZE_MAX - sb->length - 1 || sb->length + extra + 1 <= sb->capacity) return;
+    char *p = realloc(sb->data, sb->length + extra + 1);
+    if (!p) {
+        sb->failed = 1;
+        return;
+    }
+    sb->data = p;
+    sb->capacity = sb->length + extra + 1;
+}
+
 void pt2_strbuf_append(pt2_strbuf *sb, const void *bytes, size_t n) {
     if (!reserve(sb, n)) return;
     if (n) memcpy(sb->data + sb->length, bytes, n);

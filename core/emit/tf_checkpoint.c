@@ -190,12 +190,23 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
     /* Data in the caller's order (as TensorFlow's BundleWriter does), index entries sorted by key. */
     placed_variable *sorted = pt2_arena_alloc_array(scratch, count + 1, sizeof *sorted, err);
     if (!sorted) return err->status;
-    /* A variable that is a strided view (a transposed weight) is made contiguous in memory that
-     * the next variable reuses: the weights are not held twice besides the data written. */
+    /* A variable that is a strided view (a transposed weight) is made contiguous in memory freed
+     * before the next variable: the weights are not held twice besides the data written (kept
+     * blocks of every variable's size would add up to that). */
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t bytes;
+        if (pt2_mul_size((size_t)pt2_tensor_numel(&variables[i].tensor), pt2_dtype_size(variables[i].tensor.dtype), &bytes) &&
+            pt2_add_size(total, bytes, &total))
+            continue;
+        total = 0; /* a size that overflows fails below, when it is copied */
+        break;
+    }
+    pt2_strbuf_reserve(data_out, total);
     pt2_arena one_variable;
     pt2_arena_init_child(&one_variable, scratch);
     pt2_status st = PT2_OK;
-    for (size_t i = 0; i < count && !st; i++, pt2_arena_reset(&one_variable)) {
+    for (size_t i = 0; i < count && !st; i++, pt2_arena_free(&one_variable)) {
         if (!variables[i].name || !variables[i].name[0]) {
             st = pt2_fail(err, PT2_ERR_INTERNAL, "checkpoint variable %zu has an empty name", i);
             break;

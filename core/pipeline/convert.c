@@ -166,8 +166,8 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     if (r->failed_step) pt2_json_write_string(j, r->failed_step);
     else pt2_strbuf_puts(j, "null");
     pt2_strbuf_printf(j, ",\n  \"num_layers\": %zu,\n  \"num_variables\": %zu,", r->num_layers, r->num_variables);
-    pt2_strbuf_printf(j, "\n  \"weight_bytes\": %zu,\n  \"peak_memory_bytes\": %zu,\n  \"steps\": [", r->weight_bytes,
-                      r->peak_memory_bytes);
+    pt2_strbuf_printf(j, "\n  \"weight_bytes\": %zu,\n  \"peak_memory_bytes\": %zu,\n  \"peak_values_bytes\": %zu,"
+                         "\n  \"steps\": [", r->weight_bytes, r->peak_memory_bytes, r->peak_values_bytes);
     for (size_t i = 0; i < r->num_steps; i++) write_step_json(j, &r->steps[i], i == 0);
     pt2_strbuf_puts(j, "\n  ],\n  \"layers\": ");
     write_checks_json(j, checks);
@@ -187,8 +187,9 @@ static pt2_status write_reports(pt2_convert_result *r, pt2_error *err) {
     if (r->extra_layers_text) pt2_strbuf_printf(t, "\n%s", r->extra_layers_text);
     pt2_strbuf_printf(t, "\n%zu RETURNN layers, %zu checkpoint variables; %s\n", r->num_layers, r->num_variables,
                       r->failed_step ? "a check FAILED" : "every check passed");
-    pt2_strbuf_printf(t, "memory: peak %.1f MiB (model file, values, checks and output files), weights %.1f MiB\n",
-                      r->peak_memory_bytes / 1048576.0, r->weight_bytes / 1048576.0);
+    pt2_strbuf_printf(t, "memory: peak %.1f MiB (model file, values, checks and output files), weights %.1f MiB, "
+                         "largest set of values alive at once %.1f MiB\n",
+                      r->peak_memory_bytes / 1048576.0, r->weight_bytes / 1048576.0, r->peak_values_bytes / 1048576.0);
     if (j->failed || t->failed) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the report");
     return PT2_OK;
 }
@@ -249,7 +250,15 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         }
         inputs = cast;
     }
-    if ((st = pt2_run_graph(arena, &graph, inputs, num_inputs, &options->run, &run, err))) return st;
+    /* The run releases each value after its last reader, keeping its shape and the constants: that
+     * is what the lowering reads. The checks run with a second run (pt2_verify_layers_during_run). */
+    int32_t *release_plan = pt2_arena_alloc_array(arena, graph.num_values + 1, sizeof *release_plan, err);
+    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph.num_values + 1, err);
+    if (!release_plan || !depends_on_input) return err->status;
+    pt2_run_plan_release(&graph, release_plan, depends_on_input);
+    pt2_run_release first_run = {release_plan, NULL, NULL, NULL, 0};
+    if ((st = pt2_run_graph_releasing(arena, &graph, inputs, num_inputs, &options->run, &first_run, &run, err))) return st;
+    result->peak_values_bytes = first_run.peak_live_bytes;
     if ((st = pt2_output_records_from_run(arena, &graph, &run, &records, &num_outputs, err))) return st;
     if (!num_outputs) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     torch_output = records[0].reference;
@@ -263,13 +272,16 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     result->pytorch_output = records[0].pytorch;
     steps[num_steps++] = reference;
     progress_done(options, &steps[num_steps - 1]);
-    pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
 
     progress(options, "layers", "lowering to RETURNN layers, each checked on PyTorch's inputs");
     start = now_seconds();
     if ((st = pt2_lower_graph(arena, &graph, &run, &net, &lowered, err))) return st;
     pt2_output_records_name(records, num_outputs, &net);
-    if ((st = pt2_verify_layers(arena, &lowered, options->atol, options->rtol, &checks, err))) return st;
+    pt2_layer_reference *references = NULL;
+    if ((st = pt2_verify_layers_during_run(arena, &lowered, release_plan, depends_on_input, options->atol, options->rtol,
+                                           &checks, options->keep_layer_references ? &references : NULL, NULL, err)))
+        return st;
+    pt2_xnn_release(); /* the runs' XNNPACK operators and packed weights are not needed again */
     step_record layers = {"layers", "every layer run with RETURNN semantics on PyTorch's inputs", now_seconds() - start,
                           1, checks.failed == 0, 0, 0, 0};
     for (size_t i = 0; i < checks.count; i++) {
@@ -278,10 +290,9 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!(checks.items[i].worst_ratio <= layers.worst_ratio)) layers.worst_ratio = checks.items[i].worst_ratio;
     }
     if (checks.failed && !result->failed_step) result->failed_step = "layers";
-    if (options->keep_layer_references) {
-        pt2_layer_reference *references;
-        if ((st = pt2_collect_layer_references(arena, &lowered, &references, &result->num_layer_references, err))) return st;
+    if (references) {
         result->layer_references = references;
+        result->num_layer_references = checks.count;
     }
     steps[num_steps++] = layers;
     progress_done(options, &steps[num_steps - 1]);

@@ -73,6 +73,9 @@ typedef struct pt2_convert_result {
     /* Memory: the parameters' bytes, and the conversion's peak (its arena, which holds the model
      * file, the values and the checks' scratch, plus the output files once written). */
     size_t weight_bytes, peak_memory_bytes;
+    /* The most bytes the reference run's values (not the parameters) held at once, each
+     * released after its last reader: the model's own working set. */
+    size_t peak_values_bytes;
     /* For checks the caller adds (e.g. real RETURNN in the CLI): the input the conversion ran
      * on and the reference run's output (arena-owned, contiguous). */
     pt2_tensor input, reference_output;

@@ -1,6 +1,7 @@
 #include "executor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../ops/registry.h"
@@ -33,6 +34,8 @@ static pt2_status tensor_value(pt2_run_context *ctx, const pt2_node *node, int i
     if (!v->is_set)
         return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "reads '%s' before it is computed%s",
                          ctx->graph->values[id].name, "");
+    if (v->released) /* a plan that released it too early: a bug, never a stale read */
+        return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "reads '%s' after its release%s", ctx->graph->values[id].name, "");
     *out = v->tensor;
     return PT2_OK;
 }
@@ -286,6 +289,7 @@ pt2_status pt2_op_set_output(pt2_run_context *ctx, const pt2_node *node, size_t 
     if (st) return st;
     ctx->values[out->value_id].tensor = *value;
     ctx->values[out->value_id].is_set = 1;
+    ctx->values[out->value_id].released = 0;
     return PT2_OK;
 }
 
@@ -397,8 +401,209 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
 
 static int can_run(const char *target) { return pt2_op_find(target) != NULL; }
 
-pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
-                         const pt2_run_options *options, pt2_run_context *out, pt2_error *err) {
+/* ---------------------------------------------------------------- releasing */
+
+/* Calls visit(value id) for every value an argument reads. */
+static void each_read(const pt2_arg *a, void (*visit)(void *user, int id), void *user) {
+    switch (a->kind) {
+    case PT2_ARG_TENSOR:
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL:
+    case PT2_ARG_SYM_FLOAT:
+        if (a->value_id >= 0) visit(user, a->value_id);
+        break;
+    case PT2_ARG_TENSORS:
+    case PT2_ARG_OPTIONAL_TENSORS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->value_ids[i] >= 0) visit(user, a->value_ids[i]);
+        break;
+    case PT2_ARG_SYM_INTS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->syms[i].is_value && a->syms[i].value_id >= 0) visit(user, a->syms[i].value_id);
+        break;
+    default: break;
+    }
+}
+
+typedef struct last_reader {
+    int32_t *release_after;
+    int32_t node;
+} last_reader;
+
+static void note_reader(void *user, int id) {
+    last_reader *r = user;
+    if (r->release_after[id] != PT2_RUN_KEEP && r->release_after[id] < r->node) r->release_after[id] = r->node;
+}
+
+typedef struct reads_marked {
+    const unsigned char *marked;
+    int any;
+} reads_marked;
+
+static void note_marked(void *user, int id) {
+    reads_marked *r = user;
+    r->any |= r->marked[id];
+}
+
+static void mark_node_outputs(const pt2_node *node, unsigned char *marked) {
+    for (size_t o = 0; o < node->num_outputs; o++) {
+        const pt2_arg *out = &node->outputs[o];
+        if (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) {
+            for (size_t i = 0; i < out->count; i++)
+                if (out->value_ids[i] >= 0) marked[out->value_ids[i]] = 1;
+        } else if (out->value_id >= 0 && out->kind != PT2_ARG_NONE) {
+            marked[out->value_id] = 1;
+        }
+    }
+}
+
+void pt2_run_nodes_depending(const pt2_graph *graph, const unsigned char *depends_on_input, unsigned char *out) {
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        reads_marked r = {depends_on_input, 0};
+        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_marked, &r);
+        out[n] = (unsigned char)r.any;
+    }
+}
+
+void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsigned char *dynamic) {
+    memset(dynamic, 0, graph->num_values);
+    for (size_t v = 0; v < graph->num_values; v++) release_after[v] = -1;
+    for (size_t i = 0; i < graph->num_inputs; i++) {
+        const pt2_graph_input *in = &graph->inputs[i];
+        if (in->value_id < 0) continue;
+        release_after[in->value_id] = PT2_RUN_KEEP;
+        if (in->kind == PT2_INPUT_USER) dynamic[in->value_id] = 1;
+    }
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        reads_marked r = {dynamic, 0};
+        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_marked, &r);
+        if (r.any) mark_node_outputs(node, dynamic);
+    }
+    /* A value that does not depend on the input is a constant: the lowering reads it. */
+    for (size_t v = 0; v < graph->num_values; v++)
+        if (!dynamic[v]) release_after[v] = PT2_RUN_KEEP;
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        last_reader r = {release_after, (int32_t)n};
+        /* A value no node reads goes right after the node that makes it. */
+        for (size_t o = 0; o < node->num_outputs; o++) each_read(&node->outputs[o], note_reader, &r);
+        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_reader, &r);
+    }
+    for (size_t i = 0; i < graph->num_outputs; i++) {
+        last_reader keep = {release_after, PT2_RUN_KEEP};
+        each_read(&graph->outputs[i].arg, note_reader, &keep);
+    }
+}
+
+typedef struct held_storage {
+    const void *storage;
+    size_t bytes;
+} held_storage;
+
+static int compare_held(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)((const held_storage *)a)->storage, y = (uintptr_t)((const held_storage *)b)->storage;
+    return x < y ? -1 : x > y;
+}
+
+static int is_parameter_storage(const pt2_graph *g, const void *storage) {
+    for (size_t i = 0; i < g->num_inputs; i++)
+        if (g->inputs[i].has_data && g->inputs[i].data.storage == storage) return 1;
+    return 0;
+}
+
+/* The bytes of the distinct storages the live values hold, the parameters' (the weights,
+ * counted apart) left out. */
+static size_t live_bytes(const pt2_run_context *ctx, held_storage *held) {
+    const pt2_graph *g = ctx->graph;
+    size_t count = 0, total = 0;
+    for (size_t v = 0; v < g->num_values; v++) {
+        const pt2_run_value *rv = &ctx->values[v];
+        if (rv->is_set && !rv->released && g->values[v].kind == PT2_VALUE_TENSOR && rv->tensor.storage)
+            held[count++] = (held_storage){rv->tensor.storage, rv->tensor.storage_bytes};
+    }
+    qsort(held, count, sizeof *held, compare_held);
+    for (size_t i = 0; i < count; i++)
+        if ((i == 0 || held[i].storage != held[i - 1].storage) && !is_parameter_storage(g, held[i].storage))
+            total += held[i].bytes;
+    return total;
+}
+
+/* After node n: its large temporaries go, then (after the caller's hook) the data of every value
+ * whose last reader it was, each storage once no live value holds it. */
+static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_run_release *release,
+                             const void **scratch, held_storage *held, pt2_error *err) {
+    const pt2_graph *g = ctx->graph;
+    const pt2_node *node = &g->nodes[n];
+    size_t kept = 0;
+    for (size_t o = 0; o < node->num_outputs; o++) {
+        const pt2_arg *out = &node->outputs[o];
+        int single = out->kind == PT2_ARG_TENSOR;
+        size_t count = single ? 1 : (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) ? out->count : 0;
+        for (size_t i = 0; i < count; i++) {
+            int id = single ? out->value_id : out->value_ids[i];
+            if (id >= 0 && ctx->values[id].is_set && ctx->values[id].tensor.storage) scratch[kept++] = ctx->values[id].tensor.storage;
+        }
+    }
+    pt2_arena_release_since(ctx->arena, mark, scratch, kept);
+    size_t live = live_bytes(ctx, held);
+    if (live > release->peak_live_bytes) release->peak_live_bytes = live;
+    if (release->after_node) {
+        pt2_status st = release->after_node(release->user, ctx, n, err);
+        if (st) return st;
+    }
+    for (size_t v = 0; v < g->num_values; v++) {
+        pt2_run_value *rv = &ctx->values[v];
+        if (release->release_after[v] != (int32_t)n || !rv->is_set || rv->released || g->values[v].kind != PT2_VALUE_TENSOR)
+            continue;
+        void *storage = rv->tensor.storage;
+        rv->released = 1;
+        rv->tensor.storage = NULL;
+        rv->tensor.storage_bytes = 0;
+        int shared = storage == NULL;
+        for (size_t w = 0; w < g->num_values && !shared; w++)
+            shared = ctx->values[w].is_set && !ctx->values[w].released && ctx->values[w].tensor.storage == storage;
+        if (!shared && !is_parameter_storage(g, storage)) pt2_arena_release(ctx->arena, storage);
+    }
+    return PT2_OK;
+}
+
+static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
+    const pt2_graph *graph = out->graph;
+    const void **scratch = NULL;
+    held_storage *held = NULL;
+    if (release) {
+        scratch = pt2_arena_alloc_array(out->arena, graph->num_values + 1, sizeof *scratch, err);
+        held = pt2_arena_alloc_array(out->arena, graph->num_values + 1, sizeof *held, err);
+        if (!scratch || !held) return err->status;
+    }
+    for (size_t i = 0; i < graph->num_nodes; i++) {
+        const pt2_node *node = &graph->nodes[i];
+        if (release && release->run_node && !release->run_node[i]) continue;
+        out->current_node = node;
+        uint64_t mark = pt2_arena_mark(out->arena);
+        pt2_status st = pt2_op_find(node->target)->run(out, node, err);
+        if (st) return node_fail(out, node, err, st, "%s%s", "", "");
+        if (release && (st = after_node(out, i, mark, release, scratch, held, err))) return st;
+    }
+    return PT2_OK;
+}
+
+#define RELEASABLE_BYTES ((size_t)16 << 10) /* values from this size on can be released one by one */
+
+/* A releasing run gives values of RELEASABLE_BYTES and more blocks of their own: small ones in a
+ * shared chunk would stay until the conversion ends. */
+static pt2_status run_nodes(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
+    size_t own_block_bytes = out->arena->own_block_bytes;
+    if (release) out->arena->own_block_bytes = RELEASABLE_BYTES;
+    pt2_status st = run_nodes_with(out, release, err);
+    out->arena->own_block_bytes = own_block_bytes;
+    return st;
+}
+
+static pt2_status start_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                            const pt2_run_options *options, pt2_run_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     out->arena = arena;
     out->graph = graph;
@@ -409,14 +614,25 @@ pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_ten
     if (st) return st;
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     if (!out->values) return err->status;
-    if ((st = bind_inputs(out, inputs, num_inputs, err))) return st;
-    for (size_t i = 0; i < graph->num_nodes; i++) {
-        const pt2_node *node = &graph->nodes[i];
-        out->current_node = node;
-        st = pt2_op_find(node->target)->run(out, node, err);
-        if (st) return node_fail(out, node, err, st, "%s%s", "", "");
-    }
-    return PT2_OK;
+    return bind_inputs(out, inputs, num_inputs, err);
+}
+
+pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                         const pt2_run_options *options, pt2_run_context *out, pt2_error *err) {
+    pt2_status st = start_run(arena, graph, inputs, num_inputs, options, out, err);
+    return st ? st : run_nodes(out, NULL, err);
+}
+
+pt2_status pt2_run_graph_releasing(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                                   const pt2_run_options *options, pt2_run_release *release, pt2_run_context *out,
+                                   pt2_error *err) {
+    pt2_status st = start_run(arena, graph, inputs, num_inputs, options, out, err);
+    return st ? st : run_nodes(out, release, err);
+}
+
+pt2_status pt2_run_graph_again(pt2_run_context *context, pt2_run_release *release, pt2_error *err) {
+    pt2_error_set_file(err, context->graph->file_name);
+    return run_nodes(context, release, err);
 }
 
 pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err) {

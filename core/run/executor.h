@@ -1,7 +1,9 @@
 /* Step 2 of the pipeline: run the graph with PyTorch semantics.
  * The executor walks the nodes in order, looks each target up in the op registry
  * (core/ops/registry.c) and lets the op family compute its outputs into the value store.
- * Every value stays available after the run: later steps compare against them. */
+ * pt2_run_graph keeps every value; pt2_run_graph_releasing frees each value's data after its
+ * last reader (an op, or a check the caller runs between nodes), keeping its shape, so a run
+ * holds no more than the values alive at once. */
 #ifndef PT2_RUN_EXECUTOR_H
 #define PT2_RUN_EXECUTOR_H
 
@@ -16,6 +18,7 @@
 /* The runtime value of one graph value. */
 typedef struct pt2_run_value {
     int is_set;
+    int released; /* a releasing run freed its data: shape, strides and dtype remain, storage is NULL */
     pt2_tensor tensor;  /* TENSOR values */
     int64_t int_value;  /* SYM_INT / SYM_BOOL */
     double float_value; /* SYM_FLOAT */
@@ -43,6 +46,43 @@ typedef struct pt2_run_context {
  * against the range constraints. Outputs: context->values of the graph's user outputs. */
 pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
                          const pt2_run_options *options, pt2_run_context *out, pt2_error *err);
+
+/* ---- releasing runs ---- */
+
+#define PT2_RUN_KEEP INT32_MAX /* release_after: the value is never released */
+
+typedef pt2_status (*pt2_run_node_hook)(void *user, pt2_run_context *context, size_t node_index, pt2_error *err);
+
+typedef struct pt2_run_release {
+    /* Per graph value: the index of the node after which its data goes (PT2_RUN_KEEP: never). A
+     * storage shared by several values (a view) goes with the last of them. */
+    const int32_t *release_after;
+    /* Per node: 0 skips it, its outputs being kept from an earlier run of the same context (the
+     * constants a second run does not compute again); NULL runs every node. */
+    const unsigned char *run_node;
+    pt2_run_node_hook after_node; /* called after each node that ran, before the releases; may be NULL */
+    void *user;
+    /* Out: the largest bytes the run's values (not the parameters) held at once, counted after
+     * each node with its inputs and outputs alive. */
+    size_t peak_live_bytes;
+} pt2_run_release;
+
+/* The run's own plan into release_after[graph->num_values]: each value goes after its last
+ * reading node; the user inputs, the parameters, the graph's outputs and every value that does
+ * not depend on the user input (a constant the lowering reads) are kept. `depends_on_input`
+ * (graph->num_values entries) receives which values depend on the user input. */
+void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsigned char *depends_on_input);
+
+/* Per node, whether it reads a value of `depends_on_input` (so it computes a value of it). */
+void pt2_run_nodes_depending(const pt2_graph *graph, const unsigned char *depends_on_input, unsigned char *out);
+
+/* pt2_run_graph, releasing as `release` says. Large temporaries an op leaves in the arena are
+ * freed when it ends as well. */
+pt2_status pt2_run_graph_releasing(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
+                                   const pt2_run_options *options, pt2_run_release *release, pt2_run_context *out,
+                                   pt2_error *err);
+/* Runs the nodes again in a context a run filled (its bindings, inputs and kept values stay). */
+pt2_status pt2_run_graph_again(pt2_run_context *context, pt2_run_release *release, pt2_error *err);
 
 /* The tensor of a user output after a run. */
 pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err);

@@ -23,7 +23,11 @@ typedef struct pt2_layer_reference {
     pt2_layer_axis axes[PT2_MAX_RANK];
 } pt2_layer_reference;
 
-/* Copies the values (the run may release its own later). */
+/* One checked layer's reference: a copy of its value (the run releases its own later). */
+pt2_status pt2_layer_reference_of(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer,
+                                  pt2_layer_reference *out, pt2_error *err);
+
+/* Copies the values of every checked layer after a run that kept them all. */
 pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_context *lowered, pt2_layer_reference **out,
                                         size_t *count, pt2_error *err);
 

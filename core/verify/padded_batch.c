@@ -93,20 +93,30 @@ static void place_sequence(const pt2_tensor *example, int axis, int64_t length, 
                        from + (((b * outer + o) * time + t % time) * inner) * element, (size_t)inner * element);
 }
 
+/* The runs' memory, freed after each: a child of the conversion's arena, so that it counts in
+ * the conversion's peak and limit. */
 static pt2_status scratch_arena(pt2_arena *main, pt2_arena *scratch) {
-    size_t limit = main->limit_bytes ? main->limit_bytes : PT2_ARENA_DEFAULT_LIMIT;
-    pt2_arena_init(scratch, limit > main->used_bytes ? limit - main->used_bytes : 1);
+    pt2_arena_init_child(scratch, main);
     return PT2_OK;
 }
 
-/* The reference run of sequence `index` alone; each output copied into `arena`. */
+/* The reference run of sequence `index` alone, each value released after its last reader;
+ * each output copied into `arena`. */
 static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *input,
                                 const pt2_run_options *options, pt2_padded_batch *batch, size_t index, pt2_error *err) {
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
     pt2_run_context run;
     pt2_tensor y;
-    pt2_status st = pt2_run_graph(&scratch, graph, input, 1, options, &run, err);
+    int32_t *release_after = pt2_arena_alloc_array(&scratch, graph->num_values + 1, sizeof *release_after, err);
+    unsigned char *depends_on_input = pt2_arena_alloc(&scratch, graph->num_values + 1, err);
+    if (!release_after || !depends_on_input) {
+        pt2_arena_free(&scratch);
+        return err->status;
+    }
+    pt2_run_plan_release(graph, release_after, depends_on_input);
+    pt2_run_release release = {release_after, NULL, NULL, NULL, 0};
+    pt2_status st = pt2_run_graph_releasing(&scratch, graph, input, 1, options, &release, &run, err);
     for (size_t k = 0; k < batch->num_outputs && !st; k++) {
         if (!(st = pt2_run_output(&run, k, &y, err)))
             st = pt2_tensor_contiguous(arena, &y, 1, &batch->outputs[k].references[index], err);

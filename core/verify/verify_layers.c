@@ -6,6 +6,7 @@
 
 #include "../ops/elementwise.h"
 #include "../returnn/layers.h"
+#include "layer_references.h"
 
 /* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
  * of its axes; a source that holds no graph value (a constant's variable layer, a
@@ -27,6 +28,9 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
         return pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
     }
     const pt2_lowered_value *map = &lowered->values[value];
+    if (!lowered->run->values[value].is_set || lowered->run->values[value].released)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': PyTorch's value of source '%s' is not held", layer->name,
+                        layer->from[i]);
     const pt2_tensor *torch = &lowered->run->values[value].tensor;
     out->tensor = *torch;
     out->shape = map->shape;
@@ -184,12 +188,18 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     return PT2_OK;
 }
 
-/* One layer's check into out->items (layers without a PyTorch value of their own are skipped). */
+/* The graph value a checked layer is compared with (-1: the layer is not checked: it has no
+ * PyTorch value of its own). */
+static int checked_value(const pt2_lower_context *lowered, const pt2_rt_layer *layer) {
+    if (layer->node < 0 || layer->torch_rank == 0) return -1;
+    return layer->output_value >= 0 ? layer->output_value : lowered->graph->nodes[layer->node].outputs[0].value_id;
+}
+
+/* One layer's check into *c (the layer is one checked_value accepts). */
 static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer,
-                               double atol, double rtol, pt2_layer_checks *out, pt2_error *err) {
+                               double atol, double rtol, pt2_layer_check *c, pt2_error *err) {
     const pt2_rt_net *net = lowered->net;
     const pt2_graph *g = lowered->graph;
-    if (layer->node < 0 || layer->torch_rank == 0) return PT2_OK;
     const pt2_node *node = &g->nodes[layer->node];
     pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
     pt2_status st = PT2_OK;
@@ -197,10 +207,12 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
     pt2_tensor ours, torch;
     if (!st) st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
-    int checked = layer->output_value >= 0 ? layer->output_value : node->outputs[0].value_id;
     /* A broadcast axis (core/lower/axes.h; PyTorch's value is constant along it) is compared at its
      * first entry. */
-    pt2_tensor expected = lowered->run->values[checked].tensor;
+    const pt2_run_value *reference = &lowered->run->values[checked_value(lowered, layer)];
+    if (!st && (!reference->is_set || reference->released))
+        st = pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': PyTorch's value of its op is not held", layer->name);
+    pt2_tensor expected = reference->tensor;
     for (int a = 0; a < layer->torch_rank && a < expected.rank; a++)
         if (layer->torch_dims[a] < 0) expected.shape[a] = 1;
     if (!st) st = pt2_tensor_contiguous(arena, &expected, 0, &torch, err);
@@ -209,7 +221,6 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
             snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
         return st;
     }
-    pt2_layer_check *c = &out->items[out->count++];
     c->layer = layer->name;
     c->layer_class = layer->layer_class;
     c->module_path = node->module_depth ? node->module_stack[node->module_depth - 1].path : "";
@@ -221,7 +232,6 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     c->max_rel = cmp.max_rel;
     c->worst_ratio = cmp.worst_ratio;
     c->passed = cmp.passed;
-    if (!c->passed) out->failed++;
     return PT2_OK;
 }
 
@@ -236,10 +246,155 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
     pt2_arena scratch_arena, *scratch = &scratch_arena;
     pt2_arena_init_child(scratch, arena);
     pt2_status st = PT2_OK;
-    for (size_t i = 0; i < net->num_layers && !st; i++, pt2_arena_reset(scratch))
-        st = verify_layer(scratch, lowered, &net->layers[i], atol, rtol, out, err);
+    for (size_t i = 0; i < net->num_layers && !st; i++, pt2_arena_reset(scratch)) {
+        if (checked_value(lowered, &net->layers[i]) < 0) continue;
+        pt2_layer_check *c = &out->items[out->count];
+        if ((st = verify_layer(scratch, lowered, &net->layers[i], atol, rtol, c, err))) break;
+        out->count++;
+        out->failed += !c->passed;
+    }
     pt2_arena_free(scratch);
     return st;
+}
+
+/* ---------------------------------------------------------------- checks during a run */
+
+/* Calls visit on every graph value a layer's check reads: its sources' values (through the
+ * layers that hold none, as layer_input computes them) and the value it is compared with. */
+static void each_value_checked(const pt2_lower_context *lowered, const pt2_rt_layer *layer, int depth,
+                               void (*visit)(void *user, int value), void *user) {
+    for (size_t i = 0; i < layer->num_from; i++) {
+        int value = layer->input_values[i];
+        if (value >= 0) {
+            visit(user, value);
+            continue;
+        }
+        const pt2_rt_layer *source = pt2_rt_find_layer(lowered->net, layer->from[i]);
+        if (source && depth <= 8) each_value_checked(lowered, source, depth + 1, visit, user);
+    }
+}
+
+typedef struct layer_schedule {
+    const pt2_graph *graph;
+    int32_t ready; /* the last node that makes a value the check reads */
+} layer_schedule;
+
+static void note_producer(void *user, int value) {
+    layer_schedule *s = user;
+    int32_t producer = s->graph->values[value].producer;
+    if (producer > s->ready) s->ready = producer;
+}
+
+typedef struct release_later {
+    int32_t *release_after;
+    int32_t node;
+} release_later;
+
+static void keep_until(void *user, int value) {
+    release_later *r = user;
+    if (r->release_after[value] != PT2_RUN_KEEP && r->release_after[value] < r->node) r->release_after[value] = r->node;
+}
+
+typedef struct checks_during_run {
+    const pt2_lower_context *lowered;
+    pt2_arena *arena, *scratch;
+    double atol, rtol;
+    const size_t *order; /* checked layers by the node after which they are checked */
+    const int32_t *ready; /* per layer */
+    const size_t *slot;   /* per layer: its place in the report (the network's order) */
+    size_t next, count;
+    pt2_layer_checks *out;
+    pt2_layer_reference *references; /* NULL: none kept */
+} checks_during_run;
+
+static pt2_status check_ready_layers(void *user, pt2_run_context *run, size_t node, pt2_error *err) {
+    checks_during_run *c = user;
+    (void)run;
+    for (; c->next < c->count && c->ready[c->order[c->next]] <= (int32_t)node; c->next++) {
+        size_t l = c->order[c->next];
+        const pt2_rt_layer *layer = &c->lowered->net->layers[l];
+        pt2_layer_check *check = &c->out->items[c->slot[l]];
+        pt2_status st = verify_layer(c->scratch, c->lowered, layer, c->atol, c->rtol, check, err);
+        /* Freed, not reset: kept blocks of every size some layer needed would add up to more
+         * than any one layer's need. */
+        pt2_arena_free(c->scratch);
+        if (st) return st;
+        c->out->failed += !check->passed;
+        if (c->references && (st = pt2_layer_reference_of(c->arena, c->lowered, layer, &c->references[c->slot[l]], err)))
+            return st;
+    }
+    return PT2_OK;
+}
+
+pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_context *lowered, const int32_t *run_plan,
+                                        const unsigned char *depends_on_input, double atol, double rtol,
+                                        pt2_layer_checks *out, pt2_layer_reference **references, size_t *peak_live_bytes,
+                                        pt2_error *err) {
+    const pt2_rt_net *net = lowered->net;
+    const pt2_graph *g = lowered->graph;
+    memset(out, 0, sizeof *out);
+    size_t n = net->num_layers;
+    out->items = pt2_arena_alloc_array(arena, n + 1, sizeof *out->items, err);
+    int32_t *release_after = pt2_arena_alloc_array(arena, g->num_values + 1, sizeof *release_after, err);
+    int32_t *ready = pt2_arena_alloc_array(arena, n + 1, sizeof *ready, err);
+    size_t *slot = pt2_arena_alloc_array(arena, n + 1, sizeof *slot, err);
+    size_t *order = pt2_arena_alloc_array(arena, n + 1, sizeof *order, err);
+    unsigned char *run_node = pt2_arena_alloc(arena, g->num_nodes + 1, err);
+    if (!out->items || !release_after || !ready || !slot || !order || !run_node) return err->status;
+    pt2_run_nodes_depending(g, depends_on_input, run_node);
+    memcpy(release_after, run_plan, g->num_values * sizeof *release_after);
+    /* The first run kept the graph's outputs for the later steps; this one's copies go after
+     * their checks, and the first run's are the outputs again afterwards. */
+    pt2_run_value *first_outputs = pt2_arena_alloc_array(arena, g->num_outputs + 1, sizeof *first_outputs, err);
+    if (!first_outputs) return err->status;
+    for (size_t i = 0; i < g->num_outputs; i++) {
+        const pt2_arg *a = &g->outputs[i].arg;
+        if (a->kind != PT2_ARG_TENSOR || a->value_id < 0 || !depends_on_input[a->value_id]) continue;
+        first_outputs[i] = lowered->run->values[a->value_id];
+        release_after[a->value_id] = g->values[a->value_id].producer;
+    }
+    size_t count = 0;
+    for (size_t l = 0; l < n; l++) {
+        const pt2_rt_layer *layer = &net->layers[l];
+        int value = checked_value(lowered, layer);
+        if (value < 0) continue;
+        layer_schedule s = {g, g->values[value].producer};
+        each_value_checked(lowered, layer, 0, note_producer, &s);
+        /* Checked after a node this run runs (values made by no node are the input's). */
+        int32_t at = s.ready < 0 ? 0 : s.ready;
+        while ((size_t)at < g->num_nodes && !run_node[at]) at++;
+        if ((size_t)at == g->num_nodes)
+            return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': no node of the run computes what its check reads", layer->name);
+        ready[l] = at;
+        slot[l] = count;
+        order[count++] = l;
+        release_later r = {release_after, at};
+        keep_until(&r, value);
+        each_value_checked(lowered, layer, 0, keep_until, &r);
+    }
+    /* Stable by the node after which each is checked (a small insertion sort: layers come
+     * nearly in that order already). */
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = i; j > 0 && ready[order[j - 1]] > ready[order[j]]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    if (references && !(*references = pt2_arena_alloc_array(arena, count + 1, sizeof **references, err))) return err->status;
+    pt2_arena scratch;
+    pt2_arena_init_child(&scratch, arena);
+    checks_during_run c = {lowered, arena, &scratch, atol, rtol, order, ready, slot, 0, count, out,
+                           references ? *references : NULL};
+    pt2_run_release release = {release_after, run_node, check_ready_layers, &c, 0};
+    pt2_status st = pt2_run_graph_again(lowered->run, &release, err);
+    pt2_arena_free(&scratch);
+    for (size_t i = 0; i < g->num_outputs; i++)
+        if (first_outputs[i].is_set) lowered->run->values[g->outputs[i].arg.value_id] = first_outputs[i];
+    if (st) return st;
+    if (c.next != count) return pt2_fail(err, PT2_ERR_INTERNAL, "%zu layers were not checked during the run", count - c.next);
+    out->count = count;
+    if (peak_live_bytes) *peak_live_bytes = release.peak_live_bytes;
+    return PT2_OK;
 }
 
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {

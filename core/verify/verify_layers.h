@@ -37,6 +37,21 @@ typedef struct pt2_layer_checks {
 pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered, double atol, double rtol,
                              pt2_layer_checks *out, pt2_error *err);
 
+struct pt2_layer_reference;
+
+/* The same checks, each run as soon as a second reference run (pt2_run_graph_again on
+ * lowered->run, a releasing run's context) has computed what it reads; every value is released
+ * after its last reader, an op or a check, so the checks hold no more values than the run. The
+ * first run's plan (pt2_run_plan_release) and its set of values depending on the input give
+ * the lifetimes; constants stay from the first run, and so do the graph's outputs (this run's
+ * copies go after their checks). `references` (NULL: not wanted) receives the
+ * values of the checked layers for the real-RETURNN check (out->count of them);
+ * `peak_live_bytes` (may be NULL) the most bytes the run's values held at once. */
+pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_context *lowered, const int32_t *run_plan,
+                                        const unsigned char *depends_on_input, double atol, double rtol,
+                                        pt2_layer_checks *out, struct pt2_layer_reference **references,
+                                        size_t *peak_live_bytes, pt2_error *err);
+
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out);
 
 #endif

@@ -58,12 +58,25 @@ static int allowed_length(const length_rule *rule, int64_t length) {
 /* Longer sequences add cost, not coverage: the full example already ran in the reload. */
 #define LONGEST_PADDED 32
 
-/* The example's length (at most LONGEST_PADDED), about two thirds and one third of it; where the
- * range leaves no room below, the nearest other lengths (longer ones repeat the example). */
+/* The example's length (at most LONGEST_PADDED, or three times the range's start when that is
+ * more), about two thirds and one third of it; where the range leaves no room below, the nearest
+ * other lengths (longer ones repeat the example). */
 static size_t choose_lengths(int64_t example, const length_rule *rule, int64_t *lengths) {
     int64_t candidates[3 + 2 * 64];
     size_t n = 0, count = 0;
-    if (example > LONGEST_PADDED) example = !rule->expr && rule->lo > LONGEST_PADDED ? rule->lo : LONGEST_PADDED;
+    /* A range starting high (audio samples through a conv front end: hundreds) leaves room for
+     * thirds only from three times its start: lengths that far apart give different output
+     * lengths, where the start and its neighbours would give one. */
+    int64_t start = rule->lo, longest = LONGEST_PADDED;
+    if (rule->expr) { /* the input's size at the symbol's smallest value */
+        pt2_sym_binding binding = {rule->symbol, rule->lo};
+        pt2_error err;
+        pt2_error_clear(&err);
+        if (pt2_sym_eval(rule->expr, &binding, 1, &start, &err)) start = 1;
+    }
+    if (start > LONGEST_PADDED / 3) longest = start > INT64_MAX / 3 ? start : 3 * start;
+    if (longest < LONGEST_PADDED) longest = LONGEST_PADDED;
+    if (example > longest) example = longest;
     candidates[n++] = example;
     candidates[n++] = (2 * example + 2) / 3;
     candidates[n++] = (example + 2) / 3;

@@ -326,6 +326,21 @@ static pt2_status check_ready_layers(void *user, pt2_run_context *run, size_t no
     return PT2_OK;
 }
 
+/* The last node reading value `id`, or its producer when no node reads it (an output that is
+ * also an op's input stays until that op has run). */
+static int32_t last_node_reading(const pt2_graph *g, int id) {
+    int32_t last = g->values[id].producer;
+    for (size_t n = 0; n < g->num_nodes; n++)
+        for (size_t a = 0; a < g->nodes[n].num_inputs; a++) {
+            const pt2_arg *arg = &g->nodes[n].inputs[a].arg;
+            int reads = arg->kind == PT2_ARG_TENSOR && arg->value_id == id;
+            for (size_t k = 0; (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS) && k < arg->count; k++)
+                reads |= arg->value_ids[k] == id;
+            if (reads && (int32_t)n > last) last = (int32_t)n;
+        }
+    return last;
+}
+
 pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_context *lowered, const int32_t *run_plan,
                                         const unsigned char *depends_on_input, double atol, double rtol,
                                         pt2_layer_checks *out, pt2_layer_reference **references, size_t *peak_live_bytes,
@@ -351,7 +366,7 @@ pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_contex
         const pt2_arg *a = &g->outputs[i].arg;
         if (a->kind != PT2_ARG_TENSOR || a->value_id < 0 || !depends_on_input[a->value_id]) continue;
         first_outputs[i] = lowered->run->values[a->value_id];
-        release_after[a->value_id] = g->values[a->value_id].producer;
+        release_after[a->value_id] = last_node_reading(g, a->value_id);
     }
     size_t count = 0;
     for (size_t l = 0; l < n; l++) {

@@ -27,20 +27,6 @@ static int is_view_op(const char *target) {
     return 0;
 }
 
-static int arg_reads(const pt2_arg *arg, int value_id) {
-    if (arg->kind == PT2_ARG_TENSOR) return arg->value_id == value_id;
-    if (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS)
-        for (size_t i = 0; i < arg->count; i++)
-            if (arg->value_ids[i] == value_id) return 1;
-    return 0;
-}
-
-static int node_reads(const pt2_node *node, int value_id) {
-    for (size_t a = 0; a < node->num_inputs; a++)
-        if (arg_reads(&node->inputs[a].arg, value_id)) return 1;
-    return 0;
-}
-
 /* Can nothing but node `at` see the write into `self`? Its value is fresh (not a view of
  * another tensor nor a graph input), no view of it is ever taken, and no later node or
  * output reads it. */
@@ -48,11 +34,11 @@ static int write_is_private(const pt2_graph *graph, size_t at, int self) {
     const pt2_value *value = &graph->values[self];
     if (value->producer < 0 || is_view_op(graph->nodes[value->producer].target)) return 0;
     for (size_t i = 0; i < graph->num_nodes; i++) {
-        if (i == at || !node_reads(&graph->nodes[i], self)) continue;
+        if (i == at || !pt2_node_reads(&graph->nodes[i], self)) continue;
         if (i > at || is_view_op(graph->nodes[i].target)) return 0;
     }
     for (size_t o = 0; o < graph->num_outputs; o++)
-        if (arg_reads(&graph->outputs[o].arg, self)) return 0;
+        if (pt2_arg_reads(&graph->outputs[o].arg, self)) return 0;
     return 1;
 }
 

@@ -21,6 +21,20 @@ const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name) {
     return NULL;
 }
 
+int pt2_arg_reads(const pt2_arg *arg, int value_id) {
+    if (arg->kind == PT2_ARG_TENSOR) return arg->value_id == value_id;
+    if (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS)
+        for (size_t i = 0; i < arg->count; i++)
+            if (arg->value_ids[i] == value_id) return 1;
+    return 0;
+}
+
+int pt2_node_reads(const pt2_node *node, int value_id) {
+    for (size_t a = 0; a < node->num_inputs; a++)
+        if (pt2_arg_reads(&node->inputs[a].arg, value_id)) return 1;
+    return 0;
+}
+
 size_t pt2_graph_describe_unsupported(const pt2_graph *graph, int (*is_supported)(const char *target), char *out,
                                       size_t out_size) {
     return pt2_graph_describe_unsupported_among(graph, NULL, is_supported, out, out_size);

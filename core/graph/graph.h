@@ -193,5 +193,9 @@ pt2_status pt2_graph_require_supported_among(const pt2_graph *graph, const unsig
                                              int (*is_supported)(const char *target), const char *what, pt2_error *err);
 /* Argument by schema name, or NULL. */
 const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name);
+/* Does the argument (a tensor or a list of them) read tensor value `value_id`? Does any of the
+ * node's arguments? */
+int pt2_arg_reads(const pt2_arg *arg, int value_id);
+int pt2_node_reads(const pt2_node *node, int value_id);
 
 #endif

@@ -23,15 +23,10 @@ static int tensor_arg(const pt2_node *node, const char *name) {
 static size_t readers(const pt2_graph *graph, int id, size_t *only_reader) {
     size_t count = 0;
     for (size_t n = 0; n < graph->num_nodes; n++)
-        for (size_t a = 0; a < graph->nodes[n].num_inputs; a++) {
-            const pt2_arg *arg = &graph->nodes[n].inputs[a].arg;
-            int reads = arg->kind == PT2_ARG_TENSOR && arg->value_id == id;
-            for (size_t k = 0; (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS) && k < arg->count; k++)
-                reads |= arg->value_ids[k] == id;
-            if (reads) count++, *only_reader = n;
-        }
+        for (size_t a = 0; a < graph->nodes[n].num_inputs; a++)
+            if (pt2_arg_reads(&graph->nodes[n].inputs[a].arg, id)) count++, *only_reader = n;
     for (size_t o = 0; o < graph->num_outputs; o++)
-        if (graph->outputs[o].arg.kind == PT2_ARG_TENSOR && graph->outputs[o].arg.value_id == id) count += 2;
+        if (pt2_arg_reads(&graph->outputs[o].arg, id)) count += 2;
     return count;
 }
 
@@ -56,7 +51,7 @@ static int merging_reshape(const pt2_graph *graph, int id, int kept, int *source
     if (id < 0 || graph->values[id].producer < 0) return -1;
     int n = graph->values[id].producer;
     const pt2_node *node = &graph->nodes[n];
-    size_t reader;
+    size_t reader = 0;
     if (!is_target(node, reshape_ops) || readers(graph, id, &reader) != 1) return -1;
     int in = tensor_arg(node, "self");
     if (in < 0) return -1;
@@ -71,7 +66,7 @@ static int merging_reshape(const pt2_graph *graph, int id, int kept, int *source
 /* The one reader of `id` when it is a reshape giving `id`'s trailing `kept` axes back the
  * leading axes of `like` (the values whose leading axes were merged): -1 otherwise. */
 static int splitting_reshape(const pt2_graph *graph, int id, const pt2_value *like, int kept) {
-    size_t reader;
+    size_t reader = 0;
     if (readers(graph, id, &reader) != 1 || !is_target(&graph->nodes[reader], reshape_ops)) return -1;
     const pt2_node *node = &graph->nodes[reader];
     if (node->num_outputs < 1 || node->outputs[0].kind != PT2_ARG_TENSOR) return -1;

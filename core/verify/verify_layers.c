@@ -331,13 +331,7 @@ static pt2_status check_ready_layers(void *user, pt2_run_context *run, size_t no
 static int32_t last_node_reading(const pt2_graph *g, int id) {
     int32_t last = g->values[id].producer;
     for (size_t n = 0; n < g->num_nodes; n++)
-        for (size_t a = 0; a < g->nodes[n].num_inputs; a++) {
-            const pt2_arg *arg = &g->nodes[n].inputs[a].arg;
-            int reads = arg->kind == PT2_ARG_TENSOR && arg->value_id == id;
-            for (size_t k = 0; (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS) && k < arg->count; k++)
-                reads |= arg->value_ids[k] == id;
-            if (reads && (int32_t)n > last) last = (int32_t)n;
-        }
+        if (pt2_node_reads(&g->nodes[n], id) && (int32_t)n > last) last = (int32_t)n;
     return last;
 }
 

@@ -21,6 +21,27 @@ const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name) {
     return NULL;
 }
 
+void pt2_arg_each_read(const pt2_arg *a, void (*visit)(void *user, int id), void *user) {
+    switch (a->kind) {
+    case PT2_ARG_TENSOR:
+    case PT2_ARG_SYM_INT:
+    case PT2_ARG_SYM_BOOL:
+    case PT2_ARG_SYM_FLOAT:
+        if (a->value_id >= 0) visit(user, a->value_id);
+        break;
+    case PT2_ARG_TENSORS:
+    case PT2_ARG_OPTIONAL_TENSORS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->value_ids[i] >= 0) visit(user, a->value_ids[i]);
+        break;
+    case PT2_ARG_SYM_INTS:
+        for (size_t i = 0; i < a->count; i++)
+            if (a->syms[i].is_value && a->syms[i].value_id >= 0) visit(user, a->syms[i].value_id);
+        break;
+    default: break;
+    }
+}
+
 int pt2_arg_reads(const pt2_arg *arg, int value_id) {
     if (arg->kind == PT2_ARG_TENSOR) return arg->value_id == value_id;
     if (arg->kind == PT2_ARG_TENSORS || arg->kind == PT2_ARG_OPTIONAL_TENSORS)

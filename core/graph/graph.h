@@ -196,6 +196,8 @@ const pt2_arg *pt2_node_arg(const pt2_node *node, const char *name);
 /* Does the argument (a tensor or a list of them) read tensor value `value_id`? Does any of the
  * node's arguments? */
 int pt2_arg_reads(const pt2_arg *arg, int value_id);
+/* Calls visit(user, value id) for every value the argument reads: tensors and symbolic sizes. */
+void pt2_arg_each_read(const pt2_arg *arg, void (*visit)(void *user, int id), void *user);
 int pt2_node_reads(const pt2_node *node, int value_id);
 
 #endif

@@ -389,27 +389,8 @@ static void mark_outputs(pt2_lower_context *ctx, const pt2_node *node) {
     }
 }
 
-/* Marks in `used` every value the argument reads. */
-static void mark_read(const pt2_arg *a, unsigned char *used) {
-    switch (a->kind) {
-    case PT2_ARG_TENSOR:
-    case PT2_ARG_SYM_INT:
-    case PT2_ARG_SYM_BOOL:
-    case PT2_ARG_SYM_FLOAT:
-        if (a->value_id >= 0) used[a->value_id] = 1;
-        break;
-    case PT2_ARG_TENSORS:
-    case PT2_ARG_OPTIONAL_TENSORS:
-        for (size_t i = 0; i < a->count; i++)
-            if (a->value_ids[i] >= 0) used[a->value_ids[i]] = 1;
-        break;
-    case PT2_ARG_SYM_INTS:
-        for (size_t i = 0; i < a->count; i++)
-            if (a->syms[i].is_value && a->syms[i].value_id >= 0) used[a->syms[i].value_id] = 1;
-        break;
-    default: break;
-    }
-}
+/* A pt2_arg_each_read visitor: marks the value in the byte array `user`. */
+static void mark_read(void *user, int id) { ((unsigned char *)user)[id] = 1; }
 
 /* Does the op write into an input (aten.add_, copy_, fill_: its name ends in '_', but not a
  * dunder such as __and__)? Its effect is the write, whether or not its result is read. */
@@ -427,7 +408,7 @@ static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynami
     const pt2_graph *graph = ctx->graph;
     unsigned char *used = pt2_arena_alloc(ctx->arena, graph->num_values + 1, err);
     if (!used) return err->status;
-    for (size_t o = 0; o < graph->num_outputs; o++) mark_read(&graph->outputs[o].arg, used);
+    for (size_t o = 0; o < graph->num_outputs; o++) pt2_arg_each_read(&graph->outputs[o].arg, mark_read, used);
     for (size_t n = graph->num_nodes; n-- > 0;) {
         const pt2_node *node = &graph->nodes[n];
         unsigned char read = 0, outputs = 0;
@@ -445,7 +426,7 @@ static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynami
             node_dynamic[n] = 0;
             continue;
         }
-        for (size_t a = 0; a < node->num_inputs; a++) mark_read(&node->inputs[a].arg, used);
+        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, mark_read, used);
     }
     return PT2_OK;
 }

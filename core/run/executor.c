@@ -403,35 +403,9 @@ static int can_run(const char *target) { return pt2_op_find(target) != NULL; }
 
 /* ---------------------------------------------------------------- releasing */
 
-/* Calls visit(value id) for every value an argument reads. */
-static void each_read(const pt2_arg *a, void (*visit)(void *user, int id), void *user) {
-    switch (a->kind) {
-    case PT2_ARG_TENSOR:
-    case PT2_ARG_SYM_INT:
-    case PT2_ARG_SYM_BOOL:
-    case PT2_ARG_SYM_FLOAT:
-        if (a->value_id >= 0) visit(user, a->value_id);
-        break;
-    case PT2_ARG_TENSORS:
-    case PT2_ARG_OPTIONAL_TENSORS:
-        for (size_t i = 0; i < a->count; i++)
-            if (a->value_ids[i] >= 0) visit(user, a->value_ids[i]);
-        break;
-    case PT2_ARG_SYM_INTS:
-        for (size_t i = 0; i < a->count; i++)
-            if (a->syms[i].is_value && a->syms[i].value_id >= 0) visit(user, a->syms[i].value_id);
-        break;
-    default: break;
-    }
-}
 
-typedef struct last_reader {
-    int32_t *release_after;
-    int32_t node;
-} last_reader;
-
-static void note_reader(void *user, int id) {
-    last_reader *r = user;
+void pt2_run_note_reader(void *user, int id) {
+    pt2_run_last_reader *r = user;
     if (r->release_after[id] != PT2_RUN_KEEP && r->release_after[id] < r->node) r->release_after[id] = r->node;
 }
 
@@ -461,7 +435,7 @@ void pt2_run_nodes_depending(const pt2_graph *graph, const unsigned char *depend
     for (size_t n = 0; n < graph->num_nodes; n++) {
         const pt2_node *node = &graph->nodes[n];
         reads_marked r = {depends_on_input, 0};
-        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_marked, &r);
+        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, note_marked, &r);
         out[n] = (unsigned char)r.any;
     }
 }
@@ -478,7 +452,7 @@ void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsign
     for (size_t n = 0; n < graph->num_nodes; n++) {
         const pt2_node *node = &graph->nodes[n];
         reads_marked r = {dynamic, 0};
-        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_marked, &r);
+        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, note_marked, &r);
         if (r.any) mark_node_outputs(node, dynamic);
     }
     /* A value that does not depend on the input is a constant: the lowering reads it. */
@@ -486,14 +460,14 @@ void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsign
         if (!dynamic[v]) release_after[v] = PT2_RUN_KEEP;
     for (size_t n = 0; n < graph->num_nodes; n++) {
         const pt2_node *node = &graph->nodes[n];
-        last_reader r = {release_after, (int32_t)n};
+        pt2_run_last_reader r = {release_after, (int32_t)n};
         /* A value no node reads goes right after the node that makes it. */
-        for (size_t o = 0; o < node->num_outputs; o++) each_read(&node->outputs[o], note_reader, &r);
-        for (size_t a = 0; a < node->num_inputs; a++) each_read(&node->inputs[a].arg, note_reader, &r);
+        for (size_t o = 0; o < node->num_outputs; o++) pt2_arg_each_read(&node->outputs[o], pt2_run_note_reader, &r);
+        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, pt2_run_note_reader, &r);
     }
     for (size_t i = 0; i < graph->num_outputs; i++) {
-        last_reader keep = {release_after, PT2_RUN_KEEP};
-        each_read(&graph->outputs[i].arg, note_reader, &keep);
+        pt2_run_last_reader keep = {release_after, PT2_RUN_KEEP};
+        pt2_arg_each_read(&graph->outputs[i].arg, pt2_run_note_reader, &keep);
     }
 }
 

@@ -51,6 +51,14 @@ pt2_status pt2_run_graph(pt2_arena *arena, const pt2_graph *graph, const pt2_ten
 
 #define PT2_RUN_KEEP INT32_MAX /* release_after: the value is never released */
 
+/* A visitor (pt2_arg_each_read) that keeps each value it is called with until at least `node`
+ * (release_after[id] raised to it; a kept value stays kept). */
+typedef struct pt2_run_last_reader {
+    int32_t *release_after;
+    int32_t node;
+} pt2_run_last_reader;
+void pt2_run_note_reader(void *user, int id);
+
 typedef pt2_status (*pt2_run_node_hook)(void *user, pt2_run_context *context, size_t node_index, pt2_error *err);
 
 typedef struct pt2_run_release {

@@ -29,19 +29,3 @@ pt2_status pt2_layer_reference_of(pt2_arena *arena, const pt2_lower_context *low
     }
     return PT2_OK;
 }
-
-pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_context *lowered, pt2_layer_reference **out,
-                                        size_t *count, pt2_error *err) {
-    const pt2_rt_net *net = lowered->net;
-    *count = 0;
-    *out = pt2_arena_alloc_array(arena, net->num_layers + 1, sizeof **out, err);
-    if (!*out) return err->status;
-    for (size_t i = 0; i < net->num_layers; i++) {
-        const pt2_rt_layer *layer = &net->layers[i];
-        /* The layers the per-layer check compares (a reused module's twin shares its variables). */
-        if (layer->node < 0 || layer->torch_rank == 0) continue;
-        pt2_status st = pt2_layer_reference_of(arena, lowered, layer, &(*out)[(*count)++], err);
-        if (st) return st;
-    }
-    return PT2_OK;
-}

@@ -27,8 +27,4 @@ typedef struct pt2_layer_reference {
 pt2_status pt2_layer_reference_of(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer,
                                   pt2_layer_reference *out, pt2_error *err);
 
-/* Copies the values of every checked layer after a run that kept them all. */
-pt2_status pt2_collect_layer_references(pt2_arena *arena, const pt2_lower_context *lowered, pt2_layer_reference **out,
-                                        size_t *count, pt2_error *err);
-
 #endif

@@ -285,15 +285,6 @@ static void note_producer(void *user, int value) {
     if (producer > s->ready) s->ready = producer;
 }
 
-typedef struct release_later {
-    int32_t *release_after;
-    int32_t node;
-} release_later;
-
-static void keep_until(void *user, int value) {
-    release_later *r = user;
-    if (r->release_after[value] != PT2_RUN_KEEP && r->release_after[value] < r->node) r->release_after[value] = r->node;
-}
 
 typedef struct checks_during_run {
     const pt2_lower_context *lowered;
@@ -377,9 +368,9 @@ pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_contex
         ready[l] = at;
         slot[l] = count;
         order[count++] = l;
-        release_later r = {release_after, at};
-        keep_until(&r, value);
-        each_value_checked(lowered, layer, 0, keep_until, &r);
+        pt2_run_last_reader r = {release_after, at};
+        pt2_run_note_reader(&r, value);
+        each_value_checked(lowered, layer, 0, pt2_run_note_reader, &r);
     }
     /* Stable by the node after which each is checked (a small insertion sort: layers come
      * nearly in that order already). */

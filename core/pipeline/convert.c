@@ -1,6 +1,5 @@
 #include "convert.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -69,11 +68,6 @@ static void progress_done(const pt2_convert_options *o, const step_record *s) {
     progress(o, s->name, message);
 }
 
-static void json_number(pt2_strbuf *sb, double v) {
-    if (isfinite(v)) pt2_json_write_double(sb, v);
-    else pt2_strbuf_puts(sb, "null");
-}
-
 static void write_step_json(pt2_strbuf *sb, const step_record *s, int first) {
     pt2_strbuf_puts(sb, first ? "\n    {" : ",\n    {");
     pt2_strbuf_puts(sb, "\"step\": ");
@@ -81,14 +75,7 @@ static void write_step_json(pt2_strbuf *sb, const step_record *s, int first) {
     pt2_strbuf_puts(sb, ", \"what\": ");
     pt2_json_write_string(sb, s->what);
     if (!strcmp(s->name, "reference")) pt2_strbuf_printf(sb, ", \"checked\": \"%s\"", s->compared ? "values" : "shapes");
-    if (s->compared) {
-        pt2_strbuf_puts(sb, ", \"max_abs\": ");
-        json_number(sb, s->max_abs);
-        pt2_strbuf_puts(sb, ", \"max_rel\": ");
-        json_number(sb, s->max_rel);
-        pt2_strbuf_puts(sb, ", \"worst_ratio\": ");
-        json_number(sb, s->worst_ratio);
-    }
+    if (s->compared) pt2_report_write_figures(sb, s->max_abs, s->max_rel, s->worst_ratio);
     pt2_strbuf_printf(sb, ", \"passed\": %s}", s->passed ? "true" : "false");
 }
 
@@ -116,12 +103,7 @@ static void write_checks_json(pt2_strbuf *sb, const pt2_layer_checks *checks) {
         pt2_strbuf_puts(sb, ", \"source_line\": ");
         if (c->source_line) pt2_json_write_string(sb, c->source_line);
         else pt2_strbuf_puts(sb, "null");
-        pt2_strbuf_puts(sb, ", \"max_abs\": ");
-        json_number(sb, c->max_abs);
-        pt2_strbuf_puts(sb, ", \"max_rel\": ");
-        json_number(sb, c->max_rel);
-        pt2_strbuf_puts(sb, ", \"worst_ratio\": ");
-        json_number(sb, c->worst_ratio);
+        pt2_report_write_figures(sb, c->max_abs, c->max_rel, c->worst_ratio);
         pt2_strbuf_printf(sb, ", \"passed\": %s}", c->passed ? "true" : "false");
     }
     pt2_strbuf_puts(sb, checks->count ? "\n  ]" : "]");

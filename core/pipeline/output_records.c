@@ -202,9 +202,14 @@ const char *pt2_output_records_export_mismatch(pt2_arena *arena, const pt2_graph
     return NULL;
 }
 
-static void json_number(pt2_strbuf *sb, double v) {
-    if (isfinite(v)) pt2_json_write_double(sb, v);
-    else pt2_strbuf_puts(sb, "null");
+void pt2_report_write_figures(pt2_strbuf *sb, double max_abs, double max_rel, double worst_ratio) {
+    const double figures[3] = {max_abs, max_rel, worst_ratio};
+    static const char *const keys[3] = {", \"max_abs\": ", ", \"max_rel\": ", ", \"worst_ratio\": "};
+    for (int i = 0; i < 3; i++) {
+        pt2_strbuf_puts(sb, keys[i]);
+        if (isfinite(figures[i])) pt2_json_write_double(sb, figures[i]);
+        else pt2_strbuf_puts(sb, "null"); /* JSON has no inf or nan */
+    }
 }
 
 void pt2_output_records_json(pt2_strbuf *sb, const pt2_output_record *records, size_t count) {
@@ -222,14 +227,7 @@ void pt2_output_records_json(pt2_strbuf *sb, const pt2_output_record *records, s
             const pt2_output_figure *g = &r->figures[f];
             pt2_strbuf_puts(sb, f ? ", {\"step\": " : "{\"step\": ");
             pt2_json_write_string(sb, g->step);
-            if (g->compared) {
-                pt2_strbuf_puts(sb, ", \"max_abs\": ");
-                json_number(sb, g->max_abs);
-                pt2_strbuf_puts(sb, ", \"max_rel\": ");
-                json_number(sb, g->max_rel);
-                pt2_strbuf_puts(sb, ", \"worst_ratio\": ");
-                json_number(sb, g->worst_ratio);
-            }
+            if (g->compared) pt2_report_write_figures(sb, g->max_abs, g->max_rel, g->worst_ratio);
             pt2_strbuf_printf(sb, ", \"passed\": %s}", g->passed ? "true" : "false");
         }
         pt2_strbuf_puts(sb, "]}");

@@ -13,6 +13,10 @@
 pt2_status pt2_output_records_from_run(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *run,
                                        pt2_output_record **out, size_t *count, pt2_error *err);
 
+/* The report's figures of a comparison: `, "max_abs": x, "max_rel": y, "worst_ratio": z` (null
+ * for a figure that is not finite). */
+void pt2_report_write_figures(pt2_strbuf *sb, double max_abs, double max_rel, double worst_ratio);
+
 /* After the lowering: each record's layer and name as the network has them. */
 void pt2_output_records_name(pt2_output_record *records, size_t count, const pt2_rt_net *net);
 

@@ -2,6 +2,9 @@
  * TensorFlow checkpoints, verifying every step against PyTorch's own values. */
 #include <stdio.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cli.h"
 
@@ -22,6 +25,13 @@ static const char main_help[] =
     "exit codes: 0 ok, 1 a verification failed, 2 bad or unsupported input, 3 internal error\n";
 
 int main(int argc, char **argv) {
+#ifdef __GLIBC__
+    /* The runs free and take tensors of the same sizes node after node. glibc would hand each
+     * large one back to the kernel (mmap and trim), so every next tensor page-faulted its memory
+     * in anew: a fifth of a conversion's time. Kept in the heap, freed memory is reused. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(main_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

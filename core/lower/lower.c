@@ -520,7 +520,39 @@ static pt2_status lower_outputs(pt2_lower_context *ctx, pt2_error *err) {
     return PT2_OK;
 }
 
-pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
+/* Where the lowering stands (pt2_lower_begin .. pt2_lower_finish). */
+struct pt2_lower_progress {
+    unsigned char *node_dynamic; /* per node: on the input's path (and read) */
+    unsigned char *by_op;        /* per node: lowered by itself, not with a module call */
+    unsigned char *failed;       /* per value: made by a node that was not lowered */
+    const char **done_calls;     /* module calls lowered (or tried) already */
+    size_t num_done, next, num_unknown, num_refused;
+    char unknown[900], refused[1800], module_refusal[400];
+};
+
+/* The last node of the module call `key` that node `first` starts. */
+static size_t last_node_of_call(const pt2_graph *graph, const unsigned char *node_dynamic, size_t first, const char *key) {
+    size_t last = first;
+    for (size_t j = first; j < graph->num_nodes; j++) {
+        int g = module_lowered_frame(&graph->nodes[j]);
+        if (node_dynamic[j] && g >= 0 && !strcmp(graph->nodes[j].module_stack[g].key, key)) last = j;
+    }
+    return last;
+}
+
+/* The key of the module call that lowers node i as a whole, or NULL (lowered by itself). */
+static const char *module_call_key(const struct pt2_lower_progress *p, const pt2_node *node, size_t i) {
+    int f = p->by_op[i] ? -1 : module_lowered_frame(node);
+    return f < 0 ? NULL : node->module_stack[f].key;
+}
+
+static int call_done(const struct pt2_lower_progress *p, const char *key) {
+    for (size_t k = 0; k < p->num_done; k++)
+        if (!strcmp(p->done_calls[k], key)) return 1;
+    return 0;
+}
+
+pt2_status pt2_lower_begin(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     memset(net, 0, sizeof *net);
@@ -529,98 +561,134 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
     out->run = run;
     out->net = net;
     pt2_error_set_file(err, graph->file_name);
+    struct pt2_lower_progress *p = pt2_arena_alloc(arena, sizeof *p, err);
+    if (!p) return err->status;
+    out->progress = p;
     out->values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->values, err);
     out->dynamic = pt2_arena_alloc(arena, graph->num_values + 1, err);
     out->real_values = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *out->real_values, err);
-    unsigned char *node_dynamic = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
-    if (!out->values || !out->dynamic || !out->real_values || !node_dynamic) return err->status;
+    p->node_dynamic = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
+    if (!out->values || !out->dynamic || !out->real_values || !p->node_dynamic) return err->status;
     pt2_status st = lower_input(out, err);
     if (st) return st;
     /* Only ops on the input's path are lowered; the rest fold into constants. */
-    find_dynamic(out, node_dynamic);
-    if ((st = drop_unread(out, node_dynamic, err))) return st;
+    find_dynamic(out, p->node_dynamic);
+    if ((st = drop_unread(out, p->node_dynamic, err))) return st;
     /* Nodes inside a module lowered as a whole are the module lowering's business. */
-    unsigned char *by_op = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
-    const char **done_calls = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof(char *), err);
-    size_t num_done = 0;
-    if (!by_op || !done_calls) return err->status;
-    for (size_t i = 0; i < graph->num_nodes; i++) by_op[i] = node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
+    p->by_op = pt2_arena_alloc(arena, graph->num_nodes + 1, err);
+    p->done_calls = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof(char *), err);
+    p->failed = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    if (!p->by_op || !p->done_calls || !p->failed) return err->status;
+    for (size_t i = 0; i < graph->num_nodes; i++)
+        p->by_op[i] = p->node_dynamic[i] && module_lowered_frame(&graph->nodes[i]) < 0;
     /* Every op without a lowering, and every op whose lowering refuses its axes (a pattern RETURNN
      * cannot express), is reported in one list; ops reading their results are not lowered. */
-    char unknown[900], refused[1800], module_refusal[400] = "";
-    size_t num_unknown = pt2_lower_describe_unlowerable(graph, by_op, unknown, sizeof unknown), num_refused = 0; /* with reasons */
-    refused[0] = 0;
-    unsigned char *failed = pt2_arena_alloc(arena, graph->num_values + 1, err);
-    if (!failed) return err->status;
-    if ((st = pt2_naming_place_nodes(arena, graph, node_dynamic, &out->places, err))) return st;
+    p->num_unknown = pt2_lower_describe_unlowerable(graph, p->by_op, p->unknown, sizeof p->unknown);
+    return pt2_naming_place_nodes(arena, graph, p->node_dynamic, &out->places, err);
+}
+
+void pt2_lower_plan(const pt2_lower_context *ctx, int32_t *lowered_after) {
+    const struct pt2_lower_progress *p = ctx->progress;
+    const pt2_graph *graph = ctx->graph;
+    int32_t point = -1, call_last = -1;
+    const char *call = NULL; /* the module call of the previous node, whose last node is call_last */
     for (size_t i = 0; i < graph->num_nodes; i++) {
+        int32_t waits = (int32_t)i;
+        const char *key = p->node_dynamic[i] ? module_call_key(p, &graph->nodes[i], i) : NULL;
+        if (key) {
+            if (!call || strcmp(call, key)) call = key, call_last = (int32_t)last_node_of_call(graph, p->node_dynamic, i, key);
+            waits = call_last;
+        }
+        if (waits > point) point = waits;
+        lowered_after[i] = point;
+    }
+}
+
+pt2_status pt2_lower_advance(pt2_lower_context *ctx, size_t ran, pt2_error *err) {
+    struct pt2_lower_progress *p = ctx->progress;
+    const pt2_graph *graph = ctx->graph;
+    pt2_rt_net *net = ctx->net;
+    unsigned char *by_op = p->by_op, *node_dynamic = p->node_dynamic;
+    for (; p->next < graph->num_nodes && p->next <= ran; p->next++) {
+        size_t i = p->next;
         if (!node_dynamic[i]) continue;
         const pt2_node *node = &graph->nodes[i];
         int skip = by_op[i] && !can_lower(node->target);
-        for (size_t a = 0; a < node->num_inputs && !skip; a++) skip = arg_touches(&node->inputs[a].arg, failed);
+        for (size_t a = 0; a < node->num_inputs && !skip; a++) skip = arg_touches(&node->inputs[a].arg, p->failed);
         if (skip) {
-            mark_failed(node, failed);
+            mark_failed(node, p->failed);
             continue;
         }
-        int f = by_op[i] ? -1 : module_lowered_frame(node);
-        if (f >= 0) {
-            int done = 0;
-            for (size_t k = 0; k < num_done && !done; k++) done = !strcmp(done_calls[k], node->module_stack[f].key);
-            if (done) continue;
-            done_calls[num_done++] = node->module_stack[f].key;
+        const char *key = module_call_key(p, node, i);
+        if (key) {
+            if (call_done(p, key)) continue;
+            /* A module lowered as a whole waits until the run has computed all of it. */
+            if (last_node_of_call(graph, node_dynamic, i, key) > ran) return PT2_OK;
+            p->done_calls[p->num_done++] = key;
             size_t layers_before = net->num_layers;
-            if ((st = lower_module_call(out, node_dynamic, i, err)) != PT2_ERR_UNSUPPORTED) {
+            pt2_status st = lower_module_call(ctx, node_dynamic, i, err);
+            if (st != PT2_ERR_UNSUPPORTED) {
                 if (st) return st;
                 continue;
             }
             /* Not the module's usual form (a decomposed program's ops, say): its ops are lowered
              * one by one instead, when each has a lowering; else the module's refusal stands. */
-            if (!module_ops_lower(graph, node_dynamic, i, node->module_stack[f].key)) return st;
-            snprintf(module_refusal, sizeof module_refusal, "%.390s", err->message);
+            if (!module_ops_lower(graph, node_dynamic, i, key)) return st;
+            snprintf(p->module_refusal, sizeof p->module_refusal, "%.390s", err->message);
             net->num_layers = layers_before;
             pt2_error_clear(err);
             pt2_error_set_file(err, graph->file_name);
             for (size_t j = i; j < graph->num_nodes; j++) {
                 int g = module_lowered_frame(&graph->nodes[j]);
-                if (node_dynamic[j] && g >= 0 && !strcmp(graph->nodes[j].module_stack[g].key, node->module_stack[f].key))
-                    by_op[j] = 1;
+                if (node_dynamic[j] && g >= 0 && !strcmp(graph->nodes[j].module_stack[g].key, key)) by_op[j] = 1;
             }
         }
         const pt2_op_lowering *lowering = pt2_op_find_lowering(node->target);
         /* An op that does not follow broadcast axes (core/lower/axes.h) gets real ones. */
-        st = PT2_OK;
-        out->needs_real_axes = !pt2_axes_op_follows_broadcast(node->target);
-        if (out->needs_real_axes)
+        pt2_status st = PT2_OK;
+        ctx->needs_real_axes = !pt2_axes_op_follows_broadcast(node->target);
+        if (ctx->needs_real_axes)
             for (size_t a = 0; a < node->num_inputs && !st; a++) {
                 const pt2_arg *arg = &node->inputs[a].arg;
-                if (arg->kind == PT2_ARG_TENSOR) st = pt2_axes_materialise(out, node, arg->value_id, err);
+                if (arg->kind == PT2_ARG_TENSOR) st = pt2_axes_materialise(ctx, node, arg->value_id, err);
                 for (size_t k = 0; arg->kind == PT2_ARG_TENSORS && k < arg->count && !st; k++)
-                    st = pt2_axes_materialise(out, node, arg->value_ids[k], err);
+                    st = pt2_axes_materialise(ctx, node, arg->value_ids[k], err);
             }
         size_t layers_before = net->num_layers;
-        if (!st) st = lowering->lower(out, node, err);
-        out->needs_real_axes = 0;
+        if (!st) st = lowering->lower(ctx, node, err);
+        ctx->needs_real_axes = 0;
         for (size_t l = layers_before; !st && l < net->num_layers; l++)
             if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class) &&
                 !pt2_lowering_emits(PT2_AXES_MATERIALISE_EMITS, net->layers[l].layer_class))
                 return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
                                 "list", node->target, net->layers[l].layer_class);
         if (st == PT2_ERR_UNSUPPORTED) {
-            size_t used = strlen(refused);
-            if (used + 1 < sizeof refused)
-                snprintf(refused + used, sizeof refused - used, "%s%.600s (in '%.200s'%s%.300s)%s%.400s", used ? "; " : "",
+            char *refused = p->refused;
+            size_t used = strlen(refused), size = sizeof p->refused;
+            int by_module = p->module_refusal[0] && by_op[i] && module_lowered_frame(node) >= 0;
+            if (used + 1 < size)
+                snprintf(refused + used, size - used, "%s%.600s (in '%.200s'%s%.300s)%s%.400s", used ? "; " : "",
                          err->message, err->module_path, err->source_line[0] ? " at " : "", err->source_line,
-                         module_refusal[0] && by_op[i] && module_lowered_frame(node) >= 0 ? ", lowered op by op as "
-                         "the module as a whole was not: " : "",
-                         module_refusal[0] && by_op[i] && module_lowered_frame(node) >= 0 ? module_refusal : "");
-            num_refused++;
+                         by_module ? ", lowered op by op as the module as a whole was not: " : "",
+                         by_module ? p->module_refusal : "");
+            p->num_refused++;
             pt2_error_clear(err);
             pt2_error_set_file(err, graph->file_name);
-            mark_failed(node, failed);
+            mark_failed(node, p->failed);
             continue;
         }
         if (st) return st;
     }
+    return PT2_OK;
+}
+
+pt2_status pt2_lower_finish(pt2_lower_context *out, pt2_error *err) {
+    pt2_status st = pt2_lower_advance(out, out->graph->num_nodes, err);
+    if (st) return st;
+    struct pt2_lower_progress *p = out->progress;
+    size_t num_unknown = p->num_unknown, num_refused = p->num_refused;
+    const char *unknown = p->unknown, *refused = p->refused;
+    pt2_error_set_file(err, out->graph->file_name);
     if (num_unknown || num_refused) {
         if (num_unknown && num_refused)
             return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops that cannot be lowered to RETURNN yet: %s; and %zu "
@@ -633,4 +701,10 @@ pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_con
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %s", num_refused, refused);
     }
     return lower_outputs(out, err);
+}
+
+pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
+                           pt2_lower_context *out, pt2_error *err) {
+    pt2_status st = pt2_lower_begin(arena, graph, run, net, out, err);
+    return st ? st : pt2_lower_finish(out, err);
 }

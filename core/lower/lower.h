@@ -35,6 +35,7 @@ typedef struct pt2_lower_context {
      * the lowering of such an op (needs_real_axes). */
     pt2_lowered_value *real_values;
     int needs_real_axes;
+    struct pt2_lower_progress *progress; /* where pt2_lower_advance stands */
 } pt2_lower_context;
 
 /* The nodes of one call of a module that a module lowering handles as a whole (e.g.
@@ -51,6 +52,21 @@ int pt2_module_call_computes(const pt2_module_call *call, int value_id);
 /* Lowers every node. Unsupported ops are listed all at once (PT2_ERR_UNSUPPORTED). */
 pt2_status pt2_lower_graph(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
                            pt2_lower_context *out, pt2_error *err);
+
+/* The same in steps, while the reference run goes, so that each layer can be checked as soon as
+ * the run has the values it reads (core/pipeline/convert.c). The lowering reads the values'
+ * shapes and the constants, which a releasing run keeps. Begin after the run has bound its inputs,
+ * advance after each node the run computed, finish after the run. */
+pt2_status pt2_lower_begin(pt2_arena *arena, const pt2_graph *graph, pt2_run_context *run, pt2_rt_net *net,
+                           pt2_lower_context *out, pt2_error *err);
+/* Per node: the last node the run must have computed before pt2_lower_advance lowers it
+ * (nondecreasing in graph order: the nodes are lowered in order, and a module lowered as a whole
+ * waits for its last node). */
+void pt2_lower_plan(const pt2_lower_context *ctx, int32_t *lowered_after);
+/* Lowers the nodes in order while their turn (pt2_lower_plan) is at most `ran`. */
+pt2_status pt2_lower_advance(pt2_lower_context *ctx, size_t ran, pt2_error *err);
+/* Lowers the rest; then the refusals, listed all at once, or the outputs' layers. */
+pt2_status pt2_lower_finish(pt2_lower_context *ctx, pt2_error *err);
 
 /* ---- helpers for op lowerings ---- */
 pt2_status pt2_lower_fail(const pt2_node *node, pt2_error *err, const char *fmt, ...);

@@ -182,10 +182,6 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     size_t num_steps = 0;
     pt2_graph graph;
     pt2_load_report load_report;
-    pt2_run_context run;
-    pt2_rt_net net;
-    pt2_lower_context lowered;
-    pt2_layer_checks checks = {0};
     pt2_tf_variable *variables;
     pt2_tensor torch_output;
     pt2_output_record *records; /* every output of the program */
@@ -211,7 +207,6 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     progress_done(options, &steps[num_steps - 1]);
 
     progress(options, "reference", "reference run with PyTorch semantics");
-    start = now_seconds();
     const pt2_tensor *inputs = options->inputs ? options->inputs : graph.sample_inputs;
     size_t num_inputs = options->inputs ? options->num_inputs : graph.num_sample_inputs;
     const char *cast_text = NULL; /* what was cast, said in the progress and the report */
@@ -232,19 +227,25 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         }
         inputs = cast;
     }
-    /* The run releases each value after its last reader, keeping its shape and the constants: that
-     * is what the lowering reads. The checks run with a second run (pt2_verify_layers_during_run). */
-    int32_t *release_plan = pt2_arena_alloc_array(arena, graph.num_values + 1, sizeof *release_plan, err);
-    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph.num_values + 1, err);
-    if (!release_plan || !depends_on_input) return err->status;
-    pt2_run_plan_release(&graph, release_plan, depends_on_input);
-    pt2_run_release first_run = {release_plan, NULL, NULL, NULL, 0};
-    if ((st = pt2_run_graph_releasing(arena, &graph, inputs, num_inputs, &options->run, &first_run, &run, err))) return st;
-    result->peak_values_bytes = first_run.peak_live_bytes;
-    if ((st = pt2_output_records_from_run(arena, &graph, &run, &records, &num_outputs, err))) return st;
+    /* One run: each node is lowered as soon as the run has computed what its lowering reads, and
+     * each new layer checked at once; every value goes after its last reader, an op or a check
+     * (pt2_run_lowering_checking). */
+    progress(options, "layers", "lowering to RETURNN layers as the run goes, each checked on PyTorch's inputs");
+    pt2_checked_run *checked = pt2_arena_alloc(arena, sizeof *checked, err);
+    if (!checked) return err->status;
+    checked->keep_references = options->keep_layer_references;
+    if ((st = pt2_run_lowering_checking(arena, &graph, inputs, num_inputs, &options->run, options->atol, options->rtol,
+                                        checked, err)))
+        return st;
+    pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
+    pt2_run_context *run = &checked->run;
+    pt2_rt_net *net = &checked->net;
+    pt2_layer_checks checks = checked->checks;
+    result->peak_values_bytes = checked->peak_values_bytes;
+    if ((st = pt2_output_records_from_run(arena, &graph, run, &records, &num_outputs, err))) return st;
     if (!num_outputs) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "the program has no tensor output");
     torch_output = records[0].reference;
-    step_record reference = {"reference", NULL, now_seconds() - start, 0, 1, 0, 0, 0};
+    step_record reference = {"reference", NULL, checked->run_seconds, 0, 1, 0, 0, 0};
     if ((st = pt2_output_records_reference_step(arena, &graph, records, num_outputs, options->reference_outputs,
                                                 options->num_reference_outputs, options->reference_name, options->atol,
                                                 options->rtol, &reference, err)))
@@ -255,16 +256,8 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     steps[num_steps++] = reference;
     progress_done(options, &steps[num_steps - 1]);
 
-    progress(options, "layers", "lowering to RETURNN layers, each checked on PyTorch's inputs");
-    start = now_seconds();
-    if ((st = pt2_lower_graph(arena, &graph, &run, &net, &lowered, err))) return st;
-    pt2_output_records_name(records, num_outputs, &net);
-    pt2_layer_reference *references = NULL;
-    if ((st = pt2_verify_layers_during_run(arena, &lowered, release_plan, depends_on_input, options->atol, options->rtol,
-                                           &checks, options->keep_layer_references ? &references : NULL, NULL, err)))
-        return st;
-    pt2_xnn_release(); /* the runs' XNNPACK operators and packed weights are not needed again */
-    step_record layers = {"layers", "every layer run with RETURNN semantics on PyTorch's inputs", now_seconds() - start,
+    pt2_output_records_name(records, num_outputs, net);
+    step_record layers = {"layers", "every layer run with RETURNN semantics on PyTorch's inputs", checked->checking_seconds,
                           1, checks.failed == 0, 0, 0, 0};
     for (size_t i = 0; i < checks.count; i++) {
         if (!(checks.items[i].max_abs <= layers.max_abs)) layers.max_abs = checks.items[i].max_abs;
@@ -272,8 +265,8 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!(checks.items[i].worst_ratio <= layers.worst_ratio)) layers.worst_ratio = checks.items[i].worst_ratio;
     }
     if (checks.failed && !result->failed_step) result->failed_step = "layers";
-    if (references) {
-        result->layer_references = references;
+    if (checked->references) {
+        result->layer_references = checked->references;
         result->num_layer_references = checks.count;
     }
     steps[num_steps++] = layers;
@@ -286,16 +279,16 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     size_t peak_before_emit = arena->peak_bytes;
     arena->peak_bytes = arena->used_bytes;
     const char *as_layer = options->as_layer;
-    if ((st = pt2_emit_python_config(arena, &net, source->model_name, as_layer, &result->config_py, err))) return st;
-    if ((st = pt2_emit_json_config(arena, &net, as_layer, &result->config_json, err))) return st;
-    if (as_layer && ((st = pt2_emit_layer_dict(&net, as_layer, 0, &result->layer_py, err)) ||
-                     (st = pt2_emit_layer_dict(&net, as_layer, 1, &result->layer_json, err))))
+    if ((st = pt2_emit_python_config(arena, net, source->model_name, as_layer, &result->config_py, err))) return st;
+    if ((st = pt2_emit_json_config(arena, net, as_layer, &result->config_json, err))) return st;
+    if (as_layer && ((st = pt2_emit_layer_dict(net, as_layer, 0, &result->layer_py, err)) ||
+                     (st = pt2_emit_layer_dict(net, as_layer, 1, &result->layer_json, err))))
         return st;
-    if ((st = pt2_emit_checkpoint_variables(arena, &net, as_layer, &variables, &result->num_variables, err))) return st;
+    if ((st = pt2_emit_checkpoint_variables(arena, net, as_layer, &variables, &result->num_variables, err))) return st;
     if ((st = pt2_tf_checkpoint_write(arena, variables, result->num_variables, &result->checkpoint_index,
                                       &result->checkpoint_data, err)))
         return st;
-    result->num_layers = net.num_layers;
+    result->num_layers = net->num_layers;
     steps[num_steps++] = (step_record){"emit", "configs (Python, JSON) and TF checkpoint written", now_seconds() - start, 0, 1, 0, 0, 0};
     progress_done(options, &steps[num_steps - 1]);
 

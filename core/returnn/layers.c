@@ -46,6 +46,11 @@ const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name) {
     return NULL;
 }
 
+int pt2_rt_layer_reads_source_data(const char *layer_class) {
+    /* These two read their source's dims and sequence lengths, never its values. */
+    return strcmp(layer_class, "range_in_axis") && strcmp(layer_class, "length");
+}
+
 pt2_status pt2_rt_layer_fail(const pt2_rt_layer *layer, pt2_error *err, const char *fmt, ...) {
     char message[768];
     va_list args;

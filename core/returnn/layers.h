@@ -30,6 +30,9 @@ typedef struct pt2_rt_layer_class {
 } pt2_rt_layer_class;
 
 const pt2_rt_layer_class *pt2_rt_find_layer_class(const char *name);
+/* 0 for a class that reads only its sources' shapes (so a check can give it a source whose
+ * values are gone: core/verify/verify_layers.c). */
+int pt2_rt_layer_reads_source_data(const char *layer_class);
 
 /* Sets layer->shape from its sources' shapes. */
 pt2_status pt2_rt_infer_layer(pt2_arena *arena, pt2_rt_net *net, pt2_rt_layer *layer, const pt2_rt_shape *inputs,

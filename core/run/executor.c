@@ -431,15 +431,6 @@ static void mark_node_outputs(const pt2_node *node, unsigned char *marked) {
     }
 }
 
-void pt2_run_nodes_depending(const pt2_graph *graph, const unsigned char *depends_on_input, unsigned char *out) {
-    for (size_t n = 0; n < graph->num_nodes; n++) {
-        const pt2_node *node = &graph->nodes[n];
-        reads_marked r = {depends_on_input, 0};
-        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, note_marked, &r);
-        out[n] = (unsigned char)r.any;
-    }
-}
-
 void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsigned char *dynamic) {
     memset(dynamic, 0, graph->num_values);
     for (size_t v = 0; v < graph->num_values; v++) release_after[v] = -1;
@@ -489,11 +480,12 @@ static int is_parameter_storage(const pt2_graph *g, const void *storage) {
 
 /* The bytes of the distinct storages the live values hold, the parameters' (the weights,
  * counted apart) left out. */
-static size_t live_bytes(const pt2_run_context *ctx, held_storage *held) {
+static size_t live_bytes(const pt2_run_context *ctx, const int32_t *counted_until, size_t n, held_storage *held) {
     const pt2_graph *g = ctx->graph;
     size_t count = 0, total = 0;
     for (size_t v = 0; v < g->num_values; v++) {
         const pt2_run_value *rv = &ctx->values[v];
+        if (counted_until && counted_until[v] < (int32_t)n) continue;
         if (rv->is_set && !rv->released && g->values[v].kind == PT2_VALUE_TENSOR && rv->tensor.storage)
             held[count++] = (held_storage){rv->tensor.storage, rv->tensor.storage_bytes};
     }
@@ -521,7 +513,7 @@ static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_
         }
     }
     pt2_arena_release_since(ctx->arena, mark, scratch, kept);
-    size_t live = live_bytes(ctx, held);
+    size_t live = live_bytes(ctx, release->counted_until, n, held);
     if (live > release->peak_live_bytes) release->peak_live_bytes = live;
     if (release->after_node) {
         pt2_status st = release->after_node(release->user, ctx, n, err);
@@ -554,7 +546,6 @@ static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release,
     }
     for (size_t i = 0; i < graph->num_nodes; i++) {
         const pt2_node *node = &graph->nodes[i];
-        if (release && release->run_node && !release->run_node[i]) continue;
         out->current_node = node;
         uint64_t mark = pt2_arena_mark(out->arena);
         pt2_status st = pt2_op_find(node->target)->run(out, node, err);
@@ -602,11 +593,6 @@ pt2_status pt2_run_graph_releasing(pt2_arena *arena, const pt2_graph *graph, con
                                    pt2_error *err) {
     pt2_status st = start_run(arena, graph, inputs, num_inputs, options, out, err);
     return st ? st : run_nodes(out, release, err);
-}
-
-pt2_status pt2_run_graph_again(pt2_run_context *context, pt2_run_release *release, pt2_error *err) {
-    pt2_error_set_file(err, context->graph->file_name);
-    return run_nodes(context, release, err);
 }
 
 pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err) {

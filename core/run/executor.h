@@ -65,14 +65,14 @@ typedef struct pt2_run_release {
     /* Per graph value: the index of the node after which its data goes (PT2_RUN_KEEP: never). A
      * storage shared by several values (a view) goes with the last of them. */
     const int32_t *release_after;
-    /* Per node: 0 skips it, its outputs being kept from an earlier run of the same context (the
-     * constants a second run does not compute again); NULL runs every node. */
-    const unsigned char *run_node;
     pt2_run_node_hook after_node; /* called after each node that ran, before the releases; may be NULL */
     void *user;
     /* Out: the largest bytes the run's values (not the parameters) held at once, counted after
      * each node with its inputs and outputs alive. */
     size_t peak_live_bytes;
+    /* NULL, or per value: the node after which it stops counting in peak_live_bytes (a plan
+     * without the caller's checks, when release_after keeps values longer for them). */
+    const int32_t *counted_until;
 } pt2_run_release;
 
 /* The run's own plan into release_after[graph->num_values]: each value goes after its last
@@ -81,16 +81,12 @@ typedef struct pt2_run_release {
  * (graph->num_values entries) receives which values depend on the user input. */
 void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsigned char *depends_on_input);
 
-/* Per node, whether it reads a value of `depends_on_input` (so it computes a value of it). */
-void pt2_run_nodes_depending(const pt2_graph *graph, const unsigned char *depends_on_input, unsigned char *out);
 
 /* pt2_run_graph, releasing as `release` says. Large temporaries an op leaves in the arena are
  * freed when it ends as well. */
 pt2_status pt2_run_graph_releasing(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
                                    const pt2_run_options *options, pt2_run_release *release, pt2_run_context *out,
                                    pt2_error *err);
-/* Runs the nodes again in a context a run filled (its bindings, inputs and kept values stay). */
-pt2_status pt2_run_graph_again(pt2_run_context *context, pt2_run_release *release, pt2_error *err);
 
 /* The tensor of a user output after a run. */
 pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err);

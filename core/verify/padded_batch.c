@@ -128,7 +128,7 @@ static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const 
         return err->status;
     }
     pt2_run_plan_release(graph, release_after, depends_on_input);
-    pt2_run_release release = {release_after, NULL, NULL, NULL, 0};
+    pt2_run_release release = {release_after, NULL, NULL, 0, NULL};
     pt2_status st = pt2_run_graph_releasing(&scratch, graph, input, 1, options, &release, &run, err);
     for (size_t k = 0; k < batch->num_outputs && !st; k++) {
         if (!(st = pt2_run_output(&run, k, &y, err)))

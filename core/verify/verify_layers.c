@@ -1,6 +1,7 @@
 #include "verify_layers.h"
 
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +10,20 @@
 #include "layer_references.h"
 
 /* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
- * of its axes; a source that holds no graph value (a constant's variable layer, a
- * reinterpret_data) is computed from its own sources. */
+ * of its axes. A source that holds no graph value (a constant's variable layer, a
+ * reinterpret_data) is computed from its own sources; so is one whose value the run released
+ * already, which a lowering that reads another value than its op's can give (a mask looked
+ * through its broadcasts): that source's own check compared it with PyTorch's value. A layer
+ * reading only its source's shape (a range over a time axis, whose source the lowering chose
+ * among all values of that length) takes a released value as it is: the shape stays. */
 static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer, size_t i,
                               int depth, pt2_rt_tensor *out, pt2_error *err) {
     int value = layer->input_values[i];
-    if (value < 0) {
+    const pt2_run_value *held = value >= 0 ? &lowered->run->values[value] : NULL;
+    if (held && !held->is_set)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': PyTorch's value of source '%s' is not computed yet", layer->name,
+                        layer->from[i]);
+    if (!held || (held->released && pt2_rt_layer_reads_source_data(layer->layer_class))) {
         const pt2_rt_layer *source = pt2_rt_find_layer(lowered->net, layer->from[i]);
         /* A chain of helper layers (a norm written out, its groups split and merged) is at most
          * a node's own layers deep. */
@@ -28,9 +37,6 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
         return pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
     }
     const pt2_lowered_value *map = &lowered->values[value];
-    if (!lowered->run->values[value].is_set || lowered->run->values[value].released)
-        return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': PyTorch's value of source '%s' is not held", layer->name,
-                        layer->from[i]);
     const pt2_tensor *torch = &lowered->run->values[value].tensor;
     out->tensor = *torch;
     out->shape = map->shape;
@@ -257,144 +263,143 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
     return st;
 }
 
-/* ---------------------------------------------------------------- checks during a run */
+/* ---------------------------------------------------------------- checks during the run */
 
-/* Calls visit on every graph value a layer's check reads: its sources' values (through the
- * layers that hold none, as layer_input computes them) and the value it is compared with. */
-static void each_value_checked(const pt2_lower_context *lowered, const pt2_rt_layer *layer, int depth,
-                               void (*visit)(void *user, int value), void *user) {
-    for (size_t i = 0; i < layer->num_from; i++) {
-        int value = layer->input_values[i];
-        if (value >= 0) {
-            visit(user, value);
-            continue;
-        }
-        const pt2_rt_layer *source = pt2_rt_find_layer(lowered->net, layer->from[i]);
-        if (source && depth <= 8) each_value_checked(lowered, source, depth + 1, visit, user);
-    }
-}
-
-typedef struct layer_schedule {
-    const pt2_graph *graph;
-    int32_t ready; /* the last node that makes a value the check reads */
-} layer_schedule;
-
-static void note_producer(void *user, int value) {
-    layer_schedule *s = user;
-    int32_t producer = s->graph->values[value].producer;
-    if (producer > s->ready) s->ready = producer;
-}
-
-
+/* The lowering and the checks, after each node of the reference run. */
 typedef struct checks_during_run {
-    const pt2_lower_context *lowered;
+    pt2_lower_context *lowered;
     pt2_arena *arena, *scratch;
     double atol, rtol;
-    const size_t *order; /* checked layers by the node after which they are checked */
-    const int32_t *ready; /* per layer */
-    const size_t *slot;   /* per layer: its place in the report (the network's order) */
-    size_t next, count;
+    size_t checked_layers; /* the network's layers before this one were checked (or have no check) */
+    size_t capacity;
     pt2_layer_checks *out;
-    pt2_layer_reference *references; /* NULL: none kept */
+    pt2_layer_reference **references; /* NULL: none kept */
+    double seconds;
 } checks_during_run;
 
-static pt2_status check_ready_layers(void *user, pt2_run_context *run, size_t node, pt2_error *err) {
-    checks_during_run *c = user;
-    (void)run;
-    for (; c->next < c->count && c->ready[c->order[c->next]] <= (int32_t)node; c->next++) {
-        size_t l = c->order[c->next];
-        const pt2_rt_layer *layer = &c->lowered->net->layers[l];
-        pt2_layer_check *check = &c->out->items[c->slot[l]];
-        pt2_status st = verify_layer(c->scratch, c->lowered, layer, c->atol, c->rtol, check, err);
+/* Room for one more check (and reference) in the arena: the number of layers is known only at the end. */
+static pt2_status grow_checks(checks_during_run *c, pt2_error *err) {
+    if (c->out->count < c->capacity) return PT2_OK;
+    size_t capacity = c->capacity ? 2 * c->capacity : 64;
+    pt2_layer_check *items = pt2_arena_alloc_array(c->arena, capacity, sizeof *items, err);
+    if (!items) return err->status;
+    if (c->out->count) memcpy(items, c->out->items, c->out->count * sizeof *items);
+    c->out->items = items;
+    if (c->references) {
+        pt2_layer_reference *refs = pt2_arena_alloc_array(c->arena, capacity, sizeof *refs, err);
+        if (!refs) return err->status;
+        if (c->out->count) memcpy(refs, *c->references, c->out->count * sizeof *refs);
+        *c->references = refs;
+    }
+    c->capacity = capacity;
+    return PT2_OK;
+}
+
+static pt2_status check_new_layers(checks_during_run *c, pt2_error *err) {
+    const pt2_rt_net *net = c->lowered->net;
+    for (; c->checked_layers < net->num_layers; c->checked_layers++) {
+        const pt2_rt_layer *layer = &net->layers[c->checked_layers];
+        if (checked_value(c->lowered, layer) < 0) continue;
+        pt2_status st = grow_checks(c, err);
+        if (st) return st;
+        pt2_layer_check *check = &c->out->items[c->out->count];
+        st = verify_layer(c->scratch, c->lowered, layer, c->atol, c->rtol, check, err);
         /* Freed, not reset: kept blocks of every size some layer needed would add up to more
          * than any one layer's need. */
         pt2_arena_free(c->scratch);
         if (st) return st;
         c->out->failed += !check->passed;
-        if (c->references && (st = pt2_layer_reference_of(c->arena, c->lowered, layer, &c->references[c->slot[l]], err)))
+        if (c->references &&
+            (st = pt2_layer_reference_of(c->arena, c->lowered, layer, &(*c->references)[c->out->count], err)))
             return st;
+        c->out->count++;
     }
     return PT2_OK;
 }
 
-/* The last node reading value `id`, or its producer when no node reads it (an output that is
- * also an op's input stays until that op has run). */
-static int32_t last_node_reading(const pt2_graph *g, int id) {
-    int32_t last = g->values[id].producer;
-    for (size_t n = 0; n < g->num_nodes; n++)
-        if (pt2_node_reads(&g->nodes[n], id) && (int32_t)n > last) last = (int32_t)n;
-    return last;
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_context *lowered, const int32_t *run_plan,
-                                        const unsigned char *depends_on_input, double atol, double rtol,
-                                        pt2_layer_checks *out, pt2_layer_reference **references, size_t *peak_live_bytes,
-                                        pt2_error *err) {
-    const pt2_rt_net *net = lowered->net;
-    const pt2_graph *g = lowered->graph;
-    memset(out, 0, sizeof *out);
-    size_t n = net->num_layers;
-    out->items = pt2_arena_alloc_array(arena, n + 1, sizeof *out->items, err);
-    int32_t *release_after = pt2_arena_alloc_array(arena, g->num_values + 1, sizeof *release_after, err);
-    int32_t *ready = pt2_arena_alloc_array(arena, n + 1, sizeof *ready, err);
-    size_t *slot = pt2_arena_alloc_array(arena, n + 1, sizeof *slot, err);
-    size_t *order = pt2_arena_alloc_array(arena, n + 1, sizeof *order, err);
-    unsigned char *run_node = pt2_arena_alloc(arena, g->num_nodes + 1, err);
-    if (!out->items || !release_after || !ready || !slot || !order || !run_node) return err->status;
-    pt2_run_nodes_depending(g, depends_on_input, run_node);
-    memcpy(release_after, run_plan, g->num_values * sizeof *release_after);
-    /* The first run kept the graph's outputs for the later steps; this one's copies go after
-     * their checks, and the first run's are the outputs again afterwards. */
-    pt2_run_value *first_outputs = pt2_arena_alloc_array(arena, g->num_outputs + 1, sizeof *first_outputs, err);
-    if (!first_outputs) return err->status;
-    for (size_t i = 0; i < g->num_outputs; i++) {
-        const pt2_arg *a = &g->outputs[i].arg;
-        if (a->kind != PT2_ARG_TENSOR || a->value_id < 0 || !depends_on_input[a->value_id]) continue;
-        first_outputs[i] = lowered->run->values[a->value_id];
-        release_after[a->value_id] = last_node_reading(g, a->value_id);
+static pt2_status lower_and_check(void *user, pt2_run_context *run, size_t node, pt2_error *err) {
+    checks_during_run *c = user;
+    (void)run;
+    double start = now_seconds();
+    pt2_status st = pt2_lower_advance(c->lowered, node, err);
+    if (!st) st = check_new_layers(c, err);
+    c->seconds += now_seconds() - start;
+    return st;
+}
+
+/* A pt2_arg_each_read visitor: keeps a value an op reads or makes until its layers' checks. What
+ * a lowering reads besides: a size (a symbolic int) stands for the tensors it was computed from;
+ * an expand for its source (core/lower/lower_sdpa.c looks through the expand of a mask, which
+ * shares the source's storage anyway). A layer reading any tensor of a length (range_in_axis)
+ * needs no values (layer_input). */
+typedef struct kept_for_check {
+    const pt2_graph *graph;
+    pt2_run_last_reader until;
+    int depth;
+} kept_for_check;
+
+static void keep_for_check(void *user, int id) {
+    kept_for_check *r = user;
+    pt2_run_note_reader(&r->until, id);
+    const pt2_graph *g = r->graph;
+    if (g->values[id].producer < 0 || r->depth > 8) return;
+    const pt2_node *producer = &g->nodes[g->values[id].producer];
+    if (g->values[id].kind == PT2_VALUE_TENSOR && strcmp(producer->target, "aten.expand.default")) return;
+    r->depth++;
+    for (size_t a = 0; a < producer->num_inputs; a++) pt2_arg_each_read(&producer->inputs[a].arg, keep_for_check, r);
+    r->depth--;
+}
+
+pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs,
+                                     size_t num_inputs, const pt2_run_options *options, double atol, double rtol,
+                                     pt2_checked_run *out, pt2_error *err) {
+    pt2_layer_checks *checks = &out->checks;
+    memset(checks, 0, sizeof *checks);
+    out->references = NULL;
+    pt2_status st = pt2_lower_begin(arena, graph, &out->run, &out->net, &out->lowered, err);
+    if (st) return st;
+    /* Each value goes after its last reader: an op, or the check of a layer of an op reading or
+     * making it, which comes when the lowering reaches that op (pt2_lower_plan). The run's own
+     * plan alone gives the peak of values alive at once that the report shows. */
+    int32_t *release_after = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *release_after, err);
+    int32_t *run_plan = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *run_plan, err);
+    int32_t *lowered_after = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof *lowered_after, err);
+    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    if (!release_after || !run_plan || !lowered_after || !depends_on_input) return err->status;
+    pt2_run_plan_release(graph, run_plan, depends_on_input);
+    memcpy(release_after, run_plan, graph->num_values * sizeof *release_after);
+    pt2_lower_plan(&out->lowered, lowered_after);
+    for (size_t n = 0; n < graph->num_nodes; n++) {
+        const pt2_node *node = &graph->nodes[n];
+        kept_for_check r = {graph, {release_after, lowered_after[n]}, 0};
+        for (size_t o = 0; o < node->num_outputs; o++) pt2_arg_each_read(&node->outputs[o], keep_for_check, &r);
+        for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, keep_for_check, &r);
     }
-    size_t count = 0;
-    for (size_t l = 0; l < n; l++) {
-        const pt2_rt_layer *layer = &net->layers[l];
-        int value = checked_value(lowered, layer);
-        if (value < 0) continue;
-        layer_schedule s = {g, g->values[value].producer};
-        each_value_checked(lowered, layer, 0, note_producer, &s);
-        /* Checked after a node this run runs (values made by no node are the input's). */
-        int32_t at = s.ready < 0 ? 0 : s.ready;
-        while ((size_t)at < g->num_nodes && !run_node[at]) at++;
-        if ((size_t)at == g->num_nodes)
-            return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': no node of the run computes what its check reads", layer->name);
-        ready[l] = at;
-        slot[l] = count;
-        order[count++] = l;
-        pt2_run_last_reader r = {release_after, at};
-        pt2_run_note_reader(&r, value);
-        each_value_checked(lowered, layer, 0, pt2_run_note_reader, &r);
-    }
-    /* Stable by the node after which each is checked (a small insertion sort: layers come
-     * nearly in that order already). */
-    for (size_t i = 1; i < count; i++)
-        for (size_t j = i; j > 0 && ready[order[j - 1]] > ready[order[j]]; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    if (references && !(*references = pt2_arena_alloc_array(arena, count + 1, sizeof **references, err))) return err->status;
     pt2_arena scratch;
     pt2_arena_init_child(&scratch, arena);
-    checks_during_run c = {lowered, arena, &scratch, atol, rtol, order, ready, slot, 0, count, out,
-                           references ? *references : NULL};
-    pt2_run_release release = {release_after, run_node, check_ready_layers, &c, 0};
-    pt2_status st = pt2_run_graph_again(lowered->run, &release, err);
+    checks_during_run c = {&out->lowered, arena, &scratch, atol, rtol, 0, 0, checks,
+                           out->keep_references ? &out->references : NULL, 0};
+    pt2_run_release release = {release_after, lower_and_check, &c, 0, run_plan};
+    double start = now_seconds();
+    st = pt2_run_graph_releasing(arena, graph, inputs, num_inputs, options, &release, &out->run, err);
+    out->run_seconds = now_seconds() - start - c.seconds;
+    /* The outputs' layers (which have no check of their own), or a program without nodes. */
+    if (!st) {
+        start = now_seconds();
+        st = pt2_lower_finish(&out->lowered, err);
+        if (!st) st = check_new_layers(&c, err);
+        c.seconds += now_seconds() - start;
+    }
     pt2_arena_free(&scratch);
-    for (size_t i = 0; i < g->num_outputs; i++)
-        if (first_outputs[i].is_set) lowered->run->values[g->outputs[i].arg.value_id] = first_outputs[i];
-    if (st) return st;
-    if (c.next != count) return pt2_fail(err, PT2_ERR_INTERNAL, "%zu layers were not checked during the run", count - c.next);
-    out->count = count;
-    if (peak_live_bytes) *peak_live_bytes = release.peak_live_bytes;
-    return PT2_OK;
+    out->peak_values_bytes = release.peak_live_bytes;
+    out->checking_seconds = c.seconds;
+    return st;
 }
 
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out) {

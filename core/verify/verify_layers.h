@@ -39,18 +39,28 @@ pt2_status pt2_verify_layers(pt2_arena *arena, const pt2_lower_context *lowered,
 
 struct pt2_layer_reference;
 
-/* The same checks, each run as soon as a second reference run (pt2_run_graph_again on
- * lowered->run, a releasing run's context) has computed what it reads; every value is released
- * after its last reader, an op or a check, so the checks hold no more values than the run. The
- * first run's plan (pt2_run_plan_release) and its set of values depending on the input give
- * the lifetimes; constants stay from the first run, and so do the graph's outputs (this run's
- * copies go after their checks). `references` (NULL: not wanted) receives the
- * values of the checked layers for the real-RETURNN check (out->count of them);
- * `peak_live_bytes` (may be NULL) the most bytes the run's values held at once. */
-pt2_status pt2_verify_layers_during_run(pt2_arena *arena, const pt2_lower_context *lowered, const int32_t *run_plan,
-                                        const unsigned char *depends_on_input, double atol, double rtol,
-                                        pt2_layer_checks *out, struct pt2_layer_reference **references,
-                                        size_t *peak_live_bytes, pt2_error *err);
+/* The reference run, lowering each node as soon as the run has computed it and checking each
+ * new layer at once, on the values the run holds then: no second run, and every value released
+ * after its last reader, an op or a check. `keep_references` (in): keep the values of the checked
+ * layers for the real-RETURNN check (references, checks.count of them). */
+typedef struct pt2_checked_run {
+    int keep_references;
+    pt2_run_context run;
+    pt2_rt_net net;
+    pt2_lower_context lowered;
+    pt2_layer_checks checks;
+    struct pt2_layer_reference *references;
+    /* The most bytes the run's values held at once by the run's own plan (the checks may keep a
+     * value a little longer: their own memory counts in the arena's peak). */
+    size_t peak_values_bytes;
+    double run_seconds, checking_seconds; /* the run's ops; the lowering and the checks */
+} pt2_checked_run;
+
+/* A lowering refusal ends it (PT2_ERR_UNSUPPORTED, every refused op listed, after the whole run);
+ * a mismatch does not: it counts in checks.failed. */
+pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs,
+                                     size_t num_inputs, const pt2_run_options *options, double atol, double rtol,
+                                     pt2_checked_run *out, pt2_error *err);
 
 void pt2_layer_checks_format(const pt2_layer_checks *checks, double atol, double rtol, pt2_strbuf *out);
 

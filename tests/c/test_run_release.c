@@ -1,7 +1,8 @@
 /* A releasing reference run (core/run/executor.h) gives the same output as one that keeps every
  * value, keeps exactly what its plan keeps (shapes of the released ones for the lowering), and the
- * per-layer checks run during a second run give the same verdicts and figures as the checks on a
- * run that kept everything, including catching a wrong weight layout. */
+ * lowering and per-layer checks during one releasing run (pt2_run_lowering_checking) give the same
+ * layers, verdicts and figures as on a run that kept everything (that the checks catch a wrong
+ * weight layout: tests/c/test_verify_layers.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -47,9 +48,9 @@ static void check_model(const char *dir, const char *name) {
     pt2_graph kept_graph, graph;
     pt2_run_context kept, run;
     pt2_run_options options = {1, 1};
-    pt2_rt_net kept_net, net;
-    pt2_lower_context kept_lowered, lowered;
-    pt2_layer_checks all_kept, during;
+    pt2_rt_net kept_net;
+    pt2_lower_context kept_lowered;
+    pt2_layer_checks all_kept;
     if (load(&kept_arena, dir, name, &kept_graph, &err) || load(&released_arena, dir, name, &graph, &err) ||
         pt2_run_graph(&kept_arena, &kept_graph, kept_graph.sample_inputs, kept_graph.num_sample_inputs, &options, &kept, &err)) {
         printf("FAIL: %s: %s (fixtures made by tests/fixtures/make_fixtures.py?)\n", name, err.message);
@@ -59,7 +60,7 @@ static void check_model(const char *dir, const char *name) {
     int32_t *plan = pt2_arena_alloc_array(&released_arena, graph.num_values + 1, sizeof *plan, &err);
     unsigned char *dynamic = pt2_arena_alloc(&released_arena, graph.num_values + 1, &err);
     pt2_run_plan_release(&graph, plan, dynamic);
-    pt2_run_release release = {plan, NULL, NULL, NULL, 0};
+    pt2_run_release release = {plan, NULL, NULL, 0, NULL};
     pt2_tensor y_kept, y;
     if (pt2_run_graph_releasing(&released_arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, &release,
                                 &run, &err) ||
@@ -91,46 +92,43 @@ static void check_model(const char *dir, const char *name) {
           "%s: largest live set %zu bytes, all the input's values %zu bytes", name, release.peak_live_bytes, all_bytes);
 
     if (pt2_lower_graph(&kept_arena, &kept_graph, &kept, &kept_net, &kept_lowered, &err) ||
-        pt2_lower_graph(&released_arena, &graph, &run, &net, &lowered, &err) ||
         pt2_verify_layers(&kept_arena, &kept_lowered, 1e-4, 1e-4, &all_kept, &err)) {
         printf("FAIL: %s: lowering: %s\n", name, err.message);
         failures++;
         return;
     }
-    CHECK(net.num_layers == kept_net.num_layers, "%s: the lowering of the released run differs", name);
-    pt2_layer_reference *references = NULL;
-    if (pt2_verify_layers_during_run(&released_arena, &lowered, plan, dynamic, 1e-4, 1e-4, &during, &references, NULL, &err)) {
+    /* The same lowering and checks, during one releasing run. */
+    pt2_checked_run *checked = pt2_arena_alloc(&released_arena, sizeof *checked, &err);
+    if (!checked) return;
+    checked->keep_references = 1;
+    if (pt2_run_lowering_checking(&released_arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, 1e-4,
+                                  1e-4, checked, &err)) {
         printf("FAIL: %s: checks during the run: %s\n", name, err.message);
         failures++;
         return;
     }
-    CHECK(during.count == all_kept.count && during.count > 0 && during.failed == 0,
-          "%s: %zu checks during the run (%zu failed), %zu on the kept run", name, during.count, during.failed, all_kept.count);
-    for (size_t i = 0; i < during.count && i < all_kept.count; i++) {
-        CHECK(!strcmp(during.items[i].layer, all_kept.items[i].layer) && during.items[i].max_abs == all_kept.items[i].max_abs,
-              "%s: check %zu: %s max abs %g during the run, %s %g on the kept run", name, i, during.items[i].layer,
-              during.items[i].max_abs, all_kept.items[i].layer, all_kept.items[i].max_abs);
-        CHECK(references && !strcmp(references[i].layer, during.items[i].layer) && references[i].value.storage,
-              "%s: reference %zu is not layer '%s'", name, i, during.items[i].layer);
+    const pt2_layer_checks *during = &checked->checks;
+    const pt2_layer_reference *references = checked->references;
+    CHECK(checked->net.num_layers == kept_net.num_layers, "%s: the lowering during the run differs", name);
+    CHECK(during->count == all_kept.count && during->count > 0 && during->failed == 0,
+          "%s: %zu checks during the run (%zu failed), %zu on the kept run", name, during->count, during->failed, all_kept.count);
+    for (size_t i = 0; i < during->count && i < all_kept.count; i++) {
+        CHECK(!strcmp(during->items[i].layer, all_kept.items[i].layer) && during->items[i].max_abs == all_kept.items[i].max_abs,
+              "%s: check %zu: %s max abs %g during the run, %s %g on the kept run", name, i, during->items[i].layer,
+              during->items[i].max_abs, all_kept.items[i].layer, all_kept.items[i].max_abs);
+        CHECK(references && !strcmp(references[i].layer, during->items[i].layer) && references[i].value.storage,
+              "%s: reference %zu is not layer '%s'", name, i, during->items[i].layer);
     }
-    /* Every dynamic value is gone again after the checks; the graph's output is the first run's. */
+    /* Every dynamic value is gone after its checks; the peak counted by the run's own plan is the
+     * plain releasing run's. */
     for (size_t v = 0; v < graph.num_values; v++)
-        if (graph.values[v].kind == PT2_VALUE_TENSOR && plan[v] != PT2_RUN_KEEP && run.values[v].is_set)
-            CHECK(run.values[v].released, "%s: value '%s' held after the checks", name, graph.values[v].name);
-    pt2_tensor y_after;
-    CHECK(!pt2_run_output(&run, 0, &y_after, &err) && y_after.storage == y.storage && same_tensor(&y_after, &y_kept),
-          "%s: the run's output after the checks is not the first run's", name);
-
-    /* The checks during the run compare: a conv weight left in PyTorch's layout is caught. */
-    if (!strcmp(name, "conv_stack")) {
-        pt2_tensor *w = &net.layers[0].params[0].value;
-        int64_t shape[3] = {w->shape[0], w->shape[1], w->shape[2]};
-        pt2_contiguous_strides(shape, 3, w->strides);
-        if (pt2_verify_layers_during_run(&released_arena, &lowered, plan, dynamic, 1e-4, 1e-4, &during, NULL, NULL, &err))
-            printf("FAIL: conv_stack: checks during the run: %s\n", err.message), failures++;
-        else
-            CHECK(during.failed == 1 && !during.items[0].passed, "an unpermuted conv weight was not caught during the run");
-    }
+        if (graph.values[v].kind == PT2_VALUE_TENSOR && plan[v] != PT2_RUN_KEEP && checked->run.values[v].is_set)
+            CHECK(checked->run.values[v].released, "%s: value '%s' held after the checks", name, graph.values[v].name);
+    CHECK(checked->peak_values_bytes == release.peak_live_bytes, "%s: peak of values %zu bytes with the checks, %zu without",
+          name, checked->peak_values_bytes, release.peak_live_bytes);
+    pt2_tensor y_checked;
+    CHECK(!pt2_run_output(&checked->run, 0, &y_checked, &err) && same_tensor(&y_checked, &y_kept),
+          "%s: the checked run's output is not the keeping run's", name);
     pt2_arena_free(&kept_arena);
     pt2_arena_free(&released_arena);
 }

@@ -236,6 +236,7 @@ int pt2_cmd_convert(int argc, char **argv) {
     }
     if (num_inputs) options.inputs = inputs, options.num_inputs = num_inputs, options.input_names = input_paths;
     options.keep_layer_references = returnn; /* every layer is checked in RETURNN too */
+    options.model_bytes_arena = &arena; /* the file's bytes go once the checkpoint is written */
     if (!st) st = pt2_convert(&arena, &source, &options, &result, &err);
     if (!st) st = write_outputs(out_dir, options.as_layer, &result, &err);
     /* The RETURNN check reads the written files, then the reports are written again with it. */

@@ -226,6 +226,12 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
             progress(options, "reference", line);
         }
         inputs = cast;
+    } else if (options->model_bytes_arena) { /* the archive's inputs are views of the model file, which goes */
+        pt2_tensor *copies = pt2_arena_alloc_array(arena, num_inputs + 1, sizeof *copies, err);
+        if (!copies) return err->status;
+        for (size_t i = 0; i < num_inputs; i++)
+            if ((st = pt2_tensor_contiguous(arena, &inputs[i], 1, &copies[i], err))) return st;
+        inputs = copies;
     }
     /* One run: each node is lowered as soon as the run has computed what its lowering reads, and
      * each new layer checked at once; every value goes after its last reader, an op or a check
@@ -272,6 +278,14 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     steps[num_steps++] = layers;
     progress_done(options, &steps[num_steps - 1]);
 
+    /* The padded batch's sequences through the reference run now, while the graph's weights are
+     * at hand (they may go after the emit); the reloaded network runs on the batch at the end. */
+    start = now_seconds();
+    pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
+    if (!batch) return err->status;
+    if ((st = pt2_padded_batch_prepare(arena, &graph, net, &inputs[0], &options->run, batch, err))) return st;
+    double padded_seconds = now_seconds() - start;
+
     progress(options, "emit", "writing the configs and the checkpoint");
     start = now_seconds();
     /* From here the output files (outside the arena) are alive too: the arena's peak from now on
@@ -289,6 +303,13 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                                       &result->checkpoint_data, err)))
         return st;
     result->num_layers = net->num_layers;
+    /* The model's weights are in the checkpoint now; from here on nothing reads the model file. */
+    result->weight_bytes = 0;
+    for (size_t i = 0; i < graph.num_inputs; i++)
+        if (graph.inputs[i].has_data)
+            result->weight_bytes += (size_t)pt2_tensor_numel(&graph.inputs[i].data) * pt2_dtype_size(graph.inputs[i].data.dtype);
+    if (options->model_bytes_arena && pt2_arena_release(options->model_bytes_arena, source->model_bytes))
+        for (size_t i = 0; i < graph.num_inputs; i++) graph.inputs[i].data.storage = NULL; /* a stray read fails at once */
     steps[num_steps++] = (step_record){"emit", "configs (Python, JSON) and TF checkpoint written", now_seconds() - start, 0, 1, 0, 0, 0};
     progress_done(options, &steps[num_steps - 1]);
 
@@ -316,11 +337,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
 
     progress(options, "padded-batch", "the reloaded network on a padded batch of sequences of different lengths");
     start = now_seconds();
-    pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
-    if (!batch) return err->status;
-    if ((st = pt2_verify_padded_batch(arena, &graph, &reloaded, &inputs[0], &options->run, options->atol, options->rtol,
-                                      batch, err)))
-        return st;
+    if ((st = pt2_verify_padded_batch(arena, &reloaded, options->atol, options->rtol, batch, err))) return st;
     if (batch->applicable) {
         pt2_strbuf what;
         pt2_strbuf_init(&what);
@@ -330,7 +347,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         const char *text = what.data ? pt2_arena_strdup(arena, what.data, err) : NULL;
         pt2_strbuf_free(&what);
         if (!text) return err->status;
-        steps[num_steps++] = (step_record){"padded-batch", text, now_seconds() - start, 1, batch->passed, batch->max_abs,
+        steps[num_steps++] = (step_record){"padded-batch", text, now_seconds() - start + padded_seconds, 1, batch->passed, batch->max_abs,
                                            batch->max_rel, batch->worst_ratio};
         progress_done(options, &steps[num_steps - 1]);
         if (!batch->passed && !result->failed_step) result->failed_step = "padded-batch";
@@ -338,7 +355,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         result->padded_batch = batch;
     } else {
         steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
-                                           now_seconds() - start, 0, 1, 0, 0, 0};
+                                           now_seconds() - start + padded_seconds, 0, 1, 0, 0, 0};
         progress_done(options, &steps[num_steps - 1]);
     }
 
@@ -347,10 +364,6 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     result->peak_memory_bytes = arena->peak_bytes + output_bytes;
     if (result->peak_memory_bytes < peak_before_emit) result->peak_memory_bytes = peak_before_emit;
     if (arena->peak_bytes < peak_before_emit) arena->peak_bytes = peak_before_emit;
-    result->weight_bytes = 0;
-    for (size_t i = 0; i < graph.num_inputs; i++)
-        if (graph.inputs[i].has_data)
-            result->weight_bytes += (size_t)pt2_tensor_numel(&graph.inputs[i].data) * pt2_dtype_size(graph.inputs[i].data.dtype);
     pt2_strbuf load_text;
     pt2_strbuf_init(&load_text);
     pt2_load_report_format(&load_report, &load_text);

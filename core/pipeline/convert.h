@@ -31,6 +31,10 @@ typedef struct pt2_convert_options {
      * 1 opts out (strict=False, CLI --no-strict): missing keys keep the archive's values,
      * unexpected ones are ignored. The keys go to report.json either way. */
     int allow_checkpoint_mismatch;
+    /* NULL, or the arena holding source->model_bytes as a block of its own (the CLI reads the file
+     * so): the conversion frees them once the checkpoint is written, for the reload and the padded
+     * batch no longer read the model's weights. The sample inputs are copied first. */
+    pt2_arena *model_bytes_arena;
 } pt2_convert_options;
 
 /* One step of the report: what it compared and how closely. */

@@ -233,26 +233,10 @@ static pt2_status check_output_lengths(pt2_arena *arena, const pt2_reloaded_net 
     return PT2_OK;
 }
 
-pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2_reloaded_net *reloaded,
-                                   const pt2_tensor *example, const pt2_run_options *run_options, double atol,
-                                   double rtol, pt2_padded_batch *out, pt2_error *err) {
-    memset(out, 0, sizeof *out);
-    out->passed = 1;
-    pt2_rt_net *net = &reloaded->net;
-    int axis = dynamic_axis(net);
-    if (axis < 0 || axis >= example->rank) return PT2_OK;
-    /* Each result with a batch axis is compared sequence by sequence; with none, nothing is. */
-    if (reloaded->num_outputs > PT2_RT_MAX_OUTPUTS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many results");
-    out->num_outputs = reloaded->num_outputs;
-    for (size_t k = 0; k < out->num_outputs; k++) {
-        pt2_padded_batch_output *result = &out->outputs[k];
-        result->name = reloaded->outputs[k].name;
-        result->batch_axis = -1;
-        for (size_t a = 0; a < reloaded->outputs[k].num_axes; a++)
-            if (!strcmp(reloaded->outputs[k].axes[a], "B")) result->batch_axis = (int)a;
-        if (result->batch_axis >= 0) out->applicable = 1;
-    }
-    if (!out->applicable) return PT2_OK;
+/* The lengths, each sequence's reference run and the batch, once out's results (names, batch
+ * axes) are set. */
+static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, int axis, const pt2_tensor *example,
+                                const pt2_run_options *run_options, pt2_padded_batch *out, pt2_error *err) {
     out->input_time_axis = axis;
     int64_t lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
     length_rule rule;
@@ -286,21 +270,84 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2
         place_sequence(&contiguous, axis, lengths[i], &out->input, (int64_t)i * per);
         for (int64_t b = 0; b < per; b++) out->entry_lengths[(int64_t)i * per + b] = lengths[i];
     }
+    return PT2_OK;
+}
+
+pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_rt_net *net,
+                                    const pt2_tensor *example, const pt2_run_options *run_options, pt2_padded_batch *out,
+                                    pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    out->passed = 1;
+    int axis = dynamic_axis(net);
+    if (axis < 0 || axis >= example->rank) return PT2_OK;
+    /* Each result with a batch axis is compared sequence by sequence; with none, nothing is. */
+    if (net->num_outputs > PT2_RT_MAX_OUTPUTS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many results");
+    out->num_outputs = net->num_outputs;
+    for (size_t k = 0; k < out->num_outputs; k++) {
+        const pt2_rt_output *o = &net->outputs[k];
+        out->outputs[k].name = o->name;
+        out->outputs[k].batch_axis = -1;
+        for (int a = 0; a < o->torch_rank; a++)
+            if (o->torch_dims[a] >= 0 && net->dims[o->torch_dims[a]].kind == PT2_RT_DIM_BATCH) out->outputs[k].batch_axis = a;
+        if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
+    }
+    return out->applicable ? prepare_batch(arena, graph, axis, example, run_options, out, err) : PT2_OK;
+}
+
+/* A result's batch axis by the reloaded config's axis names ("B"), or -1. */
+static int reloaded_batch_axis(const pt2_reloaded_output *result) {
+    for (size_t a = 0; a < result->num_axes; a++)
+        if (!strcmp(result->axes[a], "B")) return (int)a;
+    return -1;
+}
+
+pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *graph, const pt2_reloaded_net *reloaded,
+                                             const pt2_tensor *example, const pt2_run_options *run_options,
+                                             pt2_padded_batch *out, pt2_error *err) {
+    memset(out, 0, sizeof *out);
+    out->passed = 1;
+    int axis = dynamic_axis(&reloaded->net);
+    if (axis < 0 || axis >= example->rank) return PT2_OK;
+    if (reloaded->num_outputs > PT2_RT_MAX_OUTPUTS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many results");
+    out->num_outputs = reloaded->num_outputs;
+    for (size_t k = 0; k < out->num_outputs; k++) {
+        out->outputs[k].name = reloaded->outputs[k].name;
+        out->outputs[k].batch_axis = reloaded_batch_axis(&reloaded->outputs[k]);
+        if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
+    }
+    return out->applicable ? prepare_batch(arena, graph, axis, example, run_options, out, err) : PT2_OK;
+}
+
+pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,
+                                   pt2_padded_batch *batch, pt2_error *err) {
+    if (!batch->applicable) return PT2_OK;
+    pt2_rt_net *net = &reloaded->net;
+    /* The reloaded network must have the results the batch was prepared for, with the same batch axes. */
+    int same = reloaded->num_outputs == batch->num_outputs && dynamic_axis(net) == batch->input_time_axis;
+    for (size_t k = 0; k < batch->num_outputs && same; k++)
+        same = reloaded_batch_axis(&reloaded->outputs[k]) == batch->outputs[k].batch_axis;
+    if (!same) {
+        batch->passed = 0;
+        batch->problem = "the reloaded network's results or input axes are not the emitted network's";
+        return PT2_OK;
+    }
+    for (size_t k = 0; k < batch->num_outputs; k++) batch->outputs[k].name = reloaded->outputs[k].name;
     /* The reloaded network on the batch, every layer seeing each entry's length. */
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
     pt2_tensor y[PT2_RT_MAX_OUTPUTS], outputs[PT2_RT_MAX_OUTPUTS];
-    net->sequence_lengths = out->entry_lengths;
+    int64_t entries = batch->input.shape[0];
+    net->sequence_lengths = batch->entry_lengths;
     net->num_sequences = entries;
-    st = pt2_reload_run_outputs(&scratch, reloaded, &out->input, y, err);
+    pt2_status st = pt2_reload_run_outputs(&scratch, reloaded, &batch->input, y, err);
     net->sequence_lengths = NULL;
     net->num_sequences = 0;
-    for (size_t k = 0; k < out->num_outputs && !st; k++) st = pt2_tensor_contiguous(arena, &y[k], 1, &outputs[k], err);
+    for (size_t k = 0; k < batch->num_outputs && !st; k++) st = pt2_tensor_contiguous(arena, &y[k], 1, &outputs[k], err);
     pt2_arena_free(&scratch);
     if (st) return st;
-    pt2_padded_batch_compare(arena, out, outputs, atol, rtol, err);
+    pt2_padded_batch_compare(arena, batch, outputs, atol, rtol, err);
     if (err->status) return err->status;
-    return check_output_lengths(arena, reloaded, out, err);
+    return check_output_lengths(arena, reloaded, batch, err);
 }
 
 void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out) {

@@ -48,10 +48,21 @@ typedef struct pt2_padded_batch {
     pt2_padded_batch_output outputs[PT2_RT_MAX_OUTPUTS];
 } pt2_padded_batch;
 
-/* Fails only on errors; a mismatch is out->passed = 0 (with out->problem for a length). */
-pt2_status pt2_verify_padded_batch(pt2_arena *arena, const pt2_graph *graph, pt2_reloaded_net *reloaded,
-                                   const pt2_tensor *example, const pt2_run_options *run_options, double atol,
-                                   double rtol, pt2_padded_batch *out, pt2_error *err);
+/* The batch and each sequence's reference run, for the emitted network `net` (its input's dynamic
+ * axis, its results' batch axes): done before the weights may go (core/pipeline/convert.c frees the
+ * model file after the emit when its caller lets it). out->applicable = 0: no dynamic axis, or no
+ * result with a batch axis. */
+pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_rt_net *net,
+                                    const pt2_tensor *example, const pt2_run_options *run_options, pt2_padded_batch *out,
+                                    pt2_error *err);
+/* The same for a network read back from its config (its results' axis names). */
+pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *graph, const pt2_reloaded_net *reloaded,
+                                             const pt2_tensor *example, const pt2_run_options *run_options,
+                                             pt2_padded_batch *out, pt2_error *err);
+/* The reloaded network on the prepared batch, against the references. Fails only on errors; a
+ * mismatch is batch->passed = 0 (with batch->problem for a length). */
+pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,
+                                   pt2_padded_batch *batch, pt2_error *err);
 
 /* Compares the padded batch's results (outputs[batch->num_outputs], each [N*B, ...] in PyTorch's
  * axis order) with the reference outputs, each sequence cropped to its own sizes; a shape that

@@ -62,7 +62,8 @@ static int check_config(pt2_arena *arena, const pt2_model_source *source, const 
                        result->checkpoint_index.length, (const uint8_t *)result->checkpoint_data.data,
                        result->checkpoint_data.length, &reloaded, &err) ||
         pt2_reload_run(arena, &reloaded, &result->input, &output, &err) ||
-        pt2_verify_padded_batch(arena, &graph, &reloaded, &result->input, &options, 1e-4, 1e-4, &batch, &err)) {
+        pt2_padded_batch_prepare_reloaded(arena, &graph, &reloaded, &result->input, &options, &batch, &err) ||
+        pt2_verify_padded_batch(arena, &reloaded, 1e-4, 1e-4, &batch, &err)) {
         printf("FAIL: %s\n", err.message);
         return 0;
     }

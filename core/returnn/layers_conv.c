@@ -333,11 +333,14 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
     else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
     if (st) return st;
-    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    /* The filter as it is (a view of PyTorch's [O, I, K] when the lowering made it): the GEMM packs
+     * each tap's [I, O] block from any strides, so a large filter is not copied per check. */
+    weight = *w;
     mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
+    int64_t w_tap_stride = weight.strides[0], w_in_stride = weight.strides[1], w_out_stride = weight.strides[2];
     if (group_in * o.groups != in_features || kernel != o.kernel)
         return pt2_rt_layer_fail(layer, err, "filter [%lld, %lld, %lld] does not fit %lld input features",
                                  (long long)kernel, (long long)group_in, (long long)out_features, (long long)in_features);
@@ -372,7 +375,7 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
             for (int64_t g = 0; g < o.groups; g++) {
                 pt2_matrix_view a = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
                                      o.stride * x_time, x_feature};
-                pt2_matrix_view w_tap = {pw + k * group_in * out_features + g * group_out, out_features, 1};
+                pt2_matrix_view w_tap = {pw + k * w_tap_stride + g * group_out * w_out_stride, w_in_stride, w_out_stride};
                 pt2_gemm_matrix(end - first, group_out, group_in, a, w_tap, ob + first * out_features + g * group_out,
                                 out_features, 1, scratch);
             }
@@ -547,7 +550,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
     else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
     if (st) return st;
-    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
+    weight = *w; /* read in place, as conv's filter */
     mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
@@ -576,7 +579,7 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
             frames_landing(shift, stride, time, out_time, &first, &end);
             if (end <= first) continue;
             pt2_matrix_view a = {px + b * x_batch + first * x_time, x_time, x_feature};
-            pt2_matrix_view w_tap = {pw + k * out_features * in_features, 1, in_features};
+            pt2_matrix_view w_tap = {pw + k * weight.strides[0], weight.strides[3], weight.strides[2]};
             pt2_gemm_matrix(end - first, out_features, in_features, a, w_tap,
                             ob + (first * stride + shift) * out_features, stride * out_features, 1, scratch);
         }

@@ -152,6 +152,61 @@ static void compare_floats(const float *a, const float *b, int64_t n, double ato
     compare_floats_portable(a, b, n, atol, rtol, out);
 }
 
+/* The same over two tensors of one shape in any strides: `ours` read in its own memory order
+ * (innermost its smallest stride), the other side gathered alongside, a chunk at a time; the
+ * chunks' figures merge exactly (maxima and counts). A layer's result in RETURNN's layout is
+ * compared so with PyTorch's without a copy of it in PyTorch's order. */
+enum { COMPARE_CHUNK = 1024 };
+
+static void merge_comparison(float_comparison *into, const float_comparison *c) {
+    if (c->max_abs > into->max_abs) into->max_abs = c->max_abs;
+    if (c->max_rel > into->max_rel) into->max_rel = c->max_rel;
+    if (c->worst_ratio > into->worst_ratio) into->worst_ratio = c->worst_ratio;
+    into->failed += c->failed;
+    into->nan += c->nan;
+}
+
+static void gather_floats(const float *base, int64_t stride, int64_t n, float *out) {
+    if (stride == 1) memcpy(out, base, sizeof(float) * (size_t)n);
+    else
+        for (int64_t j = 0; j < n; j++) out[j] = base[j * stride];
+}
+
+static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, double atol, double rtol,
+                                   float_comparison *out) {
+    memset(out, 0, sizeof *out);
+    int rank = a->rank, order[PT2_MAX_RANK];
+    for (int i = 0; i < rank; i++) order[i] = i;
+    for (int i = 1; i < rank; i++) /* axes by a's stride, largest first */
+        for (int j = i; j > 0 && a->strides[order[j - 1]] < a->strides[order[j]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    int inner_axis = rank ? order[rank - 1] : 0;
+    int64_t inner = rank ? a->shape[inner_axis] : 1, rows = inner ? pt2_tensor_numel(a) / inner : 0;
+    int64_t index[PT2_MAX_RANK] = {0};
+    const float *pa = pt2_tensor_data(a), *pb = pt2_tensor_data(b);
+    float xa[COMPARE_CHUNK], xb[COMPARE_CHUNK];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t oa = 0, ob = 0;
+        for (int i = 0; i + 1 < rank; i++) oa += index[i] * a->strides[order[i]], ob += index[i] * b->strides[order[i]];
+        int64_t sa = rank ? a->strides[inner_axis] : 1, sb = rank ? b->strides[inner_axis] : 1;
+        for (int64_t j = 0; j < inner; j += COMPARE_CHUNK) {
+            int64_t n = inner - j < COMPARE_CHUNK ? inner - j : COMPARE_CHUNK;
+            gather_floats(pa + oa + j * sa, sa, n, xa);
+            gather_floats(pb + ob + j * sb, sb, n, xb);
+            float_comparison c;
+            compare_floats(xa, xb, n, atol, rtol, &c);
+            merge_comparison(out, &c);
+        }
+        for (int i = rank - 2; i >= 0; i--) { /* the next row */
+            if (++index[i] < a->shape[order[i]]) break;
+            index[i] = 0;
+        }
+    }
+}
+
 pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
                                pt2_comparison *out) {
     memset(out, 0, sizeof *out);
@@ -165,7 +220,10 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     double max_abs = 0, max_rel = 0, worst_ratio = 0;
     if (ours->dtype == PT2_DTYPE_FLOAT32 && torch->dtype == PT2_DTYPE_FLOAT32) {
         float_comparison c;
-        compare_floats(pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
+        if (pt2_tensor_is_contiguous(ours) && pt2_tensor_is_contiguous(torch))
+            compare_floats(pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
+        else
+            compare_floats_strided(ours, torch, atol, rtol, &c);
         max_abs = c.max_abs;
         max_rel = c.max_rel;
         worst_ratio = c.worst_ratio;
@@ -212,7 +270,11 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
     if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
     pt2_tensor ours, torch;
-    if (!st) st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
+    /* Float results are compared in their own layout (pt2_compare_tensors reads any strides). */
+    if (!st && result.tensor.dtype == PT2_DTYPE_FLOAT32)
+        st = pt2_rt_strided_view(&result, layer->torch_rank, layer->torch_dims, &ours, err);
+    else if (!st)
+        st = pt2_rt_view_to(arena, &result, layer->torch_rank, layer->torch_dims, &ours, err);
     /* A broadcast axis (core/lower/axes.h; PyTorch's value is constant along it) is compared at its
      * first entry. */
     const pt2_run_value *reference = &lowered->run->values[checked_value(lowered, layer)];

@@ -1,7 +1,8 @@
 /* The vectorised per-layer comparison against a plain one-value-at-a-time comparison written
  * here (lengths that leave a tail, NaNs, zeros, infinities, a zero tolerance, a difference exactly
- * at the tolerance and one float above it), and pt2_arena_adopt (a large allocation moves between
- * arenas with its bytes counted once; anything else is refused). */
+ * at the tolerance and one float above it; layouts read through their strides), and
+ * pt2_arena_adopt (a large allocation moves between arenas with its bytes counted once; anything
+ * else is refused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,60 @@ static void compare_cases(void) {
     }
 }
 
+/* A result in another layout (RETURNN's [T, C] against PyTorch's [C, T], and a strided slice) is
+ * compared in place, chunk by chunk: the same figures as the plain comparison of the same pairs,
+ * over sizes that leave partial chunks and a difference planted anywhere. */
+static void strided_cases(void) {
+    srand(11);
+    enum { MAX_T = 2100, MAX_C = 5 };
+    static float stored[MAX_T * MAX_C], reference[MAX_T * MAX_C], ours_in_order[MAX_T * MAX_C];
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t t = 1 + rand() % MAX_T, c = 1 + rand() % MAX_C;
+        for (int64_t k = 0; k < t * c; k++) reference[k] = (float)(rand() / (double)RAND_MAX - 0.5);
+        /* ours[ch, f] is stored at [f, ch] (time-major), a few in a hundred off by up to 2e-4 */
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t f = 0; f < t; f++) {
+                float v = reference[ch * t + f] + (rand() % 100 == 0 ? (float)(rand() / (double)RAND_MAX * 2e-4) : 0.0f);
+                if (trial % 5 == 0 && rand() % 997 == 0) v = NAN;
+                stored[f * c + ch] = v;
+                ours_in_order[ch * t + f] = v;
+            }
+        pt2_tensor ours, torch = vector_of(reference, t * c);
+        memset(&ours, 0, sizeof ours);
+        ours.dtype = PT2_DTYPE_FLOAT32;
+        ours.rank = torch.rank = 2;
+        ours.shape[0] = torch.shape[0] = c;
+        ours.shape[1] = torch.shape[1] = t;
+        ours.strides[0] = 1, ours.strides[1] = c;
+        torch.strides[0] = t, torch.strides[1] = 1;
+        ours.storage = stored;
+        pt2_comparison got, want;
+        pt2_compare_tensors(&ours, &torch, 1e-4, 1e-4, &got);
+        plain_compare(ours_in_order, reference, t * c, 1e-4, 1e-4, &want);
+        int same = got.passed == want.passed && close_to(got.max_abs, want.max_abs) &&
+                   close_to(got.max_rel, want.max_rel) && close_to(got.worst_ratio, want.worst_ratio);
+        if (!same)
+            printf("strided trial %d (%lld x %lld): passed %d/%d, max abs %g/%g, ratio %g/%g\n", trial, (long long)c,
+                   (long long)t, got.passed, want.passed, got.max_abs, want.max_abs, got.worst_ratio, want.worst_ratio);
+        CHECK(same, "the comparison of a transposed layout agrees with the plain one");
+        /* every other frame of both: strided on both sides */
+        if (t >= 2) {
+            pt2_tensor half_ours = ours, half_torch = torch;
+            half_ours.shape[1] = half_torch.shape[1] = t / 2;
+            half_ours.strides[1] *= 2;
+            half_torch.strides[1] *= 2;
+            static float a[MAX_T * MAX_C], b[MAX_T * MAX_C];
+            int64_t n = 0;
+            for (int64_t ch = 0; ch < c; ch++)
+                for (int64_t f = 0; f < t / 2; f++, n++) a[n] = stored[2 * f * c + ch], b[n] = reference[ch * t + 2 * f];
+            pt2_compare_tensors(&half_ours, &half_torch, 1e-4, 1e-4, &got);
+            plain_compare(a, b, n, 1e-4, 1e-4, &want);
+            CHECK(got.passed == want.passed && close_to(got.max_abs, want.max_abs) && close_to(got.worst_ratio, want.worst_ratio),
+                  "the comparison of two strided views agrees with the plain one");
+        }
+    }
+}
+
 static void adopt_cases(void) {
     pt2_arena parent, from, to;
     pt2_error err;
@@ -118,6 +173,7 @@ static void adopt_cases(void) {
 
 int main(void) {
     compare_cases();
+    strided_cases();
     adopt_cases();
     if (!failures) printf("compare and adopt: all passed\n");
     return failures != 0;

@@ -422,7 +422,8 @@ static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     view.shape[at] = count;
     view.storage_offset += s.start * x.strides[at];
     view.strides[at] = x.strides[at] * s.step;
-    return pt2_tensor_contiguous(arena, &view, 1, out, err);
+    /* A view where the slice is contiguous already (a crop of the time axis): no copy. */
+    return pt2_tensor_contiguous(arena, &view, 0, out, err);
 }
 
 /* ---- dot ---- */

@@ -439,8 +439,9 @@ pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, con
             if (d < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
             renamed.shape.dims[a] = d;
         }
-        /* Read only (through its strides): the source itself when it is already in this order. */
-        pt2_status st = pt2_rt_view_to(arena, &renamed, shape->rank, shape->dims, &expanded[i], err);
+        /* Read only, through its strides in any layout (the callers index by strides): no copy. */
+        (void)arena;
+        pt2_status st = pt2_rt_strided_view(&renamed, shape->rank, shape->dims, &expanded[i], err);
         if (st) return st;
         for (int a = 0; a < shape->rank; a++) {
             int64_t n = expanded[i].shape[a];

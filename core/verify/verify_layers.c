@@ -152,10 +152,10 @@ static void compare_floats(const float *a, const float *b, int64_t n, double ato
     compare_floats_portable(a, b, n, atol, rtol, out);
 }
 
-/* The same over two tensors of one shape in any strides: `ours` read in its own memory order
- * (innermost its smallest stride), the other side gathered alongside, a chunk at a time; the
- * chunks' figures merge exactly (maxima and counts). A layer's result in RETURNN's layout is
- * compared so with PyTorch's without a copy of it in PyTorch's order. */
+/* The same over two tensors of one shape in any strides: rows along the reference's innermost
+ * axis (PyTorch's value, contiguous: long rows read in order), `ours` gathered alongside a chunk at
+ * a time; the chunks' figures merge exactly (maxima and counts). A layer's result in RETURNN's
+ * layout is compared so with PyTorch's without a copy of it in PyTorch's order. */
 enum { COMPARE_CHUNK = 1024 };
 
 static void merge_comparison(float_comparison *into, const float_comparison *c) {
@@ -177,8 +177,8 @@ static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, dou
     memset(out, 0, sizeof *out);
     int rank = a->rank, order[PT2_MAX_RANK];
     for (int i = 0; i < rank; i++) order[i] = i;
-    for (int i = 1; i < rank; i++) /* axes by a's stride, largest first */
-        for (int j = i; j > 0 && a->strides[order[j - 1]] < a->strides[order[j]]; j--) {
+    for (int i = 1; i < rank; i++) /* axes by b's stride, largest first */
+        for (int j = i; j > 0 && b->strides[order[j - 1]] < b->strides[order[j]]; j--) {
             int t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
@@ -207,6 +207,18 @@ static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, dou
     }
 }
 
+/* A float comparison's figures: the exact verdict bounds the float ratio (all within means
+ * <= 1, one outside means > 1), and a NaN anywhere is the largest difference. */
+static void finish_floats(const float_comparison *c, pt2_comparison *out) {
+    double worst_ratio = c->worst_ratio;
+    if (!c->failed && worst_ratio > 1) worst_ratio = 1;
+    if (c->failed && worst_ratio <= 1) worst_ratio = nextafter(1.0, 2.0);
+    out->max_abs = c->nan ? NAN : c->max_abs;
+    out->max_rel = c->max_rel;
+    out->worst_ratio = c->nan ? NAN : worst_ratio;
+    out->passed = c->failed == 0 && !c->nan;
+}
+
 pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
                                pt2_comparison *out) {
     memset(out, 0, sizeof *out);
@@ -224,31 +236,66 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
             compare_floats(pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
         else
             compare_floats_strided(ours, torch, atol, rtol, &c);
-        max_abs = c.max_abs;
-        max_rel = c.max_rel;
-        worst_ratio = c.worst_ratio;
-        failed = c.failed;
-        nan = c.nan;
-        /* The exact verdict bounds the float ratio: all within means <= 1, one outside means > 1. */
-        if (!failed && worst_ratio > 1) worst_ratio = 1;
-        if (failed && worst_ratio <= 1) worst_ratio = nextafter(1.0, 2.0);
-    } else {
-        /* Any other dtype (comparisons give bool, casts integers), read as doubles. */
-        for (int64_t k = 0; k < n; k++) {
-            double a = pt2_tensor_get_double(ours, k), b = pt2_tensor_get_double(torch, k);
-            double diff = fabs(a - b), scale = fabs(b), allowed = atol + rtol * scale;
-            double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
-            if (diff > max_abs) max_abs = diff;
-            if (scale > 0 && diff / scale > max_rel) max_rel = diff / scale;
-            if (ratio > worst_ratio) worst_ratio = ratio;
-            failed += diff > allowed;
-            nan += diff != diff;
-        }
+        finish_floats(&c, out);
+        return PT2_OK;
+    }
+    /* Any other dtype (comparisons give bool, casts integers), read as doubles. */
+    for (int64_t k = 0; k < n; k++) {
+        double a = pt2_tensor_get_double(ours, k), b = pt2_tensor_get_double(torch, k);
+        double diff = fabs(a - b), scale = fabs(b), allowed = atol + rtol * scale;
+        double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
+        if (diff > max_abs) max_abs = diff;
+        if (scale > 0 && diff / scale > max_rel) max_rel = diff / scale;
+        if (ratio > worst_ratio) worst_ratio = ratio;
+        failed += diff > allowed;
+        nan += diff != diff;
     }
     out->max_abs = nan ? NAN : max_abs; /* a NaN anywhere is the largest difference */
     out->max_rel = max_rel;
     out->worst_ratio = nan ? NAN : worst_ratio;
     out->passed = failed == 0 && !nan;
+    return PT2_OK;
+}
+
+/* A float result in another layout than PyTorch's contiguous value: piece by piece along the
+ * value's outermost axis (about a MiB each), each piece put in PyTorch's order by the tiled
+ * transpose of pt2_tensor_contiguous and freed after its comparison, so that a check holds no
+ * full copy of its result. */
+enum { PIECE_FLOATS = 1 << 18 };
+
+static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, const pt2_tensor *torch, double atol,
+                                    double rtol, pt2_comparison *out, pt2_error *err) {
+    int same = ours->rank == torch->rank && ours->dtype == PT2_DTYPE_FLOAT32 && torch->dtype == PT2_DTYPE_FLOAT32 &&
+               pt2_tensor_is_contiguous(torch);
+    for (int a = 0; a < ours->rank && same; a++) same = ours->shape[a] == torch->shape[a];
+    int64_t n = pt2_tensor_numel(ours);
+    if (!same || n <= PIECE_FLOATS || pt2_tensor_is_contiguous(ours)) {
+        pt2_tensor copy;
+        pt2_status st = pt2_tensor_contiguous(arena, ours, 0, &copy, err);
+        return st ? st : pt2_compare_tensors(&copy, torch, atol, rtol, out);
+    }
+    int axis = 0;
+    while (axis + 1 < ours->rank && ours->shape[axis] == 1) axis++;
+    int64_t inner = n / ours->shape[axis], per = PIECE_FLOATS / inner > 0 ? PIECE_FLOATS / inner : 1;
+    float_comparison total = {0};
+    for (int64_t i0 = 0; i0 < ours->shape[axis]; i0 += per) {
+        pt2_tensor piece = *ours, copy;
+        piece.shape[axis] = ours->shape[axis] - i0 < per ? ours->shape[axis] - i0 : per;
+        piece.storage_offset += i0 * ours->strides[axis];
+        pt2_arena scratch;
+        pt2_arena_init_child(&scratch, arena);
+        pt2_status st = pt2_tensor_contiguous(&scratch, &piece, 1, &copy, err);
+        if (!st) {
+            float_comparison c;
+            compare_floats(pt2_tensor_data(&copy), (const float *)pt2_tensor_data(torch) + i0 * torch->strides[axis],
+                           pt2_tensor_numel(&copy), atol, rtol, &c);
+            merge_comparison(&total, &c);
+        }
+        pt2_arena_free(&scratch);
+        if (st) return st;
+    }
+    memset(out, 0, sizeof *out);
+    finish_floats(&total, out);
     return PT2_OK;
 }
 
@@ -295,7 +342,7 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     c->op = layer->op_label ? layer->op_label : node->target;
     c->source_line = node->source_line;
     pt2_comparison cmp;
-    pt2_compare_tensors(&ours, &torch, atol, rtol, &cmp);
+    if ((st = compare_in_pieces(arena, &ours, &torch, atol, rtol, &cmp, err))) return st;
     c->max_abs = cmp.max_abs;
     c->max_rel = cmp.max_rel;
     c->worst_ratio = cmp.worst_ratio;

@@ -1,22 +1,30 @@
 #include "crc32c.h"
 
-/* Slicing-by-8 tables for the reflected polynomial 0x82F63B78, built on first use. */
-static uint32_t tables[8][256];
-static int tables_ready;
+/* Both CRCs are reflected 32-bit CRCs, computed 8 bytes a step with slicing-by-8 tables built
+ * on first use: about 8 times the speed of a byte at a time (a zip's CRC-32 over a model's
+ * weights was a tenth of loading it). */
+typedef struct crc_tables {
+    uint32_t polynomial;
+    int ready;
+    uint32_t t[8][256];
+} crc_tables;
 
-static void build_tables(void) {
+static crc_tables castagnoli = {0x82F63B78u, 0, {{0}}}, ieee = {0xEDB88320u, 0, {{0}}};
+
+static void build_tables(crc_tables *c) {
     for (uint32_t n = 0; n < 256; n++) {
-        uint32_t c = n;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-        tables[0][n] = c;
+        uint32_t v = n;
+        for (int k = 0; k < 8; k++) v = (v & 1) ? c->polynomial ^ (v >> 1) : v >> 1;
+        c->t[0][n] = v;
     }
     for (uint32_t n = 0; n < 256; n++)
-        for (int t = 1; t < 8; t++) tables[t][n] = (tables[t - 1][n] >> 8) ^ tables[0][tables[t - 1][n] & 0xFF];
-    tables_ready = 1;
+        for (int t = 1; t < 8; t++) c->t[t][n] = (c->t[t - 1][n] >> 8) ^ c->t[0][c->t[t - 1][n] & 0xFF];
+    c->ready = 1;
 }
 
-uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
-    if (!tables_ready) build_tables();
+static uint32_t crc_extend(crc_tables *c, uint32_t crc, const void *data, size_t length) {
+    if (!c->ready) build_tables(c);
+    uint32_t(*tables)[256] = c->t;
     const uint8_t *p = data;
     crc = ~crc;
     while (length >= 8) {
@@ -31,6 +39,12 @@ uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
     while (length--) crc = tables[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
 }
+
+uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
+    return crc_extend(&castagnoli, crc, data, length);
+}
+
+uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) { return crc_extend(&ieee, crc, data, length); }
 
 uint32_t pt2_crc32c(const void *data, size_t length) { return pt2_crc32c_extend(0, data, length); }
 

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "../base/crc32c.h"
+
 #define LOCAL_HEADER_SIGNATURE 0x04034b50u
 #define CENTRAL_HEADER_SIGNATURE 0x02014b50u
 #define END_SIGNATURE 0x06054b50u
@@ -185,23 +187,7 @@ const pt2_zip_entry *pt2_zip_find(const pt2_zip *zip, const char *relative_name)
     return NULL;
 }
 
-static uint32_t crc_table[256];
-static int crc_table_ready;
-
-uint32_t pt2_crc32(uint32_t crc, const void *data, size_t length) {
-    if (!crc_table_ready) {
-        for (uint32_t n = 0; n < 256; n++) {
-            uint32_t c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            crc_table[n] = c;
-        }
-        crc_table_ready = 1;
-    }
-    const uint8_t *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < length; i++) crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
+uint32_t pt2_crc32(uint32_t crc, const void *data, size_t length) { return pt2_crc32_ieee_extend(crc, data, length); }
 
 pt2_status pt2_zip_read(const pt2_zip *zip, const char *relative_name, const pt2_zip_entry **out, pt2_error *err) {
     const pt2_zip_entry *e = pt2_zip_find(zip, relative_name);

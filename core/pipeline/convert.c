@@ -283,7 +283,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     start = now_seconds();
     pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
     if (!batch) return err->status;
-    if ((st = pt2_padded_batch_prepare(arena, &graph, net, &inputs[0], &options->run, batch, err))) return st;
+    if ((st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err))) return st;
     double padded_seconds = now_seconds() - start;
 
     progress(options, "emit", "writing the configs and the checkpoint");

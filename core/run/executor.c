@@ -535,6 +535,25 @@ static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_
     return PT2_OK;
 }
 
+/* Does the node only make values that do not depend on the input, tensors all taken already
+ * from another run (pt2_run_release.constants_from)? A node making a symbol runs anyway: it may
+ * bind one. */
+static int takes_constants(const pt2_node *node, const unsigned char *dynamic, const pt2_run_context *ctx) {
+    reads_marked r = {dynamic, 0};
+    for (size_t a = 0; a < node->num_inputs; a++) pt2_arg_each_read(&node->inputs[a].arg, note_marked, &r);
+    for (size_t o = 0; o < node->num_outputs && !r.any; o++) {
+        const pt2_arg *out = &node->outputs[o];
+        if (out->kind == PT2_ARG_SYM_INT || out->kind == PT2_ARG_SYM_BOOL || out->kind == PT2_ARG_SYM_FLOAT) return 0;
+        int single = out->kind == PT2_ARG_TENSOR;
+        size_t count = single ? 1 : (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) ? out->count : 0;
+        for (size_t k = 0; k < count; k++) {
+            int id = single ? out->value_id : out->value_ids[k];
+            if (id >= 0 && (dynamic[id] || !ctx->values[id].is_set)) return 0;
+        }
+    }
+    return !r.any;
+}
+
 static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
     const pt2_graph *graph = out->graph;
     const void **scratch = NULL;
@@ -544,8 +563,15 @@ static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release,
         held = pt2_arena_alloc_array(out->arena, graph->num_values + 1, sizeof *held, err);
         if (!scratch || !held) return err->status;
     }
+    const pt2_run_context *from = release ? release->constants_from : NULL;
+    const unsigned char *dynamic = release ? release->depends_on_input : NULL;
+    if (from && dynamic)
+        for (size_t v = 0; v < graph->num_values; v++)
+            if (!dynamic[v] && from->values[v].is_set && !from->values[v].released && !out->values[v].is_set)
+                out->values[v] = from->values[v];
     for (size_t i = 0; i < graph->num_nodes; i++) {
         const pt2_node *node = &graph->nodes[i];
+        if (from && dynamic && takes_constants(node, dynamic, out)) continue;
         out->current_node = node;
         uint64_t mark = pt2_arena_mark(out->arena);
         pt2_status st = pt2_op_find(node->target)->run(out, node, err);

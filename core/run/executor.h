@@ -73,6 +73,12 @@ typedef struct pt2_run_release {
     /* NULL, or per value: the node after which it stops counting in peak_live_bytes (a plan
      * without the caller's checks, when release_after keeps values longer for them). */
     const int32_t *counted_until;
+    /* NULL, or a finished run of the same graph whose values not depending on the input
+     * (depends_on_input[v] 0, as pt2_run_plan_release gives it) this run takes instead of computing
+     * them again: a node that neither reads nor makes a value depending on the input does not run
+     * (the padded batch's runs take the main run's folded constants, such as weight norms). */
+    const pt2_run_context *constants_from;
+    const unsigned char *depends_on_input;
 } pt2_run_release;
 
 /* The run's own plan into release_after[graph->num_values]: each value goes after its last

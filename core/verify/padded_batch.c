@@ -113,10 +113,12 @@ static pt2_status scratch_arena(pt2_arena *main, pt2_arena *scratch) {
     return PT2_OK;
 }
 
-/* The reference run of sequence `index` alone, each value released after its last reader;
- * each output copied into `arena`. */
-static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *input,
-                                const pt2_run_options *options, pt2_padded_batch *batch, size_t index, pt2_error *err) {
+/* The reference run of sequence `index` alone, each value released after its last reader, the
+ * values not depending on the input taken from `main_run` when given; each output copied into
+ * `arena`. */
+static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
+                                const pt2_tensor *input, const pt2_run_options *options, pt2_padded_batch *batch,
+                                size_t index, pt2_error *err) {
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
     pt2_run_context run;
@@ -128,7 +130,7 @@ static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const 
         return err->status;
     }
     pt2_run_plan_release(graph, release_after, depends_on_input);
-    pt2_run_release release = {release_after, NULL, NULL, 0, NULL};
+    pt2_run_release release = {release_after, NULL, NULL, 0, NULL, main_run, depends_on_input};
     pt2_status st = pt2_run_graph_releasing(&scratch, graph, input, 1, options, &release, &run, err);
     for (size_t k = 0; k < batch->num_outputs && !st; k++) {
         if (!(st = pt2_run_output(&run, k, &y, err)))
@@ -235,8 +237,9 @@ static pt2_status check_output_lengths(pt2_arena *arena, const pt2_reloaded_net 
 
 /* The lengths, each sequence's reference run and the batch, once out's results (names, batch
  * axes) are set. */
-static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, int axis, const pt2_tensor *example,
-                                const pt2_run_options *run_options, pt2_padded_batch *out, pt2_error *err) {
+static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run, int axis,
+                                const pt2_tensor *example, const pt2_run_options *run_options, pt2_padded_batch *out,
+                                pt2_error *err) {
     out->input_time_axis = axis;
     int64_t lengths[PT2_PADDED_BATCH_LENGTHS], longest = 0;
     length_rule rule;
@@ -257,7 +260,7 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, int ax
         pt2_tensor alone;
         if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &alone, err))) return st;
         place_sequence(&contiguous, axis, lengths[i], &alone, 0);
-        if ((st = reference_run(arena, graph, &alone, run_options, out, i, err))) return st;
+        if ((st = reference_run(arena, graph, main_run, &alone, run_options, out, i, err))) return st;
     }
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, example->shape, sizeof shape);
@@ -273,9 +276,9 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, int ax
     return PT2_OK;
 }
 
-pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_rt_net *net,
-                                    const pt2_tensor *example, const pt2_run_options *run_options, pt2_padded_batch *out,
-                                    pt2_error *err) {
+pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
+                                    const pt2_rt_net *net, const pt2_tensor *example, const pt2_run_options *run_options,
+                                    pt2_padded_batch *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     out->passed = 1;
     int axis = dynamic_axis(net);
@@ -291,7 +294,7 @@ pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, co
             if (o->torch_dims[a] >= 0 && net->dims[o->torch_dims[a]].kind == PT2_RT_DIM_BATCH) out->outputs[k].batch_axis = a;
         if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
     }
-    return out->applicable ? prepare_batch(arena, graph, axis, example, run_options, out, err) : PT2_OK;
+    return out->applicable ? prepare_batch(arena, graph, main_run, axis, example, run_options, out, err) : PT2_OK;
 }
 
 /* A result's batch axis by the reloaded config's axis names ("B"), or -1. */
@@ -315,7 +318,7 @@ pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *
         out->outputs[k].batch_axis = reloaded_batch_axis(&reloaded->outputs[k]);
         if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
     }
-    return out->applicable ? prepare_batch(arena, graph, axis, example, run_options, out, err) : PT2_OK;
+    return out->applicable ? prepare_batch(arena, graph, NULL, axis, example, run_options, out, err) : PT2_OK;
 }
 
 pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,

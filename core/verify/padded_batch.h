@@ -50,11 +50,12 @@ typedef struct pt2_padded_batch {
 
 /* The batch and each sequence's reference run, for the emitted network `net` (its input's dynamic
  * axis, its results' batch axes): done before the weights may go (core/pipeline/convert.c frees the
- * model file after the emit when its caller lets it). out->applicable = 0: no dynamic axis, or no
- * result with a batch axis. */
-pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_rt_net *net,
-                                    const pt2_tensor *example, const pt2_run_options *run_options, pt2_padded_batch *out,
-                                    pt2_error *err);
+ * model file after the emit when its caller lets it). `main_run` (may be NULL): the conversion's
+ * reference run, whose values not depending on the input the sequences' runs take instead of
+ * computing them again. out->applicable = 0: no dynamic axis, or no result with a batch axis. */
+pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
+                                    const pt2_rt_net *net, const pt2_tensor *example, const pt2_run_options *run_options,
+                                    pt2_padded_batch *out, pt2_error *err);
 /* The same for a network read back from its config (its results' axis names). */
 pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *graph, const pt2_reloaded_net *reloaded,
                                              const pt2_tensor *example, const pt2_run_options *run_options,

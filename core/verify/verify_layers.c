@@ -494,7 +494,7 @@ pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, c
     pt2_arena_init_child(&scratch, arena);
     checks_during_run c = {&out->lowered, arena, &scratch, atol, rtol, 0, 0, checks,
                            out->keep_references ? &out->references : NULL, 0};
-    pt2_run_release release = {release_after, lower_and_check, &c, 0, run_plan};
+    pt2_run_release release = {release_after, lower_and_check, &c, 0, run_plan, NULL, NULL};
     double start = now_seconds();
     st = pt2_run_graph_releasing(arena, graph, inputs, num_inputs, options, &release, &out->run, err);
     out->run_seconds = now_seconds() - start - c.seconds;

@@ -13,6 +13,7 @@
 #include "core/verify/verify_layers.h"
 
 static int failures;
+static size_t folded_constants; /* values made by nodes that do not depend on the input, over all models */
 
 #define CHECK(cond, ...)                 \
     do {                                 \
@@ -60,7 +61,7 @@ static void check_model(const char *dir, const char *name) {
     int32_t *plan = pt2_arena_alloc_array(&released_arena, graph.num_values + 1, sizeof *plan, &err);
     unsigned char *dynamic = pt2_arena_alloc(&released_arena, graph.num_values + 1, &err);
     pt2_run_plan_release(&graph, plan, dynamic);
-    pt2_run_release release = {plan, NULL, NULL, 0, NULL};
+    pt2_run_release release = {plan, NULL, NULL, 0, NULL, NULL, NULL};
     pt2_tensor y_kept, y;
     if (pt2_run_graph_releasing(&released_arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, &release,
                                 &run, &err) ||
@@ -88,6 +89,32 @@ static void check_model(const char *dir, const char *name) {
         if (dynamic[v]) all_bytes += kept.values[v].tensor.storage_bytes;
     }
     CHECK(released > 0, "%s: nothing was released", name);
+
+    /* A run taking the first's values that do not depend on the input: the same output, and the
+     * values computed by nodes (folded constants) are the first run's own, not computed again. */
+    pt2_run_context again;
+    pt2_run_release reuse = {plan, NULL, NULL, 0, NULL, &run, dynamic};
+    pt2_tensor y_again;
+    if (pt2_run_graph_releasing(&released_arena, &graph, graph.sample_inputs, graph.num_sample_inputs, &options, &reuse,
+                                &again, &err) ||
+        pt2_run_output(&again, 0, &y_again, &err)) {
+        printf("FAIL: %s: run taking the constants: %s\n", name, err.message);
+        failures++;
+        return;
+    }
+    CHECK(same_tensor(&y_kept, &y_again), "%s: the run taking the constants gives another output", name);
+    for (size_t v = 0; v < graph.num_values; v++) {
+        if (graph.values[v].kind != PT2_VALUE_TENSOR || dynamic[v] || graph.values[v].producer < 0 || !run.values[v].is_set)
+            continue;
+        int view_of_parameter = 0; /* a view (a transposed weight) shares the parameter's storage in any run */
+        for (size_t i = 0; i < graph.num_inputs; i++)
+            view_of_parameter |= graph.inputs[i].has_data && graph.inputs[i].data.storage == run.values[v].tensor.storage;
+        if (!view_of_parameter) {
+            folded_constants++;
+            CHECK(again.values[v].tensor.storage == run.values[v].tensor.storage, "%s: constant '%s' was computed again",
+                  name, graph.values[v].name);
+        }
+    }
     CHECK(release.peak_live_bytes > 0 && release.peak_live_bytes < all_bytes,
           "%s: largest live set %zu bytes, all the input's values %zu bytes", name, release.peak_live_bytes, all_bytes);
 
@@ -157,8 +184,9 @@ static void check_arena_release(void) {
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     check_arena_release();
-    const char *models[] = {"conv_stack", "linear_ln_gelu", "with_buffers", "tied_weights"};
+    const char *models[] = {"conv_stack", "linear_ln_gelu", "with_buffers", "tied_weights", "folded_weight"};
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) check_model(argv[1], models[i]);
+    CHECK(folded_constants > 0, "no model had a folded constant to take from another run");
     if (!failures) printf("run_release: all passed\n");
     return failures != 0;
 }

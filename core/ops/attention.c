@@ -5,9 +5,34 @@
 #include <math.h>
 #include <string.h>
 
+#include "exp_f32.h"
 #include "kernels.h"
 #include "op_util.h"
 #include "registry.h"
+
+/* The largest of row[0..n) ignoring NaN (-inf when none), in eight lanes the compiler
+ * vectorises; a maximum is exact, so the lanes' order does not change it. */
+static float row_max(const float *row, int64_t n) {
+    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int64_t n8 = n / 8 * 8;
+    for (int64_t j = 0; j < n8; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+    for (int64_t j = n8; j < n; j++) lane[j - n8] = row[j] > lane[j - n8] ? row[j] : lane[j - n8];
+    float max = -INFINITY;
+    for (int l = 0; l < 8; l++) max = lane[l] > max ? lane[l] : max;
+    return max;
+}
+
+/* row[0..n) summed as eight running sums added in a fixed order: the same bits every run, and
+ * eight independent additions in flight instead of one chain of n. */
+static float row_sum(const float *row, int64_t n) {
+    float part[8] = {0};
+    int64_t n8 = n / 8 * 8;
+    for (int64_t j = 0; j < n8; j += 8)
+        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+    for (int64_t j = n8; j < n; j++) part[j - n8] += row[j];
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
 
 static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor q, k, v, mask, out;
@@ -81,7 +106,7 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
             if (!causal && !has_mask) {
                 /* no mask: the scaling alone, a loop the compiler vectorises */
                 for (int64_t j = 0; j < lk; j++) row[j] *= factor;
-                for (int64_t j = 0; j < lk; j++) max = row[j] > max ? row[j] : max;
+                max = row_max(row, lk);
             } else {
                 for (int64_t j = 0; j < lk; j++) {
                     float s = row[j] * factor;
@@ -93,12 +118,11 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
                 }
             }
             /* a row with every key masked gives NaN, as PyTorch's math does */
-            float total = 0.0f;
-            for (int64_t j = 0; j < lk; j++) {
-                row[j] = max == -INFINITY ? NAN : expf(row[j] - max);
-                total += row[j];
-            }
-            float inverse = 1.0f / total;
+            if (max == -INFINITY)
+                for (int64_t j = 0; j < lk; j++) row[j] = NAN;
+            else
+                for (int64_t j = 0; j < lk; j++) row[j] = pt2_exp_f32(row[j] - max);
+            float inverse = 1.0f / row_sum(row, lk);
             for (int64_t j = 0; j < lk; j++) row[j] *= inverse;
         }
         pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};

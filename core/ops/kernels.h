@@ -34,6 +34,13 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
     return padded < dst_stride ? padded : dst_stride;
 }
 
+/* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
+ * bit (no fused multiply-add); otherwise (0, the default) the fastest this CPU has. Process-wide:
+ * each run sets it from its options (pt2_run_options.portable_only), and the per-layer checks
+ * and the reload that follow it in a conversion run with the same choice. */
+void pt2_kernels_set_portable(int portable);
+int pt2_kernels_portable(void);
+
 /* Floats of scratch one pt2_gemm call needs. */
 size_t pt2_gemm_scratch_floats(void);
 

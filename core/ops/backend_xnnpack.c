@@ -12,15 +12,6 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
-                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
-                          int *handled, pt2_error *err) {
-    (void)ctx, (void)node, (void)rows, (void)in_features, (void)out_features, (void)x, (void)weight, (void)bias;
-    (void)out, (void)err;
-    *handled = 0;
-    return PT2_OK;
-}
-
 void pt2_xnn_release(void) {}
 
 #else
@@ -31,26 +22,24 @@ void pt2_xnn_release(void) {}
 #include <string.h>
 #include <xnnpack.h>
 
+#include "parallel.h"
+
 /* One XNNPACK initialisation and one thread pool per thread count, for the process's life:
  * creating a pool per op would cost more than many small convolutions. */
 static int initialised;
-static pthreadpool_t pools[65];
 
 static int xnn_ready(void) {
     if (!initialised && xnn_initialize(NULL) == xnn_status_success) initialised = 1;
     return initialised;
 }
 
-static pthreadpool_t pool_for(int threads) {
-    if (threads <= 1) return NULL; /* XNNPACK runs on the caller's thread */
-    if (threads > 64) threads = 64;
-    if (!pools[threads]) pools[threads] = pthreadpool_create((size_t)threads);
-    return pools[threads];
-}
+/* The run's pool (parallel.c), shared with the portable kernels' splits; NULL for one thread:
+ * XNNPACK then runs on the caller's thread. */
+static pthreadpool_t pool_for(int threads) { return pt2_thread_pool(threads); }
 
 /* ---------------------------------------------------------------- kept operators */
 
-enum op_kind { KIND_CONV, KIND_DECONV, KIND_LINEAR };
+enum op_kind { KIND_CONV, KIND_DECONV };
 
 typedef struct kept_operator {
     const pt2_node *node;
@@ -343,38 +332,6 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
     status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
     to_channels_first(channels_last_output, g->batch, g->out_channels, out_pixels, out, pool);
-    *handled = 1;
-    return PT2_OK;
-}
-
-/* ---------------------------------------------------------------- fully connected */
-
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
-                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
-                          int *handled, pt2_error *err) {
-    *handled = 0;
-    if (ctx->options.portable_only || !xnn_ready() || rows <= 0 || in_features <= 0 || out_features <= 0) return PT2_OK;
-    /* On one thread the portable GEMM takes less time than this XNNPACK's fully connected operator
-     * (perf stat of 41 forwards of bench/'s Transformer layer: 1.6-1.8 s against 2.3 s of CPU);
-     * XNNPACK is kept for its thread pool. */
-    if (ctx->options.num_threads <= 1) return PT2_OK;
-    int64_t params[16] = {in_features, out_features, ctx->options.num_threads};
-    kept_operator *k = find_kept(node, KIND_LINEAR, params, weight, (size_t)(in_features * out_features), bias,
-                                 bias ? (size_t)out_features : 0);
-    if (!k) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping an XNNPACK operator");
-    if (!k->op) {
-        if (xnn_create_fully_connected_nc_f32((size_t)in_features, (size_t)out_features, (size_t)in_features,
-                                              (size_t)out_features, weight, bias, -INFINITY, INFINITY, 0,
-                                              &k->op) != xnn_status_success) {
-            k->op = NULL;
-            return PT2_OK;
-        }
-        remember_weights(k);
-    }
-    pthreadpool_t pool = pool_for(ctx->options.num_threads);
-    if (xnn_setup_fully_connected_nc_f32(k->op, (size_t)rows, x, out, pool) != xnn_status_success) return PT2_OK;
-    enum xnn_status status = xnn_run_operator(k->op, pool);
-    if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
     *handled = 1;
     return PT2_OK;
 }

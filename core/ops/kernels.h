@@ -70,8 +70,16 @@ void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight,
                 float *scratch);
 
 size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g);
+size_t pt2_conv_transpose_scratch_floats_channels(const pt2_conv_geometry *g, int64_t count);
 /* x [batch, in, ih, iw], weight [in, out/groups, kh, kw] -> out [batch, out, oh, ow]. */
 void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
                           float *out, float *scratch);
+
+/* The same for output channels [o0, o1) of every group only (the rest of out is not written): a
+ * piece of a convolution split over threads. Each element is computed as by the whole call. */
+void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                         float *scratch, int64_t o0, int64_t o1);
+void pt2_conv_transpose2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight,
+                                   const float *bias, float *out, float *scratch, int64_t o0, int64_t o1);
 
 #endif

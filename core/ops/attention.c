@@ -3,6 +3,7 @@
  * is added; is_causal keeps key j <= query i (top-left aligned, as PyTorch). Both products
  * run on the portable GEMM, reading k transposed in place. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "exp_f32.h"
@@ -147,7 +148,8 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, q.shape, sizeof shape);
     shape[r - 1] = dv;
-    if ((st = pt2_op_new_float(ctx, r, shape, &out, err))) return st;
+    /* every element is written by its head's second GEMM, so no zeroing first */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, r, shape, &out, err))) return st;
     if (heads == 0 || lq == 0 || dv == 0) return pt2_op_set_output(ctx, node, 0, &out, err);
     sdpa_job job = {.q = pt2_f32(&q), .k = pt2_f32(&k), .v = pt2_f32(&v), .out = pt2_f32(&out), .lq = lq, .lk = lk,
                     .d = d, .dv = dv, .rank = r, .causal = causal, .has_mask = has_mask,
@@ -160,8 +162,12 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
     job.scores_floats = (size_t)(lq * (lk ? lk : 1) + 15) / 16 * 16;
     job.scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
     job.heads_per_piece = (heads + (int64_t)pieces - 1) / (int64_t)pieces;
-    job.scores = pt2_arena_alloc_array(ctx->arena, job.scores_floats * pieces, sizeof(float), err);
-    job.scratch = pt2_arena_alloc_array(ctx->arena, job.scratch_floats * pieces, sizeof(float), err);
+    if (job.scores_floats + job.scratch_floats > SIZE_MAX / sizeof(float) / pieces)
+        return pt2_fail(err, PT2_ERR_MEMORY, "attention scores of %lld x %lld do not fit in memory", (long long)lq,
+                        (long long)lk);
+    /* scores and packing space are written before read: not zeroed */
+    job.scores = pt2_arena_alloc_uninit(ctx->arena, job.scores_floats * pieces * sizeof(float), err);
+    job.scratch = pt2_arena_alloc_uninit(ctx->arena, job.scratch_floats * pieces * sizeof(float), err);
     if (!job.scores || !job.scratch) return err->status;
     pt2_parallel_for(ctx, pieces, attend_heads, &job);
     return pt2_op_set_output(ctx, node, 0, &out, err);

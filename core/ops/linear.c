@@ -56,7 +56,8 @@ static pt2_status matmul(pt2_run_context *ctx, const pt2_tensor *a, const pt2_te
     for (int i = 0; i < batch_rank; i++) shape[rank++] = batch_shape[i];
     if (a->rank >= 2) shape[rank++] = m;
     if (b->rank >= 2) shape[rank++] = n;
-    pt2_status st = pt2_op_new_float(ctx, rank, shape, out, err);
+    /* every element is written by its GEMM (accumulate 0), so no zeroing first */
+    pt2_status st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, rank, shape, out, err);
     if (st) return st;
     int64_t batches = 1;
     for (int i = 0; i < batch_rank; i++) batches *= batch_shape[i];
@@ -164,7 +165,8 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, x.shape, sizeof shape);
     shape[x.rank - 1] = out_features;
-    if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
+    /* every element gets the bias (or 0) before the GEMM adds to it, so no zeroing first */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, x.rank, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
     if (rows > 0 && out_features > 0) {

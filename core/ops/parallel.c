@@ -79,7 +79,8 @@ pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt
     size_t pieces = pt2_parallel_pieces(ctx, units);
     while (pieces > 1 && (double)m * (double)n * (double)k / (double)pieces < MIN_PIECE_FLOPS) pieces--;
     size_t floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16; /* 64-byte aligned pieces */
-    float *scratch = pt2_arena_alloc_array(ctx->arena, floats * pieces, sizeof(float), err);
+    /* packing space, written before read: not zeroed (a few hundred KiB per call) */
+    float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
     if (!scratch) return err->status;
     int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
     gemm_split s = {m, n, k, ldc, a, b, c, scratch, floats, accumulate, by_columns, units_per_piece * unit};

@@ -72,19 +72,24 @@ static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_
         }
         return;
     }
-    for (int64_t p = 0; p < mc; p += MR)
+    for (int64_t p = 0; p < mc; p += MR) {
+        float *out = dst + p * kc;
+        if (a.col_stride == 1 && mc - p >= MR) {
+            /* a whole panel of contiguous rows: the panel written in order, MR rows read side by side */
+            const float *row = a.data + (i0 + p) * a.row_stride + k0;
+            for (int64_t kk = 0; kk < kc; kk++)
+                for (int r = 0; r < MR; r++) out[kk * MR + r] = row[r * a.row_stride + kk];
+            continue;
+        }
         for (int64_t r = 0; r < MR; r++) {
-            float *out = dst + p * kc + r;
             if (p + r >= mc) {
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = 0.0f;
+                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR + r] = 0.0f;
                 continue;
             }
             const float *row = a.data + (i0 + p + r) * a.row_stride + k0 * a.col_stride;
-            if (a.col_stride == 1)
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk];
-            else
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk * a.col_stride];
+            for (int64_t kk = 0; kk < kc; kk++) out[kk * MR + r] = row[kk * a.col_stride];
         }
+    }
 }
 
 /* acc = panel_a (MR x kc) * tile_b (kc x NR); then c (+)= acc for the valid rows/cols.

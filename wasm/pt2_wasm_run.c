@@ -33,7 +33,7 @@ static double now_seconds(void) { return emscripten_get_now() / 1000.0; }
 
 /* inputs: the .npy files one after another; input_lengths[i] their sizes; input_names their
  * file names, separated by newlines. forward_seconds: the one run's time, or with `repeat` the
- * mean of the further runs. */
+ * mean of the further timed runs. */
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_run(const uint8_t *model, size_t model_length, const char *model_name,
                                       const uint8_t *checkpoint, size_t checkpoint_length, const char *checkpoint_name,
                                       const char *checkpoint_key, int allow_checkpoint_mismatch, const uint8_t *inputs,
@@ -77,15 +77,17 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_run(const uint8_t *model, size_t model_length,
     if (!st) st = pt2_run_graph(&arena, &graph, run_inputs, run_count, &options, &run, &err);
     if (!st) forward_seconds = now_seconds() - first_start;
     if (repeat > 0) forward_seconds = 0;
-    /* Repeats in a scratch arena reset each time: memory of one run is reused by the next. */
+    /* Repeats in a scratch arena reset each time: memory of one run is reused by the next. Its
+     * first run (r = -1) is not timed: it grows the memory the next ones reuse, as the native
+     * CLI's `run --repeat` does. */
     pt2_arena scratch;
     pt2_arena_init(&scratch, 0);
-    for (int r = 0; !st && r < repeat; r++) {
+    for (int r = repeat > 0 ? -1 : 0; !st && r < repeat; r++) {
         pt2_run_context again;
         pt2_arena_reset(&scratch);
         double start = now_seconds();
         st = pt2_run_graph(&scratch, &graph, run_inputs, run_count, &options, &again, &err);
-        forward_seconds += (now_seconds() - start) / repeat;
+        if (r >= 0) forward_seconds += (now_seconds() - start) / repeat;
     }
     pt2_arena_free(&scratch);
     for (size_t i = 0; !st && i < graph.num_outputs && num_outputs < MAX_OUTPUTS; i++) {

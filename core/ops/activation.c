@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "elementwise.h"
+#include "exp_f32.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -87,7 +88,7 @@ typedef struct activation_params {
         }                                                                                                    \
         (void)pc;                                                                                            \
     }
-ACTIVATION_LOOPS(float, expf, log1pf, erff, tanhf, logf)
+ACTIVATION_LOOPS(float, pt2_exp_f32, log1pf, erff, tanhf, logf)
 ACTIVATION_LOOPS(double, exp, log1p, erf, tanh, log)
 
 static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, activation_kind *kind, activation_params *p,
@@ -219,7 +220,7 @@ static pt2_status run_glu(pt2_run_context *ctx, const pt2_node *node, pt2_error 
     if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, shape, &out, err))) return st;
     outer_inner(&x, d, &outer, &inner);
     if (x.dtype == PT2_DTYPE_FLOAT32) {
-        GLU_LOOP(float, expf)
+        GLU_LOOP(float, pt2_exp_f32)
     } else {
         GLU_LOOP(double, exp)
     }
@@ -318,7 +319,7 @@ static pt2_status softmax_common(pt2_run_context *ctx, const pt2_node *node, int
     void *scratch = pt2_arena_alloc_array(ctx->arena, (size_t)inner * 2, pt2_dtype_size(dtype), err);
     if (!scratch) return err->status;
     if (dtype == PT2_DTYPE_FLOAT32) {
-        SOFTMAX_LOOP(float, expf, logf)
+        SOFTMAX_LOOP(float, pt2_exp_f32, logf)
     } else {
         SOFTMAX_LOOP(double, exp, log)
     }

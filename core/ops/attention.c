@@ -3,11 +3,102 @@
  * is added; is_causal keeps key j <= query i (top-left aligned, as PyTorch). Both products
  * run on the portable GEMM, reading k transposed in place. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "exp_f32.h"
 #include "kernels.h"
 #include "op_util.h"
+#include "parallel.h"
 #include "registry.h"
+
+/* The largest of row[0..n) ignoring NaN (-inf when none), in eight lanes the compiler
+ * vectorises; a maximum is exact, so the lanes' order does not change it. */
+static float row_max(const float *row, int64_t n) {
+    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int64_t n8 = n / 8 * 8;
+    for (int64_t j = 0; j < n8; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+    for (int64_t j = n8; j < n; j++) lane[j - n8] = row[j] > lane[j - n8] ? row[j] : lane[j - n8];
+    float max = -INFINITY;
+    for (int l = 0; l < 8; l++) max = lane[l] > max ? lane[l] : max;
+    return max;
+}
+
+/* row[0..n) summed as eight running sums added in a fixed order: the same bits every run, and
+ * eight independent additions in flight instead of one chain of n. */
+static float row_sum(const float *row, int64_t n) {
+    float part[8] = {0};
+    int64_t n8 = n / 8 * 8;
+    for (int64_t j = 0; j < n8; j += 8)
+        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+    for (int64_t j = n8; j < n; j++) part[j - n8] += row[j];
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+typedef struct sdpa_job {
+    const float *q, *k, *v;
+    float *out;
+    int64_t lq, lk, d, dv;
+    int rank, causal, has_mask;
+    float factor;
+    const uint8_t *mask_bool;
+    const float *mask_float;
+    const int64_t *mask_strides, *shape; /* the mask's broadcast strides, the query's shape */
+    float *scores, *scratch;
+    size_t scores_floats, scratch_floats;
+    int64_t heads_per_piece, heads;
+} sdpa_job;
+
+/* One head: softmax(q k^T * factor + mask) v into its slice of out. */
+static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *scratch) {
+    int64_t lq = job->lq, lk = job->lk, d = job->d, dv = job->dv;
+    int r = job->rank;
+    const float *qh = job->q + h * lq * d, *kh = job->k + h * lk * d, *vh = job->v + h * lk * dv;
+    float *oh = job->out + h * lq * dv;
+    pt2_matrix_view qv = {qh, d, 1}, kt = {kh, 1, d};
+    pt2_gemm_matrix(lq, lk, d, qv, kt, scores, lk, 0, scratch);
+    int64_t mask_offset = 0, rest = h;
+    for (int i = r - 3; i >= 0; i--) {
+        mask_offset += rest % job->shape[i] * job->mask_strides[i];
+        rest /= job->shape[i];
+    }
+    for (int64_t i = 0; i < lq; i++) {
+        float *row = scores + i * lk;
+        float max = -INFINITY;
+        if (!job->causal && !job->has_mask) {
+            /* no mask: the scaling alone, a loop the compiler vectorises */
+            for (int64_t j = 0; j < lk; j++) row[j] *= job->factor;
+            max = row_max(row, lk);
+        } else {
+            for (int64_t j = 0; j < lk; j++) {
+                float s = row[j] * job->factor;
+                int64_t m = mask_offset + i * job->mask_strides[r - 2] + j * job->mask_strides[r - 1];
+                if ((job->causal && j > i) || (job->mask_bool && !job->mask_bool[m])) s = -INFINITY;
+                else if (job->mask_float) s += job->mask_float[m];
+                row[j] = s;
+                if (s > max) max = s;
+            }
+        }
+        /* a row with every key masked gives NaN, as PyTorch's math does */
+        if (max == -INFINITY)
+            for (int64_t j = 0; j < lk; j++) row[j] = NAN;
+        else
+            for (int64_t j = 0; j < lk; j++) row[j] = pt2_exp_f32(row[j] - max);
+        float inverse = 1.0f / row_sum(row, lk);
+        for (int64_t j = 0; j < lk; j++) row[j] *= inverse;
+    }
+    pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};
+    pt2_gemm_matrix(lq, dv, lk, p, vv, oh, dv, 0, scratch);
+}
+
+static void attend_heads(void *context, size_t piece) {
+    const sdpa_job *job = context;
+    int64_t h0 = (int64_t)piece * job->heads_per_piece;
+    int64_t h1 = h0 + job->heads_per_piece < job->heads ? h0 + job->heads_per_piece : job->heads;
+    for (int64_t h = h0; h < h1; h++)
+        attend_head(job, h, job->scores + piece * job->scores_floats, job->scratch + piece * job->scratch_floats);
+}
 
 static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor q, k, v, mask, out;
@@ -57,53 +148,28 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, q.shape, sizeof shape);
     shape[r - 1] = dv;
-    if ((st = pt2_op_new_float(ctx, r, shape, &out, err))) return st;
+    /* every element is written by its head's second GEMM, so no zeroing first */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, r, shape, &out, err))) return st;
     if (heads == 0 || lq == 0 || dv == 0) return pt2_op_set_output(ctx, node, 0, &out, err);
-    float *scores = pt2_arena_alloc_array(ctx->arena, (size_t)(lq * (lk ? lk : 1)), sizeof(float), err);
-    float *scratch = pt2_arena_alloc_array(ctx->arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!scores || !scratch) return err->status;
-    float factor = (float)(has_scale ? scale : 1.0 / sqrt((double)d));
-    const uint8_t *mask_bool = has_mask && mask.dtype == PT2_DTYPE_BOOL ? pt2_tensor_data(&mask) : NULL;
-    const float *mask_float = has_mask && mask.dtype == PT2_DTYPE_FLOAT32 ? pt2_tensor_data(&mask) : NULL;
-    for (int64_t h = 0; h < heads; h++) {
-        const float *qh = pt2_f32(&q) + h * lq * d, *kh = pt2_f32(&k) + h * lk * d, *vh = pt2_f32(&v) + h * lk * dv;
-        float *oh = pt2_f32(&out) + h * lq * dv;
-        pt2_matrix_view qv = {qh, d, 1}, kt = {kh, 1, d};
-        pt2_gemm_matrix(lq, lk, d, qv, kt, scores, lk, 0, scratch);
-        int64_t mask_offset = 0, rest = h;
-        for (int i = r - 3; i >= 0; i--) {
-            mask_offset += rest % q.shape[i] * mask_strides[i];
-            rest /= q.shape[i];
-        }
-        for (int64_t i = 0; i < lq; i++) {
-            float *row = scores + i * lk;
-            float max = -INFINITY;
-            if (!causal && !has_mask) {
-                /* no mask: the scaling alone, a loop the compiler vectorises */
-                for (int64_t j = 0; j < lk; j++) row[j] *= factor;
-                for (int64_t j = 0; j < lk; j++) max = row[j] > max ? row[j] : max;
-            } else {
-                for (int64_t j = 0; j < lk; j++) {
-                    float s = row[j] * factor;
-                    int64_t m = mask_offset + i * mask_strides[r - 2] + j * mask_strides[r - 1];
-                    if ((causal && j > i) || (mask_bool && !mask_bool[m])) s = -INFINITY;
-                    else if (mask_float) s += mask_float[m];
-                    row[j] = s;
-                    if (s > max) max = s;
-                }
-            }
-            /* a row with every key masked gives NaN, as PyTorch's math does */
-            float total = 0.0f;
-            for (int64_t j = 0; j < lk; j++) {
-                row[j] = max == -INFINITY ? NAN : expf(row[j] - max);
-                total += row[j];
-            }
-            float inverse = 1.0f / total;
-            for (int64_t j = 0; j < lk; j++) row[j] *= inverse;
-        }
-        pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};
-        pt2_gemm_matrix(lq, dv, lk, p, vv, oh, dv, 0, scratch);
-    }
+    sdpa_job job = {.q = pt2_f32(&q), .k = pt2_f32(&k), .v = pt2_f32(&v), .out = pt2_f32(&out), .lq = lq, .lk = lk,
+                    .d = d, .dv = dv, .rank = r, .causal = causal, .has_mask = has_mask,
+                    .factor = (float)(has_scale ? scale : 1.0 / sqrt((double)d)),
+                    .mask_bool = has_mask && mask.dtype == PT2_DTYPE_BOOL ? pt2_tensor_data(&mask) : NULL,
+                    .mask_float = has_mask && mask.dtype == PT2_DTYPE_FLOAT32 ? pt2_tensor_data(&mask) : NULL,
+                    .mask_strides = mask_strides, .shape = q.shape, .heads = heads};
+    /* the heads split over the run's threads, each piece with its own scores and GEMM scratch */
+    size_t pieces = pt2_parallel_pieces(ctx, (size_t)heads);
+    job.scores_floats = (size_t)(lq * (lk ? lk : 1) + 15) / 16 * 16;
+    job.scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
+    job.heads_per_piece = (heads + (int64_t)pieces - 1) / (int64_t)pieces;
+    if (job.scores_floats + job.scratch_floats > SIZE_MAX / sizeof(float) / pieces)
+        return pt2_fail(err, PT2_ERR_MEMORY, "attention scores of %lld x %lld do not fit in memory", (long long)lq,
+                        (long long)lk);
+    /* scores and packing space are written before read: not zeroed */
+    job.scores = pt2_arena_alloc_uninit(ctx->arena, job.scores_floats * pieces * sizeof(float), err);
+    job.scratch = pt2_arena_alloc_uninit(ctx->arena, job.scratch_floats * pieces * sizeof(float), err);
+    if (!job.scores || !job.scratch) return err->status;
+    pt2_parallel_for(ctx, pieces, attend_heads, &job);
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 

@@ -12,15 +12,6 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
-                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
-                          int *handled, pt2_error *err) {
-    (void)ctx, (void)node, (void)rows, (void)in_features, (void)out_features, (void)x, (void)weight, (void)bias;
-    (void)out, (void)err;
-    *handled = 0;
-    return PT2_OK;
-}
-
 void pt2_xnn_release(void) {}
 
 #else
@@ -31,26 +22,24 @@ void pt2_xnn_release(void) {}
 #include <string.h>
 #include <xnnpack.h>
 
+#include "parallel.h"
+
 /* One XNNPACK initialisation and one thread pool per thread count, for the process's life:
  * creating a pool per op would cost more than many small convolutions. */
 static int initialised;
-static pthreadpool_t pools[65];
 
 static int xnn_ready(void) {
     if (!initialised && xnn_initialize(NULL) == xnn_status_success) initialised = 1;
     return initialised;
 }
 
-static pthreadpool_t pool_for(int threads) {
-    if (threads <= 1) return NULL; /* XNNPACK runs on the caller's thread */
-    if (threads > 64) threads = 64;
-    if (!pools[threads]) pools[threads] = pthreadpool_create((size_t)threads);
-    return pools[threads];
-}
+/* The run's pool (parallel.c), shared with the portable kernels' splits; NULL for one thread:
+ * XNNPACK then runs on the caller's thread. */
+static pthreadpool_t pool_for(int threads) { return pt2_thread_pool(threads); }
 
 /* ---------------------------------------------------------------- kept operators */
 
-enum op_kind { KIND_CONV, KIND_DECONV, KIND_LINEAR };
+enum op_kind { KIND_CONV, KIND_DECONV };
 
 typedef struct kept_operator {
     const pt2_node *node;
@@ -69,9 +58,6 @@ static size_t kept_count, kept_capacity;
  * time, so one pair, grown as needed, serves them all and its pages stay mapped. */
 static float *channels_last_input, *channels_last_output;
 static size_t input_capacity, output_capacity;
-/* The GEMM scratch of each block of a 1-D convolution split over threads. */
-static float *split_scratch;
-static size_t split_scratch_capacity;
 
 static void forget(kept_operator *k) {
     if (k->op) xnn_delete_operator(k->op);
@@ -85,9 +71,8 @@ void pt2_xnn_release(void) {
     kept_count = kept_capacity = 0;
     free(channels_last_input);
     free(channels_last_output);
-    free(split_scratch);
-    channels_last_input = channels_last_output = split_scratch = NULL;
-    input_capacity = output_capacity = split_scratch_capacity = 0;
+    channels_last_input = channels_last_output = NULL;
+    input_capacity = output_capacity = 0;
 }
 
 /* A 64-bit hash of the weights an operator was packed from: a kept copy of them would double the
@@ -237,44 +222,6 @@ static float *repack_kernel(const pt2_conv_geometry *g, int transposed, const fl
     return k;
 }
 
-/* ---------------------------------------------------------------- 1-D convolutions on the GEMM */
-
-/* A 1-D convolution's output channels in blocks, one GEMM each, over the thread pool. */
-typedef struct channel_split {
-    const pt2_conv_geometry *g;
-    const float *x, *weight, *bias;
-    float *out, *scratch;
-    int64_t block;
-    size_t scratch_floats;
-} channel_split;
-
-static void channel_block_task(void *context, size_t index) {
-    const channel_split *s = context;
-    int64_t o0 = (int64_t)index * s->block, o1 = o0 + s->block < s->g->out_channels ? o0 + s->block : s->g->out_channels;
-    pt2_conv_geometry part = *s->g;
-    part.out_channels = o1 - o0;
-    int64_t taps = part.kernel_height * part.kernel_width, plane = part.out_height * part.out_width;
-    pt2_conv2d(&part, s->x, s->weight + o0 * part.in_channels * taps, s->bias ? s->bias + o0 : NULL, s->out + o0 * plane,
-               s->scratch + index * s->scratch_floats);
-}
-
-/* 1 when it ran the convolution: one batch, one group, more than one thread. */
-static int conv1d_on_threads(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
-                             float *out, pthreadpool_t pool, int threads) {
-    if (!pool || threads <= 1 || g->batch != 1 || g->groups != 1 || g->out_channels < 2 * threads) return 0;
-    size_t floats = (pt2_conv_scratch_floats(g) + 15) / 16 * 16, blocks = (size_t)threads;
-    if (floats * blocks > split_scratch_capacity) { /* 64-byte aligned blocks, as the arena gives */
-        free(split_scratch);
-        split_scratch_capacity = 0;
-        if (posix_memalign((void **)&split_scratch, 64, sizeof(float) * floats * blocks)) split_scratch = NULL;
-        if (!split_scratch) return 0;
-        split_scratch_capacity = floats * blocks;
-    }
-    channel_split s = {g, x, weight, bias, out, split_scratch, (g->out_channels + threads - 1) / threads, floats};
-    pthreadpool_parallelize_1d(pool, channel_block_task, &s, blocks, 0);
-    return 1;
-}
-
 pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const pt2_conv_geometry *g,
                                int64_t pad_bottom, int64_t pad_right, int transposed, int64_t adjust_h,
                                int64_t adjust_w, const float *x, const float *weight, const float *bias, float *out,
@@ -283,16 +230,8 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
     if (ctx->options.portable_only || !xnn_ready()) return PT2_OK;
     /* 1-D (height 1) convolutions cost less on the portable GEMM, which reads PyTorch's layout as
      * it is, than through XNNPACK's channels-last operator and the two transposes around it
-     * (bench/bench_reference_run.py); with threads, their output channels split over the pool.
-     * Transposed ones stay on XNNPACK when there are threads to use. */
-    if (g->in_height == 1 && g->kernel_height == 1) {
-        if (!transposed) {
-            *handled = conv1d_on_threads(g, x, weight, bias, out, pool_for(ctx->options.num_threads),
-                                         ctx->options.num_threads);
-            return PT2_OK;
-        }
-        if (ctx->options.num_threads <= 1) return PT2_OK;
-    }
+     * (bench/bench_reference_run.py); conv.c splits their output channels over the threads. */
+    if (g->in_height == 1 && g->kernel_height == 1) return PT2_OK;
     int64_t in_pixels = g->in_height * g->in_width, out_pixels = g->out_height * g->out_width;
     if (g->batch <= 0 || in_pixels <= 0 || out_pixels <= 0 || g->groups <= 0) return PT2_OK;
     int64_t gi = g->in_channels / g->groups, go = g->out_channels / g->groups;
@@ -343,38 +282,6 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
     status = xnn_run_operator(k->op, pool);
     if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
     to_channels_first(channels_last_output, g->batch, g->out_channels, out_pixels, out, pool);
-    *handled = 1;
-    return PT2_OK;
-}
-
-/* ---------------------------------------------------------------- fully connected */
-
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
-                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
-                          int *handled, pt2_error *err) {
-    *handled = 0;
-    if (ctx->options.portable_only || !xnn_ready() || rows <= 0 || in_features <= 0 || out_features <= 0) return PT2_OK;
-    /* On one thread the portable GEMM takes less time than this XNNPACK's fully connected operator
-     * (perf stat of 41 forwards of bench/'s Transformer layer: 1.6-1.8 s against 2.3 s of CPU);
-     * XNNPACK is kept for its thread pool. */
-    if (ctx->options.num_threads <= 1) return PT2_OK;
-    int64_t params[16] = {in_features, out_features, ctx->options.num_threads};
-    kept_operator *k = find_kept(node, KIND_LINEAR, params, weight, (size_t)(in_features * out_features), bias,
-                                 bias ? (size_t)out_features : 0);
-    if (!k) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory keeping an XNNPACK operator");
-    if (!k->op) {
-        if (xnn_create_fully_connected_nc_f32((size_t)in_features, (size_t)out_features, (size_t)in_features,
-                                              (size_t)out_features, weight, bias, -INFINITY, INFINITY, 0,
-                                              &k->op) != xnn_status_success) {
-            k->op = NULL;
-            return PT2_OK;
-        }
-        remember_weights(k);
-    }
-    pthreadpool_t pool = pool_for(ctx->options.num_threads);
-    if (xnn_setup_fully_connected_nc_f32(k->op, (size_t)rows, x, out, pool) != xnn_status_success) return PT2_OK;
-    enum xnn_status status = xnn_run_operator(k->op, pool);
-    if (status != xnn_status_success) return pt2_fail(err, PT2_ERR_INTERNAL, "XNNPACK failed to run (status %d)", status);
     *handled = 1;
     return PT2_OK;
 }

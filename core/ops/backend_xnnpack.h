@@ -22,11 +22,6 @@ pt2_status pt2_xnn_convolution(pt2_run_context *ctx, const pt2_node *node, const
                                int64_t adjust_w, const float *x, const float *weight, const float *bias, float *out,
                                int *handled, pt2_error *err);
 
-/* x [rows, in], weight [out, in] (PyTorch's nn.Linear layout) -> out [rows, out]. */
-pt2_status pt2_xnn_linear(pt2_run_context *ctx, const pt2_node *node, int64_t rows, int64_t in_features,
-                          int64_t out_features, const float *x, const float *weight, const float *bias, float *out,
-                          int *handled, pt2_error *err);
-
 /* Deletes every kept operator and buffer (e.g. before the graph they belong to is freed). */
 void pt2_xnn_release(void);
 

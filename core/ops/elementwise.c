@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../base/strbuf.h"
+#include "exp_f32.h"
 #include "op_util.h"
 #include "registry.h"
 
@@ -828,7 +829,7 @@ static pt2_status run_unary(pt2_run_context *ctx, const pt2_node *node, unary_op
         }
     } else {
         switch (op) {
-            UNARY_CASE(U_EXP, expf(v), exp(v))
+            UNARY_CASE(U_EXP, pt2_exp_f32(v), exp(v))
             UNARY_CASE(U_LOG, logf(v), log(v))
             UNARY_CASE(U_LOG2, log2f(v), log2(v))
             UNARY_CASE(U_LOG10, log10f(v), log10(v))

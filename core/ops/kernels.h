@@ -34,6 +34,13 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
     return padded < dst_stride ? padded : dst_stride;
 }
 
+/* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
+ * bit (no fused multiply-add); otherwise (0, the default) the fastest this CPU has. Process-wide:
+ * each run sets it from its options (pt2_run_options.portable_only), and the per-layer checks
+ * and the reload that follow it in a conversion run with the same choice. */
+void pt2_kernels_set_portable(int portable);
+int pt2_kernels_portable(void);
+
 /* Floats of scratch one pt2_gemm call needs. */
 size_t pt2_gemm_scratch_floats(void);
 
@@ -63,8 +70,16 @@ void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight,
                 float *scratch);
 
 size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g);
+size_t pt2_conv_transpose_scratch_floats_channels(const pt2_conv_geometry *g, int64_t count);
 /* x [batch, in, ih, iw], weight [in, out/groups, kh, kw] -> out [batch, out, oh, ow]. */
 void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
                           float *out, float *scratch);
+
+/* The same for output channels [o0, o1) of every group only (the rest of out is not written): a
+ * piece of a convolution split over threads. Each element is computed as by the whole call. */
+void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                         float *scratch, int64_t o0, int64_t o1);
+void pt2_conv_transpose2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight,
+                                   const float *bias, float *out, float *scratch, int64_t o0, int64_t o1);
 
 #endif

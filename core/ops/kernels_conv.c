@@ -63,25 +63,25 @@ size_t pt2_conv_scratch_floats(const pt2_conv_geometry *g) {
     return pt2_gemm_scratch_floats();
 }
 
-void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
-                float *scratch) {
-    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
+void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                         float *scratch, int64_t o0, int64_t o1) {
+    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups, count = o1 - o0;
     int64_t taps = g->kernel_height * g->kernel_width, in_plane = g->in_height * g->in_width;
     int64_t out_plane = g->out_height * g->out_width;
     int pointwise = taps == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
                     g->out_height == g->in_height && g->out_width == g->in_width;
     for (int64_t n = 0; n < g->batch; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
-            float *o = out + (n * g->out_channels + grp * group_out) * out_plane;
-            for (int64_t oc = 0; oc < group_out; oc++) {
-                float b = bias ? bias[grp * group_out + oc] : 0.0f;
+            float *o = out + (n * g->out_channels + grp * group_out + o0) * out_plane;
+            for (int64_t oc = 0; oc < count; oc++) {
+                float b = bias ? bias[grp * group_out + o0 + oc] : 0.0f;
                 for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
             }
             const float *xg = x + (n * g->in_channels + grp * group_in) * in_plane;
-            pt2_matrix_view a = {weight + grp * group_out * group_in * taps, group_in * taps, 1};
+            pt2_matrix_view a = {weight + (grp * group_out + o0) * group_in * taps, group_in * taps, 1};
             if (pointwise) {
                 pt2_matrix_view b = {xg, in_plane, 1};
-                pt2_gemm_matrix(group_out, out_plane, group_in, a, b, o, out_plane, 1, scratch);
+                pt2_gemm_matrix(count, out_plane, group_in, a, b, o, out_plane, 1, scratch);
                 continue;
             }
             pt2_gemm_source s;
@@ -100,50 +100,60 @@ void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight,
             s.dilation_w = g->dilation_w;
             s.pad_top = g->pad_top;
             s.pad_left = g->pad_left;
-            pt2_gemm(group_out, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
+            pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
         }
 }
 
-size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g) {
-    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
-    int64_t taps = g->kernel_height * g->kernel_width;
-    return pt2_gemm_scratch_floats() + (size_t)(group_out * taps * g->in_height * g->in_width) +
-           (size_t)(group_out * taps * group_in);
+void pt2_conv2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias, float *out,
+                float *scratch) {
+    pt2_conv2d_channels(g, x, weight, bias, out, scratch, 0, g->out_channels / g->groups);
 }
 
-/* weight[c, r] (c < rows of `in_rows`, r < cols) -> out[r, c]: the GEMM then reads rows (o,kh,kw)
- * of the transposed weight contiguously instead of gathering them at a stride of out*taps floats
- * once per tile of the output. */
-static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t cols, float *restrict out) {
+size_t pt2_conv_transpose_scratch_floats_channels(const pt2_conv_geometry *g, int64_t count) {
+    int64_t group_in = g->in_channels / g->groups, taps = g->kernel_height * g->kernel_width;
+    return pt2_gemm_scratch_floats() + (size_t)(count * taps * g->in_height * g->in_width) +
+           (size_t)(count * taps * group_in);
+}
+
+size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g) {
+    return pt2_conv_transpose_scratch_floats_channels(g, g->out_channels / g->groups);
+}
+
+/* weight[c, r] (c < in_rows, r < cols, rows `stride` floats apart) -> out[r, c]: the GEMM then
+ * reads rows (o,kh,kw) of the transposed weight contiguously instead of gathering them at a
+ * stride of out*taps floats once per tile of the output. */
+static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t cols, int64_t stride,
+                             float *restrict out) {
     enum { TILE = 16 };
     for (int64_t r0 = 0; r0 < cols; r0 += TILE)
         for (int64_t c0 = 0; c0 < in_rows; c0 += TILE) {
             int64_t r1 = r0 + TILE < cols ? r0 + TILE : cols, c1 = c0 + TILE < in_rows ? c0 + TILE : in_rows;
             for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = c0; c < c1; c++) out[r * in_rows + c] = w[c * cols + r];
+                for (int64_t c = c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
         }
 }
 
-void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
-                          float *out, float *scratch) {
-    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups;
+void pt2_conv_transpose2d_channels(const pt2_conv_geometry *g, const float *x, const float *weight,
+                                   const float *bias, float *out, float *scratch, int64_t o0, int64_t o1) {
+    int64_t group_in = g->in_channels / g->groups, group_out = g->out_channels / g->groups, count = o1 - o0;
     int64_t taps = g->kernel_height * g->kernel_width, in_plane = g->in_height * g->in_width;
     int64_t out_plane = g->out_height * g->out_width;
-    float *cols = scratch + pt2_gemm_scratch_floats(), *weight_t = cols + group_out * taps * in_plane;
+    float *cols = scratch + pt2_gemm_scratch_floats(), *weight_t = cols + count * taps * in_plane;
     for (int64_t n = 0; n < g->batch; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
-            float *o = out + (n * g->out_channels + grp * group_out) * out_plane;
-            for (int64_t oc = 0; oc < group_out; oc++) {
-                float b = bias ? bias[grp * group_out + oc] : 0.0f;
+            float *o = out + (n * g->out_channels + grp * group_out + o0) * out_plane;
+            for (int64_t oc = 0; oc < count; oc++) {
+                float b = bias ? bias[grp * group_out + o0 + oc] : 0.0f;
                 for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
             }
-            /* weight[c, (o,kh,kw)] transposed: rows (o,kh,kw), columns c. */
+            /* weight[c, (o,kh,kw)] for o in [o0, o1) transposed: rows (o,kh,kw), columns c. */
             if (n == 0 || g->groups > 1)
-                transpose_weight(weight + grp * group_in * group_out * taps, group_in, group_out * taps, weight_t);
+                transpose_weight(weight + grp * group_in * group_out * taps + o0 * taps, group_in, count * taps,
+                                 group_out * taps, weight_t);
             pt2_matrix_view a = {weight_t, group_in, 1};
             pt2_matrix_view b = {x + (n * g->in_channels + grp * group_in) * in_plane, in_plane, 1};
-            pt2_gemm_matrix(group_out * taps, in_plane, group_in, a, b, cols, in_plane, 0, scratch);
-            for (int64_t oc = 0; oc < group_out; oc++)
+            pt2_gemm_matrix(count * taps, in_plane, group_in, a, b, cols, in_plane, 0, scratch);
+            for (int64_t oc = 0; oc < count; oc++)
                 for (int64_t kh = 0; kh < g->kernel_height; kh++)
                     for (int64_t kw = 0; kw < g->kernel_width; kw++) {
                         const float *col = cols + ((oc * g->kernel_height + kh) * g->kernel_width + kw) * in_plane;
@@ -165,4 +175,9 @@ void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const floa
                         }
                     }
         }
+}
+
+void pt2_conv_transpose2d(const pt2_conv_geometry *g, const float *x, const float *weight, const float *bias,
+                          float *out, float *scratch) {
+    pt2_conv_transpose2d_channels(g, x, weight, bias, out, scratch, 0, g->out_channels / g->groups);
 }

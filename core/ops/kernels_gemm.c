@@ -1,8 +1,9 @@
 /* Blocked GEMM: the k axis in slices of KC, the n axis in tiles of NC and the m axis in blocks
  * of MC, so the packed block of `a` and the tile of `b` stay in cache while a register-sized
  * MR x NR micro-kernel sweeps them. The micro-kernel is plain C with fixed trip counts, which
- * gcc and clang turn into SIMD (SSE or WASM SIMD128); on x86-64 with gcc a second copy is
- * compiled for AVX2 with fused multiply-adds and chosen at run time. */
+ * gcc and clang turn into SIMD (SSE or WASM SIMD128); on x86-64 with gcc two more copies are
+ * compiled for AVX2, one with fused multiply-adds, and chosen at run time (see
+ * pt2_kernels_set_portable). */
 #include <string.h>
 
 #include "kernels.h"
@@ -12,13 +13,35 @@
  * convolution came close to tests/c/test_nn_kernels.c's bound of 1e-5 against a double sum), and
  * the micro-kernel's panels (6 x 128 of a, 128 x 16 of b) stay in L1. */
 enum { MR = 6, NR_MAX = 16, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
+/* The packed tile's row stride: NC plus one micro-kernel width. At a power-of-two stride (1 KiB)
+ * the KC rows the micro-kernel reads of one column strip fall into a few L1 cache sets and evict
+ * each other; the odd stride spreads them over all sets. */
+enum { TILE_STRIDE = NC + NR_MAX };
 
-size_t pt2_gemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + 64; }
+size_t pt2_gemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)KC * TILE_STRIDE + 64; }
 
 static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
                         int64_t dst_stride) {
     const pt2_matrix_view *b = &self->matrix;
     int64_t padded = pt2_gemm_padded_columns(nc, dst_stride);
+    if (b->row_stride == 1 && b->col_stride != 1) {
+        /* b read transposed (a linear layer's weight [out, in], attention's keys): each column is
+         * contiguous along k. Gathering a row at the column stride would touch a cache line (and
+         * often a page) per float; blocks of 16 columns read 16 runs in order and write rows of
+         * 16 floats instead. */
+        enum { BLOCK = 16 };
+        for (int64_t j = 0; j < nc; j += BLOCK) {
+            int64_t width = nc - j < BLOCK ? nc - j : BLOCK;
+            const float *column = b->data + k0 + (j0 + j) * b->col_stride;
+            for (int64_t kk = 0; kk < kc; kk++) {
+                float *out = dst + kk * dst_stride + j;
+                for (int64_t jj = 0; jj < width; jj++) out[jj] = column[jj * b->col_stride + kk];
+            }
+        }
+        for (int64_t kk = 0; kk < kc; kk++)
+            for (int64_t j = nc; j < padded; j++) dst[kk * dst_stride + j] = 0.0f;
+        return;
+    }
     for (int64_t kk = 0; kk < kc; kk++) {
         const float *row = b->data + (k0 + kk) * b->row_stride + j0 * b->col_stride;
         float *out = dst + kk * dst_stride;
@@ -49,19 +72,24 @@ static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_
         }
         return;
     }
-    for (int64_t p = 0; p < mc; p += MR)
+    for (int64_t p = 0; p < mc; p += MR) {
+        float *out = dst + p * kc;
+        if (a.col_stride == 1 && mc - p >= MR) {
+            /* a whole panel of contiguous rows: the panel written in order, MR rows read side by side */
+            const float *row = a.data + (i0 + p) * a.row_stride + k0;
+            for (int64_t kk = 0; kk < kc; kk++)
+                for (int r = 0; r < MR; r++) out[kk * MR + r] = row[r * a.row_stride + kk];
+            continue;
+        }
         for (int64_t r = 0; r < MR; r++) {
-            float *out = dst + p * kc + r;
             if (p + r >= mc) {
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = 0.0f;
+                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR + r] = 0.0f;
                 continue;
             }
             const float *row = a.data + (i0 + p + r) * a.row_stride + k0 * a.col_stride;
-            if (a.col_stride == 1)
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk];
-            else
-                for (int64_t kk = 0; kk < kc; kk++) out[kk * MR] = row[kk * a.col_stride];
+            for (int64_t kk = 0; kk < kc; kk++) out[kk * MR + r] = row[kk * a.col_stride];
         }
+    }
 }
 
 /* acc = panel_a (MR x kc) * tile_b (kc x NR); then c (+)= acc for the valid rows/cols.
@@ -72,7 +100,10 @@ typedef float vec8 __attribute__((vector_size(32)));
 /* A macro, not a function: returning a 32-byte vector by value would change the ABI without AVX. */
 #define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(vec8))
 
-#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE)                                                                   \
+/* MULTIPLY_ADD(acc, a, b): acc += a * b, as two roundings or (FMA) one. */
+#define MULTIPLY_ADD_SEPARATE(acc, a, b) ((acc) += (a) * (b))
+
+#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE, MULTIPLY_ADD)                                                                   \
     ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,        \
                                float *restrict c, int64_t ldc, int64_t rows, int64_t cols, int accumulate) {     \
         vec8 acc[MR][NV];                                                                                        \
@@ -84,7 +115,7 @@ typedef float vec8 __attribute__((vector_size(32)));
             for (int r = 0; r < MR; r++) {                                                                       \
                 float s = a[kk * MR + r]; /* broadcast, without adding a zero first */                           \
                 vec8 av = {s, s, s, s, s, s, s, s};                                                              \
-                for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];                                            \
+                for (int v = 0; v < NV; v++) MULTIPLY_ADD(acc[r][v], av, bv[v]);                                       \
             }                                                                                                    \
         }                                                                                                        \
         if (rows == MR && cols == 8 * NV) {                                                                      \
@@ -111,33 +142,47 @@ typedef float vec8 __attribute__((vector_size(32)));
                                float *c, int64_t ldc, int accumulate) {                                           \
         for (int64_t j = 0; j < nc; j += NR)                                                                      \
             for (int64_t i = 0; i < mc; i += MR)                                                                  \
-                KERNEL(kc, apack + i * kc, btile + j, NC, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,        \
+                KERNEL(kc, apack + i * kc, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,        \
                        nc - j < NR ? nc - j : NR, accumulate);                                                    \
     }
 
-DEFINE_MICRO_KERNEL(micro_kernel_portable, 1, )
+DEFINE_MICRO_KERNEL(micro_kernel_portable, 1, , MULTIPLY_ADD_SEPARATE)
 DEFINE_BLOCK(block_portable, micro_kernel_portable, 8, )
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
 #define PT2_GEMM_AVX2 1
-/* Multiply and add stay two roundings (no FMA): every copy then sums each element in the same
- * order with the same roundings, so the native build's values, and the figures its report shows,
- * are the WebAssembly build's to the bit (the page and the npm CLI are checked against native).
- * FMA would halve the inner loop's instructions at the price of that equality. */
+/* The portable copy for AVX2: multiply and add stay two roundings, so every element is summed in
+ * the same order with the same roundings as the WebAssembly build's kernel, and a run with
+ * portable kernels gives its values, and its report's figures, to the bit (the page and the npm
+ * CLI are checked against native --portable). */
 #define PT2_AVX2 __attribute__((target("avx2")))
-DEFINE_MICRO_KERNEL(micro_kernel_avx2, 2, PT2_AVX2)
+DEFINE_MICRO_KERNEL(micro_kernel_avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 DEFINE_BLOCK(block_avx2, micro_kernel_avx2, 16, PT2_AVX2)
+/* The default native copy: fused multiply-adds, half the inner loop's instructions and one
+ * rounding per term instead of two. */
+#define PT2_FMA __attribute__((target("avx2,fma")))
+#define MULTIPLY_ADD_FUSED(acc, a, b) ((acc) = __builtin_ia32_vfmaddps256((a), (b), (acc)))
+DEFINE_MICRO_KERNEL(micro_kernel_fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
+DEFINE_BLOCK(block_fma, micro_kernel_fma, 16, PT2_FMA)
 #endif
+
+static int portable_kernels;
+
+void pt2_kernels_set_portable(int portable) { portable_kernels = portable != 0; }
+
+int pt2_kernels_portable(void) { return portable_kernels; }
 
 typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, const float *, float *, int64_t, int);
 
 static block_fn choose_block(void) {
 #ifdef PT2_GEMM_AVX2
-    static int have_avx2 = -1;
+    static int have_avx2 = -1, have_fma = -1;
     if (have_avx2 < 0) {
         __builtin_cpu_init();
         have_avx2 = __builtin_cpu_supports("avx2");
+        have_fma = have_avx2 && __builtin_cpu_supports("fma");
     }
+    if (have_fma && !portable_kernels) return block_fma;
     if (have_avx2) return block_avx2;
 #endif
     return block_portable;
@@ -159,7 +204,7 @@ void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm
         int64_t nc = n - j0 < NC ? n - j0 : NC;
         for (int64_t k0 = 0; k0 < k; k0 += KC) {
             int64_t kc = k - k0 < KC ? k - k0 : KC;
-            b->pack(b, k0, kc, j0, nc, btile, NC);
+            b->pack(b, k0, kc, j0, nc, btile, TILE_STRIDE);
             int add = accumulate || k0 > 0;
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
                 int64_t mc = m - i0 < MC ? m - i0 : MC;

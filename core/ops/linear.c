@@ -1,12 +1,13 @@
 /* linear, matmul (every rank combination, batch dims broadcast), mm, bmm, addmm, baddbmm and
- * embedding. Matrix products run on the portable GEMM (kernels_gemm.c) reading strided views
- * directly, so a transposed operand (k.transpose(-2, -1)) is not copied; linear runs on
- * XNNPACK's fully-connected operator natively. */
+ * embedding. Matrix products run on the GEMM (kernels_gemm.c) split over the run's threads
+ * (parallel.c), reading strided views directly, so a transposed operand (k.transpose(-2, -1))
+ * is not copied. XNNPACK's fully-connected operator is not used: it took more time than this
+ * GEMM at 1 and at 2 threads (bench/bench_reference_run.py's Transformer layer). */
 #include <string.h>
 
-#include "backend_xnnpack.h"
 #include "kernels.h"
 #include "op_util.h"
+#include "parallel.h"
 #include "registry.h"
 
 /* A float32 tensor argument as it is (any strides). */
@@ -18,10 +19,6 @@ static pt2_status float_view(pt2_run_context *ctx, const pt2_node *node, const c
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "argument '%s' is %s; this op runs on float32 only", name,
                         pt2_dtype_name(out->dtype));
     return PT2_OK;
-}
-
-static float *gemm_scratch(pt2_run_context *ctx, pt2_error *err) {
-    return pt2_arena_alloc_array(ctx->arena, pt2_gemm_scratch_floats(), sizeof(float), err);
 }
 
 /* out = a @ b with torch.matmul's rules. `expect_rank` 0 accepts any ranks; 2 (mm) or 3 (bmm)
@@ -59,13 +56,12 @@ static pt2_status matmul(pt2_run_context *ctx, const pt2_tensor *a, const pt2_te
     for (int i = 0; i < batch_rank; i++) shape[rank++] = batch_shape[i];
     if (a->rank >= 2) shape[rank++] = m;
     if (b->rank >= 2) shape[rank++] = n;
-    pt2_status st = pt2_op_new_float(ctx, rank, shape, out, err);
+    /* every element is written by its GEMM (accumulate 0), so no zeroing first */
+    pt2_status st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, rank, shape, out, err);
     if (st) return st;
     int64_t batches = 1;
     for (int i = 0; i < batch_rank; i++) batches *= batch_shape[i];
     if (batches == 0 || m == 0 || n == 0) return PT2_OK;
-    float *scratch = gemm_scratch(ctx, err);
-    if (!scratch) return err->status;
     const float *pa = pt2_f32(a), *pb = pt2_f32(b);
     float *po = pt2_f32(out);
     for (int64_t index = 0; index < batches; index++) {
@@ -77,7 +73,7 @@ static pt2_status matmul(pt2_run_context *ctx, const pt2_tensor *a, const pt2_te
             offset_b += coordinate * b_strides[i];
         }
         pt2_matrix_view va = {pa + offset_a, a_rs, a_cs}, vb = {pb + offset_b, b_rs, b_cs};
-        pt2_gemm_matrix(m, n, k, va, vb, po + index * m * n, n, 0, scratch);
+        if ((st = pt2_op_gemm(ctx, m, n, k, va, vb, po + index * m * n, n, 0, err))) return st;
     }
     return PT2_OK;
 }
@@ -169,19 +165,15 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, x.shape, sizeof shape);
     shape[x.rank - 1] = out_features;
-    if ((st = pt2_op_new_float(ctx, x.rank, shape, &out, err))) return st;
+    /* every element gets the bias (or 0) before the GEMM adds to it, so no zeroing first */
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, x.rank, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
-    int handled;
-    if ((st = pt2_xnn_linear(ctx, node, rows, in_features, out_features, px, pw, pb, po, &handled, err))) return st;
-    if (handled) return pt2_op_set_output(ctx, node, 0, &out, err);
     if (rows > 0 && out_features > 0) {
         for (int64_t r = 0; r < rows; r++)
             for (int64_t o = 0; o < out_features; o++) po[r * out_features + o] = pb ? pb[o] : 0.0f;
-        float *scratch = gemm_scratch(ctx, err);
-        if (!scratch) return err->status;
         pt2_matrix_view a = {px, in_features, 1}, weight_t = {pw, 1, in_features};
-        pt2_gemm_matrix(rows, out_features, in_features, a, weight_t, po, out_features, 1, scratch);
+        if ((st = pt2_op_gemm(ctx, rows, out_features, in_features, a, weight_t, po, out_features, 1, err))) return st;
     }
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }

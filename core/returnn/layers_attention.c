@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../ops/exp_f32.h"
 #include "../ops/kernels.h"
 #include "layers.h"
 
@@ -78,7 +79,9 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
                 float *row = energy + t * time, top = -INFINITY;
                 double total = 0;
                 for (int64_t s2 = 0; s2 < keys; s2++) top = row[s2] > top ? row[s2] : top;
-                for (int64_t s2 = 0; s2 < keys; s2++) total += (row[s2] = expf(row[s2] - top));
+                /* the exponentials in a loop that vectorises (pt2_exp_f32), then their sum in double */
+                for (int64_t s2 = 0; s2 < keys; s2++) row[s2] = pt2_exp_f32(row[s2] - top);
+                for (int64_t s2 = 0; s2 < keys; s2++) total += row[s2];
                 float inverse = (float)(1.0 / total);
                 for (int64_t s2 = 0; s2 < keys; s2++) row[s2] *= inverse;
                 for (int64_t s2 = keys; s2 < time; s2++) row[s2] = 0;

@@ -28,14 +28,11 @@ static int masks_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer)
     return net->sequence_lengths && pt2_rt_int_option(layer, "use_time_mask", 0);
 }
 
-static void mask_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, int time_dim, pt2_tensor *x) {
-    if (!masks_sequence_ends(net, layer)) return;
-    int64_t batch = x->shape[0], time = x->shape[1], features = x->shape[2];
-    float *px = pt2_tensor_data(x);
-    for (int64_t b = 0; b < batch; b++) {
-        int64_t length = pt2_rt_sequence_length(net, time_dim, b, time);
-        memset(px + (b * time + length) * features, 0, sizeof(float) * (size_t)((time - length) * features));
-    }
+/* The input frames of sequence b a 1-D (transposed) convolution reads: with use_time_mask the
+ * frames past the sequence's end count as zeros, which add nothing, so the GEMMs leave them out
+ * instead of reading a zeroed copy of the input. */
+static int64_t frames_read(const pt2_rt_net *net, const pt2_rt_layer *layer, int time_dim, int64_t b, int64_t time) {
+    return masks_sequence_ends(net, layer) ? pt2_rt_sequence_length(net, time_dim, b, time) : time;
 }
 
 static pt2_status new_channel_dim(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, int *out,
@@ -330,13 +327,11 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     if (st) return st;
     if (!w || w->rank != 3) return pt2_rt_layer_fail(layer, err, "parameter W of rank 3 is missing");
     /* [B, T, F] in any strides (the GEMM packs its rows); a copy only where the mask writes. */
-    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
-    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
+    st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err);
     if (st) return st;
     /* The filter as it is (a view of PyTorch's [O, I, K] when the lowering made it): the GEMM packs
      * each tap's [I, O] block from any strides, so a large filter is not copied per check. */
     weight = *w;
-    mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], group_in = weight.shape[1], out_features = weight.shape[2];
@@ -368,9 +363,10 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     for (int64_t b = 0; b < batch; b++) {
         float *ob = po + b * out_time * out_features;
         fill_bias(ob, out_time, out_features, pb);
+        int64_t valid = frames_read(net, layer, dims[1], b, time);
         for (int64_t k = 0; k < kernel; k++) {
             int64_t first, end, shift = k * o.dilation - pad_left;
-            frames_inside(shift, o.stride, time, out_time, &first, &end);
+            frames_inside(shift, o.stride, valid, out_time, &first, &end);
             if (end <= first) continue;
             for (int64_t g = 0; g < o.groups; g++) {
                 pt2_matrix_view a = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
@@ -547,11 +543,9 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     if (st) return st;
     if (!w || w->rank != 4 || w->shape[1] != 1)
         return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of shape [K, 1, O, I] is missing");
-    if (masks_sequence_ends(net, layer)) st = pt2_rt_view_to(arena, &inputs[0], 3, dims, &x, err);
-    else st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
+    st = pt2_rt_strided_view(&inputs[0], 3, dims, &x, err); /* as conv: the GEMM reads any strides */
     if (st) return st;
     weight = *w; /* read in place, as conv's filter */
-    mask_after_sequence_ends(net, layer, dims[1], &x);
     int64_t x_batch = x.strides[0], x_time = x.strides[1], x_feature = x.strides[2];
     int64_t batch = x.shape[0], time = x.shape[1], in_features = x.shape[2];
     int64_t kernel = weight.shape[0], out_features = weight.shape[2];
@@ -573,10 +567,12 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     for (int64_t b = 0; b < batch; b++) {
         float *ob = po + b * out_time * out_features;
         fill_bias(ob, out_time, out_features, pb);
+        int64_t valid = frames_read(net, layer, dims[1], b, time);
         for (int64_t k = 0; k < kernel; k++) {
             int64_t first, end, shift = k - remove;
-            /* output frame t*stride + shift inside [0, out_time) */
+            /* output frame t*stride + shift inside [0, out_time), input frame t < valid */
             frames_landing(shift, stride, time, out_time, &first, &end);
+            if (end > valid) end = valid;
             if (end <= first) continue;
             pt2_matrix_view a = {px + b * x_batch + first * x_time, x_time, x_feature};
             pt2_matrix_view w_tap = {pw + k * weight.strides[0], weight.strides[3], weight.strides[2]};

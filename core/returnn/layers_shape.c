@@ -78,8 +78,8 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     source_order.dims[padded_axis] = p.dims[0];
     left[padded_axis] = p.left[0];
     right[padded_axis] = p.right[0];
-    pt2_tensor x;
-    if ((st = pt2_rt_view_to(arena, &inputs[0], source_order.rank, source_order.dims, &x, err))) return st;
+    pt2_tensor x; /* read through its strides below: no copy in the output's order */
+    if ((st = pt2_rt_strided_view(&inputs[0], source_order.rank, source_order.dims, &x, err))) return st;
     int rank = x.rank;
     int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < rank; a++) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "../ops/registry.h"
 
 /* ---------------------------------------------------------------- errors with node context */
@@ -586,6 +587,7 @@ static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release,
 /* A releasing run gives values of RELEASABLE_BYTES and more blocks of their own: small ones in a
  * shared chunk would stay until the conversion ends. */
 static pt2_status run_nodes(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
+    pt2_kernels_set_portable(out->options.portable_only);
     size_t own_block_bytes = out->arena->own_block_bytes;
     if (release) out->arena->own_block_bytes = RELEASABLE_BYTES;
     pt2_status st = run_nodes_with(out, release, err);

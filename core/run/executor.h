@@ -26,7 +26,7 @@ typedef struct pt2_run_value {
 
 typedef struct pt2_run_options {
     int num_threads;   /* native XNNPACK threads; 0 or 1 = single-threaded */
-    int portable_only; /* skip XNNPACK: the kernels the WASM build runs (for checks and benchmarks) */
+    int portable_only; /* skip XNNPACK and fused multiply-adds: the WASM build's kernels and bits (checks, benchmarks) */
 } pt2_run_options;
 
 typedef struct pt2_run_context {

@@ -58,7 +58,8 @@ it prints one line per output: its name, dtype, shape, min, max and mean.
                           cast to the export's dtype when nothing is lost or it is float64 for
                           float32 (numpy's default), and a line on stderr says so
   --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...
-  --repeat K              run K more times and print 'forward_seconds: X' (the mean)
+  --repeat K              time K more runs (after an untimed one) and print 'forward_seconds: X'
+                          (their mean)
   --threads N, --portable accepted for the native CLI's sake (WebAssembly runs one thread)
   -h, --help              show this help
 `,

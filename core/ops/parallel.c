@@ -1,0 +1,90 @@
+#include "parallel.h"
+
+#ifdef PT2_HAVE_XNNPACK
+#include <pthreadpool.h>
+
+static pthreadpool_t pools[65];
+
+void *pt2_thread_pool(int threads) {
+    if (threads <= 1) return NULL;
+    if (threads > 64) threads = 64;
+    if (!pools[threads]) pools[threads] = pthreadpool_create((size_t)threads);
+    return pools[threads];
+}
+
+void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
+                      void *context) {
+    pthreadpool_t pool = count > 1 ? pt2_thread_pool(ctx->options.num_threads) : NULL;
+    if (pool) {
+        pthreadpool_parallelize_1d(pool, task, context, count, 0);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) task(context, i);
+}
+
+#else
+
+void *pt2_thread_pool(int threads) {
+    (void)threads;
+    return NULL;
+}
+
+void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
+                      void *context) {
+    (void)ctx;
+    for (size_t i = 0; i < count; i++) task(context, i);
+}
+
+#endif
+
+size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units) {
+    size_t threads = pt2_thread_pool(ctx->options.num_threads) ? (size_t)ctx->options.num_threads : 1;
+    if (threads > 64) threads = 64;
+    return units < threads ? (units ? units : 1) : threads;
+}
+
+typedef struct gemm_split {
+    int64_t m, n, k, ldc;
+    pt2_matrix_view a, b;
+    float *c, *scratch;
+    size_t scratch_floats;
+    int accumulate, by_columns;
+    int64_t block; /* columns or rows per piece */
+} gemm_split;
+
+static void gemm_piece(void *context, size_t index) {
+    const gemm_split *s = context;
+    int64_t start = (int64_t)index * s->block, total = s->by_columns ? s->n : s->m;
+    if (start >= total) return;
+    int64_t size = total - start < s->block ? total - start : s->block;
+    float *scratch = s->scratch + index * s->scratch_floats;
+    if (s->by_columns) {
+        pt2_matrix_view b = {s->b.data + start * s->b.col_stride, s->b.row_stride, s->b.col_stride};
+        pt2_gemm_matrix(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->accumulate, scratch);
+    } else {
+        pt2_matrix_view a = {s->a.data + start * s->a.row_stride, s->a.row_stride, s->a.col_stride};
+        pt2_gemm_matrix(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, s->accumulate, scratch);
+    }
+}
+
+pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
+                       float *c, int64_t ldc, int accumulate, pt2_error *err) {
+    /* Columns in multiples of 16 (the widest micro-kernel) or rows in multiples of 6 (its
+     * height), so no piece runs more partial tiles than one call would; pieces only when each
+     * has enough work to pay for waking a thread. */
+    enum { COLUMN_UNIT = 16, ROW_UNIT = 6, MIN_PIECE_FLOPS = 1 << 18 };
+    int by_columns = n >= m || n >= 256;
+    int64_t unit = by_columns ? COLUMN_UNIT : ROW_UNIT, total = by_columns ? n : m;
+    size_t units = (size_t)((total + unit - 1) / unit);
+    size_t pieces = pt2_parallel_pieces(ctx, units);
+    while (pieces > 1 && (double)m * (double)n * (double)k / (double)pieces < MIN_PIECE_FLOPS) pieces--;
+    size_t floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16; /* 64-byte aligned pieces */
+    /* packing space, written before read: not zeroed (a few hundred KiB per call) */
+    float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
+    if (!scratch) return err->status;
+    int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
+    gemm_split s = {m, n, k, ldc, a, b, c, scratch, floats, accumulate, by_columns, units_per_piece * unit};
+    if (pieces == 1) gemm_piece(&s, 0);
+    else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
+    return PT2_OK;
+}

@@ -1,0 +1,30 @@
+/* Work split over the run's threads (--threads): the native build runs the pieces on a
+ * pthreadpool shared with XNNPACK, the WebAssembly build (no threads) one after the other.
+ * Pieces write disjoint outputs and each computes its elements exactly as one call would, so
+ * the result's bits do not depend on the thread count. */
+#ifndef PT2_OPS_PARALLEL_H
+#define PT2_OPS_PARALLEL_H
+
+#include <stddef.h>
+
+#include "../run/executor.h"
+#include "kernels.h"
+
+/* The pool for `threads` threads (a pthreadpool_t), created once for the process's life; NULL
+ * for one thread or without a pool (the caller then runs on its own thread). */
+void *pt2_thread_pool(int threads);
+
+/* task(context, 0) ... task(context, count - 1) over the run's threads. */
+void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
+                      void *context);
+
+/* How many pieces to split work of `units` units into at the run's thread count (1 without
+ * threads; never more than units). */
+size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units);
+
+/* pt2_gemm_matrix with c split into blocks of columns (or of rows when c is narrow) over the
+ * run's threads, each with its own scratch from the run's arena. */
+pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
+                       float *c, int64_t ldc, int accumulate, pt2_error *err);
+
+#endif

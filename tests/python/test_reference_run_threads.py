@@ -1,0 +1,69 @@
+"""The reference run split over threads (core/ops/parallel.c: the GEMM's columns or rows, the
+attention heads, each convolution group's output channels): `pt2returnn run --threads N` gives the
+same bytes at every thread count and every time, and what PyTorch computes. The models are
+exported here by real PyTorch with sizes that do not split evenly (odd channels, 3 threads), so
+the last piece of each split is a partial one. Tolerance as tests/python/test_reference_run.py."""
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+ATOL, RTOL = 1e-5, 1e-4
+
+
+class ConvStack(nn.Module):
+    """Transposed and plain 1-D convolutions, as a vocoder stacks them."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose1d(37, 61, 8, stride=4, padding=2)
+        self.conv = nn.Conv1d(61, 61, 5, padding=2)
+        self.mix = nn.Conv1d(61, 47, 3, dilation=3, padding=3, )
+
+    def forward(self, x):
+        x = torch.nn.functional.leaky_relu(self.up(x), 0.2)
+        return torch.tanh(self.mix(torch.nn.functional.leaky_relu(self.conv(x), 0.2)))
+
+
+def encoder_layer():
+    return nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=130, dropout=0.0, batch_first=True)
+
+
+MODELS = {
+    "conv_stack": (ConvStack, (1, 37, 53)),
+    "encoder_layer": (encoder_layer, (2, 61, 64)),
+}
+
+
+def export(tmp_path, name):
+    make, shape = MODELS[name]
+    torch.manual_seed(3)
+    model = make().eval()
+    x = torch.randn(*shape)
+    path = str(tmp_path / f"{name}.pt2")
+    torch.export.save(torch.export.export(model, (x,)), path)
+    np.save(tmp_path / "x.npy", x.numpy())
+    with torch.no_grad():
+        return path, str(tmp_path / "x.npy"), model(x).numpy()
+
+
+def run(binary, model, x, out, *extra):
+    result = subprocess.run([binary, "run", model, "--input", x, "--output", out, *extra], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    with open(out, "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("portable", [False, True])
+def test_same_bytes_at_every_thread_count(pt2returnn, tmp_path, name, portable):
+    model, x, want = export(tmp_path, name)
+    extra = ["--portable"] if portable else []
+    one = run(pt2returnn, model, x, str(tmp_path / "t1.npy"), "--threads", "1", *extra)
+    np.testing.assert_allclose(np.load(tmp_path / "t1.npy"), want, atol=ATOL, rtol=RTOL)
+    for threads in ("2", "3", "2"):
+        assert run(pt2returnn, model, x, str(tmp_path / f"t{threads}.npy"), "--threads", threads, *extra) == one, \
+            f"{name} at {threads} threads differs from 1 thread"

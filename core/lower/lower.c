@@ -526,6 +526,8 @@ struct pt2_lower_progress {
     unsigned char *by_op;        /* per node: lowered by itself, not with a module call */
     unsigned char *failed;       /* per value: made by a node that was not lowered */
     const char **done_calls;     /* module calls lowered (or tried) already */
+    const char *waiting_for;     /* the module call whose last node the lowering waits for */
+    size_t waiting_until;        /* that last node */
     size_t num_done, next, num_unknown, num_refused;
     char unknown[900], refused[1800], module_refusal[400];
 };
@@ -622,8 +624,10 @@ pt2_status pt2_lower_advance(pt2_lower_context *ctx, size_t ran, pt2_error *err)
         const char *key = module_call_key(p, node, i);
         if (key) {
             if (call_done(p, key)) continue;
-            /* A module lowered as a whole waits until the run has computed all of it. */
-            if (last_node_of_call(graph, node_dynamic, i, key) > ran) return PT2_OK;
+            /* A module lowered as a whole waits until the run has computed all of it (its last
+             * node found once, not after every node while it waits). */
+            if (p->waiting_for != key) p->waiting_for = key, p->waiting_until = last_node_of_call(graph, node_dynamic, i, key);
+            if (p->waiting_until > ran) return PT2_OK;
             p->done_calls[p->num_done++] = key;
             size_t layers_before = net->num_layers;
             pt2_status st = lower_module_call(ctx, node_dynamic, i, err);

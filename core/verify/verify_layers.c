@@ -1,9 +1,9 @@
 #include "verify_layers.h"
 
 #include <math.h>
-#include <time.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../ops/elementwise.h"
 #include "../returnn/layers.h"
@@ -152,10 +152,10 @@ static void compare_floats(const float *a, const float *b, int64_t n, double ato
     compare_floats_portable(a, b, n, atol, rtol, out);
 }
 
-/* The same over two tensors of one shape in any strides: rows along the reference's innermost
- * axis (PyTorch's value, contiguous: long rows read in order), `ours` gathered alongside a chunk at
- * a time; the chunks' figures merge exactly (maxima and counts). A layer's result in RETURNN's
- * layout is compared so with PyTorch's without a copy of it in PyTorch's order. */
+/* The same over two tensors of one shape in any strides (pt2_compare_tensors of views): rows
+ * along the reference's innermost axis, `ours` gathered alongside a chunk at a time; the chunks'
+ * figures merge exactly (maxima and counts). The per-layer check compares a result in another
+ * layout piece by piece instead (compare_in_pieces below: a tiled transpose reads it faster). */
 enum { COMPARE_CHUNK = 1024 };
 
 static void merge_comparison(float_comparison *into, const float_comparison *c) {

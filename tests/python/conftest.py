@@ -36,6 +36,26 @@ def pt2returnn():
     return path
 
 
+# The flagship's files (examples/flagship/make_mb_melgan.py: the .pt2, its weight-norm checkpoint,
+# two mel inputs and PyTorch's outputs on them), made once per test run: scripts/test.sh makes
+# them into build/flagship before the tests start and names that folder here; tests read them
+# and write their own outputs elsewhere.
+FLAGSHIP_DIR = os.environ.get("PT2_FLAGSHIP_DIR")
+
+
+@pytest.fixture(scope="session")
+def flagship_files(tmp_path_factory):
+    """The folder holding the flagship's files (a pathlib.Path): PT2_FLAGSHIP_DIR when it has
+    them, else made here once for the session."""
+    import pathlib
+    if FLAGSHIP_DIR and os.path.exists(os.path.join(FLAGSHIP_DIR, "mb_melgan.pt2")):
+        return pathlib.Path(FLAGSHIP_DIR)
+    out = tmp_path_factory.mktemp("flagship")
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "flagship", "make_mb_melgan.py"), str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
 RETURNN_RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
 
 

@@ -6,15 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
-
-RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+from conftest import ROOT, run_returnn_jobs
 
 EMBEDDING = '''#!rnn.py
 from returnn.tensor import Dim, batch_dim
@@ -70,8 +67,7 @@ def embedded(pt2returnn, fixtures_dir, tmp_path_factory):
         np.save(tmp_path / "x.npy", x.numpy())
         jobs.append({"out_dir": str(embedding), "input": str(tmp_path / "x.npy"), "output": str(tmp_path / "y.npy"),
                      "config": "py"})
-    (root / "jobs.json").write_text(json.dumps(jobs))
-    subprocess.run([sys.executable, RUNNER, "--jobs", str(root / "jobs.json")], check=True, capture_output=True)
+    run_returnn_jobs(root, jobs)
     return results
 
 

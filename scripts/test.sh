@@ -45,7 +45,7 @@ sanitizer_lane() {
   run "fuzz: every reader for 20 s (libFuzzer, ASan+UBSan)" bash tests/fuzz/run_fuzz.sh --seconds 20
   printf '%s\n' "${failed[@]}" >build-asan/sanitizer_lane.failed
 }
-echo "test: sanitizer lane (C tests, CLI tests and fuzzing under ASan+UBSan) started in the background"
+echo "test: sanitizer lane (C tests, CLI tests and fuzzing under ASan+UBSan) started in the background (log: build-asan/sanitizer_lane.log)"
 rm -f build-asan/sanitizer_lane.failed
 sanitizer_lane >build-asan/sanitizer_lane.log 2>&1 &
 lane=$!

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every reader with libFuzzer for a fixed budget each, failing on any crash, sanitizer
-# report, leak, timeout or out-of-memory. What CI runs (scripts/test.sh: 30 s each), and the
+# report, leak, timeout or out-of-memory. What CI runs (scripts/test.sh: 20 s each), and the
 # long runs of docs/fuzzing.md (more seconds, or --runs N).
 #
 #   bash tests/fuzz/run_fuzz.sh [--seconds S] [--runs N] [--jobs J] [HARNESS...]

@@ -36,17 +36,77 @@ def pt2returnn():
     return path
 
 
-RETURNN_RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+# The flagship's files (examples/flagship/make_mb_melgan.py: the .pt2, its weight-norm checkpoint,
+# two mel inputs and PyTorch's outputs on them), made once per test run: scripts/test.sh makes
+# them into build/flagship before the tests start and names that folder here; tests read them
+# and write their own outputs elsewhere.
+FLAGSHIP_DIR = os.environ.get("PT2_FLAGSHIP_DIR")
+
+
+@pytest.fixture(scope="session")
+def flagship_files(tmp_path_factory):
+    """The folder holding the flagship's files (a pathlib.Path): PT2_FLAGSHIP_DIR when it has
+    them, else made here once for the session."""
+    import pathlib
+    if FLAGSHIP_DIR and os.path.exists(os.path.join(FLAGSHIP_DIR, "mb_melgan.pt2")):
+        return pathlib.Path(FLAGSHIP_DIR)
+    out = tmp_path_factory.mktemp("flagship")
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "flagship", "make_mb_melgan.py"), str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+class ReturnnWorker:
+    """The session's one RETURNN process (returnn_worker.py), started when first needed: each
+    call of run_returnn_jobs hands it a jobs file and waits for its answer. Its stderr goes to a
+    log file whose end is shown should it die; a dead worker fails that call only, the next call
+    starts a new one."""
+
+    process, log = None, None
+
+    @classmethod
+    def run(cls, path):
+        import atexit
+        import tempfile
+        if cls.process is None or cls.process.poll() is not None:
+            if cls.process is None:
+                atexit.register(cls.stop)
+            cls.log = tempfile.NamedTemporaryFile(prefix="returnn_worker.", suffix=".log", delete=False)
+            cls.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "python", "returnn_worker.py")],
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=cls.log, text=True)
+        try:
+            cls.process.stdin.write(path + "\n")
+            cls.process.stdin.flush()
+            answer = cls.process.stdout.readline()
+        except BrokenPipeError:
+            answer = ""
+        if answer != "done\n":
+            cls.process.kill()
+            cls.process.wait()
+            with open(cls.log.name, errors="replace") as f:
+                raise AssertionError(f"the RETURNN process died running {path}: {f.read()[-3000:]}")
+
+    @classmethod
+    def stop(cls):
+        if cls.process is not None and cls.process.poll() is None:
+            cls.process.stdin.close()
+            try:
+                cls.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                cls.process.kill()
+        if cls.log is not None and cls.process.returncode == 0:
+            os.unlink(cls.log.name)
+            cls.log = None
 
 
 def run_returnn_jobs(tmp_dir, jobs):
-    """Runs every {"out_dir", "input", "output", "config"} job in one RETURNN process
-    (cli/run_in_returnn.py --jobs), so that TensorFlow and RETURNN load once."""
+    """Runs every {"out_dir", "input", "output", "config"} job (cli/run_in_returnn.py's job list)
+    in the session's one RETURNN process (ReturnnWorker), so that TensorFlow and RETURNN load once."""
     import json
     path = os.path.join(str(tmp_dir), "returnn_jobs.json")
     with open(path, "w") as f:
         json.dump(jobs, f)
-    subprocess.run([sys.executable, RETURNN_RUNNER, "--jobs", path], check=True, capture_output=True)
+    ReturnnWorker.run(path)
 
 
 def flat_outputs(value):

@@ -1,19 +1,17 @@
 """--as-layer NAME: the model as one subnetwork layer, embedded after a layer of the user's own in
 a network of their own (docs/as-layer.md), loaded in real RETURNN with the emitted checkpoint,
-computes what PyTorch computes on that layer's output."""
+computes what PyTorch computes on that layer's output. Every model's network runs in one RETURNN
+process."""
 import json
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
-
-RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
+from conftest import ROOT, run_returnn_jobs
 
 EMBEDDING = '''#!rnn.py
 from returnn.tensor import Dim, batch_dim
@@ -33,36 +31,59 @@ pt2returnn_output_axes = {axes!r}
 '''
 
 
-@pytest.mark.parametrize("model", ["conv_stack", "tiny_melgan"])
-def test_embedded_layer_in_real_returnn(pt2returnn, fixtures_dir, tmp_path, model):
-    path = os.path.join(fixtures_dir, f"{model}.pt2") if model != "tiny_melgan" else os.path.join(ROOT, "examples", "tiny_melgan.pt2")
-    out = tmp_path / "out"
-    result = subprocess.run([pt2returnn, "convert", path, "-o", str(out), "--as-layer", "generator"],
-                            capture_output=True, text=True)
+MODELS = ["conv_stack", "tiny_melgan"]
+
+
+def model_path(fixtures_dir, model):
+    return os.path.join(fixtures_dir, f"{model}.pt2") if model != "tiny_melgan" else os.path.join(ROOT, "examples", "tiny_melgan.pt2")
+
+
+@pytest.fixture(scope="module")
+def embedded(pt2returnn, fixtures_dir, tmp_path_factory):
+    """model -> (convert's result, its out dir, RETURNN's output path, the example input): every
+    model converted --as-layer and embedded in a network of the user's own, then all of them run in
+    one RETURNN process."""
+    root = tmp_path_factory.mktemp("as_layer")
+    results, jobs = {}, []
+    for model in MODELS:
+        tmp_path = root / model
+        tmp_path.mkdir()
+        out = tmp_path / "out"
+        result = subprocess.run([pt2returnn, "convert", model_path(fixtures_dir, model), "-o", str(out),
+                                 "--as-layer", "generator"], capture_output=True, text=True)
+        x = torch.export.load(model_path(fixtures_dir, model)).example_inputs[0][0]
+        results[model] = (result, out, tmp_path / "y.npy", x)
+        if result.returncode != 0:
+            continue
+        with open(out / "returnn.config.json") as f:
+            axes = json.load(f)["pt2returnn_output_axes"]
+        embedding = tmp_path / "embedded"
+        embedding.mkdir()
+        for name in os.listdir(out):
+            if name.startswith("model.001"):
+                shutil.copy(out / name, embedding / name)
+        (embedding / "returnn.config.py").write_text(
+            EMBEDDING.format(features=x.shape[1], layer_file=str(out / "generator.layer.py"), axes=axes))
+        np.save(tmp_path / "x.npy", x.numpy())
+        jobs.append({"out_dir": str(embedding), "input": str(tmp_path / "x.npy"), "output": str(tmp_path / "y.npy"),
+                     "config": "py"})
+    run_returnn_jobs(root, jobs)
+    return results
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_embedded_layer_in_real_returnn(embedded, fixtures_dir, model):
+    result, out, y_path, x = embedded[model]
     assert result.returncode == 0, result.stderr
     with open(out / "report.json") as f:
         assert json.load(f)["passed"]
     layer = json.loads((out / "generator.layer.json").read_text())
     assert layer["class"] == "subnetwork" and "output" in layer["subnetwork"]
-    with open(out / "returnn.config.json") as f:
-        axes = json.load(f)["pt2returnn_output_axes"]
-    program = torch.export.load(path)
-    x = program.example_inputs[0][0]
-    embedded = tmp_path / "embedded"
-    embedded.mkdir()
-    for name in os.listdir(out):
-        if name.startswith("model.001"):
-            shutil.copy(out / name, embedded / name)
-    (embedded / "returnn.config.py").write_text(
-        EMBEDDING.format(features=x.shape[1], layer_file=str(out / "generator.layer.py"), axes=axes))
-    np.save(tmp_path / "x.npy", x.numpy())
-    jobs = [{"out_dir": str(embedded), "input": str(tmp_path / "x.npy"), "output": str(tmp_path / "y.npy"), "config": "py"}]
-    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
-    subprocess.run([sys.executable, RUNNER, "--jobs", str(tmp_path / "jobs.json")], check=True, capture_output=True)
-    assert not (tmp_path / "y.npy.error").exists(), (tmp_path / "y.npy.error").read_text()
+    error = y_path.with_name(y_path.name + ".error")
+    assert not error.exists(), error.read_text()
     with torch.no_grad():
-        expected = program.module()(x * 0.5).numpy()
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-4, rtol=0)
+        expected = torch.export.load(model_path(fixtures_dir, model)).module()(x * 0.5).numpy()
+    np.testing.assert_allclose(np.load(y_path), expected, atol=1e-4, rtol=0)
 
 
 def test_as_layer_rejects_reserved_names(pt2returnn, fixtures_dir, tmp_path):

@@ -3,7 +3,7 @@ model and on the MelGAN-style example (residual stacks, reflection pads, transpo
 archive's weights and with a trained checkpoint; its own steps must pass (report.json), and the
 emitted config + TF checkpoint, loaded in RETURNN with TensorFlow, must give PyTorch's outputs
 within atol=1e-4, on the example length and on another length. RETURNN and TensorFlow load once:
-every case is one job of tests/returnn/run_in_returnn.py --jobs."""
+every case is one job of cli/run_in_returnn.py's job list (conftest.run_returnn_jobs)."""
 import json
 import os
 import subprocess
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, interpreter_padded_figure, record_padded_figures
+from conftest import ROOT, interpreter_padded_figure, record_padded_figures, run_returnn_jobs
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 import models  # noqa: E402
 
-RUNNER = os.path.join(ROOT, "cli", "run_in_returnn.py")
 EXAMPLES = os.path.join(ROOT, "examples")
 FIXTURE_MODELS = ["conv_stack", "linear_ln_gelu", "with_buffers", "tied_weights"]
 
@@ -111,10 +110,7 @@ def converted(pt2returnn, fixtures_dir, tmp_path_factory):
             output = os.path.join(tmp, f"{name}.{config}.padded.npy")
             jobs.append({"out_dir": out_dir, "input": padded[0], "lengths": padded[1], "output": output, "config": config})
             results[name].setdefault("padded", []).append((config, output, padded[2]))
-    jobs_path = os.path.join(tmp, "jobs.json")
-    with open(jobs_path, "w") as f:
-        json.dump(jobs, f)
-    subprocess.run([sys.executable, RUNNER, "--jobs", jobs_path], check=True, capture_output=True)
+    run_returnn_jobs(tmp, jobs)
     return results
 
 

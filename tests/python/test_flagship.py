@@ -11,19 +11,10 @@ import pytest
 
 from conftest import ROOT, record_padded_figures
 
-MAKE = os.path.join(ROOT, "examples", "flagship", "make_mb_melgan.py")
-
-
-@pytest.fixture(scope="module")
-def flagship(tmp_path_factory):
-    work = str(tmp_path_factory.mktemp("flagship"))
-    subprocess.run([sys.executable, MAKE, work], check=True, capture_output=True)
-    return work
-
-
 @pytest.mark.parametrize("frames", [100, 37])
-def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flagship, frames):
-    out_dir = os.path.join(flagship, f"out{frames}")
+def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flagship_files, tmp_path, frames):
+    flagship = str(flagship_files)  # made once (conftest.flagship_files), read only
+    out_dir = str(tmp_path / f"out{frames}")
     result = subprocess.run(
         [pt2returnn, "convert", os.path.join(flagship, "mb_melgan.pt2"), "-o", out_dir,
          "--checkpoint", os.path.join(flagship, "mb_melgan.checkpoint.pkl"), "--checkpoint-key", "model.generator",
@@ -59,7 +50,7 @@ def test_flagship_converts_and_matches_pytorch_in_real_returnn(pt2returnn, flags
     assert {"aten.conv1d.default", "aten.conv_transpose1d.default", "aten.pad.default", "aten.leaky_relu.default",
             "aten.add.Tensor", "aten.tanh.default"} <= ops, ops
     # The same files through the npm package's CLI (WebAssembly): the same configs and checkpoint.
-    node_out = os.path.join(flagship, f"node{frames}")
+    node_out = str(tmp_path / f"node{frames}")
     node = subprocess.run(
         ["node", os.path.join(ROOT, "node", "bin", "pt2returnn.js"), "convert", os.path.join(flagship, "mb_melgan.pt2"),
          "-o", node_out, "--checkpoint", os.path.join(flagship, "mb_melgan.checkpoint.pkl"),

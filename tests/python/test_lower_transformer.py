@@ -1,9 +1,9 @@
 """A Transformer encoder layer (nn.TransformerEncoderLayer, batch_first, dynamic time): its
 nn.MultiheadAttention lowers as a module to RETURNN's self_attention (biases through a
 constant-1 feature), the rest op by op; every layer passes its check, and both configs in real
-RETURNN give PyTorch's output within 1e-4 at the export's length and at another one."""
+RETURNN give PyTorch's output within 1e-4 at the export's length and at another one. Every size
+is exported and converted first; their RETURNN runs share one RETURNN process."""
 import json
-import os
 import subprocess
 
 import numpy as np
@@ -14,20 +14,54 @@ import torch.nn as nn
 from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
                       record_padded_figures, run_returnn_jobs)
 
+SIZES = [(64, 4, 128), (256, 4, 2048)]  # (d_model, heads, feed_forward)
 
-@pytest.mark.parametrize("d_model,heads,feed_forward", [(64, 4, 128), (256, 4, 2048)])
-def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_forward):
-    torch.manual_seed(0)
-    model = nn.TransformerEncoderLayer(d_model=d_model, nhead=heads, dim_feedforward=feed_forward, dropout=0.1,
-                                       batch_first=True).eval()
-    x = torch.randn(2, 30, d_model)
-    program = torch.export.export(model, (x,), dynamic_shapes=({1: torch.export.Dim("time", min=2, max=512)},))
-    torch.export.save(program, str(tmp_path / "layer.pt2"))
-    out = tmp_path / "out"
-    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "layer.pt2"), "-o", str(out), "--json"],
-                            capture_output=True, text=True)
+
+@pytest.fixture(scope="module")
+def converted(pt2returnn, tmp_path_factory):
+    """(d_model, heads, feed_forward) -> (convert's result, report or None, out dir, [(RETURNN output,
+    PyTorch output)], padded-batch checks), after one RETURNN process ran every size's jobs."""
+    root = tmp_path_factory.mktemp("transformer")
+    results, all_jobs = {}, []
+    for d_model, heads, feed_forward in SIZES:
+        tmp_path = root / f"d{d_model}"
+        tmp_path.mkdir()
+        torch.manual_seed(0)
+        model = nn.TransformerEncoderLayer(d_model=d_model, nhead=heads, dim_feedforward=feed_forward, dropout=0.1,
+                                           batch_first=True).eval()
+        x = torch.randn(2, 30, d_model)
+        program = torch.export.export(model, (x,), dynamic_shapes=({1: torch.export.Dim("time", min=2, max=512)},))
+        torch.export.save(program, str(tmp_path / "layer.pt2"))
+        out = tmp_path / "out"
+        result = subprocess.run([pt2returnn, "convert", str(tmp_path / "layer.pt2"), "-o", str(out), "--json"],
+                                capture_output=True, text=True)
+        key = (d_model, heads, feed_forward)
+        if result.returncode != 0:
+            results[key] = (result, None, out, [], [])
+            continue
+        jobs, expected = [], []
+        for length in (30, 47):
+            xi = torch.randn(2, length, d_model)
+            np.save(tmp_path / f"x{length}.npy", xi.numpy())
+            with torch.no_grad():
+                y = model(xi).numpy()
+            for form in ("py", "json"):
+                output = str(tmp_path / f"y{length}.{form}.npy")
+                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output,
+                             "config": form})
+                expected.append((output, y))
+        # A padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
+        padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 1)
+        all_jobs += jobs + padded_jobs
+        results[key] = (result, json.loads(result.stdout), out, expected, padded)
+    run_returnn_jobs(root, all_jobs)
+    return results
+
+
+@pytest.mark.parametrize("d_model,heads,feed_forward", SIZES)
+def test_transformer_encoder_layer(converted, d_model, heads, feed_forward):
+    result, report, out, expected, padded = converted[(d_model, heads, feed_forward)]
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
     assert all(step["passed"] for step in report["steps"])
     layers = {layer["layer"]: layer for layer in report["layers"]}
     assert layers["self_attn/out_proj"]["op"] == "torch.nn.modules.activation.MultiheadAttention"
@@ -35,19 +69,6 @@ def test_transformer_encoder_layer(pt2returnn, tmp_path, d_model, heads, feed_fo
     network = json.loads((out / "returnn.config.json").read_text())["network"]
     attention = network["self_attn"]["subnetwork"]["attention"]
     assert attention["class"] == "self_attention" and attention["num_heads"] == heads
-    jobs, expected = [], []
-    for length in (30, 47):
-        xi = torch.randn(2, length, d_model)
-        np.save(tmp_path / f"x{length}.npy", xi.numpy())
-        with torch.no_grad():
-            y = model(xi).numpy()
-        for form in ("py", "json"):
-            output = str(tmp_path / f"y{length}.{form}.npy")
-            jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output, "config": form})
-            expected.append((output, y))
-    # A padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
-    padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 1)
-    run_returnn_jobs(tmp_path, jobs + padded_jobs)
     check_returnn_outputs(expected)
     record_padded_figures("transformer", f"encoder_layer_d{d_model}", interpreter_padded_figure(report),
                           check_padded_outputs(padded))

@@ -60,14 +60,6 @@ def fresh_venv(tmp_path_factory):
     return python, site
 
 
-@pytest.fixture(scope="module")
-def flagship_files(tmp_path_factory):
-    out = tmp_path_factory.mktemp("flagship")
-    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "flagship", "make_mb_melgan.py"), str(out)],
-                   check=True, capture_output=True)
-    return out
-
-
 FLAGSHIP_SCRIPT = '''
 import sys, torch, pt2returnn
 sys.path.insert(0, {examples!r}); import make_mb_melgan as mb

@@ -186,6 +186,25 @@ class ReturnnCatalogue:
             record_padded_figures(self.suite, name, interpreter, check_padded_outputs(checks))
 
 
+def input_jobs(tmp_dir, out_dir, model, inputs, prefix="", forms=("py", "json")):
+    """Jobs that run a converted model's configs in RETURNN on each input ({label: tensor}, saved as
+    <prefix>x<label>.npy), and what to expect: PyTorch's output of `model` on it. Check with
+    check_returnn_outputs."""
+    import numpy as np
+    import torch
+    jobs, expected = [], []
+    for label, x in inputs.items():
+        input_path = os.path.join(str(tmp_dir), f"{prefix}x{label}.npy")
+        np.save(input_path, x.numpy())
+        with torch.no_grad():
+            y = model(x).numpy()
+        for form in forms:
+            output = os.path.join(str(tmp_dir), f"{prefix}y{label}.{form}.npy")
+            jobs.append({"out_dir": str(out_dir), "input": input_path, "output": output, "config": form})
+            expected.append((output, y))
+    return jobs, expected
+
+
 def padded_lengths(full, multiple=1, shortest=1):
     """The padded batch's lengths: the example's, about two thirds and one third of it (as the
     padded-batch step of convert chooses them), multiples of `multiple`, at least `shortest`."""

@@ -6,13 +6,12 @@ with both configs, and on a padded batch."""
 import json
 import subprocess
 
-import numpy as np
 import scipy.signal
 import torch
 import torch.nn as nn
 
-from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
-                      record_padded_figures, run_returnn_jobs)
+from conftest import (check_padded_outputs, check_returnn_outputs, input_jobs, interpreter_padded_figure,
+                      padded_batch_jobs, record_padded_figures, run_returnn_jobs)
 
 # parallel_wavegan 0.6.1 imports scipy.signal.kaiser, which SciPy moved to scipy.signal.windows.
 if not hasattr(scipy.signal, "kaiser"):
@@ -77,16 +76,10 @@ def test_in_place_models(pt2returnn, tmp_path):
         interpreter[name] = interpreter_padded_figure(report)
         assert all(step["passed"] for step in report["steps"]), report["steps"]
         assert not any("_." in layer["op"] for layer in report["layers"]), "in-place ops left in the lowering"
-        for length in (30, 11):
-            x = torch.randn(1, channels, length)
-            np.save(tmp_path / f"{name}.x{length}.npy", x.numpy())
-            with torch.no_grad():
-                y = model(x).numpy()
-            for form in ("py", "json"):
-                output = str(tmp_path / f"{name}.y{length}.{form}.npy")
-                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"{name}.x{length}.npy"), "output": output,
-                             "config": form})
-                expected.append((output, y))
+        more, more_expected = input_jobs(tmp_path, out, model,
+                                         {length: torch.randn(1, channels, length) for length in (30, 11)}, f"{name}.")
+        jobs += more
+        expected += more_expected
         (tmp_path / f"{name}_padded").mkdir()
         more, checks = padded_batch_jobs(tmp_path / f"{name}_padded", out, model, example.numpy(), 2)
         jobs += more

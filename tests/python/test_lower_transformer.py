@@ -6,13 +6,12 @@ is exported and converted first; their RETURNN runs share one RETURNN process.""
 import json
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from conftest import (check_padded_outputs, check_returnn_outputs, interpreter_padded_figure, padded_batch_jobs,
-                      record_padded_figures, run_returnn_jobs)
+from conftest import (check_padded_outputs, check_returnn_outputs, input_jobs, interpreter_padded_figure,
+                      padded_batch_jobs, record_padded_figures, run_returnn_jobs)
 
 SIZES = [(64, 4, 128), (256, 4, 2048)]  # (d_model, heads, feed_forward)
 
@@ -39,17 +38,8 @@ def converted(pt2returnn, tmp_path_factory):
         if result.returncode != 0:
             results[key] = (result, None, out, [], [])
             continue
-        jobs, expected = [], []
-        for length in (30, 47):
-            xi = torch.randn(2, length, d_model)
-            np.save(tmp_path / f"x{length}.npy", xi.numpy())
-            with torch.no_grad():
-                y = model(xi).numpy()
-            for form in ("py", "json"):
-                output = str(tmp_path / f"y{length}.{form}.npy")
-                jobs.append({"out_dir": str(out), "input": str(tmp_path / f"x{length}.npy"), "output": output,
-                             "config": form})
-                expected.append((output, y))
+        inputs = {length: torch.randn(2, length, d_model) for length in (30, 47)}
+        jobs, expected = input_jobs(tmp_path, out, model, inputs)
         # A padded batch with its sequence lengths: each sequence as PyTorch gives it alone.
         padded_jobs, padded = padded_batch_jobs(tmp_path, out, model, x.numpy(), 1)
         all_jobs += jobs + padded_jobs

@@ -123,16 +123,43 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
         }
         float *o = po + flat;
         int64_t n = rank ? x.shape[last] : 1, stride = rank ? x.strides[last] : 1, l = rank ? left[last] : 0;
-        for (int64_t j = 0; j < row; j++) {
-            int64_t i = j - l, in = inside;
-            if (rank) index[last] = j;
-            if (i < 0 || i >= n) {
-                if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i;
+        if (!rank || (value_from && batch_axis == last)) { /* element by element */
+            for (int64_t j = 0; j < row; j++) {
+                int64_t i = j - l, in = inside;
+                if (rank) index[last] = j;
+                if (i < 0 || i >= n) {
+                    if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i;
+                    else if (replicate) i = i < 0 ? 0 : n - 1;
+                    else in = 0;
+                }
+                if (value_from && index[padded_axis] >= value_from[index[batch_axis]]) in = 0;
+                o[j] = in ? px[offset + i * stride] : (float)value;
+            }
+        } else { /* the margins element by element, the inside as one run, the value after the sequence's end */
+            int64_t first = l < row ? l : row, end = l + n < row ? l + n : row, stop = row;
+            if (end < first) end = first;
+            if (value_from && padded_axis == last) {
+                int64_t from_here = value_from[index[batch_axis]];
+                if (from_here < stop) stop = from_here > 0 ? from_here : 0;
+            } else if (value_from && index[padded_axis] >= value_from[index[batch_axis]]) {
+                inside = 0;
+            }
+            for (int64_t j = 0; j < row; j++) {
+                if (j == first && end > first) {
+                    const float *from = px + offset;
+                    if (!inside) for (int64_t k = first; k < end; k++) o[k] = (float)value;
+                    else if (stride == 1) memcpy(o + first, from, sizeof(float) * (size_t)(end - first));
+                    else for (int64_t k = first; k < end; k++) o[k] = from[(k - first) * stride];
+                    j = end - 1;
+                    continue;
+                }
+                int64_t i = j - l, in = inside;
+                if (reflect) i = i < 0 ? -i : 2 * (n - 1) - i; /* outside [0, n) here */
                 else if (replicate) i = i < 0 ? 0 : n - 1;
                 else in = 0;
+                o[j] = in ? px[offset + i * stride] : (float)value;
             }
-            if (value_from && index[padded_axis] >= value_from[index[batch_axis]]) in = 0;
-            o[j] = in ? px[offset + i * stride] : (float)value;
+            for (int64_t j = stop; j < row; j++) o[j] = (float)value;
         }
         for (int a = last - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;

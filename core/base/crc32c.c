@@ -40,9 +40,36 @@ static uint32_t crc_extend(crc_tables *c, uint32_t crc, const void *data, size_t
     return ~crc;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+/* x86-64 has had an instruction for CRC-32C since SSE4.2: 8 bytes in three cycles, about five
+ * times the tables' speed (a checkpoint's weights are summed when written and again when read
+ * back). The tables serve where it is missing, and in WebAssembly. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_instruction(uint32_t crc, const void *data, size_t length) {
+    const uint8_t *p = data;
+    uint64_t c = ~crc;
+    for (; length >= 8; p += 8, length -= 8) {
+        uint64_t word;
+        __builtin_memcpy(&word, p, 8);
+        c = __builtin_ia32_crc32di(c, word);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; length; p++, length--) c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+
+uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("sse4.2");
+    }
+    return have ? crc32c_instruction(crc, data, length) : crc_extend(&castagnoli, crc, data, length);
+}
+#else
 uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
     return crc_extend(&castagnoli, crc, data, length);
 }
+#endif
 
 uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) { return crc_extend(&ieee, crc, data, length); }
 

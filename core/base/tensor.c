@@ -247,6 +247,52 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
     return PT2_OK;
 }
 
+void pt2_tensor_permute(const pt2_tensor *t, const int *order, pt2_tensor *out) {
+    pt2_tensor view = *t;
+    for (int k = 0; k < t->rank; k++) {
+        view.shape[k] = t->shape[order[k]];
+        view.strides[k] = t->strides[order[k]];
+    }
+    *out = view;
+}
+
+void pt2_tensor_unpermute(const pt2_tensor *physical, const int *order, pt2_tensor *out) {
+    pt2_tensor view = *physical;
+    for (int k = 0; k < physical->rank; k++) {
+        view.shape[order[k]] = physical->shape[k];
+        view.strides[order[k]] = physical->strides[k];
+    }
+    *out = view;
+}
+
+int pt2_tensor_memory_order(const pt2_tensor *t, int *order) {
+    /* The axes of one entry first (outermost: the innermost axis is the one loops run along),
+     * then the others by falling stride (stable). */
+    int n = 0;
+    for (int a = 0; a < t->rank; a++)
+        if (t->shape[a] == 1) order[n++] = a;
+    int first = n;
+    for (int a = 0; a < t->rank; a++) {
+        if (t->shape[a] == 1) continue;
+        int k = n++;
+        for (; k > first && t->strides[order[k - 1]] < t->strides[a]; k--) order[k] = order[k - 1];
+        order[k] = a;
+    }
+    pt2_tensor physical;
+    pt2_tensor_permute(t, order, &physical);
+    return pt2_tensor_is_contiguous(&physical);
+}
+
+pt2_status pt2_tensor_in_memory_order(pt2_arena *arena, const pt2_tensor *t, int *order, pt2_tensor *physical,
+                                      pt2_error *err) {
+    if (pt2_tensor_memory_order(t, order)) {
+        pt2_tensor_permute(t, order, physical);
+        return PT2_OK;
+    }
+    for (int a = 0; a < t->rank; a++) order[a] = a;
+    return pt2_tensor_contiguous(arena, t, 1, physical, err);
+}
+
 void pt2_shape_format(const int64_t *shape, int rank, char *buf, size_t size) {
     size_t used = 0;
     used += (size_t)snprintf(buf, size, "[");

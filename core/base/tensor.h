@@ -68,6 +68,23 @@ pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, 
 pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
                                  pt2_error *err);
 
+/* `t` seen in its memory order: *physical has t's axes permuted (its axis k is t's axis
+ * order[k]) and is contiguous. That is t itself when t is dense in some order of its axes (a
+ * PyTorch value seen in RETURNN's order of dims), else a contiguous copy (order: t's own).
+ * Elementwise layers compute over the physical view and give their result in the same order
+ * (pt2_tensor_unpermute): a check then neither transposes PyTorch's value into RETURNN's order
+ * nor its result back. */
+pt2_status pt2_tensor_in_memory_order(pt2_arena *arena, const pt2_tensor *t, int *order, pt2_tensor *physical,
+                                      pt2_error *err);
+/* The order of t's axes from the outermost in memory to the innermost (those of one entry
+ * first); 1 when t seen in it is
+ * contiguous (t is dense). */
+int pt2_tensor_memory_order(const pt2_tensor *t, int *order);
+/* t's axes permuted: axis k of *out is t's axis order[k]. */
+void pt2_tensor_permute(const pt2_tensor *t, const int *order, pt2_tensor *out);
+/* The inverse: axis order[k] of *out is physical's axis k. */
+void pt2_tensor_unpermute(const pt2_tensor *physical, const int *order, pt2_tensor *out);
+
 /* "[1, 80, 100]" into buf. */
 void pt2_shape_format(const int64_t *shape, int rank, char *buf, size_t size);
 

@@ -389,9 +389,11 @@ static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t 
         else inputs[s] = v->outputs[source];
     }
     pt2_status st = pt2_rt_compute_layer(&v->scratch, net, layer, inputs, layer->num_from, &result, err);
-    /* An output of its own in the scratch arena (not a view of a source or a parameter) moves to
-     * the layer's arena; anything else is copied there. */
-    if (!st && pt2_tensor_is_contiguous(&result.tensor) && result.tensor.storage_offset == 0 &&
+    /* An output of its own in the scratch arena (not a view of a source or a parameter; dense, in
+     * any order of its axes: an elementwise layer keeps its source's) moves to the layer's arena;
+     * anything else is copied there. */
+    int order[PT2_MAX_RANK];
+    if (!st && pt2_tensor_memory_order(&result.tensor, order) && result.tensor.storage_offset == 0 &&
         pt2_arena_adopt(&v->value_arenas[i], &v->scratch, result.tensor.storage))
         v->outputs[i].tensor = result.tensor;
     else if (!st)

@@ -348,16 +348,19 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && !strcmp(form, "causal_fill")) return causal_fill(arena, layer, &inputs[0], number, out, err);
     if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
         return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
-    /* The input in the layer's order: a copy when it had to be rearranged (then computed in
-     * place), else the input itself (then computed into a new output, in one pass). */
-    pt2_tensor x;
-    pt2_status st = pt2_rt_view_to(arena, &inputs[0], layer->shape.rank, layer->shape.dims, &x, err);
+    /* The input in its memory order: the result in the same order, in one pass (computed in
+     * place when the input had to be copied to be dense). */
+    pt2_tensor x, physical, result;
+    int order[PT2_MAX_RANK];
+    pt2_status st = pt2_rt_strided_view(&inputs[0], layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_in_memory_order(arena, &x, order, &physical, err);
     if (st) return st;
-    if (x.storage != inputs[0].tensor.storage) *out = x;
-    else if ((st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err))) return st;
-    const float *src = pt2_tensor_data(&x);
-    float *p = pt2_tensor_data(out);
-    int64_t n = pt2_tensor_numel(out);
+    if (physical.storage != inputs[0].tensor.storage) result = physical;
+    else if ((st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, physical.shape, &result, err))) return st;
+    pt2_tensor_unpermute(&result, order, out);
+    const float *src = pt2_tensor_data(&physical);
+    float *p = pt2_tensor_data(&result);
+    int64_t n = pt2_tensor_numel(&result);
     if (op >= 0) apply_unary((unary_op)op, number, src, p, n);
     else if (math_activation)
         for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, src[i]);
@@ -471,34 +474,72 @@ void pt2_rt_store(pt2_tensor *t, int64_t i, double v) {
 
 typedef enum combine_kind { KIND_ADD, KIND_SUB, KIND_MUL, KIND_TRUEDIV, KIND_MAXIMUM, KIND_MINIMUM } combine_kind;
 
-/* float32 sources into a float32 output, row by row along the last axis: each source's row start
- * (broadcast axes stay put) and its step along the row (0 where it broadcasts). Each source is
- * combined in float32, as TF's chain of binary ops does. */
+/* The order to lay a combine's result out in: the memory order of its first source that has
+ * every axis of the result (on a check, PyTorch's layout), else the result's own. */
+static void combine_order(const pt2_tensor *expanded, size_t num_inputs, const int64_t *sizes, int rank, int *order) {
+    for (int a = 0; a < rank; a++) order[a] = a;
+    for (size_t i = 0; i < num_inputs; i++) {
+        int full = 1;
+        for (int a = 0; a < rank && full; a++) full = expanded[i].shape[a] == sizes[a];
+        int mine[PT2_MAX_RANK];
+        if (!full) continue;
+        if (pt2_tensor_memory_order(&expanded[i], mine)) memcpy(order, mine, sizeof mine);
+        return;
+    }
+}
+
+/* float32 sources into a float32 output, row by row along the last axis of the output's memory
+ * order (combine_order): each source's row start (broadcast axes stay put) and its step along
+ * the row (0 where it broadcasts). Each source is combined in float32, as TF's chain of binary
+ * ops does. */
 static pt2_status combine_float_rows(pt2_arena *arena, const pt2_rt_layer *layer, combine_kind kind,
-                                     const pt2_tensor *expanded, size_t num_inputs, const int64_t *sizes,
+                                     const pt2_tensor *logical_sources, size_t num_inputs, const int64_t *logical_sizes,
                                      pt2_tensor *out, pt2_error *err) {
-    const pt2_rt_shape *shape = &layer->shape;
-    pt2_status st = pt2_rt_alloc_output_uninit(arena, shape, sizes, out, err);
+    int rank = layer->shape.rank, order[PT2_MAX_RANK];
+    combine_order(logical_sources, num_inputs, logical_sizes, rank, order);
+    pt2_tensor *expanded = pt2_arena_alloc_array(arena, num_inputs, sizeof *expanded, err), result;
+    if (!expanded) return err->status;
+    int64_t sizes[PT2_MAX_RANK];
+    for (size_t i = 0; i < num_inputs; i++) pt2_tensor_permute(&logical_sources[i], order, &expanded[i]);
+    for (int a = 0; a < rank; a++) sizes[a] = logical_sizes[order[a]];
+    pt2_status st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, rank, sizes, &result, err);
     if (st) return st;
-    float *po = pt2_tensor_data(out);
-    int64_t total = pt2_tensor_numel(out);
-    int last = shape->rank - 1;
-    int64_t row = shape->rank ? sizes[last] : 1, index[PT2_MAX_RANK] = {0};
+    pt2_tensor_unpermute(&result, order, out);
+    float *po = pt2_tensor_data(&result);
+    int64_t total = pt2_tensor_numel(&result);
+    int last = rank - 1;
+    int64_t row = rank ? sizes[last] : 1, index[PT2_MAX_RANK] = {0};
     for (int64_t flat = 0; flat < total && row > 0; flat += row) {
-        float *o = po + flat;
+        float *restrict o = po + flat;
         for (size_t i = 0; i < num_inputs; i++) {
             int64_t offset = 0;
             for (int a = 0; a < last; a++) offset += (expanded[i].shape[a] == 1 ? 0 : index[a]) * expanded[i].strides[a];
-            const float *src = (const float *)pt2_tensor_data(&expanded[i]) + offset;
-            int64_t step = shape->rank && expanded[i].shape[last] != 1 ? expanded[i].strides[last] : 0;
+            const float *restrict src = (const float *)pt2_tensor_data(&expanded[i]) + offset;
+            int64_t step = rank && expanded[i].shape[last] != 1 ? expanded[i].strides[last] : 0;
+/* In float: one IEEE operation of two floats rounds alike in float and in double then float
+ * (double has more than twice float's digits), so this is TF's float32 op. The common steps
+ * (a source along the row, or one value for the whole row) get loops the compiler vectorises. */
 #define ROW(expression)                                                                                          \
-    for (int64_t j = 0; j < row; j++) {                                                                          \
-        double acc = o[j], v = src[j * step];                                                                    \
-        o[j] = (float)(expression);                                                                              \
-    }                                                                                                            \
+    if (step == 1)                                                                                               \
+        for (int64_t j = 0; j < row; j++) {                                                                      \
+            float acc = o[j], v = src[j];                                                                        \
+            o[j] = (expression);                                                                                 \
+        }                                                                                                        \
+    else if (step == 0)                                                                                          \
+        for (int64_t j = 0; j < row; j++) {                                                                      \
+            float acc = o[j], v = src[0];                                                                        \
+            o[j] = (expression);                                                                                 \
+        }                                                                                                        \
+    else                                                                                                         \
+        for (int64_t j = 0; j < row; j++) {                                                                      \
+            float acc = o[j], v = src[j * step];                                                                 \
+            o[j] = (expression);                                                                                 \
+        }                                                                                                        \
     break
             if (i == 0) {
-                for (int64_t j = 0; j < row; j++) o[j] = src[j * step];
+                if (step == 1) memcpy(o, src, sizeof(float) * (size_t)row);
+                else
+                    for (int64_t j = 0; j < row; j++) o[j] = src[j * step];
                 continue;
             }
             switch (kind) {

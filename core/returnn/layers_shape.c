@@ -88,7 +88,6 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
             return pt2_rt_layer_fail(layer, err, "padding %lld/%lld does not fit an axis of size %lld",
                                      (long long)left[a], (long long)right[a], (long long)x.shape[a]);
     }
-    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
     /* handle_dynamic_dims (constant mode): the value after each sequence's own end, as
      * RETURNN's mask on left + length of the padded dim; else at the end of the tensor. */
     int batch_axis = -1;
@@ -104,12 +103,30 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
                 value_from[b] = left[padded_axis] + pt2_rt_sequence_length(net, p.dims[0], b, x.shape[padded_axis]);
         }
     }
+    /* The result in the source's memory order (on a check, PyTorch's layout), every axis of the
+     * work below taken in that order. */
+    int order[PT2_MAX_RANK], logical_padded = padded_axis, logical_batch = batch_axis;
+    if (!pt2_tensor_memory_order(&x, order))
+        for (int a = 0; a < rank; a++) order[a] = a;
+    pt2_tensor logical = x, result;
+    pt2_tensor_permute(&logical, order, &x);
+    int64_t logical_sizes[PT2_MAX_RANK], logical_left[PT2_MAX_RANK], logical_right[PT2_MAX_RANK];
+    memcpy(logical_sizes, sizes, sizeof sizes);
+    memcpy(logical_left, left, sizeof left);
+    memcpy(logical_right, right, sizeof right);
+    for (int a = 0; a < rank; a++) {
+        sizes[a] = logical_sizes[order[a]], left[a] = logical_left[order[a]], right[a] = logical_right[order[a]];
+        if (order[a] == logical_padded) padded_axis = a;
+        if (order[a] == logical_batch) batch_axis = a;
+    }
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, &result, err))) return st;
+    pt2_tensor_unpermute(&result, order, out);
     const float *px = pt2_tensor_data(&x);
-    float *po = pt2_tensor_data(out);
+    float *po = pt2_tensor_data(&result);
     /* Row by row along the last axis: the outer axes give one source row (or none: the whole
      * row is the value), the last axis maps each of its indices alone. */
     int last = rank - 1;
-    int64_t total = pt2_tensor_numel(out), index[PT2_MAX_RANK] = {0}, row = rank ? sizes[last] : 1;
+    int64_t total = pt2_tensor_numel(&result), index[PT2_MAX_RANK] = {0}, row = rank ? sizes[last] : 1;
     for (int64_t flat = 0; flat < total && row > 0; flat += row) {
         int64_t offset = 0, inside = 1;
         for (int a = 0; a < last; a++) {
@@ -169,39 +186,80 @@ static pt2_status pad_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     return PT2_OK;
 }
 
+/* The input of a layer that moves whole frames along the time: the input in the layer's order
+ * of dims seen in its memory order (*physical, contiguous; the time axis at *time_axis of it,
+ * the batch at *batch_axis), and the result allocated in that order too. */
+static pt2_status frames_in_memory_order(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
+                                         const pt2_rt_tensor *in, pt2_tensor *physical, int *time_axis, int *batch_axis,
+                                         pt2_tensor *result, pt2_tensor *out, pt2_error *err) {
+    int logical_time = pt2_rt_shape_time_axis(net, &layer->shape), logical_batch = -1, order[PT2_MAX_RANK];
+    for (int a = 0; a < layer->shape.rank; a++)
+        if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) logical_batch = a;
+    if (logical_time < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
+    pt2_tensor x;
+    pt2_status st = pt2_rt_strided_view(in, layer->shape.rank, layer->shape.dims, &x, err);
+    if (!st) st = pt2_tensor_in_memory_order(arena, &x, order, physical, err);
+    if (!st) st = pt2_tensor_alloc_uninit(arena, physical->dtype, physical->rank, physical->shape, result, err);
+    if (st) return st;
+    pt2_tensor_unpermute(result, order, out);
+    *time_axis = *batch_axis = -1;
+    for (int a = 0; a < physical->rank; a++) {
+        if (order[a] == logical_time) *time_axis = a;
+        if (order[a] == logical_batch) *batch_axis = a;
+    }
+    return PT2_OK;
+}
+
+/* Frames [t0, t1) of every row of `time` frames (`inner` floats each) from frame t0 + shift
+ * of the same row: one copy per row, whatever the layout. */
+static void copy_frames(const float *px, float *po, int64_t outer, int64_t time, int64_t inner, int64_t t0, int64_t t1,
+                        int64_t shift) {
+    if (t1 <= t0) return;
+    for (int64_t o = 0; o < outer; o++)
+        memcpy(po + (o * time + t0) * inner, px + (o * time + t0 + shift) * inner, sizeof(float) * (size_t)((t1 - t0) * inner));
+}
+
+/* Whether every frame of a sequence of `length` frames (of `time`) has its source below. */
+static int padding_fits(int64_t length, int64_t right, int64_t time, int reflect) {
+    int64_t m = length - right;
+    if (length < time && m < 0) return 0; /* the frames after the end: frame t - right */
+    /* frames [m, length) mirrored around m - 1 or repeating it: the lowest source */
+    if (right > 0 && length > 0 && (reflect ? m - right - 1 : m - 1) < 0) return 0;
+    return 1;
+}
+
 pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_tensor *in, int reflect, int64_t right, pt2_tensor *out, pt2_error *err) {
-    int time_axis = pt2_rt_shape_time_axis(net, &layer->shape), batch_axis = -1;
-    for (int a = 0; a < layer->shape.rank; a++)
-        if (net->dims[layer->shape.dims[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
-    if (time_axis < 0 || batch_axis < 0 || right < 0) return pt2_rt_layer_fail(layer, err, "expected batch and time axes");
-    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
-    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
+    pt2_tensor x, result;
+    int time_axis, batch_axis;
+    pt2_status st = frames_in_memory_order(arena, net, layer, in, &x, &time_axis, &batch_axis, &result, out, err);
     if (st) return st;
+    if (batch_axis < 0 || right < 0) return pt2_rt_layer_fail(layer, err, "expected batch and time axes");
     int64_t time = x.shape[time_axis], inner = 1, batch = x.shape[batch_axis];
     for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
     const float *px = pt2_tensor_data(&x);
-    float *po = pt2_tensor_data(out);
+    float *po = pt2_tensor_data(&result);
     int64_t total = pt2_tensor_numel(&x), index[PT2_MAX_RANK] = {0};
     int64_t *ends = pt2_arena_alloc_array(arena, (size_t)batch + 1, sizeof *ends, err);
     if (!ends) return err->status;
-    for (int64_t b = 0; b < batch; b++) ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[time_axis], b, time);
+    for (int64_t b = 0; b < batch; b++) {
+        ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[pt2_rt_shape_time_axis(net, &layer->shape)], b, time);
+        if (!padding_fits(ends[b], right, time, reflect)) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
+    }
     /* Frame t of a sequence of padded length L (its data ending at m = L - right): t < m kept,
      * m <= t < L mirrored around m - 1 (or frame m - 1 repeated), t >= L the frame t - right. */
-    if (batch_axis < time_axis) { /* a frame's values are contiguous: one copy per frame */
+    if (batch_axis < time_axis) { /* each row of frames is one sequence's: runs of frames copied at once */
         int64_t outer = 1, batch_step = 1;
         for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
         for (int a = batch_axis + 1; a < time_axis; a++) batch_step *= x.shape[a];
         for (int64_t o = 0; o < outer; o++) {
             int64_t length = ends[(o / batch_step) % batch], m = length - right;
-            for (int64_t t = 0; t < time; t++) {
-                int64_t source = t;
-                if (t >= length) source = t - right;
-                else if (t >= m) source = reflect ? 2 * (m - 1) - t : m - 1;
-                if (source < 0 || source >= time) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
-                memcpy(po + (o * time + t) * inner, px + (o * time + source) * inner, sizeof(float) * (size_t)inner);
-            }
+            const float *row = px + o * time * inner;
+            float *to = po + o * time * inner;
+            copy_frames(row, to, 1, time, inner, 0, m, 0);
+            for (int64_t t = m > 0 ? m : 0; t < length; t++)
+                memcpy(to + t * inner, row + (reflect ? 2 * (m - 1) - t : m - 1) * inner, sizeof(float) * (size_t)inner);
+            copy_frames(row, to, 1, time, inner, length, time, -right);
         }
         return PT2_OK;
     }
@@ -210,7 +268,6 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
         int64_t t = index[time_axis], length = ends[index[batch_axis]], m = length - right, source = t;
         if (t >= length) source = t - right;
         else if (t >= m) source = reflect ? 2 * (m - 1) - t : m - 1;
-        if (source < 0 || source >= time) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
         po[flat] = px[flat + (source - t) * inner];
     }
     return PT2_OK;
@@ -218,21 +275,18 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
 
 pt2_status pt2_rt_roll_time_back(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                  const pt2_rt_tensor *in, int64_t shift, pt2_tensor *out, pt2_error *err) {
-    int time_axis = pt2_rt_shape_time_axis(net, &layer->shape);
-    if (time_axis < 0) return pt2_rt_layer_fail(layer, err, "expected a time axis");
-    pt2_tensor x; /* the input in the layer's order (itself when it already is), read only */
-    pt2_status st = pt2_rt_view_to(arena, in, layer->shape.rank, layer->shape.dims, &x, err);
-    if (!st) st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, x.shape, out, err);
+    pt2_tensor x, result;
+    int time_axis, batch_axis;
+    pt2_status st = frames_in_memory_order(arena, net, layer, in, &x, &time_axis, &batch_axis, &result, out, err);
     if (st) return st;
     int64_t outer = 1, time = x.shape[time_axis], inner = 1;
     for (int a = 0; a < time_axis; a++) outer *= x.shape[a];
     for (int a = time_axis + 1; a < x.rank; a++) inner *= x.shape[a];
-    const float *px = pt2_tensor_data(&x);
-    float *po = pt2_tensor_data(out);
-    for (int64_t o = 0; o < outer && time; o++)
-        for (int64_t t = 0; t < time; t++)
-            memcpy(po + (o * time + t) * inner, px + (o * time + ((t + shift) % time + time) % time) * inner,
-                   sizeof(float) * (size_t)inner);
+    if (!time) return PT2_OK;
+    /* Frame t takes frame (t + shift) mod time: two runs per row. */
+    int64_t s = (shift % time + time) % time;
+    copy_frames(pt2_tensor_data(&x), pt2_tensor_data(&result), outer, time, inner, 0, time - s, s);
+    copy_frames(pt2_tensor_data(&x), pt2_tensor_data(&result), outer, time, inner, time - s, time, s - time);
     return PT2_OK;
 }
 

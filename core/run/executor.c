@@ -499,20 +499,24 @@ static size_t live_bytes(const pt2_run_context *ctx, const int32_t *counted_unti
 
 /* After node n: its large temporaries go, then (after the caller's hook) the data of every value
  * whose last reader it was, each storage once no live value holds it. */
+/* The tensors a node's output argument holds: one, a list, or none. */
+static size_t output_tensor_count(const pt2_arg *out) {
+    if (out->kind == PT2_ARG_TENSOR) return 1;
+    return out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS ? out->count : 0;
+}
+
+static int output_tensor_id(const pt2_arg *out, size_t i) { return out->kind == PT2_ARG_TENSOR ? out->value_id : out->value_ids[i]; }
+
 static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_run_release *release,
                              const void **scratch, held_storage *held, pt2_error *err) {
     const pt2_graph *g = ctx->graph;
     const pt2_node *node = &g->nodes[n];
     size_t kept = 0;
-    for (size_t o = 0; o < node->num_outputs; o++) {
-        const pt2_arg *out = &node->outputs[o];
-        int single = out->kind == PT2_ARG_TENSOR;
-        size_t count = single ? 1 : (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) ? out->count : 0;
-        for (size_t i = 0; i < count; i++) {
-            int id = single ? out->value_id : out->value_ids[i];
+    for (size_t o = 0; o < node->num_outputs; o++)
+        for (size_t i = 0; i < output_tensor_count(&node->outputs[o]); i++) {
+            int id = output_tensor_id(&node->outputs[o], i);
             if (id >= 0 && ctx->values[id].is_set && ctx->values[id].tensor.storage) scratch[kept++] = ctx->values[id].tensor.storage;
         }
-    }
     pt2_arena_release_since(ctx->arena, mark, scratch, kept);
     size_t live = live_bytes(ctx, release->counted_until, n, held);
     if (live > release->peak_live_bytes) release->peak_live_bytes = live;
@@ -545,10 +549,8 @@ static int takes_constants(const pt2_node *node, const unsigned char *dynamic, c
     for (size_t o = 0; o < node->num_outputs && !r.any; o++) {
         const pt2_arg *out = &node->outputs[o];
         if (out->kind == PT2_ARG_SYM_INT || out->kind == PT2_ARG_SYM_BOOL || out->kind == PT2_ARG_SYM_FLOAT) return 0;
-        int single = out->kind == PT2_ARG_TENSOR;
-        size_t count = single ? 1 : (out->kind == PT2_ARG_TENSORS || out->kind == PT2_ARG_OPTIONAL_TENSORS) ? out->count : 0;
-        for (size_t k = 0; k < count; k++) {
-            int id = single ? out->value_id : out->value_ids[k];
+        for (size_t k = 0; k < output_tensor_count(out); k++) {
+            int id = output_tensor_id(out, k);
             if (id >= 0 && (dynamic[id] || !ctx->values[id].is_set)) return 0;
         }
     }

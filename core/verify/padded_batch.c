@@ -304,23 +304,6 @@ static int reloaded_batch_axis(const pt2_reloaded_output *result) {
     return -1;
 }
 
-pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *graph, const pt2_reloaded_net *reloaded,
-                                             const pt2_tensor *example, const pt2_run_options *run_options,
-                                             pt2_padded_batch *out, pt2_error *err) {
-    memset(out, 0, sizeof *out);
-    out->passed = 1;
-    int axis = dynamic_axis(&reloaded->net);
-    if (axis < 0 || axis >= example->rank) return PT2_OK;
-    if (reloaded->num_outputs > PT2_RT_MAX_OUTPUTS) return pt2_fail(err, PT2_ERR_INTERNAL, "too many results");
-    out->num_outputs = reloaded->num_outputs;
-    for (size_t k = 0; k < out->num_outputs; k++) {
-        out->outputs[k].name = reloaded->outputs[k].name;
-        out->outputs[k].batch_axis = reloaded_batch_axis(&reloaded->outputs[k]);
-        if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
-    }
-    return out->applicable ? prepare_batch(arena, graph, NULL, axis, example, run_options, out, err) : PT2_OK;
-}
-
 pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,
                                    pt2_padded_batch *batch, pt2_error *err) {
     if (!batch->applicable) return PT2_OK;

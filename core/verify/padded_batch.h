@@ -56,10 +56,6 @@ typedef struct pt2_padded_batch {
 pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
                                     const pt2_rt_net *net, const pt2_tensor *example, const pt2_run_options *run_options,
                                     pt2_padded_batch *out, pt2_error *err);
-/* The same for a network read back from its config (its results' axis names). */
-pt2_status pt2_padded_batch_prepare_reloaded(pt2_arena *arena, const pt2_graph *graph, const pt2_reloaded_net *reloaded,
-                                             const pt2_tensor *example, const pt2_run_options *run_options,
-                                             pt2_padded_batch *out, pt2_error *err);
 /* The reloaded network on the prepared batch, against the references. Fails only on errors; a
  * mismatch is batch->passed = 0 (with batch->problem for a length). */
 pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,

@@ -37,7 +37,25 @@ static pt2_tensor make(pt2_dtype dtype, int rank, const int64_t *shape, void *da
     return t;
 }
 
+/* CRC-32C one bit at a time, from the polynomial's definition: the oracle for every length and
+ * alignment of the fast paths (tables, or the x86-64 instruction). */
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc & 1) ? 0x82F63B78u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
 int main(void) {
+    static uint8_t noise[4096];
+    uint32_t state = 12345;
+    for (size_t i = 0; i < sizeof noise; i++) noise[i] = (uint8_t)((state = state * 1103515245u + 12345u) >> 16);
+    for (size_t start = 0; start < 9; start++)
+        for (size_t length = 0; length + start <= sizeof noise; length += length < 40 ? 1 : 509)
+            CHECK(pt2_crc32c(noise + start, length) == crc32c_bitwise(noise + start, length), "crc32c of noise");
+    CHECK(pt2_crc32c_extend(pt2_crc32c(noise, 1000), noise + 1000, 3000) == pt2_crc32c(noise, 4000), "crc32c continued");
     uint8_t zeros[32] = {0}, ones[32], ascending[32], descending[32];
     memset(ones, 0xff, 32);
     for (int i = 0; i < 32; i++) {

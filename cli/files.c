@@ -52,7 +52,7 @@ pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t *
         return pt2_fail(err, PT2_ERR_IO, "not a regular file");
     }
     size_t size = (size_t)info.st_size;
-    uint8_t *data = pt2_arena_alloc(arena, size ? size : 1, err);
+    uint8_t *data = pt2_arena_alloc_uninit(arena, size ? size : 1, err); /* fread fills all of it */
     if (!data) {
         fclose(f);
         pt2_error_set_file(err, path);

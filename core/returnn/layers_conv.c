@@ -349,31 +349,51 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
         int64_t padded = time + 2 * o.pad;
         out_time = padded >= span ? (padded - span) / o.stride + 1 : 0;
     }
-    int64_t shape[3] = {batch, out_time, out_features};
-    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, out, err))) return st;
+    /* The output in the input's layout: frames by channels (RETURNN's own), or channels by
+     * frames when the frames lie side by side (PyTorch's value in a check), which the check then
+     * compares without a transpose. The sums are the same either way. */
+    int channels_first = x_time == 1 && time > 1;
+    int64_t shape[3] = {batch, channels_first ? out_features : out_time, channels_first ? out_time : out_features};
+    pt2_tensor result;
+    if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, shape, &result, err))) return st;
+    static const int swap_last[3] = {0, 2, 1};
+    if (channels_first) pt2_tensor_unpermute(&result, swap_last, out);
+    else *out = result;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
-    float *po = pt2_tensor_data(out);
+    float *po = pt2_tensor_data(&result);
     float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
     if (!scratch) return err->status;
     int64_t group_out = out_features / o.groups;
     /* Frame t of the output reads frame t*stride + k*dilation - pad_left for tap k: per tap and
      * group one GEMM of the frames that land inside the input ([t, i] x [i, c] with the input's
-     * rows read `stride` frames apart), added onto the bias; frames in the padding add nothing. */
+     * rows read `stride` frames apart, or its transpose [c, i] x [i, t]), added onto the bias;
+     * frames in the padding add nothing. */
     for (int64_t b = 0; b < batch; b++) {
         float *ob = po + b * out_time * out_features;
-        fill_bias(ob, out_time, out_features, pb);
+        if (channels_first)
+            for (int64_t c = 0; c < out_features; c++)
+                for (int64_t t = 0; t < out_time; t++) ob[c * out_time + t] = pb ? pb[c] : 0.0f;
+        else
+            fill_bias(ob, out_time, out_features, pb);
         int64_t valid = frames_read(net, layer, dims[1], b, time);
         for (int64_t k = 0; k < kernel; k++) {
             int64_t first, end, shift = k * o.dilation - pad_left;
             frames_inside(shift, o.stride, valid, out_time, &first, &end);
             if (end <= first) continue;
             for (int64_t g = 0; g < o.groups; g++) {
-                pt2_matrix_view a = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
-                                     o.stride * x_time, x_feature};
+                pt2_matrix_view frames = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
+                                          o.stride * x_time, x_feature};
                 pt2_matrix_view w_tap = {pw + k * w_tap_stride + g * group_out * w_out_stride, w_in_stride, w_out_stride};
-                pt2_gemm_matrix(end - first, group_out, group_in, a, w_tap, ob + first * out_features + g * group_out,
-                                out_features, 1, scratch);
+                if (channels_first) {
+                    pt2_matrix_view w_tap_t = {w_tap.data, w_tap.col_stride, w_tap.row_stride};
+                    pt2_matrix_view frames_t = {frames.data, frames.col_stride, frames.row_stride};
+                    pt2_gemm_matrix(group_out, end - first, group_in, w_tap_t, frames_t,
+                                    ob + g * group_out * out_time + first, out_time, 1, scratch);
+                } else {
+                    pt2_gemm_matrix(end - first, group_out, group_in, frames, w_tap, ob + first * out_features + g * group_out,
+                                    out_features, 1, scratch);
+                }
             }
         }
     }

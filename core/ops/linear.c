@@ -170,8 +170,10 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
     if (rows > 0 && out_features > 0) {
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t o = 0; o < out_features; o++) po[r * out_features + o] = pb ? pb[o] : 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            if (pb) memcpy(po + r * out_features, pb, sizeof(float) * (size_t)out_features);
+            else memset(po + r * out_features, 0, sizeof(float) * (size_t)out_features);
+        }
         pt2_matrix_view a = {px, in_features, 1}, weight_t = {pw, 1, in_features};
         if ((st = pt2_op_gemm(ctx, rows, out_features, in_features, a, weight_t, po, out_features, 1, err))) return st;
     }

@@ -147,6 +147,12 @@ typedef float vec8 __attribute__((vector_size(32)));
                                int64_t ldb, float *restrict c, int64_t ldc, int64_t rows, int64_t cols,          \
                                int accumulate) {                                                                 \
         A_ROWS(a, lda, rows);                                                                                    \
+        /* c's tile is read and written only after the kc steps: ask for its lines now, so a tile   \
+         * that left the caches (c larger than L2) arrives while the sums run instead of after */   \
+        for (int64_t r = 0; r < rows; r++) {                                                                     \
+            __builtin_prefetch(c + r * ldc, 1);                                                                  \
+            __builtin_prefetch(c + r * ldc + cols - 1, 1);                                                       \
+        }                                                                                                        \
         vec8 acc[MR][NV];                                                                                        \
         for (int r = 0; r < MR; r++)                                                                             \
             for (int v = 0; v < NV; v++) acc[r][v] = (vec8){0};                                                  \

@@ -50,6 +50,13 @@ void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm
 /* Same with b a strided matrix. */
 void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
                      int accumulate, float *scratch);
+/* c[m, n] = bias + sum_k a[m, k] * b[k, n] with bias_rows[i] per row or bias_cols[j] per column
+ * (one of them, or neither for 0): the same bits as filling c with the bias and accumulating,
+ * without the pass that fills it. */
+void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+                   const float *bias_rows, const float *bias_cols, float *scratch);
+void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                          const float *bias_rows, const float *bias_cols, float *scratch);
 
 /* A 2-D convolution with PyTorch's semantics, channels first: 1-D is height 1. */
 typedef struct pt2_conv_geometry {

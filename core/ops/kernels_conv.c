@@ -73,15 +73,17 @@ void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float
     for (int64_t n = 0; n < g->batch; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
             float *o = out + (n * g->out_channels + grp * group_out + o0) * out_plane;
-            for (int64_t oc = 0; oc < count; oc++) {
-                float b = bias ? bias[grp * group_out + o0 + oc] : 0.0f;
-                for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
-            }
+            /* each output channel (a row of the GEMM) starts from its bias, added by the GEMM as
+             * it stores the first slice; without a bias the rows start from zero */
+            const float *row_bias = bias ? bias + grp * group_out + o0 : NULL;
+            if (!bias)
+                for (int64_t oc = 0; oc < count; oc++) memset(o + oc * out_plane, 0, sizeof(float) * (size_t)out_plane);
             const float *xg = x + (n * g->in_channels + grp * group_in) * in_plane;
             pt2_matrix_view a = {weight + (grp * group_out + o0) * group_in * taps, group_in * taps, 1};
             if (pointwise) {
                 pt2_matrix_view b = {xg, in_plane, 1};
-                pt2_gemm_matrix(count, out_plane, group_in, a, b, o, out_plane, 1, scratch);
+                if (row_bias) pt2_gemm_matrix_bias(count, out_plane, group_in, a, b, o, out_plane, row_bias, NULL, scratch);
+                else pt2_gemm_matrix(count, out_plane, group_in, a, b, o, out_plane, 1, scratch);
                 continue;
             }
             pt2_gemm_source s;
@@ -100,7 +102,8 @@ void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float
             s.dilation_w = g->dilation_w;
             s.pad_top = g->pad_top;
             s.pad_left = g->pad_left;
-            pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
+            if (row_bias) pt2_gemm_bias(count, out_plane, group_in * taps, a, &s, o, out_plane, row_bias, NULL, scratch);
+            else pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
         }
 }
 

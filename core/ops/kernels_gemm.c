@@ -145,7 +145,7 @@ typedef float vec8 __attribute__((vector_size(32)));
 #define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS, A_AT)                                     \
     ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,         \
                                int64_t ldb, float *restrict c, int64_t ldc, int64_t rows, int64_t cols,          \
-                               int accumulate) {                                                                 \
+                               int accumulate, const float *bias_rows, const float *bias_cols) {                 \
         A_ROWS(a, lda, rows);                                                                                    \
         /* c's tile is read and written only after the kc steps: ask for its lines now, so a tile   \
          * that left the caches (c larger than L2) arrives while the sums run instead of after */   \
@@ -173,6 +173,13 @@ typedef float vec8 __attribute__((vector_size(32)));
                         vec8 old;                                                                                \
                         LOAD8(old, c + r * ldc + 8 * v);                                                         \
                         out += old;                                                                              \
+                    } else if (bias_cols) {                                                                      \
+                        vec8 old;                                                                                \
+                        LOAD8(old, bias_cols + 8 * v);                                                           \
+                        out += old;                                                                              \
+                    } else if (bias_rows) {                                                                      \
+                        float s = bias_rows[r];                                                                  \
+                        out += (vec8){s, s, s, s, s, s, s, s};                                                   \
                     }                                                                                            \
                     memcpy(c + r * ldc + 8 * v, &out, sizeof out);                                               \
                 }                                                                                                \
@@ -181,7 +188,12 @@ typedef float vec8 __attribute__((vector_size(32)));
         float tmp[MR][8 * NV];                                                                                   \
         memcpy(tmp, acc, sizeof tmp);                                                                            \
         for (int64_t r = 0; r < rows; r++)                                                                       \
-            for (int64_t j = 0; j < cols; j++) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + tmp[r][j]; \
+            for (int64_t j = 0; j < cols; j++)                                                                   \
+                c[r * ldc + j] = (accumulate  ? c[r * ldc + j]                                                   \
+                                  : bias_cols ? bias_cols[j]                                                     \
+                                  : bias_rows ? bias_rows[r]                                                     \
+                                              : 0.0f) +                                                          \
+                                 tmp[r][j];                                                                      \
     }
 
 /* The m x nc block: column strips of NR outside, panels of MR rows inside, so one strip of the
@@ -189,11 +201,13 @@ typedef float vec8 __attribute__((vector_size(32)));
  * packed panels, lda for rows read in place. */
 #define DEFINE_BLOCK(NAME, KERNEL, NR, ATTRIBUTE)                                                                 \
     ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *a, int64_t a_step, int64_t lda,   \
-                               const float *btile, float *c, int64_t ldc, int accumulate) {                       \
+                               const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
+                               const float *bias_cols) {                                                          \
         for (int64_t j = 0; j < nc; j += NR)                                                                      \
             for (int64_t i = 0; i < mc; i += MR)                                                                  \
                 KERNEL(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc,                     \
-                       mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate);                         \
+                       mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate,                          \
+                       bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL);                       \
     }
 
 /* Both forms of one kernel set: packed panels and rows read in place. */
@@ -227,7 +241,7 @@ void pt2_kernels_set_portable(int portable) { portable_kernels = portable != 0; 
 int pt2_kernels_portable(void) { return portable_kernels; }
 
 typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t,
-                         int);
+                         int, const float *, const float *);
 
 /* The block functions of the kernel set in use: [0] packed panels, [1] rows read in place. */
 static void choose_blocks(block_fn blocks[2]) {
@@ -250,12 +264,16 @@ static void choose_blocks(block_fn blocks[2]) {
     blocks[0] = block_packed_portable, blocks[1] = block_direct_portable;
 }
 
-void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
-              int accumulate, float *scratch) {
+/* c = a b, + c when accumulate, else + the bias (one per row or one per column) when given. The
+ * bias is added where the first slice of k is stored, in the same operation (slice + bias) as
+ * when c held the bias already, so that prefill pass is saved and the sums keep their bits. */
+static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c,
+                     int64_t ldc, int accumulate, const float *bias_rows, const float *bias_cols, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         if (!accumulate)
-            for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) c[i * ldc + j] = bias_cols ? bias_cols[j] : bias_rows ? bias_rows[i] : 0.0f;
         return;
     }
     block_fn blocks[2];
@@ -272,25 +290,48 @@ void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm
             int64_t kc = k - k0 < KC ? k - k0 : KC;
             b->pack(b, k0, kc, j0, nc, btile, TILE_STRIDE);
             int add = accumulate || k0 > 0;
+            const float *columns = !add && bias_cols ? bias_cols + j0 : NULL;
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
                 int64_t mc = m - i0 < MC ? m - i0 : MC;
+                const float *rows = !add && bias_rows ? bias_rows + i0 : NULL;
                 if (direct) {
                     blocks[1](mc, nc, kc, a.data + i0 * a.row_stride + k0, a.row_stride, a.row_stride, btile,
-                              c + i0 * ldc + j0, ldc, add);
+                              c + i0 * ldc + j0, ldc, add, rows, columns);
                     continue;
                 }
                 pack_a(a, i0, mc, k0, kc, apack);
-                blocks[0](mc, nc, kc, apack, kc, 0, btile, c + i0 * ldc + j0, ldc, add);
+                blocks[0](mc, nc, kc, apack, kc, 0, btile, c + i0 * ldc + j0, ldc, add, rows, columns);
             }
         }
     }
 }
 
-void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
-                     int accumulate, float *scratch) {
+void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+              int accumulate, float *scratch) {
+    gemm_run(m, n, k, a, b, c, ldc, accumulate, NULL, NULL, scratch);
+}
+
+void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+                   const float *bias_rows, const float *bias_cols, float *scratch) {
+    gemm_run(m, n, k, a, b, c, ldc, 0, bias_rows, bias_cols, scratch);
+}
+
+static pt2_gemm_source matrix_source(pt2_matrix_view b) {
     pt2_gemm_source source;
     memset(&source, 0, sizeof source);
     source.pack = pack_matrix;
     source.matrix = b;
-    pt2_gemm(m, n, k, a, &source, c, ldc, accumulate, scratch);
+    return source;
+}
+
+void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                     int accumulate, float *scratch) {
+    pt2_gemm_source source = matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, accumulate, NULL, NULL, scratch);
+}
+
+void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                          const float *bias_rows, const float *bias_cols, float *scratch) {
+    pt2_gemm_source source = matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, 0, bias_rows, bias_cols, scratch);
 }

@@ -131,8 +131,12 @@ static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t c
     for (int64_t r0 = 0; r0 < cols; r0 += TILE)
         for (int64_t c0 = 0; c0 < in_rows; c0 += TILE) {
             int64_t r1 = r0 + TILE < cols ? r0 + TILE : cols, c1 = c0 + TILE < in_rows ? c0 + TILE : in_rows;
+            /* whole 4 x 4 squares by vector shuffles, the tile's ragged edges one by one */
+            int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
+            for (int64_t r = r0; r < r4; r += 4)
+                for (int64_t c = c0; c < c4; c += 4) pt2_transpose4(w + c * stride + r, stride, out + r * in_rows + c, in_rows);
             for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
+                for (int64_t c = r < r4 ? c4 : c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
         }
 }
 

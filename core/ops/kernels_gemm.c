@@ -20,26 +20,6 @@ enum { TILE_STRIDE = NC + NR_MAX };
 
 size_t pt2_gemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)KC * TILE_STRIDE + 64; }
 
-typedef float vec4 __attribute__((vector_size(16)));
-
-/* dst[r * dst_stride + c] = src[c * src_stride + r] for r, c < 4: four unaligned loads, the
- * classic unpack/move shuffles (SSE, WASM SIMD128), four stores. */
-static inline void transpose4(const float *src, int64_t src_stride, float *dst, int64_t dst_stride) {
-    vec4 r0, r1, r2, r3;
-    memcpy(&r0, src, sizeof r0);
-    memcpy(&r1, src + src_stride, sizeof r1);
-    memcpy(&r2, src + 2 * src_stride, sizeof r2);
-    memcpy(&r3, src + 3 * src_stride, sizeof r3);
-    vec4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-    vec4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-    vec4 o0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), o1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-    vec4 o2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), o3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-    memcpy(dst, &o0, sizeof o0);
-    memcpy(dst + dst_stride, &o1, sizeof o1);
-    memcpy(dst + 2 * dst_stride, &o2, sizeof o2);
-    memcpy(dst + 3 * dst_stride, &o3, sizeof o3);
-}
-
 static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
                         int64_t dst_stride) {
     const pt2_matrix_view *b = &self->matrix;
@@ -57,7 +37,7 @@ static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int
             /* 4 x 4 squares turned by vector shuffles: 4 columns' runs of 4 in, 4 rows' runs out */
             for (int64_t kk = 0; kk < kc4; kk += 4)
                 for (int64_t jj = 0; jj < width4; jj += 4)
-                    transpose4(column + jj * b->col_stride + kk, b->col_stride, dst + kk * dst_stride + j + jj,
+                    pt2_transpose4(column + jj * b->col_stride + kk, b->col_stride, dst + kk * dst_stride + j + jj,
                                dst_stride);
             for (int64_t kk = 0; kk < kc; kk++) {
                 float *out = dst + kk * dst_stride + j;

@@ -7,6 +7,7 @@
 #include "elementwise.h"
 #include "exp_f32.h"
 #include "op_util.h"
+#include "parallel.h"
 #include "registry.h"
 
 typedef enum activation_kind {
@@ -124,6 +125,24 @@ static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, activa
     return st;
 }
 
+typedef struct activation_job {
+    activation_kind kind;
+    activation_params params;
+    int single; /* float32, else float64 */
+    const void *x;
+    void *out;
+    int64_t n, per_piece;
+} activation_job;
+
+static void activation_piece(void *context, size_t piece) {
+    const activation_job *job = context;
+    int64_t start = (int64_t)piece * job->per_piece, count = job->n - start < job->per_piece ? job->n - start : job->per_piece;
+    if (count <= 0) return;
+    if (job->single)
+        activation_float(job->kind, (const float *)job->x + start, (float *)job->out + start, count, job->params);
+    else activation_double(job->kind, (const double *)job->x + start, (double *)job->out + start, count, job->params);
+}
+
 static pt2_status run_activation(pt2_run_context *ctx, const pt2_node *node, activation_kind kind, pt2_error *err) {
     pt2_tensor in, x, out;
     activation_params p;
@@ -146,8 +165,13 @@ static pt2_status run_activation(pt2_run_context *ctx, const pt2_node *node, act
     if ((st = pt2_tensor_contiguous(ctx->arena, &in, 0, &x, err))) return st;
     /* Written in full by the activation loop: not zeroed first. */
     if ((st = pt2_tensor_alloc_uninit(ctx->arena, x.dtype, x.rank, x.shape, &out, err))) return st;
-    if (x.dtype == PT2_DTYPE_FLOAT32) activation_float(kind, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
-    else activation_double(kind, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
+    activation_job job = {kind, p, x.dtype == PT2_DTYPE_FLOAT32, pt2_tensor_data(&x), pt2_tensor_data(&out),
+                          pt2_tensor_numel(&x), 0};
+    /* pieces of at least PIECE_MIN elements over the run's threads (each element on its own) */
+    enum { PIECE_MIN = 1 << 15 };
+    size_t pieces = pt2_parallel_pieces(ctx, (size_t)(job.n / PIECE_MIN > 0 ? job.n / PIECE_MIN : 1));
+    job.per_piece = (job.n + (int64_t)pieces - 1) / (int64_t)pieces;
+    pt2_parallel_for(ctx, pieces, activation_piece, &job);
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 

@@ -14,7 +14,7 @@
 
 /* The largest of row[0..n) ignoring NaN (-inf when none), in eight lanes the compiler
  * vectorises; a maximum is exact, so the lanes' order does not change it. */
-static float row_max(const float *row, int64_t n) {
+static inline __attribute__((always_inline)) float row_max(const float *row, int64_t n) {
     float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     int64_t n8 = n / 8 * 8;
     for (int64_t j = 0; j < n8; j += 8)
@@ -27,13 +27,63 @@ static float row_max(const float *row, int64_t n) {
 
 /* row[0..n) summed as eight running sums added in a fixed order: the same bits every run, and
  * eight independent additions in flight instead of one chain of n. */
-static float row_sum(const float *row, int64_t n) {
+static inline __attribute__((always_inline)) float row_sum(const float *row, int64_t n) {
     float part[8] = {0};
     int64_t n8 = n / 8 * 8;
     for (int64_t j = 0; j < n8; j += 8)
         for (int l = 0; l < 8; l++) part[l] += row[j + l];
     for (int64_t j = n8; j < n; j++) part[j - n8] += row[j];
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+/* The unmasked row scaled by factor in place; returns its largest entry (ignoring NaN). */
+#define DEFINE_SCALE_ROW(NAME, ATTRIBUTE)                                                                       \
+    ATTRIBUTE static float NAME(float *row, int64_t n, float factor) {                                          \
+        for (int64_t j = 0; j < n; j++) row[j] *= factor;                                                       \
+        return row_max(row, n);                                                                                 \
+    }
+
+/* exp(row[j] - max) over the row, divided by their sum (row_sum's order); a row whose every entry
+ * is masked (max -inf) gives NaN, as PyTorch's math does. */
+#define DEFINE_NORMALIZE_ROW(NAME, ATTRIBUTE)                                                                   \
+    ATTRIBUTE static void NAME(float *row, int64_t n, float max) {                                              \
+        if (max == -INFINITY) {                                                                                 \
+            for (int64_t j = 0; j < n; j++) row[j] = NAN;                                                       \
+            return;                                                                                             \
+        }                                                                                                       \
+        for (int64_t j = 0; j < n; j++) row[j] = pt2_exp_f32(row[j] - max);                                     \
+        float inverse = 1.0f / row_sum(row, n);                                                                 \
+        for (int64_t j = 0; j < n; j++) row[j] *= inverse;                                                      \
+    }
+
+DEFINE_SCALE_ROW(scale_row_default, )
+DEFINE_NORMALIZE_ROW(normalize_row_default, )
+
+typedef float (*scale_row_fn)(float *, int64_t, float);
+typedef void (*normalize_row_fn)(float *, int64_t, float);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+/* The same loops for AVX2 without FMA: eight lanes where the default target has four, and every
+ * element's operations are the same separate roundings (nothing to fuse without FMA), so the
+ * values are the WebAssembly build's to the bit (exp_f32.h). Chosen when the CPU has AVX2. */
+#define PT2_ATTENTION_AVX2 __attribute__((target("avx2")))
+DEFINE_SCALE_ROW(scale_row_avx2, PT2_ATTENTION_AVX2)
+DEFINE_NORMALIZE_ROW(normalize_row_avx2, PT2_ATTENTION_AVX2)
+static int cpu_has_avx2(void) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") != 0;
+    }
+    return have;
+}
+#endif
+
+static void choose_row_loops(scale_row_fn *scale, normalize_row_fn *normalize) {
+    *scale = scale_row_default, *normalize = normalize_row_default;
+#ifdef PT2_ATTENTION_AVX2
+    if (cpu_has_avx2()) *scale = scale_row_avx2, *normalize = normalize_row_avx2;
+#endif
 }
 
 typedef struct sdpa_job {
@@ -63,13 +113,14 @@ static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *sc
         mask_offset += rest % job->shape[i] * job->mask_strides[i];
         rest /= job->shape[i];
     }
+    scale_row_fn scale_row;
+    normalize_row_fn normalize_row;
+    choose_row_loops(&scale_row, &normalize_row);
     for (int64_t i = 0; i < lq; i++) {
         float *row = scores + i * lk;
         float max = -INFINITY;
         if (!job->causal && !job->has_mask) {
-            /* no mask: the scaling alone, a loop the compiler vectorises */
-            for (int64_t j = 0; j < lk; j++) row[j] *= job->factor;
-            max = row_max(row, lk);
+            max = scale_row(row, lk, job->factor); /* no mask: the scaling alone */
         } else {
             for (int64_t j = 0; j < lk; j++) {
                 float s = row[j] * job->factor;
@@ -80,13 +131,7 @@ static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *sc
                 if (s > max) max = s;
             }
         }
-        /* a row with every key masked gives NaN, as PyTorch's math does */
-        if (max == -INFINITY)
-            for (int64_t j = 0; j < lk; j++) row[j] = NAN;
-        else
-            for (int64_t j = 0; j < lk; j++) row[j] = pt2_exp_f32(row[j] - max);
-        float inverse = 1.0f / row_sum(row, lk);
-        for (int64_t j = 0; j < lk; j++) row[j] *= inverse;
+        normalize_row(row, lk, max);
     }
     pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};
     pt2_gemm_matrix(lq, dv, lk, p, vv, oh, dv, 0, scratch);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A strided matrix: element (row, col) is data[row * row_stride + col * col_stride]. */
 typedef struct pt2_matrix_view {
@@ -34,6 +35,27 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
     return padded < dst_stride ? padded : dst_stride;
 }
 
+typedef float pt2_vec4 __attribute__((vector_size(16)));
+
+/* dst[r * dst_stride + c] = src[c * src_stride + r] for r, c < 4: four unaligned loads, the
+ * classic unpack/move shuffles (SSE, WASM SIMD128), four stores. A transpose moves values
+ * only, so it cannot change a bit of them. */
+static inline void pt2_transpose4(const float *src, int64_t src_stride, float *dst, int64_t dst_stride) {
+    pt2_vec4 r0, r1, r2, r3;
+    memcpy(&r0, src, sizeof r0);
+    memcpy(&r1, src + src_stride, sizeof r1);
+    memcpy(&r2, src + 2 * src_stride, sizeof r2);
+    memcpy(&r3, src + 3 * src_stride, sizeof r3);
+    pt2_vec4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    pt2_vec4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+    pt2_vec4 o0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), o1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    pt2_vec4 o2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), o3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    memcpy(dst, &o0, sizeof o0);
+    memcpy(dst + dst_stride, &o1, sizeof o1);
+    memcpy(dst + 2 * dst_stride, &o2, sizeof o2);
+    memcpy(dst + 3 * dst_stride, &o3, sizeof o3);
+}
+
 /* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
  * bit (no fused multiply-add); otherwise (0, the default) the fastest this CPU has. Process-wide:
  * each run sets it from its options (pt2_run_options.portable_only), and the per-layer checks
@@ -50,6 +72,13 @@ void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm
 /* Same with b a strided matrix. */
 void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
                      int accumulate, float *scratch);
+/* c[m, n] = bias + sum_k a[m, k] * b[k, n] with bias_rows[i] per row or bias_cols[j] per column
+ * (one of them, or neither for 0): the same bits as filling c with the bias and accumulating,
+ * without the pass that fills it. */
+void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+                   const float *bias_rows, const float *bias_cols, float *scratch);
+void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                          const float *bias_rows, const float *bias_cols, float *scratch);
 
 /* A 2-D convolution with PyTorch's semantics, channels first: 1-D is height 1. */
 typedef struct pt2_conv_geometry {

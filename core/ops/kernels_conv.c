@@ -73,15 +73,17 @@ void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float
     for (int64_t n = 0; n < g->batch; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
             float *o = out + (n * g->out_channels + grp * group_out + o0) * out_plane;
-            for (int64_t oc = 0; oc < count; oc++) {
-                float b = bias ? bias[grp * group_out + o0 + oc] : 0.0f;
-                for (int64_t j = 0; j < out_plane; j++) o[oc * out_plane + j] = b;
-            }
+            /* each output channel (a row of the GEMM) starts from its bias, added by the GEMM as
+             * it stores the first slice; without a bias the rows start from zero */
+            const float *row_bias = bias ? bias + grp * group_out + o0 : NULL;
+            if (!bias)
+                for (int64_t oc = 0; oc < count; oc++) memset(o + oc * out_plane, 0, sizeof(float) * (size_t)out_plane);
             const float *xg = x + (n * g->in_channels + grp * group_in) * in_plane;
             pt2_matrix_view a = {weight + (grp * group_out + o0) * group_in * taps, group_in * taps, 1};
             if (pointwise) {
                 pt2_matrix_view b = {xg, in_plane, 1};
-                pt2_gemm_matrix(count, out_plane, group_in, a, b, o, out_plane, 1, scratch);
+                if (row_bias) pt2_gemm_matrix_bias(count, out_plane, group_in, a, b, o, out_plane, row_bias, NULL, scratch);
+                else pt2_gemm_matrix(count, out_plane, group_in, a, b, o, out_plane, 1, scratch);
                 continue;
             }
             pt2_gemm_source s;
@@ -100,7 +102,8 @@ void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float
             s.dilation_w = g->dilation_w;
             s.pad_top = g->pad_top;
             s.pad_left = g->pad_left;
-            pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
+            if (row_bias) pt2_gemm_bias(count, out_plane, group_in * taps, a, &s, o, out_plane, row_bias, NULL, scratch);
+            else pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
         }
 }
 
@@ -128,8 +131,12 @@ static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t c
     for (int64_t r0 = 0; r0 < cols; r0 += TILE)
         for (int64_t c0 = 0; c0 < in_rows; c0 += TILE) {
             int64_t r1 = r0 + TILE < cols ? r0 + TILE : cols, c1 = c0 + TILE < in_rows ? c0 + TILE : in_rows;
+            /* whole 4 x 4 squares by vector shuffles, the tile's ragged edges one by one */
+            int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
+            for (int64_t r = r0; r < r4; r += 4)
+                for (int64_t c = c0; c < c4; c += 4) pt2_transpose4(w + c * stride + r, stride, out + r * in_rows + c, in_rows);
             for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
+                for (int64_t c = r < r4 ? c4 : c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
         }
 }
 

@@ -30,12 +30,18 @@ static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int
          * often a page) per float; blocks of 16 columns read 16 runs in order and write rows of
          * 16 floats instead. */
         enum { BLOCK = 16 };
+        int64_t kc4 = kc / 4 * 4;
         for (int64_t j = 0; j < nc; j += BLOCK) {
-            int64_t width = nc - j < BLOCK ? nc - j : BLOCK;
+            int64_t width = nc - j < BLOCK ? nc - j : BLOCK, width4 = width / 4 * 4;
             const float *column = b->data + k0 + (j0 + j) * b->col_stride;
+            /* 4 x 4 squares turned by vector shuffles: 4 columns' runs of 4 in, 4 rows' runs out */
+            for (int64_t kk = 0; kk < kc4; kk += 4)
+                for (int64_t jj = 0; jj < width4; jj += 4)
+                    pt2_transpose4(column + jj * b->col_stride + kk, b->col_stride, dst + kk * dst_stride + j + jj,
+                               dst_stride);
             for (int64_t kk = 0; kk < kc; kk++) {
                 float *out = dst + kk * dst_stride + j;
-                for (int64_t jj = 0; jj < width; jj++) out[jj] = column[jj * b->col_stride + kk];
+                for (int64_t jj = kk < kc4 ? width4 : 0; jj < width; jj++) out[jj] = column[jj * b->col_stride + kk];
             }
         }
         for (int64_t kk = 0; kk < kc; kk++)
@@ -53,7 +59,8 @@ static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int
     }
 }
 
-/* a[i0.., k0..] into panels of MR rows, k-major inside a panel; rows past m are zero. */
+/* a[i0.., k0..] into panels of MR rows, k-major inside a panel; rows past m are zero. Only for a
+ * whose entries along a row are not contiguous (contiguous rows are read in place). */
 static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst) {
     if (a.row_stride < a.col_stride) {
         /* Rows lie closer together than a row's entries (a matrix read transposed, such as an input
@@ -65,6 +72,10 @@ static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_
             float *out = dst + p * kc;
             for (int64_t kk = 0; kk < kc; kk++) {
                 const float *column = base + kk * a.col_stride;
+                if (a.row_stride == 1 && rows == MR) { /* the run is contiguous: one copy */
+                    memcpy(out + kk * MR, column, sizeof(float) * MR);
+                    continue;
+                }
                 int64_t r = 0;
                 for (; r < rows; r++) out[kk * MR + r] = column[r * a.row_stride];
                 for (; r < MR; r++) out[kk * MR + r] = 0.0f;
@@ -74,13 +85,6 @@ static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_
     }
     for (int64_t p = 0; p < mc; p += MR) {
         float *out = dst + p * kc;
-        if (a.col_stride == 1 && mc - p >= MR) {
-            /* a whole panel of contiguous rows: the panel written in order, MR rows read side by side */
-            const float *row = a.data + (i0 + p) * a.row_stride + k0;
-            for (int64_t kk = 0; kk < kc; kk++)
-                for (int r = 0; r < MR; r++) out[kk * MR + r] = row[r * a.row_stride + kk];
-            continue;
-        }
         for (int64_t r = 0; r < MR; r++) {
             if (p + r >= mc) {
                 for (int64_t kk = 0; kk < kc; kk++) out[kk * MR + r] = 0.0f;
@@ -103,9 +107,32 @@ typedef float vec8 __attribute__((vector_size(32)));
 /* MULTIPLY_ADD(acc, a, b): acc += a * b, as two roundings or (FMA) one. */
 #define MULTIPLY_ADD_SEPARATE(acc, a, b) ((acc) += (a) * (b))
 
-#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE, MULTIPLY_ADD)                                                                   \
-    ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,        \
-                               float *restrict c, int64_t ldc, int64_t rows, int64_t cols, int accumulate) {     \
+/* How the micro-kernel finds a[r, kk] of its panel: in the packed panel (MR rows side by side,
+ * k-major), or straight in a row-major `a` whose rows are lda floats apart. The direct form saves
+ * the packing copy when a's rows are contiguous (a conv's weight, a linear's input): every row is
+ * then read in order, and each a[r, kk] still meets the same b values in the same order, so the
+ * sums are those of the packed form to the bit. Rows past `rows` repeat the last valid row (so
+ * nothing past a is read); their sums are dropped. */
+#define A_ROWS_PACKED(a, lda, rows)                                                                              \
+    const float *restrict apanel = (a);                                                                          \
+    (void)(lda), (void)(rows)
+#define A_AT_PACKED(r, kk) apanel[(kk) * MR + (r)]
+#define A_ROWS_DIRECT(a, lda, rows)                                                                              \
+    const float *arow[MR];                                                                                       \
+    for (int r = 0; r < MR; r++) arow[r] = (a) + (r < (rows) ? r : (rows) - 1) * (lda)
+#define A_AT_DIRECT(r, kk) arow[r][kk]
+
+#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS, A_AT)                                     \
+    ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,         \
+                               int64_t ldb, float *restrict c, int64_t ldc, int64_t rows, int64_t cols,          \
+                               int accumulate, const float *bias_rows, const float *bias_cols) {                 \
+        A_ROWS(a, lda, rows);                                                                                    \
+        /* c's tile is read and written only after the kc steps: ask for its lines now, so a tile   \
+         * that left the caches (c larger than L2) arrives while the sums run instead of after */   \
+        for (int64_t r = 0; r < rows; r++) {                                                                     \
+            __builtin_prefetch(c + r * ldc, 1);                                                                  \
+            __builtin_prefetch(c + r * ldc + cols - 1, 1);                                                       \
+        }                                                                                                        \
         vec8 acc[MR][NV];                                                                                        \
         for (int r = 0; r < MR; r++)                                                                             \
             for (int v = 0; v < NV; v++) acc[r][v] = (vec8){0};                                                  \
@@ -113,9 +140,9 @@ typedef float vec8 __attribute__((vector_size(32)));
             vec8 bv[NV];                                                                                         \
             for (int v = 0; v < NV; v++) LOAD8(bv[v], b + kk * ldb + 8 * v);                                      \
             for (int r = 0; r < MR; r++) {                                                                       \
-                float s = a[kk * MR + r]; /* broadcast, without adding a zero first */                           \
+                float s = A_AT(r, kk); /* broadcast, without adding a zero first */                              \
                 vec8 av = {s, s, s, s, s, s, s, s};                                                              \
-                for (int v = 0; v < NV; v++) MULTIPLY_ADD(acc[r][v], av, bv[v]);                                       \
+                for (int v = 0; v < NV; v++) MULTIPLY_ADD(acc[r][v], av, bv[v]);                                 \
             }                                                                                                    \
         }                                                                                                        \
         if (rows == MR && cols == 8 * NV) {                                                                      \
@@ -126,6 +153,13 @@ typedef float vec8 __attribute__((vector_size(32)));
                         vec8 old;                                                                                \
                         LOAD8(old, c + r * ldc + 8 * v);                                                         \
                         out += old;                                                                              \
+                    } else if (bias_cols) {                                                                      \
+                        vec8 old;                                                                                \
+                        LOAD8(old, bias_cols + 8 * v);                                                           \
+                        out += old;                                                                              \
+                    } else if (bias_rows) {                                                                      \
+                        float s = bias_rows[r];                                                                  \
+                        out += (vec8){s, s, s, s, s, s, s, s};                                                   \
                     }                                                                                            \
                     memcpy(c + r * ldc + 8 * v, &out, sizeof out);                                               \
                 }                                                                                                \
@@ -134,20 +168,36 @@ typedef float vec8 __attribute__((vector_size(32)));
         float tmp[MR][8 * NV];                                                                                   \
         memcpy(tmp, acc, sizeof tmp);                                                                            \
         for (int64_t r = 0; r < rows; r++)                                                                       \
-            for (int64_t j = 0; j < cols; j++) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + tmp[r][j]; \
+            for (int64_t j = 0; j < cols; j++)                                                                   \
+                c[r * ldc + j] = (accumulate  ? c[r * ldc + j]                                                   \
+                                  : bias_cols ? bias_cols[j]                                                     \
+                                  : bias_rows ? bias_rows[r]                                                     \
+                                              : 0.0f) +                                                          \
+                                 tmp[r][j];                                                                      \
     }
 
+/* The m x nc block: column strips of NR outside, panels of MR rows inside, so one strip of the
+ * b tile stays in L1 while every panel of a meets it. Panel i starts at a + i * a_step: kc for
+ * packed panels, lda for rows read in place. */
 #define DEFINE_BLOCK(NAME, KERNEL, NR, ATTRIBUTE)                                                                 \
-    ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *apack, const float *btile,        \
-                               float *c, int64_t ldc, int accumulate) {                                           \
+    ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *a, int64_t a_step, int64_t lda,   \
+                               const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
+                               const float *bias_cols) {                                                          \
         for (int64_t j = 0; j < nc; j += NR)                                                                      \
             for (int64_t i = 0; i < mc; i += MR)                                                                  \
-                KERNEL(kc, apack + i * kc, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,        \
-                       nc - j < NR ? nc - j : NR, accumulate);                                                    \
+                KERNEL(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc,                     \
+                       mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate,                          \
+                       bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL);                       \
     }
 
-DEFINE_MICRO_KERNEL(micro_kernel_portable, 1, , MULTIPLY_ADD_SEPARATE)
-DEFINE_BLOCK(block_portable, micro_kernel_portable, 8, )
+/* Both forms of one kernel set: packed panels and rows read in place. */
+#define DEFINE_KERNEL_SET(SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD)                                                    \
+    DEFINE_MICRO_KERNEL(micro_kernel_packed_##SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_PACKED, A_AT_PACKED)    \
+    DEFINE_MICRO_KERNEL(micro_kernel_direct_##SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_DIRECT, A_AT_DIRECT)    \
+    DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, 8 * NV, ATTRIBUTE)                          \
+    DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, 8 * NV, ATTRIBUTE)
+
+DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
 #define PT2_GEMM_AVX2 1
@@ -156,14 +206,12 @@ DEFINE_BLOCK(block_portable, micro_kernel_portable, 8, )
  * portable kernels gives its values, and its report's figures, to the bit (the page and the npm
  * CLI are checked against native --portable). */
 #define PT2_AVX2 __attribute__((target("avx2")))
-DEFINE_MICRO_KERNEL(micro_kernel_avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
-DEFINE_BLOCK(block_avx2, micro_kernel_avx2, 16, PT2_AVX2)
+DEFINE_KERNEL_SET(avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 /* The default native copy: fused multiply-adds, half the inner loop's instructions and one
  * rounding per term instead of two. */
 #define PT2_FMA __attribute__((target("avx2,fma")))
 #define MULTIPLY_ADD_FUSED(acc, a, b) ((acc) = __builtin_ia32_vfmaddps256((a), (b), (acc)))
-DEFINE_MICRO_KERNEL(micro_kernel_fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
-DEFINE_BLOCK(block_fma, micro_kernel_fma, 16, PT2_FMA)
+DEFINE_KERNEL_SET(fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
 #endif
 
 static int portable_kernels;
@@ -172,9 +220,11 @@ void pt2_kernels_set_portable(int portable) { portable_kernels = portable != 0; 
 
 int pt2_kernels_portable(void) { return portable_kernels; }
 
-typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, const float *, float *, int64_t, int);
+typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t,
+                         int, const float *, const float *);
 
-static block_fn choose_block(void) {
+/* The block functions of the kernel set in use: [0] packed panels, [1] rows read in place. */
+static void choose_blocks(block_fn blocks[2]) {
 #ifdef PT2_GEMM_AVX2
     static int have_avx2 = -1, have_fma = -1;
     if (have_avx2 < 0) {
@@ -182,21 +232,35 @@ static block_fn choose_block(void) {
         have_avx2 = __builtin_cpu_supports("avx2");
         have_fma = have_avx2 && __builtin_cpu_supports("fma");
     }
-    if (have_fma && !portable_kernels) return block_fma;
-    if (have_avx2) return block_avx2;
+    if (have_fma && !portable_kernels) {
+        blocks[0] = block_packed_fma, blocks[1] = block_direct_fma;
+        return;
+    }
+    if (have_avx2) {
+        blocks[0] = block_packed_avx2, blocks[1] = block_direct_avx2;
+        return;
+    }
 #endif
-    return block_portable;
+    blocks[0] = block_packed_portable, blocks[1] = block_direct_portable;
 }
 
-void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
-              int accumulate, float *scratch) {
+/* c = a b, + c when accumulate, else + the bias (one per row or one per column) when given. The
+ * bias is added where the first slice of k is stored, in the same operation (slice + bias) as
+ * when c held the bias already, so that prefill pass is saved and the sums keep their bits. */
+static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c,
+                     int64_t ldc, int accumulate, const float *bias_rows, const float *bias_cols, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         if (!accumulate)
-            for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) c[i * ldc + j] = bias_cols ? bias_cols[j] : bias_rows ? bias_rows[i] : 0.0f;
         return;
     }
-    block_fn block = choose_block();
+    block_fn blocks[2];
+    choose_blocks(blocks);
+    /* Rows of a that are contiguous are read where they lie, never copied; other layouts are
+     * packed per block (a matrix read transposed, whose panel rows would each be a gather). */
+    int direct = a.col_stride == 1;
     /* 64-byte aligned pieces of the caller's scratch */
     float *apack = scratch, *btile = scratch + MC * KC;
     (void)NR_MAX;
@@ -206,20 +270,48 @@ void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm
             int64_t kc = k - k0 < KC ? k - k0 : KC;
             b->pack(b, k0, kc, j0, nc, btile, TILE_STRIDE);
             int add = accumulate || k0 > 0;
+            const float *columns = !add && bias_cols ? bias_cols + j0 : NULL;
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
                 int64_t mc = m - i0 < MC ? m - i0 : MC;
+                const float *rows = !add && bias_rows ? bias_rows + i0 : NULL;
+                if (direct) {
+                    blocks[1](mc, nc, kc, a.data + i0 * a.row_stride + k0, a.row_stride, a.row_stride, btile,
+                              c + i0 * ldc + j0, ldc, add, rows, columns);
+                    continue;
+                }
                 pack_a(a, i0, mc, k0, kc, apack);
-                block(mc, nc, kc, apack, btile, c + i0 * ldc + j0, ldc, add);
+                blocks[0](mc, nc, kc, apack, kc, 0, btile, c + i0 * ldc + j0, ldc, add, rows, columns);
             }
         }
     }
 }
 
-void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
-                     int accumulate, float *scratch) {
+void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+              int accumulate, float *scratch) {
+    gemm_run(m, n, k, a, b, c, ldc, accumulate, NULL, NULL, scratch);
+}
+
+void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
+                   const float *bias_rows, const float *bias_cols, float *scratch) {
+    gemm_run(m, n, k, a, b, c, ldc, 0, bias_rows, bias_cols, scratch);
+}
+
+static pt2_gemm_source matrix_source(pt2_matrix_view b) {
     pt2_gemm_source source;
     memset(&source, 0, sizeof source);
     source.pack = pack_matrix;
     source.matrix = b;
-    pt2_gemm(m, n, k, a, &source, c, ldc, accumulate, scratch);
+    return source;
+}
+
+void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                     int accumulate, float *scratch) {
+    pt2_gemm_source source = matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, accumulate, NULL, NULL, scratch);
+}
+
+void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
+                          const float *bias_rows, const float *bias_cols, float *scratch) {
+    pt2_gemm_source source = matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, 0, bias_rows, bias_cols, scratch);
 }

@@ -165,15 +165,18 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, x.shape, sizeof shape);
     shape[x.rank - 1] = out_features;
-    /* every element gets the bias (or 0) before the GEMM adds to it, so no zeroing first */
+    /* every element is written: the GEMM adds the bias as it stores (or adds onto zeros) */
     if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, x.rank, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
     if (rows > 0 && out_features > 0) {
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t o = 0; o < out_features; o++) po[r * out_features + o] = pb ? pb[o] : 0.0f;
         pt2_matrix_view a = {px, in_features, 1}, weight_t = {pw, 1, in_features};
-        if ((st = pt2_op_gemm(ctx, rows, out_features, in_features, a, weight_t, po, out_features, 1, err))) return st;
+        if (pb) st = pt2_op_gemm_bias(ctx, rows, out_features, in_features, a, weight_t, po, out_features, pb, err);
+        else {
+            memset(po, 0, sizeof(float) * (size_t)(rows * out_features));
+            st = pt2_op_gemm(ctx, rows, out_features, in_features, a, weight_t, po, out_features, 1, err);
+        }
+        if (st) return st;
     }
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }

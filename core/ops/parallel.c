@@ -47,6 +47,7 @@ typedef struct gemm_split {
     int64_t m, n, k, ldc;
     pt2_matrix_view a, b;
     float *c, *scratch;
+    const float *bias_cols; /* with accumulate 0: c starts from this row of biases */
     size_t scratch_floats;
     int accumulate, by_columns;
     int64_t block; /* columns or rows per piece */
@@ -60,15 +61,20 @@ static void gemm_piece(void *context, size_t index) {
     float *scratch = s->scratch + index * s->scratch_floats;
     if (s->by_columns) {
         pt2_matrix_view b = {s->b.data + start * s->b.col_stride, s->b.row_stride, s->b.col_stride};
-        pt2_gemm_matrix(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->accumulate, scratch);
+        if (s->bias_cols)
+            pt2_gemm_matrix_bias(s->m, size, s->k, s->a, b, s->c + start, s->ldc, NULL, s->bias_cols + start, scratch);
+        else pt2_gemm_matrix(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->accumulate, scratch);
     } else {
         pt2_matrix_view a = {s->a.data + start * s->a.row_stride, s->a.row_stride, s->a.col_stride};
-        pt2_gemm_matrix(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, s->accumulate, scratch);
+        if (s->bias_cols)
+            pt2_gemm_matrix_bias(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, NULL, s->bias_cols, scratch);
+        else pt2_gemm_matrix(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, s->accumulate, scratch);
     }
 }
 
-pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
-                       float *c, int64_t ldc, int accumulate, pt2_error *err) {
+static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                             pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_cols,
+                             pt2_error *err) {
     /* Columns in multiples of 16 (the widest micro-kernel) or rows in multiples of 6 (its
      * height), so no piece runs more partial tiles than one call would; pieces only when each
      * has enough work to pay for waking a thread. */
@@ -83,8 +89,18 @@ pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt
     float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
     if (!scratch) return err->status;
     int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
-    gemm_split s = {m, n, k, ldc, a, b, c, scratch, floats, accumulate, by_columns, units_per_piece * unit};
+    gemm_split s = {m, n, k, ldc, a, b, c, scratch, bias_cols, floats, accumulate, by_columns, units_per_piece * unit};
     if (pieces == 1) gemm_piece(&s, 0);
     else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
     return PT2_OK;
+}
+
+pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
+                       float *c, int64_t ldc, int accumulate, pt2_error *err) {
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, err);
+}
+
+pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                            pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err) {
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, bias_cols, err);
 }

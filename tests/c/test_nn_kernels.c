@@ -52,6 +52,46 @@ static void test_gemm(int64_t m, int64_t n, int64_t k, int transpose_a, int tran
     free(a), free(b), free(c), free(want), free(scratch);
 }
 
+/* The GEMM reads a row-major `a` in place and packs any other layout; both must sum every element
+ * in the same order with the same roundings (the WebAssembly build and native --portable give the
+ * same values to the bit whichever layout an op hands it). The same values as a row-major matrix
+ * and as a column-major one must give bit-equal products. */
+static void test_gemm_layouts_agree(int64_t m, int64_t n, int64_t k, int accumulate) {
+    float *a = random_array((size_t)(m * k)), *at = malloc(sizeof(float) * (size_t)(m * k));
+    float *b = random_array((size_t)(k * n)), *c0 = random_array((size_t)(m * n));
+    float *c1 = malloc(sizeof(float) * (size_t)(m * n));
+    memcpy(c1, c0, sizeof(float) * (size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++) at[p * m + i] = a[i * k + p];
+    float *scratch = malloc(sizeof(float) * pt2_gemm_scratch_floats());
+    pt2_gemm_matrix(m, n, k, (pt2_matrix_view){a, k, 1}, (pt2_matrix_view){b, n, 1}, c0, n, accumulate, scratch);
+    pt2_gemm_matrix(m, n, k, (pt2_matrix_view){at, 1, m}, (pt2_matrix_view){b, n, 1}, c1, n, accumulate, scratch);
+    char msg[160];
+    snprintf(msg, sizeof msg, "gemm m=%lld n=%lld k=%lld acc=%d: a row-major and a column-major differ in bits",
+             (long long)m, (long long)n, (long long)k, accumulate);
+    CHECK(memcmp(c0, c1, sizeof(float) * (size_t)(m * n)) == 0, msg);
+    free(a), free(at), free(b), free(c0), free(c1), free(scratch);
+}
+
+/* c = bias + a b with the bias taken by the GEMM as it stores (per row, per column) must be the
+ * bits of filling c with the bias and accumulating onto it. */
+static void test_gemm_bias_agrees(int64_t m, int64_t n, int64_t k, int per_row) {
+    float *a = random_array((size_t)(m * k)), *b = random_array((size_t)(k * n));
+    float *bias = random_array((size_t)(per_row ? m : n));
+    float *c0 = malloc(sizeof(float) * (size_t)(m * n)), *c1 = random_array((size_t)(m * n));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c0[i * n + j] = per_row ? bias[i] : bias[j];
+    float *scratch = malloc(sizeof(float) * pt2_gemm_scratch_floats());
+    pt2_matrix_view va = {a, k, 1}, vb = {b, n, 1};
+    pt2_gemm_matrix(m, n, k, va, vb, c0, n, 1, scratch);
+    pt2_gemm_matrix_bias(m, n, k, va, vb, c1, n, per_row ? bias : NULL, per_row ? NULL : bias, scratch);
+    char msg[160];
+    snprintf(msg, sizeof msg, "gemm m=%lld n=%lld k=%lld: the bias per %s in the GEMM differs in bits from a filled c",
+             (long long)m, (long long)n, (long long)k, per_row ? "row" : "column");
+    CHECK(memcmp(c0, c1, sizeof(float) * (size_t)(m * n)) == 0, msg);
+    free(a), free(b), free(bias), free(c0), free(c1), free(scratch);
+}
+
 static void test_conv(pt2_conv_geometry g) {
     g.out_height = pt2_conv_out_size(g.in_height, g.kernel_height, g.stride_h, g.dilation_h, g.pad_top, g.pad_top);
     g.out_width = pt2_conv_out_size(g.in_width, g.kernel_width, g.stride_w, g.dilation_w, g.pad_left, g.pad_left);
@@ -146,6 +186,14 @@ int main(int argc, char **argv) {
         pt2_kernels_set_portable(portable);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             for (int t = 0; t < 4; t++) test_gemm(sizes[i][0], sizes[i][1], sizes[i][2], t & 1, t >> 1, i % 2);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            test_gemm_layouts_agree(sizes[i][0], sizes[i][1], sizes[i][2], i % 2);
+        test_gemm_layouts_agree(151, 530, 300, 1); /* several blocks of rows, tiles of columns, slices of k */
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            for (int per_row = 0; per_row < 2; per_row++) test_gemm_bias_agrees(sizes[i][0], sizes[i][1], sizes[i][2], per_row);
+        test_gemm_bias_agrees(151, 530, 300, 0);
+        test_gemm_bias_agrees(151, 530, 300, 1);
+        test_gemm_bias_agrees(4, 9, 0, 1); /* k = 0: c is the bias */
     }
     pt2_kernels_set_portable(0);
 

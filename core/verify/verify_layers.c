@@ -57,7 +57,7 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
 
 /* The float comparison reads every value of every layer, so it is written for the vectoriser.
  * Every figure is computed exactly, in double, element by element (compare_exactly) - but only
- * for a block of eight values that may change one: a float screen of each block, with a margin
+ * for a block of values (the vector width) that may change one: a float screen of each block, with a margin
  * of 2^-20 far above its rounding, passes on the blocks whose every value is inside the
  * tolerance and below the maxima found so far (the common case: a block's figures then cannot
  * move). The figures are thus the same whatever the screen lets through, on every platform. */
@@ -69,6 +69,8 @@ typedef struct float_comparison {
 
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
 
 static void compare_exactly(const float *a, const float *b, int64_t n, double atol, double rtol, float_comparison *out) {
     for (int64_t k = 0; k < n; k++) {
@@ -84,30 +86,34 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
 
 #define SCREEN_MARGIN (1.0f - 1.0f / (1 << 20))
 
-#define DEFINE_COMPARE_FLOATS(name, attributes)                                                                  \
+/* A block of LANES values (the vector width of the target: 4 in SIMD128 and SSE, 8 in AVX2) in
+ * registers; whether any lane of a comparison's mask is set, by folding the halves together. */
+#define ANY_LANE_4(m) ((m) |= __builtin_shufflevector((m), (m), 2, 3, 0, 1), (m) |= __builtin_shufflevector((m), (m), 1, 0, 3, 2), (m)[0])
+#define ANY_LANE_8(m) ((m) |= __builtin_shufflevector((m), (m), 4, 5, 6, 7, 0, 1, 2, 3), ANY_LANE_4_OF_8(m))
+#define ANY_LANE_4_OF_8(m) ((m) |= __builtin_shufflevector((m), (m), 2, 3, 0, 1, 6, 7, 4, 5), (m) |= __builtin_shufflevector((m), (m), 1, 0, 3, 2, 5, 4, 7, 6), (m)[0])
+
+#define DEFINE_COMPARE_FLOATS(name, attributes, LANES, F32, I32, ANY_LANE)                                      \
     attributes static void name(const float *a, const float *b, int64_t n, double atol, double rtol,             \
                                 float_comparison *out) {                                                          \
         memset(out, 0, sizeof *out);                                                                              \
-        f32x8 fatol, frtol, t_abs, t_rel, t_ratio;                                                                \
-        i32x8 abs_mask;                                                                                           \
-        for (int j = 0; j < 8; j++) {                                                                             \
+        F32 fatol, frtol, t_abs, t_rel, t_ratio, zero;                                                            \
+        I32 abs_mask;                                                                                             \
+        for (int j = 0; j < LANES; j++) {                                                                         \
             fatol[j] = (float)atol, frtol[j] = (float)rtol, abs_mask[j] = INT32_MAX;                              \
-            t_abs[j] = t_rel[j] = t_ratio[j] = 0;                                                                 \
+            t_abs[j] = t_rel[j] = t_ratio[j] = zero[j] = 0;                                                       \
         }                                                                                                         \
         int64_t k = 0;                                                                                            \
-        for (; k + 8 <= n; k += 8) {                                                                              \
-            f32x8 x, y;                                                                                           \
+        for (; k + LANES <= n; k += LANES) {                                                                      \
+            F32 x, y;                                                                                             \
             memcpy(&x, a + k, sizeof x);                                                                          \
             memcpy(&y, b + k, sizeof y);                                                                          \
-            f32x8 d = (f32x8)((i32x8)(x - y) & abs_mask), s = (f32x8)((i32x8)y & abs_mask);                       \
-            f32x8 allowed = fatol + frtol * s;                                                                    \
-            i32x8 moves = (d > t_abs) | ((d > t_rel * s) & (s > 0)) | (d > t_ratio * allowed) |                  \
-                          (d > allowed * SCREEN_MARGIN) | (d != d);                                               \
-            int any = 0;                                                                                          \
-            for (int j = 0; j < 8; j++) any |= moves[j];                                                          \
-            if (!any) continue;                                                                                   \
-            compare_exactly(a + k, b + k, 8, atol, rtol, out);                                                    \
-            for (int j = 0; j < 8; j++) {                                                                         \
+            F32 d = (F32)((I32)(x - y) & abs_mask), s = (F32)((I32)y & abs_mask);                                 \
+            F32 allowed = fatol + frtol * s;                                                                      \
+            I32 moves = (d > t_abs) | ((d > t_rel * s) & (s > zero)) | (d > t_ratio * allowed) |                  \
+                        (d > allowed * SCREEN_MARGIN) | (d != d);                                                 \
+            if (!ANY_LANE(moves)) continue;                                                                       \
+            compare_exactly(a + k, b + k, LANES, atol, rtol, out);                                                \
+            for (int j = 0; j < LANES; j++) {                                                                     \
                 t_abs[j] = (float)out->max_abs * SCREEN_MARGIN;                                                   \
                 t_rel[j] = out->max_rel * SCREEN_MARGIN;                                                          \
                 t_ratio[j] = out->worst_ratio * SCREEN_MARGIN;                                                    \
@@ -116,9 +122,9 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
         compare_exactly(a + k, b + k, n - k, atol, rtol, out); /* the last few */                                \
     }
 
-DEFINE_COMPARE_FLOATS(compare_floats_portable, )
+DEFINE_COMPARE_FLOATS(compare_floats_portable, , 4, f32x4, i32x4, ANY_LANE_4)
 #if defined(__x86_64__) && defined(__GNUC__)
-DEFINE_COMPARE_FLOATS(compare_floats_avx2, __attribute__((target("avx2,fma"))))
+DEFINE_COMPARE_FLOATS(compare_floats_avx2, __attribute__((target("avx2,fma"))), 8, f32x8, i32x8, ANY_LANE_8)
 #endif
 
 static void compare_floats(const float *a, const float *b, int64_t n, double atol, double rtol, float_comparison *out) {

@@ -1,6 +1,7 @@
 /* Blocked GEMM: the k axis in slices of KC, the n axis in tiles of NC and the m axis in blocks
- * of MC, so the packed block of `a` and the tile of `b` stay in cache while a register-sized
- * MR x NR micro-kernel sweeps them. The micro-kernel is plain C with fixed trip counts, which
+ * of MC, so the block of `a` and the packed tile of `b` stay in cache while a register-sized
+ * MR x NR micro-kernel sweeps them. A row-major `a` (a weight, a linear's input) is read where it
+ * lies; any other layout is packed block by block. The micro-kernel is plain C with fixed trip counts, which
  * gcc and clang turn into SIMD (SSE or WASM SIMD128); on x86-64 with gcc two more copies are
  * compiled for AVX2, one with fused multiply-adds, and chosen at run time (see
  * pt2_kernels_set_portable). */

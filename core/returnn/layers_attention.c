@@ -78,10 +78,24 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
             for (int64_t t = 0; t < time; t++) { /* softmax over the keys */
                 float *row = energy + t * time, top = -INFINITY;
                 double total = 0;
-                for (int64_t s2 = 0; s2 < keys; s2++) top = row[s2] > top ? row[s2] : top;
-                /* the exponentials in a loop that vectorises (pt2_exp_f32), then their sum in double */
+                /* the largest in eight lanes (a maximum is exact, so the lanes' order cannot
+                 * change it; NaN is passed over as by one running maximum) */
+                float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+                int64_t eights = keys / 8 * 8;
+                for (int64_t s2 = 0; s2 < eights; s2 += 8)
+                    for (int l = 0; l < 8; l++) lane[l] = row[s2 + l] > lane[l] ? row[s2 + l] : lane[l];
+                for (int64_t s2 = eights; s2 < keys; s2++) top = row[s2] > top ? row[s2] : top;
+                for (int l = 0; l < 8; l++) top = lane[l] > top ? lane[l] : top;
+                /* the exponentials in a loop that vectorises (pt2_exp_f32), then their sum in double
+                 * as four running sums added in a fixed order (four additions in flight, not one
+                 * chain as long as the row) */
                 for (int64_t s2 = 0; s2 < keys; s2++) row[s2] = pt2_exp_f32(row[s2] - top);
-                for (int64_t s2 = 0; s2 < keys; s2++) total += row[s2];
+                double part[4] = {0, 0, 0, 0};
+                int64_t whole = keys / 4 * 4;
+                for (int64_t s2 = 0; s2 < whole; s2 += 4)
+                    for (int l = 0; l < 4; l++) part[l] += row[s2 + l];
+                for (int64_t s2 = whole; s2 < keys; s2++) part[s2 - whole] += row[s2];
+                total = (part[0] + part[1]) + (part[2] + part[3]);
                 float inverse = (float)(1.0 / total);
                 for (int64_t s2 = 0; s2 < keys; s2++) row[s2] *= inverse;
                 for (int64_t s2 = keys; s2 < time; s2++) row[s2] = 0;

@@ -1,4 +1,5 @@
 #include "tensor.h"
+#include "transpose4.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -144,25 +145,6 @@ pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, 
     return tensor_alloc(arena, dtype, rank, shape, 0, out, err);
 }
 
-/* out[i * out_stride + j] = in[j * in_stride + i] for i, j < 4: four vector loads, eight shuffles
- * and four vector stores instead of sixteen scalar moves (SSE natively, SIMD128 in WASM). */
-typedef float float4 __attribute__((vector_size(16)));
-static void transpose_4x4(const float *in, int64_t in_stride, float *out, int64_t out_stride) {
-    float4 a, b, c, d;
-    memcpy(&a, in, sizeof a);
-    memcpy(&b, in + in_stride, sizeof b);
-    memcpy(&c, in + 2 * in_stride, sizeof c);
-    memcpy(&d, in + 3 * in_stride, sizeof d);
-    float4 ab_low = __builtin_shufflevector(a, b, 0, 4, 1, 5), cd_low = __builtin_shufflevector(c, d, 0, 4, 1, 5);
-    float4 ab_high = __builtin_shufflevector(a, b, 2, 6, 3, 7), cd_high = __builtin_shufflevector(c, d, 2, 6, 3, 7);
-    float4 o0 = __builtin_shufflevector(ab_low, cd_low, 0, 1, 4, 5), o1 = __builtin_shufflevector(ab_low, cd_low, 2, 3, 6, 7);
-    float4 o2 = __builtin_shufflevector(ab_high, cd_high, 0, 1, 4, 5), o3 = __builtin_shufflevector(ab_high, cd_high, 2, 3, 6, 7);
-    memcpy(out, &o0, sizeof o0);
-    memcpy(out + out_stride, &o1, sizeof o1);
-    memcpy(out + 2 * out_stride, &o2, sizeof o2);
-    memcpy(out + 3 * out_stride, &o3, sizeof o3);
-}
-
 /* A 4-byte copy whose source is contiguous along an axis p other than the last (a transpose such
  * as channels first <-> channels last): tiles of p x last, so that both the reads and the writes
  * stay within a few cache lines. Returns 0 when the tensor is not of that kind. */
@@ -193,7 +175,7 @@ static int transpose_floats(const pt2_tensor *in, void *storage) {
                 int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
                 int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
                 for (int64_t r = r0; r < r4; r += 4)
-                    for (int64_t c = c0; c < c4; c += 4) transpose_4x4(s + r + c * step, step, d + r * dst_row + c, dst_row);
+                    for (int64_t c = c0; c < c4; c += 4) pt2_transpose4(s + r + c * step, step, d + r * dst_row + c, dst_row);
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t c = r < r4 ? c4 : c0; c < c1; c++) d[r * dst_row + c] = s[r + c * step];
             }

@@ -242,8 +242,9 @@ pt2_status pt2_rt_pad_sequence_ends(pt2_arena *arena, const pt2_rt_net *net, con
     int64_t total = pt2_tensor_numel(&x), index[PT2_MAX_RANK] = {0};
     int64_t *ends = pt2_arena_alloc_array(arena, (size_t)batch + 1, sizeof *ends, err);
     if (!ends) return err->status;
+    int time_dim = layer->shape.dims[pt2_rt_shape_time_axis(net, &layer->shape)];
     for (int64_t b = 0; b < batch; b++) {
-        ends[b] = pt2_rt_sequence_length(net, layer->shape.dims[pt2_rt_shape_time_axis(net, &layer->shape)], b, time);
+        ends[b] = pt2_rt_sequence_length(net, time_dim, b, time);
         if (!padding_fits(ends[b], right, time, reflect)) return pt2_rt_layer_fail(layer, err, "a sequence is shorter than its padding");
     }
     /* Frame t of a sequence of padded length L (its data ending at m = L - right): t < m kept,

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../core/base/clock.h"
 #include "../core/base/npy.h"
 #include "../core/base/strbuf.h"
 #include "../core/inspect/output_summary.h"
@@ -40,12 +40,6 @@ static const char run_help[] =
     "exit codes: 0 ok, 2 bad or unsupported input (all unsupported ops are listed), 3 internal error\n";
 
 #define MAX_INPUTS 64
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void output_path(const char *base, size_t index, char *buf, size_t size) {
     if (index == 0) {
@@ -150,9 +144,9 @@ int pt2_cmd_run(int argc, char **argv) {
     run_count = num_inputs ? num_inputs : graph.num_sample_inputs;
 
     {
-        double start = now_seconds();
+        double start = pt2_now_seconds();
         if ((st = pt2_run_graph(&arena, &graph, run_inputs, run_count, &options, &run, &err))) goto fail;
-        double elapsed = now_seconds() - start;
+        double elapsed = pt2_now_seconds() - start;
         if (repeat > 0) {
             /* The first run above warms caches and creates backend operators; time the rest. */
             /* One scratch arena, reset between runs: like PyTorch's caching allocator, memory
@@ -165,9 +159,9 @@ int pt2_cmd_run(int argc, char **argv) {
             for (long r = -1; r < repeat && !st; r++) {
                 pt2_run_context again;
                 pt2_arena_reset(&scratch);
-                start = now_seconds();
+                start = pt2_now_seconds();
                 st = pt2_run_graph(&scratch, &graph, run_inputs, run_count, &options, &again, &err);
-                if (r >= 0) total += now_seconds() - start;
+                if (r >= 0) total += pt2_now_seconds() - start;
             }
             pt2_arena_free(&scratch);
             if (st) goto fail;

@@ -2,8 +2,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "../base/clock.h"
 #include "../emit/returnn_config.h"
 #include "../emit/tf_checkpoint.h"
 #include "../load/user_inputs.h"
@@ -37,12 +37,6 @@ void pt2_convert_result_free(pt2_convert_result *r) {
     pt2_strbuf_free(&r->report_text);
     pt2_strbuf_free(&r->layer_py);
     pt2_strbuf_free(&r->layer_json);
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    timespec_get(&t, TIME_UTC);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static void progress(const pt2_convert_options *o, const char *step, const char *message) {
@@ -197,13 +191,13 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     }
 
     progress(options, "load", source->model_name);
-    double start = now_seconds();
+    double start = pt2_now_seconds();
     pt2_model_source strictness = *source;
     strictness.allow_checkpoint_mismatch = options->allow_checkpoint_mismatch;
     pt2_status st = pt2_load_model(arena, &strictness, &graph, &load_report, err);
     if (st) return st;
     steps[num_steps++] = (step_record){"load", source->checkpoint_bytes ? "archive and checkpoint read" : "archive read",
-                                       now_seconds() - start, 0, 1, 0, 0, 0};
+                                       pt2_now_seconds() - start, 0, 1, 0, 0, 0};
     progress_done(options, &steps[num_steps - 1]);
 
     progress(options, "reference", "reference run with PyTorch semantics");
@@ -280,14 +274,14 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
 
     /* The padded batch's sequences through the reference run now, while the graph's weights are
      * at hand (they may go after the emit); the reloaded network runs on the batch at the end. */
-    start = now_seconds();
+    start = pt2_now_seconds();
     pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
     if (!batch) return err->status;
     if ((st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err))) return st;
-    double padded_seconds = now_seconds() - start;
+    double padded_seconds = pt2_now_seconds() - start;
 
     progress(options, "emit", "writing the configs and the checkpoint");
-    start = now_seconds();
+    start = pt2_now_seconds();
     /* From here the output files (outside the arena) are alive too: the arena's peak from now on
      * counts with their bytes. */
     size_t peak_before_emit = arena->peak_bytes;
@@ -310,11 +304,11 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
             result->weight_bytes += (size_t)pt2_tensor_numel(&graph.inputs[i].data) * pt2_dtype_size(graph.inputs[i].data.dtype);
     if (options->model_bytes_arena && pt2_arena_release(options->model_bytes_arena, source->model_bytes))
         for (size_t i = 0; i < graph.num_inputs; i++) graph.inputs[i].data.storage = NULL; /* a stray read fails at once */
-    steps[num_steps++] = (step_record){"emit", "configs (Python, JSON) and TF checkpoint written", now_seconds() - start, 0, 1, 0, 0, 0};
+    steps[num_steps++] = (step_record){"emit", "configs (Python, JSON) and TF checkpoint written", pt2_now_seconds() - start, 0, 1, 0, 0, 0};
     progress_done(options, &steps[num_steps - 1]);
 
     progress(options, "reload", "reading the JSON config and checkpoint back, running them");
-    start = now_seconds();
+    start = pt2_now_seconds();
     pt2_reloaded_net reloaded;
     st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
                         (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
@@ -324,7 +318,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     if (!st) st = pt2_output_records_reload_step(arena, records, num_outputs, &reloaded, &inputs[0], options->atol,
                                                  options->rtol, &reload_step, &mismatch, err);
     if (st) return st;
-    reload_step.seconds = now_seconds() - start;
+    reload_step.seconds = pt2_now_seconds() - start;
     steps[num_steps++] = reload_step;
     if (mismatch) {
         steps[num_steps - 1].compared = 0;
@@ -336,7 +330,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     if (!reload_step.passed && !result->failed_step) result->failed_step = "reload";
 
     progress(options, "padded-batch", "the reloaded network on a padded batch of sequences of different lengths");
-    start = now_seconds();
+    start = pt2_now_seconds();
     if ((st = pt2_verify_padded_batch(arena, &reloaded, options->atol, options->rtol, batch, err))) return st;
     if (batch->applicable) {
         pt2_strbuf what;
@@ -347,7 +341,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         const char *text = what.data ? pt2_arena_strdup(arena, what.data, err) : NULL;
         pt2_strbuf_free(&what);
         if (!text) return err->status;
-        steps[num_steps++] = (step_record){"padded-batch", text, now_seconds() - start + padded_seconds, 1, batch->passed, batch->max_abs,
+        steps[num_steps++] = (step_record){"padded-batch", text, pt2_now_seconds() - start + padded_seconds, 1, batch->passed, batch->max_abs,
                                            batch->max_rel, batch->worst_ratio};
         progress_done(options, &steps[num_steps - 1]);
         if (!batch->passed && !result->failed_step) result->failed_step = "padded-batch";
@@ -355,7 +349,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         result->padded_batch = batch;
     } else {
         steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
-                                           now_seconds() - start + padded_seconds, 0, 1, 0, 0, 0};
+                                           pt2_now_seconds() - start + padded_seconds, 0, 1, 0, 0, 0};
         progress_done(options, &steps[num_steps - 1]);
     }
 

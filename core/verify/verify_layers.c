@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "../base/clock.h"
 #include "../ops/elementwise.h"
 #include "../returnn/layers.h"
 #include "layer_references.h"
@@ -416,19 +416,13 @@ static pt2_status check_new_layers(checks_during_run *c, pt2_error *err) {
     return PT2_OK;
 }
 
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static pt2_status lower_and_check(void *user, pt2_run_context *run, size_t node, pt2_error *err) {
     checks_during_run *c = user;
     (void)run;
-    double start = now_seconds();
+    double start = pt2_now_seconds();
     pt2_status st = pt2_lower_advance(c->lowered, node, err);
     if (!st) st = check_new_layers(c, err);
-    c->seconds += now_seconds() - start;
+    c->seconds += pt2_now_seconds() - start;
     return st;
 }
 
@@ -485,15 +479,15 @@ pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, c
     checks_during_run c = {&out->lowered, arena, &scratch, atol, rtol, 0, 0, checks,
                            out->keep_references ? &out->references : NULL, 0};
     pt2_run_release release = {release_after, lower_and_check, &c, 0, run_plan, NULL, NULL};
-    double start = now_seconds();
+    double start = pt2_now_seconds();
     st = pt2_run_graph_releasing(arena, graph, inputs, num_inputs, options, &release, &out->run, err);
-    out->run_seconds = now_seconds() - start - c.seconds;
+    out->run_seconds = pt2_now_seconds() - start - c.seconds;
     /* The outputs' layers (which have no check of their own), or a program without nodes. */
     if (!st) {
-        start = now_seconds();
+        start = pt2_now_seconds();
         st = pt2_lower_finish(&out->lowered, err);
         if (!st) st = check_new_layers(&c, err);
-        c.seconds += now_seconds() - start;
+        c.seconds += pt2_now_seconds() - start;
     }
     pt2_arena_free(&scratch);
     out->peak_values_bytes = release.peak_live_bytes;

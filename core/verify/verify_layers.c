@@ -61,27 +61,31 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
  * of 2^-20 far above its rounding, passes on the blocks whose every value is inside the
  * tolerance and below the maxima found so far (the common case: a block's figures then cannot
  * move). The figures are thus the same whatever the screen lets through, on every platform. */
-typedef struct float_comparison {
-    double max_abs;
-    float max_rel, worst_ratio;
+/* The figures a comparison runs up, for floats and for any other dtype alike. */
+typedef struct running_comparison {
+    double max_abs, max_rel, worst_ratio;
     int64_t failed, nan;
-} float_comparison;
+} running_comparison;
 
 typedef float f32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
 typedef float f32x4 __attribute__((vector_size(16)));
 typedef int32_t i32x4 __attribute__((vector_size(16)));
 
-static void compare_exactly(const float *a, const float *b, int64_t n, double atol, double rtol, float_comparison *out) {
-    for (int64_t k = 0; k < n; k++) {
-        double diff = fabs((double)a[k] - b[k]), scale = fabs((double)b[k]), allowed = atol + rtol * scale;
-        double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
-        if (diff > out->max_abs) out->max_abs = diff;
-        if (scale > 0 && diff / scale > out->max_rel) out->max_rel = (float)(diff / scale);
-        if (ratio > out->worst_ratio) out->worst_ratio = (float)ratio;
-        out->failed += diff > allowed;
-        out->nan += diff != diff;
-    }
+/* One pair of values into the figures, in double: every comparison's element-wise rule (floats
+ * where the screen lets them through, and tensors of any other dtype read as doubles). */
+static inline void compare_element(double a, double b, double atol, double rtol, running_comparison *out) {
+    double diff = fabs(a - b), scale = fabs(b), allowed = atol + rtol * scale;
+    double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
+    if (diff > out->max_abs) out->max_abs = diff;
+    if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;
+    if (ratio > out->worst_ratio) out->worst_ratio = ratio;
+    out->failed += diff > allowed;
+    out->nan += diff != diff;
+}
+
+static void compare_exactly(const float *a, const float *b, int64_t n, double atol, double rtol, running_comparison *out) {
+    for (int64_t k = 0; k < n; k++) compare_element(a[k], b[k], atol, rtol, out);
 }
 
 #define SCREEN_MARGIN (1.0f - 1.0f / (1 << 20))
@@ -94,7 +98,7 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
 
 #define DEFINE_COMPARE_FLOATS(name, attributes, LANES, F32, I32, ANY_LANE)                                      \
     attributes static void name(const float *a, const float *b, int64_t n, double atol, double rtol,             \
-                                float_comparison *out) {                                                          \
+                                running_comparison *out) {                                                          \
         memset(out, 0, sizeof *out);                                                                              \
         F32 fatol, frtol, t_abs, t_rel, t_ratio, zero;                                                            \
         I32 abs_mask;                                                                                             \
@@ -115,8 +119,8 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
             compare_exactly(a + k, b + k, LANES, atol, rtol, out);                                                \
             for (int j = 0; j < LANES; j++) {                                                                     \
                 t_abs[j] = (float)out->max_abs * SCREEN_MARGIN;                                                   \
-                t_rel[j] = out->max_rel * SCREEN_MARGIN;                                                          \
-                t_ratio[j] = out->worst_ratio * SCREEN_MARGIN;                                                    \
+                t_rel[j] = (float)out->max_rel * SCREEN_MARGIN;                                                   \
+                t_ratio[j] = (float)out->worst_ratio * SCREEN_MARGIN;                                             \
             }                                                                                                     \
         }                                                                                                         \
         compare_exactly(a + k, b + k, n - k, atol, rtol, out); /* the last few */                                \
@@ -127,7 +131,7 @@ DEFINE_COMPARE_FLOATS(compare_floats_portable, , 4, f32x4, i32x4, ANY_LANE_4)
 DEFINE_COMPARE_FLOATS(compare_floats_avx2, __attribute__((target("avx2,fma"))), 8, f32x8, i32x8, ANY_LANE_8)
 #endif
 
-static void compare_floats(const float *a, const float *b, int64_t n, double atol, double rtol, float_comparison *out) {
+static void compare_floats(const float *a, const float *b, int64_t n, double atol, double rtol, running_comparison *out) {
 #if defined(__x86_64__) && defined(__GNUC__)
     static int have_avx2 = -1;
     if (have_avx2 < 0) {
@@ -148,7 +152,7 @@ static void compare_floats(const float *a, const float *b, int64_t n, double ato
  * layout piece by piece instead (compare_in_pieces below: a tiled transpose reads it faster). */
 enum { COMPARE_CHUNK = 1024 };
 
-static void merge_comparison(float_comparison *into, const float_comparison *c) {
+static void merge_comparison(running_comparison *into, const running_comparison *c) {
     if (c->max_abs > into->max_abs) into->max_abs = c->max_abs;
     if (c->max_rel > into->max_rel) into->max_rel = c->max_rel;
     if (c->worst_ratio > into->worst_ratio) into->worst_ratio = c->worst_ratio;
@@ -163,7 +167,7 @@ static void gather_floats(const float *base, int64_t stride, int64_t n, float *o
 }
 
 static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, double atol, double rtol,
-                                   float_comparison *out) {
+                                   running_comparison *out) {
     memset(out, 0, sizeof *out);
     int rank = a->rank, order[PT2_MAX_RANK];
     for (int i = 0; i < rank; i++) order[i] = i;
@@ -186,7 +190,7 @@ static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, dou
             int64_t n = inner - j < COMPARE_CHUNK ? inner - j : COMPARE_CHUNK;
             gather_floats(pa + oa + j * sa, sa, n, xa);
             gather_floats(pb + ob + j * sb, sb, n, xb);
-            float_comparison c;
+            running_comparison c;
             compare_floats(xa, xb, n, atol, rtol, &c);
             merge_comparison(out, &c);
         }
@@ -197,9 +201,9 @@ static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, dou
     }
 }
 
-/* A float comparison's figures: the exact verdict bounds the float ratio (all within means
+/* A comparison's figures: the exact verdict bounds the reported ratio (all within means
  * <= 1, one outside means > 1), and a NaN anywhere is the largest difference. */
-static void finish_floats(const float_comparison *c, pt2_comparison *out) {
+static void finish_comparison(const running_comparison *c, pt2_comparison *out) {
     double worst_ratio = c->worst_ratio;
     if (!c->failed && worst_ratio > 1) worst_ratio = 1;
     if (c->failed && worst_ratio <= 1) worst_ratio = nextafter(1.0, 2.0);
@@ -218,32 +222,18 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
         out->max_abs = out->max_rel = out->worst_ratio = INFINITY;
         return PT2_OK;
     }
-    int64_t n = pt2_tensor_numel(ours), failed = 0, nan = 0;
-    double max_abs = 0, max_rel = 0, worst_ratio = 0;
+    int64_t n = pt2_tensor_numel(ours);
+    running_comparison c = {0};
     if (ours->dtype == PT2_DTYPE_FLOAT32 && torch->dtype == PT2_DTYPE_FLOAT32) {
-        float_comparison c;
         if (pt2_tensor_is_contiguous(ours) && pt2_tensor_is_contiguous(torch))
             compare_floats(pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
         else
             compare_floats_strided(ours, torch, atol, rtol, &c);
-        finish_floats(&c, out);
-        return PT2_OK;
+    } else { /* any other dtype (comparisons give bool, casts integers), read as doubles */
+        for (int64_t k = 0; k < n; k++)
+            compare_element(pt2_tensor_get_double(ours, k), pt2_tensor_get_double(torch, k), atol, rtol, &c);
     }
-    /* Any other dtype (comparisons give bool, casts integers), read as doubles. */
-    for (int64_t k = 0; k < n; k++) {
-        double a = pt2_tensor_get_double(ours, k), b = pt2_tensor_get_double(torch, k);
-        double diff = fabs(a - b), scale = fabs(b), allowed = atol + rtol * scale;
-        double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
-        if (diff > max_abs) max_abs = diff;
-        if (scale > 0 && diff / scale > max_rel) max_rel = diff / scale;
-        if (ratio > worst_ratio) worst_ratio = ratio;
-        failed += diff > allowed;
-        nan += diff != diff;
-    }
-    out->max_abs = nan ? NAN : max_abs; /* a NaN anywhere is the largest difference */
-    out->max_rel = max_rel;
-    out->worst_ratio = nan ? NAN : worst_ratio;
-    out->passed = failed == 0 && !nan;
+    finish_comparison(&c, out);
     return PT2_OK;
 }
 
@@ -267,7 +257,7 @@ static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, co
     int axis = 0;
     while (axis + 1 < ours->rank && ours->shape[axis] == 1) axis++;
     int64_t inner = n / ours->shape[axis], per = PIECE_FLOATS / inner > 0 ? PIECE_FLOATS / inner : 1;
-    float_comparison total = {0};
+    running_comparison total = {0};
     for (int64_t i0 = 0; i0 < ours->shape[axis]; i0 += per) {
         pt2_tensor piece = *ours, copy;
         piece.shape[axis] = ours->shape[axis] - i0 < per ? ours->shape[axis] - i0 : per;
@@ -276,7 +266,7 @@ static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, co
         pt2_arena_init_child(&scratch, arena);
         pt2_status st = pt2_tensor_contiguous(&scratch, &piece, 1, &copy, err);
         if (!st) {
-            float_comparison c;
+            running_comparison c;
             compare_floats(pt2_tensor_data(&copy), (const float *)pt2_tensor_data(torch) + i0 * torch->strides[axis],
                            pt2_tensor_numel(&copy), atol, rtol, &c);
             merge_comparison(&total, &c);
@@ -285,7 +275,7 @@ static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, co
         if (st) return st;
     }
     memset(out, 0, sizeof *out);
-    finish_floats(&total, out);
+    finish_comparison(&total, out);
     return PT2_OK;
 }
 

@@ -113,23 +113,17 @@ static pt2_status scratch_arena(pt2_arena *main, pt2_arena *scratch) {
     return PT2_OK;
 }
 
-/* The reference run of sequence `index` alone, each value released after its last reader, the
- * values not depending on the input taken from `main_run` when given; each output copied into
- * `arena`. */
+/* The reference run of sequence `index` alone, each value released after its last reader by the
+ * graph's plan (release_after, depends_on_input: pt2_run_plan_release, made once for every
+ * sequence), the values not depending on the input taken from `main_run` when given; each output
+ * copied into `arena`. */
 static pt2_status reference_run(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
-                                const pt2_tensor *input, const pt2_run_options *options, pt2_padded_batch *batch,
-                                size_t index, pt2_error *err) {
+                                int32_t *release_after, unsigned char *depends_on_input, const pt2_tensor *input,
+                                const pt2_run_options *options, pt2_padded_batch *batch, size_t index, pt2_error *err) {
     pt2_arena scratch;
     scratch_arena(arena, &scratch);
     pt2_run_context run;
     pt2_tensor y;
-    int32_t *release_after = pt2_arena_alloc_array(&scratch, graph->num_values + 1, sizeof *release_after, err);
-    unsigned char *depends_on_input = pt2_arena_alloc(&scratch, graph->num_values + 1, err);
-    if (!release_after || !depends_on_input) {
-        pt2_arena_free(&scratch);
-        return err->status;
-    }
-    pt2_run_plan_release(graph, release_after, depends_on_input);
     pt2_run_release release = {release_after, NULL, NULL, 0, NULL, main_run, depends_on_input};
     pt2_status st = pt2_run_graph_releasing(&scratch, graph, input, 1, options, &release, &run, err);
     for (size_t k = 0; k < batch->num_outputs && !st; k++) {
@@ -249,6 +243,10 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, const 
     pt2_status st = pt2_tensor_contiguous(arena, example, 0, &contiguous, err);
     if (st) return st;
     int64_t per = example->shape[0], entries = per * (int64_t)out->num_sequences;
+    int32_t *release_after = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *release_after, err);
+    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph->num_values + 1, err);
+    if (!release_after || !depends_on_input) return err->status;
+    pt2_run_plan_release(graph, release_after, depends_on_input);
     for (size_t i = 0; i < out->num_sequences; i++) {
         out->sequences[i].length = lengths[i];
         out->sequences[i].output_length = -1;
@@ -260,7 +258,8 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, const 
         pt2_tensor alone;
         if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &alone, err))) return st;
         place_sequence(&contiguous, axis, lengths[i], &alone, 0);
-        if ((st = reference_run(arena, graph, main_run, &alone, run_options, out, i, err))) return st;
+        if ((st = reference_run(arena, graph, main_run, release_after, depends_on_input, &alone, run_options, out, i, err)))
+            return st;
     }
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, example->shape, sizeof shape);

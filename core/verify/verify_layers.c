@@ -170,13 +170,7 @@ static void compare_floats_strided(const pt2_tensor *a, const pt2_tensor *b, dou
                                    running_comparison *out) {
     memset(out, 0, sizeof *out);
     int rank = a->rank, order[PT2_MAX_RANK];
-    for (int i = 0; i < rank; i++) order[i] = i;
-    for (int i = 1; i < rank; i++) /* axes by b's stride, largest first */
-        for (int j = i; j > 0 && b->strides[order[j - 1]] < b->strides[order[j]]; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    pt2_tensor_memory_order(b, order); /* rows along b's innermost axis, whether b is dense or not */
     int inner_axis = rank ? order[rank - 1] : 0;
     int64_t inner = rank ? a->shape[inner_axis] : 1, rows = inner ? pt2_tensor_numel(a) / inner : 0;
     int64_t index[PT2_MAX_RANK] = {0};

@@ -15,6 +15,10 @@ struct pt2_arena_block {
     size_t used;
     int own;         /* holds one large allocation (not a chunk of small ones) */
     uint64_t serial; /* when it was taken (pt2_arena_mark), so a step can free the large blocks it made */
+    /* memory taken from elsewhere (pt2_arena_take): `external` holds its `size` bytes, and
+     * `give_back` returns them when the arena frees the block */
+    void *external;
+    void (*give_back)(void *data, size_t size);
     /* data follows, ALIGN-aligned */
 };
 
@@ -25,10 +29,15 @@ void pt2_arena_init(pt2_arena *arena, size_t limit_bytes) {
     arena->limit_bytes = limit_bytes ? limit_bytes : PT2_ARENA_DEFAULT_LIMIT;
 }
 
+static void free_block(pt2_arena_block *b) {
+    if (b->external) b->give_back(b->external, b->size);
+    free(b);
+}
+
 static void free_list(pt2_arena_block *b) {
     while (b) {
         pt2_arena_block *next = b->next;
-        free(b);
+        free_block(b);
         b = next;
     }
 }
@@ -50,6 +59,11 @@ void pt2_arena_reset(pt2_arena *arena) {
     while (arena->head) {
         pt2_arena_block *b = arena->head;
         arena->head = b->next;
+        if (b->external) { /* not memory to reuse: given back */
+            for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= b->size + header_size();
+            free_block(b);
+            continue;
+        }
         b->used = 0;
         b->next = arena->spare;
         arena->spare = b;
@@ -76,6 +90,32 @@ int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p) {
     return 0;
 }
 
+static int may_take(pt2_arena *arena, size_t size, size_t total, pt2_error *err);
+static void count_taken(pt2_arena *arena, size_t total);
+
+int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(void *data, size_t size),
+                   pt2_error *err) {
+    /* A header of its own that counts the memory's bytes (the limit and the reader bound hold);
+     * the memory itself stays where it is. */
+    size_t total;
+    if (!pt2_add_size(size, header_size(), &total)) total = SIZE_MAX;
+    if (!may_take(arena, size, total, err)) return 0;
+    pt2_arena_block *b = calloc(1, sizeof *b);
+    if (!b) {
+        pt2_fail(err, PT2_ERR_MEMORY, "out of memory");
+        return 0;
+    }
+    b->size = b->used = size;
+    b->external = data;
+    b->give_back = give_back;
+    b->serial = arena->next_serial++;
+    b->next = arena->head ? arena->head->next : NULL; /* behind the current chunk, as a big block goes */
+    if (arena->head) arena->head->next = b;
+    else arena->head = b;
+    count_taken(arena, total);
+    return 1;
+}
+
 /* A block of its own: one large allocation fills it (chunks hold many small ones). */
 static int is_own_block(const pt2_arena_block *b) { return b->own; }
 
@@ -84,13 +124,14 @@ static void release_block(pt2_arena *arena, pt2_arena_block **link) {
     *link = b->next;
     size_t total = b->size + header_size();
     for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= total;
-    free(b);
+    free_block(b);
 }
 
 int pt2_arena_release(pt2_arena *arena, const void *p) {
     for (pt2_arena_block **link = &arena->head; *link; link = &(*link)->next) {
         pt2_arena_block *b = *link;
-        if ((const char *)b + header_size() != (const char *)p || !is_own_block(b)) continue;
+        int holds = b->external ? b->external == p : (const char *)b + header_size() == (const char *)p && is_own_block(b);
+        if (!holds) continue;
         release_block(arena, link);
         return 1;
     }
@@ -177,31 +218,41 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
     }
     size_t total;
     if (!pt2_add_size(size, header_size(), &total)) total = SIZE_MAX;
-    if (arena->bound_bytes && (arena->used_bytes > arena->bound_bytes || total > arena->bound_bytes - arena->used_bytes)) {
-        fail_over_bound(arena, err);
-        return NULL;
-    }
-    const pt2_arena *root = arena;
-    while (root->parent) root = root->parent;
-    if (total > root->limit_bytes - root->used_bytes || root->used_bytes > root->limit_bytes) {
-        pt2_fail(err, PT2_ERR_MEMORY, "allocation of %zu bytes exceeds the memory limit of %zu bytes", size,
-                 root->limit_bytes);
-        return NULL;
-    }
+    if (!may_take(arena, size, total, err)) return NULL;
     void *raw = NULL;
     if (posix_memalign(&raw, ALIGN, total) != 0 || !raw) {
         pt2_fail(err, PT2_ERR_MEMORY, "out of memory allocating %zu bytes", size);
         return NULL;
     }
     pt2_arena_block *b = raw;
+    memset(b, 0, sizeof *b);
     b->size = size;
-    b->used = 0;
     b->serial = arena->next_serial++;
+    count_taken(arena, total);
+    return b;
+}
+
+/* Whether `total` more bytes (an allocation of `size`) stay within the reader bound and the limit. */
+static int may_take(pt2_arena *arena, size_t size, size_t total, pt2_error *err) {
+    if (arena->bound_bytes && (arena->used_bytes > arena->bound_bytes || total > arena->bound_bytes - arena->used_bytes)) {
+        fail_over_bound(arena, err);
+        return 0;
+    }
+    const pt2_arena *root = arena;
+    while (root->parent) root = root->parent;
+    if (total > root->limit_bytes - root->used_bytes || root->used_bytes > root->limit_bytes) {
+        pt2_fail(err, PT2_ERR_MEMORY, "allocation of %zu bytes exceeds the memory limit of %zu bytes", size,
+                 root->limit_bytes);
+        return 0;
+    }
+    return 1;
+}
+
+static void count_taken(pt2_arena *arena, size_t total) {
     for (pt2_arena *p = arena; p; p = p->parent) {
         p->used_bytes += total;
         if (p->used_bytes > p->peak_bytes) p->peak_bytes = p->used_bytes;
     }
-    return b;
 }
 
 static void *arena_alloc(pt2_arena *arena, size_t size, int zero, pt2_error *err) {

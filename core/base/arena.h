@@ -43,8 +43,15 @@ void pt2_arena_reset(pt2_arena *arena);
  * Returns 1 when moved, 0 when p is not such an allocation of `from` (the caller copies). */
 int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p);
 
+/* Takes `size` bytes of memory got elsewhere (a file mapped into memory) as an allocation of the
+ * arena: they count towards its use, limit and peak as any allocation does, and the arena's
+ * free (or reset) hands them to give_back. Returns 1, or 0 after filling err (the limit; the
+ * memory is then still the caller's). */
+int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(void *data, size_t size),
+                   pt2_error *err);
+
 /* Frees, at once, the allocation starting at p when it has a block of its own (a large one: a
- * value of the reference run released after its last reader). Returns 1 when freed, 0 when p is
+ * value of the reference run released after its last reader; memory pt2_arena_take took). Returns 1 when freed, 0 when p is
  * no such allocation of `arena` (then nothing changes). */
 int pt2_arena_release(pt2_arena *arena, const void *p);
 /* A mark of "now": pt2_arena_release_since frees the blocks of their own (large allocations)

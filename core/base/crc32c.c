@@ -71,7 +71,70 @@ uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+#include <immintrin.h>
+
+/* The zip CRC-32 by carry-less multiplication (PCLMULQDQ, x86-64 since 2010): the data folded
+ * 64 bytes a step into four 128-bit remainders, then into one, then reduced to 32 bits by
+ * Barrett's method; about ten times the tables' speed (a model's archive is summed as it is
+ * read). In the reflected bit order of this CRC each constant below is x^n mod P, P the IEEE
+ * polynomial 0x104C11DB7, bit-reflected and shifted left by one (33 bits), for the distance n
+ * it moves data: 4*128 +- 32 bits for a fold of 64 bytes, 128 +- 32 for one of 16, 64 for the
+ * last 64 bits; MU is floor(x^64 / P) and POLY P itself, both reflected. */
+enum { FOLD_BYTES = 64 };
+#define K_544 0x154442bd4ull
+#define K_480 0x1c6e41596ull
+#define K_160 0x1751997d0ull
+#define K_96 0x0ccaa009eull
+#define K_64 0x163cd6124ull
+#define MU 0x1f7011641ull
+#define POLY 0x1db710641ull
+
+__attribute__((target("pclmul,sse4.1"))) static __m128i fold(__m128i x, __m128i k, __m128i next) {
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
+}
+
+/* length >= FOLD_BYTES; the register not inverted (the caller does that). */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_ieee_folded(uint32_t crc, const uint8_t *p,
+                                                                              size_t length) {
+    __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)crc));
+    p += FOLD_BYTES, length -= FOLD_BYTES;
+    const __m128i by4 = _mm_set_epi64x((long long)K_480, (long long)K_544), by1 = _mm_set_epi64x((long long)K_96, (long long)K_160);
+    for (; length >= FOLD_BYTES; p += FOLD_BYTES, length -= FOLD_BYTES) {
+        x0 = fold(x0, by4, _mm_loadu_si128((const __m128i *)p));
+        x1 = fold(x1, by4, _mm_loadu_si128((const __m128i *)(p + 16)));
+        x2 = fold(x2, by4, _mm_loadu_si128((const __m128i *)(p + 32)));
+        x3 = fold(x3, by4, _mm_loadu_si128((const __m128i *)(p + 48)));
+    }
+    __m128i x = fold(fold(fold(x0, by1, x1), by1, x2), by1, x3);
+    for (; length >= 16; p += 16, length -= 16) x = fold(x, by1, _mm_loadu_si128((const __m128i *)p));
+    /* 128 bits to 64, 64 to 32, then Barrett's reduction */
+    const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+    x = _mm_xor_si128(_mm_clmulepi64_si128(x, by1, 0x10), _mm_srli_si128(x, 8));
+    x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), _mm_set_epi64x(0, (long long)K_64), 0x00),
+                      _mm_srli_si128(x, 4));
+    const __m128i barrett = _mm_set_epi64x((long long)MU, (long long)POLY);
+    __m128i t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), barrett, 0x10), mask32);
+    x = _mm_xor_si128(x, _mm_clmulepi64_si128(t, barrett, 0x00));
+    uint32_t folded = (uint32_t)_mm_extract_epi32(x, 1);
+    /* the last few bytes by the tables, on the raw register */
+    return ~crc_extend(&ieee, ~folded, p, length);
+}
+
+uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    }
+    if (!have || length < FOLD_BYTES) return crc_extend(&ieee, crc, data, length);
+    return ~crc32_ieee_folded(~crc, data, length);
+}
+#else
 uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) { return crc_extend(&ieee, crc, data, length); }
+#endif
 
 uint32_t pt2_crc32c(const void *data, size_t length) { return pt2_crc32c_extend(0, data, length); }
 

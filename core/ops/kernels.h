@@ -25,9 +25,9 @@ typedef struct pt2_gemm_source {
     void (*pack)(const struct pt2_gemm_source *self, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst,
                  int64_t dst_stride);
     pt2_matrix_view matrix; /* plain matrices */
-    /* convolution input (see kernels_conv.c) */
+    /* convolution input (see kernels_conv.c): channels channel_stride floats apart */
     const float *input;
-    int64_t channels, in_height, in_width, kernel_height, kernel_width, out_width;
+    int64_t channels, channel_stride, in_height, in_width, kernel_height, kernel_width, out_width;
     int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
 } pt2_gemm_source;
 
@@ -73,6 +73,12 @@ typedef struct pt2_conv_geometry {
 /* Output size of a convolution along one axis; -1 when the input is too short. */
 int64_t pt2_conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_before,
                           int64_t pad_after);
+
+/* The right-hand operand of a convolution as a GEMM: im2col [(c, kh, kw), (oh, ow)] of the
+ * `channels` planes of g's input size at `input` (channel_stride floats apart), packed straight
+ * from them; what lies outside the planes (the padding) reads as zero. */
+void pt2_conv_im2col_source(const pt2_conv_geometry *g, const float *input, int64_t channels, int64_t channel_stride,
+                            pt2_gemm_source *out);
 
 size_t pt2_conv_scratch_floats(const pt2_conv_geometry *g);
 /* x [batch, in, ih, iw], weight [out, in/groups, kh, kw], bias [out] or NULL -> out [batch, out, oh, ow]. */

@@ -44,7 +44,7 @@ static void pack_im2col(const pt2_gemm_source *s, int64_t k0, int64_t kc, int64_
     for (int64_t kk = 0; kk < kc; kk++) {
         int64_t r = k0 + kk, c = r / taps, tap = r % taps;
         int64_t kh = tap / s->kernel_width, kw = tap % s->kernel_width;
-        const float *channel = s->input + c * s->in_height * s->in_width;
+        const float *channel = s->input + c * s->channel_stride;
         float *out = dst + kk * dst_stride;
         int64_t j = j0;
         while (j < j0 + nc) {
@@ -56,6 +56,26 @@ static void pack_im2col(const pt2_gemm_source *s, int64_t k0, int64_t kc, int64_
         }
         for (int64_t jj = nc; jj < padded; jj++) out[jj] = 0.0f;
     }
+}
+
+void pt2_conv_im2col_source(const pt2_conv_geometry *g, const float *input, int64_t channels, int64_t channel_stride,
+                            pt2_gemm_source *out) {
+    memset(out, 0, sizeof *out);
+    out->pack = pack_im2col;
+    out->input = input;
+    out->channels = channels;
+    out->channel_stride = channel_stride;
+    out->in_height = g->in_height;
+    out->in_width = g->in_width;
+    out->kernel_height = g->kernel_height;
+    out->kernel_width = g->kernel_width;
+    out->out_width = g->out_width;
+    out->stride_h = g->stride_h;
+    out->stride_w = g->stride_w;
+    out->dilation_h = g->dilation_h;
+    out->dilation_w = g->dilation_w;
+    out->pad_top = g->pad_top;
+    out->pad_left = g->pad_left;
 }
 
 size_t pt2_conv_scratch_floats(const pt2_conv_geometry *g) {
@@ -87,21 +107,7 @@ void pt2_conv2d_channels(const pt2_conv_geometry *g, const float *x, const float
                 continue;
             }
             pt2_gemm_source s;
-            memset(&s, 0, sizeof s);
-            s.pack = pack_im2col;
-            s.input = xg;
-            s.channels = group_in;
-            s.in_height = g->in_height;
-            s.in_width = g->in_width;
-            s.kernel_height = g->kernel_height;
-            s.kernel_width = g->kernel_width;
-            s.out_width = g->out_width;
-            s.stride_h = g->stride_h;
-            s.stride_w = g->stride_w;
-            s.dilation_h = g->dilation_h;
-            s.dilation_w = g->dilation_w;
-            s.pad_top = g->pad_top;
-            s.pad_left = g->pad_left;
+            pt2_conv_im2col_source(g, xg, group_in, in_plane, &s);
             if (row_bias) pt2_gemm_bias(count, out_plane, group_in * taps, a, &s, o, out_plane, row_bias, NULL, scratch);
             else pt2_gemm(count, out_plane, group_in * taps, a, &s, o, out_plane, 1, scratch);
         }

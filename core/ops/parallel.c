@@ -47,7 +47,7 @@ typedef struct gemm_split {
     int64_t m, n, k, ldc;
     pt2_matrix_view a, b;
     float *c, *scratch;
-    const float *bias_cols; /* with accumulate 0: c starts from this row of biases */
+    const float *bias_rows, *bias_cols; /* with accumulate 0: c starts from a bias per row or per column */
     size_t scratch_floats;
     int accumulate, by_columns;
     int64_t block; /* columns or rows per piece */
@@ -59,22 +59,53 @@ static void gemm_piece(void *context, size_t index) {
     if (start >= total) return;
     int64_t size = total - start < s->block ? total - start : s->block;
     float *scratch = s->scratch + index * s->scratch_floats;
+    int biased = s->bias_rows || s->bias_cols;
     if (s->by_columns) {
         pt2_matrix_view b = {s->b.data + start * s->b.col_stride, s->b.row_stride, s->b.col_stride};
-        if (s->bias_cols)
-            pt2_gemm_matrix_bias(s->m, size, s->k, s->a, b, s->c + start, s->ldc, NULL, s->bias_cols + start, scratch);
+        if (biased)
+            pt2_gemm_matrix_bias(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->bias_rows,
+                                 s->bias_cols ? s->bias_cols + start : NULL, scratch);
         else pt2_gemm_matrix(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->accumulate, scratch);
     } else {
         pt2_matrix_view a = {s->a.data + start * s->a.row_stride, s->a.row_stride, s->a.col_stride};
-        if (s->bias_cols)
-            pt2_gemm_matrix_bias(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, NULL, s->bias_cols, scratch);
+        if (biased)
+            pt2_gemm_matrix_bias(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc,
+                                 s->bias_rows ? s->bias_rows + start : NULL, s->bias_cols, scratch);
         else pt2_gemm_matrix(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, s->accumulate, scratch);
     }
 }
 
 static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
-                             pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_cols,
-                             pt2_error *err) {
+                             pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
+                             const float *bias_cols, pt2_error *err);
+
+/* A product of a few rows by a matrix read transposed (a linear layer's weight [out, in] seen as
+ * [in, out]) is computed as its transpose, c^T = b^T a^T, then put in place: b^T's rows are the
+ * weight's own, read where they lie, where c = a b would pack the whole weight for those few rows
+ * (the padded batch's short sequences); a^T, a few columns, is packed instead. Each element is
+ * the same sum in the same order (a*b = b*a to the bit, fused or not), so the same bits. */
+static int transpose_pays(int64_t m, int64_t n, pt2_matrix_view a, pt2_matrix_view b, int accumulate) {
+    enum { FEW_ROWS = 64 };
+    return !accumulate && m <= FEW_ROWS && n >= 4 * m && b.row_stride == 1 && b.col_stride != 1 && a.col_stride == 1;
+}
+
+static pt2_status gemm_transposed(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                                  pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err) {
+    float *ct = pt2_arena_alloc_uninit(ctx->arena, (size_t)(m * n) * sizeof(float), err);
+    if (!ct) return err->status;
+    pt2_matrix_view bt = {b.data, b.col_stride, b.row_stride}, at = {a.data, a.col_stride, a.row_stride};
+    pt2_status st = split_gemm(ctx, n, m, k, bt, at, ct, m, 0, bias_cols, NULL, err);
+    if (st) return st;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
+    pt2_arena_release(ctx->arena, ct);
+    return PT2_OK;
+}
+
+static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                             pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
+                             const float *bias_cols, pt2_error *err) {
+    if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(ctx, m, n, k, a, b, c, ldc, bias_cols, err);
     /* Columns in multiples of 16 (the widest micro-kernel) or rows in multiples of 6 (its
      * height), so no piece runs more partial tiles than one call would; pieces only when each
      * has enough work to pay for waking a thread. */
@@ -89,7 +120,7 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
     float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
     if (!scratch) return err->status;
     int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
-    gemm_split s = {m, n, k, ldc, a, b, c, scratch, bias_cols, floats, accumulate, by_columns, units_per_piece * unit};
+    gemm_split s = {m, n, k, ldc, a, b, c, scratch, bias_rows, bias_cols, floats, accumulate, by_columns, units_per_piece * unit};
     if (pieces == 1) gemm_piece(&s, 0);
     else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
     return PT2_OK;
@@ -97,10 +128,10 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
 
 pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
                        float *c, int64_t ldc, int accumulate, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, err);
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, NULL, err);
 }
 
 pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                             pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, bias_cols, err);
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, err);
 }

@@ -332,13 +332,16 @@ static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t j
 
 /* The reload's values: each layer's output in an arena of its own, freed after the last layer
  * that reads it (the output layer's at the end); every layer computes in one scratch arena that
- * is reset after it, so temporaries never pile up and their pages are reused. */
+ * is reset after it, so temporaries never pile up and their pages are reused. A result that is
+ * a view of a source's data (a copy, a reinterpret_data) stays a view: its data is held by that
+ * source's arena, which then lives until the view's last reader too. */
 typedef struct pt2_reload_values {
     pt2_arena scratch;
     pt2_arena *value_arenas; /* one per layer */
     pt2_rt_tensor *outputs;
     size_t *sources;   /* sources[i * PT2_RT_MAX_FROM + s]: the layer of from[s], or SIZE_MAX for "data" */
-    size_t *last_use;  /* the last layer reading layer i's output */
+    size_t *last_use;  /* the last layer reading layer i's output (or a view of it) */
+    size_t *holder;    /* the layer whose arena holds layer i's data (SIZE_MAX: the input's) */
 } pt2_reload_values;
 
 static pt2_status reload_values_init(pt2_arena *arena, const pt2_rt_net *net, size_t output, pt2_reload_values *v,
@@ -349,10 +352,12 @@ static pt2_status reload_values_init(pt2_arena *arena, const pt2_rt_net *net, si
     v->outputs = pt2_arena_alloc_array(arena, n + 1, sizeof *v->outputs, err);
     v->sources = pt2_arena_alloc_array(arena, (n + 1) * PT2_RT_MAX_FROM, sizeof *v->sources, err);
     v->last_use = pt2_arena_alloc_array(arena, n + 1, sizeof *v->last_use, err);
-    if (!v->value_arenas || !v->outputs || !v->sources || !v->last_use) return err->status;
+    v->holder = pt2_arena_alloc_array(arena, n + 1, sizeof *v->holder, err);
+    if (!v->value_arenas || !v->outputs || !v->sources || !v->last_use || !v->holder) return err->status;
     for (size_t i = 0; i < n; i++) {
         const pt2_rt_layer *layer = &net->layers[i];
         v->last_use[i] = i;
+        v->holder[i] = i;
         for (size_t s = 0; s < layer->num_from; s++) {
             size_t source = SIZE_MAX;
             if (strcmp(layer->from[s], "data") && strcmp(layer->from[s], "data:data")) {
@@ -377,8 +382,23 @@ static void reload_values_free(pt2_reload_values *v, size_t num_layers) {
     pt2_arena_free(&v->scratch);
 }
 
+/* The layer holding the data that `result` views among layer i's sources (SIZE_MAX: the input);
+ * 0 when it views none of them. */
+static int viewed_source(const pt2_reload_values *v, const pt2_rt_layer *layer, size_t i, const pt2_tensor *input,
+                         const pt2_tensor *result, size_t *holder) {
+    for (size_t s = 0; s < layer->num_from; s++) {
+        size_t source = v->sources[i * PT2_RT_MAX_FROM + s];
+        const pt2_tensor *data = source == SIZE_MAX ? input : &v->outputs[source].tensor;
+        if (data->storage == result->storage) {
+            *holder = source == SIZE_MAX ? SIZE_MAX : v->holder[source];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Layer i on its sources' outputs; its output moves (or is copied) out of the scratch arena into its own,
- * and the sources it read last are freed. */
+ * or stays a view of a source's data, and the data no later layer reads is freed. */
 static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t i, const pt2_tensor *input,
                             pt2_error *err) {
     const pt2_rt_layer *layer = &net->layers[i];
@@ -393,16 +413,23 @@ static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t 
      * any order of its axes: an elementwise layer keeps its source's) moves to the layer's arena;
      * anything else is copied there. */
     int order[PT2_MAX_RANK];
-    if (!st && pt2_tensor_memory_order(&result.tensor, order) && result.tensor.storage_offset == 0 &&
-        pt2_arena_adopt(&v->value_arenas[i], &v->scratch, result.tensor.storage))
+    size_t holder;
+    if (!st && viewed_source(v, layer, i, input, &result.tensor, &holder)) {
         v->outputs[i].tensor = result.tensor;
-    else if (!st)
+        v->holder[i] = holder;
+        if (holder != SIZE_MAX && v->last_use[holder] < v->last_use[i]) v->last_use[holder] = v->last_use[i];
+    } else if (!st && pt2_tensor_memory_order(&result.tensor, order) && result.tensor.storage_offset == 0 &&
+               pt2_arena_adopt(&v->value_arenas[i], &v->scratch, result.tensor.storage)) {
+        v->outputs[i].tensor = result.tensor;
+    } else if (!st) {
         st = pt2_tensor_contiguous(&v->value_arenas[i], &result.tensor, 1, &v->outputs[i].tensor, err);
+    }
     v->outputs[i].shape = result.shape;
     pt2_arena_reset(&v->scratch);
     for (size_t s = 0; s < layer->num_from; s++) {
         size_t source = v->sources[i * PT2_RT_MAX_FROM + s];
-        if (source != SIZE_MAX && v->last_use[source] == i) pt2_arena_free(&v->value_arenas[source]);
+        size_t held = source == SIZE_MAX ? SIZE_MAX : v->holder[source];
+        if (held != SIZE_MAX && v->last_use[held] == i) pt2_arena_free(&v->value_arenas[held]);
     }
     return st;
 }

@@ -365,34 +365,66 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
     if (!scratch) return err->status;
     int64_t group_out = out_features / o.groups;
+    /* Channels by frames, with the filter as PyTorch holds it ([O, I, K]: a check's): one GEMM per
+     * group of the filter's rows [o, (i, k)], read where they lie, by the input's im2col
+     * [(i, k), t] packed straight from its frames (pt2_conv_im2col_source; frames in the padding
+     * or after the sequence's end read as zeros), the bias added as the sums are stored. */
+    if (channels_first && w_tap_stride == 1 && w_in_stride == kernel) {
+        for (int64_t b = 0; b < batch; b++)
+            for (int64_t g = 0; g < o.groups; g++) {
+                pt2_conv_geometry geometry = {1, group_in, 1, frames_read(net, layer, dims[1], b, time), group_out, 1, kernel,
+                                              1, out_time, 1, o.stride, 1, o.dilation, 0, pad_left, 1};
+                pt2_gemm_source frames;
+                pt2_conv_im2col_source(&geometry, px + b * x_batch + g * group_in * x_feature, group_in, x_feature, &frames);
+                pt2_matrix_view filter = {pw + g * group_out * w_out_stride, w_out_stride, 1};
+                float *c = po + b * out_time * out_features + g * group_out * out_time;
+                if (pb) pt2_gemm_bias(group_out, out_time, group_in * kernel, filter, &frames, c, out_time, pb + g * group_out, NULL, scratch);
+                else pt2_gemm(group_out, out_time, group_in * kernel, filter, &frames, c, out_time, 0, scratch);
+            }
+        return PT2_OK;
+    }
     /* Frame t of the output reads frame t*stride + k*dilation - pad_left for tap k: per tap and
      * group one GEMM of the frames that land inside the input ([t, i] x [i, c] with the input's
-     * rows read `stride` frames apart, or its transpose [c, i] x [i, t]), added onto the bias;
-     * frames in the padding add nothing. */
+     * rows read `stride` frames apart, or its transpose [c, i] x [i, t]); frames in the padding
+     * add nothing. The first tap whose frames cover the whole output writes the bias plus its
+     * sums (no pass that fills the bias first), the others add onto it. */
     for (int64_t b = 0; b < batch; b++) {
         float *ob = po + b * out_time * out_features;
-        if (channels_first)
-            for (int64_t c = 0; c < out_features; c++)
-                for (int64_t t = 0; t < out_time; t++) ob[c * out_time + t] = pb ? pb[c] : 0.0f;
-        else
-            fill_bias(ob, out_time, out_features, pb);
-        int64_t valid = frames_read(net, layer, dims[1], b, time);
-        for (int64_t k = 0; k < kernel; k++) {
+        int64_t valid = frames_read(net, layer, dims[1], b, time), first_tap = -1;
+        for (int64_t k = 0; k < kernel && first_tap < 0; k++) {
+            int64_t first, end;
+            frames_inside(k * o.dilation - pad_left, o.stride, valid, out_time, &first, &end);
+            if (first == 0 && end == out_time && out_time > 0) first_tap = k;
+        }
+        if (first_tap < 0) {
+            if (channels_first)
+                for (int64_t c = 0; c < out_features; c++)
+                    for (int64_t t = 0; t < out_time; t++) ob[c * out_time + t] = pb ? pb[c] : 0.0f;
+            else
+                fill_bias(ob, out_time, out_features, pb);
+        }
+        for (int64_t step = 0; step < kernel; step++) {
+            /* the covering tap first */
+            int64_t k = first_tap < 0 ? step : step == 0 ? first_tap : step <= first_tap ? step - 1 : step;
             int64_t first, end, shift = k * o.dilation - pad_left;
             frames_inside(shift, o.stride, valid, out_time, &first, &end);
             if (end <= first) continue;
+            int starts = k == first_tap;
             for (int64_t g = 0; g < o.groups; g++) {
                 pt2_matrix_view frames = {px + b * x_batch + (first * o.stride + shift) * x_time + g * group_in * x_feature,
                                           o.stride * x_time, x_feature};
                 pt2_matrix_view w_tap = {pw + k * w_tap_stride + g * group_out * w_out_stride, w_in_stride, w_out_stride};
+                const float *group_bias = pb ? pb + g * group_out : NULL;
                 if (channels_first) {
                     pt2_matrix_view w_tap_t = {w_tap.data, w_tap.col_stride, w_tap.row_stride};
                     pt2_matrix_view frames_t = {frames.data, frames.col_stride, frames.row_stride};
-                    pt2_gemm_matrix(group_out, end - first, group_in, w_tap_t, frames_t,
-                                    ob + g * group_out * out_time + first, out_time, 1, scratch);
+                    float *c = ob + g * group_out * out_time + first;
+                    if (!starts) pt2_gemm_matrix(group_out, end - first, group_in, w_tap_t, frames_t, c, out_time, 1, scratch);
+                    else pt2_gemm_matrix_bias(group_out, end - first, group_in, w_tap_t, frames_t, c, out_time, group_bias, NULL, scratch);
                 } else {
-                    pt2_gemm_matrix(end - first, group_out, group_in, frames, w_tap, ob + first * out_features + g * group_out,
-                                    out_features, 1, scratch);
+                    float *c = ob + first * out_features + g * group_out;
+                    if (!starts) pt2_gemm_matrix(end - first, group_out, group_in, frames, w_tap, c, out_features, 1, scratch);
+                    else pt2_gemm_matrix_bias(end - first, group_out, group_in, frames, w_tap, c, out_features, NULL, group_bias, scratch);
                 }
             }
         }

@@ -412,9 +412,13 @@ static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     }
     if (at < 0) return pt2_rt_layer_fail(layer, err, "the sliced axis is not found");
     pt2_tensor x;
-    if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
+    if (s.step == -1) {
+        if ((st = pt2_rt_transpose_to(arena, &inputs[0], layer->shape.rank, order, &x, err))) return st;
+        return reverse_axis(arena, &x, at, out, err);
+    }
+    /* A view of the source in any strides (a result may have any): never a copy. */
+    if ((st = pt2_rt_strided_view(&inputs[0], layer->shape.rank, order, &x, err))) return st;
     int64_t n = x.shape[at];
-    if (s.step == -1) return reverse_axis(arena, &x, at, out, err);
     int64_t end = s.has_end ? (s.end < 0 ? s.end + n : s.end) : n;
     if (end > n) end = n;
     int64_t count = end > s.start ? (end - s.start + s.step - 1) / s.step : 0;
@@ -422,8 +426,8 @@ static pt2_status slice_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     view.shape[at] = count;
     view.storage_offset += s.start * x.strides[at];
     view.strides[at] = x.strides[at] * s.step;
-    /* A view where the slice is contiguous already (a crop of the time axis): no copy. */
-    return pt2_tensor_contiguous(arena, &view, 0, out, err);
+    *out = view;
+    return PT2_OK;
 }
 
 /* ---- dot ---- */

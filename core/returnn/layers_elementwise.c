@@ -142,9 +142,10 @@ static pt2_status same_shape_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_
     return PT2_OK;
 }
 
-static pt2_status copy_input(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, pt2_tensor *out,
-                             pt2_error *err) {
-    return pt2_rt_transpose_to(arena, in, layer->shape.rank, layer->shape.dims, out, err);
+/* One source: its data as it lies, a view in the layer's axis order (a result may have any
+ * strides; whoever keeps it copies what it must). */
+static pt2_status copy_input(const pt2_rt_layer *layer, const pt2_rt_tensor *in, pt2_tensor *out, pt2_error *err) {
+    return pt2_rt_strided_view(in, layer->shape.rank, layer->shape.dims, out, err);
 }
 
 /* copy from several sources concatenates them along their feature dims (the other dims must
@@ -176,7 +177,7 @@ static pt2_status copy_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_lay
 static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)net;
-    if (num_inputs <= 1) return copy_input(arena, layer, &inputs[0], out, err);
+    if (num_inputs <= 1) return copy_input(layer, &inputs[0], out, err);
     /* Each source in the output's order, its own feature dim in the feature's place, then stacked. */
     int feature_axis = pt2_rt_shape_axis(&layer->shape, layer->shape.feature_dim);
     int64_t sizes[PT2_MAX_RANK], outer = 1, inner = 1, offset = 0;

@@ -376,7 +376,8 @@ static pt2_status reinterpret_compute(pt2_arena *arena, const pt2_rt_net *net, c
     pt2_rt_tensor renamed = inputs[0];
     int time = pt2_rt_shape_time_axis(net, &renamed.shape), target = pt2_rt_shape_time_axis(net, &layer->shape);
     if (time >= 0 && target >= 0) renamed.shape.dims[time] = layer->shape.dims[target];
-    return pt2_rt_transpose_to(arena, &renamed, layer->shape.rank, layer->shape.dims, out, err);
+    (void)arena; /* the data as it lies: a view */
+    return pt2_rt_strided_view(&renamed, layer->shape.rank, layer->shape.dims, out, err);
 }
 
 const pt2_rt_layer_class pt2_rt_layers_shape[] = {

@@ -48,6 +48,16 @@ static uint32_t crc32c_bitwise(const uint8_t *p, size_t n) {
     return ~crc;
 }
 
+/* The zip's CRC-32 (IEEE polynomial, reflected) the same way: the oracle of its folded path. */
+static uint32_t crc32_ieee_bitwise(const uint8_t *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
 int main(void) {
     static uint8_t noise[4096];
     uint32_t state = 12345;
@@ -56,6 +66,12 @@ int main(void) {
         for (size_t length = 0; length + start <= sizeof noise; length += length < 40 ? 1 : 509)
             CHECK(pt2_crc32c(noise + start, length) == crc32c_bitwise(noise + start, length), "crc32c of noise");
     CHECK(pt2_crc32c_extend(pt2_crc32c(noise, 1000), noise + 1000, 3000) == pt2_crc32c(noise, 4000), "crc32c continued");
+    for (size_t start = 0; start < 9; start++)
+        for (size_t length = 0; length + start <= sizeof noise; length += length < 200 ? 1 : 509)
+            CHECK(pt2_crc32_ieee_extend(0, noise + start, length) == crc32_ieee_bitwise(noise + start, length), "crc32 of noise");
+    CHECK(pt2_crc32_ieee_extend(pt2_crc32_ieee_extend(0, noise, 1000), noise + 1000, 3000) ==
+              pt2_crc32_ieee_extend(0, noise, 4000), "crc32 continued");
+    CHECK(pt2_crc32_ieee_extend(0, "123456789", 9) == 0xcbf43926, "crc32 check value");
     uint8_t zeros[32] = {0}, ones[32], ascending[32], descending[32];
     memset(ones, 0xff, 32);
     for (int i = 0; i < 32; i++) {

@@ -4,15 +4,20 @@ checks, emit, reload) as a multiple of one PyTorch forward of the same model on 
 measured in the same run, natively (1 thread, as PyTorch) and in WebAssembly under Node; with
 the peak memory against the weights' bytes.
 
-    .venv/bin/python bench/bench_convert.py [--repeat K] [--no-wasm] [--scale] [--scale-only]
+    .venv/bin/python bench/bench_convert.py [--repeat K] [--no-wasm] [--families] [--scale] [--scale-only]
 
 Models: MelGAN-style generators with 384 and 512 channels (100 mel frames -> 25600 samples) and
-a Transformer encoder layer (d=256, 4 heads, ff=2048, T=500). --scale adds Transformer encoders
+a Transformer encoder layer (d=256, 4 heads, ff=2048, T=500). --families adds other families
+(a BLSTM acoustic model, a 2-D convolutional front end, transformers' BERT encoder), whose layers
+the interpreter runs through other code (recurrent units, 2-D convs, dot). --scale adds Transformer encoders
 generated here (never committed): one of about 300M parameters (24 layers, d=1024, ff=4096,
 T=64) natively, and under Node the largest of a ladder of sizes that converts.
 
-Each figure is wall time; the machine's load (printed first) moves wall times, so the CPU time
-of each side is printed beside it (the conversion runs on one thread; PyTorch is pinned to one).
+Each conversion runs --repeat times, each run followed at once by PyTorch's forward, and the
+ratios are the medians of those pairs (this machine's speed drifts by up to a third between
+minutes, which a ratio of two separate measurements would carry). Wall time moves with the
+machine's load (printed first), so the CPU time of each side is printed beside it (the
+conversion runs on one thread; PyTorch is pinned to one).
 Under Node both the CLI as a process and the conversion call alone (in a process that has started
 and loaded the WebAssembly module already) are printed.
 Memory: the peak resident size (GNU time) and the peak convert reports, against the weights'
@@ -49,11 +54,6 @@ def child(command):
     return wall, float(user) + float(system), int(peak_kib) * 1024, result.stdout + "\n".join(lines[:-1])
 
 
-def best(command, repeat):
-    runs = [child(command) for _ in range(repeat)]
-    return min(runs, key=lambda r: r[0])
-
-
 def torch_forward(model, x, repeat):
     """One forward at 1 thread: best wall time and CPU time of `repeat` after a warm-up."""
     torch.set_num_threads(1)
@@ -68,9 +68,10 @@ def torch_forward(model, x, repeat):
     return min(walls), min(cpus)
 
 
-def export(model, x, time_axis, directory, name):
+def export(model, x, time_axis, directory, name, exporter=None):
     pt2, x_path = os.path.join(directory, f"{name}.pt2"), os.path.join(directory, f"{name}.x.npy")
-    ep = torch.export.export(model, (x,), dynamic_shapes=({time_axis: torch.export.Dim("time", min=4, max=4096)},))
+    shapes = ({time_axis: torch.export.Dim("time", min=4, max=4096)},)
+    ep = (exporter or torch.export.export)(model, (x,), dynamic_shapes=shapes)
     torch.export.save(ep, pt2)
     np.save(x_path, x.numpy())
     return pt2, x_path
@@ -95,28 +96,45 @@ def print_memory(report, rss, indent="    "):
           f"peak reported by convert {mib(peak)} = {peak / bound:4.2f}x (weights + values alive)")
 
 
-def convert_case(title, model, x, time_axis, tmp, repeat, wasm):
-    pt2, x_path = export(model, x, time_axis, tmp, "model")
+def paired(command, model, x, repeat):
+    """Each run of `command` followed at once by PyTorch's forward (the least of three): the
+    ratio is taken pair by pair, so that the machine's drift (its speed moves by up to a third
+    between minutes here) cancels. Returns the pairs' median ratios (wall, CPU), the median
+    run's figures and the median forward."""
+    pairs = []
+    for _ in range(repeat):
+        run = child(command)
+        forward = torch_forward(model, x, 3)
+        pairs.append((run, forward))
+    median = lambda values: sorted(values)[len(values) // 2]
+    ratio_wall = median([run[0] / forward[0] for run, forward in pairs])
+    ratio_cpu = median([run[1] / forward[1] for run, forward in pairs])
+    run = sorted((run for run, _ in pairs), key=lambda r: r[1])[len(pairs) // 2]
+    forward = (median([f[0] for _, f in pairs]), median([f[1] for _, f in pairs]))
+    return ratio_wall, ratio_cpu, run, forward
+
+
+def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None):
+    pt2, x_path = export(model, x, time_axis, tmp, "model", exporter)
     out = os.path.join(tmp, "out")
-    # Ours first: PyTorch's OpenMP workers keep spinning after a forward.
-    wall, cpu, rss, output = best([BINARY, "convert", pt2, "--input", x_path, "-o", out], repeat)
+    ratio_wall, ratio_cpu, (wall, cpu, rss, output), (forward_wall, forward_cpu) = paired(
+        [BINARY, "convert", pt2, "--input", x_path, "-o", out], model, x, repeat)
     report = json.load(open(os.path.join(out, "report.json")))
-    time.sleep(1.0)
-    forward_wall, forward_cpu = torch_forward(model, x, max(3, repeat))
-    print(title)
+    print(title + f" (medians of {repeat} runs, each paired with PyTorch's forward right after it)")
     print(f"  PyTorch forward (1 thread): {forward_wall * 1e3:8.1f} ms wall, {forward_cpu * 1e3:8.1f} ms CPU")
     s = steps(output)
-    print(f"  native convert: {wall:6.2f} s wall = {wall / forward_wall:5.1f} forwards | "
-          f"{cpu:6.2f} s CPU = {cpu / forward_cpu:5.1f} forwards (CPU)")
+    print(f"  native convert: {wall:6.2f} s wall = {ratio_wall:5.1f} forwards | "
+          f"{cpu:6.2f} s CPU = {ratio_cpu:5.1f} forwards (CPU)")
     print("    steps (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()))
     print_memory(report, rss)
     if wasm:
         try:
-            wall_w, cpu_w, rss_w, _ = best(["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o",
-                                            os.path.join(tmp, "wasm")], repeat)
-            print(f"  WASM under Node convert (the CLI, a process): {wall_w:6.2f} s wall = {wall_w / forward_wall:5.1f} forwards | "
-                  f"{cpu_w:6.2f} s CPU = {cpu_w / forward_cpu:5.1f} forwards (CPU); peak resident {mib(rss_w)}")
+            ratio_wall, ratio_cpu, (wall_w, cpu_w, rss_w, _), _ = paired(
+                ["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o", os.path.join(tmp, "wasm")], model, x, repeat)
+            print(f"  WASM under Node convert (the CLI, a process): {wall_w:6.2f} s wall = {ratio_wall:5.1f} forwards | "
+                  f"{cpu_w:6.2f} s CPU = {ratio_cpu:5.1f} forwards (CPU); peak resident {mib(rss_w)}")
             load, wall_c, cpu_c = min((wasm_in_process(pt2, x_path) for _ in range(repeat)), key=lambda r: r[1])
+            forward_wall, forward_cpu = torch_forward(model, x, 3)
             print(f"  WASM under Node, the conversion call (module loaded, {load:.2f} s before): {wall_c:6.2f} s wall = "
                   f"{wall_c / forward_wall:5.1f} forwards | {cpu_c:6.2f} s CPU = {cpu_c / forward_cpu:5.1f} forwards (CPU)")
         except RuntimeError as e:
@@ -151,6 +169,54 @@ def wasm_in_process(pt2, x_path):
     return figures["load"], figures["wall"], figures["cpu"]
 
 
+class FrontEnd2d(nn.Module):
+    """A 2-D convolutional front end on a spectrogram [batch, 1, mels, time] (as a Conformer's
+    subsampling or a CRNN has): four 3x3 convolutions, the third with stride 2 over the mels."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(32, 64, 3, padding=1, stride=(2, 1)), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1),
+                                 nn.ReLU())
+
+    def forward(self, spectrogram):
+        return self.net(spectrogram)
+
+
+class BertEncoder(nn.Module):
+    """transformers' BertModel encoder as its users build it (4 layers, d=256, 4 heads, ff=1024):
+    attention written out as matmuls, which lower to dot layers."""
+
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+        config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+                            max_position_embeddings=512, vocab_size=100)
+        self.encoder = BertModel(config).encoder
+
+    def forward(self, states):
+        return self.encoder(states).last_hidden_state
+
+
+def family_cases(tmp, repeat, wasm):
+    """Other model families: each converted as the three above, paired with PyTorch's forward."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+    import pt2returnn
+    from bench_recurrent import AcousticBLSTM
+    convert_case("BLSTM acoustic model 80 -> 2x bidirectional LSTM 256 -> 40, 300 frames (pt2returnn.export)",
+                 AcousticBLSTM().eval(), torch.randn(1, 300, 80), 1, tmp, repeat, wasm, pt2returnn.export)
+    convert_case("2-D convolutional front end, 4 convs of 32-64 channels, 80 mels x 200 frames",
+                 FrontEnd2d().eval(), torch.randn(1, 1, 80, 200), 3, tmp, repeat, wasm)
+    try:
+        model = BertEncoder().eval()
+    except ImportError as e:
+        print(f"transformers' BERT encoder: skipped ({e})")
+        return
+    convert_case("transformers' BERT encoder, 4 layers d=256 h=4 ff=1024, 256 frames", model, torch.randn(1, 256, 256),
+                 1, tmp, repeat, wasm, lambda m, args, dynamic_shapes: torch.export.export(
+                     m, args, dynamic_shapes=dynamic_shapes, strict=False))
+
+
 def encoder(layers, d, ff, heads):
     return nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model=d, nhead=heads, dim_feedforward=ff,
                                                             batch_first=True), num_layers=layers,
@@ -176,12 +242,15 @@ def scale_case(layers, d, ff, heads, frames, tmp, command_prefix, label):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each conversion (default 5)")
     parser.add_argument("--no-wasm", action="store_true", help="native only")
     parser.add_argument("--scale", action="store_true", help="also the generated large Transformer encoders")
     parser.add_argument("--scale-only", action="store_true", help="only the generated large Transformer encoders")
+    parser.add_argument("--families", action="store_true",
+                        help="also a BLSTM, a 2-D convolutional front end and transformers' BERT encoder")
     args = parser.parse_args()
     print("machine:", " ".join(open("/proc/loadavg").read().split()[:3]), "load average,", os.cpu_count(), "cores")
+    torch.set_num_threads(1)  # from the start: no OpenMP workers left spinning beside a conversion
     torch.manual_seed(0)
     wasm = not args.no_wasm and os.path.exists(os.path.join(os.path.dirname(NODE_CLI), "..", "dist", "pt2.mjs"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,6 +261,8 @@ def main():
             convert_case("Transformer encoder layer d=256 h=4 ff=2048 T=500",
                          nn.TransformerEncoderLayer(d_model=256, nhead=4, batch_first=True).eval(),
                          torch.randn(1, 500, 256), 1, tmp, args.repeat, wasm)
+            if args.families:
+                family_cases(tmp, args.repeat, wasm)
         if args.scale or args.scale_only:
             print("scale: generated Transformer encoders (T=64), converted natively")
             params, weights, rss, wall, report, error = scale_case(24, 1024, 4096, 16, 64, tmp, [BINARY], "native")

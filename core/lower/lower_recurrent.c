@@ -67,12 +67,15 @@ static pt2_status native_lstm2_layout(pt2_arena *arena, const pt2_tensor *m, con
     if (st) return st;
     const float *src = pt2_tensor_data(m), *extra = add ? pt2_tensor_data(add) : NULL;
     float *dst = pt2_tensor_data(out);
-    for (int block = 0; block < 4; block++)
-        for (int64_t j = 0; j < hidden; j++) {
-            int64_t row = from_block[block] * hidden + j, column = block * hidden + j;
-            for (int64_t c = 0; c < k; c++)
-                dst[c * 4 * hidden + column] = src[row * k + c] + (extra ? extra[row * k + c] : 0.0f);
-        }
+    /* in tiles of 16 x 16, so that neither side is walked a whole column at a stride */
+    enum { TILE = 16 };
+    for (int64_t r0 = 0; r0 < 4 * hidden; r0 += TILE)
+        for (int64_t c0 = 0; c0 < k; c0 += TILE)
+            for (int64_t column = r0; column < r0 + TILE && column < 4 * hidden; column++) {
+                int64_t block = column / hidden, j = column % hidden, row = from_block[block] * hidden + j;
+                for (int64_t c = c0; c < c0 + TILE && c < k; c++)
+                    dst[c * 4 * hidden + column] = src[row * k + c] + (extra ? extra[row * k + c] : 0.0f);
+            }
     return PT2_OK;
 }
 

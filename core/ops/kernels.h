@@ -44,6 +44,14 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
 void pt2_kernels_set_portable(int portable);
 int pt2_kernels_portable(void);
 
+/* Row · vector with eight partial sums (lane u sums the terms k = u mod 8, added in a fixed tree
+ * at the end): a recurrent step's product is one matrix-vector product per sequence, its matrix
+ * read row by row where it lies, so nothing is packed per step as a GEMM would (the reference
+ * run's and the interpreter's recurrent layers). The kernel set of the GEMM: AVX2 with fused
+ * multiply-adds where the CPU has them, else the portable sums, which every copy without FMA
+ * gives to the bit. */
+float pt2_dot(const float *a, const float *b, int64_t n);
+
 /* Floats of scratch one pt2_gemm call needs. */
 size_t pt2_gemm_scratch_floats(void);
 

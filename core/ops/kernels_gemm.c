@@ -215,6 +215,48 @@ DEFINE_KERNEL_SET(avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 DEFINE_KERNEL_SET(fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
 #endif
 
+/* pt2_dot's portable copy: one vector of partial sums (two SSE or SIMD128 registers, two chains
+ * of additions), the tail term by term. */
+static float dot_portable(const float *a, const float *b, int64_t n) {
+    vec8 partial = {0};
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vec8 x, y;
+        LOAD8(x, a + k);
+        LOAD8(y, b + k);
+        MULTIPLY_ADD_SEPARATE(partial, x, y);
+    }
+    float sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+    for (; k < n; k++) sum += a[k] * b[k];
+    return sum;
+}
+
+#ifdef PT2_GEMM_AVX2
+/* With fused multiply-adds one vector of partial sums is one chain of dependent FMAs, each
+ * waiting for the last: four vectors (32 partial sums) keep the FMA units busy. */
+PT2_FMA static float dot_fma(const float *a, const float *b, int64_t n) {
+    vec8 partial[4] = {{0}, {0}, {0}, {0}};
+    int64_t k = 0;
+    for (; k + 32 <= n; k += 32)
+        for (int v = 0; v < 4; v++) {
+            vec8 x, y;
+            LOAD8(x, a + k + 8 * v);
+            LOAD8(y, b + k + 8 * v);
+            MULTIPLY_ADD_FUSED(partial[v], x, y);
+        }
+    for (; k + 8 <= n; k += 8) {
+        vec8 x, y;
+        LOAD8(x, a + k);
+        LOAD8(y, b + k);
+        MULTIPLY_ADD_FUSED(partial[0], x, y);
+    }
+    vec8 total = (partial[0] + partial[1]) + (partial[2] + partial[3]);
+    float sum = ((total[0] + total[1]) + (total[2] + total[3])) + ((total[4] + total[5]) + (total[6] + total[7]));
+    for (; k < n; k++) sum += a[k] * b[k];
+    return sum;
+}
+#endif
+
 static int portable_kernels;
 
 void pt2_kernels_set_portable(int portable) { portable_kernels = portable != 0; }
@@ -223,6 +265,18 @@ int pt2_kernels_portable(void) { return portable_kernels; }
 
 typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t,
                          int, const float *, const float *);
+
+float pt2_dot(const float *a, const float *b, int64_t n) {
+#ifdef PT2_GEMM_AVX2
+    static int have_fma = -1;
+    if (have_fma < 0) {
+        __builtin_cpu_init();
+        have_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    if (have_fma && !portable_kernels) return dot_fma(a, b, n);
+#endif
+    return dot_portable(a, b, n);
+}
 
 /* The block functions of the kernel set in use: [0] packed panels, [1] rows read in place. */
 static void choose_blocks(block_fn blocks[2]) {

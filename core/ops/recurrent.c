@@ -22,18 +22,6 @@ static const int cell_gates[] = {4, 3, 1, 1};
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* Row · vector with eight partial sums (they vectorize). A step's recurrent product is one
- * matrix-vector product per sequence; W_hh is read in its own row-major layout, so no per-step
- * packing as a GEMM would do. */
-static float dot(const float *a, const float *b, int64_t n) {
-    float partial[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int u = 0; u < 8; u++) partial[u] += a[k + u] * b[k + u];
-    float sum = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
-    for (; k < n; k++) sum += a[k] * b[k];
-    return sum;
-}
 
 /* One layer and direction: the parameters as float32 contiguous, checked against the sizes. */
 typedef struct direction_params {
@@ -159,7 +147,7 @@ static pt2_status run_recurrent(pt2_run_context *ctx, const pt2_node *node, cell
                 for (int64_t b = 0; b < batch; b++)
                     for (int64_t j = 0; j < gates_width; j++)
                         recurrent[b * gates_width + j] =
-                            (w.b_hh ? w.b_hh[j] : 0.0f) + dot(w.w_hh + j * output, h + b * output, output);
+                            (w.b_hh ? w.b_hh[j] : 0.0f) + pt2_dot(w.w_hh + j * output, h + b * output, output);
                 for (int64_t b = 0; b < batch; b++) {
                     const float *x = projected + (t * batch + b) * gates_width, *r = recurrent + b * gates_width;
                     float *hb = h + b * output, *cb = c + b * hidden, *yb = cell_out + b * hidden;

@@ -205,29 +205,75 @@ static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
     return PT2_OK;
 }
 
-/* use_time_mask on x = [outer..., s0, s1, C] (contiguous, its own copy), `order` its dims: the
- * frames of a dynamic spatial dim after each sequence's end read as zeros. */
-static void mask_2d_after_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer, const int *order, int outer_rank,
-                                        pt2_tensor *x) {
-    if (!pt2_rt_int_option(layer, "use_time_mask", 0)) return;
+/* A 2-D conv's source channels first, [other dims..., C, s0, s1] (what the convolution kernels
+ * of kernels_conv.c read; `order` gets those dims, *outer_rank the number of other dims), with
+ * use_time_mask's zeros in the frames after each sequence's end of a dynamic spatial dim (then
+ * on a copy of its own; without the mask the source itself where it lies so already). */
+static pt2_status conv2d_source(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_tensor *in,
+                                const int *spatial, int *order, int *outer_rank, pt2_tensor *x, pt2_error *err) {
+    int rank = 0;
+    for (int a = 0; a < in->shape.rank; a++) {
+        int d = in->shape.dims[a];
+        if (d != spatial[0] && d != spatial[1] && d != in->shape.feature_dim) order[rank++] = d;
+    }
+    *outer_rank = rank;
+    order[rank++] = in->shape.feature_dim, order[rank++] = spatial[0], order[rank++] = spatial[1];
+    int masked = pt2_rt_int_option(layer, "use_time_mask", 0);
+    pt2_status st = masked ? pt2_rt_transpose_to(arena, in, rank, order, x, err) : pt2_rt_view_to(arena, in, rank, order, x, err);
+    if (st || !masked) return st;
     int batch_axis = -1;
-    for (int a = 0; a < outer_rank; a++)
+    for (int a = 0; a < *outer_rank; a++)
         if (net->dims[order[a]].kind == PT2_RT_DIM_BATCH) batch_axis = a;
     int64_t outer = 1, after_batch = 1;
-    for (int a = 0; a < outer_rank; a++) {
+    for (int a = 0; a < *outer_rank; a++) {
         outer *= x->shape[a];
         if (a > batch_axis) after_batch *= x->shape[a];
     }
-    int64_t h = x->shape[outer_rank], w = x->shape[outer_rank + 1], channels = x->shape[outer_rank + 2];
+    int64_t channels = x->shape[*outer_rank], h = x->shape[*outer_rank + 1], w = x->shape[*outer_rank + 2];
     float *px = pt2_tensor_data(x);
     for (int64_t n = 0; n < outer; n++) {
         int64_t b = batch_axis >= 0 ? (n / after_batch) % x->shape[batch_axis] : 0;
-        int64_t end_h = pt2_rt_sequence_length(net, order[outer_rank], b, h);
-        int64_t end_w = pt2_rt_sequence_length(net, order[outer_rank + 1], b, w);
-        for (int64_t i = 0; i < h; i++)
-            for (int64_t j = 0; j < w; j++)
-                if (i >= end_h || j >= end_w) memset(px + ((n * h + i) * w + j) * channels, 0, sizeof(float) * (size_t)channels);
+        int64_t end_h = pt2_rt_sequence_length(net, spatial[0], b, h), end_w = pt2_rt_sequence_length(net, spatial[1], b, w);
+        for (int64_t c = 0; c < channels; c++) {
+            float *plane = px + (n * channels + c) * h * w;
+            for (int64_t i = 0; i < h; i++) {
+                int64_t from = i >= end_h ? 0 : end_w;
+                if (from < w) memset(plane + i * w + from, 0, sizeof(float) * (size_t)(w - from));
+            }
+        }
     }
+    return PT2_OK;
+}
+
+/* A 2-D conv's result, computed channels first ([other dims..., C, s0, s1]), as the layer's
+ * output: a view in the layer's order of dims (other dims, s0, s1, C), not a copy. */
+static pt2_status conv2d_result(const pt2_rt_layer *layer, const int *order, int outer_rank, const pt2_tensor *natural,
+                                pt2_tensor *out, pt2_error *err) {
+    pt2_rt_tensor result = {*natural, layer->shape};
+    int r = layer->shape.rank;
+    result.shape.rank = outer_rank + 3;
+    for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];
+    result.shape.dims[outer_rank] = layer->shape.dims[r - 1];
+    result.shape.dims[outer_rank + 1] = layer->shape.dims[r - 3];
+    result.shape.dims[outer_rank + 2] = layer->shape.dims[r - 2];
+    return pt2_rt_strided_view(&result, r, layer->shape.dims, out, err);
+}
+
+/* RETURNN's filter [kh, kw, p, q] (a conv's [.., in, out], a transposed conv's [.., out, in]) in
+ * PyTorch's layout [q, p, kh, kw] (a conv's [out, in, ..], a transposed conv's [in, out, ..]): a
+ * copy that the convolution kernels read row by row. */
+static float *filter_to_torch(pt2_arena *arena, const pt2_tensor *w, pt2_error *err) {
+    pt2_tensor dense;
+    if (pt2_tensor_contiguous(arena, w, 0, &dense, err)) return NULL;
+    int64_t kh = w->shape[0], kw = w->shape[1], c2 = w->shape[2], c3 = w->shape[3];
+    float *t = pt2_arena_alloc_array(arena, (size_t)(kh * kw * c2 * c3) + 1, sizeof(float), err);
+    if (!t) return NULL;
+    const float *pw = pt2_tensor_data(&dense);
+    for (int64_t a = 0; a < kh; a++)
+        for (int64_t b = 0; b < kw; b++)
+            for (int64_t p = 0; p < c2; p++)
+                for (int64_t q = 0; q < c3; q++) t[((q * c2 + p) * kh + a) * kw + b] = pw[((a * kw + b) * c2 + p) * c3 + q];
+    return t;
 }
 
 static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -236,63 +282,33 @@ static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     pt2_status st = read_conv2d(net, layer, &in->shape, &c, err);
     if (st) return st;
     const pt2_tensor *w = pt2_rt_get_param(layer, "W"), *bias = pt2_rt_get_param(layer, "bias");
-    int order[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < in->shape.rank; a++) {
-        int d = in->shape.dims[a];
-        if (d != c.spatial[0] && d != c.spatial[1] && d != in->shape.feature_dim) order[rank++] = d;
-    }
-    int outer_rank = rank;
-    order[rank++] = c.spatial[0], order[rank++] = c.spatial[1], order[rank++] = in->shape.feature_dim;
-    pt2_tensor x, weight;
-    if ((st = pt2_rt_transpose_to(arena, in, rank, order, &x, err))) return st;
     if (!w || w->rank != 4) return pt2_rt_layer_fail(layer, err, "parameter W of rank 4 is missing");
-    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
-    if (pt2_rt_int_option(layer, "use_time_mask", 0)) {
-        pt2_tensor own;
-        if ((st = pt2_tensor_contiguous(arena, &x, 1, &own, err))) return st;
-        x = own;
-        mask_2d_after_sequence_ends(net, layer, order, outer_rank, &x);
-    }
+    int order[PT2_MAX_RANK], outer_rank;
+    pt2_tensor x;
+    if ((st = conv2d_source(arena, net, layer, in, c.spatial, order, &outer_rank, &x, err))) return st;
     int64_t outer = 1;
     for (int a = 0; a < outer_rank; a++) outer *= x.shape[a];
-    int64_t h = x.shape[outer_rank], wd = x.shape[outer_rank + 1], cin = x.shape[outer_rank + 2];
-    int64_t kh = weight.shape[0], kw = weight.shape[1], group_in = weight.shape[2], cout = weight.shape[3];
+    int64_t cin = x.shape[outer_rank], h = x.shape[outer_rank + 1], wd = x.shape[outer_rank + 2];
+    int64_t kh = w->shape[0], kw = w->shape[1], group_in = w->shape[2], cout = w->shape[3];
     if (group_in * c.groups != cin || cout % c.groups || kh != c.kernel[0] || kw != c.kernel[1])
         return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels in %lld groups", (long long)cin,
                                  (long long)c.groups);
-    int64_t group_out = cout / c.groups, pad_h, pad_w;
+    int64_t pad_h, pad_w;
     int64_t oh = conv2d_out_size(&c, 0, h, &pad_h), ow = conv2d_out_size(&c, 1, wd, &pad_w);
+    /* RETURNN's padding (TF's "same" puts the odd extra row after) as where the window starts;
+     * what it reads past the input's end is zero. The sums run on the reference run's kernels. */
+    pt2_conv_geometry g = {outer, cin, h, wd, cout, kh, kw, oh, ow, c.stride[0], c.stride[1], c.dilation[0], c.dilation[1],
+                           pad_h, pad_w, c.groups};
     int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
-    sizes[outer_rank] = oh, sizes[outer_rank + 1] = ow, sizes[outer_rank + 2] = cout;
+    sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
-    if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
-    const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
-    float *po = pt2_tensor_data(&natural);
-    for (int64_t n = 0; n < outer; n++)
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++)
-                for (int64_t o = 0; o < cout; o++) {
-                    double sum = pb ? pb[o] : 0.0;
-                    int64_t first_in = (o / group_out) * group_in;
-                    for (int64_t a = 0; a < kh; a++) {
-                        int64_t y = i * c.stride[0] + a * c.dilation[0] - pad_h;
-                        if (y < 0 || y >= h) continue;
-                        for (int64_t b = 0; b < kw; b++) {
-                            int64_t z = j * c.stride[1] + b * c.dilation[1] - pad_w;
-                            if (z < 0 || z >= wd) continue;
-                            for (int64_t k = 0; k < group_in; k++)
-                                sum += (double)px[((n * h + y) * wd + z) * cin + first_in + k] *
-                                       pw[((a * kw + b) * group_in + k) * cout + o];
-                        }
-                    }
-                    po[((n * oh + i) * ow + j) * cout + o] = (float)sum;
-                }
-    pt2_rt_tensor result = {natural, layer->shape};
-    result.shape.rank = outer_rank + 3;
-    for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];
-    for (int a = 0; a < 3; a++) result.shape.dims[outer_rank + a] = layer->shape.dims[layer->shape.rank - 3 + a];
-    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+    float *filter = filter_to_torch(arena, w, err);
+    float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_scratch_floats(&g), sizeof(float), err) : NULL;
+    if (!scratch) return err->status;
+    if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
+    if (outer && oh && ow) pt2_conv2d(&g, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL, pt2_tensor_data(&natural), scratch);
+    return conv2d_result(layer, order, outer_rank, &natural, out, err);
 }
 
 static pt2_status conv_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
@@ -499,64 +515,32 @@ static pt2_status transposed_conv2d_compute(pt2_arena *arena, const pt2_rt_net *
     pt2_status st = read_transposed2d(net, layer, &in->shape, &c, err);
     if (st) return st;
     const pt2_tensor *w = pt2_rt_get_param(layer, "W_native_transposed_conv"), *bias = pt2_rt_get_param(layer, "bias");
-    int order[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < in->shape.rank; a++) {
-        int d = in->shape.dims[a];
-        if (d != c.spatial[0] && d != c.spatial[1] && d != in->shape.feature_dim) order[rank++] = d;
-    }
-    int outer_rank = rank;
-    order[rank++] = c.spatial[0], order[rank++] = c.spatial[1], order[rank++] = in->shape.feature_dim;
-    pt2_tensor x, weight;
     if (!w || w->rank != 4) return pt2_rt_layer_fail(layer, err, "parameter W_native_transposed_conv of rank 4 is missing");
-    if ((st = pt2_rt_transpose_to(arena, in, rank, order, &x, err))) return st;
-    if ((st = pt2_tensor_contiguous(arena, w, 0, &weight, err))) return st;
-    if (pt2_rt_int_option(layer, "use_time_mask", 0)) {
-        pt2_tensor own;
-        if ((st = pt2_tensor_contiguous(arena, &x, 1, &own, err))) return st;
-        x = own;
-        mask_2d_after_sequence_ends(net, layer, order, outer_rank, &x);
-    }
+    int order[PT2_MAX_RANK], outer_rank;
+    pt2_tensor x;
+    if ((st = conv2d_source(arena, net, layer, in, c.spatial, order, &outer_rank, &x, err))) return st;
     int64_t outer = 1;
     for (int a = 0; a < outer_rank; a++) outer *= x.shape[a];
-    int64_t h = x.shape[outer_rank], wd = x.shape[outer_rank + 1], cin = x.shape[outer_rank + 2];
-    int64_t kh = weight.shape[0], kw = weight.shape[1], cout = weight.shape[2];
-    if (weight.shape[3] != cin || kh != c.kernel[0] || kw != c.kernel[1])
+    int64_t cin = x.shape[outer_rank], h = x.shape[outer_rank + 1], wd = x.shape[outer_rank + 2];
+    int64_t kh = w->shape[0], kw = w->shape[1], cout = w->shape[2];
+    if (w->shape[3] != cin || kh != c.kernel[0] || kw != c.kernel[1])
         return pt2_rt_layer_fail(layer, err, "filter does not fit %lld input channels", (long long)cin);
     int64_t oh = transposed2d_out_size(&c, 0, h), ow = transposed2d_out_size(&c, 1, wd);
+    /* The full output cropped by remove_padding at the start (its end by the output's size), on
+     * the reference run's kernels: output (i, j) gathers input (y, z) through tap (a, b) where
+     * i + remove = y*s + a. */
+    pt2_conv_geometry g = {outer, cin, h, wd, cout, kh, kw, oh, ow, c.stride[0], c.stride[1], 1, 1, c.remove[0], c.remove[1], 1};
     int64_t sizes[PT2_MAX_RANK];
     for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
-    sizes[outer_rank] = oh, sizes[outer_rank + 1] = ow, sizes[outer_rank + 2] = cout;
+    sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
-    if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
-    const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight), *pb = bias ? pt2_tensor_data(bias) : NULL;
-    float *po = pt2_tensor_data(&natural);
-    /* Output (i, j) gathers input (y, z) through tap (a, b) where i + remove = y*s + a. */
-    for (int64_t n = 0; n < outer; n++)
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++)
-                for (int64_t o = 0; o < cout; o++) {
-                    double sum = pb ? pb[o] : 0.0;
-                    for (int64_t a = 0; a < kh; a++) {
-                        int64_t full_i = i + c.remove[0] - a;
-                        if (full_i < 0 || full_i % c.stride[0]) continue;
-                        int64_t y = full_i / c.stride[0];
-                        if (y >= h) continue;
-                        for (int64_t b = 0; b < kw; b++) {
-                            int64_t full_j = j + c.remove[1] - b;
-                            if (full_j < 0 || full_j % c.stride[1]) continue;
-                            int64_t z = full_j / c.stride[1];
-                            if (z >= wd) continue;
-                            for (int64_t k = 0; k < cin; k++)
-                                sum += (double)px[((n * h + y) * wd + z) * cin + k] * pw[((a * kw + b) * cout + o) * cin + k];
-                        }
-                    }
-                    po[((n * oh + i) * ow + j) * cout + o] = (float)sum;
-                }
-    pt2_rt_tensor result = {natural, layer->shape};
-    result.shape.rank = outer_rank + 3;
-    for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];
-    for (int a = 0; a < 3; a++) result.shape.dims[outer_rank + a] = layer->shape.dims[layer->shape.rank - 3 + a];
-    return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
+    float *filter = filter_to_torch(arena, w, err);
+    float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_transpose_scratch_floats(&g), sizeof(float), err) : NULL;
+    if (!scratch) return err->status;
+    if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
+    if (outer && oh && ow)
+        pt2_conv_transpose2d(&g, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL, pt2_tensor_data(&natural), scratch);
+    return conv2d_result(layer, order, outer_rank, &natural, out, err);
 }
 
 /* transposed_conv with padding "valid": the full output is T*s + k - s + output_padding long;

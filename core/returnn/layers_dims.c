@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 
 /* RETURNN names a new dim after the layer's name in its own (sub)network: a layer in a
@@ -534,13 +535,13 @@ static pt2_status dot_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     if ((st = pt2_rt_alloc_output(arena, &natural, sizes, out, err))) return st;
     const float *pa = pt2_tensor_data(&a), *pb = pt2_tensor_data(&b);
     float *po = pt2_tensor_data(out);
-    for (int64_t q = 0; q < batch; q++)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double sum = 0;
-                for (int64_t l = 0; l < k; l++) sum += (double)pa[(q * m + i) * k + l] * pb[(q * k + l) * n + j];
-                po[(q * m + i) * n + j] = (float)sum;
-            }
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    if (!scratch) return err->status;
+    /* per shared index one product [m, k] x [k, n] on the GEMM, in float32 as TF's matmul */
+    for (int64_t q = 0; q < batch; q++) {
+        pt2_matrix_view av = {pa + q * m * k, k, 1}, bv = {pb + q * k * n, n, 1};
+        pt2_gemm_matrix(m, n, k, av, bv, po + q * m * n, n, 0, scratch);
+    }
     return PT2_OK;
 }
 

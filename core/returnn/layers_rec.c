@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/kernels.h"
 #include "layers.h"
 #include "rec_units.h"
 
@@ -65,6 +66,7 @@ typedef struct unit_layer {
     int from[4]; /* an inner layer's index, SOURCE_FRAME, or prev_source(index) for its last frame */
     int64_t size;
     const pt2_tensor *weight, *bias;
+    float *rows; /* a linear's weight [in, size] transposed: each output's weights a row */
 } unit_layer;
 
 enum { SOURCE_FRAME = -1 };
@@ -176,6 +178,13 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
     return PT2_OK;
 }
 
+/* m [rows, columns] -> out [columns, rows]: a weight [in, out] as one row per output, which a
+ * step's product reads with pt2_dot. */
+static void transpose_matrix(const float *m, int64_t rows, int64_t columns, float *out) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < columns; c++) out[c * rows + r] = m[r * columns + c];
+}
+
 /* One frame of every unit layer, for one sequence: values[i] holds layer i's output. */
 static void unit_step(const rec_unit *unit, const float *frame, float *const *prev, float **values, unsigned char *done,
                       int index) {
@@ -188,13 +197,9 @@ static void unit_step(const rec_unit *unit, const float *frame, float *const *pr
     }
     float *y = values[index];
     if (u->is_linear) {
-        const float *w = pt2_tensor_data(u->weight), *b = u->bias ? pt2_tensor_data(u->bias) : NULL;
+        const float *b = u->bias ? pt2_tensor_data(u->bias) : NULL;
         int64_t n_in = u->weight->shape[0];
-        for (int64_t j = 0; j < u->size; j++) {
-            double sum = b ? b[j] : 0.0;
-            for (int64_t k = 0; k < n_in; k++) sum += (double)in[0][k] * w[k * u->size + j];
-            y[j] = (float)sum;
-        }
+        for (int64_t j = 0; j < u->size; j++) y[j] = (b ? b[j] : 0.0f) + pt2_dot(u->rows + j * n_in, in[0], n_in);
     } else {
         for (int64_t j = 0; j < u->size; j++) {
             float a = in[0][j], b = in[1][j];
@@ -268,6 +273,15 @@ static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_net *net, const p
     for (int a = 1; a < rank - 1; a++) batch *= x->shape[a];
     pt2_status st = read_unit(layer, n_in, &unit, err);
     if (st) return st;
+    for (size_t i = 0; i < unit.count; i++) {
+        unit_layer *u = &unit.layers[i];
+        pt2_tensor w;
+        if (!u->is_linear) continue;
+        if ((st = pt2_tensor_contiguous(arena, u->weight, 0, &w, err))) return st;
+        int64_t rows = u->size, columns = u->weight->shape[0];
+        if (!(u->rows = pt2_arena_alloc_array(arena, (size_t)(rows * columns) + 1, sizeof(float), err))) return err->status;
+        transpose_matrix(pt2_tensor_data(&w), columns, rows, u->rows);
+    }
     int64_t n = unit.layers[unit.output].size, sizes[PT2_MAX_RANK];
     memcpy(sizes, x->shape, sizeof(int64_t) * (size_t)rank);
     sizes[rank - 1] = n;
@@ -330,7 +344,12 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     if ((st = pt2_rt_alloc_output(arena, &layer->shape, sizes, out, err))) return st;
     float *gates = pt2_arena_alloc_array(arena, (size_t)(4 * n) + 1, sizeof(float), err);
     float *state = pt2_arena_alloc_array(arena, (size_t)(batch * 2 * n) + 1, sizeof(float), err);
-    if (!gates || !state) return err->status;
+    /* a sequence's input projections x W + b, all its frames at once */
+    float *projected = pt2_arena_alloc_array(arena, (size_t)(steps * 4 * n) + 1, sizeof(float), err);
+    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    /* W_re [n, 4n] transposed once: each gate's recurrent weights a row */
+    float *recurrent_rows = pt2_arena_alloc_array(arena, (size_t)(4 * n * n) + 1, sizeof(float), err);
+    if (!gates || !state || !projected || !scratch || !recurrent_rows) return err->status;
     const float *xs = pt2_tensor_data(&x), *W = pt2_tensor_data(&wc), *W_re = pt2_tensor_data(&wrc),
                 *bias = pt2_tensor_data(&bc);
     float *y = pt2_tensor_data(out);
@@ -345,22 +364,23 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
     /* each sequence on its own, within its length (the frames after its end: zeros) */
+    transpose_matrix(W_re, n, 4 * n, recurrent_rows);
+    /* As NativeLstm2: x W + b for every frame in one product (the frames of this sequence read
+     * where they lie, batch entries apart), then per step the recurrent product h_prev W_re, a
+     * dot of h_prev with each gate's row, in float32. */
     for (int64_t bi = 0; bi < batch; bi++) {
         int64_t length = entry_length(net, dims, x.shape, rank - 1, 0, bi);
         for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);
+        pt2_matrix_view frames = {xs + bi * n_in, batch * n_in, 1}, input_weights = {W, 4 * n, 1};
+        if (length > 0) pt2_gemm_matrix_bias(length, 4 * n, n_in, frames, input_weights, projected, 4 * n, NULL, bias, scratch);
         for (int64_t step = 0; step < length; step++) {
             int64_t t = backward ? length - 1 - step : step;
             int64_t t_prev = backward ? t + 1 : t - 1;
-            const float *frame = xs + (t * batch + bi) * n_in;
             const float *y_prev = step ? y + (t_prev * batch + bi) * n : initial_h ? (const float *)pt2_tensor_data(&h0) : NULL;
             float *c = state + bi * 2 * n;
-            for (int64_t j = 0; j < 4 * n; j++) {
-                double sum = bias[j];
-                for (int64_t k = 0; k < n_in; k++) sum += (double)frame[k] * W[k * 4 * n + j];
-                if (y_prev)
-                    for (int64_t k = 0; k < n; k++) sum += (double)y_prev[k] * W_re[k * 4 * n + j];
-                gates[j] = (float)sum;
-            }
+            const float *frame_gates = projected + t * 4 * n;
+            for (int64_t j = 0; j < 4 * n; j++)
+                gates[j] = frame_gates[j] + (y_prev ? pt2_dot(recurrent_rows + j * n, y_prev, n) : 0.0f);
             float *y_t = y + (t * batch + bi) * n;
             for (int64_t j = 0; j < n; j++) {
                 float cell_in = tanhf(gates[j]), in_gate = sigmoid(gates[n + j]);

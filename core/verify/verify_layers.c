@@ -16,8 +16,18 @@
  * through its broadcasts): that source's own check compared it with PyTorch's value. A layer
  * reading only its source's shape (a range over a time axis, whose source the lowering chose
  * among all values of that length) takes a released value as it is: the shape stays. */
+/* The sources a check computed (a chain of helper layers a layer reads through, such as the
+ * layers of a multi-layer LSTM below its checked output): each computed once per check, however
+ * many of the layers above read it. */
+enum { COMPUTED_SOURCES = 32 };
+typedef struct computed_sources {
+    const pt2_rt_layer *layer[COMPUTED_SOURCES];
+    pt2_rt_tensor value[COMPUTED_SOURCES];
+    int count;
+} computed_sources;
+
 static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer, size_t i,
-                              int depth, pt2_rt_tensor *out, pt2_error *err) {
+                              int depth, computed_sources *computed, pt2_rt_tensor *out, pt2_error *err) {
     int value = layer->input_values[i];
     const pt2_run_value *held = value >= 0 ? &lowered->run->values[value] : NULL;
     if (held && !held->is_set)
@@ -29,12 +39,22 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
          * a node's own layers deep. */
         if (!source || depth > 16)
             return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s': source '%s' has no PyTorch value", layer->name, layer->from[i]);
+        for (int k = 0; k < computed->count; k++)
+            if (computed->layer[k] == source) {
+                *out = computed->value[k];
+                return PT2_OK;
+            }
         pt2_rt_tensor inputs[PT2_RT_MAX_FROM];
         for (size_t s = 0; s < source->num_from; s++) {
-            pt2_status st = layer_input(arena, lowered, source, s, depth + 1, &inputs[s], err);
+            pt2_status st = layer_input(arena, lowered, source, s, depth + 1, computed, &inputs[s], err);
             if (st) return st;
         }
-        return pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
+        pt2_status st = pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
+        if (!st && computed->count < COMPUTED_SOURCES) {
+            computed->layer[computed->count] = source;
+            computed->value[computed->count++] = *out;
+        }
+        return st;
     }
     const pt2_lowered_value *map = &lowered->values[value];
     const pt2_tensor *torch = &lowered->run->values[value].tensor;
@@ -290,7 +310,9 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     const pt2_node *node = &g->nodes[layer->node];
     pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
     pt2_status st = PT2_OK;
-    for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &inputs[s], err);
+    computed_sources computed;
+    computed.count = 0;
+    for (size_t s = 0; s < layer->num_from && !st; s++) st = layer_input(arena, lowered, layer, s, 0, &computed, &inputs[s], err);
     if (!st) st = pt2_rt_compute_layer(arena, net, layer, inputs, layer->num_from, &result, err);
     pt2_tensor ours, torch;
     /* Float results are compared in their own layout (pt2_compare_tensors reads any strides). */

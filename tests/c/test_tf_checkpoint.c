@@ -37,23 +37,17 @@ static pt2_tensor make(pt2_dtype dtype, int rank, const int64_t *shape, void *da
     return t;
 }
 
-/* CRC-32C one bit at a time, from the polynomial's definition: the oracle for every length and
- * alignment of the fast paths (tables, or the x86-64 instruction). */
-static uint32_t crc32c_bitwise(const uint8_t *p, size_t n) {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc & 1) ? 0x82F63B78u ^ (crc >> 1) : crc >> 1;
-    }
-    return ~crc;
-}
+/* A reflected CRC-32 one bit at a time, from its polynomial's definition: the oracle for every
+ * length and alignment of the fast paths (tables, the x86-64 CRC-32C instruction, the zip CRC-32's
+ * carry-less folding). */
+#define CASTAGNOLI 0x82F63B78u
+#define IEEE 0xEDB88320u
 
-/* The zip's CRC-32 (IEEE polynomial, reflected) the same way: the oracle of its folded path. */
-static uint32_t crc32_ieee_bitwise(const uint8_t *p, size_t n) {
+static uint32_t crc_bitwise(uint32_t polynomial, const uint8_t *p, size_t n) {
     uint32_t crc = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) {
         crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+        for (int k = 0; k < 8; k++) crc = (crc & 1) ? polynomial ^ (crc >> 1) : crc >> 1;
     }
     return ~crc;
 }
@@ -64,11 +58,11 @@ int main(void) {
     for (size_t i = 0; i < sizeof noise; i++) noise[i] = (uint8_t)((state = state * 1103515245u + 12345u) >> 16);
     for (size_t start = 0; start < 9; start++)
         for (size_t length = 0; length + start <= sizeof noise; length += length < 40 ? 1 : 509)
-            CHECK(pt2_crc32c(noise + start, length) == crc32c_bitwise(noise + start, length), "crc32c of noise");
+            CHECK(pt2_crc32c(noise + start, length) == crc_bitwise(CASTAGNOLI, noise + start, length), "crc32c of noise");
     CHECK(pt2_crc32c_extend(pt2_crc32c(noise, 1000), noise + 1000, 3000) == pt2_crc32c(noise, 4000), "crc32c continued");
     for (size_t start = 0; start < 9; start++)
         for (size_t length = 0; length + start <= sizeof noise; length += length < 200 ? 1 : 509)
-            CHECK(pt2_crc32_ieee_extend(0, noise + start, length) == crc32_ieee_bitwise(noise + start, length), "crc32 of noise");
+            CHECK(pt2_crc32_ieee_extend(0, noise + start, length) == crc_bitwise(IEEE, noise + start, length), "crc32 of noise");
     CHECK(pt2_crc32_ieee_extend(pt2_crc32_ieee_extend(0, noise, 1000), noise + 1000, 3000) ==
               pt2_crc32_ieee_extend(0, noise, 4000), "crc32 continued");
     CHECK(pt2_crc32_ieee_extend(0, "123456789", 9) == 0xcbf43926, "crc32 check value");

@@ -399,6 +399,27 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
             }
         return PT2_OK;
     }
+    /* Depthwise (one input channel per group, a Conformer's conv module) with frames by channels:
+     * per tap a GEMM of one column per group would be thousands of calls; instead each output
+     * frame adds every tap's input frame times its filter row, across the channels at once (the
+     * same terms in the same order: the bias, then tap by tap). */
+    if (group_in == 1 && !channels_first) {
+        for (int64_t b = 0; b < batch; b++) {
+            int64_t valid = frames_read(net, layer, dims[1], b, time);
+            for (int64_t t = 0; t < out_time; t++) {
+                float *restrict o_row = po + (b * out_time + t) * out_features;
+                for (int64_t c = 0; c < out_features; c++) o_row[c] = pb ? pb[c] : 0.0f;
+                for (int64_t k = 0; k < kernel; k++) {
+                    int64_t frame = t * o.stride + k * o.dilation - pad_left;
+                    if (frame < 0 || frame >= valid) continue;
+                    const float *x_row = px + b * x_batch + frame * x_time, *w_row = pw + k * w_tap_stride;
+                    for (int64_t c = 0; c < out_features; c++)
+                        o_row[c] += x_row[(c / group_out) * x_feature] * w_row[c * w_out_stride];
+                }
+            }
+        }
+        return PT2_OK;
+    }
     /* Frame t of the output reads frame t*stride + k*dilation - pad_left for tap k: per tap and
      * group one GEMM of the frames that land inside the input ([t, i] x [i, c] with the input's
      * rows read `stride` frames apart, or its transpose [c, i] x [i, t]); frames in the padding

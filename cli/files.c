@@ -1,6 +1,5 @@
 #define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,9 +41,10 @@ int pt2_cli_usage_error(const char *command, const char *fmt, ...) {
 
 static void unmap_file(void *data, size_t size) { munmap(data, size); }
 
-/* A large file mapped (copy-on-write) instead of read: its pages come from the page cache as they
- * are, where reading would copy them into fresh memory, which costs a page fault per page first
- * (a tenth of converting a small model). The arena counts the bytes all the same. NULL: read it. */
+/* A large file mapped read-only instead of read: its pages come from the page cache as they are,
+ * where reading would copy them into fresh memory, which costs a page fault per page first (up
+ * to a tenth of converting a small model). Nothing writes into a file's bytes (a write would
+ * fault at once). The arena counts the bytes all the same. NULL: read it. */
 static const uint8_t *map_file(pt2_arena *arena, FILE *f, size_t size) {
     enum { SMALLEST_MAPPED = 1 << 20 };
     if (size < SMALLEST_MAPPED) return NULL;

@@ -147,13 +147,9 @@ int pt2_cmd_run(int argc, char **argv) {
         /* Each value goes after its last reader (the outputs stay), as in convert's reference run:
          * a run that kept them all held every intermediate at once (MelGAN 384: 410 MiB, each
          * page faulted in first, against 40 MiB for the whole conversion). */
-        int32_t *release_after = pt2_arena_alloc_array(&arena, graph.num_values + 1, sizeof *release_after, &err);
-        unsigned char *depends_on_input = pt2_arena_alloc(&arena, graph.num_values + 1, &err);
-        if (!release_after || !depends_on_input) {
-            st = err.status;
-            goto fail;
-        }
-        pt2_run_plan_release(&graph, release_after, depends_on_input);
+        int32_t *release_after;
+        unsigned char *depends_on_input;
+        if ((st = pt2_run_plan_new(&arena, &graph, &release_after, &depends_on_input, &err))) goto fail;
         pt2_run_release release;
         memset(&release, 0, sizeof release);
         release.release_after = release_after;
@@ -173,10 +169,7 @@ int pt2_cmd_run(int argc, char **argv) {
                 pt2_run_context again;
                 pt2_arena_reset(&scratch);
                 start = pt2_now_seconds();
-                pt2_run_release again_release;
-                memset(&again_release, 0, sizeof again_release);
-                again_release.release_after = release_after;
-                st = pt2_run_graph_releasing(&scratch, &graph, run_inputs, run_count, &options, &again_release, &again, &err);
+                st = pt2_run_graph_releasing(&scratch, &graph, run_inputs, run_count, &options, &release, &again, &err);
                 if (r >= 0) total += pt2_now_seconds() - start;
             }
             pt2_arena_free(&scratch);

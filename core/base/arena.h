@@ -51,8 +51,8 @@ int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(
                    pt2_error *err);
 
 /* Frees, at once, the allocation starting at p when it has a block of its own (a large one: a
- * value of the reference run released after its last reader; memory pt2_arena_take took). Returns 1 when freed, 0 when p is
- * no such allocation of `arena` (then nothing changes). */
+ * value of the reference run released after its last reader; memory pt2_arena_take took).
+ * Returns 1 when freed, 0 when p is no such allocation of `arena` (then nothing changes). */
 int pt2_arena_release(pt2_arena *arena, const void *p);
 /* A mark of "now": pt2_arena_release_since frees the blocks of their own (large allocations)
  * taken after it, except those that hold one of the `keep` addresses: a step's temporaries go

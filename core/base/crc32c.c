@@ -41,6 +41,8 @@ static uint32_t crc_extend(crc_tables *c, uint32_t crc, const void *data, size_t
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+#include <immintrin.h>
+
 /* x86-64 has had an instruction for CRC-32C since SSE4.2: 8 bytes in three cycles, about five
  * times the tables' speed (a checkpoint's weights are summed when written and again when read
  * back). The tables serve where it is missing, and in WebAssembly. */
@@ -65,14 +67,7 @@ uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
     }
     return have ? crc32c_instruction(crc, data, length) : crc_extend(&castagnoli, crc, data, length);
 }
-#else
-uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
-    return crc_extend(&castagnoli, crc, data, length);
-}
-#endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
-#include <immintrin.h>
 
 /* The zip CRC-32 by carry-less multiplication (PCLMULQDQ, x86-64 since 2010): the data folded
  * 64 bytes a step into four 128-bit remainders, then into one, then reduced to 32 bits by
@@ -133,6 +128,10 @@ uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) {
     return ~crc32_ieee_folded(~crc, data, length);
 }
 #else
+uint32_t pt2_crc32c_extend(uint32_t crc, const void *data, size_t length) {
+    return crc_extend(&castagnoli, crc, data, length);
+}
+
 uint32_t pt2_crc32_ieee_extend(uint32_t crc, const void *data, size_t length) { return crc_extend(&ieee, crc, data, length); }
 #endif
 

@@ -52,6 +52,11 @@ int pt2_kernels_portable(void);
  * gives to the bit. */
 float pt2_dot(const float *a, const float *b, int64_t n);
 
+/* out [columns, rows] = m [rows, columns] transposed (m's rows row_stride floats apart), in tiles
+ * with 4 x 4 squares turned in registers: a weight read one column at a time (a transposed
+ * convolution's per output channel, a recurrent layer's per gate) becomes rows read in order. */
+void pt2_transpose_matrix(const float *m, int64_t rows, int64_t columns, int64_t row_stride, float *out);
+
 /* Floats of scratch one pt2_gemm call needs. */
 size_t pt2_gemm_scratch_floats(void);
 

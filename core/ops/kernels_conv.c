@@ -128,21 +128,18 @@ size_t pt2_conv_transpose_scratch_floats(const pt2_conv_geometry *g) {
     return pt2_conv_transpose_scratch_floats_channels(g, g->out_channels / g->groups);
 }
 
-/* weight[c, r] (c < in_rows, r < cols, rows `stride` floats apart) -> out[r, c]: the GEMM then
- * reads rows (o,kh,kw) of the transposed weight contiguously instead of gathering them at a
- * stride of out*taps floats once per tile of the output. */
-static void transpose_weight(const float *restrict w, int64_t in_rows, int64_t cols, int64_t stride,
-                             float *restrict out) {
+void pt2_transpose_matrix(const float *restrict m, int64_t rows, int64_t columns, int64_t row_stride,
+                          float *restrict out) {
     enum { TILE = 16 };
-    for (int64_t r0 = 0; r0 < cols; r0 += TILE)
-        for (int64_t c0 = 0; c0 < in_rows; c0 += TILE) {
-            int64_t r1 = r0 + TILE < cols ? r0 + TILE : cols, c1 = c0 + TILE < in_rows ? c0 + TILE : in_rows;
+    for (int64_t c0 = 0; c0 < columns; c0 += TILE)
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+            int64_t c1 = c0 + TILE < columns ? c0 + TILE : columns, r1 = r0 + TILE < rows ? r0 + TILE : rows;
             /* whole 4 x 4 squares by vector shuffles, the tile's ragged edges one by one */
-            int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = c0 + (c1 - c0) / 4 * 4;
-            for (int64_t r = r0; r < r4; r += 4)
-                for (int64_t c = c0; c < c4; c += 4) pt2_transpose4(w + c * stride + r, stride, out + r * in_rows + c, in_rows);
-            for (int64_t r = r0; r < r1; r++)
-                for (int64_t c = r < r4 ? c4 : c0; c < c1; c++) out[r * in_rows + c] = w[c * stride + r];
+            int64_t c4 = c0 + (c1 - c0) / 4 * 4, r4 = r0 + (r1 - r0) / 4 * 4;
+            for (int64_t c = c0; c < c4; c += 4)
+                for (int64_t r = r0; r < r4; r += 4) pt2_transpose4(m + r * row_stride + c, row_stride, out + c * rows + r, rows);
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = c < c4 ? r4 : r0; r < r1; r++) out[c * rows + r] = m[r * row_stride + c];
         }
 }
 
@@ -161,8 +158,8 @@ void pt2_conv_transpose2d_channels(const pt2_conv_geometry *g, const float *x, c
             }
             /* weight[c, (o,kh,kw)] for o in [o0, o1) transposed: rows (o,kh,kw), columns c. */
             if (n == 0 || g->groups > 1)
-                transpose_weight(weight + grp * group_in * group_out * taps + o0 * taps, group_in, count * taps,
-                                 group_out * taps, weight_t);
+                pt2_transpose_matrix(weight + grp * group_in * group_out * taps + o0 * taps, group_in, count * taps,
+                                     group_out * taps, weight_t);
             pt2_matrix_view a = {weight_t, group_in, 1};
             pt2_matrix_view b = {x + (n * g->in_channels + grp * group_in) * in_plane, in_plane, 1};
             pt2_gemm_matrix(count * taps, in_plane, group_in, a, b, cols, in_plane, 0, scratch);

@@ -266,14 +266,21 @@ int pt2_kernels_portable(void) { return portable_kernels; }
 typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t,
                          int, const float *, const float *);
 
+#ifdef PT2_GEMM_AVX2
+/* What this CPU offers of the copies: 2 AVX2 with fused multiply-adds, 1 AVX2, 0 neither. */
+static int avx2_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = !__builtin_cpu_supports("avx2") ? 0 : __builtin_cpu_supports("fma") ? 2 : 1;
+    }
+    return level;
+}
+#endif
+
 float pt2_dot(const float *a, const float *b, int64_t n) {
 #ifdef PT2_GEMM_AVX2
-    static int have_fma = -1;
-    if (have_fma < 0) {
-        __builtin_cpu_init();
-        have_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    if (have_fma && !portable_kernels) return dot_fma(a, b, n);
+    if (avx2_level() == 2 && !portable_kernels) return dot_fma(a, b, n);
 #endif
     return dot_portable(a, b, n);
 }
@@ -281,12 +288,7 @@ float pt2_dot(const float *a, const float *b, int64_t n) {
 /* The block functions of the kernel set in use: [0] packed panels, [1] rows read in place. */
 static void choose_blocks(block_fn blocks[2]) {
 #ifdef PT2_GEMM_AVX2
-    static int have_avx2 = -1, have_fma = -1;
-    if (have_avx2 < 0) {
-        __builtin_cpu_init();
-        have_avx2 = __builtin_cpu_supports("avx2");
-        have_fma = have_avx2 && __builtin_cpu_supports("fma");
-    }
+    int have_avx2 = avx2_level() >= 1, have_fma = avx2_level() == 2;
     if (have_fma && !portable_kernels) {
         blocks[0] = block_packed_fma, blocks[1] = block_direct_fma;
         return;

@@ -22,7 +22,6 @@ static const int cell_gates[] = {4, 3, 1, 1};
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-
 /* One layer and direction: the parameters as float32 contiguous, checked against the sizes. */
 typedef struct direction_params {
     const float *w_ih, *w_hh, *b_ih, *b_hh, *w_hr;

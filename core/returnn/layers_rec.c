@@ -178,13 +178,6 @@ static pt2_status read_unit(const pt2_rt_layer *layer, int64_t n_in, rec_unit *u
     return PT2_OK;
 }
 
-/* m [rows, columns] -> out [columns, rows]: a weight [in, out] as one row per output, which a
- * step's product reads with pt2_dot. */
-static void transpose_matrix(const float *m, int64_t rows, int64_t columns, float *out) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < columns; c++) out[c * rows + r] = m[r * columns + c];
-}
-
 /* One frame of every unit layer, for one sequence: values[i] holds layer i's output. */
 static void unit_step(const rec_unit *unit, const float *frame, float *const *prev, float **values, unsigned char *done,
                       int index) {
@@ -278,9 +271,9 @@ static pt2_status run_dict_unit(pt2_arena *arena, const pt2_rt_net *net, const p
         pt2_tensor w;
         if (!u->is_linear) continue;
         if ((st = pt2_tensor_contiguous(arena, u->weight, 0, &w, err))) return st;
-        int64_t rows = u->size, columns = u->weight->shape[0];
-        if (!(u->rows = pt2_arena_alloc_array(arena, (size_t)(rows * columns) + 1, sizeof(float), err))) return err->status;
-        transpose_matrix(pt2_tensor_data(&w), columns, rows, u->rows);
+        int64_t inputs = u->weight->shape[0], outputs = u->size; /* the weight [inputs, outputs] */
+        if (!(u->rows = pt2_arena_alloc_array(arena, (size_t)(inputs * outputs) + 1, sizeof(float), err))) return err->status;
+        pt2_transpose_matrix(pt2_tensor_data(&w), inputs, outputs, outputs, u->rows);
     }
     int64_t n = unit.layers[unit.output].size, sizes[PT2_MAX_RANK];
     memcpy(sizes, x->shape, sizeof(int64_t) * (size_t)rank);
@@ -364,7 +357,7 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
     /* each sequence on its own, within its length (the frames after its end: zeros) */
-    transpose_matrix(W_re, n, 4 * n, recurrent_rows);
+    pt2_transpose_matrix(W_re, n, 4 * n, 4 * n, recurrent_rows);
     /* As NativeLstm2: x W + b for every frame in one product (the frames of this sequence read
      * where they lie, batch entries apart), then per step the recurrent product h_prev W_re, a
      * dot of h_prev with each gate's row, in float32. */

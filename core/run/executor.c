@@ -463,6 +463,15 @@ void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsign
     }
 }
 
+pt2_status pt2_run_plan_new(pt2_arena *arena, const pt2_graph *graph, int32_t **release_after,
+                            unsigned char **depends_on_input, pt2_error *err) {
+    *release_after = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof **release_after, err);
+    *depends_on_input = *release_after ? pt2_arena_alloc(arena, graph->num_values + 1, err) : NULL;
+    if (!*depends_on_input) return err->status;
+    pt2_run_plan_release(graph, *release_after, *depends_on_input);
+    return PT2_OK;
+}
+
 typedef struct held_storage {
     const void *storage;
     size_t bytes;
@@ -497,8 +506,6 @@ static size_t live_bytes(const pt2_run_context *ctx, const int32_t *counted_unti
     return total;
 }
 
-/* After node n: its large temporaries go, then (after the caller's hook) the data of every value
- * whose last reader it was, each storage once no live value holds it. */
 /* The tensors a node's output argument holds: one, a list, or none. */
 static size_t output_tensor_count(const pt2_arg *out) {
     if (out->kind == PT2_ARG_TENSOR) return 1;
@@ -507,6 +514,8 @@ static size_t output_tensor_count(const pt2_arg *out) {
 
 static int output_tensor_id(const pt2_arg *out, size_t i) { return out->kind == PT2_ARG_TENSOR ? out->value_id : out->value_ids[i]; }
 
+/* After node n: its large temporaries go, then (after the caller's hook) the data of every value
+ * whose last reader it was, each storage once no live value holds it. */
 static pt2_status after_node(pt2_run_context *ctx, size_t n, uint64_t mark, pt2_run_release *release,
                              const void **scratch, held_storage *held, pt2_error *err) {
     const pt2_graph *g = ctx->graph;

@@ -86,6 +86,9 @@ typedef struct pt2_run_release {
  * not depend on the user input (a constant the lowering reads) are kept. `depends_on_input`
  * (graph->num_values entries) receives which values depend on the user input. */
 void pt2_run_plan_release(const pt2_graph *graph, int32_t *release_after, unsigned char *depends_on_input);
+/* The same plan in arrays allocated from `arena` (one entry more than the graph's values). */
+pt2_status pt2_run_plan_new(pt2_arena *arena, const pt2_graph *graph, int32_t **release_after,
+                            unsigned char **depends_on_input, pt2_error *err);
 
 
 /* pt2_run_graph, releasing as `release` says. Large temporaries an op leaves in the arena are

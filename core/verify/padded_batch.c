@@ -243,10 +243,9 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, const 
     pt2_status st = pt2_tensor_contiguous(arena, example, 0, &contiguous, err);
     if (st) return st;
     int64_t per = example->shape[0], entries = per * (int64_t)out->num_sequences;
-    int32_t *release_after = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *release_after, err);
-    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph->num_values + 1, err);
-    if (!release_after || !depends_on_input) return err->status;
-    pt2_run_plan_release(graph, release_after, depends_on_input);
+    int32_t *release_after;
+    unsigned char *depends_on_input;
+    if ((st = pt2_run_plan_new(arena, graph, &release_after, &depends_on_input, err))) return st;
     for (size_t i = 0; i < out->num_sequences; i++) {
         out->sequences[i].length = lengths[i];
         out->sequences[i].output_length = -1;

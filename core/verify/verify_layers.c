@@ -9,13 +9,6 @@
 #include "../returnn/layers.h"
 #include "layer_references.h"
 
-/* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
- * of its axes. A source that holds no graph value (a constant's variable layer, a
- * reinterpret_data) is computed from its own sources; so is one whose value the run released
- * already, which a lowering that reads another value than its op's can give (a mask looked
- * through its broadcasts): that source's own check compared it with PyTorch's value. A layer
- * reading only its source's shape (a range over a time axis, whose source the lowering chose
- * among all values of that length) takes a released value as it is: the shape stays. */
 /* The sources a check computed (a chain of helper layers a layer reads through, such as the
  * layers of a multi-layer LSTM below its checked output): each computed once per check, however
  * many of the layers above read it. */
@@ -26,6 +19,13 @@ typedef struct computed_sources {
     int count;
 } computed_sources;
 
+/* A layer's source as the interpreter gets it: PyTorch's own tensor with the net dim of each
+ * of its axes. A source that holds no graph value (a constant's variable layer, a
+ * reinterpret_data) is computed from its own sources; so is one whose value the run released
+ * already, which a lowering that reads another value than its op's can give (a mask looked
+ * through its broadcasts): that source's own check compared it with PyTorch's value. A layer
+ * reading only its source's shape (a range over a time axis, whose source the lowering chose
+ * among all values of that length) takes a released value as it is: the shape stays. */
 static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered, const pt2_rt_layer *layer, size_t i,
                               int depth, computed_sources *computed, pt2_rt_tensor *out, pt2_error *err) {
     int value = layer->input_values[i];
@@ -468,12 +468,12 @@ pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, c
     /* Each value goes after its last reader: an op, or the check of a layer of an op reading or
      * making it, which comes when the lowering reaches that op (pt2_lower_plan). The run's own
      * plan alone gives the peak of values alive at once that the report shows. */
+    int32_t *run_plan;
+    unsigned char *depends_on_input;
+    if ((st = pt2_run_plan_new(arena, graph, &run_plan, &depends_on_input, err))) return st;
     int32_t *release_after = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *release_after, err);
-    int32_t *run_plan = pt2_arena_alloc_array(arena, graph->num_values + 1, sizeof *run_plan, err);
     int32_t *lowered_after = pt2_arena_alloc_array(arena, graph->num_nodes + 1, sizeof *lowered_after, err);
-    unsigned char *depends_on_input = pt2_arena_alloc(arena, graph->num_values + 1, err);
-    if (!release_after || !run_plan || !lowered_after || !depends_on_input) return err->status;
-    pt2_run_plan_release(graph, run_plan, depends_on_input);
+    if (!release_after || !lowered_after) return err->status;
     memcpy(release_after, run_plan, graph->num_values * sizeof *release_after);
     pt2_lower_plan(&out->lowered, lowered_after);
     for (size_t n = 0; n < graph->num_nodes; n++) {

@@ -154,8 +154,9 @@ static pt2_status load(pt2_arena *arena, const uint8_t *bytes, size_t length, co
         if ((st = pt2_named_tensors_push(arena, out, name, &t, 0, err))) return st;
     }
     /* Two tensors sharing bytes would make a write through one change the other; the format
-     * gives each its own range, so an overlap means a damaged or hostile header. */
-    qsort(ranges, range_count, sizeof *ranges, compare_ranges);
+     * gives each its own range, so an overlap means a damaged or hostile header. A header of no
+     * tensors has no array (qsort must not be given NULL, even for 0 items). */
+    if (range_count > 1) qsort(ranges, range_count, sizeof *ranges, compare_ranges);
     for (size_t i = 1; i < range_count; i++) {
         if (ranges[i].begin < ranges[i - 1].end) {
             pt2_error_set_entry(err, ranges[i].name);

@@ -29,10 +29,11 @@ def corpus(tmp_path_factory, pt2returnn):
 
 def test_every_defect_has_a_regression_input():
     # 1 key with a NUL, 2 sample-input fan-out, 3 shared key names, 4 wrapping TF size,
-    # 5 misaligned storages (TF int64 and a re-zipped .pt2), 6 "(t." pickle.
+    # 5 misaligned storages (TF int64 and a re-zipped .pt2), 6 "(t." pickle, 10 a safetensors
+    # header of no tensors.
     assert {"key_with_nul.pt", "sample_inputs_fanout.pt2", "shared_key_names.pt", "shape_wraps.tfckpt",
             "misaligned_int64.tfckpt", "rezipped_conv_stack.pt2", "rezipped_tied_weights.pt2",
-            "empty_mark_tuple.pt"} <= set(REGRESSIONS)
+            "empty_mark_tuple.pt", "no_tensors.safetensors"} <= set(REGRESSIONS)
 
 
 @pytest.mark.parametrize("harness", HARNESSES)

@@ -12,8 +12,17 @@
 /* KC = 128: each slice's sum starts from zero and is added to c, so a long dot product is summed
  * as slices of 128 terms; shorter slices keep float32's rounding error lower (at 256 a k = 560
  * convolution came close to tests/c/test_nn_kernels.c's bound of 1e-5 against a double sum), and
- * the micro-kernel's panels (6 x 128 of a, 128 x 16 of b) stay in L1. */
-enum { MR = 6, NR_MAX = 16, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
+ * the micro-kernel's panels (MR x 128 of a, 128 x 16 of b) stay in L1. */
+enum { NR_MAX = 16, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
+/* MR rows per micro-kernel. In WebAssembly the 6 x 8 kernel's 12 accumulators, its 2 vectors of
+ * b and the broadcast fill V8's 15 usable SIMD registers, so V8 spills in the inner loop: 4 x 8
+ * (8 accumulators) ran at 30 GFLOP/s under Node where 6 x 8 ran at 15.6 (a 500 x 2048 x 256
+ * product). Each element's sum is the same to the bit either way: MR only groups the rows. */
+#ifdef __EMSCRIPTEN__
+enum { MR = 4 };
+#else
+enum { MR = 6 };
+#endif
 /* The packed tile's row stride: NC plus one micro-kernel width. At a power-of-two stride (1 KiB)
  * the KC rows the micro-kernel reads of one column strip fall into a few L1 cache sets and evict
  * each other; the odd stride spreads them over all sets. */
@@ -319,9 +328,9 @@ static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const p
      * packed per block (a matrix read transposed, whose panel rows would each be a gather). */
     int direct = a.col_stride == 1;
 #ifdef __EMSCRIPTEN__
-    /* Not in WebAssembly: V8 keeps the six row pointers in registers the accumulators need, so
-     * the packed panel is faster there (Transformer layer's run under Node 0.88x with packing);
-     * the sums are the same to the bit either way. */
+    /* Not in WebAssembly: the packed panel is faster there (Transformer layer's run under Node
+     * 0.88x with packing, 6 row pointers; with 4 a conversion still took 5-10% longer read in
+     * place); the sums are the same to the bit either way. */
     direct = 0;
 #endif
     /* 64-byte aligned pieces of the caller's scratch */

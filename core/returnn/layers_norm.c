@@ -63,14 +63,12 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
         }
         return PT2_OK;
     }
-    /* tf.matmul(x, W) + b: the rows times W on the shared GEMM kernel, onto the bias */
+    /* tf.matmul(x, W) + b: the rows times W on the shared GEMM kernel, the bias added as the
+     * first slice of the sums is stored (the bits of summing onto a prefilled bias, one pass less) */
     float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
     if (!scratch) return err->status;
-    for (int64_t r = 0; r < rows; r++)
-        if (pb) memcpy(po + r * n_out, pb, sizeof(float) * (size_t)n_out);
-        else memset(po + r * n_out, 0, sizeof(float) * (size_t)n_out);
     pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, n_out, 1};
-    pt2_gemm_matrix(rows, n_out, n_in, a, b, po, n_out, 1, scratch);
+    pt2_gemm_matrix_bias(rows, n_out, n_in, a, b, po, n_out, NULL, pb, scratch);
     return PT2_OK;
 }
 

@@ -111,35 +111,41 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
 #define SCREEN_MARGIN (1.0f - 1.0f / (1 << 20))
 
 /* A block of LANES values (the vector width of the target: 4 in SIMD128 and SSE, 8 in AVX2) in
- * registers; whether any lane of a comparison's mask is set, by folding the halves together. */
+ * registers; whether any lane of a comparison's mask is set, by folding the halves together
+ * (AVX2: ANY_LANE_MOVEMASK_8 below). */
 #define ANY_LANE_4(m) ((m) |= __builtin_shufflevector((m), (m), 2, 3, 0, 1), (m) |= __builtin_shufflevector((m), (m), 1, 0, 3, 2), (m)[0])
-#define ANY_LANE_8(m) ((m) |= __builtin_shufflevector((m), (m), 4, 5, 6, 7, 0, 1, 2, 3), ANY_LANE_4_OF_8(m))
-#define ANY_LANE_4_OF_8(m) ((m) |= __builtin_shufflevector((m), (m), 2, 3, 0, 1, 6, 7, 4, 5), (m) |= __builtin_shufflevector((m), (m), 1, 0, 3, 2, 5, 4, 7, 6), (m)[0])
 
 #define DEFINE_COMPARE_FLOATS(name, attributes, LANES, F32, I32, ANY_LANE)                                      \
     attributes static void name(const float *a, const float *b, int64_t n, double atol, double rtol,             \
                                 running_comparison *out) {                                                          \
         memset(out, 0, sizeof *out);                                                                              \
-        F32 fatol, frtol, t_abs, t_rel, t_ratio;                                                                  \
+        F32 fatol, frtol, t_abs, t_tie, t_rel, t_ratio;                                                           \
         I32 abs_mask;                                                                                             \
         for (int j = 0; j < LANES; j++) {                                                                         \
             fatol[j] = (float)atol, frtol[j] = (float)rtol, abs_mask[j] = INT32_MAX;                              \
-            t_abs[j] = t_rel[j] = t_ratio[j] = 0;                                                                 \
+            t_abs[j] = t_tie[j] = t_rel[j] = t_ratio[j] = 0;                                                      \
         }                                                                                                         \
         int64_t k = 0;                                                                                            \
         for (; k + LANES <= n; k += LANES) {                                                                      \
             F32 x, y;                                                                                             \
             memcpy(&x, a + k, sizeof x);                                                                          \
             memcpy(&y, b + k, sizeof y);                                                                          \
-            F32 d = (F32)((I32)(x - y) & abs_mask), s = (F32)((I32)y & abs_mask);                                 \
+            F32 d = (F32)((I32)(x - y) & abs_mask), s = (F32)((I32)y & abs_mask), ax = (F32)((I32)x & abs_mask);  \
             /* t_ratio is at most the margin: one test catches a ratio above the worst so far and a  \
              * value outside the tolerance (failed counts each), and, written as ~(d <= ..), a NaN;  \
-             * a difference from a zero of PyTorch's (t_rel * 0) goes to the exact rule too. */      \
-            I32 moves = (d > t_abs) | (d > t_rel * s) | ~(d <= t_ratio * (fatol + frtol * s));             \
+             * a difference from a zero of PyTorch's (t_rel * 0) goes to the exact rule too. A        \
+             * difference equal to the largest so far (common: errors of one unit in the last place)  \
+             * cannot move it either where the float subtraction was exact, as it is when d is below  \
+             * both magnitudes (Sterbenz: x and y within a factor of two); t_tie is the largest float \
+             * not above the maximum. */                                                              \
+            I32 tie = (d <= t_tie) & (d < ax) & (d < s);                                                          \
+            I32 moves = ((d > t_abs) & ~tie) | (d > t_rel * s) | ~(d <= t_ratio * (fatol + frtol * s));    \
             if (!ANY_LANE(moves)) continue;                                                                       \
             compare_exactly(a + k, b + k, LANES, atol, rtol, out);                                                \
-            float ratio = (float)out->worst_ratio * SCREEN_MARGIN;                                                \
+            float ratio = (float)out->worst_ratio * SCREEN_MARGIN, tie_abs = (float)out->max_abs;                  \
+            if ((double)tie_abs > out->max_abs) tie_abs = nextafterf(tie_abs, 0.0f);                              \
             for (int j = 0; j < LANES; j++) {                                                                     \
+                t_tie[j] = tie_abs;                                                                               \
                 t_abs[j] = (float)out->max_abs * SCREEN_MARGIN;                                                   \
                 t_rel[j] = (float)out->max_rel * SCREEN_MARGIN;                                                   \
                 t_ratio[j] = ratio < SCREEN_MARGIN ? ratio : SCREEN_MARGIN;                                       \
@@ -150,7 +156,10 @@ static void compare_exactly(const float *a, const float *b, int64_t n, double at
 
 DEFINE_COMPARE_FLOATS(compare_floats_portable, , 4, f32x4, i32x4, ANY_LANE_4)
 #if defined(__x86_64__) && defined(__GNUC__)
-DEFINE_COMPARE_FLOATS(compare_floats_avx2, __attribute__((target("avx2,fma"))), 8, f32x8, i32x8, ANY_LANE_8)
+/* AVX2 tells whether any lane is set in one instruction (the sign bits gathered), not three
+ * shuffles and ors. */
+#define ANY_LANE_MOVEMASK_8(m) (__builtin_ia32_movmskps256((f32x8)(m)) != 0)
+DEFINE_COMPARE_FLOATS(compare_floats_avx2, __attribute__((target("avx2,fma"))), 8, f32x8, i32x8, ANY_LANE_MOVEMASK_8)
 #endif
 
 static void compare_floats(const float *a, const float *b, int64_t n, double atol, double rtol, running_comparison *out) {

@@ -87,6 +87,53 @@ static void compare_cases(void) {
     }
 }
 
+/* Differences of a unit or two in the last place, as a result computed another way has: many
+ * equal the largest so far, which the screen lets pass only where the float subtraction was
+ * exact. Mixed in, pairs far apart (opposite signs, a factor of three or more, a zero), whose
+ * float difference may be rounded. The figures must be the plain comparison's to the bit. */
+static void tie_cases(void) {
+    srand(13);
+    enum { MAX = 300 };
+    float a[MAX], b[MAX];
+    for (int trial = 0; trial < 3000; trial++) {
+        int64_t n = 1 + rand() % MAX;
+        for (int64_t k = 0; k < n; k++) {
+            b[k] = (float)((rand() % 41) - 20) * 0.125f * (rand() % 3 == 0 ? 1e-3f : 1.0f);
+            int kind = rand() % 10;
+            a[k] = kind < 4 ? b[k] : kind < 7 ? nextafterf(b[k], INFINITY) : kind < 8 ? nextafterf(nextafterf(b[k], -INFINITY), -INFINITY)
+                 : kind < 9 ? -b[k] * 3.0f + 1e-7f : 0.0f;
+        }
+        double atol = trial % 3 == 0 ? 1e-6 : 1e-4, rtol = trial % 5 == 0 ? 0 : 1e-4;
+        pt2_tensor ta = vector_of(a, n), tb = vector_of(b, n);
+        pt2_comparison got, want;
+        pt2_compare_tensors(&ta, &tb, atol, rtol, &got);
+        plain_compare(a, b, n, atol, rtol, &want);
+        int same = got.passed == want.passed && got.max_abs == want.max_abs && got.max_rel == want.max_rel &&
+                   got.worst_ratio == want.worst_ratio;
+        if (!same)
+            printf("tie trial %d (n=%lld): passed %d/%d, max abs %.17g/%.17g, max rel %.17g/%.17g, ratio %.17g/%.17g\n",
+                   trial, (long long)n, got.passed, want.passed, got.max_abs, want.max_abs, got.max_rel, want.max_rel,
+                   got.worst_ratio, want.worst_ratio);
+        CHECK(same, "differences tying the largest so far give the plain comparison's figures to the bit");
+    }
+    /* The float difference equals the largest so far, but rounded down: (1 + 2^-23) - (-1) is
+     * 2 + 2^-23, 2.0 in float. The first block sets the figures (a largest difference of 2.0,
+     * large relative and ratio figures so that only the difference could move), the second holds
+     * that pair: a screen that took a tie without checking the subtraction was exact would keep
+     * 2.0. */
+    float x[16], y[16];
+    for (int k = 0; k < 16; k++) x[k] = y[k] = 0.5f;
+    x[0] = 4.0f, y[0] = 2.0f;   /* difference 2.0, exactly */
+    x[1] = 1.8f, y[1] = 1e-30f; /* relative difference ~1.8e30, ratio 0.9 of atol 2 + rtol 1 * |y| */
+    x[8] = 1.0f + 0x1p-23f, y[8] = -1.0f;
+    pt2_tensor tx = vector_of(x, 16), ty = vector_of(y, 16);
+    pt2_comparison got, want;
+    pt2_compare_tensors(&tx, &ty, 2.0, 1.0, &got);
+    plain_compare(x, y, 16, 2.0, 1.0, &want);
+    CHECK(want.max_abs == 2.0 + 0x1p-23 && got.max_abs == want.max_abs,
+          "a difference rounded down to the largest so far in float still moves it");
+}
+
 /* A result in another layout (RETURNN's [T, C] against PyTorch's [C, T], and a strided slice) is
  * compared in place, chunk by chunk: the same figures as the plain comparison of the same pairs,
  * over sizes that leave partial chunks and a difference planted anywhere. */
@@ -173,6 +220,7 @@ static void adopt_cases(void) {
 
 int main(void) {
     compare_cases();
+    tie_cases();
     strided_cases();
     adopt_cases();
     if (!failures) printf("compare and adopt: all passed\n");

@@ -260,20 +260,14 @@ static pt2_status conv2d_result(const pt2_rt_layer *layer, const int *order, int
 }
 
 /* RETURNN's filter [kh, kw, p, q] (a conv's [.., in, out], a transposed conv's [.., out, in]) in
- * PyTorch's layout [q, p, kh, kw] (a conv's [out, in, ..], a transposed conv's [in, out, ..]): a
- * copy that the convolution kernels read row by row. */
-static float *filter_to_torch(pt2_arena *arena, const pt2_tensor *w, pt2_error *err) {
-    pt2_tensor dense;
-    if (pt2_tensor_contiguous(arena, w, 0, &dense, err)) return NULL;
-    int64_t kh = w->shape[0], kw = w->shape[1], c2 = w->shape[2], c3 = w->shape[3];
-    float *t = pt2_arena_alloc_array(arena, (size_t)(kh * kw * c2 * c3) + 1, sizeof(float), err);
-    if (!t) return NULL;
-    const float *pw = pt2_tensor_data(&dense);
-    for (int64_t a = 0; a < kh; a++)
-        for (int64_t b = 0; b < kw; b++)
-            for (int64_t p = 0; p < c2; p++)
-                for (int64_t q = 0; q < c3; q++) t[((q * c2 + p) * kh + a) * kw + b] = pw[((a * kw + b) * c2 + p) * c3 + q];
-    return t;
+ * PyTorch's layout [q, p, kh, kw] (a conv's [out, in, ..], a transposed conv's [in, out, ..]),
+ * dense for the convolution kernels, which read it row by row: a view of the filter permuted,
+ * copied by pt2_tensor_contiguous's tiled transpose unless it lies so already. */
+static const float *filter_to_torch(pt2_arena *arena, const pt2_tensor *w, pt2_error *err) {
+    static const int torch_order[4] = {3, 2, 0, 1};
+    pt2_tensor permuted, dense;
+    pt2_tensor_permute(w, torch_order, &permuted);
+    return pt2_tensor_contiguous(arena, &permuted, 0, &dense, err) ? NULL : pt2_tensor_data(&dense);
 }
 
 static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -303,7 +297,7 @@ static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
     sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
-    float *filter = filter_to_torch(arena, w, err);
+    const float *filter = filter_to_torch(arena, w, err);
     float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_scratch_floats(&g), sizeof(float), err) : NULL;
     if (!scratch) return err->status;
     if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
@@ -555,7 +549,7 @@ static pt2_status transposed_conv2d_compute(pt2_arena *arena, const pt2_rt_net *
     for (int a = 0; a < outer_rank; a++) sizes[a] = x.shape[a];
     sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
-    float *filter = filter_to_torch(arena, w, err);
+    const float *filter = filter_to_torch(arena, w, err);
     float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_transpose_scratch_floats(&g), sizeof(float), err) : NULL;
     if (!scratch) return err->status;
     if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;

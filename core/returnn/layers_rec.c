@@ -356,11 +356,11 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
         return st;
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
-    /* each sequence on its own, within its length (the frames after its end: zeros) */
     pt2_transpose_matrix(W_re, n, 4 * n, 4 * n, recurrent_rows);
-    /* As NativeLstm2: x W + b for every frame in one product (the frames of this sequence read
-     * where they lie, batch entries apart), then per step the recurrent product h_prev W_re, a
-     * dot of h_prev with each gate's row, in float32. */
+    /* Each sequence on its own, within its length (the frames after its end: zeros). As
+     * NativeLstm2: x W + b for every frame in one product (the frames of this sequence read where
+     * they lie, batch entries apart), then per step the recurrent product h_prev W_re, a dot of
+     * h_prev with each gate's row, in float32. */
     for (int64_t bi = 0; bi < batch; bi++) {
         int64_t length = entry_length(net, dims, x.shape, rank - 1, 0, bi);
         for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);

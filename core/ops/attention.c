@@ -62,27 +62,19 @@ DEFINE_NORMALIZE_ROW(normalize_row_default, )
 typedef float (*scale_row_fn)(float *, int64_t, float);
 typedef void (*normalize_row_fn)(float *, int64_t, float);
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+#ifdef PT2_KERNELS_AVX2_COPIES
 /* The same loops for AVX2 without FMA: eight lanes where the default target has four, and every
  * element's operations are the same separate roundings (nothing to fuse without FMA), so the
  * values are the WebAssembly build's to the bit (exp_f32.h). Chosen when the CPU has AVX2. */
 #define PT2_ATTENTION_AVX2 __attribute__((target("avx2")))
 DEFINE_SCALE_ROW(scale_row_avx2, PT2_ATTENTION_AVX2)
 DEFINE_NORMALIZE_ROW(normalize_row_avx2, PT2_ATTENTION_AVX2)
-static int cpu_has_avx2(void) {
-    static int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx2") != 0;
-    }
-    return have;
-}
 #endif
 
 static void choose_row_loops(scale_row_fn *scale, normalize_row_fn *normalize) {
     *scale = scale_row_default, *normalize = normalize_row_default;
 #ifdef PT2_ATTENTION_AVX2
-    if (cpu_has_avx2()) *scale = scale_row_avx2, *normalize = normalize_row_avx2;
+    if (pt2_cpu_has_avx2()) *scale = scale_row_avx2, *normalize = normalize_row_avx2;
 #endif
 }
 

@@ -37,6 +37,14 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
     return padded < dst_stride ? padded : dst_stride;
 }
 
+/* x86-64 with gcc: some loops have a second copy compiled for AVX2 (eight lanes where the default
+ * target has four), chosen at run time by pt2_cpu_has_avx2; without FMA such a copy gives the
+ * default copy's bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+#define PT2_KERNELS_AVX2_COPIES 1
+int pt2_cpu_has_avx2(void);
+#endif
+
 /* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
  * bit (no fused multiply-add); otherwise (0, the default) the fastest this CPU has. Process-wide:
  * each run sets it from its options (pt2_run_options.portable_only), and the per-layer checks

@@ -221,7 +221,7 @@ typedef float vec8 __attribute__((vector_size(32)));
 
 DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+#ifdef PT2_KERNELS_AVX2_COPIES
 #define PT2_GEMM_AVX2 1
 /* The portable copy for AVX2: multiply and add stay two roundings, so every element is summed in
  * the same order with the same roundings as the WebAssembly build's kernel, and a run with
@@ -297,6 +297,8 @@ static int avx2_level(void) {
     }
     return level;
 }
+
+int pt2_cpu_has_avx2(void) { return avx2_level() >= 1; }
 #endif
 
 float pt2_dot(const float *a, const float *b, int64_t n) {

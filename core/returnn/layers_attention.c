@@ -37,6 +37,48 @@ static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const 
     return PT2_OK;
 }
 
+/* One row of energies [time] in place: softmax over its first `keys` entries, the rest 0. The
+ * largest in eight lanes (a maximum is exact, so the lanes' order cannot change it; NaN is passed
+ * over as by one running maximum); the exponentials in a loop that vectorises (pt2_exp_f32); their
+ * sum in double as four running sums added in a fixed order (four additions in flight, not one
+ * chain as long as the row). */
+#define DEFINE_SOFTMAX_KEYS(NAME, ATTRIBUTE)                                                                     \
+    ATTRIBUTE static void NAME(float *row, int64_t keys, int64_t time) {                                         \
+        float top = -INFINITY;                                                                                   \
+        float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY}; \
+        int64_t eights = keys / 8 * 8;                                                                           \
+        for (int64_t s = 0; s < eights; s += 8)                                                                  \
+            for (int l = 0; l < 8; l++) lane[l] = row[s + l] > lane[l] ? row[s + l] : lane[l];                   \
+        for (int64_t s = eights; s < keys; s++) top = row[s] > top ? row[s] : top;                               \
+        for (int l = 0; l < 8; l++) top = lane[l] > top ? lane[l] : top;                                         \
+        for (int64_t s = 0; s < keys; s++) row[s] = pt2_exp_f32(row[s] - top);                                   \
+        double part[4] = {0, 0, 0, 0};                                                                           \
+        int64_t whole = keys / 4 * 4;                                                                            \
+        for (int64_t s = 0; s < whole; s += 4)                                                                   \
+            for (int l = 0; l < 4; l++) part[l] += row[s + l];                                                   \
+        for (int64_t s = whole; s < keys; s++) part[s - whole] += row[s];                                        \
+        float inverse = (float)(1.0 / ((part[0] + part[1]) + (part[2] + part[3])));                              \
+        for (int64_t s = 0; s < keys; s++) row[s] *= inverse;                                                    \
+        for (int64_t s = keys; s < time; s++) row[s] = 0;                                                        \
+    }
+
+DEFINE_SOFTMAX_KEYS(softmax_keys_default, )
+#ifdef PT2_KERNELS_AVX2_COPIES
+/* The same loops for AVX2 without FMA (eight lanes where the default target has four; the same
+ * separate roundings, so the same bits): chosen when the CPU has AVX2. */
+DEFINE_SOFTMAX_KEYS(softmax_keys_avx2, __attribute__((target("avx2"))))
+#endif
+
+static void softmax_keys(float *row, int64_t keys, int64_t time) {
+#ifdef PT2_KERNELS_AVX2_COPIES
+    if (pt2_cpu_has_avx2()) {
+        softmax_keys_avx2(row, keys, time);
+        return;
+    }
+#endif
+    softmax_keys_default(row, keys, time);
+}
+
 static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                          const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
                                          pt2_error *err) {
@@ -75,31 +117,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
             /* energy[t, s] = q[t] . k[s]: k read transposed */
             pt2_matrix_view qv = {q, columns, 1}, kt = {q + dk, 1, columns};
             pt2_gemm_matrix(time, time, dk, qv, kt, energy, time, 0, scratch);
-            for (int64_t t = 0; t < time; t++) { /* softmax over the keys */
-                float *row = energy + t * time, top = -INFINITY;
-                double total = 0;
-                /* the largest in eight lanes (a maximum is exact, so the lanes' order cannot
-                 * change it; NaN is passed over as by one running maximum) */
-                float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-                int64_t eights = keys / 8 * 8;
-                for (int64_t s2 = 0; s2 < eights; s2 += 8)
-                    for (int l = 0; l < 8; l++) lane[l] = row[s2 + l] > lane[l] ? row[s2 + l] : lane[l];
-                for (int64_t s2 = eights; s2 < keys; s2++) top = row[s2] > top ? row[s2] : top;
-                for (int l = 0; l < 8; l++) top = lane[l] > top ? lane[l] : top;
-                /* the exponentials in a loop that vectorises (pt2_exp_f32), then their sum in double
-                 * as four running sums added in a fixed order (four additions in flight, not one
-                 * chain as long as the row) */
-                for (int64_t s2 = 0; s2 < keys; s2++) row[s2] = pt2_exp_f32(row[s2] - top);
-                double part[4] = {0, 0, 0, 0};
-                int64_t whole = keys / 4 * 4;
-                for (int64_t s2 = 0; s2 < whole; s2 += 4)
-                    for (int l = 0; l < 4; l++) part[l] += row[s2 + l];
-                for (int64_t s2 = whole; s2 < keys; s2++) part[s2 - whole] += row[s2];
-                total = (part[0] + part[1]) + (part[2] + part[3]);
-                float inverse = (float)(1.0 / total);
-                for (int64_t s2 = 0; s2 < keys; s2++) row[s2] *= inverse;
-                for (int64_t s2 = keys; s2 < time; s2++) row[s2] = 0;
-            }
+            for (int64_t t = 0; t < time; t++) softmax_keys(energy + t * time, keys, time);
             pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
             pt2_gemm_matrix(time, dv, time, ev, vv, po + b * time * n_out + h * dv, n_out, 0, scratch);
         }

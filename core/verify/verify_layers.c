@@ -49,7 +49,16 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
             pt2_status st = layer_input(arena, lowered, source, s, depth + 1, computed, &inputs[s], err);
             if (st) return st;
         }
+        /* The source's temporaries (a recurrent layer's projections of every frame, a weight
+         * turned) go once it is computed, its output stays: a chain of such sources (the four
+         * directions of a two-layer BLSTM, one op with one PyTorch value) holds no more than
+         * their outputs at once. */
+        uint64_t mark = pt2_arena_mark(arena);
         pt2_status st = pt2_rt_compute_layer(arena, lowered->net, source, inputs, source->num_from, out, err);
+        if (!st) {
+            const void *keep = pt2_tensor_data(&out->tensor);
+            pt2_arena_release_since(arena, mark, &keep, 1);
+        }
         if (!st && computed->count < COMPUTED_SOURCES) {
             computed->layer[computed->count] = source;
             computed->value[computed->count++] = *out;

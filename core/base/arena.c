@@ -178,7 +178,8 @@ int pt2_mul_i64(int64_t a, int64_t b, int64_t *out) {
 
 void pt2_arena_reader_begin(pt2_arena *arena, size_t input_bytes, const char *file_name, pt2_reader_bound *bound) {
     bound->active = 0;
-    if (arena->bound_bytes) return; /* an outer reader's bound holds */
+    for (const pt2_arena *q = arena; q; q = q->parent)
+        if (q->bound_bytes) return; /* an outer reader's bound holds (on this arena or a parent) */
     size_t allowed;
     if (!pt2_mul_size(input_bytes, PT2_READER_MEMORY_MULTIPLE, &allowed) ||
         !pt2_add_size(allowed, PT2_READER_MEMORY_ALLOWANCE, &allowed) ||
@@ -234,10 +235,13 @@ static pt2_arena_block *new_block(pt2_arena *arena, size_t size, pt2_error *err)
 
 /* Whether `total` more bytes (an allocation of `size`) stay within the reader bound and the limit. */
 static int may_take(pt2_arena *arena, size_t size, size_t total, pt2_error *err) {
-    if (arena->bound_bytes && (arena->used_bytes > arena->bound_bytes || total > arena->bound_bytes - arena->used_bytes)) {
-        fail_over_bound(arena, err);
-        return 0;
-    }
+    /* A child's bytes count in its parents' use, so a reader's bound on a parent holds for the
+     * children it parses into as well (a tree freed once read) */
+    for (pt2_arena *q = arena; q; q = q->parent)
+        if (q->bound_bytes && (q->used_bytes > q->bound_bytes || total > q->bound_bytes - q->used_bytes)) {
+            fail_over_bound(q, err);
+            return 0;
+        }
     const pt2_arena *root = arena;
     while (root->parent) root = root->parent;
     if (total > root->limit_bytes - root->used_bytes || root->used_bytes > root->limit_bytes) {

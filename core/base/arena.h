@@ -65,7 +65,7 @@ size_t pt2_arena_release_since(pt2_arena *arena, uint64_t mark, const void *cons
  * expanded, a JSON of empty lists, ...) is damaged or hostile: the allocation fails with
  * PT2_ERR_INPUT (exit 2) naming the file, long before the arena's limit (which means exit 3).
  * docs/fuzzing.md states the bound. Nested readers (a pickle inside an archive) keep the outer
- * bound. */
+ * bound, which holds for the reader's child arenas too (their bytes count in its use). */
 #define PT2_READER_MEMORY_MULTIPLE 32
 #ifndef PT2_READER_MEMORY_ALLOWANCE /* the fuzz build lowers it, so that one input costs little time */
 #define PT2_READER_MEMORY_ALLOWANCE ((size_t)64 << 20)

@@ -10,7 +10,8 @@ typedef struct parser {
     size_t length;
     size_t pos;
     const char *what;
-    pt2_arena *arena;
+    pt2_arena *arena;   /* the tree: values, their arrays, the keys' arrays */
+    pt2_arena *strings; /* the strings' bytes (values and keys) */
     pt2_error *err;
 } parser;
 
@@ -85,7 +86,7 @@ static pt2_status parse_string(parser *p, const char **out, size_t *out_length) 
     size_t end = start;
     while (end < p->length && p->text[end] != '"') end += (p->text[end] == '\\') ? 2 : 1;
     if (end >= p->length) return parse_error(p, "a closing quote");
-    char *buf = pt2_arena_alloc(p->arena, end - start + 1, p->err);
+    char *buf = pt2_arena_alloc(p->strings, end - start + 1, p->err);
     if (!buf) return p->err->status;
     size_t n = 0;
     while (p->pos < end) {
@@ -298,22 +299,29 @@ static pt2_status parse_value(parser *p, pt2_json *v, int depth) {
     return parse_error(p, "a JSON value");
 }
 
-static pt2_status parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
-                        pt2_error *err);
+static pt2_status parse(pt2_arena *tree, pt2_arena *strings, const char *text, size_t length, const char *what,
+                        pt2_json **out, pt2_error *err);
 
 pt2_status pt2_json_parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
                           pt2_error *err) {
-    pt2_reader_bound bound;
-    pt2_arena_reader_begin(arena, length, what, &bound);
-    pt2_status st = parse(arena, text, length, what, out, err);
-    pt2_arena_reader_end(arena, &bound);
+    return pt2_json_parse_apart(arena, arena, text, length, what, out, err);
+}
+
+pt2_status pt2_json_parse_apart(pt2_arena *tree, pt2_arena *strings, const char *text, size_t length, const char *what,
+                                pt2_json **out, pt2_error *err) {
+    pt2_reader_bound tree_bound, strings_bound;
+    pt2_arena_reader_begin(tree, length, what, &tree_bound);
+    pt2_arena_reader_begin(strings, length, what, &strings_bound);
+    pt2_status st = parse(tree, strings, text, length, what, out, err);
+    pt2_arena_reader_end(strings, &strings_bound);
+    pt2_arena_reader_end(tree, &tree_bound);
     return st;
 }
 
-static pt2_status parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
-                        pt2_error *err) {
-    parser p = {text, length, 0, what ? what : "JSON text", arena, err};
-    pt2_json *root = pt2_arena_alloc(arena, sizeof *root, err);
+static pt2_status parse(pt2_arena *tree, pt2_arena *strings, const char *text, size_t length, const char *what,
+                        pt2_json **out, pt2_error *err) {
+    parser p = {text, length, 0, what ? what : "JSON text", tree, strings, err};
+    pt2_json *root = pt2_arena_alloc(tree, sizeof *root, err);
     if (!root) return err->status;
     pt2_status st = parse_value(&p, root, 0);
     if (st) return st;

@@ -39,6 +39,12 @@ struct pt2_json {
 pt2_status pt2_json_parse(pt2_arena *arena, const char *text, size_t length, const char *what, pt2_json **out,
                           pt2_error *err);
 
+/* The same with the tree (values, arrays, keys' arrays) in `tree` and the strings' bytes in
+ * `strings`: a reader that keeps only strings (names, targets) frees `tree` once it has read it,
+ * where the tree is many times the text (a value is 72 bytes). Each arena is bound as a reader's. */
+pt2_status pt2_json_parse_apart(pt2_arena *tree, pt2_arena *strings, const char *text, size_t length, const char *what,
+                                pt2_json **out, pt2_error *err);
+
 /* Object member by key (first match), or NULL. NULL-safe on `object`. */
 const pt2_json *pt2_json_get(const pt2_json *object, const char *key);
 /* Convenience accessors; return the fallback when missing or of another type. */

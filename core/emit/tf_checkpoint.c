@@ -187,6 +187,25 @@ static int compare_placed(const void *a, const void *b) {
 
 pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *variables, size_t count,
                                    pt2_strbuf *index_out, pt2_strbuf *data_out, pt2_error *err) {
+    return pt2_tf_checkpoint_write_releasing(scratch, variables, count, NULL, NULL, index_out, data_out, err);
+}
+
+/* Whether a variable after `i` has i's storage. */
+static int storage_read_later(const pt2_tf_variable *variables, size_t i, size_t count) {
+    for (size_t j = i + 1; j < count; j++)
+        if (variables[j].tensor.storage == variables[i].tensor.storage) return 1;
+    return 0;
+}
+
+/* The memory `owner`'s root arena uses now (its children count in it). */
+static size_t root_used(const pt2_arena *owner) {
+    while (owner->parent) owner = owner->parent;
+    return owner->used_bytes;
+}
+
+pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_variable *variables, size_t count,
+                                             pt2_arena *owner, size_t *peak, pt2_strbuf *index_out,
+                                             pt2_strbuf *data_out, pt2_error *err) {
     /* Data in the caller's order (as TensorFlow's BundleWriter does), index entries sorted by key. */
     placed_variable *sorted = pt2_arena_alloc_array(scratch, count + 1, sizeof *sorted, err);
     if (!sorted) return err->status;
@@ -224,6 +243,9 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
         pt2_strbuf_append(data_out, pt2_tensor_data(&p->contiguous), (size_t)p->size);
         p->masked_crc = pt2_crc32c_mask(pt2_crc32c(pt2_tensor_data(&p->contiguous), (size_t)p->size));
         p->contiguous.storage = NULL; /* only its shape and dtype are read from here on */
+        if (owner && peak && root_used(owner) + data_out->length > *peak) *peak = root_used(owner) + data_out->length;
+        if (owner && variables[i].tensor.storage && !storage_read_later(variables, i, count))
+            pt2_arena_release(owner, variables[i].tensor.storage);
     }
     pt2_arena_free(&one_variable);
     if (st) return st;

@@ -21,6 +21,16 @@ typedef struct pt2_tf_variable {
  * `scratch` holds temporary copies. Duplicate or empty names are errors. */
 pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *variables, size_t count,
                                    pt2_strbuf *index_out, pt2_strbuf *data_out, pt2_error *err);
+/* The same, releasing each variable's memory from `owner` once its bytes are written and no later
+ * variable shares its storage (pt2_arena_release: a block of its own there, a weight the lowering
+ * turned into RETURNN's layout; views of the model file are not): the weights are then held twice
+ * (as RETURNN's and in the checkpoint) one variable at a time, not all at once. The variables'
+ * memory may not be read after this. *peak: the most that owner's root arena used plus the data
+ * written so far reached while writing (the data's buffer is reserved whole at the start, but only
+ * its written pages are memory). */
+pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_variable *variables, size_t count,
+                                             pt2_arena *owner, size_t *peak, pt2_strbuf *index_out,
+                                             pt2_strbuf *data_out, pt2_error *err);
 
 /* Reads a bundle held in memory, checking the footer magic, every block CRC, every entry's
  * offset, size and CRC. Tensors point into `data`. */

@@ -283,7 +283,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     progress(options, "emit", "writing the configs and the checkpoint");
     start = pt2_now_seconds();
     /* From here the output files (outside the arena) are alive too: the arena's peak from now on
-     * counts with their bytes. */
+     * counts with their bytes (the checkpoint's as they are written, below). */
     size_t peak_before_emit = arena->peak_bytes;
     arena->peak_bytes = arena->used_bytes;
     const char *as_layer = options->as_layer;
@@ -293,9 +293,21 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
                      (st = pt2_emit_layer_dict(net, as_layer, 1, &result->layer_json, err))))
         return st;
     if ((st = pt2_emit_checkpoint_variables(arena, net, as_layer, &variables, &result->num_variables, err))) return st;
-    if ((st = pt2_tf_checkpoint_write(arena, variables, result->num_variables, &result->checkpoint_index,
-                                      &result->checkpoint_data, err)))
+    /* Each weight the lowering turned into RETURNN's layout goes once it is in the checkpoint;
+     * nothing reads the network's parameters after this (the reload reads the checkpoint). */
+    size_t write_peak = 0;
+    if ((st = pt2_tf_checkpoint_write_releasing(arena, variables, result->num_variables, arena, &write_peak,
+                                                &result->checkpoint_index, &result->checkpoint_data, err)))
         return st;
+    for (size_t i = 0; i < net->num_layers; i++) /* a stray read fails at once */
+        for (size_t p = 0; p < net->layers[i].num_params; p++) net->layers[i].params[p].value.storage = NULL;
+    /* The emit's peak: the arena's from its start (the checkpoint's data not in it) or, while the
+     * data grew and the weights went, the writer's count of both; the configs beside either. From
+     * here on every output file is alive whole. */
+    size_t emit_peak = (arena->peak_bytes > write_peak ? arena->peak_bytes : write_peak) + result->config_py.length +
+                       result->config_json.length + result->layer_py.length + result->layer_json.length +
+                       result->checkpoint_index.length;
+    arena->peak_bytes = arena->used_bytes;
     result->num_layers = net->num_layers;
     /* The model's weights are in the checkpoint now; from here on nothing reads the model file. */
     result->weight_bytes = 0;
@@ -356,6 +368,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     size_t output_bytes = result->config_py.length + result->config_json.length + result->checkpoint_index.length +
                           result->checkpoint_data.length + result->layer_py.length + result->layer_json.length;
     result->peak_memory_bytes = arena->peak_bytes + output_bytes;
+    if (result->peak_memory_bytes < emit_peak) result->peak_memory_bytes = emit_peak;
     if (result->peak_memory_bytes < peak_before_emit) result->peak_memory_bytes = peak_before_emit;
     if (arena->peak_bytes < peak_before_emit) arena->peak_bytes = peak_before_emit;
     pt2_strbuf load_text;

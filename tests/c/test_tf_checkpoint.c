@@ -157,6 +157,43 @@ int main(void) {
     CHECK(pt2_tf_checkpoint_write(&arena, many, MANY, &index3, &data3, &err) == PT2_OK &&
               index3.length == index2.length && !memcmp(index3.data, index2.data, index2.length),
           "writing twice gives identical bytes");
+    /* Releasing while writing: two weights of blocks of their own in an owner arena (one of them
+     * also read by a later variable, a view of it) and a view of memory elsewhere (the model file's
+     * part): the bytes are those of the plain write, each block goes after its last variable, the
+     * view's memory stays, and the peak counted is the owner's use plus the data so far. */
+    {
+        enum { N = 300000 };
+        pt2_arena owner;
+        pt2_arena_init(&owner, 0);
+        float *first = pt2_arena_alloc_array(&owner, N, sizeof(float), &err);
+        float *second = pt2_arena_alloc_array(&owner, N, sizeof(float), &err);
+        CHECK(first && second, "owner blocks");
+        for (int i = 0; i < N; i++) first[i] = (float)i * 0.5f, second[i] = (float)-i;
+        static float elsewhere[64];
+        for (int i = 0; i < 64; i++) elsewhere[i] = (float)(3 * i);
+        int64_t n_shape[1] = {N}, half_shape[1] = {N / 2}, shape64b[1] = {64};
+        pt2_tf_variable vars4[4] = {{"a/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, first)},
+                                    {"b/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, second)},
+                                    {"c/W", make(PT2_DTYPE_FLOAT32, 1, half_shape, first)}, /* first's again */
+                                    {"d/W", make(PT2_DTYPE_FLOAT32, 1, shape64b, elsewhere)}};
+        vars4[2].tensor.storage_offset = N / 2; /* its second half */
+        pt2_strbuf plain_index, plain_data, index4, data4;
+        pt2_strbuf_init(&plain_index), pt2_strbuf_init(&plain_data), pt2_strbuf_init(&index4), pt2_strbuf_init(&data4);
+        CHECK(pt2_tf_checkpoint_write(&arena, vars4, 4, &plain_index, &plain_data, &err) == PT2_OK, err.message);
+        size_t used_before = owner.used_bytes, peak = 0;
+        CHECK(pt2_tf_checkpoint_write_releasing(&arena, vars4, 4, &owner, &peak, &index4, &data4, &err) == PT2_OK,
+              err.message);
+        CHECK(index4.length == plain_index.length && !memcmp(index4.data, plain_index.data, index4.length) &&
+                  data4.length == plain_data.length && !memcmp(data4.data, plain_data.data, data4.length),
+              "the releasing write gives the plain write's bytes");
+        CHECK(owner.used_bytes + 2 * N * sizeof(float) <= used_before, "both blocks released");
+        /* after a/W (first's block kept for c/W) and b/W (second's then released): the most is
+         * there, both blocks alive beside a/W's and b/W's data */
+        CHECK(peak >= used_before + 2 * N * sizeof(float) && peak < used_before + 2 * N * sizeof(float) + 65536,
+              "the peak counts the owner's use and the data written");
+        pt2_strbuf_free(&plain_index), pt2_strbuf_free(&plain_data), pt2_strbuf_free(&index4), pt2_strbuf_free(&data4);
+        pt2_arena_free(&owner);
+    }
     pt2_strbuf_free(&index);
     pt2_strbuf_free(&data);
     pt2_strbuf_free(&index2);

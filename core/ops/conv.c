@@ -1,8 +1,9 @@
 /* Convolutions with PyTorch semantics, channels first: conv1d/conv2d (stride, padding incl.
  * "same"/"valid", dilation, groups), conv_transpose1d/2d (stride, padding, output_padding,
  * groups, dilation) and aten.convolution, which covers both. 1-D runs as 2-D with height 1.
- * Natively XNNPACK runs them where it takes the case; otherwise (and in the WASM build) the
- * portable GEMM kernels of kernels_conv.c. */
+ * Natively XNNPACK runs the depthwise and transposed 2-D ones (where it is the faster,
+ * backend_xnnpack.c); every other one, and all in the WASM build, the GEMM kernels of
+ * kernels_conv.c. */
 #include <string.h>
 
 #include "backend_xnnpack.h"

@@ -134,6 +134,43 @@ typedef struct slice_bounds {
     int has_end; /* 0: to the end of the axis */
 } slice_bounds;
 
+/* A symbolic end (end_value: its SYM_INT value) of a slice of `self` on `axis`, as an end relative
+ * to each sequence's length, which RETURNN's slice_end on a dynamic axis is: right only when the
+ * end is the axis's size minus a constant for every length (T - 3, not T // 2). Checked at the
+ * first sizes the export allows for the size's symbol; an expression the file does not give
+ * passes as before. Returns 0 and fills `why` when the difference moves. */
+static int end_follows_length(const pt2_graph *graph, int self_value, int axis, int end_value, char *why, size_t size) {
+    const pt2_dim *length = &graph->values[self_value].sizes[axis];
+    const pt2_sym_expr *end = graph->values[end_value].sym_expr;
+    const char *symbols[2];
+    if (!end || !length->is_symbolic || !length->expr || pt2_sym_symbols(length->expr, symbols, 2) != 1) return 1;
+    const pt2_range_constraint *range = pt2_graph_find_range(graph, symbols[0]);
+    int64_t first = range && range->has_min ? range->min : 1, difference = 0;
+    int have = 0;
+    for (int64_t value = first; value < first + 16; value++) {
+        if (range && range->has_max && value > range->max) break;
+        pt2_sym_binding binding = {symbols[0], value};
+        int64_t at_end, at_length;
+        pt2_error ignored;
+        pt2_error_clear(&ignored);
+        if (pt2_sym_eval(end, &binding, 1, &at_end, &ignored) || pt2_sym_eval(length->expr, &binding, 1, &at_length, &ignored))
+            continue;
+        if (have && at_end - at_length != difference) {
+            pt2_strbuf text, of;
+            pt2_strbuf_init(&text), pt2_strbuf_init(&of);
+            pt2_sym_format(end, &text);
+            pt2_sym_format(length->expr, &of);
+            snprintf(why, size, "axis %d: the end %s is not the length %s minus a constant; RETURNN's slice_end on a "
+                                "dynamic axis counts from each sequence's end", axis, text.data ? text.data : "?",
+                     of.data ? of.data : "?");
+            pt2_strbuf_free(&text), pt2_strbuf_free(&of);
+            return 0;
+        }
+        difference = at_end - at_length, have = 1;
+    }
+    return 1;
+}
+
 /* PyTorch's slice bounds on an axis of size n, as RETURNN's slice layer takes them: a dynamic
  * axis keeps an end relative to its length (negative); a start must be counted from its front. */
 static pt2_status normalise_slice(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
@@ -215,7 +252,7 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const pt2_lowered_value *in;
     int axis, present;
     int64_t n, start = 0, end = INT64_MAX, step = 1;
-    slice_bounds b;
+    slice_bounds b = {0, 0, 1, 0};
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
     if (!st && !present) start = 0;
@@ -223,7 +260,12 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     if (!st && !present) end = INT64_MAX;
     if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
-    return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
+    char why[400];
+    if (st) return st;
+    if (b.has_end && arg_is_symbolic(node, "end") &&
+        !end_follows_length(ctx->graph, self->value_id, axis, pt2_node_arg(node, "end")->value_id, why, sizeof why))
+        return pt2_lower_fail(node, err, "%s", why);
+    return slice_layer(ctx, node, in, axis, &b, -1, err);
 }
 
 static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {

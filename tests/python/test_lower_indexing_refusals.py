@@ -36,3 +36,24 @@ def test_refused_patterns_are_listed_together(pt2returnn, tmp_path):
     ]:
         assert op in message and reason in message and line in message, (op, message)
     assert not out.exists() or not any(out.iterdir())
+
+
+class HalfOfTheTime(torch.nn.Module):
+    def forward(self, x):
+        return torch.tanh(x[:, :, : x.shape[2] // 2])
+
+
+def test_a_slice_end_not_counted_from_the_length_is_refused(pt2returnn, tmp_path):
+    """RETURNN's slice_end on the time counts from each sequence's end: T // 2 is no such end (at
+    another length it would cut elsewhere), so it is refused with the expressions, not converted to
+    an end that only the example's length fits."""
+    half = torch.export.Dim("half", min=4, max=128)
+    program = torch.export.export(HalfOfTheTime().eval(), (torch.randn(1, 8, 40),), dynamic_shapes=({2: 2 * half},))
+    torch.export.save(program, str(tmp_path / "half.pt2"))
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "half.pt2"), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "aten.slice.Tensor" in result.stderr and "is not the length" in result.stderr, result.stderr
+    assert "x[:, :, : x.shape[2] // 2]" in result.stderr, result.stderr
+    assert not out.exists() or not any(out.iterdir())

@@ -134,41 +134,82 @@ typedef struct slice_bounds {
     int has_end; /* 0: to the end of the axis */
 } slice_bounds;
 
-/* A symbolic end (end_value: its SYM_INT value) of a slice of `self` on `axis`, as an end relative
- * to each sequence's length, which RETURNN's slice_end on a dynamic axis is: right only when the
- * end is the axis's size minus a constant for every length (T - 3, not T // 2). Checked at the
- * first sizes the export allows for the size's symbol; an expression the file does not give
- * passes as before. Returns 0 and fills `why` when the difference moves. */
-static int end_follows_length(const pt2_graph *graph, int self_value, int axis, int end_value, char *why, size_t size) {
+/* The node's int argument `name` for one value of a size symbol: a constant, or a SYM_INT's
+ * expression evaluated; 0 when it is neither (the file gives no expression). */
+static int arg_at(const pt2_graph *graph, const pt2_node *node, const char *name, const pt2_sym_binding *binding,
+                  int64_t *out) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    if (!a) return 0;
+    if (a->kind == PT2_ARG_INT) return *out = a->int_value, 1;
+    const pt2_sym_expr *expr = a->kind == PT2_ARG_SYM_INT ? graph->values[a->value_id].sym_expr : NULL;
+    pt2_error ignored;
+    pt2_error_clear(&ignored);
+    return expr && !pt2_sym_eval(expr, binding, 1, out, &ignored);
+}
+
+/* The argument as the file gives it: its expression ("s47 - 5") or its number. */
+static void append_arg(const pt2_graph *graph, const pt2_node *node, const char *name, pt2_strbuf *out) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    if (a && a->kind == PT2_ARG_SYM_INT && graph->values[a->value_id].sym_expr)
+        pt2_sym_format(graph->values[a->value_id].sym_expr, out);
+    else if (a && a->kind == PT2_ARG_INT)
+        pt2_strbuf_printf(out, "%lld", (long long)a->int_value);
+    else
+        pt2_strbuf_puts(out, name);
+}
+
+/* A bound of a slice of `self` on a dynamic `axis`, the sum of the node's arguments `first` and
+ * `second` (NULL: none), as RETURNN's slice layer takes it there: a start is a fixed frame, an end
+ * counts from each sequence's end (from_end). Right only when the bound, less the length for an
+ * end, is the same at every length: T - 3 is an end, T // 2 or a start T - 5 is no bound RETURNN
+ * has. Checked at the first sizes the export allows for the length's symbol (an expression the
+ * file does not give passes as before); 0 and `why` filled when it moves. */
+static int bound_holds(const pt2_graph *graph, const pt2_node *node, int self_value, int axis, const char *first,
+                       const char *second, int from_end, char *why, size_t size) {
     const pt2_dim *length = &graph->values[self_value].sizes[axis];
-    const pt2_sym_expr *end = graph->values[end_value].sym_expr;
     const char *symbols[2];
-    if (!end || !length->is_symbolic || !length->expr || pt2_sym_symbols(length->expr, symbols, 2) != 1) return 1;
+    if (!length->is_symbolic || !length->expr || pt2_sym_symbols(length->expr, symbols, 2) != 1) return 1;
     const pt2_range_constraint *range = pt2_graph_find_range(graph, symbols[0]);
-    int64_t first = range && range->has_min ? range->min : 1, difference = 0;
+    int64_t lowest = range && range->has_min ? range->min : 1, kept = 0;
     int have = 0;
-    for (int64_t value = first; value < first + 16; value++) {
-        if (range && range->has_max && value > range->max) break;
+    for (int64_t value = lowest; value < lowest + 16 && !(range && range->has_max && value > range->max); value++) {
         pt2_sym_binding binding = {symbols[0], value};
-        int64_t at_end, at_length;
+        int64_t a, b = 0, at_length;
         pt2_error ignored;
         pt2_error_clear(&ignored);
-        if (pt2_sym_eval(end, &binding, 1, &at_end, &ignored) || pt2_sym_eval(length->expr, &binding, 1, &at_length, &ignored))
-            continue;
-        if (have && at_end - at_length != difference) {
-            pt2_strbuf text, of;
-            pt2_strbuf_init(&text), pt2_strbuf_init(&of);
-            pt2_sym_format(end, &text);
-            pt2_sym_format(length->expr, &of);
-            snprintf(why, size, "axis %d: the end %s is not the length %s minus a constant; RETURNN's slice_end on a "
-                                "dynamic axis counts from each sequence's end", axis, text.data ? text.data : "?",
-                     of.data ? of.data : "?");
-            pt2_strbuf_free(&text), pt2_strbuf_free(&of);
+        if (!arg_at(graph, node, first, &binding, &a) || (second && !arg_at(graph, node, second, &binding, &b)) ||
+            pt2_sym_eval(length->expr, &binding, 1, &at_length, &ignored))
+            return 1;
+        int64_t bound = a + b - (from_end ? at_length : 0);
+        if (have && bound != kept) {
+            pt2_strbuf text;
+            pt2_strbuf_init(&text);
+            append_arg(graph, node, first, &text);
+            if (second) pt2_strbuf_puts(&text, " + "), append_arg(graph, node, second, &text);
+            pt2_strbuf_puts(&text, from_end ? " is not the length " : " is not a fixed frame (the length is ");
+            pt2_sym_format(length->expr, &text);
+            snprintf(why, size, "axis %d: the slice's %s %s%s; RETURNN's slice of a dynamic axis starts at a fixed "
+                                "frame and ends a fixed number of frames before each sequence's end", axis,
+                     from_end ? "end" : "start", text.data ? text.data : "?", from_end ? " minus a constant" : ")");
+            pt2_strbuf_free(&text);
             return 0;
         }
-        difference = at_end - at_length, have = 1;
+        kept = bound, have = 1;
     }
     return 1;
+}
+
+/* The bounds of a slice of a dynamic axis that the lowering takes from the example's values:
+ * each must be one RETURNN has (bound_holds). */
+static pt2_status check_dynamic_bounds(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                       int self_value, int axis, const char *start, const char *end,
+                                       const char *end_second, pt2_error *err) {
+    char why[400];
+    if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_STATIC) return PT2_OK;
+    if ((start && !bound_holds(ctx->graph, node, self_value, axis, start, NULL, 0, why, sizeof why)) ||
+        (end && !bound_holds(ctx->graph, node, self_value, axis, end, end_second, 1, why, sizeof why)))
+        return pt2_lower_fail(node, err, "%s", why);
+    return PT2_OK;
 }
 
 /* PyTorch's slice bounds on an axis of size n, as RETURNN's slice layer takes them: a dynamic
@@ -252,7 +293,7 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const pt2_lowered_value *in;
     int axis, present;
     int64_t n, start = 0, end = INT64_MAX, step = 1;
-    slice_bounds b = {0, 0, 1, 0};
+    slice_bounds b;
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
     if (!st && !present) start = 0;
@@ -260,12 +301,9 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     if (!st && !present) end = INT64_MAX;
     if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
-    char why[400];
-    if (st) return st;
-    if (b.has_end && arg_is_symbolic(node, "end") &&
-        !end_follows_length(ctx->graph, self->value_id, axis, pt2_node_arg(node, "end")->value_id, why, sizeof why))
-        return pt2_lower_fail(node, err, "%s", why);
-    return slice_layer(ctx, node, in, axis, &b, -1, err);
+    if (!st) st = check_dynamic_bounds(ctx, node, in, self->value_id, axis, arg_is_symbolic(node, "start") ? "start" : NULL,
+                                       b.has_end && arg_is_symbolic(node, "end") ? "end" : NULL, NULL, err);
+    return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
 }
 
 static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -280,6 +318,9 @@ static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (start < 0) start += n;
     int symbolic = arg_is_symbolic(node, "length") || arg_is_symbolic(node, "start");
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, start + length, symbolic, 1, &b, err);
+    const pt2_arg *self = pt2_node_arg(node, "input") ? pt2_node_arg(node, "input") : pt2_node_arg(node, "self");
+    if (!st && symbolic)
+        st = check_dynamic_bounds(ctx, node, in, self->value_id, axis, "start", b.has_end ? "start" : NULL, "length", err);
     return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
 }
 

@@ -3,6 +3,7 @@ lowered yet) are refused all at once, each naming its op, the reason and the sou
 nothing written."""
 import subprocess
 
+import pytest
 import torch
 
 
@@ -43,17 +44,32 @@ class HalfOfTheTime(torch.nn.Module):
         return torch.tanh(x[:, :, : x.shape[2] // 2])
 
 
-def test_a_slice_end_not_counted_from_the_length_is_refused(pt2returnn, tmp_path):
-    """RETURNN's slice_end on the time counts from each sequence's end: T // 2 is no such end (at
-    another length it would cut elsewhere), so it is refused with the expressions, not converted to
-    an end that only the example's length fits."""
+class LastFrames(torch.nn.Module):
+    def forward(self, x):
+        return torch.tanh(x[:, :, x.shape[2] - 5:])
+
+
+class NarrowHalf(torch.nn.Module):
+    def forward(self, x):
+        return torch.tanh(x.narrow(2, 2, x.shape[2] // 2))
+
+
+@pytest.mark.parametrize("module, bound, line", [
+    (HalfOfTheTime, "end", "x[:, :, : x.shape[2] // 2]"),
+    (LastFrames, "start", "x[:, :, x.shape[2] - 5:]"),
+    (NarrowHalf, "end", "x.narrow(2, 2, x.shape[2] // 2)"),
+])
+def test_a_slice_bound_that_moves_otherwise_with_the_length_is_refused(pt2returnn, tmp_path, module, bound, line):
+    """RETURNN's slice of the time starts at a fixed frame and ends a fixed number of frames before
+    each sequence's end: T // 2 (an end) and T - 5 (a start) are no such bounds (at another length
+    they would cut elsewhere), so they are refused with the expressions, not converted to the
+    example's frame, which only its length fits."""
     half = torch.export.Dim("half", min=4, max=128)
-    program = torch.export.export(HalfOfTheTime().eval(), (torch.randn(1, 8, 40),), dynamic_shapes=({2: 2 * half},))
-    torch.export.save(program, str(tmp_path / "half.pt2"))
+    program = torch.export.export(module().eval(), (torch.randn(1, 8, 40),), dynamic_shapes=({2: 2 * half},))
+    torch.export.save(program, str(tmp_path / "bound.pt2"))
     out = tmp_path / "out"
-    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "half.pt2"), "-o", str(out)],
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "bound.pt2"), "-o", str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
-    assert "aten.slice.Tensor" in result.stderr and "is not the length" in result.stderr, result.stderr
-    assert "x[:, :, : x.shape[2] // 2]" in result.stderr, result.stderr
+    assert f"the slice's {bound}" in result.stderr and line in result.stderr, result.stderr
     assert not out.exists() or not any(out.iterdir())

@@ -315,6 +315,8 @@ static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = pt2_op_int(ctx->run, node, "start", &start, err);
     if (!st) st = pt2_op_int(ctx->run, node, "length", &length, err);
     if (st) return st;
+    if (start < 0 && ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_STATIC)
+        return pt2_lower_fail(node, err, "axis %d: a start counted from the end of a dynamic axis", axis);
     if (start < 0) start += n;
     int symbolic = arg_is_symbolic(node, "length") || arg_is_symbolic(node, "start");
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, start + length, symbolic, 1, &b, err);

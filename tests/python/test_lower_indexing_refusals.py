@@ -54,16 +54,22 @@ class NarrowHalf(torch.nn.Module):
         return torch.tanh(x.narrow(2, 2, x.shape[2] // 2))
 
 
-@pytest.mark.parametrize("module, bound, line", [
-    (HalfOfTheTime, "end", "x[:, :, : x.shape[2] // 2]"),
-    (LastFrames, "start", "x[:, :, x.shape[2] - 5:]"),
-    (NarrowHalf, "end", "x.narrow(2, 2, x.shape[2] // 2)"),
+class NarrowFromTheEnd(torch.nn.Module):
+    def forward(self, x):
+        return torch.tanh(x.narrow(2, -5, 5))
+
+
+@pytest.mark.parametrize("module, reason, line", [
+    (HalfOfTheTime, "the slice's end", "x[:, :, : x.shape[2] // 2]"),
+    (LastFrames, "the slice's start", "x[:, :, x.shape[2] - 5:]"),
+    (NarrowHalf, "the slice's end", "x.narrow(2, 2, x.shape[2] // 2)"),
+    (NarrowFromTheEnd, "a start counted from the end", "x.narrow(2, -5, 5)"),
 ])
-def test_a_slice_bound_that_moves_otherwise_with_the_length_is_refused(pt2returnn, tmp_path, module, bound, line):
+def test_a_slice_bound_that_moves_otherwise_with_the_length_is_refused(pt2returnn, tmp_path, module, reason, line):
     """RETURNN's slice of the time starts at a fixed frame and ends a fixed number of frames before
-    each sequence's end: T // 2 (an end) and T - 5 (a start) are no such bounds (at another length
-    they would cut elsewhere), so they are refused with the expressions, not converted to the
-    example's frame, which only its length fits."""
+    each sequence's end: T // 2 (an end) and T - 5 or -5 (a start) are no such bounds (at another
+    length they would cut elsewhere), so they are refused with the expressions, not converted to
+    the example's frame, which only its length fits."""
     half = torch.export.Dim("half", min=4, max=128)
     program = torch.export.export(module().eval(), (torch.randn(1, 8, 40),), dynamic_shapes=({2: 2 * half},))
     torch.export.save(program, str(tmp_path / "bound.pt2"))
@@ -71,5 +77,5 @@ def test_a_slice_bound_that_moves_otherwise_with_the_length_is_refused(pt2return
     result = subprocess.run([pt2returnn, "convert", str(tmp_path / "bound.pt2"), "-o", str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
-    assert f"the slice's {bound}" in result.stderr and line in result.stderr, result.stderr
+    assert reason in result.stderr and line in result.stderr, result.stderr
     assert not out.exists() or not any(out.iterdir())

@@ -134,22 +134,8 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
         if (swapped) self = &constant_value, other = data;
         else other = &constant_value, self = data;
     }
-    pt2_lowered_value same_length;
-    if ((st = pt2_axes_same_time(ctx, node, self, other, &same_length, err))) return st;
-    if (same_length.is_set) other = &same_length;
-    pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, "combine", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, self, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, other, err);
     const pt2_lowered_value *operands[2] = {self, other};
-    if (!st) st = pt2_rt_set_string(layer, "kind", kind, err);
-    if (!st) st = pt2_axes_allow_broadcast_all(ctx, layer, operands, 2, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    const pt2_tensor *out = &ctx->run->values[node->outputs[0].value_id].tensor;
-    int dims[PT2_MAX_RANK];
-    if ((st = pt2_axes_broadcast(ctx, node, layer, operands, 2, out->rank, dims, err))) return st;
-    return pt2_lower_set_output(ctx, node, layer, out->rank, dims, err);
+    return pt2_lower_broadcast_layer(ctx, node, 1, NULL, "combine", "kind", kind, operands, 2, NULL, err);
 }
 
 const pt2_op_lowering pt2_lowerings_elementwise[] = {
@@ -175,14 +161,14 @@ const pt2_op_lowering pt2_lowerings_elementwise[] = {
     {"aten.alias_copy.default", lower_alias, ""},
     {"aten.detach_copy.default", lower_alias, ""},
     {"aten.lift_fresh_copy.default", lower_alias, ""},
-    {"aten.add.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.sub.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.mul.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.div.Tensor", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.maximum.default", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.minimum.default", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.add.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.sub.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.mul.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
-    {"aten.div.Scalar", lower_binary, "combine variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.add.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.sub.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.mul.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.div.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.maximum.default", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.minimum.default", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.add.Scalar", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.sub.Scalar", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.mul.Scalar", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
+    {"aten.div.Scalar", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar"},
     {NULL, NULL, NULL}};

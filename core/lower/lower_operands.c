@@ -116,6 +116,40 @@ pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node
     return PT2_OK;
 }
 
+/* The dtype a combine's sources meet in, as PyTorch promotes them: the node's result for its own
+ * layer; for a helper layer the first floating source's, else the first's. */
+static pt2_dtype combined_dtype(pt2_lower_context *ctx, const pt2_node *node, int final,
+                                const pt2_lowered_value *const *sources, size_t count) {
+    if (final) return ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    for (size_t i = 0; i < count; i++)
+        if (sources[i]->shape.dtype == PT2_DTYPE_FLOAT32) return PT2_DTYPE_FLOAT32;
+    return sources[0]->shape.dtype;
+}
+
+/* Source `i` of a combine cast to `dtype` (a layer named after the node and the source) when it
+ * has another: RETURNN's combine takes one dtype (CombineLayer checks each source against its
+ * output), where PyTorch adds an int64 arange to float32 features. */
+static pt2_status cast_source(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i, pt2_dtype dtype,
+                              const pt2_lowered_value *source, pt2_lowered_value *cast, pt2_error *err) {
+    if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "operands of dtypes %s and %s meet in %s, which is not lowered (float32, int32, "
+                              "int64 and bool are)", pt2_dtype_name(source->shape.dtype), pt2_dtype_name(dtype),
+                              pt2_dtype_name(dtype));
+    char name[240];
+    snprintf(name, sizeof name, "%s_%zu_%s", base ? base : ctx->places[node - ctx->graph->nodes].base, i,
+             pt2_dtype_name(dtype));
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "cast", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    *cast = *source;
+    cast->layer = layer->name;
+    cast->shape = layer->shape;
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
                                      pt2_broadcast_layer *out, pt2_error *err) {
@@ -124,11 +158,16 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
     out->final = final;
     out->count = count;
     pt2_status st = PT2_OK;
+    pt2_dtype dtype = strcmp(layer_class, "combine") ? PT2_DTYPE_INVALID : combined_dtype(ctx, node, final, sources, count);
     for (size_t i = 0; i < count; i++) {
         out->sources[i] = sources[i];
+        if (dtype != PT2_DTYPE_INVALID && sources[i]->shape.dtype != dtype) {
+            if ((st = cast_source(ctx, node, base, i, dtype, sources[i], &out->cast[i], err))) return st;
+            out->sources[i] = &out->cast[i];
+        }
         /* Layers on one time length reached along different paths get one time dim tag (a
          * layer before this one). */
-        if (i && (st = pt2_axes_same_time(ctx, node, sources[0], sources[i], &out->same_length[i], err))) return st;
+        if (i && (st = pt2_axes_same_time(ctx, node, out->sources[0], out->sources[i], &out->same_length[i], err))) return st;
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
     st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)

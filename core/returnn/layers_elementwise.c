@@ -615,9 +615,22 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
     return combine_elements(arena, layer, kind, other, expanded, num_inputs, sizes, out, err);
 }
 
+/* RETURNN's combine (every kind but eval) brings each source to its output's template with a
+ * check that their dtypes are equal (Data.copy_compatible_to): an int64 range added to float32
+ * features fails there, so it fails here too, where a check would otherwise pass it. */
+static pt2_status combine_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
+                                size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
+    if (strcmp(pt2_rt_string_option(layer, "kind", ""), "eval"))
+        for (size_t i = 1; i < num_inputs; i++)
+            if (inputs[i].dtype != inputs[0].dtype)
+                return pt2_rt_layer_fail(layer, err, "sources of dtypes %s and %s: RETURNN's combine takes one dtype",
+                                         pt2_dtype_name(inputs[0].dtype), pt2_dtype_name(inputs[i].dtype));
+    return pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err);
+}
+
 const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {
     {"copy", copy_infer, copy_compute},
     {"activation", same_shape_infer, unary_compute},
     {"eval", same_shape_infer, unary_compute},
-    {"combine", pt2_rt_broadcast_infer, combine_compute},
+    {"combine", combine_infer, combine_compute},
     {NULL, NULL, NULL}};

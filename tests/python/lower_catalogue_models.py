@@ -382,6 +382,19 @@ class ThreeOutputs(nn.Module):
         return h, self.summary(h.mean(dim=1)), self.conv(h.transpose(1, 2))
 
 
+class PositionsAdded(nn.Module):
+    """An int64 arange over the time added to float features and multiplied with them (PyTorch
+    promotes; RETURNN's combine takes one dtype, so the positions are cast first). """
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+
+    def forward(self, x):
+        positions = torch.arange(x.shape[1])[None, :, None]
+        h = self.proj(x)
+        return (h + positions) * torch.tanh(h) - positions * h
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -410,6 +423,7 @@ CATALOGUE = {
     "select_on_time": (SelectOnTime, 8, 20, 1),
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
+    "positions_added": (PositionsAdded, 8, 20, 1),
     # programs with several outputs
     "three_outputs": (ThreeOutputs, 8, 20, 1),
 }

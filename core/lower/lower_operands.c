@@ -116,19 +116,25 @@ pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node
     return PT2_OK;
 }
 
-/* The dtype a combine's sources meet in, as PyTorch promotes them: the node's result for its own
- * layer; for a helper layer the first floating source's, else the first's. */
-static pt2_dtype combined_dtype(pt2_lower_context *ctx, const pt2_node *node, int final,
-                                const pt2_lowered_value *const *sources, size_t count) {
-    if (final) return ctx->run->values[node->outputs[0].value_id].tensor.dtype;
-    for (size_t i = 0; i < count; i++)
-        if (sources[i]->shape.dtype == PT2_DTYPE_FLOAT32) return PT2_DTYPE_FLOAT32;
+/* The dtype the sources of a combine or compare meet in, as PyTorch promotes them: a combine's
+ * result for the node's own layer; otherwise float32 if a source is, else the widest integer,
+ * else the first's (bools). PT2_DTYPE_INVALID for other layers, whose sources stay. */
+static pt2_dtype meeting_dtype(pt2_lower_context *ctx, const pt2_node *node, int final, const char *layer_class,
+                               const pt2_lowered_value *const *sources, size_t count) {
+    int combine = !strcmp(layer_class, "combine");
+    if (!combine && strcmp(layer_class, "compare")) return PT2_DTYPE_INVALID;
+    if (combine && final) return ctx->run->values[node->outputs[0].value_id].tensor.dtype;
+    static const pt2_dtype order[] = {PT2_DTYPE_FLOAT32, PT2_DTYPE_INT64, PT2_DTYPE_INT32};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        for (size_t i = 0; i < count; i++)
+            if (sources[i]->shape.dtype == order[k]) return order[k];
     return sources[0]->shape.dtype;
 }
 
-/* Source `i` of a combine cast to `dtype` (a layer named after the node and the source) when it
- * has another: RETURNN's combine takes one dtype (CombineLayer checks each source against its
- * output), where PyTorch adds an int64 arange to float32 features. */
+/* Source `i` of a combine or compare cast to `dtype` (a layer named after the node and the
+ * source): RETURNN's combine takes one dtype (CombineLayer checks each source against its output)
+ * and its compare hands both to one TF op, where PyTorch adds an int64 arange to float32 features
+ * or compares them. */
 static pt2_status cast_source(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i, pt2_dtype dtype,
                               const pt2_lowered_value *source, pt2_lowered_value *cast, pt2_error *err) {
     if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_BOOL)
@@ -158,7 +164,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
     out->final = final;
     out->count = count;
     pt2_status st = PT2_OK;
-    pt2_dtype dtype = strcmp(layer_class, "combine") ? PT2_DTYPE_INVALID : combined_dtype(ctx, node, final, sources, count);
+    pt2_dtype dtype = meeting_dtype(ctx, node, final, layer_class, sources, count);
     for (size_t i = 0; i < count; i++) {
         out->sources[i] = sources[i];
         if (dtype != PT2_DTYPE_INVALID && sources[i]->shape.dtype != dtype) {

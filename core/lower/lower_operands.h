@@ -33,8 +33,8 @@ pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node
 
 /* A layer of `layer_class` over the layer values `sources`, broadcast by dims in PyTorch's way.
  * When `final`, it is the node's output; else a helper layer named `base`, whose value goes to
- * *out. Begin adds the sources (giving them one time dim tag where needed; a combine's sources of
- * another dtype than they meet in, PyTorch's promotion, a cast first), the caller sets the
+ * *out. Begin adds the sources (giving them one time dim tag where needed; a combine's or
+ * compare's sources of another dtype than they meet in, PyTorch's promotion, a cast first), the caller sets the
  * options, finish infers the layer and records its output. */
 typedef struct pt2_broadcast_layer {
     pt2_rt_layer *layer;
@@ -42,7 +42,7 @@ typedef struct pt2_broadcast_layer {
     size_t count;
     const pt2_lowered_value *sources[PT2_RT_MAX_FROM];
     pt2_lowered_value same_length[PT2_RT_MAX_FROM];
-    pt2_lowered_value cast[PT2_RT_MAX_FROM]; /* a combine's source in the dtype they meet in */
+    pt2_lowered_value cast[PT2_RT_MAX_FROM]; /* a combine's or compare's source in the dtype they meet in */
 } pt2_broadcast_layer;
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,

@@ -383,8 +383,9 @@ class ThreeOutputs(nn.Module):
 
 
 class PositionsAdded(nn.Module):
-    """An int64 arange over the time added to float features and multiplied with them (PyTorch
-    promotes; RETURNN's combine takes one dtype, so the positions are cast first). """
+    """An int64 arange over the time added to float features, multiplied with them and compared
+    with them (PyTorch promotes; RETURNN's combine and compare take one dtype, so the positions are
+    cast first)."""
     def __init__(self):
         super().__init__()
         self.proj = nn.Linear(8, 6)
@@ -392,7 +393,7 @@ class PositionsAdded(nn.Module):
     def forward(self, x):
         positions = torch.arange(x.shape[1])[None, :, None]
         h = self.proj(x)
-        return (h + positions) * torch.tanh(h) - positions * h
+        return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h)
 
 
 CATALOGUE = {

@@ -172,15 +172,16 @@ static int bound_holds(const pt2_graph *graph, const pt2_node *node, int self_va
     const pt2_range_constraint *range = pt2_graph_find_range(graph, symbols[0]);
     int64_t lowest = range && range->has_min ? range->min : 1, kept = 0;
     int have = 0;
-    for (int64_t value = lowest; value < lowest + 16 && !(range && range->has_max && value > range->max); value++) {
+    for (int k = 0; k < 16; k++) {
+        int64_t value, a, b = 0, at_length, bound;
+        if (__builtin_add_overflow(lowest, (int64_t)k, &value) || (range && range->has_max && value > range->max)) break;
         pt2_sym_binding binding = {symbols[0], value};
-        int64_t a, b = 0, at_length;
         pt2_error ignored;
         pt2_error_clear(&ignored);
         if (!arg_at(graph, node, first, &binding, &a) || (second && !arg_at(graph, node, second, &binding, &b)) ||
-            pt2_sym_eval(length->expr, &binding, 1, &at_length, &ignored))
-            return 1;
-        int64_t bound = a + b - (from_end ? at_length : 0);
+            pt2_sym_eval(length->expr, &binding, 1, &at_length, &ignored) || __builtin_add_overflow(a, b, &bound) ||
+            __builtin_sub_overflow(bound, from_end ? at_length : 0, &bound))
+            return 1; /* nothing to judge by (or numbers past int64): as before */
         if (have && bound != kept) {
             pt2_strbuf text;
             pt2_strbuf_init(&text);

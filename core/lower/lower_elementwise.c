@@ -81,9 +81,16 @@ static const binary_op binary_ops[] = {
     {"aten.div.Scalar", "truediv"},
 };
 
-/* x op c for a scalar c, as an eval form. */
+/* x op c for a scalar c, as an eval form; an integer x whose result PyTorch computes in float32
+ * (x * 0.5, x / 10) cast to it first. */
 static pt2_status scalar_form(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                               const char *kind, double c, int swapped, pt2_error *err) {
+    pt2_lowered_value cast;
+    if (in->shape.dtype != PT2_DTYPE_FLOAT32 && ctx->run->values[node->outputs[0].value_id].tensor.dtype == PT2_DTYPE_FLOAT32) {
+        pt2_status st = pt2_lower_cast_operand(ctx, node, NULL, 0, PT2_DTYPE_FLOAT32, in, &cast, err);
+        if (st) return st;
+        in = &cast;
+    }
     if (!strcmp(kind, "add")) return pt2_lower_eval(ctx, node, in, "add_scalar", c, err);
     if (!strcmp(kind, "mul")) return pt2_lower_eval(ctx, node, in, "mul_scalar", c, err);
     if (!strcmp(kind, "sub"))

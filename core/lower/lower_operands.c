@@ -131,12 +131,9 @@ static pt2_dtype meeting_dtype(pt2_lower_context *ctx, const pt2_node *node, int
     return sources[0]->shape.dtype;
 }
 
-/* Source `i` of a combine or compare cast to `dtype` (a layer named after the node and the
- * source): RETURNN's combine takes one dtype (CombineLayer checks each source against its output)
- * and its compare hands both to one TF op, where PyTorch adds an int64 arange to float32 features
- * or compares them. */
-static pt2_status cast_source(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i, pt2_dtype dtype,
-                              const pt2_lowered_value *source, pt2_lowered_value *cast, pt2_error *err) {
+pt2_status pt2_lower_cast_operand(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i,
+                                  pt2_dtype dtype, const pt2_lowered_value *source, pt2_lowered_value *cast,
+                                  pt2_error *err) {
     if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_INT64 && dtype != PT2_DTYPE_BOOL)
         return pt2_lower_fail(node, err, "operands of dtypes %s and %s meet in %s, which is not lowered (float32, int32, "
                               "int64 and bool are)", pt2_dtype_name(source->shape.dtype), pt2_dtype_name(dtype),
@@ -168,7 +165,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
     for (size_t i = 0; i < count; i++) {
         out->sources[i] = sources[i];
         if (dtype != PT2_DTYPE_INVALID && sources[i]->shape.dtype != dtype) {
-            if ((st = cast_source(ctx, node, base, i, dtype, sources[i], &out->cast[i], err))) return st;
+            if ((st = pt2_lower_cast_operand(ctx, node, base, i, dtype, sources[i], &out->cast[i], err))) return st;
             out->sources[i] = &out->cast[i];
         }
         /* Layers on one time length reached along different paths get one time dim tag (a

@@ -31,6 +31,14 @@ pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_nod
 pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
                                     pt2_error *err);
 
+/* Operand `i` of the node cast to `dtype` (a cast layer named after `base`, or the node, with the
+ * operand's index and the dtype), where PyTorch computes in another dtype than the operand has
+ * and RETURNN takes one: an int64 arange added to or compared with float32 features (combine,
+ * compare), or times 0.5 (an eval, which TF does not run on an integer tensor with a float). */
+pt2_status pt2_lower_cast_operand(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i,
+                                  pt2_dtype dtype, const pt2_lowered_value *source, pt2_lowered_value *cast,
+                                  pt2_error *err);
+
 /* A layer of `layer_class` over the layer values `sources`, broadcast by dims in PyTorch's way.
  * When `final`, it is the node's output; else a helper layer named `base`, whose value goes to
  * *out. Begin adds the sources (giving them one time dim tag where needed; a combine's or

@@ -383,9 +383,10 @@ class ThreeOutputs(nn.Module):
 
 
 class PositionsAdded(nn.Module):
-    """An int64 arange over the time added to float features, multiplied with them and compared
-    with them (PyTorch promotes; RETURNN's combine and compare take one dtype, so the positions are
-    cast first)."""
+    """An int64 arange over the time added to float features, multiplied with them, compared with
+    them, and divided and scaled by numbers (PyTorch computes in float32; RETURNN's combine and
+    compare take one dtype and TF's ops no float number with an integer tensor, so the positions
+    are cast first)."""
     def __init__(self):
         super().__init__()
         self.proj = nn.Linear(8, 6)
@@ -393,7 +394,8 @@ class PositionsAdded(nn.Module):
     def forward(self, x):
         positions = torch.arange(x.shape[1])[None, :, None]
         h = self.proj(x)
-        return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h)
+        decay = torch.exp(-positions / 10) * (positions * 0.5)
+        return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h) + decay
 
 
 CATALOGUE = {

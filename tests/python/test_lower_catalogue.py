@@ -121,7 +121,7 @@ COVERS = {
     "select_on_time": {"aten.select.int"},
     "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
     "frames_from_the_end": {"aten.select.int"},
-    "positions_added": {"aten.arange.default", "aten.add.Tensor", "aten.mul.Tensor", "aten.lt.Tensor"},
+    "positions_added": {"aten.arange.default", "aten.add.Tensor", "aten.mul.Tensor", "aten.lt.Tensor", "aten.div.Tensor"},
     # programs with several outputs
     "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }

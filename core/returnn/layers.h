@@ -70,6 +70,10 @@ pt2_status pt2_rt_alloc_output_uninit(pt2_arena *arena, const pt2_rt_shape *shap
  * as RETURNN does: the output has every dim of the largest source plus the others' extra dims. */
 pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
                                   const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err);
+/* Fails unless every source has the first's dtype, as RETURNN's combine (each source checked
+ * against its output) and compare (both handed to one TF op) need: `what` names the layer class. */
+pt2_status pt2_rt_sources_one_dtype(const pt2_rt_layer *layer, const pt2_rt_shape *inputs, size_t num_inputs,
+                                    const char *what, pt2_error *err);
 /* Each source in the output's axis order (size 1 where it lacks a dim), and the output's sizes; read only: a
  * source already in that order is itself, not a copy. */
 pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,

@@ -430,6 +430,15 @@ pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_r
     return PT2_OK;
 }
 
+pt2_status pt2_rt_sources_one_dtype(const pt2_rt_layer *layer, const pt2_rt_shape *inputs, size_t num_inputs,
+                                    const char *what, pt2_error *err) {
+    for (size_t i = 1; i < num_inputs; i++)
+        if (inputs[i].dtype != inputs[0].dtype)
+            return pt2_rt_layer_fail(layer, err, "sources of dtypes %s and %s: RETURNN's %s takes one dtype",
+                                     pt2_dtype_name(inputs[0].dtype), pt2_dtype_name(inputs[i].dtype), what);
+    return PT2_OK;
+}
+
 pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                     const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *expanded,
                                     int64_t *sizes, pt2_error *err) {
@@ -620,12 +629,10 @@ static pt2_status combine_compute(pt2_arena *arena, const pt2_rt_net *net, const
  * features fails there, so it fails here too, where a check would otherwise pass it. */
 static pt2_status combine_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
                                 size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
-    if (strcmp(pt2_rt_string_option(layer, "kind", ""), "eval"))
-        for (size_t i = 1; i < num_inputs; i++)
-            if (inputs[i].dtype != inputs[0].dtype)
-                return pt2_rt_layer_fail(layer, err, "sources of dtypes %s and %s: RETURNN's combine takes one dtype",
-                                         pt2_dtype_name(inputs[0].dtype), pt2_dtype_name(inputs[i].dtype));
-    return pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err);
+    pt2_status st = strcmp(pt2_rt_string_option(layer, "kind", ""), "eval")
+                        ? pt2_rt_sources_one_dtype(layer, inputs, num_inputs, "combine", err)
+                        : PT2_OK;
+    return st ? st : pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err);
 }
 
 const pt2_rt_layer_class pt2_rt_layers_elementwise[] = {

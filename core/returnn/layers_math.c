@@ -119,12 +119,8 @@ static pt2_status compare_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_
                                 const pt2_rt_shape *inputs, size_t num_inputs, pt2_rt_shape *out, pt2_error *err) {
     const pt2_rt_value *value = pt2_rt_get_option(layer, "value");
     if (num_inputs < (value ? 1u : 2u)) return pt2_rt_layer_fail(layer, err, "compare needs two operands");
-    /* RETURNN hands the sources to one TF op (tf.less, ...), which takes one dtype */
-    for (size_t i = 1; i < num_inputs; i++)
-        if (inputs[i].dtype != inputs[0].dtype)
-            return pt2_rt_layer_fail(layer, err, "sources of dtypes %s and %s: RETURNN's compare takes one dtype",
-                                     pt2_dtype_name(inputs[0].dtype), pt2_dtype_name(inputs[i].dtype));
-    pt2_status st = pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err);
+    pt2_status st = pt2_rt_sources_one_dtype(layer, inputs, num_inputs, "compare", err);
+    if (!st) st = pt2_rt_broadcast_infer(arena, net, layer, inputs, num_inputs, out, err);
     out->dtype = PT2_DTYPE_BOOL;
     return st;
 }

@@ -227,7 +227,12 @@ static int find_unary(const char *name, int first, int end) {
     return -1;
 }
 
-/* p[i] = f(p[i]) in double, rounded to float32; one loop per function. */
+/* p[i] = f(p[i]); one loop per function. The functions of a library (tanh, exp, erf, ...) in
+ * double, rounded to float32: TF's own approximations are within a unit or two of that. The
+ * arithmetic ones as TF computes them, in float32 with the number made a float32 first (TF turns
+ * a Python float into a tensor of the source's dtype; leaky_relu's alpha is cast to the features'
+ * type): fl(x * fl(0.2)) is not always fl(x * 0.2), and in float32 the loop is also a vector
+ * loop in WebAssembly, where the round trip through double was not. */
 static void apply_unary(unary_op op, double number, const float *src, float *p, int64_t n) {
 #define MAP(expression)                                                                                          \
     for (int64_t i = 0; i < n; i++) {                                                                            \
@@ -235,35 +240,43 @@ static void apply_unary(unary_op op, double number, const float *src, float *p, 
         p[i] = (float)(expression);                                                                              \
     }                                                                                                            \
     break
+#define MAP_FLOAT(expression)                                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                                            \
+        float v = src[i];                                                                                        \
+        p[i] = (expression);                                                                                     \
+    }                                                                                                            \
+    break
+    const float c = (float)number;
     switch (op) {
     case OP_TANH: MAP(tanh(v));
-    case OP_RELU: MAP(v > 0 ? v : 0);
+    case OP_RELU: MAP_FLOAT(v > 0 ? v : 0.0f);
     case OP_SIGMOID: MAP(1.0 / (1.0 + exp(-v)));
     case OP_EXP: MAP(exp(v));
     case OP_LOG: MAP(log(v));
-    case OP_ABS: MAP(fabs(v));
+    case OP_ABS: MAP_FLOAT(fabsf(v));
     case OP_SQRT: MAP(sqrt(v));
     case OP_RSQRT: MAP(1.0 / sqrt(v));
     case OP_SOFTPLUS: MAP(v > 20 ? v : log1p(exp(v)));
     case OP_ELU: MAP(v > 0 ? v : expm1(v));
-    case OP_LEAKY_RELU: /* max(alpha * x, x) for alpha < 1; the product for every element vectorises */
+    case OP_LEAKY_RELU: /* TF: features > 0 ? features : features * alpha; the product for every element vectorises */
         for (int64_t i = 0; i < n; i++) {
-            double v = src[i], scaled = number * v;
-            p[i] = (float)(v < 0 ? scaled : v);
+            float v = src[i], scaled = v * c;
+            p[i] = v > 0 ? v : scaled;
         }
         break;
     case OP_GELU: MAP(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
     case OP_GELU_TANH: MAP(0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))));
     case OP_SILU: MAP(v / (1.0 + exp(-v)));
-    case OP_ADD_SCALAR: MAP(v + number);
-    case OP_MUL_SCALAR: MAP(v * number);
-    case OP_RSUB_SCALAR: MAP(number - v);
-    case OP_RDIV_SCALAR: MAP(number / v);
-    case OP_DIV_SCALAR: MAP(v / number);
+    case OP_ADD_SCALAR: MAP_FLOAT(v + c);
+    case OP_MUL_SCALAR: MAP_FLOAT(v * c);
+    case OP_RSUB_SCALAR: MAP_FLOAT(c - v);
+    case OP_RDIV_SCALAR: MAP_FLOAT(c / v);
+    case OP_DIV_SCALAR: MAP_FLOAT(v / c);
     case OP_POW_SCALAR: MAP(pow(v, number));
-    case OP_NEG: MAP(-v);
+    case OP_NEG: MAP_FLOAT(-v);
     }
 #undef MAP
+#undef MAP_FLOAT
 }
 
 /* activation "softmax" / "log_softmax": over the feature dim, as RETURNN's activation does. */

@@ -2,7 +2,7 @@
  * batches of sequences of different lengths, zeros after each sequence's end (as its datasets
  * pad), so every layer must give each sequence, within its own length, what the model gives on
  * that sequence alone. The batch holds the example input cut (or, for lack of room below it,
- * extended) to three lengths within the export's range, the longest at most 32 frames; each is also run alone through the
+ * extended) to three lengths within the export's range, the longest at most 16 frames; each is also run alone through the
  * reference run (PyTorch semantics), and the two are compared sequence by sequence. */
 #ifndef PT2_VERIFY_PADDED_BATCH_H
 #define PT2_VERIFY_PADDED_BATCH_H

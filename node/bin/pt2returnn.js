@@ -6,7 +6,18 @@ import { realpathSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { convert, inspect, run } from '../index.js';
+
+// V8 compiles a WebAssembly function a second time, with its optimizing compiler, once it has run
+// for a while (its "tiering budget"). At the default budget the conversion's one-shot functions
+// with a loop (reading the archive, lowering attention, parsing numbers) were compiled again for
+// nothing: about 200 ms of a Transformer layer's 500 ms of CPU time went to that on background
+// threads. At a hundred times the budget only what runs throughout (the kernels) is, and the wall
+// time of a conversion and of a forward is the same or less (bench/bench_convert.py,
+// bench/bench_reference_run.py). This process is ours; the library (index.js) leaves the flags of
+// the process it is loaded into alone.
+v8.setFlagsFromString('--wasm-tiering-budget=180000000');
 
 // Each command's options: those that take a value, and flags. The help test compares these with --help.
 export const OPTIONS = {

@@ -15,6 +15,11 @@
 #include "lower_gather.h"
 #include "lowerings.h"
 
+/* The tensor an op works on: its "self" argument, or "input" where the schema names it so. */
+static const pt2_arg *data_arg(const pt2_node *node) {
+    return pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
+}
+
 static pt2_status data_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
                              pt2_error *err) {
     const char *name = pt2_node_arg(node, "self") ? "self" : "input";
@@ -113,8 +118,7 @@ static pt2_status lower_same_dtype(pt2_lower_context *ctx, const pt2_node *node,
     const pt2_lowered_value *in;
     pt2_status st = data_input(ctx, node, &in, err);
     if (st) return st;
-    const pt2_arg *a = pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
-    const pt2_tensor *x = &ctx->run->values[a->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
+    const pt2_tensor *x = &ctx->run->values[data_arg(node)->value_id].tensor, *y = &ctx->run->values[node->outputs[0].value_id].tensor;
     if (x->dtype != y->dtype)
         return pt2_lower_fail(node, err, "a cast from %s to %s is not lowered", pt2_dtype_name(x->dtype), pt2_dtype_name(y->dtype));
     return pt2_lower_alias(ctx, node, in, err);
@@ -203,12 +207,13 @@ static int bound_holds(const pt2_graph *graph, const pt2_node *node, int self_va
 /* The bounds of a slice of a dynamic axis that the lowering takes from the example's values:
  * each must be one RETURNN has (bound_holds). */
 static pt2_status check_dynamic_bounds(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
-                                       int self_value, int axis, const char *start, const char *end,
-                                       const char *end_second, pt2_error *err) {
+                                       int axis, const char *start, const char *end, const char *end_second,
+                                       pt2_error *err) {
     char why[400];
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_STATIC) return PT2_OK;
-    if ((start && !bound_holds(ctx->graph, node, self_value, axis, start, NULL, 0, why, sizeof why)) ||
-        (end && !bound_holds(ctx->graph, node, self_value, axis, end, end_second, 1, why, sizeof why)))
+    int sliced = data_arg(node)->value_id;
+    if ((start && !bound_holds(ctx->graph, node, sliced, axis, start, NULL, 0, why, sizeof why)) ||
+        (end && !bound_holds(ctx->graph, node, sliced, axis, end, end_second, 1, why, sizeof why)))
         return pt2_lower_fail(node, err, "%s", why);
     return PT2_OK;
 }
@@ -282,8 +287,7 @@ static pt2_status input_axis(pt2_lower_context *ctx, const pt2_node *node, const
     if (!st && pt2_node_arg(node, "dim")) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (!st) st = wrap_axis(node, dim, (*in)->rank, axis, err);
     if (st) return st;
-    const pt2_arg *a = pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
-    *size = ctx->run->values[a->value_id].tensor.shape[*axis];
+    *size = ctx->run->values[data_arg(node)->value_id].tensor.shape[*axis];
     return PT2_OK;
 }
 
@@ -294,7 +298,7 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     const pt2_lowered_value *in;
     int axis, present;
     int64_t n, start = 0, end = INT64_MAX, step = 1;
-    slice_bounds b;
+    slice_bounds b = {0};
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
     if (!st && !present) start = 0;
@@ -302,7 +306,7 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     if (!st && !present) end = INT64_MAX;
     if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
-    if (!st) st = check_dynamic_bounds(ctx, node, in, self->value_id, axis, arg_is_symbolic(node, "start") ? "start" : NULL,
+    if (!st) st = check_dynamic_bounds(ctx, node, in, axis, arg_is_symbolic(node, "start") ? "start" : NULL,
                                        b.has_end && arg_is_symbolic(node, "end") ? "end" : NULL, NULL, err);
     return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
 }
@@ -311,7 +315,7 @@ static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2
     const pt2_lowered_value *in;
     int axis;
     int64_t n, start, length;
-    slice_bounds b;
+    slice_bounds b = {0};
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st) st = pt2_op_int(ctx->run, node, "start", &start, err);
     if (!st) st = pt2_op_int(ctx->run, node, "length", &length, err);
@@ -321,9 +325,7 @@ static pt2_status lower_narrow(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (start < 0) start += n;
     int symbolic = arg_is_symbolic(node, "length") || arg_is_symbolic(node, "start");
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, start + length, symbolic, 1, &b, err);
-    const pt2_arg *self = pt2_node_arg(node, "input") ? pt2_node_arg(node, "input") : pt2_node_arg(node, "self");
-    if (!st && symbolic)
-        st = check_dynamic_bounds(ctx, node, in, self->value_id, axis, "start", b.has_end ? "start" : NULL, "length", err);
+    if (!st && symbolic) st = check_dynamic_bounds(ctx, node, in, axis, "start", b.has_end ? "start" : NULL, "length", err);
     return st ? st : slice_layer(ctx, node, in, axis, &b, -1, err);
 }
 

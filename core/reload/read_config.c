@@ -405,8 +405,15 @@ static pt2_status run_layer(pt2_reload_values *v, const pt2_rt_net *net, size_t 
     pt2_rt_tensor inputs[PT2_RT_MAX_FROM], result;
     for (size_t s = 0; s < layer->num_from; s++) {
         size_t source = v->sources[i * PT2_RT_MAX_FROM + s];
-        if (source == SIZE_MAX) inputs[s] = (pt2_rt_tensor){*input, net->input};
+        if (source == SIZE_MAX) inputs[s] = (pt2_rt_tensor){*input, net->input, 0};
         else inputs[s] = v->outputs[source];
+        /* Data no later layer reads and no other source of this one shares may take the result. */
+        size_t holder = source == SIZE_MAX ? SIZE_MAX : v->holder[source];
+        inputs[s].writable = holder != SIZE_MAX && v->last_use[holder] == i;
+        for (size_t t = 0; t < layer->num_from && inputs[s].writable; t++) {
+            size_t other = v->sources[i * PT2_RT_MAX_FROM + t];
+            if (t != s && other != SIZE_MAX && v->holder[other] == holder) inputs[s].writable = 0;
+        }
     }
     pt2_status st = pt2_rt_compute_layer(&v->scratch, net, layer, inputs, layer->num_from, &result, err);
     /* An output of its own in the scratch arena (not a view of a source or a parameter; dense, in
@@ -447,6 +454,22 @@ static pt2_status result_dims(const pt2_rt_net *net, const pt2_reloaded_output *
     return PT2_OK;
 }
 
+/* Result k, layer i's output, in PyTorch's order of axes: a view of the layer's data, whose block
+ * moves to `arena` before the run's values go (or is there already, for an earlier result of the
+ * same data; the input outlives the run), not a copy in another layout beside it; a copy only when
+ * the data is no block of its own (a small value in a shared chunk). */
+static pt2_status keep_result(pt2_arena *arena, pt2_reload_values *v, size_t i, int rank, const int *dims, pt2_tensor *out,
+                              size_t k, pt2_error *err) {
+    const pt2_rt_tensor *value = &v->outputs[i];
+    size_t holder = v->holder[i];
+    pt2_status st = pt2_rt_strided_view(value, rank, dims, &out[k], err);
+    if (st || holder == SIZE_MAX) return st;
+    for (size_t j = 0; j < k; j++)
+        if (out[j].storage == value->tensor.storage) return PT2_OK;
+    if (pt2_arena_adopt(arena, &v->value_arenas[holder], value->tensor.storage)) return PT2_OK;
+    return pt2_rt_transpose_to(arena, value, rank, dims, &out[k], err);
+}
+
 /* Runs the network, giving results [first, first + count) of reloaded->outputs. */
 static pt2_status run_results(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, size_t first,
                               size_t count, pt2_tensor *out, pt2_error *err) {
@@ -467,8 +490,8 @@ static pt2_status run_results(pt2_arena *arena, const pt2_reloaded_net *reloaded
     pt2_status st = reload_values_init(arena, net, (size_t)(layers[0] - net->layers), &values, err);
     for (size_t k = 1; k < count && !st; k++) values.last_use[layers[k] - net->layers] = SIZE_MAX; /* kept to the end too */
     for (size_t i = 0; i < net->num_layers && !st; i++) st = run_layer(&values, net, i, input, err);
-    for (size_t k = 0; k < count && !st; k++)
-        st = pt2_rt_transpose_to(arena, &values.outputs[layers[k] - net->layers], layers[k]->shape.rank, dims[k], &out[k], err);
+    for (size_t k = 0; k < count && !st; k++) st = keep_result(arena, &values, (size_t)(layers[k] - net->layers),
+                                                               layers[k]->shape.rank, dims[k], out, k, err);
     reload_values_free(&values, net->num_layers);
     return st;
 }

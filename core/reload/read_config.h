@@ -28,7 +28,8 @@ pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json
                           pt2_error *err);
 
 /* Runs the whole network on an input in the extern data's axis order; the output comes back in
- * PyTorch's axis order (by the output axis descriptions). */
+ * PyTorch's axis order (by the output axis descriptions): a view of the last layer's data in
+ * `arena`, strided where RETURNN's layout is another (pt2_tensor_contiguous makes it dense). */
 pt2_status pt2_reload_run(pt2_arena *arena, const pt2_reloaded_net *reloaded, const pt2_tensor *input, pt2_tensor *out,
                           pt2_error *err);
 /* The same, giving every result (out[reloaded->num_outputs]), each in PyTorch's axis order. */

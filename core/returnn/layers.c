@@ -82,6 +82,7 @@ pt2_status pt2_rt_compute_layer(pt2_arena *arena, const pt2_rt_net *net, const p
     const pt2_rt_layer_class *c = pt2_rt_find_layer_class(layer->layer_class);
     if (!c) return pt2_rt_layer_fail(layer, err, "this layer class is not known to pt2returnn");
     out->shape = layer->shape;
+    out->writable = 0; /* the caller's to say (a run's value at its last reader) */
     return c->compute(arena, net, layer, inputs, num_inputs, &out->tensor, err);
 }
 

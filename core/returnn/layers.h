@@ -13,6 +13,9 @@
 typedef struct pt2_rt_tensor {
     pt2_tensor tensor;
     pt2_rt_shape shape;
+    /* The caller reads the data no more (a run's value at its last reader): a layer may write its
+     * result over it (an elementwise layer on a dense source), so that it costs no second buffer. */
+    int writable;
 } pt2_rt_tensor;
 
 typedef pt2_status (*pt2_rt_infer_fn)(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,

@@ -20,8 +20,6 @@ static pt2_status btf_dims(const pt2_rt_net *net, const pt2_rt_layer *layer, con
     return PT2_OK;
 }
 
-/* use_time_mask: the frames after each sequence's end read as zeros (x is [B, T, F], contiguous,
- * its own copy), so that the conv sees what PyTorch sees on the sequence alone. */
 /* use_time_mask zeroes the frames after each sequence's end; without sequence lengths (one
  * sequence of the full length) there are none. */
 static int masks_sequence_ends(const pt2_rt_net *net, const pt2_rt_layer *layer) {
@@ -218,7 +216,9 @@ static pt2_status conv2d_source(pt2_arena *arena, const pt2_rt_net *net, const p
     }
     *outer_rank = rank;
     order[rank++] = in->shape.feature_dim, order[rank++] = spatial[0], order[rank++] = spatial[1];
-    int masked = pt2_rt_int_option(layer, "use_time_mask", 0);
+    /* Without sequence lengths (the checks and the reload: one sequence of the full length) nothing
+     * is masked, and a copy would add a whole input to the check's memory for nothing. */
+    int masked = masks_sequence_ends(net, layer);
     pt2_status st = masked ? pt2_rt_transpose_to(arena, in, rank, order, x, err) : pt2_rt_view_to(arena, in, rank, order, x, err);
     if (st || !masked) return st;
     int batch_axis = -1;
@@ -249,7 +249,7 @@ static pt2_status conv2d_source(pt2_arena *arena, const pt2_rt_net *net, const p
  * output: a view in the layer's order of dims (other dims, s0, s1, C), not a copy. */
 static pt2_status conv2d_result(const pt2_rt_layer *layer, const int *order, int outer_rank, const pt2_tensor *natural,
                                 pt2_tensor *out, pt2_error *err) {
-    pt2_rt_tensor result = {*natural, layer->shape};
+    pt2_rt_tensor result = {*natural, layer->shape, 0};
     int r = layer->shape.rank;
     result.shape.rank = outer_rank + 3;
     for (int a = 0; a < outer_rank; a++) result.shape.dims[a] = order[a];

@@ -273,7 +273,7 @@ static pt2_status split_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         for (int64_t o = 0; o < outer; o++) memcpy(pp + o * padded * inner, px + o * n * inner, sizeof(float) * (size_t)(n * inner));
         x = p;
     }
-    pt2_rt_tensor source = {x, inputs[0].shape};
+    pt2_rt_tensor source = {x, inputs[0].shape, 0};
     source.shape.rank = rank;
     memcpy(source.shape.dims, order, sizeof(int) * (size_t)rank);
     return reorder_and_reshape(arena, layer, &source, rank, order, sizes, out, err);
@@ -596,7 +596,7 @@ static pt2_status softmax_spatial_compute(pt2_arena *arena, const pt2_rt_net *ne
         for (int64_t i = 0; i < valid; i++) row[i] = log_space ? (float)((double)row[i] - top - log(sum)) : (float)(row[i] / sum);
         for (int64_t i = valid; i < n; i++) row[i] = log_space ? -INFINITY : 0.0f;
     }
-    pt2_rt_tensor result = {x, layer->shape};
+    pt2_rt_tensor result = {x, layer->shape, 0};
     result.shape.rank = rank;
     memcpy(result.shape.dims, order, sizeof(int) * (size_t)rank);
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);

@@ -299,7 +299,7 @@ static pt2_status softmax_compute(pt2_arena *arena, const pt2_rt_layer *layer, c
         for (int64_t i = 0; i < n; i++) total += exp(row[i] - top);
         for (int64_t i = 0; i < n; i++) row[i] = (float)(log_space ? row[i] - top - log(total) : exp(row[i] - top) / total);
     }
-    pt2_rt_tensor result = {x, layer->shape};
+    pt2_rt_tensor result = {x, layer->shape, 0};
     memcpy(result.shape.dims, order, sizeof order);
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
 }
@@ -363,13 +363,13 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
         return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
     /* The input in its memory order: the result in the same order, in one pass (computed in
-     * place when the input had to be copied to be dense). */
+     * place when the input had to be copied to be dense, or may be written over). */
     pt2_tensor x, physical, result;
     int order[PT2_MAX_RANK];
     pt2_status st = pt2_rt_strided_view(&inputs[0], layer->shape.rank, layer->shape.dims, &x, err);
     if (!st) st = pt2_tensor_in_memory_order(arena, &x, order, &physical, err);
     if (st) return st;
-    if (physical.storage != inputs[0].tensor.storage) result = physical;
+    if (physical.storage != inputs[0].tensor.storage || (inputs[0].writable && x.dtype == PT2_DTYPE_FLOAT32)) result = physical;
     else if ((st = pt2_tensor_alloc_uninit(arena, x.dtype, x.rank, physical.shape, &result, err))) return st;
     pt2_tensor_unpermute(&result, order, out);
     const float *src = pt2_tensor_data(&physical);

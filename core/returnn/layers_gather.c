@@ -95,7 +95,7 @@ static pt2_status gather_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = pos.rank - 1; a >= 0; a--) pos_strides[a] = stride, stride *= pos.shape[a];
     /* Computed in the order the sources' axes give, then put in layer->shape's order (the
      * per-layer check passes sources in PyTorch's axis order). */
-    pt2_rt_tensor gathered;
+    pt2_rt_tensor gathered = {0};
     gathered.shape = layer->shape;
     memcpy(gathered.shape.dims, g.dims, sizeof(int) * (size_t)g.rank);
     if ((st = pt2_tensor_alloc(arena, x.dtype, g.rank, sizes, &gathered.tensor, err))) return st;

@@ -125,7 +125,7 @@ static pt2_status feature_norm_compute(pt2_arena *arena, const pt2_rt_net *net, 
         }
     }
     /* Back into the layer's axis order. */
-    pt2_rt_tensor normalized = {x, layer->shape};
+    pt2_rt_tensor normalized = {x, layer->shape, 0};
     memcpy(normalized.shape.dims, order, sizeof order);
     return pt2_rt_transpose_to(arena, &normalized, layer->shape.rank, layer->shape.dims, out, err);
 }

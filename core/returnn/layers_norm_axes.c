@@ -104,7 +104,7 @@ static pt2_status norm_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
             py[flat] = (float)v;
         }
     }
-    pt2_rt_tensor result = {y, *in};
+    pt2_rt_tensor result = {y, *in, 0};
     memcpy(result.shape.dims, order, sizeof(int) * (size_t)rank);
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);
 }

@@ -192,7 +192,7 @@ static pt2_status pool_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
                 po[(o * olen[0] + i) * olen[1] + j] = (float)v;
             }
     }
-    pt2_rt_tensor result = {natural, layer->shape};
+    pt2_rt_tensor result = {natural, layer->shape, 0};
     result.shape.rank = rank;
     memcpy(result.shape.dims, out_order, sizeof(int) * (size_t)rank);
     return pt2_rt_transpose_to(arena, &result, layer->shape.rank, layer->shape.dims, out, err);

@@ -67,7 +67,8 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
     }
     const pt2_lowered_value *map = &lowered->values[value];
     const pt2_tensor *torch = &lowered->run->values[value].tensor;
-    out->tensor = *torch;
+    out->tensor = *torch; /* PyTorch's value, compared later: never written over */
+    out->writable = 0;
     out->shape = map->shape;
     out->shape.dtype = out->tensor.dtype;
     /* Broadcast axes (core/lower/axes.h) are not in the layer: PyTorch's value is constant

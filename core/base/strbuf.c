@@ -51,6 +51,14 @@ void pt2_strbuf_append(pt2_strbuf *sb, const void *bytes, size_t n) {
     sb->data[sb->length] = 0;
 }
 
+void *pt2_strbuf_extend(pt2_strbuf *sb, size_t n) {
+    if (!reserve(sb, n)) return NULL;
+    char *p = sb->data + sb->length;
+    sb->length += n;
+    sb->data[sb->length] = 0;
+    return p;
+}
+
 void pt2_strbuf_puts(pt2_strbuf *sb, const char *s) { pt2_strbuf_append(sb, s, strlen(s)); }
 
 void pt2_strbuf_putc(pt2_strbuf *sb, char c) { pt2_strbuf_append(sb, &c, 1); }

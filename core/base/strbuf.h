@@ -19,6 +19,8 @@ void pt2_strbuf_append(pt2_strbuf *sb, const void *bytes, size_t n);
 /* Room for `extra` more bytes at once: a writer that knows its size (a checkpoint's data) grows
  * the buffer once instead of doubling it (a copy, and up to twice the memory). */
 void pt2_strbuf_reserve(pt2_strbuf *sb, size_t extra);
+/* n more bytes at the end for the caller to write (the length grows by n); NULL when memory failed. */
+void *pt2_strbuf_extend(pt2_strbuf *sb, size_t n);
 void pt2_strbuf_puts(pt2_strbuf *sb, const char *s);
 void pt2_strbuf_putc(pt2_strbuf *sb, char c);
 void pt2_strbuf_printf(pt2_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

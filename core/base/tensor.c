@@ -197,15 +197,18 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
     pt2_tensor t;
     pt2_status st = pt2_tensor_alloc_uninit(arena, in->dtype, in->rank, in->shape, &t, err);
     if (st) return st;
+    pt2_tensor_copy_dense(in, t.storage);
+    *out = t;
+    return PT2_OK;
+}
+
+void pt2_tensor_copy_dense(const pt2_tensor *in, void *storage) {
     size_t elsize = pt2_dtype_size(in->dtype);
     int64_t numel = pt2_tensor_numel(in);
     int64_t index[PT2_MAX_RANK] = {0};
-    if (elsize == 4 && transpose_floats(in, t.storage)) {
-        *out = t;
-        return PT2_OK;
-    }
+    if (elsize == 4 && transpose_floats(in, storage)) return;
     const char *src = in->storage;
-    char *dst = t.storage;
+    char *dst = storage;
     /* Row by row along the last axis: a copy (transposes of large activations) costs a pass
      * over the data, not a pass per element over the index. */
     int last = in->rank - 1;
@@ -225,8 +228,6 @@ pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int alw
             index[i] = 0;
         }
     }
-    *out = t;
-    return PT2_OK;
 }
 
 void pt2_tensor_permute(const pt2_tensor *t, const int *order, pt2_tensor *out) {
@@ -273,6 +274,50 @@ pt2_status pt2_tensor_in_memory_order(pt2_arena *arena, const pt2_tensor *t, int
     }
     for (int a = 0; a < t->rank; a++) order[a] = a;
     return pt2_tensor_contiguous(arena, t, 1, physical, err);
+}
+
+pt2_status pt2_tensor_copy_dense_blocks(pt2_arena *scratch, const pt2_tensor *in, const pt2_block_order *blocks,
+                                        void *storage, pt2_error *err) {
+    if (!blocks || !blocks->count) {
+        pt2_tensor_copy_dense(in, storage);
+        return PT2_OK;
+    }
+    int axis = blocks->axis, count = blocks->count;
+    if (axis < 0 || axis >= in->rank || count > PT2_MAX_BLOCKS || in->shape[axis] % count)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "%d blocks along axis %d of a tensor of rank %d", count, axis, in->rank);
+    int64_t size = in->shape[axis] / count, outer = 1, inner = 1;
+    for (int a = 0; a < axis; a++) outer *= in->shape[a];
+    for (int a = axis + 1; a < in->rank; a++) inner *= in->shape[a];
+    size_t span = (size_t)(size * inner) * pt2_dtype_size(in->dtype);
+    char *dst = storage;
+    /* Block by block: straight into its place when the blocks are the outermost axis; else made
+     * dense first (a tiled transpose for a transposed view) in the scratch, a block at a time,
+     * then each of its outer rows to its place among the blocks. */
+    pt2_arena blocks_scratch;
+    pt2_arena_init_child(&blocks_scratch, scratch);
+    pt2_status st = PT2_OK;
+    for (int b = 0; b < count && !st; b++) {
+        pt2_tensor part = *in, dense;
+        part.shape[axis] = size;
+        part.storage_offset += (int64_t)blocks->order[b] * size * in->strides[axis];
+        if (outer == 1) {
+            pt2_tensor_copy_dense(&part, dst + (size_t)b * span);
+            continue;
+        }
+        if ((st = pt2_tensor_contiguous(&blocks_scratch, &part, 0, &dense, err))) break;
+        const char *src = pt2_tensor_data(&dense);
+        for (int64_t o = 0; o < outer; o++) memcpy(dst + ((size_t)o * (size_t)count + (size_t)b) * span, src + (size_t)o * span, span);
+        pt2_arena_reset(&blocks_scratch);
+    }
+    pt2_arena_free(&blocks_scratch);
+    return st;
+}
+
+pt2_status pt2_tensor_contiguous_blocks(pt2_arena *arena, const pt2_tensor *in, const pt2_block_order *blocks,
+                                        pt2_tensor *out, pt2_error *err) {
+    if (!blocks || !blocks->count) return pt2_tensor_contiguous(arena, in, 0, out, err);
+    pt2_status st = pt2_tensor_alloc_uninit(arena, in->dtype, in->rank, in->shape, out, err);
+    return st ? st : pt2_tensor_copy_dense_blocks(arena, in, blocks, out->storage, err);
 }
 
 void pt2_shape_format(const int64_t *shape, int rank, char *buf, size_t size) {

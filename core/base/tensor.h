@@ -67,6 +67,26 @@ pt2_status pt2_tensor_alloc_uninit(pt2_arena *arena, pt2_dtype dtype, int rank, 
 /* A contiguous copy (or `in` itself when it already is contiguous and `always_copy` is 0). */
 pt2_status pt2_tensor_contiguous(pt2_arena *arena, const pt2_tensor *in, int always_copy, pt2_tensor *out,
                                  pt2_error *err);
+/* in's elements in row-major order into `storage` (numel * element size bytes). */
+void pt2_tensor_copy_dense(const pt2_tensor *in, void *storage);
+
+/* Equal blocks along one axis taken in another order: block b of the tensor meant is block
+ * order[b] of the one held. A weight whose consumer wants its gates in another order (an LSTM's
+ * for RETURNN's NativeLstm2) stays a view of the model's bytes; who needs it dense asks
+ * pt2_tensor_contiguous_blocks for a copy when it needs one. count 0: no reordering. */
+#define PT2_MAX_BLOCKS 8
+typedef struct pt2_block_order {
+    int axis, count;
+    int order[PT2_MAX_BLOCKS];
+} pt2_block_order;
+
+/* The tensor `blocks` makes of `in`, in row-major order into `storage` (pt2_tensor_copy_dense with
+ * the blocks reordered; a block at a time through `scratch` when they are not the outermost axis). */
+pt2_status pt2_tensor_copy_dense_blocks(pt2_arena *scratch, const pt2_tensor *in, const pt2_block_order *blocks,
+                                        void *storage, pt2_error *err);
+/* The same as a new contiguous tensor (or `in` itself without reordering when it is contiguous). */
+pt2_status pt2_tensor_contiguous_blocks(pt2_arena *arena, const pt2_tensor *in, const pt2_block_order *blocks,
+                                        pt2_tensor *out, pt2_error *err);
 
 /* `t` seen in its memory order: *physical has t's axes permuted (its axis k is t's axis
  * order[k]) and is contiguous. That is t itself when t is dense in some order of its axes (a

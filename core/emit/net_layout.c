@@ -100,7 +100,7 @@ const pt2_rt_layer *pt2_layout_reused(const pt2_rt_net *net, const pt2_rt_layer 
     for (size_t p = 0; p < layer->num_params; p++) {
         const pt2_tensor *a = &layer->params[p].value, *b = &twin->params[p].value;
         if (strcmp(layer->params[p].name, twin->params[p].name) || a->storage != b->storage ||
-            a->storage_offset != b->storage_offset || a->rank != b->rank)
+            a->storage_offset != b->storage_offset || a->rank != b->rank || layer->params[p].blocks != twin->params[p].blocks)
             return NULL;
         for (int d = 0; d < a->rank; d++)
             if (a->shape[d] != b->shape[d] || a->strides[d] != b->strides[d]) return NULL;

@@ -381,6 +381,7 @@ pt2_status pt2_emit_checkpoint_variables(pt2_arena *arena, const pt2_rt_net *net
             vars[n].name = pt2_arena_printf(arena, err, "%s%s%s/%s", as_layer ? as_layer : "", as_layer ? "/" : "",
                                             net->layers[i].name, net->layers[i].params[p].name);
             if (!vars[n].name) return err->status;
+            vars[n].blocks = net->layers[i].params[p].blocks;
             vars[n++].tensor = net->layers[i].params[p].value;
         }
     vars[n].name = "global_step";

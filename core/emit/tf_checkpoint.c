@@ -175,7 +175,7 @@ static void put_handle(pt2_strbuf *sb, uint64_t offset, uint64_t size) {
 /* Where a variable's bytes went in the data file. */
 typedef struct placed_variable {
     const pt2_tf_variable *variable;
-    pt2_tensor contiguous;
+    pt2_tensor contiguous; /* its shape and dtype (the entry); the bytes are in the data */
     uint64_t offset, size;
     uint32_t masked_crc;
 } placed_variable;
@@ -209,9 +209,9 @@ pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_va
     /* Data in the caller's order (as TensorFlow's BundleWriter does), index entries sorted by key. */
     placed_variable *sorted = pt2_arena_alloc_array(scratch, count + 1, sizeof *sorted, err);
     if (!sorted) return err->status;
-    /* A variable that is a strided view (a transposed weight) is made contiguous in memory freed
-     * before the next variable: the weights are not held twice besides the data written (kept
-     * blocks of every variable's size would add up to that). */
+    /* Every variable is gathered straight into the data (below); only reordered blocks along an
+     * inner axis go through memory of one block, freed before the next variable. The data's room
+     * is reserved once. */
     size_t total = 0;
     for (size_t i = 0; i < count; i++) {
         size_t bytes;
@@ -237,12 +237,19 @@ pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_va
         }
         placed_variable *p = &sorted[i];
         p->variable = &variables[i];
-        if ((st = pt2_tensor_contiguous(&one_variable, &variables[i].tensor, 0, &p->contiguous, err))) break;
+        /* Written in place at the data's end, a strided view (a transposed weight) or reordered
+         * blocks (an LSTM's gates) gathered straight there: no copy of the variable beside it. */
+        p->contiguous = variables[i].tensor;
+        p->contiguous.storage = NULL; /* only its shape and dtype are read from here on */
         p->size = (uint64_t)pt2_tensor_numel(&p->contiguous) * pt2_dtype_size(p->contiguous.dtype);
         p->offset = data_out->length;
-        pt2_strbuf_append(data_out, pt2_tensor_data(&p->contiguous), (size_t)p->size);
-        p->masked_crc = pt2_crc32c_mask(pt2_crc32c(pt2_tensor_data(&p->contiguous), (size_t)p->size));
-        p->contiguous.storage = NULL; /* only its shape and dtype are read from here on */
+        char *bytes = pt2_strbuf_extend(data_out, (size_t)p->size);
+        if (!bytes) {
+            st = pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing checkpoint variable '%s'", variables[i].name);
+            break;
+        }
+        if ((st = pt2_tensor_copy_dense_blocks(&one_variable, &variables[i].tensor, variables[i].blocks, bytes, err))) break;
+        p->masked_crc = pt2_crc32c_mask(pt2_crc32c(bytes, (size_t)p->size));
         if (owner && peak && root_used(owner) + data_out->length > *peak) *peak = root_used(owner) + data_out->length;
         if (owner && variables[i].tensor.storage && !storage_read_later(variables, i, count))
             pt2_arena_release(owner, variables[i].tensor.storage);

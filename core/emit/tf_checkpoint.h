@@ -15,6 +15,7 @@
 typedef struct pt2_tf_variable {
     const char *name; /* e.g. "conv1/W", "global_step" */
     pt2_tensor tensor;
+    const pt2_block_order *blocks; /* NULL, or the order of tensor's blocks to write (see tensor.h) */
 } pt2_tf_variable;
 
 /* Keys are sorted bytewise; tensors are written C-contiguous whatever their strides.

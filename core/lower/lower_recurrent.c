@@ -6,7 +6,10 @@
  *   W    = reorder(weight_ih).T   [in, 4H]
  *   W_re = reorder(weight_hh).T   [H, 4H]
  *   b    = reorder(bias_ih + bias_hh)
- * where reorder takes PyTorch's gate blocks (i, f, g, o) to NativeLSTM2's (g, i, f, o). The
+ * where reorder takes PyTorch's gate blocks (i, f, g, o) to NativeLSTM2's (g, i, f, o). W and
+ * W_re are views of PyTorch's weights (transposed, with the block order native_lstm2_gates), not
+ * copies: the model file holds them once, and whoever needs them dense (a check running the layer,
+ * the checkpoint writer) makes a copy of one at a time. The
  * backward direction is `direction: -1` (RETURNN reverses each sequence within its own length,
  * as a packed PyTorch sequence would), and the two directions are joined along the feature axis
  * by a `copy` from [forward, backward], PyTorch's order. Stacked layers feed each other.
@@ -55,27 +58,30 @@ static int all_zero(const pt2_tensor *t) {
     return 1;
 }
 
-/* PyTorch's gate blocks (i, f, g, o) of `m` [4H, k] (or [4H]) in NativeLSTM2's order (g, i, f, o),
- * transposed to [k, 4H] for a matrix. `add` (same shape, or NULL) is added first. */
-static pt2_status native_lstm2_layout(pt2_arena *arena, const pt2_tensor *m, const pt2_tensor *add, int64_t hidden,
-                                      pt2_tensor *out, pt2_error *err) {
-    static const int from_block[4] = {2, 0, 1, 3};
-    int64_t k = m->rank == 2 ? m->shape[1] : 1;
-    int64_t shape[2] = {k, 4 * hidden};
-    pt2_status st = m->rank == 2 ? pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, 2, shape, out, err)
-                                 : pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, 1, shape + 1, out, err);
+/* NativeLSTM2's gate blocks (g, i, f, o) are PyTorch's (i, f, g, o) 2, 0, 1 and 3, along the
+ * 4H columns of its [k, 4H] weights. */
+static const pt2_block_order native_lstm2_gates = {1, 4, {2, 0, 1, 3}};
+
+/* PyTorch's weight [4H, k] seen as [k, 4H]: the transposed view native_lstm2_gates reorders. */
+static pt2_tensor transposed(const pt2_tensor *m) {
+    pt2_tensor t = *m;
+    t.shape[0] = m->shape[1], t.strides[0] = m->strides[1];
+    t.shape[1] = m->shape[0], t.strides[1] = m->strides[0];
+    return t;
+}
+
+/* bias_ih + bias_hh ([4H] each) in NativeLSTM2's gate order: a new vector (a sum, not a view). */
+static pt2_status native_lstm2_bias(pt2_arena *arena, const pt2_tensor *b_ih, const pt2_tensor *b_hh, int64_t hidden,
+                                    pt2_tensor *out, pt2_error *err) {
+    int64_t n = 4 * hidden;
+    pt2_status st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, 1, &n, out, err);
     if (st) return st;
-    const float *src = pt2_tensor_data(m), *extra = add ? pt2_tensor_data(add) : NULL;
+    const float *x = pt2_tensor_data(b_ih), *y = pt2_tensor_data(b_hh);
     float *dst = pt2_tensor_data(out);
-    /* in tiles of 16 x 16, so that neither side is walked a whole column at a stride */
-    enum { TILE = 16 };
-    for (int64_t r0 = 0; r0 < 4 * hidden; r0 += TILE)
-        for (int64_t c0 = 0; c0 < k; c0 += TILE)
-            for (int64_t column = r0; column < r0 + TILE && column < 4 * hidden; column++) {
-                int64_t block = column / hidden, j = column % hidden, row = from_block[block] * hidden + j;
-                for (int64_t c = c0; c < c0 + TILE && c < k; c++)
-                    dst[c * 4 * hidden + column] = src[row * k + c] + (extra ? extra[row * k + c] : 0.0f);
-            }
+    for (int64_t column = 0; column < n; column++) {
+        int64_t row = native_lstm2_gates.order[column / hidden] * hidden + column % hidden;
+        dst[column] = x[row] + y[row];
+    }
     return PT2_OK;
 }
 
@@ -293,12 +299,10 @@ static pt2_status projected_lstm_unit(pt2_lower_context *ctx, pt2_rt_layer *rec,
 
 static pt2_status native_lstm2_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, const pt2_tensor *p, int has_biases,
                                     int64_t hidden, pt2_error *err) {
-    pt2_tensor w, w_re, b;
-    pt2_status st = native_lstm2_layout(ctx->arena, &p[0], NULL, hidden, &w, err);
-    if (!st) st = native_lstm2_layout(ctx->arena, &p[1], NULL, hidden, &w_re, err);
-    if (st) return st;
+    pt2_tensor w = transposed(&p[0]), w_re = transposed(&p[1]), b;
+    pt2_status st = PT2_OK;
     if (has_biases) {
-        st = native_lstm2_layout(ctx->arena, &p[2], &p[3], hidden, &b, err);
+        st = native_lstm2_bias(ctx->arena, &p[2], &p[3], hidden, &b, err);
     } else {
         int64_t n = 4 * hidden;
         if (!(st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 1, &n, &b, err)))
@@ -306,8 +310,8 @@ static pt2_status native_lstm2_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, c
     }
     if (!st) st = pt2_rt_set_string(rec, "unit", "nativelstm2", err);
     if (!st) st = pt2_rt_set_int(rec, "n_out", hidden, err);
-    if (!st) st = pt2_rt_add_param(rec, "rec/W", &w, err);
-    if (!st) st = pt2_rt_add_param(rec, "rec/W_re", &w_re, err);
+    if (!st) st = pt2_rt_add_param_blocks(rec, "rec/W", &w, &native_lstm2_gates, err);
+    if (!st) st = pt2_rt_add_param_blocks(rec, "rec/W_re", &w_re, &native_lstm2_gates, err);
     if (!st) st = pt2_rt_add_param(rec, "rec/b", &b, err);
     return st;
 }

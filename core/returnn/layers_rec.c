@@ -321,15 +321,31 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     for (int a = 1; a < rank - 1; a++) batch *= x.shape[a];
     int64_t n = pt2_rt_int_option(layer, "n_out", -1), backward = pt2_rt_int_option(layer, "direction", 1) < 0;
     if (has_dict_unit(layer)) return run_dict_unit(arena, net, layer, dims, &x, backward, out, err);
-    const pt2_tensor *w = pt2_rt_get_param(layer, "rec/W"), *w_re = pt2_rt_get_param(layer, "rec/W_re"),
+    const pt2_rt_param *w_param = pt2_rt_find_param(layer, "rec/W"), *w_re_param = pt2_rt_find_param(layer, "rec/W_re");
+    const pt2_tensor *w = w_param ? &w_param->value : NULL, *w_re = w_re_param ? &w_re_param->value : NULL,
                      *b = pt2_rt_get_param(layer, "rec/b");
     if (!w || !w_re || !b || w->rank != 2 || w->shape[0] != n_in || w->shape[1] != 4 * n || w_re->rank != 2 ||
         w_re->shape[0] != n || w_re->shape[1] != 4 * n || b->rank != 1 || b->shape[0] != 4 * n)
         return pt2_rt_layer_fail(layer, err, "expected variables rec/W [%lld, %lld], rec/W_re [%lld, %lld], rec/b [%lld]",
                                  (long long)n_in, (long long)(4 * n), (long long)n, (long long)(4 * n), (long long)(4 * n));
-    pt2_tensor wc, wrc, bc;
-    if ((st = pt2_tensor_contiguous(arena, w, 0, &wc, err)) || (st = pt2_tensor_contiguous(arena, w_re, 0, &wrc, err)) ||
-        (st = pt2_tensor_contiguous(arena, b, 0, &bc, err)))
+    if (w->dtype != PT2_DTYPE_FLOAT32 || w_re->dtype != PT2_DTYPE_FLOAT32 || b->dtype != PT2_DTYPE_FLOAT32)
+        return pt2_rt_layer_fail(layer, err, "expected float32 variables");
+    /* The lowering's W and W_re are views of PyTorch's weights, their gate blocks in PyTorch's
+     * order (param->blocks); the reload's are dense in NativeLstm2's. W is read where it lies, a
+     * block at a time (below); W_re turned once, each gate's recurrent weights a row in
+     * NativeLstm2's order: [4n, n], W_re's transpose with the blocks along its rows. */
+    pt2_tensor bc, w_re_t, recurrent;
+    pt2_block_order rows_order;
+    const pt2_block_order *rows_blocks = NULL;
+    if (w_re_param->blocks) {
+        rows_order = *w_re_param->blocks;
+        rows_order.axis = 1 - rows_order.axis;
+        rows_blocks = &rows_order;
+    }
+    static const int swap[2] = {1, 0};
+    pt2_tensor_permute(w_re, swap, &w_re_t);
+    if ((st = pt2_tensor_contiguous(arena, b, 0, &bc, err)) ||
+        (st = pt2_tensor_contiguous_blocks(arena, &w_re_t, rows_blocks, &recurrent, err)))
         return st;
     int64_t sizes[PT2_MAX_RANK];
     memcpy(sizes, x.shape, sizeof(int64_t) * (size_t)rank);
@@ -340,11 +356,8 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     /* a sequence's input projections x W + b, all its frames at once */
     float *projected = pt2_arena_alloc_array(arena, (size_t)(steps * 4 * n) + 1, sizeof(float), err);
     float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    /* W_re [n, 4n] transposed once: each gate's recurrent weights a row */
-    float *recurrent_rows = pt2_arena_alloc_array(arena, (size_t)(4 * n * n) + 1, sizeof(float), err);
-    if (!gates || !state || !projected || !scratch || !recurrent_rows) return err->status;
-    const float *xs = pt2_tensor_data(&x), *W = pt2_tensor_data(&wc), *W_re = pt2_tensor_data(&wrc),
-                *bias = pt2_tensor_data(&bc);
+    if (!gates || !state || !projected || !scratch) return err->status;
+    const float *xs = pt2_tensor_data(&x), *recurrent_rows = pt2_tensor_data(&recurrent), *bias = pt2_tensor_data(&bc);
     float *y = pt2_tensor_data(out);
     /* initial_state {"c": "var", "h": "var"}: the variables rec/initial_c and rec/initial_h for
      * every sequence; zeros without them */
@@ -356,7 +369,6 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
         return st;
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
-    pt2_transpose_matrix(W_re, n, 4 * n, 4 * n, recurrent_rows);
     /* Each sequence on its own, within its length (the frames after its end: zeros). As
      * NativeLstm2: x W + b for every frame in one product (the frames of this sequence read where
      * they lie, batch entries apart), then per step the recurrent product h_prev W_re, a dot of
@@ -364,8 +376,16 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     for (int64_t bi = 0; bi < batch; bi++) {
         int64_t length = entry_length(net, dims, x.shape, rank - 1, 0, bi);
         for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);
-        pt2_matrix_view frames = {xs + bi * n_in, batch * n_in, 1}, input_weights = {W, 4 * n, 1};
-        if (length > 0) pt2_gemm_matrix_bias(length, 4 * n, n_in, frames, input_weights, projected, 4 * n, NULL, bias, scratch);
+        pt2_matrix_view frames = {xs + bi * n_in, batch * n_in, 1};
+        /* One product per gate block, each of W's columns of that gate where they lie: each
+         * element is the same sum as in one product of all 4n columns (blocks of columns only
+         * group the outputs), so the same bits. */
+        for (int g = 0; g < 4 && length > 0; g++) {
+            int64_t block = w_param->blocks ? w_param->blocks->order[g] : g;
+            pt2_matrix_view gate_weights = {(const float *)pt2_tensor_data(w) + block * n * w->strides[1], w->strides[0],
+                                            w->strides[1]};
+            pt2_gemm_matrix_bias(length, n, n_in, frames, gate_weights, projected + g * n, 4 * n, NULL, bias + g * n, scratch);
+        }
         for (int64_t step = 0; step < length; step++) {
             int64_t t = backward ? length - 1 - step : step;
             int64_t t_prev = backward ? t + 1 : t - 1;

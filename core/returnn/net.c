@@ -293,12 +293,19 @@ pt2_status pt2_rt_set_string_list(pt2_arena *arena, pt2_rt_layer *layer, const c
     return st;
 }
 
-pt2_status pt2_rt_add_param(pt2_rt_layer *layer, const char *name, const pt2_tensor *value, pt2_error *err) {
+pt2_status pt2_rt_add_param_blocks(pt2_rt_layer *layer, const char *name, const pt2_tensor *value,
+                                   const pt2_block_order *blocks, pt2_error *err) {
     if (layer->num_params == PT2_RT_MAX_PARAMS)
         return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' has too many parameters", layer->name);
-    layer->params[layer->num_params].name = name;
-    layer->params[layer->num_params++].value = *value;
+    pt2_rt_param *param = &layer->params[layer->num_params++];
+    param->name = name;
+    param->value = *value;
+    param->blocks = blocks && blocks->count ? blocks : NULL;
     return PT2_OK;
+}
+
+pt2_status pt2_rt_add_param(pt2_rt_layer *layer, const char *name, const pt2_tensor *value, pt2_error *err) {
+    return pt2_rt_add_param_blocks(layer, name, value, NULL, err);
 }
 
 pt2_status pt2_rt_add_from(pt2_rt_layer *layer, const char *source, int graph_value, pt2_error *err) {
@@ -341,8 +348,13 @@ const char *pt2_rt_local_name(const char *layer_name) {
     return slash ? slash + 1 : layer_name;
 }
 
-const pt2_tensor *pt2_rt_get_param(const pt2_rt_layer *layer, const char *name) {
+const pt2_rt_param *pt2_rt_find_param(const pt2_rt_layer *layer, const char *name) {
     for (size_t i = 0; i < layer->num_params; i++)
-        if (!strcmp(layer->params[i].name, name)) return &layer->params[i].value;
+        if (!strcmp(layer->params[i].name, name)) return &layer->params[i];
     return NULL;
+}
+
+const pt2_tensor *pt2_rt_get_param(const pt2_rt_layer *layer, const char *name) {
+    const pt2_rt_param *param = pt2_rt_find_param(layer, name);
+    return param ? &param->value : NULL;
 }

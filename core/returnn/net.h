@@ -66,7 +66,10 @@ typedef struct pt2_rt_option {
 
 typedef struct pt2_rt_param {
     const char *name; /* the variable's name inside the layer's scope, e.g. "W", "bias" */
-    pt2_tensor value; /* in RETURNN's layout */
+    pt2_tensor value; /* in RETURNN's layout, or with its blocks in another order: */
+    /* NULL, or how value's blocks are reordered to give RETURNN's layout (a view of PyTorch's
+     * LSTM weight for NativeLstm2's gate order: pt2_tensor_contiguous_blocks makes the copy) */
+    const pt2_block_order *blocks;
 } pt2_rt_param;
 
 #define PT2_RT_MAX_OPTIONS 20
@@ -167,6 +170,9 @@ pt2_status pt2_rt_set_string_list(pt2_arena *arena, pt2_rt_layer *layer, const c
 /* Sets any value (used by the config reader). */
 pt2_status pt2_rt_set_value(pt2_rt_layer *layer, const char *key, const pt2_rt_value *value, pt2_error *err);
 pt2_status pt2_rt_add_param(pt2_rt_layer *layer, const char *name, const pt2_tensor *value, pt2_error *err);
+/* The same for a value whose blocks `blocks` (static, or living as long as the net) reorders. */
+pt2_status pt2_rt_add_param_blocks(pt2_rt_layer *layer, const char *name, const pt2_tensor *value,
+                                   const pt2_block_order *blocks, pt2_error *err);
 pt2_status pt2_rt_add_from(pt2_rt_layer *layer, const char *source, int graph_value, pt2_error *err);
 
 /* Option readers for the layer classes; `fallback` when absent. Lists of one int read as that int. */
@@ -175,6 +181,8 @@ int64_t pt2_rt_int_option(const pt2_rt_layer *layer, const char *key, int64_t fa
 double pt2_rt_float_option(const pt2_rt_layer *layer, const char *key, double fallback);
 const char *pt2_rt_string_option(const pt2_rt_layer *layer, const char *key, const char *fallback);
 const pt2_tensor *pt2_rt_get_param(const pt2_rt_layer *layer, const char *name);
+/* The whole parameter (its value and block order); NULL when the layer has none of that name. */
+const pt2_rt_param *pt2_rt_find_param(const pt2_rt_layer *layer, const char *name);
 /* A layer's name inside its subnetwork ("c" of "a/b/c"), as RETURNN's layer.name. */
 const char *pt2_rt_local_name(const char *layer_name);
 

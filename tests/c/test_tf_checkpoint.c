@@ -52,6 +52,46 @@ static uint32_t crc_bitwise(uint32_t polynomial, const uint8_t *p, size_t n) {
     return ~crc;
 }
 
+/* A weight [G*H, K] (PyTorch's layout of an LSTM's gates) written as a transposed view with its
+ * gate blocks reordered (pt2_block_order, as the LSTM lowering hands NativeLstm2's W to the
+ * writer): the checkpoint holds [K, G*H] with column g*H + j = row order[g]*H + j of the weight.
+ * Also the blocks along the outer axis (the weight itself reordered by rows). */
+static void test_reordered_blocks(pt2_arena *arena) {
+    enum { G = 4, H = 3, K = 5 };
+    static float weight[G * H][K];
+    for (int r = 0; r < G * H; r++)
+        for (int k = 0; k < K; k++) weight[r][k] = (float)(100 * r + k);
+    static const pt2_block_order columns = {1, G, {2, 0, 1, 3}}, rows = {0, G, {2, 0, 1, 3}};
+    int64_t shape[2] = {G * H, K};
+    pt2_tensor w = make(PT2_DTYPE_FLOAT32, 2, shape, weight), wt = w;
+    wt.shape[0] = K, wt.shape[1] = G * H, wt.strides[0] = 1, wt.strides[1] = K;
+    pt2_tf_variable vars[2] = {{"rec/W", wt, &columns}, {"rows/W", w, &rows}};
+    pt2_strbuf index, data;
+    pt2_strbuf_init(&index);
+    pt2_strbuf_init(&data);
+    pt2_error err;
+    pt2_error_clear(&err);
+    CHECK(pt2_tf_checkpoint_write(arena, vars, 2, &index, &data, &err) == PT2_OK, err.message);
+    pt2_tf_variable *read = NULL;
+    size_t count = 0;
+    CHECK(pt2_tf_checkpoint_read(arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, "t",
+                                 &read, &count, &err) == PT2_OK && count == 2, "reordered blocks read back");
+    int wrong = 0;
+    for (size_t v = 0; v < count; v++) {
+        const float *got = (const float *)read[v].tensor.storage + read[v].tensor.storage_offset;
+        int by_columns = !strcmp(read[v].name, "rec/W");
+        CHECK(read[v].tensor.shape[0] == (by_columns ? K : G * H), "reordered variable's shape");
+        for (int a = 0; a < G * H; a++)
+            for (int k = 0; k < K; k++) {
+                float want = weight[columns.order[a / H] * H + a % H][k];
+                wrong += (by_columns ? got[k * G * H + a] : got[a * K + k]) != want;
+            }
+    }
+    CHECK(wrong == 0, "each block where its order puts it, along the columns and along the rows");
+    pt2_strbuf_free(&index);
+    pt2_strbuf_free(&data);
+}
+
 int main(void) {
     static uint8_t noise[4096];
     uint32_t state = 12345;
@@ -87,9 +127,9 @@ int main(void) {
     float w[4] = {1, 2, 3, 4}, b[2] = {0.5f, -0.5f};
     int64_t shape_w[2] = {2, 2}, shape_b[1] = {2};
     /* The worked example lays the data out in key order; data follows the caller's order. */
-    pt2_tf_variable vars[3] = {{"global_step", make(PT2_DTYPE_INT64, 0, NULL, &step)},
-                               {"lin/W", make(PT2_DTYPE_FLOAT32, 2, shape_w, w)},
-                               {"lin/b", make(PT2_DTYPE_FLOAT32, 1, shape_b, b)}};
+    pt2_tf_variable vars[3] = {{"global_step", make(PT2_DTYPE_INT64, 0, NULL, &step), NULL},
+                               {"lin/W", make(PT2_DTYPE_FLOAT32, 2, shape_w, w), NULL},
+                               {"lin/b", make(PT2_DTYPE_FLOAT32, 1, shape_b, b), NULL}};
     pt2_strbuf index, data;
     pt2_strbuf_init(&index);
     pt2_strbuf_init(&data);
@@ -172,10 +212,10 @@ int main(void) {
         static float elsewhere[64];
         for (int i = 0; i < 64; i++) elsewhere[i] = (float)(3 * i);
         int64_t n_shape[1] = {N}, half_shape[1] = {N / 2}, shape64b[1] = {64};
-        pt2_tf_variable vars4[4] = {{"a/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, first)},
-                                    {"b/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, second)},
-                                    {"c/W", make(PT2_DTYPE_FLOAT32, 1, half_shape, first)}, /* first's again */
-                                    {"d/W", make(PT2_DTYPE_FLOAT32, 1, shape64b, elsewhere)}};
+        pt2_tf_variable vars4[4] = {{"a/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, first), NULL},
+                                    {"b/W", make(PT2_DTYPE_FLOAT32, 1, n_shape, second), NULL},
+                                    {"c/W", make(PT2_DTYPE_FLOAT32, 1, half_shape, first), NULL}, /* first's again */
+                                    {"d/W", make(PT2_DTYPE_FLOAT32, 1, shape64b, elsewhere), NULL}};
         vars4[2].tensor.storage_offset = N / 2; /* its second half */
         pt2_strbuf plain_index, plain_data, index4, data4;
         pt2_strbuf_init(&plain_index), pt2_strbuf_init(&plain_data), pt2_strbuf_init(&index4), pt2_strbuf_init(&data4);
@@ -200,6 +240,7 @@ int main(void) {
     pt2_strbuf_free(&data2);
     pt2_strbuf_free(&index3);
     pt2_strbuf_free(&data3);
+    test_reordered_blocks(&arena);
     pt2_arena_free(&arena);
     if (!failures) printf("tf_checkpoint: all passed\n");
     return failures != 0;

@@ -20,7 +20,7 @@ typedef struct tool_state {
 } tool_state;
 
 static int write_checkpoint(tool_state *s, const char *prefix, int pair_count, char **pairs) {
-    pt2_tf_variable vars[MAX_VARIABLES];
+    pt2_tf_variable vars[MAX_VARIABLES] = {0};
     size_t count = 0;
     if (pair_count > MAX_VARIABLES) {
         fprintf(stderr, "tool_tf_checkpoint: at most %d variables, got %d\n", MAX_VARIABLES, pair_count);

@@ -330,6 +330,9 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
                                  (long long)n_in, (long long)(4 * n), (long long)n, (long long)(4 * n), (long long)(4 * n));
     if (w->dtype != PT2_DTYPE_FLOAT32 || w_re->dtype != PT2_DTYPE_FLOAT32 || b->dtype != PT2_DTYPE_FLOAT32)
         return pt2_rt_layer_fail(layer, err, "expected float32 variables");
+    for (const pt2_rt_param *gated = w_param; gated; gated = gated == w_param ? w_re_param : NULL)
+        if (gated->blocks && (gated->blocks->axis != 1 || gated->blocks->count != 4))
+            return pt2_rt_layer_fail(layer, err, "%s: the gates' order must be 4 blocks of the columns", gated->name);
     /* The lowering's W and W_re are views of PyTorch's weights, their gate blocks in PyTorch's
      * order (param->blocks); the reload's are dense in NativeLstm2's. W is read where it lies, a
      * block at a time (below); W_re turned once, each gate's recurrent weights a row in
@@ -370,9 +373,9 @@ static pt2_status rec_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     for (int64_t bi = 0; bi < batch; bi++)
         for (int64_t j = 0; j < n; j++) state[bi * 2 * n + j] = initial_c ? ((const float *)pt2_tensor_data(&c0))[j] : 0.0f;
     /* Each sequence on its own, within its length (the frames after its end: zeros). As
-     * NativeLstm2: x W + b for every frame in one product (the frames of this sequence read where
-     * they lie, batch entries apart), then per step the recurrent product h_prev W_re, a dot of
-     * h_prev with each gate's row, in float32. */
+     * NativeLstm2: x W + b for every frame in one product per gate (the frames of this sequence
+     * read where they lie, batch entries apart), then per step the recurrent product h_prev W_re,
+     * a dot of h_prev with each gate's row, in float32. */
     for (int64_t bi = 0; bi < batch; bi++) {
         int64_t length = entry_length(net, dims, x.shape, rank - 1, 0, bi);
         for (int64_t t = length; t < steps; t++) memset(y + (t * batch + bi) * n, 0, sizeof(float) * (size_t)n);

@@ -41,6 +41,15 @@ int pt2_cli_usage_error(const char *command, const char *fmt, ...) {
 
 static void unmap_file(void *data, size_t size) { munmap(data, size); }
 
+/* The whole pages inside [data, data + size) of a mapped file dropped from the process (a read
+ * after would fetch them from the file again): a weight the checkpoint holds now. */
+static size_t drop_pages(void *data, size_t size) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), from = (uintptr_t)data, to = from + size;
+    from = (from + page - 1) / page * page, to = to / page * page;
+    if (to <= from || madvise((void *)from, to - from, MADV_DONTNEED) != 0) return 0;
+    return to - from;
+}
+
 /* A large file mapped read-only instead of read: its pages come from the page cache as they are,
  * where reading would copy them into fresh memory, which costs a page fault per page first (up
  * to a tenth of converting a small model). Nothing writes into a file's bytes (a write would
@@ -51,7 +60,7 @@ static const uint8_t *map_file(pt2_arena *arena, FILE *f, size_t size) {
     void *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
     if (data == MAP_FAILED) return NULL;
     pt2_error over_limit;
-    if (!pt2_arena_take(arena, data, size, unmap_file, &over_limit)) {
+    if (!pt2_arena_take(arena, data, size, unmap_file, drop_pages, &over_limit)) {
         munmap(data, size);
         return NULL; /* reading it then fails as it would have, with that error */
     }

@@ -24,6 +24,8 @@ struct pt2_arena_block {
      * `give_back` returns them when the arena frees the block */
     void *external;
     void (*give_back)(void *data, size_t size);
+    size_t (*give_back_part)(void *data, size_t size);
+    size_t given_back; /* of external's bytes, given back by parts already (counted out) */
     /* data follows, ALIGN-aligned */
 };
 
@@ -69,7 +71,7 @@ void pt2_arena_reset(pt2_arena *arena) {
         pt2_arena_block *b = arena->head;
         arena->head = b->next;
         if (b->external) { /* not memory to reuse: given back */
-            for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= b->size + header_size();
+            for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= b->size - b->given_back + header_size();
             free_block(b);
             continue;
         }
@@ -103,7 +105,7 @@ static int may_take(pt2_arena *arena, size_t size, size_t total, pt2_error *err)
 static void count_taken(pt2_arena *arena, size_t total);
 
 int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(void *data, size_t size),
-                   pt2_error *err) {
+                   size_t (*give_back_part)(void *data, size_t size), pt2_error *err) {
     /* A header of its own that counts the memory's bytes (the limit and the reader bound hold);
      * the memory itself stays where it is. */
     size_t total;
@@ -117,6 +119,7 @@ int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(
     b->size = b->used = size;
     b->external = data;
     b->give_back = give_back;
+    b->give_back_part = give_back_part;
     b->serial = arena->next_serial++;
     b->next = arena->head ? arena->head->next : NULL; /* behind the current chunk, as a big block goes */
     if (arena->head) arena->head->next = b;
@@ -128,10 +131,23 @@ int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(
 /* A block of its own: one large allocation fills it (chunks hold many small ones). */
 static int is_own_block(const pt2_arena_block *b) { return b->own; }
 
+size_t pt2_arena_release_part(pt2_arena *arena, const void *p, size_t size) {
+    for (pt2_arena_block *b = arena->head; b; b = b->next) {
+        uintptr_t start = (uintptr_t)b->external, at = (uintptr_t)p; /* addresses of other objects compared */
+        if (!b->external || !b->give_back_part || at < start || size > b->size || at - start > b->size - size) continue;
+        size_t given = b->give_back_part((void *)p, size);
+        if (given > b->size - b->given_back) given = b->size - b->given_back;
+        b->given_back += given;
+        for (pt2_arena *a = arena; a; a = a->parent) a->used_bytes -= given;
+        return given;
+    }
+    return 0;
+}
+
 static void release_block(pt2_arena *arena, pt2_arena_block **link) {
     pt2_arena_block *b = *link;
     *link = b->next;
-    size_t total = b->size + header_size();
+    size_t total = b->size - b->given_back + header_size();
     for (pt2_arena *q = arena; q; q = q->parent) q->used_bytes -= total;
     free_block(b);
 }

@@ -45,10 +45,16 @@ int pt2_arena_adopt(pt2_arena *to, pt2_arena *from, const void *p);
 
 /* Takes `size` bytes of memory got elsewhere (a file mapped into memory) as an allocation of the
  * arena: they count towards its use, limit and peak as any allocation does, and the arena's
- * free (or reset) hands them to give_back. Returns 1, or 0 after filling err (the limit; the
- * memory is then still the caller's). */
+ * free (or reset) hands them to give_back. give_back_part (or NULL) gives back what it can of a
+ * part of them before that, returning the bytes it gave (the whole pages of a mapped file's range),
+ * which then count no more (pt2_arena_release_part). Returns 1, or 0 after filling err (the limit;
+ * the memory is then still the caller's). */
 int pt2_arena_take(pt2_arena *arena, void *data, size_t size, void (*give_back)(void *data, size_t size),
-                   pt2_error *err);
+                   size_t (*give_back_part)(void *data, size_t size), pt2_error *err);
+/* [p, p + size) of memory pt2_arena_take took with a give_back_part, read no more: handed to it
+ * (a weight of the model file once the checkpoint holds it). Returns the bytes given back; 0 when
+ * p lies in no such memory. Each range at most once: the bytes are counted out once. */
+size_t pt2_arena_release_part(pt2_arena *arena, const void *p, size_t size);
 
 /* Frees, at once, the allocation starting at p when it has a block of its own (a large one: a
  * value of the reference run released after its last reader; memory pt2_arena_take took).

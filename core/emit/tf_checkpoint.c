@@ -251,8 +251,11 @@ pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_va
         if ((st = pt2_tensor_copy_dense_blocks(&one_variable, &variables[i].tensor, variables[i].blocks, bytes, err))) break;
         p->masked_crc = pt2_crc32c_mask(pt2_crc32c(bytes, (size_t)p->size));
         if (owner && peak && root_used(owner) + data_out->length > *peak) *peak = root_used(owner) + data_out->length;
-        if (owner && variables[i].tensor.storage && !storage_read_later(variables, i, count))
-            pt2_arena_release(owner, variables[i].tensor.storage);
+        /* the variable's storage, read no more: a copy the lowering made goes; a weight of a
+         * mapped model file gives back its pages */
+        if (owner && variables[i].tensor.storage && !storage_read_later(variables, i, count) &&
+            !pt2_arena_release(owner, variables[i].tensor.storage))
+            pt2_arena_release_part(owner, variables[i].tensor.storage, variables[i].tensor.storage_bytes);
     }
     pt2_arena_free(&one_variable);
     if (st) return st;

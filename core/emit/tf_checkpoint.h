@@ -24,8 +24,9 @@ pt2_status pt2_tf_checkpoint_write(pt2_arena *scratch, const pt2_tf_variable *va
                                    pt2_strbuf *index_out, pt2_strbuf *data_out, pt2_error *err);
 /* The same, releasing each variable's memory from `owner` once its bytes are written and no later
  * variable shares its storage (pt2_arena_release: a block of its own there, a weight the lowering
- * turned into RETURNN's layout; views of the model file are not): the weights are then held twice
- * (as RETURNN's and in the checkpoint) one variable at a time, not all at once. The variables'
+ * made anew; pt2_arena_release_part: a view of a model file the arena took with a
+ * give_back_part, the CLI's mapped file, whose pages then go): the weights are then held twice
+ * (as the model's and in the checkpoint) one variable at a time, not all at once. The variables'
  * memory may not be read after this. *peak: the most that owner's root arena used plus the data
  * written so far reached while writing (the data's buffer is reserved whole at the start, but only
  * its written pages are memory). */

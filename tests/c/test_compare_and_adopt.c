@@ -2,7 +2,8 @@
  * here (lengths that leave a tail, NaNs, zeros, infinities, a zero tolerance, a difference exactly
  * at the tolerance and one float above it; layouts read through their strides), and
  * pt2_arena_adopt (a large allocation moves between arenas with its bytes counted once; anything
- * else is refused). */
+ * else is refused), and pt2_arena_release_part (taken memory given back by parts: what the
+ * callback gave counts out, the rest when the whole goes). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,11 +215,46 @@ static void adopt_cases(void) {
     pt2_arena_free(&parent);
 }
 
+/* A stand-in for a mapped file's give_back_part: records the range and gives back its whole
+ * 100-byte "pages" (the CLI's drop_pages gives whole pages of the mapping). */
+static const char *parted_at;
+static size_t parted_size, given_back_whole;
+static size_t give_back_hundreds(void *data, size_t size) {
+    parted_at = data, parted_size = size;
+    return size / 100 * 100;
+}
+static void give_back_whole(void *data, size_t size) {
+    (void)data;
+    given_back_whole = size;
+}
+
+static void release_part_cases(void) {
+    static char file[1000];
+    pt2_arena parent, child;
+    pt2_error err;
+    pt2_error_clear(&err);
+    pt2_arena_init(&parent, 0);
+    pt2_arena_init_child(&child, &parent);
+    CHECK(pt2_arena_take(&child, file, sizeof file, give_back_whole, give_back_hundreds, &err), "taken");
+    size_t taken = parent.used_bytes;
+    CHECK(taken > sizeof file, "the taken bytes (and a header) count in the parent");
+    CHECK(pt2_arena_release_part(&child, file + 100, 250) == 200 && parted_at == file + 100 && parted_size == 250,
+          "a part given back: the callback's bytes");
+    CHECK(parent.used_bytes == taken - 200 && child.used_bytes == taken - 200, "counted out of the arena and its parent");
+    CHECK(pt2_arena_release_part(&child, file + 900, 200) == 0, "a range past the memory's end: nothing");
+    static char elsewhere[10];
+    CHECK(pt2_arena_release_part(&child, elsewhere, 10) == 0, "memory the arena did not take: nothing");
+    pt2_arena_free(&child);
+    CHECK(given_back_whole == sizeof file && parent.used_bytes == 0, "the whole goes at the end; every byte counted out once");
+    pt2_arena_free(&parent);
+}
+
 int main(void) {
     compare_cases();
     tie_cases();
     strided_cases();
     adopt_cases();
+    release_part_cases();
     if (!failures) printf("compare and adopt: all passed\n");
     return failures != 0;
 }

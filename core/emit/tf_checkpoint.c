@@ -174,8 +174,7 @@ static void put_handle(pt2_strbuf *sb, uint64_t offset, uint64_t size) {
 
 /* Where a variable's bytes went in the data file. */
 typedef struct placed_variable {
-    const pt2_tf_variable *variable;
-    pt2_tensor contiguous; /* its shape and dtype (the entry); the bytes are in the data */
+    const pt2_tf_variable *variable; /* its tensor's shape and dtype make the entry; its bytes are in the data */
     uint64_t offset, size;
     uint32_t masked_crc;
 } placed_variable;
@@ -239,9 +238,7 @@ pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_va
         p->variable = &variables[i];
         /* Written in place at the data's end, a strided view (a transposed weight) or reordered
          * blocks (an LSTM's gates) gathered straight there: no copy of the variable beside it. */
-        p->contiguous = variables[i].tensor;
-        p->contiguous.storage = NULL; /* only its shape and dtype are read from here on */
-        p->size = (uint64_t)pt2_tensor_numel(&p->contiguous) * pt2_dtype_size(p->contiguous.dtype);
+        p->size = (uint64_t)pt2_tensor_numel(&variables[i].tensor) * pt2_dtype_size(variables[i].tensor.dtype);
         p->offset = data_out->length;
         char *bytes = pt2_strbuf_extend(data_out, (size_t)p->size);
         if (!bytes) {
@@ -289,7 +286,7 @@ pt2_status pt2_tf_checkpoint_write_releasing(pt2_arena *scratch, const pt2_tf_va
             pt2_strbuf_append(&value, header, sizeof header);
         } else {
             const placed_variable *p = &sorted[i - 1];
-            encode_entry(&value, &p->contiguous, p->offset, p->size, p->masked_crc);
+            encode_entry(&value, &p->variable->tensor, p->offset, p->size, p->masked_crc);
         }
         if (pending) {
             shortest_separator(&pending_key, key, key_length);

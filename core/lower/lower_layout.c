@@ -16,13 +16,13 @@
 #include "lowerings.h"
 
 /* The tensor an op works on: its "self" argument, or "input" where the schema names it so. */
-static const pt2_arg *data_arg(const pt2_node *node) {
-    return pt2_node_arg(node, pt2_node_arg(node, "self") ? "self" : "input");
-}
+static const char *data_arg_name(const pt2_node *node) { return pt2_node_arg(node, "self") ? "self" : "input"; }
+
+static const pt2_arg *data_arg(const pt2_node *node) { return pt2_node_arg(node, data_arg_name(node)); }
 
 static pt2_status data_input(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
                              pt2_error *err) {
-    const char *name = pt2_node_arg(node, "self") ? "self" : "input";
+    const char *name = data_arg_name(node);
     pt2_status st = pt2_lower_input(ctx, node, name, in, err);
     if (!st && !*in) return pt2_lower_fail(node, err, "argument '%s' is a constant", name);
     return st;

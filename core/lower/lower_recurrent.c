@@ -62,14 +62,6 @@ static int all_zero(const pt2_tensor *t) {
  * 4H columns of its [k, 4H] weights. */
 static const pt2_block_order native_lstm2_gates = {1, 4, {2, 0, 1, 3}};
 
-/* PyTorch's weight [4H, k] seen as [k, 4H]: the transposed view native_lstm2_gates reorders. */
-static pt2_tensor transposed(const pt2_tensor *m) {
-    pt2_tensor t = *m;
-    t.shape[0] = m->shape[1], t.strides[0] = m->strides[1];
-    t.shape[1] = m->shape[0], t.strides[1] = m->strides[0];
-    return t;
-}
-
 /* bias_ih + bias_hh ([4H] each) in NativeLSTM2's gate order: a new vector (a sum, not a view). */
 static pt2_status native_lstm2_bias(pt2_arena *arena, const pt2_tensor *b_ih, const pt2_tensor *b_hh, int64_t hidden,
                                     pt2_tensor *out, pt2_error *err) {
@@ -299,7 +291,11 @@ static pt2_status projected_lstm_unit(pt2_lower_context *ctx, pt2_rt_layer *rec,
 
 static pt2_status native_lstm2_unit(pt2_lower_context *ctx, pt2_rt_layer *rec, const pt2_tensor *p, int has_biases,
                                     int64_t hidden, pt2_error *err) {
-    pt2_tensor w = transposed(&p[0]), w_re = transposed(&p[1]), b;
+    /* PyTorch's weights [4H, k] seen as [k, 4H]: the transposed views native_lstm2_gates reorders */
+    static const int swap[2] = {1, 0};
+    pt2_tensor w, w_re, b;
+    pt2_tensor_permute(&p[0], swap, &w);
+    pt2_tensor_permute(&p[1], swap, &w_re);
     pt2_status st = PT2_OK;
     if (has_biases) {
         st = native_lstm2_bias(ctx->arena, &p[2], &p[3], hidden, &b, err);

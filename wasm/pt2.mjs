@@ -39,8 +39,70 @@ export function decodeNpy(bytes) {
   return { dtype, shape, data };
 }
 
-export async function loadPt2Returnn(createModule, moduleOptions = {}) {
+// Relaxed SIMD, for the GEMM's fused multiply-add (f32x4.relaxed_madd): this module, one
+// function computing relaxed_madd of three zero vectors, validates where the engine has it
+// (Chromium 114 and later, Node 22; Node 20 with --experimental-wasm-relaxed-simd).
+const V128_ZERO = [0xfd, 0x0c, ...new Array(16).fill(0)];
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, // header
+  1, 4, 1, 0x60, 0, 0, // types: () -> ()
+  3, 2, 1, 0, // one function of that type
+  10, 62, 1, 60, 0, ...V128_ZERO, ...V128_ZERO, ...V128_ZERO, 0xfd, 0x85, 0x02, 0x1a, 0x0b, // its code
+]);
+
+export function relaxedSimdSupported() {
+  return WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
+
+function readLeb(bytes, at) {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/** The module for an engine without relaxed SIMD: each relaxed_madd (listed by the build in the
+ * custom section pt2.relaxed_madd, see wasm/relaxed_simd_opcodes.py) becomes v128.bitselect and
+ * nop, the same stack shape and length, so the module validates; that function (the fused GEMM
+ * kernel) is then never called, as the core is told (pt2_wasm_set_fused(0)). */
+function withoutRelaxedSimd(wasm) {
+  const bytes = new Uint8Array(wasm);
+  for (let at = 8; at < bytes.length;) {
+    const id = bytes[at];
+    const [size, start] = readLeb(bytes, at + 1);
+    at = start + size;
+    if (id !== 0) continue;
+    const [nameLength, nameStart] = readLeb(bytes, start);
+    if (new TextDecoder().decode(bytes.subarray(nameStart, nameStart + nameLength)) !== 'pt2.relaxed_madd') continue;
+    const patched = bytes.slice();
+    const offsets = new DataView(bytes.buffer, bytes.byteOffset + nameStart + nameLength, at - nameStart - nameLength);
+    for (let i = 0; i < offsets.byteLength; i += 4) {
+      const offset = offsets.getUint32(i, true);
+      if (patched[offset] !== 0xfd || patched[offset + 1] !== 0x85 || patched[offset + 2] !== 0x02)
+        throw new Error(`pt2returnn_wasm.wasm: no relaxed_madd at offset ${offset}, which its section pt2.relaxed_madd lists`);
+      patched.set([0xfd, 0x52, 0x01], offset);
+    }
+    return patched;
+  }
+  return bytes; // a module built without the fused kernel
+}
+
+/** The converter over the module `createModule` (build-wasm/pt2returnn_wasm.js) makes. With
+ * moduleOptions.wasmBinary (the .wasm bytes) it runs on any engine with SIMD128: the GEMM fuses
+ * its multiply-adds where the engine has relaxed SIMD (one rounding per term on a CPU with FMA,
+ * the bits of the native CLI's --portable there), else, or with fused: false, it multiplies and
+ * adds (the same bits on every CPU). */
+export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused = true } = {}) {
+  const relaxed = relaxedSimdSupported();
+  if (!relaxed) {
+    if (!moduleOptions.wasmBinary)
+      throw new Error('this WebAssembly engine lacks relaxed SIMD: pass the module\'s bytes as wasmBinary to run without it');
+    moduleOptions = { ...moduleOptions, wasmBinary: withoutRelaxedSimd(moduleOptions.wasmBinary) };
+  }
   const module = await createModule(moduleOptions);
+  module.ccall('pt2_wasm_set_fused', null, ['number'], [relaxed && fused ? 1 : 0]);
   const malloc = (n) => module._malloc(Math.max(n, 1));
 
   function withBytes(bytes, use) {
@@ -61,6 +123,8 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}) {
 
   return {
     module,
+    /** Whether the GEMM fuses its multiply-adds (relaxed SIMD). */
+    fusedMultiplyAdd: relaxed && fused,
     /** The inspect report of a .pt2 or checkpoint (text, or JSON when json is set). */
     inspect(bytes, { name = 'model.pt2', json = false, checkpointKey = '' } = {}) {
       return withBytes(bytes, (pointer, length) => {

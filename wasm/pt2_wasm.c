@@ -7,6 +7,7 @@
 
 #include "../core/base/strbuf.h"
 #include "../core/inspect/inspect.h"
+#include "../core/ops/kernels.h"
 #include "pt2_wasm.h"
 
 static pt2_strbuf last_result;
@@ -19,6 +20,9 @@ int pt2_wasm_finish(pt2_status st, const pt2_error *err) {
 }
 
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_version(void) { return 1; }
+
+/* wasm/pt2.mjs: 1 where the engine validates relaxed SIMD and the fused GEMM kernel is wanted. */
+EMSCRIPTEN_KEEPALIVE void pt2_wasm_set_fused(int allowed) { pt2_kernels_set_fused(allowed); }
 
 pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,
                                        const uint8_t *checkpoint, size_t checkpoint_length,

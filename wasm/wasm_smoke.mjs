@@ -6,12 +6,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { loadPt2Returnn, relaxedSimdSupported } from './pt2.mjs';
+
 const buildDir = path.resolve(process.argv[2] ?? 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(buildDir, 'pt2returnn_wasm.js')).href);
-const module = await createModule({ wasmBinary: readFileSync(path.join(buildDir, 'pt2returnn_wasm.wasm')) });
+// Through the loader: without relaxed SIMD (Node 20 without --experimental-wasm-relaxed-simd) it
+// patches the fused kernel out, and the module must then still instantiate.
+const { module, fusedMultiplyAdd } = await loadPt2Returnn(createModule, { wasmBinary: readFileSync(path.join(buildDir, 'pt2returnn_wasm.wasm')) });
 const version = module.ccall('pt2_wasm_version', 'number', [], []);
 if (version !== 1) {
   console.error(`wasm smoke: expected pt2_wasm_version() == 1, got ${version}`);
   process.exit(1);
 }
-console.log(`wasm smoke: module instantiated, pt2_wasm_version() = ${version}`);
+console.log(`wasm smoke: module instantiated, pt2_wasm_version() = ${version}; relaxed SIMD ${relaxedSimdSupported() ? 'validated' : 'not validated'}, fused multiply-add ${fusedMultiplyAdd ? 'on' : 'off'}`);

@@ -46,11 +46,18 @@ int pt2_cpu_has_avx2(void);
 #endif
 
 /* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
- * bit (no fused multiply-add); otherwise (0, the default) the fastest this CPU has. Process-wide:
- * each run sets it from its options (pt2_run_options.portable_only), and the per-layer checks
- * and the reload that follow it in a conversion run with the same choice. */
+ * bit; otherwise (0, the default) the fastest this CPU has. Process-wide: each run sets it from
+ * its options (pt2_run_options.portable_only), and the per-layer checks and the reload that
+ * follow it in a conversion run with the same choice. */
 void pt2_kernels_set_portable(int portable);
 int pt2_kernels_portable(void);
+
+/* Whether the GEMM may use fused multiply-adds (one rounding per term). Natively on by default,
+ * taken where the CPU has FMA, portable or not. In WebAssembly off until the page or the npm
+ * package has found that the engine validates relaxed SIMD and says so; there, as V8 runs it on
+ * x86-64, the fused kernel gives the bits of the native one on a CPU with FMA, the other the bits
+ * of the native one without (what a CPU without FMA, or this switch turned off, runs). */
+void pt2_kernels_set_fused(int allowed);
 
 /* Row · vector with eight partial sums (lane u sums the terms k = u mod 8, added in a fixed tree
  * at the end): a recurrent step's product is one matrix-vector product per sequence, its matrix

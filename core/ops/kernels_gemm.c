@@ -221,16 +221,35 @@ typedef float vec8 __attribute__((vector_size(32)));
 
 DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
 
+#ifdef __wasm_relaxed_simd__
+/* WebAssembly's fused multiply-add (relaxed SIMD's f32x4.relaxed_madd: one rounding where the
+ * CPU has FMA, as V8 does on x86-64, else two), used when the engine validates it (wasm/pt2.mjs
+ * asks and says so through pt2_kernels_set_fused). Debian's emscripten (LLVM 14, binaryen 108)
+ * knows only the proposal's 2022 draft of it, f32x4.fma (a + b * c, opcode 0xfd 0xaf 0x01);
+ * wasm/relaxed_simd_opcodes.py rewrites each in the linked module to the shipped relaxed_madd
+ * (a * b + c, 0xfd 0x85 0x02). So the draft is called here with the operands in relaxed_madd's
+ * order: (a, b, acc) becomes a * b + acc; nothing computes the draft's meaning, which nothing
+ * runs. vec8 is two v128 halves. */
+typedef float vec4 __attribute__((vector_size(16)));
+#define HALF_LOW(v) __builtin_shufflevector((v), (v), 0, 1, 2, 3)
+#define HALF_HIGH(v) __builtin_shufflevector((v), (v), 4, 5, 6, 7)
+#define MULTIPLY_ADD_RELAXED(acc, a, b)                                                                           \
+    ((acc) = __builtin_shufflevector(__builtin_wasm_fma_f32x4(HALF_LOW(a), HALF_LOW(b), HALF_LOW(acc)),          \
+                                     __builtin_wasm_fma_f32x4(HALF_HIGH(a), HALF_HIGH(b), HALF_HIGH(acc)), 0, 1, \
+                                     2, 3, 4, 5, 6, 7))
+DEFINE_KERNEL_SET(relaxed, 1, , MULTIPLY_ADD_RELAXED)
+#endif
+
 #ifdef PT2_KERNELS_AVX2_COPIES
 #define PT2_GEMM_AVX2 1
-/* The portable copy for AVX2: multiply and add stay two roundings, so every element is summed in
- * the same order with the same roundings as the WebAssembly build's kernel, and a run with
- * portable kernels gives its values, and its report's figures, to the bit (the page and the npm
- * CLI are checked against native --portable). */
+/* The copy for AVX2 without FMA (or with fused multiply-adds turned off): multiply and add stay
+ * two roundings, every element summed in the same order with the same roundings as the
+ * WebAssembly build's kernel where that does not fuse. */
 #define PT2_AVX2 __attribute__((target("avx2")))
 DEFINE_KERNEL_SET(avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 /* The default native copy: fused multiply-adds, half the inner loop's instructions and one
- * rounding per term instead of two. */
+ * rounding per term instead of two; the WebAssembly build's relaxed kernel on this CPU gives its
+ * bits (the page and the npm CLI are checked against native --portable). */
 #define PT2_FMA __attribute__((target("avx2,fma")))
 #define MULTIPLY_ADD_FUSED(acc, a, b) ((acc) = __builtin_ia32_vfmaddps256((a), (b), (acc)))
 DEFINE_KERNEL_SET(fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
@@ -282,6 +301,16 @@ static int portable_kernels;
 
 void pt2_kernels_set_portable(int portable) { portable_kernels = portable != 0; }
 
+/* Native: fused unless told otherwise. WebAssembly: not until the engine is known to validate
+ * relaxed SIMD (the module only instantiates there with the fused kernel patched out). */
+#ifdef __EMSCRIPTEN__
+static int fused_allowed;
+#else
+static int fused_allowed = 1;
+#endif
+
+void pt2_kernels_set_fused(int allowed) { fused_allowed = allowed != 0; }
+
 int pt2_kernels_portable(void) { return portable_kernels; }
 
 typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, float *, int64_t,
@@ -310,9 +339,17 @@ float pt2_dot(const float *a, const float *b, int64_t n) {
 
 /* The block functions of the kernel set in use: [0] packed panels, [1] rows read in place. */
 static void choose_blocks(block_fn blocks[2]) {
+#ifdef __wasm_relaxed_simd__
+    if (fused_allowed) {
+        blocks[0] = block_packed_relaxed, blocks[1] = block_direct_relaxed;
+        return;
+    }
+#endif
 #ifdef PT2_GEMM_AVX2
+    /* The portable kernels too: the WebAssembly build fuses on such a CPU, and each element's
+     * terms are summed in the same order by either kernel, so they give the same bits. */
     int have_avx2 = avx2_level() >= 1, have_fma = avx2_level() == 2;
-    if (have_fma && !portable_kernels) {
+    if (have_fma && fused_allowed) {
         blocks[0] = block_packed_fma, blocks[1] = block_direct_fma;
         return;
     }

@@ -18,6 +18,9 @@ import { convert, inspect, run } from '../index.js';
 // bench/bench_reference_run.py). This process is ours; the library (index.js) leaves the flags of
 // the process it is loaded into alone.
 v8.setFlagsFromString('--wasm-tiering-budget=180000000');
+// Relaxed SIMD (shipped from Node 22 on), for the GEMM's fused multiply-adds: about twice the
+// products per second of a multiply and an add (bench/bench_reference_run.py).
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 // Each command's options: those that take a value, and flags. The help test compares these with --help.
 export const OPTIONS = {

@@ -181,9 +181,12 @@ static pt2_conv_geometry geometry_1d(int64_t batch, int64_t in, int64_t out, int
 int main(int argc, char **argv) {
     (void)argc, (void)argv;
     int64_t sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 16, 8}, {17, 33, 65}, {65, 257, 300}, {70, 20, 513}, {5, 600, 3}};
-    /* both kernel sets: the fastest this CPU has (the default), then the portable ones */
-    for (int portable = 0; portable < 2; portable++) {
-        pt2_kernels_set_portable(portable);
+    /* every kernel set: the fastest this CPU has (the default), the portable ones (fused where
+     * the CPU has FMA, as the WebAssembly build with relaxed SIMD), then without fused
+     * multiply-adds (the WebAssembly build without relaxed SIMD) */
+    for (int choice = 0; choice < 3; choice++) {
+        pt2_kernels_set_portable(choice > 0);
+        pt2_kernels_set_fused(choice < 2);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
             for (int t = 0; t < 4; t++) test_gemm(sizes[i][0], sizes[i][1], sizes[i][2], t & 1, t >> 1, i % 2);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
@@ -196,6 +199,7 @@ int main(int argc, char **argv) {
         test_gemm_bias_agrees(4, 9, 0, 1); /* k = 0: c is the bias */
     }
     pt2_kernels_set_portable(0);
+    pt2_kernels_set_fused(1);
 
     test_conv(geometry_1d(2, 3, 5, 17, 3, 1, 1, 1, 1));
     test_conv(geometry_1d(1, 8, 6, 40, 5, 2, 1, 2, 1));

@@ -9,8 +9,9 @@ import { pathToFileURL } from 'node:url';
 
 const [wasmDir, fixturesDir, nativeDir = 'build'] = process.argv.slice(2);
 const { default: createModule } = await import(pathToFileURL(path.resolve(wasmDir, 'pt2returnn_wasm.js')).href);
+const { loadPt2Returnn } = await import(pathToFileURL(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../wasm/pt2.mjs')).href);
 // This emscripten mistakes Node's global fetch for a browser: hand it the bytes directly.
-const module = await createModule({ wasmBinary: readFileSync(path.resolve(wasmDir, 'pt2returnn_wasm.wasm')) });
+const { module } = await loadPt2Returnn(createModule, { wasmBinary: readFileSync(path.resolve(wasmDir, 'pt2returnn_wasm.wasm')) });
 
 function wasmInspect(file, json) {
   const bytes = readFileSync(file);

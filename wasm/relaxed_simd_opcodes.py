@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Rewrites the linked WebAssembly module's fused multiply-adds from relaxed SIMD's 2022 draft
+encoding to the shipped one, in place, and records where they are.
+
+    python3 wasm/relaxed_simd_opcodes.py build-wasm/pt2returnn_wasm.wasm
+
+Debian's emscripten (LLVM 14, binaryen 108) emits the draft's f32x4.fma (0xfd, LEB 175);
+engines validate the shipped f32x4.relaxed_madd (0xfd, LEB 261), the same length. Each function
+body is decoded instruction by instruction (a byte search could hit an immediate or a constant),
+and an instruction this decoder does not know stops the build with its opcode and offset. Only
+the f32x4 fused multiply-add is expected: any other relaxed SIMD instruction is an error too.
+
+A custom section "pt2.relaxed_madd" is appended (earlier offsets stay as they are): the file
+offsets of the rewritten instructions, u32 little-endian. wasm/pt2.mjs reads it where the engine
+lacks relaxed SIMD and puts in each place an instruction of the same stack shape it validates
+(v128.bitselect, nop) in a function the core then never calls (pt2_kernels_set_fused(0)).
+"""
+import os
+import struct
+import sys
+
+SECTION_NAME = "pt2.relaxed_madd"
+DRAFT_FMA, RELAXED_MADD = 175, 261
+
+
+def leb(data, at, signed=False):
+    """(value, next offset) of the LEB128 number at `at`."""
+    result = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            if signed and byte & 0x40:
+                result -= 1 << shift
+            return result, at
+
+
+def encode_leb(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+class Unknown(Exception):
+    pass
+
+
+def skip_memarg(data, at):
+    _, at = leb(data, at)
+    _, at = leb(data, at)
+    return at
+
+
+def skip_simd(data, at, start, found):
+    """After the 0xfd prefix: the sub-opcode and its immediates."""
+    op_at = at
+    op, at = leb(data, at)
+    if op <= 11 or op in (92, 93):  # v128 loads and stores, load32/64_zero
+        return skip_memarg(data, at)
+    if op in (12, 13):  # v128.const, i8x16.shuffle
+        return at + 16
+    if 21 <= op <= 34:  # extract_lane / replace_lane
+        return at + 1
+    if 84 <= op <= 91:  # load_lane / store_lane
+        return skip_memarg(data, at) + 1
+    if op == DRAFT_FMA:
+        found.append(start)
+        if at - op_at != 2:
+            raise Unknown(f"f32x4.fma at {start} encoded in {at - op_at} bytes, not 2")
+        return at
+    if op > 255:
+        raise Unknown(f"SIMD opcode 0xfd {op} at {start}: a relaxed SIMD instruction other than f32x4.fma")
+    return at
+
+
+def skip_instruction(data, at, found):
+    start = at
+    op = data[at]
+    at += 1
+    if op in (0x02, 0x03, 0x04):  # block, loop, if: a block type
+        if data[at] == 0x40 or data[at] >= 0x6F:
+            return at + 1
+        _, at = leb(data, at, signed=True)
+        return at
+    if op in (0x0C, 0x0D, 0x10, 0x12) or 0x20 <= op <= 0x26 or op == 0xD2:  # branches, calls, locals, globals, tables, ref.func
+        _, at = leb(data, at)
+        return at
+    if op == 0x0E:  # br_table
+        count, at = leb(data, at)
+        for _ in range(count + 1):
+            _, at = leb(data, at)
+        return at
+    if op in (0x11, 0x13):  # call_indirect: type, table
+        _, at = leb(data, at)
+        _, at = leb(data, at)
+        return at
+    if op == 0x1C:  # select with types
+        count, at = leb(data, at)
+        return at + count
+    if 0x28 <= op <= 0x3E:
+        return skip_memarg(data, at)
+    if op in (0x3F, 0x40, 0xD0):  # memory.size/grow (memory 0), ref.null (a type)
+        return at + 1
+    if op in (0x41, 0x42):
+        _, at = leb(data, at, signed=True)
+        return at
+    if op == 0x43:
+        return at + 4
+    if op == 0x44:
+        return at + 8
+    if op == 0xFC:
+        sub, at = leb(data, at)
+        if sub <= 7:
+            return at
+        immediates = {8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1}.get(sub)
+        if immediates is None:
+            raise Unknown(f"opcode 0xfc {sub} at {start}")
+        for _ in range(immediates):
+            _, at = leb(data, at)
+        return at
+    if op == 0xFD:
+        return skip_simd(data, at, start, found)
+    if op in (0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1) or 0x45 <= op <= 0xC4:
+        return at
+    raise Unknown(f"opcode {op:#04x} at {start}")
+
+
+def find_draft_fmas(data):
+    """File offsets of each draft f32x4.fma in the code section; raises SystemExit on a module
+    that is not WebAssembly, has the section already, or holds an instruction not known here."""
+    if data[:8] != b"\0asm\1\0\0\0":
+        raise SystemExit("not a WebAssembly module (version 1)")
+    at, found = 8, []
+    while at < len(data):
+        section, at = data[at], at + 1
+        size, at = leb(data, at)
+        end = at + size
+        if section == 0:
+            name_length, name_at = leb(data, at)
+            if data[name_at:name_at + name_length].decode() == SECTION_NAME:
+                raise SystemExit(f"already rewritten: the module has a custom section {SECTION_NAME}")
+        if section == 10:
+            count, body = leb(data, at)
+            for _ in range(count):
+                body_size, body = leb(data, body)
+                body_end = body + body_size
+                groups, p = leb(data, body)
+                for _ in range(groups):
+                    _, p = leb(data, p)
+                    p += 1
+                while p < body_end:
+                    p = skip_instruction(data, p, found)
+                if p != body_end:
+                    raise Unknown(f"a function body ends at {p}, not {body_end}")
+                body = body_end
+        at = end
+    return found
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        raise SystemExit(__doc__.strip().splitlines()[0] + "\nusage: relaxed_simd_opcodes.py MODULE.wasm")
+    path = sys.argv[1]
+    data = bytearray(open(path, "rb").read())
+    try:
+        found = find_draft_fmas(data)
+    except Unknown as e:
+        raise SystemExit(f"{path}: {e}; nothing rewritten")
+    if not found:
+        raise SystemExit(f"{path}: no f32x4.fma (0xfd 175) in the code: was kernels_gemm.c built with -mrelaxed-simd?")
+    new = encode_leb(RELAXED_MADD)
+    for offset in found:
+        data[offset + 1:offset + 3] = new
+    name = SECTION_NAME.encode()
+    payload = encode_leb(len(name)) + name + b"".join(struct.pack("<I", offset) for offset in found)
+    data += b"\0" + encode_leb(len(payload)) + payload
+    with open(path + ".tmp", "wb") as out:
+        out.write(data)
+    os.replace(path + ".tmp", path)
+    print(f"{path}: {len(found)} f32x4.fma rewritten to f32x4.relaxed_madd")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,9 +62,9 @@ void pt2_kernels_set_fused(int allowed);
 /* Row · vector with eight partial sums (lane u sums the terms k = u mod 8, added in a fixed tree
  * at the end): a recurrent step's product is one matrix-vector product per sequence, its matrix
  * read row by row where it lies, so nothing is packed per step as a GEMM would (the reference
- * run's and the interpreter's recurrent layers). The kernel set of the GEMM: AVX2 with fused
- * multiply-adds where the CPU has them, else the portable sums, which every copy without FMA
- * gives to the bit. */
+ * run's and the interpreter's recurrent layers). The kernel set of the GEMM: fused multiply-adds
+ * where they are allowed and the CPU (natively) or the engine (WebAssembly, relaxed SIMD) has
+ * them, four vectors of partial sums, the same bits either way; else one vector of plain sums. */
 float pt2_dot(const float *a, const float *b, int64_t n);
 
 /* out [columns, rows] = m [rows, columns] transposed (m's rows row_stride floats apart), in tiles

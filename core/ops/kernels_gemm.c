@@ -271,30 +271,38 @@ static float dot_portable(const float *a, const float *b, int64_t n) {
     return sum;
 }
 
-#ifdef PT2_GEMM_AVX2
-/* With fused multiply-adds one vector of partial sums is one chain of dependent FMAs, each
- * waiting for the last: four vectors (32 partial sums) keep the FMA units busy. */
-PT2_FMA static float dot_fma(const float *a, const float *b, int64_t n) {
-    vec8 partial[4] = {{0}, {0}, {0}, {0}};
-    int64_t k = 0;
-    for (; k + 32 <= n; k += 32)
-        for (int v = 0; v < 4; v++) {
-            vec8 x, y;
-            LOAD8(x, a + k + 8 * v);
-            LOAD8(y, b + k + 8 * v);
-            MULTIPLY_ADD_FUSED(partial[v], x, y);
-        }
-    for (; k + 8 <= n; k += 8) {
-        vec8 x, y;
-        LOAD8(x, a + k);
-        LOAD8(y, b + k);
-        MULTIPLY_ADD_FUSED(partial[0], x, y);
+/* pt2_dot's fused copies: with fused multiply-adds one vector of partial sums is one chain of
+ * dependent FMAs, each waiting for the last: four vectors (32 partial sums) keep the FMA units
+ * busy. The same order of terms natively (AVX2 with FMA) and in WebAssembly (relaxed SIMD), so
+ * the same bits where both fuse. */
+#define DEFINE_DOT_FUSED(NAME, ATTRIBUTE, MULTIPLY_ADD)                                                         \
+    ATTRIBUTE static float NAME(const float *a, const float *b, int64_t n) {                                    \
+        vec8 partial[4] = {{0}, {0}, {0}, {0}};                                                                 \
+        int64_t k = 0;                                                                                          \
+        for (; k + 32 <= n; k += 32)                                                                            \
+            for (int v = 0; v < 4; v++) {                                                                       \
+                vec8 x, y;                                                                                      \
+                LOAD8(x, a + k + 8 * v);                                                                        \
+                LOAD8(y, b + k + 8 * v);                                                                        \
+                MULTIPLY_ADD(partial[v], x, y);                                                                 \
+            }                                                                                                   \
+        for (; k + 8 <= n; k += 8) {                                                                            \
+            vec8 x, y;                                                                                          \
+            LOAD8(x, a + k);                                                                                    \
+            LOAD8(y, b + k);                                                                                    \
+            MULTIPLY_ADD(partial[0], x, y);                                                                     \
+        }                                                                                                       \
+        vec8 total = (partial[0] + partial[1]) + (partial[2] + partial[3]);                                     \
+        float sum = ((total[0] + total[1]) + (total[2] + total[3])) + ((total[4] + total[5]) + (total[6] + total[7])); \
+        for (; k < n; k++) sum += a[k] * b[k];                                                                  \
+        return sum;                                                                                             \
     }
-    vec8 total = (partial[0] + partial[1]) + (partial[2] + partial[3]);
-    float sum = ((total[0] + total[1]) + (total[2] + total[3])) + ((total[4] + total[5]) + (total[6] + total[7]));
-    for (; k < n; k++) sum += a[k] * b[k];
-    return sum;
-}
+
+#ifdef PT2_GEMM_AVX2
+DEFINE_DOT_FUSED(dot_fma, PT2_FMA, MULTIPLY_ADD_FUSED)
+#endif
+#ifdef __wasm_relaxed_simd__
+DEFINE_DOT_FUSED(dot_relaxed, , MULTIPLY_ADD_RELAXED)
 #endif
 
 static int portable_kernels;
@@ -331,8 +339,11 @@ int pt2_cpu_has_avx2(void) { return avx2_level() >= 1; }
 #endif
 
 float pt2_dot(const float *a, const float *b, int64_t n) {
+#ifdef __wasm_relaxed_simd__
+    if (fused_allowed) return dot_relaxed(a, b, n);
+#endif
 #ifdef PT2_GEMM_AVX2
-    if (avx2_level() == 2 && !portable_kernels) return dot_fma(a, b, n);
+    if (avx2_level() == 2 && fused_allowed) return dot_fma(a, b, n);
 #endif
     return dot_portable(a, b, n);
 }

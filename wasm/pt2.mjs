@@ -65,8 +65,8 @@ function readLeb(bytes, at) {
 
 /** The module for an engine without relaxed SIMD: each relaxed_madd (listed by the build in the
  * custom section pt2.relaxed_madd, see wasm/relaxed_simd_opcodes.py) becomes v128.bitselect and
- * nop, the same stack shape and length, so the module validates; that function (the fused GEMM
- * kernel) is then never called, as the core is told (pt2_wasm_set_fused(0)). */
+ * nop, the same stack shape and length, so the module validates; those functions (the fused GEMM
+ * kernel and dot) are then never called, as the core is told (pt2_wasm_set_fused(0)). */
 function withoutRelaxedSimd(wasm) {
   const bytes = new Uint8Array(wasm);
   for (let at = 8; at < bytes.length;) {

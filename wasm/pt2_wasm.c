@@ -21,7 +21,7 @@ int pt2_wasm_finish(pt2_status st, const pt2_error *err) {
 
 EMSCRIPTEN_KEEPALIVE int pt2_wasm_version(void) { return 1; }
 
-/* wasm/pt2.mjs: 1 where the engine validates relaxed SIMD and the fused GEMM kernel is wanted. */
+/* wasm/pt2.mjs: 1 where the engine validates relaxed SIMD and the fused kernels are wanted. */
 EMSCRIPTEN_KEEPALIVE void pt2_wasm_set_fused(int allowed) { pt2_kernels_set_fused(allowed); }
 
 pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,

@@ -52,11 +52,11 @@ int pt2_cpu_has_avx2(void);
 void pt2_kernels_set_portable(int portable);
 int pt2_kernels_portable(void);
 
-/* Whether the GEMM may use fused multiply-adds (one rounding per term). Natively on by default,
- * taken where the CPU has FMA, portable or not. In WebAssembly off until the page or the npm
- * package has found that the engine validates relaxed SIMD and says so; there, as V8 runs it on
- * x86-64, the fused kernel gives the bits of the native one on a CPU with FMA, the other the bits
- * of the native one without (what a CPU without FMA, or this switch turned off, runs). */
+/* Whether the GEMM and pt2_dot may fuse their multiply-adds (one rounding per term). Natively on
+ * by default, taken where the CPU has FMA, portable or not. In WebAssembly off until the page or
+ * the npm package has found that the engine validates relaxed SIMD and says so; there, as V8 runs
+ * it on x86-64, the fused kernels give the bits of the native ones on a CPU with FMA, the others
+ * the bits of the native ones without (what a CPU without FMA, or this switch turned off, runs). */
 void pt2_kernels_set_fused(int allowed);
 
 /* Row · vector with eight partial sums (lane u sums the terms k = u mod 8, added in a fixed tree

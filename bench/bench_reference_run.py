@@ -4,7 +4,12 @@
 input and thread count, as ratios measured in the same run; at 1 thread also as CPU time, which
 the machine's load moves less than wall time (the load average is printed first).
 
-    .venv/bin/python bench/bench_reference_run.py [--repeat K]
+    .venv/bin/python bench/bench_reference_run.py [--repeat K] [--rounds R]
+
+Each figure is the median of R rounds (default 3), a round being our run and PyTorch's right
+after it, and the ratio taken round by round: this 2-core machine's speed drifts by up to a third
+between minutes, which a ratio of two measurements minutes apart would carry. The range of the
+rounds' ratios is printed beside the median.
 
 Models: (a) a MelGAN-style generator (384 channels, upsampling 8x8x2x2, residual stacks with
 dilations 1/3/9, reflection padding; 100 mel frames -> 25600 samples); (b) a Transformer
@@ -113,9 +118,21 @@ def wasm_seconds(pt2, x_path, repeat):
     return float(re.search(r"forward_seconds: ([0-9.e-]+)", result.stdout).group(1)), None
 
 
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
+def ratios(pairs):
+    """The median of the rounds' ratios ours / PyTorch's, and their range."""
+    values = sorted(ours / theirs for ours, theirs in pairs)
+    return f"{median(values):5.2f}x PyTorch ({values[0]:.2f}-{values[-1]:.2f})"
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="forwards per measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of ours then PyTorch, figures their medians (default 3)")
     args = parser.parse_args()
     print("machine:", " ".join(open("/proc/loadavg").read().split()[:3]), "load average,", os.cpu_count(), "cores")
     torch.manual_seed(0)
@@ -132,33 +149,43 @@ def main():
             np.save(x_path, x.numpy())
             print(title)
             for threads in (1, 2):
-                # Ours first: PyTorch's OpenMP workers keep spinning for a while after a forward
-                # and would steal the CPU from a process started right after them.
-                ours = {label: our_seconds(pt2, x_path, threads, args.repeat, portable)
-                        for label, portable in (("native", False), ("portable", True))}
-                reference = torch_seconds(model, x, threads, args.repeat)
+                rounds = []
+                for _ in range(args.rounds):
+                    # Ours first: PyTorch's OpenMP workers keep spinning for a while after a forward
+                    # and would steal the CPU from a process started right after them.
+                    ours = {label: our_seconds(pt2, x_path, threads, args.repeat, portable)
+                            for label, portable in (("native", False), ("portable", True))}
+                    rounds.append((ours, torch_seconds(model, x, threads, args.repeat)))
+                reference = median([r for _, r in rounds])
                 line = f"  threads={threads}: PyTorch {reference * 1e3:8.2f} ms"
-                for label, (seconds, error) in ours.items():
-                    if seconds is None:
+                for label in ("native", "portable"):
+                    error = next((o[label][1] for o, _ in rounds if o[label][0] is None), None)
+                    if error:
                         line += f" | {label}: not runnable yet ({error})"
                         break
-                    line += f" | {label} {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
+                    seconds = median([o[label][0] for o, _ in rounds])
+                    line += f" | {label} {seconds * 1e3:8.2f} ms = {ratios([(o[label][0], r) for o, r in rounds])}"
                 print(line)
                 if threads == 1:
-                    single = reference, ours["native"][0]
+                    single = reference, median([o["native"][0] for o, _ in rounds if o["native"][0]] or [None])
                     cpu_repeat = max(args.repeat, 11)  # GNU time counts in 10 ms steps
                     mine = {label: our_cpu_seconds(pt2, x_path, cpu_repeat, portable)
                             for label, portable in (("native", False), ("portable", True))}
                     theirs = torch_cpu_seconds(model, x, cpu_repeat)
-                    print(f"  CPU time, threads=1: PyTorch {theirs * 1e3:8.2f} ms" + "".join(
+                    print(f"  CPU time, threads=1 (one round): PyTorch {theirs * 1e3:8.2f} ms" + "".join(
                         f" | {label} {v * 1e3:8.2f} ms = {v / theirs:5.2f}x PyTorch" if v else f" | {label}: failed"
                         for label, v in mine.items()))
-            seconds, error = wasm_seconds(pt2, x_path, args.repeat)
-            if seconds is None:
+            rounds = []
+            for _ in range(args.rounds):
+                seconds, error = wasm_seconds(pt2, x_path, args.repeat)
+                if seconds is None:
+                    break
+                rounds.append((seconds, torch_seconds(model, x, 1, args.repeat)))
+            if not rounds:
                 print(f"  WASM under Node: not measured ({error})")
             else:
-                reference, native = single
-                print(f"  WASM under Node (1 thread): {seconds * 1e3:8.2f} ms = {seconds / reference:5.2f}x PyTorch"
+                seconds, native = median([w for w, _ in rounds]), single[1]
+                print(f"  WASM under Node (1 thread): {seconds * 1e3:8.2f} ms = {ratios(rounds)}"
                       + (f", {seconds / native:5.2f}x native" if native else ""))
     sys.stdout.flush()
 

@@ -20,6 +20,8 @@ import struct
 import sys
 
 SECTION_NAME = "pt2.relaxed_madd"
+# A block's type in one byte: empty, i32, i64, f32, f64, v128, funcref, externref (else an s33 index).
+BLOCK_VALUE_TYPES = {0x40, 0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F}
 DRAFT_FMA, RELAXED_MADD = 175, 261
 
 
@@ -47,8 +49,8 @@ def encode_leb(value):
             return bytes(out)
 
 
-class Unknown(Exception):
-    pass
+class Refused(Exception):
+    """Why the module is left as it is."""
 
 
 def skip_memarg(data, at):
@@ -72,10 +74,10 @@ def skip_simd(data, at, start, found):
     if op == DRAFT_FMA:
         found.append(start)
         if at - op_at != 2:
-            raise Unknown(f"f32x4.fma at {start} encoded in {at - op_at} bytes, not 2")
+            raise Refused(f"f32x4.fma at {start} encoded in {at - op_at} bytes, not 2")
         return at
     if op > 255:
-        raise Unknown(f"SIMD opcode 0xfd {op} at {start}: a relaxed SIMD instruction other than f32x4.fma")
+        raise Refused(f"SIMD opcode 0xfd {op} at {start}: a relaxed SIMD instruction other than f32x4.fma")
     return at
 
 
@@ -83,8 +85,8 @@ def skip_instruction(data, at, found):
     start = at
     op = data[at]
     at += 1
-    if op in (0x02, 0x03, 0x04):  # block, loop, if: a block type
-        if data[at] == 0x40 or data[at] >= 0x6F:
+    if op in (0x02, 0x03, 0x04):  # block, loop, if: a block type, empty, a value type or a type index
+        if data[at] in BLOCK_VALUE_TYPES:
             return at + 1
         _, at = leb(data, at, signed=True)
         return at
@@ -120,7 +122,7 @@ def skip_instruction(data, at, found):
             return at
         immediates = {8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1}.get(sub)
         if immediates is None:
-            raise Unknown(f"opcode 0xfc {sub} at {start}")
+            raise Refused(f"opcode 0xfc {sub} at {start}")
         for _ in range(immediates):
             _, at = leb(data, at)
         return at
@@ -128,38 +130,47 @@ def skip_instruction(data, at, found):
         return skip_simd(data, at, start, found)
     if op in (0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1) or 0x45 <= op <= 0xC4:
         return at
-    raise Unknown(f"opcode {op:#04x} at {start}")
+    raise Refused(f"opcode {op:#04x} at {start}")
+
+
+def sections(data):
+    """(id, payload start, payload end) of each section."""
+    if data[:8] != b"\0asm\1\0\0\0":
+        raise Refused("not a WebAssembly module (version 1)")
+    at, found = 8, []
+    while at < len(data):
+        section = data[at]
+        size, start = leb(data, at + 1)
+        found.append((section, start, start + size))
+        at = start + size
+    return found
 
 
 def find_draft_fmas(data):
-    """File offsets of each draft f32x4.fma in the code section; raises SystemExit on a module
-    that is not WebAssembly, has the section already, or holds an instruction not known here."""
-    if data[:8] != b"\0asm\1\0\0\0":
-        raise SystemExit("not a WebAssembly module (version 1)")
-    at, found = 8, []
-    while at < len(data):
-        section, at = data[at], at + 1
-        size, at = leb(data, at)
-        end = at + size
+    """File offsets of each draft f32x4.fma in the code section; raises Refused on a module that
+    is not WebAssembly, has been rewritten already, or holds an instruction not known here."""
+    found = []
+    for section, start, end in sections(data):
         if section == 0:
-            name_length, name_at = leb(data, at)
-            if data[name_at:name_at + name_length].decode() == SECTION_NAME:
-                raise SystemExit(f"already rewritten: the module has a custom section {SECTION_NAME}")
-        if section == 10:
-            count, body = leb(data, at)
-            for _ in range(count):
-                body_size, body = leb(data, body)
-                body_end = body + body_size
-                groups, p = leb(data, body)
-                for _ in range(groups):
-                    _, p = leb(data, p)
-                    p += 1
-                while p < body_end:
-                    p = skip_instruction(data, p, found)
-                if p != body_end:
-                    raise Unknown(f"a function body ends at {p}, not {body_end}")
-                body = body_end
-        at = end
+            name_length, name_at = leb(data, start)
+            if data[name_at:name_at + name_length].decode(errors="replace") == SECTION_NAME:
+                raise Refused(f"rewritten already (it has the custom section {SECTION_NAME})")
+    for section, start, end in sections(data):
+        if section != 10:
+            continue
+        count, body = leb(data, start)
+        for _ in range(count):
+            body_size, body = leb(data, body)
+            body_end = body + body_size
+            groups, p = leb(data, body)
+            for _ in range(groups):
+                _, p = leb(data, p)
+                p += 1
+            while p < body_end:
+                p = skip_instruction(data, p, found)
+            if p != body_end:
+                raise Refused(f"a function body ends at {p}, not {body_end}")
+            body = body_end
     return found
 
 
@@ -167,11 +178,17 @@ def main():
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
         raise SystemExit(__doc__.strip().splitlines()[0] + "\nusage: relaxed_simd_opcodes.py MODULE.wasm")
     path = sys.argv[1]
-    data = bytearray(open(path, "rb").read())
+    try:
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+    except OSError as e:
+        raise SystemExit(f"{path}: {e.strerror}")
     try:
         found = find_draft_fmas(data)
-    except Unknown as e:
+    except Refused as e:
         raise SystemExit(f"{path}: {e}; nothing rewritten")
+    except IndexError:
+        raise SystemExit(f"{path}: the module ends inside a section or an instruction; nothing rewritten")
     if not found:
         raise SystemExit(f"{path}: no f32x4.fma (0xfd 175) in the code: was kernels_gemm.c built with -mrelaxed-simd?")
     new = encode_leb(RELAXED_MADD)

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_reference_run import BINARY, NODE_CLI, MelGANGenerator  # noqa: E402
+from bench_reference_run import BINARY, NODE_CLI, MelGANGenerator, median  # noqa: E402
 
 
 def child(command):
@@ -109,7 +109,6 @@ def paired(command, model, x, repeat):
         run = child(command)
         forward = torch_forward(model, x, 3)
         pairs.append((run, forward))
-    median = lambda values: sorted(values)[len(values) // 2]
     ratio_wall = median([run[0] / forward[0] for run, forward in pairs])
     ratio_cpu = median([run[1] / forward[1] for run, forward in pairs])
     run = sorted((run for run, _ in pairs), key=lambda r: r[1])[len(pairs) // 2]

@@ -167,7 +167,7 @@ def main():
                     line += f" | {label} {seconds * 1e3:8.2f} ms = {ratios([(o[label][0], r) for o, r in rounds])}"
                 print(line)
                 if threads == 1:
-                    single = reference, median([o["native"][0] for o, _ in rounds if o["native"][0]] or [None])
+                    single = reference, median([o["native"][0] for o, _ in rounds if o["native"][0]])
                     cpu_repeat = max(args.repeat, 11)  # GNU time counts in 10 ms steps
                     mine = {label: our_cpu_seconds(pt2, x_path, cpu_repeat, portable)
                             for label, portable in (("native", False), ("portable", True))}

@@ -149,13 +149,13 @@ def sections(data):
 def find_draft_fmas(data):
     """File offsets of each draft f32x4.fma in the code section; raises Refused on a module that
     is not WebAssembly, has been rewritten already, or holds an instruction not known here."""
-    found = []
-    for section, start, end in sections(data):
+    found, parts = [], sections(data)
+    for section, start, end in parts:
         if section == 0:
             name_length, name_at = leb(data, start)
             if data[name_at:name_at + name_length].decode(errors="replace") == SECTION_NAME:
                 raise Refused(f"rewritten already (it has the custom section {SECTION_NAME})")
-    for section, start, end in sections(data):
+    for section, start, end in parts:
         if section != 10:
             continue
         count, body = leb(data, start)

@@ -230,7 +230,6 @@ DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
  * (a * b + c, 0xfd 0x85 0x02). So the draft is called here with the operands in relaxed_madd's
  * order: (a, b, acc) becomes a * b + acc; nothing computes the draft's meaning, which nothing
  * runs. vec8 is two v128 halves. */
-typedef float vec4 __attribute__((vector_size(16)));
 #define HALF_LOW(v) __builtin_shufflevector((v), (v), 0, 1, 2, 3)
 #define HALF_HIGH(v) __builtin_shufflevector((v), (v), 4, 5, 6, 7)
 #define MULTIPLY_ADD_RELAXED(acc, a, b)                                                                           \

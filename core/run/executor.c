@@ -322,6 +322,51 @@ pt2_status pt2_op_set_float_output(pt2_run_context *ctx, const pt2_node *node, s
 
 #define PT2_EXTRA_BINDINGS 64 /* room for data-dependent symbols */
 
+/* An input size given by an expression of one symbol no other size binds (a waveform exported
+ * with 320*Dim("frames") so that its convolutions' strides divide it): the symbol's value is
+ * solved for when the expression is a*s + b with a > 0 (found by evaluating it at three points),
+ * and bound when it is whole and within the export's range. Returns 1 when bound, 0 when the
+ * expression is of another form (the shape checks then name the symbol), -1 on a failure. */
+static int bind_solved_symbol(pt2_run_context *ctx, const char *input, int axis, const pt2_sym_expr *expr,
+                              const char *symbol, int64_t size, pt2_error *err) {
+    const pt2_range_constraint *r = pt2_graph_find_range(ctx->graph, symbol);
+    int64_t at = r && r->has_min ? r->min : 2, values[3];
+    pt2_error ignored;
+    size_t b = ctx->num_bindings;
+    ctx->bindings[b].symbol = symbol;
+    ctx->num_bindings++;
+    for (int i = 0; i < 3; i++) {
+        ctx->bindings[b].value = at + i;
+        if (pt2_sym_eval(expr, ctx->bindings, ctx->num_bindings, &values[i], &ignored)) break;
+        if (i == 2 && values[1] - values[0] == values[2] - values[1] && values[1] > values[0]) {
+            int64_t step = values[1] - values[0], offset = size - values[0], value = at + offset / step, got;
+            ctx->bindings[b].value = value;
+            int whole = offset % step == 0 &&
+                        !pt2_sym_eval(expr, ctx->bindings, ctx->num_bindings, &got, &ignored) && got == size;
+            if (whole && (!r || ((!r->has_min || value >= r->min) && (!r->has_max || value <= r->max)))) return 1;
+            ctx->num_bindings--;
+            pt2_strbuf text;
+            pt2_strbuf_init(&text);
+            pt2_sym_format(expr, &text);
+            if (!whole)
+                pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld but the export makes it %s: no whole '%s' "
+                         "gives that size (it gives %lld, %lld, %lld, ... for '%s' = %lld, %lld, %lld, ...)", input, axis,
+                         (long long)size, text.data ? text.data : "?", symbol, (long long)values[0],
+                         (long long)values[1], (long long)values[2], symbol, (long long)at, (long long)at + 1,
+                         (long long)at + 2);
+            else
+                pt2_fail(err, PT2_ERR_INPUT, "input '%s' axis %d has size %lld, %s with '%s' = %lld, but the export allows "
+                         "'%s' %lld..%lld", input, axis, (long long)size, text.data ? text.data : "?", symbol,
+                         (long long)value, symbol, r->has_min ? (long long)r->min : 0LL,
+                         r->has_max ? (long long)r->max : (long long)INT64_MAX);
+            pt2_strbuf_free(&text);
+            return -1;
+        }
+    }
+    ctx->num_bindings--;
+    return 0;
+}
+
 static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, size_t num_inputs, pt2_error *err) {
     const pt2_graph *g = ctx->graph;
     size_t user = 0, max_bindings = 0;
@@ -387,7 +432,14 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
             if (!d->is_symbolic || pt2_sym_as_symbol(d->expr)) continue;
             const char *symbols[8];
             size_t n = pt2_sym_symbols(d->expr, symbols, 8), unbound = 0;
-            for (size_t s = 0; s < n && s < 8; s++) unbound += find_binding(ctx, symbols[s]) < 0;
+            const char *unbound_symbol = NULL;
+            for (size_t s = 0; s < n && s < 8; s++)
+                if (find_binding(ctx, symbols[s]) < 0) unbound++, unbound_symbol = symbols[s];
+            if (unbound == 1 && n <= 8) {
+                int solved = bind_solved_symbol(ctx, meta->name, a, d->expr, unbound_symbol, t->shape[a], err);
+                if (solved < 0) return err->status;
+                if (solved) continue;
+            }
             if (unbound || n > 8) continue; /* nothing to check against; later shape checks still run */
             int64_t want;
             pt2_status st = pt2_sym_eval(d->expr, ctx->bindings, ctx->num_bindings, &want, err);

@@ -491,17 +491,37 @@ class ConformerBlock(nn.Module):
         return self.final_norm(x)
 
 
+def hubert_frames_model():
+    """transformers' HubertModel itself, small and random, exported as its users export a waveform
+    model whose convolutions' strides multiply to 20: the samples axis as 20 * Dim("frames"), so the
+    program's input size is the expression 20*s (solved for s from the input's size when it runs).
+    Its last_hidden_state alone (HubertModel returns one tensor in its BaseModelOutput)."""
+    from transformers import HubertConfig, HubertModel
+    config = HubertConfig(conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
+                          num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, hidden_size=32,
+                          num_attention_heads=2, intermediate_size=64, num_hidden_layers=2, hidden_dropout=0.0,
+                          attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0,
+                          mask_time_prob=0.0)
+    return HubertModel(config)
+
+
 def samples_input(length):
     return torch.randn(2, length)
 
 
 # The program's output names (from its output spec), for models with several outputs.
 OUTPUT_NAMES = {"wav2vec2": ["last_hidden_state", "extract_features"]}
+# The time axis's sizes are multiples of this (the export's 20 * Dim), for the padded batch's lengths.
+LENGTH_MULTIPLES = {"hubert_frames": 20}
 
 MODELS.update({
     "wav2vec2": (wav2vec2_model, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
                  {"aten.arange.default", "aten.scaled_dot_product_attention.default", "aten.group_norm.default",
                   "aten._weight_norm.default", "aten.conv1d.default", "aten.expand.default"}),
+    "hubert_frames": (hubert_frames_model, samples_input,
+                      lambda: ({1: 20 * torch.export.Dim("frames", min=40, max=400)},), 1600, 2200,
+                      {"aten.scaled_dot_product_attention.default", "aten.group_norm.default",
+                       "aten._weight_norm.default", "aten.conv1d.default"}),
     "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,
                         {"aten.arange.default", "aten.sin.default", "aten.cos.default",
                          "aten.glu.default", "aten.conv1d.default", "aten.layer_norm.default"}),

@@ -5,6 +5,7 @@ another (the batch size for fixed-size images), and match PyTorch; the models wi
 axis also on a padded batch (three lengths, with their sequence lengths), where each sequence must
 be what PyTorch gives for it alone."""
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -35,7 +36,8 @@ def converted(pt2returnn, tmp_path_factory):
         if written and time_axes:
             torch.manual_seed(length + 1)
             padded_jobs, padded = padded_batch_jobs(root, out, model, make_input(length).numpy(), time_axes[0],
-                                                    prefix=f"{name}.padded", shortest=4)
+                                                    prefix=f"{name}.padded", shortest=4,
+                                                    multiple=models.LENGTH_MULTIPLES.get(name, 1))
             jobs += padded_jobs
         if written:
             for n in (length, other):
@@ -115,3 +117,31 @@ def test_mnist_pool_is_one_returnn_pool_over_two_dims(converted):
     assert len(pools) == 2 and all(p["mode"] == "max" and len(p["in_spatial_dims"]) == 2 for p in pools)
     # The image axes only: RETURNN's batch axis is implicit, not one of the declared ones.
     assert config["extern_data"]["data"]["shape"] == [1, 28, 28]
+
+
+def test_input_size_of_an_expression_is_solved_or_refused(converted, pt2returnn, tmp_path):
+    """hubert_frames takes 20 * Dim("frames", min=40, max=400) samples: 20 * 70 of them run (the
+    symbol solved as 70) and give PyTorch's output; a size that no whole number of frames gives,
+    and a multiple of 20 below the range, are refused (exit 2), naming the input, its axis, the
+    expression and what it allows."""
+    report, *_ = converted["hubert_frames"]
+    assert "error" not in report, report.get("error")
+    path = str(tmp_path / "hubert_frames.pt2")
+    model = models.export("hubert_frames", path)
+    torch.manual_seed(3)
+    x = models.samples_input(20 * 70)
+    np.save(tmp_path / "x.npy", x.numpy())
+    run = subprocess.run([pt2returnn, "run", path, "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    with torch.no_grad():
+        y = model(x).last_hidden_state.numpy()
+    ours = np.load(tmp_path / "y.npy")
+    assert ours.shape == y.shape and np.abs(ours - y).max() < 1e-4
+    refusals = {20 * 70 + 7: r"axis 1 has size 1407 but the export makes it 20\*(s\d+): no whole '\1' gives that size "
+                              r"\(it gives 800, 820, 840, \.\.\. for '\1' = 40, 41, 42, \.\.\.\)",
+                20 * 20: r"axis 1 has size 400, 20\*(s\d+) with '\1' = 20, but the export allows '\1' 40\.\.400"}
+    for size, expected in refusals.items():
+        np.save(tmp_path / "bad.npy", models.samples_input(size).numpy())
+        run = subprocess.run([pt2returnn, "run", path, "--input", str(tmp_path / "bad.npy")], capture_output=True, text=True)
+        assert run.returncode == 2 and re.search(r"input '\w+' " + expected, run.stderr), run.stderr

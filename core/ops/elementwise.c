@@ -11,6 +11,7 @@
 #include "../base/strbuf.h"
 #include "exp_f32.h"
 #include "op_util.h"
+#include "parallel.h"
 #include "registry.h"
 
 /* ---------------------------------------------------------------- dtype rules */
@@ -437,8 +438,48 @@ static int has_integer_divisor_zero(binary_op op, const pt2_tensor *b) {
 
 /* out = op(a, b) with both operands converted to `compute`; the result is `compute` (bool for
  * comparisons), then converted to `result` when that differs. */
-static pt2_status binary_tensors(pt2_arena *arena, binary_op op, const pt2_tensor *a_in, const pt2_tensor *b_in,
+/* The output's rows (the loop's last axis) in pieces over the run's threads; one long row (a
+ * contiguous add) in pieces of itself. Each element is computed alone, so the bits do not depend
+ * on the split. */
+typedef struct binary_job {
+    row_fn fn;
+    strided_loop loop;
+    char *po;
+    const char *pa, *pb;
+    int64_t es_o, es, rows, inner, chunk; /* chunk: rows per piece, or elements of the one row */
+} binary_job;
+
+static void binary_piece(void *context, size_t piece) {
+    const binary_job *job = context;
+    const strided_loop *loop = &job->loop;
+    int last = loop->rank - 1;
+    int64_t sa = loop->strides[1][last], sb = loop->strides[2][last];
+    if (job->rows == 1) {
+        int64_t start = (int64_t)piece * job->chunk, n = job->inner - start < job->chunk ? job->inner - start : job->chunk;
+        if (n > 0) job->fn(job->po + start * job->es_o, job->pa + start * sa * job->es, sa, job->pb + start * sb * job->es, sb, n);
+        return;
+    }
+    int64_t r0 = (int64_t)piece * job->chunk, r1 = r0 + job->chunk < job->rows ? r0 + job->chunk : job->rows;
+    int64_t index[PT2_MAX_RANK] = {0};
+    for (int64_t i = last - 1, rest = r0; i >= 0; i--) { /* r0's position over the outer axes */
+        index[i] = rest % loop->shape[i];
+        rest /= loop->shape[i];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t off[3] = {0, 0, 0};
+        for (int i = 0; i < last; i++)
+            for (int k = 0; k < 3; k++) off[k] += index[i] * loop->strides[k][i];
+        job->fn(job->po + off[0] * job->es_o, job->pa + off[1] * job->es, sa, job->pb + off[2] * job->es, sb, job->inner);
+        for (int i = last - 1; i >= 0; i--) {
+            if (++index[i] < loop->shape[i]) break;
+            index[i] = 0;
+        }
+    }
+}
+
+static pt2_status binary_tensors(pt2_run_context *ctx, binary_op op, const pt2_tensor *a_in, const pt2_tensor *b_in,
                                  pt2_dtype compute, pt2_dtype result, pt2_tensor *out, pt2_error *err) {
+    pt2_arena *arena = ctx->arena;
     pt2_tensor a, b;
     pt2_status st = PT2_OK;
     row_fn fn = row_kernels[op][compute_index(compute)];
@@ -463,26 +504,22 @@ static pt2_status binary_tensors(pt2_arena *arena, binary_op op, const pt2_tenso
     pt2_dtype out_dtype = is_comparison(op) ? PT2_DTYPE_BOOL : compute;
     /* Every element is written by the row loop below: not zeroed first. */
     if ((st = pt2_tensor_alloc_uninit(arena, out_dtype, rank, shape, &o, err))) return st;
-    if (pt2_tensor_numel(&o) > 0) {
+    int64_t numel = pt2_tensor_numel(&o);
+    if (numel > 0) {
         const pt2_tensor *views[3] = {&o, &va, &vb};
-        strided_loop loop;
-        loop_init(&loop, rank, shape, views, 3);
-        size_t es_o = pt2_dtype_size(out_dtype), es = pt2_dtype_size(compute);
-        char *po = pt2_tensor_data(&o);
-        const char *pa = pt2_tensor_data(&va), *pb = pt2_tensor_data(&vb);
-        int last = loop.rank - 1;
-        int64_t inner = loop.shape[last], rows = pt2_tensor_numel(&o) / inner, index[PT2_MAX_RANK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t off[3] = {0, 0, 0};
-            for (int i = 0; i < last; i++)
-                for (int k = 0; k < 3; k++) off[k] += index[i] * loop.strides[k][i];
-            fn(po + off[0] * (int64_t)es_o, pa + off[1] * (int64_t)es, loop.strides[1][last], pb + off[2] * (int64_t)es,
-               loop.strides[2][last], inner);
-            for (int i = last - 1; i >= 0; i--) {
-                if (++index[i] < loop.shape[i]) break;
-                index[i] = 0;
-            }
+        binary_job job = {fn, {0}, pt2_tensor_data(&o), pt2_tensor_data(&va), pt2_tensor_data(&vb),
+                          (int64_t)pt2_dtype_size(out_dtype), (int64_t)pt2_dtype_size(compute), 0, 0, 0};
+        loop_init(&job.loop, rank, shape, views, 3);
+        job.inner = job.loop.shape[job.loop.rank - 1];
+        job.rows = numel / job.inner;
+        enum { PIECE_MIN = 1 << 15 }; /* elements: smaller work is not worth waking a thread for */
+        size_t pieces = pt2_parallel_pieces(ctx, (size_t)(numel / PIECE_MIN > 0 ? numel / PIECE_MIN : 1));
+        if (job.rows == 1) job.chunk = (job.inner + (int64_t)pieces - 1) / (int64_t)pieces;
+        else {
+            if ((int64_t)pieces > job.rows) pieces = (size_t)job.rows;
+            job.chunk = (job.rows + (int64_t)pieces - 1) / (int64_t)pieces;
         }
+        pt2_parallel_for(ctx, pieces, binary_piece, &job);
     }
     if (out_dtype != result && !is_comparison(op)) return pt2_tensor_cast(arena, &o, result, out, err);
     *out = o;
@@ -586,9 +623,9 @@ static pt2_status run_binary(pt2_run_context *ctx, const pt2_node *node, binary_
     if (alpha != 1) {
         pt2_tensor scale;
         if ((st = pt2_scalar_to_tensor(ctx->arena, compute, alpha, &scale, err))) return st;
-        if ((st = binary_tensors(ctx->arena, OP_MUL, &tb, &scale, compute, compute, &tb, err))) return st;
+        if ((st = binary_tensors(ctx, OP_MUL, &tb, &scale, compute, compute, &tb, err))) return st;
     }
-    if ((st = binary_tensors(ctx->arena, op, &ta, &tb, compute, result, &out, err))) return st;
+    if ((st = binary_tensors(ctx, op, &ta, &tb, compute, result, &out, err))) return st;
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
@@ -634,9 +671,9 @@ static pt2_status run_rsub(pt2_run_context *ctx, const pt2_node *node, pt2_error
     if ((st = operand_tensor(ctx->arena, &b, compute, &tb, err))) return st;
     if (alpha != 1) {
         if ((st = pt2_scalar_to_tensor(ctx->arena, compute, alpha, &scale, err))) return st;
-        if ((st = binary_tensors(ctx->arena, OP_MUL, &ta, &scale, compute, compute, &ta, err))) return st;
+        if ((st = binary_tensors(ctx, OP_MUL, &ta, &scale, compute, compute, &ta, err))) return st;
     }
-    if ((st = binary_tensors(ctx->arena, OP_SUB, &tb, &ta, compute, result, &out, err))) return st;
+    if ((st = binary_tensors(ctx, OP_SUB, &tb, &ta, compute, result, &out, err))) return st;
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
@@ -757,11 +794,11 @@ static pt2_status clamp_common(pt2_run_context *ctx, const pt2_node *node, const
     if ((st = operand_tensor(ctx->arena, &x, compute, &t, err))) return st;
     if (has_lo) {
         if ((st = operand_tensor(ctx->arena, &lo, compute, &bound, err))) return st;
-        if ((st = binary_tensors(ctx->arena, OP_MAXIMUM, &t, &bound, compute, compute, &t, err))) return st;
+        if ((st = binary_tensors(ctx, OP_MAXIMUM, &t, &bound, compute, compute, &t, err))) return st;
     }
     if (has_hi) {
         if ((st = operand_tensor(ctx->arena, &hi, compute, &bound, err))) return st;
-        if ((st = binary_tensors(ctx->arena, OP_MINIMUM, &t, &bound, compute, compute, &t, err))) return st;
+        if ((st = binary_tensors(ctx, OP_MINIMUM, &t, &bound, compute, compute, &t, err))) return st;
     }
     if (t.dtype != result && (st = pt2_tensor_cast(ctx->arena, &t, result, &t, err))) return st;
     return pt2_op_set_output(ctx, node, 0, &t, err);

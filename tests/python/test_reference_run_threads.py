@@ -31,9 +31,27 @@ def encoder_layer():
     return nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=130, dropout=0.0, batch_first=True)
 
 
+class Elementwise(nn.Module):
+    """Binary elementwise ops large enough to be split (core/ops/elementwise.c: pieces of at least
+    2^15 elements): a contiguous add (one long row, split within it), a per-channel scale and shift
+    broadcast over the time (rows), a transposed operand (strided rows) and a comparison."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.randn(97, 1))
+        self.shift = nn.Parameter(torch.randn(1, 97, 1))
+
+    def forward(self, x):
+        y = x * self.scale + self.shift
+        z = y + x
+        w = z - y.transpose(1, 2).transpose(1, 2).contiguous().transpose(1, 2).transpose(1, 2)
+        return torch.where(w > 0.1, w * z, -z) + (x.transpose(1, 2) * 2).transpose(1, 2)
+
+
 MODELS = {
     "conv_stack": (ConvStack, (1, 37, 53)),
     "encoder_layer": (encoder_layer, (2, 61, 64)),
+    "elementwise": (Elementwise, (3, 97, 701)),
 }
 
 

@@ -3,11 +3,22 @@
 #include <string.h>
 
 /* The in-place ops an export keeps (e.g. `acc += block(x)` in a loop, as parallel_wavegan's
- * HiFiGAN writes its residual sums) and their functional forms, which take the same arguments. */
+ * HiFiGAN writes its residual sums; the activations of nn.ReLU(inplace=True) and its kin, as
+ * parallel_wavegan's ParallelWaveGAN and most image models build them) and their functional
+ * forms, which take the same arguments. */
 static const char *const in_place_ops[][2] = {
     {"aten.add_.Tensor", "aten.add.Tensor"}, {"aten.add_.Scalar", "aten.add.Scalar"},
     {"aten.sub_.Tensor", "aten.sub.Tensor"}, {"aten.mul_.Tensor", "aten.mul.Tensor"},
     {"aten.mul_.Scalar", "aten.mul.Scalar"}, {"aten.div_.Tensor", "aten.div.Tensor"},
+    {"aten.relu_.default", "aten.relu.default"}, {"aten.leaky_relu_.default", "aten.leaky_relu.default"},
+    {"aten.silu_.default", "aten.silu.default"}, {"aten.hardtanh_.default", "aten.hardtanh.default"},
+    {"aten.elu_.default", "aten.elu.default"}, {"aten.selu_.default", "aten.selu.default"},
+    {"aten.celu_.default", "aten.celu.default"}, {"aten.gelu_.default", "aten.gelu.default"},
+    {"aten.mish_.default", "aten.mish.default"}, {"aten.hardswish_.default", "aten.hardswish.default"},
+    {"aten.hardsigmoid_.default", "aten.hardsigmoid.default"}, {"aten.sigmoid_.default", "aten.sigmoid.default"},
+    {"aten.tanh_.default", "aten.tanh.default"}, {"aten.clamp_.default", "aten.clamp.default"},
+    {"aten.clamp_.Tensor", "aten.clamp.Tensor"}, {"aten.clamp_min_.default", "aten.clamp_min.default"},
+    {"aten.clamp_max_.default", "aten.clamp_max.default"},
 };
 
 /* Ops whose result may share storage with an input: a write through one is seen by the other. */
@@ -42,13 +53,17 @@ static int write_is_private(const pt2_graph *graph, size_t at, int self) {
     return 1;
 }
 
+const char *pt2_in_place_functional(const char *target) {
+    for (size_t k = 0; k < sizeof in_place_ops / sizeof in_place_ops[0]; k++)
+        if (!strcmp(target, in_place_ops[k][0])) return in_place_ops[k][1];
+    return NULL;
+}
+
 size_t pt2_graph_functionalize(pt2_graph *graph) {
     size_t rewritten = 0;
     for (size_t i = 0; i < graph->num_nodes; i++) {
         pt2_node *node = &graph->nodes[i];
-        const char *functional = NULL;
-        for (size_t k = 0; k < sizeof in_place_ops / sizeof in_place_ops[0] && !functional; k++)
-            if (!strcmp(node->target, in_place_ops[k][0])) functional = in_place_ops[k][1];
+        const char *functional = pt2_in_place_functional(node->target);
         const pt2_arg *self = functional && node->num_inputs ? &node->inputs[0].arg : NULL;
         if (!self || strcmp(node->inputs[0].name, "self") || self->kind != PT2_ARG_TENSOR || self->value_id < 0) continue;
         /* The result keeps self's dtype in place; the functional op would promote it. */

@@ -8,6 +8,11 @@
 
 #include "graph.h"
 
+/* The functional form of an in-place op this rewrites ("aten.relu.default" for
+ * "aten.relu_.default"), NULL for any other target. The reference run executes such an op in
+ * place through it where the write stays. */
+const char *pt2_in_place_functional(const char *target);
+
 /* Rewrites the targets of such nodes; returns how many. */
 size_t pt2_graph_functionalize(pt2_graph *graph);
 

@@ -7,6 +7,7 @@
 
 #include "elementwise.h"
 #include "op_util.h"
+#include "../graph/functionalize.h"
 #include "registry.h"
 
 typedef struct number {
@@ -257,10 +258,13 @@ static pt2_status in_place(pt2_run_context *ctx, const pt2_node *node, const cha
     return write_back(ctx, &self, &cast, err);
 }
 
-static pt2_status run_add_(pt2_run_context *c, const pt2_node *n, pt2_error *e) { return in_place(c, n, "aten.add.Tensor", e); }
-static pt2_status run_sub_(pt2_run_context *c, const pt2_node *n, pt2_error *e) { return in_place(c, n, "aten.sub.Tensor", e); }
-static pt2_status run_mul_(pt2_run_context *c, const pt2_node *n, pt2_error *e) { return in_place(c, n, "aten.mul.Tensor", e); }
-static pt2_status run_div_(pt2_run_context *c, const pt2_node *n, pt2_error *e) { return in_place(c, n, "aten.div.Tensor", e); }
+/* An in-place op whose write another op sees (else core/graph/functionalize.c has made it its
+ * functional op): that op's result, written through self. */
+static pt2_status run_in_place_op(pt2_run_context *c, const pt2_node *n, pt2_error *e) {
+    const char *functional = pt2_in_place_functional(n->target);
+    if (!functional) return pt2_fail(e, PT2_ERR_INTERNAL, "%s has no functional form", n->target);
+    return in_place(c, n, functional, e);
+}
 
 static pt2_status run_fill_(pt2_run_context *c, const pt2_node *n, pt2_error *e) {
     return in_place(c, n, pt2_node_arg(n, "value") && pt2_node_arg(n, "value")->kind == PT2_ARG_TENSOR ? "aten.fill.Tensor"
@@ -343,12 +347,29 @@ const pt2_op_def pt2_ops_symbolic[] = {
     {"aten._assert_tensor_metadata.default", run_assert_metadata},
     {"aten.sym_constrain_range_for_size.default", run_constrain_range},
     {"aten.sym_constrain_range.default", run_constrain_range},
-    {"aten.add_.Tensor", run_add_},
-    {"aten.add_.Scalar", run_add_},
-    {"aten.sub_.Tensor", run_sub_},
-    {"aten.mul_.Tensor", run_mul_},
-    {"aten.mul_.Scalar", run_mul_},
-    {"aten.div_.Tensor", run_div_},
+    {"aten.add_.Tensor", run_in_place_op},
+    {"aten.add_.Scalar", run_in_place_op},
+    {"aten.sub_.Tensor", run_in_place_op},
+    {"aten.mul_.Tensor", run_in_place_op},
+    {"aten.mul_.Scalar", run_in_place_op},
+    {"aten.div_.Tensor", run_in_place_op},
+    {"aten.relu_.default", run_in_place_op},
+    {"aten.leaky_relu_.default", run_in_place_op},
+    {"aten.silu_.default", run_in_place_op},
+    {"aten.hardtanh_.default", run_in_place_op},
+    {"aten.elu_.default", run_in_place_op},
+    {"aten.selu_.default", run_in_place_op},
+    {"aten.celu_.default", run_in_place_op},
+    {"aten.gelu_.default", run_in_place_op},
+    {"aten.mish_.default", run_in_place_op},
+    {"aten.hardswish_.default", run_in_place_op},
+    {"aten.hardsigmoid_.default", run_in_place_op},
+    {"aten.sigmoid_.default", run_in_place_op},
+    {"aten.tanh_.default", run_in_place_op},
+    {"aten.clamp_.default", run_in_place_op},
+    {"aten.clamp_.Tensor", run_in_place_op},
+    {"aten.clamp_min_.default", run_in_place_op},
+    {"aten.clamp_max_.default", run_in_place_op},
     {"aten.copy_.default", run_copy_},
     {"aten.fill_.Scalar", run_fill_},
     {"aten.fill_.Tensor", run_fill_},

@@ -6,6 +6,8 @@ with both configs, and on a padded batch."""
 import json
 import subprocess
 
+import numpy as np
+
 import scipy.signal
 import torch
 import torch.nn as nn
@@ -28,6 +30,36 @@ class PrivateAccumulator(nn.Module):
         acc += self.b(x)
         acc *= 0.5
         return acc
+
+
+class InPlaceActivations(nn.Module):
+    """The activations modules build with inplace=True (torch.export keeps relu_, leaky_relu_,
+    hardtanh_ for ReLU6, ...), each on a conv's fresh output, and clamp_ written by hand."""
+    def __init__(self):
+        super().__init__()
+        self.acts = nn.ModuleList([nn.ReLU(inplace=True), nn.LeakyReLU(0.2, inplace=True), nn.SiLU(inplace=True),
+                                   nn.Hardtanh(-0.5, 0.5, inplace=True), nn.ELU(inplace=True), nn.ReLU6(inplace=True),
+                                   nn.Hardswish(inplace=True), nn.Hardsigmoid(inplace=True), nn.Mish(inplace=True),
+                                   nn.SELU(inplace=True), nn.CELU(0.7, inplace=True)])
+        self.convs = nn.ModuleList([nn.Conv1d(4, 4, 3, padding=1) for _ in range(len(self.acts) + 2)])
+
+    def forward(self, x):
+        for act, conv in zip(self.acts, self.convs):
+            x = act(conv(x))
+        x = torch.sigmoid_(self.convs[-2](x)) + torch.tanh_(self.convs[-1](x))
+        return x.clamp_(-0.9, 0.9)
+
+
+class SeenActivation(nn.Module):
+    """relu_ writes through a slice into y, which is read afterwards: PyTorch's in-place semantics."""
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.a(x)
+        torch.relu_(y[:, :2])
+        return y * 2
 
 
 class WriteThroughView(nn.Module):
@@ -62,7 +94,13 @@ def hifigan():
 def test_in_place_models(pt2returnn, tmp_path):
     torch.manual_seed(0)
     cases = {"accumulator": (PrivateAccumulator().eval(), 4, {"aten.add_.Tensor", "aten.mul_.Tensor"}),
-             "hifigan": (hifigan(), 16, {"aten.add_.Tensor"})}
+             "hifigan": (hifigan(), 16, {"aten.add_.Tensor"}),
+             "activations": (InPlaceActivations().eval(), 4,
+                             {"aten.relu_.default", "aten.leaky_relu_.default", "aten.silu_.default",
+                              "aten.hardtanh_.default", "aten.elu_.default", "aten.hardswish_.default",
+                              "aten.hardsigmoid_.default", "aten.mish_.default", "aten.selu_.default",
+                              "aten.celu_.default", "aten.sigmoid_.default", "aten.tanh_.default",
+                              "aten.clamp_.default"})}
     jobs, expected, padded, interpreter = [], [], {}, {}
     for name, (model, channels, in_place) in cases.items():
         example = torch.randn(1, channels, 30)
@@ -99,3 +137,27 @@ def test_a_write_another_op_sees_is_refused(pt2returnn, tmp_path):
     assert "aten.add_.Tensor (node 'add_'" in run.stderr and "head += 1.0" in run.stderr
     assert "only where no other op sees the write" in run.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_an_activation_whose_write_is_seen_runs_in_place_and_is_refused(pt2returnn, tmp_path):
+    """relu_ through a view of a value read afterwards: the reference run computes it in place, as
+    PyTorch (the first two channels rectified, the others not), and the lowering refuses it with
+    the reason."""
+    torch.manual_seed(0)
+    model = SeenActivation().eval()
+    x = torch.randn(1, 4, 20)
+    assert "aten.relu_.default" in export(model, x, tmp_path / "seen.pt2")
+    np.save(tmp_path / "x.npy", x.numpy())
+    run = subprocess.run([pt2returnn, "run", str(tmp_path / "seen.pt2"), "--input", str(tmp_path / "x.npy"), "--output",
+                          str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    with torch.no_grad():
+        want = model(x.clone()).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, atol=1e-6)
+    conv = model.a(x).detach().numpy()
+    assert np.abs(want[:, :2] - 2 * np.maximum(conv[:, :2], 0)).max() < 1e-6 and (conv[:, :2] < 0).any()
+    assert np.abs(want[:, 2:] - 2 * conv[:, 2:]).max() < 1e-6
+    run = subprocess.run([pt2returnn, "convert", str(tmp_path / "seen.pt2"), "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "aten.relu_.default (node 'relu_'" in run.stderr, run.stderr
+    assert "only where no other op sees the write" in run.stderr

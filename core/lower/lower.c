@@ -686,6 +686,19 @@ pt2_status pt2_lower_advance(pt2_lower_context *ctx, size_t ran, pt2_error *err)
     return PT2_OK;
 }
 
+/* Whether some input size of the program is dynamic (a symbol): without one, RETURNN's data has
+ * no time axis, which the lowerings of sequence ops (conv, pools, padding over the time) need. */
+static int has_dynamic_input(const pt2_graph *graph) {
+    for (size_t i = 0; i < graph->num_inputs; i++) {
+        const pt2_graph_input *in = &graph->inputs[i];
+        if (in->kind != PT2_INPUT_USER || in->has_data) continue;
+        const pt2_value *v = &graph->values[in->value_id];
+        for (int a = 0; a < v->rank; a++)
+            if (v->sizes[a].is_symbolic) return 1;
+    }
+    return 0;
+}
+
 pt2_status pt2_lower_finish(pt2_lower_context *out, pt2_error *err) {
     pt2_status st = pt2_lower_advance(out, out->graph->num_nodes, err);
     if (st) return st;
@@ -693,16 +706,26 @@ pt2_status pt2_lower_finish(pt2_lower_context *out, pt2_error *err) {
     size_t num_unknown = p->num_unknown, num_refused = p->num_refused;
     const char *unknown = p->unknown, *refused = p->refused;
     pt2_error_set_file(err, out->graph->file_name);
+    /* A refusal on the axes of a program exported with every size fixed is most likely that: say
+     * how to export it with a time axis. */
+    const char *hint = num_refused && !has_dynamic_input(out->graph)
+                           ? "; the export fixed every input size, so RETURNN's data has no time axis: export with "
+                             "dynamic_shapes naming the time axis of the input, e.g. ({2: torch.export.Dim(\"time\")},) for "
+                             "[batch, channels, time] or ({1: torch.export.Dim(\"time\")},) for [batch, time, features]"
+                           : "";
+    /* the refusals shortened where needed, so that the hint fits the message */
+    int room = (int)sizeof err->message - (int)strlen(hint) - 120;
     if (num_unknown || num_refused) {
         if (num_unknown && num_refused)
             return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops that cannot be lowered to RETURNN yet: %s; and %zu "
-                            "cannot be lowered on their axes: %s", num_unknown, num_unknown == 1 ? " uses" : "s use", unknown,
-                            num_refused, refused);
+                            "cannot be lowered on their axes: %.*s%s", num_unknown, num_unknown == 1 ? " uses" : "s use",
+                            unknown, num_refused, room, refused, hint);
         if (num_unknown)
             return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu node%s ops that cannot be lowered to RETURNN yet: %s",
                             num_unknown, num_unknown == 1 ? " uses" : "s use", unknown);
-        if (num_refused == 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s", refused);
-        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %s", num_refused, refused);
+        if (num_refused == 1) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%.*s%s", room, refused, hint);
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%zu nodes cannot be lowered on their axes: %.*s%s", num_refused, room,
+                        refused, hint);
     }
     return lower_outputs(out, err);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../graph/sym_expr.h"
 #include "../naming/naming.h"
 #include "lowerings.h"
 
@@ -340,6 +341,31 @@ pt2_status pt2_axes_allow_broadcast_all(pt2_lower_context *ctx, pt2_rt_layer *la
     return pt2_rt_set_bool(layer, "allow_broadcast_all_sources", 1, err);
 }
 
+/* The export's size expression of the PyTorch axis of the node's operand `v` that is net dim
+ * `dim` (the operand found by its layer among the node's tensor inputs); NULL when not found. */
+static const pt2_sym_expr *export_size(const pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v,
+                                       int dim) {
+    for (size_t i = 0; i < node->num_inputs; i++) {
+        const pt2_arg *arg = &node->inputs[i].arg;
+        if (arg->kind != PT2_ARG_TENSOR || arg->value_id < 0 || !ctx->values[arg->value_id].is_set ||
+            strcmp(ctx->values[arg->value_id].layer, v->layer))
+            continue;
+        const pt2_value *meta = &ctx->graph->values[arg->value_id];
+        for (int a = 0; a < v->rank && a < meta->rank; a++)
+            if (v->dims[a] == dim) return meta->sizes[a].is_symbolic ? meta->sizes[a].expr : NULL;
+    }
+    return NULL;
+}
+
+/* Are two time dims the lowering derived along different paths (so RETURNN's dim arithmetic does
+ * not know them as one: a conv's floor((T - 3) / 2) + 1 beside a pool's floor((T - 1) / 2)) the
+ * same length for every input the export accepts (pt2_lower_sizes_equal)? */
+static int same_length_in_export(const pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *first,
+                                 int first_dim, const pt2_lowered_value *second, int second_dim) {
+    const pt2_sym_expr *a = export_size(ctx, node, first, first_dim), *b = export_size(ctx, node, second, second_dim);
+    return a && b && pt2_lower_sizes_equal(ctx->graph, a, b);
+}
+
 /* Two layers on one time length reached along different paths (a residual branch and its
  * shortcut) carry different dim tags in RETURNN; a reinterpret_data with size_base makes the
  * second one's time dim the first one's. out->is_set = 0 when nothing is needed. */
@@ -349,7 +375,8 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
     int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
     if (time_first < 0 || time_second < 0 || !strcmp(first->layer, second->layer) || !strcmp(first->layer, "data"))
         return PT2_OK;
-    if (first->shape.dims[time_first] != second->shape.dims[time_second])
+    if (first->shape.dims[time_first] != second->shape.dims[time_second] &&
+        !same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
         return pt2_lower_fail(node, err, "the operands have different time axes");
     pt2_rt_layer *layer;
     char base[200];

@@ -70,6 +70,11 @@ pt2_status pt2_lower_finish(pt2_lower_context *ctx, pt2_error *err);
 
 /* ---- helpers for op lowerings ---- */
 pt2_status pt2_lower_fail(const pt2_node *node, pt2_error *err, const char *fmt, ...);
+
+/* Are two size expressions of the export equal for every input it accepts? Yes when the same
+ * (torch.export unified them) or expressions of one symbol equal at every value of its range,
+ * enumerated (inputs outside the range are refused before a run); no when unsure. */
+int pt2_lower_sizes_equal(const pt2_graph *graph, const pt2_sym_expr *a, const pt2_sym_expr *b);
 /* The lowered value of a tensor argument that depends on the input; NULL in *out when it is a
  * constant (then use pt2_lower_constant). */
 pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_operands.h"
 #include "lowerings.h"
 
 static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -14,7 +15,15 @@ static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (st) return st;
     const pt2_arg *dtype = pt2_node_arg(node, "dtype");
     if (dtype && dtype->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "cumsum with a dtype is not lowered");
-    if (in->shape.dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "cumsum is lowered for float32 data");
+    /* Integers and bools sum in int64, as PyTorch's cumsum gives them (a mask's running count:
+     * RoBERTa's position ids); a cast first where they are another dtype. */
+    pt2_lowered_value wide;
+    pt2_dtype dt = in->shape.dtype;
+    if (dt == PT2_DTYPE_INT32 || dt == PT2_DTYPE_BOOL) {
+        if ((st = pt2_lower_cast_operand(ctx, node, NULL, 0, PT2_DTYPE_INT64, in, &wide, err))) return st;
+        in = &wide;
+    } else if (dt != PT2_DTYPE_FLOAT32 && dt != PT2_DTYPE_INT64)
+        return pt2_lower_fail(node, err, "cumsum is lowered for float32, integer and bool data, not %s", pt2_dtype_name(dt));
     int axis = (int)(dim < 0 ? dim + in->rank : dim);
     if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "dim %lld is out of range", (long long)dim);
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
@@ -29,4 +38,4 @@ static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2
     return st ? st : pt2_lower_set_output(ctx, node, layer, in->rank, in->dims, err);
 }
 
-const pt2_op_lowering pt2_lowerings_cumsum[] = {{"aten.cumsum.default", lower_cumsum, "cumsum"}, {NULL, NULL, NULL}};
+const pt2_op_lowering pt2_lowerings_cumsum[] = {{"aten.cumsum.default", lower_cumsum, "cumsum cast"}, {NULL, NULL, NULL}};

@@ -259,10 +259,11 @@ static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st) st = in ? real_input(ctx, node, "index", &index, err) : pt2_lower_input(ctx, node, "index", &index, err);
     if (st) return st;
     if (!in && index) {
-        /* A constant of size 1 along every other axis (BERT's token_type_ids buffer): the index's
-         * other axes are of size 1 too, so each entry reads the constant's one line. */
+        /* A constant of size 1 along every other axis (BERT's token_type_ids buffer), or the same
+         * along it (that buffer expanded to the batch's size, stride 0: RoBERTa's): each entry
+         * reads the constant's one line. */
         for (int a = 0; a < table.rank; a++)
-            if (a != axis && table.shape[a] != 1)
+            if (a != axis && table.shape[a] != 1 && table.strides[a] != 0)
                 return pt2_lower_fail(node, err, "gather from a constant that is not of size 1 along axis %d", a);
         pt2_tensor line = table;
         line.rank = 1;

@@ -30,7 +30,7 @@ static const struct {
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
     {"this symbolic size arithmetic is not lowered yet",
      "_operator.and_ _operator.or_ _operator.lshift _operator.rshift _operator.pos math.ceil math.floor math.trunc "
-     "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite torch.sym_max torch.sym_min "
+     "aten.sym_constrain_range.default torch.sym_float torch.sym_int torch.sym_ite "
      "torch.sym_not torch.sym_sqrt"},
 };
 

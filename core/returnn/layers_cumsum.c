@@ -8,8 +8,8 @@ static pt2_status cumsum_axis(const pt2_rt_net *net, const pt2_rt_layer *layer, 
                               pt2_error *err) {
     if (pt2_rt_int_option(layer, "reverse", 0) || pt2_rt_get_option(layer, "additional_left_summand_per_element"))
         return pt2_rt_layer_fail(layer, err, "cumsum is interpreted without reverse or additional_left_summand_per_element");
-    if (in->dtype != PT2_DTYPE_FLOAT32 && in->dtype != PT2_DTYPE_INVALID)
-        return pt2_rt_layer_fail(layer, err, "cumsum is interpreted on float32 sources");
+    if (in->dtype != PT2_DTYPE_FLOAT32 && in->dtype != PT2_DTYPE_INT64 && in->dtype != PT2_DTYPE_INVALID)
+        return pt2_rt_layer_fail(layer, err, "cumsum is interpreted on float32 and int64 sources");
     return pt2_rt_resolve_axis(net, in, pt2_rt_string_option(layer, "axis", "T"), dim, err);
 }
 
@@ -37,17 +37,24 @@ static pt2_status cumsum_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     for (int a = axis + 1; a < out->rank; a++) inner *= out->shape[a];
     /* transpose_to may return the source's own data: write into a copy. */
     pt2_tensor y;
-    if ((st = pt2_tensor_alloc(arena, PT2_DTYPE_FLOAT32, out->rank, out->shape, &y, err))) return st;
-    const float *px = pt2_tensor_data(out);
-    float *py = pt2_tensor_data(&y);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            float sum = 0.0f; /* TF accumulates in the data's type */
-            for (int64_t t = 0; t < n; t++) {
-                sum += px[(o * n + t) * inner + i];
-                py[(o * n + t) * inner + i] = sum;
-            }
-        }
+    if ((st = pt2_tensor_alloc(arena, out->dtype, out->rank, out->shape, &y, err))) return st;
+    /* TF accumulates in the data's type */
+#define CUMSUM(T)                                                                                                      \
+    do {                                                                                                               \
+        const T *px = pt2_tensor_data(out);                                                                            \
+        T *py = pt2_tensor_data(&y);                                                                                   \
+        for (int64_t o = 0; o < outer; o++)                                                                            \
+            for (int64_t i = 0; i < inner; i++) {                                                                      \
+                T sum = 0;                                                                                             \
+                for (int64_t t = 0; t < n; t++) {                                                                      \
+                    sum += px[(o * n + t) * inner + i];                                                                \
+                    py[(o * n + t) * inner + i] = sum;                                                                 \
+                }                                                                                                      \
+            }                                                                                                          \
+    } while (0)
+    if (out->dtype == PT2_DTYPE_INT64) CUMSUM(int64_t);
+    else CUMSUM(float);
+#undef CUMSUM
     *out = y;
     return PT2_OK;
 }

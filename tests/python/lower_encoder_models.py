@@ -505,6 +505,39 @@ def hubert_frames_model():
     return HubertModel(config)
 
 
+def sew_model():
+    """transformers' SEWModel, small and random, on 20 * Dim("frames") samples: its squeeze pools
+    the frames by 2 and its positional conv strides by 2, giving lengths the export writes as
+    ((s - 3)//2) + 1 and (s - 1)//2, which the residual add joins; equal for every s, so one time
+    dim in RETURNN (core/lower/axes.c)."""
+    from transformers import SEWConfig, SEWModel
+    config = SEWConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                       conv_dim=(16, 16, 16), conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3), squeeze_factor=2,
+                       num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, hidden_dropout=0.0,
+                       attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0,
+                       mask_time_prob=0.0)
+    return SEWModel(config)
+
+
+class StyleMelGAN(nn.Module):
+    """parallel_wavegan's StyleMelGANGenerator, its noise the 4-frame average of the first 32 mel
+    channels (one input): the TADE blocks upsample the noise path and the mel separately to one
+    length, 4*s in the export on both, so one time dim in RETURNN."""
+    def __init__(self):
+        super().__init__()
+        import scipy.signal
+        if not hasattr(scipy.signal, "kaiser"):  # parallel_wavegan 0.6.1 imports it from there
+            scipy.signal.kaiser = scipy.signal.windows.kaiser
+        from parallel_wavegan.models import StyleMelGANGenerator
+        self.generator = StyleMelGANGenerator(in_channels=32, aux_channels=80, channels=32, out_channels=1,
+                                              kernel_size=9, dilation=2, noise_upsample_scales=[2, 2],
+                                              upsample_scales=[2, 2, 2, 1])
+        self.generator.remove_weight_norm()
+
+    def forward(self, mel):
+        return self.generator(mel, F.avg_pool1d(mel[:, :32], 4))
+
+
 def samples_input(length):
     return torch.randn(2, length)
 
@@ -512,7 +545,7 @@ def samples_input(length):
 # The program's output names (from its output spec), for models with several outputs.
 OUTPUT_NAMES = {"wav2vec2": ["last_hidden_state", "extract_features"]}
 # The time axis's sizes are multiples of this (the export's 20 * Dim), for the padded batch's lengths.
-LENGTH_MULTIPLES = {"hubert_frames": 20}
+LENGTH_MULTIPLES = {"hubert_frames": 20, "sew": 20, "style_melgan": 4}
 
 MODELS.update({
     "wav2vec2": (wav2vec2_model, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
@@ -522,6 +555,11 @@ MODELS.update({
                       lambda: ({1: 20 * torch.export.Dim("frames", min=40, max=400)},), 1600, 2200,
                       {"aten.scaled_dot_product_attention.default", "aten.group_norm.default",
                        "aten._weight_norm.default", "aten.conv1d.default"}),
+    "sew": (sew_model, samples_input, lambda: ({1: 20 * torch.export.Dim("frames", min=8, max=400)},), 1600, 2200,
+            {"aten.avg_pool1d.default", "aten.conv1d.default", "aten.add.Tensor"}),
+    "style_melgan": (StyleMelGAN, lambda length: torch.randn(1, 80, length),
+                     lambda: ({2: 4 * torch.export.Dim("frames", min=4, max=100)},), 40, 56,
+                     {"aten.upsample_nearest1d.vec", "aten.conv1d.default", "aten.softmax.int"}),
     "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,
                         {"aten.arange.default", "aten.sin.default", "aten.cos.default",
                          "aten.glu.default", "aten.conv1d.default", "aten.layer_norm.default"}),

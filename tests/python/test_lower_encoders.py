@@ -145,3 +145,4 @@ def test_input_size_of_an_expression_is_solved_or_refused(converted, pt2returnn,
         np.save(tmp_path / "bad.npy", models.samples_input(size).numpy())
         run = subprocess.run([pt2returnn, "run", path, "--input", str(tmp_path / "bad.npy")], capture_output=True, text=True)
         assert run.returncode == 2 and re.search(r"input '\w+' " + expected, run.stderr), run.stderr
+

@@ -2,7 +2,8 @@
 input: learned absolute positions (nn.Embedding over arange(T)), a prediction embedded again
 (embedding of an argmax), a buffer indexed by buckets computed from the data (table[idx]), and
 transformers' BertModel on token ids (its position_ids buffer sliced to the length, its
-token_type_ids buffer gathered at them). The table becomes a variable layer and RETURNN's gather
+token_type_ids buffer gathered at them) and RobertaModel (its position ids counted from the token
+ids by a comparison and an integer cumsum). The table becomes a variable layer and RETURNN's gather
 reads it at the index layer's values. Each
 converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
 at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN
@@ -56,6 +57,21 @@ class Bert(nn.Module):
         return self.bert(input_ids=ids).last_hidden_state
 
 
+class Roberta(nn.Module):
+    """transformers' RobertaModel: its position ids computed from the token ids
+    (input_ids.ne(padding_idx) as int, cumsum over the time, times the mask, + padding_idx): a
+    comparison of token ids (sparse data, made plain integers) and an integer cumsum (in int64)."""
+    def __init__(self):
+        super().__init__()
+        from transformers import RobertaConfig, RobertaModel
+        config = RobertaConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64, max_position_embeddings=130, pad_token_id=1)
+        self.roberta = RobertaModel(config, add_pooling_layer=False)
+
+    def forward(self, ids):
+        return self.roberta(input_ids=ids).last_hidden_state
+
+
 def token_ids(size):
     return torch.randint(0, 50, size)
 
@@ -66,6 +82,8 @@ MODELS = {
     "embedded_prediction": (EmbeddedPrediction, ["aten.embedding.default", "aten.argmax.default"], torch.randn),
     "bucketed_buffer": (BucketedBuffer, ["aten.index.Tensor"], torch.randn),
     "transformers_bert_model": (Bert, ["aten.slice.Tensor", "aten.gather.default", "aten.embedding.default"], token_ids),
+    "transformers_roberta_model": (Roberta, ["aten.ne.Scalar", "aten.cumsum.default", "aten.embedding.default"],
+                                   token_ids),
 }
 
 

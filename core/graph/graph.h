@@ -170,6 +170,10 @@ typedef struct pt2_graph {
     pt2_graph_output *outputs;
     size_t num_ranges;
     pt2_range_constraint *ranges;
+    /* model.json's guards_code: Python conditions on the inputs' sizes torch.export assumed
+     * (core/run/guards.h); PyTorch's program refuses inputs that break one. */
+    size_t num_guards;
+    const char **guards;
     /* The archive's example inputs (data/sample_inputs), one per user input, in order. */
     size_t num_sample_inputs;
     pt2_tensor *sample_inputs;

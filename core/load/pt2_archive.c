@@ -700,6 +700,20 @@ static pt2_status read_ranges(loader *l, const pt2_json *ranges) {
     return PT2_OK;
 }
 
+/* guards_code: a list of strings (absent before torch 2.8's exports: none). */
+static pt2_status read_guards(loader *l, const pt2_json *guards) {
+    if (!guards || pt2_json_is(guards, PT2_JSON_NULL)) return PT2_OK;
+    if (!pt2_json_is(guards, PT2_JSON_ARRAY)) return expected(l, "guards_code as a list of strings", guards);
+    pt2_graph *g = l->graph;
+    g->guards = pt2_arena_alloc_array(l->arena, guards->count + 1, sizeof *g->guards, l->err);
+    if (!g->guards) return l->err->status;
+    for (size_t i = 0; i < guards->count; i++) {
+        if (!pt2_json_is(&guards->items[i], PT2_JSON_STRING)) return expected(l, "guards_code as a list of strings", guards);
+        g->guards[g->num_guards++] = guards->items[i].string;
+    }
+    return PT2_OK;
+}
+
 /* ---------------------------------------------------------------- weights */
 
 static pt2_status read_payload_tensor(loader *l, const char *folder, const char *fqn, const pt2_json *meta,
@@ -938,6 +952,7 @@ static pt2_status archive_load(pt2_arena *arena, pt2_arena *tree, const uint8_t 
     if ((st = read_nodes(&l, pt2_json_get(graph_json, "nodes")))) return st;
     l.where = model_entry;
     if ((st = read_ranges(&l, pt2_json_get(model, "range_constraints")))) return st;
+    if ((st = read_guards(&l, pt2_json_get(model, "guards_code")))) return st;
     l.where = NULL;
     if ((st = read_payloads(&l, "data/weights/model_weights_config.json", "data/weights/"))) return st;
     if ((st = read_payloads(&l, "data/constants/model_constants_config.json", "data/constants/"))) return st;

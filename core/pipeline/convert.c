@@ -277,7 +277,15 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     start = pt2_now_seconds();
     pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
     if (!batch) return err->status;
-    if ((st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err))) return st;
+    st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err);
+    if (st == PT2_ERR_INPUT) { /* the program refuses the batch's other lengths (a size torch.export fixed) */
+        batch->applicable = 0;
+        if (!(batch->inapplicable = pt2_arena_strdup(arena, err->message, err))) return err->status;
+        pt2_error_clear(err);
+        pt2_error_set_file(err, source->model_name);
+        st = PT2_OK;
+    }
+    if (st) return st;
     double padded_seconds = pt2_now_seconds() - start;
 
     progress(options, "emit", "writing the configs and the checkpoint");
@@ -360,8 +368,12 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         pt2_output_records_add_padded(records, num_outputs, batch, "padded-batch");
         result->padded_batch = batch;
     } else {
-        steps[num_steps++] = (step_record){"padded-batch", "not applicable: the input has no dynamic axis (or the output no batch axis)",
-                                           pt2_now_seconds() - start + padded_seconds, 0, 1, 0, 0, 0};
+        const char *why = "not applicable: the input has no dynamic axis (or the output no batch axis)";
+        if (batch->inapplicable &&
+            !(why = pt2_arena_printf(arena, err, "not applicable: the program refuses the batch's other lengths: %s",
+                                     batch->inapplicable)))
+            return err->status;
+        steps[num_steps++] = (step_record){"padded-batch", why, pt2_now_seconds() - start + padded_seconds, 0, 1, 0, 0, 0};
         progress_done(options, &steps[num_steps - 1]);
     }
 

@@ -1,4 +1,5 @@
 #include "executor.h"
+#include "guards.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,26 @@ static pt2_status bind_output_symbol(pt2_run_context *ctx, const pt2_node *node,
     return PT2_OK;
 }
 
+/* "input 'x' axis 2 is N, the export's example M" for the first dynamic input axis whose size
+ * this run differs from the example's; NULL when none does. */
+static const char *input_off_example(pt2_run_context *ctx) {
+    static _Thread_local char text[200];
+    const pt2_graph *g = ctx->graph;
+    for (size_t i = 0; i < g->num_inputs; i++) {
+        const pt2_graph_input *in = &g->inputs[i];
+        if (in->kind != PT2_INPUT_USER || in->has_data || !ctx->values[in->value_id].is_set) continue;
+        const pt2_value *meta = &g->values[in->value_id];
+        const pt2_tensor *t = &ctx->values[in->value_id].tensor;
+        for (int a = 0; a < meta->rank && a < t->rank; a++)
+            if (meta->sizes[a].is_symbolic && meta->sizes[a].value >= 0 && meta->sizes[a].value != t->shape[a]) {
+                snprintf(text, sizeof text, "input '%s' axis %d is %lld, the export's example %lld", meta->name, a,
+                         (long long)t->shape[a], (long long)meta->sizes[a].value);
+                return text;
+            }
+    }
+    return NULL;
+}
+
 /* Every op output is checked against the export's shape, so a semantic mistake fails at the
  * op that made it. The message is only formatted on failure: this runs for every node. */
 static pt2_status check_shape(pt2_run_context *ctx, const pt2_node *node, int id, const pt2_tensor *t, pt2_error *err) {
@@ -277,6 +298,20 @@ static pt2_status check_shape(pt2_run_context *ctx, const pt2_node *node, int id
     pt2_shape_format(expected, meta->rank, want, sizeof want);
     snprintf(a, sizeof a, "%s %s", pt2_dtype_name(t->dtype), got);
     snprintf(b, sizeof b, "%s %s", pt2_dtype_name(meta->dtype), want);
+    /* A size the export fixed (torch.export specialised it, guarding the input's length) where
+     * this run's input has another length than the export's example: PyTorch's program refuses
+     * that input too ("Guard failed"), so it is the input, not this op, that is wrong. */
+    int fixed_differs = 0;
+    for (int i = 0; i < meta->rank && i < t->rank; i++)
+        if (!meta->sizes[i].is_symbolic && meta->sizes[i].value != t->shape[i]) fixed_differs = 1;
+    const char *length = fixed_differs ? input_off_example(ctx) : NULL;
+    if (length) {
+        char fixed[460];
+        snprintf(fixed, sizeof fixed, "%.220s (%.200s)", b, length);
+        return node_fail(ctx, node, err, PT2_ERR_INPUT, "computed %s but the export fixed it to %s: torch.export "
+                         "specialised this size, so the program accepts only the example's length (PyTorch's refuses "
+                         "others too)", a, fixed);
+    }
     return node_fail(ctx, node, err, PT2_ERR_INTERNAL, "computed %s but the export says %s", a, b);
 }
 
@@ -367,6 +402,45 @@ static int bind_solved_symbol(pt2_run_context *ctx, const char *input, int axis,
     return 0;
 }
 
+/* L['name'].size()[axis] of this run's user input `name`. */
+static int input_size(void *user, const char *name, int axis, int64_t *size) {
+    const pt2_run_context *ctx = user;
+    const pt2_graph *g = ctx->graph;
+    for (size_t i = 0; i < g->num_inputs; i++) {
+        const pt2_graph_input *in = &g->inputs[i];
+        if (in->kind != PT2_INPUT_USER || in->has_data || strcmp(g->values[in->value_id].name, name)) continue;
+        const pt2_tensor *t = &ctx->values[in->value_id].tensor;
+        if (!ctx->values[in->value_id].is_set || axis < 0 || axis >= t->rank) return 0;
+        *size = t->shape[axis];
+        return 1;
+    }
+    return 0;
+}
+
+/* Every guard of the export that this evaluator understands must hold for the inputs, as
+ * PyTorch's program checks them. */
+static pt2_status check_guards(pt2_run_context *ctx, pt2_error *err) {
+    const pt2_graph *g = ctx->graph;
+    for (size_t i = 0; i < g->num_guards; i++) {
+        if (pt2_guard_holds(g->guards[i], input_size, ctx) != 0) continue;
+        char shapes[400] = "";
+        size_t used = 0;
+        for (size_t k = 0; k < g->num_inputs && used + 1 < sizeof shapes; k++) {
+            const pt2_graph_input *in = &g->inputs[k];
+            if (in->kind != PT2_INPUT_USER || in->has_data) continue;
+            char shape[160];
+            pt2_shape_format(ctx->values[in->value_id].tensor.shape, ctx->values[in->value_id].tensor.rank, shape,
+                             sizeof shape);
+            used += (size_t)snprintf(shapes + used, sizeof shapes - used, "%s'%s' %s", used ? ", " : "",
+                                     g->values[in->value_id].name, shape);
+        }
+        return pt2_fail(err, PT2_ERR_INPUT, "the export's guard %s does not hold for the input (%s): torch.export "
+                        "specialised the program there (the model's code depends on that size), and PyTorch's program "
+                        "refuses such an input too", g->guards[i], shapes);
+    }
+    return PT2_OK;
+}
+
 static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, size_t num_inputs, pt2_error *err) {
     const pt2_graph *g = ctx->graph;
     size_t user = 0, max_bindings = 0;
@@ -449,7 +523,7 @@ static pt2_status bind_inputs(pt2_run_context *ctx, const pt2_tensor *inputs, si
                                 meta->name, a, (long long)t->shape[a], (long long)want);
         }
     }
-    return PT2_OK;
+    return check_guards(ctx, err);
 }
 
 static int can_run(const char *target) { return pt2_op_find(target) != NULL; }

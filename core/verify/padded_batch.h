@@ -32,6 +32,7 @@ typedef struct pt2_padded_batch_output {
 
 typedef struct pt2_padded_batch {
     int applicable;         /* the input has a dynamic axis */
+    const char *inapplicable; /* why not, when not for want of a dynamic axis (e.g. the export accepts one length), or NULL */
     int passed;
     double max_abs, max_rel; /* worst sequence */
     double worst_ratio;      /* worst |a-b| / (atol + rtol*|b|) of any sequence */

@@ -256,10 +256,9 @@ static pt2_status bind_output_symbol(pt2_run_context *ctx, const pt2_node *node,
     return PT2_OK;
 }
 
-/* "input 'x' axis 2 is N, the export's example M" for the first dynamic input axis whose size
- * this run differs from the example's; NULL when none does. */
-static const char *input_off_example(pt2_run_context *ctx) {
-    static _Thread_local char text[200];
+/* "input 'x' axis 2 is N, the export's example M" (into text) for the first dynamic input axis
+ * whose size this run differs from the example's; NULL when none does. */
+static const char *input_off_example(pt2_run_context *ctx, char *text, size_t size) {
     const pt2_graph *g = ctx->graph;
     for (size_t i = 0; i < g->num_inputs; i++) {
         const pt2_graph_input *in = &g->inputs[i];
@@ -268,7 +267,7 @@ static const char *input_off_example(pt2_run_context *ctx) {
         const pt2_tensor *t = &ctx->values[in->value_id].tensor;
         for (int a = 0; a < meta->rank && a < t->rank; a++)
             if (meta->sizes[a].is_symbolic && meta->sizes[a].value >= 0 && meta->sizes[a].value != t->shape[a]) {
-                snprintf(text, sizeof text, "input '%s' axis %d is %lld, the export's example %lld", meta->name, a,
+                snprintf(text, size, "input '%s' axis %d is %lld, the export's example %lld", meta->name, a,
                          (long long)t->shape[a], (long long)meta->sizes[a].value);
                 return text;
             }
@@ -304,7 +303,8 @@ static pt2_status check_shape(pt2_run_context *ctx, const pt2_node *node, int id
     int fixed_differs = 0;
     for (int i = 0; i < meta->rank && i < t->rank; i++)
         if (!meta->sizes[i].is_symbolic && meta->sizes[i].value != t->shape[i]) fixed_differs = 1;
-    const char *length = fixed_differs ? input_off_example(ctx) : NULL;
+    char off[200];
+    const char *length = fixed_differs ? input_off_example(ctx, off, sizeof off) : NULL;
     if (length) {
         char fixed[460];
         snprintf(fixed, sizeof fixed, "%.220s (%.200s)", b, length);

@@ -73,7 +73,10 @@ static int64_t parse_primary(parser *p) {
     if (isdigit((unsigned char)*p->at)) {
         int64_t v = 0;
         while (isdigit((unsigned char)*p->at)) {
-            if (v > (INT64_MAX - 9) / 10) p->failed = 1;
+            if (v > (INT64_MAX - 9) / 10) { /* past int64: not understood, not wrapped */
+                p->failed = 1;
+                return 0;
+            }
             v = v * 10 + (*p->at++ - '0');
         }
         return v;
@@ -82,15 +85,25 @@ static int64_t parse_primary(parser *p) {
 }
 
 static int64_t parse_unary(parser *p) {
-    if (accept(p, "-")) return -parse_unary(p);
+    if (accept(p, "-")) {
+        int64_t v = parse_unary(p);
+        if (v == INT64_MIN) p->failed = 1;
+        return p->failed ? 0 : -v;
+    }
     return parse_primary(p);
 }
 
-/* Sizes and the constants beside them are small: the products and sums stay far from overflow;
- * a guard that is not (a huge constant) is not understood rather than wrapped. */
-static int64_t checked(parser *p, int64_t v) {
-    if (v > ((int64_t)1 << 52) || v < -((int64_t)1 << 52)) p->failed = 1;
-    return v;
+/* A product, sum or difference past int64 makes the guard not understood rather than wrapped. */
+static int64_t multiply(parser *p, int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) p->failed = 1;
+    return p->failed ? 0 : r;
+}
+
+static int64_t add(parser *p, int64_t a, int64_t b, int sign) {
+    int64_t r;
+    if (sign > 0 ? __builtin_add_overflow(a, b, &r) : __builtin_sub_overflow(a, b, &r)) p->failed = 1;
+    return p->failed ? 0 : r;
 }
 
 static int64_t parse_term(parser *p) {
@@ -98,13 +111,14 @@ static int64_t parse_term(parser *p) {
     for (;;) {
         if (accept(p, "//")) {
             int64_t d = parse_unary(p);
-            if (!d) p->failed = 1;
+            if (!d || (v == INT64_MIN && d == -1)) p->failed = 1;
             else v = floor_div(v, d);
         } else if (accept(p, "*")) {
-            v = checked(p, v * parse_unary(p));
+            int64_t w = parse_unary(p);
+            v = multiply(p, v, w);
         } else if (accept(p, "%")) {
             int64_t d = parse_unary(p);
-            if (!d) p->failed = 1;
+            if (!d || (v == INT64_MIN && d == -1)) p->failed = 1;
             else v = v - d * floor_div(v, d); /* Python's: the sign of the divisor */
         } else {
             return v;
@@ -116,9 +130,15 @@ static int64_t parse_term(parser *p) {
 static int64_t parse_sum(parser *p) {
     int64_t v = parse_term(p);
     for (;;) {
-        if (accept(p, "+")) v = checked(p, v + parse_term(p));
-        else if (accept(p, "-")) v = checked(p, v - parse_term(p));
-        else return v;
+        if (accept(p, "+")) {
+            int64_t w = parse_term(p);
+            v = add(p, v, w, 1);
+        } else if (accept(p, "-")) {
+            int64_t w = parse_term(p);
+            v = add(p, v, w, -1);
+        } else {
+            return v;
+        }
         if (p->failed) return 0;
     }
 }

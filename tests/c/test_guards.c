@@ -38,5 +38,9 @@ int main(void) {
     CHECK(holds("L['x'].size()[2] // 0 == 1") == -1, "division by zero is not understood");
     CHECK(holds("L['x'].size()[2] == 800 junk") == -1, "trailing text is not understood");
     CHECK(holds("99999999999999999999 == 1") == -1, "a number past int64 is not understood");
+    CHECK(holds("4611686018427387904 * 4 == 1") == -1 && holds("9223372036854775807 + 1 == 0") == -1 &&
+              holds("-9223372036854775807 - 2 == 0") == -1 && holds("-(-4611686018427387904 * 2) == 1") == -1 &&
+              holds("(-4611686018427387904 * 2) // -1 == 1") == -1,
+          "overflow is not understood");
     return failures != 0;
 }

@@ -2,24 +2,12 @@
 
 #include <string.h>
 
-/* The in-place ops an export keeps (e.g. `acc += block(x)` in a loop, as parallel_wavegan's
- * HiFiGAN writes its residual sums; the activations of nn.ReLU(inplace=True) and its kin, as
- * parallel_wavegan's ParallelWaveGAN and most image models build them) and their functional
- * forms, which take the same arguments. */
-static const char *const in_place_ops[][2] = {
-    {"aten.add_.Tensor", "aten.add.Tensor"}, {"aten.add_.Scalar", "aten.add.Scalar"},
-    {"aten.sub_.Tensor", "aten.sub.Tensor"}, {"aten.mul_.Tensor", "aten.mul.Tensor"},
-    {"aten.mul_.Scalar", "aten.mul.Scalar"}, {"aten.div_.Tensor", "aten.div.Tensor"},
-    {"aten.relu_.default", "aten.relu.default"}, {"aten.leaky_relu_.default", "aten.leaky_relu.default"},
-    {"aten.silu_.default", "aten.silu.default"}, {"aten.hardtanh_.default", "aten.hardtanh.default"},
-    {"aten.elu_.default", "aten.elu.default"}, {"aten.selu_.default", "aten.selu.default"},
-    {"aten.celu_.default", "aten.celu.default"}, {"aten.gelu_.default", "aten.gelu.default"},
-    {"aten.mish_.default", "aten.mish.default"}, {"aten.hardswish_.default", "aten.hardswish.default"},
-    {"aten.hardsigmoid_.default", "aten.hardsigmoid.default"}, {"aten.sigmoid_.default", "aten.sigmoid.default"},
-    {"aten.tanh_.default", "aten.tanh.default"}, {"aten.clamp_.default", "aten.clamp.default"},
-    {"aten.clamp_.Tensor", "aten.clamp.Tensor"}, {"aten.clamp_min_.default", "aten.clamp_min.default"},
-    {"aten.clamp_max_.default", "aten.clamp_max.default"},
-};
+#include "in_place_ops.h"
+
+/* PT2_IN_PLACE_OPS as {in-place, functional} pairs. */
+#define IN_PLACE_PAIR(in_place, functional) {in_place, functional},
+static const char *const in_place_ops[][2] = {PT2_IN_PLACE_OPS(IN_PLACE_PAIR)};
+#undef IN_PLACE_PAIR
 
 /* Ops whose result may share storage with an input: a write through one is seen by the other. */
 static const char *const view_ops[] = {

@@ -153,12 +153,8 @@ pt2_status pt2_lower_cast_operand(pt2_lower_context *ctx, const pt2_node *node, 
     return PT2_OK;
 }
 
-/* Token ids (data with a sparse dim, an embedding's input) as plain integers, for arithmetic and
- * comparisons, which RETURNN takes on dense data only (RoBERTa's input_ids.ne(padding_idx)). */
-static pt2_status dense_operand(pt2_lower_context *ctx, const pt2_node *node, const char *base, size_t i,
-                                const pt2_lowered_value *source, pt2_lowered_value *dense, pt2_error *err) {
-    char name[240];
-    snprintf(name, sizeof name, "%s_%zu_dense", base ? base : ctx->places[node - ctx->graph->nodes].base, i);
+pt2_status pt2_lower_dense(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                           const pt2_lowered_value *source, pt2_lowered_value *dense, pt2_error *err) {
     pt2_rt_layer *layer;
     pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "reinterpret_data", &layer, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, source, err);
@@ -182,8 +178,10 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
     pt2_dtype dtype = meeting_dtype(ctx, node, final, layer_class, sources, count);
     for (size_t i = 0; i < count; i++) {
         out->sources[i] = sources[i];
-        if (sources[i]->shape.sparse_dim >= 0) {
-            if ((st = dense_operand(ctx, node, base, i, sources[i], &out->dense[i], err))) return st;
+        if (sources[i]->shape.sparse_dim >= 0) { /* token ids: RoBERTa's input_ids.ne(padding_idx) */
+            char name[240];
+            snprintf(name, sizeof name, "%s_%zu_dense", base ? base : ctx->places[node - ctx->graph->nodes].base, i);
+            if ((st = pt2_lower_dense(ctx, node, name, sources[i], &out->dense[i], err))) return st;
             out->sources[i] = &out->dense[i];
         }
         if (dtype != PT2_DTYPE_INVALID && out->sources[i]->shape.dtype != dtype) {

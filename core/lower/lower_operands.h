@@ -31,6 +31,12 @@ pt2_status pt2_lower_data_meeting_constant(pt2_lower_context *ctx, const pt2_nod
 pt2_status pt2_lower_place_operands(pt2_lower_context *ctx, const pt2_node *node, pt2_operand *a, pt2_operand *b,
                                     pt2_error *err);
 
+/* `source`'s sparse indices (token ids, an argmax's) as plain integers (a reinterpret_data named
+ * `name` with set_sparse False: RETURNN drops the sparse dim only), so that they compute as any
+ * integer tensor: arithmetic and comparisons take dense data only. */
+pt2_status pt2_lower_dense(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                           const pt2_lowered_value *source, pt2_lowered_value *dense, pt2_error *err);
+
 /* Operand `i` of the node cast to `dtype` (a cast layer named after `base`, or the node, with the
  * operand's index and the dtype), where PyTorch computes in another dtype than the operand has
  * and RETURNN takes one: an int64 arange added to or compared with float32 features (combine,

@@ -19,6 +19,7 @@
 
 #include "../naming/naming.h"
 #include "axes.h"
+#include "lower_operands.h"
 #include "lowerings.h"
 
 static pt2_status lower_arg_reduction(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -51,17 +52,11 @@ static pt2_status lower_arg_reduction(pt2_lower_context *ctx, const pt2_node *no
     if (!st) st = pt2_rt_set_bool(reduce, "keep_dims", 0, err);
     if (!st) st = pt2_lower_infer(ctx, node, reduce, err);
     if (st) return st;
-    /* dense indices (set_sparse False), so that they compute like any integer tensor after */
+    /* dense indices, so that they compute like any integer tensor after */
     pt2_lowered_value indices, dense;
-    pt2_rt_layer *plain;
     pt2_axes_value_of(reduce, rank, dims, &indices);
     snprintf(base, sizeof base, "%s_indices", ctx->places[node - ctx->graph->nodes].base);
-    if ((st = pt2_lower_new_layer_named(ctx, node, base, "reinterpret_data", &plain, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, plain, &indices, err);
-    if (!st) st = pt2_rt_set_bool(plain, "set_sparse", 0, err);
-    if (!st) st = pt2_lower_infer(ctx, node, plain, err);
-    if (st) return st;
-    pt2_axes_value_of(plain, rank, dims, &dense);
+    if ((st = pt2_lower_dense(ctx, node, base, &indices, &dense, err))) return st;
     if ((st = pt2_lower_new_layer(ctx, node, "cast", &cast, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, cast, &dense, err);
     if (!st) st = pt2_rt_set_string(cast, "dtype", "int64", err);

@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../graph/in_place_ops.h"
 #include "lowerings.h"
+
+/* PT2_IN_PLACE_OPS as one space-separated string of the in-place targets. */
+#define IN_PLACE_NAME(in_place, functional) in_place " "
 
 /* Why an op of the reference run has no lowering (yet). Reasons contain no "; " (the error lists
  * nodes separated by it). */
@@ -21,11 +25,7 @@ static const struct {
      "their new_ and _like forms are)",
      "aten.scalar_tensor.default"},
     {"an in-place op is lowered as its functional op only where no other op sees the write (the written tensor is fresh, never viewed, and not read afterwards), and this one's write is seen",
-     "aten.add_.Scalar aten.add_.Tensor aten.mul_.Scalar aten.mul_.Tensor aten.sub_.Tensor aten.div_.Tensor "
-     "aten.relu_.default aten.leaky_relu_.default aten.silu_.default aten.hardtanh_.default aten.elu_.default "
-     "aten.selu_.default aten.celu_.default aten.gelu_.default aten.mish_.default aten.hardswish_.default "
-     "aten.hardsigmoid_.default aten.sigmoid_.default aten.tanh_.default aten.clamp_.default aten.clamp_.Tensor "
-     "aten.clamp_min_.default aten.clamp_max_.default"},
+     PT2_IN_PLACE_OPS(IN_PLACE_NAME)},
     {"in-place copies and fills are not lowered (a write into another tensor's storage)",
      "aten.copy_.default aten.fill_.Scalar aten.fill_.Tensor aten.zero_.default aten.detach_.default"},
     {"this symbolic size arithmetic is not lowered yet",

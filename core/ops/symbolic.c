@@ -8,6 +8,7 @@
 #include "elementwise.h"
 #include "op_util.h"
 #include "../graph/functionalize.h"
+#include "../graph/in_place_ops.h"
 #include "registry.h"
 
 typedef struct number {
@@ -347,29 +348,9 @@ const pt2_op_def pt2_ops_symbolic[] = {
     {"aten._assert_tensor_metadata.default", run_assert_metadata},
     {"aten.sym_constrain_range_for_size.default", run_constrain_range},
     {"aten.sym_constrain_range.default", run_constrain_range},
-    {"aten.add_.Tensor", run_in_place_op},
-    {"aten.add_.Scalar", run_in_place_op},
-    {"aten.sub_.Tensor", run_in_place_op},
-    {"aten.mul_.Tensor", run_in_place_op},
-    {"aten.mul_.Scalar", run_in_place_op},
-    {"aten.div_.Tensor", run_in_place_op},
-    {"aten.relu_.default", run_in_place_op},
-    {"aten.leaky_relu_.default", run_in_place_op},
-    {"aten.silu_.default", run_in_place_op},
-    {"aten.hardtanh_.default", run_in_place_op},
-    {"aten.elu_.default", run_in_place_op},
-    {"aten.selu_.default", run_in_place_op},
-    {"aten.celu_.default", run_in_place_op},
-    {"aten.gelu_.default", run_in_place_op},
-    {"aten.mish_.default", run_in_place_op},
-    {"aten.hardswish_.default", run_in_place_op},
-    {"aten.hardsigmoid_.default", run_in_place_op},
-    {"aten.sigmoid_.default", run_in_place_op},
-    {"aten.tanh_.default", run_in_place_op},
-    {"aten.clamp_.default", run_in_place_op},
-    {"aten.clamp_.Tensor", run_in_place_op},
-    {"aten.clamp_min_.default", run_in_place_op},
-    {"aten.clamp_max_.default", run_in_place_op},
+#define IN_PLACE_ENTRY(in_place, functional) {in_place, run_in_place_op},
+    PT2_IN_PLACE_OPS(IN_PLACE_ENTRY)
+#undef IN_PLACE_ENTRY
     {"aten.copy_.default", run_copy_},
     {"aten.fill_.Scalar", run_fill_},
     {"aten.fill_.Tensor", run_fill_},

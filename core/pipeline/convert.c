@@ -277,15 +277,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     start = pt2_now_seconds();
     pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
     if (!batch) return err->status;
-    st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err);
-    if (st == PT2_ERR_INPUT) { /* the program refuses the batch's other lengths (a size torch.export fixed) */
-        batch->applicable = 0;
-        if (!(batch->inapplicable = pt2_arena_strdup(arena, err->message, err))) return err->status;
-        pt2_error_clear(err);
-        pt2_error_set_file(err, source->model_name);
-        st = PT2_OK;
-    }
-    if (st) return st;
+    if ((st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err))) return st;
     double padded_seconds = pt2_now_seconds() - start;
 
     progress(options, "emit", "writing the configs and the checkpoint");

@@ -295,7 +295,18 @@ pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, co
             if (o->torch_dims[a] >= 0 && net->dims[o->torch_dims[a]].kind == PT2_RT_DIM_BATCH) out->outputs[k].batch_axis = a;
         if (out->outputs[k].batch_axis >= 0) out->applicable = 1;
     }
-    return out->applicable ? prepare_batch(arena, graph, main_run, axis, example, run_options, out, err) : PT2_OK;
+    if (!out->applicable) return PT2_OK;
+    pt2_status st = prepare_batch(arena, graph, main_run, axis, example, run_options, out, err);
+    if (st != PT2_ERR_INPUT) return st;
+    /* The program refuses the batch's other lengths (an export's guard, a size torch.export
+     * fixed): the batch does not apply, and the report says why. */
+    out->applicable = 0;
+    char file[sizeof err->file];
+    memcpy(file, err->file, sizeof file);
+    if (!(out->inapplicable = pt2_arena_strdup(arena, err->message, err))) return err->status;
+    pt2_error_clear(err);
+    pt2_error_set_file(err, file);
+    return PT2_OK;
 }
 
 /* A result's batch axis by the reloaded config's axis names ("B"), or -1. */

@@ -53,7 +53,8 @@ typedef struct pt2_padded_batch {
  * axis, its results' batch axes): done before the weights may go (core/pipeline/convert.c frees the
  * model file after the emit when its caller lets it). `main_run` (may be NULL): the conversion's
  * reference run, whose values not depending on the input the sequences' runs take instead of
- * computing them again. out->applicable = 0: no dynamic axis, or no result with a batch axis. */
+ * computing them again. out->applicable = 0: no dynamic axis, or no result with a batch axis, or
+ * the program refuses the batch's lengths (out->inapplicable says how). */
 pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, const pt2_run_context *main_run,
                                     const pt2_rt_net *net, const pt2_tensor *example, const pt2_run_options *run_options,
                                     pt2_padded_batch *out, pt2_error *err);

@@ -43,7 +43,10 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     int rank = 0;
     for (int a = 0; a < layer->shape.rank - 1; a++) order[rank++] = layer->shape.dims[a];
     if (!sparse) order[rank++] = in->feature_dim;
-    pt2_status st = pt2_tensor_contiguous(arena, w, 0, &weight, err);
+    /* The GEMM packs W from any strides (a weight kept as a view of PyTorch's [out, in] reads
+     * transposed), so only the embedding lookup below needs it contiguous. */
+    pt2_status st = sparse ? pt2_tensor_contiguous(arena, w, 0, &weight, err) : PT2_OK;
+    if (!sparse) weight = *w;
     if (!st) st = pt2_rt_view_to(arena, &inputs[0], rank, order, &x, err);
     if (st) return st;
     int64_t n_in = weight.shape[0], n_out = weight.shape[1];
@@ -67,7 +70,7 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
      * first slice of the sums is stored (the bits of summing onto a prefilled bias, one pass less) */
     float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
     if (!scratch) return err->status;
-    pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, n_out, 1};
+    pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, weight.strides[0], weight.strides[1]};
     pt2_gemm_matrix_bias(rows, n_out, n_in, a, b, po, n_out, NULL, pb, scratch);
     return PT2_OK;
 }

@@ -19,6 +19,7 @@
 #include "axes.h"
 #include "lower_operands.h"
 #include "lower_pad.h"
+#include "lower_reduce.h"
 #include "lowerings.h"
 
 typedef struct pool2d_args {
@@ -260,7 +261,10 @@ static pt2_status lower_pool_nd(pt2_lower_context *ctx, const pt2_node *node, pt
 
 /* adaptive_avg_pool1d/2d on static spatial axes whose sizes the output sizes divide: an avg pool
  * with kernel = stride = size / output size (the windows PyTorch's adaptive pooling takes then).
- * On a dynamic axis the window would depend on the length, which a RETURNN pool cannot have. */
+ * On a dynamic axis the window would depend on the length, which a RETURNN pool cannot have,
+ * unless every output size is 1: the global average of a classifier's head (ResNet's pooler,
+ * an audio CNN's average over the time), RETURNN's mean over those axes, masked to each
+ * sequence's length. */
 static pt2_status lower_adaptive_avg_pool(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *v, *in;
     pt2_lowered_value storage;
@@ -274,6 +278,15 @@ static pt2_status lower_adaptive_avg_pool(pt2_lower_context *ctx, const pt2_node
     if ((st = pt2_op_ints(ctx->run, node, "output_size", out_size, 2, &count, err))) return st;
     if ((int)count != n) return pt2_lower_fail(node, err, "expected %d output sizes", n);
     const pt2_tensor *x = &ctx->run->values[pt2_node_arg(node, "self")->value_id].tensor;
+    int global = 1, any_dynamic = 0;
+    for (int i = 0; i < n; i++) {
+        global &= out_size[i] == 1;
+        any_dynamic |= ctx->net->dims[v->dims[2 + i]].kind == PT2_RT_DIM_DYNAMIC;
+    }
+    if (global && any_dynamic) {
+        int64_t spatial_axes[2] = {2, 3};
+        return pt2_lower_reduce_axes(ctx, node, v, "mean", spatial_axes, (size_t)n, 1, err);
+    }
     int64_t kernel[2];
     for (int i = 0; i < n; i++) {
         int64_t size = x->shape[2 + i];
@@ -305,9 +318,9 @@ static pt2_status lower_adaptive_avg_pool(pt2_lower_context *ctx, const pt2_node
 }
 
 const pt2_op_lowering pt2_lowerings_pool2d[] = {
-    {"aten.adaptive_avg_pool1d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
-    {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
-    {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data"},
+    {"aten.adaptive_avg_pool1d.default", lower_adaptive_avg_pool, "pool reinterpret_data reduce"},
+    {"aten.adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data reduce"},
+    {"aten._adaptive_avg_pool2d.default", lower_adaptive_avg_pool, "pool reinterpret_data reduce"},
     {"aten.max_pool2d.default", lower_pool_nd, "pool reinterpret_data"},
     {"aten.avg_pool2d.default", lower_pool_nd, "pool reinterpret_data pad eval:fill_like combine"},
     /* 1-D max pools and the values of pools with indices (issue 13) */

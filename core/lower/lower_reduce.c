@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "axes.h"
+#include "lower_reduce.h"
 #include "lowerings.h"
 
 static const struct {
@@ -33,9 +34,15 @@ static pt2_status lower_reduction(pt2_lower_context *ctx, const pt2_node *node, 
     if (!st && pt2_node_arg(node, "keepdim")) st = pt2_op_bool(ctx->run, node, "keepdim", &keepdim, err);
     if (st) return st;
     if (!count) return pt2_lower_fail(node, err, "a reduction over every axis includes the batch");
+    return pt2_lower_reduce_axes(ctx, node, in, mode, dims_arg, count, keepdim, err);
+}
+
+pt2_status pt2_lower_reduce_axes(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                 const char *mode, const int64_t *dims_arg, size_t count, int keepdim, pt2_error *err) {
     const char *axes[PT2_MAX_RANK];
     int reduced[PT2_MAX_RANK];
-    if ((st = pt2_axes_reduced(ctx, node, in, dims_arg, count, "reducing", axes, reduced, err))) return st;
+    pt2_status st = pt2_axes_reduced(ctx, node, in, dims_arg, count, "reducing", axes, reduced, err);
+    if (st) return st;
     pt2_rt_layer *layer;
     if ((st = pt2_lower_new_layer(ctx, node, "reduce", &layer, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, layer, in, err);

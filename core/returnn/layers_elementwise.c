@@ -415,13 +415,48 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
 
 /* ---- combine ---- */
 
-/* The output dim a source's dim stands for. */
-static int matching_dim(const pt2_rt_net *net, const pt2_rt_shape *out, const pt2_rt_shape *source, int dim) {
-    if (pt2_rt_shape_axis(out, dim) >= 0) return dim;
-    if (dim == source->feature_dim && out->feature_dim >= 0 &&
-        net->dims[dim].size == net->dims[out->feature_dim].size && net->dims[dim].kind == PT2_RT_DIM_STATIC)
-        return out->feature_dim;
-    return -1;
+/* A static dim a layer made (RETURNN's auto-generated dims), not the feature dim of `shape` and
+ * not one the input declares (the Python config's Dim objects, which match only themselves). */
+static int made_static_spatial(const pt2_rt_net *net, const pt2_rt_shape *shape, int dim) {
+    return net->dims[dim].kind == PT2_RT_DIM_STATIC && dim != shape->feature_dim &&
+           pt2_rt_shape_axis(&net->input, dim) < 0;
+}
+
+/* The dim a dynamic dim is derived from at the end (the input's time for a conv's output). */
+static int derived_root(const pt2_rt_net *net, int dim) {
+    for (int steps = 0; net->dims[dim].base >= 0 && steps < 1000; steps++) dim = net->dims[dim].base;
+    return dim;
+}
+
+/* The output dim each of a source's dims stands for (-1: none), as RETURNN's common shape of
+ * sources finds it (Data.get_common_data): the same dim; else the source's feature dim is the
+ * output's feature dim of its size; else a static dim layers made is the first static dim of
+ * its size that layers made in the output (allow_same_spatial_dim: a residual block's branch and
+ * shortcut, two convs from one input, end in two dims of one height, which RETURNN adds as one);
+ * else a dynamic dim is the first dynamic dim derived from the same one (derived_matches: a
+ * copy of the time made by merging it with a size-1 axis is the time again there). Each output
+ * dim is taken once per source. */
+static void match_dims(const pt2_rt_net *net, const pt2_rt_shape *out, const pt2_rt_shape *source, int *match) {
+    int taken[PT2_MAX_RANK] = {0};
+    for (int a = 0; a < source->rank; a++) {
+        int dim = source->dims[a], at = pt2_rt_shape_axis(out, dim);
+        if (at < 0 && dim == source->feature_dim && out->feature_dim >= 0 && net->dims[dim].kind == PT2_RT_DIM_STATIC &&
+            net->dims[dim].size == net->dims[out->feature_dim].size)
+            at = pt2_rt_shape_axis(out, out->feature_dim);
+        if (at < 0 && made_static_spatial(net, source, dim))
+            for (int o = 0; o < out->rank && at < 0; o++)
+                if (!taken[o] && pt2_rt_shape_axis(source, out->dims[o]) < 0 && made_static_spatial(net, out, out->dims[o]) &&
+                    net->dims[out->dims[o]].size == net->dims[dim].size)
+                    at = o;
+        if (at < 0 && net->dims[dim].kind == PT2_RT_DIM_DYNAMIC)
+            for (int o = 0; o < out->rank && at < 0; o++)
+                if (!taken[o] && pt2_rt_shape_axis(source, out->dims[o]) < 0 &&
+                    net->dims[out->dims[o]].kind == PT2_RT_DIM_DYNAMIC &&
+                    derived_root(net, out->dims[o]) == derived_root(net, dim))
+                    at = o;
+        if (at >= 0) taken[at] = 1;
+        match[a] = at < 0 ? -1 : out->dims[at];
+    }
 }
 
 pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -434,8 +469,10 @@ pt2_status pt2_rt_broadcast_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_r
     *out = inputs[base];
     for (size_t i = 0; i < num_inputs; i++) {
         if (inputs[i].sparse_dim >= 0) return pt2_rt_layer_fail(layer, err, "expected dense sources");
+        int match[PT2_MAX_RANK];
+        match_dims(net, out, &inputs[i], match);
         for (int a = 0; a < inputs[i].rank; a++) {
-            if (matching_dim(net, out, &inputs[i], inputs[i].dims[a]) >= 0) continue;
+            if (match[a] >= 0) continue;
             if (out->rank == PT2_MAX_RANK) return pt2_rt_layer_fail(layer, err, "too many dims");
             out->dims[out->rank++] = inputs[i].dims[a];
         }
@@ -460,10 +497,11 @@ pt2_status pt2_rt_broadcast_sources(pt2_arena *arena, const pt2_rt_net *net, con
     /* Each source in the output's axis order (size 1 where it lacks a dim). */
     for (size_t i = 0; i < num_inputs; i++) {
         pt2_rt_tensor renamed = inputs[i];
+        int match[PT2_MAX_RANK];
+        match_dims(net, shape, &inputs[i].shape, match);
         for (int a = 0; a < renamed.shape.rank; a++) {
-            int d = matching_dim(net, shape, &inputs[i].shape, renamed.shape.dims[a]);
-            if (d < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
-            renamed.shape.dims[a] = d;
+            if (match[a] < 0) return pt2_rt_layer_fail(layer, err, "a source's dim is not among the output's");
+            renamed.shape.dims[a] = match[a];
         }
         /* Read only, through its strides in any layout (the callers index by strides): no copy. */
         (void)arena;

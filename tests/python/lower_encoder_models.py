@@ -538,6 +538,31 @@ class StyleMelGAN(nn.Module):
         return self.generator(mel, F.avg_pool1d(mel[:, :32], 4))
 
 
+def resnet_model():
+    """transformers' ResNetModel, small and random (basic blocks, one per stage): each stage's
+    first block adds its stride-2 3x3 conv branch to a stride-2 1x1 conv shortcut, two static
+    heights of one size made by two layers, which RETURNN adds as one dim (allow_same_spatial_dim;
+    core/returnn/layers_elementwise.c); the width is the dynamic axis, 32 * Dim. Its
+    last_hidden_state and pooler_output."""
+    from transformers import ResNetConfig, ResNetModel
+    config = ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16, 16, 32], depths=[1, 1, 1, 1],
+                          layer_type="basic")
+    return ResNetModel(config)
+
+
+def convnext_model():
+    """transformers' ConvNextModel, small and random: patchify conv, depthwise 7x7 convs, channels
+    last layer norms and linears, layer scale, residual adds of each block (height fixed at 32,
+    the width 32 * Dim). Its last_hidden_state and pooler_output."""
+    from transformers import ConvNextConfig, ConvNextModel
+    config = ConvNextConfig(num_channels=3, hidden_sizes=[8, 16, 16, 32], depths=[1, 1, 1, 1], drop_path_rate=0.0)
+    return ConvNextModel(config)
+
+
+def image_of_width(length):
+    return torch.randn(1, 3, 32, length)
+
+
 def samples_input(length):
     return torch.randn(2, length)
 
@@ -545,7 +570,7 @@ def samples_input(length):
 # The program's output names (from its output spec), for models with several outputs.
 OUTPUT_NAMES = {"wav2vec2": ["last_hidden_state", "extract_features"]}
 # The time axis's sizes are multiples of this (the export's 20 * Dim), for the padded batch's lengths.
-LENGTH_MULTIPLES = {"hubert_frames": 20, "sew": 20, "style_melgan": 4}
+LENGTH_MULTIPLES = {"hubert_frames": 20, "sew": 20, "style_melgan": 4, "resnet": 32, "convnext": 32}
 
 MODELS.update({
     "wav2vec2": (wav2vec2_model, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
@@ -560,6 +585,10 @@ MODELS.update({
     "style_melgan": (StyleMelGAN, lambda length: torch.randn(1, 80, length),
                      lambda: ({2: 4 * torch.export.Dim("frames", min=4, max=100)},), 40, 56,
                      {"aten.upsample_nearest1d.vec", "aten.conv1d.default", "aten.softmax.int"}),
+    "resnet": (resnet_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,
+               {"aten.conv2d.default", "aten.max_pool2d.default", "aten.add_.Tensor", "aten.adaptive_avg_pool2d.default"}),
+    "convnext": (convnext_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,
+                 {"aten.conv2d.default", "aten.layer_norm.default", "aten.permute.default", "aten.add.Tensor"}),
     "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,
                         {"aten.arange.default", "aten.sin.default", "aten.cos.default",
                          "aten.glu.default", "aten.conv1d.default", "aten.layer_norm.default"}),

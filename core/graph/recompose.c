@@ -129,11 +129,12 @@ static pt2_status recompose_linear(pt2_arena *arena, pt2_graph *graph, pt2_node 
     int merge = merging_reshape(graph, tensor_arg(node, addmm ? "mat1" : "self"), 1, &source);
     if (merge < 0 || mat2 < 0 || (addmm && bias < 0) || graph->values[mat2].rank != 2) return PT2_OK;
     const pt2_value *like = &graph->values[source];
-    int id = node->outputs[0].value_id;
-    if (splitting_reshape(graph, id, like, 1) < 0) return PT2_OK;
+    int id = node->outputs[0].value_id, back = splitting_reshape(graph, id, like, 1);
+    if (back < 0) return PT2_OK;
     /* addmm(bias, x, w) = x @ w + bias and mm(x, w) = x @ w. With w a transposed weight (as the
-     * decomposition of linear writes it) both are linear(x, wᵀ, bias); else mm is matmul(x, w)
-     * and addmm stays (a 3-input "addmm" over the unmerged x is no op). */
+     * decomposition of linear writes it) both are linear(x, wᵀ, bias); else mm is matmul(x, w),
+     * and addmm is matmul(x, w) with the reshape back become the add of the bias (transformers'
+     * Conv1D of GPT-2: addmm(bias, x.view(-1, nx), weight) with weight [nx, nf] as it is). */
     int producer = graph->values[mat2].producer;
     const pt2_node *t = producer >= 0 ? &graph->nodes[producer] : NULL;
     int weight = t && (!strcmp(t->target, "aten.t.default") || !strcmp(t->target, "aten.permute.default") ||
@@ -145,14 +146,14 @@ static pt2_status recompose_linear(pt2_arena *arena, pt2_graph *graph, pt2_node 
         pt2_status st = set_inputs(arena, node, names, values, 3, err);
         if (st) return st;
         node->target = "aten.linear.default";
-    } else if (!addmm) {
+    } else {
         static const char *const names[] = {"self", "other"};
-        int values[] = {source, mat2};
+        int values[] = {source, mat2}, sum[] = {id, bias};
         pt2_status st = set_inputs(arena, node, names, values, 2, err);
+        if (!st && addmm) st = set_inputs(arena, &graph->nodes[back], names, sum, 2, err);
         if (st) return st;
         node->target = "aten.matmul.default";
-    } else {
-        return PT2_OK;
+        if (addmm) graph->nodes[back].target = "aten.add.Tensor";
     }
     unmerge_result(graph, node, like, 1);
     (*count)++;

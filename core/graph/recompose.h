@@ -4,7 +4,8 @@
  * holds the batch, which RETURNN's dims cannot merge with another axis; the op itself never
  * needed the merge, as linear and matmul act on the trailing axes. So the op is rewritten to
  * linear / matmul on the unmerged value, with the unmerged result (the reshape back becomes a
- * view of the same sizes, the merging reshape is read no more). Both forms compute the same,
+ * view of the same sizes, or for addmm with a weight as it is the add of its bias; the merging
+ * reshape is read no more). Both forms compute the same,
  * which the reference run shows against PyTorch's outputs. Only the exact pattern is rewritten:
  * a merging reshape read by that one op, whose result is read only by the reshape back to the
  * same leading sizes. */

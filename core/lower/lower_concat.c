@@ -87,12 +87,28 @@ static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node
  * several sources along F); along any other axis, the time included, a "concat" of
  * [source, axis] pairs. */
 static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
-    const pt2_arg *tensors = pt2_node_arg(node, "tensors");
+    const pt2_arg *listed = pt2_node_arg(node, "tensors");
     int64_t dim;
     pt2_status st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
-    if (!tensors || tensors->kind != PT2_ARG_TENSORS || tensors->count < 1 || tensors->count > PT2_RT_MAX_FROM)
+    if (!listed || listed->kind != PT2_ARG_TENSORS || listed->count < 1 || listed->count > PT2_RT_MAX_FROM)
         return pt2_lower_fail(node, err, "expected a list of at most %d tensors", PT2_RT_MAX_FROM);
+    /* An empty constant adds nothing: a key/value cache that starts empty (transformers'
+     * DynamicCache, cat([keys, new_keys], dim=-2) on its first call) joins the others alone. */
+    int kept_ids[PT2_RT_MAX_FROM];
+    pt2_arg kept = *listed;
+    kept.value_ids = kept_ids;
+    kept.count = 0;
+    for (size_t i = 0; i < listed->count; i++) {
+        int id = listed->value_ids[i];
+        if (id >= 0 && !pt2_axes_value(ctx, id)->is_set && ctx->run->values[id].is_set &&
+            pt2_tensor_numel(&ctx->run->values[id].tensor) == 0)
+            continue;
+        kept_ids[kept.count++] = id;
+    }
+    const pt2_arg *tensors = kept.count ? &kept : listed;
+    if (kept.count == 1 && pt2_axes_value(ctx, kept_ids[0])->is_set)
+        return pt2_lower_alias(ctx, node, pt2_axes_value(ctx, kept_ids[0]), err);
     const pt2_lowered_value *first = NULL;
     int all_feature = 1, axis = -1;
     const char *axes[PT2_RT_MAX_FROM];

@@ -640,7 +640,8 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = pt2_lower_input(ctx, node, first, &a, err);
     if (!st) st = pt2_lower_input(ctx, node, second, &b, err);
     if (st) return st;
-    if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant is not lowered (use nn.Linear)");
+    if (a && !b) return pt2_lower_matmul_constant(ctx, node, first, second, err);
+    if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant on the left is not lowered");
     return pt2_lower_matmul_values(ctx, node, a, b, NULL, NULL, err);
 }
 
@@ -688,7 +689,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.expand_copy.default", lower_expand, "tile variable"},
     {"aten.split_copy.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes_copy.default", lower_split, "slice"},
-    {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
-    {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
-    {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data"},
+    {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
+    {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
+    {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
     {NULL, NULL, NULL}};

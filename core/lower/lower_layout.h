@@ -19,4 +19,9 @@ pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, c
 pt2_status pt2_lower_matmul_values(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *a,
                                    const pt2_lowered_value *b, const char *base, pt2_lowered_value *out, pt2_error *err);
 
+/* x @ w with w a constant matrix [in, out] (transformers' Conv1D of GPT-2 once recomposed,
+ * core/graph/recompose.c): a linear layer with w as its weight, no bias (core/lower/lower_norm.c). */
+pt2_status pt2_lower_matmul_constant(pt2_lower_context *ctx, const pt2_node *node, const char *first,
+                                     const char *second, pt2_error *err);
+
 #endif

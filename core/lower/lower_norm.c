@@ -6,6 +6,7 @@
 
 #include "axes.h"
 #include "lower_gather.h"
+#include "lower_layout.h"
 #include "lower_norm_groups.h"
 #include "lowerings.h"
 
@@ -59,6 +60,20 @@ static pt2_status lower_linear(pt2_lower_context *ctx, const pt2_node *node, pt2
     w.shape[0] = weight.shape[1], w.strides[0] = weight.strides[1];
     w.shape[1] = weight.shape[0], w.strides[1] = weight.strides[0];
     return linear_layer(ctx, node, in, &w, has_bias ? &bias : NULL, err);
+}
+
+pt2_status pt2_lower_matmul_constant(pt2_lower_context *ctx, const pt2_node *node, const char *first,
+                                     const char *second, pt2_error *err) {
+    pt2_lowered_value in_value;
+    const pt2_lowered_value *in;
+    pt2_tensor weight;
+    int has_weight;
+    pt2_status st = feature_input(ctx, node, first, -1, &in_value, &in, err);
+    if (!st) st = pt2_lower_constant(ctx, node, second, &weight, &has_weight, err);
+    if (st) return st;
+    if (!has_weight || weight.rank != 2)
+        return pt2_lower_fail(node, err, "a product with a constant is lowered for a constant matrix [in, out] on the right");
+    return linear_layer(ctx, node, in, &weight, NULL, err);
 }
 
 /* addmm(bias, x, w) = bias + x @ w with a constant w [in, out] and a bias of one row: a linear

@@ -398,6 +398,21 @@ class PositionsAdded(nn.Module):
         return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h) + decay
 
 
+class Gpt2Conv1dAndEmptyCache(nn.Module):
+    """transformers' Conv1D, the projection of GPT-2 (addmm(bias, x.view(-1, nx), weight) with the
+    weight [nx, nf] as it is, and the view back), and a cache that starts empty joined with the
+    new frames (DynamicCache's first cat, of torch.tensor([]) and the keys)."""
+    def __init__(self):
+        super().__init__()
+        from transformers.pytorch_utils import Conv1D
+        self.proj = Conv1D(12, 8)
+        self.out = Conv1D(5, 12)
+        self.register_buffer("cache", torch.zeros(0))
+
+    def forward(self, x):
+        return self.out(torch.cat([self.cache, torch.relu(self.proj(x))], dim=1))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -427,6 +442,7 @@ CATALOGUE = {
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
     "positions_added": (PositionsAdded, 8, 20, 1),
+    "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     # programs with several outputs
     "three_outputs": (ThreeOutputs, 8, 20, 1),
 }

@@ -122,6 +122,7 @@ COVERS = {
     "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
     "frames_from_the_end": {"aten.select.int"},
     "positions_added": {"aten.arange.default", "aten.add.Tensor", "aten.mul.Tensor", "aten.lt.Tensor", "aten.div.Tensor"},
+    "gpt2_conv1d_and_empty_cache": {"aten.addmm.default", "aten.view.default", "aten.cat.default"},
     # programs with several outputs
     "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }

@@ -516,6 +516,28 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
  * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
  * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
+static int dynamic_dims(const pt2_rt_net *net, const pt2_rt_shape *shape) {
+    int count = 0;
+    for (int a = 0; a < shape->rank; a++) count += net->dims[shape->dims[a]].kind == PT2_RT_DIM_DYNAMIC;
+    return count;
+}
+
+/* The layer that made the network's first second copy of dim `of` (a merge_dims "..._second_axis"
+ * whose one dynamic dim is that copy), if it is not `made`. */
+static const pt2_rt_layer *first_copy_of(const pt2_lower_context *ctx, int of, const pt2_rt_layer *made) {
+    size_t suffix = strlen("_second_axis");
+    for (size_t i = 0; i < ctx->net->num_layers; i++) {
+        const pt2_rt_layer *l = &ctx->net->layers[i];
+        size_t n = strlen(l->name);
+        if (l == made || strcmp(l->layer_class, "merge_dims") || n < suffix || strcmp(l->name + n - suffix, "_second_axis") ||
+            dynamic_dims(ctx->net, &l->shape) != 1)
+            continue;
+        const pt2_rt_dim *d = &ctx->net->dims[l->shape.dims[pt2_rt_shape_time_axis(ctx->net, &l->shape)]];
+        if (d->base == of && d->mul == 1 && d->add == 0 && d->div == 1) return l;
+    }
+    return NULL;
+}
+
 pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                       int axis, pt2_lowered_value *out, pt2_error *err) {
     if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC)
@@ -547,6 +569,21 @@ pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node 
     if (st) return st;
     dims[axis] = pt2_axes_new_dim(merge, &expanded);
     pt2_axes_value_of(merge, in->rank, dims, out);
+    /* One second copy per dim in the network: a causal mask made once from the positions
+     * (core/lower/lower_operands.c) meets every layer's attention scores, whose keys' time is such
+     * a copy, so a later copy is declared the first (reinterpret_data size_base, one dynamic dim on
+     * either side, as RETURNN's size_base maps them). */
+    const pt2_rt_layer *first = first_copy_of(ctx, in->dims[axis], merge);
+    if (!first || dynamic_dims(ctx->net, &merge->shape) != 1) return PT2_OK;
+    pt2_rt_layer *retag;
+    snprintf(name, sizeof name, "%s_second_axis_same", base);
+    if ((st = pt2_lower_new_layer_named(ctx, node, name, "reinterpret_data", &retag, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, retag, out, err);
+    if (!st) st = pt2_rt_set_string(retag, "size_base", first->name, err);
+    if (!st) st = pt2_lower_infer(ctx, node, retag, err);
+    if (st) return st;
+    dims[axis] = first->shape.dims[pt2_rt_shape_time_axis(ctx->net, &first->shape)];
+    pt2_axes_value_of(retag, in->rank, dims, out);
     return PT2_OK;
 }
 

@@ -1,5 +1,7 @@
 #include "lower_operands.h"
 
+#include "lower_layout.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -167,6 +169,111 @@ pt2_status pt2_lower_dense(pt2_lower_context *ctx, const pt2_node *node, const c
     return PT2_OK;
 }
 
+/* `v` with a new static axis of size 1 after its axes (a dot's reduced axis); *axis = its index. */
+static pt2_status size_one_axis(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                                const pt2_lowered_value *v, pt2_lowered_value *out, pt2_error *err) {
+    pt2_rt_layer *expand;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
+    if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
+    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
+    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, v->dims, sizeof dims);
+    dims[v->rank] = pt2_axes_new_dim(expand, v);
+    pt2_axes_value_of(expand, v->rank + 1, dims, out);
+    return PT2_OK;
+}
+
+/* An op of two values over one dynamic dim, each the other's axis of the result: an outer
+ * comparison or difference of positions (transformers' causal mask kv_idx <= q_idx, WavLM's
+ * relative positions). RETURNN's combine and compare take a copy of the time (expand_dims +
+ * merge_dims) as the time again (derived_matches), so the two axes would collapse; a dot keeps
+ * both, as for attention scores. So the value at the later axis gets the copy (the keys' time,
+ * one copy per dim in the network: core/lower/lower_layout.c), and the other becomes the [time,
+ * copy] grid of its values (a dot with ones over the copy, summing over an axis of size 1, in
+ * float32: exact for positions below 2^24); the op then finds each dim in the grid itself. Only
+ * values whose one dim in RETURNN is that dim (positions) are turned so. */
+static pt2_status outer_over_one_dim(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+                                     pt2_broadcast_layer *b, pt2_error *err) {
+    if (b->count != 2) return PT2_OK;
+    const pt2_lowered_value *u = b->sources[0], *v = b->sources[1];
+    if (u->shape.rank != 1 || v->shape.rank != 1 || u->shape.dims[0] != v->shape.dims[0] ||
+        ctx->net->dims[u->shape.dims[0]].kind != PT2_RT_DIM_DYNAMIC)
+        return PT2_OK;
+    int d = u->shape.dims[0], rank = u->rank > v->rank ? u->rank : v->rank, at_u = -1, at_v = -1;
+    for (int a = 0; a < u->rank; a++)
+        if (u->dims[a] == d) at_u = a;
+    for (int a = 0; a < v->rank; a++)
+        if (v->dims[a] == d) at_v = a;
+    if (at_u < 0 || at_v < 0) return PT2_OK;
+    int pos_u = rank - u->rank + at_u, pos_v = rank - v->rank + at_v;
+    if (pos_u == pos_v) return PT2_OK;
+    size_t late = pos_u > pos_v ? 0 : 1, early = 1 - late;
+    int late_axis = late ? at_v : at_u, early_pos = late ? pos_u : pos_v, late_pos = late ? pos_v : pos_u;
+    const pt2_lowered_value *grid_of = b->sources[early];
+    char name[240];
+    const char *stem = base ? base : ctx->places[node - ctx->graph->nodes].base;
+    pt2_lowered_value copied, ones, ones_f, values_f, values_e, ones_e;
+    pt2_status st = pt2_lower_second_copy_of_axis(ctx, node, b->sources[late], late_axis, &copied, err);
+    if (st) return st;
+    int d2 = copied.dims[late_axis];
+    snprintf(name, sizeof name, "%s_ones", stem);
+    if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "fill_like", 1, &copied, &ones, err))) return st;
+    const pt2_lowered_value *ones_float = &ones, *values_float = grid_of;
+    if (ones.shape.dtype != PT2_DTYPE_FLOAT32) {
+        if ((st = pt2_lower_cast_operand(ctx, node, name, 0, PT2_DTYPE_FLOAT32, &ones, &ones_f, err))) return st;
+        ones_float = &ones_f;
+    }
+    if (grid_of->shape.dtype != PT2_DTYPE_FLOAT32) {
+        snprintf(name, sizeof name, "%s_grid", stem);
+        if ((st = pt2_lower_cast_operand(ctx, node, name, early, PT2_DTYPE_FLOAT32, grid_of, &values_f, err))) return st;
+        values_float = &values_f;
+    }
+    snprintf(name, sizeof name, "%s_grid_expand", stem);
+    if ((st = size_one_axis(ctx, node, name, values_float, &values_e, err))) return st;
+    snprintf(name, sizeof name, "%s_ones_expand", stem);
+    if ((st = size_one_axis(ctx, node, name, ones_float, &ones_e, err))) return st;
+    const char *red1, *red2, *var1, *var2;
+    if ((st = pt2_axes_describe(ctx, node, &values_e, values_float->rank, &red1, err)) ||
+        (st = pt2_axes_describe(ctx, node, &ones_e, ones_float->rank, &red2, err)) ||
+        (st = pt2_axes_describe(ctx, node, values_float, early ? at_v : at_u, &var1, err)) ||
+        (st = pt2_axes_describe(ctx, node, ones_float, late_axis, &var2, err)))
+        return st;
+    pt2_rt_layer *dot;
+    snprintf(name, sizeof name, "%s_grid", stem);
+    st = pt2_lower_new_layer_named(ctx, node, name, "dot", &dot, err);
+    if (!st) st = pt2_lower_add_source(ctx, dot, &values_e, err);
+    if (!st) st = pt2_lower_add_source(ctx, dot, &ones_e, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "red1", &red1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "red2", &red2, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "var1", &var1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "var2", &var2, 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, dot, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    for (int a = 0; a < rank; a++) dims[a] = -1;
+    dims[early_pos] = d, dims[late_pos] = d2;
+    pt2_lowered_value grid;
+    pt2_axes_value_of(dot, rank, dims, &grid);
+    b->outer[late] = copied;
+    if (grid_of->shape.dtype != PT2_DTYPE_FLOAT32) { /* back to the values' dtype */
+        snprintf(name, sizeof name, "%s_grid_%s", stem, pt2_dtype_name(grid_of->shape.dtype));
+        pt2_rt_layer *cast;
+        st = pt2_lower_new_layer_named(ctx, node, name, "cast", &cast, err);
+        if (!st) st = pt2_lower_add_source(ctx, cast, &grid, err);
+        if (!st) st = pt2_rt_set_string(cast, "dtype", pt2_dtype_name(grid_of->shape.dtype), err);
+        if (!st) st = pt2_lower_infer(ctx, node, cast, err);
+        if (st) return st;
+        pt2_axes_value_of(cast, rank, dims, &grid);
+    }
+    b->outer[early] = grid;
+    b->sources[late] = &b->outer[late];
+    b->sources[early] = &b->outer[early];
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
                                      pt2_broadcast_layer *out, pt2_error *err) {
@@ -193,6 +300,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
         if (i && (st = pt2_axes_same_time(ctx, node, out->sources[0], out->sources[i], &out->same_length[i], err))) return st;
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
+    if ((st = outer_over_one_dim(ctx, node, base, out, err))) return st;
     st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)
                : pt2_lower_new_layer_named(ctx, node, base, layer_class, &out->layer, err);
     for (size_t i = 0; i < count && !st; i++) st = pt2_lower_add_source(ctx, out->layer, out->sources[i], err);

@@ -58,6 +58,7 @@ typedef struct pt2_broadcast_layer {
     pt2_lowered_value same_length[PT2_RT_MAX_FROM];
     pt2_lowered_value cast[PT2_RT_MAX_FROM]; /* a combine's or compare's source in the dtype they meet in */
     pt2_lowered_value dense[PT2_RT_MAX_FROM]; /* token ids (sparse data) as plain integers */
+    pt2_lowered_value outer[PT2_RT_MAX_FROM]; /* an outer op over one time dim: a copy and a grid */
 } pt2_broadcast_layer;
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,

@@ -413,6 +413,27 @@ class Gpt2Conv1dAndEmptyCache(nn.Module):
         return self.out(torch.cat([self.cache, torch.relu(self.proj(x))], dim=1))
 
 
+class PositionMasks(nn.Module):
+    """Masks over the time twice, made from positions as transformers' mask helpers and WavLM write
+    them: a causal mask kv_idx <= q_idx into scaled_dot_product_attention, and a relative-position
+    bias |key position - query position| taken from attention scores written op by op."""
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.out = nn.Linear(8, 6)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        positions = torch.arange(t)
+        causal = positions[None, :] <= positions[:, None]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
+        relative = (positions[None, :] - positions[:, None]).float()
+        scores = torch.matmul(q, k.transpose(-2, -1)) * 0.5 - 0.1 * relative.abs()
+        z = torch.matmul(torch.softmax(scores, dim=-1), v)
+        return self.out((y + z).transpose(1, 2).reshape(b, t, 8))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -443,6 +464,7 @@ CATALOGUE = {
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
     "positions_added": (PositionsAdded, 8, 20, 1),
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
+    "position_masks": (PositionMasks, 8, 20, 1),
     # programs with several outputs
     "three_outputs": (ThreeOutputs, 8, 20, 1),
 }

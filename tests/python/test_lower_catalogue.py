@@ -123,6 +123,8 @@ COVERS = {
     "frames_from_the_end": {"aten.select.int"},
     "positions_added": {"aten.arange.default", "aten.add.Tensor", "aten.mul.Tensor", "aten.lt.Tensor", "aten.div.Tensor"},
     "gpt2_conv1d_and_empty_cache": {"aten.addmm.default", "aten.view.default", "aten.cat.default"},
+    "position_masks": {"aten.arange.default", "aten.le.Tensor", "aten.sub.Tensor",
+                       "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
     # programs with several outputs
     "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }

@@ -3,7 +3,8 @@ input: learned absolute positions (nn.Embedding over arange(T)), a prediction em
 (embedding of an argmax), a buffer indexed by buckets computed from the data (table[idx]), and
 transformers' BertModel on token ids (its position_ids buffer sliced to the length, its
 token_type_ids buffer gathered at them) and RobertaModel (its position ids counted from the token
-ids by a comparison and an integer cumsum). The table becomes a variable layer and RETURNN's gather
+ids by a comparison and an integer cumsum) and GPT2Model (learned positions, a causal mask made
+from positions). The table becomes a variable layer and RETURNN's gather
 reads it at the index layer's values. Each
 converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
 at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN
@@ -72,6 +73,21 @@ class Roberta(nn.Module):
         return self.roberta(input_ids=ids).last_hidden_state
 
 
+class Gpt2(nn.Module):
+    """transformers' GPT2Model: learned positions, its Conv1D projections (addmm with the weight as
+    it is, recomposed), a key/value cache that starts empty, and the causal mask made from
+    positions (kv_idx <= q_idx) into scaled_dot_product_attention."""
+    def __init__(self):
+        super().__init__()
+        from transformers import GPT2Config, GPT2Model
+        config = GPT2Config(vocab_size=50, n_embd=32, n_layer=2, n_head=4, n_positions=128, resid_pdrop=0.0,
+                            embd_pdrop=0.0, attn_pdrop=0.0)
+        self.gpt2 = GPT2Model(config)
+
+    def forward(self, ids):
+        return self.gpt2(input_ids=ids).last_hidden_state
+
+
 def token_ids(size):
     return torch.randint(0, 50, size)
 
@@ -84,6 +100,7 @@ MODELS = {
     "transformers_bert_model": (Bert, ["aten.slice.Tensor", "aten.gather.default", "aten.embedding.default"], token_ids),
     "transformers_roberta_model": (Roberta, ["aten.ne.Scalar", "aten.cumsum.default", "aten.embedding.default"],
                                    token_ids),
+    "transformers_gpt2_model": (Gpt2, ["aten.addmm.default", "aten.le.Tensor", "aten.embedding.default"], token_ids),
 }
 
 

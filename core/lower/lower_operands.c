@@ -1,7 +1,5 @@
 #include "lower_operands.h"
 
-#include "lower_layout.h"
-
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +7,7 @@
 #include "../naming/naming.h"
 #include "../ops/elementwise.h"
 #include "axes.h"
+#include "lower_layout.h"
 
 pt2_status pt2_lower_operand(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_operand *out,
                              pt2_error *err) {
@@ -169,7 +168,7 @@ pt2_status pt2_lower_dense(pt2_lower_context *ctx, const pt2_node *node, const c
     return PT2_OK;
 }
 
-/* `v` with a new static axis of size 1 after its axes (a dot's reduced axis); *axis = its index. */
+/* `v` with a new static axis of size 1 after its axes, at index v->rank (a dot's reduced axis). */
 static pt2_status size_one_axis(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                                 const pt2_lowered_value *v, pt2_lowered_value *out, pt2_error *err) {
     pt2_rt_layer *expand;

@@ -13,6 +13,7 @@
 
 #include "../naming/naming.h"
 #include "axes.h"
+#include "lower_layout.h"
 #include "lowerings.h"
 
 static pt2_status wrap_axis(const pt2_node *node, int64_t dim, int rank, int *out, pt2_error *err) {
@@ -149,16 +150,11 @@ static pt2_status lower_stack(pt2_lower_context *ctx, const pt2_node *node, pt2_
         if ((st = wrap_axis(node, dim, v->rank + 1, &axis, err))) return st;
         char name[220];
         snprintf(name, sizeof name, "%s_expand%zu", ctx->places[node - ctx->graph->nodes].base, i);
-        pt2_rt_layer *expand;
-        if ((st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err))) return st;
-        if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
-        if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
-        if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
-        if (!st) st = pt2_lower_infer(ctx, node, expand, err);
-        if (st) return st;
-        int dims[PT2_MAX_RANK];
-        for (int a = 0, k = 0; a <= v->rank; a++) dims[a] = a == axis ? pt2_axes_new_dim(expand, v) : v->dims[k++];
-        pt2_axes_value_of(expand, v->rank + 1, dims, &expanded[i]);
+        if ((st = pt2_lower_size_one_axis(ctx, node, name, v, &expanded[i], err))) return st;
+        /* the new axis at `axis` of the stacked value, the others after it shifted */
+        int added = expanded[i].dims[v->rank];
+        for (int a = v->rank; a > axis; a--) expanded[i].dims[a] = expanded[i].dims[a - 1];
+        expanded[i].dims[axis] = added;
         if ((st = pt2_axes_describe(ctx, node, &expanded[i], axis, &axes[i], err))) return st;
     }
     pt2_rt_layer *layer;

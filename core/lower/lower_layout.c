@@ -513,9 +513,41 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
 
 /* ---- matmul -> dot ---- */
 
-/* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
- * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
- * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
+pt2_status pt2_lower_dot_layer(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value *a,
+                               int red_a, int var_a, const pt2_lowered_value *b, int red_b, int var_b, pt2_rt_layer **out,
+                               pt2_error *err) {
+    const char *red1, *red2, *var1, *var2;
+    pt2_status st = pt2_axes_describe(ctx, node, a, red_a, &red1, err);
+    if (!st) st = pt2_axes_describe(ctx, node, b, red_b, &red2, err);
+    if (!st) st = pt2_axes_describe(ctx, node, a, var_a, &var1, err);
+    if (!st) st = pt2_axes_describe(ctx, node, b, var_b, &var2, err);
+    if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "dot", out, err) : pt2_lower_new_layer(ctx, node, "dot", out, err);
+    if (!st) st = pt2_lower_add_source(ctx, *out, a, err);
+    if (!st) st = pt2_lower_add_source(ctx, *out, b, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red1", &red1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red2", &red2, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var1", &var1, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var2", &var2, 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, *out, err);
+    return st;
+}
+
+pt2_status pt2_lower_size_one_axis(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                                  const pt2_lowered_value *v, pt2_lowered_value *out, pt2_error *err) {
+    pt2_rt_layer *expand;
+    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
+    if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
+    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
+    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
+    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, v->dims, sizeof dims);
+    dims[v->rank] = pt2_axes_new_dim(expand, v);
+    pt2_axes_value_of(expand, v->rank + 1, dims, out);
+    return PT2_OK;
+}
+
 static int dynamic_dims(const pt2_rt_net *net, const pt2_rt_shape *shape) {
     int count = 0;
     for (int a = 0; a < shape->rank; a++) count += net->dims[shape->dims[a]].kind == PT2_RT_DIM_DYNAMIC;
@@ -538,6 +570,9 @@ static const pt2_rt_layer *first_copy_of(const pt2_lower_context *ctx, int of, c
     return NULL;
 }
 
+/* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length: expand_dims
+ * then merge_dims of that axis with the new size-1 axis (RETURNN's T*1 is a dim of its own).
+ * A product then holds both, e.g. attention scores [queries' time, keys' time]. */
 pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                       int axis, pt2_lowered_value *out, pt2_error *err) {
     if (ctx->net->dims[in->dims[axis]].kind != PT2_RT_DIM_DYNAMIC)
@@ -545,19 +580,13 @@ pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node 
                               ctx->net->dims[in->dims[axis]].description);
     const char *base = ctx->places[node - ctx->graph->nodes].base, *names[2];
     char name[220];
-    pt2_rt_layer *expand, *merge;
+    pt2_rt_layer *merge;
     snprintf(name, sizeof name, "%s_expand", base);
-    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
-    if (!st) st = pt2_lower_add_source(ctx, expand, in, err);
-    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
-    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
-    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
-    if (st) return st;
     pt2_lowered_value expanded;
+    pt2_status st = pt2_lower_size_one_axis(ctx, node, name, in, &expanded, err);
+    if (st) return st;
     int dims[PT2_MAX_RANK];
-    memcpy(dims, in->dims, sizeof dims);
-    dims[in->rank] = pt2_axes_new_dim(expand, in);
-    pt2_axes_value_of(expand, in->rank + 1, dims, &expanded);
+    memcpy(dims, expanded.dims, sizeof dims);
     if ((st = pt2_axes_describe(ctx, node, &expanded, axis, &names[0], err))) return st;
     if ((st = pt2_axes_describe(ctx, node, &expanded, in->rank, &names[1], err))) return st;
     snprintf(name, sizeof name, "%s_second_axis", base);
@@ -645,22 +674,8 @@ pt2_status pt2_lower_matmul_values(pt2_lower_context *ctx, const pt2_node *node,
         if ((st = pt2_lower_same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
         b = &same_length;
     }
-    const char *red1, *red2, *var1, *var2;
-    if ((st = pt2_axes_describe(ctx, node, a, r - 1, &red1, err))) return st;
-    if ((st = pt2_axes_describe(ctx, node, b, r - 2, &red2, err))) return st;
-    if ((st = pt2_axes_describe(ctx, node, a, r - 2, &var1, err))) return st;
-    if ((st = pt2_axes_describe(ctx, node, b, r - 1, &var2, err))) return st;
     pt2_rt_layer *layer;
-    if ((st = base ? pt2_lower_new_layer_named(ctx, node, base, "dot", &layer, err) : pt2_lower_new_layer(ctx, node, "dot", &layer, err)))
-        return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, a, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, b, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "red1", &red1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "red2", &red2, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "var1", &var1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, layer, "var2", &var2, 1, err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
+    if ((st = pt2_lower_dot_layer(ctx, node, base, a, r - 1, r - 2, b, r - 2, r - 1, &layer, err))) return st;
     int dims[PT2_MAX_RANK];
     memcpy(dims, a->dims, sizeof dims);
     dims[r - 1] = b->dims[r - 1];

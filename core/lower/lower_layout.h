@@ -1,9 +1,21 @@
-/* The two dim helpers of the matmul lowering (core/lower/lower_layout.c) that attention written
- * with scaled_dot_product_attention (core/lower/lower_sdpa.c) shares. */
+/* The dim helpers of the matmul lowering (core/lower/lower_layout.c), which attention written with
+ * scaled_dot_product_attention (core/lower/lower_sdpa.c), einsum, stack and the outer ops over one
+ * time dim (core/lower/lower_operands.c) share. */
 #ifndef PT2_LOWER_LOWER_LAYOUT_H
 #define PT2_LOWER_LOWER_LAYOUT_H
 
 #include "lower.h"
+
+/* A dot of a and b over one axis each (red_a, red_b), keeping one each (var_a, var_b), the other
+ * axes shared; `name` NULL: the node's own layer. */
+pt2_status pt2_lower_dot_layer(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value *a,
+                               int red_a, int var_a, const pt2_lowered_value *b, int red_b, int var_b, pt2_rt_layer **out,
+                               pt2_error *err);
+
+/* `v` with a new static axis of size 1 (expand_dims) after its axes, at index v->rank: a dot's
+ * reduced axis, the axis a copy of a dim is merged with, a stacked value's new axis. */
+pt2_status pt2_lower_size_one_axis(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                                  const pt2_lowered_value *v, pt2_lowered_value *out, pt2_error *err);
 
 /* `in` with axis `axis` (a dynamic dim) replaced by a new dim of the same length (the keys' time
  * as a dim of its own next to the queries' time). */

@@ -168,23 +168,6 @@ pt2_status pt2_lower_dense(pt2_lower_context *ctx, const pt2_node *node, const c
     return PT2_OK;
 }
 
-/* `v` with a new static axis of size 1 after its axes, at index v->rank (a dot's reduced axis). */
-static pt2_status size_one_axis(pt2_lower_context *ctx, const pt2_node *node, const char *name,
-                                const pt2_lowered_value *v, pt2_lowered_value *out, pt2_error *err) {
-    pt2_rt_layer *expand;
-    pt2_status st = pt2_lower_new_layer_named(ctx, node, name, "expand_dims", &expand, err);
-    if (!st) st = pt2_lower_add_source(ctx, expand, v, err);
-    if (!st) st = pt2_rt_set_string(expand, "axis", "spatial", err);
-    if (!st) st = pt2_rt_set_int(expand, "dim", 1, err);
-    if (!st) st = pt2_lower_infer(ctx, node, expand, err);
-    if (st) return st;
-    int dims[PT2_MAX_RANK];
-    memcpy(dims, v->dims, sizeof dims);
-    dims[v->rank] = pt2_axes_new_dim(expand, v);
-    pt2_axes_value_of(expand, v->rank + 1, dims, out);
-    return PT2_OK;
-}
-
 /* An op of two values over one dynamic dim, each the other's axis of the result: an outer
  * comparison or difference of positions (transformers' causal mask kv_idx <= q_idx, WavLM's
  * relative positions). RETURNN's combine and compare take a copy of the time (expand_dims +
@@ -231,26 +214,14 @@ static pt2_status outer_over_one_dim(pt2_lower_context *ctx, const pt2_node *nod
         values_float = &values_f;
     }
     snprintf(name, sizeof name, "%s_grid_expand", stem);
-    if ((st = size_one_axis(ctx, node, name, values_float, &values_e, err))) return st;
+    if ((st = pt2_lower_size_one_axis(ctx, node, name, values_float, &values_e, err))) return st;
     snprintf(name, sizeof name, "%s_ones_expand", stem);
-    if ((st = size_one_axis(ctx, node, name, ones_float, &ones_e, err))) return st;
-    const char *red1, *red2, *var1, *var2;
-    if ((st = pt2_axes_describe(ctx, node, &values_e, values_float->rank, &red1, err)) ||
-        (st = pt2_axes_describe(ctx, node, &ones_e, ones_float->rank, &red2, err)) ||
-        (st = pt2_axes_describe(ctx, node, values_float, early ? at_v : at_u, &var1, err)) ||
-        (st = pt2_axes_describe(ctx, node, ones_float, late_axis, &var2, err)))
-        return st;
+    if ((st = pt2_lower_size_one_axis(ctx, node, name, ones_float, &ones_e, err))) return st;
     pt2_rt_layer *dot;
     snprintf(name, sizeof name, "%s_grid", stem);
-    st = pt2_lower_new_layer_named(ctx, node, name, "dot", &dot, err);
-    if (!st) st = pt2_lower_add_source(ctx, dot, &values_e, err);
-    if (!st) st = pt2_lower_add_source(ctx, dot, &ones_e, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "red1", &red1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "red2", &red2, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "var1", &var1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, dot, "var2", &var2, 1, err);
-    if (!st) st = pt2_lower_infer(ctx, node, dot, err);
-    if (st) return st;
+    if ((st = pt2_lower_dot_layer(ctx, node, name, &values_e, values_float->rank, early ? at_v : at_u, &ones_e,
+                                  ones_float->rank, late_axis, &dot, err)))
+        return st;
     int dims[PT2_MAX_RANK];
     for (int a = 0; a < rank; a++) dims[a] = -1;
     dims[early_pos] = d, dims[late_pos] = d2;

@@ -19,25 +19,6 @@
 #include "lower_operands.h"
 #include "lowerings.h"
 
-static pt2_status dot_layer(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value *a,
-                            int red_a, int var_a, const pt2_lowered_value *b, int red_b, int var_b, pt2_rt_layer **out,
-                            pt2_error *err) {
-    const char *red1, *red2, *var1, *var2;
-    pt2_status st = pt2_axes_describe(ctx, node, a, red_a, &red1, err);
-    if (!st) st = pt2_axes_describe(ctx, node, b, red_b, &red2, err);
-    if (!st) st = pt2_axes_describe(ctx, node, a, var_a, &var1, err);
-    if (!st) st = pt2_axes_describe(ctx, node, b, var_b, &var2, err);
-    if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "dot", out, err) : pt2_lower_new_layer(ctx, node, "dot", out, err);
-    if (!st) st = pt2_lower_add_source(ctx, *out, a, err);
-    if (!st) st = pt2_lower_add_source(ctx, *out, b, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red1", &red1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red2", &red2, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var1", &var1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var2", &var2, 1, err);
-    if (!st) st = pt2_lower_infer(ctx, node, *out, err);
-    return st;
-}
-
 /* The mask broadcasts against the scores, so an expand that only broadcast it (as transformers'
  * mask helpers do) is looked through: its source is the mask. */
 static void look_through_expand(pt2_lower_context *ctx, const pt2_lowered_value **mask, int *mask_id) {
@@ -205,7 +186,7 @@ static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_e
     char name[220];
     pt2_rt_layer *scores, *weights, *out;
     snprintf(name, sizeof name, "%s_scores", base);
-    if ((st = dot_layer(ctx, node, name, q, r - 1, r - 2, k, r - 1, r - 2, &scores, err))) return st;
+    if ((st = pt2_lower_dot_layer(ctx, node, name, q, r - 1, r - 2, k, r - 1, r - 2, &scores, err))) return st;
     int dims[PT2_MAX_RANK];
     memcpy(dims, q->dims, sizeof dims);
     dims[r - 1] = k->dims[r - 2]; /* [.., queries' time, keys' time] */
@@ -235,7 +216,7 @@ static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_e
         if ((st = pt2_lower_same_dim_as(ctx, node, v, r - 2, dims[r - 1], &values_same, err))) return st;
         v = &values_same;
     }
-    if ((st = dot_layer(ctx, node, NULL, &weight_value, r - 1, r - 2, v, r - 2, r - 1, &out, err))) return st;
+    if ((st = pt2_lower_dot_layer(ctx, node, NULL, &weight_value, r - 1, r - 2, v, r - 2, r - 1, &out, err))) return st;
     dims[r - 1] = v->dims[r - 1];
     return pt2_lower_set_output(ctx, node, out, r, dims, err);
 }

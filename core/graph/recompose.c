@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-#include "../base/strbuf.h"
 
 static int is_target(const pt2_node *node, const char *const *targets) {
     for (; *targets; targets++)
@@ -32,16 +31,7 @@ static size_t readers(const pt2_graph *graph, int id, size_t *only_reader) {
 
 static int same_dim(const pt2_dim *a, const pt2_dim *b) {
     if (a->is_symbolic != b->is_symbolic) return 0;
-    if (!a->is_symbolic) return a->value == b->value;
-    pt2_strbuf x, y;
-    pt2_strbuf_init(&x);
-    pt2_strbuf_init(&y);
-    pt2_sym_format(a->expr, &x);
-    pt2_sym_format(b->expr, &y);
-    int same = x.data && y.data && x.length == y.length && !memcmp(x.data, y.data, x.length);
-    pt2_strbuf_free(&x);
-    pt2_strbuf_free(&y);
-    return same;
+    return a->is_symbolic ? pt2_sym_same(a->expr, b->expr) : a->value == b->value;
 }
 
 /* The reshape node producing `id` when it merges all of its input's leading axes but the last

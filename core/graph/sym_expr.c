@@ -567,6 +567,19 @@ void pt2_sym_format(const pt2_sym_expr *e, pt2_strbuf *out) {
     }
 }
 
+int pt2_sym_same(const pt2_sym_expr *a, const pt2_sym_expr *b) {
+    if (!a || !b) return 0;
+    pt2_strbuf x, y;
+    pt2_strbuf_init(&x);
+    pt2_strbuf_init(&y);
+    pt2_sym_format(a, &x);
+    pt2_sym_format(b, &y);
+    int same = !x.failed && !y.failed && x.data && y.data && !strcmp(x.data, y.data);
+    pt2_strbuf_free(&x);
+    pt2_strbuf_free(&y);
+    return same;
+}
+
 const char *pt2_sym_as_symbol(const pt2_sym_expr *expr) {
     return (expr && expr->kind == PT2_SYM_SYMBOL) ? expr->symbol : NULL;
 }

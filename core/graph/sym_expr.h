@@ -67,6 +67,10 @@ pt2_status pt2_sym_eval(const pt2_sym_expr *expr, const pt2_sym_binding *binding
 /* Human-readable Python-like form: "s35", "2*s35 + 1", "(s35 - 1)//2 + 1". */
 void pt2_sym_format(const pt2_sym_expr *expr, pt2_strbuf *out);
 
+/* Whether two expressions are written alike (pt2_sym_format gives the same text): torch.export
+ * writes one size it unified as one expression. 0 for NULL or when formatting runs out of memory. */
+int pt2_sym_same(const pt2_sym_expr *a, const pt2_sym_expr *b);
+
 /* If the expression is exactly one symbol, its name; otherwise NULL. */
 const char *pt2_sym_as_symbol(const pt2_sym_expr *expr);
 /* Collects the distinct symbols used (up to max); returns how many there are. */

@@ -20,25 +20,11 @@
 
 #include "../naming/naming.h"
 #include "../ops/elementwise.h"
-#include "../base/strbuf.h"
 #include "axes.h"
 #include "lower_creation.h"
 #include "lower_gather.h"
 #include "lower_operands.h"
 #include "lowerings.h"
-
-static int same_expression(const pt2_sym_expr *a, const pt2_sym_expr *b) {
-    if (!a || !b) return 0;
-    pt2_strbuf x, y;
-    pt2_strbuf_init(&x);
-    pt2_strbuf_init(&y);
-    pt2_sym_format(a, &x);
-    pt2_sym_format(b, &y);
-    int same = !x.failed && !y.failed && x.data && y.data && !strcmp(x.data, y.data);
-    pt2_strbuf_free(&x);
-    pt2_strbuf_free(&y);
-    return same;
-}
 
 /* A lowered value, and its axis, whose size is the symbolic `size` (the first in graph order). */
 static int find_axis_of_size(const pt2_lower_context *ctx, const pt2_dim *size, const pt2_lowered_value **value,
@@ -49,7 +35,7 @@ static int find_axis_of_size(const pt2_lower_context *ctx, const pt2_dim *size, 
         const pt2_value *meta = &ctx->graph->values[v];
         if (!lowered->is_set || meta->kind != PT2_VALUE_TENSOR || lowered->rank != meta->rank) continue;
         for (int a = 0; a < meta->rank; a++)
-            if (meta->sizes[a].is_symbolic && same_expression(meta->sizes[a].expr, size->expr) &&
+            if (meta->sizes[a].is_symbolic && pt2_sym_same(meta->sizes[a].expr, size->expr) &&
                 ctx->net->dims[lowered->dims[a]].kind == PT2_RT_DIM_DYNAMIC) {
                 *value = lowered;
                 *axis = a;

@@ -3,20 +3,11 @@
  * reference run and map them onto dims themselves. */
 #include <string.h>
 
-#include "../base/strbuf.h"
 #include "lower.h"
 #include "lowerings.h"
 
 int pt2_lower_sizes_equal(const pt2_graph *graph, const pt2_sym_expr *a, const pt2_sym_expr *b) {
-    pt2_strbuf ta, tb;
-    pt2_strbuf_init(&ta);
-    pt2_strbuf_init(&tb);
-    pt2_sym_format(a, &ta);
-    pt2_sym_format(b, &tb);
-    int same = ta.data && tb.data && !strcmp(ta.data, tb.data);
-    pt2_strbuf_free(&ta);
-    pt2_strbuf_free(&tb);
-    if (same) return 1;
+    if (pt2_sym_same(a, b)) return 1;
     const char *symbols[2], *other[2];
     if (pt2_sym_symbols(a, symbols, 2) != 1 || pt2_sym_symbols(b, other, 2) != 1 || strcmp(symbols[0], other[0])) return 0;
     const pt2_range_constraint *r = pt2_graph_find_range(graph, symbols[0]);

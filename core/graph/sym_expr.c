@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/python_int.h"
+
 typedef struct sym_parser {
     const char *text;
     size_t pos;
@@ -240,12 +242,6 @@ pt2_status pt2_sym_parse(pt2_arena *arena, const char *srepr, const char *what, 
     return PT2_OK;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-    return q;
-}
-
 /* A value during evaluation: sizes are integers, but a float scale can enter and leave
  * through ToFloat / TruncToInt. Mixed operands give a float, as in sympy. */
 typedef struct sym_number {
@@ -309,9 +305,9 @@ static pt2_status binary(pt2_sym_kind kind, sym_number a, sym_number b, sym_numb
         if (is_float ? y == 0 : b.i == 0) return pt2_fail(err, PT2_ERR_INPUT, "division by zero in a symbolic size");
         if (is_float) break;
         if (a.i == INT64_MIN && b.i == -1) goto overflow;
-        if (kind == PT2_SYM_FLOOR_DIV) r = floor_div(a.i, b.i);
-        else if (kind == PT2_SYM_MOD) r = a.i - floor_div(a.i, b.i) * b.i;
-        else r = -floor_div(-a.i, b.i);
+        if (kind == PT2_SYM_FLOOR_DIV) r = pt2_floor_div(a.i, b.i);
+        else if (kind == PT2_SYM_MOD) r = pt2_floor_mod(a.i, b.i);
+        else r = -pt2_floor_div(-a.i, b.i);
         *out = make_int(r);
         return PT2_OK;
     case PT2_SYM_TRUE_DIV:

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../base/python_int.h"
 #include "../base/strbuf.h"
 #include "exp_f32.h"
 #include "op_util.h"
@@ -313,16 +314,7 @@ static inline int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_
 static inline int64_t wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 static inline int64_t wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 static inline int64_t int_trunc_div(int64_t a, int64_t b) { return b == -1 ? wrap_sub(0, a) : a / b; }
-static inline int64_t int_floor_div(int64_t a, int64_t b) {
-    if (b == -1) return wrap_sub(0, a);
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
 static inline int64_t int_fmod(int64_t a, int64_t b) { return b == -1 ? 0 : a % b; }
-static inline int64_t int_remainder(int64_t a, int64_t b) {
-    int64_t r = int_fmod(a, b);
-    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
 static inline int64_t int_pow(int64_t base, int64_t exponent) {
     if (exponent < 0) return base == 1 ? 1 : base == -1 ? ((exponent & 1) ? -1 : 1) : 0;
     uint64_t result = 1, b = (uint64_t)base;
@@ -347,7 +339,7 @@ ROW_KERNEL(div_f32, float, float, x / y)
 ROW_KERNEL(div_f64, double, double, x / y)
 ROW_KERNEL(floor_div_f32, float, float, floor_div_float(x, y))
 ROW_KERNEL(floor_div_f64, double, double, floor_div_double(x, y))
-ROW_KERNEL(floor_div_i64, int64_t, int64_t, int_floor_div(x, y))
+ROW_KERNEL(floor_div_i64, int64_t, int64_t, pt2_floor_div(x, y))
 ROW_KERNEL(trunc_div_f32, float, float, truncf(x / y))
 ROW_KERNEL(trunc_div_f64, double, double, trunc(x / y))
 ROW_KERNEL(trunc_div_i64, int64_t, int64_t, int_trunc_div(x, y))
@@ -364,7 +356,7 @@ ROW_KERNEL(minimum_i64, int64_t, int64_t, x < y ? x : y)
 ROW_KERNEL(minimum_u8, uint8_t, uint8_t, x < y ? x : y)
 ROW_KERNEL(remainder_f32, float, float, remainder_float(x, y))
 ROW_KERNEL(remainder_f64, double, double, remainder_double(x, y))
-ROW_KERNEL(remainder_i64, int64_t, int64_t, int_remainder(x, y))
+ROW_KERNEL(remainder_i64, int64_t, int64_t, pt2_floor_mod(x, y))
 ROW_KERNEL(fmod_f32, float, float, fmodf(x, y))
 ROW_KERNEL(fmod_f64, double, double, fmod(x, y))
 ROW_KERNEL(fmod_i64, int64_t, int64_t, int_fmod(x, y))

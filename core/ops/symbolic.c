@@ -7,6 +7,7 @@
 
 #include "elementwise.h"
 #include "op_util.h"
+#include "../base/python_int.h"
 #include "../graph/functionalize.h"
 #include "../graph/in_place_ops.h"
 #include "registry.h"
@@ -47,17 +48,6 @@ static pt2_status set_number(pt2_run_context *ctx, const pt2_node *node, number 
     return pt2_op_set_int_output(ctx, node, 0, n.is_float ? (int64_t)n.f : n.i, err);
 }
 
-static int64_t python_floor_div(int64_t a, int64_t b) {
-    if (b == -1) return (int64_t)(0 - (uint64_t)a);
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-static int64_t python_mod(int64_t a, int64_t b) {
-    if (b == -1) return 0;
-    int64_t r = a % b;
-    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
 
 static pt2_status run_python_op(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     const char *t = node->target;
@@ -79,8 +69,8 @@ static pt2_status run_python_op(pt2_run_context *ctx, const pt2_node *node, pt2_
     else if (!strcmp(op, "mul")) INT_OR_FLOAT((int64_t)((uint64_t)a.i * (uint64_t)b.i), x * y);
     else if (!strcmp(op, "floordiv") || !strcmp(op, "mod")) {
         if (y == 0) return pt2_fail(err, PT2_ERR_INPUT, "symbolic %s by zero", op);
-        if (!strcmp(op, "floordiv")) INT_OR_FLOAT(python_floor_div(a.i, b.i), floor(x / y));
-        else INT_OR_FLOAT(python_mod(a.i, b.i), x - y * floor(x / y));
+        if (!strcmp(op, "floordiv")) INT_OR_FLOAT(pt2_floor_div(a.i, b.i), floor(x / y));
+        else INT_OR_FLOAT(pt2_floor_mod(a.i, b.i), x - y * floor(x / y));
     } else if (!strcmp(op, "truediv")) {
         if (y == 0) return pt2_fail(err, PT2_ERR_INPUT, "symbolic division by zero");
         r.is_float = 1;

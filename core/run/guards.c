@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "../base/python_int.h"
+
 typedef struct parser {
     const char *at;
     pt2_guard_size_fn size;
@@ -30,11 +32,6 @@ static int accept(parser *p, const char *word) {
 }
 
 static int64_t parse_or(parser *p);
-
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
 
 /* L['name'].size()[k] */
 static int64_t parse_size(parser *p) {
@@ -112,14 +109,14 @@ static int64_t parse_term(parser *p) {
         if (accept(p, "//")) {
             int64_t d = parse_unary(p);
             if (!d || (v == INT64_MIN && d == -1)) p->failed = 1;
-            else v = floor_div(v, d);
+            else v = pt2_floor_div(v, d);
         } else if (accept(p, "*")) {
             int64_t w = parse_unary(p);
             v = multiply(p, v, w);
         } else if (accept(p, "%")) {
             int64_t d = parse_unary(p);
             if (!d || (v == INT64_MIN && d == -1)) p->failed = 1;
-            else v = v - d * floor_div(v, d); /* Python's: the sign of the divisor */
+            else v = pt2_floor_mod(v, d); /* Python's: the sign of the divisor */
         } else {
             return v;
         }

@@ -55,7 +55,8 @@ static int allowed_length(const length_rule *rule, int64_t length) {
     return 0;
 }
 
-/* Longer sequences add cost, not coverage: the full example already ran in the reload, and what
+/* Longer sequences add cost, not coverage: every layer ran on the full example in the per-layer
+ * checks (the reload runs the longest sequence below alone, convert.c), and what
  * the batch is for (a pad, a conv, a norm, a mask reading frames after a sequence's end) shows at
  * any length; 16 frames keep every sequence apart in length (16, 11, 6), and the batch with its
  * three reference runs at about two thirds of a MelGAN's one forward (at 32 it was 1.3). */
@@ -260,6 +261,7 @@ static pt2_status prepare_batch(pt2_arena *arena, const pt2_graph *graph, const 
         pt2_tensor alone;
         if ((st = pt2_tensor_alloc(arena, example->dtype, example->rank, shape, &alone, err))) return st;
         place_sequence(&contiguous, axis, lengths[i], &alone, 0);
+        out->sequences[i].input = alone;
         if ((st = reference_run(arena, graph, main_run, release_after, depends_on_input, &alone, run_options, out, i, err)))
             return st;
     }

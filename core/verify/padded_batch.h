@@ -15,6 +15,7 @@
 
 typedef struct pt2_padded_batch_sequence {
     int64_t length;          /* input frames */
+    pt2_tensor input;        /* the sequence alone, [B, ...] as the example (the reload runs the first) */
     int64_t output_length;   /* the first output's dynamic axis in the reference run (-1: it has none) */
     double max_abs, max_rel; /* within the sequence's own length, the worst of the outputs */
     int passed;

@@ -332,9 +332,13 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
         if (!references) return err->status;
         for (size_t k = 0; k < num_outputs; k++) references[k] = batch->outputs[k].references[0];
         reload_input = &batch->sequences[0].input, reload_references = references;
-        snprintf(reload_what, sizeof reload_what, "JSON config + checkpoint reloaded and run on %lld of the example's "
-                 "%lld frames, against the reference run of them", (long long)batch->sequences[0].length,
-                 (long long)inputs[0].shape[batch->input_time_axis]);
+        long long length = batch->sequences[0].length, example = inputs[0].shape[batch->input_time_axis];
+        snprintf(reload_what, sizeof reload_what,
+                 length < example ? "JSON config + checkpoint reloaded and run on the first %lld of the example's %lld "
+                                    "frames, against the reference run of them"
+                                  : "JSON config + checkpoint reloaded and run on the example repeated to %lld frames "
+                                    "(it has %lld), against the reference run of that",
+                 length, example);
     }
     progress(options, "reload", "reading the JSON config and checkpoint back, running them");
     start = pt2_now_seconds();

@@ -6,6 +6,7 @@ within atol=1e-4, on the example length and on another length. RETURNN and Tenso
 every case is one job of cli/run_in_returnn.py's job list (conftest.run_returnn_jobs)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -99,7 +100,7 @@ def converted(pt2returnn, fixtures_dir, tmp_path_factory):
         if checkpoint:
             command += ["--checkpoint", checkpoint, "--checkpoint-key", "model.generator"]
         convert = subprocess.run(command, capture_output=True, text=True)
-        results[name] = {"convert": convert, "out_dir": out_dir, "runs": []}
+        results[name] = {"convert": convert, "out_dir": out_dir, "runs": [], "example_frames": int(np.load(padded[1])[0])}
         if convert.returncode != 0:
             continue
         for config in ("py", "json"):  # the MelGAN residual stacks too
@@ -131,6 +132,14 @@ def test_convert_passes_every_step(converted, name):
     assert reload["max_abs"] <= 1e-4
     # Every model here has a dynamic time axis: each sequence of the padded batch is compared.
     assert padded["max_abs"] <= 1e-4 and "lengths" in padded["what"], padded
+    # The reload runs the written files on the padded batch's longest sequence alone: the whole
+    # example when it is no longer, else its first frames (every layer ran on the whole example
+    # in the per-layer checks).
+    first, frames = int(re.search(r"lengths (\d+)", padded["what"]).group(1)), result["example_frames"]
+    if first < frames:
+        assert f"run on the first {first} of the example's {frames} frames" in reload["what"], reload["what"]
+    else:
+        assert reload["what"].startswith("JSON config + checkpoint reloaded and run, against the reference run"), reload
     assert report["layers"], "every layer is listed"
     for layer in report["layers"]:
         assert layer["passed"] and layer["max_abs"] <= 1e-4, layer

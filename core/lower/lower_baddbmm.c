@@ -127,5 +127,5 @@ static pt2_status lower_baddbmm(pt2_lower_context *ctx, const pt2_node *node, pt
 }
 
 const pt2_op_lowering pt2_lowerings_baddbmm[] = {
-    {"aten.baddbmm.default", lower_baddbmm, "dot eval:mul_scalar eval:add_scalar combine cast variable reinterpret_data expand_dims merge_dims"},
+    {"aten.baddbmm.default", lower_baddbmm, "dot eval:mul_scalar eval:add_scalar combine cast variable reinterpret_data expand_dims merge_dims squeeze"},
     {NULL, NULL, NULL}};

@@ -244,6 +244,53 @@ static pt2_status outer_over_one_dim(pt2_lower_context *ctx, const pt2_node *nod
     return PT2_OK;
 }
 
+/* Is dim `d` one of size 1 that a layer made (a static dim: an expand_dims, a conv or pool over
+ * size-1 axes)? */
+static int static_size_one(const pt2_lower_context *ctx, int d) {
+    return d >= 0 && ctx->net->dims[d].kind == PT2_RT_DIM_STATIC && ctx->net->dims[d].size == 1;
+}
+
+/* A source's size-1 dim at a position where another source has a dim of another size: PyTorch
+ * broadcasts it (a squeeze-and-excitation's gate [B, C, 1, 1], a 1x1 conv over a pooled value,
+ * times the features [B, C, H, T]), while RETURNN's combine matches a static dim of size 1 only
+ * with itself or another made dim of size 1 and would keep both axes. The source drops it
+ * (squeeze), so that the axis is a broadcast axis of its value, constant along it as it is. */
+static pt2_status squeeze_broadcast_dims(pt2_lower_context *ctx, const pt2_node *node, const char *base,
+                                         pt2_broadcast_layer *b, pt2_error *err) {
+    int rank = 0;
+    for (size_t i = 0; i < b->count; i++)
+        if (b->sources[i]->rank > rank) rank = b->sources[i]->rank;
+    for (size_t i = 0; i < b->count; i++) {
+        for (int a = 0; a < b->sources[i]->rank; a++) {
+            const pt2_lowered_value *v = b->sources[i];
+            if (!static_size_one(ctx, v->dims[a]) || !pt2_axes_is_real(v, a)) continue;
+            int position = rank - v->rank + a, wider = 0;
+            for (size_t j = 0; j < b->count && !wider; j++) {
+                const pt2_lowered_value *w = b->sources[j];
+                int at = position - (rank - w->rank);
+                wider = j != i && at >= 0 && w->dims[at] >= 0 && pt2_axes_is_real(w, at) && !static_size_one(ctx, w->dims[at]);
+            }
+            if (!wider) continue;
+            char name[240];
+            const char *description;
+            pt2_rt_layer *squeeze;
+            snprintf(name, sizeof name, "%s_%zu_squeeze%d", base ? base : ctx->places[node - ctx->graph->nodes].base, i, a);
+            pt2_status st = pt2_axes_describe(ctx, node, v, a, &description, err);
+            if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "squeeze", &squeeze, err);
+            if (!st) st = pt2_lower_add_source(ctx, squeeze, v, err);
+            if (!st) st = pt2_rt_set_string(squeeze, "axis", description, err);
+            if (!st) st = pt2_lower_infer(ctx, node, squeeze, err);
+            if (st) return st;
+            int dims[PT2_MAX_RANK];
+            memcpy(dims, v->dims, sizeof dims);
+            dims[a] = PT2_AXIS_BROADCAST;
+            pt2_axes_value_of(squeeze, v->rank, dims, &b->squeezed[i]);
+            b->sources[i] = &b->squeezed[i];
+        }
+    }
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
                                      pt2_broadcast_layer *out, pt2_error *err) {
@@ -270,6 +317,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
         if (i && (st = pt2_axes_same_time(ctx, node, out->sources[0], out->sources[i], &out->same_length[i], err))) return st;
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
+    if ((st = squeeze_broadcast_dims(ctx, node, base, out, err))) return st;
     if ((st = outer_over_one_dim(ctx, node, base, out, err))) return st;
     st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)
                : pt2_lower_new_layer_named(ctx, node, base, layer_class, &out->layer, err);

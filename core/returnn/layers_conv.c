@@ -193,6 +193,9 @@ static pt2_status conv2d_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_l
         else if (d->kind == PT2_RT_DIM_DYNAMIC)
             st = pt2_rt_derive_dim(arena, net, c.spatial[i], 1, 2 * c.pad[i] - span + 1, c.stride[i], description,
                                    &spatial_out[i], err);
+        else if (d->kind == PT2_RT_DIM_STATIC && c.stride[i] == 1 && (c.pad[i] < 0 || (c.pad[i] == 0 && c.kernel[i] == 1)))
+            spatial_out[i] = c.spatial[i]; /* RETURNN's ConvLayer keeps the input's dim ("identity in this
+                                            * axis"): a 1x1 filter unpadded, or "same" padding, at stride 1 */
         else if (d->kind == PT2_RT_DIM_STATIC && conv2d_out_size(&c, i, d->size, &pad_before) > 0)
             st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, conv2d_out_size(&c, i, d->size, &pad_before),
                                 &spatial_out[i], err);

@@ -559,6 +559,18 @@ def convnext_model():
     return ConvNextModel(config)
 
 
+def regnet_model():
+    """transformers' RegNetModel (Y blocks), small and random: grouped 3x3 convs and a
+    squeeze-and-excitation in each block, a global average pool to [B, C, 1, 1], two 1x1 convs
+    over those size-1 axes and the gate times the features [B, C, H, W]: PyTorch broadcasts the
+    gate's size-1 axes, which RETURNN's combine would keep beside H and W (the gate drops them,
+    a squeeze: core/lower/lower_operands.c), and a 1x1 conv over a static axis keeps that axis's
+    dim in RETURNN (calc_out_dim), which the interpreter must do too for the next conv to name it."""
+    from transformers import RegNetConfig, RegNetModel
+    config = RegNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], groups_width=8, layer_type="y")
+    return RegNetModel(config)
+
+
 def image_of_width(length):
     return torch.randn(1, 3, 32, length)
 
@@ -570,7 +582,7 @@ def samples_input(length):
 # The program's output names (from its output spec), for models with several outputs.
 OUTPUT_NAMES = {"wav2vec2": ["last_hidden_state", "extract_features"]}
 # The time axis's sizes are multiples of this (the export's 20 * Dim), for the padded batch's lengths.
-LENGTH_MULTIPLES = {"hubert_frames": 20, "sew": 20, "style_melgan": 4, "resnet": 32, "convnext": 32}
+LENGTH_MULTIPLES = {"hubert_frames": 20, "sew": 20, "style_melgan": 4, "resnet": 32, "convnext": 32, "regnet": 32}
 
 MODELS.update({
     "wav2vec2": (wav2vec2_model, samples_input, lambda: ({1: torch.export.Dim.DYNAMIC},), 1600, 2213,
@@ -589,6 +601,8 @@ MODELS.update({
                {"aten.conv2d.default", "aten.max_pool2d.default", "aten.add_.Tensor", "aten.adaptive_avg_pool2d.default"}),
     "convnext": (convnext_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,
                  {"aten.conv2d.default", "aten.layer_norm.default", "aten.permute.default", "aten.add.Tensor"}),
+    "regnet": (regnet_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,
+               {"aten.conv2d.default", "aten.adaptive_avg_pool2d.default", "aten.sigmoid.default", "aten.mul.Tensor"}),
     "conformer_block": (ConformerBlock, time_input(16), lambda: ({1: torch.export.Dim.DYNAMIC},), 20, 33,
                         {"aten.arange.default", "aten.sin.default", "aten.cos.default",
                          "aten.glu.default", "aten.conv1d.default", "aten.layer_norm.default"}),

@@ -72,9 +72,11 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
         return fail_call(call, err, "expected the in-projection, scaled_dot_product_attention and out_proj of nn.MultiheadAttention");
     const pt2_arg *mask = pt2_node_arg(sdpa, "attn_mask"), *causal = pt2_node_arg(sdpa, "is_causal"),
                   *scale = pt2_node_arg(sdpa, "scale");
-    if ((mask && mask->kind != PT2_ARG_NONE) || (causal && causal->kind == PT2_ARG_BOOL && causal->int_value) ||
-        (scale && scale->kind != PT2_ARG_NONE))
-        return fail_call(call, err, "attention masks, causal attention and a custom scale are not lowered yet");
+    /* Causal attention (is_causal, as nn.MultiheadAttention passes it with a causal mask and
+     * is_causal=True) is RETURNN's attention_left_only: frame t attends to frames 0..t. */
+    int left_only = causal && causal->kind == PT2_ARG_BOOL && causal->int_value;
+    if ((mask && mask->kind != PT2_ARG_NONE) || (scale && scale->kind != PT2_ARG_NONE))
+        return fail_call(call, err, "attention masks and a custom scale are not lowered yet (causal attention is)");
     const pt2_lowered_value *x = NULL;
     pt2_tensor w_in, b_in, w_out, b_out;
     int has[4];
@@ -142,7 +144,7 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     if (!st) st = pt2_rt_set_int(attention, "num_heads", heads, err);
     if (!st) st = pt2_rt_set_int(attention, "total_key_dim", features, err);
     if (!st) st = pt2_rt_set_int(attention, "n_out", features, err);
-    if (!st) st = pt2_rt_set_bool(attention, "attention_left_only", 0, err);
+    if (!st) st = pt2_rt_set_bool(attention, "attention_left_only", left_only, err);
     if (!st) st = pt2_rt_set_float(attention, "attention_dropout", 0.0, err);
     if (!st) st = pt2_rt_add_param(attention, "QKV", &qkv, err);
     if (!st) st = pt2_lower_infer(ctx, sdpa, attention, err);

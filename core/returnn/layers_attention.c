@@ -1,6 +1,7 @@
 /* self_attention (RETURNN's SelfAttentionLayer, TF backend): x·QKV with the output columns laid
  * out per head as [q, k, v]; q scaled by (key dim per head)^-0.5; softmax over the keys (all
- * frames of the sequence, as RETURNN masks the keys after each sequence's end); the heads' values concatenated head-major. No bias: a lowering that
+ * frames of the sequence, as RETURNN masks the keys after each sequence's end; with
+ * attention_left_only the frames up to the query's own); the heads' values concatenated head-major. No bias: a lowering that
  * needs one appends a constant-1 feature to the input (a pad layer) and a bias row to QKV. */
 #include <math.h>
 #include <string.h>
@@ -105,6 +106,9 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&w);
     float *po = pt2_tensor_data(out);
     float scale = (float)(1.0 / sqrt((double)dk));
+    /* attention_left_only: frame t attends to frames 0..t, and (as RETURNN's TF layer, which then
+     * leaves the lengths to that mask) every frame of the padded tensor does so. */
+    int left_only = pt2_rt_int_option(layer, "attention_left_only", 0) != 0;
     for (int64_t b = 0; b < batch; b++) {
         /* Keys after the sequence's end get no weight, as RETURNN masks them by the lengths. */
         int64_t keys = pt2_rt_sequence_length(net, layer->shape.dims[1], b, time);
@@ -117,7 +121,7 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
             /* energy[t, s] = q[t] . k[s]: k read transposed */
             pt2_matrix_view qv = {q, columns, 1}, kt = {q + dk, 1, columns};
             pt2_gemm_matrix(time, time, dk, qv, kt, energy, time, 0, scratch);
-            for (int64_t t = 0; t < time; t++) softmax_keys(energy + t * time, keys, time);
+            for (int64_t t = 0; t < time; t++) softmax_keys(energy + t * time, left_only ? t + 1 : keys, time);
             pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
             pt2_gemm_matrix(time, dv, time, ev, vv, po + b * time * n_out + h * dv, n_out, 0, scratch);
         }

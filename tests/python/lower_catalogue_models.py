@@ -96,6 +96,19 @@ class TimeMajorMultiheadAttention(nn.Module):
         return self.out(y.transpose(0, 1))
 
 
+class CausalTransformerLayer(nn.Module):
+    """nn.TransformerEncoderLayer as a causal (decoder-only) model uses it: the square subsequent
+    mask with is_causal=True, which nn.MultiheadAttention hands to scaled_dot_product_attention
+    as is_causal; RETURNN's self_attention with attention_left_only (frame t sees frames 0..t)."""
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+        return self.layer(x, src_mask=mask, is_causal=True)
+
+
 class Permutes(nn.Module):
     """movedim, swapaxes and t on data with the time axis; a size-1 axis made the feature of a Linear."""
     def __init__(self):
@@ -442,6 +455,7 @@ CATALOGUE = {
     "strided_slice": (StridedSlice, 8, 20, 1),
     "op_by_op_attention": (OpByOpAttention, 8, 20, 1),
     "time_major_mha": (TimeMajorMultiheadAttention, 8, 20, 1),
+    "causal_transformer_layer": (CausalTransformerLayer, 8, 20, 1),
     "permutes": (Permutes, 8, 20, 1),
     "views_and_squeezes": (ViewsAndSqueezes, 8, 20, 2),
     "slices_and_splits": (SlicesAndSplits, 8, 20, 1),

@@ -98,6 +98,7 @@ COVERS = {
     "strided_slice": {"aten.slice.Tensor"},
     "op_by_op_attention": {"aten.view.default", "aten.transpose.int", "aten.matmul.default", "aten.softmax.int"},
     "time_major_mha": {"aten.transpose.int"},
+    "causal_transformer_layer": {"aten.scaled_dot_product_attention.default", "aten.triu.default"},
     "permutes": {"aten.movedim.int", "aten.swapaxes.default", "aten.t.default"},
     "views_and_squeezes": {"aten.unflatten.int", "aten.flatten.using_ints", "aten.unsqueeze.default",
                            "aten.squeeze.dim", "aten.squeeze.default", "aten.squeeze.dims"},

@@ -71,5 +71,7 @@ int main(void) {
           "a 3x3 filter padded by 1 keeps the size, but RETURNN makes a new dim");
     CHECK(conv_dims(&arena, &net, &in, (conv_case){1, 2, "valid"}, out) && out[0] != height && out[1] != time,
           "stride 2 makes new dims");
+    pt2_arena_free(&arena);
+    if (!failures) printf("conv_dims: all passed\n");
     return failures != 0;
 }

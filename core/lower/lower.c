@@ -532,6 +532,10 @@ struct pt2_lower_progress {
     char unknown[900], refused[1800], module_refusal[400];
 };
 
+int pt2_lower_node_is_lowered(const pt2_lower_context *ctx, const pt2_node *node) {
+    return ctx->progress && ctx->progress->node_dynamic[node - ctx->graph->nodes];
+}
+
 /* The last node of the module call `key` that node `first` starts. */
 static size_t last_node_of_call(const pt2_graph *graph, const unsigned char *node_dynamic, size_t first, const char *key) {
     size_t last = first;

@@ -70,6 +70,9 @@ pt2_status pt2_lower_finish(pt2_lower_context *ctx, pt2_error *err);
 
 /* ---- helpers for op lowerings ---- */
 pt2_status pt2_lower_fail(const pt2_node *node, pt2_error *err, const char *fmt, ...);
+/* Is the node lowered at all (on the input's path and read on the way to an output)? A node whose
+ * result nothing reads (nn.MultiheadAttention's averaged weights, unused) is not. */
+int pt2_lower_node_is_lowered(const pt2_lower_context *ctx, const pt2_node *node);
 
 /* Are two size expressions of the export equal for every input it accepts? Yes when the same
  * (torch.export unified them) or expressions of one symbol equal at every value of its range,

@@ -40,7 +40,8 @@ static pt2_status call_input(pt2_lower_context *ctx, const pt2_module_call *call
     return PT2_OK;
 }
 
-/* The call's result: the value it computes that a node outside it (or the program) reads. */
+/* The call's result: the value it computes that a node outside it (or the program) reads; readers
+ * that are not lowered, as nothing reads their results, do not count. */
 static const pt2_node *call_output(const pt2_lower_context *ctx, const pt2_module_call *call) {
     const pt2_node *result = NULL;
     for (size_t c = 0; c < call->count; c++) {
@@ -51,7 +52,7 @@ static const pt2_node *call_output(const pt2_lower_context *ctx, const pt2_modul
             const pt2_node *user = &ctx->graph->nodes[n];
             int inside = 0;
             for (size_t k = 0; k < call->count && !inside; k++) inside = call->nodes[k] == user;
-            if (inside) continue;
+            if (inside || !pt2_lower_node_is_lowered(ctx, user)) continue; /* a reader nothing needs */
             for (size_t a = 0; a < user->num_inputs && !used_outside; a++)
                 used_outside = user->inputs[a].arg.kind == PT2_ARG_TENSOR && user->inputs[a].arg.value_id == value;
         }
@@ -68,10 +69,18 @@ static const pt2_node *call_output(const pt2_lower_context *ctx, const pt2_modul
 static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_module_call *call, pt2_error *err) {
     const pt2_node *in_proj = find_op(call, "aten.linear.default", 0), *out_proj = find_op(call, "aten.linear.default", 1);
     const pt2_node *sdpa = find_op(call, "aten.scaled_dot_product_attention.default", 0), *result = call_output(ctx, call);
-    if (!in_proj || !out_proj || in_proj == out_proj || !sdpa || !result)
-        return fail_call(call, err, "expected the in-projection, scaled_dot_product_attention and out_proj of nn.MultiheadAttention");
-    const pt2_arg *mask = pt2_node_arg(sdpa, "attn_mask"), *causal = pt2_node_arg(sdpa, "is_causal"),
-                  *scale = pt2_node_arg(sdpa, "scale");
+    /* With need_weights=True (its default) the module computes the weights itself: q scaled by
+     * head_dim^-0.5, bmm with k transposed, softmax, bmm with v (a mask would come in by a
+     * baddbmm); the weights' mean over the heads, when nobody reads it, changes nothing. */
+    const pt2_node *scores = find_op(call, "aten.bmm.default", 0), *weighted = find_op(call, "aten.bmm.default", 1);
+    int explicit_weights = !sdpa && scores && weighted && scores != weighted && find_op(call, "aten.softmax.int", 0) &&
+                           !find_op(call, "aten.baddbmm.default", 0);
+    if (!in_proj || !out_proj || in_proj == out_proj || !(sdpa || explicit_weights) || !result)
+        return fail_call(call, err, "expected the in-projection, scaled_dot_product_attention (or, with need_weights, "
+                                    "bmm, softmax and bmm without a mask) and out_proj of nn.MultiheadAttention");
+    const pt2_node *attend = sdpa ? sdpa : scores;
+    const pt2_arg *mask = sdpa ? pt2_node_arg(sdpa, "attn_mask") : NULL, *causal = sdpa ? pt2_node_arg(sdpa, "is_causal") : NULL,
+                  *scale = sdpa ? pt2_node_arg(sdpa, "scale") : NULL;
     /* Causal attention (is_causal, as nn.MultiheadAttention passes it with a causal mask and
      * is_causal=True) is RETURNN's attention_left_only: frame t attends to frames 0..t. */
     int left_only = causal && causal->kind == PT2_ARG_BOOL && causal->int_value;
@@ -86,7 +95,7 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     if (!st) st = pt2_lower_constant(ctx, out_proj, "weight", &w_out, &has[2], err);
     if (!st) st = pt2_lower_constant(ctx, out_proj, "bias", &b_out, &has[3], err);
     if (st) return st;
-    const pt2_tensor *query = &ctx->run->values[pt2_node_arg(sdpa, "query")->value_id].tensor;
+    const pt2_tensor *query = &ctx->run->values[pt2_node_arg(attend, sdpa ? "query" : "self")->value_id].tensor;
     const pt2_tensor *output = &ctx->run->values[result->outputs[0].value_id].tensor;
     /* Batch, time and feature in any order (batch_first or not): the axis map knows which is which. */
     int batch_axis = -1, time_axis = -1, feature_axis = -1;
@@ -97,11 +106,15 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
         else if (x->dims[a] == x->shape.feature_dim) feature_axis = a;
     }
     int64_t features = feature_axis >= 0 ? ctx->net->dims[x->dims[feature_axis]].size : -1;
-    if (batch_axis < 0 || time_axis < 0 || feature_axis < 0 || !has[0] || !has[2] || query->rank != 4 || output->rank != 3 ||
-        w_in.rank != 2 || w_in.shape[0] != 3 * features || w_in.shape[1] != features || w_in.dtype != PT2_DTYPE_FLOAT32)
+    if (batch_axis < 0 || time_axis < 0 || feature_axis < 0 || !has[0] || !has[2] || query->rank != (sdpa ? 4 : 3) ||
+        output->rank != 3 || w_in.rank != 2 || w_in.shape[0] != 3 * features || w_in.shape[1] != features ||
+        w_in.dtype != PT2_DTYPE_FLOAT32)
         return fail_call(call, err, "lowered for self-attention on data with batch, time and feature axes");
-    int64_t heads = query->shape[1], head_dim = features / heads;
-    if (heads * head_dim != features || query->shape[3] != head_dim)
+    /* sdpa's query is [batch, heads, time, head_dim]; the explicit form's [batch * heads, time, head_dim]. */
+    int64_t batch = output->shape[batch_axis];
+    int64_t heads = sdpa ? query->shape[1] : batch > 0 && query->shape[0] % batch == 0 ? query->shape[0] / batch : 0;
+    int64_t head_dim = heads > 0 ? features / heads : 0;
+    if (heads < 1 || heads * head_dim != features || query->shape[query->rank - 1] != head_dim)
         return fail_call(call, err, "the heads do not split the features evenly");
 
     /* QKV: [features + 1, 3 * features], columns per head [q, k, v] as self_attention splits them. */
@@ -129,17 +142,17 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     pairs[0] = (pt2_rt_value){.kind = PT2_RT_LIST, .count = 2, .items = pair};
     pt2_rt_value padding = {.kind = PT2_RT_LIST, .count = 1, .items = pairs};
     static const char *const feature_name[1] = {"F"};
-    if ((st = pt2_lower_new_layer_named(ctx, sdpa, "bias_feature", "pad", &pad, err))) return st;
+    if ((st = pt2_lower_new_layer_named(ctx, attend, "bias_feature", "pad", &pad, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, pad, x, err);
     if (!st) st = pt2_rt_set_string_list(ctx->arena, pad, "axes", feature_name, 1, err);
     if (!st) st = pt2_rt_set_value(pad, "padding", &padding, err);
     if (!st) st = pt2_rt_set_string(pad, "mode", "constant", err);
     if (!st) st = pt2_rt_set_float(pad, "value", 1.0, err);
     if (!st) st = pt2_rt_set_bool(pad, "handle_dynamic_dims", 0, err);
-    if (!st) st = pt2_lower_infer(ctx, sdpa, pad, err);
+    if (!st) st = pt2_lower_infer(ctx, attend, pad, err);
     if (st) return st;
     pt2_lowered_value padded = {1, pad->name, pad->shape, 0, {0}};
-    if ((st = pt2_lower_new_layer_named(ctx, sdpa, "attention", "self_attention", &attention, err))) return st;
+    if ((st = pt2_lower_new_layer_named(ctx, attend, "attention", "self_attention", &attention, err))) return st;
     if (!st) st = pt2_lower_add_source(ctx, attention, &padded, err);
     if (!st) st = pt2_rt_set_int(attention, "num_heads", heads, err);
     if (!st) st = pt2_rt_set_int(attention, "total_key_dim", features, err);
@@ -147,10 +160,10 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     if (!st) st = pt2_rt_set_bool(attention, "attention_left_only", left_only, err);
     if (!st) st = pt2_rt_set_float(attention, "attention_dropout", 0.0, err);
     if (!st) st = pt2_rt_add_param(attention, "QKV", &qkv, err);
-    if (!st) st = pt2_lower_infer(ctx, sdpa, attention, err);
+    if (!st) st = pt2_lower_infer(ctx, attend, attention, err);
     if (st) return st;
     pt2_lowered_value attended = {1, attention->name, attention->shape, 0, {0}};
-    if ((st = pt2_lower_new_layer_named(ctx, sdpa, "out_proj", "linear", &linear, err))) return st;
+    if ((st = pt2_lower_new_layer_named(ctx, attend, "out_proj", "linear", &linear, err))) return st;
     linear->node = (int)(result - ctx->graph->nodes); /* checked against the module's output */
     linear->op_label = call->type;
     pt2_tensor w_t = w_out; /* [out, in] -> [in, out] */

@@ -96,6 +96,20 @@ class TimeMajorMultiheadAttention(nn.Module):
         return self.out(y.transpose(0, 1))
 
 
+class MultiheadAttentionWithWeights(nn.Module):
+    """nn.MultiheadAttention called with its defaults (need_weights=True), the weights unused: it
+    computes them itself (bmm, softmax, bmm, and their mean over the heads, which nothing reads)
+    instead of calling scaled_dot_product_attention; still RETURNN's self_attention."""
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.out = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y, _ = self.attention(x, x, x)
+        return self.out(y)
+
+
 class CausalTransformerLayer(nn.Module):
     """nn.TransformerEncoderLayer as a causal (decoder-only) model uses it: the square subsequent
     mask with is_causal=True, which nn.MultiheadAttention hands to scaled_dot_product_attention
@@ -456,6 +470,7 @@ CATALOGUE = {
     "op_by_op_attention": (OpByOpAttention, 8, 20, 1),
     "time_major_mha": (TimeMajorMultiheadAttention, 8, 20, 1),
     "causal_transformer_layer": (CausalTransformerLayer, 8, 20, 1),
+    "mha_need_weights": (MultiheadAttentionWithWeights, 8, 20, 1),
     "permutes": (Permutes, 8, 20, 1),
     "views_and_squeezes": (ViewsAndSqueezes, 8, 20, 2),
     "slices_and_splits": (SlicesAndSplits, 8, 20, 1),

@@ -99,6 +99,7 @@ COVERS = {
     "op_by_op_attention": {"aten.view.default", "aten.transpose.int", "aten.matmul.default", "aten.softmax.int"},
     "time_major_mha": {"aten.transpose.int"},
     "causal_transformer_layer": {"aten.scaled_dot_product_attention.default", "aten.triu.default"},
+    "mha_need_weights": {"aten.bmm.default", "aten.softmax.int", "aten.mean.dim"},
     "permutes": {"aten.movedim.int", "aten.swapaxes.default", "aten.t.default"},
     "views_and_squeezes": {"aten.unflatten.int", "aten.flatten.using_ints", "aten.unsqueeze.default",
                            "aten.squeeze.dim", "aten.squeeze.default", "aten.squeeze.dims"},

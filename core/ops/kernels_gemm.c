@@ -12,8 +12,8 @@
 /* KC = 128: each slice's sum starts from zero and is added to c, so a long dot product is summed
  * as slices of 128 terms; shorter slices keep float32's rounding error lower (at 256 a k = 560
  * convolution came close to tests/c/test_nn_kernels.c's bound of 1e-5 against a double sum), and
- * the micro-kernel's panels (MR x 128 of a, 128 x 16 of b) stay in L1. */
-enum { NR_MAX = 16, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
+ * the micro-kernel's panels (MR x 128 of a, 128 x 32 of b at most) stay in L1. */
+enum { NR_MAX = PT2_GEMM_NR_MAX, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
 /* MR rows per micro-kernel. In WebAssembly the 6 x 8 kernel's 12 accumulators, its 2 vectors of
  * b and the broadcast need 15 SIMD registers, all that V8 leaves on x86-64 (16, one its scratch),
  * and it ran at 15.6 GFLOP/s under Node against 30 for 4 x 8 (8 accumulators; 5 x 8 gave 21) on
@@ -120,11 +120,17 @@ static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_
 
 /* acc = panel_a (MR x kc) * tile_b (kc x NR); then c (+)= acc for the valid rows/cols.
  * Written with vectors of 8 floats (a gcc/clang extension) so every compiler keeps the MR x NR
- * accumulators in registers: two SSE/SIMD128 registers per vector, or one AVX register. */
+ * accumulators in registers: two SSE/SIMD128 registers per vector, or one AVX register; the
+ * AVX-512 copy uses vectors of 16 floats, one register each. */
 typedef float vec8 __attribute__((vector_size(32)));
+typedef float vec16 __attribute__((vector_size(64)));
+#define SPLAT8(s) ((vec8){s, s, s, s, s, s, s, s})
+#define SPLAT16(s) ((vec16){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s})
 
 /* A macro, not a function: returning a 32-byte vector by value would change the ABI without AVX. */
 #define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(vec8))
+#define LOAD_VEC(dst, p) memcpy(&(dst), (p), sizeof(dst))
+#define LANES(VEC) ((int)(sizeof(VEC) / sizeof(float)))
 
 /* MULTIPLY_ADD(acc, a, b): acc += a * b, as two roundings or (FMA) one. */
 #define MULTIPLY_ADD_SEPARATE(acc, a, b) ((acc) += (a) * (b))
@@ -144,10 +150,11 @@ typedef float vec8 __attribute__((vector_size(32)));
     for (int r = 0; r < MR; r++) arow[r] = (a) + (r < (rows) ? r : (rows) - 1) * (lda)
 #define A_AT_DIRECT(r, kk) arow[r][kk]
 
-#define DEFINE_MICRO_KERNEL(NAME, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS, A_AT)                                     \
+#define DEFINE_MICRO_KERNEL(NAME, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS, A_AT)                         \
     ATTRIBUTE static void NAME(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,         \
                                int64_t ldb, float *restrict c, int64_t ldc, int64_t rows, int64_t cols,          \
                                int accumulate, const float *bias_rows, const float *bias_cols) {                 \
+        enum { W = LANES(VEC) };                                                                                 \
         A_ROWS(a, lda, rows);                                                                                    \
         /* c's tile is read and written only after the kc steps: ask for its lines now, so a tile   \
          * that left the caches (c larger than L2) arrives while the sums run instead of after */   \
@@ -155,39 +162,39 @@ typedef float vec8 __attribute__((vector_size(32)));
             __builtin_prefetch(c + r * ldc, 1);                                                                  \
             __builtin_prefetch(c + r * ldc + cols - 1, 1);                                                       \
         }                                                                                                        \
-        vec8 acc[MR][NV];                                                                                        \
+        VEC acc[MR][NV];                                                                                         \
         for (int r = 0; r < MR; r++)                                                                             \
-            for (int v = 0; v < NV; v++) acc[r][v] = (vec8){0};                                                  \
+            for (int v = 0; v < NV; v++) acc[r][v] = (VEC){0};                                                   \
         for (int64_t kk = 0; kk < kc; kk++) {                                                                    \
-            vec8 bv[NV];                                                                                         \
-            for (int v = 0; v < NV; v++) LOAD8(bv[v], b + kk * ldb + 8 * v);                                      \
+            VEC bv[NV];                                                                                          \
+            for (int v = 0; v < NV; v++) LOAD_VEC(bv[v], b + kk * ldb + W * v);                                  \
             for (int r = 0; r < MR; r++) {                                                                       \
                 float s = A_AT(r, kk); /* broadcast, without adding a zero first */                              \
-                vec8 av = {s, s, s, s, s, s, s, s};                                                              \
+                VEC av = SPLAT(s);                                                                               \
                 for (int v = 0; v < NV; v++) MULTIPLY_ADD(acc[r][v], av, bv[v]);                                 \
             }                                                                                                    \
         }                                                                                                        \
-        if (rows == MR && cols == 8 * NV) {                                                                      \
+        if (rows == MR && cols == W * NV) {                                                                      \
             for (int r = 0; r < MR; r++)                                                                         \
                 for (int v = 0; v < NV; v++) {                                                                   \
-                    vec8 out = acc[r][v];                                                                        \
+                    VEC out = acc[r][v];                                                                         \
                     if (accumulate) {                                                                            \
-                        vec8 old;                                                                                \
-                        LOAD8(old, c + r * ldc + 8 * v);                                                         \
+                        VEC old;                                                                                 \
+                        LOAD_VEC(old, c + r * ldc + W * v);                                                      \
                         out += old;                                                                              \
                     } else if (bias_cols) {                                                                      \
-                        vec8 old;                                                                                \
-                        LOAD8(old, bias_cols + 8 * v);                                                           \
+                        VEC old;                                                                                 \
+                        LOAD_VEC(old, bias_cols + W * v);                                                        \
                         out += old;                                                                              \
                     } else if (bias_rows) {                                                                      \
                         float s = bias_rows[r];                                                                  \
-                        out += (vec8){s, s, s, s, s, s, s, s};                                                   \
+                        out += SPLAT(s);                                                                         \
                     }                                                                                            \
-                    memcpy(c + r * ldc + 8 * v, &out, sizeof out);                                               \
+                    memcpy(c + r * ldc + W * v, &out, sizeof out);                                               \
                 }                                                                                                \
             return;                                                                                              \
         }                                                                                                        \
-        float tmp[MR][8 * NV];                                                                                   \
+        float tmp[MR][W * NV];                                                                                   \
         memcpy(tmp, acc, sizeof tmp);                                                                            \
         for (int64_t r = 0; r < rows; r++)                                                                       \
             for (int64_t j = 0; j < cols; j++)                                                                   \
@@ -213,13 +220,15 @@ typedef float vec8 __attribute__((vector_size(32)));
     }
 
 /* Both forms of one kernel set: packed panels and rows read in place. */
-#define DEFINE_KERNEL_SET(SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD)                                                    \
-    DEFINE_MICRO_KERNEL(micro_kernel_packed_##SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_PACKED, A_AT_PACKED)    \
-    DEFINE_MICRO_KERNEL(micro_kernel_direct_##SUFFIX, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_DIRECT, A_AT_DIRECT)    \
-    DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, 8 * NV, ATTRIBUTE)                          \
-    DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, 8 * NV, ATTRIBUTE)
+#define DEFINE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                       \
+    DEFINE_MICRO_KERNEL(micro_kernel_packed_##SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_PACKED,    \
+                        A_AT_PACKED)                                                                             \
+    DEFINE_MICRO_KERNEL(micro_kernel_direct_##SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_DIRECT,    \
+                        A_AT_DIRECT)                                                                             \
+    DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, LANES(VEC) * NV, ATTRIBUTE)                \
+    DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, LANES(VEC) * NV, ATTRIBUTE)
 
-DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
+DEFINE_KERNEL_SET(portable, vec8, SPLAT8, 1, , MULTIPLY_ADD_SEPARATE)
 
 #ifdef __wasm_relaxed_simd__
 /* WebAssembly's fused multiply-add (relaxed SIMD's f32x4.relaxed_madd: one rounding where the
@@ -236,7 +245,7 @@ DEFINE_KERNEL_SET(portable, 1, , MULTIPLY_ADD_SEPARATE)
     ((acc) = __builtin_shufflevector(__builtin_wasm_fma_f32x4(HALF_LOW(a), HALF_LOW(b), HALF_LOW(acc)),          \
                                      __builtin_wasm_fma_f32x4(HALF_HIGH(a), HALF_HIGH(b), HALF_HIGH(acc)), 0, 1, \
                                      2, 3, 4, 5, 6, 7))
-DEFINE_KERNEL_SET(relaxed, 1, , MULTIPLY_ADD_RELAXED)
+DEFINE_KERNEL_SET(relaxed, vec8, SPLAT8, 1, , MULTIPLY_ADD_RELAXED)
 #endif
 
 #ifdef PT2_KERNELS_AVX2_COPIES
@@ -245,13 +254,22 @@ DEFINE_KERNEL_SET(relaxed, 1, , MULTIPLY_ADD_RELAXED)
  * two roundings, every element summed in the same order with the same roundings as the
  * WebAssembly build's kernel where that does not fuse. */
 #define PT2_AVX2 __attribute__((target("avx2")))
-DEFINE_KERNEL_SET(avx2, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
+DEFINE_KERNEL_SET(avx2, vec8, SPLAT8, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 /* The default native copy: fused multiply-adds, half the inner loop's instructions and one
  * rounding per term instead of two; the WebAssembly build's relaxed kernel on this CPU gives its
  * bits (the page and the npm CLI are checked against native --portable). */
 #define PT2_FMA __attribute__((target("avx2,fma")))
 #define MULTIPLY_ADD_FUSED(acc, a, b) ((acc) = __builtin_ia32_vfmaddps256((a), (b), (acc)))
-DEFINE_KERNEL_SET(fma, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
+DEFINE_KERNEL_SET(fma, vec8, SPLAT8, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
+/* AVX-512: the FMA copy with vectors of 16 floats, a 6 x 32 tile in 12 of the 32 registers. Each
+ * element's terms meet in the same order with one rounding each, so its bits are the FMA copy's
+ * (and the WebAssembly build's where it fuses); it does per instruction twice the FMA copy's work,
+ * where the CPU has it (PyTorch's own GEMM uses it there). */
+#define PT2_AVX512 __attribute__((target("avx512f,fma")))
+/* _mm512_fmadd_ps: all 16 lanes (mask 0xffff), the current rounding mode (4) */
+#define MULTIPLY_ADD_FUSED16(acc, a, b)                                                                          \
+    ((acc) = __builtin_ia32_vfmaddps512_mask((a), (b), (acc), (unsigned short)0xffff, 4))
+DEFINE_KERNEL_SET(avx512, vec16, SPLAT16, 2, PT2_AVX512, MULTIPLY_ADD_FUSED16)
 #endif
 
 /* pt2_dot's portable copy: one vector of partial sums (two SSE or SIMD128 registers, two chains
@@ -284,13 +302,13 @@ static float dot_portable(const float *a, const float *b, int64_t n) {
                 LOAD8(x, a + k + 8 * v);                                                                        \
                 LOAD8(y, b + k + 8 * v);                                                                        \
                 MULTIPLY_ADD(partial[v], x, y);                                                                 \
-            }                                                                                                   \
+            }                                                                                                    \
         for (; k + 8 <= n; k += 8) {                                                                            \
             vec8 x, y;                                                                                          \
             LOAD8(x, a + k);                                                                                    \
             LOAD8(y, b + k);                                                                                    \
             MULTIPLY_ADD(partial[0], x, y);                                                                     \
-        }                                                                                                       \
+        }                                                                                                        \
         vec8 total = (partial[0] + partial[1]) + (partial[2] + partial[3]);                                     \
         float sum = ((total[0] + total[1]) + (total[2] + total[3])) + ((total[4] + total[5]) + (total[6] + total[7])); \
         for (; k < n; k++) sum += a[k] * b[k];                                                                  \
@@ -324,12 +342,15 @@ typedef void (*block_fn)(int64_t, int64_t, int64_t, const float *, int64_t, int6
                          int, const float *, const float *);
 
 #ifdef PT2_GEMM_AVX2
-/* What this CPU offers of the copies: 2 AVX2 with fused multiply-adds, 1 AVX2, 0 neither. */
+/* What this CPU offers of the copies: 3 AVX-512 (with FMA) besides, 2 AVX2 with fused
+ * multiply-adds, 1 AVX2, 0 neither. (gcc's check counts AVX-512 only where the OS saves its
+ * registers.) */
 static int avx2_level(void) {
     static int level = -1;
     if (level < 0) {
         __builtin_cpu_init();
-        level = !__builtin_cpu_supports("avx2") ? 0 : __builtin_cpu_supports("fma") ? 2 : 1;
+        level = !__builtin_cpu_supports("avx2") ? 0 : !__builtin_cpu_supports("fma") ? 1
+                : __builtin_cpu_supports("avx512f") ? 3 : 2;
     }
     return level;
 }
@@ -342,7 +363,7 @@ float pt2_dot(const float *a, const float *b, int64_t n) {
     if (fused_allowed) return dot_relaxed(a, b, n);
 #endif
 #ifdef PT2_GEMM_AVX2
-    if (avx2_level() == 2 && fused_allowed) return dot_fma(a, b, n);
+    if (avx2_level() >= 2 && fused_allowed) return dot_fma(a, b, n);
 #endif
     return dot_portable(a, b, n);
 }
@@ -358,7 +379,13 @@ static void choose_blocks(block_fn blocks[2]) {
 #ifdef PT2_GEMM_AVX2
     /* The portable kernels too: the WebAssembly build fuses on such a CPU, and each element's
      * terms are summed in the same order by either kernel, so they give the same bits. */
-    int have_avx2 = avx2_level() >= 1, have_fma = avx2_level() == 2;
+    int have_avx2 = avx2_level() >= 1, have_fma = avx2_level() >= 2;
+    /* AVX-512 not for the portable kernels: those keep the WebAssembly build's vectors of 8 (the
+     * same bits, as tests/c/test_nn_kernels.c checks, so --portable shows the other set's speed) */
+    if (avx2_level() == 3 && fused_allowed && !portable_kernels) {
+        blocks[0] = block_packed_avx512, blocks[1] = block_direct_avx512;
+        return;
+    }
     if (have_fma && fused_allowed) {
         blocks[0] = block_packed_fma, blocks[1] = block_direct_fma;
         return;

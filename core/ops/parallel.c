@@ -106,10 +106,10 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
                              pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
                              const float *bias_cols, pt2_error *err) {
     if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(ctx, m, n, k, a, b, c, ldc, bias_cols, err);
-    /* Columns in multiples of 16 (the widest micro-kernel) or rows in multiples of 6 (its
+    /* Columns in multiples of the widest micro-kernel's or rows in multiples of 6 (its
      * height), so no piece runs more partial tiles than one call would; pieces only when each
      * has enough work to pay for waking a thread. */
-    enum { COLUMN_UNIT = 16, ROW_UNIT = 6, MIN_PIECE_FLOPS = 1 << 18 };
+    enum { COLUMN_UNIT = PT2_GEMM_NR_MAX, ROW_UNIT = 6, MIN_PIECE_FLOPS = 1 << 18 };
     int by_columns = n >= m || n >= 256;
     int64_t unit = by_columns ? COLUMN_UNIT : ROW_UNIT, total = by_columns ? n : m;
     size_t units = (size_t)((total + unit - 1) / unit);

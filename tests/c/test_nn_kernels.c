@@ -92,6 +92,29 @@ static void test_gemm_bias_agrees(int64_t m, int64_t n, int64_t k, int per_row) 
     free(a), free(b), free(bias), free(c0), free(c1), free(scratch);
 }
 
+/* The fastest kernel set (AVX-512 where the CPU has it) and the portable one (vectors of 8, the
+ * WebAssembly build's) must give the same bits: each element's terms in the same order, one
+ * rounding each where both fuse. On a CPU without AVX-512 both are the same set. */
+static void test_gemm_kernel_sets_agree(int64_t m, int64_t n, int64_t k, int transpose_a, int accumulate) {
+    float *a = random_array((size_t)(m * k)), *b = random_array((size_t)(k * n)), *c0 = random_array((size_t)(m * n));
+    float *bias = random_array((size_t)n), *c1 = malloc(sizeof(float) * (size_t)(m * n));
+    memcpy(c1, c0, sizeof(float) * (size_t)(m * n));
+    float *scratch = malloc(sizeof(float) * pt2_gemm_scratch_floats());
+    pt2_matrix_view va = transpose_a ? (pt2_matrix_view){a, 1, m} : (pt2_matrix_view){a, k, 1}, vb = {b, n, 1};
+    float *c[2] = {c0, c1};
+    for (int portable = 0; portable < 2; portable++) {
+        pt2_kernels_set_portable(portable);
+        if (accumulate) pt2_gemm_matrix(m, n, k, va, vb, c[portable], n, 1, scratch);
+        else pt2_gemm_matrix_bias(m, n, k, va, vb, c[portable], n, NULL, bias, scratch);
+    }
+    pt2_kernels_set_portable(0);
+    char msg[160];
+    snprintf(msg, sizeof msg, "gemm m=%lld n=%lld k=%lld transposed a=%d acc=%d: the fastest and the portable kernels "
+             "differ in bits", (long long)m, (long long)n, (long long)k, transpose_a, accumulate);
+    CHECK(memcmp(c0, c1, sizeof(float) * (size_t)(m * n)) == 0, msg);
+    free(a), free(b), free(c0), free(bias), free(c1), free(scratch);
+}
+
 static void test_conv(pt2_conv_geometry g) {
     g.out_height = pt2_conv_out_size(g.in_height, g.kernel_height, g.stride_h, g.dilation_h, g.pad_top, g.pad_top);
     g.out_width = pt2_conv_out_size(g.in_width, g.kernel_width, g.stride_w, g.dilation_w, g.pad_left, g.pad_left);
@@ -200,6 +223,10 @@ int main(int argc, char **argv) {
     }
     pt2_kernels_set_portable(0);
     pt2_kernels_set_fused(1);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int t = 0; t < 4; t++) test_gemm_kernel_sets_agree(sizes[i][0], sizes[i][1], sizes[i][2], t & 1, t >> 1);
+    test_gemm_kernel_sets_agree(151, 530, 300, 0, 1);
+    test_gemm_kernel_sets_agree(151, 530, 300, 1, 0);
 
     test_conv(geometry_1d(2, 3, 5, 17, 3, 1, 1, 1, 1));
     test_conv(geometry_1d(1, 8, 6, 40, 5, 2, 1, 2, 1));

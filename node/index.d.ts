@@ -46,6 +46,8 @@ export interface RunResult {
   notes: string;
   /** The run's time in seconds, or with `repeat` the mean of the further runs. */
   forwardSeconds: number;
+  /** The run's time in seconds, or with `repeat` the fastest of the further runs. */
+  forwardSecondsBest: number;
 }
 
 export interface ConvertOptions {

@@ -67,7 +67,7 @@ export async function inspect(file, { name = 'model.pt2', json = false, checkpoi
 
 /**
  * The reference run with PyTorch semantics: { outputs: [{ name, dtype, shape, data, npy }], summary,
- * notes, forwardSeconds }.
+ * notes, forwardSeconds, forwardSecondsBest }.
  */
 export async function run(model, { name = 'model.pt2', checkpoint = null, checkpointKey = '', inputs = [], repeat = 0,
   strict = true } = {}) {

@@ -169,6 +169,7 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
             summary: module.UTF8ToString(module.ccall('pt2_wasm_run_summary', 'number', [], [])),
             notes: module.UTF8ToString(module.ccall('pt2_wasm_run_notes', 'number', [], [])),
             forwardSeconds: module.ccall('pt2_wasm_run_forward_seconds', 'number', [], []),
+            forwardSecondsBest: module.ccall('pt2_wasm_run_forward_seconds_best', 'number', [], []),
           };
         }))));
     },

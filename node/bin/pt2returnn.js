@@ -73,7 +73,7 @@ it prints one line per output: its name, dtype, shape, min, max and mean.
                           float32 (numpy's default), and a line on stderr says so
   --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...
   --repeat K              time K more runs (after an untimed one) and print 'forward_seconds: X'
-                          (their mean)
+                          (their mean) and 'forward_seconds_best: Y' (the fastest)
   --threads N, --portable accepted for the native CLI's sake (WebAssembly runs one thread)
   -h, --help              show this help
 `,
@@ -179,7 +179,10 @@ const commands = {
       repeat, strict: !o['--no-strict'],
     });
     process.stderr.write(result.notes);
-    if (repeat > 0) process.stdout.write(`forward_seconds: ${result.forwardSeconds.toFixed(6)}\n`);
+    if (repeat > 0) {
+      process.stdout.write(`forward_seconds: ${result.forwardSeconds.toFixed(6)}\n`);
+      process.stdout.write(`forward_seconds_best: ${result.forwardSecondsBest.toFixed(6)}\n`);
+    }
     if (!o['--output']) process.stdout.write(result.summary);
     if (o['--output']) {
       for (const [i, { npy: bytes }] of result.outputs.entries()) {

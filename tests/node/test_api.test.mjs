@@ -72,6 +72,9 @@ test('run() returns decoded arrays with their names and a real forwardSeconds', 
   assert.ok(out.data instanceof Float32Array && out.data.length === expected.values.length);
   for (let i = 0; i < out.data.length; i++) assert.ok(Math.abs(out.data[i] - expected.values[i]) <= 1e-5, `element ${i}`);
   assert.ok(result.forwardSeconds > 0, `forwardSeconds ${result.forwardSeconds}`);
+  const timed = await run(fixture('conv_stack.pt2'), { inputs: [fixture('conv_stack.input_alt.npy')], repeat: 4 });
+  assert.ok(timed.forwardSecondsBest > 0 && timed.forwardSecondsBest <= timed.forwardSeconds,
+    `repeat 4: the fastest run ${timed.forwardSecondsBest} s against the mean ${timed.forwardSeconds} s`);
   assert.ok(out.npy instanceof Uint8Array && out.npy[0] === 0x93);
   const native = cli('native', ['run', fixture('conv_stack.pt2'), '--input', fixture('conv_stack.input_alt.npy')]);
   assert.equal(result.summary.replace(/-?\d+(\.\d+)?(e[-+]\d+)?/g, 'N'), native.stdout.replace(/-?\d+(\.\d+)?(e[-+]\d+)?/g, 'N'));

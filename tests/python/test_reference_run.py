@@ -102,3 +102,17 @@ def test_transformer_encoder_layer_at_another_length(pt2returnn, tmp_path):
     ours, _ = run_both(pt2returnn, str(tmp_path / "layer.pt2"), str(tmp_path / "y.npy"), "--input", str(tmp_path / "x.npy"))
     with torch.no_grad():
         np.testing.assert_allclose(ours, model(x).numpy(), atol=ATOL, rtol=RTOL)
+
+
+def test_repeat_prints_mean_and_best_forward(pt2returnn, fixtures_dir, tmp_path):
+    """`run --repeat K` (the benchmarks' figure): the mean of the K timed runs and the fastest of
+    them, which cannot exceed the mean; the output is still the model's."""
+    model = os.path.join(fixtures_dir, "conv_stack.pt2")
+    result = subprocess.run([pt2returnn, "run", model, "--repeat", "4", "--output", str(tmp_path / "out.npy")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    figures = dict(line.split(": ") for line in result.stdout.splitlines() if line.startswith("forward_seconds"))
+    mean, best = float(figures["forward_seconds"]), float(figures["forward_seconds_best"])
+    assert 0 < best <= mean, result.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), np.load(os.path.join(fixtures_dir, "conv_stack.output.npy")),
+                               atol=ATOL, rtol=RTOL)

@@ -113,7 +113,12 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
     int by_columns = n >= m || n >= 256;
     int64_t unit = by_columns ? COLUMN_UNIT : ROW_UNIT, total = by_columns ? n : m;
     size_t units = (size_t)((total + unit - 1) / unit);
-    size_t pieces = pt2_parallel_pieces(ctx, units);
+    /* Four pieces a thread, not one: a thread that starts late (a worker woken from sleep, a
+     * virtual CPU the host has just given back) then takes fewer of them, where with one piece
+     * each the other thread waited the whole of its piece (the Transformer layer at 2 threads:
+     * 15% of the CPU time spent waiting in the pool with one piece a thread, 2% with four). */
+    size_t threads = pt2_parallel_pieces(ctx, units), pieces = threads > 1 ? threads * 4 : 1;
+    if (pieces > units) pieces = units;
     while (pieces > 1 && (double)m * (double)n * (double)k / (double)pieces < MIN_PIECE_FLOPS) pieces--;
     size_t floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16; /* 64-byte aligned pieces */
     /* packing space, written before read: not zeroed (a few hundred KiB per call) */

@@ -24,73 +24,51 @@ typedef struct activation_params {
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_SCALE 1.0507009873554804934193349852946
 
-/* One loop per kind and float type; T is float or double, F(name) picks the libm variant. */
-#define ACTIVATION_LOOPS(T, EXP, LOG1P, ERF, TANH, LOG)                                                      \
-    static void activation_##T(activation_kind kind, const T *restrict x, T *restrict o, int64_t n,            \
-                               activation_params p) {                                                      \
+/* One function per kind and float type (T is float or double; EXP, ... pick the library's variant),
+ * each its own loop, in a table by kind: V8 compiles a WebAssembly function that runs hot again,
+ * whole, and one function of every kind's loop kept a conversion's first call waiting on that
+ * compile (see core/returnn/layers_elementwise.c's unary_functions). */
+#define ACTIVATION_LOOP(T, NAME, ...)                                                                         \
+    static void NAME##_##T(const T *restrict x, T *restrict o, int64_t n, activation_params p) {              \
         const T pa = (T)p.a, pb = (T)p.b, pc = (T)p.c;                                                      \
-        switch (kind) {                                                                                      \
-        case A_RELU: for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0); break; \
-        case A_LEAKY_RELU: /* the product for every element, then a select: a loop gcc vectorises */      \
-            for (int64_t i = 0; i < n; i++) {                                                                \
-                T v = x[i], scaled = v * pa;                                                                 \
-                o[i] = v > 0 ? v : scaled;                                                                   \
-            }                                                                                                \
-            break;                                                                                           \
-        case A_GELU: for (int64_t i = 0; i < n; i++) o[i] = (T)0.5 * x[i] * ((T)1 + ERF(x[i] * (T)SQRT_HALF)); break; \
-        case A_GELU_TANH:                                                                                    \
-            for (int64_t i = 0; i < n; i++) {                                                                \
-                T v = x[i], inner = (T)SQRT_2_OVER_PI * (v + (T)0.044715 * v * v * v);                       \
-                o[i] = (T)0.5 * v * ((T)1 + TANH(inner));                                                    \
-            }                                                                                                \
-            break;                                                                                           \
-        case A_SILU: for (int64_t i = 0; i < n; i++) o[i] = x[i] / ((T)1 + EXP(-x[i])); break;              \
-        case A_SIGMOID: for (int64_t i = 0; i < n; i++) o[i] = (T)1 / ((T)1 + EXP(-x[i])); break;           \
-        case A_TANH: for (int64_t i = 0; i < n; i++) o[i] = TANH(x[i]); break;                               \
-        case A_ELU: /* a = alpha, b = scale, c = input_scale */                                              \
-            for (int64_t i = 0; i < n; i++) o[i] = x[i] <= 0 ? (EXP(x[i] * pc) - (T)1) * pa * pb : x[i] * pb; \
-            break;                                                                                           \
-        case A_SELU:                                                                                         \
-            for (int64_t i = 0; i < n; i++)                                                                  \
-                o[i] = x[i] <= 0 ? (EXP(x[i]) - (T)1) * (T)(SELU_ALPHA * SELU_SCALE) : x[i] * (T)SELU_SCALE; \
-            break;                                                                                           \
-        case A_CELU: /* a = alpha */                                                                         \
-            for (int64_t i = 0; i < n; i++) o[i] = x[i] <= 0 ? (EXP(x[i] / pa) - (T)1) * pa : x[i];          \
-            break;                                                                                           \
-        case A_HARDTANH: /* a = min, b = max */                                                              \
-            for (int64_t i = 0; i < n; i++) o[i] = x[i] < pa ? pa : (x[i] > pb ? pb : x[i]);                  \
-            break;                                                                                           \
-        case A_SOFTPLUS: /* a = beta, b = threshold */                                                       \
-            for (int64_t i = 0; i < n; i++) o[i] = x[i] * pa > pb ? x[i] : LOG1P(EXP(x[i] * pa)) / pa;        \
-            break;                                                                                           \
-        case A_HARDSWISH:                                                                                    \
-            for (int64_t i = 0; i < n; i++) {                                                                \
-                T r = x[i] + (T)3;                                                                           \
-                r = r < 0 ? 0 : (r > 6 ? 6 : r);                                                             \
-                o[i] = x[i] * r / (T)6;                                                                      \
-            }                                                                                                \
-            break;                                                                                           \
-        case A_HARDSIGMOID:                                                                                  \
-            for (int64_t i = 0; i < n; i++) {                                                                \
-                T r = x[i] + (T)3;                                                                           \
-                r = r < 0 ? 0 : (r > 6 ? 6 : r);                                                             \
-                o[i] = r / (T)6;                                                                             \
-            }                                                                                                \
-            break;                                                                                           \
-        case A_MISH:                                                                                         \
-            for (int64_t i = 0; i < n; i++) o[i] = x[i] * TANH(LOG1P(EXP(x[i])));                            \
-            break;                                                                                           \
-        case A_LOG_SIGMOID: /* -softplus(-x), stable for large |x| */                                        \
-            for (int64_t i = 0; i < n; i++) {                                                                \
-                T v = x[i], m = v < 0 ? v : 0;                                                               \
-                o[i] = m - LOG1P(EXP(-(v < 0 ? -v : v)));                                                    \
-            }                                                                                                \
-            break;                                                                                           \
+        (void)pa, (void)pb, (void)pc;                                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                                    \
+            __VA_ARGS__                                                                                      \
         }                                                                                                    \
-        (void)pc;                                                                                            \
     }
+#define ACTIVATION_LOOPS(T, EXP, LOG1P, ERF, TANH, LOG)                                                      \
+    ACTIVATION_LOOP(T, relu, o[i] = x[i] > 0 ? x[i] : (x[i] != x[i] ? x[i] : 0);)                             \
+    /* the product for every element, then a select: a loop gcc vectorises */                                \
+    ACTIVATION_LOOP(T, leaky_relu, T v = x[i], scaled = v * pa; o[i] = v > 0 ? v : scaled;)                   \
+    ACTIVATION_LOOP(T, gelu, o[i] = (T)0.5 * x[i] * ((T)1 + ERF(x[i] * (T)SQRT_HALF));)                       \
+    ACTIVATION_LOOP(T, gelu_tanh, T v = x[i], inner = (T)SQRT_2_OVER_PI * (v + (T)0.044715 * v * v * v);      \
+                    o[i] = (T)0.5 * v * ((T)1 + TANH(inner));)                                               \
+    ACTIVATION_LOOP(T, silu, o[i] = x[i] / ((T)1 + EXP(-x[i]));)                                              \
+    ACTIVATION_LOOP(T, sigmoid, o[i] = (T)1 / ((T)1 + EXP(-x[i]));)                                           \
+    ACTIVATION_LOOP(T, tanh, o[i] = TANH(x[i]);)                                                              \
+    /* a = alpha, b = scale, c = input_scale */                                                              \
+    ACTIVATION_LOOP(T, elu, o[i] = x[i] <= 0 ? (EXP(x[i] * pc) - (T)1) * pa * pb : x[i] * pb;)                 \
+    /* a = min, b = max */                                                                                   \
+    ACTIVATION_LOOP(T, hardtanh, o[i] = x[i] < pa ? pa : (x[i] > pb ? pb : x[i]);)                            \
+    /* a = beta, b = threshold */                                                                            \
+    ACTIVATION_LOOP(T, softplus, o[i] = x[i] * pa > pb ? x[i] : LOG1P(EXP(x[i] * pa)) / pa;)                  \
+    ACTIVATION_LOOP(T, hardswish, T r = x[i] + (T)3; r = r < 0 ? 0 : (r > 6 ? 6 : r); o[i] = x[i] * r / (T)6;) \
+    ACTIVATION_LOOP(T, hardsigmoid, T r = x[i] + (T)3; r = r < 0 ? 0 : (r > 6 ? 6 : r); o[i] = r / (T)6;)     \
+    ACTIVATION_LOOP(T, mish, o[i] = x[i] * TANH(LOG1P(EXP(x[i])));)                                           \
+    ACTIVATION_LOOP(T, selu, o[i] = x[i] <= 0 ? (EXP(x[i]) - (T)1) * (T)(SELU_ALPHA * SELU_SCALE) : x[i] * (T)SELU_SCALE;) \
+    /* a = alpha */                                                                                          \
+    ACTIVATION_LOOP(T, celu, o[i] = x[i] <= 0 ? (EXP(x[i] / pa) - (T)1) * pa : x[i];)                          \
+    /* -softplus(-x), stable for large |x| */                                                                \
+    ACTIVATION_LOOP(T, log_sigmoid, T v = x[i], m = v < 0 ? v : 0; o[i] = m - LOG1P(EXP(-(v < 0 ? -v : v)));) \
+    /* In the order of activation_kind. */                                                                   \
+    static void (*const activation_loops_##T[])(const T *restrict, T *restrict, int64_t, activation_params) = { \
+        relu_##T, leaky_relu_##T, gelu_##T, gelu_tanh_##T, silu_##T, sigmoid_##T, tanh_##T, elu_##T,         \
+        hardtanh_##T, softplus_##T, hardswish_##T, hardsigmoid_##T, mish_##T, selu_##T, celu_##T,             \
+        log_sigmoid_##T};
 ACTIVATION_LOOPS(float, pt2_exp_f32, log1pf, erff, tanhf, logf)
 ACTIVATION_LOOPS(double, exp, log1p, erf, tanh, log)
+_Static_assert(sizeof activation_loops_float / sizeof activation_loops_float[0] == A_LOG_SIGMOID + 1,
+               "one loop per activation_kind");
 
 static pt2_status read_params(pt2_run_context *ctx, const pt2_node *node, activation_kind *kind, activation_params *p,
                               pt2_error *err) {
@@ -139,8 +117,8 @@ static void activation_piece(void *context, size_t piece) {
     int64_t start = (int64_t)piece * job->per_piece, count = job->n - start < job->per_piece ? job->n - start : job->per_piece;
     if (count <= 0) return;
     if (job->single)
-        activation_float(job->kind, (const float *)job->x + start, (float *)job->out + start, count, job->params);
-    else activation_double(job->kind, (const double *)job->x + start, (double *)job->out + start, count, job->params);
+        activation_loops_float[job->kind]((const float *)job->x + start, (float *)job->out + start, count, job->params);
+    else activation_loops_double[job->kind]((const double *)job->x + start, (double *)job->out + start, count, job->params);
 }
 
 static pt2_status run_activation(pt2_run_context *ctx, const pt2_node *node, activation_kind kind, pt2_error *err) {
@@ -203,8 +181,8 @@ static pt2_status run_relu6(pt2_run_context *ctx, const pt2_node *node, pt2_erro
     if ((st = pt2_tensor_contiguous(ctx->arena, &in, 0, &x, err))) return st;
     if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, x.shape, &out, err))) return st;
     activation_params p = {0, 6, 0};
-    if (x.dtype == PT2_DTYPE_FLOAT32) activation_float(A_HARDTANH, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
-    else activation_double(A_HARDTANH, pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
+    if (x.dtype == PT2_DTYPE_FLOAT32) hardtanh_float(pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
+    else hardtanh_double(pt2_tensor_data(&x), pt2_tensor_data(&out), pt2_tensor_numel(&x), p);
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 

@@ -71,8 +71,9 @@ static void pack_matrix(const pt2_gemm_source *self, int64_t k0, int64_t kc, int
 }
 
 /* a[i0.., k0..] into panels of MR rows, k-major inside a panel; rows past m are zero. Only for a
- * whose entries along a row are not contiguous (contiguous rows are read in place). */
-static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst) {
+ * whose entries along a row are not contiguous (contiguous rows are read in place). Not inlined:
+ * a function of its own, so that V8 compiles it (hot) apart from gemm_run (see CMakeLists.txt). */
+__attribute__((noinline)) static void pack_a(pt2_matrix_view a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst) {
     if (a.row_stride < a.col_stride) {
         /* Rows lie closer together than a row's entries (a matrix read transposed, such as an input
          * in PyTorch's channels-first layout): a panel's MR rows of one k are a short run, so go

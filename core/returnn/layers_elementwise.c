@@ -207,76 +207,96 @@ static pt2_status copy_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     return PT2_OK;
 }
 
-/* The elementwise functions, resolved once per layer from the activation name or the eval
- * form (never per element). */
-typedef enum unary_op {
-    OP_TANH, OP_RELU, OP_SIGMOID, OP_EXP, OP_LOG, OP_ABS, OP_SQRT, OP_RSQRT, OP_SOFTPLUS, OP_ELU,
-    OP_LEAKY_RELU, OP_GELU, OP_GELU_TANH, OP_SILU, OP_ADD_SCALAR, OP_MUL_SCALAR, OP_RSUB_SCALAR, OP_RDIV_SCALAR,
-    OP_DIV_SCALAR, OP_POW_SCALAR, OP_NEG
-} unary_op;
+/* p[i] = f(src[i]): one function per elementwise function, each its own loop, resolved once per
+ * layer from the activation name or the eval form (never per element). The functions of a
+ * library (tanh, exp, erf, ...) in double, rounded to float32: TF's own approximations are within
+ * a unit or two of that. The arithmetic ones as TF computes them, in float32 with the number made
+ * a float32 first (TF turns a Python float into a tensor of the source's dtype; leaky_relu's alpha
+ * is cast to the features' type): fl(x * fl(0.2)) is not always fl(x * 0.2), and in float32 the
+ * loop is also a vector loop in WebAssembly, where the round trip through double was not. Apart,
+ * not one switch of every loop: V8 compiles a WebAssembly function that runs hot again, whole,
+ * and a conversion's first call waited on that function of 21 loops (its optimising compile took
+ * 50-120 ms of the CPU), where now it compiles the loop it runs. */
+typedef void (*unary_loop)(const float *src, float *p, int64_t n, double number);
 
-/* In the order of unary_op, activations first, then the eval forms. */
-static const char *const unary_names[] = {"tanh", "relu", "sigmoid", "exp", "log", "abs", "sqrt", "rsqrt", "softplus",
-                                          "elu", "leaky_relu", "gelu", "gelu_tanh", "silu", "add_scalar",
-                                          "mul_scalar", "rsub_scalar", "rdiv_scalar", "div_scalar", "pow_scalar", "neg"};
-enum { NUM_ACTIVATIONS = OP_ELU + 1, NUM_UNARY = OP_NEG + 1 };
+#define UNARY_IN_DOUBLE(NAME, expression)                                                                       \
+    static void NAME(const float *src, float *p, int64_t n, double number) {                                    \
+        (void)number;                                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                                       \
+            double v = src[i];                                                                                  \
+            p[i] = (float)(expression);                                                                         \
+        }                                                                                                       \
+    }
+#define UNARY_IN_FLOAT(NAME, expression)                                                                        \
+    static void NAME(const float *src, float *p, int64_t n, double number) {                                    \
+        const float c = (float)number;                                                                          \
+        (void)c;                                                                                                \
+        for (int64_t i = 0; i < n; i++) {                                                                       \
+            float v = src[i];                                                                                   \
+            p[i] = (expression);                                                                                \
+        }                                                                                                       \
+    }
+
+UNARY_IN_DOUBLE(unary_tanh, tanh(v))
+UNARY_IN_FLOAT(unary_relu, v > 0 ? v : 0.0f)
+UNARY_IN_DOUBLE(unary_sigmoid, 1.0 / (1.0 + exp(-v)))
+UNARY_IN_DOUBLE(unary_exp, exp(v))
+UNARY_IN_DOUBLE(unary_log, log(v))
+UNARY_IN_FLOAT(unary_abs, fabsf(v))
+UNARY_IN_DOUBLE(unary_sqrt, sqrt(v))
+UNARY_IN_DOUBLE(unary_rsqrt, 1.0 / sqrt(v))
+UNARY_IN_DOUBLE(unary_softplus, v > 20 ? v : log1p(exp(v)))
+UNARY_IN_DOUBLE(unary_elu, v > 0 ? v : expm1(v))
+UNARY_IN_DOUBLE(unary_gelu, 0.5 * v * (1.0 + erf(v / sqrt(2.0))))
+UNARY_IN_DOUBLE(unary_gelu_tanh, 0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))))
+UNARY_IN_DOUBLE(unary_silu, v / (1.0 + exp(-v)))
+UNARY_IN_FLOAT(unary_add_scalar, v + c)
+UNARY_IN_FLOAT(unary_mul_scalar, v * c)
+UNARY_IN_FLOAT(unary_rsub_scalar, c - v)
+UNARY_IN_FLOAT(unary_rdiv_scalar, c / v)
+UNARY_IN_FLOAT(unary_div_scalar, v / c)
+UNARY_IN_DOUBLE(unary_pow_scalar, pow(v, number))
+UNARY_IN_FLOAT(unary_neg, -v)
+#undef UNARY_IN_DOUBLE
+#undef UNARY_IN_FLOAT
+
+/* TF: features > 0 ? features : features * alpha; the product for every element vectorises */
+static void unary_leaky_relu(const float *src, float *p, int64_t n, double number) {
+    const float c = (float)number;
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i], scaled = v * c;
+        p[i] = v > 0 ? v : scaled;
+    }
+}
+
+/* The activations first (NUM_ACTIVATIONS of them), then the eval forms. */
+static const struct {
+    const char *name;
+    unary_loop loop;
+} unary_functions[] = {
+    {"tanh", unary_tanh}, {"relu", unary_relu}, {"sigmoid", unary_sigmoid}, {"exp", unary_exp},
+    {"log", unary_log}, {"abs", unary_abs}, {"sqrt", unary_sqrt}, {"rsqrt", unary_rsqrt},
+    {"softplus", unary_softplus}, {"elu", unary_elu},
+    {"leaky_relu", unary_leaky_relu}, {"gelu", unary_gelu}, {"gelu_tanh", unary_gelu_tanh}, {"silu", unary_silu},
+    {"add_scalar", unary_add_scalar}, {"mul_scalar", unary_mul_scalar}, {"rsub_scalar", unary_rsub_scalar},
+    {"rdiv_scalar", unary_rdiv_scalar}, {"div_scalar", unary_div_scalar}, {"pow_scalar", unary_pow_scalar},
+    {"neg", unary_neg}};
+enum { NUM_ACTIVATIONS = 10, NUM_UNARY = sizeof unary_functions / sizeof unary_functions[0] };
 
 static int find_unary(const char *name, int first, int end) {
     for (int i = first; i < end; i++)
-        if (!strcmp(unary_names[i], name)) return i;
+        if (!strcmp(unary_functions[i].name, name)) return i;
     return -1;
 }
 
-/* p[i] = f(p[i]); one loop per function. The functions of a library (tanh, exp, erf, ...) in
- * double, rounded to float32: TF's own approximations are within a unit or two of that. The
- * arithmetic ones as TF computes them, in float32 with the number made a float32 first (TF turns
- * a Python float into a tensor of the source's dtype; leaky_relu's alpha is cast to the features'
- * type): fl(x * fl(0.2)) is not always fl(x * 0.2), and in float32 the loop is also a vector
- * loop in WebAssembly, where the round trip through double was not. */
-static void apply_unary(unary_op op, double number, const float *src, float *p, int64_t n) {
-#define MAP(expression)                                                                                          \
-    for (int64_t i = 0; i < n; i++) {                                                                            \
-        double v = src[i];                                                                                       \
-        p[i] = (float)(expression);                                                                              \
-    }                                                                                                            \
-    break
-#define MAP_FLOAT(expression)                                                                                    \
-    for (int64_t i = 0; i < n; i++) {                                                                            \
-        float v = src[i];                                                                                        \
-        p[i] = (expression);                                                                                     \
-    }                                                                                                            \
-    break
-    const float c = (float)number;
-    switch (op) {
-    case OP_TANH: MAP(tanh(v));
-    case OP_RELU: MAP_FLOAT(v > 0 ? v : 0.0f);
-    case OP_SIGMOID: MAP(1.0 / (1.0 + exp(-v)));
-    case OP_EXP: MAP(exp(v));
-    case OP_LOG: MAP(log(v));
-    case OP_ABS: MAP_FLOAT(fabsf(v));
-    case OP_SQRT: MAP(sqrt(v));
-    case OP_RSQRT: MAP(1.0 / sqrt(v));
-    case OP_SOFTPLUS: MAP(v > 20 ? v : log1p(exp(v)));
-    case OP_ELU: MAP(v > 0 ? v : expm1(v));
-    case OP_LEAKY_RELU: /* TF: features > 0 ? features : features * alpha; the product for every element vectorises */
-        for (int64_t i = 0; i < n; i++) {
-            float v = src[i], scaled = v * c;
-            p[i] = v > 0 ? v : scaled;
-        }
-        break;
-    case OP_GELU: MAP(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
-    case OP_GELU_TANH: MAP(0.5 * v * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))));
-    case OP_SILU: MAP(v / (1.0 + exp(-v)));
-    case OP_ADD_SCALAR: MAP_FLOAT(v + c);
-    case OP_MUL_SCALAR: MAP_FLOAT(v * c);
-    case OP_RSUB_SCALAR: MAP_FLOAT(c - v);
-    case OP_RDIV_SCALAR: MAP_FLOAT(c / v);
-    case OP_DIV_SCALAR: MAP_FLOAT(v / c);
-    case OP_POW_SCALAR: MAP(pow(v, number));
-    case OP_NEG: MAP_FLOAT(-v);
-    }
-#undef MAP
-#undef MAP_FLOAT
+/* The functions of core/returnn/layers_math.c, by name: element by element (a function of its
+ * own for the reason above). */
+__attribute__((noinline)) static void math_loop(const char *math_activation, const char *form, double number, const float *src, float *p,
+                      int64_t n) {
+    if (math_activation)
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, src[i]);
+    else
+        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, src[i]);
 }
 
 /* activation "softmax" / "log_softmax": over the feature dim, as RETURNN's activation does. */
@@ -331,8 +351,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (layer->shape.feature_dim < 0) return pt2_rt_layer_fail(layer, err, "softmax needs a feature dim");
         return softmax_compute(arena, layer, &inputs[0], !strcmp(kind, "log_softmax"), out, err);
     }
-    /* The common functions run as one loop each (apply_unary); the rest, by name, from
-     * core/returnn/layers_math.c. */
+    /* The common functions run as one loop each (unary_functions); the rest, by name, from
+     * core/returnn/layers_math.c (math_loop). */
     const char *form = NULL, *math_activation = NULL;
     double number = 0;
     int op = -1;
@@ -375,11 +395,8 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     const float *src = pt2_tensor_data(&physical);
     float *p = pt2_tensor_data(&result);
     int64_t n = pt2_tensor_numel(&result);
-    if (op >= 0) apply_unary((unary_op)op, number, src, p, n);
-    else if (math_activation)
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_activation(math_activation, src[i]);
-    else
-        for (int64_t i = 0; i < n; i++) p[i] = (float)pt2_rt_math_eval(form, number, src[i]);
+    if (op >= 0) unary_functions[op].loop(src, p, n, number);
+    else math_loop(math_activation, form, number, src, p, n);
     return PT2_OK;
 }
 
@@ -549,6 +566,43 @@ static void combine_order(const pt2_tensor *expanded, size_t num_inputs, const i
     }
 }
 
+/* o[j] = o[j] (op) src[j * step] over a row: one function per kind (apart for the reason given at
+ * unary_functions), each with loops for the common steps (a source along the row, or one value
+ * for the whole row) that the compiler vectorises. In float: one IEEE operation of two floats
+ * rounds alike in float and in double then float (double has more than twice float's digits), so
+ * this is TF's float32 op. */
+typedef void (*combine_row_fn)(float *restrict o, const float *restrict src, int64_t row, int64_t step);
+
+#define DEFINE_COMBINE_ROW(NAME, expression)                                                                    \
+    static void NAME(float *restrict o, const float *restrict src, int64_t row, int64_t step) {                 \
+        if (step == 1)                                                                                          \
+            for (int64_t j = 0; j < row; j++) {                                                                 \
+                float acc = o[j], v = src[j];                                                                   \
+                o[j] = (expression);                                                                            \
+            }                                                                                                   \
+        else if (step == 0)                                                                                     \
+            for (int64_t j = 0; j < row; j++) {                                                                 \
+                float acc = o[j], v = src[0];                                                                   \
+                o[j] = (expression);                                                                            \
+            }                                                                                                   \
+        else                                                                                                    \
+            for (int64_t j = 0; j < row; j++) {                                                                 \
+                float acc = o[j], v = src[j * step];                                                            \
+                o[j] = (expression);                                                                            \
+            }                                                                                                   \
+    }
+DEFINE_COMBINE_ROW(combine_row_add, acc + v)
+DEFINE_COMBINE_ROW(combine_row_sub, acc - v)
+DEFINE_COMBINE_ROW(combine_row_mul, acc * v)
+DEFINE_COMBINE_ROW(combine_row_truediv, acc / v)
+DEFINE_COMBINE_ROW(combine_row_maximum, v > acc ? v : acc)
+DEFINE_COMBINE_ROW(combine_row_minimum, v < acc ? v : acc)
+#undef DEFINE_COMBINE_ROW
+
+/* In the order of combine_kind. */
+static const combine_row_fn combine_rows[] = {combine_row_add,     combine_row_sub,     combine_row_mul,
+                                              combine_row_truediv, combine_row_maximum, combine_row_minimum};
+
 /* float32 sources into a float32 output, row by row along the last axis of the output's memory
  * order (combine_order): each source's row start (broadcast axes stay put) and its step along
  * the row (0 where it broadcasts). Each source is combined in float32, as TF's chain of binary
@@ -570,6 +624,7 @@ static pt2_status combine_float_rows(pt2_arena *arena, const pt2_rt_layer *layer
     int64_t total = pt2_tensor_numel(&result);
     int last = rank - 1;
     int64_t row = rank ? sizes[last] : 1, index[PT2_MAX_RANK] = {0};
+    combine_row_fn combine_row = combine_rows[kind];
     for (int64_t flat = 0; flat < total && row > 0; flat += row) {
         float *restrict o = po + flat;
         for (size_t i = 0; i < num_inputs; i++) {
@@ -577,41 +632,10 @@ static pt2_status combine_float_rows(pt2_arena *arena, const pt2_rt_layer *layer
             for (int a = 0; a < last; a++) offset += (expanded[i].shape[a] == 1 ? 0 : index[a]) * expanded[i].strides[a];
             const float *restrict src = (const float *)pt2_tensor_data(&expanded[i]) + offset;
             int64_t step = rank && expanded[i].shape[last] != 1 ? expanded[i].strides[last] : 0;
-/* In float: one IEEE operation of two floats rounds alike in float and in double then float
- * (double has more than twice float's digits), so this is TF's float32 op. The common steps
- * (a source along the row, or one value for the whole row) get loops the compiler vectorises. */
-#define ROW(expression)                                                                                          \
-    if (step == 1)                                                                                               \
-        for (int64_t j = 0; j < row; j++) {                                                                      \
-            float acc = o[j], v = src[j];                                                                        \
-            o[j] = (expression);                                                                                 \
-        }                                                                                                        \
-    else if (step == 0)                                                                                          \
-        for (int64_t j = 0; j < row; j++) {                                                                      \
-            float acc = o[j], v = src[0];                                                                        \
-            o[j] = (expression);                                                                                 \
-        }                                                                                                        \
-    else                                                                                                         \
-        for (int64_t j = 0; j < row; j++) {                                                                      \
-            float acc = o[j], v = src[j * step];                                                                 \
-            o[j] = (expression);                                                                                 \
-        }                                                                                                        \
-    break
-            if (i == 0) {
-                if (step == 1) memcpy(o, src, sizeof(float) * (size_t)row);
-                else
-                    for (int64_t j = 0; j < row; j++) o[j] = src[j * step];
-                continue;
-            }
-            switch (kind) {
-            case KIND_ADD: ROW(acc + v);
-            case KIND_SUB: ROW(acc - v);
-            case KIND_MUL: ROW(acc * v);
-            case KIND_TRUEDIV: ROW(acc / v);
-            case KIND_MAXIMUM: ROW(v > acc ? v : acc);
-            default: ROW(v < acc ? v : acc);
-            }
-#undef ROW
+            if (i > 0) combine_row(o, src, row, step);
+            else if (step == 1) memcpy(o, src, sizeof(float) * (size_t)row);
+            else
+                for (int64_t j = 0; j < row; j++) o[j] = src[j * step];
         }
         for (int a = last - 1; a >= 0; a--) {
             if (++index[a] < sizes[a]) break;

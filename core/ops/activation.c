@@ -27,7 +27,7 @@ typedef struct activation_params {
 /* One function per kind and float type (T is float or double; EXP, ... pick the library's variant),
  * each its own loop, in a table by kind: V8 compiles a WebAssembly function that runs hot again,
  * whole, and one function of every kind's loop kept a conversion's first call waiting on that
- * compile (see core/returnn/layers_elementwise.c's unary_functions). */
+ * compile (see core/returnn/layers_elementwise.c's unary_loop). */
 #define ACTIVATION_LOOP(T, NAME, ...)                                                                         \
     static void NAME##_##T(const T *restrict x, T *restrict o, int64_t n, activation_params p) {              \
         const T pa = (T)p.a, pb = (T)p.b, pc = (T)p.c;                                                      \

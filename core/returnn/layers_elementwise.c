@@ -269,24 +269,27 @@ static void unary_leaky_relu(const float *src, float *p, int64_t n, double numbe
     }
 }
 
-/* The activations first (NUM_ACTIVATIONS of them), then the eval forms. */
-static const struct {
+typedef struct unary_function {
     const char *name;
     unary_loop loop;
-} unary_functions[] = {
+} unary_function;
+
+/* RETURNN activation names, then the eval forms pt2returnn writes: each a table of its own. */
+static const unary_function unary_activations[] = {
     {"tanh", unary_tanh}, {"relu", unary_relu}, {"sigmoid", unary_sigmoid}, {"exp", unary_exp},
     {"log", unary_log}, {"abs", unary_abs}, {"sqrt", unary_sqrt}, {"rsqrt", unary_rsqrt},
-    {"softplus", unary_softplus}, {"elu", unary_elu},
+    {"softplus", unary_softplus}, {"elu", unary_elu}};
+static const unary_function unary_eval_forms[] = {
     {"leaky_relu", unary_leaky_relu}, {"gelu", unary_gelu}, {"gelu_tanh", unary_gelu_tanh}, {"silu", unary_silu},
     {"add_scalar", unary_add_scalar}, {"mul_scalar", unary_mul_scalar}, {"rsub_scalar", unary_rsub_scalar},
     {"rdiv_scalar", unary_rdiv_scalar}, {"div_scalar", unary_div_scalar}, {"pow_scalar", unary_pow_scalar},
     {"neg", unary_neg}};
-enum { NUM_ACTIVATIONS = 10, NUM_UNARY = sizeof unary_functions / sizeof unary_functions[0] };
 
-static int find_unary(const char *name, int first, int end) {
-    for (int i = first; i < end; i++)
-        if (!strcmp(unary_functions[i].name, name)) return i;
-    return -1;
+/* The loop of `name` in `table`, or NULL. */
+static unary_loop find_unary(const char *name, const unary_function *table, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (!strcmp(table[i].name, name)) return table[i].loop;
+    return NULL;
 }
 
 /* The functions of core/returnn/layers_math.c, by name: element by element (a function of its
@@ -351,14 +354,15 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (layer->shape.feature_dim < 0) return pt2_rt_layer_fail(layer, err, "softmax needs a feature dim");
         return softmax_compute(arena, layer, &inputs[0], !strcmp(kind, "log_softmax"), out, err);
     }
-    /* The common functions run as one loop each (unary_functions); the rest, by name, from
-     * core/returnn/layers_math.c (math_loop). */
+    /* The common functions run as one loop each (unary_activations, unary_eval_forms); the rest,
+     * by name, from core/returnn/layers_math.c (math_loop). */
     const char *form = NULL, *math_activation = NULL;
     double number = 0;
-    int op = -1;
+    unary_loop loop = NULL;
     if (!strcmp(layer->layer_class, "activation")) {
         const char *name = pt2_rt_string_option(layer, "activation", "");
-        if ((op = find_unary(name, 0, NUM_ACTIVATIONS)) < 0 && !(math_activation = pt2_rt_math_activation_name(name)))
+        if (!(loop = find_unary(name, unary_activations, sizeof unary_activations / sizeof unary_activations[0])) &&
+            !(math_activation = pt2_rt_math_activation_name(name)))
             return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
     } else {
         const char *code = pt2_rt_string_option(layer, "eval", "");
@@ -369,7 +373,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
         if (integer_source && strstr(pt2_rt_eval_form(form), "%s") && !integral)
             return pt2_rt_layer_fail(layer, err, "eval \"%s\": TF does not combine an integer tensor with a Python float", code);
-        op = find_unary(form, NUM_ACTIVATIONS, NUM_UNARY);
+        loop = find_unary(form, unary_eval_forms, sizeof unary_eval_forms / sizeof unary_eval_forms[0]);
     }
     if (form && !strcmp(form, "concat_time_per_sequence")) return pt2_rt_pack_joined_sequences(arena, net, layer, &inputs[0], out, err);
     if (form && (!strcmp(form, "prod_feature") || !strcmp(form, "prod_time")))
@@ -395,7 +399,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     const float *src = pt2_tensor_data(&physical);
     float *p = pt2_tensor_data(&result);
     int64_t n = pt2_tensor_numel(&result);
-    if (op >= 0) unary_functions[op].loop(src, p, n, number);
+    if (loop) loop(src, p, n, number);
     else math_loop(math_activation, form, number, src, p, n);
     return PT2_OK;
 }
@@ -567,7 +571,7 @@ static void combine_order(const pt2_tensor *expanded, size_t num_inputs, const i
 }
 
 /* o[j] = o[j] (op) src[j * step] over a row: one function per kind (apart for the reason given at
- * unary_functions), each with loops for the common steps (a source along the row, or one value
+ * unary_loop), each with loops for the common steps (a source along the row, or one value
  * for the whole row) that the compiler vectorises. In float: one IEEE operation of two floats
  * rounds alike in float and in double then float (double has more than twice float's digits), so
  * this is TF's float32 op. */

@@ -80,7 +80,8 @@ def dynamic_dims(program, args):
         ranges = program.range_constraints.get(symbol)
         lower = int(ranges.lower) if ranges is not None else 2
         upper = ranges.upper if ranges is not None else None
-        upper = int(upper) if upper is not None and upper.is_finite else None
+        # torch's own infinity for an unbounded size (int_oo) says is_finite; a bound is an Integer
+        upper = int(upper) if upper is not None and getattr(upper, "is_Integer", False) else None
         out.append((str(symbol), places, size, lower, upper))
     return out
 

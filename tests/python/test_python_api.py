@@ -175,6 +175,18 @@ def test_an_exported_program_and_a_temporary_directory_it_owns():
     assert not os.path.exists(out_dir)
 
 
+@pytest.mark.parametrize("dim", [torch.export.Dim("time"), torch.export.Dim.AUTO], ids=["Dim-without-max", "Dim.AUTO"])
+def test_a_dim_without_an_upper_bound_converts_at_a_second_length(dim, tmp_path):
+    """A dim given without max (as torch.export's docs and transformers' speech models are exported:
+    Dim.AUTO) has torch's integer infinity as its upper bound, which calls itself finite; the second
+    length must be chosen below no bound, not by casting that infinity to an int."""
+    result = pt2returnn.convert(conv_stack(), (torch.randn(2, 8, 30),), dynamic_shapes=({2: dim},), out_dir=tmp_path / "out")
+    assert result.passed
+    second = [name for name in steps(result) if name.startswith("reference@")]
+    assert second == [second[0]] and second[0].endswith("=11"), list(steps(result))  # 37% of 30 frames
+    assert steps(result)[second[0]]["passed"]
+
+
 def test_returnn_true_runs_both_configs_in_real_returnn_at_both_lengths(tmp_path):
     result = pt2returnn.convert(conv_stack(), (torch.randn(2, 8, 30),), dynamic_shapes=TIME, returnn=True)
     s = steps(result)

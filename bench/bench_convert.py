@@ -118,7 +118,31 @@ def paired(command, model, x, repeat):
     return ratio_wall, ratio_cpu, run, forward
 
 
-def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None):
+def node_start(repeat, environment=None):
+    """Wall seconds of Node starting and stopping with nothing to do (`node -e 0`), the least of
+    `repeat`: a fixed part of the WebAssembly CLI's time that no conversion can shorten."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(["node", "-e", "0"], check=True, env=environment)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def print_node_start(repeat):
+    """Node's own start, and what NODE_EXTRA_CA_CERTS adds to it where the environment sets it (Node
+    reads and parses that certificate bundle at every start, before any script runs)."""
+    plain = node_start(repeat)
+    line = f"Node's own start (node -e 0): {plain:.3f} s"
+    if os.environ.get("NODE_EXTRA_CA_CERTS"):
+        environment = {k: v for k, v in os.environ.items() if k != "NODE_EXTRA_CA_CERTS"}
+        line += (f", of which NODE_EXTRA_CA_CERTS (set here: Node parses that bundle at start) "
+                 f"{plain - node_start(repeat, environment):.3f} s")
+    print(line)
+    return plain
+
+
+def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None, node_seconds=None):
     pt2, x_path = export(model, x, time_axis, tmp, "model", exporter)
     out = os.path.join(tmp, "out")
     ratio_wall, ratio_cpu, (wall, cpu, rss, output), (forward_wall, forward_cpu) = paired(
@@ -137,6 +161,8 @@ def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None):
                 ["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o", os.path.join(tmp, "wasm")], model, x, repeat)
             print(f"  WASM under Node convert (the CLI, a process): {wall_w:6.2f} s wall = {ratio_wall:5.1f} forwards | "
                   f"{cpu_w:6.2f} s CPU = {ratio_cpu:5.1f} forwards (CPU); peak resident {mib(rss_w)}")
+            if node_seconds is not None:
+                print(f"    of which Node's own start {node_seconds:.3f} s = {node_seconds / forward_wall:4.1f} forwards")
             load, wall_c, cpu_c, wall_2, cpu_2 = min((wasm_in_process(pt2, x_path) for _ in range(repeat)),
                                                      key=lambda r: r[1])
             forward_wall, forward_cpu = torch_forward(model, x, 3)
@@ -214,15 +240,15 @@ class BertEncoder(nn.Module):
         return self.encoder(states).last_hidden_state
 
 
-def family_cases(tmp, repeat, wasm):
+def family_cases(tmp, repeat, wasm, node_seconds=None):
     """Other model families: each converted as the three above, paired with PyTorch's forward."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
     import pt2returnn
     from bench_recurrent import AcousticBLSTM
     convert_case("BLSTM acoustic model 80 -> 2x bidirectional LSTM 256 -> 40, 300 frames (pt2returnn.export)",
-                 AcousticBLSTM().eval(), torch.randn(1, 300, 80), 1, tmp, repeat, wasm, pt2returnn.export)
+                 AcousticBLSTM().eval(), torch.randn(1, 300, 80), 1, tmp, repeat, wasm, pt2returnn.export, node_seconds)
     convert_case("2-D convolutional front end, 4 convs of 32-64 channels, 80 mels x 200 frames",
-                 FrontEnd2d().eval(), torch.randn(1, 1, 80, 200), 3, tmp, repeat, wasm)
+                 FrontEnd2d().eval(), torch.randn(1, 1, 80, 200), 3, tmp, repeat, wasm, node_seconds=node_seconds)
     try:
         model = BertEncoder().eval()
     except ImportError as e:
@@ -230,7 +256,7 @@ def family_cases(tmp, repeat, wasm):
         return
     convert_case("transformers' BERT encoder, 4 layers d=256 h=4 ff=1024, 256 frames", model, torch.randn(1, 256, 256),
                  1, tmp, repeat, wasm, lambda m, args, dynamic_shapes: torch.export.export(
-                     m, args, dynamic_shapes=dynamic_shapes, strict=False))
+                     m, args, dynamic_shapes=dynamic_shapes, strict=False), node_seconds)
 
 
 def encoder(layers, d, ff, heads):
@@ -269,16 +295,18 @@ def main():
     torch.set_num_threads(1)  # from the start: no OpenMP workers left spinning beside a conversion
     torch.manual_seed(0)
     wasm = not args.no_wasm and os.path.exists(os.path.join(os.path.dirname(NODE_CLI), "..", "dist", "pt2.mjs"))
+    node_seconds = print_node_start(args.repeat) if wasm and not args.scale_only else None
     with tempfile.TemporaryDirectory() as tmp:
         if not args.scale_only:
             for channels in (384, 512):
                 convert_case(f"MelGAN-style generator, {channels} channels, 100 frames -> 25600 samples",
-                             MelGANGenerator(channels=channels).eval(), torch.randn(1, 80, 100), 2, tmp, args.repeat, wasm)
+                             MelGANGenerator(channels=channels).eval(), torch.randn(1, 80, 100), 2, tmp, args.repeat, wasm,
+                             node_seconds=node_seconds)
             convert_case("Transformer encoder layer d=256 h=4 ff=2048 T=500",
                          nn.TransformerEncoderLayer(d_model=256, nhead=4, batch_first=True).eval(),
-                         torch.randn(1, 500, 256), 1, tmp, args.repeat, wasm)
+                         torch.randn(1, 500, 256), 1, tmp, args.repeat, wasm, node_seconds=node_seconds)
             if args.families:
-                family_cases(tmp, args.repeat, wasm)
+                family_cases(tmp, args.repeat, wasm, node_seconds)
         if args.scale or args.scale_only:
             print("scale: generated Transformer encoders (T=64), converted natively")
             params, weights, rss, wall, report, error = scale_case(24, 1024, 4096, 16, 64, tmp, [BINARY], "native")

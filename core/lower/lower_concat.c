@@ -84,9 +84,19 @@ static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node
     return st;
 }
 
+/* Whether RETURNN's "copy" of several sources joins this one along F: the form seen working is
+ * data laid out as a network's input, batch first and F last. Elsewhere real RETURNN could not map
+ * a source onto the joined template (sine and cosine of positions computed without a batch, laid
+ * out [F, T]: "cannot match the axes ... Failing at axis 0"), where a "concat" naming F in each
+ * source joins them. */
+static int copy_joins_along_feature(const pt2_lower_context *ctx, const pt2_lowered_value *v) {
+    const pt2_rt_shape *s = &v->shape;
+    return s->rank >= 2 && ctx->net->dims[s->dims[0]].kind == PT2_RT_DIM_BATCH && s->dims[s->rank - 1] == s->feature_dim;
+}
+
 /* cat: along the feature axis of every source a "copy" from all of them (RETURNN concatenates
- * several sources along F); along any other axis, the time included, a "concat" of
- * [source, axis] pairs. */
+ * several sources along F) where copy_joins_along_feature; along any other axis, the time
+ * included, a "concat" of [source, axis] pairs. */
 static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_arg *listed = pt2_node_arg(node, "tensors");
     int64_t dim;
@@ -111,7 +121,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     if (kept.count == 1 && pt2_axes_value(ctx, kept_ids[0])->is_set)
         return pt2_lower_alias(ctx, node, pt2_axes_value(ctx, kept_ids[0]), err);
     const pt2_lowered_value *first = NULL;
-    int all_feature = 1, axis = -1;
+    int all_feature = 1, copy_joins = 1, axis = -1;
     const char *axes[PT2_RT_MAX_FROM];
     for (size_t i = 0; i < tensors->count; i++) {
         const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
@@ -119,17 +129,19 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
         axis = (int)(dim < 0 ? dim + v->rank : dim);
         if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
         all_feature &= v->dims[axis] == v->shape.feature_dim;
+        copy_joins &= copy_joins_along_feature(ctx, v);
         if ((st = pt2_axes_describe(ctx, node, v, axis, &axes[i], err))) return st;
         if (!first) first = v;
     }
     if (!all_feature && joins_after_padding(ctx, tensors, axis)) return join_per_sequence(ctx, node, tensors, axis, err);
+    int copy = all_feature && copy_joins;
     pt2_rt_layer *layer;
-    if ((st = pt2_lower_new_layer(ctx, node, all_feature ? "copy" : "concat", &layer, err))) return st;
+    if ((st = pt2_lower_new_layer(ctx, node, copy ? "copy" : "concat", &layer, err))) return st;
     for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_lower_add_source(ctx, layer, pt2_axes_value(ctx, tensors->value_ids[i]), err);
-    if (!st && !all_feature) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
+    if (!st && !copy) st = pt2_rt_set_string_list(ctx->arena, layer, "from_axes", axes, tensors->count, err);
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
-    int joined = all_feature ? layer->shape.feature_dim : pt2_axes_new_dim(layer, first);
+    int joined = copy ? layer->shape.feature_dim : pt2_axes_new_dim(layer, first);
     return pt2_axes_finish_replace(ctx, node, layer, first, axis, joined, err);
 }
 

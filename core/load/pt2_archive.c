@@ -20,7 +20,21 @@ typedef struct name_index_entry {
     int id;
 } name_index_entry;
 
+/* Where names resolve while a subgraph that the program runs inline is read (see "subgraphs"
+ * below): its own values under a prefix, its inputs and outputs as the calling graph's values. */
+typedef struct scope_alias {
+    const char *name;
+    int id;
+} scope_alias;
+
+typedef struct graph_scope {
+    const char *prefix; /* "<calling node>/", after the enclosing scope's prefix */
+    scope_alias *aliases;
+    size_t num_aliases;
+} graph_scope;
+
 typedef struct loader {
+    const graph_scope *scope; /* NULL in the program's own graph */
     pt2_arena *arena;
     pt2_error *err;
     const char *file_name;
@@ -139,43 +153,109 @@ static int compare_index(const void *a, const void *b) {
     return strcmp(((const name_index_entry *)a)->name, ((const name_index_entry *)b)->name);
 }
 
-static int find_value(const loader *l, const char *name) {
+static int find_indexed(const loader *l, const char *name) {
     name_index_entry key = {name, 0};
     const name_index_entry *hit = bsearch(&key, l->index, l->index_count, sizeof key, compare_index);
     return hit ? hit->id : -1;
 }
 
-static pt2_status read_values(loader *l, const pt2_json *graph_json) {
-    static const struct {
-        const char *field;
-        pt2_value_kind kind;
-    } tables[] = {{"tensor_values", PT2_VALUE_TENSOR},
-                  {"sym_int_values", PT2_VALUE_SYM_INT},
-                  {"sym_bool_values", PT2_VALUE_SYM_BOOL},
-                  {"sym_float_values", PT2_VALUE_SYM_FLOAT}};
-    size_t total = 0;
+static int find_value(const loader *l, const char *name) {
+    const graph_scope *scope = l->scope;
+    if (!scope) return find_indexed(l, name);
+    for (size_t i = 0; i < scope->num_aliases; i++)
+        if (!strcmp(scope->aliases[i].name, name)) return scope->aliases[i].id;
+    char full[512];
+    if ((size_t)snprintf(full, sizeof full, "%s%s", scope->prefix, name) >= sizeof full) return -1;
+    return find_indexed(l, full);
+}
+
+/* ---------------------------------------------------------------- subgraphs
+ *
+ * torch.export keeps a region that changes the grad mode (a `with torch.no_grad():` block, a
+ * method decorated with @torch.no_grad(), as transformers' sinusoidal position embeddings are)
+ * as one node, torch.ops.higher_order.wrap_with_set_grad_enabled(enabled, graph, *args), whose
+ * graph the archive holds inline with its own value tables. Grad mode changes nothing in a
+ * forward, so the program reads as if the region were written out in place: the subgraph's
+ * nodes go where the call was, its values under the name "<call>/<value>", its inputs are the
+ * call's arguments and its outputs the call's outputs. */
+static const pt2_json *set_grad_subgraph(const pt2_json *node) {
+    const char *target = pt2_json_get_string(node, "target", "");
+    if (strcmp(target, "torch.ops.higher_order.wrap_with_set_grad_enabled") != 0) return NULL;
+    const pt2_json *inputs = pt2_json_get(node, "inputs");
+    if (!pt2_json_is(inputs, PT2_JSON_ARRAY) || inputs->count < 2) return NULL;
+    const pt2_json *graph = pt2_json_get(pt2_json_get(pt2_json_get(&inputs->items[1], "arg"), "as_graph"), "graph");
+    return pt2_json_is(graph, PT2_JSON_OBJECT) ? graph : NULL;
+}
+
+/* The value an Argument refers to by name ({"as_tensor": {"name"}}, {"as_sym_int": {"as_name"}},
+ * ...), or NULL for a constant. */
+static const char *argument_name(const pt2_json *argument) {
+    if (!pt2_json_is(argument, PT2_JSON_OBJECT) || !argument->count) return NULL;
+    const pt2_json *body = &argument->items[0];
+    const char *name = pt2_json_get_string(body, "name", NULL);
+    return name ? name : pt2_json_get_string(body, "as_name", NULL);
+}
+
+static const char *const VALUE_TABLES[] = {"tensor_values", "sym_int_values", "sym_bool_values", "sym_float_values"};
+
+/* Values and nodes of a graph with the subgraphs it runs inline (their calls not counted). */
+static void count_graph(const pt2_json *graph_json, size_t *values, size_t *nodes) {
     for (size_t t = 0; t < 4; t++) {
-        const pt2_json *table = pt2_json_get(graph_json, tables[t].field);
-        if (pt2_json_is(table, PT2_JSON_OBJECT)) total += table->count;
+        const pt2_json *table = pt2_json_get(graph_json, VALUE_TABLES[t]);
+        if (pt2_json_is(table, PT2_JSON_OBJECT)) *values += table->count;
     }
+    const pt2_json *list = pt2_json_get(graph_json, "nodes");
+    for (size_t i = 0; pt2_json_is(list, PT2_JSON_ARRAY) && i < list->count; i++) {
+        const pt2_json *sub = set_grad_subgraph(&list->items[i]);
+        if (sub) count_graph(sub, values, nodes);
+        else (*nodes)++;
+    }
+}
+
+/* Whether `name`, a value of the subgraph `sub` that `call` runs, is one of its inputs, or an output
+ * of it that the call gives a value of the calling graph (an output nothing reads has none): such
+ * names are the calling graph's values, not the subgraph's own. */
+static int is_call_interface(const pt2_json *call, const pt2_json *sub, const pt2_json *caller, const char *name) {
+    const pt2_json *inputs = pt2_json_get(sub, "inputs"), *outputs = pt2_json_get(sub, "outputs");
+    const pt2_json *call_outputs = pt2_json_get(call, "outputs");
+    for (size_t i = 0; pt2_json_is(inputs, PT2_JSON_ARRAY) && i < inputs->count; i++) {
+        const char *input = argument_name(&inputs->items[i]);
+        if (input && !strcmp(input, name)) return 1;
+    }
+    for (size_t i = 0; pt2_json_is(outputs, PT2_JSON_ARRAY) && i < outputs->count; i++) {
+        const char *output = argument_name(&outputs->items[i]);
+        if (!output || strcmp(output, name) != 0) continue;
+        const char *outer = pt2_json_is(call_outputs, PT2_JSON_ARRAY) && i < call_outputs->count
+                                ? argument_name(&call_outputs->items[i])
+                                : NULL;
+        for (size_t t = 0; outer && t < 4; t++)
+            if (pt2_json_get(pt2_json_get(caller, VALUE_TABLES[t]), outer)) return 1;
+    }
+    return 0;
+}
+
+/* The value tables of a graph (its names after `prefix`) and of the subgraphs it runs inline;
+ * `call` and `caller` are the node that runs this graph and the graph it is in (NULL at the top). */
+static pt2_status add_values(loader *l, const pt2_json *graph_json, const char *prefix, const pt2_json *call,
+                             const pt2_json *caller) {
+    static const pt2_value_kind kinds[] = {PT2_VALUE_TENSOR, PT2_VALUE_SYM_INT, PT2_VALUE_SYM_BOOL, PT2_VALUE_SYM_FLOAT};
     pt2_graph *g = l->graph;
-    g->values = pt2_arena_alloc_array(l->arena, total + 1, sizeof *g->values, l->err);
-    l->index = pt2_arena_alloc_array(l->arena, total + 1, sizeof *l->index, l->err);
-    if (!g->values || !l->index) return l->err->status;
     for (size_t t = 0; t < 4; t++) {
-        const pt2_json *table = pt2_json_get(graph_json, tables[t].field);
+        const pt2_json *table = pt2_json_get(graph_json, VALUE_TABLES[t]);
         if (!pt2_json_is(table, PT2_JSON_OBJECT)) continue;
         for (size_t i = 0; i < table->count; i++) {
-            snprintf(l->where_buf, sizeof l->where_buf, "graph.%s['%.100s']", tables[t].field, table->keys[i]);
+            if (call && is_call_interface(call, graph_json, caller, table->keys[i])) continue;
+            snprintf(l->where_buf, sizeof l->where_buf, "graph.%s%s['%.100s']", prefix, VALUE_TABLES[t], table->keys[i]);
             l->where = l->where_buf;
             pt2_value *v = &g->values[g->num_values];
-            v->name = table->keys[i];
+            v->name = prefix[0] ? pt2_arena_printf(l->arena, l->err, "%s%s", prefix, table->keys[i]) : table->keys[i];
+            if (!v->name) return l->err->status;
             v->producer = -1;
             pt2_status st;
-            if (tables[t].kind == PT2_VALUE_TENSOR) {
+            if (kinds[t] == PT2_VALUE_TENSOR) {
                 if ((st = read_tensor_meta(l, &table->items[i], v->name, v))) return st;
             } else {
-                v->kind = tables[t].kind;
+                v->kind = kinds[t];
                 /* {"as_expr": {...}} | {"as_int": n} | {"as_bool": b} | {"as_float": f} */
                 const pt2_json *expr = pt2_json_get(&table->items[i], "as_expr");
                 const char *text = pt2_json_get_string(expr, "expr_str", NULL);
@@ -192,6 +272,27 @@ static pt2_status read_values(loader *l, const pt2_json *graph_json) {
             g->num_values++;
         }
     }
+    const pt2_json *nodes = pt2_json_get(graph_json, "nodes");
+    for (size_t i = 0; pt2_json_is(nodes, PT2_JSON_ARRAY) && i < nodes->count; i++) {
+        const pt2_json *sub = set_grad_subgraph(&nodes->items[i]);
+        if (!sub) continue;
+        const char *inner = pt2_arena_printf(l->arena, l->err, "%s%s/", prefix,
+                                             pt2_json_get_string(&nodes->items[i], "name", "wrap_with_set_grad_enabled"));
+        pt2_status st = inner ? add_values(l, sub, inner, &nodes->items[i], graph_json) : l->err->status;
+        if (st) return st;
+    }
+    return PT2_OK;
+}
+
+static pt2_status read_values(loader *l, const pt2_json *graph_json) {
+    size_t total = 0, nodes = 0;
+    count_graph(graph_json, &total, &nodes);
+    pt2_graph *g = l->graph;
+    g->values = pt2_arena_alloc_array(l->arena, total + 1, sizeof *g->values, l->err);
+    l->index = pt2_arena_alloc_array(l->arena, total + 1, sizeof *l->index, l->err);
+    if (!g->values || !l->index) return l->err->status;
+    pt2_status st = add_values(l, graph_json, "", NULL, NULL);
+    if (st) return st;
     l->index_count = g->num_values;
     qsort(l->index, l->index_count, sizeof *l->index, compare_index);
     return PT2_OK;
@@ -509,43 +610,107 @@ static pt2_status read_outputs(loader *l, pt2_node *node, int node_index, const 
     return PT2_OK;
 }
 
-static pt2_status read_nodes(loader *l, const pt2_json *nodes) {
-    if (!pt2_json_is(nodes, PT2_JSON_ARRAY)) return expected(l, "graph.nodes to be a list", nodes);
+static pt2_status read_node(loader *l, const pt2_json *n, size_t i) {
     pt2_graph *g = l->graph;
-    g->nodes = pt2_arena_alloc_array(l->arena, nodes->count + 1, sizeof *g->nodes, l->err);
-    if (!g->nodes) return l->err->status;
+    set_where(l, "graph.nodes[%2$zu]%1$s", "", i);
+    int node_index = (int)g->num_nodes;
+    pt2_node *node = &g->nodes[g->num_nodes++];
+    const char *target = pt2_json_get_string(n, "target", NULL);
+    if (!target) return expected(l, "a node \"target\" string", pt2_json_get(n, "target"));
+    node->target = normalise_target(target);
+    const char *prefix = l->scope ? l->scope->prefix : "";
+    const char *name = pt2_json_get_string(n, "name", NULL);
+    node->name = name ? (prefix[0] ? pt2_arena_printf(l->arena, l->err, "%s%s", prefix, name) : name)
+                      : pt2_arena_printf(l->arena, l->err, "%snode%zu", prefix, i);
+    if (!node->name) return l->err->status;
+    snprintf(l->where_buf, sizeof l->where_buf, "graph.nodes[%zu] '%.100s'", i, node->name);
+    const pt2_json *metadata = pt2_json_get(n, "metadata");
+    node->stack_trace = pt2_json_get_string(metadata, "stack_trace", NULL);
+    const char *module_stack = pt2_json_get_string(metadata, "nn_module_stack", NULL);
+    const char *source_fn = pt2_json_get_string(metadata, "source_fn_stack", NULL);
+    if (source_fn) {
+        const char *last = strrchr(source_fn, ';');
+        const char *comma = strchr(last ? last + 1 : source_fn, ',');
+        node->source_fn = comma ? comma + 1 : NULL;
+    }
+    pt2_status st;
+    if (module_stack && module_stack[0] && (st = read_module_stack(l, module_stack, node))) return st;
+    if (node->stack_trace && (st = read_source_line(l, node->stack_trace, node))) return st;
+    if ((st = order_arguments(l, node, pt2_json_get(n, "inputs")))) {
+        snprintf(l->err->op, sizeof l->err->op, "%s", node->target);
+        return st;
+    }
+    return read_outputs(l, node, node_index, pt2_json_get(n, "outputs"));
+}
+
+static pt2_status read_graph_nodes(loader *l, const pt2_json *nodes);
+
+/* A wrap_with_set_grad_enabled call: its subgraph's nodes read in its place (see "subgraphs"). */
+static pt2_status inline_subgraph(loader *l, const pt2_json *call, const pt2_json *sub, size_t index) {
+    static const char *const what = "higher_order.wrap_with_set_grad_enabled";
+    const char *call_name = pt2_json_get_string(call, "name", what);
+    set_where(l, "graph.nodes[%2$zu] '%1$.100s'", call_name, index);
+    const pt2_json *args = pt2_json_get(call, "inputs"), *inputs = pt2_json_get(sub, "inputs");
+    const pt2_json *outputs = pt2_json_get(sub, "outputs"), *call_outputs = pt2_json_get(call, "outputs");
+    if (!pt2_json_is(inputs, PT2_JSON_ARRAY) || !pt2_json_is(outputs, PT2_JSON_ARRAY) ||
+        !pt2_json_is(call_outputs, PT2_JSON_ARRAY) || inputs->count + 2 != args->count || outputs->count != call_outputs->count)
+        return load_error(l, PT2_ERR_INPUT, "%s: expected as many arguments after (enabled, graph) as its graph has "
+                          "inputs, and as many outputs as its graph", what);
+    graph_scope scope = {NULL, NULL, 0};
+    scope.prefix = pt2_arena_printf(l->arena, l->err, "%s%s/", l->scope ? l->scope->prefix : "", call_name);
+    scope.aliases = pt2_arena_alloc_array(l->arena, inputs->count + outputs->count + 1, sizeof *scope.aliases, l->err);
+    if (!scope.prefix || !scope.aliases) return l->err->status;
+    for (size_t k = 0; k < inputs->count; k++) {
+        const char *inner = argument_name(&inputs->items[k]);
+        const char *outer = argument_name(pt2_json_get(&args->items[k + 2], "arg"));
+        if (!inner || !outer)
+            return load_error(l, PT2_ERR_UNSUPPORTED, "%s: an argument that is a constant, not a value, is not read yet", what);
+        int id = find_value(l, outer); /* in the calling graph: the scope is still its own */
+        if (id < 0) return load_error(l, PT2_ERR_INPUT, "reference to the unknown value '%s'", outer);
+        scope.aliases[scope.num_aliases++] = (scope_alias){inner, id};
+    }
+    size_t first_output = scope.num_aliases;
+    for (size_t k = 0; k < outputs->count; k++) {
+        const char *inner = argument_name(&outputs->items[k]), *outer = argument_name(&call_outputs->items[k]);
+        if (!inner) return load_error(l, PT2_ERR_UNSUPPORTED, "%s: a constant output is not read yet", what);
+        int id = outer ? find_value(l, outer) : -1;
+        if (id < 0) continue; /* nothing reads it: the subgraph's own value takes it */
+        for (size_t a = 0; a < scope.num_aliases; a++)
+            if (!strcmp(scope.aliases[a].name, inner))
+                return load_error(l, PT2_ERR_UNSUPPORTED,
+                                  "%s: its graph returns one value twice, or an input unchanged, which is not read yet", what);
+        scope.aliases[scope.num_aliases++] = (scope_alias){inner, id};
+    }
+    const graph_scope *enclosing = l->scope;
+    l->scope = &scope;
+    pt2_status st = read_graph_nodes(l, pt2_json_get(sub, "nodes"));
+    l->scope = enclosing;
+    if (st) return st;
+    for (size_t a = first_output; a < scope.num_aliases; a++)
+        if (l->graph->values[scope.aliases[a].id].producer < 0) {
+            set_where(l, "graph.nodes[%2$zu] '%1$.100s'", call_name, index);
+            return load_error(l, PT2_ERR_INPUT, "no node of the subgraph computes its output '%s'", scope.aliases[a].name);
+        }
+    return PT2_OK;
+}
+
+static pt2_status read_graph_nodes(loader *l, const pt2_json *nodes) {
+    if (!pt2_json_is(nodes, PT2_JSON_ARRAY)) return expected(l, "graph.nodes to be a list", nodes);
     for (size_t i = 0; i < nodes->count; i++) {
-        const pt2_json *n = &nodes->items[i];
-        set_where(l, "graph.nodes[%2$zu]%1$s", "", i);
-        pt2_node *node = &g->nodes[g->num_nodes++];
-        const char *target = pt2_json_get_string(n, "target", NULL);
-        if (!target) return expected(l, "a node \"target\" string", pt2_json_get(n, "target"));
-        node->target = normalise_target(target);
-        char fallback[32];
-        snprintf(fallback, sizeof fallback, "node%zu", i);
-        const char *name = pt2_json_get_string(n, "name", NULL);
-        node->name = name ? name : pt2_arena_strdup(l->arena, fallback, l->err);
-        if (!node->name) return l->err->status;
-        snprintf(l->where_buf, sizeof l->where_buf, "graph.nodes[%zu] '%.100s'", i, node->name);
-        const pt2_json *metadata = pt2_json_get(n, "metadata");
-        node->stack_trace = pt2_json_get_string(metadata, "stack_trace", NULL);
-        const char *module_stack = pt2_json_get_string(metadata, "nn_module_stack", NULL);
-        const char *source_fn = pt2_json_get_string(metadata, "source_fn_stack", NULL);
-        if (source_fn) {
-            const char *last = strrchr(source_fn, ';');
-            const char *comma = strchr(last ? last + 1 : source_fn, ',');
-            node->source_fn = comma ? comma + 1 : NULL;
-        }
-        pt2_status st;
-        if (module_stack && module_stack[0] && (st = read_module_stack(l, module_stack, node))) return st;
-        if (node->stack_trace && (st = read_source_line(l, node->stack_trace, node))) return st;
-        if ((st = order_arguments(l, node, pt2_json_get(n, "inputs")))) {
-            snprintf(l->err->op, sizeof l->err->op, "%s", node->target);
-            return st;
-        }
-        if ((st = read_outputs(l, node, (int)i, pt2_json_get(n, "outputs")))) return st;
+        const pt2_json *sub = set_grad_subgraph(&nodes->items[i]);
+        pt2_status st = sub ? inline_subgraph(l, &nodes->items[i], sub, i) : read_node(l, &nodes->items[i], i);
+        if (st) return st;
     }
     return PT2_OK;
+}
+
+static pt2_status read_nodes(loader *l, const pt2_json *graph_json) {
+    size_t values = 0, total = 0;
+    count_graph(graph_json, &values, &total);
+    pt2_graph *g = l->graph;
+    g->nodes = pt2_arena_alloc_array(l->arena, total + 1, sizeof *g->nodes, l->err);
+    if (!g->nodes) return l->err->status;
+    return read_graph_nodes(l, pt2_json_get(graph_json, "nodes"));
 }
 
 /* ---------------------------------------------------------------- signature */
@@ -949,7 +1114,7 @@ static pt2_status archive_load(pt2_arena *arena, pt2_arena *tree, const uint8_t 
     l.where = "graph_module.signature";
     if ((st = read_signature(&l, pt2_json_get(module, "signature"), graph_json))) return st;
     if ((st = pt2_read_output_names(arena, module, out, err))) return st;
-    if ((st = read_nodes(&l, pt2_json_get(graph_json, "nodes")))) return st;
+    if ((st = read_nodes(&l, graph_json))) return st;
     l.where = model_entry;
     if ((st = read_ranges(&l, pt2_json_get(model, "range_constraints")))) return st;
     if ((st = read_guards(&l, pt2_json_get(model, "guards_code")))) return st;

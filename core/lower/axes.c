@@ -5,6 +5,7 @@
 
 #include "../graph/sym_expr.h"
 #include "../naming/naming.h"
+#include "lower_operands.h"
 #include "lowerings.h"
 
 pt2_status pt2_axes_describe(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int axis,
@@ -108,29 +109,124 @@ static const pt2_node *producer_of(const pt2_graph *graph, int value_id) {
     return NULL;
 }
 
+int pt2_axes_find_size(const pt2_lower_context *ctx, const pt2_dim *size, const pt2_lowered_value **value, int *axis) {
+    if (!size->is_symbolic || !size->expr) return 0;
+    for (size_t v = 0; v < ctx->graph->num_values; v++) {
+        const pt2_lowered_value *lowered = &ctx->values[v];
+        const pt2_value *meta = &ctx->graph->values[v];
+        if (!lowered->is_set || meta->kind != PT2_VALUE_TENSOR || lowered->rank != meta->rank) continue;
+        for (int a = 0; a < meta->rank; a++)
+            if (meta->sizes[a].is_symbolic && pt2_sym_same(meta->sizes[a].expr, size->expr) && lowered->dims[a] >= 0 &&
+                ctx->net->dims[lowered->dims[a]].kind == PT2_RT_DIM_DYNAMIC) {
+                *value = lowered;
+                *axis = a;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* The fail of materialising: the consumer's op, or the program's output when there is none. */
+static pt2_status materialise_fail(const pt2_node *consumer, pt2_error *err, int axis, const char *why) {
+    if (!consumer)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is expanded to a dynamic size (the value "
+                        "is constant along it), %s", axis, why);
+    return pt2_lower_fail(consumer, err, "axis %d of an input is expanded to a dynamic size (the value is constant along "
+                          "it) and this op needs it as a real axis, %s", axis, why);
+}
+
+/* Broadcast axis `a` of `cur`, of the dynamic `size`, made real. RETURNN repeats a value along a
+ * dim it lacks only by broadcasting it against a value that has the dim: the value plus zeros
+ * along it, the zeros a range_in_axis over an axis of that size of a value lowered before (the
+ * input's time, a length derived from it) times 0. Within a sequence's length that is the value
+ * repeated, as PyTorch's expand gives it (past the end of a shorter sequence in a padded batch
+ * too, where nothing reads it). `first` feeds the graph's own value (the check gives it PyTorch's
+ * tensor); `last` makes the combine the producer's own layer. */
+static pt2_status materialise_dynamic_axis(pt2_lower_context *ctx, const pt2_node *producer, const pt2_node *consumer,
+                                           const char *leaf, const pt2_dim *size, int a, int last, pt2_lowered_value *cur,
+                                           pt2_rt_layer **made, pt2_error *err) {
+    const pt2_lowered_value *holder;
+    int holder_axis;
+    if (!pt2_axes_find_size(ctx, size, &holder, &holder_axis))
+        return materialise_fail(consumer, err, a, "a size that no axis of a value computed before it has");
+    pt2_dtype dtype = cur->shape.dtype;
+    if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_INT64)
+        return materialise_fail(consumer, err, a, "which is made real for float32, int32 and int64 data only");
+    const char *axis_name;
+    pt2_status st = pt2_axes_describe(ctx, producer, holder, holder_axis, &axis_name, err);
+    if (st) return st;
+    char base[220];
+    snprintf(base, sizeof base, "%s_positions", leaf);
+    pt2_rt_layer *range, *layer;
+    if ((st = pt2_lower_new_layer_named(ctx, producer, base, "range_in_axis", &range, err))) return st;
+    if (!st) st = pt2_lower_add_source(ctx, range, holder, err);
+    if (!st) st = pt2_rt_set_string(range, "axis", axis_name, err);
+    if (!st) st = pt2_rt_set_string(range, "dtype", pt2_dtype_name(dtype), err);
+    if (!st) st = pt2_lower_infer(ctx, producer, range, err);
+    if (st) return st;
+    int dim = holder->dims[holder_axis];
+    pt2_lowered_value positions, zeros;
+    pt2_axes_value_of(range, 1, &dim, &positions);
+    snprintf(base, sizeof base, "%s_zeros", leaf);
+    if ((st = pt2_lower_unary_layer(ctx, producer, 0, base, "eval", "mul_scalar", 0, &positions, &zeros, err))) return st;
+    snprintf(base, sizeof base, "%s_along", leaf);
+    if ((st = last ? pt2_lower_new_layer(ctx, producer, "combine", &layer, err)
+                   : pt2_lower_new_layer_named(ctx, producer, base, "combine", &layer, err)))
+        return st;
+    const pt2_lowered_value *sources[2] = {cur, &zeros};
+    for (int i = 0; i < 2 && !st; i++) st = pt2_lower_add_source(ctx, layer, sources[i], err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", "add", err);
+    if (!st) st = pt2_axes_allow_broadcast_all(ctx, layer, sources, 2, err);
+    if (!st) st = pt2_lower_infer(ctx, producer, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK];
+    memcpy(dims, cur->dims, sizeof dims);
+    dims[a] = dim;
+    pt2_axes_value_of(layer, cur->rank, dims, cur);
+    *made = layer;
+    return PT2_OK;
+}
+
+/* The last layer making a value's axes real is checked against PyTorch's value, as the
+ * producer's own layer. */
+static void checked_as_producer(const pt2_lower_context *ctx, pt2_rt_layer *layer, const pt2_node *producer, int value_id,
+                                const pt2_lowered_value *cur) {
+    layer->node = (int)(producer - ctx->graph->nodes);
+    layer->output_value = value_id;
+    layer->torch_rank = cur->rank;
+    memcpy(layer->torch_dims, cur->dims, sizeof(int) * (size_t)cur->rank);
+}
+
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
     const pt2_lowered_value *v = &ctx->values[value_id];
     if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
     const pt2_tensor *torch = &ctx->run->values[value_id].tensor;
     const pt2_value *meta = &ctx->graph->values[value_id];
+    /* Layers per broadcast axis: an expand_dims; then a tile to a static size; or, for a dynamic
+     * size, the three of materialise_dynamic_axis. */
     int layers = 0;
     for (int a = 0; a < v->rank; a++) {
         if (v->dims[a] >= 0) continue;
-        layers += torch->shape[a] == 1 ? 1 : 2;
-        if (torch->shape[a] != 1 && a < meta->rank && meta->sizes[a].is_symbolic) {
-            if (!consumer)
-                return pt2_fail(err, PT2_ERR_UNSUPPORTED, "axis %d of the program's output is expanded to a dynamic size "
-                                "(the value is constant along it); RETURNN has no layer repeating a value along a dim it lacks", a);
-            return pt2_lower_fail(consumer, err, "axis %d of an input is expanded to a dynamic size (the value is constant "
-                                  "along it); this op needs it as a real axis, and RETURNN has no layer repeating a value "
-                                  "along a dim it lacks", a);
-        }
+        int dynamic = torch->shape[a] != 1 && a < meta->rank && meta->sizes[a].is_symbolic;
+        layers += torch->shape[a] == 1 ? 1 : dynamic ? 1 : 2;
     }
     const pt2_node *producer = producer_of(ctx->graph, value_id);
     if (!producer) return pt2_fail(err, PT2_ERR_INTERNAL, "a value with broadcast axes has no producer");
     pt2_lowered_value cur = *v;
     const char *leaf = ctx->places[producer - ctx->graph->nodes].base;
-    for (int a = 0, done = 0; a < v->rank; a++) {
+    int done = 0;
+    /* The dynamic sizes first: RETURNN's combine takes a static dim of size 1 in a source for one
+     * it may broadcast, and so lost the time when it met the expand_dims of a size-1 axis (a batch
+     * of one) there: "Mismatching shape: Raw tensor (None,) vs Tensor [F|(1)]". */
+    for (int a = 0; a < v->rank; a++) {
+        if (cur.dims[a] >= 0 || torch->shape[a] == 1 || a >= meta->rank || !meta->sizes[a].is_symbolic) continue;
+        int last = ++done == layers;
+        pt2_rt_layer *layer = NULL;
+        pt2_status st = materialise_dynamic_axis(ctx, producer, consumer, leaf, &meta->sizes[a], a, last, &cur, &layer, err);
+        if (st) return st;
+        if (last) checked_as_producer(ctx, layer, producer, value_id, &cur);
+    }
+    for (int a = 0; a < v->rank; a++) {
         if (cur.dims[a] >= 0) continue;
         for (int tile = 0; tile < (torch->shape[a] == 1 ? 1 : 2); tile++) {
             int last = ++done == layers;
@@ -165,12 +261,7 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
             else dims[a] = layer->shape.dims[pt2_rt_shape_axis(&cur.shape, cur.dims[a])]; /* tile keeps the axis order */
             if (dims[a] < 0) return pt2_fail(err, PT2_ERR_INTERNAL, "layer '%s' made no single new dim", layer->name);
             pt2_axes_value_of(layer, cur.rank, dims, &cur);
-            if (last) { /* checked against PyTorch's value, as the producer's own layer */
-                layer->node = (int)(producer - ctx->graph->nodes);
-                layer->output_value = value_id;
-                layer->torch_rank = cur.rank;
-                memcpy(layer->torch_dims, cur.dims, sizeof(int) * (size_t)cur.rank);
-            }
+            if (last) checked_as_producer(ctx, layer, producer, value_id, &cur);
         }
     }
     ctx->real_values[value_id] = cur;

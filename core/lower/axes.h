@@ -31,12 +31,19 @@ int pt2_axes_all_real(const pt2_lowered_value *v);
 
 /* Graph value `value_id` with every axis real: each broadcast axis gets an expand_dims (and a
  * tile when an expand made it of a static size), named and checked as the value's producer, so
- * that an unsqueeze consumed by e.g. a conv looks as it always did. It is kept beside the map
- * (ctx->real_values), so later consumers share the layers and earlier ones keep their map. A broadcast axis of a dynamic size (an expand to the time)
- * is refused: RETURNN has no layer repeating a value along a dim it lacks. */
+ * that an unsqueeze consumed by e.g. a conv looks as it always did. A broadcast axis of a dynamic
+ * size (an expand to the time) is the value added to zeros along that dim: a range_in_axis over
+ * an axis of that size of a value lowered before, times 0 (RETURNN has no layer repeating a
+ * value along a dim it lacks, but broadcasts it in a combine). It is kept beside the map
+ * (ctx->real_values), so later consumers share the layers and earlier ones keep their map. */
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err);
 /* The layers pt2_axes_materialise adds, which any lowering may add through it. */
-#define PT2_AXES_MATERIALISE_EMITS "expand_dims tile"
+#define PT2_AXES_MATERIALISE_EMITS "expand_dims tile range_in_axis eval:mul_scalar combine"
+
+/* A lowered value, and its axis, of the symbolic size `size` on a dynamic dim (the first in graph
+ * order): where a size taken from the input (torch.arange(x.shape[1]), an expand to it) finds its
+ * RETURNN dim. 0 when no value lowered so far has such an axis. */
+int pt2_axes_find_size(const pt2_lower_context *ctx, const pt2_dim *size, const pt2_lowered_value **value, int *axis);
 
 /* The lowered value `value_id` as the op being lowered takes it (with real axes when it needs
  * them); for lowerings that read a list of tensors without pt2_lower_input. */

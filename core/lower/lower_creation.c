@@ -26,25 +26,6 @@
 #include "lower_operands.h"
 #include "lowerings.h"
 
-/* A lowered value, and its axis, whose size is the symbolic `size` (the first in graph order). */
-static int find_axis_of_size(const pt2_lower_context *ctx, const pt2_dim *size, const pt2_lowered_value **value,
-                             int *axis) {
-    if (!size->is_symbolic || !size->expr) return 0;
-    for (size_t v = 0; v < ctx->graph->num_values; v++) {
-        const pt2_lowered_value *lowered = &ctx->values[v];
-        const pt2_value *meta = &ctx->graph->values[v];
-        if (!lowered->is_set || meta->kind != PT2_VALUE_TENSOR || lowered->rank != meta->rank) continue;
-        for (int a = 0; a < meta->rank; a++)
-            if (meta->sizes[a].is_symbolic && pt2_sym_same(meta->sizes[a].expr, size->expr) &&
-                ctx->net->dims[lowered->dims[a]].kind == PT2_RT_DIM_DYNAMIC) {
-                *value = lowered;
-                *axis = a;
-                return 1;
-            }
-    }
-    return 0;
-}
-
 static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     double start = 0, step = 1;
     pt2_status st = PT2_OK;
@@ -56,7 +37,7 @@ static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2
         return pt2_lower_fail(node, err, "arange of %s is not lowered (int64, int32 and float32 are)", pt2_dtype_name(dtype));
     const pt2_lowered_value *holder;
     int axis;
-    if (meta->rank != 1 || !find_axis_of_size(ctx, &meta->sizes[0], &holder, &axis))
+    if (meta->rank != 1 || !pt2_axes_find_size(ctx, &meta->sizes[0], &holder, &axis))
         return pt2_lower_fail(node, err, "the length of this arange is no axis of a value computed before it");
     const char *axis_name;
     pt2_rt_layer *layer;
@@ -120,7 +101,7 @@ pt2_status pt2_lower_slice_of_constant(pt2_lower_context *ctx, const pt2_node *n
     const pt2_lowered_value *holder;
     int holder_axis;
     if (axis < 0 || axis >= table.rank || axis >= meta->rank) return pt2_lower_fail(node, err, "axis %lld out of range", (long long)dim);
-    if (step != 1 || start < 0 || !find_axis_of_size(ctx, &meta->sizes[axis], &holder, &holder_axis))
+    if (step != 1 || start < 0 || !pt2_axes_find_size(ctx, &meta->sizes[axis], &holder, &holder_axis))
         return pt2_lower_fail(node, err, "a slice of a constant is lowered where its length is an axis of a value computed "
                               "before it, from a start >= 0 with step 1");
     /* The positions start, start + 1, ... along that axis (range_in_axis, an eval adding start),

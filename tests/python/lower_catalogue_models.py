@@ -461,6 +461,23 @@ class PositionMasks(nn.Module):
         return self.out((y + z).transpose(1, 2).reshape(b, t, 8))
 
 
+class ExpandedToTheTime(nn.Module):
+    """Values constant along the dynamic time that an op needs along it as a real axis (cumsum):
+    positions counted from a mask of zeros made of the input's length, as transformers'
+    create_position_ids_from_input_ids counts them (Speech2Text's sinusoidal positions), looked up
+    in a table; and a float running sum of a constant, a ramp over the frames."""
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Embedding(300, 8)
+        self.out = nn.Linear(8, 6)
+
+    def forward(self, x):
+        t = x.shape[1]
+        positions = torch.zeros(t, dtype=torch.long).ne(1).long().cumsum(0)  # 1, 2, ..., T
+        ramp = torch.full((t,), 0.25).cumsum(0)
+        return self.out(x * ramp[:, None] + self.table(positions))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -494,6 +511,7 @@ CATALOGUE = {
     "positions_added": (PositionsAdded, 8, 20, 1),
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     "position_masks": (PositionMasks, 8, 20, 1),
+    "expanded_to_the_time": (ExpandedToTheTime, 8, 20, 1),
     # programs with several outputs
     "three_outputs": (ThreeOutputs, 8, 20, 1),
 }

@@ -127,6 +127,7 @@ COVERS = {
     "gpt2_conv1d_and_empty_cache": {"aten.addmm.default", "aten.view.default", "aten.cat.default"},
     "position_masks": {"aten.arange.default", "aten.le.Tensor", "aten.sub.Tensor",
                        "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
+    "expanded_to_the_time": {"aten.zeros.default", "aten.full.default", "aten.cumsum.default", "aten.embedding.default"},
     # programs with several outputs
     "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }

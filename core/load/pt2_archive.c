@@ -284,13 +284,15 @@ static pt2_status add_values(loader *l, const pt2_json *graph_json, const char *
     return PT2_OK;
 }
 
+/* The values, and room for the nodes read after the signature (read_graph_nodes). */
 static pt2_status read_values(loader *l, const pt2_json *graph_json) {
     size_t total = 0, nodes = 0;
     count_graph(graph_json, &total, &nodes);
     pt2_graph *g = l->graph;
     g->values = pt2_arena_alloc_array(l->arena, total + 1, sizeof *g->values, l->err);
     l->index = pt2_arena_alloc_array(l->arena, total + 1, sizeof *l->index, l->err);
-    if (!g->values || !l->index) return l->err->status;
+    g->nodes = pt2_arena_alloc_array(l->arena, nodes + 1, sizeof *g->nodes, l->err);
+    if (!g->values || !l->index || !g->nodes) return l->err->status;
     pt2_status st = add_values(l, graph_json, "", NULL, NULL);
     if (st) return st;
     l->index_count = g->num_values;
@@ -704,15 +706,6 @@ static pt2_status read_graph_nodes(loader *l, const pt2_json *nodes) {
     return PT2_OK;
 }
 
-static pt2_status read_nodes(loader *l, const pt2_json *graph_json) {
-    size_t values = 0, total = 0;
-    count_graph(graph_json, &values, &total);
-    pt2_graph *g = l->graph;
-    g->nodes = pt2_arena_alloc_array(l->arena, total + 1, sizeof *g->nodes, l->err);
-    if (!g->nodes) return l->err->status;
-    return read_graph_nodes(l, pt2_json_get(graph_json, "nodes"));
-}
-
 /* ---------------------------------------------------------------- signature */
 
 static pt2_status read_signature(loader *l, const pt2_json *signature, const pt2_json *graph_json) {
@@ -1114,7 +1107,7 @@ static pt2_status archive_load(pt2_arena *arena, pt2_arena *tree, const uint8_t 
     l.where = "graph_module.signature";
     if ((st = read_signature(&l, pt2_json_get(module, "signature"), graph_json))) return st;
     if ((st = pt2_read_output_names(arena, module, out, err))) return st;
-    if ((st = read_nodes(&l, graph_json))) return st;
+    if ((st = read_graph_nodes(&l, pt2_json_get(graph_json, "nodes")))) return st;
     l.where = model_entry;
     if ((st = read_ranges(&l, pt2_json_get(model, "range_constraints")))) return st;
     if ((st = read_guards(&l, pt2_json_get(model, "guards_code")))) return st;

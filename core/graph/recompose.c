@@ -35,8 +35,8 @@ static int same_dim(const pt2_dim *a, const pt2_dim *b) {
 }
 
 /* The reshape node producing `id` when it merges all of its input's leading axes but the last
- * `kept` into one (rank r >= kept + 2 -> kept + 1) and keeps the last `kept`, read by one node
- * only; *source = its input. -1 otherwise. */
+ * `kept` into one (rank r >= kept + 2 -> kept + 1; with kept 0 every axis, a flatten) and keeps
+ * the last `kept`, read by one node only; *source = its input. -1 otherwise. */
 static int merging_reshape(const pt2_graph *graph, int id, int kept, int *source) {
     if (id < 0 || graph->values[id].producer < 0) return -1;
     int n = graph->values[id].producer;
@@ -173,6 +173,32 @@ static pt2_status recompose_bmm(pt2_arena *arena, pt2_graph *graph, pt2_node *no
     return PT2_OK;
 }
 
+/* index_select(table, 0, ids flattened) read by one reshape back to ids' shape plus the table's
+ * row (transformers' sinusoidal position embeddings: weights.index_select(0,
+ * position_ids.view(-1)).view(bsz, seq_len, -1)): an embedding of the unflattened ids. */
+static pt2_status recompose_index_select(pt2_arena *arena, pt2_graph *graph, pt2_node *node, size_t *count,
+                                         pt2_error *err) {
+    const pt2_arg *dim = pt2_node_arg(node, "dim");
+    int table = tensor_arg(node, "self"), ids;
+    if (node->num_outputs < 1 || node->outputs[0].kind != PT2_ARG_TENSOR || !dim || dim->kind != PT2_ARG_INT ||
+        dim->int_value != 0 || table < 0 || graph->values[table].rank != 2 ||
+        merging_reshape(graph, tensor_arg(node, "index"), 0, &ids) < 0 || graph->values[ids].rank >= PT2_MAX_RANK)
+        return PT2_OK;
+    /* What the reshape back must give: ids' axes, then the table's row. */
+    pt2_value like = graph->values[ids];
+    const pt2_value *rows = &graph->values[node->outputs[0].value_id];
+    like.sizes[like.rank++] = rows->sizes[rows->rank - 1];
+    if (splitting_reshape(graph, node->outputs[0].value_id, &like, 1) < 0) return PT2_OK;
+    static const char *const names[] = {"weight", "indices"};
+    int values[] = {table, ids};
+    pt2_status st = set_inputs(arena, node, names, values, 2, err);
+    if (st) return st;
+    node->target = "aten.embedding.default";
+    unmerge_result(graph, node, &like, 1);
+    (*count)++;
+    return PT2_OK;
+}
+
 pt2_status pt2_graph_recompose(pt2_arena *arena, pt2_graph *graph, size_t *count, pt2_error *err) {
     *count = 0;
     for (size_t n = 0; n < graph->num_nodes; n++) {
@@ -182,6 +208,8 @@ pt2_status pt2_graph_recompose(pt2_arena *arena, pt2_graph *graph, size_t *count
             st = recompose_linear(arena, graph, node, count, err);
         else if (!strcmp(node->target, "aten.bmm.default"))
             st = recompose_bmm(arena, graph, node, count, err);
+        else if (!strcmp(node->target, "aten.index_select.default"))
+            st = recompose_index_select(arena, graph, node, count, err);
         if (st) return st;
     }
     return PT2_OK;

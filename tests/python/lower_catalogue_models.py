@@ -478,6 +478,22 @@ class ExpandedToTheTime(nn.Module):
         return self.out(x * ramp[:, None] + self.table(positions))
 
 
+class FlattenedLookup(nn.Module):
+    """A table looked up at ids flattened and viewed back, as transformers' sinusoidal position
+    embeddings write it (M2M100, Speech2Text): weights.index_select(0, ids.view(-1)).view(b, t, -1),
+    the ids counted from the input as create_position_ids_from_input_ids counts them."""
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weights", torch.randn(300, 8))
+        self.out = nn.Linear(8, 6)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        mask = (x[..., 0] > 0).int()
+        ids = torch.cumsum(mask, dim=1).type_as(mask) * mask + 1
+        return self.out(x + self.weights.index_select(0, ids.view(-1)).view(b, t, -1))
+
+
 CATALOGUE = {
     "transpose_conv1d": (TransposeConv1d, 8, 20, 1),
     "frame_stacking": (FrameStacking, 8, 20, 2),
@@ -512,6 +528,7 @@ CATALOGUE = {
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     "position_masks": (PositionMasks, 8, 20, 1),
     "expanded_to_the_time": (ExpandedToTheTime, 8, 20, 1),
+    "flattened_lookup": (FlattenedLookup, 8, 20, 1),
     # programs with several outputs
     "three_outputs": (ThreeOutputs, 8, 20, 1),
 }

@@ -128,6 +128,7 @@ COVERS = {
     "position_masks": {"aten.arange.default", "aten.le.Tensor", "aten.sub.Tensor",
                        "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
     "expanded_to_the_time": {"aten.zeros.default", "aten.full.default", "aten.cumsum.default", "aten.embedding.default"},
+    "flattened_lookup": {"aten.index_select.default", "aten.view.default", "aten.cumsum.default"},
     # programs with several outputs
     "three_outputs": {"aten.mean.dim", "aten.conv1d.default", "aten.linear.default"},
 }

@@ -469,6 +469,14 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
     if (first->shape.dims[time_first] != second->shape.dims[time_second] &&
         !same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
         return pt2_lower_fail(node, err, "the operands have different time axes");
+    /* size_base hands its dynamic axes over one to one: where the counts differ (a mask over one
+     * time met with scores over the time and a copy of it for the keys) it cannot say which. */
+    int dynamic_first = pt2_rt_shape_dynamic_axes(ctx->net, &first->shape);
+    int dynamic_second = pt2_rt_shape_dynamic_axes(ctx->net, &second->shape);
+    if (dynamic_first != dynamic_second)
+        return pt2_lower_fail(node, err, "operands whose time axes RETURNN derived apart, with %d and %d dynamic axes: "
+                              "declaring them one (reinterpret_data with size_base) is not lowered for different counts",
+                              dynamic_first, dynamic_second);
     pt2_rt_layer *layer;
     char base[200];
     const char *leaf = strrchr(second->layer, '/') ? strrchr(second->layer, '/') + 1 : second->layer;

@@ -366,6 +366,12 @@ static pt2_status reinterpret_infer(pt2_arena *arena, pt2_rt_net *net, const pt2
     if (!base || base == layer) return pt2_rt_layer_fail(layer, err, "size_base must name an earlier layer");
     int time = pt2_rt_shape_time_axis(net, &inputs[0]), base_time = pt2_rt_shape_time_axis(net, &base->shape);
     if (time < 0 || base_time < 0) return pt2_rt_layer_fail(layer, err, "the source and size_base need a time axis");
+    /* RETURNN hands size_base's sizes over one dynamic axis to one (it asserts len(size_placeholder)
+     * equal on both sides). */
+    int dynamic = pt2_rt_shape_dynamic_axes(net, &inputs[0]), base_dynamic = pt2_rt_shape_dynamic_axes(net, &base->shape);
+    if (dynamic != base_dynamic)
+        return pt2_rt_layer_fail(layer, err, "size_base: the source has %d dynamic axes and '%s' %d; RETURNN takes them one to one",
+                                 dynamic, base_name, base_dynamic);
     out->dims[time] = base->shape.dims[base_time];
     return PT2_OK;
 }

@@ -114,6 +114,12 @@ int pt2_rt_shape_time_axis(const pt2_rt_net *net, const pt2_rt_shape *shape) {
     return -1;
 }
 
+int pt2_rt_shape_dynamic_axes(const pt2_rt_net *net, const pt2_rt_shape *shape) {
+    int count = 0;
+    for (int a = 0; a < shape->rank; a++) count += net->dims[shape->dims[a]].kind == PT2_RT_DIM_DYNAMIC;
+    return count;
+}
+
 static int contains_ignoring_case(const char *haystack, const char *needle) {
     size_t n = strlen(needle);
     for (const char *h = haystack; *h; h++) {

@@ -148,6 +148,8 @@ const pt2_rt_layer *pt2_rt_find_layer(const pt2_rt_net *net, const char *name);
 int pt2_rt_shape_axis(const pt2_rt_shape *shape, int dim);
 /* RETURNN's time axis of a shape (its first dynamic axis), or -1. */
 int pt2_rt_shape_time_axis(const pt2_rt_net *net, const pt2_rt_shape *shape);
+/* How many dynamic axes (sizes per sequence, RETURNN's size_placeholder) a shape has. */
+int pt2_rt_shape_dynamic_axes(const pt2_rt_net *net, const pt2_rt_shape *shape);
 /* A string that names `dim` among the shape's axes the way RETURNN resolves axis descriptions:
  * "B", "F", "T" (the input's time), "dyn" (the one dynamic axis), "dim:N" (unique static size) or
  * "stag:<description>". */

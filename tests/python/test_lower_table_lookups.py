@@ -4,7 +4,8 @@ input: learned absolute positions (nn.Embedding over arange(T)), a prediction em
 transformers' BertModel on token ids (its position_ids buffer sliced to the length, its
 token_type_ids buffer gathered at them) and RobertaModel (its position ids counted from the token
 ids by a comparison and an integer cumsum) and GPT2Model (learned positions, a causal mask made
-from positions). The table becomes a variable layer and RETURNN's gather
+from positions), and the M2M100 and Marian encoders (sinusoidal tables under @torch.no_grad(),
+M2M100's looked up at flattened ids). The table becomes a variable layer and RETURNN's gather
 reads it at the index layer's values. Each
 converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
 at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN
@@ -88,6 +89,22 @@ class Gpt2(nn.Module):
         return self.gpt2(input_ids=ids).last_hidden_state
 
 
+class SinusoidalEncoder(nn.Module):
+    """transformers' M2M100 or Marian encoder: sinusoidal positions under @torch.no_grad() (a
+    grad-mode region in the export), M2M100's counted from the token ids and looked up as
+    weights.index_select(0, ids.view(-1)).view(b, t, -1) (an embedding once recomposed)."""
+    def __init__(self, family):
+        super().__init__()
+        import transformers
+        config = getattr(transformers, f"{family}Config")(
+            vocab_size=50, d_model=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=64,
+            max_position_embeddings=130, pad_token_id=1, decoder_start_token_id=1, eos_token_id=2)
+        self.encoder = getattr(transformers, f"{family}Model")(config).encoder
+
+    def forward(self, ids):
+        return self.encoder(input_ids=ids).last_hidden_state
+
+
 def token_ids(size):
     return torch.randint(0, 50, size)
 
@@ -101,6 +118,10 @@ MODELS = {
     "transformers_roberta_model": (Roberta, ["aten.ne.Scalar", "aten.cumsum.default", "aten.embedding.default"],
                                    token_ids),
     "transformers_gpt2_model": (Gpt2, ["aten.addmm.default", "aten.le.Tensor", "aten.embedding.default"], token_ids),
+    "transformers_m2m100_encoder": (lambda: SinusoidalEncoder("M2M100"),
+                                    ["wrap_with_set_grad_enabled", "aten.embedding.default"], token_ids),
+    "transformers_marian_encoder": (lambda: SinusoidalEncoder("Marian"), ["wrap_with_set_grad_enabled", "aten.embedding.default"],
+                                    token_ids),
 }
 
 

@@ -140,8 +140,9 @@ static pt2_status materialise_fail(const pt2_node *consumer, pt2_error *err, int
  * along it, the zeros a range_in_axis over an axis of that size of a value lowered before (the
  * input's time, a length derived from it) times 0. Within a sequence's length that is the value
  * repeated, as PyTorch's expand gives it (past the end of a shorter sequence in a padded batch
- * too, where nothing reads it). `first` feeds the graph's own value (the check gives it PyTorch's
- * tensor); `last` makes the combine the producer's own layer. */
+ * too, where nothing reads it). `cur` is the value so far (the graph's own value at first, which
+ * the check feeds PyTorch's tensor); *made is the combine, which `last` names as the producer's
+ * own layer. */
 static pt2_status materialise_dynamic_axis(pt2_lower_context *ctx, const pt2_node *producer, const pt2_node *consumer,
                                            const char *leaf, const pt2_dim *size, int a, int last, pt2_lowered_value *cur,
                                            pt2_rt_layer **made, pt2_error *err) {
@@ -202,8 +203,9 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
     if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
     const pt2_tensor *torch = &ctx->run->values[value_id].tensor;
     const pt2_value *meta = &ctx->graph->values[value_id];
-    /* Layers per broadcast axis: an expand_dims; then a tile to a static size; or, for a dynamic
-     * size, the three of materialise_dynamic_axis. */
+    /* Layers per broadcast axis, counted to know the last: an expand_dims, then a tile to a static
+     * size; for a dynamic size the combine of materialise_dynamic_axis (its range and zeros before
+     * it are never the last). */
     int layers = 0;
     for (int a = 0; a < v->rank; a++) {
         if (v->dims[a] >= 0) continue;

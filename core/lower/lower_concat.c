@@ -85,13 +85,14 @@ static pt2_status join_per_sequence(pt2_lower_context *ctx, const pt2_node *node
 }
 
 /* Whether RETURNN's "copy" of several sources joins this one along F: the form seen working is
- * data laid out as a network's input, batch first and F last. Elsewhere real RETURNN could not map
- * a source onto the joined template (sine and cosine of positions computed without a batch, laid
- * out [F, T]: "cannot match the axes ... Failing at axis 0"), where a "concat" naming F in each
- * source joins them. */
+ * data with a batch axis (F last, or first after the batch as a channels-first input). Without
+ * one real RETURNN could not map a source onto the joined template (sine and cosine of positions
+ * computed without a batch, [F, T]: "cannot match the axes ... Failing at axis 0"), where a
+ * "concat" naming F in each source joins them. */
 static int copy_joins_along_feature(const pt2_lower_context *ctx, const pt2_lowered_value *v) {
-    const pt2_rt_shape *s = &v->shape;
-    return s->rank >= 2 && ctx->net->dims[s->dims[0]].kind == PT2_RT_DIM_BATCH && s->dims[s->rank - 1] == s->feature_dim;
+    for (int a = 0; a < v->shape.rank; a++)
+        if (ctx->net->dims[v->shape.dims[a]].kind == PT2_RT_DIM_BATCH) return 1;
+    return 0;
 }
 
 /* cat: along the feature axis of every source a "copy" from all of them (RETURNN concatenates

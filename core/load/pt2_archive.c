@@ -196,6 +196,13 @@ static const char *argument_name(const pt2_json *argument) {
     return name ? name : pt2_json_get_string(body, "as_name", NULL);
 }
 
+/* Where a call's subgraph keeps its own values: "<enclosing prefix><call's name>/". Both the
+ * values (add_values) and the names the nodes refer to (inline_subgraph) take it from here. */
+static const char *subgraph_prefix(loader *l, const char *enclosing, const pt2_json *call) {
+    return pt2_arena_printf(l->arena, l->err, "%s%s/", enclosing,
+                            pt2_json_get_string(call, "name", "wrap_with_set_grad_enabled"));
+}
+
 static const char *const VALUE_TABLES[] = {"tensor_values", "sym_int_values", "sym_bool_values", "sym_float_values"};
 
 /* Values and nodes of a graph with the subgraphs it runs inline (their calls not counted). */
@@ -276,8 +283,7 @@ static pt2_status add_values(loader *l, const pt2_json *graph_json, const char *
     for (size_t i = 0; pt2_json_is(nodes, PT2_JSON_ARRAY) && i < nodes->count; i++) {
         const pt2_json *sub = set_grad_subgraph(&nodes->items[i]);
         if (!sub) continue;
-        const char *inner = pt2_arena_printf(l->arena, l->err, "%s%s/", prefix,
-                                             pt2_json_get_string(&nodes->items[i], "name", "wrap_with_set_grad_enabled"));
+        const char *inner = subgraph_prefix(l, prefix, &nodes->items[i]);
         pt2_status st = inner ? add_values(l, sub, inner, &nodes->items[i], graph_json) : l->err->status;
         if (st) return st;
     }
@@ -659,7 +665,7 @@ static pt2_status inline_subgraph(loader *l, const pt2_json *call, const pt2_jso
         return load_error(l, PT2_ERR_INPUT, "%s: expected as many arguments after (enabled, graph) as its graph has "
                           "inputs, and as many outputs as its graph", what);
     graph_scope scope = {NULL, NULL, 0};
-    scope.prefix = pt2_arena_printf(l->arena, l->err, "%s%s/", l->scope ? l->scope->prefix : "", call_name);
+    scope.prefix = subgraph_prefix(l, l->scope ? l->scope->prefix : "", call);
     scope.aliases = pt2_arena_alloc_array(l->arena, inputs->count + outputs->count + 1, sizeof *scope.aliases, l->err);
     if (!scope.prefix || !scope.aliases) return l->err->status;
     for (size_t k = 0; k < inputs->count; k++) {

@@ -27,5 +27,12 @@ const char *pt2_layout_layer_reference(const pt2_rt_net *net, const char *networ
 /* The twin whose parameters `layer` shares (written as reuse_params; its own are then not in the
  * checkpoint): only when the twin exists and holds the very same tensors. NULL otherwise. */
 const pt2_rt_layer *pt2_layout_reused(const pt2_rt_net *net, const pt2_rt_layer *layer);
+/* The order in which `network`'s entries are written: each the index of its first layer (a layer,
+ * or a subnetwork at its first layer), an entry after every entry it reads from. The lowering
+ * makes layers in an order the run can follow, but a subnetwork written whole at its first layer
+ * may read a layer of the outer network made after that one (a constant a module inside reads,
+ * LayoutLM's bounding boxes); the reload and the interpreter read a config in file order. The
+ * lowering's order where it can be kept. `order` holds net->num_layers entries. */
+pt2_status pt2_layout_order(const pt2_rt_net *net, const char *network, size_t *order, size_t *count, pt2_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "returnn_config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net_layout.h"
@@ -145,29 +146,23 @@ static pt2_status write_layer(const pt2_rt_net *net, const config_style *style, 
     return PT2_OK;
 }
 
-/* The layers of `network` (a path; "" for the root) in order, a subnetwork where its first layer
- * is, and for a subnetwork its "output". */
+/* The layers of `network` (a path; "" for the root), each entry after the entries it reads
+ * (pt2_layout_order), a subnetwork whole, and for a subnetwork its "output". */
 static pt2_status write_layers(const pt2_rt_net *net, const config_style *style, const char *network, int indent,
                                pt2_strbuf *out, pt2_error *err) {
-    size_t prefix = network[0] ? strlen(network) + 1 : 0;
-    int first = 1;
+    size_t prefix = network[0] ? strlen(network) + 1 : 0, count;
+    size_t *order = malloc((net->num_layers + 1) * sizeof *order);
+    if (!order) return pt2_fail(err, PT2_ERR_MEMORY, "out of memory writing the network");
+    pt2_status st = pt2_layout_order(net, network, order, &count, err);
     pt2_strbuf_puts(out, "{\n");
-    for (size_t i = 0; i < net->num_layers; i++) {
-        const pt2_rt_layer *l = &net->layers[i];
-        if (!pt2_layout_inside(l->name, network)) continue;
+    for (size_t k = 0; k < count && !st; k++) {
+        const pt2_rt_layer *l = &net->layers[order[k]];
         const char *local = l->name + prefix, *slash = strchr(local, '/');
         char sub[512];
-        if (slash) { /* inside a subnetwork of this network: write it at its first layer */
-            snprintf(sub, sizeof sub, "%.*s", (int)(slash - l->name), l->name);
-            int seen = 0;
-            for (size_t j = 0; j < i && !seen; j++) seen = pt2_layout_inside(net->layers[j].name, sub);
-            if (seen) continue;
-        }
-        if (!first) pt2_strbuf_puts(out, ",\n");
-        first = 0;
+        if (k) pt2_strbuf_puts(out, ",\n");
         pt2_strbuf_indent(out, indent + 4);
-        pt2_status st;
-        if (slash) {
+        if (slash) { /* a subnetwork of this network, whole */
+            snprintf(sub, sizeof sub, "%.*s", (int)(slash - l->name), l->name);
             write_string(out, style, sub + prefix);
             pt2_strbuf_puts(out, ": {\"class\": \"subnetwork\", \"from\": ");
             const char *source = pt2_layout_source_of(net, sub);
@@ -181,8 +176,9 @@ static pt2_status write_layers(const pt2_rt_net *net, const config_style *style,
             pt2_strbuf_puts(out, ": ");
             st = write_layer(net, style, network, l, out, err);
         }
-        if (st) return st;
     }
+    free(order);
+    if (st) return st;
     if (network[0]) {
         pt2_strbuf_puts(out, ",\n");
         pt2_strbuf_indent(out, indent + 4);

@@ -468,8 +468,10 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
     int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
     if (time_first < 0 || time_second < 0 || !strcmp(first->layer, second->layer) || !strcmp(first->layer, "data"))
         return PT2_OK;
-    if (first->shape.dims[time_first] != second->shape.dims[time_second] &&
-        !same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
+    /* One dim tag already (a mask compared from the positions over the time meets scores over
+     * the time and the keys' copy of it): RETURNN matches them as they are. */
+    if (first->shape.dims[time_first] == second->shape.dims[time_second]) return PT2_OK;
+    if (!same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
         return pt2_lower_fail(node, err, "the operands have different time axes");
     /* size_base hands its dynamic axes over one to one: where the counts differ (a mask over one
      * time met with scores over the time and a copy of it for the keys) it cannot say which. */
@@ -566,27 +568,28 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     const pt2_rt_dim *dims = ctx->net->dims;
     view_step steps[4 * PT2_MAX_RANK];
     int num_steps = 0;
-    /* Broadcast axes of size 1 are not in RETURNN: they go with no layer. */
+    /* Broadcast axes of size 1 are not in RETURNN: they go with no layer. A wider broadcast axis
+     * (an expand: a mask [B, T] expanded over the heads, then unsqueezed) stays one where the
+     * view leaves it as it is, beside size-1 axes coming or going. */
     pt2_lowered_value start = *in;
     start.rank = 0;
-    for (int a = 0; a < in->rank; a++) {
-        if (in->dims[a] < 0 && x->shape[a] != 1)
-            return pt2_lower_fail(node, err, "axis %d is a broadcast axis of size %lld (an expand); a view of it is not lowered",
-                                  a, (long long)x->shape[a]);
-        if (in->dims[a] >= 0) start.dims[start.rank++] = in->dims[a];
-    }
-    /* Plan on a working list of (size, dim kind) per current axis. */
+    /* Plan on a working list of (size, dim kind, broadcast or not) per current axis. */
     int64_t cur_sizes[PT2_MAX_RANK];
-    int cur_rank = 0;
+    int cur_rank = 0, cur_broadcast[PT2_MAX_RANK];
     pt2_rt_dim_kind cur_kind[PT2_MAX_RANK];
-    for (int a = 0; a < in->rank; a++)
-        if (in->dims[a] >= 0) cur_sizes[cur_rank] = x->shape[a], cur_kind[cur_rank++] = dims[in->dims[a]].kind;
+    for (int a = 0; a < in->rank; a++) {
+        if (in->dims[a] < 0 && x->shape[a] == 1) continue;
+        start.dims[start.rank++] = in->dims[a];
+        cur_sizes[cur_rank] = x->shape[a], cur_broadcast[cur_rank] = in->dims[a] < 0;
+        cur_kind[cur_rank++] = in->dims[a] < 0 ? PT2_RT_DIM_STATIC : dims[in->dims[a]].kind;
+    }
     /* 1. static size-1 axes go (squeeze). */
     for (int a = 0; a < cur_rank;) {
-        if (cur_sizes[a] == 1 && cur_kind[a] == PT2_RT_DIM_STATIC) {
+        if (cur_sizes[a] == 1 && cur_kind[a] == PT2_RT_DIM_STATIC && !cur_broadcast[a]) {
             steps[num_steps++] = (view_step){STEP_SQUEEZE, a, 1, 0, {0}};
             memmove(&cur_sizes[a], &cur_sizes[a + 1], sizeof(int64_t) * (size_t)(cur_rank - a - 1));
             memmove(&cur_kind[a], &cur_kind[a + 1], sizeof(cur_kind[0]) * (size_t)(cur_rank - a - 1));
+            memmove(&cur_broadcast[a], &cur_broadcast[a + 1], sizeof(cur_broadcast[0]) * (size_t)(cur_rank - a - 1));
             cur_rank--;
         } else a++;
     }
@@ -617,7 +620,14 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
         }
         if (p != q) return pt2_lower_fail(node, err, "the view's sizes do not factorise into the input's axes");
         int n_in = i - i0, dynamic_in = 0, batch_in = 0;
-        for (int k = i0; k < i; k++) dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
+        int64_t broadcast_size = 0;
+        for (int k = i0; k < i; k++) {
+            dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
+            if (cur_broadcast[k]) broadcast_size = cur_sizes[k];
+        }
+        if (broadcast_size && (n_in > 1 || n_out > 1))
+            return pt2_lower_fail(node, err, "a broadcast axis of size %lld (an expand) is merged or split by the view; "
+                                  "only views that keep it as it is are lowered", (long long)broadcast_size);
         if (batch_in && (n_in > 1 || n_out > 1))
             return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
                                   "which RETURNN's dims cannot follow op by op", i0, i - 1, (long long)p, n_out);

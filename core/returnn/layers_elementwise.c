@@ -359,8 +359,15 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     const char *form = NULL, *math_activation = NULL;
     double number = 0;
     unary_loop loop = NULL;
+    int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
     if (!strcmp(layer->layer_class, "activation")) {
         const char *name = pt2_rt_string_option(layer, "activation", "");
+        /* tf.abs keeps an integer tensor's dtype (MPNet's relative position buckets); the
+         * float loops below would read its bytes as floats. */
+        if (integer_source) {
+            if (strcmp(name, "abs")) return pt2_rt_layer_fail(layer, err, "activation \"%s\" on an integer tensor is not interpreted", name);
+            return integer_eval(arena, layer, &inputs[0], "abs", 0, out, err);
+        }
         if (!(loop = find_unary(name, unary_activations, sizeof unary_activations / sizeof unary_activations[0])) &&
             !(math_activation = pt2_rt_math_activation_name(name)))
             return pt2_rt_layer_fail(layer, err, "activation \"%s\" is not known to the interpreter", name);
@@ -370,7 +377,6 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
         if (!(form = match_eval(code, &number, &integral)))
             return pt2_rt_layer_fail(layer, err, "eval \"%s\" is not one of the expressions pt2returnn writes", code);
         /* TF converts a Python float to the tensor's dtype only when it is a float dtype. */
-        int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
         if (integer_source && strstr(pt2_rt_eval_form(form), "%s") && !integral)
             return pt2_rt_layer_fail(layer, err, "eval \"%s\": TF does not combine an integer tensor with a Python float", code);
         loop = find_unary(form, unary_eval_forms, sizeof unary_eval_forms / sizeof unary_eval_forms[0]);
@@ -384,7 +390,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     if (form && (!strcmp(form, "reflect_end") || !strcmp(form, "replicate_end")))
         return pt2_rt_pad_sequence_ends(arena, net, layer, &inputs[0], !strcmp(form, "reflect_end"), (int64_t)number, out, err);
     if (form && !strcmp(form, "causal_fill")) return causal_fill(arena, layer, &inputs[0], number, out, err);
-    if (form && (inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32))
+    if (form && integer_source)
         return integer_eval(arena, layer, &inputs[0], form, (int64_t)number, out, err);
     /* The input in its memory order: the result in the same order, in one pass (computed in
      * place when the input had to be copied to be dense, or may be written over). */
@@ -404,7 +410,7 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     return PT2_OK;
 }
 
-/* The eval forms on an integer tensor (positions from a range), exact as TF's integer ops:
+/* The eval forms (and activation abs) on an integer tensor (positions from a range), exact as TF's integer ops:
  * floordiv and floormod round toward minus infinity, as Python's // and %. */
 static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, const pt2_rt_tensor *in, const char *form,
                                int64_t number, pt2_tensor *out, pt2_error *err) {
@@ -419,6 +425,7 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "mul_scalar")) r = v * number;
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
+        else if (!strcmp(form, "abs")) r = v < 0 ? -v : v;
         else if (!strcmp(form, "fill_like")) r = number;
         else if (!strcmp(form, "bitwise_and_scalar")) r = v & number;
         else if (!strcmp(form, "bitwise_or_scalar")) r = v | number;

@@ -1,0 +1,77 @@
+"""Attention masks and position biases of transformers' encoders, as their users run them: each
+converts with every per-layer check passing and matches PyTorch in real RETURNN with both configs
+at two lengths and on a padded batch (each sequence against PyTorch on it alone); all RETURNN runs
+in one process. What each one needs:
+
+- MPNetModel: a mask compared from the positions over the time meets the scores over the time and
+  the keys' copy of it (one dim tag already: nothing to declare, where a size_base between 2 and 1
+  dynamic axes was refused); its relative position buckets take tf.abs of int64 positions and
+  log(0) = -inf on the diagonal, which the per-layer check must count as agreeing.
+- DebertaModel: a mask [B, T] expanded over the time and then unsqueezed (a view beside a
+  broadcast axis of size T, which stays one).
+- LayoutLMModel: its default bounding boxes, a constant of the top module, are read inside the
+  embeddings module, whose first layers come before it: the configs write each entry after what
+  it reads, so the reload (which reads in file order) finds it.
+- Speech2TextModel's encoder: the mask over its conv front end's time meets the scores over that
+  time and its copy (it was refused for the size_base counts; the dims are one tag)."""
+import torch
+import torch.nn as nn
+
+from conftest import ReturnnCatalogue
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, family, **options):
+        super().__init__()
+        import transformers
+        config = getattr(transformers, f"{family}Config")(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                                          num_attention_heads=4, intermediate_size=64, **options)
+        self.model = getattr(transformers, f"{family}Model")(config)
+
+    def forward(self, ids):
+        return self.model(input_ids=ids).last_hidden_state
+
+
+class Speech2TextEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from transformers import Speech2TextConfig, Speech2TextModel
+        config = Speech2TextConfig(d_model=32, encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=64,
+                                   input_feat_per_channel=20, conv_channels=32, decoder_layers=1, vocab_size=50)
+        self.encoder = Speech2TextModel(config).encoder
+
+    def forward(self, features):
+        return self.encoder(features).last_hidden_state
+
+
+def token_ids(size):
+    return torch.randint(3, 50, size)
+
+
+# name: (model, ops the export must contain, example, the input's sampler)
+MODELS = {
+    "transformers_mpnet_model": (lambda: TextEncoder("MPNet"), ["aten.abs.default", "aten.log.default"],
+                                 token_ids((2, 20)), token_ids),
+    "transformers_deberta_model": (lambda: TextEncoder("Deberta"), ["aten.unsqueeze.default", "aten.mul.Tensor"],
+                                   token_ids((2, 20)), token_ids),
+    # one sequence in the example: with two, the sum of its embeddings gets a second batch axis in
+    # the lowering (not handled yet; Speech2Text's positions too)
+    "transformers_layoutlm_model": (lambda: TextEncoder("LayoutLM"), ["aten.zeros.default", "aten.select.int"],
+                                    token_ids((1, 20)), token_ids),
+    # one sequence in the example, as LayoutLM's (its positions' embedding gets a second batch axis)
+    "transformers_speech2text_encoder": (Speech2TextEncoder, ["aten.conv1d.default", "aten.glu.default"],
+                                         torch.randn(1, 40, 20), None),
+}
+
+
+def test_attention_masks_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
+    catalogue = ReturnnCatalogue(pt2returnn, tmp_path, "attention_masks")
+    for name, (make, ops, example, sample) in MODELS.items():
+        torch.manual_seed(4)
+        model = make().eval()
+        program = torch.export.export(model, (example,), dynamic_shapes=({1: torch.export.Dim.AUTO},))
+        targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+        assert set(ops) <= targets, (name, sorted(targets))
+        torch.export.save(program, str(tmp_path / f"{name}.pt2"))
+        catalogue.add(name, tmp_path / f"{name}.pt2", model, example, 1, (example.shape[1] - 7, example.shape[1] + 13), sample)
+    catalogue.check()

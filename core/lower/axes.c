@@ -47,6 +47,8 @@ static const char *const follows_broadcast[] = {
     "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
     "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
     "aten.expand.default", "aten.expand_as.default", "aten.broadcast_to.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
+    /* a slice along a broadcast axis is the value; along a real one a slice layer, the others kept */
+    "aten.slice.Tensor",
     "aten.type_as.default", "aten.sum.dim_IntList", "aten.mean.dim", "aten.amax.default", "aten.amin.default",
     "aten.max.dim", "aten.min.dim", "aten.logsumexp.default", "aten.any.dim", "aten.any.dims", "aten.all.dim",
     "aten.all.dims", "aten.linalg_vector_norm.default",
@@ -468,15 +470,18 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
     int time_first = pt2_rt_shape_time_axis(ctx->net, &first->shape), time_second = pt2_rt_shape_time_axis(ctx->net, &second->shape);
     if (time_first < 0 || time_second < 0 || !strcmp(first->layer, second->layer) || !strcmp(first->layer, "data"))
         return PT2_OK;
-    /* One dim tag already (a mask compared from the positions over the time meets scores over
-     * the time and the keys' copy of it): RETURNN matches them as they are. */
-    if (first->shape.dims[time_first] == second->shape.dims[time_second]) return PT2_OK;
-    if (!same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
+    int same_dim = first->shape.dims[time_first] == second->shape.dims[time_second];
+    if (!same_dim && !same_length_in_export(ctx, node, first, first->shape.dims[time_first], second, second->shape.dims[time_second]))
         return pt2_lower_fail(node, err, "the operands have different time axes");
     /* size_base hands its dynamic axes over one to one: where the counts differ (a mask over one
-     * time met with scores over the time and a copy of it for the keys) it cannot say which. */
+     * time met with scores over the time and a copy of it for the keys) it cannot say which.
+     * Where the map has the two as one dim (a mask compared from positions over the time: MPNet's,
+     * Speech2Text's) RETURNN matches them as they are; where the counts are equal the declaration
+     * stays even then, as real RETURNN can derive two tags where the map has one (wav2vec2's
+     * positional conv beside its input: test_lower_encoders.py). */
     int dynamic_first = pt2_rt_shape_dynamic_axes(ctx->net, &first->shape);
     int dynamic_second = pt2_rt_shape_dynamic_axes(ctx->net, &second->shape);
+    if (dynamic_first != dynamic_second && same_dim) return PT2_OK;
     if (dynamic_first != dynamic_second)
         return pt2_lower_fail(node, err, "operands whose time axes RETURNN derived apart, with %d and %d dynamic axes: "
                               "declaring them one (reinterpret_data with size_base) is not lowered for different counts",

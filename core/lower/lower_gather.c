@@ -219,8 +219,26 @@ static pt2_status lower_index_select(pt2_lower_context *ctx, const pt2_node *nod
     return gather_constant(ctx, node, in, axis, &index, err);
 }
 
+/* Is the value the same number everywhere (a scalar layer, every axis broadcast)? */
+static int one_number(const pt2_lowered_value *v) {
+    if (!v->is_set || v->shape.rank) return 0;
+    for (int a = 0; a < v->rank; a++)
+        if (v->dims[a] >= 0) return 0;
+    return 1;
+}
+
 /* x[..., index, ...]: one tensor index (the others None), constant. */
 static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    /* A value that is one number everywhere (transformers' default attention mask, ones, read at
+     * mask[batch_idx, kv_idx] over aranges) gives that number in the result's shape, whatever the
+     * indices (the reference run has checked them against its sizes). */
+    const pt2_arg *self = pt2_node_arg(node, "self");
+    if (self && self->kind == PT2_ARG_TENSOR && self->value_id >= 0 && one_number(&ctx->values[self->value_id])) {
+        pt2_lowered_value out = ctx->values[self->value_id];
+        out.rank = ctx->graph->values[node->outputs[0].value_id].rank;
+        for (int a = 0; a < out.rank; a++) out.dims[a] = PT2_AXIS_BROADCAST;
+        return pt2_axes_set_output_at(ctx, node, 0, &out, err);
+    }
     const pt2_lowered_value *in;
     pt2_status st = real_input(ctx, node, "self", &in, err);
     if (st) return st;

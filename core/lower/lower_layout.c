@@ -300,6 +300,9 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     int64_t n, start = 0, end = INT64_MAX, step = 1;
     slice_bounds b = {0};
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
+    /* Along a broadcast axis the value is constant, so any slice of it is the value (the map
+     * keeps the axis broadcast: core/lower/axes.c lets slices follow broadcast axes). */
+    if (!st && in->dims[axis] < 0) return pt2_lower_alias(ctx, node, in, err);
     if (!st) st = pt2_op_optional_int(ctx->run, node, "start", &start, &present, err);
     if (!st && !present) start = 0;
     if (!st) st = pt2_op_optional_int(ctx->run, node, "end", &end, &present, err);

@@ -634,20 +634,97 @@ static pt2_status run_index_select(pt2_run_context *ctx, const pt2_node *node, p
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
-/* x[..., idx, ...] with one integer index tensor (the other entries None). */
+/* x[i0, i1, ...] with several integer index tensors (None entries: whole axes), as PyTorch's
+ * advanced indexing: the index tensors broadcast to one shape S; the result is x's axes before
+ * the indexed ones, S, the axes after them where the indexed axes are adjacent, else S and then
+ * every other axis in order (transformers' masks: mask[batch_idx, kv_idx] over aranges). */
+static pt2_status index_several(pt2_run_context *ctx, const pt2_node *node, const pt2_tensor *x, const pt2_tensor *indices,
+                                size_t count, pt2_error *err) {
+    pt2_tensor idx[PT2_MAX_RANK];
+    int indexed[PT2_MAX_RANK] = {0}, first = -1, last = -1, broadcast_rank = 0;
+    int64_t broadcast[PT2_MAX_RANK];
+    for (size_t i = 0; i < count; i++) {
+        if (indices[i].rank < 0) continue;
+        if (indices[i].dtype == PT2_DTYPE_BOOL || indices[i].dtype == PT2_DTYPE_UINT8)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "boolean mask indexing (data-dependent shape) is not supported");
+        pt2_status st = read_indices(ctx, &indices[i], x->shape[i], &idx[i], err);
+        if (st) return st;
+        indexed[i] = 1, last = (int)i;
+        if (first < 0) first = (int)i;
+        /* S: the index shapes broadcast from the right */
+        const pt2_tensor *t = &idx[i];
+        int rank = t->rank > broadcast_rank ? t->rank : broadcast_rank;
+        int64_t merged[PT2_MAX_RANK];
+        for (int a = 0; a < rank; a++) {
+            int at = a - (rank - t->rank), bt = a - (rank - broadcast_rank);
+            int64_t u = at >= 0 ? t->shape[at] : 1, v = bt >= 0 ? broadcast[bt] : 1;
+            if (u != v && u != 1 && v != 1)
+                return pt2_fail(err, PT2_ERR_INPUT, "index tensors of shapes that do not broadcast (%lld against %lld)",
+                                (long long)u, (long long)v);
+            merged[a] = u == 1 ? v : u;
+        }
+        memcpy(broadcast, merged, sizeof merged);
+        broadcast_rank = rank;
+    }
+    int adjacent = 1;
+    for (int a = first; a <= last; a++) adjacent &= indexed[a];
+    int rest = 0;
+    for (int a = 0; a < x->rank; a++) rest += !indexed[a];
+    if (broadcast_rank + rest > PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "rank above %d", PT2_MAX_RANK);
+    /* out_axis[a]: where x's non-indexed axis a goes; the broadcast shape starts at `at` */
+    int64_t shape[PT2_MAX_RANK];
+    int out_axis[PT2_MAX_RANK], rank = 0, at = adjacent ? first : 0;
+    if (!adjacent) rank = broadcast_rank;
+    for (int a = 0; a < x->rank; a++) {
+        if (adjacent && a == first) rank += broadcast_rank;
+        if (!indexed[a]) out_axis[a] = rank, shape[rank++] = x->shape[a];
+    }
+    for (int b = 0; b < broadcast_rank; b++) shape[at + b] = broadcast[b];
+    pt2_tensor out;
+    pt2_status st = pt2_tensor_alloc(ctx->arena, x->dtype, rank, shape, &out, err);
+    if (st) return st;
+    int64_t total = pt2_tensor_numel(&out), coord[PT2_MAX_RANK] = {0};
+    size_t es = pt2_dtype_size(x->dtype);
+    const char *src = pt2_tensor_data(x);
+    char *dst = pt2_tensor_data(&out);
+    for (int64_t n = 0; n < total; n++) {
+        int64_t offset = 0;
+        for (int a = 0; a < x->rank; a++) {
+            int64_t c;
+            if (!indexed[a]) c = coord[out_axis[a]];
+            else { /* the index tensor at the broadcast coordinate */
+                const pt2_tensor *t = &idx[a];
+                int64_t flat = 0;
+                for (int k = 0; k < t->rank; k++) {
+                    int64_t b = coord[at + broadcast_rank - t->rank + k];
+                    flat += (t->shape[k] == 1 ? 0 : b) * t->strides[k];
+                }
+                c = ((const int64_t *)pt2_tensor_data(t))[flat];
+            }
+            offset += c * x->strides[a];
+        }
+        memcpy(dst + (size_t)n * es, src + (size_t)offset * es, es);
+        for (int a = rank - 1; a >= 0; a--) {
+            if (++coord[a] < shape[a]) break;
+            coord[a] = 0;
+        }
+    }
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
+/* x[..., idx, ...] with one integer index tensor (the other entries None); several go to
+ * index_several. */
 static pt2_status run_index(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, *indices, idx, rows;
     size_t count;
     pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
     if (!st) st = pt2_op_tensor_list(ctx, node, "indices", &indices, &count, err);
     if (st) return st;
-    int which = -1;
-    for (size_t i = 0; i < count; i++) {
-        if (indices[i].rank < 0) continue;
-        if (which >= 0)
-            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "indexing with more than one index tensor is not supported");
-        which = (int)i;
-    }
+    int which = -1, tensors = 0;
+    for (size_t i = 0; i < count; i++)
+        if (indices[i].rank >= 0) tensors++, which = which < 0 ? (int)i : which;
+    if ((size_t)count > (size_t)x.rank) return pt2_fail(err, PT2_ERR_INPUT, "index: %zu indices for %d axes", count, x.rank);
+    if (tensors > 1) return index_several(ctx, node, &x, indices, count, err);
     if (which < 0 || which >= x.rank) return pt2_fail(err, PT2_ERR_INPUT, "index needs one index tensor within the rank");
     const pt2_tensor *index = &indices[which];
     if (index->dtype == PT2_DTYPE_BOOL || index->dtype == PT2_DTYPE_UINT8)

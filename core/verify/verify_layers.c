@@ -106,8 +106,10 @@ typedef int32_t i32x4 __attribute__((vector_size(16)));
  * where the screen lets them through, and tensors of any other dtype read as doubles). */
 static inline void compare_element(double a, double b, double atol, double rtol, running_comparison *out) {
     /* Equal infinities agree (as torch.allclose has them): log(0) of a relative position's
-     * bucket on both sides, whose difference would be NaN. */
+     * bucket on both sides, whose difference would be NaN. An infinity against anything else
+     * fails, where an infinite reference would allow any difference. */
     double diff = a == b ? 0.0 : fabs(a - b), scale = fabs(b), allowed = atol + rtol * scale;
+    if (diff != 0 && (isinf(a) || isinf(b))) diff = INFINITY, allowed = 0;
     double ratio = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0.0);
     if (diff > out->max_abs) out->max_abs = diff;
     if (scale > 0 && diff / scale > out->max_rel) out->max_rel = diff / scale;

@@ -1,5 +1,6 @@
 /* A step's output against the reference (core/verify/compare_outputs.c): a shape mismatch is
- * reported as the two shapes, with no figure (not "max abs inf"); equal shapes give the figures. */
+ * reported as the two shapes, with no figure (not "max abs inf"); equal shapes give the figures;
+ * equal infinities agree. */
 #include <math.h>
 #include <string.h>
 
@@ -49,6 +50,24 @@ int main(void) {
     CHECK(!cmp.passed && fabs(cmp.max_abs - 0.5) < 1e-6, "the difference is measured");
     CHECK(!pt2_compare_outputs(&arena, &ours, &ours, "ours", "theirs", 1e-4, 1e-4, &cmp, &mismatch, &err), "compares");
     CHECK(cmp.passed && cmp.max_abs == 0 && !mismatch, "equal tensors pass");
+
+    /* Infinities: equal ones agree (log(0) on both sides), as torch.allclose has them; an infinity
+     * against a number or against the other sign fails; a NaN fails. Values in a block of their own
+     * and in the tail the vector screen leaves to the exact rule. */
+    float *a = pt2_tensor_data(&near), *b = pt2_tensor_data(&ours);
+    fill(&near, 1.0f);
+    a[3] = b[3] = -INFINITY, a[38] = b[38] = INFINITY;
+    CHECK(!pt2_compare_outputs(&arena, &near, &ours, "ours", "theirs", 1e-4, 1e-4, &cmp, &mismatch, &err), "compares");
+    CHECK(cmp.passed && cmp.max_abs == 0 && cmp.worst_ratio == 0, "equal infinities agree");
+    a[38] = -INFINITY;
+    CHECK(!pt2_compare_outputs(&arena, &near, &ours, "ours", "theirs", 1e-4, 1e-4, &cmp, &mismatch, &err), "compares");
+    CHECK(!cmp.passed, "infinities of opposite signs fail");
+    a[38] = INFINITY, a[3] = 0.0f;
+    CHECK(!pt2_compare_outputs(&arena, &near, &ours, "ours", "theirs", 1e-4, 1e-4, &cmp, &mismatch, &err), "compares");
+    CHECK(!cmp.passed, "a number against an infinity fails");
+    a[3] = b[3] = NAN;
+    CHECK(!pt2_compare_outputs(&arena, &near, &ours, "ours", "theirs", 1e-4, 1e-4, &cmp, &mismatch, &err), "compares");
+    CHECK(!cmp.passed, "NaN against NaN fails");
 
     pt2_arena_free(&arena);
     if (!failures) printf("compare_outputs: all passed\n");

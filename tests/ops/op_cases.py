@@ -289,6 +289,12 @@ case("narrow", lambda x: x.narrow(1, 2, 3) + 0, lambda: [randn(3, 9)])
 case("select_negative_index", lambda x: x[:, -1] + 0, lambda: [randn(3, 9)])
 case("index_select", lambda x, i: torch.index_select(x, 1, i), lambda: [randn(3, 6), torch.tensor([5, 0, 2, 2])])
 case("index_tensor_dim1", lambda x, i: x[:, i], lambda: [randn(3, 6, 2), torch.tensor([[5, 0], [-1, 2]])])
+# several index tensors (advanced indexing): broadcast together; adjacent ones keep their place,
+# separated ones go first (transformers' masks index mask[batch_idx, kv_idx] over aranges)
+case("index_two_tensors_adjacent", lambda x, i, j: x[:, i, j], lambda: [randn(3, 6, 5, 2), torch.tensor([[5], [0], [-1]]), torch.tensor([1, 4, -2, 0])])
+case("index_two_tensors_apart", lambda x, i, j: x[i, :, j], lambda: [randn(3, 6, 5), torch.tensor([2, 0, -1]), torch.tensor([[4], [1]])])
+case("index_mask_over_aranges", lambda m, x: m[torch.arange(m.shape[0])[:, None, None, None], torch.arange(x.shape[1])[None, None, None, :]] + 0,
+     lambda: [randn(2, 7), randn(2, 7, 3)])
 case("gather_dim1", lambda x, i: torch.gather(x, 1, i), lambda: [randn(3, 6), randint(0, 6, 3, 4, seed=1)])
 case("repeat", lambda x: x.repeat(2, 1, 3), lambda: [randn(2, 3)])
 case("flip_two_dims", lambda x: torch.flip(x, [0, -1]), lambda: [randn(3, 4, 5)])

@@ -461,6 +461,24 @@ class PositionMasks(nn.Module):
         return self.out((y + z).transpose(1, 2).reshape(b, t, 8))
 
 
+class SlicedMaskPositions(nn.Module):
+    """A causal mask as transformers' create_causal_mask writes it for OPT and others: query and key
+    positions unsqueezed to [1, 1, T, 1] and [1, 1, 1, T] and sliced over their whole length
+    (a slice of a value along whose other axes it is constant), compared, into attention scores."""
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.out = nn.Linear(8, 6)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        queries = torch.arange(t)[None, None, :, None][:, :, :t]
+        keys = torch.arange(t)[None, None, None, :][:, :, :, :t]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys <= queries)
+        return self.out(y.transpose(1, 2).reshape(b, t, 8))
+
+
 class ExpandedToTheTime(nn.Module):
     """Values constant along the dynamic time that an op needs along it as a real axis (cumsum):
     positions counted from a mask of zeros made of the input's length, as transformers'
@@ -527,6 +545,7 @@ CATALOGUE = {
     "positions_added": (PositionsAdded, 8, 20, 1),
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     "position_masks": (PositionMasks, 8, 20, 1),
+    "sliced_mask_positions": (SlicedMaskPositions, 8, 20, 1),
     "expanded_to_the_time": (ExpandedToTheTime, 8, 20, 1),
     "flattened_lookup": (FlattenedLookup, 8, 20, 1),
     # programs with several outputs

@@ -12,6 +12,9 @@ in one process. What each one needs:
 - LayoutLMModel: its default bounding boxes, a constant of the top module, are read inside the
   embeddings module, whose first layers come before it: the configs write each entry after what
   it reads, so the reload (which reads in file order) finds it.
+- SqueezeBertModel and MegatronBertModel: their bidirectional mask reads the default mask (ones)
+  at mask[batch_idx, kv_idx] over aranges, indexing with two tensors: one number everywhere, read
+  anywhere, is that number.
 - Speech2TextModel's encoder: the mask over its conv front end's time meets the scores over that
   time and its copy (it was refused for the size_base counts; the dims are one tag)."""
 import torch
@@ -58,6 +61,10 @@ MODELS = {
     # the lowering (not handled yet; Speech2Text's positions too)
     "transformers_layoutlm_model": (lambda: TextEncoder("LayoutLM"), ["aten.zeros.default", "aten.select.int"],
                                     token_ids((1, 20)), token_ids),
+    "transformers_squeezebert_model": (lambda: TextEncoder("SqueezeBert", embedding_size=32), ["aten.index.Tensor"],
+                                       token_ids((2, 20)), token_ids),
+    "transformers_megatronbert_model": (lambda: TextEncoder("MegatronBert"), ["aten.index.Tensor"],
+                                        token_ids((2, 20)), token_ids),
     # one sequence in the example, as LayoutLM's (its positions' embedding gets a second batch axis)
     "transformers_speech2text_encoder": (Speech2TextEncoder, ["aten.conv1d.default", "aten.glu.default"],
                                          torch.randn(1, 40, 20), None),

@@ -127,6 +127,7 @@ COVERS = {
     "gpt2_conv1d_and_empty_cache": {"aten.addmm.default", "aten.view.default", "aten.cat.default"},
     "position_masks": {"aten.arange.default", "aten.le.Tensor", "aten.sub.Tensor",
                        "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
+    "sliced_mask_positions": {"aten.slice.Tensor", "aten.le.Tensor", "aten.scaled_dot_product_attention.default"},
     "expanded_to_the_time": {"aten.zeros.default", "aten.full.default", "aten.cumsum.default", "aten.embedding.default"},
     "flattened_lookup": {"aten.index_select.default", "aten.view.default", "aten.cumsum.default"},
     # programs with several outputs

@@ -335,8 +335,43 @@ static pt2_status lower_upsample_linear(pt2_lower_context *ctx, const pt2_node *
     return pt2_lower_set_output(ctx, node, layer, 2 + n, dims, err);
 }
 
+/* repeat_interleave(x, r, dim): each entry r times in a row along dim, what nearest upsampling by
+ * r gives: a resize of kind "nn" along that axis (Funnel's and Canine's upsampling of the time). */
+static pt2_status lower_repeat_interleave(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *v;
+    int64_t repeats, dim;
+    int present, axis;
+    pt2_status st = pt2_lower_input(ctx, node, "self", &v, err);
+    if (!st) st = pt2_op_int(ctx->run, node, "repeats", &repeats, err);
+    if (!st) st = pt2_op_optional_int(ctx->run, node, "dim", &dim, &present, err);
+    if (st) return st;
+    if (!v) return pt2_lower_fail(node, err, "repeat_interleave of a constant is not lowered");
+    if (!present) return pt2_lower_fail(node, err, "repeat_interleave without dim (of the flattened tensor) is not lowered");
+    axis = (int)(dim < 0 ? dim + v->rank : dim);
+    if (axis < 0 || axis >= v->rank) return pt2_lower_fail(node, err, "dim %lld out of range for %d axes", (long long)dim, v->rank);
+    /* Along a broadcast axis the value is constant: repeated, it is the same value. */
+    if (repeats == 1 || v->dims[axis] < 0) return pt2_lower_alias(ctx, node, v, err);
+    if (ctx->net->dims[v->dims[axis]].kind == PT2_RT_DIM_BATCH)
+        return pt2_lower_fail(node, err, "repeat_interleave over the batch cannot be expressed in RETURNN");
+    if (v->dims[axis] == v->shape.feature_dim)
+        return pt2_lower_fail(node, err, "repeat_interleave along the feature axis is not lowered (along the time and "
+                              "other axes it is)");
+    const char *description;
+    pt2_rt_layer *layer;
+    if ((st = pt2_axes_describe(ctx, node, v, axis, &description, err))) return st;
+    if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
+    st = pt2_lower_add_source(ctx, layer, v, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
+    if (!st) st = pt2_rt_set_int(layer, "factor", repeats, err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    return pt2_axes_finish_replace(ctx, node, layer, v, axis, pt2_axes_new_dim(layer, v), err);
+}
+
 const pt2_op_lowering pt2_lowerings_resize[] = {
     {"aten.upsample_nearest1d.vec", lower_upsample_nearest, "resize linear reinterpret_data"},
+    {"aten.repeat_interleave.self_int", lower_repeat_interleave, "resize"},
     {"aten.upsample_nearest1d.default", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.vec", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.default", lower_upsample_nearest, "resize linear reinterpret_data"},

@@ -804,6 +804,38 @@ static pt2_status run_flip(pt2_run_context *ctx, const pt2_node *node, pt2_error
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+/* repeat_interleave(self, repeats: int, dim): each entry along dim `repeats` times in a row
+ * (Funnel's and Canine's upsampling of the time); without dim, of the flattened tensor. */
+static pt2_status run_repeat_interleave(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x, out;
+    int64_t repeats, dim;
+    int present, d = 0;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_int(ctx, node, "repeats", &repeats, err);
+    if (!st) st = pt2_op_optional_int(ctx, node, "dim", &dim, &present, err);
+    if (st) return st;
+    if (repeats < 0) return pt2_fail(err, PT2_ERR_INPUT, "repeat_interleave: repeats %lld is negative", (long long)repeats);
+    if (!present || x.rank == 0) { /* the flattened tensor */
+        int64_t n = pt2_tensor_numel(&x);
+        if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
+        x.rank = 1, x.shape[0] = n, x.strides[0] = 1;
+    } else if ((st = pt2_op_wrap_dim(dim, x.rank, &d, err))) return st;
+    else if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
+    int64_t shape[PT2_MAX_RANK], outer = 1, inner = 1, size = x.shape[d];
+    memcpy(shape, x.shape, sizeof shape);
+    shape[d] = size * repeats;
+    for (int a = 0; a < d; a++) outer *= x.shape[a];
+    for (int a = d + 1; a < x.rank; a++) inner *= x.shape[a];
+    if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, shape, &out, err))) return st;
+    size_t block = (size_t)inner * pt2_dtype_size(x.dtype);
+    const char *src = pt2_tensor_data(&x);
+    char *dst = pt2_tensor_data(&out);
+    for (int64_t o = 0; o < outer && block; o++)
+        for (int64_t i = 0; i < size * repeats; i++)
+            memcpy(dst + (size_t)(o * size * repeats + i) * block, src + (size_t)(o * size + i / repeats) * block, block);
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 static pt2_status run_repeat(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, out;
     int64_t repeats[PT2_MAX_RANK], shape[PT2_MAX_RANK];
@@ -892,6 +924,7 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.gather.default", run_gather},
     {"aten.flip.default", run_flip},
     {"aten.repeat.default", run_repeat},
+    {"aten.repeat_interleave.self_int", run_repeat_interleave},
     {"aten.tril.default", run_tril},
     {"aten.triu.default", run_triu},
     {"aten.clone.default", run_identity},

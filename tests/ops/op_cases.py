@@ -291,6 +291,8 @@ case("index_select", lambda x, i: torch.index_select(x, 1, i), lambda: [randn(3,
 case("index_tensor_dim1", lambda x, i: x[:, i], lambda: [randn(3, 6, 2), torch.tensor([[5, 0], [-1, 2]])])
 # several index tensors (advanced indexing): broadcast together; adjacent ones keep their place,
 # separated ones go first (transformers' masks index mask[batch_idx, kv_idx] over aranges)
+case("repeat_interleave_dim", lambda x: torch.repeat_interleave(x, 3, dim=1), lambda: [randn(2, 5, 4)])
+case("repeat_interleave_flat", lambda x: x.repeat_interleave(2), lambda: [randn(3, 4)])
 case("index_two_tensors_adjacent", lambda x, i, j: x[:, i, j], lambda: [randn(3, 6, 5, 2), torch.tensor([[5], [0], [-1]]), torch.tensor([1, 4, -2, 0])])
 case("index_two_tensors_apart", lambda x, i, j: x[i, :, j], lambda: [randn(3, 6, 5), torch.tensor([2, 0, -1]), torch.tensor([[4], [1]])])
 case("index_mask_over_aranges", lambda m, x: m[torch.arange(m.shape[0])[:, None, None, None], torch.arange(x.shape[1])[None, None, None, :]] + 0,

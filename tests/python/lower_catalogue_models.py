@@ -479,6 +479,19 @@ class SlicedMaskPositions(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, t, 8))
 
 
+class RepeatedFrames(nn.Module):
+    """Frames repeated in a row along the time (repeat_interleave: Funnel's and Canine's upsampling
+    of pooled frames): halved by a pool, projected, each frame twice, added to the input (even T)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 6)
+
+    def forward(self, x):
+        pooled = F.avg_pool1d(x.transpose(1, 2), 2).transpose(1, 2)
+        return self.out(torch.repeat_interleave(self.proj(pooled), 2, dim=1) + x)
+
+
 class ExpandedToTheTime(nn.Module):
     """Values constant along the dynamic time that an op needs along it as a real axis (cumsum):
     positions counted from a mask of zeros made of the input's length, as transformers'
@@ -546,6 +559,7 @@ CATALOGUE = {
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     "position_masks": (PositionMasks, 8, 20, 1),
     "sliced_mask_positions": (SlicedMaskPositions, 8, 20, 1),
+    "repeated_frames": (RepeatedFrames, 8, 20, 2),
     "expanded_to_the_time": (ExpandedToTheTime, 8, 20, 1),
     "flattened_lookup": (FlattenedLookup, 8, 20, 1),
     # programs with several outputs

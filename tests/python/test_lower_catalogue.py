@@ -128,6 +128,7 @@ COVERS = {
     "position_masks": {"aten.arange.default", "aten.le.Tensor", "aten.sub.Tensor",
                        "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
     "sliced_mask_positions": {"aten.slice.Tensor", "aten.le.Tensor", "aten.scaled_dot_product_attention.default"},
+    "repeated_frames": {"aten.repeat_interleave.self_int", "aten.avg_pool1d.default"},
     "expanded_to_the_time": {"aten.zeros.default", "aten.full.default", "aten.cumsum.default", "aten.embedding.default"},
     "flattened_lookup": {"aten.index_select.default", "aten.view.default", "aten.cumsum.default"},
     # programs with several outputs

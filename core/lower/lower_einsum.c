@@ -52,7 +52,7 @@ static pt2_status constant_operand(pt2_lower_context *ctx, const pt2_node *node,
     pt2_status st = pt2_lower_new_layer_named(ctx, node, base, "variable", &layer, err);
     if (!st) st = pt2_rt_set_int_list(ctx->arena, layer, "shape", value->shape, (size_t)value->rank, err);
     if (!st) st = pt2_rt_set_bool(layer, "add_batch_axis", 0, err);
-    if (!st) st = pt2_rt_add_param(layer, layer->name, value, err);
+    if (!st) st = pt2_rt_add_param(layer, pt2_rt_local_name(layer->name), value, err); /* RETURNN names it by the local name */
     if (!st) st = pt2_lower_infer(ctx, node, layer, err);
     if (st) return st;
     pt2_axes_value_of(layer, value->rank, layer->shape.dims, out);

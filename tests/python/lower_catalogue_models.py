@@ -492,6 +492,17 @@ class RepeatedFrames(nn.Module):
         return self.out(torch.repeat_interleave(self.proj(pooled), 2, dim=1) + x)
 
 
+class NestedEinsumAttention(nn.Module):
+    """EinsumAttention inside a submodule, so its constant operands (the projection weights) are
+    variable layers of a subnetwork: RETURNN names a layer's variable by its local name."""
+    def __init__(self):
+        super().__init__()
+        self.block = EinsumAttention()
+
+    def forward(self, x):
+        return self.block(x) + x
+
+
 class ExpandedToTheTime(nn.Module):
     """Values constant along the dynamic time that an op needs along it as a real axis (cumsum):
     positions counted from a mask of zeros made of the input's length, as transformers'
@@ -560,6 +571,7 @@ CATALOGUE = {
     "position_masks": (PositionMasks, 8, 20, 1),
     "sliced_mask_positions": (SlicedMaskPositions, 8, 20, 1),
     "repeated_frames": (RepeatedFrames, 8, 20, 2),
+    "nested_einsum_attention": (NestedEinsumAttention, 8, 20, 1),
     "expanded_to_the_time": (ExpandedToTheTime, 8, 20, 1),
     "flattened_lookup": (FlattenedLookup, 8, 20, 1),
     # programs with several outputs

@@ -129,6 +129,7 @@ COVERS = {
                        "aten.scaled_dot_product_attention.default", "aten.matmul.default"},
     "sliced_mask_positions": {"aten.slice.Tensor", "aten.le.Tensor", "aten.scaled_dot_product_attention.default"},
     "repeated_frames": {"aten.repeat_interleave.self_int", "aten.avg_pool1d.default"},
+    "nested_einsum_attention": {"aten.einsum.default"},
     "expanded_to_the_time": {"aten.zeros.default", "aten.full.default", "aten.cumsum.default", "aten.embedding.default"},
     "flattened_lookup": {"aten.index_select.default", "aten.view.default", "aten.cumsum.default"},
     # programs with several outputs

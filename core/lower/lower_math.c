@@ -119,7 +119,7 @@ static pt2_status lower_celu(pt2_lower_context *ctx, const pt2_node *node, pt2_e
 /* clamp with numbers: max(x, min) then min(., max), each an eval form; relu6 where it is one. */
 static pt2_status clamp_numbers(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int has_min,
                                 double min, int has_max, double max, pt2_error *err) {
-    if (has_min && has_max && min == 0 && max == 6)
+    if (has_min && has_max && min == 0 && max == 6 && in->shape.dtype == PT2_DTYPE_FLOAT32)
         return pt2_lower_unary_layer(ctx, node, 1, NULL, "activation", "relu6", 0, in, NULL, err);
     if (!has_min && !has_max) return pt2_lower_fail(node, err, "clamp without bounds");
     if (!has_max) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "clamp_min", min, in, NULL, err);
@@ -133,7 +133,14 @@ static pt2_status lower_clamp_scalars(pt2_lower_context *ctx, const pt2_node *no
     const pt2_lowered_value *in;
     double min = 0, max = 0;
     int has_min = 0, has_max = 0;
-    pt2_status st = layer_input(ctx, node, "self", &in, err);
+    /* Integer positions clamped to integer bounds stay integers (wav2vec2-BERT's relative
+     * distances): tf.maximum / tf.minimum of the int64 tensor with an int. */
+    const pt2_arg *self = pt2_node_arg(node, "self");
+    int integer = self && self->kind == PT2_ARG_TENSOR && self->value_id >= 0 && ctx->values[self->value_id].is_set &&
+                  (ctx->values[self->value_id].shape.dtype == PT2_DTYPE_INT64 ||
+                   ctx->values[self->value_id].shape.dtype == PT2_DTYPE_INT32) &&
+                  ctx->run->values[node->outputs[0].value_id].tensor.dtype == ctx->values[self->value_id].shape.dtype;
+    pt2_status st = integer ? pt2_lower_input(ctx, node, "self", &in, err) : layer_input(ctx, node, "self", &in, err);
     if (st) return st;
     if (!strcmp(node->target, "aten.hardtanh.default")) {
         has_min = has_max = 1;
@@ -143,6 +150,8 @@ static pt2_status lower_clamp_scalars(pt2_lower_context *ctx, const pt2_node *no
         if (pt2_node_arg(node, "min")) st = pt2_op_optional_scalar(ctx->run, node, "min", &min, &has_min, err);
         if (!st && pt2_node_arg(node, "max")) st = pt2_op_optional_scalar(ctx->run, node, "max", &max, &has_max, err);
     }
+    if (!st && integer && ((has_min && min != floor(min)) || (has_max && max != floor(max))))
+        return pt2_lower_fail(node, err, "an integer tensor clamped to a bound that is not an integer");
     return st ? st : clamp_numbers(ctx, node, in, has_min, min, has_max, max, err);
 }
 

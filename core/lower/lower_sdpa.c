@@ -81,6 +81,10 @@ static pt2_status mask_on_scores(pt2_lower_context *ctx, const pt2_node *node, c
     for (int a = 0; a < rank; a++) {
         int want = scores->dims[score_axis[a]];
         if (out->dims[a] == want) continue;
+        /* Static dims of one size (a bias per head from an embedding's features, T5's, against the
+         * heads the scores were split into) meet as RETURNN's combine matches them, by size. */
+        const pt2_rt_dim *have_dim = &ctx->net->dims[out->dims[a]], *want_dim = &ctx->net->dims[want];
+        if (have_dim->kind == PT2_RT_DIM_STATIC && want_dim->kind == PT2_RT_DIM_STATIC && have_dim->size == want_dim->size) continue;
         if (score_axis[a] != r - 1)
             return pt2_lower_fail(node, err, "axis %d of the attn_mask is not the scores' axis %d", a, score_axis[a]);
         pt2_lowered_value retagged; /* a copy: the result is written over its source */

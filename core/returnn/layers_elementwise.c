@@ -426,6 +426,8 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
         else if (!strcmp(form, "abs")) r = v < 0 ? -v : v;
+        else if (!strcmp(form, "clamp_min")) r = v > number ? v : number;
+        else if (!strcmp(form, "clamp_max")) r = v < number ? v : number;
         else if (!strcmp(form, "fill_like")) r = number;
         else if (!strcmp(form, "bitwise_and_scalar")) r = v & number;
         else if (!strcmp(form, "bitwise_or_scalar")) r = v | number;

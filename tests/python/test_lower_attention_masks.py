@@ -15,6 +15,9 @@ in one process. What each one needs:
 - SqueezeBertModel and MegatronBertModel: their bidirectional mask reads the default mask (ones)
   at mask[batch_idx, kv_idx] over aranges, indexing with two tensors: one number everywhere, read
   anywhere, is that number.
+- T5EncoderModel: its position bias per head (an embedding of relative position buckets, the heads
+  its features) meets the scores split into heads: static dims of one size, matched by size.
+- Wav2Vec2BertModel: its relative distances, int64, clamped to integer bounds stay integers.
 - Speech2TextModel's encoder: the mask over its conv front end's time meets the scores over that
   time and its copy (it was refused for the size_base counts; the dims are one tag)."""
 import torch
@@ -47,6 +50,28 @@ class Speech2TextEncoder(nn.Module):
         return self.encoder(features).last_hidden_state
 
 
+class T5Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from transformers import T5Config, T5EncoderModel
+        self.model = T5EncoderModel(T5Config(vocab_size=50, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4))
+
+    def forward(self, ids):
+        return self.model(input_ids=ids).last_hidden_state
+
+
+class Wav2Vec2Bert(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+        config = Wav2Vec2BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                    feature_projection_input_dim=20, output_hidden_size=32)
+        self.model = Wav2Vec2BertModel(config)
+
+    def forward(self, features):
+        return self.model(features).last_hidden_state
+
+
 def token_ids(size):
     return torch.randint(3, 50, size)
 
@@ -65,6 +90,9 @@ MODELS = {
                                        token_ids((2, 20)), token_ids),
     "transformers_megatronbert_model": (lambda: TextEncoder("MegatronBert"), ["aten.index.Tensor"],
                                         token_ids((2, 20)), token_ids),
+    "transformers_t5_encoder": (T5Encoder, ["aten.embedding.default", "aten.scaled_dot_product_attention.default"],
+                                token_ids((2, 20)), token_ids),
+    "transformers_wav2vec2_bert_model": (Wav2Vec2Bert, ["aten.clamp.default"], torch.randn(2, 30, 20), None),
     # one sequence in the example, as LayoutLM's (its positions' embedding gets a second batch axis)
     "transformers_speech2text_encoder": (Speech2TextEncoder, ["aten.conv1d.default", "aten.glu.default"],
                                          torch.randn(1, 40, 20), None),

@@ -75,7 +75,7 @@ typedef struct binary_op {
 } binary_op;
 
 static const binary_op binary_ops[] = {
-    {"aten.add.Tensor", "add"},     {"aten.sub.Tensor", "sub"},     {"aten.mul.Tensor", "mul"},
+    {"aten.add.Tensor", "add"},     {"aten.sub.Tensor", "sub"},     {"aten.mul.Tensor", "mul"}, {"aten.multiply.Tensor", "mul"},
     {"aten.div.Tensor", "truediv"}, {"aten.maximum.default", "maximum"}, {"aten.minimum.default", "minimum"},
     {"aten.add.Scalar", "add"},     {"aten.sub.Scalar", "sub"},     {"aten.mul.Scalar", "mul"},
     {"aten.div.Scalar", "truediv"},
@@ -171,6 +171,7 @@ const pt2_op_lowering pt2_lowerings_elementwise[] = {
     {"aten.add.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
     {"aten.sub.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
     {"aten.mul.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
+    {"aten.multiply.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
     {"aten.div.Tensor", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
     {"aten.maximum.default", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},
     {"aten.minimum.default", lower_binary, "combine cast variable reinterpret_data eval:add_scalar eval:mul_scalar eval:rsub_scalar eval:div_scalar eval:rdiv_scalar" PT2_BROADCAST_EMITS},

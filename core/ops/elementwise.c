@@ -930,6 +930,7 @@ const pt2_op_def pt2_ops_elementwise[] = {
     {"aten.rsub.Tensor", run_rsub},
     {"aten.rsub.Scalar", run_rsub},
     {"aten.mul.Tensor", run_mul},
+    {"aten.multiply.Tensor", run_mul}, /* torch.multiply: mul by another name */
     {"aten.mul.Scalar", run_mul},
     {"aten.div.Tensor", run_div},
     {"aten.div.Scalar", run_div},

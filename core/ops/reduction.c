@@ -378,6 +378,72 @@ static pt2_status run_cumsum(pt2_run_context *ctx, const pt2_node *node, pt2_err
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+/* diff(self, n, dim, prepend, append): the n-th forward difference along dim of prepend, self and
+ * append joined there (transformers' mask helpers take it of the position ids to find packed
+ * sequences); of bools, whether neighbours differ (logical_xor), as PyTorch computes it. */
+static pt2_status run_diff(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x, parts[3], joined, out;
+    int64_t n, dim;
+    int d, present[3] = {0, 1, 0};
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_int(ctx, node, "n", &n, err);
+    if (!st) st = pt2_op_int(ctx, node, "dim", &dim, err);
+    if (!st) st = pt2_op_wrap_dim(dim, x.rank, &d, err);
+    if (!st) st = pt2_op_optional_tensor(ctx, node, "prepend", &parts[0], &present[0], err);
+    if (!st) st = pt2_op_optional_tensor(ctx, node, "append", &parts[2], &present[2], err);
+    if (st) return st;
+    if (x.rank == 0) return pt2_fail(err, PT2_ERR_INPUT, "diff of a 0-d tensor");
+    if (n < 0) return pt2_fail(err, PT2_ERR_INPUT, "diff: n %lld is negative", (long long)n);
+    int boolean = x.dtype == PT2_DTYPE_BOOL, integral = !pt2_dtype_is_floating(x.dtype), single = x.dtype == PT2_DTYPE_FLOAT32;
+    pt2_dtype compute = integral ? PT2_DTYPE_INT64 : PT2_DTYPE_FLOAT64;
+    parts[1] = x;
+    int64_t length = 0, shape[PT2_MAX_RANK];
+    memcpy(shape, x.shape, sizeof shape);
+    for (int i = 0; i < 3; i++) {
+        if (!present[i]) continue;
+        if (parts[i].rank != x.rank)
+            return pt2_fail(err, PT2_ERR_INPUT, "diff: prepend and append need the input's rank (%d), got %d", x.rank, parts[i].rank);
+        for (int a = 0; a < x.rank; a++)
+            if (a != d && parts[i].shape[a] != x.shape[a])
+                return pt2_fail(err, PT2_ERR_INPUT, "diff: prepend and append need the input's sizes except along dim");
+        if ((st = pt2_tensor_cast(ctx->arena, &parts[i], compute, &parts[i], err))) return st;
+        if ((st = pt2_tensor_contiguous(ctx->arena, &parts[i], 0, &parts[i], err))) return st;
+        length += parts[i].shape[d];
+    }
+    shape[d] = length;
+    if ((st = pt2_tensor_alloc(ctx->arena, compute, x.rank, shape, &joined, err))) return st;
+    int64_t outer = 1, inner = 1;
+    for (int a = 0; a < d; a++) outer *= x.shape[a];
+    for (int a = d + 1; a < x.rank; a++) inner *= x.shape[a];
+    size_t es = pt2_dtype_size(compute);
+    for (int64_t o = 0, at = 0; o < outer; o++)
+        for (int i = 0; i < 3; i++) {
+            if (!present[i]) continue;
+            size_t block = (size_t)(parts[i].shape[d] * inner) * es;
+            memcpy((char *)pt2_tensor_data(&joined) + (size_t)at * es, (const char *)pt2_tensor_data(&parts[i]) + (size_t)o * block, block);
+            at += parts[i].shape[d] * inner;
+        }
+    /* n differences in place: each pass shortens the axis by one (row k = row k+1 - row k). */
+    for (int64_t pass = 0; pass < n && length > 0; pass++, length--)
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t k = 0; k + 1 < length; k++)
+                for (int64_t i = 0; i < inner; i++) {
+                    int64_t here = (o * shape[d] + k) * inner + i, next = here + inner;
+                    if (integral) {
+                        int64_t *v = pt2_tensor_data(&joined);
+                        v[here] = boolean ? v[next] != v[here] : (int64_t)((uint64_t)v[next] - (uint64_t)v[here]);
+                    } else {
+                        double *v = pt2_tensor_data(&joined);
+                        v[here] = v[next] - v[here];
+                        if (single) v[here] = (float)v[here]; /* each pass rounded as PyTorch's float32 */
+                    }
+                }
+    joined.shape[d] = length; /* the first `length` rows of each outer block, at the joined strides */
+    if ((st = pt2_tensor_cast(ctx->arena, &joined, x.dtype, &out, err))) return st;
+    if ((st = pt2_tensor_contiguous(ctx->arena, &out, 1, &out, err))) return st;
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 const pt2_op_def pt2_ops_reduction[] = {
     {"aten.sum.default", run_sum},
     {"aten.sum.dim_IntList", run_sum},
@@ -414,4 +480,5 @@ const pt2_op_def pt2_ops_reduction[] = {
     {"aten.std_mean.dim", run_std_mean},
     {"aten.std_mean.default", run_std_mean},
     {"aten.cumsum.default", run_cumsum},
+    {"aten.diff.default", run_diff},
     {NULL, NULL}};

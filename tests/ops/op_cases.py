@@ -291,6 +291,14 @@ case("index_select", lambda x, i: torch.index_select(x, 1, i), lambda: [randn(3,
 case("index_tensor_dim1", lambda x, i: x[:, i], lambda: [randn(3, 6, 2), torch.tensor([[5, 0], [-1, 2]])])
 # several index tensors (advanced indexing): broadcast together; adjacent ones keep their place,
 # separated ones go first (transformers' masks index mask[batch_idx, kv_idx] over aranges)
+# diff: the n-th forward difference along dim of prepend, self and append joined (transformers'
+# mask helpers: position_ids.diff(prepend=...)); of bools, logical_xor; of int64, exact
+case("diff_prepend", lambda x, p: torch.diff(x, dim=1, prepend=p), lambda: [randn(2, 7, 3), randn(2, 1, 3)])
+case("diff_twice_append_dim0", lambda x, a: torch.diff(x, n=2, dim=0, append=a), lambda: [randn(5, 4), randn(2, 4)])
+case("diff_int_positions", lambda x: torch.diff(torch.arange(x.shape[1]).unsqueeze(0) * 3, prepend=torch.zeros(1, 1, dtype=torch.long)) + 0,
+     lambda: [randn(2, 6)])
+case("diff_bool", lambda x: torch.diff(x > 0, dim=-1).float(), lambda: [randn(3, 8)])
+case("multiply_broadcast", lambda x, y: torch.multiply(x, y), lambda: [randn(2, 5, 3), randn(5, 1)])
 case("repeat_interleave_dim", lambda x: torch.repeat_interleave(x, 3, dim=1), lambda: [randn(2, 5, 4)])
 case("repeat_interleave_flat", lambda x: x.repeat_interleave(2), lambda: [randn(3, 4)])
 case("index_two_tensors_adjacent", lambda x, i, j: x[:, i, j], lambda: [randn(3, 6, 5, 2), torch.tensor([[5], [0], [-1]]), torch.tensor([1, 4, -2, 0])])

@@ -156,6 +156,21 @@ static pt2_status lower_resize_static(pt2_lower_context *ctx, const pt2_node *no
     return PT2_OK;
 }
 
+/* A resize of kind "nn" by an integer factor along `axis` of `in`: each frame `factor` times in a
+ * row. Named `name`, or the node's own layer for NULL. */
+static pt2_status nearest_resize(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value *in,
+                                 int axis, int64_t factor, pt2_rt_layer **layer, pt2_error *err) {
+    const char *description;
+    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &description, err);
+    if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "resize", layer, err) : pt2_lower_new_layer(ctx, node, "resize", layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, *layer, in, err);
+    if (!st) st = pt2_rt_set_string(*layer, "axis", description, err);
+    if (!st) st = pt2_rt_set_int(*layer, "factor", factor, err);
+    if (!st) st = pt2_rt_set_string(*layer, "kind", "nn", err);
+    if (!st) st = pt2_lower_infer(ctx, node, *layer, err);
+    return st;
+}
+
 /* Integer factors go to resize / transposed_conv (which a dynamic axis needs); anything else on
  * static axes to the matrices. */
 static int needs_matrix(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, int n, int align_corners) {
@@ -193,17 +208,9 @@ static pt2_status lower_upsample_nearest(pt2_lower_context *ctx, const pt2_node 
     for (int i = 0; i <= last; i++) {
         if (factors[i] == 1) continue;
         int axis = v->rank - n + i;
-        const char *description;
         pt2_rt_layer *layer;
         size_t first_layer = ctx->net->num_layers;
-        if ((st = pt2_axes_describe(ctx, node, source, axis, &description, err))) return st;
-        if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
-        st = pt2_lower_add_source(ctx, layer, source, err);
-        if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
-        if (!st) st = pt2_rt_set_int(layer, "factor", factors[i], err);
-        if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-        if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-        if (st) return st;
+        if ((st = nearest_resize(ctx, node, NULL, source, axis, factors[i], &layer, err))) return st;
         int dim = pt2_axes_new_dim(layer, source);
         if ((st = pt2_axes_finish_replace(ctx, node, layer, source, axis, dim, err))) return st;
         current = ctx->values[node->outputs[0].value_id];
@@ -241,18 +248,10 @@ static pt2_status linear_align_corners_time(pt2_lower_context *ctx, const pt2_no
     pt2_status st = read_factors(ctx, node, v, 1, &factor, err);
     if (!st) st = pt2_axes_require_feature(ctx, node, v, 1, &storage, &in, err);
     if (st) return st;
-    const char *description;
     char name[240];
     snprintf(name, sizeof name, "%s_repeated", ctx->places[node - ctx->graph->nodes].base);
     pt2_rt_layer *layer;
-    if ((st = pt2_axes_describe(ctx, node, in, 2, &description, err))) return st;
-    if ((st = pt2_lower_new_layer_named(ctx, node, name, "resize", &layer, err))) return st;
-    st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
-    if (!st) st = pt2_rt_set_int(layer, "factor", factor, err);
-    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
+    if ((st = nearest_resize(ctx, node, name, in, 2, factor, &layer, err))) return st;
     int dims[PT2_MAX_RANK] = {in->dims[0], in->dims[1], pt2_axes_new_dim(layer, in)};
     if (dims[2] < 0) return pt2_lower_fail(node, err, "the upsampled time has no dim of its own");
     pt2_axes_value_of(layer, 3, dims, &repeated);
@@ -356,16 +355,8 @@ static pt2_status lower_repeat_interleave(pt2_lower_context *ctx, const pt2_node
     if (v->dims[axis] == v->shape.feature_dim)
         return pt2_lower_fail(node, err, "repeat_interleave along the feature axis is not lowered (along the time and "
                               "other axes it is)");
-    const char *description;
     pt2_rt_layer *layer;
-    if ((st = pt2_axes_describe(ctx, node, v, axis, &description, err))) return st;
-    if ((st = pt2_lower_new_layer(ctx, node, "resize", &layer, err))) return st;
-    st = pt2_lower_add_source(ctx, layer, v, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
-    if (!st) st = pt2_rt_set_int(layer, "factor", repeats, err);
-    if (!st) st = pt2_rt_set_string(layer, "kind", "nn", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
+    if ((st = nearest_resize(ctx, node, NULL, v, axis, repeats, &layer, err))) return st;
     return pt2_axes_finish_replace(ctx, node, layer, v, axis, pt2_axes_new_dim(layer, v), err);
 }
 

@@ -449,9 +449,13 @@ class PositionMasks(nn.Module):
         self.qkv = nn.Linear(8, 24)
         self.out = nn.Linear(8, 6)
 
+    def heads(self, x):
+        b, t, _ = x.shape
+        return (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+
     def forward(self, x):
         b, t, _ = x.shape
-        q, k, v = (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        q, k, v = self.heads(x)
         positions = torch.arange(t)
         causal = positions[None, :] <= positions[:, None]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
@@ -461,18 +465,13 @@ class PositionMasks(nn.Module):
         return self.out((y + z).transpose(1, 2).reshape(b, t, 8))
 
 
-class SlicedMaskPositions(nn.Module):
+class SlicedMaskPositions(PositionMasks):
     """A causal mask as transformers' create_causal_mask writes it for OPT and others: query and key
     positions unsqueezed to [1, 1, T, 1] and [1, 1, 1, T] and sliced over their whole length
     (a slice of a value along whose other axes it is constant), compared, into attention scores."""
-    def __init__(self):
-        super().__init__()
-        self.qkv = nn.Linear(8, 24)
-        self.out = nn.Linear(8, 6)
-
     def forward(self, x):
         b, t, _ = x.shape
-        q, k, v = (z.view(b, t, 2, 4).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        q, k, v = self.heads(x)
         queries = torch.arange(t)[None, None, :, None][:, :, :t]
         keys = torch.arange(t)[None, None, None, :][:, :, :, :t]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys <= queries)

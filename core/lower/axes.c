@@ -43,7 +43,7 @@ int pt2_axes_all_real(const pt2_lowered_value *v) {
 /* The ops whose lowerings follow broadcast axes through the map; every other op gets its inputs
  * with real axes. */
 static const char *const follows_broadcast[] = {
-    "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.flatten.using_ints",
+    "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.reshape_as.default", "aten.view_as.default", "aten.flatten.using_ints",
     "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
     "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
     "aten.expand.default", "aten.expand_as.default", "aten.broadcast_to.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",

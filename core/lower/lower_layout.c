@@ -708,6 +708,8 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.movedim.int", lower_movedim, ""},
     {"aten.view.default", lower_view, "squeeze merge_dims split_dims"},
     {"aten.reshape.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.reshape_as.default", lower_view, "squeeze merge_dims split_dims"},
+    {"aten.view_as.default", lower_view, "squeeze merge_dims split_dims"},
     {"aten._unsafe_view.default", lower_view, "squeeze merge_dims split_dims"},
     {"aten.flatten.using_ints", lower_view, "squeeze merge_dims split_dims"},
     {"aten.unflatten.int", lower_view, "squeeze merge_dims split_dims"},

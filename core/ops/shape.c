@@ -78,6 +78,15 @@ static pt2_status run_view(pt2_run_context *ctx, const pt2_node *node, pt2_error
     return st ? st : pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+/* reshape_as / view_as: self in other's shape. */
+static pt2_status run_reshape_as(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x, other, out;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_tensor(ctx, node, "other", &other, err);
+    if (!st) st = reshape_to(ctx, &x, other.shape, (size_t)other.rank, &out, err);
+    return st ? st : pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 static pt2_status run_flatten(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor x, out;
     int64_t start, end;
@@ -883,6 +892,8 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.view.default", run_view},
     {"aten.view_copy.default", run_view},
     {"aten.reshape.default", run_view},
+    {"aten.reshape_as.default", run_reshape_as},
+    {"aten.view_as.default", run_reshape_as},
     {"aten._unsafe_view.default", run_view},
     {"aten.flatten.using_ints", run_flatten},
     {"aten.unflatten.int", run_unflatten},

@@ -299,6 +299,7 @@ case("diff_int_positions", lambda x: torch.diff(torch.arange(x.shape[1]).unsquee
      lambda: [randn(2, 6)])
 case("diff_bool", lambda x: torch.diff(x > 0, dim=-1).float(), lambda: [randn(3, 8)])
 case("multiply_broadcast", lambda x, y: torch.multiply(x, y), lambda: [randn(2, 5, 3), randn(5, 1)])
+case("reshape_as", lambda x, y: x.reshape_as(y) + 0, lambda: [randn(2, 6, 4), randn(2, 6, 2, 2)])
 case("repeat_interleave_dim", lambda x: torch.repeat_interleave(x, 3, dim=1), lambda: [randn(2, 5, 4)])
 case("repeat_interleave_flat", lambda x: x.repeat_interleave(2), lambda: [randn(3, 4)])
 case("index_two_tensors_adjacent", lambda x, i, j: x[:, i, j], lambda: [randn(3, 6, 5, 2), torch.tensor([[5], [0], [-1]]), torch.tensor([1, 4, -2, 0])])

@@ -291,6 +291,9 @@ static pt2_status input_axis(pt2_lower_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
+static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                int64_t i, int index, int keep_axis, pt2_error *err);
+
 static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_arg *self = pt2_node_arg(node, "self");
     if (self && self->kind == PT2_ARG_TENSOR && !ctx->dynamic[self->value_id])
@@ -308,6 +311,11 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     if (!st) st = pt2_op_optional_int(ctx->run, node, "end", &end, &present, err);
     if (!st && !present) end = INT64_MAX;
     if (!st && pt2_node_arg(node, "step")) st = pt2_op_int(ctx->run, node, "step", &step, err);
+    /* x[:, i:i+1] on the time from its start: frame i, which every sequence has, as select takes
+     * it, its size-1 axis then a broadcast axis (transformers' mask helpers take position_ids[:, :1]). */
+    if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && step == 1 && start >= 0 && end == start + 1 &&
+        !arg_is_symbolic(node, "start") && !arg_is_symbolic(node, "end"))
+        return select_static(ctx, node, in, axis, start, -1, 1, err);
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
     if (!st) st = check_dynamic_bounds(ctx, node, in, axis, arg_is_symbolic(node, "start") ? "start" : NULL,
                                        b.has_end && arg_is_symbolic(node, "end") ? "end" : NULL, NULL, err);
@@ -365,9 +373,9 @@ static pt2_status lower_split(pt2_lower_context *ctx, const pt2_node *node, pt2_
 /* select(dim, i) and unbind: the slice [i, i+1) on a static axis, or on the time for an index
  * from its start (x[:, 0]: every sequence has frame i, and RETURNN's slice of the time with an end
  * is a static dim), then squeeze of that axis (the squeeze is the node's layer, checked against
- * PyTorch's output `index`). */
+ * PyTorch's output `index`). keep_axis: the result keeps the axis, as a broadcast axis (x[:, i:i+1]). */
 static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
-                                int64_t i, int index, pt2_error *err) {
+                                int64_t i, int index, int keep_axis, pt2_error *err) {
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
         return pt2_lower_fail(node, err, "axis %d is the batch: selecting one of its entries is not lowered", axis);
     char name[220];
@@ -401,6 +409,7 @@ static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, co
     int rank = 0;
     for (int a = 0; a < in->rank; a++)
         if (a != axis) dims[rank++] = in->dims[a];
+        else if (keep_axis) dims[rank++] = PT2_AXIS_BROADCAST; /* x[:, i:i+1]: the frame, constant along its size-1 axis */
     if (index < 0) return pt2_lower_set_output(ctx, node, squeeze, rank, dims, err);
     return pt2_axes_set_layer_output_at(ctx, node, (size_t)index, squeeze, rank, dims, err);
 }
@@ -416,7 +425,7 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2
         return pt2_lower_select_from_end(ctx, node, in, axis, index, err); /* each sequence's own frame */
     if (index < 0) index += n;
     if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
-    return select_static(ctx, node, in, axis, index, -1, err);
+    return select_static(ctx, node, in, axis, index, -1, 0, err);
 }
 
 static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -426,7 +435,7 @@ static pt2_status lower_unbind(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = input_axis(ctx, node, &in, &axis, &n, err);
     if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC)
         return pt2_lower_fail(node, err, "unbind over the dynamic axis %d: the number of its results depends on the input", axis);
-    for (int64_t i = 0; !st && i < n; i++) st = select_static(ctx, node, in, axis, i, (int)i, err);
+    for (int64_t i = 0; !st && i < n; i++) st = select_static(ctx, node, in, axis, i, (int)i, 0, err);
     return st;
 }
 
@@ -722,7 +731,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._to_copy.default", lower_same_dtype, ""},
     {"aten.type_as.default", lower_same_dtype, ""},
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
-    {"aten.slice.Tensor", lower_slice, "slice range_in_axis eval:add_scalar variable gather"},
+    {"aten.slice.Tensor", lower_slice, "slice squeeze range_in_axis eval:add_scalar variable gather"},
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},

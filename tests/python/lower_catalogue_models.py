@@ -352,8 +352,9 @@ class ExpandBroadcast(nn.Module):
 
 
 class SelectOnTime(nn.Module):
-    """x[:, 0] and x.select(1, 2) on the dynamic time (frames every sequence has: a slice of the time
-    with an end, then a squeeze), broadcast back over the time."""
+    """x[:, 0], x.select(1, 2) and x[:, 1:2] on the dynamic time (frames every sequence has: a slice
+    of the time with an end, then a squeeze; the last keeps its size-1 axis, a broadcast axis),
+    broadcast back over the time."""
     def __init__(self):
         super().__init__()
         self.proj = nn.Linear(8, 6)
@@ -362,7 +363,7 @@ class SelectOnTime(nn.Module):
     def forward(self, x):
         h = self.proj(x)  # [B, T, 6]
         first, third = h[:, 0], h.select(1, 2)  # [B, 6]
-        return self.out(h - first.unsqueeze(1) + torch.tanh(third).unsqueeze(1) * 0.5)
+        return self.out(h - first.unsqueeze(1) + torch.tanh(third).unsqueeze(1) * 0.5 + h[:, 1:2] * 0.25)
 
 
 # name -> (model class, input features, the export's time length, time multiple)

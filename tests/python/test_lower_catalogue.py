@@ -120,7 +120,7 @@ COVERS = {
                           "aten.all.dim"},
     "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
     "expand_broadcast": {"aten.expand.default", "aten.expand_as.default"},
-    "select_on_time": {"aten.select.int"},
+    "select_on_time": {"aten.select.int", "aten.slice.Tensor"},
     "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
     "frames_from_the_end": {"aten.select.int"},
     "positions_added": {"aten.arange.default", "aten.add.Tensor", "aten.mul.Tensor", "aten.lt.Tensor", "aten.div.Tensor"},

@@ -481,11 +481,11 @@ pt2_status pt2_axes_same_time(pt2_lower_context *ctx, const pt2_node *node, cons
      * positional conv beside its input: test_lower_encoders.py). */
     int dynamic_first = pt2_rt_shape_dynamic_axes(ctx->net, &first->shape);
     int dynamic_second = pt2_rt_shape_dynamic_axes(ctx->net, &second->shape);
-    if (dynamic_first != dynamic_second && same_dim) return PT2_OK;
     if (dynamic_first != dynamic_second)
-        return pt2_lower_fail(node, err, "operands whose time axes RETURNN derived apart, with %d and %d dynamic axes: "
-                              "declaring them one (reinterpret_data with size_base) is not lowered for different counts",
-                              dynamic_first, dynamic_second);
+        return same_dim ? PT2_OK
+                        : pt2_lower_fail(node, err, "operands whose time axes RETURNN derived apart, with %d and %d dynamic "
+                                         "axes: declaring them one (reinterpret_data with size_base) is not lowered for "
+                                         "different counts", dynamic_first, dynamic_second);
     pt2_rt_layer *layer;
     char base[200];
     const char *leaf = strrchr(second->layer, '/') ? strrchr(second->layer, '/') + 1 : second->layer;

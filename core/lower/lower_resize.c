@@ -362,7 +362,6 @@ static pt2_status lower_repeat_interleave(pt2_lower_context *ctx, const pt2_node
 
 const pt2_op_lowering pt2_lowerings_resize[] = {
     {"aten.upsample_nearest1d.vec", lower_upsample_nearest, "resize linear reinterpret_data"},
-    {"aten.repeat_interleave.self_int", lower_repeat_interleave, "resize"},
     {"aten.upsample_nearest1d.default", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.vec", lower_upsample_nearest, "resize linear reinterpret_data"},
     {"aten.upsample_nearest2d.default", lower_upsample_nearest, "resize linear reinterpret_data"},
@@ -372,4 +371,5 @@ const pt2_op_lowering pt2_lowerings_resize[] = {
      "pad eval:replicate_end transposed_conv linear reinterpret_data resize eval:linear_align_corners_time"},
     {"aten.upsample_bilinear2d.vec", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
     {"aten.upsample_bilinear2d.default", lower_upsample_linear, "pad eval:replicate_end transposed_conv linear reinterpret_data"},
+    {"aten.repeat_interleave.self_int", lower_repeat_interleave, "resize"},
     {NULL, NULL, NULL}};

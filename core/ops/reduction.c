@@ -397,8 +397,8 @@ static pt2_status run_diff(pt2_run_context *ctx, const pt2_node *node, pt2_error
     int boolean = x.dtype == PT2_DTYPE_BOOL, integral = !pt2_dtype_is_floating(x.dtype), single = x.dtype == PT2_DTYPE_FLOAT32;
     pt2_dtype compute = integral ? PT2_DTYPE_INT64 : PT2_DTYPE_FLOAT64;
     parts[1] = x;
-    int64_t length = 0, shape[PT2_MAX_RANK];
-    memcpy(shape, x.shape, sizeof shape);
+    pt2_tensor joining[3];
+    size_t count = 0;
     for (int i = 0; i < 3; i++) {
         if (!present[i]) continue;
         if (parts[i].rank != x.rank)
@@ -406,29 +406,18 @@ static pt2_status run_diff(pt2_run_context *ctx, const pt2_node *node, pt2_error
         for (int a = 0; a < x.rank; a++)
             if (a != d && parts[i].shape[a] != x.shape[a])
                 return pt2_fail(err, PT2_ERR_INPUT, "diff: prepend and append need the input's sizes except along dim");
-        if ((st = pt2_tensor_cast(ctx->arena, &parts[i], compute, &parts[i], err))) return st;
-        if ((st = pt2_tensor_contiguous(ctx->arena, &parts[i], 0, &parts[i], err))) return st;
-        length += parts[i].shape[d];
+        if ((st = pt2_tensor_cast(ctx->arena, &parts[i], compute, &joining[count++], err))) return st;
     }
-    shape[d] = length;
-    if ((st = pt2_tensor_alloc(ctx->arena, compute, x.rank, shape, &joined, err))) return st;
-    int64_t outer = 1, inner = 1;
+    if ((st = pt2_op_cat(ctx->arena, joining, count, d, &joined, err))) return st;
+    int64_t rows = joined.shape[d], length = rows, outer = 1, inner = 1;
     for (int a = 0; a < d; a++) outer *= x.shape[a];
     for (int a = d + 1; a < x.rank; a++) inner *= x.shape[a];
-    size_t es = pt2_dtype_size(compute);
-    for (int64_t o = 0, at = 0; o < outer; o++)
-        for (int i = 0; i < 3; i++) {
-            if (!present[i]) continue;
-            size_t block = (size_t)(parts[i].shape[d] * inner) * es;
-            memcpy((char *)pt2_tensor_data(&joined) + (size_t)at * es, (const char *)pt2_tensor_data(&parts[i]) + (size_t)o * block, block);
-            at += parts[i].shape[d] * inner;
-        }
     /* n differences in place: each pass shortens the axis by one (row k = row k+1 - row k). */
     for (int64_t pass = 0; pass < n && length > 0; pass++, length--)
         for (int64_t o = 0; o < outer; o++)
             for (int64_t k = 0; k + 1 < length; k++)
                 for (int64_t i = 0; i < inner; i++) {
-                    int64_t here = (o * shape[d] + k) * inner + i, next = here + inner;
+                    int64_t here = (o * rows + k) * inner + i, next = here + inner;
                     if (integral) {
                         int64_t *v = pt2_tensor_data(&joined);
                         v[here] = boolean ? v[next] != v[here] : (int64_t)((uint64_t)v[next] - (uint64_t)v[here]);

@@ -501,13 +501,7 @@ static pt2_status run_to(pt2_run_context *ctx, const pt2_node *node, pt2_error *
 
 /* ---------------------------------------------------------------- copies */
 
-static pt2_status run_cat(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
-    pt2_tensor *list;
-    size_t count;
-    int64_t dim = 0;
-    pt2_status st = pt2_op_tensor_list(ctx, node, "tensors", &list, &count, err);
-    if (!st && pt2_node_arg(node, "dim")) st = pt2_op_int(ctx, node, "dim", &dim, err);
-    if (st) return st;
+pt2_status pt2_op_cat(pt2_arena *arena, const pt2_tensor *list, size_t count, int64_t dim, pt2_tensor *out, pt2_error *err) {
     /* PyTorch still skips 1-D empty tensors in cat, whatever the other ranks. */
     const pt2_tensor *first = NULL;
     pt2_dtype dtype = PT2_DTYPE_INVALID;
@@ -518,7 +512,8 @@ static pt2_status run_cat(pt2_run_context *ctx, const pt2_node *node, pt2_error 
     if (!count) return pt2_fail(err, PT2_ERR_INPUT, "cat of an empty list");
     if (!first) first = &list[0];
     int d;
-    if ((st = pt2_op_wrap_dim(dim, first->rank, &d, err))) return st;
+    pt2_status st = pt2_op_wrap_dim(dim, first->rank, &d, err);
+    if (st) return st;
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, first->shape, sizeof shape);
     shape[d] = 0;
@@ -533,8 +528,7 @@ static pt2_status run_cat(pt2_run_context *ctx, const pt2_node *node, pt2_error 
                                 (long long)t->shape[a], a, (long long)first->shape[a]);
         shape[d] += t->shape[d];
     }
-    pt2_tensor out;
-    if ((st = pt2_tensor_alloc(ctx->arena, dtype, first->rank, shape, &out, err))) return st;
+    if ((st = pt2_tensor_alloc(arena, dtype, first->rank, shape, out, err))) return st;
     int64_t outer = 1, inner = 1;
     for (int a = 0; a < d; a++) outer *= shape[a];
     for (int a = d + 1; a < first->rank; a++) inner *= shape[a];
@@ -544,15 +538,25 @@ static pt2_status run_cat(pt2_run_context *ctx, const pt2_node *node, pt2_error 
         const pt2_tensor *t = &list[i];
         if (t->rank == 1 && t->shape[0] == 0 && first->rank != 1) continue;
         pt2_tensor c;
-        if ((st = pt2_tensor_cast(ctx->arena, t, dtype, &c, err))) return st;
+        if ((st = pt2_tensor_cast(arena, t, dtype, &c, err))) return st;
         size_t block = (size_t)(t->shape[d] * inner) * es;
         const char *src = pt2_tensor_data(&c);
-        char *dst = (char *)pt2_tensor_data(&out) + (size_t)(offset * inner) * es;
+        char *dst = (char *)pt2_tensor_data(out) + (size_t)(offset * inner) * es;
         for (int64_t o = 0; o < outer && block; o++)
             memcpy(dst + (size_t)(o * shape[d] * inner) * es, src + (size_t)o * block, block);
         offset += t->shape[d];
     }
-    return pt2_op_set_output(ctx, node, 0, &out, err);
+    return PT2_OK;
+}
+
+static pt2_status run_cat(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor *list, out;
+    size_t count;
+    int64_t dim = 0;
+    pt2_status st = pt2_op_tensor_list(ctx, node, "tensors", &list, &count, err);
+    if (!st && pt2_node_arg(node, "dim")) st = pt2_op_int(ctx, node, "dim", &dim, err);
+    if (!st) st = pt2_op_cat(ctx->arena, list, count, dim, &out, err);
+    return st ? st : pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
 static pt2_status run_stack(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -651,7 +655,7 @@ static pt2_status index_several(pt2_run_context *ctx, const pt2_node *node, cons
                                 size_t count, pt2_error *err) {
     pt2_tensor idx[PT2_MAX_RANK];
     int indexed[PT2_MAX_RANK] = {0}, first = -1, last = -1, broadcast_rank = 0;
-    int64_t broadcast[PT2_MAX_RANK];
+    int64_t broadcast[PT2_MAX_RANK] = {0}; /* S, the index tensors' shapes broadcast together */
     for (size_t i = 0; i < count; i++) {
         if (indices[i].rank < 0) continue;
         if (indices[i].dtype == PT2_DTYPE_BOOL || indices[i].dtype == PT2_DTYPE_UINT8)
@@ -660,21 +664,14 @@ static pt2_status index_several(pt2_run_context *ctx, const pt2_node *node, cons
         if (st) return st;
         indexed[i] = 1, last = (int)i;
         if (first < 0) first = (int)i;
-        /* S: the index shapes broadcast from the right */
-        const pt2_tensor *t = &idx[i];
-        int rank = t->rank > broadcast_rank ? t->rank : broadcast_rank;
-        int64_t merged[PT2_MAX_RANK];
-        for (int a = 0; a < rank; a++) {
-            int at = a - (rank - t->rank), bt = a - (rank - broadcast_rank);
-            int64_t u = at >= 0 ? t->shape[at] : 1, v = bt >= 0 ? broadcast[bt] : 1;
-            if (u != v && u != 1 && v != 1)
-                return pt2_fail(err, PT2_ERR_INPUT, "index tensors of shapes that do not broadcast (%lld against %lld)",
-                                (long long)u, (long long)v);
-            merged[a] = u == 1 ? v : u;
-        }
-        memcpy(broadcast, merged, sizeof merged);
-        broadcast_rank = rank;
+        int64_t so_far[PT2_MAX_RANK];
+        memcpy(so_far, broadcast, sizeof so_far);
+        if ((st = pt2_broadcast_shapes(idx[i].rank, idx[i].shape, broadcast_rank, so_far, &broadcast_rank, broadcast, err)))
+            return st;
     }
+    /* each index tensor as a view over S (stride 0 along its broadcast axes) */
+    for (int a = first; a <= last; a++)
+        if (indexed[a]) pt2_broadcast_view(&idx[a], broadcast_rank, broadcast, &idx[a]);
     int adjacent = 1;
     for (int a = first; a <= last; a++) adjacent &= indexed[a];
     int rest = 0;
@@ -701,14 +698,10 @@ static pt2_status index_several(pt2_run_context *ctx, const pt2_node *node, cons
         for (int a = 0; a < x->rank; a++) {
             int64_t c;
             if (!indexed[a]) c = coord[out_axis[a]];
-            else { /* the index tensor at the broadcast coordinate */
-                const pt2_tensor *t = &idx[a];
+            else { /* the index tensor at the coordinate in S */
                 int64_t flat = 0;
-                for (int k = 0; k < t->rank; k++) {
-                    int64_t b = coord[at + broadcast_rank - t->rank + k];
-                    flat += (t->shape[k] == 1 ? 0 : b) * t->strides[k];
-                }
-                c = ((const int64_t *)pt2_tensor_data(t))[flat];
+                for (int k = 0; k < broadcast_rank; k++) flat += coord[at + k] * idx[a].strides[k];
+                c = ((const int64_t *)pt2_tensor_data(&idx[a]))[flat];
             }
             offset += c * x->strides[a];
         }
@@ -829,19 +822,13 @@ static pt2_status run_repeat_interleave(pt2_run_context *ctx, const pt2_node *no
         if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
         x.rank = 1, x.shape[0] = n, x.strides[0] = 1;
     } else if ((st = pt2_op_wrap_dim(dim, x.rank, &d, err))) return st;
-    else if ((st = pt2_tensor_contiguous(ctx->arena, &x, 0, &x, err))) return st;
-    int64_t shape[PT2_MAX_RANK], outer = 1, inner = 1, size = x.shape[d];
-    memcpy(shape, x.shape, sizeof shape);
-    shape[d] = size * repeats;
-    for (int a = 0; a < d; a++) outer *= x.shape[a];
-    for (int a = d + 1; a < x.rank; a++) inner *= x.shape[a];
-    if ((st = pt2_tensor_alloc(ctx->arena, x.dtype, x.rank, shape, &out, err))) return st;
-    size_t block = (size_t)inner * pt2_dtype_size(x.dtype);
-    const char *src = pt2_tensor_data(&x);
-    char *dst = pt2_tensor_data(&out);
-    for (int64_t o = 0; o < outer && block; o++)
-        for (int64_t i = 0; i < size * repeats; i++)
-            memcpy(dst + (size_t)(o * size * repeats + i) * block, src + (size_t)(o * size + i / repeats) * block, block);
+    /* the rows 0, 0, .., 1, 1, ..: each `repeats` times */
+    int64_t count = x.shape[d] * repeats;
+    pt2_tensor rows;
+    if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_INT64, 1, &count, &rows, err))) return st;
+    int64_t *row = pt2_tensor_data(&rows);
+    for (int64_t i = 0; i < count; i++) row[i] = i / repeats;
+    if ((st = take_rows(ctx, &x, d, &rows, &out, err))) return st;
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 

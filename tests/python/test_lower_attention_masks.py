@@ -26,84 +26,73 @@ import torch.nn as nn
 from conftest import ReturnnCatalogue
 
 
-class TextEncoder(nn.Module):
-    def __init__(self, family, **options):
+class LastHidden(nn.Module):
+    """A transformers model (or its encoder) as its users call it on one input: its last hidden state."""
+    def __init__(self, model):
         super().__init__()
-        import transformers
-        config = getattr(transformers, f"{family}Config")(vocab_size=50, hidden_size=32, num_hidden_layers=2,
-                                                          num_attention_heads=4, intermediate_size=64, **options)
-        self.model = getattr(transformers, f"{family}Model")(config)
+        self.model = model
 
-    def forward(self, ids):
-        return self.model(input_ids=ids).last_hidden_state
+    def forward(self, x):
+        return self.model(x).last_hidden_state
 
 
-class Speech2TextEncoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        from transformers import Speech2TextConfig, Speech2TextModel
-        config = Speech2TextConfig(d_model=32, encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=64,
-                                   input_feat_per_channel=20, conv_channels=32, decoder_layers=1, vocab_size=50)
-        self.encoder = Speech2TextModel(config).encoder
-
-    def forward(self, features):
-        return self.encoder(features).last_hidden_state
+def text_encoder(family, **options):
+    import transformers
+    config = getattr(transformers, f"{family}Config")(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                                      num_attention_heads=4, intermediate_size=64, **options)
+    return LastHidden(getattr(transformers, f"{family}Model")(config))
 
 
-class T5Encoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        from transformers import T5Config, T5EncoderModel
-        self.model = T5EncoderModel(T5Config(vocab_size=50, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4))
-
-    def forward(self, ids):
-        return self.model(input_ids=ids).last_hidden_state
+def t5_encoder():
+    from transformers import T5Config, T5EncoderModel
+    return LastHidden(T5EncoderModel(T5Config(vocab_size=50, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)))
 
 
-class Wav2Vec2Bert(nn.Module):
-    def __init__(self):
-        super().__init__()
-        from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
-        config = Wav2Vec2BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                                    feature_projection_input_dim=20, output_hidden_size=32)
-        self.model = Wav2Vec2BertModel(config)
+def wav2vec2_bert():
+    from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+    return LastHidden(Wav2Vec2BertModel(Wav2Vec2BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                           intermediate_size=64, feature_projection_input_dim=20,
+                                                           output_hidden_size=32)))
 
-    def forward(self, features):
-        return self.model(features).last_hidden_state
+
+def speech2text_encoder():
+    from transformers import Speech2TextConfig, Speech2TextModel
+    config = Speech2TextConfig(d_model=32, encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=64,
+                               input_feat_per_channel=20, conv_channels=32, decoder_layers=1, vocab_size=50)
+    return LastHidden(Speech2TextModel(config).encoder)
 
 
 def token_ids(size):
     return torch.randint(3, 50, size)
 
 
-# name: (model, ops the export must contain, example, the input's sampler)
+# name: (model, ops the export must contain, the input's sampler, the example's size)
 MODELS = {
-    "transformers_mpnet_model": (lambda: TextEncoder("MPNet"), ["aten.abs.default", "aten.log.default"],
-                                 token_ids((2, 20)), token_ids),
-    "transformers_deberta_model": (lambda: TextEncoder("Deberta"), ["aten.unsqueeze.default", "aten.mul.Tensor"],
-                                   token_ids((2, 20)), token_ids),
+    "transformers_mpnet_model": (lambda: text_encoder("MPNet"), ["aten.abs.default", "aten.log.default"], token_ids, (2, 20)),
+    "transformers_deberta_model": (lambda: text_encoder("Deberta"), ["aten.unsqueeze.default", "aten.mul.Tensor"],
+                                   token_ids, (2, 20)),
     # one sequence in the example: with two, the sum of its embeddings gets a second batch axis in
     # the lowering (not handled yet; Speech2Text's positions too)
-    "transformers_layoutlm_model": (lambda: TextEncoder("LayoutLM"), ["aten.zeros.default", "aten.select.int"],
-                                    token_ids((1, 20)), token_ids),
-    "transformers_squeezebert_model": (lambda: TextEncoder("SqueezeBert", embedding_size=32), ["aten.index.Tensor"],
-                                       token_ids((2, 20)), token_ids),
-    "transformers_megatronbert_model": (lambda: TextEncoder("MegatronBert"), ["aten.index.Tensor"],
-                                        token_ids((2, 20)), token_ids),
-    "transformers_t5_encoder": (T5Encoder, ["aten.embedding.default", "aten.scaled_dot_product_attention.default"],
-                                token_ids((2, 20)), token_ids),
-    "transformers_wav2vec2_bert_model": (Wav2Vec2Bert, ["aten.clamp.default"], torch.randn(2, 30, 20), None),
+    "transformers_layoutlm_model": (lambda: text_encoder("LayoutLM"), ["aten.zeros.default", "aten.select.int"],
+                                    token_ids, (1, 20)),
+    "transformers_squeezebert_model": (lambda: text_encoder("SqueezeBert", embedding_size=32), ["aten.index.Tensor"],
+                                       token_ids, (2, 20)),
+    "transformers_megatronbert_model": (lambda: text_encoder("MegatronBert"), ["aten.index.Tensor"], token_ids, (2, 20)),
+    "transformers_t5_encoder": (t5_encoder, ["aten.embedding.default", "aten.scaled_dot_product_attention.default"],
+                                token_ids, (2, 20)),
+    "transformers_wav2vec2_bert_model": (wav2vec2_bert, ["aten.clamp.default"], torch.randn, (2, 30, 20)),
     # one sequence in the example, as LayoutLM's (its positions' embedding gets a second batch axis)
-    "transformers_speech2text_encoder": (Speech2TextEncoder, ["aten.conv1d.default", "aten.glu.default"],
-                                         torch.randn(1, 40, 20), None),
+    "transformers_speech2text_encoder": (speech2text_encoder, ["aten.conv1d.default", "aten.glu.default"], torch.randn,
+                                         (1, 40, 20)),
 }
 
 
 def test_attention_masks_convert_and_match_pytorch_in_real_returnn(pt2returnn, tmp_path):
     catalogue = ReturnnCatalogue(pt2returnn, tmp_path, "attention_masks")
-    for name, (make, ops, example, sample) in MODELS.items():
+    for name, (make, ops, sample, size) in MODELS.items():
         torch.manual_seed(4)
         model = make().eval()
+        example = sample(size)
         program = torch.export.export(model, (example,), dynamic_shapes=({1: torch.export.Dim.AUTO},))
         targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
         assert set(ops) <= targets, (name, sorted(targets))

@@ -25,56 +25,80 @@ static inline __attribute__((always_inline)) float row_max(const float *row, int
     return max;
 }
 
+/* The largest of row[j] * factor (ignoring NaN), the row left as it is. For a finite factor > 0
+ * that is the largest entry times factor, exactly: rounding is monotone, so no other entry's
+ * product exceeds the largest entry's. */
+static inline __attribute__((always_inline)) float row_scaled_max(const float *row, int64_t n, float factor) {
+    if (factor > 0 && factor < INFINITY) return row_max(row, n) * factor;
+    float max = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        float s = row[j] * factor;
+        if (s > max) max = s;
+    }
+    return max;
+}
+
 /* row[0..n) summed as eight running sums added in a fixed order: the same bits every run, and
- * eight independent additions in flight instead of one chain of n. */
+ * eight independent additions in flight instead of one chain of n. The running sums are one
+ * vector of eight, which every target keeps in registers (gcc's AVX-512 copy of the scalar
+ * form shuffled them through memory). */
+typedef float sum_lanes __attribute__((vector_size(32)));
 static inline __attribute__((always_inline)) float row_sum(const float *row, int64_t n) {
-    float part[8] = {0};
+    sum_lanes running = {0};
     int64_t n8 = n / 8 * 8;
-    for (int64_t j = 0; j < n8; j += 8)
-        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+    for (int64_t j = 0; j < n8; j += 8) {
+        sum_lanes x;
+        memcpy(&x, row + j, sizeof x);
+        running += x;
+    }
+    float part[8];
+    memcpy(part, &running, sizeof part);
     for (int64_t j = n8; j < n; j++) part[j - n8] += row[j];
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
-/* The unmasked row scaled by factor in place; returns its largest entry (ignoring NaN). */
-#define DEFINE_SCALE_ROW(NAME, ATTRIBUTE)                                                                       \
-    ATTRIBUTE static float NAME(float *row, int64_t n, float factor) {                                          \
-        for (int64_t j = 0; j < n; j++) row[j] *= factor;                                                       \
-        return row_max(row, n);                                                                                 \
-    }
+/* The unmasked row's largest entry once scaled by factor, read without writing the row. */
+#define DEFINE_SCALED_MAX(NAME, ATTRIBUTE)                                                                      \
+    ATTRIBUTE static float NAME(const float *row, int64_t n, float factor) { return row_scaled_max(row, n, factor); }
 
-/* exp(row[j] - max) over the row, divided by their sum (row_sum's order); a row whose every entry
- * is masked (max -inf) gives NaN, as PyTorch's math does. */
-#define DEFINE_NORMALIZE_ROW(NAME, ATTRIBUTE)                                                                   \
-    ATTRIBUTE static void NAME(float *row, int64_t n, float max) {                                              \
+/* row[j] = exp(row[j] * factor - max) over the row; returns 1 / their sum (row_sum's order), by
+ * which the head's output row is multiplied after the second product: the softmax's division
+ * moved past the product (as PyTorch's flash-attention CPU kernel does), a pass over lq x dv
+ * values where dividing the row itself would be one over lq x lk. A masked row comes scaled
+ * already (factor 1: x * 1 is x). A row whose every entry is masked (max -inf) gives NaN, as
+ * PyTorch's math does; its entries become 0 so that the product reads no infinity. */
+#define DEFINE_EXP_ROW(NAME, ATTRIBUTE)                                                                         \
+    ATTRIBUTE static float NAME(float *row, int64_t n, float factor, float max) {                               \
         if (max == -INFINITY) {                                                                                 \
-            for (int64_t j = 0; j < n; j++) row[j] = NAN;                                                       \
-            return;                                                                                             \
+            for (int64_t j = 0; j < n; j++) row[j] = 0.0f;                                                      \
+            return n ? NAN : 1.0f;                                                                              \
         }                                                                                                       \
-        for (int64_t j = 0; j < n; j++) row[j] = pt2_exp_f32(row[j] - max);                                     \
-        float inverse = 1.0f / row_sum(row, n);                                                                 \
-        for (int64_t j = 0; j < n; j++) row[j] *= inverse;                                                      \
+        for (int64_t j = 0; j < n; j++) row[j] = pt2_exp_f32(row[j] * factor - max);                            \
+        return 1.0f / row_sum(row, n);                                                                          \
     }
 
-DEFINE_SCALE_ROW(scale_row_default, )
-DEFINE_NORMALIZE_ROW(normalize_row_default, )
+DEFINE_SCALED_MAX(scaled_max_default, )
+DEFINE_EXP_ROW(exp_row_default, )
 
-typedef float (*scale_row_fn)(float *, int64_t, float);
-typedef void (*normalize_row_fn)(float *, int64_t, float);
+typedef float (*scaled_max_fn)(const float *, int64_t, float);
+typedef float (*exp_row_fn)(float *, int64_t, float, float);
 
 #ifdef PT2_KERNELS_AVX2_COPIES
 /* The same loops for AVX2 without FMA: eight lanes where the default target has four, and every
  * element's operations are the same separate roundings (nothing to fuse without FMA), so the
- * values are the WebAssembly build's to the bit (exp_f32.h). Chosen when the CPU has AVX2. */
+ * values are the WebAssembly build's to the bit (exp_f32.h). Chosen when the CPU has AVX2; exp's
+ * loop also for AVX-512 (kernels.h), twice the lanes for the softmax's cost. */
 #define PT2_ATTENTION_AVX2 __attribute__((target("avx2")))
-DEFINE_SCALE_ROW(scale_row_avx2, PT2_ATTENTION_AVX2)
-DEFINE_NORMALIZE_ROW(normalize_row_avx2, PT2_ATTENTION_AVX2)
+DEFINE_SCALED_MAX(scaled_max_avx2, PT2_ATTENTION_AVX2)
+DEFINE_EXP_ROW(exp_row_avx2, PT2_ATTENTION_AVX2)
+DEFINE_EXP_ROW(exp_row_avx512, PT2_AVX512_SEPARATE)
 #endif
 
-static void choose_row_loops(scale_row_fn *scale, normalize_row_fn *normalize) {
-    *scale = scale_row_default, *normalize = normalize_row_default;
+static void choose_row_loops(scaled_max_fn *scaled_max, exp_row_fn *exp_row) {
+    *scaled_max = scaled_max_default, *exp_row = exp_row_default;
 #ifdef PT2_ATTENTION_AVX2
-    if (pt2_cpu_has_avx2()) *scale = scale_row_avx2, *normalize = normalize_row_avx2;
+    if (pt2_cpu_has_avx2()) *scaled_max = scaled_max_avx2, *exp_row = exp_row_avx2;
+    if (pt2_cpu_has_avx512()) *exp_row = exp_row_avx512;
 #endif
 }
 
@@ -87,13 +111,13 @@ typedef struct sdpa_job {
     const uint8_t *mask_bool;
     const float *mask_float;
     const int64_t *mask_strides, *shape; /* the mask's broadcast strides, the query's shape */
-    float *scores, *scratch;
-    size_t scores_floats, scratch_floats;
+    float *scores, *inverses, *scratch;
+    size_t scores_floats, inverses_floats, scratch_floats;
     int64_t heads_per_piece, heads;
 } sdpa_job;
 
-/* One head: softmax(q k^T * factor + mask) v into its slice of out. */
-static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *scratch) {
+/* One head: softmax(q k^T * factor + mask) v into its slice of out; `inverse` holds lq floats. */
+static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *inverse, float *scratch) {
     int64_t lq = job->lq, lk = job->lk, d = job->d, dv = job->dv;
     int r = job->rank;
     const float *qh = job->q + h * lq * d, *kh = job->k + h * lk * d, *vh = job->v + h * lk * dv;
@@ -105,28 +129,30 @@ static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *sc
         mask_offset += rest % job->shape[i] * job->mask_strides[i];
         rest /= job->shape[i];
     }
-    scale_row_fn scale_row;
-    normalize_row_fn normalize_row;
-    choose_row_loops(&scale_row, &normalize_row);
+    scaled_max_fn scaled_max;
+    exp_row_fn exp_row;
+    choose_row_loops(&scaled_max, &exp_row);
     for (int64_t i = 0; i < lq; i++) {
         float *row = scores + i * lk;
-        float max = -INFINITY;
-        if (!job->causal && !job->has_mask) {
-            max = scale_row(row, lk, job->factor); /* no mask: the scaling alone */
-        } else {
-            for (int64_t j = 0; j < lk; j++) {
-                float s = row[j] * job->factor;
-                int64_t m = mask_offset + i * job->mask_strides[r - 2] + j * job->mask_strides[r - 1];
-                if ((job->causal && j > i) || (job->mask_bool && !job->mask_bool[m])) s = -INFINITY;
-                else if (job->mask_float) s += job->mask_float[m];
-                row[j] = s;
-                if (s > max) max = s;
-            }
+        if (!job->causal && !job->has_mask) { /* no mask: the scaling alone, inside exp's pass */
+            inverse[i] = exp_row(row, lk, job->factor, scaled_max(row, lk, job->factor));
+            continue;
         }
-        normalize_row(row, lk, max);
+        float max = -INFINITY;
+        for (int64_t j = 0; j < lk; j++) {
+            float s = row[j] * job->factor;
+            int64_t m = mask_offset + i * job->mask_strides[r - 2] + j * job->mask_strides[r - 1];
+            if ((job->causal && j > i) || (job->mask_bool && !job->mask_bool[m])) s = -INFINITY;
+            else if (job->mask_float) s += job->mask_float[m];
+            row[j] = s;
+            if (s > max) max = s;
+        }
+        inverse[i] = exp_row(row, lk, 1.0f, max);
     }
     pt2_matrix_view p = {scores, lk, 1}, vv = {vh, dv, 1};
     pt2_gemm_matrix(lq, dv, lk, p, vv, oh, dv, 0, scratch);
+    for (int64_t i = 0; i < lq; i++)
+        for (int64_t j = 0; j < dv; j++) oh[i * dv + j] *= inverse[i];
 }
 
 static void attend_heads(void *context, size_t piece) {
@@ -134,7 +160,8 @@ static void attend_heads(void *context, size_t piece) {
     int64_t h0 = (int64_t)piece * job->heads_per_piece;
     int64_t h1 = h0 + job->heads_per_piece < job->heads ? h0 + job->heads_per_piece : job->heads;
     for (int64_t h = h0; h < h1; h++)
-        attend_head(job, h, job->scores + piece * job->scores_floats, job->scratch + piece * job->scratch_floats);
+        attend_head(job, h, job->scores + piece * job->scores_floats, job->inverses + piece * job->inverses_floats,
+                    job->scratch + piece * job->scratch_floats);
 }
 
 static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -197,15 +224,17 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
     /* the heads split over the run's threads, each piece with its own scores and GEMM scratch */
     size_t pieces = pt2_parallel_pieces(ctx, (size_t)heads);
     job.scores_floats = (size_t)(lq * (lk ? lk : 1) + 15) / 16 * 16;
+    job.inverses_floats = (size_t)(lq + 15) / 16 * 16;
     job.scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
     job.heads_per_piece = (heads + (int64_t)pieces - 1) / (int64_t)pieces;
-    if (job.scores_floats + job.scratch_floats > SIZE_MAX / sizeof(float) / pieces)
+    if (job.scores_floats + job.inverses_floats + job.scratch_floats > SIZE_MAX / sizeof(float) / pieces)
         return pt2_fail(err, PT2_ERR_MEMORY, "attention scores of %lld x %lld do not fit in memory", (long long)lq,
                         (long long)lk);
     /* scores and packing space are written before read: not zeroed */
     job.scores = pt2_arena_alloc_uninit(ctx->arena, job.scores_floats * pieces * sizeof(float), err);
+    job.inverses = pt2_arena_alloc_uninit(ctx->arena, job.inverses_floats * pieces * sizeof(float), err);
     job.scratch = pt2_arena_alloc_uninit(ctx->arena, job.scratch_floats * pieces * sizeof(float), err);
-    if (!job.scores || !job.scratch) return err->status;
+    if (!job.scores || !job.inverses || !job.scratch) return err->status;
     pt2_parallel_for(ctx, pieces, attend_heads, &job);
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }

@@ -42,10 +42,15 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
 
 /* x86-64 with gcc: some loops have a second copy compiled for AVX2 (eight lanes where the default
  * target has four), chosen at run time by pt2_cpu_has_avx2; without FMA such a copy gives the
- * default copy's bits. */
+ * default copy's bits. Softmax's loops have a third for AVX-512 (sixteen lanes), chosen by
+ * pt2_cpu_has_avx512: AVX-512F has fused multiply-adds of its own, which gcc would form from a
+ * multiply and an add (its default contraction), so that copy is compiled with contraction off
+ * and gives the default copy's bits too. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
 #define PT2_KERNELS_AVX2_COPIES 1
+#define PT2_AVX512_SEPARATE __attribute__((target("avx512f"), optimize("fp-contract=off")))
 int pt2_cpu_has_avx2(void);
+int pt2_cpu_has_avx512(void);
 #endif
 
 /* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the

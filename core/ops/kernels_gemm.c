@@ -357,6 +357,7 @@ static int avx2_level(void) {
 }
 
 int pt2_cpu_has_avx2(void) { return avx2_level() >= 1; }
+int pt2_cpu_has_avx512(void) { return avx2_level() == 3; }
 #endif
 
 float pt2_dot(const float *a, const float *b, int64_t n) {

@@ -68,10 +68,16 @@ DEFINE_SOFTMAX_KEYS(softmax_keys_default, )
 /* The same loops for AVX2 without FMA (eight lanes where the default target has four; the same
  * separate roundings, so the same bits): chosen when the CPU has AVX2. */
 DEFINE_SOFTMAX_KEYS(softmax_keys_avx2, __attribute__((target("avx2"))))
+/* And for AVX-512, with contraction off (kernels.h): sixteen lanes for exp, the same bits. */
+DEFINE_SOFTMAX_KEYS(softmax_keys_avx512, PT2_AVX512_SEPARATE)
 #endif
 
 static void softmax_keys(float *row, int64_t keys, int64_t time) {
 #ifdef PT2_KERNELS_AVX2_COPIES
+    if (pt2_cpu_has_avx512()) {
+        softmax_keys_avx512(row, keys, time);
+        return;
+    }
     if (pt2_cpu_has_avx2()) {
         softmax_keys_avx2(row, keys, time);
         return;

@@ -1,6 +1,7 @@
 /* The in-place ops an export keeps and their functional forms, which take the same arguments:
  * `acc += block(x)` in a loop (parallel_wavegan's HiFiGAN sums its residual blocks so) and the
- * activations of modules built with inplace=True (nn.ReLU(inplace=True) and its kin). One list
+ * activations of modules built with inplace=True (nn.ReLU(inplace=True) and its kin), a mask
+ * written over a softmax's result (transformers' SEW-D and DeBERTa-v2: output.masked_fill_(rmask, 0)). One list
  * for the three places that name them: the rewrite to the functional op
  * (core/graph/functionalize.c), the reference run's in-place runner (core/ops/symbolic.c) and the
  * lowering's reason where the write is seen (core/lower/op_notes.c). X(in_place, functional). */
@@ -19,6 +20,7 @@
     X("aten.hardsigmoid_.default", "aten.hardsigmoid.default")                                                   \
     X("aten.sigmoid_.default", "aten.sigmoid.default") X("aten.tanh_.default", "aten.tanh.default")             \
     X("aten.clamp_.default", "aten.clamp.default") X("aten.clamp_.Tensor", "aten.clamp.Tensor")                 \
-    X("aten.clamp_min_.default", "aten.clamp_min.default") X("aten.clamp_max_.default", "aten.clamp_max.default")
+    X("aten.clamp_min_.default", "aten.clamp_min.default") X("aten.clamp_max_.default", "aten.clamp_max.default") \
+    X("aten.masked_fill_.Scalar", "aten.masked_fill.Scalar") X("aten.masked_fill_.Tensor", "aten.masked_fill.Tensor")
 
 #endif

@@ -34,7 +34,8 @@ class PrivateAccumulator(nn.Module):
 
 class InPlaceActivations(nn.Module):
     """The activations modules build with inplace=True (torch.export keeps relu_, leaky_relu_,
-    hardtanh_ for ReLU6, ...), each on a conv's fresh output, and clamp_ written by hand."""
+    hardtanh_ for ReLU6, ...), each on a conv's fresh output, clamp_ written by hand, and a mask
+    written over a softmax's result (transformers' SEW-D and DeBERTa-v2: output.masked_fill_(rmask, 0))."""
     def __init__(self):
         super().__init__()
         self.acts = nn.ModuleList([nn.ReLU(inplace=True), nn.LeakyReLU(0.2, inplace=True), nn.SiLU(inplace=True),
@@ -47,7 +48,10 @@ class InPlaceActivations(nn.Module):
         for act, conv in zip(self.acts, self.convs):
             x = act(conv(x))
         x = torch.sigmoid_(self.convs[-2](x)) + torch.tanh_(self.convs[-1](x))
-        return x.clamp_(-0.9, 0.9)
+        x = x.clamp_(-0.9, 0.9)
+        y = torch.softmax(x, dim=1)
+        y.masked_fill_(x < 0.2, 0.0)
+        return y
 
 
 class SeenActivation(nn.Module):
@@ -100,7 +104,7 @@ def test_in_place_models(pt2returnn, tmp_path):
                               "aten.hardtanh_.default", "aten.elu_.default", "aten.hardswish_.default",
                               "aten.hardsigmoid_.default", "aten.mish_.default", "aten.selu_.default",
                               "aten.celu_.default", "aten.sigmoid_.default", "aten.tanh_.default",
-                              "aten.clamp_.default"})}
+                              "aten.clamp_.default", "aten.masked_fill_.Scalar"})}
     jobs, expected, padded, interpreter = [], [], {}, {}
     for name, (model, channels, in_place) in cases.items():
         example = torch.randn(1, channels, 30)

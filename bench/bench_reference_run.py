@@ -15,6 +15,9 @@ for stretches of a few hundred milliseconds a forward takes up to twice as long 
 Transformer layer 12.7 to 25 ms, forward after forward); a slowdown only ever adds, so the
 fastest forward is each side's undisturbed speed, where a mean carries whichever stretch it met.
 
+Then (c) the GEMM alone on the Transformer layer's products (build/bench_gemm, one thread, against
+torch.mm in the same rounds): how much of (b)'s gap is the matrix product's.
+
 Models: (a) a MelGAN-style generator (384 channels, upsampling 8x8x2x2, residual stacks with
 dilations 1/3/9, reflection padding; 100 mel frames -> 25600 samples); (b) a Transformer
 encoder layer (d=256, 4 heads, feed-forward 2048 as PyTorch's default, T=500).
@@ -126,6 +129,63 @@ def wasm_seconds(pt2, x_path, repeat):
     return float(re.search(r"forward_seconds_best: ([0-9.e-]+)", result.stdout).group(1)), None
 
 
+GEMM_DRIVER = os.path.join(os.path.dirname(BINARY), "bench_gemm")
+# The Transformer layer's products, each with its count in one forward: (m, n, k, b read transposed).
+LAYER_PRODUCTS = (((500, 768, 256, True), 1, "in-projection"), ((500, 256, 256, True), 1, "out-projection"),
+                  ((500, 2048, 256, True), 1, "feed-forward 1"), ((500, 256, 2048, True), 1, "feed-forward 2"),
+                  ((500, 500, 64, True), 4, "q k^T per head"), ((500, 64, 500, False), 4, "weights v per head"))
+
+
+def gemm_seconds(repeat):
+    """Our GEMM's fastest of `repeat` products per shape (build/bench_gemm), or (None, error)."""
+    specs = [f"{m}x{n}x{k}" + ("t" if t else "") for (m, n, k, t), _, _ in LAYER_PRODUCTS]
+    result = subprocess.run([GEMM_DRIVER, str(repeat)] + specs, capture_output=True, text=True)
+    if result.returncode != 0:
+        return None, (result.stderr.strip().splitlines() or ["bench_gemm failed"])[-1][:160]
+    return [float(line.split()[3]) for line in result.stdout.splitlines()], None
+
+
+def torch_gemm_seconds(repeat):
+    """torch.mm's fastest of `repeat` products per shape at 1 thread (the second operand a
+    transposed view where ours reads it transposed, as F.linear has its weight)."""
+    torch.set_num_threads(1)
+    times = []
+    for (m, n, k, transposed), _, _ in LAYER_PRODUCTS:
+        a, b = torch.rand(m, k) - 0.5, torch.rand(n, k) - 0.5 if transposed else torch.rand(k, n) - 0.5
+        other, out = (b.t() if transposed else b), torch.empty(m, n)
+        torch.mm(a, other, out=out)
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            torch.mm(a, other, out=out)
+            best = min(best, time.perf_counter() - start)
+        times.append(best)
+    return times
+
+
+def print_gemm(rounds_count, repeat):
+    """(c): per product GFLOP/s, ours and PyTorch's, the median of the rounds' ratios; then the
+    layer's products together, each weighted by its count in one forward."""
+    print("(c) GEMM alone, the Transformer layer's products (1 thread; build/bench_gemm vs torch.mm)")
+    rounds = []
+    for _ in range(rounds_count):
+        time.sleep(1.0)
+        ours, error = gemm_seconds(repeat)
+        if ours is None:
+            print(f"  not measured ({error})")
+            return
+        rounds.append((ours, torch_gemm_seconds(repeat)))
+    for i, ((m, n, k, transposed), count, label) in enumerate(LAYER_PRODUCTS):
+        flops = 2.0 * m * n * k
+        ours, theirs = median([r[0][i] for r in rounds]), median([r[1][i] for r in rounds])
+        print(f"  {label:20s} {m}x{n}x{k}{' (b^T)' if transposed else '      '} x{count}: ours {flops / ours * 1e-9:6.1f} GFLOP/s, "
+              f"PyTorch {flops / theirs * 1e-9:6.1f} GFLOP/s = {ratios([(r[0][i], r[1][i]) for r in rounds])}")
+    totals = [(sum(c * o for (_, c, _), o in zip(LAYER_PRODUCTS, ours)),
+               sum(c * t for (_, c, _), t in zip(LAYER_PRODUCTS, theirs))) for ours, theirs in rounds]
+    print(f"  the layer's products together: ours {median([o for o, _ in totals]) * 1e3:6.2f} ms, "
+          f"PyTorch {median([t for _, t in totals]) * 1e3:6.2f} ms = {ratios(totals)}")
+
+
 def median(values):
     values = sorted(values)
     return values[len(values) // 2] if values else None
@@ -195,6 +255,7 @@ def main():
                 seconds, native = median([w for w, _ in rounds]), single[1]
                 print(f"  WASM under Node (1 thread): {seconds * 1e3:8.2f} ms = {ratios(rounds)}"
                       + (f", {seconds / native:5.2f}x native" if native else ""))
+    print_gemm(args.rounds, args.repeat)
     sys.stdout.flush()
 
 

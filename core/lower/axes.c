@@ -562,12 +562,9 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
     return PT2_OK;
 }
 
-pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int out_value,
-                         pt2_error *err) {
-    int in_value = (int)(in - ctx->values);
-    if (in_value < 0 || (size_t)in_value >= ctx->graph->num_values || !ctx->run->values[in_value].is_set ||
-        !ctx->run->values[out_value].is_set)
-        return pt2_fail(err, PT2_ERR_INTERNAL, "a view of a value the reference run does not have");
+/* The view of graph value `in_value`, lowered as `in` (its map, or its map with real axes). */
+static pt2_status view_of(pt2_lower_context *ctx, const pt2_node *node, int in_value, const pt2_lowered_value *in,
+                          int out_value, pt2_error *err) {
     const pt2_tensor *x = &ctx->run->values[in_value].tensor, *y = &ctx->run->values[out_value].tensor;
     const pt2_value *y_meta = &ctx->graph->values[out_value];
     const pt2_rt_dim *dims = ctx->net->dims;
@@ -630,9 +627,15 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
             dynamic_in += cur_kind[k] == PT2_RT_DIM_DYNAMIC, batch_in += cur_kind[k] == PT2_RT_DIM_BATCH;
             if (cur_broadcast[k]) broadcast_size = cur_sizes[k];
         }
-        if (broadcast_size && (n_in > 1 || n_out > 1))
-            return pt2_lower_fail(node, err, "a broadcast axis of size %lld (an expand) is merged or split by the view; "
-                                  "only views that keep it as it is are lowered", (long long)broadcast_size);
+        /* An expanded axis merged or split (transformers' repeat_kv: the key/value heads expanded
+         * n times and merged into the query heads) is made real first, and the view planned again
+         * on the real value. */
+        if (broadcast_size && (n_in > 1 || n_out > 1)) {
+            if (in != &ctx->values[in_value])
+                return pt2_fail(err, PT2_ERR_INTERNAL, "a materialised value still has a broadcast axis");
+            pt2_status st = pt2_axes_materialise(ctx, node, in_value, err);
+            return st ? st : view_of(ctx, node, in_value, &ctx->real_values[in_value], out_value, err);
+        }
         if (batch_in && (n_in > 1 || n_out > 1))
             return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
                                   "which RETURNN's dims cannot follow op by op", i0, i - 1, (long long)p, n_out);
@@ -672,6 +675,15 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     if (!num_steps) return pt2_axes_set_output_at(ctx, node, 0, &cur, err);
     /* The last step's layer is the node's: checked against PyTorch's view. */
     return pt2_lower_set_output(ctx, node, &ctx->net->layers[ctx->net->num_layers - 1], cur.rank, cur.dims, err);
+}
+
+pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int out_value,
+                         pt2_error *err) {
+    int in_value = (int)(in - ctx->values);
+    if (in_value < 0 || (size_t)in_value >= ctx->graph->num_values || !ctx->run->values[in_value].is_set ||
+        !ctx->run->values[out_value].is_set)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "a view of a value the reference run does not have");
+    return view_of(ctx, node, in_value, in, out_value, err);
 }
 
 pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, const int64_t *dims,

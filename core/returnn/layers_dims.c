@@ -719,7 +719,12 @@ static pt2_status tile_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_lay
         int64_t m = multiples->items[i].int_value;
         if (m == 1) continue;
         if (!dim_is_static(net, dim)) return pt2_rt_layer_fail(layer, err, "RETURNN tiles static axes only");
-        const char *description = pt2_arena_printf(arena, err, "%s:tile%zu", local_name(layer), i);
+        /* RETURNN's tiled dim is `m * dim`, described "m*<dim's description>", the description in
+         * brackets when it holds one of "+-/ " (Dim._get_description): merge_dims and the
+         * others find it by that name ("stag:2*x"). */
+        const char *source = net->dims[dim].description;
+        const char *description = strpbrk(source, "+-/ ") ? pt2_arena_printf(arena, err, "%lld*(%s)", (long long)m, source)
+                                                          : pt2_arena_printf(arena, err, "%lld*%s", (long long)m, source);
         if (!description) return err->status;
         if ((st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, net->dims[dim].size * m, &tiled, err))) return st;
         out->dims[pt2_rt_shape_axis(out, dim)] = tiled;

@@ -335,20 +335,24 @@ class UnsqueezeBroadcast(nn.Module):
 class ExpandBroadcast(nn.Module):
     """expand of broadcast axes with no layer, to the batch and the dynamic time too: a learned
     [1, 1, F] vector expand_as'd and expanded to x's [B, T, F], a per-sequence mean unsqueezed and
-    expanded over the time, a per-frame gate (keepdim) expanded over the features; and one that a
-    Linear needs as its real feature axis (materialised by expand_dims and tile)."""
+    expanded over the time, a per-frame gate (keepdim) expanded over the features; one that a
+    Linear needs as its real feature axis (materialised by expand_dims and tile); and groups of
+    features each repeated 3 times, merged with the expanded axis (transformers' repeat_kv of
+    grouped-query attention: made real, then merged)."""
     def __init__(self):
         super().__init__()
         self.vec = nn.Parameter(torch.randn(1, 1, 8))
         self.out = nn.Linear(8, 4)
         self.gate_out = nn.Linear(6, 4)
+        self.repeated_out = nn.Linear(24, 4)
 
     def forward(self, x):
         b, t, f = x.shape
         m = x.mean(1).unsqueeze(1).expand(-1, t, -1)  # [B, T, F], constant over the time
         g = torch.sigmoid(x.sum(-1, keepdim=True))  # [B, T, 1]
         y = x * g.expand(-1, -1, f) + m + self.vec.expand_as(x) - self.vec.expand(b, t, -1) * 0.5
-        return self.out(y) + self.gate_out(g.expand(-1, -1, 6))
+        repeated = x.unflatten(-1, (2, 4)).unsqueeze(3).expand(-1, -1, -1, 3, -1).flatten(2)  # [B, T, 2*3*4]
+        return self.out(y) + self.gate_out(g.expand(-1, -1, 6)) + self.repeated_out(repeated)
 
 
 class SelectOnTime(nn.Module):

@@ -19,7 +19,13 @@ in one process. What each one needs:
   its features) meets the scores split into heads: static dims of one size, matched by size.
 - Wav2Vec2BertModel: its relative distances, int64, clamped to integer bounds stay integers.
 - Speech2TextModel's encoder: the mask over its conv front end's time meets the scores over that
-  time and its copy (it was refused for the size_base counts; the dims are one tag)."""
+  time and its copy (it was refused for the size_base counts; the dims are one tag).
+- LlamaModel with grouped-query attention (2 key/value heads for 4 query heads): repeat_kv expands
+  the key/value heads and merges the expanded axis into the heads (made real by a tile, then
+  merged); its causal mask compares positions (le) and its rotary tables come from a region with
+  autocast off.
+- MistralModel with a sliding window of 8 frames, shorter than the examples: its mask ands the
+  causal comparison with one of the distance (gt) over the window."""
 import torch
 import torch.nn as nn
 
@@ -84,6 +90,10 @@ MODELS = {
     # one sequence in the example, as LayoutLM's (its positions' embedding gets a second batch axis)
     "transformers_speech2text_encoder": (speech2text_encoder, ["aten.conv1d.default", "aten.glu.default"], torch.randn,
                                          (1, 40, 20)),
+    "transformers_llama_model": (lambda: text_encoder("Llama", num_key_value_heads=2),
+                                 ["aten.expand.default", "aten.le.Tensor", "aten.rsqrt.default"], token_ids, (2, 20)),
+    "transformers_mistral_model": (lambda: text_encoder("Mistral", num_key_value_heads=2, sliding_window=8),
+                                   ["aten.__and__.Tensor", "aten.gt.Tensor"], token_ids, (2, 20)),
 }
 
 

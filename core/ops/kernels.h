@@ -31,8 +31,8 @@ typedef struct pt2_gemm_source {
     int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
 } pt2_gemm_source;
 
-/* The widest micro-kernel's columns (AVX-512's two vectors of 16). */
-#define PT2_GEMM_NR_MAX 32
+/* The widest micro-kernel's columns (AVX-512's four vectors of 16). */
+#define PT2_GEMM_NR_MAX 64
 
 /* Columns a pack function must fill (zeros past nc): nc rounded up to the widest micro-kernel. */
 static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {

@@ -12,7 +12,7 @@
 /* KC = 128: each slice's sum starts from zero and is added to c, so a long dot product is summed
  * as slices of 128 terms; shorter slices keep float32's rounding error lower (at 256 a k = 560
  * convolution came close to tests/c/test_nn_kernels.c's bound of 1e-5 against a double sum), and
- * the micro-kernel's panels (MR x 128 of a, 128 x 32 of b at most) stay in L1. */
+ * the micro-kernel's panels (MR x 128 of a, 128 x 64 of b at most) stay in L1. */
 enum { NR_MAX = PT2_GEMM_NR_MAX, KC = 128, NC = 256, MC = 72 }; /* MC a multiple of MR */
 /* MR rows per micro-kernel. In WebAssembly the 6 x 8 kernel's 12 accumulators, its 2 vectors of
  * b and the broadcast need 15 SIMD registers, all that V8 leaves on x86-64 (16, one its scratch),
@@ -20,7 +20,7 @@ enum { NR_MAX = PT2_GEMM_NR_MAX, KC = 128, NC = 256, MC = 72 }; /* MC a multiple
  * a 500 x 2048 x 256 product. Each element's sum is the same to the bit either way: MR only
  * groups the rows. */
 #ifdef __EMSCRIPTEN__
-enum { MR = 4 };
+enum { MR = 6 };
 #else
 enum { MR = 6 };
 #endif
@@ -208,26 +208,43 @@ typedef float vec16 __attribute__((vector_size(64)));
 
 /* The m x nc block: column strips of NR outside, panels of MR rows inside, so one strip of the
  * b tile stays in L1 while every panel of a meets it. Panel i starts at a + i * a_step: kc for
- * packed panels, lda for rows read in place. */
-#define DEFINE_BLOCK(NAME, KERNEL, NR, ATTRIBUTE)                                                                 \
+ * packed panels, lda for rows read in place. A last strip of at most NARROW_NR columns goes to the
+ * NARROW kernel (a set whose kernel is wide has a half-width one, so that a product with few
+ * columns does not compute a full strip of zeros). */
+#define DEFINE_BLOCK(NAME, KERNEL, NR, NARROW, NARROW_NR, ATTRIBUTE)                                              \
     ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *a, int64_t a_step, int64_t lda,   \
                                const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
                                const float *bias_cols) {                                                          \
-        for (int64_t j = 0; j < nc; j += NR)                                                                      \
+        for (int64_t j = 0; j < nc; j += NR) {                                                                    \
+            int narrow = nc - j <= (NARROW_NR);                                                                   \
             for (int64_t i = 0; i < mc; i += MR)                                                                  \
-                KERNEL(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc,                     \
-                       mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate,                          \
-                       bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL);                       \
+                (narrow ? NARROW : KERNEL)(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, \
+                                           mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate,      \
+                                           bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL);   \
+        }                                                                                                         \
     }
 
-/* Both forms of one kernel set: packed panels and rows read in place. */
-#define DEFINE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                       \
+/* Both forms of one micro-kernel: packed panels and rows read in place. */
+#define DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                          \
     DEFINE_MICRO_KERNEL(micro_kernel_packed_##SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_PACKED,    \
                         A_AT_PACKED)                                                                             \
     DEFINE_MICRO_KERNEL(micro_kernel_direct_##SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_DIRECT,    \
-                        A_AT_DIRECT)                                                                             \
-    DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, LANES(VEC) * NV, ATTRIBUTE)                \
-    DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, LANES(VEC) * NV, ATTRIBUTE)
+                        A_AT_DIRECT)
+/* The blocks of a set: NR columns per strip, the last strip of at most NARROW_NR by the NARROW kernels. */
+#define DEFINE_BLOCKS(SUFFIX, NR, NARROW, NARROW_NR, ATTRIBUTE)                                                  \
+    DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, NR, micro_kernel_packed_##NARROW,          \
+                 NARROW_NR, ATTRIBUTE)                                                                           \
+    DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, NR, micro_kernel_direct_##NARROW,          \
+                 NARROW_NR, ATTRIBUTE)
+/* A kernel set of NV vectors per row. */
+#define DEFINE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                       \
+    DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                              \
+    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, SUFFIX, 0, ATTRIBUTE)
+/* A set with NV vectors per row and a half-width kernel for a last strip of few columns. */
+#define DEFINE_WIDE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                  \
+    DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                              \
+    DEFINE_KERNELS(half_##SUFFIX, VEC, SPLAT, NV / 2, ATTRIBUTE, MULTIPLY_ADD)                                   \
+    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, half_##SUFFIX, LANES(VEC) * (NV / 2), ATTRIBUTE)
 
 DEFINE_KERNEL_SET(portable, vec8, SPLAT8, 1, , MULTIPLY_ADD_SEPARATE)
 
@@ -262,15 +279,19 @@ DEFINE_KERNEL_SET(avx2, vec8, SPLAT8, 2, PT2_AVX2, MULTIPLY_ADD_SEPARATE)
 #define PT2_FMA __attribute__((target("avx2,fma")))
 #define MULTIPLY_ADD_FUSED(acc, a, b) ((acc) = __builtin_ia32_vfmaddps256((a), (b), (acc)))
 DEFINE_KERNEL_SET(fma, vec8, SPLAT8, 2, PT2_FMA, MULTIPLY_ADD_FUSED)
-/* AVX-512: the FMA copy with vectors of 16 floats, a 6 x 32 tile in 12 of the 32 registers. Each
- * element's terms meet in the same order with one rounding each, so its bits are the FMA copy's
- * (and the WebAssembly build's where it fuses); it does per instruction twice the FMA copy's work,
- * where the CPU has it (PyTorch's own GEMM uses it there). */
+/* AVX-512: the FMA copy with vectors of 16 floats, a 6 x 64 tile in 24 of the 32 registers (a
+ * 6 x 32 one for a last strip of at most 32 columns). Each element's terms meet in the same order
+ * with one rounding each, so its bits are the FMA copy's (and the WebAssembly build's where it
+ * fuses); it does per instruction twice the FMA copy's work, where the CPU has it (PyTorch's own
+ * GEMM uses it there). 6 x 64 rather than 6 x 32: per step of k 4 loads of b and 6 broadcasts
+ * feed 24 multiply-adds instead of 2 and 6 feeding 12, so the loop's instructions leave the two
+ * FMA units busier: a 72 x 256 x 128 block in L1 ran at 175 GFLOP/s against 160 (12 x 32: 168;
+ * 8 x 48: 155-179; 4 x 64: 171), the Transformer layer's products 4-7% faster (bench_gemm). */
 #define PT2_AVX512 __attribute__((target("avx512f,fma")))
 /* _mm512_fmadd_ps: all 16 lanes (mask 0xffff), the current rounding mode (4) */
 #define MULTIPLY_ADD_FUSED16(acc, a, b)                                                                          \
     ((acc) = __builtin_ia32_vfmaddps512_mask((a), (b), (acc), (unsigned short)0xffff, 4))
-DEFINE_KERNEL_SET(avx512, vec16, SPLAT16, 2, PT2_AVX512, MULTIPLY_ADD_FUSED16)
+DEFINE_WIDE_KERNEL_SET(avx512, vec16, SPLAT16, 4, PT2_AVX512, MULTIPLY_ADD_FUSED16)
 #endif
 
 /* pt2_dot's portable copy: one vector of partial sums (two SSE or SIMD128 registers, two chains

@@ -115,7 +115,7 @@ static pt2_status write_outputs(const char *dir, const char *as_layer, const pt2
     for (size_t i = 0; i < written; i++) {
         if (st) {
             remove(temporary[i]);
-        } else if (rename(temporary[i], final_path[i]) != 0) {
+        } else if (pt2_cli_rename_into_place(temporary[i], final_path[i]) != 0) {
             pt2_error_set_file(err, final_path[i]);
             st = pt2_fail(err, PT2_ERR_IO, "cannot rename into place: %s", strerror(errno));
         }

@@ -105,6 +105,11 @@ pt2_status pt2_cli_read_file(pt2_arena *arena, const char *path, const uint8_t *
     return PT2_OK;
 }
 
+int pt2_cli_rename_into_place(const char *tmp, const char *path) {
+    if (unlink(path) != 0 && errno != ENOENT) return -1;
+    return rename(tmp, path);
+}
+
 pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t length, pt2_error *err) {
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= sizeof tmp) {
@@ -123,7 +128,7 @@ pt2_status pt2_cli_write_file_atomic(const char *path, const void *data, size_t 
         pt2_error_set_file(err, path);
         return pt2_fail(err, PT2_ERR_IO, "write failed: %s", strerror(errno));
     }
-    if (rename(tmp, path) != 0) {
+    if (pt2_cli_rename_into_place(tmp, path) != 0) {
         remove(tmp);
         pt2_error_set_file(err, path);
         return pt2_fail(err, PT2_ERR_IO, "cannot rename '%s' into place: %s", tmp, strerror(errno));

@@ -154,7 +154,12 @@ async function writeOutputs(dir, files) {
     await Promise.all(temporary.map((t) => rm(t, { force: true })));
     throw error;
   }
-  for (const [i, name] of Object.keys(files).entries()) await rename(temporary[i], path.join(dir, name));
+  // A file of the same name removed first: on ext4 a rename over an existing file makes the kernel
+  // allocate and start writing the new file's blocks at once (auto_da_alloc; see pt2_cli_rename_into_place in cli/cli.h).
+  for (const [i, name] of Object.keys(files).entries()) {
+    await rm(path.join(dir, name), { force: true });
+    await rename(temporary[i], path.join(dir, name));
+  }
 }
 
 const commands = {

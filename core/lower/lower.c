@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../naming/naming.h"
+#include "../ops/elementwise.h"
 #include "axes.h"
 #include "op_notes.h"
 #include "lowerings.h"
@@ -144,8 +145,34 @@ static const char *constant_name(const pt2_lower_context *ctx, const pt2_node *n
     return NULL;
 }
 
+/* A bool constant (GPT-Neo's causal mask buffer, sliced to the input's length): its 0/1 as a
+ * float32 variable (the checkpoint holds float32 variables), then compared != 0, so that every
+ * op reading it gets a bool value as PyTorch's. */
+static pt2_status bool_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
+                                      const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
+    pt2_tensor numbers;
+    pt2_lowered_value variable;
+    pt2_status st = pt2_tensor_cast(ctx->arena, constant, PT2_DTYPE_FLOAT32, &numbers, err);
+    if (!st) st = pt2_lower_constant_layer(ctx, node, &numbers, like, &variable, err);
+    if (st) return st;
+    char base[240];
+    snprintf(base, sizeof base, "%s_truth", pt2_rt_local_name(variable.layer));
+    pt2_rt_layer *layer;
+    st = pt2_lower_new_layer_named(ctx, node, base, "compare", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, &variable, err);
+    if (!st) st = pt2_rt_set_string(layer, "kind", "not_equal", err);
+    if (!st) st = pt2_rt_set_float(layer, "value", 0.0, err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    *out = variable;
+    out->layer = layer->name;
+    out->shape = layer->shape;
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
+    if (constant->dtype == PT2_DTYPE_BOOL) return bool_constant_layer(ctx, node, constant, like, out, err);
     if (constant->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s constant is not lowered yet", pt2_dtype_name(constant->dtype));
     if (like && constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
     int rank = like ? like->rank : constant->rank;
@@ -667,7 +694,9 @@ pt2_status pt2_lower_advance(pt2_lower_context *ctx, size_t ran, pt2_error *err)
         ctx->needs_real_axes = 0;
         for (size_t l = layers_before; !st && l < net->num_layers; l++)
             if (!pt2_lowering_emits(lowering->emits, net->layers[l].layer_class) &&
-                !pt2_lowering_emits(PT2_AXES_MATERIALISE_EMITS, net->layers[l].layer_class))
+                !pt2_lowering_emits(PT2_AXES_MATERIALISE_EMITS, net->layers[l].layer_class) &&
+                !(pt2_lowering_emits(lowering->emits, "variable") &&
+                  pt2_lowering_emits(PT2_LOWER_CONSTANT_EMITS, net->layers[l].layer_class)))
                 return pt2_fail(err, PT2_ERR_INTERNAL, "the lowering of %s added a '%s' layer, which its table entry does not "
                                 "list", node->target, net->layers[l].layer_class);
         if (st == PT2_ERR_UNSUPPORTED) {

@@ -107,7 +107,10 @@ pt2_status pt2_lower_alias(pt2_lower_context *ctx, const pt2_node *node, const p
 /* A `variable` layer holding a constant that broadcasts against `like` in PyTorch's way
  * (aligned from the last axis): its size-1 axes are dropped, its other axes take the dims of
  * `like` at the same place. `like` NULL: the constant's own axes, its size-1 ones broadcast axes
- * (core/lower/axes.h). */
+ * (core/lower/axes.h). A bool constant is a float32 variable of its 0/1 and a compare != 0
+ * after it: a lowering whose entry lists `variable` may add that compare too
+ * (PT2_LOWER_CONSTANT_EMITS). Other dtypes but float32 are refused. */
+#define PT2_LOWER_CONSTANT_EMITS "variable compare"
 pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node, const pt2_tensor *constant,
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err);
 /* A number as an eval expression writes it for a source of `dtype`: an integer as a Python int for

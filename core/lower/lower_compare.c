@@ -57,14 +57,18 @@ static pt2_status lower_comparison(pt2_lower_context *ctx, const pt2_node *node,
 }
 
 /* A bool layer operand (logical and bitwise ops are lowered on bools). */
+static pt2_status bool_value(const pt2_node *node, const char *name, const pt2_lowered_value *v, pt2_error *err) {
+    if (v->shape.dtype != PT2_DTYPE_BOOL)
+        return pt2_lower_fail(node, err, "lowered on bool tensors, '%s' is %s", name, pt2_dtype_name(v->shape.dtype));
+    return PT2_OK;
+}
+
 static pt2_status bool_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                              const pt2_lowered_value **out, pt2_error *err) {
     pt2_status st = pt2_lower_input(ctx, node, name, out, err);
     if (st) return st;
     if (!*out) return pt2_lower_fail(node, err, "a constant operand '%s' of a logical op is not lowered", name);
-    if ((*out)->shape.dtype != PT2_DTYPE_BOOL)
-        return pt2_lower_fail(node, err, "lowered on bool tensors, '%s' is %s", name, pt2_dtype_name((*out)->shape.dtype));
-    return PT2_OK;
+    return bool_value(node, name, *out, err);
 }
 
 static pt2_status lower_logical(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
@@ -155,11 +159,22 @@ static pt2_status select_numbers(pt2_lower_context *ctx, const pt2_node *node, c
 static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, const char *condition_name,
                                const char *true_name, const char *false_name, pt2_error *err) {
     const pt2_lowered_value *condition;
+    pt2_lowered_value placed_condition;
     pt2_operand branch[2];
-    pt2_status st = bool_input(ctx, node, condition_name, &condition, err);
+    pt2_status st = pt2_lower_input(ctx, node, condition_name, &condition, err);
     if (!st) st = pt2_lower_operand(ctx, node, true_name, &branch[0], err);
     if (!st) st = pt2_lower_operand(ctx, node, false_name, &branch[1], err);
     if (st) return st;
+    if (!condition) { /* a constant mask (a bool buffer): placed against the branch computed from the input */
+        const pt2_lowered_value *data = branch[0].layer ? branch[0].layer : branch[1].layer;
+        pt2_tensor mask;
+        int present;
+        if (!data) return pt2_lower_fail(node, err, "a constant '%s' with no branch computed from the input", condition_name);
+        if ((st = pt2_lower_constant(ctx, node, condition_name, &mask, &present, err))) return st;
+        if ((st = pt2_lower_constant_layer(ctx, node, &mask, data, &placed_condition, err))) return st;
+        condition = &placed_condition;
+    }
+    if ((st = bool_value(node, condition_name, condition, err))) return st;
     if (branch[0].is_number && branch[1].is_number) return select_numbers(ctx, node, condition, branch, err);
     for (int b = 0; b < 2; b++)
         if (branch[b].is_constant) {

@@ -430,6 +430,21 @@ class PositionsAdded(nn.Module):
         return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h) + decay
 
 
+class BoolBuffers(nn.Module):
+    """Bool buffers, as models keep masks: one over the features in masked_fill, one per frame
+    sliced to the input's length in where (GPT-Neo slices its causal mask buffer so); each is a
+    float32 variable of its 0/1 compared != 0 (the checkpoint holds float32 variables)."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.register_buffer("features_kept", torch.tensor([True, False, True, True, False, True]))
+        self.register_buffer("frames_kept", torch.arange(300) % 3 != 1)
+
+    def forward(self, x):
+        h = self.proj(x).masked_fill(self.features_kept, -1.0)
+        return torch.where(self.frames_kept[:x.shape[1], None], h, h * 0.5)
+
+
 class Gpt2Conv1dAndEmptyCache(nn.Module):
     """transformers' Conv1D, the projection of GPT-2 (addmm(bias, x.view(-1, nx), weight) with the
     weight [nx, nf] as it is, and the view back), and a cache that starts empty joined with the
@@ -567,6 +582,7 @@ CATALOGUE = {
     "keepdim_broadcast": (KeepdimBroadcast, 8, 20, 1),
     "unsqueeze_broadcast": (UnsqueezeBroadcast, 8, 20, 1),
     "expand_broadcast": (ExpandBroadcast, 8, 20, 1),
+    "bool_buffers": (BoolBuffers, 8, 20, 1),
     "select_on_time": (SelectOnTime, 8, 20, 1),
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),

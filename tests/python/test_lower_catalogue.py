@@ -120,6 +120,7 @@ COVERS = {
                           "aten.all.dim"},
     "unsqueeze_broadcast": {"aten.unsqueeze.default", "aten.squeeze.dim"},
     "expand_broadcast": {"aten.expand.default", "aten.expand_as.default"},
+    "bool_buffers": {"aten.masked_fill.Scalar", "aten.slice.Tensor", "aten.where.self"},
     "select_on_time": {"aten.select.int", "aten.slice.Tensor"},
     "rotary_outer_product": {"aten.arange.default", "aten.unsqueeze.default", "aten.cos.default", "aten.sin.default"},
     "frames_from_the_end": {"aten.select.int"},

@@ -31,14 +31,6 @@ typedef struct pt2_gemm_source {
     int64_t stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
 } pt2_gemm_source;
 
-/* The widest micro-kernel's columns (AVX-512's four vectors of 16). */
-#define PT2_GEMM_NR_MAX 64
-
-/* Columns a pack function must fill (zeros past nc): nc rounded up to the widest micro-kernel. */
-static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
-    int64_t padded = (nc + PT2_GEMM_NR_MAX - 1) / PT2_GEMM_NR_MAX * PT2_GEMM_NR_MAX;
-    return padded < dst_stride ? padded : dst_stride;
-}
 
 /* x86-64 with gcc: some loops have a second copy compiled for AVX2 (eight lanes where the default
  * target has four), chosen at run time by pt2_cpu_has_avx2; without FMA such a copy gives the
@@ -52,6 +44,21 @@ static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
 int pt2_cpu_has_avx2(void);
 int pt2_cpu_has_avx512(void);
 #endif
+
+/* The widest micro-kernel's columns: AVX-512's four vectors of 16 in a build with the x86 copies;
+ * 32 elsewhere (the WebAssembly build's kernel is 8 wide: its packed tiles keep the stride and
+ * padding they were tuned with). */
+#ifdef PT2_KERNELS_AVX2_COPIES
+#define PT2_GEMM_NR_MAX 64
+#else
+#define PT2_GEMM_NR_MAX 32
+#endif
+
+/* Columns a pack function must fill (zeros past nc): nc rounded up to the widest micro-kernel. */
+static inline int64_t pt2_gemm_padded_columns(int64_t nc, int64_t dst_stride) {
+    int64_t padded = (nc + PT2_GEMM_NR_MAX - 1) / PT2_GEMM_NR_MAX * PT2_GEMM_NR_MAX;
+    return padded < dst_stride ? padded : dst_stride;
+}
 
 /* Which kernels run: portable (1) are those the WebAssembly build runs, giving its values to the
  * bit; otherwise (0, the default) the fastest this CPU has. Process-wide: each run sets it from

@@ -20,7 +20,7 @@ enum { NR_MAX = PT2_GEMM_NR_MAX, KC = 128, NC = 256, MC = 72 }; /* MC a multiple
  * a 500 x 2048 x 256 product. Each element's sum is the same to the bit either way: MR only
  * groups the rows. */
 #ifdef __EMSCRIPTEN__
-enum { MR = 6 };
+enum { MR = 4 };
 #else
 enum { MR = 6 };
 #endif
@@ -216,13 +216,18 @@ typedef float vec16 __attribute__((vector_size(64)));
                                const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
                                const float *bias_cols) {                                                          \
         for (int64_t j = 0; j < nc; j += NR) {                                                                    \
-            int narrow = nc - j <= (NARROW_NR);                                                                   \
-            for (int64_t i = 0; i < mc; i += MR)                                                                  \
-                (narrow ? NARROW : KERNEL)(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, \
-                                           mc - i < MR ? mc - i : MR, nc - j < NR ? nc - j : NR, accumulate,      \
-                                           bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL);   \
+            /* two loops of direct calls, each kernel inlined where the compiler likes */            \
+            if ((NARROW_NR) > 0 && nc - j <= (NARROW_NR))                                                         \
+                STRIP(NARROW, NR);                                                                                  \
+            else                                                                                                  \
+                STRIP(KERNEL, NR);                                                                                  \
         }                                                                                                         \
     }
+/* One strip of NR columns from j, every panel of rows through KERNEL. */
+#define STRIP(KERNEL, NR)                                                                                           \
+    for (int64_t i = 0; i < mc; i += MR)                                                                          \
+    KERNEL(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,      \
+           nc - j < NR ? nc - j : NR, accumulate, bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL)
 
 /* Both forms of one micro-kernel: packed panels and rows read in place. */
 #define DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                          \

@@ -216,15 +216,15 @@ typedef float vec16 __attribute__((vector_size(64)));
                                const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
                                const float *bias_cols) {                                                          \
         for (int64_t j = 0; j < nc; j += NR) {                                                                    \
-            /* two loops of direct calls, each kernel inlined where the compiler likes */            \
+            /* two loops of direct calls, each kernel inlined where the compiler likes */                         \
             if ((NARROW_NR) > 0 && nc - j <= (NARROW_NR))                                                         \
-                STRIP(NARROW, NR);                                                                                  \
+                STRIP(NARROW, NR);                                                                                \
             else                                                                                                  \
-                STRIP(KERNEL, NR);                                                                                  \
+                STRIP(KERNEL, NR);                                                                                \
         }                                                                                                         \
     }
 /* One strip of NR columns from j, every panel of rows through KERNEL. */
-#define STRIP(KERNEL, NR)                                                                                           \
+#define STRIP(KERNEL, NR)                                                                                         \
     for (int64_t i = 0; i < mc; i += MR)                                                                          \
     KERNEL(kc, a + i * a_step, lda, btile + j, TILE_STRIDE, c + i * ldc + j, ldc, mc - i < MR ? mc - i : MR,      \
            nc - j < NR ? nc - j : NR, accumulate, bias_rows ? bias_rows + i : NULL, bias_cols ? bias_cols + j : NULL)

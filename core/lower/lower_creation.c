@@ -86,6 +86,27 @@ static pt2_status lower_fill_like(pt2_lower_context *ctx, const pt2_node *node, 
     return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "fill_like", value, in, NULL, err);
 }
 
+pt2_status pt2_lower_positions_of_length(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *holder,
+                                        int holder_axis, int64_t start, pt2_lowered_value *out, pt2_error *err) {
+    const char *axis_name;
+    pt2_rt_layer *layer;
+    char name[220];
+    snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
+    pt2_status st = pt2_axes_describe(ctx, node, holder, holder_axis, &axis_name, err);
+    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[1] = {holder->dims[holder_axis]};
+    pt2_axes_value_of(layer, 1, dims, out);
+    if (!start) return PT2_OK;
+    pt2_lowered_value positions = *out;
+    snprintf(name, sizeof name, "%s_shifted", ctx->places[node - ctx->graph->nodes].base);
+    return pt2_lower_unary_layer(ctx, node, 0, name, "eval", "add_scalar", (double)start, &positions, out, err);
+}
+
 pt2_status pt2_lower_slice_of_constant(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     pt2_tensor table;
     int present;
@@ -104,28 +125,9 @@ pt2_status pt2_lower_slice_of_constant(pt2_lower_context *ctx, const pt2_node *n
     if (step != 1 || start < 0 || !pt2_axes_find_size(ctx, &meta->sizes[axis], &holder, &holder_axis))
         return pt2_lower_fail(node, err, "a slice of a constant is lowered where its length is an axis of a value computed "
                               "before it, from a start >= 0 with step 1");
-    /* The positions start, start + 1, ... along that axis (range_in_axis, an eval adding start),
-     * then the constant gathered at them. */
-    const char *axis_name;
-    pt2_rt_layer *layer;
-    char name[220];
-    snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
-    if ((st = pt2_axes_describe(ctx, node, holder, holder_axis, &axis_name, err))) return st;
-    if ((st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dims[1] = {holder->dims[holder_axis]};
-    pt2_lowered_value positions, shifted;
-    pt2_axes_value_of(layer, 1, dims, &positions);
-    if (start) {
-        snprintf(name, sizeof name, "%s_shifted", ctx->places[node - ctx->graph->nodes].base);
-        if ((st = pt2_lower_unary_layer(ctx, node, 0, name, "eval", "add_scalar", (double)start, &positions, &shifted, err)))
-            return st;
-        positions = shifted;
-    }
+    /* The constant gathered at the positions start, start + 1, ... along that axis. */
+    pt2_lowered_value positions;
+    if ((st = pt2_lower_positions_of_length(ctx, node, holder, holder_axis, start, &positions, err))) return st;
     return pt2_lower_gather_table(ctx, node, &table, axis, &positions, err);
 }
 

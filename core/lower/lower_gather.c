@@ -128,6 +128,16 @@ pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *nod
     return gather_layer(ctx, node, in, axis, &position, rank, dims, err);
 }
 
+pt2_status pt2_lower_gather_at(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                               const pt2_lowered_value *index, pt2_error *err) {
+    if (in->rank - 1 + index->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
+    int dims[PT2_MAX_RANK], rank = 0;
+    for (int a = 0; a < axis; a++) dims[rank++] = in->dims[a];
+    for (int a = 0; a < index->rank; a++) dims[rank++] = index->dims[a];
+    for (int a = axis + 1; a < in->rank; a++) dims[rank++] = in->dims[a];
+    return gather_layer(ctx, node, in, axis, index, rank, dims, err);
+}
+
 /* x with axis `axis` replaced by the constant `index`'s axes. */
 static pt2_status gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                   const pt2_tensor *index, pt2_error *err) {

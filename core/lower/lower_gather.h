@@ -21,4 +21,9 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
 pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                     int64_t size, const pt2_tensor *index, pt2_error *err);
 
+/* Node output 0 = `in` with axis `axis` replaced by the axes of `index` (a lowered integer
+ * value): a gather. */
+pt2_status pt2_lower_gather_at(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                               const pt2_lowered_value *index, pt2_error *err);
+
 #endif

@@ -294,6 +294,32 @@ static pt2_status input_axis(pt2_lower_context *ctx, const pt2_node *node, const
 static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                 int64_t i, int index, int keep_axis, pt2_error *err);
 
+/* A static axis sliced to a length of the input's (GPT-Neo's causal mask buffer, [.., 64, 64]
+ * sliced to [.., T, T]): a slice layer would keep this run's length for every length, so the
+ * value is gathered at the positions start, start + 1, ... along the axis of that length. Where
+ * the value has that dim already (the mask's queries' time), the positions go along the second
+ * copy of it, the keys' time that attention scores have (core/lower/lower_layout.c). */
+static pt2_status static_axis_to_length(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                        int axis, int64_t start, int64_t step, pt2_error *err) {
+    const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];
+    const pt2_lowered_value *holder;
+    int holder_axis;
+    if (step != 1 || start < 0 || arg_is_symbolic(node, "start") || axis >= meta->rank ||
+        !pt2_axes_find_size(ctx, &meta->sizes[axis], &holder, &holder_axis))
+        return pt2_lower_fail(node, err, "a static axis sliced to a length computed from the input is lowered from a fixed "
+                              "start >= 0 with step 1 to a length that is an axis of a value computed before it");
+    pt2_lowered_value positions, copied;
+    pt2_status st = pt2_lower_positions_of_length(ctx, node, holder, holder_axis, start, &positions, err);
+    if (st) return st;
+    for (int a = 0; a < in->rank; a++)
+        if (in->dims[a] == positions.dims[0]) {
+            if ((st = pt2_lower_second_copy_of_axis(ctx, node, &positions, 0, &copied, err))) return st;
+            positions = copied;
+            break;
+        }
+    return pt2_lower_gather_at(ctx, node, in, axis, &positions, err);
+}
+
 static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_arg *self = pt2_node_arg(node, "self");
     if (self && self->kind == PT2_ARG_TENSOR && !ctx->dynamic[self->value_id])
@@ -316,6 +342,8 @@ static pt2_status lower_slice(pt2_lower_context *ctx, const pt2_node *node, pt2_
     if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_DYNAMIC && step == 1 && start >= 0 && end == start + 1 &&
         !arg_is_symbolic(node, "start") && !arg_is_symbolic(node, "end"))
         return select_static(ctx, node, in, axis, start, -1, 1, err);
+    if (!st && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_STATIC && arg_is_symbolic(node, "end"))
+        return static_axis_to_length(ctx, node, in, axis, start, step, err);
     if (!st) st = normalise_slice(ctx, node, in, axis, n, start, end, arg_is_symbolic(node, "end"), step, &b, err);
     if (!st) st = check_dynamic_bounds(ctx, node, in, axis, arg_is_symbolic(node, "start") ? "start" : NULL,
                                        b.has_end && arg_is_symbolic(node, "end") ? "end" : NULL, NULL, err);
@@ -731,7 +759,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._to_copy.default", lower_same_dtype, ""},
     {"aten.type_as.default", lower_same_dtype, ""},
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
-    {"aten.slice.Tensor", lower_slice, "slice squeeze range_in_axis eval:add_scalar variable gather"},
+    {"aten.slice.Tensor", lower_slice, "slice squeeze range_in_axis eval:add_scalar variable gather expand_dims merge_dims reinterpret_data"},
     {"aten.narrow.default", lower_narrow, "slice"},
     {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},

@@ -309,7 +309,7 @@ static pt2_status variable_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt
     for (size_t i = 0; i < shape->count; i++) {
         if (shape->items[i].kind != PT2_RT_INT || shape->items[i].int_value < 1)
             return pt2_rt_layer_fail(layer, err, "shape entries must be positive ints");
-        const char *description = pt2_arena_printf(arena, err, "%s:static%zu", layer->name, i);
+        const char *description = pt2_arena_printf(arena, err, "%s:static:%zu", layer->name, i); /* RETURNN's VariableLayer names them so */
         if (!description) return err->status;
         pt2_status st = pt2_rt_add_dim(arena, net, description, PT2_RT_DIM_STATIC, shape->items[i].int_value,
                                        &out->dims[out->rank++], err);

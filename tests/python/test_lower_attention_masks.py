@@ -25,7 +25,10 @@ in one process. What each one needs:
   merged); its causal mask compares positions (le) and its rotary tables come from a region with
   autocast off.
 - MistralModel with a sliding window of 8 frames, shorter than the examples: its mask ands the
-  causal comparison with one of the distance (gt) over the window."""
+  causal comparison with one of the distance (gt) over the window.
+- GPTNeoModel, a global and a local (window 8) layer: its causal mask is a bool buffer [1, 1, 64,
+  64] sliced to [.., T, T] (a float32 variable compared != 0, gathered at the positions along the
+  time, then along the keys' copy of it)."""
 import torch
 import torch.nn as nn
 
@@ -68,6 +71,14 @@ def speech2text_encoder():
     return LastHidden(Speech2TextModel(config).encoder)
 
 
+def gpt_neo_model():
+    from transformers import GPTNeoConfig, GPTNeoModel
+    config = GPTNeoConfig(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
+                          attention_types=[[["global", "local"], 1]], window_size=8, max_position_embeddings=64,
+                          bos_token_id=0, eos_token_id=0)
+    return LastHidden(GPTNeoModel(config))
+
+
 def token_ids(size):
     return torch.randint(3, 50, size)
 
@@ -92,6 +103,7 @@ MODELS = {
                                          (1, 40, 20)),
     "transformers_llama_model": (lambda: text_encoder("Llama", num_key_value_heads=2),
                                  ["aten.expand.default", "aten.le.Tensor", "aten.rsqrt.default"], token_ids, (2, 20)),
+    "transformers_gpt_neo_model": (gpt_neo_model, ["aten.slice.Tensor", "aten.where.self"], token_ids, (2, 20)),
     "transformers_mistral_model": (lambda: text_encoder("Mistral", num_key_value_heads=2, sliding_window=8),
                                    ["aten.__and__.Tensor", "aten.gt.Tensor"], token_ids, (2, 20)),
 }

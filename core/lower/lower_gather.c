@@ -120,12 +120,7 @@ pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *nod
     if (in->rank - 1 + index->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
     pt2_lowered_value position;
     pt2_status st = position_layer(ctx, node, index, size, &position, err);
-    if (st) return st;
-    int dims[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < axis; a++) dims[rank++] = in->dims[a];
-    for (int a = 0; a < position.rank; a++) dims[rank++] = position.dims[a];
-    for (int a = axis + 1; a < in->rank; a++) dims[rank++] = in->dims[a];
-    return gather_layer(ctx, node, in, axis, &position, rank, dims, err);
+    return st ? st : pt2_lower_gather_at(ctx, node, in, axis, &position, err);
 }
 
 pt2_status pt2_lower_gather_at(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
@@ -171,12 +166,7 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
     } else {
         st = pt2_lower_constant_layer(ctx, node, table, NULL, &variable, err);
     }
-    if (st) return st;
-    int dims[PT2_MAX_RANK], rank = 0;
-    for (int a = 0; a < axis; a++) dims[rank++] = variable.dims[a];
-    for (int a = 0; a < index->rank; a++) dims[rank++] = index->dims[a];
-    for (int a = axis + 1; a < table->rank; a++) dims[rank++] = variable.dims[a];
-    return gather_layer(ctx, node, &variable, axis, index, rank, dims, err);
+    return st ? st : pt2_lower_gather_at(ctx, node, &variable, axis, index, err);
 }
 
 /* These ops follow broadcast axes (core/lower/axes.c) only for a constant table's computed

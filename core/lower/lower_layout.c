@@ -298,7 +298,7 @@ static pt2_status select_static(pt2_lower_context *ctx, const pt2_node *node, co
  * sliced to [.., T, T]): a slice layer would keep this run's length for every length, so the
  * value is gathered at the positions start, start + 1, ... along the axis of that length. Where
  * the value has that dim already (the mask's queries' time), the positions go along the second
- * copy of it, the keys' time that attention scores have (core/lower/lower_layout.c). */
+ * copy of it, the keys' time that attention scores have (pt2_lower_second_copy_of_axis). */
 static pt2_status static_axis_to_length(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                         int axis, int64_t start, int64_t step, pt2_error *err) {
     const pt2_value *meta = &ctx->graph->values[node->outputs[0].value_id];

@@ -104,6 +104,21 @@ void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2
 void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
                           const float *bias_rows, const float *bias_cols, float *scratch);
 
+/* Work applied to c's rows once their sums are complete, while they are still in cache: an
+ * activation that alone reads the product (a linear layer's relu) costs no pass of its own over
+ * c. `apply` changes count floats in place; it is called from the product's threads. */
+typedef struct pt2_gemm_epilogue {
+    void (*apply)(const struct pt2_gemm_epilogue *self, float *values, int64_t count);
+    int kind;
+    double a, b, c;
+} pt2_gemm_epilogue;
+/* The source reading a strided matrix b, packed tile by tile as the product goes. */
+pt2_gemm_source pt2_gemm_matrix_source(pt2_matrix_view b);
+/* pt2_gemm_bias, then the epilogue (NULL: none) on every element of c it wrote. */
+void pt2_gemm_bias_epilogue(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c,
+                            int64_t ldc, const float *bias_rows, const float *bias_cols,
+                            const pt2_gemm_epilogue *epilogue, float *scratch);
+
 /* A 2-D convolution with PyTorch's semantics, channels first: 1-D is height 1. */
 typedef struct pt2_conv_geometry {
     int64_t batch, in_channels, in_height, in_width;

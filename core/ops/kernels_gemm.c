@@ -430,12 +430,14 @@ static void choose_blocks(block_fn blocks[2]) {
  * bias is added where the first slice of k is stored, in the same operation (slice + bias) as
  * when c held the bias already, so that prefill pass is saved and the sums keep their bits. */
 static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c,
-                     int64_t ldc, int accumulate, const float *bias_rows, const float *bias_cols, float *scratch) {
+                     int64_t ldc, int accumulate, const float *bias_rows, const float *bias_cols,
+                     const pt2_gemm_epilogue *epilogue, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         if (!accumulate)
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < n; j++) c[i * ldc + j] = bias_cols ? bias_cols[j] : bias_rows ? bias_rows[i] : 0.0f;
+        for (int64_t i = 0; epilogue && i < m; i++) epilogue->apply(epilogue, c + i * ldc, n);
         return;
     }
     block_fn blocks[2];
@@ -462,13 +464,16 @@ static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const p
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
                 int64_t mc = m - i0 < MC ? m - i0 : MC;
                 const float *rows = !add && bias_rows ? bias_rows + i0 : NULL;
-                if (direct) {
+                if (direct)
                     blocks[1](mc, nc, kc, a.data + i0 * a.row_stride + k0, a.row_stride, a.row_stride, btile,
                               c + i0 * ldc + j0, ldc, add, rows, columns);
-                    continue;
+                else {
+                    pack_a(a, i0, mc, k0, kc, apack);
+                    blocks[0](mc, nc, kc, apack, kc, 0, btile, c + i0 * ldc + j0, ldc, add, rows, columns);
                 }
-                pack_a(a, i0, mc, k0, kc, apack);
-                blocks[0](mc, nc, kc, apack, kc, 0, btile, c + i0 * ldc + j0, ldc, add, rows, columns);
+                /* the block's last slice of k: its sums are complete, and in cache */
+                for (int64_t r = 0; epilogue && k0 + KC >= k && r < mc; r++)
+                    epilogue->apply(epilogue, c + (i0 + r) * ldc + j0, nc);
             }
         }
     }
@@ -476,15 +481,21 @@ static void gemm_run(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const p
 
 void pt2_gemm(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
               int accumulate, float *scratch) {
-    gemm_run(m, n, k, a, b, c, ldc, accumulate, NULL, NULL, scratch);
+    gemm_run(m, n, k, a, b, c, ldc, accumulate, NULL, NULL, NULL, scratch);
 }
 
 void pt2_gemm_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c, int64_t ldc,
                    const float *bias_rows, const float *bias_cols, float *scratch) {
-    gemm_run(m, n, k, a, b, c, ldc, 0, bias_rows, bias_cols, scratch);
+    gemm_run(m, n, k, a, b, c, ldc, 0, bias_rows, bias_cols, NULL, scratch);
 }
 
-static pt2_gemm_source matrix_source(pt2_matrix_view b) {
+void pt2_gemm_bias_epilogue(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, const pt2_gemm_source *b, float *c,
+                            int64_t ldc, const float *bias_rows, const float *bias_cols,
+                            const pt2_gemm_epilogue *epilogue, float *scratch) {
+    gemm_run(m, n, k, a, b, c, ldc, 0, bias_rows, bias_cols, epilogue, scratch);
+}
+
+pt2_gemm_source pt2_gemm_matrix_source(pt2_matrix_view b) {
     pt2_gemm_source source;
     memset(&source, 0, sizeof source);
     source.pack = pack_matrix;
@@ -494,12 +505,12 @@ static pt2_gemm_source matrix_source(pt2_matrix_view b) {
 
 void pt2_gemm_matrix(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
                      int accumulate, float *scratch) {
-    pt2_gemm_source source = matrix_source(b);
-    gemm_run(m, n, k, a, &source, c, ldc, accumulate, NULL, NULL, scratch);
+    pt2_gemm_source source = pt2_gemm_matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, accumulate, NULL, NULL, NULL, scratch);
 }
 
 void pt2_gemm_matrix_bias(int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b, float *c, int64_t ldc,
                           const float *bias_rows, const float *bias_cols, float *scratch) {
-    pt2_gemm_source source = matrix_source(b);
-    gemm_run(m, n, k, a, &source, c, ldc, 0, bias_rows, bias_cols, scratch);
+    pt2_gemm_source source = pt2_gemm_matrix_source(b);
+    gemm_run(m, n, k, a, &source, c, ldc, 0, bias_rows, bias_cols, NULL, scratch);
 }

@@ -5,6 +5,7 @@
  * GEMM at 1 and at 2 threads (bench/bench_reference_run.py's Transformer layer). */
 #include <string.h>
 
+#include "activation.h"
 #include "kernels.h"
 #include "op_util.h"
 #include "parallel.h"
@@ -165,20 +166,27 @@ static pt2_status run_linear(pt2_run_context *ctx, const pt2_node *node, pt2_err
     int64_t shape[PT2_MAX_RANK];
     memcpy(shape, x.shape, sizeof shape);
     shape[x.rank - 1] = out_features;
-    /* every element is written: the GEMM adds the bias as it stores (or adds onto zeros) */
+    /* An activation that alone reads the output (a feed-forward layer's relu) is applied to each
+     * block of it as its sums complete, in cache, instead of in a pass of its own over the output
+     * (a Transformer layer's relu: 2.6% of the forward as a pass, 0.6% in the epilogue); the
+     * output value then holds the activation's result, which only the activation would have read. */
+    const pt2_node *activation = pt2_run_sole_reader(ctx, node->outputs[0].value_id);
+    pt2_gemm_epilogue epilogue;
+    if (activation && !pt2_activation_epilogue(ctx, activation, &epilogue)) activation = NULL;
+    /* every element is written: the GEMM adds the bias as it stores */
     if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, x.rank, shape, &out, err))) return st;
     const float *px = pt2_f32(&x), *pw = pt2_f32(&w), *pb = has_bias ? pt2_f32(&b) : NULL;
     float *po = pt2_f32(&out);
     if (rows > 0 && out_features > 0) {
         pt2_matrix_view a = {px, in_features, 1}, weight_t = {pw, 1, in_features};
-        if (pb) st = pt2_op_gemm_bias(ctx, rows, out_features, in_features, a, weight_t, po, out_features, pb, err);
-        else {
-            memset(po, 0, sizeof(float) * (size_t)(rows * out_features));
-            st = pt2_op_gemm(ctx, rows, out_features, in_features, a, weight_t, po, out_features, 1, err);
-        }
-        if (st) return st;
+        if ((st = pt2_op_gemm_bias(ctx, rows, out_features, in_features, a, weight_t, po, out_features, pb,
+                                   activation ? &epilogue : NULL, err)))
+            return st;
     }
-    return pt2_op_set_output(ctx, node, 0, &out, err);
+    if ((st = pt2_op_set_output(ctx, node, 0, &out, err))) return st;
+    if (!activation) return PT2_OK;
+    pt2_run_take_node(ctx, activation);
+    return pt2_op_set_output(ctx, activation, 0, &out, err);
 }
 
 static pt2_status run_embedding(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {

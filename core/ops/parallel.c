@@ -46,6 +46,7 @@ size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units) {
 typedef struct gemm_split {
     int64_t m, n, k, ldc;
     pt2_matrix_view a, b;
+    const pt2_gemm_epilogue *epilogue; /* NULL or applied to c's rows once complete */
     float *c, *scratch;
     const float *bias_rows, *bias_cols; /* with accumulate 0: c starts from a bias per row or per column */
     size_t scratch_floats;
@@ -59,25 +60,27 @@ static void gemm_piece(void *context, size_t index) {
     if (start >= total) return;
     int64_t size = total - start < s->block ? total - start : s->block;
     float *scratch = s->scratch + index * s->scratch_floats;
-    int biased = s->bias_rows || s->bias_cols;
+    int64_t m = s->by_columns ? s->m : size, n = s->by_columns ? size : s->n;
+    pt2_matrix_view a = s->a, b = s->b;
+    float *c = s->c;
+    const float *bias_rows = s->bias_rows, *bias_cols = s->bias_cols;
     if (s->by_columns) {
-        pt2_matrix_view b = {s->b.data + start * s->b.col_stride, s->b.row_stride, s->b.col_stride};
-        if (biased)
-            pt2_gemm_matrix_bias(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->bias_rows,
-                                 s->bias_cols ? s->bias_cols + start : NULL, scratch);
-        else pt2_gemm_matrix(s->m, size, s->k, s->a, b, s->c + start, s->ldc, s->accumulate, scratch);
+        b.data += start * b.col_stride;
+        c += start;
+        if (bias_cols) bias_cols += start;
     } else {
-        pt2_matrix_view a = {s->a.data + start * s->a.row_stride, s->a.row_stride, s->a.col_stride};
-        if (biased)
-            pt2_gemm_matrix_bias(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc,
-                                 s->bias_rows ? s->bias_rows + start : NULL, s->bias_cols, scratch);
-        else pt2_gemm_matrix(size, s->n, s->k, a, s->b, s->c + start * s->ldc, s->ldc, s->accumulate, scratch);
+        a.data += start * a.row_stride;
+        c += start * s->ldc;
+        if (bias_rows) bias_rows += start;
     }
+    pt2_gemm_source source = pt2_gemm_matrix_source(b);
+    if (s->accumulate) pt2_gemm(m, n, s->k, a, &source, c, s->ldc, 1, scratch);
+    else pt2_gemm_bias_epilogue(m, n, s->k, a, &source, c, s->ldc, bias_rows, bias_cols, s->epilogue, scratch);
 }
 
 static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                              pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
-                             const float *bias_cols, pt2_error *err);
+                             const float *bias_cols, const pt2_gemm_epilogue *epilogue, pt2_error *err);
 
 /* A product of a few rows by a matrix read transposed (a linear layer's weight [out, in] seen as
  * [in, out]) is computed as its transpose, c^T = b^T a^T, then put in place: b^T's rows are the
@@ -90,22 +93,25 @@ static int transpose_pays(int64_t m, int64_t n, pt2_matrix_view a, pt2_matrix_vi
 }
 
 static pt2_status gemm_transposed(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
-                                  pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err) {
+                                  pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
+                                  const pt2_gemm_epilogue *epilogue, pt2_error *err) {
     float *ct = pt2_arena_alloc_uninit(ctx->arena, (size_t)(m * n) * sizeof(float), err);
     if (!ct) return err->status;
     pt2_matrix_view bt = {b.data, b.col_stride, b.row_stride}, at = {a.data, a.col_stride, a.row_stride};
-    pt2_status st = split_gemm(ctx, n, m, k, bt, at, ct, m, 0, bias_cols, NULL, err);
+    pt2_status st = split_gemm(ctx, n, m, k, bt, at, ct, m, 0, bias_cols, NULL, NULL, err);
     if (st) return st;
-    for (int64_t i = 0; i < m; i++)
+    for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
+        if (epilogue) epilogue->apply(epilogue, c + i * ldc, n);
+    }
     pt2_arena_release(ctx->arena, ct);
     return PT2_OK;
 }
 
 static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                              pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
-                             const float *bias_cols, pt2_error *err) {
-    if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(ctx, m, n, k, a, b, c, ldc, bias_cols, err);
+                             const float *bias_cols, const pt2_gemm_epilogue *epilogue, pt2_error *err) {
+    if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(ctx, m, n, k, a, b, c, ldc, bias_cols, epilogue, err);
     /* Columns in multiples of the widest micro-kernel's or rows in multiples of 6 (its
      * height), so no piece runs more partial tiles than one call would; pieces only when each
      * has enough work to pay for waking a thread. Every piece of columns reads all of a, every
@@ -131,7 +137,9 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
     float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
     if (!scratch) return err->status;
     int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
-    gemm_split s = {m, n, k, ldc, a, b, c, scratch, bias_rows, bias_cols, floats, accumulate, by_columns, units_per_piece * unit};
+    gemm_split s = {m,         n,         k,      ldc,        a,          b,          epilogue,
+                    c,         scratch,   bias_rows, bias_cols, floats, accumulate, by_columns,
+                    units_per_piece * unit};
     if (pieces == 1) gemm_piece(&s, 0);
     else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
     return PT2_OK;
@@ -139,10 +147,11 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
 
 pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
                        float *c, int64_t ldc, int accumulate, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, NULL, err);
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, NULL, NULL, err);
 }
 
 pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
-                            pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, err);
+                            pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
+                            const pt2_gemm_epilogue *epilogue, pt2_error *err) {
+    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, epilogue, err);
 }

@@ -26,8 +26,10 @@ size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units);
  * run's threads, each with its own scratch from the run's arena. */
 pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
                        float *c, int64_t ldc, int accumulate, pt2_error *err);
-/* The same with c = bias_cols[j] + (a @ b)[i, j] (pt2_gemm_matrix_bias). */
+/* c = (a @ b)[i, j] + bias_cols[j] (the product alone for bias_cols NULL), c not read first;
+ * then the epilogue (NULL: none) on each row of c (pt2_gemm_bias_epilogue). */
 pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
-                            pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols, pt2_error *err);
+                            pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
+                            const pt2_gemm_epilogue *epilogue, pt2_error *err);
 
 #endif

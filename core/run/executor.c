@@ -692,6 +692,48 @@ static int takes_constants(const pt2_node *node, const unsigned char *dynamic, c
     return !r.any;
 }
 
+typedef struct reader_count {
+    int32_t *sole_reader;
+    int32_t node;
+} reader_count;
+
+static void count_reader(void *user, int id) {
+    reader_count *r = user;
+    r->sole_reader[id] = r->sole_reader[id] == -2 ? r->node : -1; /* -2: no reader yet */
+}
+
+/* pt2_run_context.sole_reader for a releasing run: a value read by one node, once, and released
+ * right after it (so no check, output or later node keeps it). Without a hook only: a hook may
+ * look at any value between nodes, and a producer doing its reader's work leaves in its output
+ * the reader's result. */
+static pt2_status plan_sole_readers(pt2_run_context *ctx, const pt2_run_release *release, pt2_error *err) {
+    const pt2_graph *g = ctx->graph;
+    if (release->after_node) return PT2_OK;
+    int32_t *sole = pt2_arena_alloc_array(ctx->arena, g->num_values + 1, sizeof *sole, err);
+    ctx->taken = pt2_arena_alloc(ctx->arena, g->num_nodes + 1, err);
+    if (!sole || !ctx->taken) return err->status;
+    memset(ctx->taken, 0, g->num_nodes + 1);
+    for (size_t v = 0; v < g->num_values; v++) sole[v] = -2;
+    for (size_t n = 0; n < g->num_nodes; n++) {
+        reader_count r = {sole, (int32_t)n};
+        for (size_t a = 0; a < g->nodes[n].num_inputs; a++) pt2_arg_each_read(&g->nodes[n].inputs[a].arg, count_reader, &r);
+    }
+    for (size_t v = 0; v < g->num_values; v++)
+        if (sole[v] < 0 || release->release_after[v] != sole[v]) sole[v] = -1;
+    ctx->sole_reader = sole;
+    return PT2_OK;
+}
+
+const pt2_node *pt2_run_sole_reader(const pt2_run_context *context, int id) {
+    if (!context->sole_reader || id < 0 || (size_t)id >= context->graph->num_values || context->sole_reader[id] < 0)
+        return NULL;
+    return &context->graph->nodes[context->sole_reader[id]];
+}
+
+void pt2_run_take_node(pt2_run_context *context, const pt2_node *reader) {
+    context->taken[reader - context->graph->nodes] = 1;
+}
+
 static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release, pt2_error *err) {
     const pt2_graph *graph = out->graph;
     const void **scratch = NULL;
@@ -700,6 +742,8 @@ static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release,
         scratch = pt2_arena_alloc_array(out->arena, graph->num_values + 1, sizeof *scratch, err);
         held = pt2_arena_alloc_array(out->arena, graph->num_values + 1, sizeof *held, err);
         if (!scratch || !held) return err->status;
+        pt2_status st = plan_sole_readers(out, release, err);
+        if (st) return st;
     }
     const pt2_run_context *from = release ? release->constants_from : NULL;
     const unsigned char *dynamic = release ? release->depends_on_input : NULL;
@@ -712,7 +756,7 @@ static pt2_status run_nodes_with(pt2_run_context *out, pt2_run_release *release,
         if (from && dynamic && takes_constants(node, dynamic, out)) continue;
         out->current_node = node;
         uint64_t mark = pt2_arena_mark(out->arena);
-        pt2_status st = pt2_op_find(node->target)->run(out, node, err);
+        pt2_status st = out->taken && out->taken[i] ? PT2_OK : pt2_op_find(node->target)->run(out, node, err);
         if (st) return node_fail(out, node, err, st, "%s%s", "", "");
         if (release && (st = after_node(out, i, mark, release, scratch, held, err))) return st;
     }

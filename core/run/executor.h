@@ -39,6 +39,10 @@ typedef struct pt2_run_context {
     pt2_run_options options;
     void *backend; /* XNNPACK state in the native build, NULL otherwise */
     const pt2_node *current_node; /* for error context */
+    /* NULL, or per value: the index of the one node that reads it, when nothing else sees the
+     * value (a releasing run without a hook, the value not kept nor an output), else -1 */
+    const int32_t *sole_reader;
+    unsigned char *taken; /* per node: an earlier op did its work (pt2_run_take_node) */
 } pt2_run_context;
 
 /* Runs the whole graph. `inputs` are the user inputs in signature order (e.g. the archive's
@@ -96,6 +100,12 @@ pt2_status pt2_run_plan_new(pt2_arena *arena, const pt2_graph *graph, int32_t **
 pt2_status pt2_run_graph_releasing(pt2_arena *arena, const pt2_graph *graph, const pt2_tensor *inputs, size_t num_inputs,
                                    const pt2_run_options *options, pt2_run_release *release, pt2_run_context *out,
                                    pt2_error *err);
+
+/* The node that alone reads value `id`, when nobody else sees the value: its producer may do the
+ * reader's work as well (a linear layer its relu) and write only the result. NULL otherwise. */
+const pt2_node *pt2_run_sole_reader(const pt2_run_context *context, int id);
+/* The op running now did `reader`'s work too and has set its outputs: the run does not run it. */
+void pt2_run_take_node(pt2_run_context *context, const pt2_node *reader);
 
 /* The tensor of a user output after a run. */
 pt2_status pt2_run_output(const pt2_run_context *context, size_t index, pt2_tensor *out, pt2_error *err);

@@ -87,6 +87,22 @@ def cases():
     # ---- linear and matrix products
     add("linear_gelu", Lambda(lambda m, x: F.gelu(m.fc(x)), fc=nn.Linear(32, 48)), [r(2, 10, 32)], ({1: T("t")},),
         [r(2, 23, 32)])
+    # An activation that alone reads a linear layer's output runs in the product's epilogue, on each
+    # block once its last slice of k (128 terms) is summed: k of 200 and 300 rows put several slices
+    # and blocks of rows in play; a NaN row shows relu keeping NaN; 3 rows take the transposed
+    # product; a second reader of the product (y + relu(y)) must see the product itself.
+    with_nan = r(1, 300, 200)
+    with_nan[0, 7, 3] = float("nan")
+    add("linear_relu_epilogue", Lambda(lambda m, x: F.relu(m.fc(x)), fc=nn.Linear(200, 300)), [with_nan],
+        ({1: T("t")},), [r(1, 77, 200)], LONG_GEMM)
+    add("linear_no_bias_leaky_relu", Lambda(lambda m, x: F.leaky_relu(m.fc(x), 0.1), fc=nn.Linear(140, 70, bias=False)),
+        [r(2, 90, 140)], tol=LONG_GEMM)
+    add("linear_few_rows_hardtanh", Lambda(lambda m, x: F.hardtanh(m.fc(x), -0.5, 0.7), fc=nn.Linear(32, 48)),
+        [r(1, 3, 32)])
+    add("linear_relu6_silu", Lambda(lambda m, x: F.silu(m.b(F.relu6(m.a(x)))), a=nn.Linear(16, 24), b=nn.Linear(24, 8)),
+        [r(2, 9, 16) * 4])
+    add("linear_output_read_twice", Lambda(lambda m, x: (lambda y: y + F.relu(y))(m.fc(x)), fc=nn.Linear(20, 30)),
+        [r(2, 11, 20)])
     add("linear_no_bias_1d", Lambda(lambda m, x: m.fc(x), fc=nn.Linear(7, 5, bias=False)), [r(7)])
     add("linear_non_contiguous", Lambda(lambda m, x: m.fc(x.transpose(1, 2)), fc=nn.Linear(12, 9)), [r(2, 12, 20)])
     add("matmul_1d_1d", Lambda(lambda m, a, b: torch.matmul(a, b)), [r(9), r(9)])

@@ -39,6 +39,7 @@ __and__ __or__ __xor__ _pad_circular acos asin atan alpha_dropout bitwise_xor ce
 detach_copy fill fill_ floor_divide log10 log2 log_sigmoid prod reflection_pad3d relu6 replication_pad3d
 selu sinh split_with_sizes_copy sym_constrain_range tan true_divide unbind_copy zero_ cosine_similarity
 elu_ selu_ celu_ gelu_ mish_ hardswish_ hardsigmoid_ sigmoid_ tanh_ clamp_min_ clamp_max_ diff multiply reshape_as view_as
+numpy_T
 """
 
 

@@ -45,7 +45,7 @@ int pt2_axes_all_real(const pt2_lowered_value *v) {
 static const char *const follows_broadcast[] = {
     "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.reshape_as.default", "aten.view_as.default", "aten.flatten.using_ints",
     "aten.unflatten.int", "aten.squeeze.default", "aten.squeeze.dim", "aten.squeeze.dims", "aten.unsqueeze.default",
-    "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.swapaxes.default", "aten.movedim.int",
+    "aten.transpose.int", "aten.permute.default", "aten.t.default", "aten.numpy_T.default", "aten.swapaxes.default", "aten.movedim.int",
     "aten.expand.default", "aten.expand_as.default", "aten.broadcast_to.default", "aten.to.dtype", "aten.to.dtype_layout", "aten._to_copy.default",
     /* a slice along a broadcast axis is the value; along a real one a slice layer, the others kept */
     "aten.slice.Tensor",
@@ -55,6 +55,9 @@ static const char *const follows_broadcast[] = {
     /* a constant table at a computed index keeps the index's broadcast axes (lower_gather.c
      * materialises what indexes data) */
     "aten.embedding.default", "aten.index_select.default", "aten.index.Tensor", "aten.gather.default",
+    /* an axis broadcast in every part stays broadcast in the join (lower_concat.c makes the
+     * parts real otherwise) */
+    "aten.cat.default", "aten.concat.default",
     /* its attn_mask broadcasts against the scores (lower_sdpa.c looks through an expand) */
     "aten.scaled_dot_product_attention.default",
     /* its input broadcasts against the product; the product's operands are made real there */

@@ -40,6 +40,19 @@ pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const c
     return PT2_OK;
 }
 
+pt2_status pt2_lower_real_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                                const pt2_lowered_value **out, pt2_error *err) {
+    const pt2_arg *a = pt2_node_arg(node, name);
+    if (!a || a->kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "argument '%s' is not a tensor", name);
+    pt2_status st = pt2_axes_materialise(ctx, node, a->value_id, err);
+    if (st) return st;
+    int saved = ctx->needs_real_axes;
+    ctx->needs_real_axes = 1;
+    st = pt2_lower_input(ctx, node, name, out, err);
+    ctx->needs_real_axes = saved;
+    return st;
+}
+
 pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,
                               int *present, pt2_error *err) {
     const pt2_arg *a = pt2_node_arg(node, name);

@@ -82,6 +82,10 @@ int pt2_lower_sizes_equal(const pt2_graph *graph, const pt2_sym_expr *a, const p
  * constant (then use pt2_lower_constant). */
 pt2_status pt2_lower_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                            const pt2_lowered_value **out, pt2_error *err);
+/* The same with every axis real (pt2_axes_materialise): for an op that follows broadcast axes in
+ * some arguments but needs real ones in this one (a product's operand, attention's query). */
+pt2_status pt2_lower_real_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                                const pt2_lowered_value **out, pt2_error *err);
 /* The value of a constant tensor argument (a parameter, buffer or folded op), from the run.
  * *present = 0 for None. Fails when the argument depends on the input. */
 pt2_status pt2_lower_constant(pt2_lower_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,

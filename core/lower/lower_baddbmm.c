@@ -56,26 +56,11 @@ static pt2_status align_copied_time(pt2_lower_context *ctx, const pt2_node *node
     return PT2_OK;
 }
 
-/* A product operand with every axis real (the dot names each of them); the input is read with its
- * broadcast axes, which the combine broadcasts as PyTorch does. */
-static pt2_status real_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value **out,
-                             pt2_error *err) {
-    const pt2_arg *a = pt2_node_arg(node, name);
-    if (!a || a->kind != PT2_ARG_TENSOR) return pt2_lower_fail(node, err, "argument '%s' is not a tensor", name);
-    pt2_status st = pt2_axes_materialise(ctx, node, a->value_id, err);
-    if (st) return st;
-    int saved = ctx->needs_real_axes;
-    ctx->needs_real_axes = 1;
-    st = pt2_lower_input(ctx, node, name, out, err);
-    ctx->needs_real_axes = saved;
-    return st;
-}
-
 static pt2_status lower_baddbmm(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *b1, *b2;
     double alpha, beta;
-    pt2_status st = real_input(ctx, node, "batch1", &b1, err);
-    if (!st) st = real_input(ctx, node, "batch2", &b2, err);
+    pt2_status st = pt2_lower_real_input(ctx, node, "batch1", &b1, err);
+    if (!st) st = pt2_lower_real_input(ctx, node, "batch2", &b2, err);
     if (!st) st = optional_factor(ctx, node, "alpha", &alpha, err);
     if (!st) st = optional_factor(ctx, node, "beta", &beta, err);
     if (st) return st;

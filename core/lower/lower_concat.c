@@ -95,6 +95,32 @@ static int copy_joins_along_feature(const pt2_lower_context *ctx, const pt2_lowe
     return 0;
 }
 
+/* The parts as the join takes them. An axis broadcast in every part (a size-1 heads axis of
+ * keys shared by all query heads, through rotate_half's halves) stays broadcast: the join is of
+ * the real axes, and each part made real would get a size-1 dim of its own, which the join could
+ * not match with the other parts'. Any other broadcast axis (the joined one, or one that is real
+ * in another part) makes every part real, as for any op that needs real axes. */
+static pt2_status joined_axes_real(pt2_lower_context *ctx, const pt2_node *node, const pt2_arg *tensors, int64_t dim,
+                                   pt2_error *err) {
+    const pt2_lowered_value *first = pt2_axes_value(ctx, tensors->value_ids[0]);
+    int rank = first->rank, joined = (int)(dim < 0 ? dim + rank : dim), mixed = 0;
+    for (size_t i = 0; i < tensors->count; i++) {
+        const pt2_lowered_value *v = pt2_axes_value(ctx, tensors->value_ids[i]);
+        if (!v->is_set || v->rank != rank) return PT2_OK; /* refused by the caller */
+    }
+    for (int a = 0; a < rank && !mixed; a++) {
+        size_t broadcast = 0;
+        for (size_t i = 0; i < tensors->count; i++) broadcast += !pt2_axes_is_real(pt2_axes_value(ctx, tensors->value_ids[i]), a);
+        mixed = broadcast > 0 && (a == joined || broadcast < tensors->count);
+    }
+    if (!mixed) return PT2_OK;
+    /* from here on pt2_axes_value gives the real parts */
+    ctx->needs_real_axes = 1;
+    pt2_status st = PT2_OK;
+    for (size_t i = 0; i < tensors->count && !st; i++) st = pt2_axes_materialise(ctx, node, tensors->value_ids[i], err);
+    return st;
+}
+
 /* cat: along the feature axis of every source a "copy" from all of them (RETURNN concatenates
  * several sources along F) where copy_joins_along_feature; along any other axis, the time
  * included, a "concat" of [source, axis] pairs. */
@@ -121,6 +147,7 @@ static pt2_status lower_cat(pt2_lower_context *ctx, const pt2_node *node, pt2_er
     const pt2_arg *tensors = kept.count ? &kept : listed;
     if (kept.count == 1 && pt2_axes_value(ctx, kept_ids[0])->is_set)
         return pt2_lower_alias(ctx, node, pt2_axes_value(ctx, kept_ids[0]), err);
+    if ((st = joined_axes_real(ctx, node, tensors, dim, err))) return st;
     const pt2_lowered_value *first = NULL;
     int all_feature = 1, copy_joins = 1, axis = -1;
     const char *axes[PT2_RT_MAX_FROM];

@@ -83,6 +83,16 @@ static pt2_status lower_swapaxes(pt2_lower_context *ctx, const pt2_node *node, p
     return st ? st : swap_axes(ctx, node, in, d0, d1, err);
 }
 
+/* x.T: every axis in reverse order. */
+static pt2_status lower_numpy_t(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
+    const pt2_lowered_value *in;
+    int perm[PT2_MAX_RANK];
+    pt2_status st = data_input(ctx, node, &in, err);
+    if (st) return st;
+    for (int a = 0; a < in->rank; a++) perm[a] = in->rank - 1 - a;
+    return pt2_axes_permute(ctx, node, in, perm, err);
+}
+
 static pt2_status lower_movedim(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
     int64_t source, destination;
@@ -556,18 +566,28 @@ static pt2_status lower_repeat(pt2_lower_context *ctx, const pt2_node *node, pt2
 pt2_status pt2_lower_dot_layer(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value *a,
                                int red_a, int var_a, const pt2_lowered_value *b, int red_b, int var_b, pt2_rt_layer **out,
                                pt2_error *err) {
-    const char *red1, *red2, *var1, *var2;
+    const char *red1, *red2, *var1[PT2_MAX_RANK], *var2[PT2_MAX_RANK];
+    size_t num_var1 = 1, num_var2 = 1;
     pt2_status st = pt2_axes_describe(ctx, node, a, red_a, &red1, err);
     if (!st) st = pt2_axes_describe(ctx, node, b, red_b, &red2, err);
-    if (!st) st = pt2_axes_describe(ctx, node, a, var_a, &var1, err);
-    if (!st) st = pt2_axes_describe(ctx, node, b, var_b, &var2, err);
+    if (!st) st = pt2_axes_describe(ctx, node, a, var_a, &var1[0], err);
+    if (!st) st = pt2_axes_describe(ctx, node, b, var_b, &var2[0], err);
+    /* The other axes, aligned from the last, are shared; one broadcast on one side (keys and
+     * values of one head for every query head) is the other side's alone: kept, as a var. */
+    for (int i = 1; !st && i <= a->rank && i <= b->rank; i++) {
+        int ia = a->rank - i, ib = b->rank - i;
+        if (ia == red_a || ia == var_a || ib == red_b || ib == var_b) continue;
+        int real_a = pt2_axes_is_real(a, ia), real_b = pt2_axes_is_real(b, ib);
+        if (real_a && !real_b) st = pt2_axes_describe(ctx, node, a, ia, &var1[num_var1++], err);
+        if (real_b && !real_a) st = pt2_axes_describe(ctx, node, b, ib, &var2[num_var2++], err);
+    }
     if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "dot", out, err) : pt2_lower_new_layer(ctx, node, "dot", out, err);
     if (!st) st = pt2_lower_add_source(ctx, *out, a, err);
     if (!st) st = pt2_lower_add_source(ctx, *out, b, err);
     if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red1", &red1, 1, err);
     if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "red2", &red2, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var1", &var1, 1, err);
-    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var2", &var2, 1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var1", var1, num_var1, err);
+    if (!st) st = pt2_rt_set_string_list(ctx->arena, *out, "var2", var2, num_var2, err);
     if (!st) st = pt2_lower_infer(ctx, node, *out, err);
     return st;
 }
@@ -741,6 +761,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.transpose.int", lower_transpose, ""},
     {"aten.permute.default", lower_permute, ""},
     {"aten.t.default", lower_swapaxes, ""},
+    {"aten.numpy_T.default", lower_numpy_t, ""},
     {"aten.swapaxes.default", lower_swapaxes, ""},
     {"aten.movedim.int", lower_movedim, ""},
     {"aten.view.default", lower_view, "squeeze merge_dims split_dims"},

@@ -144,11 +144,24 @@ static pt2_status apply_mask(pt2_lower_context *ctx, const pt2_node *node, const
     return PT2_OK;
 }
 
+/* Keys or values as the products take them: broadcast leading axes kept, the last two real. */
+static pt2_status shared_input(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                               const pt2_lowered_value **out, pt2_error *err) {
+    pt2_status st = pt2_lower_input(ctx, node, name, out, err);
+    if (st || !*out) return st;
+    int r = (*out)->rank;
+    if (r >= 2 && pt2_axes_is_real(*out, r - 1) && pt2_axes_is_real(*out, r - 2)) return PT2_OK;
+    return pt2_lower_real_input(ctx, node, name, out, err);
+}
+
 static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *q, *k, *v;
-    pt2_status st = pt2_lower_input(ctx, node, "query", &q, err);
-    if (!st) st = pt2_lower_input(ctx, node, "key", &k, err);
-    if (!st) st = pt2_lower_input(ctx, node, "value", &v, err);
+    /* The mask may keep broadcast axes, so may keys and values along the leading axes (one
+     * key/value head shared by every query head): the products keep the queries' axis there
+     * (pt2_lower_dot_layer). Every other axis is made real. */
+    pt2_status st = pt2_lower_real_input(ctx, node, "query", &q, err);
+    if (!st) st = shared_input(ctx, node, "key", &k, err);
+    if (!st) st = shared_input(ctx, node, "value", &v, err);
     if (st) return st;
     if (!q || !k || !v) return pt2_lower_fail(node, err, "query, key and value must come from layers");
     const pt2_arg *mask = pt2_node_arg(node, "attn_mask"), *scale_arg = pt2_node_arg(node, "scale");
@@ -169,8 +182,12 @@ static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_e
     }
     int r = q->rank;
     if (r < 3 || k->rank != r || v->rank != r) return pt2_lower_fail(node, err, "query, key and value of one rank (at least 3) are lowered");
-    /* The leading axes are shared: the same dim, or static dims of one size (RETURNN's dot matches those). */
+    /* The leading axes are shared: the same dim, or static dims of one size (RETURNN's dot matches
+     * those), or the queries' alone where keys and values are broadcast. */
     for (int i = 0; i < r - 2; i++) {
+        if (!pt2_axes_is_real(k, i) && !pt2_axes_is_real(v, i)) continue;
+        if (!pt2_axes_is_real(k, i) || !pt2_axes_is_real(v, i))
+            return pt2_lower_fail(node, err, "axis %d is broadcast in only one of key and value", i);
         const pt2_rt_dim *dq = &ctx->net->dims[q->dims[i]], *dk = &ctx->net->dims[k->dims[i]], *dv = &ctx->net->dims[v->dims[i]];
         int same_k = q->dims[i] == k->dims[i] || (dq->kind == PT2_RT_DIM_STATIC && dk->kind == PT2_RT_DIM_STATIC && dq->size == dk->size);
         int same_v = q->dims[i] == v->dims[i] || (dq->kind == PT2_RT_DIM_STATIC && dv->kind == PT2_RT_DIM_STATIC && dq->size == dv->size);

@@ -111,6 +111,7 @@ typedef struct sdpa_job {
     const uint8_t *mask_bool;
     const float *mask_float;
     const int64_t *mask_strides, *shape; /* the mask's broadcast strides, the query's shape */
+    const int64_t *k_strides, *v_strides; /* key's and value's along the batch axes (0 where broadcast) */
     float *scores, *inverses, *scratch;
     size_t scores_floats, inverses_floats, scratch_floats;
     int64_t heads_per_piece, heads;
@@ -120,15 +121,18 @@ typedef struct sdpa_job {
 static void attend_head(const sdpa_job *job, int64_t h, float *scores, float *inverse, float *scratch) {
     int64_t lq = job->lq, lk = job->lk, d = job->d, dv = job->dv;
     int r = job->rank;
-    const float *qh = job->q + h * lq * d, *kh = job->k + h * lk * d, *vh = job->v + h * lk * dv;
+    int64_t mask_offset = 0, k_offset = 0, v_offset = 0, rest = h;
+    for (int i = r - 3; i >= 0; i--) {
+        int64_t index = rest % job->shape[i];
+        mask_offset += index * job->mask_strides[i];
+        k_offset += index * job->k_strides[i];
+        v_offset += index * job->v_strides[i];
+        rest /= job->shape[i];
+    }
+    const float *qh = job->q + h * lq * d, *kh = job->k + k_offset, *vh = job->v + v_offset;
     float *oh = job->out + h * lq * dv;
     pt2_matrix_view qv = {qh, d, 1}, kt = {kh, 1, d};
     pt2_gemm_matrix(lq, lk, d, qv, kt, scores, lk, 0, scratch);
-    int64_t mask_offset = 0, rest = h;
-    for (int i = r - 3; i >= 0; i--) {
-        mask_offset += rest % job->shape[i] * job->mask_strides[i];
-        rest /= job->shape[i];
-    }
     scaled_max_fn scaled_max;
     exp_row_fn exp_row;
     choose_row_loops(&scaled_max, &exp_row);
@@ -188,12 +192,22 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
                         v.rank);
     int r = q.rank;
     int64_t lq = q.shape[r - 2], lk = k.shape[r - 2], d = q.shape[r - 1], dv = v.shape[r - 1];
-    for (int i = 0; i < r - 2; i++)
-        if (k.shape[i] != q.shape[i] || v.shape[i] != q.shape[i])
-            return pt2_fail(err, PT2_ERR_INPUT, "query, key and value batch dims differ at axis %d", i);
     if (k.shape[r - 1] != d || v.shape[r - 2] != lk)
         return pt2_fail(err, PT2_ERR_INPUT, "key must be [..., %lld, %lld] and value [..., %lld, *]", (long long)lk,
                         (long long)d, (long long)lk);
+    /* key and value may be shared along a batch axis of size 1 (one key/value head for all query
+     * heads, transformers' Falcon with multi_query), as the products broadcast in PyTorch */
+    int64_t k_strides[PT2_MAX_RANK] = {0}, v_strides[PT2_MAX_RANK] = {0}, k_step = lk * d, v_step = lk * dv;
+    for (int i = r - 3; i >= 0; i--) {
+        if ((k.shape[i] != q.shape[i] && k.shape[i] != 1) || (v.shape[i] != q.shape[i] && v.shape[i] != 1))
+            return pt2_fail(err, PT2_ERR_INPUT,
+                            "key and value batch sizes %lld and %lld at axis %d do not broadcast to the query's %lld",
+                            (long long)k.shape[i], (long long)v.shape[i], i, (long long)q.shape[i]);
+        k_strides[i] = k.shape[i] == 1 ? 0 : k_step;
+        v_strides[i] = v.shape[i] == 1 ? 0 : v_step;
+        k_step *= k.shape[i];
+        v_step *= v.shape[i];
+    }
     int64_t heads = 1;
     for (int i = 0; i < r - 2; i++) heads *= q.shape[i];
     /* the mask's strides at the broadcast shape [batch..., lq, lk] (0 where broadcast) */
@@ -220,7 +234,8 @@ static pt2_status run_sdpa(pt2_run_context *ctx, const pt2_node *node, pt2_error
                     .factor = (float)(has_scale ? scale : 1.0 / sqrt((double)d)),
                     .mask_bool = has_mask && mask.dtype == PT2_DTYPE_BOOL ? pt2_tensor_data(&mask) : NULL,
                     .mask_float = has_mask && mask.dtype == PT2_DTYPE_FLOAT32 ? pt2_tensor_data(&mask) : NULL,
-                    .mask_strides = mask_strides, .shape = q.shape, .heads = heads};
+                    .mask_strides = mask_strides, .shape = q.shape, .k_strides = k_strides, .v_strides = v_strides,
+                    .heads = heads};
     /* the heads split over the run's threads, each piece with its own scores and GEMM scratch */
     size_t pieces = pt2_parallel_pieces(ctx, (size_t)heads);
     job.scores_floats = (size_t)(lq * (lk ? lk : 1) + 15) / 16 * 16;

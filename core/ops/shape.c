@@ -265,6 +265,19 @@ static pt2_status run_t(pt2_run_context *ctx, const pt2_node *node, pt2_error *e
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+/* x.T (numpy_T): every axis in reverse order, a view (t() for at most two axes). */
+static pt2_status run_numpy_t(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (st) return st;
+    pt2_tensor out = x;
+    for (int i = 0; i < x.rank; i++) {
+        out.shape[i] = x.shape[x.rank - 1 - i];
+        out.strides[i] = x.strides[x.rank - 1 - i];
+    }
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 static pt2_status expand_view(const pt2_tensor *x, const int64_t *sizes, size_t count, pt2_tensor *out, pt2_error *err) {
     if ((int)count < x->rank)
         return pt2_fail(err, PT2_ERR_INPUT, "expand to %zu dimensions from %d", count, x->rank);
@@ -896,6 +909,7 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.transpose.int", run_transpose},
     {"aten.transpose_copy.int", run_transpose},
     {"aten.t.default", run_t},
+    {"aten.numpy_T.default", run_numpy_t},
     {"aten.swapaxes.default", run_swapaxes},
     {"aten.movedim.int", run_movedim},
     {"aten.expand.default", run_expand},

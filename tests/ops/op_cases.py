@@ -266,6 +266,7 @@ case("reshape_noncontiguous", lambda x: x.transpose(0, 1).reshape(-1, 2), lambda
 time_case("permute_then_add", lambda x: x.permute(2, 0, 1) + 1, lambda n: [randn(2, n, 3)], ROUNDED)
 case("transpose_negative_dims", lambda x: x.transpose(-1, -3).contiguous(), lambda: [randn(2, 3, 4)])
 case("t_2d", lambda x: x.t() * 2, lambda: [randn(3, 4)], ROUNDED)
+case("numpy_T_3d", lambda x: x.T * 2, lambda: [randn(2, 3, 4)], ROUNDED)
 case("unsqueeze_negative", lambda x: x.unsqueeze(-1) * 1, lambda: [randn(3, 4)])
 case("squeeze_dim", lambda x: x.squeeze(1) + 0, lambda: [randn(3, 1, 4)])
 case("squeeze_all", lambda x: x.squeeze() + 0, lambda: [randn(1, 3, 1, 4)])

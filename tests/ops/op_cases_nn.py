@@ -184,6 +184,9 @@ def cases():
         [r(2, 3, 6, 4), r(2, 3, 7, 4), r(2, 3, 7, 5), torch.rand(6, 7) > 0.3])
     add("sdpa_float_mask", Lambda(lambda m, q, k, v, mask: sdpa(q, k, v, attn_mask=mask)),
         [r(2, 3, 6, 4), r(2, 3, 7, 4), r(2, 3, 7, 5), r(2, 1, 6, 7)])
+    # one key/value head shared by four query heads (a batch axis of size 1 that PyTorch broadcasts)
+    add("sdpa_shared_key_value", Lambda(lambda m, q, k, v: sdpa(q, k, v, is_causal=True)),
+        [r(2, 4, 9, 8), r(2, 1, 9, 8), r(1, 1, 9, 6)])
     add("transformer_encoder_layer", nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True).eval(),
         [r(2, 12, 32)], ({1: T("t")},), [r(2, 21, 32)], LONG_GEMM)
 

@@ -28,7 +28,14 @@ in one process. What each one needs:
   causal comparison with one of the distance (gt) over the window.
 - GPTNeoModel, a global and a local (window 8) layer: its causal mask is a bool buffer [1, 1, 64,
   64] sliced to [.., T, T] (a float32 variable compared != 0, gathered at the positions along the
-  time, then along the keys' copy of it)."""
+  time, then along the keys' copy of it).
+- LlamaModel with multi-query attention (1 key/value head for 4 query heads): the keys' heads axis
+  is a broadcast axis of size 1 (a view's), which rotate_half's cat keeps broadcast (each half made
+  real would get a size-1 dim of its own, and the join could not match them), repeat_kv's merge
+  keeps, and attention's products take as the queries' heads alone (a var of the dot).
+- FalconModel with multi_query: x.T (numpy_T) on its weights, and scaled_dot_product_attention
+  with keys and values of one head [B, 1, T, D] against queries [B, 4, T, D], which PyTorch
+  broadcasts."""
 import torch
 import torch.nn as nn
 
@@ -79,6 +86,12 @@ def gpt_neo_model():
     return LastHidden(GPTNeoModel(config))
 
 
+def falcon_multi_query():
+    from transformers import FalconConfig, FalconModel
+    return LastHidden(FalconModel(FalconConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                               multi_query=True, new_decoder_architecture=False)))
+
+
 def token_ids(size):
     return torch.randint(3, 50, size)
 
@@ -103,6 +116,11 @@ MODELS = {
                                          (1, 40, 20)),
     "transformers_llama_model": (lambda: text_encoder("Llama", num_key_value_heads=2),
                                  ["aten.expand.default", "aten.le.Tensor", "aten.rsqrt.default"], token_ids, (2, 20)),
+    "transformers_llama_multi_query_model": (lambda: text_encoder("Llama", num_key_value_heads=1),
+                                             ["aten.expand.default", "aten.cat.default"], token_ids, (2, 20)),
+    "transformers_falcon_multi_query_model": (falcon_multi_query, ["aten.numpy_T.default",
+                                                                   "aten.scaled_dot_product_attention.default"],
+                                              token_ids, (2, 20)),
     "transformers_gpt_neo_model": (gpt_neo_model, ["aten.slice.Tensor", "aten.where.self"], token_ids, (2, 20)),
     "transformers_mistral_model": (lambda: text_encoder("Mistral", num_key_value_heads=2, sliding_window=8),
                                    ["aten.__and__.Tensor", "aten.gt.Tensor"], token_ids, (2, 20)),

@@ -291,6 +291,46 @@ static pt2_status squeeze_broadcast_dims(pt2_lower_context *ctx, const pt2_node 
     return PT2_OK;
 }
 
+/* Is dim `d` of v a static dim RETURNN's combine matches by its size alone: one a layer made
+ * that is not v's feature (allow_same_spatial_dim), or v's feature (met by the output's feature of
+ * its size)? 1 and 2 tell the two apart; 0 for neither (a dim the input declares). */
+static int size_matched(const pt2_lower_context *ctx, const pt2_lowered_value *v, int d) {
+    if (ctx->net->dims[d].kind != PT2_RT_DIM_STATIC || pt2_rt_shape_axis(&ctx->net->input, d) >= 0) return 0;
+    return d == v->shape.feature_dim ? 2 : 1;
+}
+
+/* Two static dims of one size at one PyTorch axis (a slice of the heads' features beside a
+ * rotary table's: StableLM's partial rotary), one its source's feature and the other not: RETURNN
+ * matches a feature only with the output's feature and a made spatial dim only with another, so
+ * the combine would keep both axes. The axis becomes the feature of every source that has it. */
+static pt2_status features_where_sizes_meet(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
+                                            pt2_error *err) {
+    int rank = 0;
+    for (size_t i = 0; i < b->count; i++)
+        if (b->sources[i]->rank > rank) rank = b->sources[i]->rank;
+    for (int position = 0; position < rank; position++) {
+        int mismatched = 0;
+        for (size_t i = 0; i < b->count && !mismatched; i++)
+            for (size_t j = i + 1; j < b->count && !mismatched; j++) {
+                const pt2_lowered_value *v = b->sources[i], *w = b->sources[j];
+                int a = position - (rank - v->rank), c = position - (rank - w->rank);
+                if (a < 0 || c < 0 || !pt2_axes_is_real(v, a) || !pt2_axes_is_real(w, c) || v->dims[a] == w->dims[c])
+                    continue;
+                int kind_v = size_matched(ctx, v, v->dims[a]), kind_w = size_matched(ctx, w, w->dims[c]);
+                mismatched = kind_v && kind_w && kind_v != kind_w &&
+                             ctx->net->dims[v->dims[a]].size == ctx->net->dims[w->dims[c]].size;
+            }
+        for (size_t i = 0; i < b->count && mismatched; i++) {
+            const pt2_lowered_value *v = b->sources[i];
+            int a = position - (rank - v->rank);
+            if (a < 0 || !pt2_axes_is_real(v, a) || v->dims[a] == v->shape.feature_dim) continue;
+            pt2_status st = pt2_axes_require_feature(ctx, node, v, a, &b->featured[i], &b->sources[i], err);
+            if (st) return st;
+        }
+    }
+    return PT2_OK;
+}
+
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,
                                      pt2_broadcast_layer *out, pt2_error *err) {
@@ -318,6 +358,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
     if ((st = squeeze_broadcast_dims(ctx, node, base, out, err))) return st;
+    if ((st = features_where_sizes_meet(ctx, node, out, err))) return st;
     if ((st = outer_over_one_dim(ctx, node, base, out, err))) return st;
     st = final ? pt2_lower_new_layer(ctx, node, layer_class, &out->layer, err)
                : pt2_lower_new_layer_named(ctx, node, base, layer_class, &out->layer, err);

@@ -45,11 +45,12 @@ pt2_status pt2_lower_cast_operand(pt2_lower_context *ctx, const pt2_node *node, 
                                   pt2_dtype dtype, const pt2_lowered_value *source, pt2_lowered_value *cast,
                                   pt2_error *err);
 
-/* The layers pt2_lower_begin_broadcast may add before the op's own besides a cast or a
- * reinterpret_data (which each lowering lists as its own): an outer op's copy of the time and
- * grid (dot, expand_dims, merge_dims, eval:fill_like) and a size-1 dim dropped (squeeze); with a
- * space first, to follow an entry's own list. */
-#define PT2_BROADCAST_EMITS " dot expand_dims merge_dims eval:fill_like squeeze"
+/* The layers pt2_lower_begin_broadcast may add before the op's own besides a cast (which each
+ * lowering lists as its own): an outer op's copy of the time and grid (dot, expand_dims,
+ * merge_dims, eval:fill_like), a size-1 dim dropped (squeeze) and an axis made the feature where
+ * static dims of one size meet (reinterpret_data); with a space first, to follow an entry's own
+ * list. */
+#define PT2_BROADCAST_EMITS " dot expand_dims merge_dims eval:fill_like squeeze reinterpret_data"
 
 /* A layer of `layer_class` over the layer values `sources`, broadcast by dims in PyTorch's way.
  * When `final`, it is the node's output; else a helper layer named `base`, whose value goes to
@@ -66,6 +67,7 @@ typedef struct pt2_broadcast_layer {
     pt2_lowered_value dense[PT2_RT_MAX_FROM]; /* token ids (sparse data) as plain integers */
     pt2_lowered_value outer[PT2_RT_MAX_FROM]; /* an outer op over one time dim: a copy and a grid */
     pt2_lowered_value squeezed[PT2_RT_MAX_FROM]; /* without the size-1 dims PyTorch broadcasts */
+    pt2_lowered_value featured[PT2_RT_MAX_FROM]; /* an axis made the feature, to meet another's feature */
 } pt2_broadcast_layer;
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,

@@ -35,7 +35,11 @@ in one process. What each one needs:
   keeps, and attention's products take as the queries' heads alone (a var of the dot).
 - FalconModel with multi_query: x.T (numpy_T) on its weights, and scaled_dot_product_attention
   with keys and values of one head [B, 1, T, D] against queries [B, 4, T, D], which PyTorch
-  broadcasts."""
+  broadcasts.
+- StableLmModel with partial rotary (a quarter of each head's features) and 1 key/value head: the
+  slice of the heads' features, a static dim of size 2 that is not its layer's feature, meets the
+  rotary table's feature of size 2 (made the slice's feature, as RETURNN matches a feature only
+  with a feature)."""
 import torch
 import torch.nn as nn
 
@@ -121,6 +125,8 @@ MODELS = {
     "transformers_falcon_multi_query_model": (falcon_multi_query, ["aten.numpy_T.default",
                                                                    "aten.scaled_dot_product_attention.default"],
                                               token_ids, (2, 20)),
+    "transformers_stablelm_model": (lambda: text_encoder("StableLm", num_key_value_heads=1),
+                                    ["aten.slice.Tensor", "aten.cat.default"], token_ids, (2, 20)),
     "transformers_gpt_neo_model": (gpt_neo_model, ["aten.slice.Tensor", "aten.where.self"], token_ids, (2, 20)),
     "transformers_mistral_model": (lambda: text_encoder("Mistral", num_key_value_heads=2, sliding_window=8),
                                    ["aten.__and__.Tensor", "aten.gt.Tensor"], token_ids, (2, 20)),

@@ -1,4 +1,5 @@
 #include "op_util.h"
+#include "parallel.h"
 
 pt2_status pt2_op_optional_float_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name,
                                         pt2_tensor *out, int *present, pt2_error *err) {
@@ -8,7 +9,7 @@ pt2_status pt2_op_optional_float_tensor(pt2_run_context *ctx, const pt2_node *no
     if (t.dtype != PT2_DTYPE_FLOAT32)
         return pt2_fail(err, PT2_ERR_UNSUPPORTED, "argument '%s' is %s; this op runs on float32 only", name,
                         pt2_dtype_name(t.dtype));
-    return pt2_tensor_contiguous(ctx->arena, &t, 0, out, err);
+    return pt2_op_contiguous(ctx, &t, 0, out, err);
 }
 
 pt2_status pt2_op_float_tensor(pt2_run_context *ctx, const pt2_node *node, const char *name, pt2_tensor *out,

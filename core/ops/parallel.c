@@ -155,3 +155,44 @@ pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t 
                             const pt2_gemm_epilogue *epilogue, pt2_error *err) {
     return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, epilogue, err);
 }
+
+typedef struct copy_split {
+    pt2_tensor in;
+    char *dst;
+    int axis;
+    int64_t per_piece, inner_bytes;
+} copy_split;
+
+static void copy_piece(void *context, size_t index) {
+    const copy_split *s = context;
+    int64_t start = (int64_t)index * s->per_piece, size = s->in.shape[s->axis];
+    if (start >= size) return;
+    pt2_tensor part = s->in;
+    part.shape[s->axis] = size - start < s->per_piece ? size - start : s->per_piece;
+    part.storage_offset += start * s->in.strides[s->axis];
+    pt2_tensor_copy_dense(&part, s->dst + start * s->inner_bytes);
+}
+
+pt2_status pt2_op_contiguous(pt2_run_context *ctx, const pt2_tensor *in, int always_copy, pt2_tensor *out,
+                             pt2_error *err) {
+    enum { PIECE_MIN_BYTES = 1 << 18 };
+    size_t bytes = (size_t)pt2_tensor_numel(in) * pt2_dtype_size(in->dtype);
+    size_t pieces = pt2_parallel_pieces(ctx, bytes / PIECE_MIN_BYTES);
+    if (pieces <= 1 || (!always_copy && pt2_tensor_is_contiguous(in)))
+        return pt2_tensor_contiguous(ctx->arena, in, always_copy, out, err);
+    /* the outermost axis longer than 1: the axes before it are of size 1, so a piece of it is a
+     * run of the result */
+    int axis = 0;
+    while (axis < in->rank && in->shape[axis] == 1) axis++;
+    if (axis == in->rank) return pt2_tensor_contiguous(ctx->arena, in, always_copy, out, err);
+    pt2_tensor t;
+    pt2_status st = pt2_tensor_alloc_uninit(ctx->arena, in->dtype, in->rank, in->shape, &t, err);
+    if (st) return st;
+    int64_t inner = (int64_t)pt2_dtype_size(in->dtype);
+    for (int a = axis + 1; a < in->rank; a++) inner *= in->shape[a];
+    if ((int64_t)pieces > in->shape[axis]) pieces = (size_t)in->shape[axis];
+    copy_split s = {*in, t.storage, axis, (in->shape[axis] + (int64_t)pieces - 1) / (int64_t)pieces, inner};
+    pt2_parallel_for(ctx, pieces, copy_piece, &s);
+    *out = t;
+    return PT2_OK;
+}

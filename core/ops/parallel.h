@@ -32,4 +32,9 @@ pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t 
                             pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
                             const pt2_gemm_epilogue *epilogue, pt2_error *err);
 
+/* pt2_tensor_contiguous with a large copy split over the run's threads along its outermost axis
+ * (a view's transpose made dense before a reshape: serial, the other thread waited for it). */
+pt2_status pt2_op_contiguous(pt2_run_context *ctx, const pt2_tensor *in, int always_copy, pt2_tensor *out,
+                             pt2_error *err);
+
 #endif

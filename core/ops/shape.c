@@ -5,6 +5,7 @@
 
 #include "elementwise.h"
 #include "op_util.h"
+#include "parallel.h"
 #include "registry.h"
 
 static const char *self_name(const pt2_node *node) { return pt2_node_arg(node, "self") ? "self" : "input"; }
@@ -59,7 +60,7 @@ static pt2_status reshape_to(pt2_run_context *ctx, const pt2_tensor *x, int64_t 
     pt2_tensor c;
     if (rank > PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "rank above %d", PT2_MAX_RANK);
     pt2_status st = infer_shape(pt2_tensor_numel(x), shape, rank, err);
-    if (!st) st = pt2_tensor_contiguous(ctx->arena, x, 0, &c, err);
+    if (!st) st = pt2_op_contiguous(ctx, x, 0, &c, err);
     if (st) return st;
     c.rank = (int)rank;
     memcpy(c.shape, shape, sizeof(int64_t) * rank);
@@ -487,7 +488,7 @@ static pt2_status run_identity(pt2_run_context *ctx, const pt2_node *node, pt2_e
     pt2_status st = pt2_op_tensor(ctx, node, self_name(node), &x, err);
     if (st) return st;
     int copy = strstr(node->target, "clone") || strstr(node->target, "copy");
-    if ((st = pt2_tensor_contiguous(ctx->arena, &x, copy, &c, err))) return st;
+    if ((st = pt2_op_contiguous(ctx, &x, copy, &c, err))) return st;
     return pt2_op_set_output(ctx, node, 0, &c, err);
 }
 

@@ -140,6 +140,23 @@ static pt2_status materialise_fail(const pt2_node *consumer, pt2_error *err, int
                           "it) and this op needs it as a real axis, %s", axis, why);
 }
 
+pt2_status pt2_axes_positions(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                              const pt2_lowered_value *holder, int axis, pt2_dtype dtype, pt2_lowered_value *out,
+                              pt2_error *err) {
+    const char *axis_name;
+    pt2_rt_layer *layer;
+    pt2_status st = pt2_axes_describe(ctx, node, holder, axis, &axis_name, err);
+    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
+    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
+    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
+    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
+    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
+    if (st) return st;
+    int dims[PT2_MAX_RANK] = {holder->dims[axis]};
+    pt2_axes_value_of(layer, 1, dims, out);
+    return PT2_OK;
+}
+
 /* Broadcast axis `a` of `cur`, of the dynamic `size`, made real. RETURNN repeats a value along a
  * dim it lacks only by broadcasting it against a value that has the dim: the value plus zeros
  * along it, the zeros a range_in_axis over an axis of that size of a value lowered before (the
@@ -158,21 +175,13 @@ static pt2_status materialise_dynamic_axis(pt2_lower_context *ctx, const pt2_nod
     pt2_dtype dtype = cur->shape.dtype;
     if (dtype != PT2_DTYPE_FLOAT32 && dtype != PT2_DTYPE_INT32 && dtype != PT2_DTYPE_INT64)
         return materialise_fail(consumer, err, a, "which is made real for float32, int32 and int64 data only");
-    const char *axis_name;
-    pt2_status st = pt2_axes_describe(ctx, producer, holder, holder_axis, &axis_name, err);
-    if (st) return st;
     char base[220];
     snprintf(base, sizeof base, "%s_positions", leaf);
-    pt2_rt_layer *range, *layer;
-    if ((st = pt2_lower_new_layer_named(ctx, producer, base, "range_in_axis", &range, err))) return st;
-    if (!st) st = pt2_lower_add_source(ctx, range, holder, err);
-    if (!st) st = pt2_rt_set_string(range, "axis", axis_name, err);
-    if (!st) st = pt2_rt_set_string(range, "dtype", pt2_dtype_name(dtype), err);
-    if (!st) st = pt2_lower_infer(ctx, producer, range, err);
+    pt2_rt_layer *layer;
+    pt2_lowered_value positions, zeros;
+    pt2_status st = pt2_axes_positions(ctx, producer, base, holder, holder_axis, dtype, &positions, err);
     if (st) return st;
     int dim = holder->dims[holder_axis];
-    pt2_lowered_value positions, zeros;
-    pt2_axes_value_of(range, 1, &dim, &positions);
     snprintf(base, sizeof base, "%s_zeros", leaf);
     if ((st = pt2_lower_unary_layer(ctx, producer, 0, base, "eval", "mul_scalar", 0, &positions, &zeros, err))) return st;
     snprintf(base, sizeof base, "%s_along", leaf);

@@ -40,6 +40,12 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
 /* The layers pt2_axes_materialise adds, which any lowering may add through it. */
 #define PT2_AXES_MATERIALISE_EMITS "expand_dims tile range_in_axis eval:mul_scalar combine"
 
+/* The positions 0, 1, ... along axis `axis` of `holder` in `dtype`: a range_in_axis layer named
+ * `name` (in `node`'s network), as a value of that one axis. */
+pt2_status pt2_axes_positions(pt2_lower_context *ctx, const pt2_node *node, const char *name,
+                              const pt2_lowered_value *holder, int axis, pt2_dtype dtype, pt2_lowered_value *out,
+                              pt2_error *err);
+
 /* A lowered value, and its axis, of the symbolic size `size` on a dynamic dim (the first in graph
  * order): where a size taken from the input (torch.arange(x.shape[1]), an expand to it) finds its
  * RETURNN dim. 0 when no value lowered so far has such an axis. */

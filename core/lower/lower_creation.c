@@ -88,20 +88,10 @@ static pt2_status lower_fill_like(pt2_lower_context *ctx, const pt2_node *node, 
 
 pt2_status pt2_lower_positions_of_length(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *holder,
                                         int holder_axis, int64_t start, pt2_lowered_value *out, pt2_error *err) {
-    const char *axis_name;
-    pt2_rt_layer *layer;
     char name[220];
     snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
-    pt2_status st = pt2_axes_describe(ctx, node, holder, holder_axis, &axis_name, err);
-    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", "int32", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dims[1] = {holder->dims[holder_axis]};
-    pt2_axes_value_of(layer, 1, dims, out);
-    if (!start) return PT2_OK;
+    pt2_status st = pt2_axes_positions(ctx, node, name, holder, holder_axis, PT2_DTYPE_INT32, out, err);
+    if (st || !start) return st;
     pt2_lowered_value positions = *out;
     snprintf(name, sizeof name, "%s_shifted", ctx->places[node - ctx->graph->nodes].base);
     return pt2_lower_unary_layer(ctx, node, 0, name, "eval", "add_scalar", (double)start, &positions, out, err);

@@ -14,20 +14,9 @@
 
 static pt2_status positions(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                             const char *suffix, pt2_lowered_value *out, pt2_error *err) {
-    const char *description;
     char name[240];
     snprintf(name, sizeof name, "%s_%s", ctx->places[node - ctx->graph->nodes].base, suffix);
-    pt2_rt_layer *layer;
-    pt2_status st = pt2_axes_describe(ctx, node, in, axis, &description, err);
-    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
-    if (!st) st = pt2_lower_add_source(ctx, layer, in, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", description, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", "float32", err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dims[PT2_MAX_RANK] = {in->dims[axis]};
-    pt2_axes_value_of(layer, 1, dims, out);
-    return PT2_OK;
+    return pt2_axes_positions(ctx, node, name, in, axis, PT2_DTYPE_FLOAT32, out, err);
 }
 
 /* A helper combine `kind` of a source with all of x's dims (first) and one position layer. */

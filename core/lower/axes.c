@@ -38,6 +38,17 @@ int pt2_axes_all_real(const pt2_lowered_value *v) {
     return 1;
 }
 
+int pt2_axes_hidden_batch(const pt2_lower_context *ctx, const pt2_lowered_value *v) {
+    for (int r = 0; r < v->shape.rank; r++) {
+        int dim = v->shape.dims[r];
+        if (ctx->net->dims[dim].kind != PT2_RT_DIM_BATCH) continue;
+        for (int a = 0; a < v->rank; a++)
+            if (v->dims[a] == dim) return -1;
+        return dim;
+    }
+    return -1;
+}
+
 /* ---- broadcast axes ---- */
 
 /* The ops whose lowerings follow broadcast axes through the map; every other op gets its inputs
@@ -64,6 +75,8 @@ static const char *const follows_broadcast[] = {
     "aten.baddbmm.default",
     /* src's map, broadcast to self's shape as expand's */
     "aten.copy.default",
+    /* along a broadcast axis that axis alone is made real (lower_cumsum.c) */
+    "aten.cumsum.default",
 };
 
 /* Ops of the elementwise tables that need their inputs' axes real (a weight along the channels,
@@ -212,9 +225,11 @@ static void checked_as_producer(const pt2_lower_context *ctx, pt2_rt_layer *laye
     memcpy(layer->torch_dims, cur->dims, sizeof(int) * (size_t)cur->rank);
 }
 
-pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
+/* Broadcast axes of graph value `value_id` made real: every one (only < 0), into the
+ * real_values cache, or axis `only` alone, into *out. */
+static pt2_status materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, int only,
+                              pt2_lowered_value *out, pt2_error *err) {
     const pt2_lowered_value *v = &ctx->values[value_id];
-    if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
     const pt2_tensor *torch = &ctx->run->values[value_id].tensor;
     const pt2_value *meta = &ctx->graph->values[value_id];
     /* Layers per broadcast axis, counted to know the last: an expand_dims, then a tile to a static
@@ -222,12 +237,21 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
      * it are never the last). */
     int layers = 0;
     for (int a = 0; a < v->rank; a++) {
-        if (v->dims[a] >= 0) continue;
+        if (v->dims[a] >= 0 || (only >= 0 && a != only)) continue;
         int dynamic = torch->shape[a] != 1 && a < meta->rank && meta->sizes[a].is_symbolic;
         layers += torch->shape[a] == 1 ? 1 : dynamic ? 1 : 2;
     }
     const pt2_node *producer = producer_of(ctx->graph, value_id);
     if (!producer) return pt2_fail(err, PT2_ERR_INTERNAL, "a value with broadcast axes has no producer");
+    /* Beside a hidden batch, the first broadcast axis of size 1 is the batch (a sequence's rows
+     * viewed back to [1, T, F] after a view hid it): the value's own map gets the dim, with no
+     * layer. */
+    int hidden = pt2_axes_hidden_batch(ctx, v);
+    for (int a = 0; a < v->rank && hidden >= 0 && only < 0; a++)
+        if (v->dims[a] < 0 && torch->shape[a] == 1) {
+            ctx->values[value_id].dims[a] = hidden, hidden = -1;
+            if (!--layers) return PT2_OK;
+        }
     pt2_lowered_value cur = *v;
     const char *leaf = ctx->places[producer - ctx->graph->nodes].base;
     int done = 0;
@@ -235,7 +259,9 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
      * it may broadcast, and so lost the time when it met the expand_dims of a size-1 axis (a batch
      * of one) there: "Mismatching shape: Raw tensor (None,) vs Tensor [F|(1)]". */
     for (int a = 0; a < v->rank; a++) {
-        if (cur.dims[a] >= 0 || torch->shape[a] == 1 || a >= meta->rank || !meta->sizes[a].is_symbolic) continue;
+        if (cur.dims[a] >= 0 || (only >= 0 && a != only) || torch->shape[a] == 1 || a >= meta->rank ||
+            !meta->sizes[a].is_symbolic)
+            continue;
         int last = ++done == layers;
         pt2_rt_layer *layer = NULL;
         pt2_status st = materialise_dynamic_axis(ctx, producer, consumer, leaf, &meta->sizes[a], a, last, &cur, &layer, err);
@@ -243,7 +269,7 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
         if (last) checked_as_producer(ctx, layer, producer, value_id, &cur);
     }
     for (int a = 0; a < v->rank; a++) {
-        if (cur.dims[a] >= 0) continue;
+        if (cur.dims[a] >= 0 || (only >= 0 && a != only)) continue;
         for (int tile = 0; tile < (torch->shape[a] == 1 ? 1 : 2); tile++) {
             int last = ++done == layers;
             const char *layer_class = tile ? "tile" : "expand_dims";
@@ -280,8 +306,24 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
             if (last) checked_as_producer(ctx, layer, producer, value_id, &cur);
         }
     }
-    ctx->real_values[value_id] = cur;
+    if (only >= 0) *out = cur;
+    else ctx->real_values[value_id] = cur;
     return PT2_OK;
+}
+
+pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err) {
+    const pt2_lowered_value *v = &ctx->values[value_id];
+    if (!v->is_set || pt2_axes_all_real(v) || ctx->real_values[value_id].is_set) return PT2_OK;
+    return materialise(ctx, consumer, value_id, -1, NULL, err);
+}
+
+pt2_status pt2_axes_materialise_axis(pt2_lower_context *ctx, const pt2_node *consumer, const pt2_lowered_value *in,
+                                     int axis, pt2_lowered_value *out, pt2_error *err) {
+    *out = *in;
+    if (pt2_axes_is_real(in, axis)) return PT2_OK;
+    if (in < ctx->values || in >= ctx->values + ctx->graph->num_values)
+        return pt2_fail(err, PT2_ERR_INTERNAL, "an axis made real of a value that is not the graph's");
+    return materialise(ctx, consumer, (int)(in - ctx->values), axis, out, err);
 }
 
 static int output_value_id(const pt2_node *node, size_t index) {
@@ -314,7 +356,10 @@ pt2_status pt2_axes_check_output(pt2_lower_context *ctx, const pt2_node *node, i
             return pt2_lower_fail(node, err, "axis %d of the output is not a dim of layer '%s'", a, layer->name);
         real++;
     }
-    if (real != layer->shape.rank)
+    /* The batch of a run of one sequence may have no PyTorch axis (pt2_axes_hidden_batch). */
+    pt2_lowered_value mapped;
+    pt2_axes_value_of(layer, rank, dims, &mapped);
+    if (real != layer->shape.rank && !(real + 1 == layer->shape.rank && pt2_axes_hidden_batch(ctx, &mapped) >= 0))
         return pt2_lower_fail(node, err, "layer '%s' has %d axes, PyTorch's output %d of them", layer->name, layer->shape.rank, real);
     return PT2_OK;
 }
@@ -576,7 +621,7 @@ static pt2_status run_step(pt2_lower_context *ctx, const pt2_node *node, const v
 
 /* The view of graph value `in_value`, lowered as `in` (its map, or its map with real axes). */
 static pt2_status view_of(pt2_lower_context *ctx, const pt2_node *node, int in_value, const pt2_lowered_value *in,
-                          int out_value, pt2_error *err) {
+                          int out_value, int hide_batch, pt2_error *err) {
     const pt2_tensor *x = &ctx->run->values[in_value].tensor, *y = &ctx->run->values[out_value].tensor;
     const pt2_value *y_meta = &ctx->graph->values[out_value];
     const pt2_rt_dim *dims = ctx->net->dims;
@@ -593,6 +638,7 @@ static pt2_status view_of(pt2_lower_context *ctx, const pt2_node *node, int in_v
     pt2_rt_dim_kind cur_kind[PT2_MAX_RANK];
     for (int a = 0; a < in->rank; a++) {
         if (in->dims[a] < 0 && x->shape[a] == 1) continue;
+        if (hide_batch && x->shape[a] == 1 && in->dims[a] >= 0 && dims[in->dims[a]].kind == PT2_RT_DIM_BATCH) continue;
         start.dims[start.rank++] = in->dims[a];
         cur_sizes[cur_rank] = x->shape[a], cur_broadcast[cur_rank] = in->dims[a] < 0;
         cur_kind[cur_rank++] = in->dims[a] < 0 ? PT2_RT_DIM_STATIC : dims[in->dims[a]].kind;
@@ -646,8 +692,17 @@ static pt2_status view_of(pt2_lower_context *ctx, const pt2_node *node, int in_v
             if (in != &ctx->values[in_value])
                 return pt2_fail(err, PT2_ERR_INTERNAL, "a materialised value still has a broadcast axis");
             pt2_status st = pt2_axes_materialise(ctx, node, in_value, err);
-            return st ? st : view_of(ctx, node, in_value, &ctx->real_values[in_value], out_value, err);
+            return st ? st : view_of(ctx, node, in_value, &ctx->real_values[in_value], out_value, hide_batch, err);
         }
+        /* The batch of a run of one sequence merged with other axes (the rows of [1, T, F] as
+         * [T, F]; the heads of [1, H, T, D] as [H, T, D]): PyTorch's value holds that one
+         * sequence, so every op on it is an op on each sequence of a batch. The batch stays a dim
+         * of the layers with no PyTorch axis (pt2_axes_hidden_batch), and the view is planned
+         * again without it. */
+        int batch_of_one = 0;
+        for (int k = i0; k < i; k++) batch_of_one |= cur_kind[k] == PT2_RT_DIM_BATCH && cur_sizes[k] == 1;
+        if (batch_of_one && (n_in > 1 || n_out > 1) && !hide_batch)
+            return view_of(ctx, node, in_value, in, out_value, 1, err);
         if (batch_in && (n_in > 1 || n_out > 1))
             return pt2_lower_fail(node, err, "axes %d..%d of the input merge or split the batch (sizes %lld -> %d axes), "
                                   "which RETURNN's dims cannot follow op by op", i0, i - 1, (long long)p, n_out);
@@ -695,7 +750,7 @@ pt2_status pt2_axes_view(pt2_lower_context *ctx, const pt2_node *node, const pt2
     if (in_value < 0 || (size_t)in_value >= ctx->graph->num_values || !ctx->run->values[in_value].is_set ||
         !ctx->run->values[out_value].is_set)
         return pt2_fail(err, PT2_ERR_INTERNAL, "a view of a value the reference run does not have");
-    return view_of(ctx, node, in_value, in, out_value, err);
+    return view_of(ctx, node, in_value, in, out_value, 0, err);
 }
 
 pt2_status pt2_axes_reduced(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *v, const int64_t *dims,

@@ -29,6 +29,14 @@ int pt2_axes_is_real(const pt2_lowered_value *v, int axis);
 /* Does every axis of `v` have its dim in v's layer? */
 int pt2_axes_all_real(const pt2_lowered_value *v);
 
+/* The batch dim when v's layer has it and no PyTorch axis of v maps to it, else -1: a run of one
+ * sequence whose batch a view merged with other axes ([1, T, F] viewed as its rows [T, F],
+ * [1, H, T, D] as [H, T, D]). PyTorch's value is then that sequence's, and RETURNN's each
+ * sequence's: the layers keep the batch, the map has no axis for it, and the check reads its
+ * one entry. pt2_axes_materialise gives it back to the first broadcast axis of size 1 (the rows
+ * viewed back to [1, T, F]). */
+int pt2_axes_hidden_batch(const pt2_lower_context *ctx, const pt2_lowered_value *v);
+
 /* Graph value `value_id` with every axis real: each broadcast axis gets an expand_dims (and a
  * tile when an expand made it of a static size), named and checked as the value's producer, so
  * that an unsqueeze consumed by e.g. a conv looks as it always did. A broadcast axis of a dynamic
@@ -37,6 +45,13 @@ int pt2_axes_all_real(const pt2_lowered_value *v);
  * value along a dim it lacks, but broadcasts it in a combine). It is kept beside the map
  * (ctx->real_values), so later consumers share the layers and earlier ones keep their map. */
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err);
+/* `in` (a graph value's map) with broadcast axis `axis` alone made real as pt2_axes_materialise
+ * makes it, the others kept broadcast: for an op along one axis (cumsum over the positions of
+ * a mask of ones [B, T] made by torch.ones, whose batch stays broadcast). *out = *in when the
+ * axis is real; a layer reading that copy would not be fed the graph value's PyTorch tensor in
+ * the check, so callers read `in` itself then. */
+pt2_status pt2_axes_materialise_axis(pt2_lower_context *ctx, const pt2_node *consumer, const pt2_lowered_value *in,
+                                     int axis, pt2_lowered_value *out, pt2_error *err);
 /* The layers pt2_axes_materialise adds, which any lowering may add through it. */
 #define PT2_AXES_MATERIALISE_EMITS "expand_dims tile range_in_axis eval:mul_scalar combine"
 

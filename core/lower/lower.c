@@ -187,21 +187,22 @@ pt2_status pt2_lower_constant_layer(pt2_lower_context *ctx, const pt2_node *node
                                     const pt2_lowered_value *like, pt2_lowered_value *out, pt2_error *err) {
     if (constant->dtype == PT2_DTYPE_BOOL) return bool_constant_layer(ctx, node, constant, like, out, err);
     if (constant->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s constant is not lowered yet", pt2_dtype_name(constant->dtype));
-    if (like && constant->rank > like->rank) return pt2_lower_fail(node, err, "a constant has more axes than the data it combines with");
-    int rank = like ? like->rank : constant->rank;
+    /* A constant of more axes than the data (ALiBi's slopes [H, 1, 1] times positions [T]) has
+     * the leading ones to itself: a dim of the variable each, as PyTorch broadcasts the data. */
+    int rank = like && like->rank > constant->rank ? like->rank : constant->rank;
     pt2_tensor value = *constant;
     int64_t shape[PT2_MAX_RANK];
     value.rank = 0;
     for (int a = 0; a < constant->rank; a++) {
         if (constant->shape[a] == 1) continue;
-        int like_axis = rank - constant->rank + a;
-        if (like && like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
+        int like_axis = like ? like->rank - constant->rank + a : -1;
+        if (like_axis >= 0 && like->dims[like_axis] < 0) /* a broadcast axis of the data (core/lower/axes.h) */
             return pt2_lower_fail(node, err, "a constant of size %lld along an axis the data does not have in RETURNN",
                                   (long long)constant->shape[a]);
         shape[value.rank] = constant->shape[a];
         value.shape[value.rank] = constant->shape[a];
         value.strides[value.rank++] = constant->strides[a];
-        if (like && ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
+        if (like_axis >= 0 && ctx->net->dims[like->dims[like_axis]].kind != PT2_RT_DIM_STATIC)
             return pt2_lower_fail(node, err, "a constant spans a batch or time axis");
     }
     /* Named after the buffer or parameter it holds ("gain"), else after the op using it. */
@@ -471,6 +472,12 @@ static pt2_status drop_unread(pt2_lower_context *ctx, unsigned char *node_dynami
     return PT2_OK;
 }
 
+/* An argument that gives the op only a dtype (type_as's other): a constant converted to the
+ * dtype of data is a constant (DeBERTa-v2's torch.tensor(mid).type_as(relative_pos)). */
+static int gives_only_a_dtype(const pt2_node *node, const pt2_named_arg *arg) {
+    return !strcmp(node->target, "aten.type_as.default") && arg->name && !strcmp(arg->name, "other");
+}
+
 /* Nodes that depend on the input, in graph order; the rest fold into constants. */
 static void find_dynamic(pt2_lower_context *ctx, unsigned char *node_dynamic) {
     for (size_t i = 0; i < ctx->graph->num_inputs; i++)
@@ -479,7 +486,8 @@ static void find_dynamic(pt2_lower_context *ctx, unsigned char *node_dynamic) {
     for (size_t n = 0; n < ctx->graph->num_nodes; n++) {
         const pt2_node *node = &ctx->graph->nodes[n];
         for (size_t a = 0; a < node->num_inputs && !node_dynamic[n]; a++)
-            node_dynamic[n] = (unsigned char)arg_is_dynamic(ctx, &node->inputs[a].arg);
+            node_dynamic[n] = (unsigned char)(!gives_only_a_dtype(node, &node->inputs[a]) &&
+                                              arg_is_dynamic(ctx, &node->inputs[a].arg));
         if (node_dynamic[n]) mark_outputs(ctx, node);
     }
 }
@@ -539,6 +547,11 @@ static pt2_status lower_outputs(pt2_lower_context *ctx, pt2_error *err) {
         pt2_status st = pt2_axes_materialise(ctx, NULL, id, err);
         if (st) return st;
         if (ctx->real_values[id].is_set) v = &ctx->real_values[id];
+        if (pt2_axes_hidden_batch(ctx, v) >= 0)
+            return pt2_fail(err, PT2_ERR_UNSUPPORTED, "%s has no axis for the batch: a view merged the batch of the "
+                            "example's one sequence with other axes (its rows [T, F] of [1, T, F]) and nothing "
+                            "viewed it back; RETURNN's output keeps the batch, so return it with one (e.g. "
+                            ".view(1, T, F) or .unsqueeze(0))", label);
         const char *layer_name = k ? extra_output_layer_name(ctx, result, k, err) : "output";
         if (!layer_name) return err->status;
         pt2_rt_layer *copy;

@@ -13,6 +13,14 @@ static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st && !in) return pt2_lower_fail(node, err, "cumsum of a constant");
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
+    /* Along a broadcast axis the sums vary: that axis is made real, the others stay broadcast
+     * (the batch of a mask of ones, which the embeddings it positions then broadcast with). */
+    pt2_lowered_value along;
+    int cum_axis = (int)(dim < 0 ? dim + in->rank : dim);
+    if (cum_axis >= 0 && cum_axis < in->rank && !pt2_axes_is_real(in, cum_axis)) {
+        if ((st = pt2_axes_materialise_axis(ctx, node, in, cum_axis, &along, err))) return st;
+        in = &along;
+    }
     const pt2_arg *dtype = pt2_node_arg(node, "dtype");
     if (dtype && dtype->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "cumsum with a dtype is not lowered");
     /* Integers and bools sum in int64, as PyTorch's cumsum gives them (a mask's running count:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/elementwise.h"
 #include "axes.h"
 #include "lower_operands.h"
 #include "lowerings.h"
@@ -131,10 +132,14 @@ static pt2_status lower_binary(pt2_lower_context *ctx, const pt2_node *node, pt2
         int present;
         if ((st = pt2_lower_constant(ctx, node, constant_name, &c, &present, err))) return st;
         if (c.rank == 0 || pt2_tensor_numel(&c) == 1) {
-            if (c.dtype != PT2_DTYPE_FLOAT32) return pt2_lower_fail(node, err, "a %s scalar tensor is not lowered", pt2_dtype_name(c.dtype));
-            pt2_tensor one;
-            if ((st = pt2_tensor_contiguous(ctx->arena, &c, 0, &one, err))) return st;
-            return scalar_form(ctx, node, data, kind, *(const float *)pt2_tensor_data(&one), swapped, err);
+            /* one number, as a Python scalar of its category promotes (an int64 torch.tensor(3)
+             * times int64 positions: DeBERTa-v2's buckets) */
+            if (c.dtype != PT2_DTYPE_FLOAT32 && c.dtype != PT2_DTYPE_INT64 && c.dtype != PT2_DTYPE_INT32)
+                return pt2_lower_fail(node, err, "a %s scalar tensor is not lowered", pt2_dtype_name(c.dtype));
+            if (c.dtype != PT2_DTYPE_FLOAT32 && data->shape.dtype != PT2_DTYPE_FLOAT32 && data->shape.dtype != c.dtype)
+                return pt2_lower_fail(node, err, "a %s scalar tensor with %s data is not lowered", pt2_dtype_name(c.dtype),
+                                      pt2_dtype_name(data->shape.dtype));
+            return scalar_form(ctx, node, data, kind, pt2_tensor_get_double(&c, 0), swapped, err);
         }
         if ((st = pt2_lower_data_meeting_constant(ctx, node, &c, data, &data_featured, &data, err))) return st;
         if ((st = pt2_lower_constant_layer(ctx, node, &c, data, &constant_value, err))) return st;

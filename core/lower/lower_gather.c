@@ -115,12 +115,33 @@ pt2_status pt2_lower_select_from_end(pt2_lower_context *ctx, const pt2_node *nod
 
 pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                     int64_t size, const pt2_tensor *index, pt2_error *err) {
+    int placed[PT2_MAX_RANK];
+    for (int k = 0; k < index->rank && k < PT2_MAX_RANK; k++) placed[k] = axis + k;
+    return pt2_lower_gather_constant_placed(ctx, node, in, axis, size, index, placed, err);
+}
+
+pt2_status pt2_lower_gather_constant_placed(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                           int axis, int64_t size, const pt2_tensor *index, const int *placed,
+                                           pt2_error *err) {
     const pt2_rt_dim *d = &ctx->net->dims[in->dims[axis]];
     if (d->kind == PT2_RT_DIM_BATCH) return pt2_lower_fail(node, err, "indexing the batch axis (axis %d)", axis);
-    if (in->rank - 1 + index->rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
+    int rank = in->rank - 1 + index->rank;
+    if (rank > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
     pt2_lowered_value position;
     pt2_status st = position_layer(ctx, node, index, size, &position, err);
-    return st ? st : pt2_lower_gather_at(ctx, node, in, axis, &position, err);
+    if (st) return st;
+    /* the index's axes where `placed` puts them, x's other axes in their order around them */
+    int dims[PT2_MAX_RANK], taken[PT2_MAX_RANK] = {0};
+    for (int k = 0; k < index->rank; k++) {
+        if (placed[k] < 0 || placed[k] >= rank || taken[placed[k]]) return pt2_fail(err, PT2_ERR_INTERNAL, "bad placement");
+        dims[placed[k]] = position.dims[k], taken[placed[k]] = 1;
+    }
+    for (int a = 0, at = 0; a < in->rank; a++) {
+        if (a == axis) continue;
+        while (taken[at]) at++;
+        dims[at++] = in->dims[a];
+    }
+    return gather_layer(ctx, node, in, axis, &position, rank, dims, err);
 }
 
 pt2_status pt2_lower_gather_at(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
@@ -268,13 +289,29 @@ static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_
     return gather_constant(ctx, node, in, axis, index, err);
 }
 
+/* torch.gather(x, dim, index) with the index's other axes x's own dims or broadcast axes. */
+static pt2_status gather_broadcast_index(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
+                                         const pt2_lowered_value *index, pt2_error *err) {
+    int dims[PT2_MAX_RANK];
+    for (int a = 0; a < in->rank; a++) {
+        if (a == axis || !pt2_axes_is_real(index, a)) {
+            dims[a] = a == axis ? index->dims[a] : in->dims[a];
+            continue;
+        }
+        if (index->dims[a] != in->dims[a])
+            return pt2_lower_fail(node, err, "axis %d of the index is not the input's own axis %d (a smaller index along other axes is not lowered)", a, a);
+        dims[a] = index->dims[a];
+    }
+    return gather_layer(ctx, node, in, axis, index, in->rank, dims, err);
+}
+
 /* torch.gather(x, dim, index): index's other axes are x's own dims. */
 static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in, *index;
     int axis = 0;
     pt2_tensor table;
     pt2_status st = data_and_axis(ctx, node, &in, &table, &axis, err);
-    if (!st) st = in ? real_input(ctx, node, "index", &index, err) : pt2_lower_input(ctx, node, "index", &index, err);
+    if (!st) st = pt2_lower_input(ctx, node, "index", &index, err);
     if (st) return st;
     if (!in && index) {
         /* A constant of size 1 along every other axis (BERT's token_type_ids buffer), or the same
@@ -293,10 +330,15 @@ static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!index) return pt2_lower_fail(node, err, "gather with a constant index is not lowered (a constant cannot span the batch)");
     if (index->rank != in->rank) return pt2_lower_fail(node, err, "the index has %d axes, the input %d", index->rank, in->rank);
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH) return pt2_lower_fail(node, err, "gathering along the batch axis (axis %d)", axis);
-    for (int a = 0; a < in->rank; a++)
-        if (a != axis && index->dims[a] != in->dims[a])
-            return pt2_lower_fail(node, err, "axis %d of the index is not the input's own axis %d (a smaller index along other axes is not lowered)", a, a);
-    return gather_layer(ctx, node, in, axis, index, index->rank, index->dims, err);
+    /* An index broadcast along another axis (expanded: DeBERTa-v2's relative positions over the
+     * heads) reads the same entries at every index of it, as a gather whose positions lack that
+     * dim does; along the gathered axis it must be real. */
+    pt2_lowered_value along;
+    if (!pt2_axes_is_real(index, axis)) {
+        if ((st = pt2_axes_materialise_axis(ctx, node, index, axis, &along, err))) return st;
+        index = &along;
+    }
+    return gather_broadcast_index(ctx, node, in, axis, index, err);
 }
 
 const pt2_op_lowering pt2_lowerings_gather[] = {

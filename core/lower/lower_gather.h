@@ -21,6 +21,12 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
 pt2_status pt2_lower_gather_constant(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                     int64_t size, const pt2_tensor *index, pt2_error *err);
 
+/* The same with index axis k at output axis placed[k] and x's other axes in order around them
+ * (unfold on a static axis: the windows at the axis, each window's entries last). */
+pt2_status pt2_lower_gather_constant_placed(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
+                                           int axis, int64_t size, const pt2_tensor *index, const int *placed,
+                                           pt2_error *err);
+
 /* Node output 0 = `in` with axis `axis` replaced by the axes of `index` (a lowered integer
  * value): a gather. */
 pt2_status pt2_lower_gather_at(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,

@@ -581,6 +581,11 @@ pt2_status pt2_lower_dot_layer(pt2_lower_context *ctx, const pt2_node *node, con
         if (real_a && !real_b) st = pt2_axes_describe(ctx, node, a, ia, &var1[num_var1++], err);
         if (real_b && !real_a) st = pt2_axes_describe(ctx, node, b, ib, &var2[num_var2++], err);
     }
+    /* A hidden batch (core/lower/axes.h) against a side without a batch (a constant's variable)
+     * is that side's alone too. */
+    int hidden_a = pt2_axes_hidden_batch(ctx, a), hidden_b = pt2_axes_hidden_batch(ctx, b);
+    if (hidden_a >= 0 && pt2_rt_shape_axis(&b->shape, hidden_a) < 0) var1[num_var1++] = "B";
+    if (hidden_b >= 0 && pt2_rt_shape_axis(&a->shape, hidden_b) < 0) var2[num_var2++] = "B";
     if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "dot", out, err) : pt2_lower_new_layer(ctx, node, "dot", out, err);
     if (!st) st = pt2_lower_add_source(ctx, *out, a, err);
     if (!st) st = pt2_lower_add_source(ctx, *out, b, err);
@@ -752,7 +757,20 @@ static pt2_status lower_matmul(pt2_lower_context *ctx, const pt2_node *node, pt2
     pt2_status st = pt2_lower_input(ctx, node, first, &a, err);
     if (!st) st = pt2_lower_input(ctx, node, second, &b, err);
     if (st) return st;
-    if (a && !b) return pt2_lower_matmul_constant(ctx, node, first, second, err);
+    if (a && !b) {
+        /* A constant of more than two axes (DeBERTa-v2's position keys per head [H, D, K]): a
+         * variable, multiplied as a layer; a matrix [in, out] is a linear layer. */
+        const pt2_arg *arg = pt2_node_arg(node, second);
+        const pt2_tensor *w = arg && arg->kind == PT2_ARG_TENSOR ? &ctx->run->values[arg->value_id].tensor : NULL;
+        if (!w || w->rank <= 2 || w->dtype != PT2_DTYPE_FLOAT32) return pt2_lower_matmul_constant(ctx, node, first, second, err);
+        pt2_lowered_value variable;
+        pt2_status st = pt2_lower_constant_layer(ctx, node, w, NULL, &variable, err);
+        if (st) return st;
+        for (int i = 0; i < variable.rank; i++)
+            if (variable.dims[i] < 0)
+                return pt2_lower_fail(node, err, "a constant operand with an axis of size 1 (broadcast) is not lowered");
+        return pt2_lower_matmul_values(ctx, node, a, &variable, NULL, NULL, err);
+    }
     if (!a || !b) return pt2_lower_fail(node, err, "a product with a constant on the left is not lowered");
     return pt2_lower_matmul_values(ctx, node, a, b, NULL, NULL, err);
 }
@@ -804,7 +822,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten.expand_copy.default", lower_expand, "tile variable"},
     {"aten.split_copy.Tensor", lower_split, "slice"},
     {"aten.split_with_sizes_copy.default", lower_split, "slice"},
-    {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
-    {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
-    {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear"},
+    {"aten.matmul.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear variable"},
+    {"aten.bmm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear variable"},
+    {"aten.mm.default", lower_matmul, "dot expand_dims merge_dims reinterpret_data linear variable"},
     {NULL, NULL, NULL}};

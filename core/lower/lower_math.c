@@ -57,7 +57,12 @@ static pt2_status layer_input(pt2_lower_context *ctx, const pt2_node *node, cons
 
 static pt2_status lower_unary(pt2_lower_context *ctx, const pt2_node *node, pt2_error *err) {
     const pt2_lowered_value *in;
-    pt2_status st = layer_input(ctx, node, "self", &in, err);
+    /* sign of integers is tf.sign of them (DeBERTa-v2's relative positions): exact in any dtype */
+    pt2_status st = strcmp(node->target, "aten.sign.default") ? layer_input(ctx, node, "self", &in, err)
+                                                              : pt2_lower_input(ctx, node, "self", &in, err);
+    if (!st && !in) return pt2_lower_fail(node, err, "argument 'self' is a constant");
+    if (!st && in->shape.dtype != PT2_DTYPE_FLOAT32 && in->shape.dtype != PT2_DTYPE_INT64 && in->shape.dtype != PT2_DTYPE_INT32)
+        return pt2_lower_fail(node, err, "lowered for float32 and integer tensors, 'self' is %s", pt2_dtype_name(in->shape.dtype));
     if (st) return st;
     for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
         if (!strcmp(unary_ops[i].target, node->target))

@@ -291,6 +291,48 @@ static pt2_status squeeze_broadcast_dims(pt2_lower_context *ctx, const pt2_node 
     return PT2_OK;
 }
 
+/* Is dynamic dim `copy` a copy of dim `of` (pt2_lower_second_copy_of_axis: the keys' time)? */
+static int copy_of(const pt2_lower_context *ctx, int copy, int of) {
+    const pt2_rt_dim *d = &ctx->net->dims[copy];
+    return d->kind == PT2_RT_DIM_DYNAMIC && d->base == of && d->mul == 1 && d->add == 0 && d->div == 1;
+}
+
+static int has_dim(const pt2_lowered_value *v, int dim) {
+    for (int a = 0; a < v->rank; a++)
+        if (v->dims[a] == dim) return 1;
+    return 0;
+}
+
+/* A time meeting the keys' copy of it at one PyTorch axis, where the other source has that time
+ * at another axis (ALiBi's bias over the keys' positions [H, 1, T] added to the scores
+ * [H, T, T']): the source's axis is declared the copy, else the combine would match it with the
+ * queries' time. */
+static pt2_status keys_where_copies_meet(pt2_lower_context *ctx, const pt2_node *node, pt2_broadcast_layer *b,
+                                         pt2_error *err) {
+    for (size_t i = 0; i < b->count; i++)
+        for (size_t j = 0; j < b->count; j++) {
+            const pt2_lowered_value *v = b->sources[i], *w = b->sources[j];
+            if (i == j) continue;
+            for (int k = 1; k <= v->rank && k <= w->rank; k++) {
+                int x = v->dims[v->rank - k], y = w->dims[w->rank - k];
+                /* Both dims in both sources, at crossed axes: one is the other transposed (DeBERTa's
+                 * position-to-content scores against the content scores), which RETURNN, matching
+                 * dims by tag, would add untransposed. */
+                if (x >= 0 && y >= 0 && x != y && has_dim(v, y) && has_dim(w, x))
+                    return pt2_lower_fail(node, err, "operand %zu has dims '%s' and '%s' at the axes where operand %zu has them "
+                                          "the other way round (one transposed against the other): RETURNN matches dims "
+                                          "by their tags, not by their axes, and swapping two tags is not lowered", i,
+                                          ctx->net->dims[x].description, ctx->net->dims[y].description, j);
+                if (x < 0 || y < 0 || x == y || !copy_of(ctx, y, x) || !has_dim(w, x) || has_dim(v, y)) continue;
+                pt2_status st = pt2_lower_same_dim_as(ctx, node, v, v->rank - k, y, &b->keyed[i], err);
+                if (st) return st;
+                b->sources[i] = &b->keyed[i];
+                break;
+            }
+        }
+    return PT2_OK;
+}
+
 /* Is dim `d` of v a static dim RETURNN's combine matches by its size alone: one a layer made
  * that is not v's feature (allow_same_spatial_dim), or v's feature (met by the output's feature of
  * its size)? 1 and 2 tell the two apart; 0 for neither (a dim the input declares). */
@@ -357,6 +399,7 @@ pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *nod
         if (i && (st = pt2_axes_same_time(ctx, node, out->sources[0], out->sources[i], &out->same_length[i], err))) return st;
         if (i && out->same_length[i].is_set) out->sources[i] = &out->same_length[i];
     }
+    if ((st = keys_where_copies_meet(ctx, node, out, err))) return st;
     if ((st = squeeze_broadcast_dims(ctx, node, base, out, err))) return st;
     if ((st = features_where_sizes_meet(ctx, node, out, err))) return st;
     if ((st = outer_over_one_dim(ctx, node, base, out, err))) return st;
@@ -391,10 +434,38 @@ pt2_status pt2_lower_finish_broadcast(pt2_lower_context *ctx, const pt2_node *no
     return PT2_OK;
 }
 
+/* The sources of a commutative combine with the one that has the most dynamic dims first among
+ * those of the most axes: RETURNN's combine takes the first source of the most axes as its
+ * output's template and matches each other dim to one of it, a dynamic dim to any dynamic dim of
+ * it where it has not that dim itself (allow_same_spatial_dim). [B, T, H] * [T, T', H] (WavLM's
+ * gate on its relative position bias) so became [B, T', H]; with [T, T', H] first every dynamic
+ * dim is in the template. */
+static void sources_in_template_order(const pt2_lower_context *ctx, const char *layer_class, const char *key,
+                                      const char *value, const pt2_lowered_value **sources, size_t count) {
+    static const char *const commutative[] = {"add", "mul", "maximum", "minimum", "logical_and", "logical_or"};
+    int swappable = 0;
+    for (size_t k = 0; k < sizeof commutative / sizeof commutative[0]; k++)
+        swappable |= !strcmp(layer_class, "combine") && key && !strcmp(key, "kind") && !strcmp(value, commutative[k]);
+    if (!swappable) return;
+    size_t best = 0;
+    for (size_t i = 1; i < count; i++)
+        if (sources[i]->shape.rank > sources[best]->shape.rank ||
+            (sources[i]->shape.rank == sources[best]->shape.rank &&
+             pt2_rt_shape_dynamic_axes(ctx->net, &sources[i]->shape) > pt2_rt_shape_dynamic_axes(ctx->net, &sources[best]->shape)))
+            best = i;
+    const pt2_lowered_value *first = sources[best];
+    memmove(&sources[1], &sources[0], sizeof sources[0] * best);
+    sources[0] = first;
+}
+
 pt2_status pt2_lower_broadcast_layer(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const char *key, const char *value,
-                                     const pt2_lowered_value *const *sources, size_t count, pt2_lowered_value *out,
+                                     const pt2_lowered_value *const *given, size_t count, pt2_lowered_value *out,
                                      pt2_error *err) {
+    const pt2_lowered_value *sources[PT2_RT_MAX_FROM];
+    if (count > PT2_RT_MAX_FROM) return pt2_fail(err, PT2_ERR_INTERNAL, "too many sources");
+    memcpy(sources, given, sizeof sources[0] * count);
+    sources_in_template_order(ctx, layer_class, key, value, sources, count);
     pt2_broadcast_layer b;
     pt2_status st = pt2_lower_begin_broadcast(ctx, node, final, base, layer_class, sources, count, &b, err);
     if (!st && key) st = pt2_rt_set_string(b.layer, key, value, err);

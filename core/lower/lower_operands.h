@@ -68,6 +68,7 @@ typedef struct pt2_broadcast_layer {
     pt2_lowered_value outer[PT2_RT_MAX_FROM]; /* an outer op over one time dim: a copy and a grid */
     pt2_lowered_value squeezed[PT2_RT_MAX_FROM]; /* without the size-1 dims PyTorch broadcasts */
     pt2_lowered_value featured[PT2_RT_MAX_FROM]; /* an axis made the feature, to meet another's feature */
+    pt2_lowered_value keyed[PT2_RT_MAX_FROM]; /* a time declared the keys' copy of it, to meet that copy */
 } pt2_broadcast_layer;
 pt2_status pt2_lower_begin_broadcast(pt2_lower_context *ctx, const pt2_node *node, int final, const char *base,
                                      const char *layer_class, const pt2_lowered_value *const *sources, size_t count,

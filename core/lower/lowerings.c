@@ -16,6 +16,7 @@ extern const pt2_op_lowering pt2_lowerings_pool2d[];
 extern const pt2_op_lowering pt2_lowerings_norm_groups[];
 extern const pt2_op_lowering pt2_lowerings_reduce[];
 extern const pt2_op_lowering pt2_lowerings_cumsum[];
+extern const pt2_op_lowering pt2_lowerings_window[];
 extern const pt2_op_lowering pt2_lowerings_vector_norm[];
 extern const pt2_op_lowering pt2_lowerings_sdpa[];
 extern const pt2_op_lowering pt2_lowerings_concat[];
@@ -38,7 +39,7 @@ static const pt2_op_lowering *const lowering_groups[] = {pt2_lowerings_reduce, p
                                                          pt2_lowerings_symbolic, pt2_lowerings_pool,
                                                          pt2_lowerings_compare, pt2_lowerings_layout,
                                                          pt2_lowerings_math, pt2_lowerings_pool2d,
-                                                         pt2_lowerings_norm_groups, pt2_lowerings_cumsum,
+                                                         pt2_lowerings_norm_groups, pt2_lowerings_cumsum, pt2_lowerings_window,
                                                          pt2_lowerings_vector_norm, pt2_lowerings_sdpa,
                                                          pt2_lowerings_recurrent,
                                                          pt2_lowerings_concat,

@@ -279,6 +279,33 @@ static pt2_status run_numpy_t(pt2_run_context *ctx, const pt2_node *node, pt2_er
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 
+/* unfold(dimension, size, step): the windows x[i * step : i * step + size] along `dimension`, a
+ * view: that axis becomes the windows' index, a last axis of `size` runs within each window. */
+static pt2_status run_unfold(pt2_run_context *ctx, const pt2_node *node, pt2_error *err) {
+    pt2_tensor x;
+    int64_t dimension, size, step;
+    int d;
+    pt2_status st = pt2_op_tensor(ctx, node, "self", &x, err);
+    if (!st) st = pt2_op_int(ctx, node, "dimension", &dimension, err);
+    if (!st) st = pt2_op_int(ctx, node, "size", &size, err);
+    if (!st) st = pt2_op_int(ctx, node, "step", &step, err);
+    if (!st) st = pt2_op_wrap_dim(dimension, x.rank > 0 ? x.rank : 1, &d, err);
+    if (st) return st;
+    if (x.rank < 1 || x.rank >= PT2_MAX_RANK)
+        return pt2_fail(err, PT2_ERR_UNSUPPORTED, "unfold of a tensor of %d dimensions is not supported", x.rank);
+    if (step <= 0) return pt2_fail(err, PT2_ERR_INPUT, "unfold: step is %lld, must be > 0", (long long)step);
+    if (size < 0 || size > x.shape[d])
+        return pt2_fail(err, PT2_ERR_INPUT, "unfold: size %lld does not fit dimension %d of size %lld", (long long)size, d,
+                        (long long)x.shape[d]);
+    pt2_tensor out = x;
+    out.shape[d] = (x.shape[d] - size) / step + 1;
+    out.strides[d] = x.strides[d] * step;
+    out.shape[x.rank] = size;
+    out.strides[x.rank] = x.strides[d];
+    out.rank = x.rank + 1;
+    return pt2_op_set_output(ctx, node, 0, &out, err);
+}
+
 static pt2_status expand_view(const pt2_tensor *x, const int64_t *sizes, size_t count, pt2_tensor *out, pt2_error *err) {
     if ((int)count < x->rank)
         return pt2_fail(err, PT2_ERR_INPUT, "expand to %zu dimensions from %d", count, x->rank);
@@ -911,6 +938,7 @@ const pt2_op_def pt2_ops_shape[] = {
     {"aten.transpose_copy.int", run_transpose},
     {"aten.t.default", run_t},
     {"aten.numpy_T.default", run_numpy_t},
+    {"aten.unfold.default", run_unfold},
     {"aten.swapaxes.default", run_swapaxes},
     {"aten.movedim.int", run_movedim},
     {"aten.expand.default", run_expand},

@@ -16,6 +16,7 @@ extern const pt2_rt_layer_class pt2_rt_layers_reduce[];
 extern const pt2_rt_layer_class pt2_rt_layers_cumsum[];
 extern const pt2_rt_layer_class pt2_rt_layers_math_norm[];
 extern const pt2_rt_layer_class pt2_rt_layers_dims[];
+extern const pt2_rt_layer_class pt2_rt_layers_window[];
 extern const pt2_rt_layer_class pt2_rt_layers_math[];
 extern const pt2_rt_layer_class pt2_rt_layers_rec[];
 /* gather branch */
@@ -30,7 +31,7 @@ extern const pt2_rt_layer_class pt2_rt_layers_constant[];
 static const pt2_rt_layer_class *const families[] = {pt2_rt_layers_rec, pt2_rt_layers_conv, pt2_rt_layers_elementwise,
                                                      pt2_rt_layers_norm, pt2_rt_layers_shape, pt2_rt_layers_attention,
                                                      pt2_rt_layers_pool_nd, pt2_rt_layers_reduce, pt2_rt_layers_pool,
-                                                     pt2_rt_layers_dims, pt2_rt_layers_math, pt2_rt_layers_norm_axes,
+                                                     pt2_rt_layers_dims, pt2_rt_layers_window, pt2_rt_layers_math, pt2_rt_layers_norm_axes,
                                                      pt2_rt_layers_cumsum, pt2_rt_layers_math_norm,
                                                      /* gather branch */
                                                      pt2_rt_layers_length, pt2_rt_layers_gather,

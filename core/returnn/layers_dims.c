@@ -509,6 +509,15 @@ static pt2_status dot_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     dot_spec s;
     pt2_status st = read_dot(net, layer, &inputs[0].shape, &inputs[1].shape, &s, err);
     if (st) return st;
+    /* The shared dims in the output's order (inferred on the sources' layouts, which a check's
+     * input in PyTorch's axis order need not have). */
+    for (int i = 0; i < s.num_shared && i < layer->shape.rank; i++)
+        for (int j = i + 1; j < s.num_shared; j++)
+            if (s.shared[j] == layer->shape.dims[i]) {
+                int d = s.shared[i], e = s.shared_b[i];
+                s.shared[i] = s.shared[j], s.shared_b[i] = s.shared_b[j];
+                s.shared[j] = d, s.shared_b[j] = e;
+            }
     int order_a[PT2_MAX_RANK], order_b[PT2_MAX_RANK], na = 0, nb = 0;
     int64_t batch = 1, m = 1, k = 1, n = 1;
     for (int i = 0; i < s.num_shared; i++) {

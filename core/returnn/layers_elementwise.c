@@ -362,11 +362,12 @@ static pt2_status unary_compute(pt2_arena *arena, const pt2_rt_net *net, const p
     int integer_source = inputs[0].shape.dtype == PT2_DTYPE_INT64 || inputs[0].shape.dtype == PT2_DTYPE_INT32;
     if (!strcmp(layer->layer_class, "activation")) {
         const char *name = pt2_rt_string_option(layer, "activation", "");
-        /* tf.abs keeps an integer tensor's dtype (MPNet's relative position buckets); the
-         * float loops below would read its bytes as floats. */
+        /* tf.abs and tf.sign keep an integer tensor's dtype (MPNet's relative position buckets,
+         * DeBERTa-v2's); the float loops below would read its bytes as floats. */
         if (integer_source) {
-            if (strcmp(name, "abs")) return pt2_rt_layer_fail(layer, err, "activation \"%s\" on an integer tensor is not interpreted", name);
-            return integer_eval(arena, layer, &inputs[0], "abs", 0, out, err);
+            if (strcmp(name, "abs") && strcmp(name, "sign"))
+                return pt2_rt_layer_fail(layer, err, "activation \"%s\" on an integer tensor is not interpreted", name);
+            return integer_eval(arena, layer, &inputs[0], name, 0, out, err);
         }
         if (!(loop = find_unary(name, unary_activations, sizeof unary_activations / sizeof unary_activations[0])) &&
             !(math_activation = pt2_rt_math_activation_name(name)))
@@ -426,6 +427,7 @@ static pt2_status integer_eval(pt2_arena *arena, const pt2_rt_layer *layer, cons
         else if (!strcmp(form, "rsub_scalar")) r = number - v;
         else if (!strcmp(form, "neg")) r = -v;
         else if (!strcmp(form, "abs")) r = v < 0 ? -v : v;
+        else if (!strcmp(form, "sign")) r = (v > 0) - (v < 0);
         else if (!strcmp(form, "clamp_min")) r = v > number ? v : number;
         else if (!strcmp(form, "clamp_max")) r = v < number ? v : number;
         else if (!strcmp(form, "fill_like")) r = number;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../base/clock.h"
+#include "../lower/axes.h"
 #include "../ops/elementwise.h"
 #include "../returnn/layers.h"
 #include "layer_references.h"
@@ -79,6 +80,17 @@ static pt2_status layer_input(pt2_arena *arena, const pt2_lower_context *lowered
         out->tensor.shape[rank] = torch->shape[a];
         out->tensor.strides[rank] = torch->strides[a];
         out->shape.dims[rank++] = map->dims[a];
+    }
+    /* A hidden batch (core/lower/axes.h: a run of one sequence) is PyTorch's one sequence. */
+    int hidden = pt2_axes_hidden_batch(lowered, map);
+    if (hidden >= 0) { /* first, where RETURNN keeps the batch */
+        memmove(&out->tensor.shape[1], &out->tensor.shape[0], sizeof(out->tensor.shape[0]) * (size_t)rank);
+        memmove(&out->tensor.strides[1], &out->tensor.strides[0], sizeof(out->tensor.strides[0]) * (size_t)rank);
+        memmove(&out->shape.dims[1], &out->shape.dims[0], sizeof(out->shape.dims[0]) * (size_t)rank);
+        out->tensor.shape[0] = 1;
+        out->tensor.strides[0] = 0;
+        out->shape.dims[0] = hidden;
+        rank++;
     }
     out->tensor.rank = rank;
     out->shape.rank = rank;
@@ -365,6 +377,13 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
         if (layer->torch_dims[a] < 0) expected.shape[a] = 1;
     if (!st) st = pt2_tensor_contiguous(arena, &expected, 0, &torch, err);
     if (st) {
+        /* Name the layer where the message does not (a view of its result that does not fit). */
+        if (strncmp(err->message, "layer '", 7)) {
+            char message[sizeof err->message];
+            int n = snprintf(message, sizeof message, "layer '%.200s': ", layer->name);
+            snprintf(message + n, sizeof message - (size_t)n, "%.*s", (int)(sizeof message - (size_t)n - 1), err->message);
+            memcpy(err->message, message, sizeof message);
+        }
         if (!err->module_path[0] && node->module_depth)
             snprintf(err->module_path, sizeof err->module_path, "%s", node->module_stack[node->module_depth - 1].path);
         return st;

@@ -430,6 +430,46 @@ class PositionsAdded(nn.Module):
         return torch.where(positions < h * 10, (h + positions) * torch.tanh(h), -positions * h) + decay
 
 
+class PositionsFromOnes(nn.Module):
+    """OPT's and RoBERTa's positions from a mask of ones made by torch.ones: its running count
+    along the time (cumsum over a broadcast axis, which alone is made real; the batch stays
+    broadcast and meets the features' batch), looked up in a table."""
+    def __init__(self):
+        super().__init__()
+        self.positions = nn.Embedding(300, 8)
+
+    def forward(self, x):
+        mask = torch.ones(x.shape[0], x.shape[1], dtype=torch.long)
+        positions = (torch.cumsum(mask, dim=1) * mask).long() - 1
+        return x + self.positions(positions + 2)
+
+
+class WindowsOfFrames(nn.Module):
+    """unfold along the time, windows of 3 frames every frame merged with the features (a derived
+    time T - 2), and along the features of those frames (a static axis: windows of 4 every 2)."""
+    def __init__(self):
+        super().__init__()
+        self.frames, self.features = nn.Linear(3 * 8, 6), nn.Linear(3 * 4, 6)
+
+    def forward(self, x):
+        b, t, f = x.shape
+        w = x.unfold(1, 3, 1)  # [B, T - 2, F, 3]
+        v = x[:, 2:].unfold(2, 4, 2)  # [B, T - 2, 3, 4]
+        return self.frames(w.reshape(b, t - 2, f * 3)) + self.features(v.reshape(b, t - 2, 12))
+
+
+class StridedWindows(nn.Module):
+    """unfold along the time of [B, F, T], windows of 2 frames every 2 (a derived time
+    ceil((T - 1) / 2)): frame stacking written with unfold."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(2 * 8, 6)
+
+    def forward(self, x):
+        s = x.transpose(1, 2).unfold(2, 2, 2)  # [B, F, T // 2, 2]
+        return self.proj(s.permute(0, 2, 3, 1).reshape(x.shape[0], s.shape[2], 16))
+
+
 class BoolBuffers(nn.Module):
     """Bool buffers, as models keep masks: one over the features in masked_fill, one per frame
     sliced to the input's length in where (GPT-Neo slices its causal mask buffer so); each is a
@@ -587,6 +627,9 @@ CATALOGUE = {
     "rotary_outer_product": (RotaryOuterProduct, 8, 20, 1),
     "frames_from_the_end": (FramesFromTheEnd, 8, 20, 1),
     "positions_added": (PositionsAdded, 8, 20, 1),
+    "positions_from_ones": (PositionsFromOnes, 8, 20, 1),
+    "windows_of_frames": (WindowsOfFrames, 8, 20, 1),
+    "strided_windows": (StridedWindows, 8, 20, 2),
     "gpt2_conv1d_and_empty_cache": (Gpt2Conv1dAndEmptyCache, 8, 20, 1),
     "position_masks": (PositionMasks, 8, 20, 1),
     "sliced_mask_positions": (SlicedMaskPositions, 8, 20, 1),

@@ -499,12 +499,15 @@ static const pt2_sym_expr *export_size(const pt2_lower_context *ctx, const pt2_n
                                        int dim) {
     for (size_t i = 0; i < node->num_inputs; i++) {
         const pt2_arg *arg = &node->inputs[i].arg;
-        if (arg->kind != PT2_ARG_TENSOR || arg->value_id < 0 || !ctx->values[arg->value_id].is_set ||
-            strcmp(ctx->values[arg->value_id].layer, v->layer))
-            continue;
-        const pt2_value *meta = &ctx->graph->values[arg->value_id];
-        for (int a = 0; a < v->rank && a < meta->rank; a++)
-            if (v->dims[a] == dim) return meta->sizes[a].is_symbolic ? meta->sizes[a].expr : NULL;
+        /* a tensor argument, or each of a list's (einsum's operands) */
+        size_t count = arg->kind == PT2_ARG_TENSOR ? 1 : arg->kind == PT2_ARG_TENSORS ? arg->count : 0;
+        for (size_t k = 0; k < count; k++) {
+            int id = arg->kind == PT2_ARG_TENSOR ? arg->value_id : arg->value_ids[k];
+            if (id < 0 || !ctx->values[id].is_set || strcmp(ctx->values[id].layer, v->layer)) continue;
+            const pt2_value *meta = &ctx->graph->values[id];
+            for (int a = 0; a < v->rank && a < meta->rank; a++)
+                if (v->dims[a] == dim) return meta->sizes[a].is_symbolic ? meta->sizes[a].expr : NULL;
+        }
     }
     return NULL;
 }

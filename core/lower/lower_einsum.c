@@ -176,7 +176,7 @@ static pt2_status lower_einsum(pt2_lower_context *ctx, const pt2_node *node, pt2
         if (a->value->dims[x] != b->value->dims[y]) {
             if (b->num_storage >= 4) return pt2_lower_fail(node, err, "too many helper layers");
             if ((st = pt2_lower_same_dim_as(ctx, node, b->value, y, a->value->dims[x], &b->storage[b->num_storage], err))) return st;
-            b->value = &b->storage[b->num_storage++];
+            if (b->storage[b->num_storage].is_set) b->value = &b->storage[b->num_storage++];
         }
     }
     for (int x = 0; x < a->value->rank; x++) {
@@ -188,6 +188,19 @@ static pt2_status lower_einsum(pt2_lower_context *ctx, const pt2_node *node, pt2
             if ((st = pt2_axes_describe(ctx, node, a->value, x, &var1[num_var1++], err))) return st;
         } else {
             const pt2_rt_dim *dx = &ctx->net->dims[a->value->dims[x]], *dy = &ctx->net->dims[b->value->dims[y]];
+            /* one time length reached along two paths (UnivNet's windows of the upsampled signal,
+             * one per mel frame, against its kernels per mel frame): one time dim */
+            if (a->value->dims[x] != b->value->dims[y] && dx->kind == PT2_RT_DIM_DYNAMIC && dy->kind == PT2_RT_DIM_DYNAMIC &&
+                b->num_storage < 4) {
+                pt2_lowered_value *same = &b->storage[b->num_storage];
+                if ((st = pt2_axes_same_time(ctx, node, a->value, b->value, same, err))) return st;
+                if (same->is_set) { /* b's time is a's now: its map too */
+                    for (int k = 0; k < same->rank; k++)
+                        if (same->dims[k] == b->value->dims[y]) same->dims[k] = a->value->dims[x];
+                    b->value = same, b->num_storage++;
+                }
+                dy = &ctx->net->dims[b->value->dims[y]];
+            }
             if (a->value->dims[x] != b->value->dims[y] && !(dx->kind == PT2_RT_DIM_STATIC && dy->kind == PT2_RT_DIM_STATIC && dx->size == dy->size))
                 return pt2_lower_fail(node, err, "letter of axis %d is a different dim in the two operands ('%s' and '%s')", x, dx->description, dy->description);
         }

@@ -689,7 +689,12 @@ pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, c
                               int dim, pt2_lowered_value *out, pt2_error *err) {
     const pt2_rt_dim *have = &ctx->net->dims[in->dims[axis]], *want = &ctx->net->dims[dim];
     *out = *in;
-    if (have->kind == PT2_RT_DIM_STATIC && want->kind == PT2_RT_DIM_STATIC && have->size == want->size) return PT2_OK;
+    /* static dims of one size: RETURNN matches them as they are; the caller keeps `in` (a copy
+     * of a graph value's map would not be fed PyTorch's tensor in the check) */
+    if (have->kind == PT2_RT_DIM_STATIC && want->kind == PT2_RT_DIM_STATIC && have->size == want->size) {
+        out->is_set = 0;
+        return PT2_OK;
+    }
     int copy = want->kind == PT2_RT_DIM_DYNAMIC && want->base == in->dims[axis] && want->mul == 1 && want->add == 0 && want->div == 1;
     int time = pt2_rt_shape_time_axis(ctx->net, &in->shape);
     if (!copy || time < 0 || in->shape.dims[time] != in->dims[axis])
@@ -737,7 +742,7 @@ pt2_status pt2_lower_matmul_values(pt2_lower_context *ctx, const pt2_node *node,
     pt2_lowered_value same_length;
     if (a->dims[r - 1] != b->dims[r - 2]) {
         if ((st = pt2_lower_same_dim_as(ctx, node, b, r - 2, a->dims[r - 1], &same_length, err))) return st;
-        b = &same_length;
+        if (same_length.is_set) b = &same_length;
     }
     pt2_rt_layer *layer;
     if ((st = pt2_lower_dot_layer(ctx, node, base, a, r - 1, r - 2, b, r - 2, r - 1, &layer, err))) return st;

@@ -22,7 +22,8 @@ pt2_status pt2_lower_size_one_axis(pt2_lower_context *ctx, const pt2_node *node,
 pt2_status pt2_lower_second_copy_of_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in,
                                          int axis, pt2_lowered_value *out, pt2_error *err);
 
-/* `in` with axis `axis` declared to be dim `dim` (a copy made by pt2_lower_second_copy_of_axis). */
+/* `in` with axis `axis` declared to be dim `dim` (a copy made by pt2_lower_second_copy_of_axis);
+ * out->is_set = 0 when nothing is needed (static dims of one size). */
 pt2_status pt2_lower_same_dim_as(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value *in, int axis,
                                  int dim, pt2_lowered_value *out, pt2_error *err);
 

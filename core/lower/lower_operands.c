@@ -326,7 +326,7 @@ static pt2_status keys_where_copies_meet(pt2_lower_context *ctx, const pt2_node 
                 if (x < 0 || y < 0 || x == y || !copy_of(ctx, y, x) || !has_dim(w, x) || has_dim(v, y)) continue;
                 pt2_status st = pt2_lower_same_dim_as(ctx, node, v, v->rank - k, y, &b->keyed[i], err);
                 if (st) return st;
-                b->sources[i] = &b->keyed[i];
+                if (b->keyed[i].is_set) b->sources[i] = &b->keyed[i];
                 break;
             }
         }

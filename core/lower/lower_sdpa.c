@@ -89,7 +89,7 @@ static pt2_status mask_on_scores(pt2_lower_context *ctx, const pt2_node *node, c
             return pt2_lower_fail(node, err, "axis %d of the attn_mask is not the scores' axis %d", a, score_axis[a]);
         pt2_lowered_value retagged; /* a copy: the result is written over its source */
         if ((st = pt2_lower_same_dim_as(ctx, node, out, a, want, &retagged, err))) return st;
-        *out = retagged;
+        if (retagged.is_set) *out = retagged;
     }
     return PT2_OK;
 }
@@ -235,7 +235,7 @@ static pt2_status lower_sdpa(pt2_lower_context *ctx, const pt2_node *node, pt2_e
     pt2_axes_value_of(weights, r, dims, &weight_value);
     if (v->dims[r - 2] != dims[r - 1]) {
         if ((st = pt2_lower_same_dim_as(ctx, node, v, r - 2, dims[r - 1], &values_same, err))) return st;
-        v = &values_same;
+        if (values_same.is_set) v = &values_same;
     }
     if ((st = pt2_lower_dot_layer(ctx, node, NULL, &weight_value, r - 1, r - 2, v, r - 2, r - 1, &out, err))) return st;
     dims[r - 1] = v->dims[r - 1];

@@ -22,6 +22,15 @@ static pt2_status lower_unfold(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (in->rank + 1 > PT2_MAX_RANK) return pt2_lower_fail(node, err, "too many axes");
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
         return pt2_lower_fail(node, err, "windows along the batch cannot be expressed in RETURNN");
+    if (size == 1 && step == 1) {
+        /* windows of one entry: the value with a size-1 axis at the end, a broadcast axis (a
+         * static dim of size 1 that a layer made is one RETURNN's combine may match with any
+         * other: UnivNet's taps of dilation 1 met its bias's channels there) */
+        pt2_lowered_value out = *in;
+        out.dims[in->rank] = PT2_AXIS_BROADCAST;
+        out.rank = in->rank + 1;
+        return pt2_axes_set_output_at(ctx, node, 0, &out, err);
+    }
     const pt2_rt_dim *along = &ctx->net->dims[in->dims[axis]];
     if (along->kind == PT2_RT_DIM_STATIC) {
         /* RETURNN's window on a static axis builds a tensor of the wrong rank in TF: there the

@@ -538,6 +538,26 @@ class StyleMelGAN(nn.Module):
         return self.generator(mel, F.avg_pool1d(mel[:, :32], 4))
 
 
+class UnivNet(nn.Module):
+    """transformers' UnivNetModel (a vocoder), small and random, its noise the first 8 mel channels
+    (one input): its location-variable convolutions unfold the upsampled signal into one window of
+    hop + 2 * pad samples per mel frame (RETURNN's window on the time: (4T + 2 - 6) / 4 + 1 frames)
+    and those into the kernel's taps (gathers at constant positions on static axes), then an einsum
+    with the kernels its kernel predictor makes per mel frame: the windows' frames and the mel's
+    frames, one length reached along two paths, are one time dim; each kernel, a full slice of
+    the predictor's view read by one block, is fed its PyTorch value in the check."""
+    def __init__(self):
+        super().__init__()
+        from transformers import UnivNetConfig, UnivNetModel
+        config = UnivNetConfig(model_in_channels=8, model_hidden_channels=8, num_mel_bins=16, resblock_kernel_sizes=[3],
+                               resblock_stride_sizes=[4], resblock_dilation_sizes=[[1, 3]],
+                               kernel_predictor_hidden_channels=8, kernel_predictor_num_blocks=1)
+        self.model = UnivNetModel(config)
+
+    def forward(self, mel):
+        return self.model(mel, noise_sequence=mel[..., :8]).waveforms
+
+
 def resnet_model():
     """transformers' ResNetModel, small and random (basic blocks, one per stage): each stage's
     first block adds its stride-2 3x3 conv branch to a stride-2 1x1 conv shortcut, two static
@@ -597,6 +617,8 @@ MODELS.update({
     "style_melgan": (StyleMelGAN, lambda length: torch.randn(1, 80, length),
                      lambda: ({2: 4 * torch.export.Dim("frames", min=4, max=100)},), 40, 56,
                      {"aten.upsample_nearest1d.vec", "aten.conv1d.default", "aten.softmax.int"}),
+    "univnet": (UnivNet, lambda length: torch.randn(1, length, 16), lambda: ({1: torch.export.Dim("frames", min=4, max=256)},),
+                20, 33, {"aten.unfold.default", "aten.einsum.default", "aten.conv_transpose1d.default"}),
     "resnet": (resnet_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,
                {"aten.conv2d.default", "aten.max_pool2d.default", "aten.add_.Tensor", "aten.adaptive_avg_pool2d.default"}),
     "convnext": (convnext_model, image_of_width, lambda: ({3: 32 * torch.export.Dim("w", min=2, max=20)},), 128, 96,

@@ -79,3 +79,28 @@ def test_a_slice_bound_that_moves_otherwise_with_the_length_is_refused(pt2return
     assert result.returncode == 2, result.stderr
     assert reason in result.stderr and line in result.stderr, result.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+class ScoresPlusTheirTranspose(torch.nn.Module):
+    """Scores [B, T, T'] plus the scores transposed (DeBERTa-v2's position-to-content term is added
+    so): RETURNN matches dims by tag, so its combine would add them untransposed."""
+    def __init__(self):
+        super().__init__()
+        self.q, self.k = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        scores = self.q(x) @ self.k(x).transpose(1, 2)
+        return torch.softmax(scores + scores.transpose(1, 2), dim=-1) @ x
+
+
+def test_a_transposed_operand_is_refused_with_the_reason(pt2returnn, tmp_path):
+    program = torch.export.export(ScoresPlusTheirTranspose().eval(), (torch.randn(2, 20, 8),),
+                                  dynamic_shapes=({1: torch.export.Dim("time", min=4, max=256)},))
+    torch.export.save(program, str(tmp_path / "transposed.pt2"))
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "transposed.pt2"), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "aten.add.Tensor" in result.stderr and "the other way round" in result.stderr, result.stderr
+    assert "scores + scores.transpose(1, 2)" in result.stderr, result.stderr
+    assert not out.exists() or not any(out.iterdir())

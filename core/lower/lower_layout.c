@@ -463,6 +463,11 @@ static pt2_status lower_select(pt2_lower_context *ctx, const pt2_node *node, pt2
         return pt2_lower_select_from_end(ctx, node, in, axis, index, err); /* each sequence's own frame */
     if (index < 0) index += n;
     if (index < 0 || index >= n) return pt2_lower_fail(node, err, "index %lld out of range", (long long)index);
+    const pt2_arg *self = pt2_node_arg(node, "self");
+    if (n == 1 && ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH && self && self->kind == PT2_ARG_TENSOR)
+        /* x[0] of an example of one sequence: that sequence, a view that hides the batch
+         * (core/lower/axes.h, pt2_axes_hidden_batch) */
+        return pt2_axes_view(ctx, node, &ctx->values[self->value_id], node->outputs[0].value_id, err);
     return select_static(ctx, node, in, axis, index, -1, 0, err);
 }
 
@@ -805,7 +810,7 @@ const pt2_op_lowering pt2_lowerings_layout[] = {
     {"aten._assert_tensor_metadata.default", lower_no_output, ""},
     {"aten.slice.Tensor", lower_slice, "slice squeeze range_in_axis eval:add_scalar variable gather expand_dims merge_dims reinterpret_data"},
     {"aten.narrow.default", lower_narrow, "slice"},
-    {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather"},
+    {"aten.select.int", lower_select, "slice squeeze length eval:add_scalar gather merge_dims split_dims"},
     {"aten.unbind.int", lower_unbind, "slice squeeze"},
     {"aten.expand.default", lower_expand, "tile variable"},
     {"aten.broadcast_to.default", lower_expand, "tile variable"}, /* expand under another name */

@@ -30,6 +30,17 @@ class RowsOfOneSequence(nn.Module):
         return y.view(shape) * 2
 
 
+class TheOneSequence(nn.Module):
+    """x[0] and x.squeeze(0) of the example's one sequence (the batch selected and squeezed: a view
+    that hides it), a linear each, and [None] / unsqueeze(0) back."""
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+
+    def forward(self, x):
+        return self.proj(x[0]).unsqueeze(0) + torch.tanh(self.proj(x.squeeze(0)))[None]
+
+
 class SequenceFirstAttention(nn.Module):
     """fairseq's multi-head attention written out: [T, B, E], the heads merged with the batch
     ([T, B * H, D], transposed to [B * H, T, D]), bmm, softmax, bmm, and [T, B, E] again."""
@@ -111,6 +122,7 @@ def token_ids(size):
 # name: (model, the input's sampler, the example's size, the time axis, other lengths)
 MODELS = {
     "rows_of_one_sequence": (RowsOfOneSequence, torch.randn, (1, 20, 8), 1, (13, 33)),
+    "the_one_sequence": (TheOneSequence, torch.randn, (1, 20, 8), 1, (13, 33)),
     "sequence_first_attention": (SequenceFirstAttention, torch.randn, (1, 20, 16), 1, (13, 33)),
     "content_to_position": (ContentToPosition, torch.randn, (1, 20, 16), 1, (13, 33)),
     "transformers_opt_model": (opt_model, token_ids, (1, 20), 1, (13, 33)),

@@ -159,7 +159,8 @@ pt2_status pt2_axes_positions(pt2_lower_context *ctx, const pt2_node *node, cons
     const char *axis_name;
     pt2_rt_layer *layer;
     pt2_status st = pt2_axes_describe(ctx, node, holder, axis, &axis_name, err);
-    if (!st) st = pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err);
+    if (!st) st = name ? pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err)
+                       : pt2_lower_new_layer(ctx, node, "range_in_axis", &layer, err);
     if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
     if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
     if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
@@ -318,12 +319,14 @@ pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer
 }
 
 pt2_status pt2_axes_materialise_axis(pt2_lower_context *ctx, const pt2_node *consumer, const pt2_lowered_value *in,
-                                     int axis, pt2_lowered_value *out, pt2_error *err) {
-    *out = *in;
+                                     int axis, pt2_lowered_value *storage, const pt2_lowered_value **out,
+                                     pt2_error *err) {
+    *out = in;
     if (pt2_axes_is_real(in, axis)) return PT2_OK;
     if (in < ctx->values || in >= ctx->values + ctx->graph->num_values)
         return pt2_fail(err, PT2_ERR_INTERNAL, "an axis made real of a value that is not the graph's");
-    return materialise(ctx, consumer, (int)(in - ctx->values), axis, out, err);
+    *out = storage;
+    return materialise(ctx, consumer, (int)(in - ctx->values), axis, storage, err);
 }
 
 static int output_value_id(const pt2_node *node, size_t index) {

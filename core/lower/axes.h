@@ -47,16 +47,18 @@ int pt2_axes_hidden_batch(const pt2_lower_context *ctx, const pt2_lowered_value 
 pt2_status pt2_axes_materialise(pt2_lower_context *ctx, const pt2_node *consumer, int value_id, pt2_error *err);
 /* `in` (a graph value's map) with broadcast axis `axis` alone made real as pt2_axes_materialise
  * makes it, the others kept broadcast: for an op along one axis (cumsum over the positions of
- * a mask of ones [B, T] made by torch.ones, whose batch stays broadcast). *out = *in when the
- * axis is real; a layer reading that copy would not be fed the graph value's PyTorch tensor in
- * the check, so callers read `in` itself then. */
+ * a mask of ones [B, T] made by torch.ones, whose batch stays broadcast). *out = `in` itself when
+ * the axis is real (so that the check feeds a layer reading it PyTorch's tensor), else `storage`
+ * filled. */
 pt2_status pt2_axes_materialise_axis(pt2_lower_context *ctx, const pt2_node *consumer, const pt2_lowered_value *in,
-                                     int axis, pt2_lowered_value *out, pt2_error *err);
+                                     int axis, pt2_lowered_value *storage, const pt2_lowered_value **out,
+                                     pt2_error *err);
 /* The layers pt2_axes_materialise adds, which any lowering may add through it. */
 #define PT2_AXES_MATERIALISE_EMITS "expand_dims tile range_in_axis eval:mul_scalar combine"
 
 /* The positions 0, 1, ... along axis `axis` of `holder` in `dtype`: a range_in_axis layer named
- * `name` (in `node`'s network), as a value of that one axis. */
+ * `name` (in `node`'s network; NULL: the node's own layer, arange's), as a value of that one
+ * axis. */
 pt2_status pt2_axes_positions(pt2_lower_context *ctx, const pt2_node *node, const char *name,
                               const pt2_lowered_value *holder, int axis, pt2_dtype dtype, pt2_lowered_value *out,
                               pt2_error *err);

@@ -39,24 +39,13 @@ static pt2_status lower_arange(pt2_lower_context *ctx, const pt2_node *node, pt2
     int axis;
     if (meta->rank != 1 || !pt2_axes_find_size(ctx, &meta->sizes[0], &holder, &axis))
         return pt2_lower_fail(node, err, "the length of this arange is no axis of a value computed before it");
-    const char *axis_name;
-    pt2_rt_layer *layer;
-    if ((st = pt2_axes_describe(ctx, node, holder, axis, &axis_name, err))) return st;
     int affine = start != 0 || step != 1; /* start + step * i: the range, then eval layers */
     char name[220];
     snprintf(name, sizeof name, "%s_positions", ctx->places[node - ctx->graph->nodes].base);
-    if ((st = affine ? pt2_lower_new_layer_named(ctx, node, name, "range_in_axis", &layer, err)
-                     : pt2_lower_new_layer(ctx, node, "range_in_axis", &layer, err)))
-        return st;
-    if (!st) st = pt2_lower_add_source(ctx, layer, holder, err);
-    if (!st) st = pt2_rt_set_string(layer, "axis", axis_name, err);
-    if (!st) st = pt2_rt_set_string(layer, "dtype", pt2_dtype_name(dtype), err);
-    if (!st) st = pt2_lower_infer(ctx, node, layer, err);
-    if (st) return st;
-    int dims[PT2_MAX_RANK] = {holder->dims[axis]};
-    if (!affine) return pt2_lower_set_output(ctx, node, layer, 1, dims, err);
     pt2_lowered_value positions, scaled;
-    pt2_axes_value_of(layer, 1, dims, &positions);
+    if ((st = pt2_axes_positions(ctx, node, affine ? name : NULL, holder, axis, dtype, &positions, err))) return st;
+    if (!affine) /* the range is the node's own layer, the one made last */
+        return pt2_lower_set_output(ctx, node, &ctx->net->layers[ctx->net->num_layers - 1], 1, positions.dims, err);
     if (step == 1) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "add_scalar", start, &positions, NULL, err);
     if (start == 0) return pt2_lower_unary_layer(ctx, node, 1, NULL, "eval", "mul_scalar", step, &positions, NULL, err);
     snprintf(name, sizeof name, "%s_steps", ctx->places[node - ctx->graph->nodes].base);

@@ -13,14 +13,12 @@ static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2
     if (!st && !in) return pt2_lower_fail(node, err, "cumsum of a constant");
     if (!st) st = pt2_op_int(ctx->run, node, "dim", &dim, err);
     if (st) return st;
+    int axis = (int)(dim < 0 ? dim + in->rank : dim);
+    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "dim %lld is out of range", (long long)dim);
     /* Along a broadcast axis the sums vary: that axis is made real, the others stay broadcast
      * (the batch of a mask of ones, which the embeddings it positions then broadcast with). */
     pt2_lowered_value along;
-    int cum_axis = (int)(dim < 0 ? dim + in->rank : dim);
-    if (cum_axis >= 0 && cum_axis < in->rank && !pt2_axes_is_real(in, cum_axis)) {
-        if ((st = pt2_axes_materialise_axis(ctx, node, in, cum_axis, &along, err))) return st;
-        in = &along;
-    }
+    if ((st = pt2_axes_materialise_axis(ctx, node, in, axis, &along, &in, err))) return st;
     const pt2_arg *dtype = pt2_node_arg(node, "dtype");
     if (dtype && dtype->kind != PT2_ARG_NONE) return pt2_lower_fail(node, err, "cumsum with a dtype is not lowered");
     /* Integers and bools sum in int64, as PyTorch's cumsum gives them (a mask's running count:
@@ -32,8 +30,6 @@ static pt2_status lower_cumsum(pt2_lower_context *ctx, const pt2_node *node, pt2
         in = &wide;
     } else if (dt != PT2_DTYPE_FLOAT32 && dt != PT2_DTYPE_INT64)
         return pt2_lower_fail(node, err, "cumsum is lowered for float32, integer and bool data, not %s", pt2_dtype_name(dt));
-    int axis = (int)(dim < 0 ? dim + in->rank : dim);
-    if (axis < 0 || axis >= in->rank) return pt2_lower_fail(node, err, "dim %lld is out of range", (long long)dim);
     if (ctx->net->dims[in->dims[axis]].kind == PT2_RT_DIM_BATCH)
         return pt2_lower_fail(node, err, "a cumsum along the batch cannot be expressed in RETURNN");
     const char *description;

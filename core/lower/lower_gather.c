@@ -190,26 +190,14 @@ pt2_status pt2_lower_gather_table(pt2_lower_context *ctx, const pt2_node *node, 
     return st ? st : pt2_lower_gather_at(ctx, node, &variable, axis, index, err);
 }
 
-/* These ops follow broadcast axes (core/lower/axes.c) only for a constant table's computed
- * index; indexing data takes its input with real axes, as the driver gives other ops. */
-static pt2_status real_input(pt2_lower_context *ctx, const pt2_node *node, const char *name, const pt2_lowered_value **out,
-                             pt2_error *err) {
-    const pt2_arg *a = pt2_node_arg(node, name);
-    pt2_status st = a && a->kind == PT2_ARG_TENSOR && ctx->dynamic[a->value_id] ? pt2_axes_materialise(ctx, node, a->value_id, err)
-                                                                                  : PT2_OK;
-    int saved = ctx->needs_real_axes;
-    ctx->needs_real_axes = 1;
-    if (!st) st = pt2_lower_input(ctx, node, name, out, err);
-    ctx->needs_real_axes = saved;
-    return st;
-}
-
-/* The indexed input (NULL for a constant one, *table then holds it) and the axis `dim`. */
+/* The indexed input (NULL for a constant one, *table then holds it) and the axis `dim`. These
+ * ops follow broadcast axes (core/lower/axes.c) only for a constant table's computed index;
+ * indexed data is taken with real axes, as the driver gives other ops. */
 static pt2_status data_and_axis(pt2_lower_context *ctx, const pt2_node *node, const pt2_lowered_value **in,
                                 pt2_tensor *table, int *axis, pt2_error *err) {
     int64_t dim = 0;
     int present, rank;
-    pt2_status st = real_input(ctx, node, "self", in, err);
+    pt2_status st = pt2_lower_real_input(ctx, node, "self", in, err);
     if (!st && !*in) {
         if (!table) return pt2_lower_fail(node, err, "indexing a constant");
         st = pt2_lower_constant(ctx, node, "self", table, &present, err);
@@ -261,7 +249,7 @@ static pt2_status lower_index(pt2_lower_context *ctx, const pt2_node *node, pt2_
         return pt2_axes_set_output_at(ctx, node, 0, &out, err);
     }
     const pt2_lowered_value *in;
-    pt2_status st = real_input(ctx, node, "self", &in, err);
+    pt2_status st = pt2_lower_real_input(ctx, node, "self", &in, err);
     if (st) return st;
     const pt2_arg *indices = pt2_node_arg(node, "indices");
     if (!indices || (indices->kind != PT2_ARG_OPTIONAL_TENSORS && indices->kind != PT2_ARG_TENSORS))
@@ -334,10 +322,7 @@ static pt2_status lower_gather(pt2_lower_context *ctx, const pt2_node *node, pt2
      * heads) reads the same entries at every index of it, as a gather whose positions lack that
      * dim does; along the gathered axis it must be real. */
     pt2_lowered_value along;
-    if (!pt2_axes_is_real(index, axis)) {
-        if ((st = pt2_axes_materialise_axis(ctx, node, index, axis, &along, err))) return st;
-        index = &along;
-    }
+    if ((st = pt2_axes_materialise_axis(ctx, node, index, axis, &along, &index, err))) return st;
     return gather_broadcast_index(ctx, node, in, axis, index, err);
 }
 

@@ -295,3 +295,17 @@ def record_padded_figures(suite, model, interpreter, returnn):
     with open(path + ".tmp", "w") as f:
         json.dump(figures, f)
     os.replace(path + ".tmp", path)
+
+
+def convert_refused(pt2returnn, tmp_path, model, example, dynamic_shapes):
+    """Exports `model` on `example` and converts it with the CLI, which must refuse it (exit 2)
+    writing nothing; returns its stderr, the refusal's message."""
+    import torch
+    program = torch.export.export(model.eval(), (example,), dynamic_shapes=dynamic_shapes)
+    torch.export.save(program, str(tmp_path / "refused.pt2"))
+    out = tmp_path / "out"
+    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "refused.pt2"), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert not out.exists() or not any(out.iterdir())
+    return result.stderr

@@ -3,10 +3,10 @@ each naming its op, the reason and the source line, all at once: a circular pad 
 sequence would wrap at its own end), an avg pool whose window count varies along a static axis as
 well as the time, a fill value made of the input's sizes (different per sequence), and bitwise
 ops with a number that make a bool constant. Exit 2, nothing written."""
-import subprocess
-
 import torch
 import torch.nn.functional as F
+
+from conftest import convert_refused
 
 
 class Refused(torch.nn.Module):
@@ -25,15 +25,8 @@ class ConstantBool(torch.nn.Module):
 
 
 def refusal(pt2returnn, tmp_path, model):
-    program = torch.export.export(model.eval(), (torch.randn(2, 8, 20),),
-                                  dynamic_shapes=({2: torch.export.Dim("time", min=4, max=256)},))
-    torch.export.save(program, str(tmp_path / "refused.pt2"))
-    out = tmp_path / "out"
-    result = subprocess.run([pt2returnn, "convert", str(tmp_path / "refused.pt2"), "-o", str(out)],
-                            capture_output=True, text=True)
-    assert result.returncode == 2, result.stderr
-    assert not out.exists() or not any(out.iterdir())
-    return result.stderr
+    return convert_refused(pt2returnn, tmp_path, model, torch.randn(2, 8, 20),
+                           ({2: torch.export.Dim("time", min=4, max=256)},))
 
 
 def test_refusals_name_op_reason_and_line(pt2returnn, tmp_path):

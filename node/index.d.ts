@@ -28,6 +28,10 @@ export interface RunOptions {
   repeat?: number;
   /** Default true: a checkpoint key missing from the checkpoint or the model is an error naming every one. */
   strict?: boolean;
+  /** Threads for the kernels (default 1; 1..64): each more is a worker thread, started on first
+   * use and kept for later calls (it does not keep the process alive). The results' bits are the
+   * same at every count. */
+  threads?: number;
 }
 
 export interface RunOutput {
@@ -69,6 +73,10 @@ export interface ConvertOptions {
   strict?: boolean;
   /** Called as each step starts and ends. */
   onProgress?: ((step: string, message: string) => void) | null;
+  /** Threads for the kernels (default 1; 1..64): each more is a worker thread, started on first
+   * use and kept for later calls (it does not keep the process alive). The results' bits are the
+   * same at every count. */
+  threads?: number;
 }
 
 export interface StepReport {

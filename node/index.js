@@ -14,11 +14,23 @@ let loading = null;
 async function converter() {
   loading ??= (async () => {
     const { loadPt2Returnn } = await import(pathToFileURL(path.join(dist, 'pt2.mjs')).href);
-    const { default: createModule } = await import(pathToFileURL(path.join(dist, 'pt2returnn_wasm.js')).href);
+    // The threads build (Node has SharedArrayBuffer); at one thread, the default, it starts no worker.
+    const { default: createModule } = await import(pathToFileURL(path.join(dist, 'pt2returnn_wasm_threads.js')).href);
     // Debian's emscripten mistakes Node's global fetch for a browser: hand over the bytes.
-    return loadPt2Returnn(createModule, { wasmBinary: await readFile(path.join(dist, 'pt2returnn_wasm.wasm')) });
+    return loadPt2Returnn(createModule, {
+      wasmBinary: await readFile(path.join(dist, 'pt2returnn_wasm_threads.wasm')),
+      locateFile: (file) => path.join(dist, file.replace(/\.worker\.js$/, '.worker.cjs')),
+    });
   })();
   return loading;
+}
+
+/* The converter, its kernels split over `threads` threads (workers started on first use). */
+async function converterWithThreads(threads) {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw inputError(`threads: expected an integer 1..64, got ${threads}`);
+  const pt2 = await converter();
+  await pt2.useThreads(threads);
+  return pt2;
 }
 
 /* Bad input in the CLI's sense (exit code 2), for what the caller passed rather than what a file holds. */
@@ -70,10 +82,10 @@ export async function inspect(file, { name = 'model.pt2', json = false, checkpoi
  * notes, forwardSeconds, forwardSecondsBest }.
  */
 export async function run(model, { name = 'model.pt2', checkpoint = null, checkpointKey = '', inputs = [], repeat = 0,
-  strict = true } = {}) {
+  strict = true, threads = 1 } = {}) {
   const source = await resolveSource(model, 'model', name);
   const resolvedInputs = await Promise.all(inputs.map((input, i) => resolveSource(input, `inputs[${i}]`, `input ${i}`)));
-  return (await converter()).run(source.bytes, {
+  return (await converterWithThreads(threads)).run(source.bytes, {
     name: source.name, repeat, strict, inputs: resolvedInputs.map((i) => i.bytes), inputNames: resolvedInputs.map((i) => i.name),
     checkpoint: await resolveCheckpoint(checkpoint, checkpointKey),
   });
@@ -81,12 +93,12 @@ export async function run(model, { name = 'model.pt2', checkpoint = null, checkp
 
 /** Every step of the conversion: { configPy, configJson, checkpoint: {index, data}, report, reportText, failedStep }. */
 export async function convert(model, { name = 'model.pt2', checkpoint = null, checkpointKey = '', input = null,
-  reference = null, atol = 1e-4, rtol = 1e-4, asLayer = '', strict = true, onProgress = null } = {}) {
+  reference = null, atol = 1e-4, rtol = 1e-4, asLayer = '', strict = true, onProgress = null, threads = 1 } = {}) {
   const source = await resolveSource(model, 'model', name);
   const inputSource = await resolveSource(input, 'input', 'input');
   const referenceSource = await resolveSource(reference, 'reference', 'reference');
   const resolvedCheckpoint = await resolveCheckpoint(checkpoint, checkpointKey);
-  const pt2 = await converter();
+  const pt2 = await converterWithThreads(threads);
   return pt2.convert(source.bytes, {
     name: source.name, atol, rtol, asLayer, onProgress, strict,
     input: inputSource?.bytes ?? null, inputName: inputSource?.name,

@@ -37,4 +37,12 @@ if [ $wasm = 1 ]; then
   mkdir -p node/dist
   cp build-wasm/pt2returnn_wasm.js build-wasm/pt2returnn_wasm.wasm node/dist/
   cp wasm/pt2.mjs node/dist/pt2.mjs
+  # The threads build, which Node loads: its glue reads `require` and `__dirname` in Node, which an
+  # ES module lacks, so they are declared ahead of it; its worker script is CommonJS, which this
+  # package ("type": "module") must name .cjs (node/index.js's locateFile).
+  { echo "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url';" \
+         "const require = createRequire(import.meta.url), __dirname = fileURLToPath(new URL('.', import.meta.url));"
+    cat build-wasm/pt2returnn_wasm_threads.js; } > node/dist/pt2returnn_wasm_threads.js
+  cp build-wasm/pt2returnn_wasm_threads.wasm node/dist/
+  cp build-wasm/pt2returnn_wasm_threads.worker.js node/dist/pt2returnn_wasm_threads.worker.cjs
 fi

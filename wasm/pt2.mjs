@@ -89,6 +89,12 @@ function withoutRelaxedSimd(wasm) {
   return bytes; // a module built without the fused kernel
 }
 
+/** Whether this engine can run the threads build (pt2returnn_wasm_threads.js, a shared memory):
+ * Node can; a page only when served cross-origin isolated (COOP and COEP headers). */
+export function threadsSupported() {
+  return typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated !== false;
+}
+
 /** The converter over the module `createModule` (build-wasm/pt2returnn_wasm.js) makes. With
  * moduleOptions.wasmBinary (the .wasm bytes) it runs on any engine with SIMD128: the GEMM fuses
  * its multiply-adds where the engine has relaxed SIMD (one rounding per term on a CPU with FMA,
@@ -104,10 +110,14 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
   const module = await createModule(moduleOptions);
   module.ccall('pt2_wasm_set_fused', null, ['number'], [relaxed && fused ? 1 : 0]);
   const malloc = (n) => module._malloc(Math.max(n, 1));
+  // The heap as it is now: in the threads build a view of the shared memory (a thread that grew
+  // it leaves this thread's module.HEAPU8 on the old, shorter buffer).
+  const heap = () => (module.wasmMemory ? new Uint8Array(module.wasmMemory.buffer) : module.HEAPU8);
+  let threads = 1, workersStarted = 0;
 
   function withBytes(bytes, use) {
     const pointer = malloc(bytes ? bytes.length : 0);
-    if (bytes && bytes.length) module.HEAPU8.set(bytes, pointer);
+    if (bytes && bytes.length) heap().set(bytes, pointer);
     try { return use(pointer, bytes ? bytes.length : 0); } finally { module._free(pointer); }
   }
 
@@ -118,13 +128,37 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
   function outputBytes(which) {
     const pointer = module.ccall('pt2_wasm_convert_output', 'number', ['number'], [which]);
     const length = module.ccall('pt2_wasm_convert_output_length', 'number', ['number'], [which]);
-    return module.HEAPU8.slice(pointer, pointer + length);
+    return heap().slice(pointer, pointer + length);
   }
 
   return {
     module,
     /** Whether the GEMM fuses its multiply-adds (relaxed SIMD). */
     fusedMultiplyAdd: relaxed && fused,
+    /** The threads each later run and conversion uses (1 until useThreads). */
+    get threads() { return threads; },
+    /** Runs and conversions from now on split their kernels over `count` threads (the results'
+     * bits do not depend on it). Needs the threads build; starts the workers the count needs
+     * first, as a thread cannot start while the one that asked for it waits. In Node the workers
+     * do not keep the process alive. */
+    async useThreads(count) {
+      if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`threads: expected 1..64, got ${count}`);
+      if (count > 1 && !module.PThread)
+        throw new Error('threads: this module is the single-threaded build; load pt2returnn_wasm_threads.js (it needs SharedArrayBuffer)');
+      while (workersStarted < count - 1) {
+        module.PThread.allocateUnusedWorker();
+        const worker = module.PThread.unusedWorkers[module.PThread.unusedWorkers.length - 1];
+        await new Promise((resolve, reject) => {
+          worker.addEventListener?.('error', reject);
+          worker.on?.('error', reject);
+          module.PThread.loadWasmModuleToWorker(worker, resolve);
+        });
+        worker.unref?.();
+        workersStarted++;
+      }
+      threads = count;
+      module.ccall('pt2_wasm_set_threads', null, ['number'], [count]);
+    },
     /** The inspect report of a .pt2 or checkpoint (text, or JSON when json is set). */
     inspect(bytes, { name = 'model.pt2', json = false, checkpointKey = '' } = {}) {
       return withBytes(bytes, (pointer, length) => {
@@ -133,7 +167,7 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
         if (status) throw error(status);
         const result = module.ccall('pt2_wasm_result', 'number', [], []);
         const length2 = module.ccall('pt2_wasm_result_length', 'number', [], []);
-        return new TextDecoder().decode(module.HEAPU8.slice(result, result + length2));
+        return new TextDecoder().decode(heap().slice(result, result + length2));
       });
     },
     /** The reference run: each output decoded ({ name, dtype, shape, data, npy }), the summary lines
@@ -160,7 +194,7 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
           for (let i = 0; i < count; i++) {
             const pointer = module.ccall('pt2_wasm_run_output', 'number', ['number'], [i]);
             const length = module.ccall('pt2_wasm_run_output_length', 'number', ['number'], [i]);
-            const npy = module.HEAPU8.slice(pointer, pointer + length);
+            const npy = heap().slice(pointer, pointer + length);
             const outputName = module.UTF8ToString(module.ccall('pt2_wasm_run_output_name', 'number', ['number'], [i]));
             outputs.push({ name: outputName, ...decodeNpy(npy), npy });
           }

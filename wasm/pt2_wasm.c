@@ -24,6 +24,13 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_version(void) { return 1; }
 /* wasm/pt2.mjs: 1 where the engine validates relaxed SIMD and the fused kernels are wanted. */
 EMSCRIPTEN_KEEPALIVE void pt2_wasm_set_fused(int allowed) { pt2_kernels_set_fused(allowed); }
 
+static int threads = 1;
+
+/* wasm/pt2.mjs, in the threads build only, once it has started threads - 1 workers. */
+EMSCRIPTEN_KEEPALIVE void pt2_wasm_set_threads(int count) { threads = count > 1 ? count : 1; }
+
+int pt2_wasm_threads(void) { return threads; }
+
 pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,
                                        const uint8_t *checkpoint, size_t checkpoint_length,
                                        const char *checkpoint_name, const char *checkpoint_key) {

@@ -11,6 +11,9 @@
 /* Keeps the one-line error of the last call for pt2_wasm_error(); returns the status. */
 int pt2_wasm_finish(pt2_status st, const pt2_error *err);
 
+/* The thread count the runs use (1 but in the threads build, see pt2_wasm_set_threads). */
+int pt2_wasm_threads(void);
+
 /* The model, and the checkpoint when one was passed (length > 0; an empty key means none). */
 pt2_model_source pt2_wasm_model_source(const uint8_t *model, size_t model_length, const char *model_name,
                                        const uint8_t *checkpoint, size_t checkpoint_length,

@@ -59,7 +59,7 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_convert(const uint8_t *model, size_t model_len
     memset(&options, 0, sizeof options);
     options.atol = atol;
     options.rtol = rtol;
-    options.run.num_threads = 1;
+    options.run.num_threads = pt2_wasm_threads();
     options.as_layer = as_layer && as_layer[0] ? as_layer : NULL;
     options.progress = progress;
     options.allow_checkpoint_mismatch = allow_checkpoint_mismatch;

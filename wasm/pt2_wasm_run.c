@@ -54,7 +54,7 @@ EMSCRIPTEN_KEEPALIVE int pt2_wasm_run(const uint8_t *model, size_t model_length,
     pt2_load_report report;
     pt2_tensor tensors[MAX_INPUTS];
     pt2_run_context run;
-    pt2_run_options options = {1, 1};
+    pt2_run_options options = {pt2_wasm_threads(), 1};
     source.allow_checkpoint_mismatch = allow_checkpoint_mismatch;
     pt2_status st = pt2_load_model(&arena, &source, &graph, &report, &err);
     if (!st && num_inputs > MAX_INPUTS) st = pt2_fail(&err, PT2_ERR_INPUT, "at most %d inputs", MAX_INPUTS);

@@ -128,6 +128,9 @@ def skip_instruction(data, at, found):
         return at
     if op == 0xFD:
         return skip_simd(data, at, start, found)
+    if op == 0xFE:  # threads (the threads build): atomic.fence has a zero byte, the rest a memarg
+        sub, at = leb(data, at)
+        return at + 1 if sub == 0x03 else skip_memarg(data, at)
     if op in (0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1) or 0x45 <= op <= 0xC4:
         return at
     raise Refused(f"opcode {op:#04x} at {start}")

@@ -1,5 +1,7 @@
 #include "parallel.h"
 
+#include <string.h>
+
 #ifdef PT2_HAVE_XNNPACK
 #include <pthreadpool.h>
 
@@ -12,14 +14,106 @@ void *pt2_thread_pool(int threads) {
     return pools[threads];
 }
 
-void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
-                      void *context) {
-    pthreadpool_t pool = count > 1 ? pt2_thread_pool(ctx->options.num_threads) : NULL;
+static int pool_threads(int threads) { return pt2_thread_pool(threads) ? threads : 1; }
+
+void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *context, size_t index), void *context) {
+    pthreadpool_t pool = count > 1 ? pt2_thread_pool(threads) : NULL;
     if (pool) {
         pthreadpool_parallelize_1d(pool, task, context, count, 0);
         return;
     }
     for (size_t i = 0; i < count; i++) task(context, i);
+}
+
+#elif defined(__EMSCRIPTEN_PTHREADS__)
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The WebAssembly threads build (wasm/pt2.mjs loads it where SharedArrayBuffer is there): no
+ * pthreadpool, so a small pool of its own. Its helpers are emscripten's pthreads, each a Web
+ * Worker (a worker_threads Worker in Node) that the JS side has started beforehand: a worker
+ * cannot start while the thread that asked for it waits for the job (wasm/pt2.mjs useThreads).
+ * The caller takes pieces too, so `threads` threads run a job: the caller and threads - 1
+ * helpers. Pieces are handed out one at a time from a shared counter. */
+enum { POOL_HELPERS_MAX = 63 };
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    int helpers_started;
+    unsigned job;            /* bumped for each job posted */
+    unsigned first_job[POOL_HELPERS_MAX]; /* a helper's `job` when it was created: it waits for the next */
+    int helpers_wanted;      /* helpers 0 .. helpers_wanted - 1 take part in the current job */
+    int helpers_busy;        /* of those, the ones not done yet */
+    void (*task)(void *context, size_t index);
+    void *context;
+    size_t count;
+    atomic_size_t next;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void take_pieces(void) {
+    for (size_t i; (i = atomic_fetch_add(&pool.next, 1)) < pool.count;) pool.task(pool.context, i);
+}
+
+static void *pool_helper(void *arg) {
+    int id = (int)(intptr_t)arg;
+    pthread_mutex_lock(&pool.lock);
+    for (unsigned seen = pool.first_job[id];;) {
+        while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.job;
+        if (id >= pool.helpers_wanted) continue;
+        pthread_mutex_unlock(&pool.lock);
+        take_pieces();
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.helpers_busy == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* threads - 1 helpers started (fewer where a pthread could not be had: the job then runs on the
+ * ones there are). Called from the thread that runs the conversion only. */
+void *pt2_thread_pool(int threads) {
+    if (threads <= 1) return NULL;
+    if (threads > POOL_HELPERS_MAX + 1) threads = POOL_HELPERS_MAX + 1;
+    while (pool.helpers_started < threads - 1) {
+        pthread_t thread;
+        pthread_mutex_lock(&pool.lock);
+        pool.first_job[pool.helpers_started] = pool.job;
+        pthread_mutex_unlock(&pool.lock);
+        if (pthread_create(&thread, NULL, pool_helper, (void *)(intptr_t)pool.helpers_started)) break;
+        pthread_detach(thread);
+        pool.helpers_started++;
+    }
+    return pool.helpers_started ? &pool : NULL;
+}
+
+static int pool_threads(int threads) {
+    if (!pt2_thread_pool(threads)) return 1;
+    return threads - 1 < pool.helpers_started ? threads : pool.helpers_started + 1;
+}
+
+void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *context, size_t index), void *context) {
+    threads = count > 1 ? pool_threads(threads) : 1;
+    if (threads <= 1) {
+        for (size_t i = 0; i < count; i++) task(context, i);
+        return;
+    }
+    int helpers = (size_t)(threads - 1) < count - 1 ? threads - 1 : (int)(count - 1);
+    pthread_mutex_lock(&pool.lock);
+    pool.task = task;
+    pool.context = context;
+    pool.count = count;
+    atomic_store(&pool.next, 0);
+    pool.helpers_wanted = helpers;
+    pool.helpers_busy = helpers;
+    pool.job++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    take_pieces();
+    pthread_mutex_lock(&pool.lock);
+    while (pool.helpers_busy) pthread_cond_wait(&pool.done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
 }
 
 #else
@@ -29,18 +123,31 @@ void *pt2_thread_pool(int threads) {
     return NULL;
 }
 
-void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
-                      void *context) {
-    (void)ctx;
+static int pool_threads(int threads) {
+    (void)threads;
+    return 1;
+}
+
+void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *context, size_t index), void *context) {
+    (void)threads;
     for (size_t i = 0; i < count; i++) task(context, i);
 }
 
 #endif
 
-size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units) {
-    size_t threads = pt2_thread_pool(ctx->options.num_threads) ? (size_t)ctx->options.num_threads : 1;
+void pt2_parallel_for(const pt2_run_context *ctx, size_t count, void (*task)(void *context, size_t index),
+                      void *context) {
+    pt2_parallel_for_threads(ctx->options.num_threads, count, task, context);
+}
+
+size_t pt2_parallel_pieces_threads(int threads_wanted, size_t units) {
+    size_t threads = (size_t)pool_threads(threads_wanted);
     if (threads > 64) threads = 64;
     return units < threads ? (units ? units : 1) : threads;
+}
+
+size_t pt2_parallel_pieces(const pt2_run_context *ctx, size_t units) {
+    return pt2_parallel_pieces_threads(ctx->options.num_threads, units);
 }
 
 typedef struct gemm_split {
@@ -143,6 +250,20 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
     if (pieces == 1) gemm_piece(&s, 0);
     else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
     return PT2_OK;
+}
+
+pt2_status pt2_parallel_gemm_matrix(pt2_arena *arena, int threads, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                                    pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
+                                    const float *bias_cols, pt2_error *err) {
+    pt2_run_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.arena = arena;
+    ctx.options.num_threads = threads;
+    /* the pieces' scratch (blocks of their own) goes at once: a layer may call this in a loop */
+    uint64_t mark = pt2_arena_mark(arena);
+    pt2_status st = split_gemm(&ctx, m, n, k, a, b, c, ldc, accumulate, bias_rows, bias_cols, NULL, err);
+    pt2_arena_release_since(arena, mark, NULL, 0);
+    return st;
 }
 
 pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,

@@ -1,5 +1,6 @@
 /* Work split over the run's threads (--threads): the native build runs the pieces on a
- * pthreadpool shared with XNNPACK, the WebAssembly build (no threads) one after the other.
+ * pthreadpool shared with XNNPACK, the WebAssembly threads build on a pool of its own (Web
+ * Workers), the single-threaded WebAssembly build one after the other.
  * Pieces write disjoint outputs and each computes its elements exactly as one call would, so
  * the result's bits do not depend on the thread count. */
 #ifndef PT2_OPS_PARALLEL_H
@@ -31,6 +32,20 @@ pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt
 pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                             pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
                             const pt2_gemm_epilogue *epilogue, pt2_error *err);
+
+/* The same split for code without a run context (the per-layer checks' interpreter,
+ * core/returnn): pt2_gemm_matrix (accumulate) or pt2_gemm_matrix_bias over `threads` threads,
+ * the pieces' scratch from `arena`. Each piece computes its elements as one call would: the same
+ * bits at any thread count. */
+pt2_status pt2_parallel_gemm_matrix(pt2_arena *arena, int threads, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+                                    pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
+                                    const float *bias_cols, pt2_error *err);
+
+/* task(context, 0) ... task(context, count - 1) over `threads` threads, for the same. */
+void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *context, size_t index), void *context);
+
+/* How many of `threads` a job of `units` units gets: pt2_parallel_pieces without a run context. */
+size_t pt2_parallel_pieces_threads(int threads, size_t units);
 
 /* pt2_tensor_contiguous with a large copy split over the run's threads along its outermost axis
  * (a view's transpose made dense before a reshape: serial, the other thread waited for it). */

@@ -346,6 +346,7 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
                         (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
                         (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
+    if (!st) reloaded.net.threads = options->run.num_threads;
     step_record reload_step = {"reload", NULL, 0, 1, 1, 0, 0, 0};
     const char *mismatch;
     if (!st) st = pt2_output_records_reload_step(arena, records, num_outputs, &reloaded, reload_input, reload_references,

@@ -8,6 +8,7 @@
 
 #include "../ops/exp_f32.h"
 #include "../ops/kernels.h"
+#include "../ops/parallel.h"
 #include "layers.h"
 
 static pt2_status self_attention_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -86,6 +87,32 @@ static void softmax_keys(float *row, int64_t keys, int64_t time) {
     softmax_keys_default(row, keys, time);
 }
 
+/* One sequence's heads, split over threads: piece p takes heads p, p + pieces, ... */
+typedef struct heads_job {
+    float *qkv, *po, *energy, *scratch; /* energy and scratch: one of each per piece */
+    size_t energy_floats, scratch_floats;
+    int64_t time, columns, heads, dk, dv, per_head, n_out, keys, pieces;
+    float scale;
+    int left_only;
+} heads_job;
+
+static void attend_heads(void *context, size_t piece) {
+    const heads_job *j = context;
+    int64_t time = j->time, columns = j->columns, dk = j->dk;
+    float *energy = j->energy + piece * j->energy_floats, *scratch = j->scratch + piece * j->scratch_floats;
+    for (int64_t h = (int64_t)piece; h < j->heads; h += j->pieces) {
+        float *q = j->qkv + h * j->per_head;
+        for (int64_t t = 0; t < time; t++)
+            for (int64_t d = 0; d < dk; d++) q[t * columns + d] *= j->scale;
+        /* energy[t, s] = q[t] . k[s]: k read transposed */
+        pt2_matrix_view qv = {q, columns, 1}, kt = {q + dk, 1, columns};
+        pt2_gemm_matrix(time, time, dk, qv, kt, energy, time, 0, scratch);
+        for (int64_t t = 0; t < time; t++) softmax_keys(energy + t * time, j->left_only ? t + 1 : j->keys, time);
+        pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
+        pt2_gemm_matrix(time, j->dv, time, ev, vv, j->po + h * j->dv, j->n_out, 0, scratch);
+    }
+}
+
 static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                                          const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out,
                                          pt2_error *err) {
@@ -104,33 +131,29 @@ static pt2_status self_attention_compute(pt2_arena *arena, const pt2_rt_net *net
     if (w.shape[0] != n_in || columns != heads * per_head) return pt2_rt_layer_fail(layer, err, "QKV does not fit");
     int64_t sizes[3] = {batch, time, n_out};
     if ((st = pt2_rt_alloc_output_uninit(arena, &layer->shape, sizes, out, err))) return st;
-    /* qkv [time, columns] and one head's energies [time, time] at a time; float32 as TF. */
+    /* qkv [time, columns], and the heads split over the run's threads, each piece with its own
+     * energies [time, time] and GEMM scratch; float32 as TF. */
+    size_t pieces = pt2_parallel_pieces_threads(net->threads, (size_t)heads);
+    size_t energy_floats = (size_t)(time * time) + 16, scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
     float *qkv = pt2_arena_alloc_array(arena, (size_t)(time * columns) + 1, sizeof(float), err);
-    float *energy = pt2_arena_alloc_array(arena, (size_t)(time * time) + 1, sizeof(float), err);
-    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
+    float *energy = pt2_arena_alloc_array(arena, energy_floats * pieces, sizeof(float), err);
+    float *scratch = pt2_arena_alloc_array(arena, scratch_floats * pieces, sizeof(float), err);
     if (!qkv || !energy || !scratch) return err->status;
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&w);
-    float *po = pt2_tensor_data(out);
-    float scale = (float)(1.0 / sqrt((double)dk));
     /* attention_left_only: frame t attends to frames 0..t, and (as RETURNN's TF layer, which then
      * leaves the lengths to that mask) every frame of the padded tensor does so. */
-    int left_only = pt2_rt_int_option(layer, "attention_left_only", 0) != 0;
+    heads_job job = {qkv, NULL, energy, scratch, energy_floats, scratch_floats, time, columns, heads, dk, dv,
+                     per_head, n_out, 0, (int64_t)pieces, (float)(1.0 / sqrt((double)dk)),
+                     pt2_rt_int_option(layer, "attention_left_only", 0) != 0};
     for (int64_t b = 0; b < batch; b++) {
         /* Keys after the sequence's end get no weight, as RETURNN masks them by the lengths. */
-        int64_t keys = pt2_rt_sequence_length(net, layer->shape.dims[1], b, time);
+        job.keys = pt2_rt_sequence_length(net, layer->shape.dims[1], b, time);
+        job.po = (float *)pt2_tensor_data(out) + b * time * n_out;
         pt2_matrix_view xb = {px + b * time * n_in, n_in, 1}, wv = {pw, columns, 1};
-        pt2_gemm_matrix(time, columns, n_in, xb, wv, qkv, columns, 0, scratch);
-        for (int64_t h = 0; h < heads; h++) {
-            float *q = qkv + h * per_head;
-            for (int64_t t = 0; t < time; t++)
-                for (int64_t d = 0; d < dk; d++) q[t * columns + d] *= scale;
-            /* energy[t, s] = q[t] . k[s]: k read transposed */
-            pt2_matrix_view qv = {q, columns, 1}, kt = {q + dk, 1, columns};
-            pt2_gemm_matrix(time, time, dk, qv, kt, energy, time, 0, scratch);
-            for (int64_t t = 0; t < time; t++) softmax_keys(energy + t * time, left_only ? t + 1 : keys, time);
-            pt2_matrix_view ev = {energy, time, 1}, vv = {q + 2 * dk, columns, 1};
-            pt2_gemm_matrix(time, dv, time, ev, vv, po + b * time * n_out + h * dv, n_out, 0, scratch);
-        }
+        if ((st = pt2_parallel_gemm_matrix(arena, net->threads, time, columns, n_in, xb, wv, qkv, columns, 0, NULL, NULL,
+                                           err)))
+            return st;
+        pt2_parallel_for_threads(net->threads, pieces, attend_heads, &job);
     }
     return PT2_OK;
 }

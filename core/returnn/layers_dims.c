@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../ops/kernels.h"
+#include "../ops/parallel.h"
 #include "layers.h"
 
 /* RETURNN names a new dim after the layer's name in its own (sub)network: a layer in a
@@ -503,6 +504,23 @@ static pt2_status dot_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_laye
     return PT2_OK;
 }
 
+/* The dot's products, one per shared index, split over threads: piece p takes p, p + pieces, ... */
+typedef struct products_job {
+    const float *a, *b;
+    float *c, *scratch; /* scratch: one per piece */
+    size_t scratch_floats;
+    int64_t m, n, k, count, pieces;
+} products_job;
+
+static void multiply_products(void *context, size_t piece) {
+    const products_job *j = context;
+    float *scratch = j->scratch + piece * j->scratch_floats;
+    for (int64_t q = (int64_t)piece; q < j->count; q += j->pieces) {
+        pt2_matrix_view av = {j->a + q * j->m * j->k, j->k, 1}, bv = {j->b + q * j->k * j->n, j->n, 1};
+        pt2_gemm_matrix(j->m, j->n, j->k, av, bv, j->c + q * j->m * j->n, j->n, 0, scratch);
+    }
+}
+
 static pt2_status dot_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
                               const pt2_rt_tensor *inputs, size_t num_inputs, pt2_tensor *out, pt2_error *err) {
     (void)num_inputs;
@@ -544,13 +562,18 @@ static pt2_status dot_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2
     if ((st = pt2_rt_alloc_output(arena, &natural, sizes, out, err))) return st;
     const float *pa = pt2_tensor_data(&a), *pb = pt2_tensor_data(&b);
     float *po = pt2_tensor_data(out);
-    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!scratch) return err->status;
-    /* per shared index one product [m, k] x [k, n] on the GEMM, in float32 as TF's matmul */
-    for (int64_t q = 0; q < batch; q++) {
-        pt2_matrix_view av = {pa + q * m * k, k, 1}, bv = {pb + q * k * n, n, 1};
-        pt2_gemm_matrix(m, n, k, av, bv, po + q * m * n, n, 0, scratch);
+    /* per shared index one product [m, k] x [k, n] on the GEMM, in float32 as TF's matmul: the
+     * products split over the run's threads, or one product within itself */
+    if (batch == 1) {
+        pt2_matrix_view av = {pa, k, 1}, bv = {pb, n, 1};
+        return pt2_parallel_gemm_matrix(arena, net->threads, m, n, k, av, bv, po, n, 0, NULL, NULL, err);
     }
+    size_t pieces = pt2_parallel_pieces_threads(net->threads, (size_t)batch);
+    size_t scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
+    float *scratch = pt2_arena_alloc_array(arena, scratch_floats * pieces, sizeof(float), err);
+    if (!scratch) return err->status;
+    products_job job = {pa, pb, po, scratch, scratch_floats, m, n, k, batch, (int64_t)pieces};
+    pt2_parallel_for_threads(net->threads, pieces, multiply_products, &job);
     return PT2_OK;
 }
 

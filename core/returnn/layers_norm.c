@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../ops/kernels.h"
+#include "../ops/parallel.h"
 #include "layers.h"
 
 static pt2_status linear_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,
@@ -68,11 +69,8 @@ static pt2_status linear_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     }
     /* tf.matmul(x, W) + b: the rows times W on the shared GEMM kernel, the bias added as the
      * first slice of the sums is stored (the bits of summing onto a prefilled bias, one pass less) */
-    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!scratch) return err->status;
     pt2_matrix_view a = {pt2_tensor_data(&x), n_in, 1}, b = {pw, weight.strides[0], weight.strides[1]};
-    pt2_gemm_matrix_bias(rows, n_out, n_in, a, b, po, n_out, NULL, pb, scratch);
-    return PT2_OK;
+    return pt2_parallel_gemm_matrix(arena, net->threads, rows, n_out, n_in, a, b, po, n_out, 0, NULL, pb, err);
 }
 
 static pt2_status same_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_layer *layer, const pt2_rt_shape *inputs,

@@ -127,6 +127,9 @@ typedef struct pt2_rt_net {
      * tensor being padding. NULL: every entry fills its tensor (the per-layer checks). */
     const int64_t *sequence_lengths;
     int64_t num_sequences;
+    /* The threads a layer's matrix products may split over (the run's --threads; 0 or 1: one),
+     * as the reference run's do (core/ops/parallel.h): the same bits at any count. */
+    int threads;
 } pt2_rt_net;
 
 pt2_status pt2_rt_add_dim(pt2_arena *arena, pt2_rt_net *net, const char *description, pt2_rt_dim_kind kind,

@@ -519,6 +519,7 @@ pt2_status pt2_run_lowering_checking(pt2_arena *arena, const pt2_graph *graph, c
     out->references = NULL;
     pt2_status st = pt2_lower_begin(arena, graph, &out->run, &out->net, &out->lowered, err);
     if (st) return st;
+    out->net.threads = options->num_threads;
     /* Each value goes after its last reader: an op, or the check of a layer of an op reading or
      * making it, which comes when the lowering reaches that op (pt2_lower_plan). The run's own
      * plan alone gives the peak of values alive at once that the report shows. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The npm package's CLI: the native CLI's subcommands, flags, outputs and exit codes, on the
-// WebAssembly build (single-threaded, portable kernels; --threads and --portable are accepted
-// and change nothing). Exit codes: 0 ok, 1 a check failed, 2 bad or unsupported input, 3 internal.
+// WebAssembly build (portable kernels; --portable is accepted and changes nothing; --threads N
+// splits the kernels over N - 1 worker threads and this one). Exit codes: 0 ok, 1 a check failed, 2 bad or unsupported input, 3 internal.
 import { realpathSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -74,7 +74,8 @@ it prints one line per output: its name, dtype, shape, min, max and mean.
   --output OUT.npy        write the first output there, further ones to OUT.1.npy, OUT.2.npy, ...
   --repeat K              time K more runs (after an untimed one) and print 'forward_seconds: X'
                           (their mean) and 'forward_seconds_best: Y' (the fastest)
-  --threads N, --portable accepted for the native CLI's sake (WebAssembly runs one thread)
+  --threads N             threads for the kernels (default 1; 1..64, each more a worker thread)
+  --portable              accepted for the native CLI's sake (WebAssembly has the portable kernels only)
   -h, --help              show this help
 `,
   convert: `usage: pt2returnn convert MODEL.pt2 -o OUTDIR [--checkpoint FILE [--checkpoint-key KEY.PATH] [--no-strict]]
@@ -102,7 +103,8 @@ ratio |ours - torch| / (atol + rtol * |torch|): a check passes when it is <= 1.
   --atol X, --rtol Y       tolerances (default 1e-4 each)
   --as-layer NAME          emit the model as one subnetwork layer NAME (variables under NAME/)
   --json                   print report.json to stdout instead of the readable report
-  --threads N, --portable  accepted for the native CLI's sake (WebAssembly runs one thread)
+  --threads N              threads for the kernels (default 1; 1..64, each more a worker thread)
+  --portable               accepted for the native CLI's sake (WebAssembly has the portable kernels only)
   -h, --help               show this help
 The native CLI also has --returnn --python PATH (a run in real RETURNN).
 
@@ -133,6 +135,15 @@ function parse(command, argv) {
     }
   }
   return options;
+}
+
+/* --threads N: 1 when absent. */
+function threadsOption(o) {
+  const value = o['--threads'];
+  if (value === undefined) return 1;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 64)
+    throw new UsageError(`--threads expects 1..64, got '${value}'`);
+  return Number(value);
 }
 
 function progressPrinter() {
@@ -181,7 +192,7 @@ const commands = {
     const repeat = Number(o['--repeat'] ?? 0);
     const result = await run(o.positional[0], {
       checkpoint: o['--checkpoint'] ?? null, checkpointKey: o['--checkpoint-key'] ?? '', inputs: o.lists['--input'] ?? [],
-      repeat, strict: !o['--no-strict'],
+      repeat, strict: !o['--no-strict'], threads: threadsOption(o),
     });
     process.stderr.write(result.notes);
     if (repeat > 0) {
@@ -219,6 +230,7 @@ const commands = {
       atol: o['--atol'] !== undefined ? Number(o['--atol']) : 1e-4,
       rtol: o['--rtol'] !== undefined ? Number(o['--rtol']) : 1e-4,
       asLayer: o['--as-layer'] ?? '',
+      threads: threadsOption(o),
       onProgress: progressPrinter(),
     });
     const encoder = new TextEncoder();

@@ -85,3 +85,62 @@ def test_same_bytes_at_every_thread_count(pt2returnn, tmp_path, name, portable):
     for threads in ("2", "3", "2"):
         assert run(pt2returnn, model, x, str(tmp_path / f"t{threads}.npy"), "--threads", threads, *extra) == one, \
             f"{name} at {threads} threads differs from 1 thread"
+
+
+class HeadsByHand(nn.Module):
+    """Attention written out, as transformers' models do: per-head products (RETURNN dot layers
+    over a shared heads axis) and linear layers, which the per-layer checks' interpreter splits over
+    the threads too (core/returnn: linear, dot, self_attention)."""
+
+    def __init__(self, d=48, heads=3):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, 37)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / 4.0, dim=-1)
+        return self.out((weights @ v).transpose(1, 2).reshape(b, t, d))
+
+
+CONVERTED = {"encoder_layer": (encoder_layer, (1, 61, 64)), "heads_by_hand": (HeadsByHand, (1, 53, 48)),
+             "conv_stack": (ConvStack, (1, 37, 53))}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_convert_writes_the_same_at_every_thread_count(pt2returnn, tmp_path, name):
+    """convert --threads N: the reference run and the per-layer checks' products split over the
+    threads; the files are byte-identical to one thread's and every check's figures the same."""
+    import json
+    make, shape = CONVERTED[name]
+    torch.manual_seed(5)
+    x = torch.randn(*shape)
+    model = str(tmp_path / f"{name}.pt2")
+    time_axis = 2 if name == "conv_stack" else 1
+    torch.export.save(torch.export.export(make().eval(), (x,), dynamic_shapes=(
+        {time_axis: torch.export.Dim("time", min=4, max=1024)},)), model)
+    np.save(tmp_path / "x.npy", x.numpy())
+
+    def convert(threads):
+        out = tmp_path / f"out{threads}"
+        result = subprocess.run([pt2returnn, "convert", model, "--input", str(tmp_path / "x.npy"), "-o", str(out),
+                                 "--threads", threads, "--json"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        report = json.loads((out / "report.json").read_text())
+        files = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith("report")}
+        return files, report
+
+    files, report = convert("1")
+    assert {s["step"] for s in report["steps"]} >= {"layers", "reload", "padded-batch"}
+    assert all(s["passed"] for s in report["steps"]), report["steps"]
+
+    def figures(report):
+        return ([{k: v for k, v in s.items() if "seconds" not in k} for s in report["steps"]],
+                [{k: v for k, v in layer.items() if "seconds" not in k} for layer in report["layers"]])
+
+    for threads in ("3", "2"):
+        other_files, other = convert(threads)
+        assert other_files == files, f"{name}: files at {threads} threads differ from 1 thread's"
+        assert figures(other) == figures(report), f"{name}: check figures at {threads} threads differ"

@@ -219,7 +219,7 @@ function showResult(message) {
   }
   $('#summary').textContent = result.failedStep
     ? `The ${result.failedStep} check failed; the files are still offered below.`
-    : `Every check passed: ${result.report.num_layers} RETURNN layers, ${result.report.num_variables} checkpoint variables (${message.seconds.toFixed(2)} s).`;
+    : `Every check passed: ${result.report.num_layers} RETURNN layers, ${result.report.num_variables} checkpoint variables (${message.seconds.toFixed(2)} s, ${message.threads} ${message.threads === 1 ? 'thread' : 'threads'}).`;
   renderOutputs(result.report.outputs ?? []);
   const layers = result.report.layers;
   $('#results').hidden = false;

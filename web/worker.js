@@ -1,17 +1,22 @@
 // The conversion runs here, off the page's thread, so the page never freezes. Messages in:
 // {type: 'convert', model: {name, bytes}, checkpoint: {name, bytes, key} | null, input: {name, bytes} | null,
 //  reference: {name, bytes} | null, strict, atol, rtol}.
-// Messages out: {type: 'progress', step, message}, {type: 'done', result, tree}, {type: 'error', message}.
-import createPt2Returnn from './pt2returnn_wasm.js';
-import { loadPt2Returnn } from './pt2.js';
+// Messages out: {type: 'progress', step, message}, {type: 'done', result, tree, seconds, threads}, {type: 'error', message}.
+import { loadPt2Returnn, threadsSupported } from './pt2.js';
 
 let converter = null;
 
 async function ready() {
   if (!converter) {
+    // A page served cross-origin isolated (COOP and COEP headers, as scripts/web.sh serves it) has
+    // shared memory: the threads build, on every core up to 8. Otherwise the single-threaded one.
+    const threads = threadsSupported() ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
+    const name = threads > 1 ? 'pt2returnn_wasm_threads' : 'pt2returnn_wasm';
+    const { default: createModule } = await import(`./${name}.js`);
     // The bytes are fetched here and handed over, so any static server will do (no wasm MIME type needed).
-    const wasmBinary = new Uint8Array(await (await fetch(new URL('./pt2returnn_wasm.wasm', import.meta.url))).arrayBuffer());
-    converter = await loadPt2Returnn(createPt2Returnn, { wasmBinary });
+    const wasmBinary = new Uint8Array(await (await fetch(new URL(`./${name}.wasm`, import.meta.url))).arrayBuffer());
+    converter = await loadPt2Returnn(createModule, { wasmBinary });
+    await converter.useThreads(threads);
   }
   return converter;
 }
@@ -36,7 +41,7 @@ self.onmessage = async (event) => {
     });
     const seconds = (performance.now() - started) / 1000;
     const tree = JSON.parse(pt2.inspect(request.model.bytes, { name: request.model.name, json: true })).modules;
-    self.postMessage({ type: 'done', result, tree, seconds }, [result.checkpoint.index.buffer, result.checkpoint.data.buffer]);
+    self.postMessage({ type: 'done', result, tree, seconds, threads: pt2.threads }, [result.checkpoint.index.buffer, result.checkpoint.data.buffer]);
   } catch (error) {
     self.postMessage({ type: 'error', message: error.message, kind: error.kind ?? 'internal' });
   }

@@ -29,11 +29,17 @@ let server, browser, base;
 
 before(async () => {
   mkdirSync(shots, { recursive: true });
+  // A plain static server; under /isolated/ the same files cross-origin isolated (COOP and COEP
+  // headers, as scripts/web.sh serves them), where the page has shared memory and threads.
   server = createServer((request, response) => {
-    const file = path.join(webDir, decodeURIComponent(new URL(request.url, 'http://x').pathname));
+    let pathname = decodeURIComponent(new URL(request.url, 'http://x').pathname);
+    const isolated = pathname.startsWith('/isolated/');
+    if (isolated) pathname = pathname.slice('/isolated'.length);
+    const file = path.join(webDir, pathname);
     try {
       const body = readFileSync(file.endsWith(path.sep) ? path.join(file, 'index.html') : file);
-      response.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}) });
       response.end(body);
     } catch {
       response.writeHead(404);
@@ -137,6 +143,27 @@ test('converter page: a fixture picked from disk', async () => {
   await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
   await page.screenshot({ path: path.join(shots, 'converter-with-buffers.png'), fullPage: true });
   await checkAgainstNative(page, nativeConvert(model), 'with_buffers.pt2');
+  // Not cross-origin isolated: no shared memory, the single-threaded build.
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
+  assert.match(await page.locator('#summary').textContent(), /, 1 thread\)/);
+  await page.close();
+});
+
+test('cross-origin isolated, the page runs the threads build on the cores, with the same files', async () => {
+  const cores = (await import('node:os')).availableParallelism();
+  const page = await browser.newPage();
+  await page.goto(`${base}/isolated/index.html`);
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+  const threads = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 8);
+  assert.ok(threads >= Math.min(cores, 2), `the browser reports ${threads} cores`);
+  // The Transformer-style example: attention, linear and layer norm, split over the threads.
+  const model = path.join(root, 'examples', 'tiny_encoder.pt2');
+  await page.setInputFiles('#model', model);
+  await page.click('#convert');
+  await page.locator('#results').waitFor({ state: 'visible', timeout: 60000 });
+  assert.match(await page.locator('#summary').textContent(), new RegExp(`, ${threads} threads?\\)`));
+  await page.screenshot({ path: path.join(shots, 'converter-threads.png'), fullPage: false });
+  await checkAgainstNative(page, nativeConvert(model), 'tiny_encoder.pt2');
   await page.close();
 });
 

@@ -17,7 +17,9 @@ Each conversion runs --repeat times, each run followed at once by PyTorch's forw
 ratios are the medians of those pairs (this machine's speed drifts by up to a third between
 minutes, which a ratio of two separate measurements would carry). Wall time moves with the
 machine's load (printed first), so the CPU time of each side is printed beside it (the
-conversion runs on one thread; PyTorch is pinned to one).
+conversion runs on one thread; PyTorch is pinned to one). Then the same at 2 threads: native
+`convert --threads 2` against PyTorch at 2 threads, and the WebAssembly threads build under Node
+with one worker, against PyTorch's forward at 1 thread and at 2.
 Under Node both the CLI as a process and the conversion call alone (in a process that has started
 and loaded the WebAssembly module already) are printed. The call alone runs in a Node started with
 --experimental-wasm-relaxed-simd, which Node 22 and Chromium have on by default (the library leaves
@@ -59,9 +61,9 @@ def child(command):
     return wall, float(user) + float(system), int(peak_kib) * 1024, result.stdout + "\n".join(lines[:-1])
 
 
-def torch_forward(model, x, repeat):
-    """One forward at 1 thread: best wall time and CPU time of `repeat` after a warm-up."""
-    torch.set_num_threads(1)
+def torch_forward(model, x, repeat, threads=1):
+    """One forward at `threads` threads: best wall time and CPU time of `repeat` after a warm-up."""
+    torch.set_num_threads(threads)
     walls, cpus = [], []
     with torch.no_grad():
         model(x)
@@ -101,7 +103,7 @@ def print_memory(report, rss, indent="    "):
           f"peak reported by convert {mib(peak)} = {peak / bound:4.2f}x (weights + values alive)")
 
 
-def paired(command, model, x, repeat):
+def paired(command, model, x, repeat, threads=1):
     """Each run of `command` followed at once by PyTorch's forward (the least of three): the
     ratio is taken pair by pair, so that the machine's drift (its speed moves by up to a third
     between minutes here) cancels. Returns the pairs' median ratios (wall, CPU), the median
@@ -109,7 +111,7 @@ def paired(command, model, x, repeat):
     pairs = []
     for _ in range(repeat):
         run = child(command)
-        forward = torch_forward(model, x, 3)
+        forward = torch_forward(model, x, 3, threads)
         pairs.append((run, forward))
     ratio_wall = median([run[0] / forward[0] for run, forward in pairs])
     ratio_cpu = median([run[1] / forward[1] for run, forward in pairs])
@@ -155,6 +157,10 @@ def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None, n
           f"{cpu:6.2f} s CPU = {ratio_cpu:5.1f} forwards (CPU)")
     print("    steps (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()))
     print_memory(report, rss)
+    ratio_wall2, _, (wall2, _, _, output2), (forward_wall2, _) = paired(
+        [BINARY, "convert", pt2, "--input", x_path, "-o", out, "--threads", "2"], model, x, repeat, threads=2)
+    print(f"  native convert --threads 2: {wall2:6.2f} s wall = {ratio_wall2:5.1f} forwards of PyTorch at 2 threads "
+          f"({forward_wall2 * 1e3:.1f} ms); steps (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in steps(output2).items()))
     if wasm:
         try:
             ratio_wall, ratio_cpu, (wall_w, cpu_w, rss_w, _), _ = paired(
@@ -170,6 +176,18 @@ def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None, n
                   f"{wall_c / forward_wall:5.1f} forwards | {cpu_c:6.2f} s CPU = {cpu_c / forward_cpu:5.1f} forwards (CPU)")
             print(f"    a second call in that process (V8's optimised code by then): {wall_2:6.2f} s wall = "
                   f"{wall_2 / forward_wall:5.1f} forwards | {cpu_2:6.2f} s CPU = {cpu_2 / forward_cpu:5.1f} forwards (CPU)")
+            # The threads build at 2 threads (one worker): wall time against PyTorch's forward at 1
+            # thread (the issue's WASM figures) and at 2 (the same thread count).
+            ratio_wall, _, (wall_w, _, _, _), _ = paired(
+                ["node", NODE_CLI, "convert", pt2, "--input", x_path, "-o", os.path.join(tmp, "wasm"), "--threads", "2"],
+                model, x, repeat)
+            print(f"  WASM under Node, --threads 2: the CLI {wall_w:6.2f} s wall = {ratio_wall:5.1f} forwards (1 thread)")
+            load, wall_c, _, wall_2, _ = min((wasm_in_process(pt2, x_path, threads=2) for _ in range(repeat)),
+                                             key=lambda r: r[1])
+            one, two = torch_forward(model, x, 3)[0], torch_forward(model, x, 3, threads=2)[0]
+            print(f"    the call (module loaded {load:.2f} s before; the call starts the worker): {wall_c:6.2f} s wall = "
+                  f"{wall_c / one:5.1f} forwards at 1 thread, {wall_c / two:5.1f} at 2 ({two * 1e3:.1f} ms); a second call "
+                  f"{wall_2:6.2f} s = {wall_2 / one:5.1f} / {wall_2 / two:5.1f}")
         except RuntimeError as e:
             print(f"  WASM under Node convert: failed ({e})")
     sys.stdout.flush()
@@ -181,6 +199,7 @@ def convert_case(title, model, x, time_axis, tmp, repeat, wasm, exporter=None, n
 NODE_IN_PROCESS = """
 import { convert, inspect } from %(index)s;
 const [model, input] = process.argv.slice(1);
+const threads = Number(process.argv[3] ?? 1);
 let t = performance.now();
 await inspect(model);
 const load = (performance.now() - t) / 1e3;
@@ -188,7 +207,7 @@ const calls = [];
 for (let i = 0; i < 2; i++) {
   const cpu = process.cpuUsage();
   t = performance.now();
-  const result = await convert(model, { input });
+  const result = await convert(model, { input, threads });
   const used = process.cpuUsage(cpu);
   calls.push({ wall: (performance.now() - t) / 1e3, cpu: (used.user + used.system) / 1e6, passed: result.passed });
 }
@@ -196,13 +215,14 @@ console.log(JSON.stringify({ load, calls }));
 """
 
 
-def wasm_in_process(pt2, x_path):
+def wasm_in_process(pt2, x_path, threads=1):
     """(seconds to start Node and load the module, the first conversion's wall and CPU seconds,
     the second's): V8 runs a function's first calls in its baseline compiler (Liftoff) and
     compiles the hot ones again (TurboFan) on another thread while the first call runs, so the
     second call in the process shows what the same code costs once compiled."""
     script = NODE_IN_PROCESS % {"index": json.dumps(os.path.join(os.path.dirname(NODE_CLI), "..", "index.js"))}
-    result = subprocess.run(["node", "--experimental-wasm-relaxed-simd", "--input-type=module", "-e", script, pt2, x_path],
+    result = subprocess.run(["node", "--experimental-wasm-relaxed-simd", "--input-type=module", "-e", script, pt2, x_path,
+                             str(threads)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip().splitlines()[-1][:200] if result.stderr.strip() else "node failed")

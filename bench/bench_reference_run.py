@@ -118,11 +118,12 @@ def our_seconds(pt2, x_path, threads, repeat, portable):
 NODE_CLI = os.path.join(ROOT, "node", "bin", "pt2returnn.js")
 
 
-def wasm_seconds(pt2, x_path, repeat):
-    """The WebAssembly build's forward time under Node (the npm package's CLI; single-threaded,
-    portable kernels with SIMD128)."""
+def wasm_seconds(pt2, x_path, repeat, threads=1):
+    """The WebAssembly build's forward time under Node (the npm package's CLI: the threads build,
+    portable kernels with SIMD128, on `threads` threads)."""
     time.sleep(1.0)
-    result = subprocess.run(["node", NODE_CLI, "run", pt2, "--input", x_path, "--repeat", str(repeat)],
+    result = subprocess.run(["node", NODE_CLI, "run", pt2, "--input", x_path, "--repeat", str(repeat),
+                             "--threads", str(threads)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         return None, result.stderr.strip().splitlines()[-1][:160]
@@ -243,18 +244,24 @@ def main():
                     print(f"  CPU time, threads=1 (one round): PyTorch {theirs * 1e3:8.2f} ms" + "".join(
                         f" | {label} {v * 1e3:8.2f} ms = {v / theirs:5.2f}x PyTorch" if v else f" | {label}: failed"
                         for label, v in mine.items()))
-            rounds = []
-            for _ in range(args.rounds):
-                seconds, error = wasm_seconds(pt2, x_path, args.repeat)
-                if seconds is None:
-                    break
-                rounds.append((seconds, torch_seconds(model, x, 1, args.repeat)))
-            if not rounds:
-                print(f"  WASM under Node: not measured ({error})")
-            else:
-                seconds, native = median([w for w, _ in rounds]), single[1]
-                print(f"  WASM under Node (1 thread): {seconds * 1e3:8.2f} ms = {ratios(rounds)}"
-                      + (f", {seconds / native:5.2f}x native" if native else ""))
+            for threads in (1, 2):
+                rounds = []
+                for _ in range(args.rounds):
+                    seconds, error = wasm_seconds(pt2, x_path, args.repeat, threads)
+                    if seconds is None:
+                        break
+                    rounds.append((seconds, torch_seconds(model, x, 1, args.repeat), torch_seconds(model, x, 2, args.repeat)))
+                if not rounds:
+                    print(f"  WASM under Node ({threads} threads): not measured ({error})")
+                    continue
+                seconds = median([w for w, _, _ in rounds])
+                line = (f"  WASM under Node ({threads} {'thread' if threads == 1 else 'threads'}): {seconds * 1e3:8.2f} ms = "
+                        f"{ratios([(w, one) for w, one, _ in rounds])}")
+                if threads == 1:
+                    line += f", {seconds / single[1]:5.2f}x native" if single[1] else ""
+                else:  # against PyTorch at 1 thread (above), and at the same thread count
+                    line += f"; against PyTorch at 2 threads {ratios([(w, two) for w, _, two in rounds])}"
+                print(line)
     print_gemm(args.rounds, args.repeat)
     sys.stdout.flush()
 

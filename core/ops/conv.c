@@ -82,43 +82,6 @@ static pt2_status read_spec(pt2_run_context *ctx, const pt2_node *node, int spat
 }
 
 /* Runs one convolution given its spec; input rank spatial+2, or spatial+1 (unbatched). */
-/* The portable kernels with each group's output channels split over the run's threads. */
-typedef struct conv_split {
-    const pt2_conv_geometry *g;
-    int transposed;
-    const float *x, *weight, *bias;
-    float *out, *scratch;
-    size_t scratch_floats;
-    int64_t block, group_out;
-} conv_split;
-
-static void conv_piece(void *context, size_t index) {
-    const conv_split *s = context;
-    int64_t o0 = (int64_t)index * s->block, o1 = o0 + s->block < s->group_out ? o0 + s->block : s->group_out;
-    float *scratch = s->scratch + index * s->scratch_floats;
-    if (o0 >= o1) return;
-    if (s->transposed) pt2_conv_transpose2d_channels(s->g, s->x, s->weight, s->bias, s->out, scratch, o0, o1);
-    else pt2_conv2d_channels(s->g, s->x, s->weight, s->bias, s->out, scratch, o0, o1);
-}
-
-static pt2_status run_portable(pt2_run_context *ctx, const pt2_conv_geometry *g, int transposed, const float *x,
-                               const float *weight, const float *bias, float *out, pt2_error *err) {
-    /* blocks of whole micro-kernel rows (6 output channels), at least two per piece */
-    int64_t group_out = g->out_channels / g->groups;
-    size_t pieces = pt2_parallel_pieces(ctx, (size_t)(group_out / 12 > 0 ? group_out / 12 : 1));
-    int64_t block = (group_out + (int64_t)pieces - 1) / (int64_t)pieces;
-    size_t floats = transposed ? pt2_conv_transpose_scratch_floats_channels(g, block) : pt2_conv_scratch_floats(g);
-    floats = (floats + 15) / 16 * 16; /* 64-byte aligned pieces */
-    /* The GEMM's packing space and the transposed conv's columns, all written before read. */
-    float *scratch = floats <= SIZE_MAX / sizeof(float) / pieces
-                         ? pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err)
-                         : pt2_arena_alloc_array(ctx->arena, floats, sizeof(float) * pieces, err);
-    if (!scratch) return err->status;
-    conv_split s = {g, transposed, x, weight, bias, out, scratch, floats, block, group_out};
-    pt2_parallel_for(ctx, pieces, conv_piece, &s);
-    return PT2_OK;
-}
-
 static pt2_status run_with_spec(pt2_run_context *ctx, const pt2_node *node, const char *op, const pt2_tensor *x,
                                 const pt2_tensor *w, const pt2_tensor *b, int has_bias, const conv_spec *p,
                                 pt2_error *err) {
@@ -185,7 +148,9 @@ static pt2_status run_with_spec(pt2_run_context *ctx, const pt2_node *node, cons
     if ((st = pt2_xnn_convolution(ctx, node, &g, pad_bottom, pad_right, p->transposed, adjust_h, adjust_w, px, pw, pb,
                                   pt2_f32(&out), &handled, err)))
         return st;
-    if (!handled && (st = run_portable(ctx, &g, p->transposed, px, pw, pb, pt2_f32(&out), err))) return st;
+    if (!handled && (st = pt2_parallel_conv(ctx->arena, ctx->options.num_threads, &g, p->transposed, px, pw, pb,
+                                             pt2_f32(&out), err)))
+        return st;
     return pt2_op_set_output(ctx, node, 0, &out, err);
 }
 

@@ -317,3 +317,43 @@ pt2_status pt2_op_contiguous(pt2_run_context *ctx, const pt2_tensor *in, int alw
     *out = t;
     return PT2_OK;
 }
+
+/* The portable kernels with each group's output channels split over the threads. */
+typedef struct conv_split {
+    const pt2_conv_geometry *g;
+    int transposed;
+    const float *x, *weight, *bias;
+    float *out, *scratch;
+    size_t scratch_floats;
+    int64_t block, group_out;
+} conv_split;
+
+static void conv_piece(void *context, size_t index) {
+    const conv_split *s = context;
+    int64_t o0 = (int64_t)index * s->block, o1 = o0 + s->block < s->group_out ? o0 + s->block : s->group_out;
+    float *scratch = s->scratch + index * s->scratch_floats;
+    if (o0 >= o1) return;
+    if (s->transposed) pt2_conv_transpose2d_channels(s->g, s->x, s->weight, s->bias, s->out, scratch, o0, o1);
+    else pt2_conv2d_channels(s->g, s->x, s->weight, s->bias, s->out, scratch, o0, o1);
+}
+
+pt2_status pt2_parallel_conv(pt2_arena *arena, int threads, const pt2_conv_geometry *g, int transposed, const float *x,
+                             const float *weight, const float *bias, float *out, pt2_error *err) {
+    /* blocks of whole micro-kernel rows (6 output channels), at least two per piece */
+    int64_t group_out = g->out_channels / g->groups;
+    size_t pieces = pt2_parallel_pieces_threads(threads, (size_t)(group_out / 12 > 0 ? group_out / 12 : 1));
+    int64_t block = (group_out + (int64_t)pieces - 1) / (int64_t)pieces;
+    size_t floats = transposed ? pt2_conv_transpose_scratch_floats_channels(g, block) : pt2_conv_scratch_floats(g);
+    floats = (floats + 15) / 16 * 16; /* 64-byte aligned pieces */
+    /* The GEMM's packing space and the transposed conv's columns, all written before read; gone
+     * when the convolution is (blocks of their own). */
+    uint64_t mark = pt2_arena_mark(arena);
+    float *scratch = floats <= SIZE_MAX / sizeof(float) / pieces
+                         ? pt2_arena_alloc_uninit(arena, floats * pieces * sizeof(float), err)
+                         : pt2_arena_alloc_array(arena, floats, sizeof(float) * pieces, err);
+    if (!scratch) return err->status;
+    conv_split s = {g, transposed, x, weight, bias, out, scratch, floats, block, group_out};
+    pt2_parallel_for_threads(threads, pieces, conv_piece, &s);
+    pt2_arena_release_since(arena, mark, NULL, 0);
+    return PT2_OK;
+}

@@ -47,6 +47,12 @@ void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *cont
 /* How many of `threads` a job of `units` units gets: pt2_parallel_pieces without a run context. */
 size_t pt2_parallel_pieces_threads(int threads, size_t units);
 
+/* A 2-D convolution or transposed convolution on the portable kernels (pt2_conv2d_channels,
+ * pt2_conv_transpose2d_channels), each group's output channels split over `threads` threads, the
+ * pieces' scratch from `arena` (given back when it returns): the reference run's and the checks'. */
+pt2_status pt2_parallel_conv(pt2_arena *arena, int threads, const pt2_conv_geometry *g, int transposed, const float *x,
+                             const float *weight, const float *bias, float *out, pt2_error *err);
+
 /* pt2_tensor_contiguous with a large copy split over the run's threads along its outermost axis
  * (a view's transpose made dense before a reshape: serial, the other thread waited for it). */
 pt2_status pt2_op_contiguous(pt2_run_context *ctx, const pt2_tensor *in, int always_copy, pt2_tensor *out,

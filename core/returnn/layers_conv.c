@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../ops/kernels.h"
+#include "../ops/parallel.h"
 #include "layers.h"
 
 /* [B, T, F] sources only: the dims of the batch, the time (in_spatial_dims "T") and the feature. */
@@ -301,10 +302,12 @@ static pt2_status conv2d_compute(pt2_arena *arena, const pt2_rt_net *net, const 
     sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
     const float *filter = filter_to_torch(arena, w, err);
-    float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_scratch_floats(&g), sizeof(float), err) : NULL;
-    if (!scratch) return err->status;
+    if (!filter) return err->status;
     if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
-    if (outer && oh && ow) pt2_conv2d(&g, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL, pt2_tensor_data(&natural), scratch);
+    if (outer && oh && ow &&
+        (st = pt2_parallel_conv(arena, net->threads, &g, 0, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL,
+                                pt2_tensor_data(&natural), err)))
+        return st;
     return conv2d_result(layer, order, outer_rank, &natural, out, err);
 }
 
@@ -325,6 +328,27 @@ static pt2_status conv_infer(pt2_arena *arena, pt2_rt_net *net, const pt2_rt_lay
     else st = pt2_rt_derive_dim(arena, net, dims[1], 1, 2 * o.pad - span + 1, o.stride, description, &time, err);
     if (st) return st;
     return finish_btf(dims[0], time, feature, out);
+}
+
+/* One group's product of the filter's rows [o, (i, k)] by the input's im2col, rows o0..o1 of
+ * it per piece (each piece packs the frames itself, as each of the reference run's does). */
+typedef struct im2col_job {
+    int64_t group_out, out_time, depth, block;
+    pt2_matrix_view filter;
+    const pt2_gemm_source *frames;
+    float *c, *scratch; /* scratch: one per piece */
+    const float *bias;
+    size_t scratch_floats;
+} im2col_job;
+
+static void im2col_rows(void *context, size_t piece) {
+    const im2col_job *j = context;
+    int64_t o0 = (int64_t)piece * j->block, o1 = o0 + j->block < j->group_out ? o0 + j->block : j->group_out;
+    if (o0 >= o1) return;
+    pt2_matrix_view filter = {j->filter.data + o0 * j->filter.row_stride, j->filter.row_stride, j->filter.col_stride};
+    float *scratch = j->scratch + piece * j->scratch_floats, *c = j->c + o0 * j->out_time;
+    if (j->bias) pt2_gemm_bias(o1 - o0, j->out_time, j->depth, filter, j->frames, c, j->out_time, j->bias + o0, NULL, scratch);
+    else pt2_gemm(o1 - o0, j->out_time, j->depth, filter, j->frames, c, j->out_time, 0, scratch);
 }
 
 static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt2_rt_layer *layer,
@@ -375,24 +399,29 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(&result);
-    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!scratch) return err->status;
     int64_t group_out = out_features / o.groups;
     /* Channels by frames, with the filter as PyTorch holds it ([O, I, K]: a check's): one GEMM per
      * group of the filter's rows [o, (i, k)], read where they lie, by the input's im2col
      * [(i, k), t] packed straight from its frames (pt2_conv_im2col_source; frames in the padding
      * or after the sequence's end read as zeros), the bias added as the sums are stored. */
     if (channels_first && w_tap_stride == 1 && w_in_stride == kernel) {
+        /* the filter's rows split over the threads as the reference run splits a convolution's
+         * output channels: blocks of whole micro-kernel rows (6), at least two per piece */
+        size_t pieces = pt2_parallel_pieces_threads(net->threads, (size_t)(group_out / 12 > 0 ? group_out / 12 : 1));
+        int64_t block = ((group_out + (int64_t)pieces - 1) / (int64_t)pieces + 5) / 6 * 6;
+        size_t scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
+        float *scratch = pt2_arena_alloc_array(arena, scratch_floats * pieces, sizeof(float), err);
+        if (!scratch) return err->status;
         for (int64_t b = 0; b < batch; b++)
             for (int64_t g = 0; g < o.groups; g++) {
                 pt2_conv_geometry geometry = {1, group_in, 1, frames_read(net, layer, dims[1], b, time), group_out, 1, kernel,
                                               1, out_time, 1, o.stride, 1, o.dilation, 0, pad_left, 1};
                 pt2_gemm_source frames;
                 pt2_conv_im2col_source(&geometry, px + b * x_batch + g * group_in * x_feature, group_in, x_feature, &frames);
-                pt2_matrix_view filter = {pw + g * group_out * w_out_stride, w_out_stride, 1};
-                float *c = po + b * out_time * out_features + g * group_out * out_time;
-                if (pb) pt2_gemm_bias(group_out, out_time, group_in * kernel, filter, &frames, c, out_time, pb + g * group_out, NULL, scratch);
-                else pt2_gemm(group_out, out_time, group_in * kernel, filter, &frames, c, out_time, 0, scratch);
+                im2col_job job = {group_out, out_time, group_in * kernel, block, {pw + g * group_out * w_out_stride, w_out_stride, 1},
+                                  &frames, po + b * out_time * out_features + g * group_out * out_time, scratch,
+                                  pb ? pb + g * group_out : NULL, scratch_floats};
+                pt2_parallel_for_threads(net->threads, pieces, im2col_rows, &job);
             }
         return PT2_OK;
     }
@@ -453,13 +482,14 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
                     pt2_matrix_view w_tap_t = {w_tap.data, w_tap.col_stride, w_tap.row_stride};
                     pt2_matrix_view frames_t = {frames.data, frames.col_stride, frames.row_stride};
                     float *c = ob + g * group_out * out_time + first;
-                    if (!starts) pt2_gemm_matrix(group_out, end - first, group_in, w_tap_t, frames_t, c, out_time, 1, scratch);
-                    else pt2_gemm_matrix_bias(group_out, end - first, group_in, w_tap_t, frames_t, c, out_time, group_bias, NULL, scratch);
+                    st = pt2_parallel_gemm_matrix(arena, net->threads, group_out, end - first, group_in, w_tap_t, frames_t, c,
+                                                  out_time, !starts, starts ? group_bias : NULL, NULL, err);
                 } else {
                     float *c = ob + first * out_features + g * group_out;
-                    if (!starts) pt2_gemm_matrix(end - first, group_out, group_in, frames, w_tap, c, out_features, 1, scratch);
-                    else pt2_gemm_matrix_bias(end - first, group_out, group_in, frames, w_tap, c, out_features, NULL, group_bias, scratch);
+                    st = pt2_parallel_gemm_matrix(arena, net->threads, end - first, group_out, group_in, frames, w_tap, c,
+                                                  out_features, !starts, NULL, starts ? group_bias : NULL, err);
                 }
+                if (st) return st;
             }
         }
     }
@@ -553,11 +583,12 @@ static pt2_status transposed_conv2d_compute(pt2_arena *arena, const pt2_rt_net *
     sizes[outer_rank] = cout, sizes[outer_rank + 1] = oh, sizes[outer_rank + 2] = ow;
     pt2_tensor natural;
     const float *filter = filter_to_torch(arena, w, err);
-    float *scratch = filter ? pt2_arena_alloc_array(arena, pt2_conv_transpose_scratch_floats(&g), sizeof(float), err) : NULL;
-    if (!scratch) return err->status;
+    if (!filter) return err->status;
     if ((st = pt2_tensor_alloc_uninit(arena, PT2_DTYPE_FLOAT32, outer_rank + 3, sizes, &natural, err))) return st;
-    if (outer && oh && ow)
-        pt2_conv_transpose2d(&g, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL, pt2_tensor_data(&natural), scratch);
+    if (outer && oh && ow &&
+        (st = pt2_parallel_conv(arena, net->threads, &g, 1, pt2_tensor_data(&x), filter, bias ? pt2_tensor_data(bias) : NULL,
+                                pt2_tensor_data(&natural), err)))
+        return st;
     return conv2d_result(layer, order, outer_rank, &natural, out, err);
 }
 
@@ -613,8 +644,6 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
     const float *px = pt2_tensor_data(&x), *pw = pt2_tensor_data(&weight);
     const float *pb = bias ? pt2_tensor_data(bias) : NULL;
     float *po = pt2_tensor_data(out);
-    float *scratch = pt2_arena_alloc_array(arena, pt2_gemm_scratch_floats(), sizeof(float), err);
-    if (!scratch) return err->status;
     /* The gradient of a VALID conv: input frame t spreads over full frames t*s .. t*s + k - 1, of
      * which frames [remove, remove + out_time) are kept. Per tap one GEMM ([t, i] x [i, c], the
      * filter [k, 0, c, i] read transposed) added onto every stride-th output frame. */
@@ -630,8 +659,10 @@ static pt2_status transposed_conv_compute(pt2_arena *arena, const pt2_rt_net *ne
             if (end <= first) continue;
             pt2_matrix_view a = {px + b * x_batch + first * x_time, x_time, x_feature};
             pt2_matrix_view w_tap = {pw + k * weight.strides[0], weight.strides[3], weight.strides[2]};
-            pt2_gemm_matrix(end - first, out_features, in_features, a, w_tap,
-                            ob + (first * stride + shift) * out_features, stride * out_features, 1, scratch);
+            if ((st = pt2_parallel_gemm_matrix(arena, net->threads, end - first, out_features, in_features, a, w_tap,
+                                               ob + (first * stride + shift) * out_features, stride * out_features, 1,
+                                               NULL, NULL, err)))
+                return st;
         }
     }
     return PT2_OK;

@@ -7,6 +7,7 @@
 #include "../base/clock.h"
 #include "../lower/axes.h"
 #include "../ops/elementwise.h"
+#include "../ops/parallel.h"
 #include "../returnn/layers.h"
 #include "layer_references.h"
 
@@ -229,6 +230,38 @@ static void merge_comparison(running_comparison *into, const running_comparison 
     into->nan += c->nan;
 }
 
+/* compare_floats over the threads: a piece of the values each, the pieces' figures merged
+ * (maxima and counts: the same figures whatever the split). */
+typedef struct compare_job {
+    const float *a, *b;
+    int64_t n, per_piece;
+    double atol, rtol;
+    struct running_comparison *pieces;
+} compare_job;
+
+static void compare_piece(void *context, size_t index) {
+    const compare_job *j = context;
+    int64_t start = (int64_t)index * j->per_piece, count = j->n - start < j->per_piece ? j->n - start : j->per_piece;
+    if (count > 0) compare_floats(j->a + start, j->b + start, count, j->atol, j->rtol, &j->pieces[index]);
+    else memset(&j->pieces[index], 0, sizeof j->pieces[index]);
+}
+
+static void compare_floats_split(int threads, const float *a, const float *b, int64_t n, double atol, double rtol,
+                                 running_comparison *out) {
+    enum { PIECE_MIN = 1 << 16, MAX_PIECES = 64 };
+    size_t pieces = pt2_parallel_pieces_threads(threads, (size_t)(n / PIECE_MIN));
+    if (pieces > MAX_PIECES) pieces = MAX_PIECES;
+    if (pieces <= 1) {
+        compare_floats(a, b, n, atol, rtol, out);
+        return;
+    }
+    running_comparison figures[MAX_PIECES];
+    compare_job job = {a, b, n, ((n + (int64_t)pieces - 1) / (int64_t)pieces + 7) / 8 * 8, atol, rtol, figures};
+    pt2_parallel_for_threads(threads, pieces, compare_piece, &job);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < pieces; i++) merge_comparison(out, &figures[i]);
+}
+
 static void gather_floats(const float *base, int64_t stride, int64_t n, float *out) {
     if (stride == 1) memcpy(out, base, sizeof(float) * (size_t)n);
     else
@@ -276,8 +309,9 @@ static void finish_comparison(const running_comparison *c, pt2_comparison *out) 
     out->passed = c->failed == 0 && !c->nan;
 }
 
-pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
-                               pt2_comparison *out) {
+/* pt2_compare_tensors, its dense float comparison split over `threads` threads. */
+static pt2_status compare_tensors(int threads, const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
+                                  pt2_comparison *out) {
     memset(out, 0, sizeof *out);
     out->passed = ours->rank == torch->rank;
     for (int a = 0; a < ours->rank && out->passed; a++) out->passed = ours->shape[a] == torch->shape[a];
@@ -289,7 +323,7 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     running_comparison c = {0};
     if (ours->dtype == PT2_DTYPE_FLOAT32 && torch->dtype == PT2_DTYPE_FLOAT32) {
         if (pt2_tensor_is_contiguous(ours) && pt2_tensor_is_contiguous(torch))
-            compare_floats(pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
+            compare_floats_split(threads, pt2_tensor_data(ours), pt2_tensor_data(torch), n, atol, rtol, &c);
         else
             compare_floats_strided(ours, torch, atol, rtol, &c);
     } else { /* any other dtype (comparisons give bool, casts integers), read as doubles */
@@ -300,14 +334,19 @@ pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, 
     return PT2_OK;
 }
 
+pt2_status pt2_compare_tensors(const pt2_tensor *ours, const pt2_tensor *torch, double atol, double rtol,
+                               pt2_comparison *out) {
+    return compare_tensors(1, ours, torch, atol, rtol, out);
+}
+
 /* A float result in another layout than PyTorch's contiguous value: piece by piece along the
  * value's outermost axis (about a MiB each), each piece put in PyTorch's order by the tiled
  * transpose of pt2_tensor_contiguous and freed after its comparison, so that a check holds no
  * full copy of its result. */
 enum { PIECE_FLOATS = 1 << 18 };
 
-static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, const pt2_tensor *torch, double atol,
-                                    double rtol, pt2_comparison *out, pt2_error *err) {
+static pt2_status compare_in_pieces(pt2_arena *arena, int threads, const pt2_tensor *ours, const pt2_tensor *torch,
+                                    double atol, double rtol, pt2_comparison *out, pt2_error *err) {
     int same = ours->rank == torch->rank && ours->dtype == PT2_DTYPE_FLOAT32 && torch->dtype == PT2_DTYPE_FLOAT32 &&
                pt2_tensor_is_contiguous(torch);
     for (int a = 0; a < ours->rank && same; a++) same = ours->shape[a] == torch->shape[a];
@@ -315,7 +354,7 @@ static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, co
     if (!same || n <= PIECE_FLOATS || pt2_tensor_is_contiguous(ours)) {
         pt2_tensor copy;
         pt2_status st = pt2_tensor_contiguous(arena, ours, 0, &copy, err);
-        return st ? st : pt2_compare_tensors(&copy, torch, atol, rtol, out);
+        return st ? st : compare_tensors(threads, &copy, torch, atol, rtol, out);
     }
     int axis = 0;
     while (axis + 1 < ours->rank && ours->shape[axis] == 1) axis++;
@@ -330,8 +369,9 @@ static pt2_status compare_in_pieces(pt2_arena *arena, const pt2_tensor *ours, co
         pt2_status st = pt2_tensor_contiguous(&scratch, &piece, 1, &copy, err);
         if (!st) {
             running_comparison c;
-            compare_floats(pt2_tensor_data(&copy), (const float *)pt2_tensor_data(torch) + i0 * torch->strides[axis],
-                           pt2_tensor_numel(&copy), atol, rtol, &c);
+            compare_floats_split(threads, pt2_tensor_data(&copy),
+                                 (const float *)pt2_tensor_data(torch) + i0 * torch->strides[axis], pt2_tensor_numel(&copy),
+                                 atol, rtol, &c);
             merge_comparison(&total, &c);
         }
         pt2_arena_free(&scratch);
@@ -394,7 +434,7 @@ static pt2_status verify_layer(pt2_arena *arena, const pt2_lower_context *lowere
     c->op = layer->op_label ? layer->op_label : node->target;
     c->source_line = node->source_line;
     pt2_comparison cmp;
-    if ((st = compare_in_pieces(arena, &ours, &torch, atol, rtol, &cmp, err))) return st;
+    if ((st = compare_in_pieces(arena, net->threads, &ours, &torch, atol, rtol, &cmp, err))) return st;
     c->max_abs = cmp.max_abs;
     c->max_rel = cmp.max_rel;
     c->worst_ratio = cmp.worst_ratio;

@@ -47,7 +47,8 @@ async function resolveSource(value, what, fallback) {
   if (typeof value === 'string' || value instanceof URL) {
     const file = value instanceof URL ? fileURLToPath(value) : value;
     try {
-      return { bytes: new Uint8Array(await readFile(file)), name: file };
+      const bytes = await readFile(file); // a view of the Buffer (a Uint8Array already): not a copy of the file
+      return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name: file };
     } catch (error) {
       const reason = error.code === 'ENOENT' ? 'No such file or directory' : error.code === 'EISDIR' ? 'not a regular file' : error.message;
       throw inputError(`${file}: cannot open: ${reason}`);

@@ -11,8 +11,9 @@
 #include "../run/executor.h"
 #include "kernels.h"
 
-/* The pool for `threads` threads (a pthreadpool_t), created once for the process's life; NULL
- * for one thread or without a pool (the caller then runs on its own thread). */
+/* The pool for `threads` threads, created once for the process's life (natively a pthreadpool_t,
+ * which XNNPACK is handed; in the WebAssembly threads build this file's own pool); NULL for one
+ * thread or without a pool (the caller then runs on its own thread). */
 void *pt2_thread_pool(int threads);
 
 /* task(context, 0) ... task(context, count - 1) over the run's threads. */

@@ -113,7 +113,7 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
   // The heap as it is now: in the threads build a view of the shared memory (a thread that grew
   // it leaves this thread's module.HEAPU8 on the old, shorter buffer).
   const heap = () => (module.wasmMemory ? new Uint8Array(module.wasmMemory.buffer) : module.HEAPU8);
-  let threads = 1, workersStarted = 0;
+  let threads = 1, workersStarted = 0, workersFailed = null;
 
   // Into the heap 16 MiB at a time: V8 copies into a shared memory (the threads build) by way of a
   // temporary copy of the whole source, which for a model of 218 MiB was 218 MiB more at the peak
@@ -151,18 +151,26 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
      * do not keep the process alive. */
     async useThreads(count) {
       if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`threads: expected 1..64, got ${count}`);
+      if (count > 1 && workersFailed) throw workersFailed;
       if (count > 1 && !module.PThread)
         throw new Error('threads: this module is the single-threaded build; load pt2returnn_wasm_threads.js (it needs SharedArrayBuffer)');
-      while (workersStarted < count - 1) {
+      // All of them at once: each worker starts (a thread, the glue, the module) on its own.
+      const starting = [];
+      for (; workersStarted < count - 1; workersStarted++) {
         module.PThread.allocateUnusedWorker();
         const worker = module.PThread.unusedWorkers[module.PThread.unusedWorkers.length - 1];
-        await new Promise((resolve, reject) => {
+        starting.push(new Promise((resolve, reject) => {
           worker.addEventListener?.('error', reject);
           worker.on?.('error', reject);
           module.PThread.loadWasmModuleToWorker(worker, resolve);
-        });
-        worker.unref?.();
-        workersStarted++;
+        }).then(() => worker.unref?.()));
+      }
+      try {
+        await Promise.all(starting);
+      } catch (error) {
+        // A worker that did not start may still be handed a thread: no threads from here on.
+        workersFailed = new Error(`threads: a worker did not start (${error?.message ?? error})`);
+        throw workersFailed;
       }
       threads = count;
       module.ccall('pt2_wasm_set_threads', null, ['number'], [count]);

@@ -50,7 +50,9 @@ const RESULTS = `
 export function mountResults() {
   document.querySelector('#results-root').innerHTML = RESULTS;
 }
-let worker = null;
+// The conversion's worker starts with the page: it loads the module (and its threads) while the
+// user picks files, not when the first conversion asks.
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let files = {};
 
 function element(tag, attributes = {}, ...children) {
@@ -251,7 +253,6 @@ export function convert({ model, checkpoint = null, key = '', input = null, refe
   $('#progress').hidden = false;
   $('#summary').textContent = 'Converting…';
   resetSteps();
-  worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.type === 'progress') {
       const done = /^(done|passed|FAILED)/.test(data.message);

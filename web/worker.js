@@ -4,22 +4,33 @@
 // Messages out: {type: 'progress', step, message}, {type: 'done', result, tree, seconds, threads}, {type: 'error', message}.
 import { loadPt2Returnn, threadsSupported } from './pt2.js';
 
-let converter = null;
-
-async function ready() {
-  if (!converter) {
-    // A page served cross-origin isolated (COOP and COEP headers, as scripts/web.sh serves it) has
-    // shared memory: the threads build, on every core up to 8. Otherwise the single-threaded one.
-    const threads = threadsSupported() ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
-    const name = threads > 1 ? 'pt2returnn_wasm_threads' : 'pt2returnn_wasm';
-    const { default: createModule } = await import(`./${name}.js`);
-    // The bytes are fetched here and handed over, so any static server will do (no wasm MIME type needed).
-    const wasmBinary = new Uint8Array(await (await fetch(new URL(`./${name}.wasm`, import.meta.url))).arrayBuffer());
-    converter = await loadPt2Returnn(createModule, { wasmBinary });
-    await converter.useThreads(threads);
-  }
+async function load() {
+  // A page served cross-origin isolated (COOP and COEP headers, as scripts/web.sh serves it) has
+  // shared memory: the threads build, on every core up to 8. Otherwise the single-threaded one.
+  const threads = threadsSupported() ? Math.min(navigator.hardwareConcurrency || 1, 8) : 1;
+  const name = threads > 1 ? 'pt2returnn_wasm_threads' : 'pt2returnn_wasm';
+  const { default: createModule } = await import(`./${name}.js`);
+  // The bytes are fetched here and handed over, so any static server will do (no wasm MIME type needed).
+  const wasmBinary = new Uint8Array(await (await fetch(new URL(`./${name}.wasm`, import.meta.url))).arrayBuffer());
+  const converter = await loadPt2Returnn(createModule, { wasmBinary });
+  await converter.useThreads(threads);
   return converter;
 }
+
+let loading = null;
+
+/** The converter, loaded once (again after a load that failed). */
+function ready() {
+  loading ??= load().catch((error) => {
+    loading = null;
+    throw error;
+  });
+  return loading;
+}
+
+// The module, and its workers, load as the page opens (app.js starts this worker with the page),
+// not when the first conversion asks; a failure is reported by the conversion that needs them.
+ready().catch(() => {});
 
 self.onmessage = async (event) => {
   const request = event.data;

@@ -152,7 +152,11 @@ test('converter page: a fixture picked from disk', async () => {
 test('cross-origin isolated, the page runs the threads build on the cores, with the same files', async () => {
   const cores = (await import('node:os')).availableParallelism();
   const page = await browser.newPage();
+  // The module loads as the page opens, before any conversion asks for it.
+  const moduleFetched = page.waitForRequest((request) => request.url().endsWith('/pt2returnn_wasm_threads.wasm'),
+    { timeout: 30000 });
   await page.goto(`${base}/isolated/index.html`);
+  await moduleFetched;
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
   const threads = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 8);
   assert.ok(threads >= Math.min(cores, 2), `the browser reports ${threads} cores`);

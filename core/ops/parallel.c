@@ -1,7 +1,5 @@
 #include "parallel.h"
 
-#include <string.h>
-
 #ifdef PT2_HAVE_XNNPACK
 #include <pthreadpool.h>
 
@@ -185,7 +183,7 @@ static void gemm_piece(void *context, size_t index) {
     else pt2_gemm_bias_epilogue(m, n, s->k, a, &source, c, s->ldc, bias_rows, bias_cols, s->epilogue, scratch);
 }
 
-static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+static pt2_status split_gemm(pt2_arena *arena, int threads_wanted, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                              pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
                              const float *bias_cols, const pt2_gemm_epilogue *epilogue, pt2_error *err);
 
@@ -199,26 +197,26 @@ static int transpose_pays(int64_t m, int64_t n, pt2_matrix_view a, pt2_matrix_vi
     return !accumulate && m <= FEW_ROWS && n >= 4 * m && b.row_stride == 1 && b.col_stride != 1 && a.col_stride == 1;
 }
 
-static pt2_status gemm_transposed(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+static pt2_status gemm_transposed(pt2_arena *arena, int threads, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                                   pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
                                   const pt2_gemm_epilogue *epilogue, pt2_error *err) {
-    float *ct = pt2_arena_alloc_uninit(ctx->arena, (size_t)(m * n) * sizeof(float), err);
+    float *ct = pt2_arena_alloc_uninit(arena, (size_t)(m * n) * sizeof(float), err);
     if (!ct) return err->status;
     pt2_matrix_view bt = {b.data, b.col_stride, b.row_stride}, at = {a.data, a.col_stride, a.row_stride};
-    pt2_status st = split_gemm(ctx, n, m, k, bt, at, ct, m, 0, bias_cols, NULL, NULL, err);
+    pt2_status st = split_gemm(arena, threads, n, m, k, bt, at, ct, m, 0, bias_cols, NULL, NULL, err);
     if (st) return st;
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
         if (epilogue) epilogue->apply(epilogue, c + i * ldc, n);
     }
-    pt2_arena_release(ctx->arena, ct);
+    pt2_arena_release(arena, ct);
     return PT2_OK;
 }
 
-static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
+static pt2_status split_gemm(pt2_arena *arena, int threads_wanted, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                              pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
                              const float *bias_cols, const pt2_gemm_epilogue *epilogue, pt2_error *err) {
-    if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(ctx, m, n, k, a, b, c, ldc, bias_cols, epilogue, err);
+    if (!bias_rows && transpose_pays(m, n, a, b, accumulate)) return gemm_transposed(arena, threads_wanted, m, n, k, a, b, c, ldc, bias_cols, epilogue, err);
     /* Columns in multiples of the widest micro-kernel's or rows in multiples of 6 (its
      * height), so no piece runs more partial tiles than one call would; pieces only when each
      * has enough work to pay for waking a thread. Every piece of columns reads all of a, every
@@ -236,45 +234,41 @@ static pt2_status split_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t
      * 2 threads: 15% of the CPU time spent waiting in the pool with one piece a thread, 2% with
      * four). Rows: one a thread, as each piece packs b again (four a thread took a linear of
      * 2048 inputs from 3.7 ms at 1 thread only to 3.1 ms at 2). */
-    size_t threads = pt2_parallel_pieces(ctx, units), pieces = threads > 1 ? threads * (by_columns ? 4 : 1) : 1;
+    size_t threads = pt2_parallel_pieces_threads(threads_wanted, units), pieces = threads > 1 ? threads * (by_columns ? 4 : 1) : 1;
     if (pieces > units) pieces = units;
     while (pieces > 1 && (double)m * (double)n * (double)k / (double)pieces < MIN_PIECE_FLOPS) pieces--;
     size_t floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16; /* 64-byte aligned pieces */
     /* packing space, written before read: not zeroed (a few hundred KiB per call) */
-    float *scratch = pt2_arena_alloc_uninit(ctx->arena, floats * pieces * sizeof(float), err);
+    float *scratch = pt2_arena_alloc_uninit(arena, floats * pieces * sizeof(float), err);
     if (!scratch) return err->status;
     int64_t units_per_piece = (int64_t)((units + pieces - 1) / pieces);
     gemm_split s = {m,         n,         k,      ldc,        a,          b,          epilogue,
                     c,         scratch,   bias_rows, bias_cols, floats, accumulate, by_columns,
                     units_per_piece * unit};
     if (pieces == 1) gemm_piece(&s, 0);
-    else pt2_parallel_for(ctx, pieces, gemm_piece, &s);
+    else pt2_parallel_for_threads(threads_wanted, pieces, gemm_piece, &s);
     return PT2_OK;
 }
 
 pt2_status pt2_parallel_gemm_matrix(pt2_arena *arena, int threads, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                                     pt2_matrix_view b, float *c, int64_t ldc, int accumulate, const float *bias_rows,
                                     const float *bias_cols, pt2_error *err) {
-    pt2_run_context ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.arena = arena;
-    ctx.options.num_threads = threads;
     /* the pieces' scratch (blocks of their own) goes at once: a layer may call this in a loop */
     uint64_t mark = pt2_arena_mark(arena);
-    pt2_status st = split_gemm(&ctx, m, n, k, a, b, c, ldc, accumulate, bias_rows, bias_cols, NULL, err);
+    pt2_status st = split_gemm(arena, threads, m, n, k, a, b, c, ldc, accumulate, bias_rows, bias_cols, NULL, err);
     pt2_arena_release_since(arena, mark, NULL, 0);
     return st;
 }
 
 pt2_status pt2_op_gemm(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a, pt2_matrix_view b,
                        float *c, int64_t ldc, int accumulate, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, accumulate, NULL, NULL, NULL, err);
+    return split_gemm(ctx->arena, ctx->options.num_threads, m, n, k, a, b, c, ldc, accumulate, NULL, NULL, NULL, err);
 }
 
 pt2_status pt2_op_gemm_bias(pt2_run_context *ctx, int64_t m, int64_t n, int64_t k, pt2_matrix_view a,
                             pt2_matrix_view b, float *c, int64_t ldc, const float *bias_cols,
                             const pt2_gemm_epilogue *epilogue, pt2_error *err) {
-    return split_gemm(ctx, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, epilogue, err);
+    return split_gemm(ctx->arena, ctx->options.num_threads, m, n, k, a, b, c, ldc, 0, NULL, bias_cols, epilogue, err);
 }
 
 typedef struct copy_split {
@@ -337,12 +331,17 @@ static void conv_piece(void *context, size_t index) {
     else pt2_conv2d_channels(s->g, s->x, s->weight, s->bias, s->out, scratch, o0, o1);
 }
 
+size_t pt2_parallel_row_blocks(int threads, int64_t rows, int64_t *block) {
+    /* blocks of whole micro-kernel rows (6), at least two per piece */
+    size_t pieces = pt2_parallel_pieces_threads(threads, (size_t)(rows / 12 > 0 ? rows / 12 : 1));
+    *block = ((rows + (int64_t)pieces - 1) / (int64_t)pieces + 5) / 6 * 6;
+    return pieces;
+}
+
 pt2_status pt2_parallel_conv(pt2_arena *arena, int threads, const pt2_conv_geometry *g, int transposed, const float *x,
                              const float *weight, const float *bias, float *out, pt2_error *err) {
-    /* blocks of whole micro-kernel rows (6 output channels), at least two per piece */
-    int64_t group_out = g->out_channels / g->groups;
-    size_t pieces = pt2_parallel_pieces_threads(threads, (size_t)(group_out / 12 > 0 ? group_out / 12 : 1));
-    int64_t block = (group_out + (int64_t)pieces - 1) / (int64_t)pieces;
+    int64_t group_out = g->out_channels / g->groups, block;
+    size_t pieces = pt2_parallel_row_blocks(threads, group_out, &block);
     size_t floats = transposed ? pt2_conv_transpose_scratch_floats_channels(g, block) : pt2_conv_scratch_floats(g);
     floats = (floats + 15) / 16 * 16; /* 64-byte aligned pieces */
     /* The GEMM's packing space and the transposed conv's columns, all written before read; gone

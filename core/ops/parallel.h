@@ -48,6 +48,11 @@ void pt2_parallel_for_threads(int threads, size_t count, void (*task)(void *cont
 /* How many of `threads` a job of `units` units gets: pt2_parallel_pieces without a run context. */
 size_t pt2_parallel_pieces_threads(int threads, size_t units);
 
+/* How a product's `rows` output channels (a filter's rows) split over `threads` threads: blocks of
+ * *block rows, whole micro-kernel rows (6), at least two per piece; returns the pieces (the last
+ * ones may be empty). The convolutions' split, the reference run's and the checks'. */
+size_t pt2_parallel_row_blocks(int threads, int64_t rows, int64_t *block);
+
 /* A 2-D convolution or transposed convolution on the portable kernels (pt2_conv2d_channels,
  * pt2_conv_transpose2d_channels), each group's output channels split over `threads` threads, the
  * pieces' scratch from `arena` (given back when it returns): the reference run's and the checks'. */

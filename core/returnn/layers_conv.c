@@ -406,9 +406,9 @@ static pt2_status conv_compute(pt2_arena *arena, const pt2_rt_net *net, const pt
      * or after the sequence's end read as zeros), the bias added as the sums are stored. */
     if (channels_first && w_tap_stride == 1 && w_in_stride == kernel) {
         /* the filter's rows split over the threads as the reference run splits a convolution's
-         * output channels: blocks of whole micro-kernel rows (6), at least two per piece */
-        size_t pieces = pt2_parallel_pieces_threads(net->threads, (size_t)(group_out / 12 > 0 ? group_out / 12 : 1));
-        int64_t block = ((group_out + (int64_t)pieces - 1) / (int64_t)pieces + 5) / 6 * 6;
+         * output channels */
+        int64_t block;
+        size_t pieces = pt2_parallel_row_blocks(net->threads, group_out, &block);
         size_t scratch_floats = (pt2_gemm_scratch_floats() + 15) / 16 * 16;
         float *scratch = pt2_arena_alloc_array(arena, scratch_floats * pieces, sizeof(float), err);
         if (!scratch) return err->status;

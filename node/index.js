@@ -25,9 +25,9 @@ async function converter() {
   return loading;
 }
 
-/* The converter, its kernels split over `threads` threads (workers started on first use). */
+/* The converter, its kernels split over `threads` threads (workers started on first use; a count
+ * out of 1..64 is refused there, as bad input). */
 async function converterWithThreads(threads) {
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw inputError(`threads: expected an integer 1..64, got ${threads}`);
   const pt2 = await converter();
   await pt2.useThreads(threads);
   return pt2;

@@ -150,7 +150,8 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
      * first, as a thread cannot start while the one that asked for it waits. In Node the workers
      * do not keep the process alive. */
     async useThreads(count) {
-      if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`threads: expected 1..64, got ${count}`);
+      // Bad input in the CLI's sense (exit code 2): what the caller passed.
+      if (!Number.isInteger(count) || count < 1 || count > 64) throw new Pt2Error(2, `threads: expected an integer 1..64, got ${count}`);
       if (count > 1 && workersFailed) throw workersFailed;
       if (count > 1 && !module.PThread)
         throw new Error('threads: this module is the single-threaded build; load pt2returnn_wasm_threads.js (it needs SharedArrayBuffer)');

@@ -80,6 +80,33 @@ int pt2_tensor_is_contiguous(const pt2_tensor *t) {
     return 1;
 }
 
+int pt2_view_strides(const pt2_tensor *t, const int64_t *shape, int rank, int64_t *strides) {
+    if (pt2_tensor_numel(t) == 0) return 0;
+    if (t->rank == 0) { /* one element: any shape of ones */
+        for (int i = 0; i < rank; i++) strides[i] = 1;
+        return 1;
+    }
+    /* From the last axis back, t's axes are taken in chunks: a chunk ends where the axis before it
+     * does not lie right after it in memory (an axis of size 1 lies anywhere). Each chunk is one
+     * run of memory with the stride of its last axis, so the new axes that cover its elements
+     * exactly take strides within that run; a new axis spanning two chunks cannot. */
+    int view = rank - 1;
+    int64_t base = t->strides[t->rank - 1], chunk = 1, covered = 1;
+    for (int axis = t->rank - 1; axis >= 0; axis--) {
+        chunk *= t->shape[axis];
+        int chunk_ends = axis == 0 || (t->shape[axis - 1] != 1 && t->strides[axis - 1] != chunk * base);
+        if (!chunk_ends) continue;
+        while (view >= 0 && (covered < chunk || shape[view] == 1)) {
+            strides[view] = covered * base;
+            covered *= shape[view];
+            view--;
+        }
+        if (covered != chunk) return 0;
+        if (axis > 0) base = t->strides[axis - 1], chunk = 1, covered = 1;
+    }
+    return view == -1;
+}
+
 pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err) {
     size_t elsize = pt2_dtype_size(t->dtype);
     if (!elsize) return pt2_fail(err, PT2_ERR_INPUT, "tensor has an unknown dtype");

@@ -48,6 +48,11 @@ int64_t pt2_tensor_numel(const pt2_tensor *t);
 void *pt2_tensor_data(const pt2_tensor *t); /* storage + storage_offset * element size */
 void pt2_contiguous_strides(const int64_t *shape, int rank, int64_t *strides);
 int pt2_tensor_is_contiguous(const pt2_tensor *t);
+/* The strides that let `t`'s elements, in their row-major order, be read as `shape` without a
+ * copy, where such exist (PyTorch's view rule: each run of t's axes that lie one after another
+ * in memory may be split or merged, never axes across such runs): 1 with *strides filled, else
+ * 0 (a copy is needed, as reshape makes; view refuses). An empty t: 0. */
+int pt2_view_strides(const pt2_tensor *t, const int64_t *shape, int rank, int64_t *strides);
 
 /* Checks that every element the view addresses lies inside storage_bytes. */
 pt2_status pt2_tensor_check_bounds(const pt2_tensor *t, pt2_error *err);

@@ -424,6 +424,7 @@ typedef struct read_context {
     size_t index_length;
     const uint8_t *data;
     size_t data_length;
+    pt2_tf_data_crc data_crc;
     pt2_tf_variable *variables;
     size_t count, capacity;
     int saw_header;
@@ -502,7 +503,7 @@ static pt2_status visit_entry(void *context, const char *key, size_t key_length,
     if (offset > c->data_length || size > c->data_length - offset)
         return pt2_fail(err, PT2_ERR_INPUT, "entry's size or offset does not fit the data file (%zu bytes)", c->data_length);
 #ifndef PT2_FUZZ_NO_CHECKSUMS
-    if (pt2_crc32c_unmask(masked) != pt2_crc32c(c->data + offset, (size_t)size))
+    if (c->data_crc == PT2_TF_CHECK_DATA_CRC && pt2_crc32c_unmask(masked) != pt2_crc32c(c->data + offset, (size_t)size))
         return pt2_fail(err, PT2_ERR_INPUT, "CRC-32C mismatch in the data file");
 #else
     (void)masked;
@@ -542,23 +543,23 @@ static pt2_status visit_index_entry(void *context, const char *key, size_t key_l
 }
 
 static pt2_status read_bundle(pt2_arena *arena, const uint8_t *index, size_t index_length, const uint8_t *data,
-                              size_t data_length, const char *file_name, pt2_tf_variable **variables, size_t *count,
-                              pt2_error *err);
+                              size_t data_length, pt2_tf_data_crc data_crc, const char *file_name,
+                              pt2_tf_variable **variables, size_t *count, pt2_error *err);
 
 pt2_status pt2_tf_checkpoint_read(pt2_arena *arena, const uint8_t *index, size_t index_length, const uint8_t *data,
-                                  size_t data_length, const char *file_name, pt2_tf_variable **variables,
-                                  size_t *count, pt2_error *err) {
+                                  size_t data_length, pt2_tf_data_crc data_crc, const char *file_name,
+                                  pt2_tf_variable **variables, size_t *count, pt2_error *err) {
     pt2_reader_bound bound;
     size_t input_bytes = index_length + data_length; /* both are in memory, so this cannot wrap */
     pt2_arena_reader_begin(arena, input_bytes, file_name, &bound);
-    pt2_status st = read_bundle(arena, index, index_length, data, data_length, file_name, variables, count, err);
+    pt2_status st = read_bundle(arena, index, index_length, data, data_length, data_crc, file_name, variables, count, err);
     pt2_arena_reader_end(arena, &bound);
     return st;
 }
 
 static pt2_status read_bundle(pt2_arena *arena, const uint8_t *index, size_t index_length, const uint8_t *data,
-                              size_t data_length, const char *file_name, pt2_tf_variable **variables, size_t *count,
-                              pt2_error *err) {
+                              size_t data_length, pt2_tf_data_crc data_crc, const char *file_name,
+                              pt2_tf_variable **variables, size_t *count, pt2_error *err) {
     pt2_error_set_file(err, file_name);
     if (index_length < FOOTER_SIZE) return corrupt(err, "shorter than its 48-byte footer (truncated)");
     const uint8_t *footer = index + index_length - FOOTER_SIZE;
@@ -568,7 +569,7 @@ static pt2_status read_bundle(pt2_arena *arena, const uint8_t *index, size_t ind
     if (!get_varint(&f, &meta_offset) || !get_varint(&f, &meta_size) || !get_varint(&f, &index_offset) ||
         !get_varint(&f, &index_size))
         return corrupt(err, "bad footer");
-    read_context c = {arena, index, index_length - FOOTER_SIZE, data, data_length, NULL, 0, 0, 0};
+    read_context c = {arena, index, index_length - FOOTER_SIZE, data, data_length, data_crc, NULL, 0, 0, 0};
     reader index_block;
     pt2_status st = read_block(index, index_length - FOOTER_SIZE, index_offset, index_size, &index_block, err);
     if (st) return st;

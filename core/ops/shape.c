@@ -60,8 +60,19 @@ static pt2_status reshape_to(pt2_run_context *ctx, const pt2_tensor *x, int64_t 
     pt2_tensor c;
     if (rank > PT2_MAX_RANK) return pt2_fail(err, PT2_ERR_UNSUPPORTED, "rank above %d", PT2_MAX_RANK);
     pt2_status st = infer_shape(pt2_tensor_numel(x), shape, rank, err);
-    if (!st) st = pt2_op_contiguous(ctx, x, 0, &c, err);
     if (st) return st;
+    /* A view where x's strides allow one (a head split of a transposed projection), as PyTorch's
+     * view and reshape give: no copy, and a write through it reaches x, as there. */
+    int64_t strides[PT2_MAX_RANK];
+    if (pt2_view_strides(x, shape, (int)rank, strides)) {
+        c = *x;
+        c.rank = (int)rank;
+        memcpy(c.shape, shape, sizeof(int64_t) * rank);
+        memcpy(c.strides, strides, sizeof(int64_t) * rank);
+        *out = c;
+        return PT2_OK;
+    }
+    if ((st = pt2_op_contiguous(ctx, x, 0, &c, err))) return st;
     c.rank = (int)rank;
     memcpy(c.shape, shape, sizeof(int64_t) * rank);
     pt2_contiguous_strides(c.shape, c.rank, c.strides);

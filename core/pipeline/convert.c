@@ -345,7 +345,8 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     pt2_reloaded_net reloaded;
     st = pt2_reload_net(arena, result->config_json.data, result->config_json.length,
                         (const uint8_t *)result->checkpoint_index.data, result->checkpoint_index.length,
-                        (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length, &reloaded, err);
+                        (const uint8_t *)result->checkpoint_data.data, result->checkpoint_data.length,
+                        PT2_TF_DATA_CRC_AS_WRITTEN, &reloaded, err);
     if (!st) reloaded.net.threads = options->run.num_threads;
     step_record reload_step = {"reload", NULL, 0, 1, 1, 0, 0, 0};
     const char *mismatch;

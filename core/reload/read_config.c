@@ -289,29 +289,29 @@ static pt2_status read_outputs(pt2_arena *arena, const pt2_json *config, pt2_rel
 }
 
 static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
-                             size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
-                             pt2_error *err);
+                             size_t index_length, const uint8_t *data, size_t data_length, pt2_tf_data_crc data_crc,
+                             pt2_reloaded_net *out, pt2_error *err);
 
 pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
-                          size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
-                          pt2_error *err) {
+                          size_t index_length, const uint8_t *data, size_t data_length, pt2_tf_data_crc data_crc,
+                          pt2_reloaded_net *out, pt2_error *err) {
     /* The three files are in memory, so their sizes' sum cannot wrap. */
     pt2_reader_bound bound;
     pt2_arena_reader_begin(arena, json_length + index_length + data_length, CONFIG_NAME, &bound);
-    pt2_status st = reload_net(arena, json_config, json_length, index, index_length, data, data_length, out, err);
+    pt2_status st = reload_net(arena, json_config, json_length, index, index_length, data, data_length, data_crc, out, err);
     pt2_arena_reader_end(arena, &bound);
     return st;
 }
 
 static pt2_status reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
-                             size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
-                             pt2_error *err) {
+                             size_t index_length, const uint8_t *data, size_t data_length, pt2_tf_data_crc data_crc,
+                             pt2_reloaded_net *out, pt2_error *err) {
     memset(out, 0, sizeof *out);
     pt2_json *config;
     pt2_tf_variable *variables;
     size_t num_variables;
     pt2_status st = pt2_json_parse(arena, json_config, json_length, CONFIG_NAME, &config, err);
-    if (!st) st = pt2_tf_checkpoint_read(arena, index, index_length, data, data_length, "model.001", &variables,
+    if (!st) st = pt2_tf_checkpoint_read(arena, index, index_length, data, data_length, data_crc, "model.001", &variables,
                                          &num_variables, err);
     if (!st) st = read_extern_data(arena, config, &out->net, err);
     if (st) return st;

@@ -4,6 +4,7 @@
 #ifndef PT2_RELOAD_READ_CONFIG_H
 #define PT2_RELOAD_READ_CONFIG_H
 
+#include "../emit/tf_checkpoint.h"
 #include "../returnn/net.h"
 
 /* One result of the network: its layer, the program's name for it, its axes in PyTorch's order. */
@@ -23,9 +24,11 @@ typedef struct pt2_reloaded_net {
     pt2_reloaded_output *outputs;
 } pt2_reloaded_net;
 
+/* The network of a JSON config and its checkpoint (index and data), all in memory; data_crc as
+ * pt2_tf_checkpoint_read has it. */
 pt2_status pt2_reload_net(pt2_arena *arena, const char *json_config, size_t json_length, const uint8_t *index,
-                          size_t index_length, const uint8_t *data, size_t data_length, pt2_reloaded_net *out,
-                          pt2_error *err);
+                          size_t index_length, const uint8_t *data, size_t data_length, pt2_tf_data_crc data_crc,
+                          pt2_reloaded_net *out, pt2_error *err);
 
 /* Runs the whole network on an input in the extern data's axis order; the output comes back in
  * PyTorch's axis order (by the output axis descriptions): a view of the last layer's data in

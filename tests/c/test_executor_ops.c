@@ -197,6 +197,94 @@ static void test_noncontiguous_and_true_division(void) {
     pt2_arena_free(&t.arena);
 }
 
+/* pt2_view_strides against the strides PyTorch's view gives (worked out by its rule: axes that lie
+ * one after another in memory form a run; a new axis may split or merge within a run only). */
+static void expect_view(const char *what, int rank, const int64_t *shape, const int64_t *strides, int new_rank,
+                        const int64_t *new_shape, int viewable, const int64_t *expected) {
+    pt2_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = PT2_DTYPE_FLOAT32;
+    t.rank = rank;
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+    memcpy(t.strides, strides, sizeof(int64_t) * (size_t)rank);
+    int64_t got[PT2_MAX_RANK];
+    int result = pt2_view_strides(&t, new_shape, new_rank, got);
+    CHECK(result == viewable, what);
+    if (result && viewable && memcmp(got, expected, sizeof(int64_t) * (size_t)new_rank)) {
+        printf("  %s: strides differ\n", what);
+        CHECK(0, what);
+    }
+}
+
+static void test_view_strides(void) {
+    expect_view("contiguous [2,3,4] as [6,4]", 3, (int64_t[]){2, 3, 4}, (int64_t[]){12, 4, 1}, 2, (int64_t[]){6, 4}, 1,
+                (int64_t[]){4, 1});
+    /* x.t() of a [4, 6]: [6, 4] with strides (1, 6) */
+    expect_view("transposed [6,4] as [6,2,2]", 2, (int64_t[]){6, 4}, (int64_t[]){1, 6}, 3, (int64_t[]){6, 2, 2}, 1,
+                (int64_t[]){1, 12, 6});
+    expect_view("transposed [6,4] as [3,2,4]", 2, (int64_t[]){6, 4}, (int64_t[]){1, 6}, 3, (int64_t[]){3, 2, 4}, 1,
+                (int64_t[]){2, 1, 6});
+    expect_view("transposed [6,4] flattened", 2, (int64_t[]){6, 4}, (int64_t[]){1, 6}, 1, (int64_t[]){24}, 0, NULL);
+    /* q of a fused projection [5, 3 * 6], columns 0..5: its heads [5, 2, 3] */
+    expect_view("a projection's columns as heads", 2, (int64_t[]){5, 6}, (int64_t[]){18, 1}, 3, (int64_t[]){5, 2, 3}, 1,
+                (int64_t[]){18, 3, 1});
+    expect_view("size-1 axis of any stride", 2, (int64_t[]){1, 4}, (int64_t[]){99, 1}, 2, (int64_t[]){4, 1}, 1,
+                (int64_t[]){1, 1});
+    /* expand of a [1, 4] to [3, 4]: stride 0 */
+    expect_view("expanded rows split", 2, (int64_t[]){3, 4}, (int64_t[]){0, 1}, 3, (int64_t[]){3, 2, 2}, 1,
+                (int64_t[]){0, 2, 1});
+    expect_view("expanded rows flattened", 2, (int64_t[]){3, 4}, (int64_t[]){0, 1}, 1, (int64_t[]){12}, 0, NULL);
+    expect_view("a scalar as [1,1]", 0, NULL, NULL, 2, (int64_t[]){1, 1}, 1, (int64_t[]){1, 1});
+    expect_view("empty", 2, (int64_t[]){0, 4}, (int64_t[]){4, 1}, 1, (int64_t[]){0}, 0, NULL);
+}
+
+/* view of a transposed tensor: a view of the same storage where strides allow (the values read
+ * through it in the new shape's order), a copy where they do not (reshape). */
+static void test_view_of_transposed(void) {
+    test_graph t;
+    tg_init(&t);
+    int x = tg_value(&t, "x", PT2_DTYPE_FLOAT32, 2, (int64_t[]){2, 4});
+    int p = tg_value(&t, "p", PT2_DTYPE_FLOAT32, 2, (int64_t[]){4, 2});
+    int v = tg_value(&t, "v", PT2_DTYPE_FLOAT32, 3, (int64_t[]){2, 2, 2});
+    tg_user_input(&t, x);
+    pt2_node *n = tg_node(&t, "t", "aten.permute.default", p);
+    arg_tensor(n, "self", x);
+    arg_ints(&t, n, "dims", 2, (int64_t[]){1, 0});
+    n = tg_node(&t, "view", "aten.view.default", v);
+    arg_tensor(n, "self", p);
+    arg_ints(&t, n, "size", 3, (int64_t[]){2, 2, 2});
+    tg_user_output(&t, v);
+    pt2_tensor in = make_tensor(&t, PT2_DTYPE_FLOAT32, 2, (int64_t[]){2, 4}, (double[]){0, 1, 2, 3, 4, 5, 6, 7});
+    /* x.t() is [[0,4],[1,5],[2,6],[3,7]]; split its rows in two pairs */
+    run_and_expect(&t, &in, 1, PT2_DTYPE_FLOAT32, 3, (int64_t[]){2, 2, 2}, (double[]){0, 4, 1, 5, 2, 6, 3, 7},
+                   "view of a transpose, rows split");
+    pt2_error err;
+    pt2_error_clear(&err);
+    pt2_run_context run;
+    pt2_tensor out;
+    CHECK(!pt2_run_graph(&t.arena, &t.g, &in, 1, NULL, &run, &err) && !pt2_run_output(&run, 0, &out, &err),
+          "view of a transpose runs");
+    CHECK(out.storage == run.values[x].tensor.storage, "view of a transpose shares the input's storage");
+    pt2_arena_free(&t.arena);
+
+    tg_init(&t);
+    x = tg_value(&t, "x", PT2_DTYPE_FLOAT32, 2, (int64_t[]){2, 4});
+    p = tg_value(&t, "p", PT2_DTYPE_FLOAT32, 2, (int64_t[]){4, 2});
+    v = tg_value(&t, "v", PT2_DTYPE_FLOAT32, 1, (int64_t[]){8});
+    tg_user_input(&t, x);
+    n = tg_node(&t, "t", "aten.permute.default", p);
+    arg_tensor(n, "self", x);
+    arg_ints(&t, n, "dims", 2, (int64_t[]){1, 0});
+    n = tg_node(&t, "reshape", "aten.reshape.default", v);
+    arg_tensor(n, "self", p);
+    arg_ints(&t, n, "shape", 1, (int64_t[]){-1});
+    tg_user_output(&t, v);
+    in = make_tensor(&t, PT2_DTYPE_FLOAT32, 2, (int64_t[]){2, 4}, (double[]){0, 1, 2, 3, 4, 5, 6, 7});
+    run_and_expect(&t, &in, 1, PT2_DTYPE_FLOAT32, 1, (int64_t[]){8}, (double[]){0, 4, 1, 5, 2, 6, 3, 7},
+                   "reshape of a transpose flattened (a copy)");
+    pt2_arena_free(&t.arena);
+}
+
 /* x[:, -5::2] on a [2, 7] tensor, end beyond the size: columns 2, 4, 6. */
 static void test_slice_with_step(void) {
     test_graph t;
@@ -362,6 +450,8 @@ int main(int argc, char **argv) {
     test_binding_and_shape_checks();
     test_where_scalar_promotion();
     test_cat_negative_dim();
+    test_view_strides();
+    test_view_of_transposed();
     if (!failures) printf("test_executor_ops: all passed\n");
     return failures != 0;
 }

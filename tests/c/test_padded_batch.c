@@ -57,7 +57,7 @@ static int check_config(pt2_arena *arena, const pt2_convert_result *result, cons
     batch.problem = NULL;
     if (pt2_reload_net(arena, config, strlen(config), (const uint8_t *)result->checkpoint_index.data,
                        result->checkpoint_index.length, (const uint8_t *)result->checkpoint_data.data,
-                       result->checkpoint_data.length, &reloaded, &err) ||
+                       result->checkpoint_data.length, PT2_TF_DATA_CRC_AS_WRITTEN, &reloaded, &err) ||
         pt2_reload_run(arena, &reloaded, &result->input, &output, &err) ||
         pt2_verify_padded_batch(arena, &reloaded, 1e-4, 1e-4, &batch, &err)) {
         printf("FAIL: %s\n", err.message);

@@ -74,7 +74,7 @@ static void test_reordered_blocks(pt2_arena *arena) {
     CHECK(pt2_tf_checkpoint_write(arena, vars, 2, &index, &data, &err) == PT2_OK, err.message);
     pt2_tf_variable *read = NULL;
     size_t count = 0;
-    CHECK(pt2_tf_checkpoint_read(arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, "t",
+    CHECK(pt2_tf_checkpoint_read(arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, PT2_TF_CHECK_DATA_CRC, "t",
                                  &read, &count, &err) == PT2_OK && count == 2, "reordered blocks read back");
     int wrong = 0;
     for (size_t v = 0; v < count; v++) {
@@ -140,7 +140,7 @@ int main(void) {
 
     pt2_tf_variable *read;
     size_t count;
-    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, "t",
+    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, PT2_TF_CHECK_DATA_CRC, "t",
                                  &read, &count, &err) == PT2_OK && count == 3,
           "read back");
     if (count == 3) CHECK(!strcmp(read[2].name, "lin/b") && ((float *)read[2].tensor.storage)[1] == -0.5f, "values back");
@@ -148,16 +148,21 @@ int main(void) {
     /* A corrupt byte in the data is caught by the entry CRC; a bad magic by the footer check. */
     data.data[12] ^= 1;
     pt2_error_clear(&err);
-    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, "t",
+    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, PT2_TF_CHECK_DATA_CRC, "t",
                                  &read, &count, &err) == PT2_ERR_INPUT && strstr(err.message, "CRC"),
           "data corruption detected");
+    /* Taken as written (the reload of bytes the writer summed): the sum is not computed again. */
+    pt2_error_clear(&err);
+    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length,
+                                 PT2_TF_DATA_CRC_AS_WRITTEN, "t", &read, &count, &err) == PT2_OK && count == 3,
+          "entry CRCs taken as written are not checked again");
     index.data[index.length - 1] ^= 1;
     pt2_error_clear(&err);
-    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, "t",
+    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, index.length, (uint8_t *)data.data, data.length, PT2_TF_CHECK_DATA_CRC, "t",
                                  &read, &count, &err) == PT2_ERR_INPUT && strstr(err.message, "magic"),
           "bad magic detected");
     pt2_error_clear(&err);
-    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, 20, (uint8_t *)data.data, data.length, "t", &read,
+    CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index.data, 20, (uint8_t *)data.data, data.length, PT2_TF_CHECK_DATA_CRC, "t", &read,
                                  &count, &err) == PT2_ERR_INPUT,
           "truncated index detected");
 
@@ -179,7 +184,7 @@ int main(void) {
     pt2_error_clear(&err);
     CHECK(pt2_tf_checkpoint_write(&arena, many, MANY, &index2, &data2, &err) == PT2_OK, err.message);
     CHECK(pt2_tf_checkpoint_read(&arena, (uint8_t *)index2.data, index2.length, (uint8_t *)data2.data, data2.length,
-                                 "many", &read, &count, &err) == PT2_OK && count == MANY,
+                                 PT2_TF_CHECK_DATA_CRC, "many", &read, &count, &err) == PT2_OK && count == MANY,
           "read back a multi-block checkpoint");
     int sorted_and_exact = 1;
     for (size_t i = 0; i < count; i++) {

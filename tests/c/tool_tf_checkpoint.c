@@ -57,7 +57,7 @@ static int dump_checkpoint(tool_state *s, const char *prefix, const char *out_di
     if (pt2_cli_read_file(&s->arena, s->path, &index, &index_length, &s->err)) return 1;
     snprintf(s->path, sizeof s->path, "%s.data-00000-of-00001", prefix);
     if (pt2_cli_read_file(&s->arena, s->path, &data, &data_length, &s->err)) return 1;
-    if (pt2_tf_checkpoint_read(&s->arena, index, index_length, data, data_length, prefix, &vars, &count, &s->err))
+    if (pt2_tf_checkpoint_read(&s->arena, index, index_length, data, data_length, PT2_TF_CHECK_DATA_CRC, prefix, &vars, &count, &s->err))
         return 1;
     for (size_t i = 0; i < count; i++) {
         /* Slashes become "__" so every variable is one file directly in OUTDIR. */

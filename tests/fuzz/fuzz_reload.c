@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pt2_error_clear(&err);
     pt2_reloaded_net net;
     pt2_status st = pt2_reload_net(arena, (const char *)config, config_length, index, index_length, tensors,
-                                   data_length, &net, &err);
+                                   data_length, PT2_TF_CHECK_DATA_CRC, &net, &err);
     fuzz_check_status(st, &err);
     for (size_t i = 0; !st && i < net.net.num_layers; i++) {
         const pt2_rt_layer *layer = &net.net.layers[i];

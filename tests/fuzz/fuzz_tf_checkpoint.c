@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pt2_error_clear(&err);
     pt2_tf_variable *variables = NULL;
     size_t count = 0;
-    pt2_status st = pt2_tf_checkpoint_read(arena, index, index_length, tensors, data_length, "fuzz.index", &variables,
+    pt2_status st = pt2_tf_checkpoint_read(arena, index, index_length, tensors, data_length, PT2_TF_CHECK_DATA_CRC, "fuzz.index", &variables,
                                            &count, &err);
     fuzz_check_status(st, &err);
     for (size_t i = 0; !st && i < count; i++) {

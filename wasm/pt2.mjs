@@ -123,10 +123,18 @@ export async function loadPt2Returnn(createModule, moduleOptions = {}, { fused =
     for (let at = 0; at < bytes.length; at += piece) memory.set(bytes.subarray(at, at + piece), pointer + at);
   }
 
-  function withBytes(bytes, use) {
-    const pointer = malloc(bytes ? bytes.length : 0);
-    if (bytes && bytes.length) copyIn(bytes, pointer);
-    try { return use(pointer, bytes ? bytes.length : 0); } finally { module._free(pointer); }
+  // `source`: bytes, or { length, readInto(view) }, which fills the view itself (Node reads a file
+  // named by its path straight into the heap: the model is then held once, not also in a Buffer).
+  function withBytes(source, use) {
+    const length = source ? source.length : 0;
+    const pointer = malloc(length);
+    try {
+      if (source?.readInto) source.readInto(heap().subarray(pointer, pointer + length));
+      else if (length) copyIn(source, pointer);
+      return use(pointer, length);
+    } finally {
+      module._free(pointer);
+    }
   }
 
   function error(status) {

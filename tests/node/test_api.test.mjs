@@ -58,6 +58,12 @@ test('a path, bytes, an ArrayBuffer or a Blob: the same conversion', async () =>
   assert.match(await inspect(model), /Dynamic dims:/);
   await assert.rejects(convert(path.join(fixtures, 'no-such.pt2')),
     (error) => error instanceof Pt2Error && error.message.includes('no-such.pt2: cannot open'));
+  // A path is read where the converter holds it: a directory, or a checkpoint path that is one,
+  // is refused as bad input before any work.
+  await assert.rejects(convert(fixtures), (error) => error instanceof Pt2Error && error.exitCode === 2 &&
+    error.message === `${fixtures}: cannot open: not a regular file`);
+  await assert.rejects(convert(model, { checkpoint: fixtures }), (error) => error instanceof Pt2Error &&
+    error.exitCode === 2 && error.message === `${fixtures}: cannot open: not a regular file`);
   await assert.rejects(convert(42), (error) => error instanceof Pt2Error &&
     /model: expected a path, bytes \(Uint8Array, Buffer, ArrayBuffer\) or a File\/Blob, got number/.test(error.message));
 });

@@ -101,7 +101,22 @@ void pt2_json_write_string_n(pt2_strbuf *sb, const char *s, size_t n) {
 
 void pt2_json_write_string(pt2_strbuf *sb, const char *s) { pt2_json_write_string_n(sb, s, strlen(s)); }
 
-/* Tries increasing precision until the text parses back to the same bits. */
+/* The fewest significant digits (%g) whose text reads back as v, in float32 when `single`: a
+ * binary search between 1 and `most` (which always reads back), as a text that reads back still
+ * does with a digit more (the nearer decimal of more digits is at least as near). In WebAssembly
+ * the linear search's up to 17 printf and strtod calls a figure made both hot enough to be
+ * compiled again during a conversion's first call. */
+void pt2_format_shortest(char *buf, size_t size, double v, int most, int single) {
+    int low = 1, high = most;
+    while (low < high) {
+        int mid = (low + high) / 2;
+        snprintf(buf, size, "%.*g", mid, v);
+        if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) high = mid;
+        else low = mid + 1;
+    }
+    snprintf(buf, size, "%.*g", low, v);
+}
+
 void pt2_format_double(char *buf, size_t size, double v) {
     if (isnan(v)) {
         snprintf(buf, size, "nan");
@@ -115,10 +130,7 @@ void pt2_format_double(char *buf, size_t size, double v) {
         snprintf(buf, size, signbit(v) ? "-0.0" : "0.0");
         return;
     }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf(buf, size, "%.*g", precision, v);
-        if (strtod(buf, NULL) == v) break;
-    }
+    pt2_format_shortest(buf, size, v, 17, 0);
     /* Keep a float looking like a float ("1.0", not "1") so Python reads it back as float. */
     if (!strpbrk(buf, ".eEn")) {
         size_t len = strlen(buf);
@@ -131,10 +143,7 @@ void pt2_format_float32(char *buf, size_t size, float v) {
         pt2_format_double(buf, size, (double)v);
         return;
     }
-    for (int precision = 1; precision <= 9; precision++) {
-        snprintf(buf, size, "%.*g", precision, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
+    pt2_format_shortest(buf, size, (double)v, 9, 1);
     if (!strpbrk(buf, ".eEn")) {
         size_t len = strlen(buf);
         if (len + 2 < size) memcpy(buf + len, ".0", 3);

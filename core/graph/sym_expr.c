@@ -448,10 +448,7 @@ static int precedence(const pt2_sym_expr *e) {
  * reads as a float, as Python's repr does. */
 static void format_float(double value, pt2_strbuf *out) {
     char text[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, value);
-        if (strtod(text, NULL) == value) break;
-    }
+    pt2_format_shortest(text, sizeof text, value, 17, 0);
     pt2_strbuf_puts(out, text);
     if (!strpbrk(text, ".eEn")) pt2_strbuf_puts(out, ".0"); /* 'n': nan and inf stay as they are */
 }

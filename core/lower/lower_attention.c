@@ -120,18 +120,28 @@ static pt2_status lower_multihead_attention(pt2_lower_context *ctx, const pt2_mo
     /* QKV: [features + 1, 3 * features], columns per head [q, k, v] as self_attention splits them. */
     pt2_tensor qkv, w, b;
     int64_t shape[2] = {features + 1, 3 * features};
-    if ((st = pt2_tensor_alloc(ctx->arena, PT2_DTYPE_FLOAT32, 2, shape, &qkv, err))) return st;
+    if ((st = pt2_tensor_alloc_uninit(ctx->arena, PT2_DTYPE_FLOAT32, 2, shape, &qkv, err))) return st;
     if ((st = pt2_tensor_contiguous(ctx->arena, &w_in, 0, &w, err))) return st;
     if (has[1] && (st = pt2_tensor_contiguous(ctx->arena, &b_in, 0, &b, err))) return st;
-    float *p = pt2_tensor_data(&qkv);
-    const float *pw = pt2_tensor_data(&w), *pb = has[1] ? pt2_tensor_data(&b) : NULL;
-    for (int64_t h = 0; h < heads; h++)
-        for (int64_t part = 0; part < 3; part++)
-            for (int64_t d = 0; d < head_dim; d++) {
-                int64_t row = part * features + h * head_dim + d, column = h * 3 * head_dim + part * head_dim + d;
-                for (int64_t i = 0; i < features; i++) p[i * shape[1] + column] = pw[row * features + i];
-                p[features * shape[1] + column] = pb ? pb[row] : 0.0f;
-            }
+    /* in_proj's row part * features + h * head_dim + d is QKV's column h * 3 * head_dim + part *
+     * head_dim + d: the weight seen as [input, head, part, d] (input along its rows) is QKV's first
+     * features rows in order, one strided copy (a blocked transpose); the bias likewise the last. */
+    pt2_tensor rows = w, bias_row = has[1] ? b : w;
+    rows.rank = 4;
+    int64_t rows_shape[4] = {features, heads, 3, head_dim}, rows_strides[4] = {1, head_dim * features, features * features, features};
+    memcpy(rows.shape, rows_shape, sizeof rows_shape);
+    memcpy(rows.strides, rows_strides, sizeof rows_strides);
+    pt2_tensor_copy_dense(&rows, pt2_tensor_data(&qkv));
+    float *last_row = (float *)pt2_tensor_data(&qkv) + features * shape[1];
+    if (has[1]) {
+        bias_row.rank = 3;
+        int64_t bias_shape[3] = {heads, 3, head_dim}, bias_strides[3] = {head_dim, features, 1};
+        memcpy(bias_row.shape, bias_shape, sizeof bias_shape);
+        memcpy(bias_row.strides, bias_strides, sizeof bias_strides);
+        pt2_tensor_copy_dense(&bias_row, last_row);
+    } else {
+        memset(last_row, 0, sizeof(float) * (size_t)shape[1]);
+    }
 
     pt2_rt_layer *pad, *attention, *linear;
     pt2_rt_value pair_items[2] = {{.kind = PT2_RT_INT, .int_value = 0}, {.kind = PT2_RT_INT, .int_value = 1}};

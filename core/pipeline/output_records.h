@@ -40,13 +40,15 @@ pt2_status pt2_output_records_reference_step(pt2_arena *arena, const pt2_graph *
                                              const char *reference_name, double atol, double rtol, pt2_step_record *step,
                                              pt2_error *err);
 
-/* The reload step: the reloaded network run on `input`, every output against references[k] (the
+/* The reload step: the reloaded network's outputs on `input` against references[k] (the
  * reference run's of that input; NULL: `input` is the example, against the records' reference
- * values). Fills step (what, figures); *mismatch names a shape that differs (or NULL). */
+ * values): `ran` when the network has run on it already (the padded batch's first sequence, as it
+ * ran in the batch), else it runs here. Fills step (what, figures); *mismatch names a shape that
+ * differs (or NULL). */
 pt2_status pt2_output_records_reload_step(pt2_arena *arena, pt2_output_record *records, size_t count,
                                           const pt2_reloaded_net *reloaded, const pt2_tensor *input,
-                                          const pt2_tensor *references, double atol, double rtol, pt2_step_record *step,
-                                          const char **mismatch, pt2_error *err);
+                                          const pt2_tensor *ran, const pt2_tensor *references, double atol,
+                                          double rtol, pt2_step_record *step, const char **mismatch, pt2_error *err);
 
 /* The padded batch's per-output figures (as pt2_padded_batch_compare left them) as figures named `step`. */
 void pt2_output_records_add_padded(pt2_output_record *records, size_t count, const pt2_padded_batch *batch,

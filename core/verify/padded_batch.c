@@ -345,9 +345,29 @@ pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded,
     for (size_t k = 0; k < batch->num_outputs && !st; k++) st = pt2_tensor_contiguous(arena, &y[k], 1, &outputs[k], err);
     pt2_arena_free(&scratch);
     if (st) return st;
+    for (size_t k = 0; k < batch->num_outputs; k++) batch->outputs[k].result = outputs[k];
     pt2_padded_batch_compare(arena, batch, outputs, atol, rtol, err);
     if (err->status) return err->status;
     return check_output_lengths(arena, reloaded, batch, err);
+}
+
+int pt2_padded_batch_first_sequence(const pt2_padded_batch *batch, pt2_tensor *results) {
+    if (!batch->applicable || !batch->num_sequences || !batch->num_outputs) return 0;
+    for (size_t i = 1; i < batch->num_sequences; i++)
+        if (batch->sequences[i].length > batch->sequences[0].length) return 0;
+    int64_t per = batch->input.shape[0] / (int64_t)batch->num_sequences;
+    for (size_t k = 0; k < batch->num_outputs; k++) {
+        const pt2_padded_batch_output *o = &batch->outputs[k];
+        const pt2_tensor *alone = &o->references[0];
+        if (!o->result.storage || o->batch_axis < 0 || o->result.rank != alone->rank ||
+            o->result.shape[o->batch_axis] != per * (int64_t)batch->num_sequences)
+            return 0;
+        results[k] = o->result; /* entries 0 .. per-1 along the batch axis: the first sequence's */
+        results[k].shape[o->batch_axis] = per;
+        for (int a = 0; a < alone->rank; a++)
+            if (results[k].shape[a] != alone->shape[a]) return 0;
+    }
+    return 1;
 }
 
 void pt2_padded_batch_format(const pt2_padded_batch *batch, pt2_strbuf *out) {

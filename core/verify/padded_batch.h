@@ -29,6 +29,7 @@ typedef struct pt2_padded_batch_output {
     double max_abs, max_rel, worst_ratio; /* worst sequence */
     double sequence_max_abs[PT2_PADDED_BATCH_LENGTHS];
     pt2_tensor references[PT2_PADDED_BATCH_LENGTHS]; /* the reference run's, per sequence alone [B, ...] */
+    pt2_tensor result; /* the reloaded network's on the batch [N*B, ...] (pt2_verify_padded_batch), or no storage */
 } pt2_padded_batch_output;
 
 typedef struct pt2_padded_batch {
@@ -63,6 +64,12 @@ pt2_status pt2_padded_batch_prepare(pt2_arena *arena, const pt2_graph *graph, co
  * mismatch is batch->passed = 0 (with batch->problem for a length). */
 pt2_status pt2_verify_padded_batch(pt2_arena *arena, pt2_reloaded_net *reloaded, double atol, double rtol,
                                    pt2_padded_batch *batch, pt2_error *err);
+
+/* The reloaded network's results for the first sequence, the longest (so unpadded), as it ran in
+ * the batch: views of each result's entries of that sequence, the shapes of its references. 0
+ * when there are none to give (the batch did not run, a result has no batch axis, the first is
+ * not the longest or its shapes differ): the reload then runs the sequence alone. */
+int pt2_padded_batch_first_sequence(const pt2_padded_batch *batch, pt2_tensor *results);
 
 /* Compares the padded batch's results (outputs[batch->num_outputs], each [N*B, ...] in PyTorch's
  * axis order) with the reference outputs, each sequence cropped to its own sizes; a shape that

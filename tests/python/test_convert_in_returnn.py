@@ -132,14 +132,15 @@ def test_convert_passes_every_step(converted, name):
     assert reload["max_abs"] <= 1e-4
     # Every model here has a dynamic time axis: each sequence of the padded batch is compared.
     assert padded["max_abs"] <= 1e-4 and "lengths" in padded["what"], padded
-    # The reload runs the written files on the padded batch's longest sequence alone: the whole
-    # example when it is no longer, else its first frames (every layer ran on the whole example
-    # in the per-layer checks).
+    # The reload runs the written files on the padded batch's longest sequence: the whole example
+    # when it is no longer, else its first frames (every layer ran on the whole example in the
+    # per-layer checks); its result is that sequence's as it ran, unpadded, in the batch.
     first, frames = int(re.search(r"lengths (\d+)", padded["what"]).group(1)), result["example_frames"]
+    in_batch = "(as it ran in the padded batch, its longest sequence: unpadded)"
     if first < frames:
-        assert f"run on the first {first} of the example's {frames} frames" in reload["what"], reload["what"]
+        assert f"run on the first {first} of the example's {frames} frames {in_batch}" in reload["what"], reload["what"]
     else:
-        assert reload["what"].startswith("JSON config + checkpoint reloaded and run, against the reference run"), reload
+        assert reload["what"].startswith(f"JSON config + checkpoint reloaded and run on the example {in_batch}"), reload
     assert report["layers"], "every layer is listed"
     for layer in report["layers"]:
         assert layer["passed"] and layer["max_abs"] <= 1e-4, layer

@@ -57,6 +57,14 @@ static uint32_t shift_bytes(uint32_t polynomial, uint64_t n) {
     return result;
 }
 
+/* The CRC of `count` parts laid end to end, each `part` bytes long, from each part's own CRC (the
+ * first continuing the caller's): the CRC of a then b is a's moved past b's bytes, plus b's. */
+static uint32_t join_parts(uint32_t polynomial, const uint32_t *crcs, int count, uint64_t part) {
+    uint32_t move = shift_bytes(polynomial, part), crc = crcs[0];
+    for (int i = 1; i < count; i++) crc = multiply_mod(polynomial, move, crc) ^ crcs[i];
+    return crc;
+}
+
 /* Four streams, each a quarter of the data, summed side by side: one stream's next step waits
  * for its last (a table lookup, then eight), so four keep the machine busy where one left it
  * idle; the quarters' CRCs are then joined (the CRC of a then b is a's moved past b's bytes, plus
@@ -78,10 +86,8 @@ static uint32_t crc_extend(crc_tables *c, uint32_t crc, const void *data, size_t
         r2 = step8(tables, r2, p2 + at);
         r3 = step8(tables, r3, p3 + at);
     }
-    uint32_t move = shift_bytes(c->polynomial, quarter);
-    crc = multiply_mod(c->polynomial, move, ~r0) ^ ~r1;
-    crc = multiply_mod(c->polynomial, move, crc) ^ ~r2;
-    crc = multiply_mod(c->polynomial, move, crc) ^ ~r3;
+    const uint32_t quarters[STREAMS] = {~r0, ~r1, ~r2, ~r3};
+    crc = join_parts(c->polynomial, quarters, STREAMS, quarter);
     return crc_serial(c, crc, p + STREAMS * quarter, length - STREAMS * quarter);
 }
 
@@ -89,10 +95,27 @@ static uint32_t crc_extend(crc_tables *c, uint32_t crc, const void *data, size_t
 #include <immintrin.h>
 
 /* x86-64 has had an instruction for CRC-32C since SSE4.2: 8 bytes in three cycles, about five
- * times the tables' speed (a checkpoint's weights are summed when written and again when read
- * back). The tables serve where it is missing, and in WebAssembly. */
+ * times the tables' speed (a checkpoint's weights are summed as they are written). It takes one a
+ * cycle, so long data goes as three streams side by side (the tables' way above), three times as
+ * fast. The tables serve where it is missing, and in WebAssembly. */
 __attribute__((target("sse4.2"))) static uint32_t crc32c_instruction(uint32_t crc, const void *data, size_t length) {
     const uint8_t *p = data;
+    if (length >= STREAMS_FROM) {
+        size_t third = length / 3 / 8 * 8;
+        uint64_t c0 = ~crc, c1 = 0xFFFFFFFFu, c2 = 0xFFFFFFFFu;
+        for (size_t at = 0; at < third; at += 8) {
+            uint64_t w0, w1, w2;
+            __builtin_memcpy(&w0, p + at, 8);
+            __builtin_memcpy(&w1, p + third + at, 8);
+            __builtin_memcpy(&w2, p + 2 * third + at, 8);
+            c0 = __builtin_ia32_crc32di(c0, w0);
+            c1 = __builtin_ia32_crc32di(c1, w1);
+            c2 = __builtin_ia32_crc32di(c2, w2);
+        }
+        const uint32_t thirds[3] = {~(uint32_t)c0, ~(uint32_t)c1, ~(uint32_t)c2};
+        crc = join_parts(castagnoli.polynomial, thirds, 3, third);
+        p += 3 * third, length -= 3 * third;
+    }
     uint64_t c = ~crc;
     for (; length >= 8; p += 8, length -= 8) {
         uint64_t word;

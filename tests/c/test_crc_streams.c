@@ -1,5 +1,5 @@
-/* The table CRCs (WebAssembly's, and a CPU's without the instructions): the four-stream form for
- * long data against one stream byte by byte, for both polynomials and lengths around every
+/* The table CRCs (WebAssembly's, and a CPU's without the instructions) and the CRC-32C
+ * instruction's: the forms that sum long data as several streams, against one stream byte by byte, for both polynomials and lengths around every
  * boundary, and the standard check values. The file's static functions are reached by including
  * it (on this CPU the public functions take the instructions). */
 #include "../../core/base/crc32c.c"
@@ -33,6 +33,12 @@ int main(void) {
             char what[96];
             snprintf(what, sizeof what, "%s over %zu bytes from %08x", which ? "CRC-32C" : "CRC-32", lengths[i], start);
             CHECK(crc_extend(c, start, data + 3, lengths[i] - 3) == bytewise(c, start, data + 3, lengths[i] - 3), what);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__EMSCRIPTEN__)
+            /* the instruction's three streams, where the CPU has it */
+            if (which && __builtin_cpu_supports("sse4.2"))
+                CHECK(crc32c_instruction(start, data + 3, lengths[i] - 3) == bytewise(c, start, data + 3, lengths[i] - 3),
+                      what);
+#endif
         }
     free(data);
     if (!failures) printf("test_crc_streams: all passed\n");

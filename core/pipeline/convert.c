@@ -237,7 +237,6 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     if ((st = pt2_run_lowering_checking(arena, &graph, inputs, num_inputs, &options->run, options->atol, options->rtol,
                                         checked, err)))
         return st;
-    pt2_xnn_release(); /* the run's XNNPACK operators and packed weights are not needed again */
     pt2_run_context *run = &checked->run;
     pt2_rt_net *net = &checked->net;
     pt2_layer_checks checks = checked->checks;
@@ -277,7 +276,11 @@ pt2_status pt2_convert(pt2_arena *arena, const pt2_model_source *source, const p
     start = pt2_now_seconds();
     pt2_padded_batch *batch = pt2_arena_alloc(arena, sizeof *batch, err);
     if (!batch) return err->status;
-    if ((st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err))) return st;
+    st = pt2_padded_batch_prepare(arena, &graph, run, net, &inputs[0], &options->run, batch, err);
+    /* The run's XNNPACK operators and packed weights, which the sequences' runs took again rather
+     * than pack the weights anew (a MelGAN's 16 MiB of them), are not needed after this. */
+    pt2_xnn_release();
+    if (st) return st;
     double padded_seconds = pt2_now_seconds() - start;
 
     progress(options, "emit", "writing the configs and the checkpoint");

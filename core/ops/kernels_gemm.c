@@ -209,15 +209,19 @@ typedef float vec16 __attribute__((vector_size(64)));
 /* The m x nc block: column strips of NR outside, panels of MR rows inside, so one strip of the
  * b tile stays in L1 while every panel of a meets it. Panel i starts at a + i * a_step: kc for
  * packed panels, lda for rows read in place. A last strip of at most NARROW_NR columns goes to the
- * NARROW kernel (a set whose kernel is wide has a half-width one, so that a product with few
- * columns does not compute a full strip of zeros). */
-#define DEFINE_BLOCK(NAME, KERNEL, NR, NARROW, NARROW_NR, ATTRIBUTE)                                              \
+ * NARROW kernel, of at most NARROWEST_NR to the NARROWEST (a set whose kernel is wide has a half-
+ * and a quarter-width one, so that a product with few columns does not compute a strip of zeros:
+ * the padded batch's sequences of 16, 11 and 6 frames, whose products run transposed with a
+ * column a frame, took the half-width kernel twice to five times the work they needed). */
+#define DEFINE_BLOCK(NAME, KERNEL, NR, NARROW, NARROW_NR, NARROWEST, NARROWEST_NR, ATTRIBUTE)                    \
     ATTRIBUTE static void NAME(int64_t mc, int64_t nc, int64_t kc, const float *a, int64_t a_step, int64_t lda,   \
                                const float *btile, float *c, int64_t ldc, int accumulate, const float *bias_rows, \
                                const float *bias_cols) {                                                          \
         for (int64_t j = 0; j < nc; j += NR) {                                                                    \
-            /* two loops of direct calls, each kernel inlined where the compiler likes */                         \
-            if ((NARROW_NR) > 0 && nc - j <= (NARROW_NR))                                                         \
+            /* loops of direct calls, each kernel inlined where the compiler likes */                             \
+            if ((NARROWEST_NR) > 0 && nc - j <= (NARROWEST_NR))                                                   \
+                STRIP(NARROWEST, NR);                                                                             \
+            else if ((NARROW_NR) > 0 && nc - j <= (NARROW_NR))                                                    \
                 STRIP(NARROW, NR);                                                                                \
             else                                                                                                  \
                 STRIP(KERNEL, NR);                                                                                \
@@ -235,21 +239,25 @@ typedef float vec16 __attribute__((vector_size(64)));
                         A_AT_PACKED)                                                                             \
     DEFINE_MICRO_KERNEL(micro_kernel_direct_##SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD, A_ROWS_DIRECT,    \
                         A_AT_DIRECT)
-/* The blocks of a set: NR columns per strip, the last strip of at most NARROW_NR by the NARROW kernels. */
-#define DEFINE_BLOCKS(SUFFIX, NR, NARROW, NARROW_NR, ATTRIBUTE)                                                  \
+/* The blocks of a set: NR columns per strip, the last strip of at most NARROW_NR by the NARROW
+ * kernels, of at most NARROWEST_NR by the NARROWEST. */
+#define DEFINE_BLOCKS(SUFFIX, NR, NARROW, NARROW_NR, NARROWEST, NARROWEST_NR, ATTRIBUTE)                         \
     DEFINE_BLOCK(block_packed_##SUFFIX, micro_kernel_packed_##SUFFIX, NR, micro_kernel_packed_##NARROW,          \
-                 NARROW_NR, ATTRIBUTE)                                                                           \
+                 NARROW_NR, micro_kernel_packed_##NARROWEST, NARROWEST_NR, ATTRIBUTE)                            \
     DEFINE_BLOCK(block_direct_##SUFFIX, micro_kernel_direct_##SUFFIX, NR, micro_kernel_direct_##NARROW,          \
-                 NARROW_NR, ATTRIBUTE)
+                 NARROW_NR, micro_kernel_direct_##NARROWEST, NARROWEST_NR, ATTRIBUTE)
 /* A kernel set of NV vectors per row. */
 #define DEFINE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                       \
     DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                              \
-    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, SUFFIX, 0, ATTRIBUTE)
-/* A set with NV vectors per row and a half-width kernel for a last strip of few columns. */
+    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, SUFFIX, 0, SUFFIX, 0, ATTRIBUTE)
+/* A set with NV (4) vectors per row, a half-width kernel for a last strip of few columns and one
+ * vector wide for fewer. */
 #define DEFINE_WIDE_KERNEL_SET(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                  \
     DEFINE_KERNELS(SUFFIX, VEC, SPLAT, NV, ATTRIBUTE, MULTIPLY_ADD)                                              \
     DEFINE_KERNELS(half_##SUFFIX, VEC, SPLAT, NV / 2, ATTRIBUTE, MULTIPLY_ADD)                                   \
-    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, half_##SUFFIX, LANES(VEC) * (NV / 2), ATTRIBUTE)
+    DEFINE_KERNELS(quarter_##SUFFIX, VEC, SPLAT, NV / 4, ATTRIBUTE, MULTIPLY_ADD)                                \
+    DEFINE_BLOCKS(SUFFIX, LANES(VEC) * NV, half_##SUFFIX, LANES(VEC) * (NV / 2), quarter_##SUFFIX,               \
+                  LANES(VEC) * (NV / 4), ATTRIBUTE)
 
 DEFINE_KERNEL_SET(portable, vec8, SPLAT8, 1, , MULTIPLY_ADD_SEPARATE)
 

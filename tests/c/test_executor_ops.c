@@ -205,8 +205,10 @@ static void expect_view(const char *what, int rank, const int64_t *shape, const 
     memset(&t, 0, sizeof t);
     t.dtype = PT2_DTYPE_FLOAT32;
     t.rank = rank;
-    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
-    memcpy(t.strides, strides, sizeof(int64_t) * (size_t)rank);
+    if (rank) { /* a scalar passes no arrays */
+        memcpy(t.shape, shape, sizeof(int64_t) * (size_t)rank);
+        memcpy(t.strides, strides, sizeof(int64_t) * (size_t)rank);
+    }
     int64_t got[PT2_MAX_RANK];
     int result = pt2_view_strides(&t, new_shape, new_rank, got);
     CHECK(result == viewable, what);

@@ -184,7 +184,6 @@ static pt2_status parse_number(parser *p, pt2_json *v) {
         memcpy(tmp, p->text + start, n);
         tmp[n] = 0;
     }
-    v->type = PT2_JSON_NUMBER;
     v->number = strtod(s, NULL);
     if (integer) {
         errno = 0;

@@ -33,9 +33,9 @@ void pt2_json_write_string_n(pt2_strbuf *sb, const char *s, size_t n);
  * (callers that must keep them use the strings "Infinity"/"NaN" themselves). */
 void pt2_json_write_double(pt2_strbuf *sb, double v);
 void pt2_json_write_float32(pt2_strbuf *sb, float v);
-/* Shortest round-trip text of a number, used by every writer (JSON and Python configs). */
 /* The shortest %g text of v that reads back as v (as a float32 when single), at most `most` digits. */
 void pt2_format_shortest(char *buf, size_t size, double v, int most, int single);
+/* Shortest round-trip text of a number, used by every writer (JSON and Python configs). */
 void pt2_format_double(char *buf, size_t size, double v);
 void pt2_format_float32(char *buf, size_t size, float v);
 
